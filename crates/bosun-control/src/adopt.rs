@@ -1,0 +1,304 @@
+//! Adoption: the rules are governed like the fleet. `propose` snapshots the
+//! policy, key registry and runbooks on disk that differ from what is in
+//! force; the proposal comes into force only when enough distinct operators
+//! have signed approvals over its digest (the policy in force says how
+//! many, `[adoption]`, capped at the number of operators in force so a
+//! one-operator workspace is not locked out). The proposer's own approval
+//! counts. Bootstrap: while nothing is adopted, one operator listed in the
+//! proposed registry adopts the initial set alone.
+
+use bosun_model::{Digest, Jti, KeyId, Verdict, canonical_json};
+use bosun_store::{NewApproval, Proposal, ProposalItem};
+use bosun_workspace::governed::{KEYS_SUBJECT, POLICY_SUBJECT};
+use bosun_workspace::{KeyRegistry, PolicyFiles};
+
+use crate::governed::runbook_subject;
+use crate::intake::Rejected;
+use crate::{Control, ControlError, Result};
+
+/// One changed subject of a proposal, with the old and new text for a diff.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// `policy`, `keys` or `runbook:<id>`.
+    pub subject: String,
+    /// Human-readable text in force (empty when new).
+    pub old_text: String,
+    /// Human-readable proposed text.
+    pub new_text: String,
+    /// Digest in force, if any.
+    pub old_digest: Option<Digest>,
+    /// Proposed digest.
+    pub new_digest: Digest,
+}
+
+/// Result of an accepted adoption approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdoptOutcome {
+    /// The proposal.
+    pub proposal: Jti,
+    /// Distinct valid approvals so far.
+    pub approvals: usize,
+    /// Approvals needed.
+    pub needed: usize,
+    /// Whether it is now in force.
+    pub adopted: bool,
+}
+
+/// Renders a subject's content as text a human can diff.
+pub fn display_text(subject: &str, content: &str) -> String {
+    if subject == POLICY_SUBJECT {
+        if let Ok(p) = PolicyFiles::from_content(content) {
+            let mut s = format!("# policy/keeper.toml\n{}", p.keeper);
+            for (path, text) in &p.cedar {
+                s.push_str(&format!("\n# {path}\n{text}"));
+            }
+            return s;
+        }
+    } else if subject == KEYS_SUBJECT
+        && let Ok(k) = KeyRegistry::from_content(content)
+    {
+        return k
+            .keys
+            .iter()
+            .map(|(name, e)| {
+                let tp = e
+                    .public
+                    .as_ref()
+                    .map(|p| p.thumbprint())
+                    .unwrap_or_default();
+                format!(
+                    "{name}  role={}  scope={}  key={tp}\n",
+                    e.role,
+                    e.scope.join(",")
+                )
+            })
+            .collect();
+    }
+    content.to_string()
+}
+
+fn proposal_digest(items: &[ProposalItem]) -> Digest {
+    let pairs: Vec<(&str, &str)> = items
+        .iter()
+        .map(|i| (i.subject.as_str(), i.digest.as_str()))
+        .collect();
+    Digest::of(&canonical_json(&pairs).unwrap_or_default())
+}
+
+impl Control {
+    /// What on disk differs from what is in force. Refuses (changing
+    /// nothing) when a policy or runbook file is invalid.
+    pub fn pending_changes(&self) -> Result<Vec<(ProposalItem, Change)>> {
+        let policy = self.ws.disk_policy()?;
+        policy.load()?; // an invalid policy is never proposed
+        let keys = self.ws.disk_keys()?;
+        let mut candidates = vec![
+            (POLICY_SUBJECT.to_string(), policy.content()),
+            (KEYS_SUBJECT.to_string(), keys.content()),
+        ];
+        for (id, path, text) in self.ws.disk_runbooks()? {
+            let rb = bosun_runbook::parse_runbook(&path, &text)
+                .map_err(|e| ControlError::Other(e.to_string()))?;
+            if rb.id.as_str() != id {
+                return Err(ControlError::Other(format!(
+                    "{path}: its id is `{}`, not the file name `{id}`",
+                    rb.id
+                )));
+            }
+            candidates.push((runbook_subject(&id), text));
+        }
+        let mut out = Vec::new();
+        for (subject, content) in candidates {
+            let digest = Digest::of(content.as_bytes());
+            let old = self.store.adopted(&subject)?;
+            if old.as_ref().map(|o| &o.digest) == Some(&digest) {
+                continue;
+            }
+            let change = Change {
+                subject: subject.clone(),
+                old_text: old
+                    .as_ref()
+                    .map(|o| display_text(&subject, &o.content))
+                    .unwrap_or_default(),
+                new_text: display_text(&subject, &content),
+                old_digest: old.map(|o| o.digest),
+                new_digest: digest.clone(),
+            };
+            out.push((
+                ProposalItem {
+                    subject,
+                    content,
+                    digest,
+                },
+                change,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Records a proposal of every pending change. `None` when nothing
+    /// differs from what is in force.
+    pub fn propose(&self, proposer: &KeyId, now: i64) -> Result<Option<(Proposal, Vec<Change>)>> {
+        let changes = self.pending_changes()?;
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let (items, changes): (Vec<ProposalItem>, Vec<Change>) = changes.into_iter().unzip();
+        let p = Proposal {
+            id: crate::fresh_jti()?,
+            proposer: proposer.clone(),
+            digest: proposal_digest(&items),
+            items,
+            state: "open".into(),
+            created_at: now,
+        };
+        self.store.propose(&p)?;
+        Ok(Some((p, changes)))
+    }
+
+    /// The keys and approvals needed that judge adoption approvals: the
+    /// ones in force, or, at bootstrap, the proposal's own with one approval.
+    fn adoption_judges(&self, p: &Proposal) -> Result<(KeyRegistry, usize)> {
+        match self.store.adopted(POLICY_SUBJECT)? {
+            Some(pol) => {
+                let policy = PolicyFiles::from_content(&pol.content)?.load()?;
+                let keys = match self.store.adopted(KEYS_SUBJECT)? {
+                    Some(k) => KeyRegistry::from_content(&k.content)?,
+                    None => KeyRegistry::default(),
+                };
+                let operators = keys.operators().count();
+                let m = usize::try_from(policy.adoption_requirement().m).unwrap_or(usize::MAX);
+                Ok((keys, m.min(operators).max(1)))
+            }
+            None => {
+                let Some(k) = p.items.iter().find(|i| i.subject == KEYS_SUBJECT) else {
+                    return Err(ControlError::Other(
+                        "the first adoption must include the key registry (register an operator with `bosun key new`)".into(),
+                    ));
+                };
+                Ok((KeyRegistry::from_content(&k.content)?, 1))
+            }
+        }
+    }
+
+    /// Takes an approval envelope over a proposal (its `op` is the
+    /// proposal id, its `plan_digest` the proposal digest). Refusals are
+    /// recorded and returned as the inner error.
+    pub fn approve_adoption(
+        &self,
+        envelope: &str,
+        now: i64,
+    ) -> Result<std::result::Result<AdoptOutcome, Rejected>> {
+        let r = self.check_adoption(envelope, now)?;
+        if let Err(rej) = &r {
+            self.record_refusal(rej, envelope, now)?;
+        }
+        Ok(r)
+    }
+
+    fn check_adoption(
+        &self,
+        envelope: &str,
+        now: i64,
+    ) -> Result<std::result::Result<AdoptOutcome, Rejected>> {
+        let rej = |check: &str, m: String, j: Option<String>| Rejected {
+            check: check.into(),
+            message: m,
+            jti: j,
+        };
+        // Peek at the proposal id to find the judges.
+        let peek: Option<bosun_model::ApprovalClaims> = bosun_sign::decode(envelope)
+            .ok()
+            .and_then(|u| u.claims().ok());
+        let Some(peek) = peek else {
+            return Ok(Err(rej(
+                "format",
+                "not a readable approval envelope".into(),
+                None,
+            )));
+        };
+        let Some(p) = self.store.proposal(&peek.op)? else {
+            return Ok(Err(rej(
+                "proposal",
+                format!("no proposal `{}`", peek.op),
+                None,
+            )));
+        };
+        let jti = Some(p.id.to_string());
+        if p.state != "open" {
+            return Ok(Err(rej(
+                "state",
+                format!("proposal `{}` is {}", p.id, p.state),
+                jti,
+            )));
+        }
+        let (keys, needed) = self.adoption_judges(&p)?;
+        let (c, role) =
+            match crate::approve::verify_approval(&keys, &self.ws.config.name, envelope, now) {
+                Ok(v) => v,
+                Err(r) => return Ok(Err(r)),
+            };
+        if !role.is_human() {
+            return Ok(Err(rej(
+                "approver_role",
+                format!("`{}` is an {role}: agents never approve adoptions", c.iss),
+                jti,
+            )));
+        }
+        if c.verdict != Verdict::Approve {
+            return Ok(Err(rej(
+                "verdict",
+                "an adoption is approved or left to lapse; a newer proposal supersedes it".into(),
+                jti,
+            )));
+        }
+        if c.plan_digest != p.digest {
+            return Ok(Err(rej(
+                "plan_digest",
+                format!(
+                    "the approval is for {}, the proposal is {}",
+                    c.plan_digest.short(),
+                    p.digest.short()
+                ),
+                jti,
+            )));
+        }
+        let mut distinct: Vec<KeyId> = Vec::new();
+        for a in self.store.proposal_approvals(&p.id)? {
+            if a.role.is_human()
+                && a.claims.plan_digest == p.digest
+                && keys.get(&a.claims.iss).is_some()
+                && !distinct.contains(&a.claims.iss)
+            {
+                distinct.push(a.claims.iss.clone());
+            }
+        }
+        if !distinct.contains(&c.iss) {
+            distinct.push(c.iss.clone());
+        }
+        let adopt = distinct.len() >= needed;
+        let new = NewApproval {
+            envelope: envelope.to_string(),
+            claims: c,
+            role,
+            received_at: now,
+        };
+        match self.store.approve_proposal(&new, adopt) {
+            Ok(()) => {}
+            Err(bosun_store::StoreError::ApprovalReplay(j)) => {
+                return Ok(Err(rej(
+                    "replay",
+                    format!("approval `{j}` was already recorded"),
+                    jti,
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Ok(AdoptOutcome {
+            proposal: p.id,
+            approvals: distinct.len(),
+            needed,
+            adopted: adopt,
+        }))
+    }
+}

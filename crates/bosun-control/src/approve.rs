@@ -1,0 +1,271 @@
+//! Approvals and denials of ops. The hard rules hold whatever the policy
+//! says: only human identities approve (agents never), nobody approves their
+//! own op, an approval binds to the op's plan digest and expires, and M
+//! approvals means M distinct identities. A refused approval is recorded.
+
+use bosun_model::claims::APPROVAL_TYP;
+use bosun_model::{ApprovalClaims, Digest, Jti, OpState, Outcome, Verdict};
+use bosun_policy::{ApprovalRecord, tally};
+use bosun_store::{NewApproval, Rejection, StoreError};
+
+use crate::governed::Governed;
+use crate::intake::Rejected;
+use crate::{Control, Result};
+
+/// What an accepted approval did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalOutcome {
+    /// The op.
+    pub op: Jti,
+    /// Its state afterwards.
+    pub state: OpState,
+    /// Distinct valid approvals so far.
+    pub approvals: usize,
+    /// Approvals it needs.
+    pub needed: u32,
+}
+
+fn reject(check: &str, message: impl Into<String>, jti: Option<String>) -> Rejected {
+    Rejected {
+        check: check.into(),
+        message: message.into(),
+        jti,
+    }
+}
+
+/// Verifies an approval envelope against the registry: size, format, known
+/// key, type, signature, claims, issuer, validity, workspace. Shared by op
+/// approvals and adoption approvals.
+pub(crate) fn verify_approval(
+    keys: &bosun_workspace::KeyRegistry,
+    ws: &bosun_model::Name,
+    envelope: &str,
+    now: i64,
+) -> std::result::Result<(ApprovalClaims, bosun_model::Role), Rejected> {
+    let u = bosun_sign::decode(envelope).map_err(|e| reject("format", e.to_string(), None))?;
+    let kid = u.kid().unwrap_or_default().to_string();
+    let entry = bosun_model::KeyId::parse(&kid)
+        .ok()
+        .and_then(|k| keys.get(&k));
+    let Some(entry) = entry else {
+        return Err(reject(
+            "unknown_key",
+            format!("key `{kid}` is not in the adopted key registry"),
+            None,
+        ));
+    };
+    if u.header().typ.as_deref() != Some(APPROVAL_TYP) {
+        return Err(reject(
+            "type",
+            format!(
+                "envelope type is {:?}, not `{APPROVAL_TYP}`",
+                u.header().typ
+            ),
+            None,
+        ));
+    }
+    let Some(public) = entry.public.as_ref() else {
+        return Err(reject(
+            "unknown_key",
+            format!("key `{kid}` has no usable public key"),
+            None,
+        ));
+    };
+    u.verify(public)
+        .map_err(|e| reject("signature", e.to_string(), None))?;
+    let c: ApprovalClaims = u
+        .claims()
+        .map_err(|e| reject("claims", e.to_string(), None))?;
+    let jti = Some(c.op.to_string());
+    if c.iss.as_str() != kid {
+        return Err(reject(
+            "issuer",
+            format!("iss `{}` is not the signing key `{kid}`", c.iss),
+            jti,
+        ));
+    }
+    if now >= c.exp {
+        return Err(reject(
+            "expired",
+            format!("the approval expired at {}", c.exp),
+            jti,
+        ));
+    }
+    if c.iat > now + crate::intake::MAX_SKEW_SECS {
+        return Err(reject(
+            "not_yet_valid",
+            format!("issued at {}, in the future", c.iat),
+            jti,
+        ));
+    }
+    if &c.ws != ws {
+        return Err(reject(
+            "workspace",
+            format!("the approval is for workspace `{}`, this is `{ws}`", c.ws),
+            jti,
+        ));
+    }
+    Ok((c, entry.role))
+}
+
+impl Control {
+    pub(crate) fn record_refusal(&self, rej: &Rejected, envelope: &str, now: i64) -> Result<()> {
+        self.store.record_rejection(&Rejection {
+            at: now,
+            check: rej.check.clone(),
+            message: rej.message.clone(),
+            jti: rej.jti.clone(),
+            iss: None,
+            input_digest: Digest::of(envelope.as_bytes()),
+        })?;
+        Ok(())
+    }
+
+    /// Takes an approval or denial envelope for an op. Refusals are recorded
+    /// and returned as the inner error.
+    pub fn accept_approval(
+        &self,
+        gov: &Governed,
+        envelope: &str,
+        now: i64,
+    ) -> Result<std::result::Result<ApprovalOutcome, Rejected>> {
+        let r = self.check_approval(gov, envelope, now);
+        match r {
+            Ok(Ok(out)) => Ok(Ok(out)),
+            Ok(Err(rej)) => {
+                self.record_refusal(&rej, envelope, now)?;
+                Ok(Err(rej))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn check_approval(
+        &self,
+        gov: &Governed,
+        envelope: &str,
+        now: i64,
+    ) -> Result<std::result::Result<ApprovalOutcome, Rejected>> {
+        let (c, role) = match verify_approval(&gov.keys, &self.ws.config.name, envelope, now) {
+            Ok(v) => v,
+            Err(rej) => return Ok(Err(rej)),
+        };
+        let jti = Some(c.op.to_string());
+        let Some(op) = self.store.op(&c.op)? else {
+            return Ok(Err(reject("op", format!("no op with jti `{}`", c.op), jti)));
+        };
+        if op.summary.state != OpState::PendingApproval {
+            return Ok(Err(reject(
+                "state",
+                format!(
+                    "op `{}` is {}, not pending approval",
+                    c.op, op.summary.state
+                ),
+                jti,
+            )));
+        }
+        if !role.is_human() {
+            return Ok(Err(reject(
+                "approver_role",
+                format!("`{}` is an {role}: agents never approve or deny ops", c.iss),
+                jti,
+            )));
+        }
+        if c.iss == op.claims.iss {
+            return Ok(Err(reject(
+                "self_approval",
+                format!(
+                    "`{}` submitted this op: nobody approves their own op",
+                    c.iss
+                ),
+                jti,
+            )));
+        }
+        let plan_digest = op.plan.digest();
+        if c.plan_digest != plan_digest {
+            return Ok(Err(reject(
+                "plan_digest",
+                format!(
+                    "the approval is for plan {}, the op's plan is {}: an approval binds to the exact plan",
+                    c.plan_digest.short(),
+                    plan_digest.short()
+                ),
+                jti,
+            )));
+        }
+        let Outcome::Approvals(req) = &op.decision.outcome else {
+            return Ok(Err(reject(
+                "state",
+                "the op's decision does not call for approvals",
+                jti,
+            )));
+        };
+        if c.verdict == Verdict::Approve && !req.roles.contains(&role) {
+            return Ok(Err(reject(
+                "approver_role",
+                format!(
+                    "`{}` is an {role}; this op needs approvals from: {:?}",
+                    c.iss, req.roles
+                ),
+                jti,
+            )));
+        }
+        let mut records: Vec<ApprovalRecord> = op
+            .approvals
+            .iter()
+            .map(|a| ApprovalRecord {
+                claims: a.claims.clone(),
+                role: a.role,
+            })
+            .collect();
+        records.push(ApprovalRecord {
+            claims: c.clone(),
+            role,
+        });
+        let t = tally(
+            req,
+            &op.claims.iss,
+            &plan_digest,
+            &records,
+            now,
+            gov.policy.approval_validity_secs(),
+        );
+        let transition = if t.denied_by.is_some() {
+            Some(OpState::Denied)
+        } else if t.satisfied {
+            Some(OpState::Approved)
+        } else {
+            None
+        };
+        let new = NewApproval {
+            envelope: envelope.to_string(),
+            claims: c.clone(),
+            role,
+            received_at: now,
+        };
+        match self.store.add_approval(&new, transition) {
+            Ok(()) => {}
+            Err(StoreError::ApprovalReplay(j)) => {
+                return Ok(Err(reject(
+                    "replay",
+                    format!("approval `{j}` was already recorded"),
+                    jti,
+                )));
+            }
+            Err(StoreError::WrongState { state, .. }) => {
+                return Ok(Err(reject(
+                    "state",
+                    format!("op `{}` is {state}, not pending approval", c.op),
+                    jti,
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Ok(ApprovalOutcome {
+            op: c.op,
+            state: transition.unwrap_or(OpState::PendingApproval),
+            approvals: t.valid.len(),
+            needed: req.m,
+        }))
+    }
+}

@@ -1,0 +1,84 @@
+//! The op pipeline: intake (verify, re-plan, decide, persist, enqueue),
+//! approvals and adoption (the hard rules and M-of-N governance), and the
+//! controller (lease, queue, execution, durable step results, halt).
+//!
+//! It wires the crates below it and owns no presentation: every function
+//! returns typed results; the CLI prints them.
+#![deny(missing_docs)]
+
+pub mod adopt;
+pub mod approve;
+pub mod client;
+pub mod controller;
+pub mod exec;
+pub mod governed;
+pub mod intake;
+
+use std::sync::Arc;
+
+use bosun_store::SqliteStore;
+use bosun_store::conformance::Backend;
+use bosun_workspace::Workspace;
+
+pub use governed::Governed;
+
+/// Errors of the pipeline that are not a verdict on an input.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] bosun_store::StoreError),
+    /// The workspace could not be read.
+    #[error(transparent)]
+    Workspace(#[from] bosun_workspace::WsError),
+    /// Signing or key handling failed.
+    #[error(transparent)]
+    Sign(#[from] bosun_sign::SignError),
+    /// A plan could not be made.
+    #[error(transparent)]
+    Plan(#[from] bosun_runbook::PlanError),
+    /// The policy files are invalid (the policy in force is unchanged).
+    #[error("the policy files are invalid; the policy in force is unchanged:\n{0}")]
+    Policy(#[from] bosun_policy::PolicyErrors),
+    /// Anything else, in words: what happened and what to do.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result type of this crate.
+pub type Result<T> = std::result::Result<T, ControlError>;
+
+/// A workspace and its store: the handle every pipeline function takes.
+#[derive(Clone)]
+pub struct Control {
+    /// The workspace on disk.
+    pub ws: Workspace,
+    /// Its durable state.
+    pub store: Arc<dyn Backend>,
+}
+
+impl Control {
+    /// Opens the workspace's embedded store.
+    pub fn open(ws: Workspace) -> Result<Control> {
+        let store = SqliteStore::open(&ws.db_path())?;
+        Ok(Control {
+            ws,
+            store: Arc::new(store),
+        })
+    }
+}
+
+/// Current Unix time in seconds.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// A fresh random id (128 bits from the OS).
+pub fn fresh_jti() -> Result<bosun_model::Jti> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| ControlError::Other(format!("no OS randomness: {e}")))?;
+    Ok(bosun_model::Jti::from_random(b))
+}

@@ -1,0 +1,79 @@
+//! The claims carried inside signed envelopes (JWS payloads).
+//!
+//! An op asks to execute one plan; an approval (or denial) answers one op,
+//! bound to the op's `jti` and its plan digest. Unknown claims are refused so
+//! that nothing unreviewed can ride along in a signed envelope.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::ids::{Jti, KeyId, Name};
+
+/// The JWS `typ` header of an op envelope.
+pub const OP_TYP: &str = "bosun-op+jwt";
+/// The JWS `typ` header of an approval envelope.
+pub const APPROVAL_TYP: &str = "bosun-approval+jwt";
+
+/// Claims of an op envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpClaims {
+    /// The op's unique id.
+    pub jti: Jti,
+    /// The key that signed it.
+    pub iss: KeyId,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// The workspace it is meant for.
+    pub ws: Name,
+    /// The runbook to run.
+    pub runbook: Name,
+    /// The hosts it targets.
+    pub targets: Vec<Name>,
+    /// Runbook parameters.
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Per-issuer sequence number, strictly increasing.
+    pub seq: u64,
+    /// Digest of the plan the issuer saw.
+    pub plan_digest: Digest,
+}
+
+/// What an approval envelope says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Consent to run the plan.
+    Approve,
+    /// Refusal: the op is denied.
+    Deny,
+}
+
+/// Claims of an approval (or denial) envelope, over `(op, plan_digest)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalClaims {
+    /// The approval's own id.
+    pub jti: Jti,
+    /// The approver's key.
+    pub iss: KeyId,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// The workspace.
+    pub ws: Name,
+    /// The op (or adoption proposal) this answers.
+    pub op: Jti,
+    /// The plan digest this consents to; any other plan voids it.
+    pub plan_digest: Digest,
+    /// Approve or deny.
+    pub verdict: Verdict,
+    /// Why (required for a denial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}

@@ -1,0 +1,82 @@
+//! Plans: a runbook rendered against resolved targets, with a digest that
+//! op envelopes and approvals bind to.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::ids::Name;
+
+/// One rendered step on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStep {
+    /// The step id in the runbook.
+    pub step: Name,
+    /// The host it runs on.
+    pub host: Name,
+    /// The rendered command.
+    pub cmd: String,
+    /// Whether re-running it after an unknown outcome is safe.
+    #[serde(default)]
+    pub idempotent: bool,
+}
+
+/// The dry run of a runbook: every step, host and command, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The runbook's id.
+    pub runbook: Name,
+    /// Digest of the runbook definition the plan was made from.
+    pub runbook_digest: Digest,
+    /// The runbook only reads.
+    pub read_only: bool,
+    /// The runbook destroys data.
+    pub destructive: bool,
+    /// Resolved target hosts, in the order given.
+    pub targets: Vec<Name>,
+    /// Parameters, with defaults filled in.
+    pub params: BTreeMap<String, String>,
+    /// Rendered steps in execution order.
+    pub steps: Vec<PlanStep>,
+}
+
+impl Plan {
+    /// The canonical digest: SHA-256 of the plan's canonical JSON.
+    pub fn digest(&self) -> Digest {
+        // A Plan holds only strings, bools and sequences: serialising it
+        // cannot fail, but stay total rather than panic.
+        Digest::of_json(self).unwrap_or_else(|e| Digest::of(e.to_string().as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan() -> Plan {
+        Plan {
+            runbook: Name::parse("df").unwrap(),
+            runbook_digest: Digest::of(b"rb"),
+            read_only: true,
+            destructive: false,
+            targets: vec![Name::parse("h1").unwrap()],
+            params: BTreeMap::new(),
+            steps: vec![PlanStep {
+                step: Name::parse("s").unwrap(),
+                host: Name::parse("h1").unwrap(),
+                cmd: "df -h".into(),
+                idempotent: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn digest_changes_with_any_field() {
+        let a = plan();
+        let mut b = plan();
+        assert_eq!(a.digest(), b.digest());
+        b.steps[0].cmd = "df -h /".into();
+        assert_ne!(a.digest(), b.digest());
+    }
+}

@@ -1,0 +1,116 @@
+//! Positions in source files, so that every config and input error can say
+//! `file:line:column: what happened`.
+
+/// The 1-based line and column of byte `offset` in `text` (columns count
+/// characters, not bytes). Offsets past the end point after the last char.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut line = 1;
+    let mut col = 1;
+    for (i, ch) in text.char_indices() {
+        if i >= offset {
+            break;
+        }
+        if ch == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    (line, col)
+}
+
+/// An error located in a source file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{path}:{line}:{col}: {message}")]
+pub struct SourceError {
+    /// The file, as the user would name it.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// What is wrong and, where it helps, what to do.
+    pub message: String,
+}
+
+impl SourceError {
+    /// An error at byte `offset` of `text`.
+    pub fn at(path: &str, text: &str, offset: usize, message: impl Into<String>) -> SourceError {
+        let (line, col) = line_col(text, offset);
+        SourceError {
+            path: path.to_string(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+
+    /// An error about the file as a whole (reported at 1:1).
+    pub fn whole(path: &str, message: impl Into<String>) -> SourceError {
+        SourceError {
+            path: path.to_string(),
+            line: 1,
+            col: 1,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses TOML into `T`, turning a parse or type error into a
+/// [`SourceError`] that points at the offending line and column. Refuses
+/// texts over `max_bytes` before parsing.
+pub fn from_toml<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+    max_bytes: usize,
+) -> Result<T, SourceError> {
+    if text.len() > max_bytes {
+        return Err(SourceError::whole(
+            path,
+            format!(
+                "file is {} bytes, over the limit of {max_bytes}",
+                text.len()
+            ),
+        ));
+    }
+    toml::from_str(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        SourceError::at(path, text, offset, e.message().trim().to_string())
+    })
+}
+
+/// Finds the byte offset of the first occurrence of `needle` in `text`, for
+/// pointing semantic errors (found after parsing) at a plausible place.
+pub fn find_offset(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 3), (2, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn toml_errors_are_located() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        #[allow(dead_code)]
+        struct T {
+            a: u32,
+        }
+        let e = from_toml::<T>("x.toml", "a = 1\nb = 2\n", 1000).unwrap_err();
+        assert_eq!((e.path.as_str(), e.line, e.col), ("x.toml", 2, 1));
+        let e = from_toml::<T>("x.toml", "a = \"no\"\n", 1000).unwrap_err();
+        assert_eq!(e.line, 1);
+        let e = from_toml::<T>("x.toml", "a = 1\n", 3).unwrap_err();
+        assert!(e.message.contains("over the limit"));
+    }
+}

@@ -1,0 +1,486 @@
+//! The Cedar half of the policy: parsing `policy/*.cedar`, giving each policy
+//! a stable id, reading and checking the bosun annotations (`@id`,
+//! `@outcome`, `@requirement`, `@reason`), strict validation against
+//! [`crate::SCHEMA`], and the per-runbook index that keeps `decide` fast.
+//!
+//! The index: Cedar evaluates every policy of the set it is handed, so each
+//! policy whose resource scope names one runbook (`resource ==
+//! Bosun::Runbook::"x"`, or `in`/`is … in` it, runbooks having no parents)
+//! goes into that runbook's bucket only; every other policy is *generic*. Per
+//! bucket we build one `PolicySet` = its policies + the generic ones, and one
+//! set of only the generic ones for runbooks without a bucket. A scoped policy
+//! can never be satisfied for another runbook, so leaving it out of that
+//! runbook's set changes no decision.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::str::FromStr;
+
+use cedar_policy as cedar;
+use miette::Diagnostic;
+
+use crate::SourceFile;
+use crate::error::{ErrorKind, PolicyError};
+
+/// The annotation keys bosun reads; any other key is refused, so that a typo
+/// such as `@outcom("approvals")` cannot silently loosen a rule.
+pub const ANNOTATIONS: [&str; 5] = ["id", "outcome", "requirement", "reason", "description"];
+
+/// Most Cedar policies a policy set may hold, over all files.
+pub const MAX_POLICIES: usize = 10_000;
+
+/// What a rule's `@outcome` annotation asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wanted {
+    /// No `@outcome`: depends on the mode.
+    Unannotated,
+    /// `@outcome("auto")`.
+    Auto,
+    /// `@outcome("approvals")`.
+    Approvals,
+    /// `@outcome("deny")` or a `forbid`.
+    Deny,
+}
+
+/// What bosun needs to know about one policy at decision time.
+#[derive(Debug, Clone)]
+pub(crate) struct RuleMeta {
+    pub forbid: bool,
+    pub wanted: Wanted,
+    /// `@requirement`, a key of `[approvals.named]`.
+    pub requirement: Option<String>,
+    /// `@reason`.
+    pub reason: Option<String>,
+}
+
+/// The loaded, validated, indexed Cedar rules.
+#[derive(Debug)]
+pub(crate) struct Rules {
+    pub meta: HashMap<String, RuleMeta>,
+    /// Runbook name → its policies + the generic ones.
+    pub buckets: HashMap<String, (cedar::PolicySet, usize)>,
+    /// The generic policies alone.
+    pub generic: (cedar::PolicySet, usize),
+    pub authorizer: cedar::Authorizer,
+}
+
+/// The Cedar schema, parsed.
+pub(crate) fn schema() -> Result<cedar::Schema, String> {
+    cedar::Schema::from_cedarschema_str(crate::SCHEMA)
+        .map(|(s, _warnings)| s)
+        .map_err(|e| e.to_string())
+}
+
+/// The entity type `Bosun::<basename>`.
+pub(crate) fn type_name(basename: &str) -> Result<cedar::EntityTypeName, String> {
+    cedar::EntityTypeName::from_str(&format!("Bosun::{basename}")).map_err(|e| e.to_string())
+}
+
+/// The file name of a path (`policy/base.cedar` → `base.cedar`).
+pub(crate) fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+fn file_stem(path: &str) -> &str {
+    let name = file_name(path);
+    name.strip_suffix(".cedar").unwrap_or(name)
+}
+
+/// One parsed policy before validation.
+struct Parsed {
+    policy: cedar::Policy,
+    file: usize,
+    /// Byte offset of the policy in its file.
+    offset: usize,
+    meta: RuleMeta,
+}
+
+/// Byte offset of the first label of a Cedar diagnostic, if any.
+fn label_offset(d: &dyn Diagnostic) -> Option<usize> {
+    d.labels()?.next().map(|l| l.offset())
+}
+
+fn help_of(d: &dyn Diagnostic) -> Option<String> {
+    d.help().map(|h| h.to_string())
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_alphanumeric() || (i > 0 && matches!(c, '-' | '_' | '.' | ':'))
+        })
+}
+
+/// Parses, checks and indexes the rules. `named` is the set of named
+/// requirements from `keeper.toml` (None when keeper.toml failed to load;
+/// then `@requirement` names are not checked).
+pub(crate) fn load(
+    files: &[SourceFile],
+    named: Option<&BTreeSet<String>>,
+    errors: &mut Vec<PolicyError>,
+) -> Option<Rules> {
+    let before = errors.len();
+    let schema = match schema() {
+        Ok(s) => s,
+        Err(e) => {
+            errors.push(PolicyError {
+                path: "<bosun schema>".into(),
+                line: 1,
+                column: 1,
+                policy_id: None,
+                kind: ErrorKind::CedarValidation,
+                message: format!("the built-in Cedar schema does not parse: {e}"),
+                help: "this is a bug in bosun; please report it".into(),
+            });
+            return None;
+        }
+    };
+
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by(|a, b| file_name(&files[*a].path).cmp(file_name(&files[*b].path)));
+
+    let mut parsed: Vec<Parsed> = Vec::new();
+    let mut ids: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut names: BTreeMap<&str, usize> = BTreeMap::new();
+    for fi in order {
+        let f = &files[fi];
+        if let Some(prev) = names.insert(file_name(&f.path), fi) {
+            errors.push(PolicyError::at(
+                &f.path,
+                &f.text,
+                0,
+                ErrorKind::Duplicate,
+                format!("another rules file has the same name: {}", files[prev].path),
+                "give each .cedar file its own name",
+            ));
+            continue;
+        }
+        if f.text.len() > crate::MAX_FILE_BYTES {
+            errors.push(PolicyError::at(
+                &f.path,
+                &f.text,
+                0,
+                ErrorKind::TooLarge,
+                format!(
+                    "the file is {} bytes; the limit is {} bytes",
+                    f.text.len(),
+                    crate::MAX_FILE_BYTES
+                ),
+                "split the rules into several files",
+            ));
+            continue;
+        }
+        let pset = match cedar::PolicySet::from_str(&f.text) {
+            Ok(p) => p,
+            Err(errs) => {
+                for e in errs.iter() {
+                    let offset = label_offset(e).unwrap_or(0);
+                    errors.push(PolicyError::at(
+                        &f.path,
+                        &f.text,
+                        offset,
+                        ErrorKind::CedarSyntax,
+                        e.to_string(),
+                        help_of(e).unwrap_or_else(|| "fix the Cedar syntax at this spot".into()),
+                    ));
+                }
+                continue;
+            }
+        };
+        // Source order: the parser names policies policy0, policy1, … in order.
+        let mut stmts: Vec<(usize, bool, String)> = Vec::new();
+        for p in pset.policies() {
+            stmts.push((seq_of(p.id().pid_str()), false, p.to_string()));
+        }
+        for t in pset.templates() {
+            stmts.push((seq_of(t.id().pid_str()), true, t.to_string()));
+        }
+        stmts.sort_by_key(|s| s.0);
+        let mut cursor = 0;
+        let mut offsets: HashMap<usize, usize> = HashMap::new();
+        for (seq, _, text) in &stmts {
+            let at = f.text[cursor..].find(text.as_str()).map(|i| cursor + i);
+            if let Some(at) = at {
+                offsets.insert(*seq, at);
+                cursor = at + text.len();
+            }
+        }
+        for t in pset.templates() {
+            let offset = offsets.get(&seq_of(t.id().pid_str())).copied().unwrap_or(0);
+            errors.push(PolicyError::at(
+                &f.path,
+                &f.text,
+                offset,
+                ErrorKind::Template,
+                "this policy has `?principal` or `?resource` slots (a template)",
+                "bosun rules must be static policies; name the principal or resource",
+            ));
+        }
+        let mut policies: Vec<&cedar::Policy> = pset.policies().collect();
+        policies.sort_by_key(|p| seq_of(p.id().pid_str()));
+        for (index, p) in policies.into_iter().enumerate() {
+            let offset = offsets.get(&seq_of(p.id().pid_str())).copied().unwrap_or(0);
+            let text = p.to_string();
+            let err_at = |key: &str| {
+                let rel = text.find(&format!("@{key}")).unwrap_or(0);
+                offset + rel
+            };
+            let id = match p.annotation("id") {
+                Some(id) => id.to_string(),
+                None => format!("{}:{index}", file_stem(&f.path)),
+            };
+            let mut bad = |key: &str, message: String, help: &str| {
+                errors.push(
+                    PolicyError::at(
+                        &f.path,
+                        &f.text,
+                        err_at(key),
+                        ErrorKind::Annotation,
+                        message,
+                        help,
+                    )
+                    .in_policy(&id),
+                );
+            };
+            if !valid_id(&id) {
+                bad(
+                    "id",
+                    format!("@id(\"{id}\") is not a valid policy id"),
+                    "use letters, digits, `-`, `_`, `.` and `:`, starting with a letter or digit",
+                );
+            }
+            for (key, _) in p.annotations() {
+                if !ANNOTATIONS.contains(&key) {
+                    bad(
+                        key,
+                        format!("unknown annotation @{key}"),
+                        "bosun reads @id, @outcome, @requirement, @reason and @description; fix the spelling or remove it",
+                    );
+                }
+            }
+            let forbid = p.effect() == cedar::Effect::Forbid;
+            let wanted = match p.annotation("outcome") {
+                None if forbid => Wanted::Deny,
+                None => Wanted::Unannotated,
+                Some("auto") => Wanted::Auto,
+                Some("approvals") => Wanted::Approvals,
+                Some("deny") => Wanted::Deny,
+                Some(other) => {
+                    bad(
+                        "outcome",
+                        format!("@outcome(\"{other}\") is not an outcome"),
+                        "use @outcome(\"auto\"), @outcome(\"approvals\") or @outcome(\"deny\")",
+                    );
+                    Wanted::Deny
+                }
+            };
+            if forbid && wanted != Wanted::Deny {
+                bad(
+                    "outcome",
+                    "a forbid policy always denies, but its @outcome says otherwise".into(),
+                    "remove the @outcome annotation, or make the policy a permit",
+                );
+            }
+            let requirement = p.annotation("requirement").map(str::to_string);
+            if let Some(r) = &requirement {
+                if wanted != Wanted::Approvals {
+                    bad(
+                        "requirement",
+                        format!(
+                            "@requirement(\"{r}\") is only meaningful with @outcome(\"approvals\")"
+                        ),
+                        "add @outcome(\"approvals\") or remove @requirement",
+                    );
+                } else if let Some(named) = named
+                    && !named.contains(r)
+                {
+                    let known: Vec<&str> = named.iter().map(String::as_str).collect();
+                    bad(
+                        "requirement",
+                        format!(
+                            "@requirement(\"{r}\") names no requirement in keeper.toml (known: {})",
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                        "add [approvals.named.<name>] to keeper.toml or fix the name",
+                    );
+                }
+            }
+            let reason = p.annotation("reason").map(str::to_string);
+            if let Some(&(pf, po)) = ids.get(&id) {
+                let first = &files[pf];
+                let (l, c) = crate::error::line_col(&first.text, po);
+                errors.push(
+                    PolicyError::at(
+                        &f.path,
+                        &f.text,
+                        offset,
+                        ErrorKind::Duplicate,
+                        format!("policy id `{id}` is already used at {}:{l}:{c}", first.path),
+                        "give each policy its own @id(\"…\")",
+                    )
+                    .in_policy(&id),
+                );
+                continue;
+            }
+            ids.insert(id.clone(), (fi, offset));
+            parsed.push(Parsed {
+                policy: p.new_id(cedar::PolicyId::new(&id)),
+                file: fi,
+                offset,
+                meta: RuleMeta {
+                    forbid,
+                    wanted,
+                    requirement,
+                    reason,
+                },
+            });
+        }
+    }
+
+    if parsed.len() > MAX_POLICIES {
+        let last = &parsed[MAX_POLICIES];
+        let f = &files[last.file];
+        errors.push(PolicyError::at(
+            &f.path,
+            &f.text,
+            last.offset,
+            ErrorKind::TooLarge,
+            format!(
+                "{} policies in all; the limit is {MAX_POLICIES}",
+                parsed.len()
+            ),
+            "merge rules that differ only in a value into one rule over a set",
+        ));
+        return None;
+    }
+
+    // Strict validation of the whole set against the schema.
+    let mut all = cedar::PolicySet::new();
+    let mut where_is: HashMap<String, usize> = HashMap::new();
+    for p in &parsed {
+        where_is.insert(p.policy.id().pid_str().to_string(), p.file);
+        if let Err(e) = all.add(p.policy.clone()) {
+            let f = &files[p.file];
+            errors.push(
+                PolicyError::at(
+                    &f.path,
+                    &f.text,
+                    p.offset,
+                    ErrorKind::Duplicate,
+                    e.to_string(),
+                    "give each policy its own @id(\"…\")",
+                )
+                .in_policy(p.policy.id().pid_str()),
+            );
+        }
+    }
+    let validator = cedar::Validator::new(schema);
+    let result = validator.validate(&all, cedar::ValidationMode::Strict);
+    for e in result.validation_errors() {
+        let id = e.policy_id().pid_str().to_string();
+        let Some(fi) = where_is.get(&id).copied() else {
+            continue;
+        };
+        let f = &files[fi];
+        // The id is shown by the error itself; drop Cedar's own mention.
+        let strip = |s: String| s.replace(&format!("for policy `{id}`, "), "");
+        let offset = label_offset(e)
+            .or_else(|| {
+                parsed
+                    .iter()
+                    .find(|p| p.policy.id().pid_str() == id)
+                    .map(|p| p.offset)
+            })
+            .unwrap_or(0);
+        errors.push(
+            PolicyError::at(
+                &f.path,
+                &f.text,
+                offset,
+                ErrorKind::CedarValidation,
+                strip(e.to_string()),
+                help_of(e).map(strip).unwrap_or_else(|| {
+                    "make the rule match the Cedar schema bosun ships (bosun_policy::SCHEMA)".into()
+                }),
+            )
+            .in_policy(&id),
+        );
+    }
+
+    if errors.len() > before {
+        // In file order, then by position.
+        errors[before..].sort_by(|a, b| {
+            (file_name(&a.path), a.line, a.column).cmp(&(file_name(&b.path), b.line, b.column))
+        });
+        return None;
+    }
+
+    // The index.
+    let runbook = match type_name("Runbook") {
+        Ok(t) => t,
+        Err(_) => return None,
+    };
+    let mut scoped: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut generic_ix = Vec::new();
+    for (i, p) in parsed.iter().enumerate() {
+        let target = match p.policy.resource_constraint() {
+            cedar::ResourceConstraint::Eq(uid)
+            | cedar::ResourceConstraint::In(uid)
+            | cedar::ResourceConstraint::IsIn(_, uid)
+                if uid.type_name() == &runbook =>
+            {
+                Some(uid.id().unescaped().to_string())
+            }
+            _ => None,
+        };
+        match target {
+            Some(rb) => scoped.entry(rb).or_default().push(i),
+            None => generic_ix.push(i),
+        }
+    }
+    let build = |ixs: &[usize]| -> Option<(cedar::PolicySet, usize)> {
+        let mut set = cedar::PolicySet::new();
+        for &i in ixs.iter().chain(generic_ix.iter()) {
+            set.add(parsed[i].policy.clone()).ok()?;
+        }
+        Some((set, ixs.len() + generic_ix.len()))
+    };
+    let generic = build(&[])?;
+    let mut buckets = HashMap::new();
+    for (rb, ixs) in &scoped {
+        buckets.insert(rb.clone(), build(ixs)?);
+    }
+    let meta = parsed
+        .into_iter()
+        .map(|p| (p.policy.id().pid_str().to_string(), p.meta))
+        .collect();
+    Some(Rules {
+        meta,
+        buckets,
+        generic,
+        authorizer: cedar::Authorizer::new(),
+    })
+}
+
+/// The text of a Cedar policy id (`PolicyId` has two `AsRef` impls).
+pub(crate) trait PidStr {
+    /// The id as a string.
+    fn pid_str(&self) -> &str;
+}
+
+impl PidStr for cedar::PolicyId {
+    fn pid_str(&self) -> &str {
+        AsRef::<str>::as_ref(self)
+    }
+}
+
+/// `policy17` → 17 (the parser's own ids, in source order).
+fn seq_of(id: &str) -> usize {
+    id.strip_prefix("policy")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(usize::MAX)
+}

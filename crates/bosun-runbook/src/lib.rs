@@ -1,0 +1,13 @@
+//! Runbooks: step lists (DAGs once the engine lands) that operators and
+//! agents describe in `runbooks/<id>.toml`, their validation, and planning:
+//! rendering every step's command over the resolved target hosts into a
+//! [`bosun_model::Plan`] whose digest envelopes and approvals bind to.
+//!
+//! This crate does no I/O: callers hand it file names and texts.
+#![deny(missing_docs)]
+
+pub mod def;
+pub mod plan;
+
+pub use def::{Param, ParamType, Runbook, RunbookError, Step, parse_runbook};
+pub use plan::{PlanError, plan};

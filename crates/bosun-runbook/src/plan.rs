@@ -1,0 +1,215 @@
+//! Planning: a runbook, parameters and resolved hosts become a
+//! [`Plan`] with every command rendered. Templates use Jinja syntax
+//! (minijinja) with strict undefined variables; they see only `params` and
+//! `host` — no files, no environment.
+
+use std::collections::BTreeMap;
+
+use bosun_model::{Host, Name, Plan, PlanStep};
+use minijinja::{Environment, UndefinedBehavior};
+
+use crate::def::{Runbook, check_value, value_to_string};
+
+/// Why a plan could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A parameter the runbook does not declare.
+    #[error("runbook `{runbook}` has no parameter `{name}`; it declares: {declared}")]
+    UnknownParam {
+        /// Runbook id.
+        runbook: String,
+        /// The unknown name.
+        name: String,
+        /// What it does declare.
+        declared: String,
+    },
+    /// A required parameter is missing.
+    #[error("runbook `{runbook}` needs `--param {name}=…`")]
+    MissingParam {
+        /// Runbook id.
+        runbook: String,
+        /// The missing name.
+        name: String,
+    },
+    /// A parameter value of the wrong type.
+    #[error("{0}")]
+    BadValue(String),
+    /// No targets.
+    #[error("no target hosts: give at least one `--target <host>`")]
+    NoTargets,
+    /// A step's template failed to render.
+    #[error("step `{step}` on host `{host}`: {message}")]
+    Template {
+        /// Step id.
+        step: String,
+        /// Host name.
+        host: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Plans `rb` over `hosts` with `params` (strings, as given on the command
+/// line; defaults are filled in and types checked).
+pub fn plan(
+    rb: &Runbook,
+    hosts: &[Host],
+    params: &BTreeMap<String, String>,
+) -> Result<Plan, PlanError> {
+    if hosts.is_empty() {
+        return Err(PlanError::NoTargets);
+    }
+    for name in params.keys() {
+        if !rb.params.contains_key(name) {
+            return Err(PlanError::UnknownParam {
+                runbook: rb.id.to_string(),
+                name: name.clone(),
+                declared: if rb.params.is_empty() {
+                    "(none)".into()
+                } else {
+                    rb.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            });
+        }
+    }
+    let mut full = BTreeMap::new();
+    for (name, p) in &rb.params {
+        let v = match (params.get(name), &p.default) {
+            (Some(v), _) => v.clone(),
+            (None, Some(d)) => value_to_string(d),
+            (None, None) => {
+                return Err(PlanError::MissingParam {
+                    runbook: rb.id.to_string(),
+                    name: name.clone(),
+                });
+            }
+        };
+        check_value(name, p, &v).map_err(PlanError::BadValue)?;
+        full.insert(name.clone(), v);
+    }
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let mut steps = Vec::with_capacity(rb.steps.len() * hosts.len());
+    for host in hosts {
+        let ctx = minijinja::context! {
+            params => &full,
+            host => minijinja::context! {
+                name => host.name.as_str(),
+                address => &host.address,
+                arch => &host.arch,
+                tags => host.tags.iter().cloned().collect::<Vec<String>>(),
+            },
+        };
+        for step in &rb.steps {
+            let cmd = env
+                .render_str(&step.cmd, &ctx)
+                .map_err(|e| PlanError::Template {
+                    step: step.id.to_string(),
+                    host: host.name.to_string(),
+                    message: e.to_string(),
+                })?;
+            steps.push(PlanStep {
+                step: step.id.clone(),
+                host: host.name.clone(),
+                cmd,
+                idempotent: step.idempotent,
+            });
+        }
+    }
+    Ok(Plan {
+        runbook: rb.id.clone(),
+        runbook_digest: rb.digest(),
+        read_only: rb.read_only,
+        destructive: rb.destructive,
+        targets: hosts.iter().map(|h| h.name.clone()).collect::<Vec<Name>>(),
+        params: full,
+        steps,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::def::parse_runbook;
+
+    fn host(n: &str) -> Host {
+        Host {
+            name: Name::parse(n).unwrap(),
+            address: "127.0.0.1".into(),
+            transport: Default::default(),
+            port: None,
+            user: None,
+            arch: "x86_64".into(),
+            tags: Default::default(),
+            infra: false,
+            root: None,
+        }
+    }
+
+    const RB: &str = r#"
+id = "pkg"
+[params.version]
+type = "string"
+required = true
+[[steps]]
+id = "install"
+cmd = "install pkg={{ params.version }} on {{ host.name }} ({{ host.arch }})"
+"#;
+
+    #[test]
+    fn renders_over_hosts() {
+        let rb = parse_runbook("r.toml", RB).unwrap();
+        let p = plan(
+            &rb,
+            &[host("a"), host("b")],
+            &BTreeMap::from([("version".into(), "1.2".into())]),
+        )
+        .unwrap();
+        assert_eq!(p.steps.len(), 2);
+        assert_eq!(p.steps[1].cmd, "install pkg=1.2 on b (x86_64)");
+    }
+
+    #[test]
+    fn refuses_missing_unknown_and_undefined() {
+        let rb = parse_runbook("r.toml", RB).unwrap();
+        assert!(matches!(
+            plan(&rb, &[host("a")], &BTreeMap::new()),
+            Err(PlanError::MissingParam { .. })
+        ));
+        assert!(matches!(
+            plan(
+                &rb,
+                &[host("a")],
+                &BTreeMap::from([("nope".into(), "1".into())])
+            ),
+            Err(PlanError::UnknownParam { .. })
+        ));
+        let bad = parse_runbook(
+            "r.toml",
+            "id=\"x\"\n[[steps]]\nid=\"s\"\ncmd=\"{{ env.HOME }}\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            plan(&bad, &[host("a")], &BTreeMap::new()),
+            Err(PlanError::Template { .. })
+        ));
+    }
+
+    #[test]
+    fn digest_binds_params() {
+        let rb = parse_runbook("r.toml", RB).unwrap();
+        let a = plan(
+            &rb,
+            &[host("a")],
+            &BTreeMap::from([("version".into(), "1".into())]),
+        )
+        .unwrap();
+        let b = plan(
+            &rb,
+            &[host("a")],
+            &BTreeMap::from([("version".into(), "2".into())]),
+        )
+        .unwrap();
+        assert_ne!(a.digest(), b.digest());
+    }
+}

@@ -1,0 +1,527 @@
+//! The conformance suite every [`Store`] + [`Queue`] backend must pass
+//! unchanged. A backend's test calls [`run_all`] with a factory that returns
+//! a fresh, empty backend each time (its own file, database or stream).
+//!
+//! Each check panics with a message naming the broken contract; it is test
+//! code, shipped in the library so that every backend crate can run it.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+
+use bosun_model::{
+    ApprovalClaims, Decision, Digest, Jti, KeyId, Name, OpClaims, OpState, Outcome, Plan, PlanStep,
+    Requirement, Role, Verdict,
+};
+
+use crate::records::*;
+use crate::{Queue, Store, StoreError, SubmitConflict};
+
+/// A backend under test.
+pub trait Backend: Store + Queue {}
+impl<T: Store + Queue> Backend for T {}
+
+/// Runs every check against fresh backends from `make`.
+pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
+    submit_and_read_back(make().as_ref());
+    replay_and_seq_are_refused_and_recorded(make().as_ref());
+    batch_is_partial_but_atomic_per_op(make().as_ref());
+    approval_enqueues_in_same_transaction(make().as_ref());
+    approval_replay_refused(make().as_ref());
+    lease_fencing(make().as_ref());
+    queue_redelivers_to_new_lease_only(make().as_ref());
+    target_locks(make().as_ref());
+    steps_are_recorded_once(make().as_ref());
+    halt_round_trip(make().as_ref());
+    adoption(make().as_ref());
+    budgets_count_changed_hosts(make().as_ref());
+}
+
+fn name(s: &str) -> Name {
+    Name::parse(s).unwrap()
+}
+
+pub fn jti(s: &str) -> Jti {
+    Jti::parse(s).unwrap()
+}
+
+pub fn new_op(
+    id: &str,
+    iss: &str,
+    seq: u64,
+    targets: &[&str],
+    read_only: bool,
+    state: OpState,
+) -> NewOp {
+    let targets: Vec<Name> = targets.iter().map(|t| name(t)).collect();
+    let plan = Plan {
+        runbook: name("rb"),
+        runbook_digest: Digest::of(b"rb"),
+        read_only,
+        destructive: false,
+        targets: targets.clone(),
+        params: BTreeMap::new(),
+        steps: targets
+            .iter()
+            .map(|h| PlanStep {
+                step: name("s1"),
+                host: h.clone(),
+                cmd: "true".into(),
+                idempotent: false,
+            })
+            .collect(),
+    };
+    let outcome = match state {
+        OpState::Approved => Outcome::Auto,
+        OpState::Denied => Outcome::Deny {
+            reason: "no".into(),
+        },
+        _ => Outcome::Approvals(Requirement {
+            m: 1,
+            roles: vec![Role::Operator],
+        }),
+    };
+    NewOp {
+        envelope: format!("envelope-of-{id}"),
+        claims: OpClaims {
+            jti: jti(id),
+            iss: KeyId::parse(iss).unwrap(),
+            iat: 100,
+            exp: 1000,
+            ws: name("ws"),
+            runbook: name("rb"),
+            targets,
+            params: BTreeMap::new(),
+            seq,
+            plan_digest: plan.digest(),
+        },
+        role: Role::Agent,
+        decision: Decision {
+            outcome,
+            policy_digest: Digest::of(b"p"),
+            policy_ids: vec!["p1".into()],
+            reasons: vec![],
+        },
+        plan,
+        state,
+        received_at: 100,
+    }
+}
+
+pub fn approval(id: &str, op: &NewOp, by: &str, verdict: Verdict) -> NewApproval {
+    NewApproval {
+        envelope: format!("approval-{id}"),
+        claims: ApprovalClaims {
+            jti: jti(id),
+            iss: KeyId::parse(by).unwrap(),
+            iat: 110,
+            exp: 1000,
+            ws: name("ws"),
+            op: op.claims.jti.clone(),
+            plan_digest: op.claims.plan_digest.clone(),
+            verdict,
+            reason: None,
+        },
+        role: Role::Operator,
+        received_at: 110,
+    }
+}
+
+fn submit_and_read_back(b: &dyn Backend) {
+    let op = new_op(
+        "op1",
+        "claude",
+        1,
+        &["h1", "h2"],
+        false,
+        OpState::PendingApproval,
+    );
+    assert_eq!(
+        b.submit_ops(std::slice::from_ref(&op)).unwrap(),
+        vec![Ok(())]
+    );
+    let rec = b
+        .op(&op.claims.jti)
+        .unwrap()
+        .expect("stored op is readable");
+    assert_eq!(rec.summary.state, OpState::PendingApproval);
+    assert_eq!(rec.claims, op.claims);
+    assert_eq!(rec.plan, op.plan);
+    assert_eq!(rec.decision, op.decision);
+    assert_eq!(rec.envelope, op.envelope);
+    assert_eq!(b.last_seq(&op.claims.iss).unwrap(), Some(1));
+    assert_eq!(b.list_ops(None, 10).unwrap().len(), 1);
+    assert_eq!(b.list_ops(Some(OpState::Running), 10).unwrap().len(), 0);
+    assert_eq!(b.depth().unwrap(), 0, "a pending op is not queued");
+    let kinds: Vec<String> = b
+        .events(Some(&op.claims.jti))
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["op.submitted", "op.decided"]);
+}
+
+fn replay_and_seq_are_refused_and_recorded(b: &dyn Backend) {
+    let op = new_op("op1", "claude", 5, &["h1"], false, OpState::Approved);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    assert_eq!(
+        b.depth().unwrap(),
+        1,
+        "an approved op is queued with its insert"
+    );
+    let again = b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    assert_eq!(
+        again,
+        vec![Err(SubmitConflict::Replay(op.claims.jti.clone()))]
+    );
+    let lower = new_op("op2", "claude", 5, &["h1"], false, OpState::Approved);
+    let r = b.submit_ops(&[lower]).unwrap();
+    assert!(matches!(
+        r[0],
+        Err(SubmitConflict::SeqNotAbove { last: 5, .. })
+    ));
+    assert!(
+        b.op(&jti("op2")).unwrap().is_none(),
+        "a refused op is not stored"
+    );
+    let rej = b.rejections(10).unwrap();
+    assert_eq!(rej.len(), 2, "both refusals are recorded");
+    assert_eq!(rej[0].check, "seq");
+    assert_eq!(rej[1].check, "replay");
+    assert_eq!(b.depth().unwrap(), 1, "no extra queue item");
+}
+
+fn batch_is_partial_but_atomic_per_op(b: &dyn Backend) {
+    let ops = vec![
+        new_op("a1", "claude", 1, &["h1"], false, OpState::Approved),
+        new_op("a2", "claude", 1, &["h1"], false, OpState::Approved), // seq not above
+        new_op("a3", "claude", 2, &["h1"], false, OpState::Approved),
+        new_op("a1", "codex", 1, &["h1"], false, OpState::Approved), // replayed jti in batch
+    ];
+    let r = b.submit_ops(&ops).unwrap();
+    assert!(
+        r[0].is_ok() && r[1].is_err() && r[2].is_ok() && r[3].is_err(),
+        "{r:?}"
+    );
+    assert_eq!(b.depth().unwrap(), 2);
+    assert_eq!(
+        b.last_seq(&KeyId::parse("claude").unwrap()).unwrap(),
+        Some(2)
+    );
+    assert_eq!(b.last_seq(&KeyId::parse("codex").unwrap()).unwrap(), None);
+}
+
+fn approval_enqueues_in_same_transaction(b: &dyn Backend) {
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.add_approval(
+        &approval("ap1", &op, "alice", Verdict::Approve),
+        Some(OpState::Approved),
+    )
+    .unwrap();
+    let rec = b.op(&op.claims.jti).unwrap().unwrap();
+    assert_eq!(rec.summary.state, OpState::Approved);
+    assert_eq!(rec.approvals.len(), 1);
+    assert_eq!(b.depth().unwrap(), 1);
+    // Approving an op that is no longer pending is refused and changes nothing.
+    let e = b.add_approval(
+        &approval("ap2", &op, "bob", Verdict::Approve),
+        Some(OpState::Approved),
+    );
+    assert!(matches!(e, Err(StoreError::WrongState { .. })), "{e:?}");
+    assert_eq!(b.op(&op.claims.jti).unwrap().unwrap().approvals.len(), 1);
+    // Denial path.
+    let op2 = new_op("op2", "claude", 2, &["h1"], false, OpState::PendingApproval);
+    b.submit_ops(std::slice::from_ref(&op2)).unwrap();
+    b.add_approval(
+        &approval("dn1", &op2, "alice", Verdict::Deny),
+        Some(OpState::Denied),
+    )
+    .unwrap();
+    assert_eq!(
+        b.op(&op2.claims.jti).unwrap().unwrap().summary.state,
+        OpState::Denied
+    );
+    assert_eq!(b.depth().unwrap(), 1);
+}
+
+fn approval_replay_refused(b: &dyn Backend) {
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    let ap = approval("ap1", &op, "alice", Verdict::Approve);
+    b.add_approval(&ap, None).unwrap();
+    assert!(matches!(
+        b.add_approval(&ap, None),
+        Err(StoreError::ApprovalReplay(_))
+    ));
+    assert_eq!(b.op(&op.claims.jti).unwrap().unwrap().approvals.len(), 1);
+}
+
+fn lease_fencing(b: &dyn Backend) {
+    let l1 = b
+        .acquire_lease("c1", 10, 100)
+        .unwrap()
+        .expect("free lease is granted");
+    assert!(
+        b.acquire_lease("c2", 10, 105).unwrap().is_none(),
+        "a live lease is exclusive"
+    );
+    let l1b = b
+        .acquire_lease("c1", 10, 106)
+        .unwrap()
+        .expect("holder renews");
+    assert_eq!(l1.token, l1b.token);
+    let l2 = b
+        .acquire_lease("c2", 10, 200)
+        .unwrap()
+        .expect("expired lease is taken over");
+    assert!(l2.token > l1.token, "fencing token increases");
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    assert!(matches!(
+        b.dequeue(&l1b, 201),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(matches!(
+        b.start_run(&l1b, &op.claims.jti, 201),
+        Err(StoreError::Fenced { .. })
+    ));
+    assert!(b.dequeue(&l2, 201).unwrap().is_some());
+    assert_eq!(
+        b.lease_holder(201).unwrap().map(|l| l.holder),
+        Some("c2".into())
+    );
+    b.release_lease(&l2).unwrap();
+    assert!(b.lease_holder(201).unwrap().is_none());
+}
+
+fn queue_redelivers_to_new_lease_only(b: &dyn Backend) {
+    let l1 = b.acquire_lease("c1", 10, 100).unwrap().unwrap();
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    let d = b.dequeue(&l1, 100).unwrap().unwrap();
+    assert_eq!(d.attempts, 1);
+    assert!(
+        b.dequeue(&l1, 100).unwrap().is_none(),
+        "not delivered twice to one lease"
+    );
+    // The controller dies; a new one takes over and gets it again.
+    let l2 = b.acquire_lease("c2", 10, 200).unwrap().unwrap();
+    let d2 = b
+        .dequeue(&l2, 200)
+        .unwrap()
+        .expect("unacked item is redelivered");
+    assert_eq!((d2.jti.clone(), d2.attempts), (op.claims.jti.clone(), 2));
+    b.release(&l2, &d2).unwrap();
+    assert!(
+        b.dequeue(&l2, 200).unwrap().is_some(),
+        "released item comes back"
+    );
+    // Finishing the run acks it.
+    assert!(matches!(
+        b.start_run(&l2, &op.claims.jti, 201).unwrap(),
+        RunStart::Started { .. }
+    ));
+    b.finish_run(&l2, &op.claims.jti, OpState::Succeeded, "ok", 202)
+        .unwrap();
+    assert_eq!(b.depth().unwrap(), 0);
+    let l3 = b.acquire_lease("c3", 10, 400).unwrap().unwrap();
+    assert!(
+        b.dequeue(&l3, 400).unwrap().is_none(),
+        "acked items never come back"
+    );
+}
+
+fn target_locks(b: &dyn Backend) {
+    let l = b.acquire_lease("c1", 100, 100).unwrap().unwrap();
+    let w1 = new_op("w1", "claude", 1, &["h1", "h2"], false, OpState::Approved);
+    let w2 = new_op("w2", "claude", 2, &["h2"], false, OpState::Approved);
+    let r1 = new_op("r1", "claude", 3, &["h3"], true, OpState::Approved);
+    let r2 = new_op("r2", "claude", 4, &["h3"], true, OpState::Approved);
+    let w3 = new_op("w3", "claude", 5, &["h3"], false, OpState::Approved);
+    b.submit_ops(&[w1.clone(), w2.clone(), r1.clone(), r2.clone(), w3.clone()])
+        .unwrap();
+    assert!(matches!(
+        b.start_run(&l, &w1.claims.jti, 101).unwrap(),
+        RunStart::Started { .. }
+    ));
+    match b.start_run(&l, &w2.claims.jti, 101).unwrap() {
+        RunStart::Locked { host, by } => {
+            assert_eq!((host.as_str(), by), ("h2", w1.claims.jti.clone()))
+        }
+        other => panic!("two changing ops on one host must not run together: {other:?}"),
+    }
+    assert_eq!(
+        b.op(&w2.claims.jti).unwrap().unwrap().summary.state,
+        OpState::Approved,
+        "a locked op stays approved"
+    );
+    assert!(matches!(
+        b.start_run(&l, &r1.claims.jti, 101).unwrap(),
+        RunStart::Started { .. }
+    ));
+    assert!(
+        matches!(
+            b.start_run(&l, &r2.claims.jti, 101).unwrap(),
+            RunStart::Started { .. }
+        ),
+        "read-only ops share"
+    );
+    assert!(
+        matches!(
+            b.start_run(&l, &w3.claims.jti, 101).unwrap(),
+            RunStart::Locked { .. }
+        ),
+        "readers exclude writers"
+    );
+    b.finish_run(&l, &w1.claims.jti, OpState::Succeeded, "", 102)
+        .unwrap();
+    assert!(
+        matches!(
+            b.start_run(&l, &w2.claims.jti, 103).unwrap(),
+            RunStart::Started { .. }
+        ),
+        "lock released at finish"
+    );
+    assert!(matches!(
+        b.start_run(&l, &w1.claims.jti, 103).unwrap(),
+        RunStart::AlreadyEnded(OpState::Succeeded)
+    ));
+}
+
+fn steps_are_recorded_once(b: &dyn Backend) {
+    let l = b.acquire_lease("c1", 100, 100).unwrap().unwrap();
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.start_run(&l, &op.claims.jti, 100).unwrap();
+    b.step_started(&l, &op.claims.jti, 0, "s1", "h1", 100)
+        .unwrap();
+    assert!(
+        b.step_started(&l, &op.claims.jti, 0, "s1", "h1", 100)
+            .is_err(),
+        "a step is started once per run"
+    );
+    // A restarted controller sees the started-but-unfinished step.
+    match b.start_run(&l, &op.claims.jti, 101).unwrap() {
+        RunStart::Started { steps } => {
+            assert_eq!(steps.len(), 1);
+            assert_eq!(steps[0].status, StepStatus::Started);
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = StepResult {
+        idx: 0,
+        step: "s1".into(),
+        host: "h1".into(),
+        status: StepStatus::Succeeded,
+        exit_code: Some(0),
+        duration_ms: 5,
+        output: "ok".into(),
+        started_at: 100,
+        finished_at: 101,
+    };
+    b.step_finished(&l, &op.claims.jti, &r).unwrap();
+    let rec = b.op(&op.claims.jti).unwrap().unwrap();
+    assert_eq!(rec.steps, vec![r]);
+    b.finish_run(&l, &op.claims.jti, OpState::Succeeded, "", 102)
+        .unwrap();
+    assert!(
+        b.finish_run(&l, &op.claims.jti, OpState::Failed, "", 103)
+            .is_err(),
+        "a finished run cannot be re-finished"
+    );
+}
+
+fn halt_round_trip(b: &dyn Backend) {
+    assert!(b.halt().unwrap().is_none());
+    let h = Halt {
+        why: "disk alarm".into(),
+        by: "alice".into(),
+        since: 5,
+    };
+    b.set_halt(Some(&h), 5).unwrap();
+    assert_eq!(b.halt().unwrap(), Some(h));
+    b.set_halt(None, 6).unwrap();
+    assert!(b.halt().unwrap().is_none());
+    let kinds: Vec<String> = b
+        .events(None)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["fleet.halted", "fleet.resumed"]);
+}
+
+fn adoption(b: &dyn Backend) {
+    let content = "mode = \"hybrid\"\n".to_string();
+    let item = ProposalItem {
+        subject: "policy".into(),
+        digest: Digest::of(content.as_bytes()),
+        content,
+    };
+    let p = Proposal {
+        id: jti("prop1"),
+        proposer: KeyId::parse("alice").unwrap(),
+        digest: Digest::of(b"set"),
+        items: vec![item.clone()],
+        state: "open".into(),
+        created_at: 10,
+    };
+    b.propose(&p).unwrap();
+    assert!(b.propose(&p).is_err(), "proposal ids are unique");
+    assert_eq!(b.proposals().unwrap().len(), 1);
+    assert!(b.adopted("policy").unwrap().is_none());
+    let mut ap = NewApproval {
+        envelope: "e".into(),
+        claims: ApprovalClaims {
+            jti: jti("pa1"),
+            iss: KeyId::parse("bob").unwrap(),
+            iat: 11,
+            exp: 100,
+            ws: name("ws"),
+            op: p.id.clone(),
+            plan_digest: p.digest.clone(),
+            verdict: Verdict::Approve,
+            reason: None,
+        },
+        role: Role::Operator,
+        received_at: 11,
+    };
+    b.approve_proposal(&ap, false).unwrap();
+    assert!(
+        b.adopted("policy").unwrap().is_none(),
+        "not adopted before the quorum"
+    );
+    ap.claims.jti = jti("pa2");
+    ap.claims.iss = KeyId::parse("carol").unwrap();
+    b.approve_proposal(&ap, true).unwrap();
+    let a = b
+        .adopted("policy")
+        .unwrap()
+        .expect("adopted after the quorum");
+    assert_eq!(a.digest, item.digest);
+    assert_eq!(b.proposal_approvals(&p.id).unwrap().len(), 2);
+    assert!(b.proposals().unwrap().is_empty());
+    ap.claims.jti = jti("pa3");
+    assert!(
+        b.approve_proposal(&ap, true).is_err(),
+        "an adopted proposal takes no more approvals"
+    );
+}
+
+fn budgets_count_changed_hosts(b: &dyn Backend) {
+    let iss = KeyId::parse("claude").unwrap();
+    b.submit_ops(&[
+        new_op("o1", "claude", 1, &["h1", "h2"], false, OpState::Approved),
+        new_op("o2", "claude", 2, &["h3"], true, OpState::Approved),
+        new_op("o3", "claude", 3, &["h4"], false, OpState::Denied),
+        new_op("o4", "codex", 1, &["h5"], false, OpState::Approved),
+    ])
+    .unwrap();
+    assert_eq!(
+        b.hosts_changed_since(&iss, 0).unwrap(),
+        2,
+        "read-only and denied ops do not count"
+    );
+    assert_eq!(b.hosts_changed_since(&iss, 101).unwrap(), 0);
+}

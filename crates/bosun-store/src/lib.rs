@@ -1,0 +1,191 @@
+//! Durable state of the op pipeline behind two traits, [`Store`] and
+//! [`Queue`], with the embedded SQLite backend ([`sqlite::SqliteStore`]) and
+//! a conformance suite ([`conformance`]) that every backend must pass
+//! unchanged.
+//!
+//! Every method that changes state is one transaction: the state change, its
+//! event row and (where the op becomes runnable) its enqueue commit together
+//! or not at all. Controller-side writes carry the controller's [`Lease`] and
+//! are refused (`StoreError::Fenced`) once another controller holds a newer
+//! one.
+#![deny(missing_docs)]
+
+pub mod conformance;
+pub mod records;
+pub mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+
+use bosun_model::{Jti, KeyId, OpState};
+
+/// Errors of a store backend.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend failed (I/O, corruption, lock timeout).
+    #[error("store backend: {0}")]
+    Backend(String),
+    /// A stored value could not be decoded.
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The referenced op does not exist.
+    #[error("no op with jti `{0}`")]
+    NoSuchOp(Jti),
+    /// The op is not in a state that allows the change.
+    #[error("op `{jti}` is {state}: {what}")]
+    WrongState {
+        /// The op.
+        jti: Jti,
+        /// Its state.
+        state: OpState,
+        /// What was attempted.
+        what: String,
+    },
+    /// This controller's lease was superseded: it must stop writing.
+    #[error("controller lease {token} is no longer current (fenced)")]
+    Fenced {
+        /// The stale token.
+        token: u64,
+    },
+    /// An approval with this jti was already recorded.
+    #[error("approval `{0}` was already recorded (replay)")]
+    ApprovalReplay(Jti),
+    /// A stale row of the same id was found.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Why one op of a batch was not accepted by [`Store::submit_ops`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitConflict {
+    /// The jti was seen before.
+    #[error("replayed jti `{0}`: an op with this id was already submitted")]
+    Replay(Jti),
+    /// The issuer's sequence number did not increase.
+    #[error("seq {seq} is not above {iss}'s last seq {last}")]
+    SeqNotAbove {
+        /// The issuer.
+        iss: KeyId,
+        /// The op's seq.
+        seq: u64,
+        /// The last accepted seq.
+        last: u64,
+    },
+}
+
+/// Result type of store methods.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The pipeline's durable state. Implementations must be safe to share
+/// between threads and between processes opening the same workspace.
+pub trait Store: Send + Sync {
+    /// Accepts a batch of ops in ONE transaction (group commit): for each,
+    /// checks jti unseen and seq above the issuer's last, inserts the op with
+    /// its decision and state, raises the issuer's seq, writes its events,
+    /// and enqueues it when its state is `approved`. Ops that conflict are
+    /// not written (their conflict is returned, and recorded as a rejection
+    /// by the same transaction); the others are.
+    fn submit_ops(&self, ops: &[NewOp]) -> Result<Vec<std::result::Result<(), SubmitConflict>>>;
+    /// Records a rejection (a check that failed at intake), with its event.
+    fn record_rejection(&self, r: &Rejection) -> Result<()>;
+    /// Rejections, newest first.
+    fn rejections(&self, limit: usize) -> Result<Vec<Rejection>>;
+    /// One op with its approvals, run and step results.
+    fn op(&self, jti: &Jti) -> Result<Option<OpRecord>>;
+    /// Ops, newest first, optionally only those in `state`.
+    fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>>;
+    /// The issuer's last accepted seq.
+    fn last_seq(&self, iss: &KeyId) -> Result<Option<u64>>;
+    /// Hosts changed (targets of non-read-only ops not denied) by `iss`
+    /// in ops submitted at or after `since` (Unix seconds).
+    fn hosts_changed_since(&self, iss: &KeyId, since: i64) -> Result<u64>;
+    /// Records an approval or denial of an op and, in the same transaction,
+    /// moves the op to `transition` (when given; only from
+    /// `pending_approval`), enqueueing it when that is `approved`.
+    fn add_approval(&self, a: &NewApproval, transition: Option<OpState>) -> Result<()>;
+    /// Every event, or those of one op, in order.
+    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>>;
+    /// Appends an event of its own (halt, resume, adoption).
+    fn record_event(&self, e: &NewEvent) -> Result<()>;
+
+    /// Takes or renews the controller lease for `holder` until
+    /// `now + ttl_secs`. Returns `None` while another holder's lease is
+    /// live. A new holder gets a strictly larger fencing token.
+    fn acquire_lease(&self, holder: &str, ttl_secs: i64, now: i64) -> Result<Option<Lease>>;
+    /// Gives the lease up (if still held).
+    fn release_lease(&self, lease: &Lease) -> Result<()>;
+    /// Ends a lease whose holder is known to be dead (same token only), so
+    /// a successor need not wait for it to expire.
+    fn break_lease(&self, stale: &Lease) -> Result<()>;
+    /// The current lease holder, if live at `now`.
+    fn lease_holder(&self, now: i64) -> Result<Option<Lease>>;
+    /// Locks the op's targets (shared for read-only ops, exclusive
+    /// otherwise) and marks the run started (op state `running`), in one
+    /// transaction. Returns the host and op holding a conflicting lock
+    /// instead when there is one. Idempotent for a run already started by
+    /// this op: returns its recorded step results so a restarted controller
+    /// can resume.
+    fn start_run(&self, lease: &Lease, jti: &Jti, now: i64) -> Result<RunStart>;
+    /// Persists that a step is about to run (before it runs).
+    fn step_started(
+        &self,
+        lease: &Lease,
+        jti: &Jti,
+        idx: u32,
+        step: &str,
+        host: &str,
+        now: i64,
+    ) -> Result<()>;
+    /// Persists a step's result.
+    fn step_finished(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()>;
+    /// Ends the run: op state, lock release, event, and the queue ack of the
+    /// delivery, in one transaction.
+    fn finish_run(
+        &self,
+        lease: &Lease,
+        jti: &Jti,
+        state: OpState,
+        detail: &str,
+        now: i64,
+    ) -> Result<()>;
+
+    /// Sets or lifts the fleet-wide halt, with its event.
+    fn set_halt(&self, halt: Option<&Halt>, now: i64) -> Result<()>;
+    /// The halt in force, if any.
+    fn halt(&self) -> Result<Option<Halt>>;
+
+    /// The adopted version of a governed file (`policy`, `keys`,
+    /// `runbook:<id>`).
+    fn adopted(&self, subject: &str) -> Result<Option<Adopted>>;
+    /// Every adopted subject.
+    fn adopted_all(&self) -> Result<Vec<Adopted>>;
+    /// Records a proposal to adopt new versions (subjects and contents).
+    fn propose(&self, p: &Proposal) -> Result<()>;
+    /// A proposal by id.
+    fn proposal(&self, id: &Jti) -> Result<Option<Proposal>>;
+    /// Open proposals.
+    fn proposals(&self) -> Result<Vec<Proposal>>;
+    /// Records an approval of a proposal and, when `adopt` is true, makes
+    /// its contents the adopted versions, in one transaction.
+    fn approve_proposal(&self, a: &NewApproval, adopt: bool) -> Result<()>;
+    /// Approvals recorded for a proposal.
+    fn proposal_approvals(&self, id: &Jti) -> Result<Vec<ApprovalRow>>;
+}
+
+/// The work queue: approved ops waiting for the controller. Enqueueing
+/// happens inside [`Store`] transactions; the queue side hands deliveries to
+/// the lease holder and takes their acks.
+pub trait Queue: Send + Sync {
+    /// The oldest item not yet acked and not delivered under this lease
+    /// (items delivered under an older lease are redelivered).
+    fn dequeue(&self, lease: &Lease, now: i64) -> Result<Option<Delivery>>;
+    /// Puts a delivered item back (e.g. its targets are locked).
+    fn release(&self, lease: &Lease, delivery: &Delivery) -> Result<()>;
+    /// Items not yet acked.
+    fn depth(&self) -> Result<u64>;
+}

@@ -1,0 +1,1129 @@
+//! The embedded backend: one SQLite file (WAL, `synchronous=FULL`) holding
+//! ops, decisions, approvals, runs, step results, issuer sequence numbers,
+//! the queue, events, the controller lease, the halt and adoptions.
+//!
+//! One connection per process behind a mutex; SQLite serialises writers
+//! across processes, and `busy_timeout` makes a second process wait rather
+//! than fail. Every public method is one `IMMEDIATE` transaction.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bosun_model::{Digest, Jti, KeyId, OpState, Role};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::records::*;
+use crate::{Queue, Result, Store, StoreError, SubmitConflict};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS ops (
+    jti TEXT PRIMARY KEY,
+    iss TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    role TEXT NOT NULL,
+    runbook TEXT NOT NULL,
+    targets INTEGER NOT NULL,
+    read_only INTEGER NOT NULL,
+    envelope TEXT NOT NULL,
+    claims TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ops_iss_created ON ops(iss, created_at);
+CREATE INDEX IF NOT EXISTS ops_state ON ops(state);
+CREATE TABLE IF NOT EXISTS issuer_seq (iss TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS approvals (
+    jti TEXT PRIMARY KEY,
+    op TEXT NOT NULL,
+    iss TEXT NOT NULL,
+    role TEXT NOT NULL,
+    claims TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approvals_op ON approvals(op);
+CREATE TABLE IF NOT EXISTS rejections (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    chk TEXT NOT NULL,
+    message TEXT NOT NULL,
+    jti TEXT,
+    iss TEXT,
+    input_digest TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    jti TEXT NOT NULL UNIQUE,
+    enqueued_at INTEGER NOT NULL,
+    delivered_token INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    acked INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_pending ON queue(acked, id);
+CREATE TABLE IF NOT EXISTS steps (
+    jti TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    host TEXT NOT NULL,
+    status TEXT NOT NULL,
+    exit_code INTEGER,
+    duration_ms INTEGER NOT NULL DEFAULT 0,
+    output TEXT NOT NULL DEFAULT '',
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (jti, idx)
+);
+CREATE TABLE IF NOT EXISTS host_locks (
+    host TEXT NOT NULL,
+    jti TEXT NOT NULL,
+    shared INTEGER NOT NULL,
+    PRIMARY KEY (host, jti)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    jti TEXT,
+    kind TEXT NOT NULL,
+    step TEXT,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_jti ON events(jti);
+CREATE TABLE IF NOT EXISTS lease (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS halt (
+    name TEXT PRIMARY KEY,
+    why TEXT NOT NULL,
+    by TEXT NOT NULL,
+    since INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS proposals (
+    id TEXT PRIMARY KEY,
+    proposer TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    items TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS adopted (
+    subject TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    content TEXT NOT NULL,
+    proposal TEXT NOT NULL,
+    adopted_at INTEGER NOT NULL
+);
+"#;
+
+/// The SQLite-backed [`Store`] and [`Queue`].
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn be(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        what: what.to_string(),
+        detail: e.to_string(),
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, e))
+}
+
+fn state_of(s: &str) -> Result<OpState> {
+    OpState::parse(s).ok_or_else(|| corrupt("op state", s))
+}
+
+fn role_of(s: &str) -> Result<Role> {
+    Role::parse(s).ok_or_else(|| corrupt("role", s))
+}
+
+fn jti_of(s: String) -> Result<Jti> {
+    Jti::try_from(s).map_err(|e| corrupt("jti", e))
+}
+
+fn i64_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn event(
+    tx: &Transaction<'_>,
+    at: i64,
+    jti: Option<&str>,
+    kind: &str,
+    step: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (at, jti, kind, step, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![at, jti, kind, step, data.to_string()],
+    )
+    .map_err(be)?;
+    Ok(())
+}
+
+fn enqueue(tx: &Transaction<'_>, jti: &str, at: i64) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO queue (jti, enqueued_at) VALUES (?1, ?2)",
+        params![jti, at],
+    )
+    .map_err(be)?;
+    Ok(())
+}
+
+fn check_fence(tx: &Transaction<'_>, lease: &Lease) -> Result<()> {
+    let cur: Option<(String, i64)> = tx
+        .query_row(
+            "SELECT holder, token FROM lease WHERE name = 'controller'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(be)?;
+    match cur {
+        Some((h, t)) if h == lease.holder && t == i64_of(lease.token) => Ok(()),
+        _ => Err(StoreError::Fenced { token: lease.token }),
+    }
+}
+
+fn op_state(tx: &Transaction<'_>, jti: &Jti) -> Result<OpState> {
+    let s: Option<String> = tx
+        .query_row(
+            "SELECT state FROM ops WHERE jti = ?1",
+            [jti.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(be)?;
+    match s {
+        Some(s) => state_of(&s),
+        None => Err(StoreError::NoSuchOp(jti.clone())),
+    }
+}
+
+fn set_state(
+    tx: &Transaction<'_>,
+    jti: &Jti,
+    state: OpState,
+    detail: Option<&str>,
+    now: i64,
+) -> Result<()> {
+    match detail {
+        Some(d) => tx.execute(
+            "UPDATE ops SET state = ?2, detail = ?3, updated_at = ?4 WHERE jti = ?1",
+            params![jti.as_str(), state.as_str(), d, now],
+        ),
+        None => tx.execute(
+            "UPDATE ops SET state = ?2, updated_at = ?3 WHERE jti = ?1",
+            params![jti.as_str(), state.as_str(), now],
+        ),
+    }
+    .map_err(be)?;
+    Ok(())
+}
+
+fn read_steps(conn: &Connection, jti: &str) -> Result<Vec<StepResult>> {
+    let mut st = conn
+        .prepare_cached(
+            "SELECT idx, step, host, status, exit_code, duration_ms, output, started_at, finished_at
+             FROM steps WHERE jti = ?1 ORDER BY idx",
+        )
+        .map_err(be)?;
+    let rows = st
+        .query_map([jti], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i32>>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, i64>(7)?,
+                r.get::<_, i64>(8)?,
+            ))
+        })
+        .map_err(be)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (idx, step, host, status, exit_code, dur, output, s, f) = row.map_err(be)?;
+        out.push(StepResult {
+            idx: u32::try_from(idx).map_err(|e| corrupt("step index", e))?,
+            step,
+            host,
+            status: StepStatus::parse(&status).ok_or_else(|| corrupt("step status", &status))?,
+            exit_code,
+            duration_ms: u64::try_from(dur).unwrap_or(0),
+            output,
+            started_at: s,
+            finished_at: f,
+        });
+    }
+    Ok(out)
+}
+
+fn read_approvals(conn: &Connection, op: &str) -> Result<Vec<ApprovalRow>> {
+    let mut st = conn
+        .prepare_cached("SELECT claims, role, received_at FROM approvals WHERE op = ?1 ORDER BY received_at, jti")
+        .map_err(be)?;
+    let rows = st
+        .query_map([op], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })
+        .map_err(be)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (c, role, at) = row.map_err(be)?;
+        out.push(ApprovalRow {
+            claims: from_json("approval claims", &c)?,
+            role: role_of(&role)?,
+            received_at: at,
+        });
+    }
+    Ok(out)
+}
+
+fn insert_approval(tx: &Transaction<'_>, a: &NewApproval) -> Result<()> {
+    let n = tx
+        .execute(
+            "INSERT OR IGNORE INTO approvals (jti, op, iss, role, claims, envelope, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                a.claims.jti.as_str(),
+                a.claims.op.as_str(),
+                a.claims.iss.as_str(),
+                a.role.as_str(),
+                to_json(&a.claims)?,
+                a.envelope,
+                a.received_at
+            ],
+        )
+        .map_err(be)?;
+    if n == 0 {
+        return Err(StoreError::ApprovalReplay(a.claims.jti.clone()));
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(be)?;
+        conn.busy_timeout(Duration::from_secs(30)).map_err(be)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(be)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(be)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(be)?;
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(be)?;
+        if v > SCHEMA_VERSION {
+            return Err(StoreError::Backend(format!(
+                "{} has schema version {v}, newer than this bosun understands ({SCHEMA_VERSION}); upgrade bosun",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA).map_err(be)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(be)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("store mutex poisoned".into()))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(be)?;
+        let out = f(&tx)?;
+        tx.commit().map_err(be)?;
+        Ok(out)
+    }
+
+    fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Backend("store mutex poisoned".into()))?;
+        f(&conn)
+    }
+}
+
+fn rejection_in_tx(tx: &Transaction<'_>, r: &Rejection) -> Result<()> {
+    tx.execute(
+        "INSERT INTO rejections (at, chk, message, jti, iss, input_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![r.at, r.check, r.message, r.jti, r.iss, r.input_digest.as_str()],
+    )
+    .map_err(be)?;
+    event(
+        tx,
+        r.at,
+        r.jti.as_deref(),
+        "op.rejected",
+        None,
+        &serde_json::json!({"check": r.check, "message": r.message, "iss": r.iss, "input_digest": r.input_digest}),
+    )
+}
+
+impl Store for SqliteStore {
+    fn submit_ops(&self, ops: &[NewOp]) -> Result<Vec<std::result::Result<(), SubmitConflict>>> {
+        self.with_tx(|tx| {
+            let mut out = Vec::with_capacity(ops.len());
+            let mut seen_st = tx.prepare_cached("SELECT 1 FROM ops WHERE jti = ?1").map_err(be)?;
+            let mut seq_st = tx.prepare_cached("SELECT last_seq FROM issuer_seq WHERE iss = ?1").map_err(be)?;
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO ops (jti, iss, seq, role, runbook, targets, read_only, envelope, claims, plan, decision, state, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                )
+                .map_err(be)?;
+            let mut up_seq = tx
+                .prepare_cached(
+                    "INSERT INTO issuer_seq (iss, last_seq) VALUES (?1, ?2)
+                     ON CONFLICT(iss) DO UPDATE SET last_seq = excluded.last_seq",
+                )
+                .map_err(be)?;
+            for op in ops {
+                let c = &op.claims;
+                let seen = seen_st.exists([c.jti.as_str()]).map_err(be)?;
+                if seen {
+                    let conflict = SubmitConflict::Replay(c.jti.clone());
+                    rejection_in_tx(tx, &conflict_rejection(op, &conflict, "replay"))?;
+                    out.push(Err(conflict));
+                    continue;
+                }
+                let last: Option<i64> = seq_st.query_row([c.iss.as_str()], |r| r.get(0)).optional().map_err(be)?;
+                if let Some(last) = last
+                    && i64_of(c.seq) <= last
+                {
+                    let conflict = SubmitConflict::SeqNotAbove {
+                        iss: c.iss.clone(),
+                        seq: c.seq,
+                        last: u64::try_from(last).unwrap_or(0),
+                    };
+                    rejection_in_tx(tx, &conflict_rejection(op, &conflict, "seq"))?;
+                    out.push(Err(conflict));
+                    continue;
+                }
+                ins.execute(params![
+                    c.jti.as_str(),
+                    c.iss.as_str(),
+                    i64_of(c.seq),
+                    op.role.as_str(),
+                    c.runbook.as_str(),
+                    i64::try_from(c.targets.len()).unwrap_or(i64::MAX),
+                    op.plan.read_only,
+                    op.envelope,
+                    to_json(c)?,
+                    to_json(&op.plan)?,
+                    to_json(&op.decision)?,
+                    op.state.as_str(),
+                    op.received_at,
+                ])
+                .map_err(be)?;
+                up_seq.execute(params![c.iss.as_str(), i64_of(c.seq)]).map_err(be)?;
+                event(
+                    tx,
+                    op.received_at,
+                    Some(c.jti.as_str()),
+                    "op.submitted",
+                    None,
+                    &serde_json::json!({"iss": c.iss, "seq": c.seq, "runbook": c.runbook, "targets": c.targets, "plan_digest": c.plan_digest}),
+                )?;
+                event(
+                    tx,
+                    op.received_at,
+                    Some(c.jti.as_str()),
+                    "op.decided",
+                    None,
+                    &serde_json::to_value(&op.decision).map_err(|e| StoreError::Backend(e.to_string()))?,
+                )?;
+                if op.state == OpState::Approved {
+                    enqueue(tx, c.jti.as_str(), op.received_at)?;
+                }
+                out.push(Ok(()));
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_rejection(&self, r: &Rejection) -> Result<()> {
+        self.with_tx(|tx| rejection_in_tx(tx, r))
+    }
+
+    fn rejections(&self, limit: usize) -> Result<Vec<Rejection>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT at, chk, message, jti, iss, input_digest FROM rejections ORDER BY id DESC LIMIT ?1")
+                .map_err(be)?;
+            let rows = st
+                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (at, check, message, jti, iss, d) = row.map_err(be)?;
+                out.push(Rejection {
+                    at,
+                    check,
+                    message,
+                    jti,
+                    iss,
+                    input_digest: Digest::try_from(d).map_err(|e| corrupt("rejection digest", e))?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn op(&self, jti: &Jti) -> Result<Option<OpRecord>> {
+        self.with_conn(|c| {
+            let row = c
+                .query_row(
+                    "SELECT iss, runbook, targets, state, decision, created_at, updated_at, envelope, claims, role, plan, detail
+                     FROM ops WHERE jti = ?1",
+                    [jti.as_str()],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, i64>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, i64>(5)?,
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, String>(7)?,
+                            r.get::<_, String>(8)?,
+                            r.get::<_, String>(9)?,
+                            r.get::<_, String>(10)?,
+                            r.get::<_, String>(11)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(be)?;
+            let Some((iss, runbook, targets, state, decision, created, updated, envelope, claims, role, plan, detail)) = row else {
+                return Ok(None);
+            };
+            let decision: bosun_model::Decision = from_json("decision", &decision)?;
+            Ok(Some(OpRecord {
+                summary: OpSummary {
+                    jti: jti.clone(),
+                    iss: KeyId::try_from(iss).map_err(|e| corrupt("issuer", e))?,
+                    runbook,
+                    targets: u32::try_from(targets).unwrap_or(u32::MAX),
+                    state: state_of(&state)?,
+                    decision: decision.outcome.kind().to_string(),
+                    created_at: created,
+                    updated_at: updated,
+                },
+                envelope,
+                claims: from_json("op claims", &claims)?,
+                role: role_of(&role)?,
+                plan: from_json("plan", &plan)?,
+                decision,
+                approvals: read_approvals(c, jti.as_str())?,
+                steps: read_steps(c, jti.as_str())?,
+                detail,
+            }))
+        })
+    }
+
+    fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT jti, iss, runbook, targets, state, json_extract(decision, '$.outcome.kind'), created_at, updated_at
+                     FROM ops WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+                )
+                .map_err(be)?;
+            let rows = st
+                .query_map(params![state.map(|s| s.as_str()), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, i64>(7)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (jti, iss, runbook, targets, state, decision, created_at, updated_at) = row.map_err(be)?;
+                out.push(OpSummary {
+                    jti: jti_of(jti)?,
+                    iss: KeyId::try_from(iss).map_err(|e| corrupt("issuer", e))?,
+                    runbook,
+                    targets: u32::try_from(targets).unwrap_or(u32::MAX),
+                    state: state_of(&state)?,
+                    decision: decision.unwrap_or_default(),
+                    created_at,
+                    updated_at,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn last_seq(&self, iss: &KeyId) -> Result<Option<u64>> {
+        self.with_conn(|c| {
+            let v: Option<i64> = c
+                .query_row(
+                    "SELECT last_seq FROM issuer_seq WHERE iss = ?1",
+                    [iss.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+        })
+    }
+
+    fn hosts_changed_since(&self, iss: &KeyId, since: i64) -> Result<u64> {
+        self.with_conn(|c| {
+            let v: i64 = c
+                .query_row(
+                    "SELECT COALESCE(SUM(targets), 0) FROM ops
+                     WHERE iss = ?1 AND created_at >= ?2 AND read_only = 0 AND state != 'denied'",
+                    params![iss.as_str(), since],
+                    |r| r.get(0),
+                )
+                .map_err(be)?;
+            Ok(u64::try_from(v).unwrap_or(0))
+        })
+    }
+
+    fn add_approval(&self, a: &NewApproval, transition: Option<OpState>) -> Result<()> {
+        self.with_tx(|tx| {
+            let op = &a.claims.op;
+            let state = op_state(tx, op)?;
+            if state != OpState::PendingApproval {
+                return Err(StoreError::WrongState {
+                    jti: op.clone(),
+                    state,
+                    what: "only an op pending approval takes approvals".into(),
+                });
+            }
+            insert_approval(tx, a)?;
+            let kind = match a.claims.verdict {
+                bosun_model::Verdict::Approve => "op.approval",
+                bosun_model::Verdict::Deny => "op.denial",
+            };
+            event(
+                tx,
+                a.received_at,
+                Some(op.as_str()),
+                kind,
+                None,
+                &serde_json::json!({"by": a.claims.iss, "role": a.role, "approval": a.claims.jti, "plan_digest": a.claims.plan_digest, "reason": a.claims.reason}),
+            )?;
+            if let Some(to) = transition {
+                let detail = match to {
+                    OpState::Denied => a.claims.reason.clone(),
+                    _ => None,
+                };
+                set_state(tx, op, to, detail.as_deref(), a.received_at)?;
+                let kind = if to == OpState::Approved { "op.approved" } else { "op.denied" };
+                event(tx, a.received_at, Some(op.as_str()), kind, None, &serde_json::json!({"by": a.claims.iss}))?;
+                if to == OpState::Approved {
+                    enqueue(tx, op.as_str(), a.received_at)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT id, at, jti, kind, step, data FROM events WHERE (?1 IS NULL OR jti = ?1) ORDER BY id")
+                .map_err(be)?;
+            let rows = st
+                .query_map([jti.map(|j| j.as_str())], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, at, jti, kind, step, data) = row.map_err(be)?;
+                out.push(Event { id, at, jti, kind, step, data: from_json("event data", &data)? });
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_event(&self, e: &NewEvent) -> Result<()> {
+        self.with_tx(|tx| event(tx, e.at, e.jti.as_deref(), &e.kind, None, &e.data))
+    }
+
+    fn acquire_lease(&self, holder: &str, ttl_secs: i64, now: i64) -> Result<Option<Lease>> {
+        self.with_tx(|tx| {
+            let cur: Option<(String, i64, i64)> = tx
+                .query_row("SELECT holder, token, expires_at FROM lease WHERE name = 'controller'", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(be)?;
+            let token = match cur {
+                Some((h, t, _)) if h == holder => t,
+                Some((_, _, exp)) if exp > now => return Ok(None),
+                Some((_, t, _)) => t + 1,
+                None => 1,
+            };
+            let expires_at = now.saturating_add(ttl_secs);
+            tx.execute(
+                "INSERT INTO lease (name, holder, token, expires_at) VALUES ('controller', ?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, token = excluded.token, expires_at = excluded.expires_at",
+                params![holder, token, expires_at],
+            )
+            .map_err(be)?;
+            Ok(Some(Lease { holder: holder.to_string(), token: u64::try_from(token).unwrap_or(0), expires_at }))
+        })
+    }
+
+    fn release_lease(&self, lease: &Lease) -> Result<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "UPDATE lease SET expires_at = 0 WHERE name = 'controller' AND holder = ?1 AND token = ?2",
+                params![lease.holder, i64_of(lease.token)],
+            )
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn break_lease(&self, stale: &Lease) -> Result<()> {
+        self.release_lease(stale)
+    }
+
+    fn lease_holder(&self, now: i64) -> Result<Option<Lease>> {
+        self.with_conn(|c| {
+            let cur: Option<(String, i64, i64)> = c
+                .query_row(
+                    "SELECT holder, token, expires_at FROM lease WHERE name = 'controller'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(be)?;
+            Ok(cur
+                .filter(|(_, _, exp)| *exp > now)
+                .map(|(holder, token, expires_at)| Lease {
+                    holder,
+                    token: u64::try_from(token).unwrap_or(0),
+                    expires_at,
+                }))
+        })
+    }
+
+    fn start_run(&self, lease: &Lease, jti: &Jti, now: i64) -> Result<RunStart> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            let state = op_state(tx, jti)?;
+            match state {
+                OpState::Running => {
+                    return Ok(RunStart::Started { steps: read_steps(tx, jti.as_str())? });
+                }
+                OpState::Approved => {}
+                s if s.is_terminal() => return Ok(RunStart::AlreadyEnded(s)),
+                s => {
+                    return Err(StoreError::WrongState {
+                        jti: jti.clone(),
+                        state: s,
+                        what: "only an approved op can start a run".into(),
+                    });
+                }
+            }
+            let (plan, read_only): (String, bool) = tx
+                .query_row("SELECT plan, read_only FROM ops WHERE jti = ?1", [jti.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(be)?;
+            let plan: bosun_model::Plan = from_json("plan", &plan)?;
+            for host in &plan.targets {
+                // Conflicting: any other lock when we want exclusive; an
+                // exclusive one when we want shared.
+                let held: Option<String> = tx
+                    .query_row(
+                        "SELECT jti FROM host_locks WHERE host = ?1 AND jti != ?2 AND (?3 = 0 OR shared = 0) LIMIT 1",
+                        params![host.as_str(), jti.as_str(), read_only],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(be)?;
+                if let Some(by) = held {
+                    return Ok(RunStart::Locked { host: host.to_string(), by: jti_of(by)? });
+                }
+            }
+            for host in &plan.targets {
+                tx.execute(
+                    "INSERT OR IGNORE INTO host_locks (host, jti, shared) VALUES (?1, ?2, ?3)",
+                    params![host.as_str(), jti.as_str(), read_only],
+                )
+                .map_err(be)?;
+            }
+            set_state(tx, jti, OpState::Running, None, now)?;
+            event(tx, now, Some(jti.as_str()), "run.started", None, &serde_json::json!({"lease": lease.token}))?;
+            Ok(RunStart::Started { steps: Vec::new() })
+        })
+    }
+
+    fn step_started(
+        &self,
+        lease: &Lease,
+        jti: &Jti,
+        idx: u32,
+        step: &str,
+        host: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            let n = tx
+                .execute(
+                    "INSERT OR IGNORE INTO steps (jti, idx, step, host, status, started_at) VALUES (?1, ?2, ?3, ?4, 'started', ?5)",
+                    params![jti.as_str(), idx, step, host, now],
+                )
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "step {idx} ({step} on {host}) of op {jti} was already started; refusing to run it twice"
+                )));
+            }
+            event(tx, now, Some(jti.as_str()), "step.started", Some(step), &serde_json::json!({"idx": idx, "host": host}))
+        })
+    }
+
+    fn step_finished(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            tx.execute(
+                "INSERT INTO steps (jti, idx, step, host, status, exit_code, duration_ms, output, started_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT(jti, idx) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
+                   duration_ms = excluded.duration_ms, output = excluded.output, finished_at = excluded.finished_at",
+                params![
+                    jti.as_str(),
+                    r.idx,
+                    r.step,
+                    r.host,
+                    r.status.as_str(),
+                    r.exit_code,
+                    i64_of(r.duration_ms),
+                    r.output,
+                    r.started_at,
+                    r.finished_at
+                ],
+            )
+            .map_err(be)?;
+            event(
+                tx,
+                r.finished_at,
+                Some(jti.as_str()),
+                &format!("step.{}", r.status.as_str()),
+                Some(&r.step),
+                &serde_json::json!({"idx": r.idx, "host": r.host, "exit_code": r.exit_code, "duration_ms": r.duration_ms}),
+            )
+        })
+    }
+
+    fn finish_run(
+        &self,
+        lease: &Lease,
+        jti: &Jti,
+        state: OpState,
+        detail: &str,
+        now: i64,
+    ) -> Result<()> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            let cur = op_state(tx, jti)?;
+            if cur.is_terminal() {
+                return Err(StoreError::WrongState {
+                    jti: jti.clone(),
+                    state: cur,
+                    what: "the run already ended".into(),
+                });
+            }
+            set_state(tx, jti, state, Some(detail), now)?;
+            tx.execute("DELETE FROM host_locks WHERE jti = ?1", [jti.as_str()])
+                .map_err(be)?;
+            tx.execute("UPDATE queue SET acked = 1 WHERE jti = ?1", [jti.as_str()])
+                .map_err(be)?;
+            event(
+                tx,
+                now,
+                Some(jti.as_str()),
+                "op.finished",
+                None,
+                &serde_json::json!({"state": state, "detail": detail}),
+            )
+        })
+    }
+
+    fn set_halt(&self, halt: Option<&Halt>, now: i64) -> Result<()> {
+        self.with_tx(|tx| {
+            match halt {
+                Some(h) => {
+                    tx.execute(
+                        "INSERT INTO halt (name, why, by, since) VALUES ('fleet', ?1, ?2, ?3)
+                         ON CONFLICT(name) DO UPDATE SET why = excluded.why, by = excluded.by, since = excluded.since",
+                        params![h.why, h.by, h.since],
+                    )
+                    .map_err(be)?;
+                    event(tx, now, None, "fleet.halted", None, &serde_json::json!({"why": h.why, "by": h.by}))
+                }
+                None => {
+                    tx.execute("DELETE FROM halt WHERE name = 'fleet'", []).map_err(be)?;
+                    event(tx, now, None, "fleet.resumed", None, &serde_json::json!({}))
+                }
+            }
+        })
+    }
+
+    fn halt(&self) -> Result<Option<Halt>> {
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT why, by, since FROM halt WHERE name = 'fleet'",
+                [],
+                |r| {
+                    Ok(Halt {
+                        why: r.get(0)?,
+                        by: r.get(1)?,
+                        since: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(be)
+        })
+    }
+
+    fn adopted(&self, subject: &str) -> Result<Option<Adopted>> {
+        Ok(self
+            .adopted_all()?
+            .into_iter()
+            .find(|a| a.subject == subject))
+    }
+
+    fn adopted_all(&self) -> Result<Vec<Adopted>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare_cached("SELECT subject, digest, content, proposal, adopted_at FROM adopted ORDER BY subject")
+                .map_err(be)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (subject, digest, content, proposal, adopted_at) = row.map_err(be)?;
+                let digest = Digest::try_from(digest).map_err(|e| corrupt("adopted digest", e))?;
+                if Digest::of(content.as_bytes()) != digest {
+                    return Err(corrupt("adopted content", format!("{subject} does not match its digest")));
+                }
+                out.push(Adopted { subject, digest, content, proposal: jti_of(proposal)?, adopted_at });
+            }
+            Ok(out)
+        })
+    }
+
+    fn propose(&self, p: &Proposal) -> Result<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT INTO proposals (id, proposer, digest, items, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.id.as_str(), p.proposer.as_str(), p.digest.as_str(), to_json(&p.items)?, p.state, p.created_at],
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    StoreError::Conflict(format!("proposal {} exists already", p.id))
+                }
+                e => be(e),
+            })?;
+            let subjects: Vec<&str> = p.items.iter().map(|i| i.subject.as_str()).collect();
+            event(tx, p.created_at, Some(p.id.as_str()), "adoption.proposed", None, &serde_json::json!({"by": p.proposer, "digest": p.digest, "subjects": subjects}))
+        })
+    }
+
+    fn proposal(&self, id: &Jti) -> Result<Option<Proposal>> {
+        Ok(self.proposals_where(Some(id))?.into_iter().next())
+    }
+
+    fn proposals(&self) -> Result<Vec<Proposal>> {
+        Ok(self
+            .proposals_where(None)?
+            .into_iter()
+            .filter(|p| p.state == "open")
+            .collect())
+    }
+
+    fn approve_proposal(&self, a: &NewApproval, adopt: bool) -> Result<()> {
+        self.with_tx(|tx| {
+            let id = &a.claims.op;
+            let row: Option<(String, String)> = tx
+                .query_row("SELECT items, state FROM proposals WHERE id = ?1", [id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .map_err(be)?;
+            let Some((items, state)) = row else {
+                return Err(StoreError::Conflict(format!("no proposal `{id}`")));
+            };
+            if state != "open" {
+                return Err(StoreError::Conflict(format!("proposal `{id}` is {state}, not open")));
+            }
+            insert_approval(tx, a)?;
+            event(tx, a.received_at, Some(id.as_str()), "adoption.approval", None, &serde_json::json!({"by": a.claims.iss, "role": a.role}))?;
+            if adopt {
+                let items: Vec<ProposalItem> = from_json("proposal items", &items)?;
+                for it in &items {
+                    tx.execute(
+                        "INSERT INTO adopted (subject, digest, content, proposal, adopted_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(subject) DO UPDATE SET digest = excluded.digest, content = excluded.content,
+                           proposal = excluded.proposal, adopted_at = excluded.adopted_at",
+                        params![it.subject, it.digest.as_str(), it.content, id.as_str(), a.received_at],
+                    )
+                    .map_err(be)?;
+                }
+                tx.execute("UPDATE proposals SET state = 'adopted' WHERE id = ?1", [id.as_str()]).map_err(be)?;
+                // Other open proposals were made against the old versions.
+                tx.execute("UPDATE proposals SET state = 'superseded' WHERE state = 'open'", []).map_err(be)?;
+                let subjects: Vec<&str> = items.iter().map(|i| i.subject.as_str()).collect();
+                event(tx, a.received_at, Some(id.as_str()), "adoption.adopted", None, &serde_json::json!({"subjects": subjects}))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn proposal_approvals(&self, id: &Jti) -> Result<Vec<ApprovalRow>> {
+        self.with_conn(|c| read_approvals(c, id.as_str()))
+    }
+}
+
+impl SqliteStore {
+    fn proposals_where(&self, id: Option<&Jti>) -> Result<Vec<Proposal>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT id, proposer, digest, items, state, created_at FROM proposals WHERE (?1 IS NULL OR id = ?1) ORDER BY created_at, id")
+                .map_err(be)?;
+            let rows = st
+                .query_map([id.map(|j| j.as_str())], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?, r.get::<_, i64>(5)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, proposer, digest, items, state, created_at) = row.map_err(be)?;
+                out.push(Proposal {
+                    id: jti_of(id)?,
+                    proposer: KeyId::try_from(proposer).map_err(|e| corrupt("proposer", e))?,
+                    digest: Digest::try_from(digest).map_err(|e| corrupt("proposal digest", e))?,
+                    items: from_json("proposal items", &items)?,
+                    state,
+                    created_at,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+fn conflict_rejection(op: &NewOp, c: &SubmitConflict, check: &str) -> Rejection {
+    Rejection {
+        at: op.received_at,
+        check: check.to_string(),
+        message: c.to_string(),
+        jti: Some(op.claims.jti.to_string()),
+        iss: Some(op.claims.iss.to_string()),
+        input_digest: Digest::of(op.envelope.as_bytes()),
+    }
+}
+
+impl Queue for SqliteStore {
+    fn dequeue(&self, lease: &Lease, _now: i64) -> Result<Option<Delivery>> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            let row: Option<(i64, String, i64)> = tx
+                .query_row(
+                    "SELECT id, jti, attempts FROM queue
+                     WHERE acked = 0 AND (delivered_token IS NULL OR delivered_token != ?1)
+                     ORDER BY id LIMIT 1",
+                    [i64_of(lease.token)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(be)?;
+            let Some((id, jti, attempts)) = row else {
+                return Ok(None);
+            };
+            tx.execute(
+                "UPDATE queue SET delivered_token = ?2, attempts = attempts + 1 WHERE id = ?1",
+                params![id, i64_of(lease.token)],
+            )
+            .map_err(be)?;
+            Ok(Some(Delivery {
+                id,
+                jti: jti_of(jti)?,
+                attempts: u32::try_from(attempts + 1).unwrap_or(u32::MAX),
+            }))
+        })
+    }
+
+    fn release(&self, lease: &Lease, d: &Delivery) -> Result<()> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            tx.execute(
+                "UPDATE queue SET delivered_token = NULL WHERE id = ?1 AND acked = 0",
+                [d.id],
+            )
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn depth(&self) -> Result<u64> {
+        self.with_conn(|c| {
+            let n: i64 = c
+                .query_row("SELECT COUNT(*) FROM queue WHERE acked = 0", [], |r| {
+                    r.get(0)
+                })
+                .map_err(be)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+}

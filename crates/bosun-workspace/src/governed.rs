@@ -1,0 +1,251 @@
+//! Governed files: the key registry and the policy. Each has a *content*
+//! form (canonical JSON of everything that matters) whose digest adoption
+//! binds to, so the controller can run from the adopted content alone and
+//! ignore whatever is on disk.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bosun_model::source::{SourceError, find_offset, from_toml};
+use bosun_model::{Digest, KeyId, Role, canonical_json};
+use bosun_policy::SourceFile;
+use bosun_sign::{Jwk, PublicKey};
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, WsError, io, read};
+
+/// Subject name of the policy in adoptions.
+pub const POLICY_SUBJECT: &str = "policy";
+/// Subject name of the key registry in adoptions.
+pub const KEYS_SUBJECT: &str = "keys";
+
+/// One registered identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyEntry {
+    /// Its role.
+    pub role: Role,
+    /// Host selectors it may target (`*`, globs, `tag:x`).
+    pub scope: Vec<String>,
+    /// Its public key as a JWK.
+    pub jwk: Jwk,
+    /// The key, decoded.
+    #[serde(skip)]
+    pub public: Option<PublicKey>,
+}
+
+/// The key registry: `keys/keys.toml` plus `keys/<name>.jwk`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct KeyRegistry {
+    /// Identities by name.
+    pub keys: BTreeMap<KeyId, KeyEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeysWire {
+    #[serde(default)]
+    key: Vec<KeyWire>,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct KeyWire {
+    name: KeyId,
+    role: Role,
+    #[serde(default = "all")]
+    scope: Vec<String>,
+}
+
+fn all() -> Vec<String> {
+    vec!["*".to_string()]
+}
+
+impl KeyRegistry {
+    /// Reads `keys/keys.toml` and the JWK of every key it lists.
+    pub fn read(root: &Path) -> Result<KeyRegistry> {
+        let p = root.join("keys/keys.toml");
+        let text = if p.exists() { read(&p)? } else { String::new() };
+        let wire: KeysWire = from_toml("keys/keys.toml", &text, crate::MAX_CONFIG_BYTES)
+            .map_err(|e| WsError::Invalid(vec![e]))?;
+        let mut keys = BTreeMap::new();
+        let mut errors = Vec::new();
+        for k in wire.key {
+            let at = find_offset(&text, &format!("\"{}\"", k.name));
+            let jwk_rel = format!("keys/{}.jwk", k.name);
+            let jwk_text = match read(&root.join(&jwk_rel)) {
+                Ok(t) => t,
+                Err(e) => {
+                    errors.push(SourceError::at(
+                        "keys/keys.toml",
+                        &text,
+                        at,
+                        format!("key `{}`: {e}", k.name),
+                    ));
+                    continue;
+                }
+            };
+            let parsed = bosun_sign::parse_jwk(&jwk_text)
+                .and_then(|j| PublicKey::from_jwk(&j).map(|p| (j, p)));
+            match parsed {
+                Ok((jwk, public)) => {
+                    if keys.contains_key(&k.name) {
+                        errors.push(SourceError::at(
+                            "keys/keys.toml",
+                            &text,
+                            at,
+                            format!("key `{}` is listed twice", k.name),
+                        ));
+                    }
+                    keys.insert(
+                        k.name,
+                        KeyEntry {
+                            role: k.role,
+                            scope: k.scope,
+                            jwk,
+                            public: Some(public),
+                        },
+                    );
+                }
+                Err(e) => errors.push(SourceError::whole(&jwk_rel, e.to_string())),
+            }
+        }
+        if errors.is_empty() {
+            Ok(KeyRegistry { keys })
+        } else {
+            Err(WsError::Invalid(errors))
+        }
+    }
+
+    /// Adds an identity to `keys/keys.toml` and writes its public JWK.
+    pub fn register(
+        root: &Path,
+        name: &KeyId,
+        role: Role,
+        scope: &[String],
+        public: &PublicKey,
+    ) -> Result<()> {
+        let dir = root.join("keys");
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let existing = KeyRegistry::read(root)?;
+        if existing.keys.contains_key(name) {
+            return Err(WsError::Other(format!(
+                "key `{name}` is already registered in keys/keys.toml"
+            )));
+        }
+        let jwk = public.to_jwk(name.as_str());
+        let jwk_path = dir.join(format!("{name}.jwk"));
+        let jwk_text =
+            serde_json::to_string_pretty(&jwk).map_err(|e| WsError::Other(e.to_string()))?;
+        std::fs::write(&jwk_path, jwk_text + "\n").map_err(|e| io(&jwk_path, e))?;
+        let p = dir.join("keys.toml");
+        let mut text = if p.exists() { read(&p)? } else { String::new() };
+        let entry = toml::to_string(&KeyWire {
+            name: name.clone(),
+            role,
+            scope: scope.to_vec(),
+        })
+        .map_err(|e| WsError::Other(e.to_string()))?;
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("\n[[key]]\n");
+        text.push_str(&entry);
+        std::fs::write(&p, text).map_err(|e| io(&p, e))
+    }
+
+    /// The canonical content adoption binds to.
+    pub fn content(&self) -> String {
+        let v = serde_json::to_value(self).unwrap_or_default();
+        String::from_utf8(canonical_json(&v).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Digest of [`Self::content`].
+    pub fn digest(&self) -> Digest {
+        Digest::of(self.content().as_bytes())
+    }
+
+    /// Rebuilds a registry from adopted content.
+    pub fn from_content(content: &str) -> Result<KeyRegistry> {
+        let mut reg: KeyRegistry = serde_json::from_str(content)
+            .map_err(|e| WsError::Other(format!("adopted key registry is unreadable: {e}")))?;
+        for (name, e) in reg.keys.iter_mut() {
+            e.public = Some(
+                PublicKey::from_jwk(&e.jwk)
+                    .map_err(|err| WsError::Other(format!("adopted key `{name}`: {err}")))?,
+            );
+        }
+        Ok(reg)
+    }
+
+    /// An identity by name.
+    pub fn get(&self, name: &KeyId) -> Option<&KeyEntry> {
+        self.keys.get(name)
+    }
+
+    /// Names of the human (approving) identities.
+    pub fn operators(&self) -> impl Iterator<Item = &KeyId> {
+        self.keys
+            .iter()
+            .filter(|(_, e)| e.role.is_human())
+            .map(|(k, _)| k)
+    }
+}
+
+/// The policy files: `policy/keeper.toml` and every `policy/*.cedar`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyFiles {
+    /// `policy/keeper.toml`'s text.
+    pub keeper: String,
+    /// Cedar files by relative path, sorted.
+    pub cedar: BTreeMap<String, String>,
+}
+
+impl PolicyFiles {
+    /// Reads the policy directory.
+    pub fn read(root: &Path) -> Result<PolicyFiles> {
+        let keeper = read(&root.join("policy/keeper.toml"))?;
+        let dir = root.join("policy");
+        let mut cedar = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
+            let p = entry.map_err(|e| io(&dir, e))?.path();
+            if p.extension().and_then(|e| e.to_str()) == Some("cedar") {
+                cedar.insert(crate::rel(root, &p), read(&p)?);
+            }
+        }
+        Ok(PolicyFiles { keeper, cedar })
+    }
+
+    /// The sources as the policy crate takes them.
+    pub fn sources(&self) -> (SourceFile, Vec<SourceFile>) {
+        (
+            SourceFile {
+                path: "policy/keeper.toml".into(),
+                text: self.keeper.clone(),
+            },
+            self.cedar
+                .iter()
+                .map(|(p, t)| SourceFile {
+                    path: p.clone(),
+                    text: t.clone(),
+                })
+                .collect(),
+        )
+    }
+
+    /// Loads and validates the policy.
+    pub fn load(&self) -> std::result::Result<bosun_policy::Policy, bosun_policy::PolicyErrors> {
+        let (k, c) = self.sources();
+        bosun_policy::Policy::load(&k, &c)
+    }
+
+    /// The canonical content adoption binds to.
+    pub fn content(&self) -> String {
+        String::from_utf8(canonical_json(self).unwrap_or_default()).unwrap_or_default()
+    }
+
+    /// Rebuilds from adopted content.
+    pub fn from_content(content: &str) -> Result<PolicyFiles> {
+        serde_json::from_str(content)
+            .map_err(|e| WsError::Other(format!("adopted policy is unreadable: {e}")))
+    }
+}

@@ -1,0 +1,154 @@
+//! A bosun workspace on disk: `bosun.toml`, the key registry (`keys/`), the
+//! inventory (`fleet/hosts.toml`), the keeper policy (`policy/`) and the
+//! runbooks (`runbooks/`), plus the scaffold `bosun init` writes.
+//!
+//! Governed files (policy, key registry, runbooks) are turned into
+//! *contents*: one canonical string per subject whose digest adoption binds
+//! to. What is on disk is only a proposal until it is adopted.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod governed;
+pub mod inventory;
+pub mod scaffold;
+
+pub use config::{Config, Storage};
+pub use governed::{KeyEntry, KeyRegistry, PolicyFiles};
+pub use inventory::{Inventory, scope_allows};
+
+use std::path::{Path, PathBuf};
+
+use bosun_model::SourceError;
+
+/// Errors reading or writing a workspace.
+#[derive(Debug, thiserror::Error)]
+pub enum WsError {
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// One or more files are malformed; each error is located.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<SourceError>),
+    /// Not a workspace.
+    #[error(
+        "{0} is not a bosun workspace (no bosun.toml); create one with `bosun init <dir>` or pass -w <dir>"
+    )]
+    NotAWorkspace(String),
+    /// Anything else, in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result type of this crate.
+pub type Result<T> = std::result::Result<T, WsError>;
+
+/// Largest config file read.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+
+pub(crate) fn read(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+    if meta.len() > MAX_CONFIG_BYTES as u64 {
+        return Err(WsError::Invalid(vec![SourceError::whole(
+            &path.display().to_string(),
+            format!(
+                "file is {} bytes, over the limit of {MAX_CONFIG_BYTES}",
+                meta.len()
+            ),
+        )]));
+    }
+    std::fs::read_to_string(path).map_err(|e| io(path, e))
+}
+
+pub(crate) fn io(path: &Path, source: std::io::Error) -> WsError {
+    WsError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// An opened workspace.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// Its root directory.
+    pub root: PathBuf,
+    /// `bosun.toml`.
+    pub config: Config,
+}
+
+impl Workspace {
+    /// Opens the workspace at `dir` (reads and validates `bosun.toml`).
+    pub fn open(dir: &Path) -> Result<Workspace> {
+        let file = dir.join("bosun.toml");
+        if !file.is_file() {
+            return Err(WsError::NotAWorkspace(dir.display().to_string()));
+        }
+        let text = read(&file)?;
+        let config =
+            Config::parse(&rel(dir, &file), &text).map_err(|e| WsError::Invalid(vec![e]))?;
+        Ok(Workspace {
+            root: dir.to_path_buf(),
+            config,
+        })
+    }
+
+    /// Where the embedded database lives.
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join(".bosun").join("bosun.db")
+    }
+
+    /// A path inside the workspace.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The inventory as on disk.
+    pub fn inventory(&self) -> Result<Inventory> {
+        let p = self.path("fleet/hosts.toml");
+        let text = read(&p)?;
+        Inventory::parse("fleet/hosts.toml", &text).map_err(WsError::Invalid)
+    }
+
+    /// The policy files as on disk.
+    pub fn disk_policy(&self) -> Result<PolicyFiles> {
+        PolicyFiles::read(&self.root)
+    }
+
+    /// The key registry as on disk.
+    pub fn disk_keys(&self) -> Result<KeyRegistry> {
+        KeyRegistry::read(&self.root)
+    }
+
+    /// Runbook files on disk: id → (relative path, text), sorted by id.
+    pub fn disk_runbooks(&self) -> Result<Vec<(String, String, String)>> {
+        let dir = self.path("runbooks");
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io(&dir, e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| io(&dir, e))?;
+            let p = entry.path();
+            if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            out.push((stem.to_string(), rel(&self.root, &p), read(&p)?));
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// `p` relative to `root` for messages (falls back to the full path).
+pub fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root).unwrap_or(p).display().to_string()
+}

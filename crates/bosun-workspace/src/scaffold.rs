@@ -1,0 +1,157 @@
+//! `bosun init`: the files of a new workspace.
+
+use std::path::Path;
+
+use bosun_model::Name;
+
+use crate::{Result, WsError, io};
+
+const HOSTS: &str = r#"# The inventory: one [[host]] table per host.
+#   transport = "local" runs commands as child processes on this machine,
+#   inside `root` when given (simulated hosts); "ssh" uses your OpenSSH
+#   client, so ~/.ssh/config, your agent and ProxyJump apply.
+#   infra = true hosts are never targeted unless an op names them.
+
+[[host]]
+name = "canary-1"
+address = "localhost"
+transport = "local"
+arch = "x86_64"
+tags = ["canary"]
+root = ".bosun/sim/canary-1"
+
+[[host]]
+name = "web-1"
+address = "localhost"
+transport = "local"
+arch = "x86_64"
+tags = ["web"]
+root = ".bosun/sim/web-1"
+
+[[host]]
+name = "web-2"
+address = "localhost"
+transport = "local"
+arch = "aarch64"
+tags = ["web"]
+root = ".bosun/sim/web-2"
+
+# [[host]]
+# name = "nas"
+# address = "nas.lan"
+# transport = "ssh"
+# port = 22
+# user = "ops"
+# arch = "x86_64"
+# tags = ["storage"]
+# infra = true
+"#;
+
+const DISK_USAGE: &str = r#"# A read-only runbook: the scaffolded policy lets it run without a human.
+id = "disk-usage"
+description = "Report disk usage of a path on each target"
+read_only = true
+destructive = false
+
+[params.path]
+type = "string"
+default = "."
+description = "the path to measure"
+
+[[steps]]
+id = "df"
+cmd = "du -sh {{ params.path }} 2>/dev/null || echo 'no such path'"
+idempotent = true
+"#;
+
+const PKG_UPGRADE: &str = r#"# A changing runbook: an agent's op needs one operator's approval.
+id = "pkg-upgrade"
+description = "Install a package version on each target (simulated: writes a version file)"
+read_only = false
+destructive = false
+
+[params.package]
+type = "string"
+default = "qat-driver"
+
+[params.version]
+type = "string"
+required = true
+description = "the version to install"
+
+[[steps]]
+id = "install"
+cmd = "mkdir -p pkgs && echo {{ params.version }} > pkgs/{{ params.package }}.version && echo installed {{ params.package }} {{ params.version }} on {{ host.name }}"
+
+[[steps]]
+id = "verify"
+cmd = "test \"$(cat pkgs/{{ params.package }}.version)\" = {{ params.version }} && echo verified"
+idempotent = true
+"#;
+
+const KEYS: &str = r#"# The key registry: one [[key]] per identity; public keys are keys/<name>.jwk.
+# Add keys with `bosun key new <name> --role operator|agent`, then `bosun adopt`.
+"#;
+
+/// Writes a new workspace named `name` into `dir` (which must not already
+/// hold a `bosun.toml`).
+pub fn init(dir: &Path, name: &Name) -> Result<()> {
+    if dir.join("bosun.toml").exists() {
+        return Err(WsError::Other(format!(
+            "{} already holds a bosun workspace (bosun.toml exists); nothing was changed",
+            dir.display()
+        )));
+    }
+    let files: [(&str, String); 8] = [
+        (
+            "bosun.toml",
+            format!(
+                "# The workspace. See `bosun --help`.\nname = \"{name}\"\n\n# Embedded storage: one SQLite file under .bosun/.\n[storage]\nkind = \"embedded\"\n"
+            ),
+        ),
+        ("keys/keys.toml", KEYS.to_string()),
+        (
+            "policy/keeper.toml",
+            bosun_policy::DEFAULT_KEEPER_TOML.to_string(),
+        ),
+        (
+            "policy/rules.cedar",
+            bosun_policy::DEFAULT_CEDAR.to_string(),
+        ),
+        ("fleet/hosts.toml", HOSTS.to_string()),
+        ("runbooks/disk-usage.toml", DISK_USAGE.to_string()),
+        ("runbooks/pkg-upgrade.toml", PKG_UPGRADE.to_string()),
+        (".gitignore", ".bosun/\n".to_string()),
+    ];
+    for (rel, text) in files {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        std::fs::write(&p, text).map_err(|e| io(&p, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaffold_is_valid() {
+        let d = tempfile::tempdir().unwrap();
+        init(d.path(), &Name::parse("lab").unwrap()).unwrap();
+        let ws = crate::Workspace::open(d.path()).unwrap();
+        assert_eq!(ws.config.name.as_str(), "lab");
+        assert_eq!(ws.inventory().unwrap().hosts.len(), 3);
+        ws.disk_policy().unwrap().load().unwrap();
+        for (_, path, text) in ws.disk_runbooks().unwrap() {
+            bosun_runbook::parse_runbook(&path, &text).unwrap();
+        }
+        assert!(ws.disk_keys().unwrap().keys.is_empty());
+        assert!(
+            init(d.path(), &Name::parse("lab").unwrap()).is_err(),
+            "init refuses to overwrite"
+        );
+    }
+}

@@ -1,0 +1,1086 @@
+//! Argument parsing (clap) and one function per verb.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bosun_control::controller::{Controller, Progress, Tick};
+use bosun_control::intake::{Rejected, decision_word};
+use bosun_control::{Control, ControlError, Result, client, now};
+use bosun_model::{Jti, KeyId, Name, OpState, Outcome, Role, Verdict};
+use bosun_store::StepStatus;
+use bosun_workspace::{KeyRegistry, Workspace};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::output::{op_json, summary_json, table, time};
+
+/// bosun — agents propose, policy decides, humans consent, workers execute,
+/// the ledger remembers.
+///
+/// Every change is a signed op with a plan; the keeper policy decides
+/// whether it runs alone, needs human approvals, or is denied; the
+/// controller runs approved ops exactly once and records every step.
+///
+/// Start with `bosun demo`, or: `bosun init lab && cd lab && bosun key new
+/// alice --role operator && bosun adopt --as alice`.
+#[derive(Parser, Debug)]
+#[command(name = "bosun", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// The workspace directory (holds bosun.toml).
+    #[arg(
+        short = 'w',
+        long,
+        global = true,
+        env = "BOSUN_WORKSPACE",
+        default_value = "."
+    )]
+    workspace: PathBuf,
+    /// Where private keys live (mode 0600; default $XDG_CONFIG_HOME/bosun/keys).
+    #[arg(long, global = true, env = "BOSUN_KEY_DIR")]
+    key_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a workspace: bosun.toml, keys/, policy/, fleet/hosts.toml, runbooks/.
+    Init {
+        /// Directory to create it in.
+        dir: PathBuf,
+        /// The workspace's name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Manage identities.
+    #[command(subcommand)]
+    Key(KeyCmd),
+    /// Propose the policy, key registry and runbooks on disk for adoption,
+    /// or approve a proposal. Nothing on disk is in force until adopted.
+    Adopt {
+        /// Sign as this identity (an operator).
+        #[arg(long = "as")]
+        as_: String,
+        /// Approve this proposal instead of proposing.
+        #[arg(long)]
+        approve: Option<String>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What is in force, what drifted, the halt, the queue, the controller.
+    Status {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the plan of a runbook over hosts: every step, host and command.
+    Plan(PlanArgs),
+    /// Sign and submit an op (or a pre-signed envelope) to intake.
+    Submit {
+        #[command(flatten)]
+        plan: Option<PlanArgs>,
+        /// Sign as this identity.
+        #[arg(long = "as")]
+        as_: Option<String>,
+        /// Submit this pre-signed envelope file instead (`-` for stdin).
+        #[arg(long, conflicts_with = "as_")]
+        envelope: Option<PathBuf>,
+    },
+    /// Approve an op pending approval (signed; binds to its plan digest).
+    Approve {
+        /// The op's jti.
+        jti: String,
+        /// Sign as this identity (a human operator).
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny an op pending approval.
+    Deny {
+        /// The op's jti.
+        jti: String,
+        /// Why (recorded).
+        #[arg(long)]
+        why: String,
+        /// Sign as this identity (a human operator).
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List and inspect ops.
+    #[command(subcommand)]
+    Ops(OpsCmd),
+    /// Explain policy decisions.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Stop all dispatch at once (running steps finish; nothing new starts).
+    Halt {
+        /// Why (recorded).
+        #[arg(long)]
+        why: String,
+        /// Who is halting.
+        #[arg(long = "as")]
+        as_: Option<String>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a halt.
+    Resume {
+        /// Who is resuming.
+        #[arg(long = "as")]
+        as_: Option<String>,
+    },
+    /// Run the controller until interrupted (Ctrl-C).
+    Serve {
+        /// Refuse instead of waiting when another controller holds the lease.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Process the queue and exit when it is empty (for scripts and tests).
+    Work {
+        /// Required: work until the queue is idle, then exit.
+        #[arg(long, required = true)]
+        until_idle: bool,
+    },
+    /// Watch bosun do its main job in a throwaway workspace.
+    Demo,
+}
+
+#[derive(Args, Debug)]
+struct PlanArgs {
+    /// The runbook id (see runbooks/).
+    runbook: Option<String>,
+    /// A target host (repeatable).
+    #[arg(long = "target", short = 't')]
+    targets: Vec<String>,
+    /// A runbook parameter `k=v` (repeatable).
+    #[arg(long = "param", short = 'p')]
+    params: Vec<String>,
+    /// Output JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCmd {
+    /// Create a key: private part in the key dir (0600), public part registered in keys/.
+    New {
+        /// The identity's name.
+        name: String,
+        /// Its role.
+        #[arg(long, value_parser = ["operator", "agent"])]
+        role: String,
+        /// Host selectors it may target (`*`, globs, `tag:x`); repeatable.
+        #[arg(long, default_value = "*")]
+        scope: Vec<String>,
+    },
+    /// List registered identities.
+    List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OpsCmd {
+    /// List ops, newest first.
+    List {
+        /// Only ops in this state.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one op: decision, approvals, steps.
+    Show {
+        /// The op's jti.
+        jti: String,
+        /// Print the signed envelope only.
+        #[arg(long)]
+        envelope: bool,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rejected inputs, newest first.
+    Rejections {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCmd {
+    /// Why an op was decided as it was: policy digest, deciding rules, reasons.
+    Explain {
+        /// The op's jti.
+        jti: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+fn key_id(s: &str) -> Result<KeyId> {
+    KeyId::parse(s).map_err(|e| other(e.to_string()))
+}
+
+fn jti(s: &str) -> Result<Jti> {
+    Jti::parse(s).map_err(|e| other(e.to_string()))
+}
+
+fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for p in ps {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(other(format!("--param `{p}` is not of the form key=value")));
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+fn names(ts: &[String]) -> Result<Vec<Name>> {
+    ts.iter()
+        .map(|t| Name::parse(t).map_err(|e| other(format!("--target: {e}"))))
+        .collect()
+}
+
+struct Ctx {
+    workspace: PathBuf,
+    key_dir: PathBuf,
+}
+
+impl Ctx {
+    fn control(&self) -> Result<Control> {
+        Control::open(Workspace::open(&self.workspace)?)
+    }
+}
+
+fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
+    if json_out {
+        println!(
+            "{}",
+            json!({"rejected": true, "check": rej.check, "message": rej.message, "jti": rej.jti})
+        );
+    } else {
+        eprintln!("refused: {rej}");
+    }
+    ExitCode::from(3)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let ctx = Ctx {
+        workspace: cli.workspace.clone(),
+        key_dir: cli
+            .key_dir
+            .clone()
+            .unwrap_or_else(bosun_sign::default_key_dir),
+    };
+    match cli.cmd {
+        Cmd::Init { dir, name } => {
+            let name = match name {
+                Some(n) => n,
+                None => std::fs::canonicalize(&dir)
+                    .ok()
+                    .or_else(|| Some(dir.clone()))
+                    .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned()))
+                    .unwrap_or_else(|| "workspace".into()),
+            };
+            let name = Name::parse(&name)
+                .map_err(|e| other(format!("workspace name: {e}; pass --name")))?;
+            bosun_workspace::scaffold::init(&dir, &name)?;
+            println!("created workspace `{name}` in {}", dir.display());
+            println!(
+                "next: bosun -w {} key new <you> --role operator && bosun -w {} adopt --as <you>",
+                dir.display(),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Key(KeyCmd::New { name, role, scope }) => {
+            let ws = Workspace::open(&ctx.workspace)?;
+            let id = key_id(&name)?;
+            let role = Role::parse(&role).ok_or_else(|| other("role must be operator or agent"))?;
+            let secret = bosun_sign::SecretKey::generate()?;
+            let path = bosun_sign::write_private_key(&ctx.key_dir, id.as_str(), &secret)?;
+            KeyRegistry::register(&ws.root, &id, role, &scope, &secret.public())?;
+            println!(
+                "created {role} key `{id}`: private key {} (0600), public key keys/{id}.jwk",
+                path.display()
+            );
+            println!("it is not in force until adopted: `bosun adopt --as <operator>`");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Key(KeyCmd::List { json: j }) => {
+            let ws = Workspace::open(&ctx.workspace)?;
+            let ctl = Control::open(ws.clone())?;
+            let adopted = ctl.store.adopted(bosun_workspace::governed::KEYS_SUBJECT)?;
+            let in_force = adopted
+                .map(|a| KeyRegistry::from_content(&a.content))
+                .transpose()?
+                .unwrap_or_default();
+            let disk = ws.disk_keys()?;
+            let mut rows = Vec::new();
+            let mut js = Vec::new();
+            for (name, e) in disk.keys.iter().chain(
+                in_force
+                    .keys
+                    .iter()
+                    .filter(|(n, _)| !disk.keys.contains_key(*n)),
+            ) {
+                let adopted = in_force.get(name) == Some(e);
+                let tp = e
+                    .public
+                    .as_ref()
+                    .map(|p| p.thumbprint())
+                    .unwrap_or_default();
+                rows.push(vec![
+                    name.to_string(),
+                    e.role.to_string(),
+                    e.scope.join(","),
+                    if adopted { "yes" } else { "no" }.into(),
+                    tp.clone(),
+                ]);
+                js.push(json!({"name": name, "role": e.role, "scope": e.scope, "adopted": adopted, "thumbprint": tp}));
+            }
+            if j {
+                println!("{}", serde_json::Value::Array(js));
+            } else {
+                table(&["name", "role", "scope", "adopted", "thumbprint"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Adopt {
+            as_,
+            approve,
+            json: j,
+        } => adopt(&ctx, &as_, approve.as_deref(), j),
+        Cmd::Status { json: j } => status(&ctx, j),
+        Cmd::Plan(p) => plan_cmd(&ctx, &p),
+        Cmd::Submit {
+            plan,
+            as_,
+            envelope,
+        } => submit(&ctx, plan, as_, envelope),
+        Cmd::Approve {
+            jti: j,
+            as_,
+            json: js,
+        } => answer(&ctx, &j, &as_, Verdict::Approve, None, js),
+        Cmd::Deny {
+            jti: j,
+            why,
+            as_,
+            json: js,
+        } => answer(&ctx, &j, &as_, Verdict::Deny, Some(why), js),
+        Cmd::Ops(OpsCmd::List {
+            state,
+            limit,
+            json: j,
+        }) => {
+            let ctl = ctx.control()?;
+            let state = state
+                .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
+                .transpose()?;
+            let ops = ctl.store.list_ops(state, limit)?;
+            if j {
+                println!(
+                    "{}",
+                    serde_json::Value::Array(ops.iter().map(summary_json).collect())
+                );
+            } else {
+                let rows: Vec<Vec<String>> = ops
+                    .iter()
+                    .map(|o| {
+                        vec![
+                            o.jti.to_string(),
+                            o.iss.to_string(),
+                            o.runbook.clone(),
+                            o.targets.to_string(),
+                            o.state.to_string(),
+                            time(o.created_at),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["jti", "issuer", "runbook", "hosts", "state", "submitted"],
+                    &rows,
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ops(OpsCmd::Show {
+            jti: j,
+            envelope,
+            json: js,
+        }) => {
+            let ctl = ctx.control()?;
+            let Some(rec) = ctl.store.op(&jti(&j)?)? else {
+                return Err(other(format!(
+                    "no op with jti `{j}` (see `bosun ops list`)"
+                )));
+            };
+            if envelope {
+                println!("{}", rec.envelope);
+            } else if js {
+                println!("{}", op_json(&rec));
+            } else {
+                print_op(&rec);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Ops(OpsCmd::Rejections { limit, json: j }) => {
+            let ctl = ctx.control()?;
+            let rs = ctl.store.rejections(limit)?;
+            if j {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rs).map_err(|e| other(e.to_string()))?
+                );
+            } else {
+                let rows: Vec<Vec<String>> = rs
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            time(r.at),
+                            r.check.clone(),
+                            r.jti.clone().unwrap_or_default(),
+                            r.message.clone(),
+                        ]
+                    })
+                    .collect();
+                table(&["at", "check", "jti", "message"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Policy(PolicyCmd::Explain { jti: j, json: js }) => {
+            let ctl = ctx.control()?;
+            let Some(rec) = ctl.store.op(&jti(&j)?)? else {
+                return Err(other(format!("no op with jti `{j}`")));
+            };
+            let d = &rec.decision;
+            if js {
+                println!(
+                    "{}",
+                    json!({"jti": rec.summary.jti, "outcome": d.outcome, "policy_digest": d.policy_digest, "policy_ids": d.policy_ids, "reasons": d.reasons})
+                );
+            } else {
+                println!("{}", explain_text(&rec));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Halt { why, as_, json: j } => {
+            let ctl = ctx.control()?;
+            let by =
+                as_.unwrap_or_else(|| std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
+            let inflight = bosun_control::controller::halt(&ctl, &why, &by)?;
+            if j {
+                println!(
+                    "{}",
+                    json!({"halted": true, "why": why, "by": by, "in_flight": inflight.iter().map(summary_json).collect::<Vec<_>>()})
+                );
+            } else {
+                println!("halted: nothing new dispatches until `bosun resume` ({why})");
+                if inflight.is_empty() {
+                    println!("no op is in flight");
+                } else {
+                    println!("in flight (their running step finishes, then they pause):");
+                    for o in &inflight {
+                        println!(
+                            "  {}  {} on {} host(s), by {}",
+                            o.jti, o.runbook, o.targets, o.iss
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Resume { as_: _ } => {
+            let ctl = ctx.control()?;
+            bosun_control::controller::resume(&ctl)?;
+            println!("resumed: dispatch continues");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Serve { no_wait } => serve(&ctx, no_wait),
+        Cmd::Work { until_idle: _ } => {
+            let ctl = ctx.control()?;
+            let mut c = Controller::new(ctl);
+            if let Err(other_lease) = c.acquire()? {
+                return Err(other(format!(
+                    "another controller ({}) holds the lease (token {}) until {}; stop it or wait",
+                    other_lease.holder,
+                    other_lease.token,
+                    time(other_lease.expires_at)
+                )));
+            }
+            let ticks = c.work_until_idle(&mut print_progress)?;
+            c.release()?;
+            for t in &ticks {
+                if let Tick::Halted(h) = t {
+                    println!(
+                        "halted by {} since {}: {} — nothing dispatched",
+                        h.by,
+                        time(h.since),
+                        h.why
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Demo => crate::demo::run().map(|()| ExitCode::SUCCESS),
+    }
+}
+
+pub(crate) fn print_progress(p: Progress) {
+    match p {
+        Progress::RunStarted {
+            jti,
+            runbook,
+            total,
+            resumed,
+        } => {
+            if resumed > 0 {
+                println!("▶ {jti} {runbook}: resuming, {resumed} of {total} steps already done");
+            } else {
+                println!("▶ {jti} {runbook}: {total} steps");
+            }
+        }
+        Progress::StepStarted { .. } => {}
+        Progress::StepFinished { result, .. } => {
+            let mark = match result.status {
+                StepStatus::Succeeded => "✔",
+                StepStatus::Failed => "✘",
+                StepStatus::Skipped => "·",
+                StepStatus::Unknown => "?",
+                StepStatus::Started => "…",
+            };
+            let first = result
+                .output
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(80)
+                .collect::<String>();
+            println!(
+                "  {mark} {:<10} {:<10} {:>5} ms  {first}",
+                result.step, result.host, result.duration_ms
+            );
+        }
+        Progress::RunEnded(r) => println!("■ {} {}: {}", r.jti, r.state, r.detail),
+    }
+}
+
+pub(crate) fn explain_text(rec: &bosun_store::OpRecord) -> String {
+    let d = &rec.decision;
+    let verdict = match &d.outcome {
+        Outcome::Auto => "runs without a human (auto)".to_string(),
+        Outcome::Approvals(r) => format!(
+            "needs {} approval(s) from: {}",
+            r.m,
+            r.roles
+                .iter()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Outcome::Deny { reason } => format!("denied: {reason}"),
+    };
+    let mut s = format!(
+        "op {} by {} ({}) — runbook {} on {} host(s)\ndecision: {verdict}\npolicy in force: {}\n",
+        rec.summary.jti,
+        rec.claims.iss,
+        rec.role,
+        rec.claims.runbook,
+        rec.claims.targets.len(),
+        d.policy_digest
+    );
+    if d.policy_ids.is_empty() {
+        s.push_str("deciding rules: none matched\n");
+    } else {
+        s.push_str(&format!("deciding rules: {}\n", d.policy_ids.join(", ")));
+    }
+    for r in &d.reasons {
+        s.push_str(&format!("  - {r}\n"));
+    }
+    s.trim_end().to_string()
+}
+
+fn print_op(rec: &bosun_store::OpRecord) {
+    println!("op        {}", rec.summary.jti);
+    println!("state     {}", rec.summary.state);
+    println!(
+        "issuer    {} ({}), seq {}",
+        rec.claims.iss, rec.role, rec.claims.seq
+    );
+    println!(
+        "runbook   {}  targets: {}",
+        rec.claims.runbook,
+        rec.claims
+            .targets
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("plan      {}", rec.claims.plan_digest);
+    println!(
+        "decision  {} ({})",
+        decision_word(&rec.decision),
+        rec.decision.policy_ids.join(", ")
+    );
+    for a in &rec.approvals {
+        println!(
+            "  {:?} by {} ({}) at {}",
+            a.claims.verdict,
+            a.claims.iss,
+            a.role,
+            time(a.received_at)
+        );
+    }
+    if !rec.detail.is_empty() {
+        println!("detail    {}", rec.detail);
+    }
+    if !rec.steps.is_empty() {
+        let rows: Vec<Vec<String>> = rec
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.idx.to_string(),
+                    s.step.clone(),
+                    s.host.clone(),
+                    s.status.as_str().into(),
+                    s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                    s.duration_ms.to_string(),
+                ]
+            })
+            .collect();
+        table(&["#", "step", "host", "status", "exit", "ms"], &rows);
+    }
+}
+
+fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, j: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let who = key_id(as_)?;
+    let key = client::load_secret(&ctx.key_dir, &who)?;
+    let t = now();
+    let (proposal, changes) = match approve {
+        Some(id) => {
+            let p = ctl
+                .store
+                .proposal(&jti(id)?)?
+                .ok_or_else(|| other(format!("no proposal `{id}`")))?;
+            (p, Vec::new())
+        }
+        None => match ctl.propose(&who, t)? {
+            Some(pc) => pc,
+            None => {
+                if j {
+                    println!(
+                        "{}",
+                        json!({"proposal": null, "message": "nothing differs from what is in force"})
+                    );
+                } else {
+                    println!("nothing to adopt: the files on disk are what is in force");
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+        },
+    };
+    if !j {
+        for c in &changes {
+            println!(
+                "── {} {} → {}",
+                c.subject,
+                c.old_digest.as_ref().map_or("(new)", |d| d.short()),
+                c.new_digest.short()
+            );
+            let diff = similar::TextDiff::from_lines(&c.old_text, &c.new_text);
+            for op in diff.ops() {
+                for ch in diff.iter_changes(op) {
+                    let sign = match ch.tag() {
+                        similar::ChangeTag::Delete => "-",
+                        similar::ChangeTag::Insert => "+",
+                        similar::ChangeTag::Equal => continue,
+                    };
+                    print!("{sign} {}", ch.value());
+                    if !ch.value().ends_with('\n') {
+                        println!();
+                    }
+                }
+            }
+        }
+    }
+    let (_, env) = ctl.sign_approval(
+        &key,
+        &who,
+        &proposal.id,
+        &proposal.digest,
+        Verdict::Approve,
+        None,
+        t,
+    )?;
+    match ctl.approve_adoption(&env, t)? {
+        Ok(out) => {
+            if j {
+                println!(
+                    "{}",
+                    json!({"proposal": out.proposal, "digest": proposal.digest, "approvals": out.approvals, "needed": out.needed, "adopted": out.adopted})
+                );
+            } else if out.adopted {
+                println!(
+                    "adopted proposal {} ({} of {} approvals): now in force",
+                    out.proposal, out.approvals, out.needed
+                );
+            } else {
+                println!(
+                    "proposal {}: {} of {} approvals; another operator runs `bosun adopt --approve {} --as <name>`",
+                    out.proposal, out.approvals, out.needed, out.proposal
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rej) => Ok(refused(&rej, j)),
+    }
+}
+
+fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let adopted = ctl.store.adopted_all()?;
+    let drift = match ctl.governed() {
+        Ok(g) => g.drift,
+        Err(e) => vec![e.to_string()],
+    };
+    let halt = ctl.store.halt()?;
+    let depth = ctl.store.depth()?;
+    let lease = ctl.store.lease_holder(now())?;
+    let pending = ctl.store.list_ops(Some(OpState::PendingApproval), 1000)?;
+    let attention = ctl.store.list_ops(Some(OpState::NeedsAttention), 1000)?;
+    let proposals = ctl.store.proposals()?;
+    if j {
+        println!(
+            "{}",
+            json!({
+                "workspace": ctl.ws.config.name,
+                "adopted": adopted.iter().map(|a| json!({"subject": a.subject, "digest": a.digest, "at": time(a.adopted_at)})).collect::<Vec<_>>(),
+                "drift": drift,
+                "halt": halt,
+                "queue_depth": depth,
+                "controller": lease.map(|l| json!({"holder": l.holder, "token": l.token, "expires_at": time(l.expires_at)})),
+                "pending_approval": pending.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
+                "needs_attention": attention.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
+                "open_proposals": proposals.iter().map(|p| p.id.to_string()).collect::<Vec<_>>(),
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("workspace  {}", ctl.ws.config.name);
+    match &halt {
+        Some(h) => println!("HALTED     by {} since {}: {}", h.by, time(h.since), h.why),
+        None => println!("dispatch   running"),
+    }
+    match &lease {
+        Some(l) => println!(
+            "controller {} (token {}, lease until {})",
+            l.holder,
+            l.token,
+            time(l.expires_at)
+        ),
+        None => {
+            println!("controller none (start one with `bosun serve`, or `bosun work --until-idle`)")
+        }
+    }
+    println!("queue      {depth} op(s) waiting");
+    println!("pending    {} op(s) waiting for approval", pending.len());
+    if !attention.is_empty() {
+        println!(
+            "ATTENTION  {} op(s) need a human: {}",
+            attention.len(),
+            attention
+                .iter()
+                .map(|o| o.jti.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!("in force:");
+    for a in &adopted {
+        println!(
+            "  {:<24} {}  adopted {}",
+            a.subject,
+            a.digest.short(),
+            time(a.adopted_at)
+        );
+    }
+    for p in &proposals {
+        println!(
+            "open proposal {} by {} ({} item(s))",
+            p.id,
+            p.proposer,
+            p.items.len()
+        );
+    }
+    if drift.is_empty() {
+        println!("drift      none: the files on disk are what is in force");
+    } else {
+        println!("drift (ignored until adopted):");
+        for d in &drift {
+            println!("  - {d}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let runbook = p
+        .runbook
+        .as_deref()
+        .ok_or_else(|| other("name a runbook: `bosun plan <runbook> --target <host>`"))?;
+    let plan = client::plan(
+        &gov,
+        runbook,
+        &names(&p.targets)?,
+        &parse_params(&p.params)?,
+    )?;
+    if p.json {
+        println!("{}", json!({"digest": plan.digest(), "plan": plan}));
+    } else {
+        println!(
+            "plan {} — runbook {} ({}{})",
+            plan.digest(),
+            plan.runbook,
+            if plan.read_only {
+                "read-only"
+            } else {
+                "changes hosts"
+            },
+            if plan.destructive {
+                ", DESTRUCTIVE"
+            } else {
+                ""
+            }
+        );
+        for (k, v) in &plan.params {
+            println!("  param {k} = {v}");
+        }
+        for (i, s) in plan.steps.iter().enumerate() {
+            println!("  {i:>3}. [{}] {}: {}", s.host, s.step, s.cmd);
+        }
+        println!(
+            "nothing ran. To run it: bosun submit {} {} --as <you>",
+            plan.runbook,
+            plan.targets
+                .iter()
+                .map(|t| format!("-t {t}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn submit(
+    ctx: &Ctx,
+    plan: Option<PlanArgs>,
+    as_: Option<String>,
+    envelope: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let j = plan.as_ref().is_some_and(|p| p.json);
+    let t = now();
+    let env = match (envelope, as_) {
+        (Some(path), _) => {
+            let text = if path.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(
+                    &mut std::io::stdin().take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1),
+                    &mut s,
+                )
+                .map_err(|e| other(format!("stdin: {e}")))?;
+                s
+            } else {
+                std::fs::read_to_string(&path)
+                    .map_err(|e| other(format!("{}: {e}", path.display())))?
+            };
+            text.trim().to_string()
+        }
+        (None, Some(who)) => {
+            let p = plan
+                .as_ref()
+                .ok_or_else(|| other("name a runbook and targets, or pass --envelope FILE"))?;
+            let runbook = p.runbook.as_deref().ok_or_else(|| {
+                other("name a runbook: `bosun submit <runbook> --target <host> --as <you>`")
+            })?;
+            let who = key_id(&who)?;
+            let key = client::load_secret(&ctx.key_dir, &who)?;
+            let plan = client::plan(
+                &gov,
+                runbook,
+                &names(&p.targets)?,
+                &parse_params(&p.params)?,
+            )?;
+            let seq = ctl.next_seq(&who)?;
+            ctl.sign_op(&key, &who, &plan, seq, t)?.1
+        }
+        (None, None) => {
+            return Err(other(
+                "say who signs with --as <key>, or pass --envelope FILE",
+            ));
+        }
+    };
+    use std::io::Read as _;
+    let r = ctl.intake(&gov, std::slice::from_ref(&env), t)?;
+    match r.into_iter().next() {
+        Some(Ok(a)) => {
+            if j {
+                println!(
+                    "{}",
+                    json!({"jti": a.jti, "decision": decision_word(&a.decision), "state": a.state, "policy_ids": a.decision.policy_ids, "reasons": a.decision.reasons})
+                );
+            } else {
+                println!("submitted {}: {}", a.jti, a.state);
+                match &a.decision.outcome {
+                    Outcome::Auto => {
+                        println!("the policy lets it run alone; the controller will pick it up")
+                    }
+                    Outcome::Approvals(r) => println!(
+                        "it needs {} approval(s) from {:?}: bosun approve {} --as <operator>",
+                        r.m, r.roles, a.jti
+                    ),
+                    Outcome::Deny { reason } => println!("denied: {reason}"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(rej)) => Ok(refused(&rej, j)),
+        None => Err(other("intake returned nothing")),
+    }
+}
+
+fn answer(
+    ctx: &Ctx,
+    j: &str,
+    as_: &str,
+    verdict: Verdict,
+    why: Option<String>,
+    js: bool,
+) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let op = jti(j)?;
+    let rec = ctl
+        .store
+        .op(&op)?
+        .ok_or_else(|| other(format!("no op with jti `{j}`")))?;
+    let who = key_id(as_)?;
+    let key = client::load_secret(&ctx.key_dir, &who)?;
+    let t = now();
+    let (_, env) = ctl.sign_approval(&key, &who, &op, &rec.plan.digest(), verdict, why, t)?;
+    match ctl.accept_approval(&gov, &env, t)? {
+        Ok(out) => {
+            if js {
+                println!(
+                    "{}",
+                    json!({"jti": out.op, "state": out.state, "approvals": out.approvals, "needed": out.needed})
+                );
+            } else {
+                println!(
+                    "{} {}: {} ({} of {} approvals)",
+                    match verdict {
+                        Verdict::Approve => "approved",
+                        Verdict::Deny => "denied",
+                    },
+                    out.op,
+                    out.state,
+                    out.approvals,
+                    out.needed
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rej) => Ok(refused(&rej, js)),
+    }
+}
+
+fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone())
+            .map_err(|e| other(format!("signal handler: {e}")))?;
+    }
+    let mut c = Controller::new(ctl);
+    let mut said = false;
+    loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(ExitCode::SUCCESS);
+        }
+        match c.acquire()? {
+            Ok(l) => {
+                println!("controller started (lease token {})", l.token);
+                break;
+            }
+            Err(other_lease) => {
+                if no_wait {
+                    return Err(other(format!(
+                        "another controller ({}) holds the lease until {}; refusing (--no-wait)",
+                        other_lease.holder,
+                        time(other_lease.expires_at)
+                    )));
+                }
+                if !said {
+                    println!(
+                        "another controller ({}) holds the lease until {}; waiting…",
+                        other_lease.holder,
+                        time(other_lease.expires_at)
+                    );
+                    said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+        }
+    }
+    let mut halted_said = false;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        match c.tick(&mut print_progress)? {
+            Tick::Ran(_) => halted_said = false,
+            Tick::Idle => std::thread::sleep(std::time::Duration::from_millis(200)),
+            Tick::Halted(h) => {
+                if !halted_said {
+                    println!("halted by {}: {} — waiting for `bosun resume`", h.by, h.why);
+                    halted_said = true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
+    c.release()?;
+    println!("controller stopped");
+    Ok(ExitCode::SUCCESS)
+}

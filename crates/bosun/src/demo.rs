@@ -1,0 +1,261 @@
+//! `bosun demo`: the whole path in a throwaway workspace — an agent
+//! submits, the policy holds it, the agent's own approval is refused, an
+//! operator approves, the controller executes exactly once, a replay and a
+//! self-approval are refused, and a read-only op runs alone.
+
+use std::collections::BTreeMap;
+
+use bosun_control::controller::Controller;
+use bosun_control::{Control, ControlError, Result, client, now};
+use bosun_model::{KeyId, Name, OpState, Role, Verdict};
+use bosun_workspace::{KeyRegistry, Workspace};
+
+use crate::cli::{explain_text, print_progress};
+use crate::output::table;
+
+fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+fn say(title: &str) {
+    println!("\n\x1b[1m== {title}\x1b[0m");
+}
+
+fn id(s: &str) -> Result<KeyId> {
+    KeyId::parse(s).map_err(|e| other(e.to_string()))
+}
+
+fn host(s: &str) -> Result<Name> {
+    Name::parse(s).map_err(|e| other(e.to_string()))
+}
+
+/// Runs the demo in a temporary directory.
+pub fn run() -> Result<()> {
+    let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
+    let root = tmp.path().join("homelab");
+    let keys = tmp.path().join("keys");
+    say("1. A workspace, two operators and an agent");
+    bosun_workspace::scaffold::init(
+        &root,
+        &Name::parse("homelab").map_err(|e| other(e.to_string()))?,
+    )?;
+    println!("bosun init {}", root.display());
+    for (name, role) in [
+        ("alice", Role::Operator),
+        ("bob", Role::Operator),
+        ("claude", Role::Agent),
+    ] {
+        let k = bosun_sign::SecretKey::generate()?;
+        bosun_sign::write_private_key(&keys, name, &k)?;
+        KeyRegistry::register(&root, &id(name)?, role, &["*".to_string()], &k.public())?;
+        println!(
+            "bosun key new {name} --role {role}   (key {})",
+            k.public().thumbprint()
+        );
+    }
+    let ctl = Control::open(Workspace::open(&root)?)?;
+    let t = now();
+    let (alice, bob, claude) = (id("alice")?, id("bob")?, id("claude")?);
+    let key = |k: &KeyId| client::load_secret(&keys, k);
+
+    say("2. alice adopts the policy, keys and runbooks (nothing on disk is in force before)");
+    let (p, changes) = ctl
+        .propose(&alice, t)?
+        .ok_or_else(|| other("nothing to adopt"))?;
+    for c in &changes {
+        println!("  + {:<24} {}", c.subject, c.new_digest.short());
+    }
+    let (_, env) = ctl.sign_approval(
+        &key(&alice)?,
+        &alice,
+        &p.id,
+        &p.digest,
+        Verdict::Approve,
+        None,
+        t,
+    )?;
+    let out = ctl
+        .approve_adoption(&env, t)?
+        .map_err(|r| other(r.to_string()))?;
+    println!(
+        "adopted: {} (bootstrap: the first operator adopts the initial set alone)",
+        out.adopted
+    );
+
+    say("3. The agent plans an upgrade of two hosts");
+    let gov = ctl.governed()?;
+    let params = BTreeMap::from([("version".to_string(), "2.4.1".to_string())]);
+    let targets = [host("canary-1")?, host("web-1")?];
+    let plan = client::plan(&gov, "pkg-upgrade", &targets, &params)?;
+    println!("bosun plan pkg-upgrade -t canary-1 -t web-1 -p version=2.4.1");
+    println!("plan {}", plan.digest());
+    for (i, s) in plan.steps.iter().enumerate() {
+        println!("  {i}. [{}] {}: {}", s.host, s.step, s.cmd);
+    }
+
+    say("4. The agent signs and submits it; the keeper policy holds it for a human");
+    let (claims, op_env) =
+        ctl.sign_op(&key(&claude)?, &claude, &plan, ctl.next_seq(&claude)?, t)?;
+    let r = ctl.intake(&gov, std::slice::from_ref(&op_env), t)?;
+    let acc = r
+        .into_iter()
+        .next()
+        .ok_or_else(|| other("no intake result"))?
+        .map_err(|e| other(e.to_string()))?;
+    println!("submitted {} → {}", acc.jti, acc.state);
+    let rec = ctl
+        .store
+        .op(&acc.jti)?
+        .ok_or_else(|| other("op vanished"))?;
+    println!("{}", explain_text(&rec));
+
+    say("5. The agent tries to approve its own op: refused (agents never approve)");
+    let (_, ap) = ctl.sign_approval(
+        &key(&claude)?,
+        &claude,
+        &acc.jti,
+        &plan.digest(),
+        Verdict::Approve,
+        None,
+        t,
+    )?;
+    match ctl.accept_approval(&gov, &ap, t)? {
+        Err(rej) => println!("refused: {rej}"),
+        Ok(_) => return Err(other("an agent's approval was accepted: invariant broken")),
+    }
+
+    say("6. alice approves the exact plan; the op is queued");
+    let (_, ap) = ctl.sign_approval(
+        &key(&alice)?,
+        &alice,
+        &acc.jti,
+        &plan.digest(),
+        Verdict::Approve,
+        None,
+        t,
+    )?;
+    let out = ctl
+        .accept_approval(&gov, &ap, t)?
+        .map_err(|e| other(e.to_string()))?;
+    println!(
+        "approved by alice: {} ({} of {})",
+        out.state, out.approvals, out.needed
+    );
+
+    say("7. The controller takes the lease and executes it");
+    let mut c = Controller::new(ctl.clone());
+    c.acquire()?
+        .map_err(|l| other(format!("lease held by {}", l.holder)))?;
+    c.work_until_idle(&mut print_progress)?;
+
+    say("8. The same envelope submitted again: refused as a replay");
+    let r = ctl.intake(&gov, &[op_env], now())?;
+    match r.into_iter().next() {
+        Some(Err(rej)) => println!("refused: {rej}"),
+        _ => return Err(other("a replay was accepted: invariant broken")),
+    }
+    let _ = claims;
+
+    say("9. alice's own changing op: she cannot approve it herself; bob can");
+    let plan2 = client::plan(&gov, "pkg-upgrade", &[host("web-2")?], &params)?;
+    let (_, env2) = ctl.sign_op(&key(&alice)?, &alice, &plan2, ctl.next_seq(&alice)?, now())?;
+    let acc2 = ctl
+        .intake(&gov, &[env2], now())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| other("no result"))?
+        .map_err(|e| other(e.to_string()))?;
+    println!("alice submitted {} → {}", acc2.jti, acc2.state);
+    let (_, self_ap) = ctl.sign_approval(
+        &key(&alice)?,
+        &alice,
+        &acc2.jti,
+        &plan2.digest(),
+        Verdict::Approve,
+        None,
+        now(),
+    )?;
+    match ctl.accept_approval(&gov, &self_ap, now())? {
+        Err(rej) => println!("refused: {rej}"),
+        Ok(_) => return Err(other("a self-approval was accepted: invariant broken")),
+    }
+    let (_, bob_ap) = ctl.sign_approval(
+        &key(&bob)?,
+        &bob,
+        &acc2.jti,
+        &plan2.digest(),
+        Verdict::Approve,
+        None,
+        now(),
+    )?;
+    let out = ctl
+        .accept_approval(&gov, &bob_ap, now())?
+        .map_err(|e| other(e.to_string()))?;
+    println!("approved by bob: {}", out.state);
+
+    say("10. A read-only op from the agent runs alone");
+    let plan3 = client::plan(&gov, "disk-usage", &targets, &BTreeMap::new())?;
+    let (_, env3) = ctl.sign_op(
+        &key(&claude)?,
+        &claude,
+        &plan3,
+        ctl.next_seq(&claude)?,
+        now(),
+    )?;
+    let acc3 = ctl
+        .intake(&gov, &[env3], now())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| other("no result"))?
+        .map_err(|e| other(e.to_string()))?;
+    println!(
+        "submitted {} → {} ({})",
+        acc3.jti,
+        acc3.state,
+        acc3.decision.policy_ids.join(", ")
+    );
+    c.work_until_idle(&mut print_progress)?;
+    c.release()?;
+
+    say("11. Where everything stands");
+    let ops = ctl.store.list_ops(None, 20)?;
+    let rows: Vec<Vec<String>> = ops
+        .iter()
+        .rev()
+        .map(|o| {
+            vec![
+                o.jti.to_string(),
+                o.iss.to_string(),
+                o.runbook.clone(),
+                o.targets.to_string(),
+                o.decision.clone(),
+                o.state.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        &["jti", "issuer", "runbook", "hosts", "decision", "state"],
+        &rows,
+    );
+    let rej = ctl.store.rejections(10)?;
+    println!(
+        "\nrefused inputs (recorded): {}",
+        rej.iter()
+            .map(|r| r.check.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let events = ctl.store.events(None)?;
+    println!("events recorded: {}", events.len());
+    let ok = ops.iter().filter(|o| o.state == OpState::Succeeded).count();
+    let version = std::fs::read_to_string(root.join(".bosun/sim/canary-1/pkgs/qat-driver.version"))
+        .unwrap_or_default();
+    println!("canary-1 now has qat-driver {}", version.trim());
+    if ok != 3 {
+        return Err(other(format!("expected 3 succeeded ops, got {ok}")));
+    }
+    println!(
+        "\nDone. Try it yourself: bosun init lab && bosun -w lab key new you --role operator && bosun -w lab adopt --as you"
+    );
+    Ok(())
+}

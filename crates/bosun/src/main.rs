@@ -1,0 +1,30 @@
+//! `bosun`: the command-line surface. It parses arguments, calls the
+//! crates and prints; nothing else prints or exits.
+//!
+//! Exit codes: 0 success; 1 error (bad input, missing workspace, store
+//! failure); 2 usage error; 3 an input was refused by a check (intake,
+//! approval, adoption), with the check named.
+
+mod cli;
+mod demo;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                eprintln!("  caused by: {s}");
+                src = s.source();
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Presentation helpers: times, tables and the JSON shapes of read verbs.
+
+use bosun_control::intake::decision_word;
+use bosun_store::{OpRecord, OpSummary};
+use serde_json::{Value, json};
+
+/// Unix seconds as an RFC 3339 UTC time.
+pub fn time(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// Prints rows as an aligned table.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(x) = w.get_mut(i) {
+                *x = (*x).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let s: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{:<width$}", c, width = w[i]))
+            .collect();
+        println!("{}", s.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_uppercase()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+/// `ops list --json` element.
+pub fn summary_json(s: &OpSummary) -> Value {
+    json!({
+        "jti": s.jti, "iss": s.iss, "runbook": s.runbook, "targets": s.targets,
+        "state": s.state, "decision": s.decision, "created_at": time(s.created_at), "updated_at": time(s.updated_at),
+    })
+}
+
+/// `ops show --json`.
+pub fn op_json(r: &OpRecord) -> Value {
+    json!({
+        "jti": r.summary.jti,
+        "state": r.summary.state,
+        "decision": decision_word(&r.decision),
+        "outcome": r.decision.outcome,
+        "policy_digest": r.decision.policy_digest,
+        "policy_ids": r.decision.policy_ids,
+        "reasons": r.decision.reasons,
+        "iss": r.claims.iss,
+        "role": r.role,
+        "runbook": r.claims.runbook,
+        "targets": r.claims.targets,
+        "params": r.claims.params,
+        "seq": r.claims.seq,
+        "plan_digest": r.claims.plan_digest,
+        "approvals": r.approvals.iter().map(|a| json!({
+            "by": a.claims.iss, "role": a.role, "verdict": a.claims.verdict,
+            "reason": a.claims.reason, "at": time(a.received_at), "plan_digest": a.claims.plan_digest,
+        })).collect::<Vec<_>>(),
+        "steps": r.steps.iter().map(|s| json!({
+            "idx": s.idx, "step": s.step, "host": s.host, "status": s.status,
+            "exit_code": s.exit_code, "duration_ms": s.duration_ms, "output": s.output,
+        })).collect::<Vec<_>>(),
+        "detail": r.detail,
+        "created_at": time(r.summary.created_at),
+        "updated_at": time(r.summary.updated_at),
+    })
+}
