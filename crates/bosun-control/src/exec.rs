@@ -251,7 +251,7 @@ fn scrub_assignments(line: &str) -> String {
         while let Some(p) = lower[from..].find(w) {
             let after = from + p + w.len();
             let rest = &line[after..];
-            let trimmed = rest.trim_start_matches(|c: char| c == '"' || c == '\'' || c == ' ');
+            let trimmed = rest.trim_start_matches(['"', '\'', ' ']);
             if let Some(v) = trimmed.strip_prefix(['=', ':']) {
                 let start = line.len() - v.len();
                 let v_trim = v.trim_start();

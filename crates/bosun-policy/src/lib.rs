@@ -28,6 +28,7 @@ pub mod keeper;
 pub mod rules;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use bosun_model::{Decision, Digest, KeyId, Name, Outcome, Requirement, Role};
 use cedar_policy as cedar;
@@ -97,7 +98,14 @@ pub struct Policy {
     t_identity: cedar::EntityTypeName,
     t_runbook: cedar::EntityTypeName,
     action: cedar::EntityUid,
+    entity_cache: Mutex<HashMap<EntityKey, Arc<cedar::Entities>>>,
 }
+
+/// What the per-request entities depend on.
+type EntityKey = (KeyId, Role, Name, bool, bool);
+
+/// Most entity sets kept; the cache is emptied when it is full.
+const ENTITY_CACHE_MAX: usize = 4096;
 
 /// The digest of a policy's files: `keeper.toml` and then every `.cedar`
 /// file sorted by file name, each framed as `<name>\n<byte length>\n<bytes>`
@@ -176,6 +184,7 @@ impl Policy {
                     t_action,
                     cedar::EntityId::new("run"),
                 ),
+                entity_cache: Mutex::new(HashMap::new()),
             }),
             _ => Err(PolicyErrors(errors)),
         }
@@ -254,32 +263,41 @@ impl Policy {
             .unwrap_or(&self.rules.generic)
     }
 
-    /// The Cedar request, entities and context for `req`.
-    /// With `schema`, Cedar also checks them against it (tests do; `decide`
-    /// does not, for speed: what is built here is fixed by this code).
-    fn cedar_request(
+    /// The entities for `req`: the issuer's identity (a child of its role;
+    /// the role entity itself need not exist for `in` to hold) and the
+    /// runbook. Building them costs more than evaluating a few policies
+    /// (Cedar computes the hierarchy's transitive closure), so they are
+    /// cached per (issuer, role, runbook, read_only, destructive).
+    fn entities(
         &self,
         req: &Request<'_>,
         schema: Option<&cedar::Schema>,
-    ) -> Result<(cedar::Request, cedar::Entities), String> {
+    ) -> Result<Arc<cedar::Entities>, String> {
         use cedar::RestrictedExpression as X;
-        let uid = |t: &cedar::EntityTypeName, id: &str| {
-            cedar::EntityUid::from_type_name_and_id(t.clone(), cedar::EntityId::new(id))
-        };
-        let role = uid(&self.t_role, req.role.as_str());
-        let principal = uid(&self.t_identity, req.issuer.as_str());
-        let resource = uid(&self.t_runbook, req.runbook.as_str());
+        let key = (
+            req.issuer.clone(),
+            req.role,
+            req.runbook.clone(),
+            req.read_only,
+            req.destructive,
+        );
+        if schema.is_none()
+            && let Ok(cache) = self.entity_cache.lock()
+            && let Some(e) = cache.get(&key)
+        {
+            return Ok(Arc::clone(e));
+        }
         let identity = cedar::Entity::new(
-            principal.clone(),
+            self.uid(&self.t_identity, req.issuer.as_str()),
             HashMap::from([(
                 "name".to_string(),
                 X::new_string(req.issuer.as_str().to_string()),
             )]),
-            HashSet::from([role.clone()]),
+            HashSet::from([self.uid(&self.t_role, req.role.as_str())]),
         )
         .map_err(|e| e.to_string())?;
         let runbook = cedar::Entity::new(
-            resource.clone(),
+            self.uid(&self.t_runbook, req.runbook.as_str()),
             HashMap::from([
                 ("read_only".to_string(), X::new_bool(req.read_only)),
                 ("destructive".to_string(), X::new_bool(req.destructive)),
@@ -287,15 +305,37 @@ impl Policy {
             HashSet::new(),
         )
         .map_err(|e| e.to_string())?;
-        let entities = cedar::Entities::from_entities(
-            [
-                cedar::Entity::new_no_attrs(role, HashSet::new()),
-                identity,
-                runbook,
-            ],
-            schema,
-        )
-        .map_err(|e| e.to_string())?;
+        let entities = Arc::new(
+            cedar::Entities::from_entities([identity, runbook], schema)
+                .map_err(|e| e.to_string())?,
+        );
+        if schema.is_none()
+            && let Ok(mut cache) = self.entity_cache.lock()
+        {
+            if cache.len() >= ENTITY_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, Arc::clone(&entities));
+        }
+        Ok(entities)
+    }
+
+    fn uid(&self, t: &cedar::EntityTypeName, id: &str) -> cedar::EntityUid {
+        cedar::EntityUid::from_type_name_and_id(t.clone(), cedar::EntityId::new(id))
+    }
+
+    /// The Cedar request and entities for `req`.
+    /// With `schema`, Cedar also checks them against it (tests do; `decide`
+    /// does not, for speed: what is built here is fixed by this code).
+    fn cedar_request(
+        &self,
+        req: &Request<'_>,
+        schema: Option<&cedar::Schema>,
+    ) -> Result<(cedar::Request, Arc<cedar::Entities>), String> {
+        use cedar::RestrictedExpression as X;
+        let entities = self.entities(req, schema)?;
+        let principal = self.uid(&self.t_identity, req.issuer.as_str());
+        let resource = self.uid(&self.t_runbook, req.runbook.as_str());
         let utc = req.now.to_zoned(TimeZone::UTC);
         let strings = |it: &mut dyn Iterator<Item = String>| X::new_set(it.map(X::new_string));
         let context = cedar::Context::from_pairs([

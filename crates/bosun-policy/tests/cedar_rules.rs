@@ -2,6 +2,9 @@
 //! `file:line:column` with the policy id; ids are unique and stable;
 //! annotations are checked; the digest covers every file.
 
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bosun_policy::error::line_col;
 use bosun_policy::{
     DEFAULT_CEDAR, DEFAULT_KEEPER_TOML, ErrorKind, Policy, PolicyError, SCHEMA, SourceFile,

@@ -2,6 +2,9 @@
 //! annotations combine, what mode, ceilings, budgets and windows do, and the
 //! per-runbook index with 500 rules.
 
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeSet;
 
 use bosun_model::{Decision, KeyId, Name, Outcome, Requirement, Role};
@@ -496,4 +499,50 @@ fn index_decides_like_the_unindexed_set() {
             }
         }
     }
+}
+
+#[test]
+fn repeated_ops_see_their_own_attributes() {
+    // The same issuer and runbook with different attributes or roles must
+    // never share a cached view.
+    let p = defaults();
+    let ro = Op::agent().read_only();
+    let rw = Op::agent();
+    let mut as_operator = Op::agent();
+    as_operator.role = Role::Operator;
+    for _ in 0..2 {
+        assert_eq!(ro.decide(&p).outcome, Outcome::Auto);
+        assert_eq!(rw.decide(&p).outcome, operators(1));
+        assert_eq!(
+            as_operator.decide(&p).policy_ids,
+            vec!["operator-changes-need-another-operator"]
+        );
+    }
+}
+
+#[test]
+fn in_and_is_in_scopes_are_indexed() {
+    let cedar = r#"
+@id("in") @outcome("auto")
+permit (principal, action, resource in Bosun::Runbook::"a");
+@id("is-in") @outcome("auto")
+permit (principal, action, resource is Bosun::Runbook in Bosun::Runbook::"b");
+@id("is") @outcome("approvals")
+permit (principal, action, resource is Bosun::Runbook) when { resource.destructive };
+"#;
+    let p = policy(DEFAULT_KEEPER_TOML, cedar);
+    let n = |s: &str| Name::parse(s).unwrap();
+    assert_eq!(p.policies_considered(&n("a")), 2);
+    assert_eq!(p.policies_considered(&n("b")), 2);
+    assert_eq!(p.policies_considered(&n("c")), 1);
+    assert_eq!(
+        Op::new("alice", Role::Operator, "a").decide(&p).outcome,
+        Outcome::Auto
+    );
+    assert_eq!(
+        Op::new("alice", Role::Operator, "b").decide(&p).outcome,
+        Outcome::Auto
+    );
+    let d = Op::new("alice", Role::Operator, "c").decide(&p);
+    assert_eq!(deny_reason(&d), "no policy permits this op");
 }

@@ -2,6 +2,9 @@
 //! refused at the right `line:column`; several mistakes are reported at once;
 //! no input makes the parser panic.
 
+// Test helpers outside #[test] functions may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use bosun_model::{Requirement, Role};
 use bosun_policy::error::line_col;
 use bosun_policy::{

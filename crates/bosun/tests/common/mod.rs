@@ -1,0 +1,105 @@
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! Shared fixture: a fresh workspace and key dir per test, and a runner for
+//! the real `bosun` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Lab {
+    pub tmp: tempfile::TempDir,
+    pub ws: PathBuf,
+    pub keys: PathBuf,
+}
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_bosun"))
+}
+
+impl Lab {
+    /// init + alice, bob (operators) + claude (agent) + adopted.
+    pub fn new() -> Lab {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("lab");
+        let keys = tmp.path().join("keys");
+        let lab = Lab { tmp, ws, keys };
+        lab.ok(&["init", lab.ws.to_str().unwrap()]);
+        lab.ok(&["key", "new", "alice", "--role", "operator"]);
+        lab.ok(&["key", "new", "bob", "--role", "operator"]);
+        lab.ok(&["key", "new", "claude", "--role", "agent"]);
+        lab.ok(&["adopt", "--as", "alice"]);
+        lab
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = bin();
+        c.args(args)
+            .env("BOSUN_WORKSPACE", &self.ws)
+            .env("BOSUN_KEY_DIR", &self.keys)
+            .env("NO_COLOR", "1");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "bosun {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.ok(args);
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("bosun {args:?}: not JSON ({e}): {out}"))
+    }
+
+    /// Runs expecting a refusal (exit 3) and returns the refusal JSON.
+    pub fn refused(&self, args: &[&str]) -> serde_json::Value {
+        let o = self.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "bosun {args:?} should be refused: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|_| serde_json::json!({"stderr": String::from_utf8_lossy(&o.stderr)}))
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.ws.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    pub fn state(&self, jti: &str) -> String {
+        self.json(&["ops", "show", jti, "--json"])["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+pub fn wait_for(p: &Path, secs: u64) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if p.exists() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
+}

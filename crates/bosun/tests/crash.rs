@@ -1,0 +1,130 @@
+//! Invariants 5 and 10: kill -9 the controller mid-step and restart it.
+//! Finished steps never run again; an interrupted idempotent step is re-run;
+//! an interrupted non-idempotent step ends the run as `needs_attention`.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+
+const RB: &str = r#"
+id = "slow"
+description = "two steps, the second slow"
+[params.idem]
+type = "bool"
+default = false
+[[steps]]
+id = "first"
+cmd = "echo ran >> first.count"
+[[steps]]
+id = "second"
+cmd = "echo ran >> second.count; touch second.started; test -f second.release || sleep 30"
+idempotent = false
+"#;
+
+fn crash_mid_second_step(idempotent: bool) -> (Lab, String) {
+    let lab = Lab::new();
+    let rb = if idempotent {
+        RB.replace("idempotent = false", "idempotent = true")
+    } else {
+        RB.to_string()
+    };
+    lab.write("runbooks/slow.toml", &rb);
+    let s = lab.json(&[
+        "submit", "slow", "--target", "web-1", "--as", "claude", "--json",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", &jti, "--as", "alice"]);
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = lab.path(".bosun/sim/web-1/second.started");
+    assert!(wait_for(&started, 30), "the second step never started");
+    serve.kill().unwrap(); // SIGKILL
+    serve.wait().unwrap();
+    // Let the restarted step finish quickly.
+    std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
+    assert_eq!(lab.state(&jti), "running");
+    lab.ok(&["work", "--until-idle"]);
+    (lab, jti)
+}
+
+fn count(lab: &Lab, f: &str) -> usize {
+    std::fs::read_to_string(lab.path(&format!(".bosun/sim/web-1/{f}")))
+        .unwrap_or_default()
+        .lines()
+        .count()
+}
+
+#[test]
+fn non_idempotent_step_with_unknown_outcome_needs_attention() {
+    let (lab, jti) = crash_mid_second_step(false);
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "needs_attention", "{show}");
+    assert_eq!(show["steps"][1]["status"], "unknown");
+    assert_eq!(
+        count(&lab, "first.count"),
+        1,
+        "a finished step is never run again"
+    );
+    assert_eq!(
+        count(&lab, "second.count"),
+        1,
+        "an unknown-outcome step is not retried blindly"
+    );
+    let st = lab.json(&["status", "--json"]);
+    assert_eq!(st["needs_attention"][0], jti.as_str());
+}
+
+#[test]
+fn idempotent_step_is_rerun_after_a_crash() {
+    let (lab, jti) = crash_mid_second_step(true);
+    assert_eq!(lab.state(&jti), "succeeded");
+    assert_eq!(
+        count(&lab, "first.count"),
+        1,
+        "a finished step is never run again"
+    );
+    assert_eq!(
+        count(&lab, "second.count"),
+        2,
+        "the idempotent step ran again"
+    );
+}
+
+#[test]
+fn a_second_controller_waits_or_refuses() {
+    let lab = Lab::new();
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it holds the lease.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let st = lab.json(&["status", "--json"]);
+        if !st["controller"].is_null() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the controller never took the lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let o = lab.run(&["serve", "--no-wait"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds the lease"));
+    let o = lab.run(&["work", "--until-idle"]);
+    assert!(!o.status.success());
+    // SIGTERM stops it cleanly and releases the lease.
+    std::process::Command::new("kill")
+        .arg(serve.id().to_string())
+        .status()
+        .unwrap();
+    serve.wait().unwrap();
+    assert!(lab.json(&["status", "--json"])["controller"].is_null());
+}
