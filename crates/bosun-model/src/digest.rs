@@ -74,9 +74,26 @@ impl fmt::Display for Digest {
 }
 
 /// Canonical JSON bytes of `value` (sorted keys, no whitespace).
+///
+/// Keys are sorted explicitly: another crate in the build (cedar-policy)
+/// turns on serde_json's `preserve_order`, which would otherwise keep
+/// insertion order and make digests depend on the build.
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let v = serde_json::to_value(value)?;
+    let v = sorted(serde_json::to_value(value)?);
     serde_json::to_vec(&v)
+}
+
+fn sorted(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => {
+            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 #[cfg(test)]
