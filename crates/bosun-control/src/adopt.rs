@@ -13,7 +13,7 @@ use bosun_workspace::governed::{KEYS_SUBJECT, POLICY_SUBJECT};
 use bosun_workspace::{KeyRegistry, PolicyFiles};
 
 use crate::governed::runbook_subject;
-use crate::intake::Rejected;
+use crate::intake::{Rejected, reject};
 use crate::{Control, ControlError, Result};
 
 /// One changed subject of a proposal, with the old and new text for a diff.
@@ -201,11 +201,7 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<AdoptOutcome, Rejected>> {
-        let rej = |check: &str, m: String, j: Option<String>| Rejected {
-            check: check.into(),
-            message: m,
-            jti: j,
-        };
+        let rej = |check: &str, m: String, j: Option<String>| reject(check, m, j);
         // Peek at the proposal id to find the judges.
         let peek: Option<bosun_model::ApprovalClaims> = bosun_sign::decode(envelope)
             .ok()

@@ -9,7 +9,7 @@ use bosun_policy::{ApprovalRecord, tally};
 use bosun_store::{NewApproval, Rejection, StoreError};
 
 use crate::governed::Governed;
-use crate::intake::Rejected;
+use crate::intake::{Rejected, Stamp, check_envelope, reject};
 use crate::{Control, Result};
 
 /// What an accepted approval did.
@@ -23,14 +23,6 @@ pub struct ApprovalOutcome {
     pub approvals: usize,
     /// Approvals it needs.
     pub needed: u32,
-}
-
-fn reject(check: &str, message: impl Into<String>, jti: Option<String>) -> Rejected {
-    Rejected {
-        check: check.into(),
-        message: message.into(),
-        jti,
-    }
 }
 
 /// Verifies an approval envelope against the registry: size, format, known
@@ -77,34 +69,19 @@ pub(crate) fn verify_approval(
         .claims()
         .map_err(|e| reject("claims", e.to_string(), None))?;
     let jti = Some(c.op.to_string());
-    if c.iss.as_str() != kid {
-        return Err(reject(
-            "issuer",
-            format!("iss `{}` is not the signing key `{kid}`", c.iss),
-            jti,
-        ));
-    }
-    if now >= c.exp {
-        return Err(reject(
-            "expired",
-            format!("the approval expired at {}", c.exp),
-            jti,
-        ));
-    }
-    if c.iat > now + crate::intake::MAX_SKEW_SECS {
-        return Err(reject(
-            "not_yet_valid",
-            format!("issued at {}, in the future", c.iat),
-            jti,
-        ));
-    }
-    if &c.ws != ws {
-        return Err(reject(
-            "workspace",
-            format!("the approval is for workspace `{}`, this is `{ws}`", c.ws),
-            jti,
-        ));
-    }
+    check_envelope(
+        "approval",
+        Some(&kid),
+        &Stamp {
+            iss: &c.iss,
+            iat: c.iat,
+            exp: c.exp,
+            ws: &c.ws,
+        },
+        ws,
+        now,
+        jti,
+    )?;
     Ok((c, entry.role))
 }
 

@@ -46,12 +46,67 @@ pub struct Rejected {
     pub jti: Option<String>,
 }
 
-fn reject(check: &str, message: impl Into<String>, jti: Option<String>) -> Rejected {
+pub(crate) fn reject(check: &str, message: impl Into<String>, jti: Option<String>) -> Rejected {
     Rejected {
         check: check.into(),
         message: message.into(),
         jti,
     }
+}
+
+/// The claims every envelope carries that intake and approvals check alike.
+pub(crate) struct Stamp<'a> {
+    pub iss: &'a bosun_model::KeyId,
+    pub iat: i64,
+    pub exp: i64,
+    pub ws: &'a bosun_model::Name,
+}
+
+/// The checks shared by op and approval envelopes: the issuer is the
+/// signing key, the envelope is within its validity window (with
+/// [`MAX_SKEW_SECS`] of clock skew), and it is for this workspace.
+/// `what` names the envelope in messages (`op`, `approval`).
+pub(crate) fn check_envelope(
+    what: &str,
+    kid: Option<&str>,
+    c: &Stamp<'_>,
+    ws: &bosun_model::Name,
+    now: i64,
+    jti: Option<String>,
+) -> std::result::Result<(), Rejected> {
+    let kid = kid.unwrap_or("");
+    if c.iss.as_str() != kid {
+        return Err(reject(
+            "issuer",
+            format!("iss `{}` is not the signing key `{kid}`", c.iss),
+            jti,
+        ));
+    }
+    if now >= c.exp {
+        return Err(reject(
+            "expired",
+            format!("the {what} expired at {} (now {now})", c.exp),
+            jti,
+        ));
+    }
+    if c.iat > now + MAX_SKEW_SECS {
+        return Err(reject(
+            "not_yet_valid",
+            format!(
+                "the {what} was issued at {}, in the future (now {now})",
+                c.iat
+            ),
+            jti,
+        ));
+    }
+    if c.ws != ws {
+        return Err(reject(
+            "workspace",
+            format!("the {what} is for workspace `{}`, this is `{ws}`", c.ws),
+            jti,
+        ));
+    }
+    Ok(())
 }
 
 /// The decision as `submit --json` names it.
@@ -210,41 +265,19 @@ impl Control {
             .claims()
             .map_err(|e| reject("claims", e.to_string(), None))?;
         let jti = Some(claims.jti.to_string());
-        if Some(claims.iss.as_str()) != u.kid() {
-            return Err(reject(
-                "issuer",
-                format!(
-                    "iss `{}` is not the signing key `{}`",
-                    claims.iss,
-                    u.kid().unwrap_or("")
-                ),
-                jti,
-            ));
-        }
-        if now >= claims.exp {
-            return Err(reject(
-                "expired",
-                format!("the envelope expired at {} (now {now})", claims.exp),
-                jti,
-            ));
-        }
-        if claims.iat > now + MAX_SKEW_SECS {
-            return Err(reject(
-                "not_yet_valid",
-                format!("issued at {}, in the future (now {now})", claims.iat),
-                jti,
-            ));
-        }
-        if claims.ws != self.ws.config.name {
-            return Err(reject(
-                "workspace",
-                format!(
-                    "the op is for workspace `{}`, this is `{}`",
-                    claims.ws, self.ws.config.name
-                ),
-                jti,
-            ));
-        }
+        check_envelope(
+            "op",
+            u.kid(),
+            &Stamp {
+                iss: &claims.iss,
+                iat: claims.iat,
+                exp: claims.exp,
+                ws: &claims.ws,
+            },
+            &self.ws.config.name,
+            now,
+            jti.clone(),
+        )?;
         if claims.targets.is_empty() {
             return Err(reject("targets", "the op names no target host", jti));
         }

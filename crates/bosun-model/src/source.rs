@@ -1,23 +1,18 @@
 //! Positions in source files, so that every config and input error can say
 //! `file:line:column: what happened`.
 
-/// The 1-based line and column of byte `offset` in `text` (columns count
-/// characters, not bytes). Offsets past the end point after the last char.
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+/// An offset past the end, or inside a character, is clamped.
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut line = 1;
-    let mut col = 1;
-    for (i, ch) in text.char_indices() {
-        if i >= offset {
-            break;
-        }
-        if ch == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
     }
-    (line, col)
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
 }
 
 /// An error located in a source file.

@@ -121,19 +121,9 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The 1-based line and column (in characters) of byte `offset` in `text`.
-/// An offset past the end, or inside a character, is clamped.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
+/// The 1-based line and column of a byte offset: the one shared by every
+/// bosun parser (see [`bosun_model::source::line_col`]).
+pub use bosun_model::source::line_col;
 
 #[cfg(test)]
 mod tests {
