@@ -118,6 +118,15 @@ pub fn decision_word(d: &Decision) -> &'static str {
     }
 }
 
+/// Budget usage within one intake batch: what the store said per issuer
+/// and window, and the hosts of ops accepted earlier in the batch (not yet
+/// stored), so that a batch cannot slip past a budget.
+#[derive(Default)]
+struct BatchUsage {
+    stored: std::collections::HashMap<(bosun_model::KeyId, i64), u64>,
+    added: std::collections::HashMap<bosun_model::KeyId, u64>,
+}
+
 struct Checked {
     claims: OpClaims,
     role: Role,
@@ -194,15 +203,20 @@ impl Control {
         }
         let mut new_ops = Vec::new();
         let mut slots = Vec::with_capacity(results.len());
+        let mut usage = BatchUsage::default();
         for (r, env) in results.into_iter().zip(envelopes) {
             match r {
                 Ok(c) => {
-                    let decision = self.decide(gov, &c, now);
+                    let decision = self.decide(gov, &c, now, &mut usage);
                     let state = match decision.outcome {
                         Outcome::Auto => OpState::Approved,
                         Outcome::Approvals(_) => OpState::PendingApproval,
                         Outcome::Deny { .. } => OpState::Denied,
                     };
+                    if state != OpState::Denied && !c.plan.read_only {
+                        *usage.added.entry(c.claims.iss.clone()).or_default() +=
+                            u64::try_from(c.claims.targets.len()).unwrap_or(u64::MAX);
+                    }
                     slots.push(Ok(new_ops.len()));
                     new_ops.push(NewOp {
                         envelope: env.clone(),
@@ -332,7 +346,7 @@ impl Control {
         })
     }
 
-    fn decide(&self, gov: &Governed, c: &Checked, now: i64) -> Decision {
+    fn decide(&self, gov: &Governed, c: &Checked, now: i64, usage: &mut BatchUsage) -> Decision {
         let mut tags = BTreeSet::new();
         let mut infra = false;
         for t in &c.claims.targets {
@@ -343,11 +357,21 @@ impl Control {
         }
         let store = &self.store;
         let iss = &c.claims.iss;
-        // Fail closed: a store error counts as an exhausted budget.
+        let added = usage.added.get(iss).copied().unwrap_or(0);
+        let stored = std::cell::RefCell::new(&mut usage.stored);
+        // Hosts changed before this batch (asked once per issuer and window)
+        // plus those of ops accepted earlier in this batch. Fail closed: a
+        // store error counts as an exhausted budget.
         let changed = |secs: i64| {
-            store
-                .hosts_changed_since(iss, now.saturating_sub(secs))
-                .unwrap_or(u64::MAX)
+            let Ok(mut cache) = stored.try_borrow_mut() else {
+                return u64::MAX;
+            };
+            let before = *cache.entry((iss.clone(), secs)).or_insert_with(|| {
+                store
+                    .hosts_changed_since(iss, now.saturating_sub(secs))
+                    .unwrap_or(u64::MAX)
+            });
+            before.saturating_add(added)
         };
         let req = bosun_policy::Request {
             issuer: iss,
