@@ -75,25 +75,48 @@ impl fmt::Display for Digest {
 
 /// Canonical JSON bytes of `value` (sorted keys, no whitespace).
 ///
-/// Keys are sorted explicitly: another crate in the build (cedar-policy)
-/// turns on serde_json's `preserve_order`, which would otherwise keep
-/// insertion order and make digests depend on the build.
+/// Keys are sorted as they are written: another crate in the build
+/// (cedar-policy) turns on serde_json's `preserve_order`, which would
+/// otherwise keep insertion order and make digests depend on the build.
 pub fn canonical_json<T: Serialize>(value: &T) -> Result<Vec<u8>, serde_json::Error> {
-    let v = sorted(serde_json::to_value(value)?);
-    serde_json::to_vec(&v)
+    let v = serde_json::to_value(value)?;
+    let mut out = Vec::with_capacity(256);
+    write_sorted(&v, &mut out)?;
+    Ok(out)
 }
 
-fn sorted(v: serde_json::Value) -> serde_json::Value {
+fn write_sorted(v: &serde_json::Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     use serde_json::Value;
     match v {
         Value::Object(m) => {
-            let mut entries: Vec<(String, Value)> = m.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_unstable();
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k)?;
+                out.push(b':');
+                if let Some(x) = m.get(k) {
+                    write_sorted(x, out)?;
+                }
+            }
+            out.push(b'}');
         }
-        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
+        Value::Array(a) => {
+            out.push(b'[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_sorted(x, out)?;
+            }
+            out.push(b']');
+        }
+        scalar => serde_json::to_writer(&mut *out, scalar)?,
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -101,6 +101,19 @@ pub struct Runbook {
     pub params: BTreeMap<String, Param>,
     /// Steps in order.
     pub steps: Vec<Step>,
+    /// The digest, computed once (not part of the definition).
+    #[serde(skip)]
+    digest: DigestCache,
+}
+
+/// A lazily computed digest that takes no part in equality.
+#[derive(Debug, Clone, Default)]
+struct DigestCache(std::sync::OnceLock<Digest>);
+
+impl PartialEq for DigestCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Why a runbook file was refused: every problem found, each located.
@@ -109,9 +122,15 @@ pub struct Runbook {
 pub struct RunbookError(pub Vec<SourceError>);
 
 impl Runbook {
-    /// Digest of the runbook's definition (its canonical JSON).
+    /// Digest of the runbook's definition (its canonical JSON), computed
+    /// once per parsed runbook.
     pub fn digest(&self) -> Digest {
-        Digest::of_json(self).unwrap_or_else(|e| Digest::of(e.to_string().as_bytes()))
+        self.digest
+            .0
+            .get_or_init(|| {
+                Digest::of_json(self).unwrap_or_else(|e| Digest::of(e.to_string().as_bytes()))
+            })
+            .clone()
     }
 }
 

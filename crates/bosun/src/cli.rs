@@ -151,6 +151,9 @@ enum Cmd {
     },
     /// Watch bosun do its main job in a throwaway workspace.
     Demo,
+    /// Measure intake, policy decisions and signature verification.
+    #[command(subcommand)]
+    Bench(crate::bench::BenchCmd),
 }
 
 #[derive(Args, Debug)]
@@ -550,6 +553,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo => crate::demo::run().map(|()| ExitCode::SUCCESS),
+        Cmd::Bench(b) => crate::bench::run(b).map(|()| ExitCode::SUCCESS),
     }
 }
 

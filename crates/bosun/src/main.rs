@@ -5,6 +5,7 @@
 //! failure); 2 usage error; 3 an input was refused by a check (intake,
 //! approval, adoption), with the check named.
 
+mod bench;
 mod cli;
 mod demo;
 mod output;

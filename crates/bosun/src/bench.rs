@@ -1,0 +1,448 @@
+//! `bosun bench`: the speed figures of docs/BENCHMARKS.md, measured on a
+//! throwaway workspace with a real SQLite file (`synchronous=FULL`).
+//!
+//! - `intake`: many concurrent submitters send pre-signed ops; intake shards
+//!   them by issuer (so each issuer's `seq` stays ordered) and each shard
+//!   group-commits what has arrived: decode, batch signature verification,
+//!   re-plan, policy decision, one transaction that checks replay and seq,
+//!   persists and enqueues. Latency is from a submitter's scheduled send to
+//!   the commit that made its op durable (no coordinated omission).
+//! - `policy`: one decision against 500 rules, indexed by runbook.
+//! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use bosun_control::{Control, ControlError, Result, client};
+use bosun_model::{KeyId, Name, Role, Verdict};
+use bosun_sign::SecretKey;
+use bosun_workspace::{KeyRegistry, Workspace};
+use clap::Subcommand;
+use serde_json::json;
+
+/// What to measure.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Intake throughput and latency with concurrent submitters.
+    Intake(IntakeArgs),
+    /// Policy decision time with many rules.
+    Policy {
+        /// Rules in the policy set (all but 10 scoped to one runbook each).
+        #[arg(long, default_value_t = 500)]
+        rules: usize,
+        /// Decisions to time.
+        #[arg(long, default_value_t = 20_000)]
+        iters: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ed25519 verification alone (single and batch), the intake ceiling.
+    Verify {
+        /// Signatures.
+        #[arg(long, default_value_t = 20_000)]
+        n: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options of `bosun bench intake`.
+#[derive(clap::Args, Debug)]
+pub struct IntakeArgs {
+    /// Ops in all.
+    #[arg(long, default_value_t = 40_000)]
+    pub ops: usize,
+    /// Concurrent submitters (each its own agent key).
+    #[arg(long, default_value_t = 16)]
+    pub submitters: usize,
+    /// Intake shards (threads), each group-committing its own batches.
+    #[arg(long, default_value_t = 2)]
+    pub shards: usize,
+    /// Most ops per group commit.
+    #[arg(long, default_value_t = 512)]
+    pub batch: usize,
+    /// Offered load in ops/s across all submitters (0 = as fast as intake takes them).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// How long a shard waits for more ops before committing a small
+    /// batch, in microseconds (group commit's linger).
+    #[arg(long, default_value_t = 0)]
+    pub linger_us: u64,
+    /// Output JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Runs a benchmark and prints its figures.
+pub fn run(cmd: BenchCmd) -> Result<()> {
+    match cmd {
+        BenchCmd::Intake(a) => intake(&a),
+        BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
+        BenchCmd::Verify { n, json } => verify(n.max(1), json),
+    }
+}
+
+fn intake(a: &IntakeArgs) -> Result<()> {
+    let (ops, submitters, shards, batch, rate, json_out) = (
+        a.ops,
+        a.submitters.max(1),
+        a.shards.max(1),
+        a.batch.max(1),
+        a.rate,
+        a.json,
+    );
+    let linger = Duration::from_micros(a.linger_us);
+    let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
+    let root = tmp.path().join("bench");
+    bosun_workspace::scaffold::init(
+        &root,
+        &Name::parse("bench").map_err(|e| other(e.to_string()))?,
+    )?;
+    let op_key = SecretKey::from_seed([1; 32]);
+    let op_id = KeyId::parse("op").map_err(|e| other(e.to_string()))?;
+    KeyRegistry::register(
+        &root,
+        &op_id,
+        Role::Operator,
+        &["*".into()],
+        &op_key.public(),
+    )?;
+    let mut agents = Vec::new();
+    for i in 0..submitters {
+        let k = SecretKey::from_seed([
+            u8::try_from(i % 200).unwrap_or(0) + 2,
+            u8::try_from(i / 200).unwrap_or(0),
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+            7,
+        ]);
+        let id = KeyId::parse(&format!("agent-{i}")).map_err(|e| other(e.to_string()))?;
+        KeyRegistry::register(&root, &id, Role::Agent, &["*".into()], &k.public())?;
+        agents.push((id, k));
+    }
+    let ctl = Control::open(Workspace::open(&root)?)?;
+    let t0 = bosun_control::now();
+    let (p, _) = ctl
+        .propose(&op_id, t0)?
+        .ok_or_else(|| other("nothing to adopt"))?;
+    let (_, env) = ctl.sign_approval(
+        &op_key,
+        &op_id,
+        &p.id,
+        &p.digest,
+        Verdict::Approve,
+        None,
+        t0,
+    )?;
+    ctl.approve_adoption(&env, t0)?
+        .map_err(|r| other(r.to_string()))?;
+    let gov = ctl.governed()?;
+    // A read-only op: the policy lets it run alone, so every op takes the
+    // full path including the enqueue.
+    let target = Name::parse("canary-1").map_err(|e| other(e.to_string()))?;
+    let plan = client::plan(&gov, "disk-usage", &[target], &BTreeMap::new())?;
+    let per = ops.div_ceil(submitters);
+    if !json_out {
+        eprintln!(
+            "signing {} ops for {submitters} submitters…",
+            per * submitters
+        );
+    }
+    let mut signed: Vec<Vec<String>> = Vec::with_capacity(submitters);
+    for (id, k) in &agents {
+        let mut v = Vec::with_capacity(per);
+        for s in 1..=per {
+            v.push(
+                ctl.sign_op(k, id, &plan, u64::try_from(s).unwrap_or(u64::MAX), t0)?
+                    .1,
+            );
+        }
+        signed.push(v);
+    }
+    let total = per * submitters;
+    // One bounded channel per shard: submitters block when intake lags.
+    let mut txs = Vec::new();
+    let mut rxs = Vec::new();
+    for _ in 0..shards {
+        let (tx, rx) = mpsc::sync_channel::<(String, Instant)>(batch * 2);
+        txs.push(tx);
+        rxs.push(rx);
+    }
+    let start = Instant::now();
+    let interval = if rate == 0 {
+        None
+    } else {
+        Some(Duration::from_secs_f64(submitters as f64 / rate as f64))
+    };
+    let results = std::thread::scope(|s| -> Result<Vec<(Vec<Duration>, usize, usize)>> {
+        for (i, envs) in signed.into_iter().enumerate() {
+            let tx = txs[i % shards].clone();
+            s.spawn(move || {
+                for (n, e) in envs.into_iter().enumerate() {
+                    let due = match interval {
+                        Some(iv) => {
+                            let due = start + iv.mul_f64(n as f64 + (i as f64 / submitters as f64));
+                            let now = Instant::now();
+                            if due > now {
+                                std::thread::sleep(due - now);
+                            }
+                            due
+                        }
+                        None => Instant::now(),
+                    };
+                    if tx.send((e, due)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(txs);
+        let mut handles = Vec::new();
+        for rx in rxs {
+            let ctl = ctl.clone();
+            let gov = &gov;
+            handles.push(s.spawn(move || -> Result<(Vec<Duration>, usize, usize)> {
+                let mut lat = Vec::new();
+                let mut batches = 0;
+                let mut rejected = 0;
+                while let Ok(first) = rx.recv() {
+                    let mut items = vec![first];
+                    let until = Instant::now() + linger;
+                    while items.len() < batch {
+                        match rx.try_recv() {
+                            Ok(x) => items.push(x),
+                            Err(mpsc::TryRecvError::Disconnected) => break,
+                            Err(mpsc::TryRecvError::Empty) => {
+                                let now = Instant::now();
+                                if now >= until {
+                                    break;
+                                }
+                                match rx.recv_timeout(until - now) {
+                                    Ok(x) => items.push(x),
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                    }
+                    let envs: Vec<String> = items.iter().map(|(e, _)| e.clone()).collect();
+                    let r = ctl.intake(gov, &envs, bosun_control::now())?;
+                    let done = Instant::now();
+                    rejected += r.iter().filter(|x| x.is_err()).count();
+                    lat.extend(
+                        items
+                            .iter()
+                            .map(|(_, due)| done.saturating_duration_since(*due)),
+                    );
+                    batches += 1;
+                }
+                Ok((lat, batches, rejected))
+            }));
+        }
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| other("an intake shard panicked"))?)
+            .collect()
+    })?;
+    let elapsed = start.elapsed();
+    let mut lat: Vec<Duration> = Vec::with_capacity(total);
+    let (mut batches, mut rejected) = (0, 0);
+    for (l, b, r) in results {
+        lat.extend(l);
+        batches += b;
+        rejected += r;
+    }
+    lat.sort();
+    let stored = ctl.store.list_ops(None, total + 1)?.len();
+    let queued = ctl.store.depth()?;
+    if rejected > 0 || stored != total || queued != u64::try_from(total).unwrap_or(0) {
+        return Err(other(format!(
+            "bench broken: {rejected} rejected, {stored} stored, {queued} queued of {total}"
+        )));
+    }
+    let ops_s = total as f64 / elapsed.as_secs_f64();
+    let db_bytes = std::fs::metadata(ctl.ws.db_path())
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let fig = json!({
+        "bench": "intake", "ops": total, "submitters": submitters, "shards": shards, "max_batch": batch,
+        "offered_rate": rate, "linger_us": linger.as_micros(), "seconds": elapsed.as_secs_f64(), "ops_per_sec": ops_s,
+        "batches": batches, "mean_batch": total as f64 / batches.max(1) as f64,
+        "latency_us": {"p50": us(pct(&lat, 0.5)), "p90": us(pct(&lat, 0.9)), "p99": us(pct(&lat, 0.99)), "max": us(pct(&lat, 1.0))},
+        "synchronous": "FULL", "db_bytes": db_bytes,
+    });
+    if json_out {
+        println!("{fig}");
+    } else {
+        println!(
+            "intake: {total} ops from {submitters} submitters in {:.2} s = {ops_s:.0} ops/s ({} shards, {batches} group commits, mean batch {:.1})",
+            elapsed.as_secs_f64(),
+            shards,
+            total as f64 / batches.max(1) as f64
+        );
+        println!(
+            "latency (scheduled send → durable): p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
+            us(pct(&lat, 0.5)) / 1000.0,
+            us(pct(&lat, 0.9)) / 1000.0,
+            us(pct(&lat, 0.99)) / 1000.0,
+            us(pct(&lat, 1.0)) / 1000.0,
+            if rate > 0 {
+                format!("  at an offered {rate} ops/s")
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "every op verified, decided (auto), persisted with synchronous=FULL and enqueued; db {} MiB",
+            db_bytes / (1 << 20)
+        );
+    }
+    Ok(())
+}
+
+fn policy(rules: usize, iters: usize, json_out: bool) -> Result<()> {
+    use bosun_policy::{Policy, Request, SourceFile};
+    let generic = 10.min(rules);
+    let mut cedar = String::new();
+    for i in 0..rules.saturating_sub(generic) {
+        cedar.push_str(&format!(
+            "@id(\"rb-{i}\")\n@outcome(\"approvals\")\npermit (principal in Bosun::Role::\"agent\", action == Bosun::Action::\"run\", resource == Bosun::Runbook::\"rb-{i}\") when {{ context.target_count < 5 }};\n"
+        ));
+    }
+    for i in 0..generic {
+        cedar.push_str(&format!(
+            "@id(\"generic-{i}\")\n@outcome(\"auto\")\npermit (principal, action == Bosun::Action::\"run\", resource) when {{ resource.read_only && context.hour != {} }};\n",
+            24 + i
+        ));
+    }
+    let p = Policy::load(
+        &SourceFile::new("policy/keeper.toml", bosun_policy::DEFAULT_KEEPER_TOML),
+        &[SourceFile::new("policy/bench.cedar", cedar)],
+    )?;
+    let issuer = KeyId::parse("claude").map_err(|e| other(e.to_string()))?;
+    let runbook = Name::parse("rb-7").map_err(|e| other(e.to_string()))?;
+    let targets = vec![Name::parse("web-1").map_err(|e| other(e.to_string()))?];
+    let tags = std::collections::BTreeSet::new();
+    let changed = |_: i64| 0u64;
+    let req = Request {
+        issuer: &issuer,
+        role: Role::Agent,
+        runbook: &runbook,
+        read_only: false,
+        destructive: false,
+        targets: &targets,
+        target_tags: &tags,
+        infra_targets: false,
+        now: jiff::Timestamp::now(),
+        hosts_changed: &changed,
+    };
+    let considered = p.policies_considered(&runbook);
+    let first = p.decide(&req);
+    let mut times = Vec::with_capacity(iters);
+    for _ in 0..iters {
+        let t = Instant::now();
+        let d = p.decide(&req);
+        times.push(t.elapsed());
+        if d.outcome != first.outcome {
+            return Err(other("decisions differ between runs"));
+        }
+    }
+    times.sort();
+    let fig = json!({"bench": "policy", "rules": rules, "considered": considered, "iters": iters,
+        "decide_us": {"p50": us(pct(&times, 0.5)), "p99": us(pct(&times, 0.99))}, "outcome": first.outcome.kind(), "policy_ids": first.policy_ids});
+    if json_out {
+        println!("{fig}");
+    } else {
+        println!(
+            "policy: {rules} rules, {considered} considered for `{runbook}` (index by runbook); decide p50 {:.1} µs, p99 {:.1} µs over {iters} decisions ({} by {})",
+            us(pct(&times, 0.5)),
+            us(pct(&times, 0.99)),
+            first.outcome.kind(),
+            first.policy_ids.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn verify(n: usize, json_out: bool) -> Result<()> {
+    let k = SecretKey::from_seed([9; 32]);
+    let pk = k.public();
+    let claims = json!({"jti": "x", "n": 0, "pad": "a".repeat(300)});
+    let tokens: Vec<bosun_sign::Unverified> = (0..n)
+        .map(|i| {
+            let mut c = claims.clone();
+            c["n"] = json!(i);
+            bosun_sign::sign_compact(&k, "k", "t", &c).and_then(|t| bosun_sign::decode(&t))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let t = Instant::now();
+    for u in &tokens {
+        u.verify(&pk)?;
+    }
+    let single = t.elapsed() / u32::try_from(n).unwrap_or(u32::MAX);
+    let pairs: Vec<(&bosun_sign::Unverified, &bosun_sign::PublicKey)> =
+        tokens.iter().map(|u| (u, &pk)).collect();
+    let t = Instant::now();
+    for chunk in pairs.chunks(512) {
+        bosun_sign::verify_batch(chunk)?;
+    }
+    let batch = t.elapsed() / u32::try_from(n).unwrap_or(u32::MAX);
+    let fig = json!({"bench": "verify", "n": n, "single_us": us(single), "batch512_us_per_sig": us(batch),
+        "ceiling_ops_per_sec_one_core": 1e6 / us(batch)});
+    if json_out {
+        println!("{fig}");
+    } else {
+        println!(
+            "ed25519: single verify {:.1} µs, batch (512) {:.1} µs per signature → one core's ceiling ≈ {:.0} ops/s",
+            us(single),
+            us(batch),
+            1e6 / us(batch)
+        );
+    }
+    Ok(())
+}
