@@ -220,7 +220,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     } else {
         Some(Duration::from_secs_f64(submitters as f64 / rate as f64))
     };
-    let results = std::thread::scope(|s| -> Result<Vec<(Vec<Duration>, usize, usize)>> {
+    let results = std::thread::scope(|s| -> Result<Vec<(Vec<Duration>, Vec<Duration>, usize)>> {
         for (i, envs) in signed.into_iter().enumerate() {
             let tx = txs[i % shards].clone();
             s.spawn(move || {
@@ -247,42 +247,45 @@ fn intake(a: &IntakeArgs) -> Result<()> {
         for rx in rxs {
             let ctl = ctl.clone();
             let gov = &gov;
-            handles.push(s.spawn(move || -> Result<(Vec<Duration>, usize, usize)> {
-                let mut lat = Vec::new();
-                let mut batches = 0;
-                let mut rejected = 0;
-                while let Ok(first) = rx.recv() {
-                    let mut items = vec![first];
-                    let until = Instant::now() + linger;
-                    while items.len() < batch {
-                        match rx.try_recv() {
-                            Ok(x) => items.push(x),
-                            Err(mpsc::TryRecvError::Disconnected) => break,
-                            Err(mpsc::TryRecvError::Empty) => {
-                                let now = Instant::now();
-                                if now >= until {
-                                    break;
-                                }
-                                match rx.recv_timeout(until - now) {
-                                    Ok(x) => items.push(x),
-                                    Err(_) => break,
+            handles.push(
+                s.spawn(move || -> Result<(Vec<Duration>, Vec<Duration>, usize)> {
+                    let mut lat = Vec::new();
+                    let mut commits = Vec::new();
+                    let mut rejected = 0;
+                    while let Ok(first) = rx.recv() {
+                        let mut items = vec![first];
+                        let until = Instant::now() + linger;
+                        while items.len() < batch {
+                            match rx.try_recv() {
+                                Ok(x) => items.push(x),
+                                Err(mpsc::TryRecvError::Disconnected) => break,
+                                Err(mpsc::TryRecvError::Empty) => {
+                                    let now = Instant::now();
+                                    if now >= until {
+                                        break;
+                                    }
+                                    match rx.recv_timeout(until - now) {
+                                        Ok(x) => items.push(x),
+                                        Err(_) => break,
+                                    }
                                 }
                             }
                         }
+                        let envs: Vec<String> = items.iter().map(|(e, _)| e.clone()).collect();
+                        let began = Instant::now();
+                        let r = ctl.intake(gov, &envs, bosun_control::now())?;
+                        let done = Instant::now();
+                        commits.push(done - began);
+                        rejected += r.iter().filter(|x| x.is_err()).count();
+                        lat.extend(
+                            items
+                                .iter()
+                                .map(|(_, due)| done.saturating_duration_since(*due)),
+                        );
                     }
-                    let envs: Vec<String> = items.iter().map(|(e, _)| e.clone()).collect();
-                    let r = ctl.intake(gov, &envs, bosun_control::now())?;
-                    let done = Instant::now();
-                    rejected += r.iter().filter(|x| x.is_err()).count();
-                    lat.extend(
-                        items
-                            .iter()
-                            .map(|(_, due)| done.saturating_duration_since(*due)),
-                    );
-                    batches += 1;
-                }
-                Ok((lat, batches, rejected))
-            }));
+                    Ok((lat, commits, rejected))
+                }),
+            );
         }
         handles
             .into_iter()
@@ -291,13 +294,16 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     })?;
     let elapsed = start.elapsed();
     let mut lat: Vec<Duration> = Vec::with_capacity(total);
-    let (mut batches, mut rejected) = (0, 0);
-    for (l, b, r) in results {
+    let mut commits: Vec<Duration> = Vec::new();
+    let mut rejected = 0;
+    for (l, c, r) in results {
         lat.extend(l);
-        batches += b;
+        commits.extend(c);
         rejected += r;
     }
     lat.sort();
+    commits.sort();
+    let batches = commits.len();
     let stored = ctl.store.list_ops(None, total + 1)?.len();
     let queued = ctl.store.depth()?;
     if rejected > 0 || stored != total || queued != u64::try_from(total).unwrap_or(0) {
@@ -314,6 +320,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
         "offered_rate": rate, "linger_us": linger.as_micros(), "seconds": elapsed.as_secs_f64(), "ops_per_sec": ops_s,
         "batches": batches, "mean_batch": total as f64 / batches.max(1) as f64,
         "latency_us": {"p50": us(pct(&lat, 0.5)), "p90": us(pct(&lat, 0.9)), "p99": us(pct(&lat, 0.99)), "max": us(pct(&lat, 1.0))},
+        "group_commit_us": {"p50": us(pct(&commits, 0.5)), "p99": us(pct(&commits, 0.99)), "max": us(pct(&commits, 1.0))},
         "synchronous": "FULL", "db_bytes": db_bytes,
     });
     if json_out {
@@ -336,6 +343,12 @@ fn intake(a: &IntakeArgs) -> Result<()> {
             } else {
                 String::new()
             }
+        );
+        println!(
+            "one group commit (intake call): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            us(pct(&commits, 0.5)) / 1000.0,
+            us(pct(&commits, 0.99)) / 1000.0,
+            us(pct(&commits, 1.0)) / 1000.0
         );
         println!(
             "every op verified, decided (auto), persisted with synchronous=FULL and enqueued; db {} MiB",
