@@ -274,3 +274,35 @@ cmd = "df -h {{ params.path }}"
         assert!(e.to_string().contains("not an integer"), "{e}");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const VALID: &str = "id = \"r\"\nread_only = true\n[params.p]\ntype = \"int\"\ndefault = 3\n[[steps]]\nid = \"a\"\ncmd = \"echo {{ params.p }}\"\n[[steps]]\nid = \"b\"\ncmd = \"true\"\n";
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,400}") {
+            let _ = parse_runbook("r.toml", &s);
+        }
+
+        #[test]
+        fn mutated_runbooks_never_panic_and_errors_are_located(pos in 0usize..200, byte in any::<u8>()) {
+            let mut b = VALID.as_bytes().to_vec();
+            let i = pos % b.len();
+            b[i] = byte;
+            if let Ok(text) = String::from_utf8(b)
+                && let Err(e) = parse_runbook("r.toml", &text)
+            {
+                for err in &e.0 {
+                    prop_assert_eq!(err.path.as_str(), "r.toml");
+                    prop_assert!(err.line >= 1 && err.line <= text.lines().count().max(1) + 1);
+                }
+            }
+        }
+    }
+}

@@ -249,3 +249,55 @@ impl PolicyFiles {
             .map_err(|e| WsError::Other(format!("adopted policy is unreadable: {e}")))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_listed_key_without_its_jwk_is_located() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("keys")).unwrap();
+        std::fs::write(
+            d.path().join("keys/keys.toml"),
+            "# keys\n[[key]]\nname = \"ghost\"\nrole = \"agent\"\n",
+        )
+        .unwrap();
+        let e = KeyRegistry::read(d.path()).unwrap_err().to_string();
+        assert!(e.starts_with("keys/keys.toml:3:"), "{e}");
+        std::fs::write(
+            d.path().join("keys/keys.toml"),
+            "[[key]]\nname = \"x\"\nrole = \"root\"\n",
+        )
+        .unwrap();
+        let e = KeyRegistry::read(d.path()).unwrap_err().to_string();
+        assert!(e.starts_with("keys/keys.toml:3:"), "{e}");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        #[test]
+        fn arbitrary_keys_toml_never_panics(s in "\\PC{0,300}") {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(d.path().join("keys")).unwrap();
+            std::fs::write(d.path().join("keys/keys.toml"), &s).unwrap();
+            let _ = KeyRegistry::read(d.path());
+        }
+
+        #[test]
+        fn content_round_trips(n in 0usize..4) {
+            let d = tempfile::tempdir().unwrap();
+            for i in 0..n {
+                let k = bosun_sign::SecretKey::from_seed([u8::try_from(i).unwrap() + 1; 32]);
+                let role = if i % 2 == 0 { Role::Operator } else { Role::Agent };
+                KeyRegistry::register(d.path(), &KeyId::parse(&format!("k{i}")).unwrap(), role, &["*".into()], &k.public()).unwrap();
+            }
+            let reg = KeyRegistry::read(d.path()).unwrap();
+            let back = KeyRegistry::from_content(&reg.content()).unwrap();
+            prop_assert_eq!(back.digest(), reg.digest());
+            prop_assert_eq!(back.keys.len(), n);
+        }
+    }
+}

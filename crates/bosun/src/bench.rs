@@ -76,6 +76,14 @@ pub struct IntakeArgs {
     pub json: bool,
 }
 
+/// What one intake shard saw: per-op latencies, per-call durations and
+/// how many ops were rejected (the bench fails on any).
+struct ShardResult {
+    lat: Vec<Duration>,
+    commits: Vec<Duration>,
+    rejected: usize,
+}
+
 fn other(s: impl Into<String>) -> ControlError {
     ControlError::Other(s.into())
 }
@@ -220,7 +228,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     } else {
         Some(Duration::from_secs_f64(submitters as f64 / rate as f64))
     };
-    let results = std::thread::scope(|s| -> Result<Vec<(Vec<Duration>, Vec<Duration>, usize)>> {
+    let results = std::thread::scope(|s| -> Result<Vec<ShardResult>> {
         for (i, envs) in signed.into_iter().enumerate() {
             let tx = txs[i % shards].clone();
             s.spawn(move || {
@@ -247,45 +255,47 @@ fn intake(a: &IntakeArgs) -> Result<()> {
         for rx in rxs {
             let ctl = ctl.clone();
             let gov = &gov;
-            handles.push(
-                s.spawn(move || -> Result<(Vec<Duration>, Vec<Duration>, usize)> {
-                    let mut lat = Vec::new();
-                    let mut commits = Vec::new();
-                    let mut rejected = 0;
-                    while let Ok(first) = rx.recv() {
-                        let mut items = vec![first];
-                        let until = Instant::now() + linger;
-                        while items.len() < batch {
-                            match rx.try_recv() {
-                                Ok(x) => items.push(x),
-                                Err(mpsc::TryRecvError::Disconnected) => break,
-                                Err(mpsc::TryRecvError::Empty) => {
-                                    let now = Instant::now();
-                                    if now >= until {
-                                        break;
-                                    }
-                                    match rx.recv_timeout(until - now) {
-                                        Ok(x) => items.push(x),
-                                        Err(_) => break,
-                                    }
+            handles.push(s.spawn(move || -> Result<ShardResult> {
+                let mut lat = Vec::new();
+                let mut commits = Vec::new();
+                let mut rejected = 0;
+                while let Ok(first) = rx.recv() {
+                    let mut items = vec![first];
+                    let until = Instant::now() + linger;
+                    while items.len() < batch {
+                        match rx.try_recv() {
+                            Ok(x) => items.push(x),
+                            Err(mpsc::TryRecvError::Disconnected) => break,
+                            Err(mpsc::TryRecvError::Empty) => {
+                                let now = Instant::now();
+                                if now >= until {
+                                    break;
+                                }
+                                match rx.recv_timeout(until - now) {
+                                    Ok(x) => items.push(x),
+                                    Err(_) => break,
                                 }
                             }
                         }
-                        let envs: Vec<String> = items.iter().map(|(e, _)| e.clone()).collect();
-                        let began = Instant::now();
-                        let r = ctl.intake(gov, &envs, bosun_control::now())?;
-                        let done = Instant::now();
-                        commits.push(done - began);
-                        rejected += r.iter().filter(|x| x.is_err()).count();
-                        lat.extend(
-                            items
-                                .iter()
-                                .map(|(_, due)| done.saturating_duration_since(*due)),
-                        );
                     }
-                    Ok((lat, commits, rejected))
-                }),
-            );
+                    let envs: Vec<String> = items.iter().map(|(e, _)| e.clone()).collect();
+                    let began = Instant::now();
+                    let r = ctl.intake(gov, &envs, bosun_control::now())?;
+                    let done = Instant::now();
+                    commits.push(done - began);
+                    rejected += r.iter().filter(|x| x.is_err()).count();
+                    lat.extend(
+                        items
+                            .iter()
+                            .map(|(_, due)| done.saturating_duration_since(*due)),
+                    );
+                }
+                Ok(ShardResult {
+                    lat,
+                    commits,
+                    rejected,
+                })
+            }));
         }
         handles
             .into_iter()
@@ -296,7 +306,12 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     let mut lat: Vec<Duration> = Vec::with_capacity(total);
     let mut commits: Vec<Duration> = Vec::new();
     let mut rejected = 0;
-    for (l, c, r) in results {
+    for ShardResult {
+        lat: l,
+        commits: c,
+        rejected: r,
+    } in results
+    {
         lat.extend(l);
         commits.extend(c);
         rejected += r;
