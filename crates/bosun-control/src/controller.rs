@@ -89,6 +89,9 @@ pub struct Controller {
     holder: String,
     ttl: i64,
     lease: Option<Lease>,
+    /// Deliveries whose targets were locked: kept (so this pass moves on
+    /// to the next queue item) and put back by [`Controller::release_held`].
+    held: Vec<Delivery>,
     /// Step timeout.
     pub step_timeout: Duration,
 }
@@ -117,6 +120,7 @@ impl Controller {
             holder: format!("{}:{}", hostname(), std::process::id()),
             ttl: LEASE_TTL_SECS,
             lease: None,
+            held: Vec::new(),
             step_timeout: STEP_TIMEOUT,
         }
     }
@@ -205,14 +209,27 @@ impl Controller {
         stop.store(true, Ordering::Relaxed);
         let _ = beat.join();
         let report = r?;
+        if report.state == OpState::Approved {
+            // Its hosts are locked by another op: try it again next pass.
+            self.held.push(d);
+        }
         progress(Progress::RunEnded(report.clone()));
         Ok(Tick::Ran(report))
     }
 
-    /// Runs ticks until the queue is empty (or the fleet is halted).
+    /// Puts the deliveries held back for locked targets back on the queue.
+    pub fn release_held(&mut self) -> Result<()> {
+        let lease = self.lease()?;
+        for d in self.held.drain(..) {
+            self.ctl.store.release(&lease, &d)?;
+        }
+        Ok(())
+    }
+
+    /// Runs ticks until every queue item was tried once in this pass (or the
+    /// fleet is halted); ops whose hosts are locked stay queued.
     pub fn work_until_idle(&mut self, progress: &mut dyn FnMut(Progress)) -> Result<Vec<Tick>> {
         let mut out = Vec::new();
-        let mut paused = 0;
         loop {
             match self.tick(progress)? {
                 Tick::Idle => break,
@@ -220,20 +237,10 @@ impl Controller {
                     out.push(t);
                     break;
                 }
-                Tick::Ran(r) => {
-                    // An op paused by a target lock goes back on the queue;
-                    // don't spin on it.
-                    if r.state == OpState::Approved || r.state == OpState::Running {
-                        paused += 1;
-                        if paused > 1000 {
-                            out.push(Tick::Ran(r));
-                            break;
-                        }
-                    }
-                    out.push(Tick::Ran(r));
-                }
+                t @ Tick::Ran(_) => out.push(t),
             }
         }
+        self.release_held()?;
         Ok(out)
     }
 
@@ -258,7 +265,6 @@ impl Controller {
         let done = match store.start_run(lease, jti, now())? {
             RunStart::Started { steps } => steps,
             RunStart::Locked { host, by } => {
-                store.release(lease, d)?;
                 return Ok(report(
                     OpState::Approved,
                     format!("waiting: host `{host}` is locked by op {by}"),

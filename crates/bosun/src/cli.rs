@@ -1074,7 +1074,11 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         match c.tick(&mut print_progress)? {
             Tick::Ran(_) => halted_said = false,
-            Tick::Idle => std::thread::sleep(std::time::Duration::from_millis(200)),
+            Tick::Idle => {
+                // Ops held back for locked hosts are tried again next pass.
+                c.release_held()?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
             Tick::Halted(h) => {
                 if !halted_said {
                     println!("halted by {}: {} — waiting for `bosun resume`", h.by, h.why);
@@ -1084,6 +1088,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             }
         }
     }
+    c.release_held()?;
     c.release()?;
     println!("controller stopped");
     Ok(ExitCode::SUCCESS)
