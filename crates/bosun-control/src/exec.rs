@@ -171,11 +171,15 @@ pub fn run_step(ws_root: &Path, host: &Host, cmd: &str, timeout: Duration) -> St
         Ok(Ok(status)) => (status.code(), String::new()),
         Ok(Err(e)) => (None, format!("\n[bosun: waiting for the step failed: {e}]")),
         Err(_) => {
-            // Kill the whole process group: the step and its children.
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(format!("-{pid}"))
-                .status();
+            // Kill the whole process group (the step and its children) with
+            // a direct syscall, never through the kill(1) binary, whose
+            // parsing of `-KILL -<pgid>` differs between implementations.
+            if let Some(pgid) = i32::try_from(pid)
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            }
             let _ = rx.recv_timeout(Duration::from_secs(5));
             (
                 None,
