@@ -9,12 +9,12 @@
 //! the run ends `needs_attention` with a blocker, never retried blindly.
 //! `halt` stops dispatch: no new op and no new step starts until `resume`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bosun_model::{Jti, OpState};
+use bosun_model::{DepKind, Jti, OpState, Strategy};
 use bosun_store::{Delivery, Halt, Lease, NewEvent, RunStart, StepResult, StepStatus};
 
 use crate::exec::run_step;
@@ -284,8 +284,18 @@ impl Controller {
             resumed,
         });
         let hosts = self.ctl.ws.inventory()?;
+        // How each (host, step) ended, in this run and before a restart.
+        let mut outcome: HashMap<(String, String), StepStatus> = done
+            .values()
+            .map(|s| ((s.host.clone(), s.step.clone()), s.status))
+            .collect();
+        // Why the rest of the run is cancelled (a `stop` step failed).
+        let mut stopped: Option<String> = None;
+        let mut failures: Vec<String> = Vec::new();
+        let (mut ran, mut skipped) = (0usize, 0usize);
         for (i, ps) in op.plan.steps.iter().enumerate() {
             let idx = u32::try_from(i).map_err(|_| ControlError::Other("plan too long".into()))?;
+            let what = format!("step `{}` on `{}`", ps.step, ps.host);
             if let Some(h) = store.halt()? {
                 store.release(lease, d)?;
                 return Ok(report(
@@ -295,15 +305,20 @@ impl Controller {
             }
             let mut rerun = false;
             match done.get(&idx).map(|s| s.status) {
-                Some(StepStatus::Succeeded) | Some(StepStatus::Skipped) => continue,
+                Some(StepStatus::Succeeded) => continue,
+                Some(StepStatus::Skipped) => {
+                    skipped += 1;
+                    continue;
+                }
                 Some(StepStatus::Failed) => {
-                    let detail = format!("step `{}` on `{}` failed", ps.step, ps.host);
-                    store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
-                    return Ok(report(OpState::Failed, detail));
+                    failures.push(what.clone());
+                    if ps.on_error.strategy != Strategy::Continue {
+                        stopped.get_or_insert(format!("{what} failed"));
+                    }
+                    continue;
                 }
                 Some(StepStatus::Unknown) => {
-                    let detail =
-                        format!("step `{}` on `{}` has an unknown outcome", ps.step, ps.host);
+                    let detail = format!("{what} has an unknown outcome");
                     store.finish_run(lease, jti, OpState::NeedsAttention, &detail, now())?;
                     return Ok(report(OpState::NeedsAttention, detail));
                 }
@@ -324,8 +339,7 @@ impl Controller {
                     };
                     store.step_finished(lease, jti, &unknown)?;
                     let detail = format!(
-                        "step `{}` on host `{}` was running when the controller stopped and is not idempotent: its outcome is unknown. Check the host by hand; nothing was retried.",
-                        ps.step, ps.host
+                        "{what} was running when the controller stopped and is not idempotent: its outcome is unknown. Check the host by hand; nothing was retried."
                     );
                     store.record_event(&NewEvent {
                         at: t,
@@ -342,6 +356,59 @@ impl Controller {
                 }
                 None => {}
             }
+            // Does it run? Not after a `stop`; otherwise when every
+            // dependency ended the way its kind asks.
+            let skip = match &stopped {
+                Some(why) => Some(format!("cancelled: {why}")),
+                None => ps.depends_on.iter().find_map(|dep| {
+                    let st = outcome
+                        .get(&(ps.host.to_string(), dep.step.to_string()))
+                        .copied();
+                    let holds = matches!(
+                        (dep.kind, st),
+                        (DepKind::Always, Some(_))
+                            | (DepKind::OnSuccess, Some(StepStatus::Succeeded))
+                            | (DepKind::OnFailure, Some(StepStatus::Failed))
+                    );
+                    (!holds).then(|| {
+                        format!(
+                            "skipped: it runs {} `{}`, which {}",
+                            match dep.kind {
+                                DepKind::Always => "after",
+                                DepKind::OnSuccess => "when it succeeds:",
+                                DepKind::OnFailure => "when it fails:",
+                            },
+                            dep.step,
+                            st.map_or("did not run", |s| s.as_str())
+                        )
+                    })
+                }),
+            };
+            if let Some(reason) = skip {
+                let t = now();
+                let result = StepResult {
+                    idx,
+                    step: ps.step.to_string(),
+                    host: ps.host.to_string(),
+                    status: StepStatus::Skipped,
+                    exit_code: None,
+                    duration_ms: 0,
+                    output: reason,
+                    started_at: t,
+                    finished_at: t,
+                };
+                store.step_finished(lease, jti, &result)?;
+                outcome.insert(
+                    (result.host.clone(), result.step.clone()),
+                    StepStatus::Skipped,
+                );
+                skipped += 1;
+                progress(Progress::StepFinished {
+                    jti: jti.clone(),
+                    result,
+                });
+                continue;
+            }
             let Some(host) = hosts.get(&ps.host) else {
                 let detail = format!("host `{}` is no longer in the inventory", ps.host);
                 store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
@@ -357,12 +424,31 @@ impl Controller {
                 step: ps.step.to_string(),
                 host: ps.host.to_string(),
             });
-            let out = run_step(&self.ctl.ws.root, host, &ps.cmd, self.step_timeout);
+            let timeout = ps
+                .timeout_secs
+                .map_or(self.step_timeout, Duration::from_secs);
+            let attempts = if ps.on_error.strategy == Strategy::Retry {
+                1 + ps.on_error.max
+            } else {
+                1
+            };
+            let mut out = run_step(&self.ctl.ws.root, host, &ps.cmd, timeout);
+            let mut attempt = 1;
+            while !out.ok() && attempt < attempts {
+                std::thread::sleep(Duration::from_secs(ps.on_error.backoff_secs));
+                attempt += 1;
+                out = run_step(&self.ctl.ws.root, host, &ps.cmd, timeout);
+            }
+            if attempts > 1 {
+                out.output = format!("[attempt {attempt} of {attempts}]\n{}", out.output);
+            }
+            ran += 1;
+            let ok = out.ok();
             let result = StepResult {
                 idx,
                 step: ps.step.to_string(),
                 host: ps.host.to_string(),
-                status: if out.ok() {
+                status: if ok {
                     StepStatus::Succeeded
                 } else {
                     StepStatus::Failed
@@ -374,38 +460,31 @@ impl Controller {
                 finished_at: now(),
             };
             store.step_finished(lease, jti, &result)?;
-            let ok = result.status == StepStatus::Succeeded;
+            outcome.insert((result.host.clone(), result.step.clone()), result.status);
             progress(Progress::StepFinished {
                 jti: jti.clone(),
                 result,
             });
             if !ok {
-                let t = now();
-                for (j, rest) in op.plan.steps.iter().enumerate().skip(i + 1) {
-                    let skipped = StepResult {
-                        idx: u32::try_from(j).unwrap_or(u32::MAX),
-                        step: rest.step.to_string(),
-                        host: rest.host.to_string(),
-                        status: StepStatus::Skipped,
-                        exit_code: None,
-                        duration_ms: 0,
-                        output: format!("skipped: step `{}` on `{}` failed", ps.step, ps.host),
-                        started_at: t,
-                        finished_at: t,
-                    };
-                    store.step_finished(lease, jti, &skipped)?;
+                failures.push(format!("{what} (exit {:?})", out.exit_code));
+                if ps.on_error.strategy != Strategy::Continue {
+                    stopped = Some(format!("{what} failed"));
                 }
-                let detail = format!(
-                    "step `{}` on `{}` failed (exit {:?})",
-                    ps.step, ps.host, out.exit_code
-                );
-                store.finish_run(lease, jti, OpState::Failed, &detail, t)?;
-                return Ok(report(OpState::Failed, detail));
             }
         }
-        let detail = format!("{} steps succeeded", op.plan.steps.len());
-        store.finish_run(lease, jti, OpState::Succeeded, &detail, now())?;
-        Ok(report(OpState::Succeeded, detail))
+        let t = now();
+        if failures.is_empty() {
+            let detail = format!(
+                "{} steps: {ran} ran and succeeded, {skipped} skipped",
+                op.plan.steps.len()
+            );
+            store.finish_run(lease, jti, OpState::Succeeded, &detail, t)?;
+            Ok(report(OpState::Succeeded, detail))
+        } else {
+            let detail = format!("failed: {}", failures.join("; "));
+            store.finish_run(lease, jti, OpState::Failed, &detail, t)?;
+            Ok(report(OpState::Failed, detail))
+        }
     }
 }
 

@@ -8,6 +8,60 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::ids::Name;
 
+/// When a dependent step runs, given how its dependency ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum DepKind {
+    /// Whatever the dependency's outcome (it must have ended).
+    #[serde(alias = "Always")]
+    Always,
+    /// Only when the dependency succeeded.
+    #[default]
+    #[serde(alias = "OnSuccess")]
+    OnSuccess,
+    /// Only when the dependency failed.
+    #[serde(alias = "OnFailure")]
+    OnFailure,
+}
+
+/// A dependency on another step (on the same host).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dependency {
+    /// The step depended on.
+    pub step: Name,
+    /// When this step runs.
+    #[serde(default)]
+    pub kind: DepKind,
+}
+
+/// What a failed step does to the rest of the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// Cancel what has not started; the run fails.
+    #[default]
+    #[serde(alias = "Stop")]
+    Stop,
+    /// Record the failure and let the rest run (its dependents decide).
+    #[serde(alias = "Continue")]
+    Continue,
+    /// Run it again, up to `max` more times, waiting `backoff` between.
+    #[serde(alias = "Retry")]
+    Retry,
+}
+
+/// A step's error handling, as planned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct OnError {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// Retries after the first attempt (for `retry`).
+    pub max: u32,
+    /// Seconds to wait before each retry.
+    pub backoff_secs: u64,
+}
+
 /// One rendered step on one host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanStep {
@@ -20,6 +74,15 @@ pub struct PlanStep {
     /// Whether re-running it after an unknown outcome is safe.
     #[serde(default)]
     pub idempotent: bool,
+    /// Steps (on the same host) that must end first, and how.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
+    /// What a failure does.
+    #[serde(default)]
+    pub on_error: OnError,
+    /// Kill it after this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 /// The dry run of a runbook: every step, host and command, in order.
@@ -67,6 +130,9 @@ mod tests {
                 host: Name::parse("h1").unwrap(),
                 cmd: "df -h".into(),
                 idempotent: false,
+                depends_on: vec![],
+                on_error: OnError::default(),
+                timeout_secs: None,
             }],
         }
     }

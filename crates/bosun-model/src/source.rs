@@ -15,6 +15,49 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Parses a duration such as `90s`, `15m`, `24h`, `7d` or `1h30m` into
+/// seconds. The result is positive.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for ch in s.chars() {
+        if ch.is_ascii_digit() {
+            digits.push(ch);
+            continue;
+        }
+        if ch == ' ' && digits.is_empty() {
+            continue;
+        }
+        let unit: i64 = match ch {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(format!("unexpected character {ch:?}")),
+        };
+        if digits.is_empty() {
+            return Err(format!("unit `{ch}` has no number before it"));
+        }
+        let n: i64 = digits.parse().map_err(|_| "number too large".to_string())?;
+        digits.clear();
+        total = n
+            .checked_mul(unit)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(|| "too large".to_string())?;
+    }
+    if !digits.is_empty() {
+        return Err(format!("`{digits}` has no unit (s, m, h or d)"));
+    }
+    if total <= 0 {
+        return Err("it must be longer than zero".into());
+    }
+    Ok(total)
+}
+
 /// An error located in a source file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}:{line}:{col}: {message}")]

@@ -17,8 +17,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bosun_model::source::parse_duration;
 use bosun_model::source::{SourceError, find_offset, from_toml};
-use bosun_model::{Digest, Name};
+use bosun_model::{Dependency, Digest, Name, Strategy};
 use serde::{Deserialize, Serialize};
 
 /// Largest runbook file accepted.
@@ -65,17 +66,82 @@ fn default_type() -> ParamType {
     ParamType::String
 }
 
+/// Who performs a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// The controller runs its command.
+    #[default]
+    #[serde(alias = "Agent")]
+    Agent,
+    /// A human does it and reports the result (`bosun step report`).
+    #[serde(alias = "Human")]
+    Human,
+    /// Either.
+    #[serde(alias = "Both")]
+    Both,
+}
+
+/// Where a step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StepTarget {
+    /// On every target host.
+    #[default]
+    Each,
+    /// Once, on the control host.
+    Controller,
+}
+
+/// `on_error = { strategy, max, backoff }` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSpec {
+    /// `stop` (default), `continue` or `retry`.
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Retries after the first attempt (for `retry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    /// Wait before each retry (`5s`, `1m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<String>,
+}
+
 /// One step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Unique within the runbook.
     pub id: Name,
-    /// A shell command, a template over `params` and `host`.
-    pub cmd: String,
+    /// What it does, in a word or two (`describe_build_flow`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub action: String,
+    /// Who performs it.
+    #[serde(default)]
+    pub actor: Actor,
+    /// A shell command, a template over `params` and `host`. Human steps
+    /// have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<String>,
+    /// A read-only command for check mode (`bosun plan --check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// Where it runs.
+    #[serde(default)]
+    pub target: StepTarget,
+    /// Kill it after this long (`30s`, `10m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
     /// Safe to run again when its outcome is unknown.
     #[serde(default)]
     pub idempotent: bool,
+    /// Steps that must end first, and how.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<Dependency>,
+    /// What a failure does.
+    #[serde(default)]
+    pub on_error: ErrorSpec,
     /// A note for humans.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
@@ -99,6 +165,12 @@ pub struct Runbook {
     /// Declared parameters.
     #[serde(default)]
     pub params: BTreeMap<String, Param>,
+    /// What must hold before it runs (for humans and agents to check).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preconditions: Vec<String>,
+    /// What holds after it ran.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub postconditions: Vec<String>,
     /// Steps in order.
     pub steps: Vec<Step>,
     /// The digest, computed once (not part of the definition).
@@ -178,11 +250,199 @@ pub fn parse_runbook(path: &str, text: &str) -> Result<Runbook, RunbookError> {
             errors.push(at(name, format!("default of {e}")));
         }
     }
+    check_steps(&rb, &mut errors, &at);
     if errors.is_empty() {
         Ok(rb)
     } else {
         Err(RunbookError(errors))
     }
+}
+
+/// Variables a template may use besides `params.<declared>`.
+pub const HOST_VARS: [&str; 4] = ["host.name", "host.address", "host.arch", "host.tags"];
+
+/// Step-level checks: dependencies, cycles, actors and commands, durations,
+/// error strategies and template variables.
+fn check_steps(
+    rb: &Runbook,
+    errors: &mut Vec<SourceError>,
+    at: &dyn Fn(&str, String) -> SourceError,
+) {
+    let ids: BTreeSet<&str> = rb.steps.iter().map(|s| s.id.as_str()).collect();
+    let quoted = |id: &str| format!("\"{id}\"");
+    for s in &rb.steps {
+        let here = quoted(s.id.as_str());
+        for d in &s.depends_on {
+            if !ids.contains(d.step.as_str()) {
+                errors.push(at(
+                    &quoted(d.step.as_str()),
+                    format!(
+                        "step `{}` depends on `{}`, which is not a step of this runbook",
+                        s.id, d.step
+                    ),
+                ));
+            } else if d.step == s.id {
+                errors.push(at(&here, format!("step `{}` depends on itself", s.id)));
+            }
+        }
+        match (s.actor, &s.cmd) {
+            (Actor::Human, Some(_)) => errors.push(at(
+                &here,
+                format!("step `{}` is a human step with a command: a human reports it (`bosun step report`); remove `cmd` or make the actor `agent` or `both`", s.id),
+            )),
+            (Actor::Agent, None) => errors.push(at(&here, format!("step `{}` is an agent step and needs a `cmd`", s.id))),
+            _ => {}
+        }
+        if let Some(t) = &s.timeout
+            && let Err(e) = parse_duration(t)
+        {
+            errors.push(at(&here, format!("step `{}`: timeout `{t}`: {e}", s.id)));
+        }
+        if let Some(b) = &s.on_error.backoff
+            && let Err(e) = parse_duration(b)
+        {
+            errors.push(at(&here, format!("step `{}`: backoff `{b}`: {e}", s.id)));
+        }
+        if s.on_error.strategy == Strategy::Retry && s.on_error.max.unwrap_or(0) == 0 {
+            errors.push(at(
+                &here,
+                format!(
+                    "step `{}`: strategy `retry` needs `max` (how many retries, at least 1)",
+                    s.id
+                ),
+            ));
+        }
+        for (what, tpl) in [("cmd", &s.cmd), ("check", &s.check)] {
+            if let Some(t) = tpl {
+                for msg in template_problems(rb, t) {
+                    errors.push(at(&here, format!("step `{}` {what}: {msg}", s.id)));
+                }
+            }
+        }
+    }
+    if let Some(cycle) = find_cycle(rb) {
+        errors.push(at(
+            &quoted(&cycle[0]),
+            format!(
+                "steps depend on each other in a cycle: {}",
+                cycle.join(" → ")
+            ),
+        ));
+    }
+}
+
+/// Syntax errors and variables other than `params.<declared>` and `host.*`.
+fn template_problems(rb: &Runbook, tpl: &str) -> Vec<String> {
+    let env = minijinja::Environment::new();
+    let t = match env.template_from_str(tpl) {
+        Ok(t) => t,
+        Err(e) => return vec![format!("template error: {e}")],
+    };
+    let mut out = Vec::new();
+    let mut vars: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+    vars.sort();
+    for v in vars {
+        let ok = match v.strip_prefix("params.") {
+            Some(p) => rb.params.contains_key(p.split('.').next().unwrap_or(p)),
+            None => HOST_VARS.contains(&v.as_str()),
+        };
+        if !ok {
+            out.push(format!(
+                "`{{{{ {v} }}}}` is not defined: templates see `params.<name>` for declared parameters and {}",
+                HOST_VARS.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// The first dependency cycle, as step ids with the first repeated at the end.
+pub fn find_cycle(rb: &Runbook) -> Option<Vec<String>> {
+    let idx: BTreeMap<&str, usize> = rb
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done
+    let mut state = vec![0u8; rb.steps.len()];
+    let mut stack: Vec<usize> = Vec::new();
+    fn visit(
+        i: usize,
+        rb: &Runbook,
+        idx: &BTreeMap<&str, usize>,
+        state: &mut [u8],
+        stack: &mut Vec<usize>,
+    ) -> Option<Vec<String>> {
+        state[i] = 1;
+        stack.push(i);
+        for d in &rb.steps[i].depends_on {
+            let Some(&j) = idx.get(d.step.as_str()) else {
+                continue;
+            };
+            if j == i {
+                continue; // reported as self-dependency
+            }
+            if state[j] == 1 {
+                let from = stack.iter().position(|&k| k == j).unwrap_or(0);
+                let mut c: Vec<String> = stack[from..]
+                    .iter()
+                    .map(|&k| rb.steps[k].id.to_string())
+                    .collect();
+                c.push(rb.steps[j].id.to_string());
+                return Some(c);
+            }
+            if state[j] == 0
+                && let Some(c) = visit(j, rb, idx, state, stack)
+            {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        state[i] = 2;
+        None
+    }
+    for i in 0..rb.steps.len() {
+        if state[i] == 0
+            && let Some(c) = visit(i, rb, &idx, &mut state, &mut stack)
+        {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// Step indices in an order where every step comes after the steps it
+/// depends on; among ready steps, file order. `None` when there is a cycle.
+pub fn topo_order(rb: &Runbook) -> Option<Vec<usize>> {
+    let idx: BTreeMap<&str, usize> = rb
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut indeg = vec![0usize; rb.steps.len()];
+    let mut users: Vec<Vec<usize>> = vec![Vec::new(); rb.steps.len()];
+    for (i, s) in rb.steps.iter().enumerate() {
+        for d in &s.depends_on {
+            if let Some(&j) = idx.get(d.step.as_str()) {
+                indeg[i] += 1;
+                users[j].push(i);
+            }
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..rb.steps.len()).filter(|&i| indeg[i] == 0).collect();
+    let mut out = Vec::with_capacity(rb.steps.len());
+    while let Some(i) = ready.pop_first() {
+        out.push(i);
+        for &u in &users[i] {
+            indeg[u] -= 1;
+            if indeg[u] == 0 {
+                ready.insert(u);
+            }
+        }
+    }
+    (out.len() == rb.steps.len()).then_some(out)
 }
 
 /// A TOML default as the string a `--param` would give.
@@ -304,5 +564,93 @@ mod props {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod dag_tests {
+    use super::*;
+
+    fn errs(text: &str) -> String {
+        parse_runbook("r.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn unknown_dependency_is_located() {
+        let e = errs(
+            "id = \"x\"\n[[steps]]\nid = \"a\"\ncmd = \"true\"\ndepends_on = [{ step = \"nope\" }]\n",
+        );
+        assert!(
+            e.starts_with("r.toml:5:") && e.contains("depends on `nope`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn cycles_are_named() {
+        let e = errs(
+            "id = \"x\"\n[[steps]]\nid = \"a\"\ncmd = \"true\"\ndepends_on = [{ step = \"c\" }]\n\
+             [[steps]]\nid = \"b\"\ncmd = \"true\"\ndepends_on = [{ step = \"a\" }]\n\
+             [[steps]]\nid = \"c\"\ncmd = \"true\"\ndepends_on = [{ step = \"b\", kind = \"always\" }]\n",
+        );
+        assert!(e.contains("cycle: a → c → b → a"), "{e}");
+    }
+
+    #[test]
+    fn human_steps_have_no_command_and_agent_steps_need_one() {
+        let e = errs("id = \"x\"\n[[steps]]\nid = \"ok\"\nactor = \"human\"\ncmd = \"rm -rf /\"\n");
+        assert!(e.contains("human step with a command"), "{e}");
+        let e = errs("id = \"x\"\n[[steps]]\nid = \"a\"\n");
+        assert!(e.contains("needs a `cmd`"), "{e}");
+        assert!(
+            parse_runbook(
+                "r.toml",
+                "id = \"x\"\n[[steps]]\nid = \"h\"\nactor = \"human\"\nnote = \"flip the switch\"\n"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn unknown_params_in_templates_and_bad_durations_are_refused() {
+        let e = errs(
+            "id = \"x\"\n[[steps]]\nid = \"a\"\ncmd = \"echo {{ params.nope }}\"\ntimeout = \"soon\"\non_error = { strategy = \"retry\" }\n",
+        );
+        assert!(e.contains("params.nope"), "{e}");
+        assert!(e.contains("timeout `soon`"), "{e}");
+        assert!(e.contains("needs `max`"), "{e}");
+    }
+
+    #[test]
+    fn topo_order_respects_dependencies_and_file_order() {
+        let rb = parse_runbook(
+            "r.toml",
+            "id = \"x\"\n[[steps]]\nid = \"c\"\ncmd = \"true\"\ndepends_on = [{ step = \"b\" }]\n\
+             [[steps]]\nid = \"a\"\ncmd = \"true\"\n[[steps]]\nid = \"b\"\ncmd = \"true\"\n",
+        )
+        .unwrap();
+        let order: Vec<&str> = topo_order(&rb)
+            .unwrap()
+            .into_iter()
+            .map(|i| rb.steps[i].id.as_str())
+            .collect();
+        assert_eq!(order, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn the_seed_002_mode_loads() {
+        let text = include_str!("../../../examples/runbooks/ops-radicle-build-info.toml");
+        let rb = parse_runbook("examples/runbooks/ops-radicle-build-info.toml", text).unwrap();
+        assert_eq!(rb.steps.len(), 10);
+        assert!(
+            rb.steps
+                .iter()
+                .all(|s| s.on_error.strategy == Strategy::Continue)
+        );
+        let m = crate::mermaid(&rb);
+        assert!(
+            m.contains("ops_command_flow -- always --> signing_mode_switch"),
+            "{m}"
+        );
     }
 }

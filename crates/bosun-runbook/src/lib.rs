@@ -7,7 +7,12 @@
 #![deny(missing_docs)]
 
 pub mod def;
+pub mod graph;
 pub mod plan;
 
-pub use def::{Param, ParamType, Runbook, RunbookError, Step, parse_runbook};
+pub use def::{
+    Actor, ErrorSpec, Param, ParamType, Runbook, RunbookError, Step, StepTarget, find_cycle,
+    parse_runbook, topo_order,
+};
+pub use graph::{dot, mermaid};
 pub use plan::{PlanError, plan};

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use bosun_model::{Host, Name, Plan, PlanStep};
+use bosun_model::source::parse_duration;
+use bosun_model::{Host, Name, OnError, Plan, PlanStep};
 use minijinja::{Environment, UndefinedBehavior};
 
-use crate::def::{Runbook, check_value, value_to_string};
+use crate::def::{Runbook, StepTarget, check_value, topo_order, value_to_string};
 
 /// Why a plan could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum PlanError {
     /// No targets.
     #[error("no target hosts: give at least one `--target <host>`")]
     NoTargets,
+    /// The runbook uses something the executor cannot run yet.
+    #[error("{0}")]
+    Unsupported(String),
     /// A step's template failed to render.
     #[error("step `{step}` on host `{host}`: {message}")]
     Template {
@@ -87,6 +91,26 @@ pub fn plan(
         check_value(name, p, &v).map_err(PlanError::BadValue)?;
         full.insert(name.clone(), v);
     }
+    let Some(order) = topo_order(rb) else {
+        return Err(PlanError::Unsupported(format!(
+            "runbook `{}` has a dependency cycle",
+            rb.id
+        )));
+    };
+    for s in &rb.steps {
+        if s.cmd.is_none() {
+            return Err(PlanError::Unsupported(format!(
+                "step `{}` is a human step; human steps (`bosun step report`) arrive with the runbook engine and cannot run yet",
+                s.id
+            )));
+        }
+        if s.target == StepTarget::Controller {
+            return Err(PlanError::Unsupported(format!(
+                "step `{}` has target = \"controller\", which the executor does not run yet; use the default (each host)",
+                s.id
+            )));
+        }
+    }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let mut steps = Vec::with_capacity(rb.steps.len() * hosts.len());
@@ -100,19 +124,32 @@ pub fn plan(
                 tags => host.tags.iter().cloned().collect::<Vec<String>>(),
             },
         };
-        for step in &rb.steps {
-            let cmd = env
-                .render_str(&step.cmd, &ctx)
-                .map_err(|e| PlanError::Template {
-                    step: step.id.to_string(),
-                    host: host.name.to_string(),
-                    message: e.to_string(),
-                })?;
+        for &i in &order {
+            let step = &rb.steps[i];
+            let tpl = step.cmd.as_deref().unwrap_or_default();
+            let cmd = env.render_str(tpl, &ctx).map_err(|e| PlanError::Template {
+                step: step.id.to_string(),
+                host: host.name.to_string(),
+                message: e.to_string(),
+            })?;
+            // Durations were validated at parse time.
+            let secs = |d: &Option<String>| {
+                d.as_deref()
+                    .and_then(|t| parse_duration(t).ok())
+                    .and_then(|v| u64::try_from(v).ok())
+            };
             steps.push(PlanStep {
                 step: step.id.clone(),
                 host: host.name.clone(),
                 cmd,
                 idempotent: step.idempotent,
+                depends_on: step.depends_on.clone(),
+                on_error: OnError {
+                    strategy: step.on_error.strategy,
+                    max: step.on_error.max.unwrap_or(0),
+                    backoff_secs: secs(&step.on_error.backoff).unwrap_or(0),
+                },
+                timeout_secs: secs(&step.timeout),
             });
         }
     }
@@ -184,15 +221,18 @@ cmd = "install pkg={{ params.version }} on {{ host.name }} ({{ host.arch }})"
             ),
             Err(PlanError::UnknownParam { .. })
         ));
+        // A template reading anything but params and host is refused when
+        // the runbook is loaded, with its place.
         let bad = parse_runbook(
             "r.toml",
             "id=\"x\"\n[[steps]]\nid=\"s\"\ncmd=\"{{ env.HOME }}\"\n",
         )
-        .unwrap();
-        assert!(matches!(
-            plan(&bad, &[host("a")], &BTreeMap::new()),
-            Err(PlanError::Template { .. })
-        ));
+        .unwrap_err()
+        .to_string();
+        assert!(
+            bad.starts_with("r.toml:3:") && bad.contains("`{{ env.HOME }}` is not defined"),
+            "{bad}"
+        );
     }
 
     #[test]

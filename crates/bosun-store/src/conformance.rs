@@ -67,6 +67,9 @@ pub fn new_op(
                 host: h.clone(),
                 cmd: "true".into(),
                 idempotent: false,
+                depends_on: vec![],
+                on_error: Default::default(),
+                timeout_secs: None,
             })
             .collect(),
     };

@@ -149,6 +149,9 @@ enum Cmd {
         #[arg(long, required = true)]
         until_idle: bool,
     },
+    /// The runbook catalog: list, show, validate, graph.
+    #[command(subcommand)]
+    Runbook(RunbookCmd),
     /// Watch bosun do its main job in a throwaway workspace.
     Demo,
     /// Measure intake, policy decisions and signature verification.
@@ -189,6 +192,37 @@ enum KeyCmd {
         /// Output JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RunbookCmd {
+    /// The runbooks in runbooks/, and whether each is adopted.
+    List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One runbook: flags, parameters, steps and their dependencies.
+    Show {
+        /// The runbook id.
+        id: String,
+        /// Output JSON (the parsed definition).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check runbook files (all, or one) and report every problem with file:line:col.
+    Validate {
+        /// Only this runbook.
+        id: Option<String>,
+    },
+    /// The step graph as Mermaid (default) or Graphviz DOT.
+    Graph {
+        /// The runbook id.
+        id: String,
+        /// `mermaid` or `dot`.
+        #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot"])]
+        format: String,
     },
 }
 
@@ -552,6 +586,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Runbook(r) => runbook_cmd(&ctx, r),
         Cmd::Demo => crate::demo::run().map(|()| ExitCode::SUCCESS),
         Cmd::Bench(b) => crate::bench::run(b).map(|()| ExitCode::SUCCESS),
     }
@@ -1092,4 +1127,167 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     c.release()?;
     println!("controller stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn disk_runbook(ws: &Workspace, id: &str) -> Result<(String, String)> {
+    ws.disk_runbooks()?
+        .into_iter()
+        .find(|(i, _, _)| i == id)
+        .map(|(_, p, t)| (p, t))
+        .ok_or_else(|| {
+            other(format!(
+                "no runbook `{id}` in runbooks/ (see `bosun runbook list`)"
+            ))
+        })
+}
+
+fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
+    let ws = Workspace::open(&ctx.workspace)?;
+    match cmd {
+        RunbookCmd::List { json: j } => {
+            let ctl = Control::open(ws.clone())?;
+            let mut rows = Vec::new();
+            let mut js = Vec::new();
+            for (id, path, text) in ws.disk_runbooks()? {
+                let adopted = ctl
+                    .store
+                    .adopted(&bosun_control::governed::runbook_subject(&id))?;
+                let state = match adopted {
+                    None => "no",
+                    Some(a) if a.digest == bosun_model::Digest::of(text.as_bytes()) => "yes",
+                    Some(_) => "differs",
+                };
+                let parsed = bosun_runbook::parse_runbook(&path, &text);
+                let (desc, ro, steps, valid) = match &parsed {
+                    Ok(rb) => (rb.description.clone(), rb.read_only, rb.steps.len(), true),
+                    Err(_) => (String::new(), false, 0, false),
+                };
+                rows.push(vec![
+                    id.clone(),
+                    if ro { "read-only" } else { "changes" }.into(),
+                    steps.to_string(),
+                    state.into(),
+                    if valid {
+                        desc.clone()
+                    } else {
+                        "INVALID: bosun runbook validate".into()
+                    },
+                ]);
+                js.push(json!({"id": id, "path": path, "read_only": ro, "steps": steps, "adopted": state, "valid": valid, "description": desc}));
+            }
+            if j {
+                println!("{}", serde_json::Value::Array(js));
+            } else {
+                table(&["id", "kind", "steps", "adopted", "description"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunbookCmd::Show { id, json: j } => {
+            let (path, text) = disk_runbook(&ws, &id)?;
+            let rb =
+                bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
+            if j {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rb).map_err(|e| other(e.to_string()))?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{} — {}", rb.id, rb.description);
+            println!(
+                "{}{}  ({path})",
+                if rb.read_only {
+                    "read-only"
+                } else {
+                    "changes hosts"
+                },
+                if rb.destructive { ", DESTRUCTIVE" } else { "" }
+            );
+            for (name, p) in &rb.params {
+                let d = p.default.as_ref().map(bosun_runbook::def::value_to_string);
+                println!(
+                    "  param {name}: {:?}{}{}",
+                    p.ty,
+                    d.map(|d| format!(" = {d}")).unwrap_or_default(),
+                    if p.required { " (required)" } else { "" }
+                );
+            }
+            for c in &rb.preconditions {
+                println!("  before: {c}");
+            }
+            for st in &rb.steps {
+                let deps: Vec<String> = st
+                    .depends_on
+                    .iter()
+                    .map(|d| format!("{} ({:?})", d.step, d.kind))
+                    .collect();
+                println!(
+                    "  step {} [{:?}]{}{}",
+                    st.id,
+                    st.actor,
+                    if deps.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {}", deps.join(", "))
+                    },
+                    if st.idempotent { " idempotent" } else { "" }
+                );
+                if let Some(c) = &st.cmd {
+                    println!("      $ {c}");
+                }
+            }
+            for c in &rb.postconditions {
+                println!("  after: {c}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunbookCmd::Validate { id } => {
+            let mut bad = 0;
+            let mut n = 0;
+            for (rid, path, text) in ws.disk_runbooks()? {
+                if id.as_deref().is_some_and(|want| want != rid) {
+                    continue;
+                }
+                n += 1;
+                match bosun_runbook::parse_runbook(&path, &text) {
+                    Ok(rb) if rb.id.as_str() == rid => println!("ok  {path}"),
+                    Ok(rb) => {
+                        bad += 1;
+                        eprintln!(
+                            "{path}:1:1: its id is `{}`, not the file name `{rid}`",
+                            rb.id
+                        );
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if n == 0 {
+                return Err(other(match id {
+                    Some(i) => format!("no runbook `{i}` in runbooks/"),
+                    None => "no runbooks in runbooks/".into(),
+                }));
+            }
+            if bad > 0 {
+                return Err(other(format!("{bad} of {n} runbook(s) are invalid")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunbookCmd::Graph { id, format } => {
+            let (path, text) = disk_runbook(&ws, &id)?;
+            let rb =
+                bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
+            print!(
+                "{}",
+                if format == "dot" {
+                    bosun_runbook::dot(&rb)
+                } else {
+                    bosun_runbook::mermaid(&rb)
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

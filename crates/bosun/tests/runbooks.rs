@@ -1,0 +1,169 @@
+//! The step-DAG semantics through the real binary: dependency kinds,
+//! `on_error` strategies, retries, timeouts, and the seed 002 mode as a
+//! runbook that loads, plans and runs.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+
+fn run_op(lab: &Lab, runbook: &str) -> serde_json::Value {
+    let s = lab.json(&[
+        "submit", runbook, "--target", "web-1", "--as", "claude", "--json",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    if s["state"] == "pending_approval" {
+        lab.ok(&["approve", &jti, "--as", "alice"]);
+    }
+    lab.ok(&["work", "--until-idle"]);
+    lab.json(&["ops", "show", &jti, "--json"])
+}
+
+fn status_of(show: &serde_json::Value, step: &str) -> String {
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == step)
+        .map(|s| s["status"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no step {step}: {show}"))
+}
+
+#[test]
+fn dependency_kinds_strategies_retries_and_timeouts() {
+    let lab = Lab::new();
+    lab.write(
+        "runbooks/dag.toml",
+        r#"
+id = "dag"
+[[steps]]
+id = "a"
+cmd = "exit 1"
+on_error = { strategy = "continue" }
+[[steps]]
+id = "on-fail"
+cmd = "echo recovered > recovered.txt"
+depends_on = [{ step = "a", kind = "on_failure" }]
+[[steps]]
+id = "on-ok"
+cmd = "echo never > never.txt"
+depends_on = [{ step = "a" }]
+[[steps]]
+id = "always"
+cmd = "true"
+depends_on = [{ step = "a", kind = "always" }]
+[[steps]]
+id = "flaky"
+cmd = "test -f tried || { touch tried; exit 1; }"
+on_error = { strategy = "retry", max = 2, backoff = "1s" }
+[[steps]]
+id = "slow"
+cmd = "sleep 5"
+timeout = "1s"
+on_error = { strategy = "continue" }
+[[steps]]
+id = "after-slow"
+cmd = "true"
+depends_on = [{ step = "slow" }]
+"#,
+    );
+    let show = run_op(&lab, "dag");
+    assert_eq!(status_of(&show, "a"), "failed");
+    assert_eq!(status_of(&show, "on-fail"), "succeeded");
+    assert_eq!(status_of(&show, "on-ok"), "skipped");
+    assert_eq!(status_of(&show, "always"), "succeeded");
+    assert_eq!(
+        status_of(&show, "flaky"),
+        "succeeded",
+        "retried once: {show}"
+    );
+    assert_eq!(status_of(&show, "slow"), "failed", "killed by its timeout");
+    assert_eq!(status_of(&show, "after-slow"), "skipped");
+    assert_eq!(show["state"], "failed", "a run with failed steps fails");
+    assert!(lab.path(".bosun/sim/web-1/recovered.txt").exists());
+    assert!(!lab.path(".bosun/sim/web-1/never.txt").exists());
+    let slow = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "slow")
+        .unwrap();
+    assert!(
+        slow["duration_ms"].as_u64().unwrap() < 4000,
+        "the timeout killed it: {slow}"
+    );
+}
+
+#[test]
+fn stop_cancels_what_has_not_started() {
+    let lab = Lab::new();
+    lab.write("runbooks/stops.toml", "id = \"stops\"\n[[steps]]\nid = \"bad\"\ncmd = \"exit 3\"\n[[steps]]\nid = \"next\"\ncmd = \"touch next.txt\"\n");
+    let show = run_op(&lab, "stops");
+    assert_eq!(show["state"], "failed");
+    assert_eq!(status_of(&show, "next"), "skipped");
+    assert!(
+        show["steps"][1]["output"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled")
+    );
+    assert!(!lab.path(".bosun/sim/web-1/next.txt").exists());
+}
+
+#[test]
+fn the_seed_002_mode_plans_and_runs() {
+    let lab = Lab::new();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/runbooks/ops-radicle-build-info.toml"
+    ))
+    .unwrap();
+    lab.write("runbooks/ops-radicle-build-info.toml", &text);
+    let plan = lab.json(&[
+        "plan",
+        "ops-radicle-build-info",
+        "--target",
+        "web-1",
+        "--json",
+    ]);
+    assert_eq!(plan["plan"]["steps"].as_array().unwrap().len(), 10);
+    let show = run_op(&lab, "ops-radicle-build-info");
+    assert_eq!(status_of(&show, "plane_topology"), "succeeded");
+    assert!(
+        show["steps"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("\"planes\"")
+    );
+    // The dependent steps ran after their dependencies, whatever they did.
+    assert_ne!(status_of(&show, "constraints_and_edge_cases"), "skipped");
+}
+
+#[test]
+fn runbook_catalog_verbs() {
+    let lab = Lab::new();
+    let list = lab.json(&["runbook", "list", "--json"]);
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec!["disk-usage", "pkg-upgrade"]);
+    let show = lab.ok(&["runbook", "show", "pkg-upgrade"]);
+    assert!(
+        show.contains("install") && show.contains("version"),
+        "{show}"
+    );
+    let g = lab.ok(&["runbook", "graph", "pkg-upgrade", "--format", "dot"]);
+    assert!(g.starts_with("digraph"), "{g}");
+    lab.write(
+        "runbooks/broken.toml",
+        "id = \"broken\"\n[[steps]]\nid = \"a\"\ncmd = \"true\"\ndepends_on = [{ step = \"b\" }]\n",
+    );
+    let o = lab.run(&["runbook", "validate"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("runbooks/broken.toml:5:"), "{err}");
+    lab.ok(&["runbook", "validate", "pkg-upgrade"]);
+}
