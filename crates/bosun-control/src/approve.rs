@@ -25,15 +25,14 @@ pub struct ApprovalOutcome {
     pub needed: u32,
 }
 
-/// Verifies an approval envelope against the registry: size, format, known
-/// key, type, signature, claims, issuer, validity, workspace. Shared by op
-/// approvals and adoption approvals.
-pub(crate) fn verify_approval(
+/// Verifies a signed envelope of type `typ` against the registry: size,
+/// format, known key, type, signature, claims. Returns the claims, the
+/// signer's registered role and its key id.
+pub(crate) fn verify_signed<T: serde::de::DeserializeOwned>(
     keys: &bosun_workspace::KeyRegistry,
-    ws: &bosun_model::Name,
     envelope: &str,
-    now: i64,
-) -> std::result::Result<(ApprovalClaims, bosun_model::Role), Rejected> {
+    typ: &str,
+) -> std::result::Result<(T, bosun_model::Role, String), Rejected> {
     let u = bosun_sign::decode(envelope).map_err(|e| reject("format", e.to_string(), None))?;
     let kid = u.kid().unwrap_or_default().to_string();
     let entry = bosun_model::KeyId::parse(&kid)
@@ -46,13 +45,10 @@ pub(crate) fn verify_approval(
             None,
         ));
     };
-    if u.header().typ.as_deref() != Some(APPROVAL_TYP) {
+    if u.header().typ.as_deref() != Some(typ) {
         return Err(reject(
             "type",
-            format!(
-                "envelope type is {:?}, not `{APPROVAL_TYP}`",
-                u.header().typ
-            ),
+            format!("envelope type is {:?}, not `{typ}`", u.header().typ),
             None,
         ));
     }
@@ -65,9 +61,21 @@ pub(crate) fn verify_approval(
     };
     u.verify(public)
         .map_err(|e| reject("signature", e.to_string(), None))?;
-    let c: ApprovalClaims = u
+    let c: T = u
         .claims()
         .map_err(|e| reject("claims", e.to_string(), None))?;
+    Ok((c, entry.role, kid))
+}
+
+/// Verifies an approval envelope: [`verify_signed`], then issuer, validity
+/// and workspace. Shared by op approvals and adoption approvals.
+pub(crate) fn verify_approval(
+    keys: &bosun_workspace::KeyRegistry,
+    ws: &bosun_model::Name,
+    envelope: &str,
+    now: i64,
+) -> std::result::Result<(ApprovalClaims, bosun_model::Role), Rejected> {
+    let (c, role, kid): (ApprovalClaims, _, _) = verify_signed(keys, envelope, APPROVAL_TYP)?;
     let jti = Some(c.op.to_string());
     check_envelope(
         "approval",
@@ -82,7 +90,7 @@ pub(crate) fn verify_approval(
         now,
         jti,
     )?;
-    Ok((c, entry.role))
+    Ok((c, role))
 }
 
 impl Control {

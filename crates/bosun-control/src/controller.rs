@@ -317,6 +317,12 @@ impl Controller {
                     }
                     continue;
                 }
+                Some(StepStatus::Waiting) => {
+                    return Ok(report(
+                        OpState::Running,
+                        format!("waiting for a report of {what}"),
+                    ));
+                }
                 Some(StepStatus::Unknown) => {
                     let detail = format!("{what} has an unknown outcome");
                     store.finish_run(lease, jti, OpState::NeedsAttention, &detail, now())?;
@@ -408,6 +414,35 @@ impl Controller {
                     result,
                 });
                 continue;
+            }
+            if ps.needs_report() {
+                let t = now();
+                let waiting = StepResult {
+                    idx,
+                    step: ps.step.to_string(),
+                    host: ps.host.to_string(),
+                    status: StepStatus::Waiting,
+                    exit_code: None,
+                    duration_ms: 0,
+                    output: format!(
+                        "waiting for `bosun step report {jti} {} --status pass|fail --as <name>`",
+                        ps.step
+                    ),
+                    started_at: t,
+                    finished_at: 0,
+                };
+                store.park_run(lease, jti, &waiting)?;
+                progress(Progress::StepFinished {
+                    jti: jti.clone(),
+                    result: waiting,
+                });
+                return Ok(report(
+                    OpState::Running,
+                    format!(
+                        "waiting for a {:?} to report {what}: bosun step report {jti} {} --status pass|fail --as <name>",
+                        ps.actor, ps.step
+                    ),
+                ));
             }
             let Some(host) = hosts.get(&ps.host) else {
                 let detail = format!("host `{}` is no longer in the inventory", ps.host);

@@ -15,6 +15,8 @@ use crate::ids::{Jti, KeyId, Name};
 pub const OP_TYP: &str = "bosun-op+jwt";
 /// The JWS `typ` header of an approval envelope.
 pub const APPROVAL_TYP: &str = "bosun-approval+jwt";
+/// The JWS `typ` header of a step report.
+pub const STEP_REPORT_TYP: &str = "bosun-step-report+jwt";
 
 /// Claims of an op envelope.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,4 +78,43 @@ pub struct ApprovalClaims {
     /// Why (required for a denial).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// How a human step went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// Done as described.
+    Pass,
+    /// Not done, or it went wrong.
+    Fail,
+}
+
+/// Claims of a step report: a human (or, where the step allows, an agent)
+/// says how a step without a command went. The seed's `ontoref step report`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepReportClaims {
+    /// The report's own id.
+    pub jti: Jti,
+    /// The reporter's key.
+    pub iss: KeyId,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// The workspace.
+    pub ws: Name,
+    /// The op whose run it is.
+    pub op: Jti,
+    /// The step.
+    pub step: Name,
+    /// The host, when the step waits on several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Name>,
+    /// Pass or fail.
+    pub status: ReportStatus,
+    /// What the reporter wants recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }

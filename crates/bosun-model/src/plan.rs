@@ -8,6 +8,22 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::ids::Name;
 
+/// Who performs a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// The controller runs its command.
+    #[default]
+    #[serde(alias = "Agent")]
+    Agent,
+    /// A human does it and reports the result (`bosun step report`).
+    #[serde(alias = "Human")]
+    Human,
+    /// Either.
+    #[serde(alias = "Both")]
+    Both,
+}
+
 /// When a dependent step runs, given how its dependency ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -83,6 +99,18 @@ pub struct PlanStep {
     /// Kill it after this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// Who performs it. A step with no command (`cmd` empty) waits for a
+    /// signed `bosun step report` from an identity this actor allows.
+    #[serde(default)]
+    pub actor: Actor,
+}
+
+impl PlanStep {
+    /// Whether the controller waits for a human's report instead of
+    /// running a command.
+    pub fn needs_report(&self) -> bool {
+        self.cmd.is_empty() && self.actor != Actor::Agent
+    }
 }
 
 /// The dry run of a runbook: every step, host and command, in order.
@@ -133,6 +161,7 @@ mod tests {
                 depends_on: vec![],
                 on_error: OnError::default(),
                 timeout_secs: None,
+                actor: Actor::Agent,
             }],
         }
     }

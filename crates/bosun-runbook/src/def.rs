@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bosun_model::source::parse_duration;
 use bosun_model::source::{SourceError, find_offset, from_toml};
-use bosun_model::{Dependency, Digest, Name, Strategy};
+use bosun_model::{Actor, Dependency, Digest, Name, Strategy};
 use serde::{Deserialize, Serialize};
 
 /// Largest runbook file accepted.
@@ -64,22 +64,6 @@ pub struct Param {
 
 fn default_type() -> ParamType {
     ParamType::String
-}
-
-/// Who performs a step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Actor {
-    /// The controller runs its command.
-    #[default]
-    #[serde(alias = "Agent")]
-    Agent,
-    /// A human does it and reports the result (`bosun step report`).
-    #[serde(alias = "Human")]
-    Human,
-    /// Either.
-    #[serde(alias = "Both")]
-    Both,
 }
 
 /// Where a step runs.

@@ -2,9 +2,9 @@
 //! previews) and Graphviz DOT. Edges carry the dependency kind when it is
 //! not the default `on_success`.
 
-use bosun_model::DepKind;
+use bosun_model::{Actor, DepKind};
 
-use crate::def::{Actor, Runbook};
+use crate::def::Runbook;
 
 fn label(kind: DepKind) -> Option<&'static str> {
     match kind {

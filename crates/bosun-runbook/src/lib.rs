@@ -6,12 +6,14 @@
 //! This crate does no I/O: callers hand it file names and texts.
 #![deny(missing_docs)]
 
+pub use bosun_model::Actor;
+
 pub mod def;
 pub mod graph;
 pub mod plan;
 
 pub use def::{
-    Actor, ErrorSpec, Param, ParamType, Runbook, RunbookError, Step, StepTarget, find_cycle,
+    ErrorSpec, Param, ParamType, Runbook, RunbookError, Step, StepTarget, find_cycle,
     parse_runbook, topo_order,
 };
 pub use graph::{dot, mermaid};

@@ -98,12 +98,6 @@ pub fn plan(
         )));
     };
     for s in &rb.steps {
-        if s.cmd.is_none() {
-            return Err(PlanError::Unsupported(format!(
-                "step `{}` is a human step; human steps (`bosun step report`) arrive with the runbook engine and cannot run yet",
-                s.id
-            )));
-        }
         if s.target == StepTarget::Controller {
             return Err(PlanError::Unsupported(format!(
                 "step `{}` has target = \"controller\", which the executor does not run yet; use the default (each host)",
@@ -150,6 +144,7 @@ pub fn plan(
                     backoff_secs: secs(&step.on_error.backoff).unwrap_or(0),
                 },
                 timeout_secs: secs(&step.timeout),
+                actor: step.actor,
             });
         }
     }

@@ -34,6 +34,59 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     halt_round_trip(make().as_ref());
     adoption(make().as_ref());
     budgets_count_changed_hosts(make().as_ref());
+    parked_runs_wait_for_a_report(make().as_ref());
+}
+
+fn parked_runs_wait_for_a_report(b: &dyn Backend) {
+    let l = b.acquire_lease("c1", 100, 100).unwrap().unwrap();
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    let d = b.dequeue(&l, 100).unwrap().unwrap();
+    b.start_run(&l, &op.claims.jti, 100).unwrap();
+    let mut r = StepResult {
+        idx: 0,
+        step: "s1".into(),
+        host: "h1".into(),
+        status: StepStatus::Waiting,
+        exit_code: None,
+        duration_ms: 0,
+        output: "waiting".into(),
+        started_at: 101,
+        finished_at: 0,
+    };
+    // A report before the step is reached is refused.
+    assert!(
+        b.report_step(&op.claims.jti, &r, &serde_json::json!({}))
+            .is_err()
+    );
+    b.park_run(&l, &op.claims.jti, &r).unwrap();
+    assert_eq!(b.depth().unwrap(), 0, "a parked run is off the queue");
+    assert!(b.dequeue(&l, 102).unwrap().is_none());
+    let rec = b.op(&op.claims.jti).unwrap().unwrap();
+    assert_eq!(
+        rec.summary.state,
+        OpState::Running,
+        "the op stays running (and keeps its locks)"
+    );
+    assert_eq!(rec.steps[0].status, StepStatus::Waiting);
+    r.status = StepStatus::Succeeded;
+    r.finished_at = 103;
+    b.report_step(&op.claims.jti, &r, &serde_json::json!({"by": "alice"}))
+        .unwrap();
+    assert!(
+        b.report_step(&op.claims.jti, &r, &serde_json::json!({}))
+            .is_err(),
+        "a step is reported once"
+    );
+    let again = b
+        .dequeue(&l, 104)
+        .unwrap()
+        .expect("the report puts the op back on the queue");
+    assert_eq!(again.jti, d.jti);
+    assert_eq!(
+        b.op(&op.claims.jti).unwrap().unwrap().steps[0].status,
+        StepStatus::Succeeded
+    );
 }
 
 fn name(s: &str) -> Name {
@@ -70,6 +123,7 @@ pub fn new_op(
                 depends_on: vec![],
                 on_error: Default::default(),
                 timeout_secs: None,
+                actor: Default::default(),
             })
             .collect(),
     };

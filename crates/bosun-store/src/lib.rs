@@ -143,6 +143,14 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
     /// Persists a step's result.
     fn step_finished(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()>;
+    /// Parks a run at a step that waits for a report: records the step as
+    /// `waiting` and acks the queue item, in one transaction. The op stays
+    /// `running` and keeps its target locks until the report comes.
+    fn park_run(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()>;
+    /// Records the report of a waiting step (its result, with `data` in the
+    /// event) and puts the op back on the queue, in one transaction. Refused
+    /// (`Conflict`) unless that step is waiting.
+    fn report_step(&self, jti: &Jti, r: &StepResult, data: &serde_json::Value) -> Result<()>;
     /// Ends the run: op state, lock release, event, and the queue ack of the
     /// delivery, in one transaction.
     fn finish_run(

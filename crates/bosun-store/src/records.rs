@@ -174,6 +174,8 @@ pub enum StepStatus {
     Skipped,
     /// Outcome cannot be known (controller died while it ran).
     Unknown,
+    /// Waits for a signed step report (a human step).
+    Waiting,
 }
 
 impl StepStatus {
@@ -185,6 +187,7 @@ impl StepStatus {
             StepStatus::Failed => "failed",
             StepStatus::Skipped => "skipped",
             StepStatus::Unknown => "unknown",
+            StepStatus::Waiting => "waiting",
         }
     }
     /// Parses a storage name.
@@ -195,6 +198,7 @@ impl StepStatus {
             StepStatus::Failed,
             StepStatus::Skipped,
             StepStatus::Unknown,
+            StepStatus::Waiting,
         ]
         .into_iter()
         .find(|x| x.as_str() == s)

@@ -920,6 +920,68 @@ impl Store for SqliteStore {
         })
     }
 
+    fn park_run(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            tx.execute(
+                "INSERT INTO steps (jti, idx, step, host, status, output, started_at)
+                 VALUES (?1, ?2, ?3, ?4, 'waiting', ?5, ?6)
+                 ON CONFLICT(jti, idx) DO UPDATE SET status = 'waiting', output = excluded.output",
+                params![jti.as_str(), r.idx, r.step, r.host, r.output, r.started_at],
+            )
+            .map_err(be)?;
+            tx.execute("UPDATE queue SET acked = 1 WHERE jti = ?1", [jti.as_str()])
+                .map_err(be)?;
+            event(
+                tx,
+                r.started_at,
+                Some(jti.as_str()),
+                "step.waiting",
+                Some(&r.step),
+                &serde_json::json!({"idx": r.idx, "host": r.host}),
+            )
+        })
+    }
+
+    fn report_step(&self, jti: &Jti, r: &StepResult, data: &serde_json::Value) -> Result<()> {
+        self.with_tx(|tx| {
+            let cur: Option<String> = tx
+                .query_row(
+                    "SELECT status FROM steps WHERE jti = ?1 AND idx = ?2",
+                    params![jti.as_str(), r.idx],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            match cur.as_deref() {
+                Some("waiting") => {}
+                Some(other) => {
+                    return Err(StoreError::Conflict(format!(
+                        "step `{}` on `{}` of op {jti} is {other}, not waiting for a report",
+                        r.step, r.host
+                    )));
+                }
+                None => {
+                    return Err(StoreError::Conflict(format!(
+                        "step `{}` on `{}` of op {jti} has not been reached yet",
+                        r.step, r.host
+                    )));
+                }
+            }
+            tx.execute(
+                "UPDATE steps SET status = ?3, output = ?4, finished_at = ?5 WHERE jti = ?1 AND idx = ?2",
+                params![jti.as_str(), r.idx, r.status.as_str(), r.output, r.finished_at],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "UPDATE queue SET acked = 0, delivered_token = NULL WHERE jti = ?1",
+                [jti.as_str()],
+            )
+            .map_err(be)?;
+            event(tx, r.finished_at, Some(jti.as_str()), "step.reported", Some(&r.step), data)
+        })
+    }
+
     fn finish_run(
         &self,
         lease: &Lease,

@@ -149,6 +149,9 @@ enum Cmd {
         #[arg(long, required = true)]
         until_idle: bool,
     },
+    /// Report how a step without a command went (a human step).
+    #[command(subcommand)]
+    Step(StepCmd),
     /// The runbook catalog: list, show, validate, graph.
     #[command(subcommand)]
     Runbook(RunbookCmd),
@@ -189,6 +192,32 @@ enum KeyCmd {
     },
     /// List registered identities.
     List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StepCmd {
+    /// Say how a waiting step went; the run resumes with that result.
+    Report {
+        /// The op's jti (one run per op).
+        jti: String,
+        /// The step id.
+        step: String,
+        /// `pass` or `fail`.
+        #[arg(long, value_parser = ["pass", "fail"])]
+        status: String,
+        /// What to record with it (scrubbed of credentials).
+        #[arg(long)]
+        note: Option<String>,
+        /// Only this host's step (default: every host waiting on it).
+        #[arg(long)]
+        host: Option<String>,
+        /// Sign as this identity (a human for `human` steps).
+        #[arg(long = "as")]
+        as_: String,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -587,6 +616,50 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Runbook(r) => runbook_cmd(&ctx, r),
+        Cmd::Step(StepCmd::Report {
+            jti: j,
+            step,
+            status,
+            note,
+            host,
+            as_,
+            json: js,
+        }) => {
+            let ctl = ctx.control()?;
+            let gov = ctl.governed()?;
+            let who = key_id(&as_)?;
+            let key = client::load_secret(&ctx.key_dir, &who)?;
+            let step = Name::parse(&step).map_err(|e| other(format!("step: {e}")))?;
+            let host = host
+                .map(|h| Name::parse(&h).map_err(|e| other(format!("--host: {e}"))))
+                .transpose()?;
+            let status = if status == "pass" {
+                bosun_model::ReportStatus::Pass
+            } else {
+                bosun_model::ReportStatus::Fail
+            };
+            let t = now();
+            let env = ctl.sign_step_report(&key, &who, &jti(&j)?, &step, host, status, note, t)?;
+            match ctl.accept_step_report(&gov, &env, t)? {
+                Ok(out) => {
+                    if js {
+                        println!(
+                            "{}",
+                            json!({"jti": out.op, "step": out.step, "hosts": out.hosts, "status": out.status})
+                        );
+                    } else {
+                        println!(
+                            "reported {:?} for step {} on {}: the run resumes at the controller's next pass",
+                            out.status,
+                            out.step,
+                            out.hosts.join(", ")
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(rej) => Ok(refused(&rej, js)),
+            }
+        }
         Cmd::Demo => crate::demo::run().map(|()| ExitCode::SUCCESS),
         Cmd::Bench(b) => crate::bench::run(b).map(|()| ExitCode::SUCCESS),
     }
@@ -614,6 +687,7 @@ pub(crate) fn print_progress(p: Progress) {
                 StepStatus::Skipped => "·",
                 StepStatus::Unknown => "?",
                 StepStatus::Started => "…",
+                StepStatus::Waiting => "⏸",
             };
             let first = result
                 .output

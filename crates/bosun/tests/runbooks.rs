@@ -167,3 +167,157 @@ fn runbook_catalog_verbs() {
     assert!(err.contains("runbooks/broken.toml:5:"), "{err}");
     lab.ok(&["runbook", "validate", "pkg-upgrade"]);
 }
+
+const HUMAN: &str = r#"
+id = "with-human"
+[[steps]]
+id = "prep"
+cmd = "echo prepared >> prep.txt"
+[[steps]]
+id = "confirm"
+actor = "human"
+note = "check the console shows the new kernel"
+depends_on = [{ step = "prep" }]
+[[steps]]
+id = "finish"
+cmd = "echo done > finish.txt"
+depends_on = [{ step = "confirm" }]
+"#;
+
+fn start_human_run(lab: &Lab) -> String {
+    lab.write("runbooks/with-human.toml", HUMAN);
+    let s = lab.json(&[
+        "submit",
+        "with-human",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", &jti, "--as", "alice"]);
+    lab.ok(&["work", "--until-idle"]);
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "running", "{show}");
+    assert_eq!(status_of(&show, "confirm"), "waiting");
+    assert!(
+        !lab.path(".bosun/sim/web-1/finish.txt").exists(),
+        "nothing after the human step runs before the report"
+    );
+    // Working again does not move it: it is off the queue until reported.
+    lab.ok(&["work", "--until-idle"]);
+    assert_eq!(lab.state(&jti), "running");
+    jti
+}
+
+#[test]
+fn a_human_step_waits_for_a_signed_report_then_the_run_resumes() {
+    let lab = Lab::new();
+    let jti = start_human_run(&lab);
+    let r = lab.refused(&[
+        "step", "report", &jti, "confirm", "--status", "pass", "--as", "claude", "--json",
+    ]);
+    assert_eq!(
+        r["check"], "reporter_role",
+        "agents never report human steps"
+    );
+    let r = lab.refused(&[
+        "step", "report", &jti, "finish", "--status", "pass", "--as", "alice", "--json",
+    ]);
+    assert_eq!(r["check"], "step", "only a waiting step takes a report");
+    let ok = lab.json(&[
+        "step",
+        "report",
+        &jti,
+        "confirm",
+        "--status",
+        "pass",
+        "--note",
+        "console ok",
+        "--as",
+        "alice",
+        "--json",
+    ]);
+    assert_eq!(ok["hosts"][0], "web-1");
+    let r = lab.refused(&[
+        "step", "report", &jti, "confirm", "--status", "pass", "--as", "bob", "--json",
+    ]);
+    assert_eq!(r["check"], "step", "a step is reported once");
+    lab.ok(&["work", "--until-idle"]);
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "succeeded", "{show}");
+    assert!(status_of(&show, "confirm") == "succeeded");
+    assert!(lab.path(".bosun/sim/web-1/finish.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(lab.path(".bosun/sim/web-1/prep.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        1,
+        "prep ran once"
+    );
+}
+
+#[test]
+fn a_failed_human_step_skips_its_dependents_and_fails_the_run() {
+    let lab = Lab::new();
+    let jti = start_human_run(&lab);
+    lab.ok(&[
+        "step", "report", &jti, "confirm", "--status", "fail", "--as", "bob",
+    ]);
+    lab.ok(&["work", "--until-idle"]);
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "failed");
+    assert_eq!(status_of(&show, "finish"), "skipped");
+}
+
+#[test]
+fn a_waiting_run_survives_a_killed_controller() {
+    let lab = Lab::new();
+    lab.write("runbooks/with-human.toml", HUMAN);
+    let s = lab.json(&[
+        "submit",
+        "with-human",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", &jti, "--as", "alice"]);
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.json(&["ops", "show", &jti, "--json"])["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] != "waiting")
+    {
+        assert!(
+            std::time::Instant::now() < end,
+            "the run never reached the human step"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    serve.kill().unwrap(); // SIGKILL while it waits
+    serve.wait().unwrap();
+    lab.ok(&[
+        "step", "report", &jti, "confirm", "--status", "pass", "--as", "alice",
+    ]);
+    lab.ok(&["work", "--until-idle"]);
+    assert_eq!(lab.state(&jti), "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(lab.path(".bosun/sim/web-1/prep.txt"))
+            .unwrap()
+            .lines()
+            .count(),
+        1,
+        "prep was not run again"
+    );
+}

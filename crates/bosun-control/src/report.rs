@@ -1,0 +1,212 @@
+//! Step reports: how a human (or, for `both` steps, an agent) says a step
+//! without a command went — the seed's `ontoref step report`. A report is a
+//! signed envelope; it counts only for a step the run is waiting on, from
+//! an identity the step's actor allows (agents never report `human` steps).
+//! Recording it puts the op back on the queue, so the controller resumes.
+
+use bosun_model::claims::STEP_REPORT_TYP;
+use bosun_model::{Actor, Jti, KeyId, Name, OpState, ReportStatus, StepReportClaims};
+use bosun_sign::SecretKey;
+use bosun_store::{StepResult, StepStatus, StoreError};
+
+use crate::approve::verify_signed;
+use crate::governed::Governed;
+use crate::intake::{Rejected, Stamp, check_envelope, reject};
+use crate::{Control, Result, fresh_jti};
+
+/// What an accepted report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOutcome {
+    /// The op.
+    pub op: Jti,
+    /// The step.
+    pub step: String,
+    /// The hosts whose step it settled.
+    pub hosts: Vec<String>,
+    /// Pass or fail.
+    pub status: ReportStatus,
+}
+
+impl Control {
+    /// Signs a step report.
+    #[allow(clippy::too_many_arguments)]
+    pub fn sign_step_report(
+        &self,
+        key: &SecretKey,
+        iss: &KeyId,
+        op: &Jti,
+        step: &Name,
+        host: Option<Name>,
+        status: ReportStatus,
+        note: Option<String>,
+        now: i64,
+    ) -> Result<String> {
+        let claims = StepReportClaims {
+            jti: fresh_jti()?,
+            iss: iss.clone(),
+            iat: now,
+            exp: now + self.ws.config.op_ttl_secs,
+            ws: self.ws.config.name.clone(),
+            op: op.clone(),
+            step: step.clone(),
+            host,
+            status,
+            note,
+        };
+        Ok(bosun_sign::sign_compact(
+            key,
+            iss.as_str(),
+            STEP_REPORT_TYP,
+            &claims,
+        )?)
+    }
+
+    /// Takes a step report envelope. Refusals are recorded and returned as
+    /// the inner error.
+    pub fn accept_step_report(
+        &self,
+        gov: &Governed,
+        envelope: &str,
+        now: i64,
+    ) -> Result<std::result::Result<ReportOutcome, Rejected>> {
+        let r = self.check_report(gov, envelope, now)?;
+        if let Err(rej) = &r {
+            self.record_refusal(rej, envelope, now)?;
+        }
+        Ok(r)
+    }
+
+    fn check_report(
+        &self,
+        gov: &Governed,
+        envelope: &str,
+        now: i64,
+    ) -> Result<std::result::Result<ReportOutcome, Rejected>> {
+        let (c, role, kid): (StepReportClaims, _, _) =
+            match verify_signed(&gov.keys, envelope, STEP_REPORT_TYP) {
+                Ok(v) => v,
+                Err(r) => return Ok(Err(r)),
+            };
+        let jti = Some(c.op.to_string());
+        if let Err(r) = check_envelope(
+            "step report",
+            Some(&kid),
+            &Stamp {
+                iss: &c.iss,
+                iat: c.iat,
+                exp: c.exp,
+                ws: &c.ws,
+            },
+            &self.ws.config.name,
+            now,
+            jti.clone(),
+        ) {
+            return Ok(Err(r));
+        }
+        let Some(op) = self.store.op(&c.op)? else {
+            return Ok(Err(reject("op", format!("no op with jti `{}`", c.op), jti)));
+        };
+        if op.summary.state != OpState::Running {
+            return Ok(Err(reject(
+                "state",
+                format!("op `{}` is {}, not running", c.op, op.summary.state),
+                jti,
+            )));
+        }
+        let waiting: Vec<(usize, &bosun_model::PlanStep)> = op
+            .plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(i, ps)| {
+                ps.step == c.step
+                    && c.host.as_ref().is_none_or(|h| &ps.host == h)
+                    && op
+                        .steps
+                        .iter()
+                        .any(|r| r.idx as usize == *i && r.status == StepStatus::Waiting)
+            })
+            .collect();
+        let Some((_, first)) = waiting.first() else {
+            let now_waiting: Vec<String> = op
+                .steps
+                .iter()
+                .filter(|r| r.status == StepStatus::Waiting)
+                .map(|r| format!("{} on {}", r.step, r.host))
+                .collect();
+            return Ok(Err(reject(
+                "step",
+                format!(
+                    "step `{}`{} is not waiting for a report; waiting: {}",
+                    c.step,
+                    c.host
+                        .as_ref()
+                        .map(|h| format!(" on `{h}`"))
+                        .unwrap_or_default(),
+                    if now_waiting.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        now_waiting.join(", ")
+                    }
+                ),
+                jti,
+            )));
+        };
+        let allowed = match first.actor {
+            Actor::Human => role.is_human(),
+            Actor::Both => role.is_human() || role == bosun_model::Role::Agent,
+            Actor::Agent => false,
+        };
+        if !allowed {
+            return Ok(Err(reject(
+                "reporter_role",
+                format!(
+                    "`{}` is an {role}; step `{}` is a {:?} step: only a human reports it",
+                    c.iss, c.step, first.actor
+                ),
+                jti,
+            )));
+        }
+        let mut hosts = Vec::new();
+        for (i, ps) in &waiting {
+            let result = StepResult {
+                idx: u32::try_from(*i).unwrap_or(u32::MAX),
+                step: ps.step.to_string(),
+                host: ps.host.to_string(),
+                status: match c.status {
+                    ReportStatus::Pass => StepStatus::Succeeded,
+                    ReportStatus::Fail => StepStatus::Failed,
+                },
+                exit_code: None,
+                duration_ms: 0,
+                output: format!(
+                    "reported {:?} by {} ({role}){}",
+                    c.status,
+                    c.iss,
+                    c.note
+                        .as_ref()
+                        .map(|n| format!(": {}", crate::exec::scrub(n)))
+                        .unwrap_or_default()
+                ),
+                started_at: op
+                    .steps
+                    .iter()
+                    .find(|r| r.idx as usize == *i)
+                    .map_or(now, |r| r.started_at),
+                finished_at: now,
+            };
+            let data = serde_json::json!({"by": c.iss, "role": role, "status": c.status, "host": ps.host, "report": c.jti});
+            match self.store.report_step(&c.op, &result, &data) {
+                Ok(()) => hosts.push(ps.host.to_string()),
+                Err(StoreError::Conflict(m)) => return Ok(Err(reject("step", m, jti))),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Ok(ReportOutcome {
+            op: c.op,
+            step: c.step.to_string(),
+            hosts,
+            status: c.status,
+        }))
+    }
+}
