@@ -10,14 +10,14 @@
 //! `halt` stops dispatch: no new op and no new step starts until `resume`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use bosun_model::{DepKind, Jti, OpState, Strategy};
+use bosun_model::{DepKind, Host, Jti, OpState, Strategy};
 use bosun_store::{Delivery, Halt, Lease, NewEvent, RunStart, StepResult, StepStatus};
 
-use crate::exec::run_step;
+use crate::exec::{StepOutput, run_step};
 use crate::{Control, ControlError, Result, now};
 
 /// Default lease time-to-live in seconds (renewed every third of it).
@@ -94,7 +94,13 @@ pub struct Controller {
     held: Vec<Delivery>,
     /// Step timeout.
     pub step_timeout: Duration,
+    /// Steps of one run executing at once when its runbook sets no
+    /// `parallel`.
+    pub parallel: usize,
 }
+
+/// Steps of one run executing at once by default (all hosts together).
+pub const DEFAULT_PARALLEL: usize = 16;
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -122,6 +128,7 @@ impl Controller {
             lease: None,
             held: Vec::new(),
             step_timeout: STEP_TIMEOUT,
+            parallel: DEFAULT_PARALLEL,
         }
     }
 
@@ -265,222 +272,279 @@ impl Controller {
         let done = match store.start_run(lease, jti, now())? {
             RunStart::Started { steps } => steps,
             RunStart::Locked { host, by } => {
-                return Ok(report(
-                    OpState::Approved,
-                    format!("waiting: host `{host}` is locked by op {by}"),
-                ));
+                let why = match store.op(&by)? {
+                    Some(o) if o.summary.state == OpState::NeedsAttention => format!(
+                        "held: host `{host}` needs attention after op {by} (a step's outcome is unknown); once checked, report it with `bosun step report {by} <step> --host {host} --status pass|fail`"
+                    ),
+                    _ => format!("waiting: host `{host}` is locked by op {by}"),
+                };
+                return Ok(report(OpState::Approved, why));
             }
             RunStart::AlreadyEnded(s) => return Ok(report(s, "already ended".into())),
         };
+        let plan = &op.plan;
+        let n = plan.steps.len();
+        let idx_of =
+            |i: usize| u32::try_from(i).map_err(|_| ControlError::Other("plan too long".into()));
         let done: BTreeMap<u32, StepResult> = done.into_iter().map(|s| (s.idx, s)).collect();
-        let resumed = done
-            .values()
-            .filter(|s| s.status == StepStatus::Succeeded)
-            .count();
         progress(Progress::RunStarted {
             jti: jti.clone(),
-            runbook: op.plan.runbook.to_string(),
-            total: op.plan.steps.len(),
-            resumed,
+            runbook: plan.runbook.to_string(),
+            total: n,
+            resumed: done
+                .values()
+                .filter(|s| s.status == StepStatus::Succeeded)
+                .count(),
         });
-        let hosts = self.ctl.ws.inventory()?;
-        // How each (host, step) ended, in this run and before a restart.
-        let mut outcome: HashMap<(String, String), StepStatus> = done
-            .values()
-            .map(|s| ((s.host.clone(), s.step.clone()), s.status))
-            .collect();
-        // Why the rest of the run is cancelled (a `stop` step failed).
-        let mut stopped: Option<String> = None;
-        let mut failures: Vec<String> = Vec::new();
-        let (mut ran, mut skipped) = (0usize, 0usize);
-        for (i, ps) in op.plan.steps.iter().enumerate() {
-            let idx = u32::try_from(i).map_err(|_| ControlError::Other("plan too long".into()))?;
-            let what = format!("step `{}` on `{}`", ps.step, ps.host);
-            if let Some(h) = store.halt()? {
-                store.release(lease, d)?;
-                return Ok(report(
-                    OpState::Running,
-                    format!("paused by halt ({}): resumes after `bosun resume`", h.why),
-                ));
+
+        // Where every entry of the plan stands.
+        let mut slots = vec![Slot::Pending; n];
+        let mut rerun = vec![false; n];
+        let mut unknown: Vec<usize> = Vec::new();
+        for (i, ps) in plan.steps.iter().enumerate() {
+            match done.get(&idx_of(i)?).map(|s| s.status) {
+                None => {}
+                Some(StepStatus::Started) if ps.idempotent => rerun[i] = true,
+                Some(StepStatus::Started) | Some(StepStatus::Unknown) => unknown.push(i),
+                Some(StepStatus::Waiting) => slots[i] = Slot::Waiting,
+                Some(s) => slots[i] = Slot::Done(s),
             }
-            let mut rerun = false;
-            match done.get(&idx).map(|s| s.status) {
-                Some(StepStatus::Succeeded) => continue,
-                Some(StepStatus::Skipped) => {
-                    skipped += 1;
-                    continue;
-                }
-                Some(StepStatus::Failed) => {
-                    failures.push(what.clone());
-                    if ps.on_error.strategy != Strategy::Continue {
-                        stopped.get_or_insert(format!("{what} failed"));
+        }
+        if !unknown.is_empty() {
+            return self.unknown_outcome(lease, jti, plan, &done, &unknown, progress);
+        }
+
+        let deps = dependency_entries(plan);
+        let order = sequence(plan);
+        let hosts = self.ctl.ws.inventory()?;
+        let parallel = plan
+            .parallel
+            .map_or(self.parallel, |p| usize::try_from(p).unwrap_or(usize::MAX))
+            .max(1);
+        let max_fail = usize::try_from(plan.max_fail.unwrap_or(0)).unwrap_or(usize::MAX);
+        let mut acct = Accounting::default();
+        for (i, ps) in plan.steps.iter().enumerate() {
+            if slots[i] == Slot::Done(StepStatus::Failed) {
+                acct.failed(ps, max_fail);
+            }
+        }
+        let (tx, rx) = mpsc::channel::<(usize, StepOutput, u32, u32)>();
+        let mut running = 0usize;
+        let mut running_step: HashMap<&str, usize> = HashMap::new();
+        let (mut ran, mut skipped) = (0usize, 0usize);
+        loop {
+            let halted = store.halt()?;
+            if halted.is_none() {
+                for i in 0..n {
+                    if slots[i] != Slot::Pending {
+                        continue;
                     }
-                    continue;
+                    let ps = &plan.steps[i];
+                    let idx = idx_of(i)?;
+                    let verdict = match acct.cancelled(ps) {
+                        Some(why) => Ready::Skip(format!("cancelled: {why}")),
+                        None if order[i].iter().any(|&j| !matches!(slots[j], Slot::Done(_))) => {
+                            Ready::NotYet
+                        }
+                        None => readiness(plan, &deps[i], &slots),
+                    };
+                    match verdict {
+                        Ready::NotYet => continue,
+                        Ready::Skip(reason) => {
+                            let t = now();
+                            let result = StepResult {
+                                idx,
+                                step: ps.step.to_string(),
+                                host: ps.host.to_string(),
+                                status: StepStatus::Skipped,
+                                exit_code: None,
+                                duration_ms: 0,
+                                output: reason,
+                                started_at: t,
+                                finished_at: t,
+                            };
+                            store.step_finished(lease, jti, &result)?;
+                            slots[i] = Slot::Done(StepStatus::Skipped);
+                            skipped += 1;
+                            progress(Progress::StepFinished {
+                                jti: jti.clone(),
+                                result,
+                            });
+                        }
+                        Ready::Go if ps.needs_report() => {
+                            let t = now();
+                            let waiting = StepResult {
+                                idx,
+                                step: ps.step.to_string(),
+                                host: ps.host.to_string(),
+                                status: StepStatus::Waiting,
+                                exit_code: None,
+                                duration_ms: 0,
+                                output: format!(
+                                    "waiting for `bosun step report {jti} {} --host {} --status pass|fail --as <name>`",
+                                    ps.step, ps.host
+                                ),
+                                started_at: t,
+                                finished_at: 0,
+                            };
+                            store.step_finished(lease, jti, &waiting)?;
+                            slots[i] = Slot::Waiting;
+                            progress(Progress::StepFinished {
+                                jti: jti.clone(),
+                                result: waiting,
+                            });
+                        }
+                        Ready::Go => {
+                            let per_step = running_step.get(ps.step.as_str()).copied().unwrap_or(0);
+                            let step_cap = ps
+                                .max_parallel
+                                .map_or(usize::MAX, |m| usize::try_from(m).unwrap_or(usize::MAX));
+                            if running >= parallel || per_step >= step_cap {
+                                continue;
+                            }
+                            let host = if ps.controller {
+                                Some(controller_host(&ps.host))
+                            } else {
+                                hosts.get(&ps.host).cloned()
+                            };
+                            let started = now();
+                            if !rerun[i] {
+                                store.step_started(
+                                    lease,
+                                    jti,
+                                    idx,
+                                    ps.step.as_str(),
+                                    ps.host.as_str(),
+                                    started,
+                                )?;
+                            }
+                            progress(Progress::StepStarted {
+                                jti: jti.clone(),
+                                idx: i,
+                                step: ps.step.to_string(),
+                                host: ps.host.to_string(),
+                            });
+                            slots[i] = Slot::Running(started);
+                            running += 1;
+                            *running_step.entry(ps.step.as_str()).or_default() += 1;
+                            let tx = tx.clone();
+                            let root = self.ctl.ws.root.clone();
+                            let timeout = ps
+                                .timeout_secs
+                                .map_or(self.step_timeout, Duration::from_secs);
+                            let cmd = ps.cmd.clone();
+                            let attempts = if ps.on_error.strategy == Strategy::Retry {
+                                1 + ps.on_error.max
+                            } else {
+                                1
+                            };
+                            let backoff = Duration::from_secs(ps.on_error.backoff_secs);
+                            let name = ps.host.to_string();
+                            std::thread::spawn(move || {
+                                let Some(host) = host else {
+                                    let out = StepOutput {
+                                        exit_code: None,
+                                        output: format!(
+                                            "host `{name}` is no longer in the inventory"
+                                        ),
+                                        duration_ms: 0,
+                                    };
+                                    let _ = tx.send((i, out, 1, 1));
+                                    return;
+                                };
+                                let mut out = run_step(&root, &host, &cmd, timeout);
+                                let mut attempt = 1;
+                                while !out.ok() && attempt < attempts {
+                                    std::thread::sleep(backoff);
+                                    attempt += 1;
+                                    out = run_step(&root, &host, &cmd, timeout);
+                                }
+                                let _ = tx.send((i, out, attempt, attempts));
+                            });
+                        }
+                    }
                 }
-                Some(StepStatus::Waiting) => {
+            }
+            if running == 0 {
+                if let Some(h) = halted {
+                    store.release(lease, d)?;
                     return Ok(report(
                         OpState::Running,
-                        format!("waiting for a report of {what}"),
+                        format!("paused by halt ({}): resumes after `bosun resume`", h.why),
                     ));
                 }
-                Some(StepStatus::Unknown) => {
-                    let detail = format!("{what} has an unknown outcome");
-                    store.finish_run(lease, jti, OpState::NeedsAttention, &detail, now())?;
-                    return Ok(report(OpState::NeedsAttention, detail));
-                }
-                Some(StepStatus::Started) if ps.idempotent => rerun = true,
-                Some(StepStatus::Started) => {
+                if let Some(w) = slots.iter().position(|s| *s == Slot::Waiting) {
+                    let ps = &plan.steps[w];
+                    let idx = idx_of(w)?;
                     let t = now();
-                    let prev = done.get(&idx);
-                    let unknown = StepResult {
+                    let parked = StepResult {
                         idx,
                         step: ps.step.to_string(),
                         host: ps.host.to_string(),
-                        status: StepStatus::Unknown,
+                        status: StepStatus::Waiting,
                         exit_code: None,
                         duration_ms: 0,
-                        output: "the controller stopped while this step ran; its outcome cannot be known".into(),
-                        started_at: prev.map_or(t, |p| p.started_at),
-                        finished_at: t,
+                        output: done.get(&idx).map_or_else(
+                            || format!("waiting for `bosun step report {jti} {}`", ps.step),
+                            |r| r.output.clone(),
+                        ),
+                        started_at: done.get(&idx).map_or(t, |r| r.started_at),
+                        finished_at: 0,
                     };
-                    store.step_finished(lease, jti, &unknown)?;
-                    let detail = format!(
-                        "{what} was running when the controller stopped and is not idempotent: its outcome is unknown. Check the host by hand; nothing was retried."
-                    );
-                    store.record_event(&NewEvent {
-                        at: t,
-                        jti: Some(jti.to_string()),
-                        kind: "blocker.filed".into(),
-                        data: serde_json::json!({"kind": "unknown-outcome", "host": ps.host, "step": ps.step, "halts": ["changes to this host"]}),
-                    })?;
-                    store.finish_run(lease, jti, OpState::NeedsAttention, &detail, t)?;
-                    progress(Progress::StepFinished {
-                        jti: jti.clone(),
-                        result: unknown,
-                    });
-                    return Ok(report(OpState::NeedsAttention, detail));
-                }
-                None => {}
-            }
-            // Does it run? Not after a `stop`; otherwise when every
-            // dependency ended the way its kind asks.
-            let skip = match &stopped {
-                Some(why) => Some(format!("cancelled: {why}")),
-                None => ps.depends_on.iter().find_map(|dep| {
-                    let st = outcome
-                        .get(&(ps.host.to_string(), dep.step.to_string()))
-                        .copied();
-                    let holds = matches!(
-                        (dep.kind, st),
-                        (DepKind::Always, Some(_))
-                            | (DepKind::OnSuccess, Some(StepStatus::Succeeded))
-                            | (DepKind::OnFailure, Some(StepStatus::Failed))
-                    );
-                    (!holds).then(|| {
+                    store.park_run(lease, jti, &parked)?;
+                    let waiting: Vec<String> = plan
+                        .steps
+                        .iter()
+                        .zip(&slots)
+                        .filter(|(_, s)| **s == Slot::Waiting)
+                        .map(|(p, _)| format!("`{}` on `{}`", p.step, p.host))
+                        .collect();
+                    return Ok(report(
+                        OpState::Running,
                         format!(
-                            "skipped: it runs {} `{}`, which {}",
-                            match dep.kind {
-                                DepKind::Always => "after",
-                                DepKind::OnSuccess => "when it succeeds:",
-                                DepKind::OnFailure => "when it fails:",
-                            },
-                            dep.step,
-                            st.map_or("did not run", |s| s.as_str())
-                        )
-                    })
-                }),
-            };
-            if let Some(reason) = skip {
-                let t = now();
-                let result = StepResult {
-                    idx,
-                    step: ps.step.to_string(),
-                    host: ps.host.to_string(),
-                    status: StepStatus::Skipped,
-                    exit_code: None,
-                    duration_ms: 0,
-                    output: reason,
-                    started_at: t,
-                    finished_at: t,
-                };
-                store.step_finished(lease, jti, &result)?;
-                outcome.insert(
-                    (result.host.clone(), result.step.clone()),
-                    StepStatus::Skipped,
-                );
-                skipped += 1;
-                progress(Progress::StepFinished {
-                    jti: jti.clone(),
-                    result,
-                });
-                continue;
-            }
-            if ps.needs_report() {
-                let t = now();
-                let waiting = StepResult {
-                    idx,
-                    step: ps.step.to_string(),
-                    host: ps.host.to_string(),
-                    status: StepStatus::Waiting,
-                    exit_code: None,
-                    duration_ms: 0,
-                    output: format!(
-                        "waiting for `bosun step report {jti} {} --status pass|fail --as <name>`",
-                        ps.step
-                    ),
-                    started_at: t,
-                    finished_at: 0,
-                };
-                store.park_run(lease, jti, &waiting)?;
-                progress(Progress::StepFinished {
-                    jti: jti.clone(),
-                    result: waiting,
-                });
-                return Ok(report(
-                    OpState::Running,
-                    format!(
-                        "waiting for a {:?} to report {what}: bosun step report {jti} {} --status pass|fail --as <name>",
-                        ps.actor, ps.step
-                    ),
-                ));
-            }
-            let Some(host) = hosts.get(&ps.host) else {
-                let detail = format!("host `{}` is no longer in the inventory", ps.host);
+                            "waiting for a {:?} to report {}: bosun step report {jti} {} --host {} --status pass|fail --as <name>",
+                            ps.actor,
+                            waiting.join(", "),
+                            ps.step,
+                            ps.host
+                        ),
+                    ));
+                }
+                if slots.iter().all(|s| matches!(s, Slot::Done(_))) {
+                    break;
+                }
+                // Pending entries that can never become ready would be a
+                // planner bug; end rather than spin.
+                let stuck: Vec<String> = plan
+                    .steps
+                    .iter()
+                    .zip(&slots)
+                    .filter(|(_, s)| **s == Slot::Pending)
+                    .map(|(p, _)| format!("`{}` on `{}`", p.step, p.host))
+                    .collect();
+                let detail = format!("steps that can never run: {}", stuck.join(", "));
                 store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
                 return Ok(report(OpState::Failed, detail));
-            };
-            let started = now();
-            if !rerun {
-                store.step_started(lease, jti, idx, ps.step.as_str(), ps.host.as_str(), started)?;
             }
-            progress(Progress::StepStarted {
-                jti: jti.clone(),
-                idx: i,
-                step: ps.step.to_string(),
-                host: ps.host.to_string(),
-            });
-            let timeout = ps
-                .timeout_secs
-                .map_or(self.step_timeout, Duration::from_secs);
-            let attempts = if ps.on_error.strategy == Strategy::Retry {
-                1 + ps.on_error.max
-            } else {
-                1
+            let Ok((i, mut out, attempt, attempts)) = rx.recv() else {
+                return Err(ControlError::Other("step workers vanished".into()));
             };
-            let mut out = run_step(&self.ctl.ws.root, host, &ps.cmd, timeout);
-            let mut attempt = 1;
-            while !out.ok() && attempt < attempts {
-                std::thread::sleep(Duration::from_secs(ps.on_error.backoff_secs));
-                attempt += 1;
-                out = run_step(&self.ctl.ws.root, host, &ps.cmd, timeout);
+            let ps = &plan.steps[i];
+            running -= 1;
+            if let Some(c) = running_step.get_mut(ps.step.as_str()) {
+                *c = c.saturating_sub(1);
             }
             if attempts > 1 {
                 out.output = format!("[attempt {attempt} of {attempts}]\n{}", out.output);
             }
             ran += 1;
             let ok = out.ok();
+            let started = match slots[i] {
+                Slot::Running(t) => t,
+                _ => now(),
+            };
             let result = StepResult {
-                idx,
+                idx: idx_of(i)?,
                 step: ps.step.to_string(),
                 host: ps.host.to_string(),
                 status: if ok {
@@ -495,31 +559,283 @@ impl Controller {
                 finished_at: now(),
             };
             store.step_finished(lease, jti, &result)?;
-            outcome.insert((result.host.clone(), result.step.clone()), result.status);
+            slots[i] = Slot::Done(result.status);
             progress(Progress::StepFinished {
                 jti: jti.clone(),
                 result,
             });
             if !ok {
-                failures.push(format!("{what} (exit {:?})", out.exit_code));
-                if ps.on_error.strategy != Strategy::Continue {
-                    stopped = Some(format!("{what} failed"));
-                }
+                acct.failed(ps, max_fail);
             }
         }
         let t = now();
-        if failures.is_empty() {
-            let detail = format!(
-                "{} steps: {ran} ran and succeeded, {skipped} skipped",
-                op.plan.steps.len()
-            );
+        if acct.failures.is_empty() {
+            let detail = format!("{n} steps: {ran} ran and succeeded, {skipped} skipped");
             store.finish_run(lease, jti, OpState::Succeeded, &detail, t)?;
             Ok(report(OpState::Succeeded, detail))
         } else {
-            let detail = format!("failed: {}", failures.join("; "));
+            let mut detail = format!("failed: {}", acct.failures.join("; "));
+            if let Some(why) = &acct.run_stopped {
+                detail.push_str(&format!(" (then {why})"));
+            }
             store.finish_run(lease, jti, OpState::Failed, &detail, t)?;
             Ok(report(OpState::Failed, detail))
         }
+    }
+
+    /// Ends a resumed run whose steps were interrupted and cannot be re-run
+    /// (not idempotent): each is recorded `unknown` with a blocker on its
+    /// host, and the run ends `needs_attention`. Those hosts stay locked
+    /// until a human reports each step.
+    fn unknown_outcome(
+        &self,
+        lease: &Lease,
+        jti: &Jti,
+        plan: &bosun_model::Plan,
+        done: &BTreeMap<u32, StepResult>,
+        entries: &[usize],
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<RunReport> {
+        let store = &self.ctl.store;
+        let t = now();
+        let mut what = Vec::new();
+        for &i in entries {
+            let ps = &plan.steps[i];
+            let idx = u32::try_from(i).map_err(|_| ControlError::Other("plan too long".into()))?;
+            let prev = done.get(&idx);
+            what.push(format!("step `{}` on `{}`", ps.step, ps.host));
+            if prev.is_some_and(|p| p.status == StepStatus::Unknown) {
+                continue;
+            }
+            let unknown = StepResult {
+                idx,
+                step: ps.step.to_string(),
+                host: ps.host.to_string(),
+                status: StepStatus::Unknown,
+                exit_code: None,
+                duration_ms: 0,
+                output: "the controller stopped while this step ran; its outcome cannot be known"
+                    .into(),
+                started_at: prev.map_or(t, |p| p.started_at),
+                finished_at: t,
+            };
+            store.step_finished(lease, jti, &unknown)?;
+            store.record_event(&NewEvent {
+                at: t,
+                jti: Some(jti.to_string()),
+                kind: "blocker.filed".into(),
+                data: serde_json::json!({"kind": "unknown-outcome", "host": ps.host, "step": ps.step, "halts": ["changes to this host"]}),
+            })?;
+            progress(Progress::StepFinished {
+                jti: jti.clone(),
+                result: unknown,
+            });
+        }
+        let detail = format!(
+            "{} was running when the controller stopped and is not idempotent: its outcome is unknown. Nothing was retried and nothing more runs on that host until a human checks it and reports: bosun step report {jti} <step> --host <host> --status pass|fail",
+            what.join(", ")
+        );
+        store.finish_run(lease, jti, OpState::NeedsAttention, &detail, t)?;
+        Ok(RunReport {
+            jti: jti.clone(),
+            state: OpState::NeedsAttention,
+            detail,
+        })
+    }
+}
+
+/// Where one plan entry stands in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Not started.
+    Pending,
+    /// Running since (Unix seconds).
+    Running(i64),
+    /// Waiting for a human's report.
+    Waiting,
+    /// Ended.
+    Done(StepStatus),
+}
+
+/// Whether a pending entry can start.
+enum Ready {
+    /// A dependency has not ended yet.
+    NotYet,
+    /// It will never run: why.
+    Skip(String),
+    /// Every dependency ended the way its kind asks.
+    Go,
+}
+
+/// For each plan entry and each of its dependencies, the entries that
+/// dependency stands for: the same step on the same host, on every host
+/// (a controller step depending on a per-host step), or the one controller
+/// entry.
+fn dependency_entries(plan: &bosun_model::Plan) -> Vec<Vec<(DepKind, String, Vec<usize>)>> {
+    let mut by_step: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (j, p) in plan.steps.iter().enumerate() {
+        by_step.entry(p.step.as_str()).or_default().push(j);
+    }
+    plan.steps
+        .iter()
+        .map(|ps| {
+            ps.depends_on
+                .iter()
+                .map(|dep| {
+                    let entries = by_step
+                        .get(dep.step.as_str())
+                        .map(|js| {
+                            js.iter()
+                                .copied()
+                                .filter(|&j| {
+                                    let q = &plan.steps[j];
+                                    ps.controller || q.controller || q.host == ps.host
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (dep.kind, dep.step.to_string(), entries)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// For each plan entry, the entries that must have ended before it starts:
+/// a host runs its steps one at a time, in plan order; a controller step
+/// waits for everything before it, and everything after waits for it.
+/// Hosts run in parallel between controller steps.
+fn sequence(plan: &bosun_model::Plan) -> Vec<Vec<usize>> {
+    let mut last_on_host: HashMap<&str, usize> = HashMap::new();
+    let mut last_controller: Option<usize> = None;
+    plan.steps
+        .iter()
+        .enumerate()
+        .map(|(i, ps)| {
+            if ps.controller {
+                last_controller = Some(i);
+                last_on_host.clear();
+                return (0..i).collect();
+            }
+            let mut before: Vec<usize> = last_controller.into_iter().collect();
+            if let Some(j) = last_on_host.insert(ps.host.as_str(), i) {
+                before.push(j);
+            }
+            before
+        })
+        .collect()
+}
+
+fn readiness(
+    plan: &bosun_model::Plan,
+    deps: &[(DepKind, String, Vec<usize>)],
+    slots: &[Slot],
+) -> Ready {
+    for (kind, step, entries) in deps {
+        let mut statuses = Vec::with_capacity(entries.len());
+        for &j in entries {
+            match slots[j] {
+                Slot::Done(s) => statuses.push((s, &plan.steps[j].host)),
+                _ => return Ready::NotYet,
+            }
+        }
+        let holds = match kind {
+            DepKind::Always => true,
+            DepKind::OnSuccess => statuses.iter().all(|(s, _)| *s == StepStatus::Succeeded),
+            DepKind::OnFailure => statuses.iter().any(|(s, _)| *s == StepStatus::Failed),
+        };
+        if !holds {
+            let ended: Vec<String> = statuses
+                .iter()
+                .map(|(s, h)| {
+                    if statuses.len() > 1 {
+                        format!("{} on `{h}`", s.as_str())
+                    } else {
+                        s.as_str().to_string()
+                    }
+                })
+                .collect();
+            let ended = if ended.is_empty() {
+                "did not run".to_string()
+            } else {
+                ended.join(", ")
+            };
+            return Ready::Skip(format!(
+                "skipped: it runs {} `{step}`, which {ended}",
+                match kind {
+                    DepKind::Always => "after",
+                    DepKind::OnSuccess => "when it succeeds:",
+                    DepKind::OnFailure => "when it fails:",
+                },
+            ));
+        }
+    }
+    Ready::Go
+}
+
+/// Failures of a run and what they cancel.
+#[derive(Default)]
+struct Accounting {
+    /// Every failed step, in words.
+    failures: Vec<String>,
+    /// Hosts whose run a `stop` failure ended, with why.
+    host_stopped: HashMap<String, String>,
+    /// Why nothing new starts anywhere (a controller step failed, or more
+    /// hosts failed than `max_fail` allows).
+    run_stopped: Option<String>,
+}
+
+impl Accounting {
+    fn failed(&mut self, ps: &bosun_model::PlanStep, max_fail: usize) {
+        let what = format!("step `{}` on `{}`", ps.step, ps.host);
+        self.failures.push(what.clone());
+        if ps.on_error.strategy == Strategy::Continue {
+            return;
+        }
+        if ps.controller {
+            self.run_stopped.get_or_insert(format!("{what} failed"));
+            return;
+        }
+        self.host_stopped
+            .entry(ps.host.to_string())
+            .or_insert(format!("{what} failed"));
+        if self.host_stopped.len() > max_fail && self.run_stopped.is_none() {
+            let mut hosts: Vec<&str> = self.host_stopped.keys().map(String::as_str).collect();
+            hosts.sort_unstable();
+            self.run_stopped = Some(if max_fail == 0 {
+                format!("{what} failed")
+            } else {
+                format!(
+                    "{} hosts failed ({}), over max_fail = {max_fail}",
+                    hosts.len(),
+                    hosts.join(", ")
+                )
+            });
+        }
+    }
+
+    fn cancelled(&self, ps: &bosun_model::PlanStep) -> Option<&str> {
+        self.run_stopped.as_deref().or_else(|| {
+            (!ps.controller)
+                .then(|| self.host_stopped.get(ps.host.as_str()).map(String::as_str))
+                .flatten()
+        })
+    }
+}
+
+/// The control host, as a `local` host for `target = "controller"` steps:
+/// commands run in the workspace root.
+fn controller_host(name: &bosun_model::Name) -> Host {
+    Host {
+        name: name.clone(),
+        address: "localhost".into(),
+        transport: bosun_model::Transport::Local,
+        port: None,
+        user: None,
+        arch: std::env::consts::ARCH.into(),
+        tags: Default::default(),
+        infra: false,
+        root: None,
     }
 }
 

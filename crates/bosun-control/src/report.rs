@@ -106,10 +106,22 @@ impl Control {
         let Some(op) = self.store.op(&c.op)? else {
             return Ok(Err(reject("op", format!("no op with jti `{}`", c.op), jti)));
         };
-        if op.summary.state != OpState::Running {
+        // A running op waits for reports of its human steps; an op that
+        // needs attention waits for a human to say how each step whose
+        // outcome is unknown really ended (that lifts the hold on its host).
+        let resolving = op.summary.state == OpState::NeedsAttention;
+        let wanted = if resolving {
+            StepStatus::Unknown
+        } else {
+            StepStatus::Waiting
+        };
+        if op.summary.state != OpState::Running && !resolving {
             return Ok(Err(reject(
                 "state",
-                format!("op `{}` is {}, not running", c.op, op.summary.state),
+                format!(
+                    "op `{}` is {}: only a running op (at a human step) or one that needs attention takes step reports",
+                    c.op, op.summary.state
+                ),
                 jti,
             )));
         }
@@ -124,14 +136,14 @@ impl Control {
                     && op
                         .steps
                         .iter()
-                        .any(|r| r.idx as usize == *i && r.status == StepStatus::Waiting)
+                        .any(|r| r.idx as usize == *i && r.status == wanted)
             })
             .collect();
         let Some((_, first)) = waiting.first() else {
             let now_waiting: Vec<String> = op
                 .steps
                 .iter()
-                .filter(|r| r.status == StepStatus::Waiting)
+                .filter(|r| r.status == wanted)
                 .map(|r| format!("{} on {}", r.step, r.host))
                 .collect();
             return Ok(Err(reject(
@@ -153,6 +165,7 @@ impl Control {
             )));
         };
         let allowed = match first.actor {
+            _ if resolving => role.is_human(),
             Actor::Human => role.is_human(),
             Actor::Both => role.is_human() || role == bosun_model::Role::Agent,
             Actor::Agent => false,

@@ -22,7 +22,7 @@ pub use decision::{Decision, Outcome, Requirement};
 pub use digest::{Digest, canonical_json};
 pub use host::{Host, Transport};
 pub use ids::{IdError, Jti, KeyId, Name};
-pub use plan::{Actor, DepKind, Dependency, OnError, Plan, PlanStep, Strategy};
+pub use plan::{Actor, CONTROLLER_HOST, DepKind, Dependency, OnError, Plan, PlanStep, Strategy};
 pub use role::Role;
 pub use source::{SourceError, line_col};
 pub use state::OpState;

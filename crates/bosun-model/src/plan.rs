@@ -103,6 +103,25 @@ pub struct PlanStep {
     /// signed `bosun step report` from an identity this actor allows.
     #[serde(default)]
     pub actor: Actor,
+    /// Runs once on the control host (`target = "controller"`) instead of
+    /// on each target; `host` is then [`CONTROLLER_HOST`]. Its dependencies
+    /// are that step on every target; each-host steps that depend on it
+    /// wait for its one run.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub controller: bool,
+    /// At most this many hosts run this step at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
+    /// The rendered read-only check command (`bosun plan --check`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+}
+
+/// The host name a `target = "controller"` step is planned on.
+pub const CONTROLLER_HOST: &str = "controller";
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl PlanStep {
@@ -130,6 +149,15 @@ pub struct Plan {
     pub params: BTreeMap<String, String>,
     /// Rendered steps in execution order.
     pub steps: Vec<PlanStep>,
+    /// At most this many steps of the run execute at once (all hosts
+    /// together); `None` is the controller's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u32>,
+    /// Hosts that may fail (a `stop` failure ends that host's run) before
+    /// nothing new starts on any host; `None` is 0: the first failed host
+    /// cancels what has not started everywhere.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fail: Option<u32>,
 }
 
 impl Plan {
@@ -162,7 +190,12 @@ mod tests {
                 on_error: OnError::default(),
                 timeout_secs: None,
                 actor: Actor::Agent,
+                controller: false,
+                max_parallel: None,
+                check: None,
             }],
+            parallel: None,
+            max_fail: None,
         }
     }
 

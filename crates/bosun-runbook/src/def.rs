@@ -129,6 +129,9 @@ pub struct Step {
     /// A note for humans.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub note: String,
+    /// At most this many hosts run this step at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
 }
 
 /// A parsed, validated runbook.
@@ -155,6 +158,13 @@ pub struct Runbook {
     /// What holds after it ran.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub postconditions: Vec<String>,
+    /// At most this many steps run at once in one run, all hosts together
+    /// (the controller's default when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<u32>,
+    /// Hosts allowed to fail before nothing new starts anywhere (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fail: Option<u32>,
     /// Steps in order.
     pub steps: Vec<Step>,
     /// The digest, computed once (not part of the definition).
@@ -234,6 +244,12 @@ pub fn parse_runbook(path: &str, text: &str) -> Result<Runbook, RunbookError> {
             errors.push(at(name, format!("default of {e}")));
         }
     }
+    if rb.parallel == Some(0) {
+        errors.push(at(
+            "parallel",
+            "`parallel` must be at least 1 (it is how many steps may run at once)".into(),
+        ));
+    }
     check_steps(&rb, &mut errors, &at);
     if errors.is_empty() {
         Ok(rb)
@@ -286,6 +302,12 @@ fn check_steps(
             && let Err(e) = parse_duration(b)
         {
             errors.push(at(&here, format!("step `{}`: backoff `{b}`: {e}", s.id)));
+        }
+        if s.max_parallel == Some(0) {
+            errors.push(at(
+                &here,
+                format!("step `{}`: `max_parallel` must be at least 1", s.id),
+            ));
         }
         if s.on_error.strategy == Strategy::Retry && s.on_error.max.unwrap_or(0) == 0 {
             errors.push(at(

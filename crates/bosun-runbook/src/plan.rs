@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use bosun_model::source::parse_duration;
-use bosun_model::{Host, Name, OnError, Plan, PlanStep};
+use bosun_model::{CONTROLLER_HOST, Host, Name, OnError, Plan, PlanStep};
 use minijinja::{Environment, UndefinedBehavior};
 
 use crate::def::{Runbook, StepTarget, check_value, topo_order, value_to_string};
@@ -97,44 +97,74 @@ pub fn plan(
             rb.id
         )));
     };
-    for s in &rb.steps {
-        if s.target == StepTarget::Controller {
-            return Err(PlanError::Unsupported(format!(
-                "step `{}` has target = \"controller\", which the executor does not run yet; use the default (each host)",
-                s.id
-            )));
-        }
+    let has_controller_steps = rb.steps.iter().any(|s| s.target == StepTarget::Controller);
+    if has_controller_steps && hosts.iter().any(|h| h.name.as_str() == CONTROLLER_HOST) {
+        return Err(PlanError::Unsupported(format!(
+            "runbook `{}` has steps with target = \"controller\", and a target host is also named `{CONTROLLER_HOST}`: rename that host",
+            rb.id
+        )));
     }
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    let mut steps = Vec::with_capacity(rb.steps.len() * hosts.len());
-    for host in hosts {
-        let ctx = minijinja::context! {
+    let ctx_of = |name: &str, address: &str, arch: &str, tags: Vec<String>| {
+        minijinja::context! {
             params => &full,
             host => minijinja::context! {
-                name => host.name.as_str(),
-                address => &host.address,
-                arch => &host.arch,
-                tags => host.tags.iter().cloned().collect::<Vec<String>>(),
+                name => name,
+                address => address,
+                arch => arch,
+                tags => tags,
             },
+        }
+    };
+    let controller_ctx = ctx_of(
+        CONTROLLER_HOST,
+        "localhost",
+        std::env::consts::ARCH,
+        Vec::new(),
+    );
+    let host_ctx: Vec<minijinja::Value> = hosts
+        .iter()
+        .map(|h| {
+            ctx_of(
+                h.name.as_str(),
+                &h.address,
+                &h.arch,
+                h.tags.iter().cloned().collect(),
+            )
+        })
+        .collect();
+    // Durations were validated at parse time.
+    let secs = |d: &Option<String>| {
+        d.as_deref()
+            .and_then(|t| parse_duration(t).ok())
+            .and_then(|v| u64::try_from(v).ok())
+    };
+    let controller_name = Name::parse(CONTROLLER_HOST)
+        .map_err(|e| PlanError::Unsupported(format!("controller host name: {e}")))?;
+    // Step-major: each step on every host, then the next step.
+    let mut steps = Vec::with_capacity(rb.steps.len() * hosts.len());
+    for &i in &order {
+        let step = &rb.steps[i];
+        let on_controller = step.target == StepTarget::Controller;
+        let places: Vec<(&Name, &minijinja::Value)> = if on_controller {
+            vec![(&controller_name, &controller_ctx)]
+        } else {
+            hosts.iter().map(|h| &h.name).zip(host_ctx.iter()).collect()
         };
-        for &i in &order {
-            let step = &rb.steps[i];
-            let tpl = step.cmd.as_deref().unwrap_or_default();
-            let cmd = env.render_str(tpl, &ctx).map_err(|e| PlanError::Template {
-                step: step.id.to_string(),
-                host: host.name.to_string(),
-                message: e.to_string(),
-            })?;
-            // Durations were validated at parse time.
-            let secs = |d: &Option<String>| {
-                d.as_deref()
-                    .and_then(|t| parse_duration(t).ok())
-                    .and_then(|v| u64::try_from(v).ok())
+        for (host, ctx) in places {
+            let render = |tpl: &str| {
+                env.render_str(tpl, ctx).map_err(|e| PlanError::Template {
+                    step: step.id.to_string(),
+                    host: host.to_string(),
+                    message: e.to_string(),
+                })
             };
+            let cmd = render(step.cmd.as_deref().unwrap_or_default())?;
+            let check = step.check.as_deref().map(render).transpose()?;
             steps.push(PlanStep {
                 step: step.id.clone(),
-                host: host.name.clone(),
+                host: host.clone(),
                 cmd,
                 idempotent: step.idempotent,
                 depends_on: step.depends_on.clone(),
@@ -145,6 +175,9 @@ pub fn plan(
                 },
                 timeout_secs: secs(&step.timeout),
                 actor: step.actor,
+                controller: on_controller,
+                max_parallel: step.max_parallel,
+                check,
             });
         }
     }
@@ -156,6 +189,8 @@ pub fn plan(
         targets: hosts.iter().map(|h| h.name.clone()).collect::<Vec<Name>>(),
         params: full,
         steps,
+        parallel: rb.parallel,
+        max_fail: rb.max_fail,
     })
 }
 

@@ -124,8 +124,13 @@ pub fn new_op(
                 on_error: Default::default(),
                 timeout_secs: None,
                 actor: Default::default(),
+                controller: false,
+                max_parallel: None,
+                check: None,
             })
             .collect(),
+        parallel: None,
+        max_fail: None,
     };
     let outcome = match state {
         OpState::Approved => Outcome::Auto,

@@ -148,11 +148,14 @@ pub trait Store: Send + Sync {
     /// `running` and keeps its target locks until the report comes.
     fn park_run(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()>;
     /// Records the report of a waiting step (its result, with `data` in the
-    /// event) and puts the op back on the queue, in one transaction. Refused
-    /// (`Conflict`) unless that step is waiting.
+    /// event) and puts the op back on the queue, in one transaction. The
+    /// report of an `unknown` step (of a run that needs attention) instead
+    /// releases that step's host once no unknown step holds it. Refused
+    /// (`Conflict`) unless the step is waiting or unknown.
     fn report_step(&self, jti: &Jti, r: &StepResult, data: &serde_json::Value) -> Result<()>;
     /// Ends the run: op state, lock release, event, and the queue ack of the
-    /// delivery, in one transaction.
+    /// delivery, in one transaction. A run ending `needs_attention` keeps
+    /// an exclusive lock on each host with an `unknown` step.
     fn finish_run(
         &self,
         lease: &Lease,

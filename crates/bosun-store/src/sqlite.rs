@@ -953,8 +953,9 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(be)?;
-            match cur.as_deref() {
-                Some("waiting") => {}
+            let resolves = match cur.as_deref() {
+                Some("waiting") => false,
+                Some("unknown") => true,
                 Some(other) => {
                     return Err(StoreError::Conflict(format!(
                         "step `{}` on `{}` of op {jti} is {other}, not waiting for a report",
@@ -967,12 +968,39 @@ impl Store for SqliteStore {
                         r.step, r.host
                     )));
                 }
-            }
+            };
             tx.execute(
                 "UPDATE steps SET status = ?3, output = ?4, finished_at = ?5 WHERE jti = ?1 AND idx = ?2",
                 params![jti.as_str(), r.idx, r.status.as_str(), r.output, r.finished_at],
             )
             .map_err(be)?;
+            if resolves {
+                // The outcome of an interrupted step is now known: its host
+                // is free again once no other unknown step holds it.
+                let still: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM steps WHERE jti = ?1 AND host = ?2 AND status = 'unknown'",
+                        params![jti.as_str(), r.host],
+                        |row| row.get(0),
+                    )
+                    .map_err(be)?;
+                if still == 0 {
+                    tx.execute(
+                        "DELETE FROM host_locks WHERE jti = ?1 AND host = ?2",
+                        params![jti.as_str(), r.host],
+                    )
+                    .map_err(be)?;
+                }
+                event(tx, r.finished_at, Some(jti.as_str()), "step.reported", Some(&r.step), data)?;
+                return event(
+                    tx,
+                    r.finished_at,
+                    Some(jti.as_str()),
+                    "blocker.resolved",
+                    Some(&r.step),
+                    &serde_json::json!({"kind": "unknown-outcome", "host": r.host, "released": still == 0}),
+                );
+            }
             tx.execute(
                 "UPDATE queue SET acked = 0, delivered_token = NULL WHERE jti = ?1",
                 [jti.as_str()],
@@ -1001,8 +1029,20 @@ impl Store for SqliteStore {
                 });
             }
             set_state(tx, jti, state, Some(detail), now)?;
-            tx.execute("DELETE FROM host_locks WHERE jti = ?1", [jti.as_str()])
-                .map_err(be)?;
+            // A run that needs attention keeps (exclusively) the hosts where
+            // a step's outcome is unknown: nothing more runs there until a
+            // human reports that step.
+            tx.execute(
+                "DELETE FROM host_locks WHERE jti = ?1 AND host NOT IN
+                   (SELECT host FROM steps WHERE jti = ?1 AND status = 'unknown' AND ?2)",
+                params![jti.as_str(), state == OpState::NeedsAttention],
+            )
+            .map_err(be)?;
+            tx.execute(
+                "UPDATE host_locks SET shared = 0 WHERE jti = ?1",
+                [jti.as_str()],
+            )
+            .map_err(be)?;
             tx.execute("UPDATE queue SET acked = 1 WHERE jti = ?1", [jti.as_str()])
                 .map_err(be)?;
             event(

@@ -76,6 +76,72 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
     );
     let st = lab.json(&["status", "--json"]);
     assert_eq!(st["needs_attention"][0], jti.as_str());
+
+    // Nothing more runs on that host until a human reports the step; an
+    // op on another host is not held.
+    let submit = |host: &str| {
+        let s = lab.json(&[
+            "submit",
+            "pkg-upgrade",
+            "--target",
+            host,
+            "--param",
+            "version=2",
+            "--as",
+            "claude",
+            "--json",
+        ]);
+        let j = s["jti"].as_str().unwrap().to_string();
+        lab.ok(&["approve", &j, "--as", "alice"]);
+        j
+    };
+    let held = submit("web-1");
+    let free = submit("web-2");
+    let out = lab.ok(&["work", "--until-idle"]);
+    assert!(
+        out.contains("needs attention"),
+        "says why it is held: {out}"
+    );
+    assert_eq!(lab.state(&held), "approved", "held by the unknown step");
+    assert_eq!(lab.state(&free), "succeeded");
+    // An agent cannot clear it; an operator can, and the held op then runs.
+    let r = lab.refused(&[
+        "step", "report", &jti, "second", "--host", "web-1", "--status", "pass", "--as", "claude",
+        "--json",
+    ]);
+    assert_eq!(r["check"], "reporter_role", "{r}");
+    lab.ok(&[
+        "step",
+        "report",
+        &jti,
+        "second",
+        "--host",
+        "web-1",
+        "--status",
+        "fail",
+        "--note",
+        "checked by hand: half-applied, rolled back",
+        "--as",
+        "alice",
+    ]);
+    assert_eq!(
+        lab.state(&jti),
+        "needs_attention",
+        "the op's own record stands"
+    );
+    lab.ok(&["work", "--until-idle"]);
+    assert_eq!(lab.state(&held), "succeeded");
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(
+        show["steps"][1]["status"], "failed",
+        "the report is recorded"
+    );
+    assert!(
+        show["steps"][1]["output"]
+            .as_str()
+            .unwrap()
+            .contains("rolled back")
+    );
 }
 
 #[test]

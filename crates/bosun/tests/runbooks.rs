@@ -321,3 +321,180 @@ fn a_waiting_run_survives_a_killed_controller() {
         "prep was not run again"
     );
 }
+
+fn run_on(lab: &Lab, runbook: &str, hosts: &[&str]) -> serde_json::Value {
+    let mut args = vec!["submit", runbook];
+    for h in hosts {
+        args.extend(["--target", h]);
+    }
+    args.extend(["--as", "claude", "--json"]);
+    let s = lab.json(&args);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    if s["state"] == "pending_approval" {
+        lab.ok(&["approve", &jti, "--as", "alice"]);
+    }
+    lab.ok(&["work", "--until-idle"]);
+    lab.json(&["ops", "show", &jti, "--json"])
+}
+
+fn status_on(show: &serde_json::Value, step: &str, host: &str) -> String {
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == step && s["host"] == host)
+        .map(|s| s["status"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no step {step} on {host}: {show}"))
+}
+
+/// (start, end) in ms of a step whose command wrote `date +%s%3N` into
+/// `<name>.start` and `<name>.end` under each host's root.
+fn span(lab: &Lab, host: &str, name: &str) -> (u64, u64) {
+    let read = |f: &str| -> u64 {
+        std::fs::read_to_string(lab.path(&format!(".bosun/sim/{host}/{name}.{f}")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (read("start"), read("end"))
+}
+
+#[test]
+fn hosts_run_in_parallel_within_the_limits() {
+    let lab = Lab::new();
+    lab.write(
+        "runbooks/fan.toml",
+        r#"
+id = "fan"
+parallel = 3
+[[steps]]
+id = "wide"
+cmd = "date +%s%3N > wide.start; sleep 1; date +%s%3N > wide.end"
+[[steps]]
+id = "narrow"
+max_parallel = 1
+cmd = "date +%s%3N > narrow.start; sleep 0.3; date +%s%3N > narrow.end"
+"#,
+    );
+    let hosts = ["canary-1", "web-1", "web-2"];
+    let show = run_on(&lab, "fan", &hosts);
+    assert_eq!(show["state"], "succeeded", "{show}");
+    let wide: Vec<(u64, u64)> = hosts.iter().map(|h| span(&lab, h, "wide")).collect();
+    let last_start = wide.iter().map(|s| s.0).max().unwrap();
+    let first_end = wide.iter().map(|s| s.1).min().unwrap();
+    assert!(
+        last_start < first_end,
+        "all three hosts ran `wide` at once: {wide:?}"
+    );
+    let mut narrow: Vec<(u64, u64)> = hosts.iter().map(|h| span(&lab, h, "narrow")).collect();
+    narrow.sort_unstable();
+    for w in narrow.windows(2) {
+        assert!(
+            w[0].1 <= w[1].0,
+            "max_parallel = 1: one host at a time: {narrow:?}"
+        );
+    }
+    // Each host ran its own steps in order.
+    for h in hosts {
+        assert!(span(&lab, h, "wide").1 <= span(&lab, h, "narrow").0);
+    }
+}
+
+const FAILS_ON_WEB1: &str = r#"
+id = "flaky-fleet"
+{MAX_FAIL}
+[[steps]]
+id = "probe"
+cmd = "test {{ host.name }} != web-1 || exit 7; sleep 0.5"
+[[steps]]
+id = "apply"
+cmd = "touch applied"
+"#;
+
+#[test]
+fn a_failed_host_cancels_the_rest_unless_max_fail_allows_it() {
+    // max_fail = 0 (the default): the first failed host stops everything
+    // that has not started, on every host.
+    let lab = Lab::new();
+    lab.write(
+        "runbooks/flaky-fleet.toml",
+        &FAILS_ON_WEB1.replace("{MAX_FAIL}", ""),
+    );
+    let hosts = ["canary-1", "web-1", "web-2"];
+    let show = run_on(&lab, "flaky-fleet", &hosts);
+    assert_eq!(show["state"], "failed");
+    assert_eq!(status_on(&show, "probe", "web-1"), "failed");
+    for h in ["canary-1", "web-2"] {
+        assert_eq!(status_on(&show, "apply", h), "skipped", "{show}");
+        assert!(!lab.path(&format!(".bosun/sim/{h}/applied")).exists());
+    }
+
+    // max_fail = 1: web-1 is dropped, the others carry on.
+    let lab = Lab::new();
+    lab.write(
+        "runbooks/flaky-fleet.toml",
+        &FAILS_ON_WEB1.replace("{MAX_FAIL}", "max_fail = 1"),
+    );
+    let show = run_on(&lab, "flaky-fleet", &hosts);
+    assert_eq!(show["state"], "failed", "a run with a failed host fails");
+    assert_eq!(status_on(&show, "apply", "web-1"), "skipped");
+    for h in ["canary-1", "web-2"] {
+        assert_eq!(status_on(&show, "apply", h), "succeeded", "{show}");
+        assert!(lab.path(&format!(".bosun/sim/{h}/applied")).exists());
+    }
+}
+
+#[test]
+fn a_controller_step_runs_once_between_the_hosts_steps() {
+    let lab = Lab::new();
+    lab.write(
+        "runbooks/gather.toml",
+        r#"
+id = "gather"
+[[steps]]
+id = "collect"
+cmd = "echo {{ host.name }} > ../../collected.{{ host.name }}"
+[[steps]]
+id = "summarize"
+target = "controller"
+cmd = "cat .bosun/collected.* | sort > .bosun/summary; echo on {{ host.name }}"
+depends_on = [{ step = "collect" }]
+[[steps]]
+id = "distribute"
+cmd = "cp ../../summary summary"
+depends_on = [{ step = "summarize" }]
+"#,
+    );
+    let plan = lab.json(&[
+        "plan", "gather", "--target", "web-1", "--target", "web-2", "--json",
+    ]);
+    let steps = plan["plan"]["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.len(),
+        5,
+        "two hosts × two steps + one controller step"
+    );
+    assert_eq!(steps[2]["host"], "controller");
+    assert_eq!(steps[2]["controller"], true);
+    let show = run_on(&lab, "gather", &["web-1", "web-2"]);
+    assert_eq!(show["state"], "succeeded", "{show}");
+    for h in ["web-1", "web-2"] {
+        assert_eq!(
+            std::fs::read_to_string(lab.path(&format!(".bosun/sim/{h}/summary"))).unwrap(),
+            "web-1\nweb-2\n"
+        );
+    }
+    let summarize = show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == "summarize")
+        .unwrap();
+    assert!(
+        summarize["output"]
+            .as_str()
+            .unwrap()
+            .contains("on controller")
+    );
+}
