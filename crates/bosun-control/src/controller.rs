@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use bosun_model::{DepKind, Host, Jti, OpState, Strategy};
+use bosun_model::{DepKind, Jti, OpState, Strategy};
 use bosun_store::{Delivery, Halt, Lease, NewEvent, RunStart, StepResult, StepStatus};
 
-use crate::exec::{StepOutput, run_step};
+use crate::exec::{StepOutput, controller_host, run_step};
 use crate::{Control, ControlError, Result, now};
 
 /// Default lease time-to-live in seconds (renewed every third of it).
@@ -332,6 +332,8 @@ impl Controller {
         let mut running = 0usize;
         let mut running_step: HashMap<&str, usize> = HashMap::new();
         let (mut ran, mut skipped) = (0usize, 0usize);
+        // Steps whose outcome became unknown in this run.
+        let mut attention: Vec<String> = Vec::new();
         loop {
             let halted = store.halt()?;
             if halted.is_none() {
@@ -440,6 +442,7 @@ impl Controller {
                             };
                             let backoff = Duration::from_secs(ps.on_error.backoff_secs);
                             let name = ps.host.to_string();
+                            let idempotent = ps.idempotent;
                             std::thread::spawn(move || {
                                 let Some(host) = host else {
                                     let out = StepOutput {
@@ -448,13 +451,17 @@ impl Controller {
                                             "host `{name}` is no longer in the inventory"
                                         ),
                                         duration_ms: 0,
+                                        lost: false,
                                     };
                                     let _ = tx.send((i, out, 1, 1));
                                     return;
                                 };
                                 let mut out = run_step(&root, &host, &cmd, timeout);
                                 let mut attempt = 1;
-                                while !out.ok() && attempt < attempts {
+                                // A lost connection leaves the outcome
+                                // unknown: only an idempotent step may
+                                // run again.
+                                while !out.ok() && attempt < attempts && (!out.lost || idempotent) {
                                     std::thread::sleep(backoff);
                                     attempt += 1;
                                     out = run_step(&root, &host, &cmd, timeout);
@@ -539,6 +546,7 @@ impl Controller {
             }
             ran += 1;
             let ok = out.ok();
+            let unknown = out.lost && !ps.idempotent;
             let started = match slots[i] {
                 Slot::Running(t) => t,
                 _ => now(),
@@ -549,6 +557,8 @@ impl Controller {
                 host: ps.host.to_string(),
                 status: if ok {
                     StepStatus::Succeeded
+                } else if unknown {
+                    StepStatus::Unknown
                 } else {
                     StepStatus::Failed
                 },
@@ -559,6 +569,15 @@ impl Controller {
                 finished_at: now(),
             };
             store.step_finished(lease, jti, &result)?;
+            if unknown {
+                store.record_event(&NewEvent {
+                    at: result.finished_at,
+                    jti: Some(jti.to_string()),
+                    kind: "blocker.filed".into(),
+                    data: serde_json::json!({"kind": "unknown-outcome", "host": ps.host, "step": ps.step, "why": "connection lost mid-step", "halts": ["changes to this host"]}),
+                })?;
+                attention.push(format!("step `{}` on `{}`", ps.step, ps.host));
+            }
             slots[i] = Slot::Done(result.status);
             progress(Progress::StepFinished {
                 jti: jti.clone(),
@@ -569,6 +588,14 @@ impl Controller {
             }
         }
         let t = now();
+        if !attention.is_empty() {
+            let detail = format!(
+                "the connection was lost while {} ran and it is not idempotent: its outcome is unknown. Nothing more runs on that host until a human checks it and reports: bosun step report {jti} <step> --host <host> --status pass|fail",
+                attention.join(", ")
+            );
+            store.finish_run(lease, jti, OpState::NeedsAttention, &detail, t)?;
+            return Ok(report(OpState::NeedsAttention, detail));
+        }
         if acct.failures.is_empty() {
             let detail = format!("{n} steps: {ran} ran and succeeded, {skipped} skipped");
             store.finish_run(lease, jti, OpState::Succeeded, &detail, t)?;
@@ -820,22 +847,6 @@ impl Accounting {
                 .then(|| self.host_stopped.get(ps.host.as_str()).map(String::as_str))
                 .flatten()
         })
-    }
-}
-
-/// The control host, as a `local` host for `target = "controller"` steps:
-/// commands run in the workspace root.
-fn controller_host(name: &bosun_model::Name) -> Host {
-    Host {
-        name: name.clone(),
-        address: "localhost".into(),
-        transport: bosun_model::Transport::Local,
-        port: None,
-        user: None,
-        arch: std::env::consts::ARCH.into(),
-        tags: Default::default(),
-        infra: false,
-        root: None,
     }
 }
 

@@ -1,11 +1,18 @@
 //! Running one rendered step on one host: `local` (a child process, in the
 //! host's `root` directory when it has one) or `ssh` (the system OpenSSH
-//! client in batch mode). Output is capped (head and tail kept) and
-//! scrubbed of credentials before anyone stores it; a step that outlives
-//! its timeout has its whole process group killed.
+//! client in batch mode, multiplexed over one master connection per host,
+//! so `~/.ssh/config`, the agent, ProxyJump and known_hosts apply). Output
+//! is capped (head and tail kept) and scrubbed of credentials before anyone
+//! stores it; a step that outlives its timeout has its whole process group
+//! killed — over ssh, the remote one.
 //!
-//! The full DAG engine with its transports arrives with the runbook issue;
-//! this executor runs steps in plan order.
+//! Over ssh the remote shell first reports its process group (the session
+//! leader sshd made it) and last the command's exit status, on stderr
+//! behind a record separator (0x1E) that is filtered out of the output.
+//! That tells three endings apart that ssh's own exit code 255 mixes up:
+//! the host could not be reached (the command never ran), the connection
+//! dropped while it ran (its outcome is unknown), or the command itself
+//! exited 255.
 
 use std::io::Read;
 use std::path::Path;
@@ -29,6 +36,9 @@ pub struct StepOutput {
     pub output: String,
     /// Wall time.
     pub duration_ms: u64,
+    /// The connection to the host was lost after the command started: it
+    /// may have run to the end, partly, or still be running.
+    pub lost: bool,
 }
 
 impl StepOutput {
@@ -71,6 +81,65 @@ impl Capped {
     }
 }
 
+/// What the remote wrapper reported (ssh only).
+#[derive(Debug, Default, Clone, Copy)]
+struct Markers {
+    /// The remote process group.
+    pgid: Option<i32>,
+    /// The command's exit status.
+    rc: Option<i32>,
+}
+
+/// The record separator that starts a marker on the remote stderr.
+const RS: u8 = 0x1e;
+
+/// Copies stderr into `sink`, taking out `RS bosun-…:<n>\n` markers.
+fn pump_markers(
+    mut r: impl Read + Send + 'static,
+    sink: Arc<Mutex<Capped>>,
+    markers: Arc<Mutex<Markers>>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        let mut marker: Option<Vec<u8>> = None;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let mut plain = Vec::with_capacity(n);
+            for &b in &buf[..n] {
+                match marker.as_mut() {
+                    None if b == RS => marker = Some(Vec::new()),
+                    None => plain.push(b),
+                    Some(m) if b == b'\n' => {
+                        let text = String::from_utf8_lossy(m).into_owned();
+                        if let Ok(mut mk) = markers.lock() {
+                            if let Some(v) = text.strip_prefix("bosun-pgid:") {
+                                mk.pgid = v.trim().parse().ok();
+                            } else if let Some(v) = text.strip_prefix("bosun-rc:") {
+                                mk.rc = v.trim().parse().ok();
+                            }
+                        }
+                        marker = None;
+                    }
+                    // Not a marker after all (too long): give it back.
+                    Some(m) if m.len() >= 32 => {
+                        plain.push(RS);
+                        plain.append(m);
+                        plain.push(b);
+                        marker = None;
+                    }
+                    Some(m) => m.push(b),
+                }
+            }
+            if let Ok(mut c) = sink.lock() {
+                c.push(&plain);
+            }
+        }
+    })
+}
+
 fn pump(
     mut r: impl Read + Send + 'static,
     sink: Arc<Mutex<Capped>>,
@@ -90,7 +159,9 @@ fn pump(
     })
 }
 
-/// Builds the command that runs `cmd` on `host`.
+/// Builds the command that runs `cmd` on `host`. Over ssh, `cmd` is
+/// wrapped so the remote shell reports its process group and the command's
+/// exit status (see the module docs).
 pub fn command_for(ws_root: &Path, host: &Host, cmd: &str) -> std::io::Result<Command> {
     match host.transport {
         Transport::Local => {
@@ -106,38 +177,116 @@ pub fn command_for(ws_root: &Path, host: &Host, cmd: &str) -> std::io::Result<Co
             Ok(c)
         }
         Transport::Ssh => {
-            let mut c = Command::new("ssh");
-            c.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]);
-            if let Some(p) = host.port {
-                c.arg("-p").arg(p.to_string());
-            }
-            if let Some(u) = &host.user {
-                c.arg("-l").arg(u);
-            }
-            let addr = if host.address.is_empty() {
-                host.name.as_str()
-            } else {
-                host.address.as_str()
-            };
-            c.arg("--").arg(addr).arg(cmd);
+            let mut c = ssh_base(ws_root, host);
+            let wrapped = format!(
+                "printf '\\036bosun-pgid:%s\\n' \"$$\" >&2\n(\n{cmd}\n)\n__bosun_rc=$?\nprintf '\\036bosun-rc:%s\\n' \"$__bosun_rc\" >&2\nexit $__bosun_rc"
+            );
+            c.arg(wrapped);
             Ok(c)
         }
     }
+}
+
+/// `ssh … -- <address>` for `host`, multiplexed, ready for a remote command.
+fn ssh_base(ws_root: &Path, host: &Host) -> Command {
+    let mut c = Command::new("ssh");
+    if let Some(cfg) = &host.ssh_config {
+        c.arg("-F").arg(ws_root.join(cfg));
+    }
+    c.args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
+    ]);
+    if let Some(dir) = control_dir() {
+        // One master per inventory host (not per address: two aliases of
+        // one machine get a connection each, as `MaxSessions` expects).
+        let id = format!(
+            "{}\n{}\n{:?}\n{:?}\n{:?}\n{:?}",
+            host.name, host.address, host.port, host.user, host.ssh_config, host.ssh_options
+        );
+        let hash = bosun_model::Digest::of(id.as_bytes());
+        let short: String = hash.as_str().chars().rev().take(16).collect();
+        c.arg("-o").arg("ControlMaster=auto");
+        c.arg("-o")
+            .arg(format!("ControlPath={}/{short}", dir.display()));
+        c.arg("-o").arg("ControlPersist=60");
+    }
+    for o in &host.ssh_options {
+        c.arg("-o").arg(o);
+    }
+    if let Some(p) = host.port {
+        c.arg("-p").arg(p.to_string());
+    }
+    if let Some(u) = &host.user {
+        c.arg("-l").arg(u);
+    }
+    let addr = if host.address.is_empty() {
+        host.name.as_str()
+    } else {
+        host.address.as_str()
+    };
+    c.arg("--").arg(addr);
+    c
+}
+
+/// The directory for ssh master sockets: `$TMPDIR/bosun-ssh-<uid>`, mode
+/// 0700 and ours, or none (no multiplexing) when it cannot be made safe. A
+/// short path, because a socket path is limited to about 100 bytes.
+fn control_dir() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let uid = rustix::process::getuid().as_raw();
+        let dir = std::env::temp_dir().join(format!("bosun-ssh-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let meta = std::fs::symlink_metadata(&dir).ok()?;
+        (meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0)
+            .then_some(dir)
+    })
+    .clone()
+}
+
+/// Kills the remote process group `pgid` on `host` (best effort, bounded).
+fn kill_remote(ws_root: &Path, host: &Host, pgid: i32) -> bool {
+    let mut c = ssh_base(ws_root, host);
+    c.arg(format!("kill -s KILL -- -{pgid}"));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let Ok(mut child) = c.spawn() else {
+        return false;
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.success();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
 }
 
 /// Runs `cmd` on `host`, waiting at most `timeout`.
 pub fn run_step(ws_root: &Path, host: &Host, cmd: &str, timeout: Duration) -> StepOutput {
     let start = Instant::now();
     let elapsed = |s: Instant| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let failed = |output: String, s: Instant| StepOutput {
+        exit_code: None,
+        output,
+        duration_ms: elapsed(s),
+        lost: false,
+    };
     let mut c = match command_for(ws_root, host, cmd) {
         Ok(c) => c,
-        Err(e) => {
-            return StepOutput {
-                exit_code: None,
-                output: format!("cannot prepare host `{}`: {e}", host.name),
-                duration_ms: 0,
-            };
-        }
+        Err(e) => return failed(format!("cannot prepare host `{}`: {e}", host.name), start),
     };
     use std::os::unix::process::CommandExt;
     c.stdin(Stdio::null())
@@ -146,49 +295,100 @@ pub fn run_step(ws_root: &Path, host: &Host, cmd: &str, timeout: Duration) -> St
         .process_group(0);
     let mut child = match c.spawn() {
         Ok(ch) => ch,
-        Err(e) => {
-            return StepOutput {
-                exit_code: None,
-                output: format!("cannot start the step: {e}"),
-                duration_ms: elapsed(start),
-            };
-        }
+        Err(e) => return failed(format!("cannot start the step: {e}"), start),
     };
+    let ssh = host.transport == Transport::Ssh;
     let sink = Arc::new(Mutex::new(Capped::default()));
+    let markers = Arc::new(Mutex::new(Markers::default()));
     let mut pumps = Vec::new();
     if let Some(o) = child.stdout.take() {
         pumps.push(pump(o, sink.clone()));
     }
     if let Some(e) = child.stderr.take() {
-        pumps.push(pump(e, sink.clone()));
+        pumps.push(if ssh {
+            pump_markers(e, sink.clone(), markers.clone())
+        } else {
+            pump(e, sink.clone())
+        });
     }
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait());
     });
-    let (exit_code, note) = match rx.recv_timeout(timeout) {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    let mut timed_out = false;
+    let (mut exit_code, mut note) = match rx.recv_timeout(timeout) {
         Ok(Ok(status)) => (status.code(), String::new()),
         Ok(Err(e)) => (None, format!("\n[bosun: waiting for the step failed: {e}]")),
         Err(_) => {
-            // Kill the whole process group (the step and its children) with
-            // a direct syscall, never through the kill(1) binary, whose
-            // parsing of `-KILL -<pgid>` differs between implementations.
-            if let Some(pgid) = i32::try_from(pid)
-                .ok()
-                .and_then(rustix::process::Pid::from_raw)
-            {
-                let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+            timed_out = true;
+            let mut note = format!("\n[bosun: killed after the {}s timeout]", timeout.as_secs());
+            if ssh {
+                // The remote group first, over a connection of its own;
+                // then the local client alone (not its group: a
+                // multiplexing master may share it).
+                let remote = markers.lock().ok().and_then(|m| m.pgid);
+                match remote {
+                    Some(g) if kill_remote(ws_root, host, g) => {
+                        note.push_str(&format!(" [remote process group {g} killed]"));
+                    }
+                    Some(g) => note.push_str(&format!(
+                        " [could not kill remote process group {g}: check the host]"
+                    )),
+                    None => {}
+                }
+                if let Some(p) = pid {
+                    let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+                }
+            } else if let Some(p) = pid {
+                // The whole process group (the step and its children), with
+                // a direct syscall, never through the kill(1) binary, whose
+                // parsing of `-KILL -<pgid>` differs between implementations.
+                let _ = rustix::process::kill_process_group(p, rustix::process::Signal::KILL);
             }
             let _ = rx.recv_timeout(Duration::from_secs(5));
-            (
-                None,
-                format!("\n[bosun: killed after the {}s timeout]", timeout.as_secs()),
-            )
+            (None, note)
         }
     };
-    for p in pumps {
-        let _ = p.join();
+    // A step may leave a background process holding its output open: read
+    // on for a moment, then stop waiting for it.
+    let end = Instant::now() + Duration::from_secs(2);
+    while pumps.iter().any(|p| !p.is_finished()) && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if pumps.iter().any(|p| !p.is_finished()) {
+        note.push_str("\n[bosun: the step exited but something it started still holds its output open; stopped reading]");
+    }
+    let mut lost = false;
+    if ssh && !timed_out {
+        let m = markers.lock().map(|m| *m).unwrap_or_default();
+        match (m.pgid, m.rc) {
+            // The remote shell said how the command ended: that is the
+            // command's exit code, whatever ssh's own is.
+            (_, Some(rc)) => exit_code = Some(rc),
+            (None, None) if exit_code != Some(255) => note.push_str(
+                "\n[bosun: the remote shell reported no exit status; is the login shell a POSIX sh?]",
+            ),
+            (Some(_), None) if exit_code != Some(255) => {}
+            (None, None) => {
+                exit_code = None;
+                note.push_str(&format!(
+                    "\n[bosun: could not reach `{}` over ssh; the command did not run]",
+                    host.name
+                ));
+            }
+            (Some(_), None) => {
+                exit_code = None;
+                lost = true;
+                note.push_str(&format!(
+                    "\n[bosun: the connection to `{}` was lost while the command ran; its outcome is unknown]",
+                    host.name
+                ));
+            }
+        }
     }
     let mut output = sink.lock().map(|c| c.text()).unwrap_or_default();
     output.push_str(&note);
@@ -196,7 +396,110 @@ pub fn run_step(ws_root: &Path, host: &Host, cmd: &str, timeout: Duration) -> St
         exit_code,
         output: scrub(&output),
         duration_ms: elapsed(start),
+        lost,
     }
+}
+
+/// The control host, as a `local` host for `target = "controller"` steps:
+/// commands run in the workspace root.
+pub fn controller_host(name: &bosun_model::Name) -> Host {
+    Host {
+        name: name.clone(),
+        address: "localhost".into(),
+        transport: Transport::Local,
+        port: None,
+        user: None,
+        arch: std::env::consts::ARCH.into(),
+        tags: Default::default(),
+        infra: false,
+        root: None,
+        ssh_config: None,
+        ssh_options: Vec::new(),
+    }
+}
+
+/// What `bosun plan --check` found for one plan entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CheckResult {
+    /// Plan index.
+    pub idx: usize,
+    /// Step id.
+    pub step: String,
+    /// Host.
+    pub host: String,
+    /// `ran`, `no_check` (the step has no `check` command) or `human`.
+    pub status: &'static str,
+    /// The check's exit code, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Its output (capped, scrubbed).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub output: String,
+}
+
+/// Runs the `check` command of every plan entry that has one: each host's
+/// checks in plan order, hosts in parallel, nothing else. Check commands
+/// are the runbook author's promise to only read.
+pub fn run_checks(
+    ws_root: &Path,
+    inventory: &bosun_workspace::Inventory,
+    plan: &bosun_model::Plan,
+    timeout: Duration,
+) -> Vec<CheckResult> {
+    let mut by_host: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
+    for (i, ps) in plan.steps.iter().enumerate() {
+        by_host.entry(ps.host.as_str()).or_default().push(i);
+    }
+    let mut out: Vec<CheckResult> = std::thread::scope(|sc| {
+        let handles: Vec<_> = by_host
+            .into_values()
+            .map(|entries| {
+                sc.spawn(move || {
+                    entries
+                        .into_iter()
+                        .map(|i| {
+                            let ps = &plan.steps[i];
+                            let mut r = CheckResult {
+                                idx: i,
+                                step: ps.step.to_string(),
+                                host: ps.host.to_string(),
+                                status: "no_check",
+                                exit_code: None,
+                                output: String::new(),
+                            };
+                            let host = if ps.controller {
+                                Some(controller_host(&ps.host))
+                            } else {
+                                inventory.get(&ps.host).cloned()
+                            };
+                            match (&ps.check, host) {
+                                (_, _) if ps.needs_report() => r.status = "human",
+                                (Some(cmd), Some(h)) => {
+                                    let o = run_step(ws_root, &h, cmd, timeout);
+                                    r.status = "ran";
+                                    r.exit_code = o.exit_code;
+                                    r.output = o.output;
+                                }
+                                (Some(_), None) => {
+                                    r.status = "ran";
+                                    r.output =
+                                        format!("host `{}` is not in the inventory", ps.host);
+                                }
+                                (None, _) => {}
+                            }
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    out.sort_by_key(|r| r.idx);
+    out
 }
 
 const SECRET_WORDS: [&str; 8] = [

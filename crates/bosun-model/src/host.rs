@@ -48,4 +48,12 @@ pub struct Host {
     /// simulated hosts can share one machine.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub root: Option<String>,
+    /// For `ssh` hosts: an ssh_config file to use instead of the user's
+    /// (`ssh -F`), relative to the workspace. Without it, `~/.ssh/config`,
+    /// the agent, ProxyJump and known_hosts work as they do for `ssh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<String>,
+    /// For `ssh` hosts: extra `-o` options (`"IdentityFile=~/.ssh/lab"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
 }

@@ -339,7 +339,7 @@ fn check_steps(
 
 /// Syntax errors and variables other than `params.<declared>` and `host.*`.
 fn template_problems(rb: &Runbook, tpl: &str) -> Vec<String> {
-    let env = minijinja::Environment::new();
+    let env = crate::plan::template_env();
     let t = match env.template_from_str(tpl) {
         Ok(t) => t,
         Err(e) => return vec![format!("template error: {e}")],

@@ -53,6 +53,20 @@ pub enum PlanError {
     },
 }
 
+/// The template environment: Jinja syntax, no loader (no files), and the
+/// `quote` filter, which makes a value one shell word
+/// (`{{ params.message | quote }}`), as Ansible's `quote` does.
+pub fn template_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.add_filter("quote", shell_quote);
+    env
+}
+
+/// `'…'` with every `'` written as `'\''`: one word for any POSIX shell.
+pub fn shell_quote(v: String) -> String {
+    format!("'{}'", v.replace('\'', "'\\''"))
+}
+
 /// Plans `rb` over `hosts` with `params` (strings, as given on the command
 /// line; defaults are filled in and types checked).
 pub fn plan(
@@ -104,7 +118,7 @@ pub fn plan(
             rb.id
         )));
     }
-    let mut env = Environment::new();
+    let mut env = template_env();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     let ctx_of = |name: &str, address: &str, arch: &str, tags: Vec<String>| {
         minijinja::context! {
@@ -210,6 +224,8 @@ mod tests {
             tags: Default::default(),
             infra: false,
             root: None,
+            ssh_config: None,
+            ssh_options: Vec::new(),
         }
     }
 
@@ -263,6 +279,39 @@ cmd = "install pkg={{ params.version }} on {{ host.name }} ({{ host.arch }})"
             bad.starts_with("r.toml:3:") && bad.contains("`{{ env.HOME }}` is not defined"),
             "{bad}"
         );
+    }
+
+    #[test]
+    fn quote_makes_one_shell_word() {
+        for v in [
+            "plain",
+            "it's",
+            "a b",
+            "$(reboot)",
+            "`id`",
+            "'\\''",
+            "",
+            "x\ny",
+        ] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_quote(v.to_string())))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8_lossy(&out.stdout), v, "{v:?}");
+        }
+        let rb = parse_runbook(
+            "r.toml",
+            "id=\"q\"\n[params.m]\ntype=\"string\"\n[[steps]]\nid=\"s\"\ncmd=\"echo {{ params.m | quote }}\"\n",
+        )
+        .unwrap();
+        let p = plan(
+            &rb,
+            &[host("a")],
+            &BTreeMap::from([("m".into(), "it's".into())]),
+        )
+        .unwrap();
+        assert_eq!(p.steps[0].cmd, "echo 'it'\\''s'");
     }
 
     #[test]

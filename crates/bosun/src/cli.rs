@@ -76,7 +76,16 @@ enum Cmd {
         json: bool,
     },
     /// Show the plan of a runbook over hosts: every step, host and command.
-    Plan(PlanArgs),
+    /// Nothing runs, unless `--check`: then only the steps' read-only
+    /// `check` commands run, to show what would change.
+    Plan {
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Run each step's `check` command on its host (read-only by the
+        /// runbook's promise) and show what they report.
+        #[arg(long)]
+        check: bool,
+    },
     /// Sign and submit an op (or a pre-signed envelope) to intake.
     Submit {
         #[command(flatten)]
@@ -444,7 +453,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json: j,
         } => adopt(&ctx, &as_, approve.as_deref(), j),
         Cmd::Status { json: j } => status(&ctx, j),
-        Cmd::Plan(p) => plan_cmd(&ctx, &p),
+        Cmd::Plan { args, check } => plan_cmd(&ctx, &args, check),
         Cmd::Submit {
             plan,
             as_,
@@ -967,7 +976,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
+fn plan_cmd(ctx: &Ctx, p: &PlanArgs, check: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
     let runbook = p
@@ -980,6 +989,48 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
         &names(&p.targets)?,
         &parse_params(&p.params)?,
     )?;
+    if check {
+        let results = bosun_control::exec::run_checks(
+            &ctl.ws.root,
+            &gov.inventory,
+            &plan,
+            std::time::Duration::from_secs(120),
+        );
+        ctl.store.record_event(&bosun_store::NewEvent {
+            at: now(),
+            jti: None,
+            kind: "plan.checked".into(),
+            data: json!({"runbook": plan.runbook, "targets": plan.targets, "digest": plan.digest(), "checks": results.iter().filter(|r| r.status == "ran").count()}),
+        })?;
+        if p.json {
+            println!(
+                "{}",
+                json!({"digest": plan.digest(), "plan": plan, "checks": results})
+            );
+        } else {
+            println!(
+                "check of plan {} — only `check` commands ran",
+                plan.digest()
+            );
+            for r in &results {
+                let head = format!("  {:>3}. [{}] {}", r.idx, r.host, r.step);
+                match r.status {
+                    "ran" => {
+                        println!(
+                            "{head}: exit {}",
+                            r.exit_code.map_or("-".to_string(), |c| c.to_string())
+                        );
+                        for line in r.output.lines() {
+                            println!("         {line}");
+                        }
+                    }
+                    "human" => println!("{head}: a human step (nothing to check)"),
+                    _ => println!("{head}: no check command"),
+                }
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if p.json {
         println!("{}", json!({"digest": plan.digest(), "plan": plan}));
     } else {
@@ -1002,7 +1053,16 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
             println!("  param {k} = {v}");
         }
         for (i, s) in plan.steps.iter().enumerate() {
-            println!("  {i:>3}. [{}] {}: {}", s.host, s.step, s.cmd);
+            if s.needs_report() {
+                println!(
+                    "  {i:>3}. [{}] {}: (a {} step: the run waits for `bosun step report`)",
+                    s.host,
+                    s.step,
+                    format!("{:?}", s.actor).to_lowercase()
+                );
+            } else {
+                println!("  {i:>3}. [{}] {}: {}", s.host, s.step, s.cmd);
+            }
         }
         println!(
             "nothing ran. To run it: bosun submit {} {} --as <you>",

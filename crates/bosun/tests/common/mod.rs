@@ -3,6 +3,8 @@
 //! the real `bosun` binary.
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

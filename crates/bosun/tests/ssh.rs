@@ -1,0 +1,314 @@
+//! The `ssh` transport against a real OpenSSH server on loopback: the
+//! README's newcomer runbook with a human step and a `kill -9` of the
+//! controller; an unreachable host; a connection dropped mid-step (outcome
+//! unknown, host held); a timeout that kills the remote process group; the
+//! command's own exit code 255 told apart from ssh's.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::sshd::{Sshd, closed_port};
+use common::*;
+
+const MOTD: &str = include_str!("../../../examples/runbooks/motd.toml");
+
+/// A lab whose inventory also has ssh hosts `lab-a` and `lab-b` (aliases
+/// of the test sshd) and `dead` (a port where nothing listens).
+fn ssh_lab() -> (Lab, Sshd) {
+    let lab = Lab::new();
+    let sshd = Sshd::start(&lab.tmp.path().join("sshd"));
+    let mut hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+    for alias in ["lab-a", "lab-b"] {
+        hosts.push_str(&format!(
+            "\n[[host]]\nname = \"{alias}\"\naddress = \"{alias}\"\ntransport = \"ssh\"\narch = \"x86_64\"\nssh_config = \"{}\"\n",
+            sshd.config.display()
+        ));
+    }
+    hosts.push_str(&format!(
+        "\n[[host]]\nname = \"dead\"\naddress = \"127.0.0.1\"\nport = {}\ntransport = \"ssh\"\nssh_config = \"{}\"\nssh_options = [\"ConnectTimeout=3\"]\n",
+        closed_port(),
+        sshd.config.display()
+    ));
+    lab.write("fleet/hosts.toml", &hosts);
+    (lab, sshd)
+}
+
+fn scratch(lab: &Lab, name: &str) -> String {
+    let d = lab.tmp.path().join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    d.to_str().unwrap().to_string()
+}
+
+fn submit(lab: &Lab, runbook: &str, hosts: &[&str], params: &[String]) -> String {
+    let mut args = vec!["submit", runbook];
+    for h in hosts {
+        args.extend(["--target", h]);
+    }
+    for p in params {
+        args.extend(["--param", p]);
+    }
+    args.extend(["--as", "claude", "--json"]);
+    let s = lab.json(&args);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    if s["state"] == "pending_approval" {
+        lab.ok(&["approve", &jti, "--as", "alice"]);
+    }
+    jti
+}
+
+fn step<'a>(show: &'a serde_json::Value, step: &str, host: &str) -> &'a serde_json::Value {
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == step && s["host"] == host)
+        .unwrap_or_else(|| panic!("no {step} on {host}: {show}"))
+}
+
+fn wait_state(lab: &Lab, jti: &str, want: &str, secs: u64) -> serde_json::Value {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let show = lab.json(&["ops", "show", jti, "--json"]);
+        if show["state"] == want {
+            return show;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "op never became {want}: {show}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_readme_runbook_runs_over_ssh_through_a_human_step_and_a_kill_9() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    assert!(
+        readme.contains(MOTD.trim()),
+        "the README shows examples/runbooks/motd.toml verbatim"
+    );
+    let (lab, _sshd) = ssh_lab();
+    lab.write("runbooks/motd.toml", MOTD);
+    let dir = scratch(&lab, "etc");
+    let plan = lab.ok(&[
+        "plan",
+        "motd",
+        "--target",
+        "lab-a",
+        "--target",
+        "lab-b",
+        "--param",
+        "message=it's patch night",
+        "--param",
+        &format!("dir={dir}"),
+    ]);
+    assert!(
+        plan.contains(r#"printf '%s\n' 'it'\''s patch night'"#),
+        "the plan shows the quoted command: {plan}"
+    );
+    let check = lab.json(&[
+        "plan",
+        "motd",
+        "--target",
+        "lab-a",
+        "--param",
+        "message=hi",
+        "--param",
+        &format!("dir={dir}"),
+        "--check",
+        "--json",
+    ]);
+    let checks = check["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["status"], "ran");
+    assert!(
+        checks[0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("would write"),
+        "{check}"
+    );
+    assert_eq!(checks[1]["status"], "human");
+    assert!(
+        !std::path::Path::new(&format!("{dir}/motd.new")).exists(),
+        "checks only read"
+    );
+    let jti = submit(
+        &lab,
+        "motd",
+        &["lab-a", "lab-b"],
+        &["message=it's patch night".into(), format!("dir={dir}")],
+    );
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // It stages on both hosts over ssh, then waits for the human.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let show = loop {
+        let show = lab.json(&["ops", "show", &jti, "--json"]);
+        let waiting = show["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["status"] == "waiting")
+            .count();
+        if waiting == 2 {
+            break show;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "never reached the review: {show}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(step(&show, "stage", "lab-a")["status"], "succeeded");
+    assert!(
+        step(&show, "stage", "lab-b")["output"]
+            .as_str()
+            .unwrap()
+            .contains("staged on lab-b")
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/motd.new")).unwrap(),
+        "it's patch night\n"
+    );
+    assert!(!std::path::Path::new(&format!("{dir}/motd")).exists());
+    // The controller dies while the run waits.
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    for h in ["lab-a", "lab-b"] {
+        lab.ok(&[
+            "step", "report", &jti, "review", "--host", h, "--status", "pass", "--note", "read it",
+            "--as", "bob",
+        ]);
+    }
+    // A new controller finishes the run; nothing already done runs again.
+    lab.ok(&["work", "--until-idle"]);
+    let show = wait_state(&lab, &jti, "succeeded", 30);
+    assert!(
+        step(&show, "install", "lab-a")["output"]
+            .as_str()
+            .unwrap()
+            .contains("installed on lab-a")
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/motd")).unwrap(),
+        "it's patch night\n"
+    );
+    for s in show["steps"].as_array().unwrap() {
+        assert!(
+            !s["output"].as_str().unwrap().contains('\u{1e}'),
+            "the wrapper's markers never reach the output: {s}"
+        );
+    }
+}
+
+#[test]
+fn unreachable_and_dropped_hosts() {
+    let (lab, sshd) = ssh_lab();
+    let dir = scratch(&lab, "drop");
+    lab.write(
+        "runbooks/long.toml",
+        r#"
+id = "long"
+max_fail = 2
+[params.dir]
+type = "string"
+required = true
+[[steps]]
+id = "work"
+cmd = "touch {{ params.dir }}/{{ host.name }}.started; sleep 20; touch {{ params.dir }}/{{ host.name }}.done"
+[[steps]]
+id = "after"
+cmd = "true"
+"#,
+    );
+    let jti = submit(&lab, "long", &["lab-a", "dead"], &[format!("dir={dir}")]);
+    let mut work = lab
+        .cmd(&["work", "--until-idle"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::path::PathBuf::from(format!("{dir}/lab-a.started"));
+    assert!(wait_for(&started, 30), "the step never started on lab-a");
+    assert!(sshd.drop_connections() > 0);
+    assert!(work.wait().unwrap().success());
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "needs_attention", "{show}");
+    let dead = step(&show, "work", "dead");
+    assert_eq!(dead["status"], "failed");
+    assert!(
+        dead["output"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach `dead`"),
+        "{dead}"
+    );
+    let a = step(&show, "work", "lab-a");
+    assert_eq!(a["status"], "unknown", "dropped mid-step: {a}");
+    assert!(
+        a["output"]
+            .as_str()
+            .unwrap()
+            .contains("connection to `lab-a` was lost")
+    );
+    assert_eq!(step(&show, "after", "lab-a")["status"], "skipped");
+    // lab-a is held until someone reports what happened there.
+    let next = submit(&lab, "long", &["lab-a"], &[format!("dir={dir}")]);
+    let out = lab.ok(&["work", "--until-idle"]);
+    assert!(out.contains("needs attention"), "{out}");
+    assert_eq!(lab.state(&next), "approved");
+}
+
+#[test]
+fn timeouts_kill_the_remote_process_group_and_exit_255_is_the_commands() {
+    let (lab, _sshd) = ssh_lab();
+    let dir = scratch(&lab, "tmo");
+    lab.write(
+        "runbooks/hang.toml",
+        r#"
+id = "hang"
+[params.dir]
+type = "string"
+required = true
+[[steps]]
+id = "hang"
+cmd = "sleep 300 & echo $! > {{ params.dir }}/{{ host.name }}.pid; wait"
+timeout = "2s"
+on_error = { strategy = "continue" }
+[[steps]]
+id = "exit255"
+cmd = "echo on purpose; exit 255"
+depends_on = [{ step = "hang", kind = "always" }]
+"#,
+    );
+    let jti = submit(&lab, "hang", &["lab-a"], &[format!("dir={dir}")]);
+    lab.ok(&["work", "--until-idle"]);
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    let hang = step(&show, "hang", "lab-a");
+    assert_eq!(hang["status"], "failed");
+    assert!(
+        hang["output"]
+            .as_str()
+            .unwrap()
+            .contains("remote process group"),
+        "{hang}"
+    );
+    let pid = std::fs::read_to_string(format!("{dir}/lab-a.pid")).unwrap();
+    let gone = std::path::PathBuf::from(format!("/proc/{}", pid.trim()));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while gone.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !gone.exists(),
+        "the remote `sleep 300` was killed with its group"
+    );
+    let e = step(&show, "exit255", "lab-a");
+    assert_eq!(e["status"], "failed");
+    assert_eq!(e["exit_code"], 255, "{e}");
+    assert!(e["output"].as_str().unwrap().contains("on purpose"));
+    assert!(!e["output"].as_str().unwrap().contains("could not reach"));
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs on a fresh Debian machine, when it is
+# missing: OpenSSH's server (the SSH transport tests start a real sshd on a
+# loopback port) and client, and PyJWT (the JOSE interop test). Safe to run
+# again: it installs nothing that is already there.
+set -euo pipefail
+
+need_apt=()
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
+command -v ssh >/dev/null || need_apt+=(openssh-client)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  as_root=()
+  [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${as_root[@]}" apt-get install -y -q "${need_apt[@]}"; then
+    "${as_root[@]}" apt-get update -q
+    "${as_root[@]}" apt-get install -y -q "${need_apt[@]}"
+  fi
+fi
+
+if ! python3 -c 'import jwt, cryptography' 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check pyjwt cryptography
+fi
