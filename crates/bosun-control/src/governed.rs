@@ -76,7 +76,7 @@ impl Control {
         let mut runbooks = BTreeMap::new();
         for a in store.adopted_all()? {
             if let Some(id) = a.subject.strip_prefix("runbook:") {
-                let path = format!("runbooks/{id}.toml (adopted)");
+                let path = format!("adopted runbook `{id}`");
                 let rb = parse_runbook(&path, &a.content).map_err(|e| {
                     ControlError::Other(format!("adopted runbook `{id}` no longer parses: {e}"))
                 })?;

@@ -200,13 +200,100 @@ impl Runbook {
     }
 }
 
-/// Parses and validates a runbook file. `path` is used in messages.
+/// The syntaxes a runbook file may be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `runbooks/<id>.toml`
+    Toml,
+    /// `runbooks/<id>.yaml` or `.yml`
+    Yaml,
+    /// `runbooks/<id>.json` (for example `nickel export` output)
+    Json,
+}
+
+impl Format {
+    /// The format a path's extension names.
+    pub fn of_path(path: &str) -> Option<Format> {
+        match std::path::Path::new(path).extension()?.to_str()? {
+            "toml" => Some(Format::Toml),
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    /// Guesses the format of text whose file name is not known (an adopted
+    /// runbook): JSON starts with `{`; text that parses as a TOML table is
+    /// TOML; anything else is YAML.
+    pub fn sniff(text: &str) -> Format {
+        if text.trim_start().starts_with('{') {
+            Format::Json
+        } else if toml::from_str::<toml::Table>(text).is_ok() {
+            Format::Toml
+        } else {
+            Format::Yaml
+        }
+    }
+}
+
+fn deserialize(path: &str, text: &str, format: Format) -> Result<Runbook, SourceError> {
+    if text.len() > MAX_RUNBOOK_BYTES {
+        return Err(SourceError::whole(
+            path,
+            format!(
+                "file is {} bytes, over the limit of {MAX_RUNBOOK_BYTES}",
+                text.len()
+            ),
+        ));
+    }
+    let located = |line: usize, col: usize, message: String| SourceError {
+        path: path.to_string(),
+        line: line.max(1),
+        col: col.max(1),
+        message,
+    };
+    match format {
+        Format::Toml => from_toml(path, text, MAX_RUNBOOK_BYTES),
+        Format::Json => serde_json::from_str(text).map_err(|e| {
+            let msg = e.to_string();
+            let msg = msg
+                .rsplit_once(" at line ")
+                .map_or(msg.as_str(), |(m, _)| m)
+                .to_string();
+            located(e.line(), e.column(), msg)
+        }),
+        Format::Yaml => serde_saphyr::from_str(text).map_err(|e| {
+            let (line, col) = e.location().map_or((1, 1), |l| {
+                (
+                    usize::try_from(l.line()).unwrap_or(1),
+                    usize::try_from(l.column()).unwrap_or(1),
+                )
+            });
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or("invalid YAML").to_string();
+            located(line, col, first)
+        }),
+    }
+}
+
+/// Parses and validates a runbook file, in the format its extension names
+/// (TOML, YAML or JSON; guessed when `path` has none). `path` is used in
+/// messages.
 pub fn parse_runbook(path: &str, text: &str) -> Result<Runbook, RunbookError> {
-    let rb: Runbook =
-        from_toml(path, text, MAX_RUNBOOK_BYTES).map_err(|e| RunbookError(vec![e]))?;
+    let format = Format::of_path(path).unwrap_or_else(|| Format::sniff(text));
+    let rb = deserialize(path, text, format).map_err(|e| RunbookError(vec![e]))?;
     let mut errors = Vec::new();
-    let at =
-        |needle: &str, msg: String| SourceError::at(path, text, find_offset(text, needle), msg);
+    // Point at the first place a quoted id appears (TOML, JSON), or where a
+    // YAML value `: id` does.
+    let at = |needle: &str, msg: String| {
+        let offset = text.find(needle).unwrap_or_else(|| {
+            let bare = needle.trim_matches('"');
+            text.find(&format!(": {bare}"))
+                .map(|o| o + 2)
+                .unwrap_or_else(|| find_offset(text, bare))
+        });
+        SourceError::at(path, text, offset, msg)
+    };
     if rb.steps.is_empty() {
         errors.push(SourceError::whole(
             path,
@@ -554,6 +641,23 @@ mod props {
         #[test]
         fn arbitrary_text_never_panics(s in "\\PC{0,400}") {
             let _ = parse_runbook("r.toml", &s);
+            let _ = parse_runbook("r.yaml", &s);
+            let _ = parse_runbook("r.json", &s);
+        }
+
+        #[test]
+        fn mutated_yaml_never_panics(pos in 0usize..200, byte in any::<u8>()) {
+            let yaml = "id: r\nread_only: true\nparams:\n  p: { type: int, default: 3 }\nsteps:\n  - id: a\n    cmd: echo {{ params.p }}\n  - id: b\n    cmd: 'true'\n    depends_on: [{ step: a, kind: always }]\n";
+            let mut b = yaml.as_bytes().to_vec();
+            let i = pos % b.len();
+            b[i] = byte;
+            if let Ok(text) = String::from_utf8(b)
+                && let Err(e) = parse_runbook("r.yaml", &text)
+            {
+                for err in &e.0 {
+                    prop_assert!(err.line >= 1);
+                }
+            }
         }
 
         #[test]
@@ -658,5 +762,97 @@ mod dag_tests {
             m.contains("ops_command_flow -- always --> signing_mode_switch"),
             "{m}"
         );
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    const TOML: &str = include_str!("../../../examples/runbooks/motd.toml");
+
+    const YAML: &str = r#"
+id: motd
+description: Stage a message of the day, let a human look at it, then install it
+read_only: false
+params:
+  message: { type: string, required: true, description: the text to show at login }
+  dir: { type: string, default: /etc, description: where motd lives }
+steps:
+  - id: stage
+    action: write motd.new
+    cmd: "printf '%s\\n' {{ params.message | quote }} > {{ params.dir }}/motd.new && echo staged on {{ host.name }}"
+    check: "test -w {{ params.dir }} && echo would write {{ params.dir }}/motd.new on {{ host.name }}"
+    idempotent: true
+    timeout: 1m
+  - id: review
+    actor: human
+    action: read motd.new on every host
+    note: "then: bosun step report <jti> review --status pass --as <you>"
+    depends_on: [{ step: stage }]
+  - id: install
+    action: put it in place
+    cmd: "cp {{ params.dir }}/motd.new {{ params.dir }}/motd && echo installed on {{ host.name }}"
+    check: "cmp -s {{ params.dir }}/motd.new {{ params.dir }}/motd && echo unchanged || echo would change {{ params.dir }}/motd"
+    depends_on: [{ step: review }]
+    idempotent: true
+"#;
+
+    #[test]
+    fn yaml_and_json_mean_the_same_as_toml() {
+        let t = parse_runbook("runbooks/motd.toml", TOML).unwrap();
+        let y = parse_runbook("runbooks/motd.yaml", YAML).unwrap();
+        assert_eq!(t, y);
+        assert_eq!(t.digest(), y.digest(), "the digest is of the meaning");
+        // What `nickel export` (or any JSON tool) writes.
+        let json = serde_json::to_string_pretty(&t).unwrap();
+        let j = parse_runbook("runbooks/motd.json", &json).unwrap();
+        assert_eq!(t, j);
+        // Adopted text has no file name: its format is recognised.
+        assert_eq!(Format::sniff(TOML), Format::Toml);
+        assert_eq!(Format::sniff(YAML), Format::Yaml);
+        assert_eq!(Format::sniff(&json), Format::Json);
+    }
+
+    #[test]
+    fn yaml_and_json_errors_are_located() {
+        let e = parse_runbook("r.yaml", "id: x\nsteps:\n  - id: a\n    cmdd: true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("r.yaml:4:"), "{e}");
+        assert!(e.contains("cmdd"), "{e}");
+        let e = parse_runbook("r.json", "{\"id\": \"x\",\n \"steps\": [}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("r.json:2:"), "{e}");
+        // Semantic errors point into YAML too.
+        let e = parse_runbook(
+            "r.yaml",
+            "id: x\nsteps:\n  - id: a\n    cmd: 'true'\n    depends_on: [{ step: nope }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("r.yaml:5:"), "{e}");
+        assert!(e.contains("`nope`, which is not a step"), "{e}");
+    }
+
+    #[test]
+    fn yaml_alias_bombs_are_refused() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..12 {
+            bomb.push_str(&format!(
+                "{n}: &{n} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n",
+                n = format!("b{i}"),
+                p = if i == 0 {
+                    "a".to_string()
+                } else {
+                    format!("b{}", i - 1)
+                }
+            ));
+        }
+        bomb.push_str("id: x\nsteps: []\n");
+        let started = std::time::Instant::now();
+        assert!(parse_runbook("bomb.yaml", &bomb).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
 }

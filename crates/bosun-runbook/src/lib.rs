@@ -13,7 +13,7 @@ pub mod graph;
 pub mod plan;
 
 pub use def::{
-    ErrorSpec, Param, ParamType, Runbook, RunbookError, Step, StepTarget, find_cycle,
+    ErrorSpec, Format, Param, ParamType, Runbook, RunbookError, Step, StepTarget, find_cycle,
     parse_runbook, topo_order,
 };
 pub use graph::{dot, mermaid};

@@ -124,6 +124,8 @@ impl Workspace {
     }
 
     /// Runbook files on disk: id → (relative path, text), sorted by id.
+    /// (The files `runbooks/<id>.toml`, `.yaml`, `.yml` and `.json`; two
+    /// files for one id are an error.)
     pub fn disk_runbooks(&self) -> Result<Vec<(String, String, String)>> {
         let dir = self.path("runbooks");
         let mut out = Vec::new();
@@ -135,7 +137,8 @@ impl Workspace {
         for entry in rd {
             let entry = entry.map_err(|e| io(&dir, e))?;
             let p = entry.path();
-            if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            if !RUNBOOK_EXTENSIONS.contains(&ext) {
                 continue;
             }
             let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
@@ -144,9 +147,18 @@ impl Workspace {
             out.push((stem.to_string(), rel(&self.root, &p), read(&p)?));
         }
         out.sort();
+        if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(WsError::Other(format!(
+                "{} and {} both define runbook `{}`: keep one",
+                w[0].1, w[1].1, w[0].0
+            )));
+        }
         Ok(out)
     }
 }
+
+/// Extensions of runbook files (TOML, YAML, JSON).
+pub const RUNBOOK_EXTENSIONS: [&str; 4] = ["toml", "yaml", "yml", "json"];
 
 /// `p` relative to `root` for messages (falls back to the full path).
 pub fn rel(root: &Path, p: &Path) -> String {

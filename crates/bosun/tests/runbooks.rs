@@ -498,3 +498,48 @@ depends_on = [{ step = "summarize" }]
             .contains("on controller")
     );
 }
+
+#[test]
+fn yaml_and_json_runbooks_load_plan_and_run() {
+    let lab = Lab::new();
+    lab.write(
+        "runbooks/hello-yaml.yaml",
+        "id: hello-yaml\nread_only: true\nsteps:\n  - id: hi\n    cmd: echo hi from {{ host.name }}\n",
+    );
+    lab.write(
+        "runbooks/hello-json.json",
+        r#"{"id": "hello-json", "read_only": true, "steps": [{"id": "hi", "cmd": "echo json on {{ host.name }}"}]}"#,
+    );
+    let out = lab.ok(&["runbook", "validate"]);
+    assert!(out.contains("ok  runbooks/hello-yaml.yaml"), "{out}");
+    assert!(out.contains("ok  runbooks/hello-json.json"), "{out}");
+    for (id, want) in [
+        ("hello-yaml", "hi from web-1"),
+        ("hello-json", "json on web-1"),
+    ] {
+        let show = run_op(&lab, id);
+        assert_eq!(show["state"], "succeeded", "{show}");
+        assert!(show["steps"][0]["output"].as_str().unwrap().contains(want));
+    }
+    // Two files for one id are refused, naming both.
+    lab.write(
+        "runbooks/hello-yaml.toml",
+        "id = \"hello-yaml\"\n[[steps]]\nid = \"a\"\ncmd = \"true\"\n",
+    );
+    let o = lab.run(&["runbook", "list"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("hello-yaml.toml and runbooks/hello-yaml.yaml"),
+        "{err}"
+    );
+    // A YAML error is located.
+    std::fs::remove_file(lab.path("runbooks/hello-yaml.toml")).unwrap();
+    lab.write(
+        "runbooks/bad.yml",
+        "id: bad\nsteps:\n  - id: a\n    cmd: [unclosed\n",
+    );
+    let o = lab.run(&["runbook", "validate", "bad"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("runbooks/bad.yml:"));
+}
