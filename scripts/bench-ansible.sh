@@ -18,7 +18,8 @@ RUNS=${RUNS:-3}
 # The ssh login user (default: you). Every remote command starts that
 # user's login shell, so a heavy ~/.bashrc (pyenv init, say) is paid once
 # per step by both tools: SSH_USER=<a user with a plain /bin/sh> measures
-# the tools rather than the shell. ONLY=local|ssh runs one half.
+# the tools rather than the shell (a new user must not be locked: useradd -m
+# -s /bin/sh u && usermod -p "*" u). ONLY=local|ssh runs one half.
 SSH_USER=${SSH_USER:-$(id -un)}
 ONLY=${ONLY:-}
 
@@ -42,6 +43,8 @@ export BOSUN_KEY_DIR=$W/keys ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_PIPELINING=
 ssh-keygen -q -t ed25519 -N '' -f "$W/host_key"
 ssh-keygen -q -t ed25519 -N '' -f "$W/id"
 cp "$W/id.pub" "$W/authorized_keys"
+# sshd reads authorized_keys as the login user, who may not be you.
+chmod 755 "$W"; chmod 644 "$W/authorized_keys"
 [ "$(id -u)" -ne 0 ] || mkdir -p /run/sshd
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$W/sshd_config" <<CFG

@@ -603,6 +603,73 @@ mod tests {
         assert_eq!(scrub("a\npassword=x\nb"), "a\npassword=***\nb");
     }
 
+    fn local(dir: &Path) -> Host {
+        let mut h = controller_host(&bosun_model::Name::parse("t").unwrap());
+        h.root = Some(dir.display().to_string());
+        h
+    }
+
+    #[test]
+    fn huge_binary_and_endless_output_stay_bounded() {
+        let d = tempfile::tempdir().unwrap();
+        let h = local(d.path());
+        // 64 MiB of random bytes: kept head and tail only, lossily decoded.
+        let o = run_step(
+            d.path(),
+            &h,
+            "head -c 67108864 /dev/urandom",
+            Duration::from_secs(60),
+        );
+        assert!(o.ok());
+        assert!(
+            o.output.len() < 4 * (KEEP_HEAD + KEEP_TAIL),
+            "{}",
+            o.output.len()
+        );
+        assert!(o.output.contains("bytes omitted"));
+        // Output that never ends: the timeout ends it; memory stays capped.
+        let o = run_step(d.path(), &h, "yes bosun", Duration::from_secs(1));
+        assert_eq!(o.exit_code, None);
+        assert!(o.output.contains("killed after the 1s timeout"));
+        assert!(o.output.len() < 4 * (KEEP_HEAD + KEEP_TAIL));
+    }
+
+    #[test]
+    fn a_background_child_holding_the_output_does_not_stall() {
+        let d = tempfile::tempdir().unwrap();
+        let h = local(d.path());
+        let t = Instant::now();
+        let o = run_step(
+            d.path(),
+            &h,
+            "echo started; (sleep 30; echo late) & true",
+            Duration::from_secs(60),
+        );
+        assert!(o.ok());
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        assert!(o.output.contains("started"));
+        assert!(o.output.contains("stopped reading"), "{}", o.output);
+        assert!(!o.output.contains("late"));
+    }
+
+    #[test]
+    fn markers_are_taken_out_of_stderr() {
+        let sink = Arc::new(Mutex::new(Capped::default()));
+        let mk = Arc::new(Mutex::new(Markers::default()));
+        let input: &[u8] =
+            b"\x1ebosun-pgid:4242\nwarn: x\npartial\x1ebosun-rc:3\n\x1enot a marker but a long line of text\n";
+        pump_markers(input, sink.clone(), mk.clone())
+            .join()
+            .unwrap();
+        let m = *mk.lock().unwrap();
+        assert_eq!((m.pgid, m.rc), (Some(4242), Some(3)));
+        let text = sink.lock().unwrap().text();
+        assert_eq!(
+            text,
+            "warn: x\npartial\u{1e}not a marker but a long line of text\n"
+        );
+    }
+
     #[test]
     fn caps_output() {
         let mut c = Capped::default();
