@@ -143,6 +143,18 @@ impl SecretKey {
     pub(crate) fn signing_key(&self) -> &SigningKey {
         &self.0
     }
+
+    /// A plain Ed25519 signature (RFC 8032) over `msg`, for formats other
+    /// than JWS (C2SP signed notes).
+    pub fn sign_bytes(&self, msg: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.0.sign(msg).to_bytes()
+    }
+
+    /// The 32-byte seed, for formats that store it (a C2SP note signer key).
+    pub fn seed(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
 }
 
 /// An Ed25519 public key.
@@ -187,6 +199,12 @@ impl PublicKey {
     /// The 32 raw bytes.
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.to_bytes()
+    }
+
+    /// Checks a plain Ed25519 signature over `msg` (`verify_strict`).
+    pub fn verify_bytes(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(sig);
+        self.0.verify_strict(msg, &sig).is_ok()
     }
 
     /// The RFC 7638 JWK thumbprint: base64url(SHA-256 of
