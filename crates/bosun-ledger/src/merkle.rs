@@ -1,0 +1,368 @@
+//! RFC 6962 / RFC 9162 Merkle hash trees: hashes, roots, inclusion and
+//! consistency proofs (RFC 9162 §2.1.3 and §2.1.4), and their verification
+//! exactly as §2.1.3.2 and §2.1.4.2 describe it.
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 hash: a leaf, a node or a root.
+pub type Hash = [u8; 32];
+
+/// Why a proof was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The index is not inside the tree, or the sizes are out of order.
+    #[error("{0}")]
+    Range(String),
+    /// The proof has the wrong number of hashes for these sizes.
+    #[error("the proof has {got} hashes; these sizes need {want}")]
+    Length {
+        /// Hashes in the proof.
+        got: usize,
+        /// Hashes the sizes need.
+        want: usize,
+    },
+    /// A hash is not 32 bytes.
+    #[error("a hash is {0} bytes, not 32")]
+    HashSize(usize),
+    /// The proof does not lead to the given root.
+    #[error("the proof leads to root {computed}, not {expected}")]
+    RootMismatch {
+        /// What the proof computes (base64).
+        computed: String,
+        /// The root it should reach (base64).
+        expected: String,
+    },
+}
+
+/// `SHA-256(0x00 || entry)`.
+pub fn leaf_hash(entry: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(entry);
+    h.finalize().into()
+}
+
+/// `SHA-256(0x01 || left || right)`.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
+}
+
+/// The root of the empty tree: `SHA-256()` of nothing.
+pub fn empty_root() -> Hash {
+    Sha256::digest([]).into()
+}
+
+/// The largest power of two smaller than `n` (`n` ≥ 2).
+fn split(n: usize) -> usize {
+    debug_assert!(n >= 2);
+    let mut k = 1;
+    while k << 1 < n {
+        k <<= 1;
+    }
+    k
+}
+
+/// The Merkle tree hash of these leaf hashes (MTH of RFC 9162 §2.1.1).
+pub fn root(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => empty_root(),
+        1 => leaves[0],
+        n => {
+            let k = split(n);
+            node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+        }
+    }
+}
+
+/// The inclusion proof of leaf `index` in the tree of `leaves`
+/// (PATH of RFC 9162 §2.1.3.1). `None` when `index` is outside the tree.
+pub fn inclusion_proof(leaves: &[Hash], index: usize) -> Option<Vec<Hash>> {
+    if index >= leaves.len() {
+        return None;
+    }
+    fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
+        if d.len() <= 1 {
+            return;
+        }
+        let k = split(d.len());
+        if m < k {
+            path(m, &d[..k], out);
+            out.push(root(&d[k..]));
+        } else {
+            path(m - k, &d[k..], out);
+            out.push(root(&d[..k]));
+        }
+    }
+    let mut out = Vec::new();
+    path(index, leaves, &mut out);
+    Some(out)
+}
+
+/// The consistency proof from the tree of the first `size1` leaves to the
+/// tree of all `leaves` (PROOF of RFC 9162 §2.1.4.1). Empty when `size1` is
+/// 0 or equals the tree size; `None` when `size1` exceeds it.
+pub fn consistency_proof(leaves: &[Hash], size1: usize) -> Option<Vec<Hash>> {
+    if size1 > leaves.len() {
+        return None;
+    }
+    if size1 == 0 || size1 == leaves.len() {
+        return Some(Vec::new());
+    }
+    fn subproof(m: usize, d: &[Hash], complete: bool, out: &mut Vec<Hash>) {
+        let n = d.len();
+        if m == n {
+            if !complete {
+                out.push(root(d));
+            }
+            return;
+        }
+        let k = split(n);
+        if m <= k {
+            subproof(m, &d[..k], complete, out);
+            out.push(root(&d[k..]));
+        } else {
+            subproof(m - k, &d[k..], false, out);
+            out.push(root(&d[..k]));
+        }
+    }
+    let mut out = Vec::new();
+    subproof(size1, leaves, true, &mut out);
+    Some(out)
+}
+
+fn b64(h: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+/// Hashes given as bytes of any length (from a file or the wire) as
+/// [`Hash`]es, refusing any that is not 32 bytes.
+pub fn hashes(raw: &[Vec<u8>]) -> Result<Vec<Hash>, ProofError> {
+    raw.iter().map(|h| to_hash(h)).collect()
+}
+
+/// One 32-byte hash from bytes.
+pub fn to_hash(raw: &[u8]) -> Result<Hash, ProofError> {
+    Hash::try_from(raw).map_err(|_| ProofError::HashSize(raw.len()))
+}
+
+/// Checks that `leaf` is at `index` in the tree of `size` leaves whose root
+/// is `root` (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(
+    index: u64,
+    size: u64,
+    leaf: &[u8],
+    proof: &[Hash],
+    root: &[u8],
+) -> Result<(), ProofError> {
+    let leaf = to_hash(leaf)?;
+    if index >= size {
+        return Err(ProofError::Range(format!(
+            "leaf index {index} is outside a tree of size {size}"
+        )));
+    }
+    let want = inclusion_len(index, size);
+    if proof.len() != want {
+        return Err(ProofError::Length {
+            got: proof.len(),
+            want,
+        });
+    }
+    let (mut fnode, mut snode) = (index, size - 1);
+    let mut r = leaf;
+    for p in proof {
+        if snode == 0 {
+            return Err(ProofError::Length {
+                got: proof.len(),
+                want,
+            });
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            r = node_hash(p, &r);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 || r.as_slice() != root {
+        return Err(ProofError::RootMismatch {
+            computed: b64(&r),
+            expected: b64(root),
+        });
+    }
+    Ok(())
+}
+
+/// Hashes in the inclusion proof of `index` in a tree of `size`.
+fn inclusion_len(index: u64, size: u64) -> usize {
+    // The path length is the depth of the leaf: the bits of the last index
+    // above the common prefix with `index`, plus the levels where the
+    // right edge is a complete subtree.
+    let inner = 64 - (index ^ (size - 1)).leading_zeros();
+    let border = (index >> inner).count_ones();
+    (inner + border) as usize
+}
+
+/// Checks that the tree of `size2` leaves with root `root2` extends the
+/// tree of `size1` leaves with root `root1` (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    size1: u64,
+    size2: u64,
+    proof: &[Hash],
+    root1: &[u8],
+    root2: &[u8],
+) -> Result<(), ProofError> {
+    if size2 < size1 {
+        return Err(ProofError::Range(format!(
+            "size {size2} is smaller than size {size1}: a log never shrinks"
+        )));
+    }
+    if size1 == 0 {
+        // Every tree extends the empty one; a proof of that proves nothing,
+        // and the published vectors refuse it.
+        return Err(ProofError::Range(
+            "a consistency proof from the empty tree proves nothing".into(),
+        ));
+    }
+    if size1 == size2 {
+        if !proof.is_empty() {
+            return Err(ProofError::Length {
+                got: proof.len(),
+                want: 0,
+            });
+        }
+        if root1 != root2 {
+            return Err(ProofError::RootMismatch {
+                computed: b64(root1),
+                expected: b64(root2),
+            });
+        }
+        return Ok(());
+    }
+    // The proof length is fixed by the sizes (the inclusion proof of the
+    // last old leaf in the new tree, less the levels the old root covers).
+    let shift = size1.trailing_zeros();
+    let inner = 64 - ((size1 - 1) ^ (size2 - 1)).leading_zeros();
+    let border = ((size1 - 1) >> inner).count_ones();
+    let mut want = (inner + border - shift) as usize;
+    if !size1.is_power_of_two() {
+        want += 1;
+    }
+    if proof.len() != want {
+        return Err(ProofError::Length {
+            got: proof.len(),
+            want,
+        });
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if size1.is_power_of_two() {
+        path.push(to_hash(root1)?);
+    }
+    path.extend_from_slice(proof);
+    let (mut fnode, mut snode) = (size1 - 1, size2 - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (path[0], path[0]);
+    for c in &path[1..] {
+        if snode == 0 {
+            return Err(ProofError::Length {
+                got: proof.len(),
+                want,
+            });
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    if snode != 0 {
+        return Err(ProofError::Length {
+            got: proof.len(),
+            want,
+        });
+    }
+    if fr.as_slice() != root1 {
+        return Err(ProofError::RootMismatch {
+            computed: b64(&fr),
+            expected: b64(root1),
+        });
+    }
+    if sr.as_slice() != root2 {
+        return Err(ProofError::RootMismatch {
+            computed: b64(&sr),
+            expected: b64(root2),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n)
+            .map(|i| leaf_hash(format!("entry {i}").as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn rfc_6962_reference_roots() {
+        // The root of the empty tree and of one empty entry (RFC 6962 test
+        // data used by transparency-dev/merkle).
+        assert_eq!(
+            b64(&empty_root()),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+        assert_eq!(
+            b64(&leaf_hash(b"")),
+            "bjQLnP+zepicpUTmu3gKLHiQHT+zNzh2hRGjBhevoB0="
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn proofs_verify_and_tampering_fails(n in 1usize..70, i in 0usize..70, m in 0usize..70) {
+            let l = leaves(n);
+            let r = root(&l);
+            let i = i % n;
+            let p = inclusion_proof(&l, i).unwrap();
+            prop_assert!(verify_inclusion(i as u64, n as u64, &l[i], &p, &r).is_ok());
+            if !p.is_empty() {
+                let mut bad = p.clone();
+                bad[0][0] ^= 1;
+                prop_assert!(verify_inclusion(i as u64, n as u64, &l[i], &bad, &r).is_err());
+            }
+            let wrong_leaf = leaf_hash(b"not in the log");
+            prop_assert!(verify_inclusion(i as u64, n as u64, &wrong_leaf, &p, &r).is_err());
+            let m = m % (n + 1);
+            let c = consistency_proof(&l, m).unwrap();
+            let r1 = root(&l[..m]);
+            prop_assert_eq!(verify_consistency(m as u64, n as u64, &c, &r1, &r).is_ok(), m > 0, "m={} n={}", m, n);
+            if m > 0 && m < n {
+                let other = root(&leaves(m + 1)[1..]);
+                prop_assert!(verify_consistency(m as u64, n as u64, &c, &other, &r).is_err());
+            }
+        }
+    }
+}
