@@ -13,6 +13,7 @@ pub mod controller;
 pub mod exec;
 pub mod governed;
 pub mod intake;
+pub mod ledger;
 pub mod report;
 
 use std::sync::Arc;

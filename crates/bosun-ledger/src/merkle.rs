@@ -315,6 +315,66 @@ pub fn verify_consistency(
     Ok(())
 }
 
+/// The roots of the perfect subtrees that cover a log of `size` leaves,
+/// largest first (one per 1-bit of `size`): enough to append a leaf and to
+/// compute the root in O(log n).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Frontier {
+    size: u64,
+    hashes: Vec<Hash>,
+}
+
+impl Frontier {
+    /// Leaves so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads the stored form ([`Frontier::to_bytes`]) of a log of `size`
+    /// leaves; `None` when the hash count does not fit the size.
+    pub fn from_bytes(size: u64, b: &[u8]) -> Option<Frontier> {
+        if !b.len().is_multiple_of(32) || b.len() / 32 != size.count_ones() as usize {
+            return None;
+        }
+        let hashes = b
+            .chunks_exact(32)
+            .filter_map(|c| Hash::try_from(c).ok())
+            .collect();
+        Some(Frontier { size, hashes })
+    }
+
+    /// The hashes, concatenated.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.hashes.concat()
+    }
+
+    /// Appends a leaf hash.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut carry = leaf;
+        let mut n = self.size;
+        while n & 1 == 1 {
+            if let Some(left) = self.hashes.pop() {
+                carry = node_hash(&left, &carry);
+            }
+            n >>= 1;
+        }
+        self.hashes.push(carry);
+        self.size += 1;
+    }
+
+    /// The root of the tree so far.
+    pub fn root(&self) -> Hash {
+        let mut it = self.hashes.iter().rev();
+        let Some(mut r) = it.next().copied() else {
+            return empty_root();
+        };
+        for h in it {
+            r = node_hash(h, &r);
+        }
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,6 +413,10 @@ mod tests {
                 bad[0][0] ^= 1;
                 prop_assert!(verify_inclusion(i as u64, n as u64, &l[i], &bad, &r).is_err());
             }
+            let mut f = Frontier::default();
+            for x in &l { f.push(*x); }
+            prop_assert_eq!(f.root(), r);
+            prop_assert_eq!(Frontier::from_bytes(f.size(), &f.to_bytes()), Some(f.clone()));
             let wrong_leaf = leaf_hash(b"not in the log");
             prop_assert!(verify_inclusion(i as u64, n as u64, &wrong_leaf, &p, &r).is_err());
             let m = m % (n + 1);

@@ -35,6 +35,69 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     adoption(make().as_ref());
     budgets_count_changed_hosts(make().as_ref());
     parked_runs_wait_for_a_report(make().as_ref());
+    ledger_is_a_merkle_log(make().as_ref());
+}
+
+fn ledger_is_a_merkle_log(b: &dyn Backend) {
+    use bosun_ledger::merkle;
+    assert_eq!(b.ledger_size().unwrap(), 0);
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
+    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    let ev = |k: &str, n: i64| NewEvent {
+        at: 100,
+        jti: Some("op1".into()),
+        kind: k.into(),
+        data: serde_json::json!({"n": n}),
+    };
+    for i in 0..5 {
+        b.record_event(&ev("test.event", i)).unwrap();
+    }
+    let n = b.ledger_size().unwrap();
+    // The same fact twice is one entry (jti idempotency).
+    b.record_event(&ev("test.event", 3)).unwrap();
+    assert_eq!(b.ledger_size().unwrap(), n);
+    // An entry over the limit is refused and nothing is written.
+    let huge = NewEvent {
+        at: 100,
+        jti: None,
+        kind: "test.huge".into(),
+        data: serde_json::json!({"x": "y".repeat(MAX_ENTRY_BYTES)}),
+    };
+    assert!(matches!(
+        b.record_event(&huge),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(b.ledger_size().unwrap(), n);
+    // Stored leaves and roots are the RFC 6962 ones.
+    let rows = b.ledger_rows(0, usize::MAX).unwrap();
+    assert_eq!(rows.len() as u64, n);
+    let mut leaves = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r.idx, i as i64);
+        let leaf = merkle::leaf_hash(&r.entry);
+        assert_eq!(r.leaf, leaf);
+        leaves.push(leaf);
+        assert_eq!(r.root, merkle::root(&leaves), "root after {i}");
+    }
+    // Events are read back from the entries.
+    let evs = b.events(Some(&jti("op1"))).unwrap();
+    assert!(
+        evs.iter()
+            .any(|e| e.kind == "test.event" && e.data["n"] == 4)
+    );
+    // Checkpoints only grow.
+    let cp = |size: u64| StoredCheckpoint {
+        size,
+        root: merkle::root(&leaves[..size as usize]),
+        note: format!("cp {size}"),
+        at: 100,
+    };
+    b.add_checkpoint(&cp(2)).unwrap();
+    b.add_checkpoint(&cp(n)).unwrap();
+    assert!(b.add_checkpoint(&cp(n)).is_err());
+    assert!(b.add_checkpoint(&cp(1)).is_err());
+    let cps = b.checkpoints().unwrap();
+    assert_eq!(cps.iter().map(|c| c.size).collect::<Vec<_>>(), [2, n]);
 }
 
 fn parked_runs_wait_for_a_report(b: &dyn Backend) {

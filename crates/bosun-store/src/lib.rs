@@ -108,10 +108,22 @@ pub trait Store: Send + Sync {
     /// moves the op to `transition` (when given; only from
     /// `pending_approval`), enqueueing it when that is `approved`.
     fn add_approval(&self, a: &NewApproval, transition: Option<OpState>) -> Result<()>;
-    /// Every event, or those of one op, in order.
+    /// Every event (ledger entry), or those of one op, in order. Every
+    /// state change writes its events in its own transaction: the ledger
+    /// is an RFC 6962 Merkle log (see `bosun-ledger`) of canonical-JSON
+    /// entries, appended idempotently per (jti, kind, step and data).
     fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>>;
     /// Appends an event of its own (halt, resume, adoption).
     fn record_event(&self, e: &NewEvent) -> Result<()>;
+    /// Raw ledger rows from index `from`, at most `limit`, in order.
+    fn ledger_rows(&self, from: u64, limit: usize) -> Result<Vec<LedgerRow>>;
+    /// Entries in the ledger (the tree size).
+    fn ledger_size(&self) -> Result<u64>;
+    /// Records a signed checkpoint; refused (`Conflict`) unless its size is
+    /// above every stored one.
+    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;
+    /// Stored checkpoints, smallest first.
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
 
     /// Takes or renews the controller lease for `holder` until
     /// `now + ttl_secs`. Returns `None` while another holder's lease is

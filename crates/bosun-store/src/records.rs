@@ -300,3 +300,38 @@ pub struct ProposalItem {
     /// Its digest.
     pub digest: Digest,
 }
+
+/// Largest ledger entry (its canonical JSON) accepted.
+pub const MAX_ENTRY_BYTES: usize = 64 * 1024;
+
+/// One stored ledger row, as the store holds it (for verification, proofs
+/// and the git mirror).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// Leaf index, from 0.
+    pub idx: i64,
+    /// The op (or proposal) the entry concerns, if any (an index column;
+    /// the entry is authoritative).
+    pub jti: Option<String>,
+    /// The entry's kind (an index column).
+    pub kind: String,
+    /// The entry: canonical JSON of `{at, data, jti, kind, step}`.
+    pub entry: Vec<u8>,
+    /// Its leaf hash, as stored.
+    pub leaf: Vec<u8>,
+    /// The tree root after it, as stored.
+    pub root: Vec<u8>,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: [u8; 32],
+    /// The signed note (C2SP tlog-checkpoint).
+    pub note: String,
+    /// When it was signed (Unix seconds).
+    pub at: i64,
+}

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use bosun_model::{Digest, Jti, KeyId, OpState, Role};
+use bosun_ledger::merkle::{Frontier, Hash, leaf_hash};
+use bosun_model::{Digest, Jti, KeyId, OpState, Role, canonical_json};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::records::*;
@@ -88,15 +89,28 @@ CREATE TABLE IF NOT EXISTS host_locks (
     shared INTEGER NOT NULL,
     PRIMARY KEY (host, jti)
 );
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS ledger (
+    idx INTEGER PRIMARY KEY,
     jti TEXT,
     kind TEXT NOT NULL,
-    step TEXT,
-    data TEXT NOT NULL
+    key TEXT NOT NULL,
+    entry BLOB NOT NULL,
+    leaf BLOB NOT NULL,
+    root BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_jti ON events(jti);
+CREATE UNIQUE INDEX IF NOT EXISTS ledger_once ON ledger(jti, kind, key) WHERE jti IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ledger_jti ON ledger(jti);
+CREATE TABLE IF NOT EXISTS ledger_frontier (
+    name TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    hashes BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS lease (
     name TEXT PRIMARY KEY,
     holder TEXT NOT NULL,
@@ -224,6 +238,13 @@ fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// Appends a ledger entry in the caller's transaction: the canonical JSON of
+/// `{at, data, jti, kind, step}`, its leaf hash, and the tree root after
+/// it, with the frontier (the roots of the perfect subtrees covering the
+/// log) updated in the same transaction. An entry identical in `jti`,
+/// `kind`, `step` and `data` to one already recorded is not appended again
+/// (jti idempotency): the existing one stands. An entry over
+/// [`MAX_ENTRY_BYTES`] is refused, and with it the whole transaction.
 fn event(
     tx: &Transaction<'_>,
     at: i64,
@@ -232,10 +253,74 @@ fn event(
     step: Option<&str>,
     data: &serde_json::Value,
 ) -> Result<()> {
-    tx.prepare_cached("INSERT INTO events (at, jti, kind, step, data) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .and_then(|mut st| st.execute(params![at, jti, kind, step, data.to_string()]))
-        .map_err(be)?;
+    let entry = canonical_json(
+        &serde_json::json!({"at": at, "jti": jti, "kind": kind, "step": step, "data": data}),
+    )
+    .map_err(|e| StoreError::Backend(format!("ledger entry: {e}")))?;
+    if entry.len() > MAX_ENTRY_BYTES {
+        return Err(StoreError::Conflict(format!(
+            "a `{kind}` ledger entry of {} bytes is over the limit of {MAX_ENTRY_BYTES}; nothing was written",
+            entry.len()
+        )));
+    }
+    let key = canonical_json(&serde_json::json!({"step": step, "data": data}))
+        .map(|b| Digest::of(&b).short().to_string())
+        .map_err(|e| StoreError::Backend(format!("ledger key: {e}")))?;
+    if let Some(j) = jti {
+        let seen: Option<i64> = tx
+            .prepare_cached("SELECT idx FROM ledger WHERE jti = ?1 AND kind = ?2 AND key = ?3")
+            .and_then(|mut st| st.query_row(params![j, kind, key], |r| r.get(0)).optional())
+            .map_err(be)?;
+        if seen.is_some() {
+            return Ok(());
+        }
+    }
+    let (size, hashes): (i64, Vec<u8>) = tx
+        .prepare_cached("SELECT size, hashes FROM ledger_frontier WHERE name = 'ledger'")
+        .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(be)?
+        .unwrap_or((0, Vec::new()));
+    let size = u64::try_from(size).map_err(|_| corrupt("ledger frontier", "negative size"))?;
+    let mut frontier = Frontier::from_bytes(size, &hashes)
+        .ok_or_else(|| corrupt("ledger frontier", "hash list does not match the size"))?;
+    let leaf = leaf_hash(&entry);
+    frontier.push(leaf);
+    let root = frontier.root();
+    tx.prepare_cached(
+        "INSERT INTO ledger (idx, jti, kind, key, entry, leaf, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut st| st.execute(params![i64_of(size), jti, kind, key, entry, &leaf[..], &root[..]]))
+    .map_err(be)?;
+    tx.prepare_cached(
+        "INSERT INTO ledger_frontier (name, size, hashes) VALUES ('ledger', ?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET size = excluded.size, hashes = excluded.hashes",
+    )
+    .and_then(|mut st| st.execute(params![i64_of(frontier.size()), frontier.to_bytes()]))
+    .map_err(be)?;
     Ok(())
+}
+
+/// An [`Event`] from a stored ledger entry (the entry is what the tree
+/// hashes, so it is what is shown).
+fn event_of(idx: i64, entry: &[u8]) -> Result<Event> {
+    #[derive(serde::Deserialize)]
+    struct E {
+        at: i64,
+        jti: Option<String>,
+        kind: String,
+        step: Option<String>,
+        data: serde_json::Value,
+    }
+    let e: E = serde_json::from_slice(entry)
+        .map_err(|err| corrupt("ledger entry", format!("index {idx}: {err}")))?;
+    Ok(Event {
+        id: idx,
+        at: e.at,
+        jti: e.jti,
+        kind: e.kind,
+        step: e.step,
+        data: e.data,
+    })
 }
 
 fn enqueue(tx: &Transaction<'_>, jti: &str, at: i64) -> Result<()> {
@@ -729,17 +814,105 @@ impl Store for SqliteStore {
     fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
         self.with_conn(|c| {
             let mut st = c
-                .prepare("SELECT id, at, jti, kind, step, data FROM events WHERE (?1 IS NULL OR jti = ?1) ORDER BY id")
+                .prepare(
+                    "SELECT idx, entry FROM ledger WHERE (?1 IS NULL OR jti = ?1) ORDER BY idx",
+                )
                 .map_err(be)?;
             let rows = st
                 .query_map([jti.map(|j| j.as_str())], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(be)?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, at, jti, kind, step, data) = row.map_err(be)?;
-                out.push(Event { id, at, jti, kind, step, data: from_json("event data", &data)? });
+                let (id, entry) = row.map_err(be)?;
+                out.push(event_of(id, &entry)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn ledger_rows(&self, from: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT idx, jti, kind, entry, leaf, root FROM ledger WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
+                .map_err(be)?;
+            let rows = st
+                .query_map(params![i64_of(from), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok(LedgerRow {
+                        idx: r.get(0)?,
+                        jti: r.get(1)?,
+                        kind: r.get(2)?,
+                        entry: r.get(3)?,
+                        leaf: r.get(4)?,
+                        root: r.get(5)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(be)
+        })
+    }
+
+    fn ledger_size(&self) -> Result<u64> {
+        self.with_conn(|c| {
+            let n: Option<i64> = c
+                .query_row(
+                    "SELECT size FROM ledger_frontier WHERE name = 'ledger'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        })
+    }
+
+    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
+        self.with_tx(|tx| {
+            let last: Option<i64> = tx
+                .query_row("SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))
+                .map_err(be)?;
+            if last.is_some_and(|l| l >= i64_of(cp.size)) {
+                return Err(StoreError::Conflict(format!(
+                    "a checkpoint of size {} or larger exists; checkpoints only grow",
+                    cp.size
+                )));
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note, at) VALUES (?1, ?2, ?3, ?4)",
+                params![i64_of(cp.size), &cp.root[..], cp.note, cp.at],
+            )
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT size, root, note, at FROM checkpoints ORDER BY size")
+                .map_err(be)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (size, root, note, at) = row.map_err(be)?;
+                out.push(StoredCheckpoint {
+                    size: u64::try_from(size)
+                        .map_err(|_| corrupt("checkpoint", "negative size"))?,
+                    root: Hash::try_from(root.as_slice())
+                        .map_err(|_| corrupt("checkpoint", "root is not 32 bytes"))?,
+                    note,
+                    at,
+                });
             }
             Ok(out)
         })

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use bosun_control::controller::{Controller, Progress, Tick};
 use bosun_control::intake::{Rejected, decision_word};
+use bosun_control::ledger;
 use bosun_control::{Control, ControlError, Result, client, now};
 use bosun_model::{Jti, KeyId, Name, OpState, Outcome, Role, Verdict};
 use bosun_store::StepStatus;
@@ -158,6 +159,9 @@ enum Cmd {
         #[arg(long, required = true)]
         until_idle: bool,
     },
+    /// The tamper-evident ledger: checkpoints, verification, proofs.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
     /// Report how a step without a command went (a human step).
     #[command(subcommand)]
     Step(StepCmd),
@@ -204,6 +208,59 @@ enum KeyCmd {
         /// Output JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum LedgerCmd {
+    /// Sign a checkpoint (C2SP tlog-checkpoint) over the entries recorded
+    /// since the last one, with the workspace's ledger key. `serve` does
+    /// this every second while there are new entries.
+    Checkpoint {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The signed checkpoints, oldest first.
+    Checkpoints {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute the Merkle tree from the stored entries and check every
+    /// stored hash and every checkpoint (signature, size, root,
+    /// consistency). Fails naming the first bad index.
+    Verify {
+        /// The ledger's verifier key (`name+id+key`, or a file holding it);
+        /// default: keys/ledger.jwk.
+        #[arg(long)]
+        key: Option<String>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the inclusion proofs of an op's entries (or of `--index N`)
+    /// against the latest checkpoint, as JSON: entry, leaf hash, proof and
+    /// the signed checkpoint. Save it and check it anywhere with
+    /// `bosun ledger verify-proof`.
+    Prove {
+        /// The op's jti.
+        jti: Option<String>,
+        /// A leaf index instead of a jti.
+        #[arg(long)]
+        index: Option<u64>,
+        /// Sign a fresh checkpoint first, so the newest entries are covered.
+        #[arg(long)]
+        checkpoint: bool,
+    },
+    /// Check an inclusion proof file offline: no workspace, no database.
+    VerifyProof {
+        /// The file `bosun ledger prove` wrote (one proof or a list).
+        file: PathBuf,
+        /// The ledger's verifier key (`name+id+key`, or a file holding it,
+        /// such as a workspace's keys/ledger.vkey).
+        #[arg(long)]
+        key: String,
     },
 }
 
@@ -599,6 +656,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Serve { no_wait } => serve(&ctx, no_wait),
+        Cmd::Ledger(cmd) => ledger_cmd(&ctx, cmd),
         Cmd::Work { until_idle: _ } => {
             let ctl = ctx.control()?;
             let mut c = Controller::new(ctl);
@@ -612,6 +670,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             let ticks = c.work_until_idle(&mut print_progress)?;
             c.release()?;
+            checkpoint_quietly(&ctx);
             for t in &ticks {
                 if let Tick::Halted(h) = t {
                     println!(
@@ -1201,6 +1260,169 @@ fn answer(
     }
 }
 
+/// Signs a checkpoint if the ledger grew; a failure is a warning (the work
+/// itself is done and recorded).
+fn checkpoint_quietly(ctx: &Ctx) {
+    let r = (|| -> Result<()> {
+        let ws = Workspace::open(&ctx.workspace)?;
+        let signer = ledger::signer(&ws, &ctx.key_dir)?;
+        match ledger::checkpoint(&Control::open(ws)?, &signer) {
+            Ok(_)
+            | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Conflict(_))) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    })();
+    if let Err(e) = r {
+        eprintln!("warning: no ledger checkpoint: {e}");
+    }
+}
+
+/// A verifier key given as `name+id+key` or as a file holding one (or a
+/// workspace's keys/ledger.vkey).
+fn read_vkey(arg: &str) -> Result<bosun_ledger::NoteVerifier> {
+    let text = if std::path::Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).map_err(|e| other(format!("{arg}: {e}")))?
+    } else {
+        arg.to_string()
+    };
+    bosun_ledger::NoteVerifier::parse(text.trim()).map_err(|e| other(e.to_string()))
+}
+
+fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
+    match cmd {
+        LedgerCmd::VerifyProof { file, key } => {
+            let v = read_vkey(&key)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| other(format!("{}: {e}", file.display())))?;
+            if text.len() > 16 * 1024 * 1024 {
+                return Err(other(format!("{}: over 16 MiB", file.display())));
+            }
+            let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
+                Ok(list) => list,
+                Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
+                    other(format!(
+                        "{}:{}:{}: {e}",
+                        file.display(),
+                        e.line(),
+                        e.column()
+                    ))
+                })?],
+            };
+            let mut bad = 0;
+            for p in &proofs {
+                match ledger::verify_proof(p, &v) {
+                    Ok(()) => println!(
+                        "ok  entry {} is in the log of size {} signed by {}",
+                        p.index, p.tree_size, v.name
+                    ),
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("BAD entry {}: {e}", p.index);
+                    }
+                }
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        LedgerCmd::Checkpoint { json: js } => {
+            let ws = Workspace::open(&ctx.workspace)?;
+            let signer = ledger::signer(&ws, &ctx.key_dir)?;
+            let ctl = Control::open(ws)?;
+            let cp = ledger::checkpoint(&ctl, &signer)?;
+            match (cp, js) {
+                (Some(c), true) => {
+                    println!("{}", json!({"size": c.size, "note": c.note, "new": true}))
+                }
+                (Some(c), false) => print!("{}", c.note),
+                (None, true) => println!(
+                    "{}",
+                    json!({"new": false, "size": ctl.store.ledger_size()?})
+                ),
+                (None, false) => println!(
+                    "nothing new since the last checkpoint (size {})",
+                    ctl.store.ledger_size()?
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Checkpoints { json: js } => {
+            let ctl = ctx.control()?;
+            let cps = ctl.store.checkpoints()?;
+            if js {
+                let v: Vec<serde_json::Value> = cps
+                    .iter()
+                    .map(|c| json!({"size": c.size, "at": c.at, "note": c.note}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for c in &cps {
+                    println!("{}  size {}", time(c.at), c.size);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Verify { key, json: js } => {
+            let ctl = ctx.control()?;
+            let v = match key {
+                Some(k) => read_vkey(&k)?,
+                None => ledger::verifier(&ctl.ws)?,
+            };
+            match ledger::verify(&ctl, &v)? {
+                Ok(r) => {
+                    if js {
+                        println!(
+                            "{}",
+                            json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints})
+                        );
+                    } else {
+                        println!(
+                            "ok: {} entries, root {}, {} checkpoints signed by {} verified",
+                            r.size, r.root, r.checkpoints, v.name
+                        );
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    if js {
+                        println!("{}", json!({"ok": false, "index": e.index, "what": e.what}));
+                    } else {
+                        eprintln!("{e}");
+                    }
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        LedgerCmd::Prove {
+            jti: j,
+            index,
+            checkpoint,
+        } => {
+            let ws = Workspace::open(&ctx.workspace)?;
+            if checkpoint {
+                let signer = ledger::signer(&ws, &ctx.key_dir)?;
+                let _ = ledger::checkpoint(&Control::open(ws.clone())?, &signer);
+            }
+            let ctl = Control::open(ws)?;
+            if j.is_none() && index.is_none() {
+                return Err(other(
+                    "name an op (`bosun ledger prove <jti>`) or `--index N`",
+                ));
+            }
+            let proofs = ledger::prove(&ctl, j.as_deref(), index)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&proofs).map_err(|e| other(e.to_string()))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
 fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -1239,6 +1461,34 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             }
         }
     }
+    // Checkpoints: every second while there are new entries, on a thread
+    // of their own so that a long step does not delay them.
+    let cp_thread = {
+        let stop = stop.clone();
+        let ws = Workspace::open(&ctx.workspace)?;
+        let key_dir = ctx.key_dir.clone();
+        std::thread::spawn(move || {
+            let run = || -> Result<()> {
+                let ctl = Control::open(ws.clone())?;
+                let signer = ledger::signer(&ws, &key_dir)?;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    match ledger::checkpoint(&ctl, &signer) {
+                        Ok(_)
+                        | Err(bosun_control::ControlError::Store(
+                            bosun_store::StoreError::Conflict(_),
+                        )) => {}
+                        Err(e) => eprintln!("ledger checkpoint: {e}"),
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+                let _ = ledger::checkpoint(&ctl, &signer);
+                Ok(())
+            };
+            if let Err(e) = run() {
+                eprintln!("no ledger checkpoints from this controller: {e}");
+            }
+        })
+    };
     let mut halted_said = false;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         match c.tick(&mut print_progress)? {
@@ -1259,6 +1509,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     }
     c.release_held()?;
     c.release()?;
+    let _ = cp_thread.join();
     println!("controller stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -254,6 +254,44 @@ pub fn run() -> Result<()> {
     if ok != 3 {
         return Err(other(format!("expected 3 succeeded ops, got {ok}")));
     }
+
+    say("12. The ledger proves it: a signed checkpoint, verification, a proof");
+    let signer = bosun_control::ledger::signer(&ctl.ws, &keys)?;
+    let cp = bosun_control::ledger::checkpoint(&ctl, &signer)?
+        .ok_or_else(|| other("no new entries to checkpoint"))?;
+    println!("bosun ledger checkpoint   (C2SP tlog-checkpoint, signed by the ledger key)");
+    for line in cp.note.lines() {
+        println!("  {line}");
+    }
+    let v = bosun_control::ledger::verifier(&ctl.ws)?;
+    match bosun_control::ledger::verify(&ctl, &v)? {
+        Ok(r) => println!(
+            "bosun ledger verify       ok: {} entries recomputed, root {}, {} checkpoint(s) verified",
+            r.size, r.root, r.checkpoints
+        ),
+        Err(e) => return Err(other(e.to_string())),
+    }
+    let proofs = bosun_control::ledger::prove(&ctl, Some(acc.jti.as_str()), None)?;
+    let kind_of = |p: &bosun_control::ledger::InclusionProof| {
+        serde_json::from_str::<serde_json::Value>(&p.entry)
+            .map(|e| e["kind"].as_str().unwrap_or("?").to_string())
+            .unwrap_or_default()
+    };
+    let last = proofs
+        .iter()
+        .find(|p| kind_of(p) == "op.finished")
+        .or(proofs.last())
+        .ok_or_else(|| other("no proof for the agent's op"))?;
+    bosun_control::ledger::verify_proof(last, &v).map_err(other)?;
+    println!(
+        "bosun ledger prove {}   {} entries of the agent's op are in the log of {}; its `{}` entry's proof ({} hashes) checks against {}",
+        acc.jti,
+        proofs.len(),
+        last.tree_size,
+        kind_of(last),
+        last.proof.len(),
+        v
+    );
     println!(
         "\nDone. Try it yourself: bosun init lab && bosun -w lab key new you --role operator && bosun -w lab adopt --as you"
     );

@@ -1,0 +1,451 @@
+//! The ledger's life: its signing key, checkpoints, verification and
+//! proofs. Entries are written by the store with the state changes they
+//! record (see `bosun-store`); this module signs C2SP checkpoints over
+//! them with the workspace's ledger key (never one inconsistent with the
+//! previous checkpoint), recomputes and checks everything in
+//! [`verify`], and makes and checks inclusion proofs.
+//!
+//! The ledger key's private half lives in the key directory as
+//! `<workspace>-ledger`; its public half is published as
+//! `keys/ledger.jwk`, and its C2SP verifier key (`<name>+<id>+<key>`, the
+//! form every tlog tool reads) as `keys/ledger.vkey`. The note key name
+//! and the checkpoint origin are the workspace's name.
+
+use std::path::Path;
+
+use base64::Engine;
+use bosun_ledger::merkle::{self, Frontier, Hash};
+use bosun_ledger::{Checkpoint, Note, NoteSigner, NoteVerifier};
+use bosun_store::{LedgerRow, StoredCheckpoint};
+use bosun_workspace::Workspace;
+use serde::{Deserialize, Serialize};
+
+use crate::{Control, ControlError, Result, now};
+
+/// Where the ledger key's public JWK is published.
+pub const PUBLIC_JWK: &str = "keys/ledger.jwk";
+/// Where its C2SP verifier key is published.
+pub const PUBLIC_VKEY: &str = "keys/ledger.vkey";
+
+fn b64(h: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(h)
+}
+
+fn err(msg: impl Into<String>) -> ControlError {
+    ControlError::Other(msg.into())
+}
+
+/// The key file name of a workspace's ledger key.
+pub fn key_name(ws: &Workspace) -> String {
+    format!("{}-ledger", ws.config.name)
+}
+
+/// The ledger's signer: loaded from `key_dir`, or created there (and
+/// published in `keys/`) when the workspace has no ledger key yet.
+pub fn signer(ws: &Workspace, key_dir: &Path) -> Result<NoteSigner> {
+    let name = key_name(ws);
+    let origin = ws.config.name.as_str();
+    let published = ws.root.join(PUBLIC_JWK);
+    let secret = match bosun_sign::find_private_key(key_dir, &name) {
+        Ok(k) => k,
+        Err(_) if !published.exists() => {
+            let k = bosun_sign::SecretKey::generate()?;
+            bosun_sign::write_private_key(key_dir, &name, &k)?;
+            k
+        }
+        Err(e) => {
+            return Err(err(format!(
+                "this workspace's ledger key `{name}` is not in {} ({e}); only the controller that holds it signs checkpoints",
+                key_dir.display()
+            )));
+        }
+    };
+    let s = NoteSigner::new(origin, secret).map_err(|e| err(e.to_string()))?;
+    let jwk = serde_json::to_string_pretty(&s.verifier().key.to_jwk(&name))
+        .map_err(|e| err(e.to_string()))?;
+    if published.exists() {
+        let v = verifier(ws)?;
+        if v != s.verifier() {
+            return Err(err(format!(
+                "the ledger key `{name}` in {} is not the one published in {PUBLIC_JWK}",
+                key_dir.display()
+            )));
+        }
+    } else {
+        std::fs::write(&published, format!("{jwk}\n"))
+            .map_err(|e| err(format!("{}: {e}", published.display())))?;
+        std::fs::write(ws.root.join(PUBLIC_VKEY), format!("{}\n", s.verifier()))
+            .map_err(|e| err(format!("{PUBLIC_VKEY}: {e}")))?;
+    }
+    Ok(s)
+}
+
+/// The published ledger key, as a note verifier.
+pub fn verifier(ws: &Workspace) -> Result<NoteVerifier> {
+    let p = ws.root.join(PUBLIC_JWK);
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        err(format!(
+            "{}: {e} (the ledger key is created with the first checkpoint)",
+            p.display()
+        ))
+    })?;
+    let jwk = bosun_sign::parse_jwk(&text)?;
+    let key = bosun_sign::PublicKey::from_jwk(&jwk)?;
+    NoteVerifier::new(ws.config.name.as_str(), key).map_err(|e| err(e.to_string()))
+}
+
+/// Every stored row, in order.
+fn all_rows(ctl: &Control) -> Result<Vec<LedgerRow>> {
+    let mut out = Vec::new();
+    loop {
+        let from = u64::try_from(out.len()).unwrap_or(u64::MAX);
+        let batch = ctl.store.ledger_rows(from, 10_000)?;
+        if batch.is_empty() {
+            return Ok(out);
+        }
+        // A gap (a deleted row) must not make this loop skip or spin.
+        let last = batch.last().map_or(0, |r| r.idx);
+        out.extend(batch);
+        if usize::try_from(last).map_or(true, |l| l + 1 > out.len()) {
+            // Rows numbered above their position: read the rest at once.
+            let rest = ctl
+                .store
+                .ledger_rows(u64::try_from(last + 1).unwrap_or(u64::MAX), usize::MAX)?;
+            out.extend(rest);
+            return Ok(out);
+        }
+    }
+}
+
+/// Signs a checkpoint over the current ledger if it grew since the last
+/// one. The new checkpoint is checked to be consistent with the last
+/// (a consistency proof over the stored leaves must verify) before it is
+/// signed. Returns it, or `None` when nothing new was recorded.
+pub fn checkpoint(ctl: &Control, signer: &NoteSigner) -> Result<Option<StoredCheckpoint>> {
+    let rows = all_rows(ctl)?;
+    let size = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    let last = ctl.store.checkpoints()?.pop();
+    if last.as_ref().is_some_and(|l| l.size >= size) {
+        return Ok(None);
+    }
+    let mut leaves = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let leaf = merkle::leaf_hash(&r.entry);
+        if usize::try_from(r.idx).ok() != Some(i) || r.leaf != leaf {
+            return Err(err(format!(
+                "refusing to sign: ledger entry {i} does not match its stored hash; run `bosun ledger verify`"
+            )));
+        }
+        leaves.push(leaf);
+    }
+    let root = merkle::root(&leaves);
+    if let Some(l) = &last {
+        let m = usize::try_from(l.size).unwrap_or(usize::MAX);
+        let proof = merkle::consistency_proof(&leaves, m).ok_or_else(|| {
+            err("refusing to sign: the ledger is smaller than its last checkpoint")
+        })?;
+        if l.size > 0 {
+            merkle::verify_consistency(l.size, size, &proof, &l.root, &root).map_err(|e| {
+                err(format!(
+                    "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}",
+                    l.size
+                ))
+            })?;
+        }
+    }
+    let cp = Checkpoint {
+        origin: ctl.ws.config.name.to_string(),
+        size,
+        root,
+        extensions: Vec::new(),
+    };
+    let note = bosun_ledger::note::sign(&cp.text(), &[signer]).map_err(|e| err(e.to_string()))?;
+    let stored = StoredCheckpoint {
+        size,
+        root,
+        note: note.encode(),
+        at: now(),
+    };
+    ctl.store.add_checkpoint(&stored)?;
+    Ok(Some(stored))
+}
+
+/// Adds a cosignature (a witness's, say) to a stored checkpoint note: the
+/// note must already verify with the ledger key. Returns the new note.
+pub fn cosign(note: &str, ledger: &NoteVerifier, witness: &NoteSigner) -> Result<String> {
+    let mut n = Note::parse(note.as_bytes()).map_err(|e| err(e.to_string()))?;
+    n.verify(std::slice::from_ref(ledger))
+        .map_err(|e| err(format!("not a checkpoint of this ledger: {e}")))?;
+    n.sigs
+        .retain(|s| s.name != witness.name || s.key_id != witness.key_id);
+    n.sigs.push(witness.sign(&n.text));
+    Ok(n.encode())
+}
+
+/// What [`verify`] checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Entries.
+    pub size: u64,
+    /// Root of the whole tree.
+    pub root: String,
+    /// Checkpoints whose signature, size and root were checked.
+    pub checkpoints: usize,
+}
+
+/// A failed verification: the first bad index (when one can be named) and
+/// what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("ledger verification failed{}: {what}", .index.map(|i| format!(" at index {i}")).unwrap_or_default())]
+pub struct VerifyError {
+    /// The first index that is not what was recorded.
+    pub index: Option<u64>,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// Recomputes the tree from the stored entries and checks every stored
+/// hash, every checkpoint's signature (with `key`), size and root, and
+/// that the checkpoints are consistent with each other. Any edit,
+/// deletion, insertion or reordering of a stored row fails, naming the
+/// first bad index.
+pub fn verify(
+    ctl: &Control,
+    key: &NoteVerifier,
+) -> Result<std::result::Result<VerifyReport, VerifyError>> {
+    let rows = all_rows(ctl)?;
+    let checkpoints = ctl.store.checkpoints()?;
+    let recorded_size = ctl.store.ledger_size()?;
+    Ok(verify_rows(
+        &rows,
+        recorded_size,
+        &checkpoints,
+        key,
+        ctl.ws.config.name.as_str(),
+    ))
+}
+
+fn bad(index: u64, what: impl Into<String>) -> VerifyError {
+    VerifyError {
+        index: Some(index),
+        what: what.into(),
+    }
+}
+
+/// [`verify`] over rows and checkpoints already read.
+pub fn verify_rows(
+    rows: &[LedgerRow],
+    recorded_size: u64,
+    checkpoints: &[StoredCheckpoint],
+    key: &NoteVerifier,
+    origin: &str,
+) -> std::result::Result<VerifyReport, VerifyError> {
+    let mut frontier = Frontier::default();
+    let mut roots_at: std::collections::HashMap<u64, Hash> = Default::default();
+    let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.size).collect();
+    for (i, r) in rows.iter().enumerate() {
+        let i = u64::try_from(i).unwrap_or(u64::MAX);
+        if u64::try_from(r.idx).ok() != Some(i) {
+            return Err(bad(
+                i,
+                format!(
+                    "the row at position {i} has index {}: an entry was deleted, inserted or renumbered",
+                    r.idx
+                ),
+            ));
+        }
+        let leaf = merkle::leaf_hash(&r.entry);
+        if r.leaf != leaf {
+            return Err(bad(
+                i,
+                "the entry does not match its leaf hash: it was edited",
+            ));
+        }
+        #[derive(Deserialize)]
+        struct Cols {
+            jti: Option<String>,
+            kind: String,
+        }
+        match serde_json::from_slice::<Cols>(&r.entry) {
+            Ok(c) if c.jti == r.jti && c.kind == r.kind => {}
+            Ok(_) => {
+                return Err(bad(
+                    i,
+                    "the row's jti or kind column differs from its entry",
+                ));
+            }
+            Err(e) => return Err(bad(i, format!("the entry is not a ledger entry: {e}"))),
+        }
+        frontier.push(leaf);
+        let root = frontier.root();
+        if r.root != root {
+            return Err(bad(
+                i,
+                "the stored root differs from the recomputed one: entries were edited, inserted, removed or reordered here",
+            ));
+        }
+        if wanted.contains(&frontier.size()) {
+            roots_at.insert(frontier.size(), root);
+        }
+    }
+    let size = frontier.size();
+    if recorded_size != size {
+        return Err(bad(
+            size.min(recorded_size),
+            format!(
+                "the ledger recorded {recorded_size} entries and {size} are stored: entries were deleted or added at the end"
+            ),
+        ));
+    }
+    let mut prev: Option<&StoredCheckpoint> = None;
+    for cp in checkpoints {
+        let at = |what: String| VerifyError {
+            index: None,
+            what: format!("checkpoint of size {}: {what}", cp.size),
+        };
+        let note = Note::parse(cp.note.as_bytes()).map_err(|e| at(e.to_string()))?;
+        note.verify(std::slice::from_ref(key))
+            .map_err(|e| at(e.to_string()))?;
+        let body = Checkpoint::parse(&note.text).map_err(|e| at(e.to_string()))?;
+        if body.origin != origin {
+            return Err(at(format!("origin `{}` is not `{origin}`", body.origin)));
+        }
+        if body.size != cp.size || body.root != cp.root {
+            return Err(at(
+                "its signed size or root differs from the stored one".into()
+            ));
+        }
+        if cp.size > size {
+            return Err(bad(
+                size,
+                format!(
+                    "checkpoint of size {} covers more entries than the {size} stored: entries were deleted",
+                    cp.size
+                ),
+            ));
+        }
+        match roots_at.get(&cp.size) {
+            Some(r) if *r == cp.root => {}
+            _ => {
+                return Err(VerifyError {
+                    index: Some(prev.map_or(0, |p| p.size)),
+                    what: format!(
+                        "the entries up to {} do not hash to the signed root of that checkpoint: one of the entries from index {} on was changed",
+                        cp.size,
+                        prev.map_or(0, |p| p.size)
+                    ),
+                });
+            }
+        }
+        prev = Some(cp);
+    }
+    Ok(VerifyReport {
+        size,
+        root: b64(&frontier.root()),
+        checkpoints: checkpoints.len(),
+    })
+}
+
+/// An inclusion proof, self-contained: the entry, its proof and the signed
+/// checkpoint it is proved against. `bosun ledger verify-proof` checks one
+/// with nothing but the ledger's verifier key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// Leaf index.
+    pub index: u64,
+    /// The entry (canonical JSON).
+    pub entry: String,
+    /// Its leaf hash (base64).
+    pub leaf_hash: String,
+    /// The tree size the proof is for (the checkpoint's).
+    pub tree_size: u64,
+    /// The proof hashes (base64), RFC 9162 order.
+    pub proof: Vec<String>,
+    /// The signed checkpoint (a C2SP note).
+    pub checkpoint: String,
+}
+
+/// Proofs that the entries of op `jti` (or the entry at `index`) are in
+/// the ledger, against the latest checkpoint (sign one first with
+/// [`checkpoint`] to cover the newest entries).
+pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec<InclusionProof>> {
+    let Some(cp) = ctl.store.checkpoints()?.pop() else {
+        return Err(err(
+            "no checkpoint yet: `bosun ledger checkpoint` (or a running controller) signs one",
+        ));
+    };
+    let rows = all_rows(ctl)?;
+    let n = usize::try_from(cp.size)
+        .unwrap_or(usize::MAX)
+        .min(rows.len());
+    let leaves: Vec<Hash> = rows[..n]
+        .iter()
+        .map(|r| merkle::leaf_hash(&r.entry))
+        .collect();
+    let mut out = Vec::new();
+    for (i, r) in rows[..n].iter().enumerate() {
+        let hit = match (jti, index) {
+            (Some(j), _) => r.jti.as_deref() == Some(j),
+            (None, Some(x)) => u64::try_from(i).ok() == Some(x),
+            (None, None) => false,
+        };
+        if !hit {
+            continue;
+        }
+        let proof = merkle::inclusion_proof(&leaves, i).unwrap_or_default();
+        out.push(InclusionProof {
+            index: u64::try_from(i).unwrap_or(u64::MAX),
+            entry: String::from_utf8_lossy(&r.entry).into_owned(),
+            leaf_hash: b64(&leaves[i]),
+            tree_size: cp.size,
+            proof: proof.iter().map(|h| b64(h)).collect(),
+            checkpoint: cp.note.clone(),
+        });
+    }
+    if out.is_empty() {
+        return Err(err(match (jti, index) {
+            (Some(j), _) => format!(
+                "no entry of `{j}` is covered by the latest checkpoint (size {})",
+                cp.size
+            ),
+            (None, Some(i)) => format!(
+                "index {i} is not covered by the latest checkpoint (size {})",
+                cp.size
+            ),
+            _ => "name a jti or an index".into(),
+        }));
+    }
+    Ok(out)
+}
+
+/// Checks an inclusion proof offline: the checkpoint is signed by `key`,
+/// the leaf hash is the entry's, and the proof leads from it to the
+/// checkpoint's root.
+pub fn verify_proof(p: &InclusionProof, key: &NoteVerifier) -> std::result::Result<(), String> {
+    let note = Note::parse(p.checkpoint.as_bytes()).map_err(|e| e.to_string())?;
+    note.verify(std::slice::from_ref(key))
+        .map_err(|e| e.to_string())?;
+    let cp = Checkpoint::parse(&note.text).map_err(|e| e.to_string())?;
+    if cp.size != p.tree_size {
+        return Err(format!(
+            "the proof is for size {}, the checkpoint is of size {}",
+            p.tree_size, cp.size
+        ));
+    }
+    let leaf = merkle::leaf_hash(p.entry.as_bytes());
+    if b64(&leaf) != p.leaf_hash {
+        return Err("the leaf hash is not the entry's".into());
+    }
+    let dec = |s: &String| {
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| format!("proof hash: {e}"))
+            .and_then(|b| merkle::to_hash(&b).map_err(|e| e.to_string()))
+    };
+    let proof = p
+        .proof
+        .iter()
+        .map(dec)
+        .collect::<std::result::Result<Vec<Hash>, String>>()?;
+    merkle::verify_inclusion(p.index, cp.size, &leaf, &proof, &cp.root).map_err(|e| e.to_string())
+}
