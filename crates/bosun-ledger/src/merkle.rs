@@ -140,7 +140,7 @@ fn b64(h: &[u8]) -> String {
 }
 
 /// Hashes given as bytes of any length (from a file or the wire) as
-/// [`Hash`]es, refusing any that is not 32 bytes.
+/// [`tyalias@Hash`]es, refusing any that is not 32 bytes.
 pub fn hashes(raw: &[Vec<u8>]) -> Result<Vec<Hash>, ProofError> {
     raw.iter().map(|h| to_hash(h)).collect()
 }
