@@ -182,6 +182,53 @@ pub fn cosign(note: &str, ledger: &NoteVerifier, witness: &NoteSigner) -> Result
     Ok(n.encode())
 }
 
+/// A witness cosigns the latest checkpoint of this workspace's ledger,
+/// after checking the whole ledger ([`verify`]) with the ledger key.
+/// Returns the size cosigned.
+pub fn cosign_latest(ctl: &Control, ledger: &NoteVerifier, witness: &NoteSigner) -> Result<u64> {
+    if let Err(e) = verify(ctl, ledger, &[])? {
+        return Err(err(format!("refusing to cosign: {e}")));
+    }
+    let Some(cp) = ctl.store.checkpoints()?.pop() else {
+        return Err(err("no checkpoint to cosign yet"));
+    };
+    let note = cosign(&cp.note, ledger, witness)?;
+    ctl.store.set_checkpoint_note(cp.size, &note)?;
+    Ok(cp.size)
+}
+
+/// Reads a note signer key: Go's `PRIVATE+KEY+<name>+<id>+<key>`, from a
+/// file (which must not be readable by group or others) or as given.
+pub fn witness_signer(arg: &str) -> Result<NoteSigner> {
+    let p = Path::new(arg);
+    let text = if p.is_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(p).map_err(|e| err(format!("{arg}: {e}")))?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(err(format!(
+                "{arg} is readable by others: chmod 600 {arg} (a signing key must be private)"
+            )));
+        }
+        std::fs::read_to_string(p).map_err(|e| err(format!("{arg}: {e}")))?
+    } else {
+        arg.to_string()
+    };
+    NoteSigner::parse(text.trim()).map_err(|e| err(e.to_string()))
+}
+
+/// A new witness key: `(private PRIVATE+KEY+… string, public verifier)`.
+pub fn new_witness_key(name: &str) -> Result<(String, NoteVerifier)> {
+    let k = bosun_sign::SecretKey::generate()?;
+    let seed = k.seed();
+    let s = NoteSigner::new(name, k).map_err(|e| err(e.to_string()))?;
+    let mut raw = vec![0x01u8];
+    raw.extend_from_slice(&seed);
+    Ok((
+        format!("PRIVATE+KEY+{name}+{:08x}+{}", s.key_id, b64(&raw)),
+        s.verifier(),
+    ))
+}
+
 /// What [`verify`] checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
@@ -191,6 +238,8 @@ pub struct VerifyReport {
     pub root: String,
     /// Checkpoints whose signature, size and root were checked.
     pub checkpoints: usize,
+    /// Witness cosignatures checked.
+    pub cosignatures: usize,
 }
 
 /// A failed verification: the first bad index (when one can be named) and
@@ -212,6 +261,7 @@ pub struct VerifyError {
 pub fn verify(
     ctl: &Control,
     key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
 ) -> Result<std::result::Result<VerifyReport, VerifyError>> {
     let rows = all_rows(ctl)?;
     let checkpoints = ctl.store.checkpoints()?;
@@ -221,6 +271,7 @@ pub fn verify(
         recorded_size,
         &checkpoints,
         key,
+        witnesses,
         ctl.ws.config.name.as_str(),
     ))
 }
@@ -238,6 +289,7 @@ pub fn verify_rows(
     recorded_size: u64,
     checkpoints: &[StoredCheckpoint],
     key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
     origin: &str,
 ) -> std::result::Result<VerifyReport, VerifyError> {
     let mut frontier = Frontier::default();
@@ -298,6 +350,7 @@ pub fn verify_rows(
         ));
     }
     let mut prev: Option<&StoredCheckpoint> = None;
+    let mut cosigned = 0;
     for cp in checkpoints {
         let at = |what: String| VerifyError {
             index: None,
@@ -306,6 +359,18 @@ pub fn verify_rows(
         let note = Note::parse(cp.note.as_bytes()).map_err(|e| at(e.to_string()))?;
         note.verify(std::slice::from_ref(key))
             .map_err(|e| at(e.to_string()))?;
+        // Witness cosignatures present are checked too (a bad one fails).
+        for w in witnesses {
+            if note
+                .sigs
+                .iter()
+                .any(|s| s.name == w.name && s.key_id == w.key_id)
+            {
+                note.verify(std::slice::from_ref(w))
+                    .map_err(|e| at(format!("witness {}: {e}", w.name)))?;
+                cosigned += 1;
+            }
+        }
         let body = Checkpoint::parse(&note.text).map_err(|e| at(e.to_string()))?;
         if body.origin != origin {
             return Err(at(format!("origin `{}` is not `{origin}`", body.origin)));
@@ -343,6 +408,7 @@ pub fn verify_rows(
         size,
         root: b64(&frontier.root()),
         checkpoints: checkpoints.len(),
+        cosignatures: cosigned,
     })
 }
 

@@ -122,6 +122,10 @@ pub trait Store: Send + Sync {
     /// Records a signed checkpoint; refused (`Conflict`) unless its size is
     /// above every stored one.
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;
+    /// Replaces the note of the checkpoint of `size` with `note` (the same
+    /// checkpoint with more signatures: a witness's cosignature). The
+    /// caller checks that the signed text is unchanged.
+    fn set_checkpoint_note(&self, size: u64, note: &str) -> Result<()>;
     /// Stored checkpoints, smallest first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;
 

@@ -887,6 +887,23 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_checkpoint_note(&self, size: u64, note: &str) -> Result<()> {
+        self.with_tx(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE checkpoints SET note = ?2 WHERE size = ?1",
+                    params![i64_of(size), note],
+                )
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "no checkpoint of size {size}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
         self.with_conn(|c| {
             let mut st = c

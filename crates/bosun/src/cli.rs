@@ -235,9 +235,31 @@ enum LedgerCmd {
         /// default: keys/ledger.jwk.
         #[arg(long)]
         key: Option<String>,
+        /// A witness's verifier key (repeatable): its cosignatures on
+        /// checkpoints are checked too.
+        #[arg(long)]
+        witness: Vec<String>,
         /// Output JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// As a witness (a second site, an auditor): check the whole ledger,
+    /// then add your cosignature to its latest checkpoint.
+    Cosign {
+        /// Your note signing key (`PRIVATE+KEY+…`), or a file holding it
+        /// (mode 0600), as `bosun ledger witness-key` writes.
+        #[arg(long)]
+        key: String,
+    },
+    /// Make a witness key: writes `PRIVATE+KEY+<name>+…` to FILE (0600) and
+    /// prints the verifier key to give to others (`--witness`).
+    WitnessKey {
+        /// The witness's name (a schema-less URL is customary:
+        /// `backup.lan/bosun-witness`).
+        name: String,
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print the inclusion proofs of an op's entries (or of `--index N`)
     /// against the latest checkpoint, as JSON: entry, leaf hash, proof and
@@ -1366,23 +1388,66 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        LedgerCmd::Verify { key, json: js } => {
+        LedgerCmd::Cosign { key } => {
+            let ctl = ctx.control()?;
+            let witness = ledger::witness_signer(&key)?;
+            let v = ledger::verifier(&ctl.ws)?;
+            let size = ledger::cosign_latest(&ctl, &v, &witness)?;
+            println!(
+                "{} verified the ledger and cosigned its checkpoint of size {size}",
+                witness.name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::WitnessKey { name, out } => {
+            if out.exists() {
+                return Err(other(format!(
+                    "{} exists; nothing was written",
+                    out.display()
+                )));
+            }
+            let (private, public) = ledger::new_witness_key(&name)?;
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .map_err(|e| other(format!("{}: {e}", out.display())))?;
+            writeln!(f, "{private}").map_err(|e| other(format!("{}: {e}", out.display())))?;
+            println!("{public}");
+            eprintln!(
+                "private key in {} (0600); give the line above to whoever verifies: bosun ledger verify --witness '<it>'",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Verify {
+            key,
+            witness,
+            json: js,
+        } => {
             let ctl = ctx.control()?;
             let v = match key {
                 Some(k) => read_vkey(&k)?,
                 None => ledger::verifier(&ctl.ws)?,
             };
-            match ledger::verify(&ctl, &v)? {
+            let witnesses = witness
+                .iter()
+                .map(|w| read_vkey(w))
+                .collect::<Result<Vec<_>>>()?;
+            match ledger::verify(&ctl, &v, &witnesses)? {
                 Ok(r) => {
                     if js {
                         println!(
                             "{}",
-                            json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints})
+                            json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints, "cosignatures": r.cosignatures})
                         );
                     } else {
                         println!(
-                            "ok: {} entries, root {}, {} checkpoints signed by {} verified",
-                            r.size, r.root, r.checkpoints, v.name
+                            "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
+                            r.size, r.root, r.checkpoints, v.name, r.cosignatures
                         );
                     }
                     Ok(ExitCode::SUCCESS)

@@ -264,7 +264,7 @@ pub fn run() -> Result<()> {
         println!("  {line}");
     }
     let v = bosun_control::ledger::verifier(&ctl.ws)?;
-    match bosun_control::ledger::verify(&ctl, &v)? {
+    match bosun_control::ledger::verify(&ctl, &v, &[])? {
         Ok(r) => println!(
             "bosun ledger verify       ok: {} entries recomputed, root {}, {} checkpoint(s) verified",
             r.size, r.root, r.checkpoints

@@ -249,3 +249,67 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
     drop(fresh());
     assert!(verify(&lab).0);
 }
+
+#[test]
+fn a_witness_cosigns_and_a_bad_cosignature_is_refused() {
+    let lab = busy_lab();
+    let key = lab.tmp.path().join("witness.key");
+    let vkey = lab.ok(&[
+        "ledger",
+        "witness-key",
+        "backup.lan/witness",
+        "--out",
+        key.to_str().unwrap(),
+    ]);
+    let vkey = vkey.trim().to_string();
+    assert!(vkey.starts_with("backup.lan/witness+"), "{vkey}");
+    lab.ok(&["ledger", "cosign", "--key", key.to_str().unwrap()]);
+    let (ok, v) = {
+        let o = lab.run(&["ledger", "verify", "--witness", &vkey, "--json"]);
+        (
+            o.status.success(),
+            serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        )
+    };
+    assert!(ok && v["cosignatures"] == 1, "{v}");
+    let cps = lab.json(&["ledger", "checkpoints", "--json"]);
+    let last = cps.as_array().unwrap().last().unwrap()["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(last.contains("\u{2014} backup.lan/witness "), "{last}");
+    // Spoil the cosignature in the file: verification names the witness.
+    let db = lab.path(".bosun/bosun.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let sig_line = last.lines().last().unwrap().to_string();
+    let sig = sig_line.rsplit(' ').next().unwrap().to_string();
+    let mut bytes = sig.into_bytes();
+    let i = bytes.len() - 10;
+    bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+    let spoiled = sig_line.replace(
+        sig_line.rsplit(' ').next().unwrap(),
+        &String::from_utf8(bytes).unwrap(),
+    );
+    c.execute(
+        "UPDATE checkpoints SET note = replace(note, ?1, ?2)",
+        [sig_line.as_str(), spoiled.as_str()],
+    )
+    .unwrap();
+    drop(c);
+    let o = lab.run(&["ledger", "verify", "--witness", &vkey, "--json"]);
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["what"]
+            .as_str()
+            .unwrap()
+            .contains("witness backup.lan/witness"),
+        "{v}"
+    );
+    // A world-readable witness key is refused.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let o = lab.run(&["ledger", "cosign", "--key", key.to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("chmod 600"));
+}
