@@ -14,6 +14,7 @@ pub mod exec;
 pub mod governed;
 pub mod intake;
 pub mod ledger;
+pub mod mirror;
 pub mod report;
 
 use std::sync::Arc;

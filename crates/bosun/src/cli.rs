@@ -239,6 +239,21 @@ enum LedgerCmd {
         /// checkpoints are checked too.
         #[arg(long)]
         witness: Vec<String>,
+        /// Check a git mirror instead (no workspace, no database); the
+        /// key defaults to the mirror's own ledger.vkey.
+        #[arg(long, value_name = "DIR")]
+        git: Option<PathBuf>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append the entries and checkpoints recorded since the last run to a
+    /// git repository (created when missing): one commit per checkpoint,
+    /// with `Jti:` trailers. Idempotent; resumes after an interruption.
+    Mirror {
+        /// The repository.
+        #[arg(long, value_name = "DIR")]
+        git: PathBuf,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -1423,21 +1438,53 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        LedgerCmd::Mirror { git, json: js } => {
+            let ctl = ctx.control()?;
+            let r = bosun_control::mirror::mirror(&ctl, &git)?;
+            if js {
+                println!("{}", json!(r));
+            } else if r.commits == 0 {
+                println!("{} is up to date ({} entries)", git.display(), r.to);
+            } else {
+                println!(
+                    "{}: entries {}..{} in {} commit(s)",
+                    git.display(),
+                    r.from,
+                    r.to,
+                    r.commits
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         LedgerCmd::Verify {
             key,
             witness,
+            git,
             json: js,
         } => {
-            let ctl = ctx.control()?;
-            let v = match key {
-                Some(k) => read_vkey(&k)?,
-                None => ledger::verifier(&ctl.ws)?,
+            let (result, name) = if let Some(dir) = git {
+                let k = key.as_deref().map(read_vkey).transpose()?;
+                if k.is_none() && !js {
+                    eprintln!(
+                        "note: checking with the mirror's own ledger.vkey; pass --key to check against a key you trust"
+                    );
+                }
+                let name = k.as_ref().map(|k| k.name.clone()).unwrap_or_default();
+                (bosun_control::mirror::verify_git(&dir, k.as_ref())?, name)
+            } else {
+                let ctl = ctx.control()?;
+                let v = match key {
+                    Some(k) => read_vkey(&k)?,
+                    None => ledger::verifier(&ctl.ws)?,
+                };
+                let witnesses = witness
+                    .iter()
+                    .map(|w| read_vkey(w))
+                    .collect::<Result<Vec<_>>>()?;
+                (ledger::verify(&ctl, &v, &witnesses)?, v.name.clone())
             };
-            let witnesses = witness
-                .iter()
-                .map(|w| read_vkey(w))
-                .collect::<Result<Vec<_>>>()?;
-            match ledger::verify(&ctl, &v, &witnesses)? {
+            let v_name = name;
+            match result {
                 Ok(r) => {
                     if js {
                         println!(
@@ -1447,7 +1494,7 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     } else {
                         println!(
                             "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
-                            r.size, r.root, r.checkpoints, v.name, r.cosignatures
+                            r.size, r.root, r.checkpoints, v_name, r.cosignatures
                         );
                     }
                     Ok(ExitCode::SUCCESS)

@@ -313,3 +313,99 @@ fn a_witness_cosigns_and_a_bad_cosignature_is_refused() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("chmod 600"));
 }
+
+fn git_log(dir: &std::path::Path) -> Vec<String> {
+    let o = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["log", "--format=%B%x00"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout)
+        .split('\0')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[test]
+fn the_git_mirror_round_trips_idempotently_and_is_checked_without_a_database() {
+    let lab = busy_lab();
+    let mirror = lab.tmp.path().join("mirror");
+    let m = mirror.to_str().unwrap();
+    let r = lab.json(&["ledger", "mirror", "--git", m, "--json"]);
+    assert!(r["commits"].as_u64().unwrap() >= 1, "{r}");
+    let size = r["to"].as_u64().unwrap();
+    let log = git_log(&mirror);
+    assert!(log[0].contains("Jti: "), "{}", log[0]);
+    assert!(
+        log[0].contains(&format!("Checkpoint: {size} ")),
+        "{}",
+        log[0]
+    );
+    // Twice: nothing new.
+    let again = lab.json(&["ledger", "mirror", "--git", m, "--json"]);
+    assert_eq!(again["commits"], 0);
+    assert_eq!(git_log(&mirror).len(), log.len());
+    // More work, then an interrupted mirror (files written, no commit):
+    // the next run finishes it.
+    let s = lab.json(&[
+        "submit",
+        "disk-usage",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    lab.ok(&["work", "--until-idle"]);
+    let jti = s["jti"].as_str().unwrap();
+    lab.ok(&["ledger", "mirror", "--git", m]);
+    let c = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&mirror)
+        .args(["reset", "-q", "--soft", "HEAD~1"])
+        .status()
+        .unwrap();
+    assert!(c.success());
+    let r = lab.json(&["ledger", "mirror", "--git", m, "--json"]);
+    assert_eq!(r["commits"], 1, "{r}");
+    let log = git_log(&mirror);
+    assert!(log[0].contains(&format!("Jti: {jti}")), "{}", log[0]);
+    // Verified from the files alone, with the key given.
+    let vkey = std::fs::read_to_string(lab.path("keys/ledger.vkey")).unwrap();
+    let check = || {
+        bin()
+            .env_remove("BOSUN_WORKSPACE")
+            .args([
+                "ledger",
+                "verify",
+                "--git",
+                m,
+                "--key",
+                vkey.trim(),
+                "--json",
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = check();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // An edited entry file is caught, with the range it lies in.
+    let p = mirror.join("entries/000000/000000000003.json");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, text.replacen("\"at\":", "\"at\": ", 1)).unwrap();
+    let o = check();
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["index"].as_u64().unwrap() <= 3, "{v}");
+    std::fs::write(&p, text).unwrap();
+    assert!(check().status.success());
+    // A mirror of another ledger is refused.
+    let other = Lab::new();
+    let o = other.run(&["ledger", "checkpoint"]);
+    assert!(o.status.success());
+    let o = other.run(&["ledger", "mirror", "--git", m]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not extend"));
+}
