@@ -118,40 +118,39 @@ fn all_rows(ctl: &Control) -> Result<Vec<LedgerRow>> {
 }
 
 /// Signs a checkpoint over the current ledger if it grew since the last
-/// one. The new checkpoint is checked to be consistent with the last
-/// (a consistency proof over the stored leaves must verify) before it is
-/// signed. Returns it, or `None` when nothing new was recorded.
+/// one. Its root is the one stored with the newest entry (computed in the
+/// transaction that appended it); before signing, a consistency proof from
+/// the last checkpoint is built from the stored subtree hashes and must
+/// verify — bosun never signs a checkpoint inconsistent with its previous
+/// one. O(log n): it reads no entry but the newest. Returns it, or `None`
+/// when nothing new was recorded.
 pub fn checkpoint(ctl: &Control, signer: &NoteSigner) -> Result<Option<StoredCheckpoint>> {
-    let rows = all_rows(ctl)?;
-    let size = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+    let size = ctl.store.ledger_size()?;
     let last = ctl.store.checkpoints()?.pop();
-    if last.as_ref().is_some_and(|l| l.size >= size) {
+    if size == 0 || last.as_ref().is_some_and(|l| l.size >= size) {
         return Ok(None);
     }
-    let mut leaves = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        let leaf = merkle::leaf_hash(&r.entry);
-        if usize::try_from(r.idx).ok() != Some(i) || r.leaf != leaf {
-            return Err(err(format!(
-                "refusing to sign: ledger entry {i} does not match its stored hash; run `bosun ledger verify`"
-            )));
-        }
-        leaves.push(leaf);
-    }
-    let root = merkle::root(&leaves);
+    let Some(tip) = ctl.store.ledger_rows(size - 1, 1)?.pop() else {
+        return Err(err(
+            "refusing to sign: the newest ledger entry is missing; run `bosun ledger verify`",
+        ));
+    };
+    let root = merkle::to_hash(&tip.root).map_err(|e| err(format!("stored root: {e}")))?;
     if let Some(l) = &last {
-        let m = usize::try_from(l.size).unwrap_or(usize::MAX);
-        let proof = merkle::consistency_proof(&leaves, m).ok_or_else(|| {
-            err("refusing to sign: the ledger is smaller than its last checkpoint")
-        })?;
-        if l.size > 0 {
-            merkle::verify_consistency(l.size, size, &proof, &l.root, &root).map_err(|e| {
+        let proof = merkle::consistency_proof_from::<ControlError>(l.size, size, &mut |lv, ix| {
+            ctl.store.ledger_node(lv, ix)?.ok_or_else(|| {
                 err(format!(
-                    "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}",
-                    l.size
+                    "refusing to sign: ledger node {lv}/{ix} is missing; run `bosun ledger verify`"
                 ))
-            })?;
-        }
+            })
+        })?
+        .ok_or_else(|| err("refusing to sign: the ledger is smaller than its last checkpoint"))?;
+        merkle::verify_consistency(l.size, size, &proof, &l.root, &root).map_err(|e| {
+            err(format!(
+                "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}; run `bosun ledger verify`",
+                l.size
+            ))
+        })?;
     }
     let cp = Checkpoint {
         origin: ctl.ws.config.name.to_string(),
@@ -283,20 +282,35 @@ fn bad(index: u64, what: impl Into<String>) -> VerifyError {
     }
 }
 
-/// [`verify`] over rows and checkpoints already read.
-pub fn verify_rows(
-    rows: &[LedgerRow],
-    recorded_size: u64,
-    checkpoints: &[StoredCheckpoint],
-    key: &NoteVerifier,
-    witnesses: &[NoteVerifier],
-    origin: &str,
-) -> std::result::Result<VerifyReport, VerifyError> {
-    let mut frontier = Frontier::default();
-    let mut roots_at: std::collections::HashMap<u64, Hash> = Default::default();
-    let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.size).collect();
-    for (i, r) in rows.iter().enumerate() {
-        let i = u64::try_from(i).unwrap_or(u64::MAX);
+/// The first row in `from..to` whose stored root differs from the root
+/// recomputed over `leaves` (the tree after that row), if any.
+fn first_bad_root(rows: &[LedgerRow], leaves: &[Hash], from: usize, to: usize) -> Option<usize> {
+    let mut f = Frontier::default();
+    for l in &leaves[..from] {
+        f.push(*l);
+    }
+    for i in from..to.min(rows.len()) {
+        f.push(leaves[i]);
+        if rows[i].root != f.root() {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Checks rows that start at position `offset`: contiguous indexes, leaf
+/// hashes, index columns. Returns their leaf hashes or the first bad row.
+fn check_rows(rows: &[LedgerRow], offset: usize) -> std::result::Result<Vec<Hash>, VerifyError> {
+    #[derive(Deserialize)]
+    struct Cols<'a> {
+        #[serde(borrow)]
+        jti: Option<&'a str>,
+        #[serde(borrow)]
+        kind: &'a str,
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (k, r) in rows.iter().enumerate() {
+        let i = u64::try_from(offset + k).unwrap_or(u64::MAX);
         if u64::try_from(r.idx).ok() != Some(i) {
             return Err(bad(
                 i,
@@ -313,13 +327,8 @@ pub fn verify_rows(
                 "the entry does not match its leaf hash: it was edited",
             ));
         }
-        #[derive(Deserialize)]
-        struct Cols {
-            jti: Option<String>,
-            kind: String,
-        }
-        match serde_json::from_slice::<Cols>(&r.entry) {
-            Ok(c) if c.jti == r.jti && c.kind == r.kind => {}
+        match serde_json::from_slice::<Cols<'_>>(&r.entry) {
+            Ok(c) if c.jti == r.jti.as_deref() && c.kind == r.kind => {}
             Ok(_) => {
                 return Err(bad(
                     i,
@@ -328,27 +337,63 @@ pub fn verify_rows(
             }
             Err(e) => return Err(bad(i, format!("the entry is not a ledger entry: {e}"))),
         }
-        frontier.push(leaf);
-        let root = frontier.root();
-        if r.root != root {
-            return Err(bad(
-                i,
-                "the stored root differs from the recomputed one: entries were edited, inserted, removed or reordered here",
-            ));
-        }
-        if wanted.contains(&frontier.size()) {
-            roots_at.insert(frontier.size(), root);
+        out.push(leaf);
+    }
+    Ok(out)
+}
+
+/// [`verify`] over rows and checkpoints already read.
+///
+/// One pass hashes every entry (checking it against its stored leaf hash
+/// and its index columns) and computes the root at each checkpoint's size;
+/// the stored per-row roots are then compared where the signatures cannot
+/// vouch for the rows (after the last checkpoint) and where a checkpoint's
+/// root does not match (to name the first bad row).
+pub fn verify_rows(
+    rows: &[LedgerRow],
+    recorded_size: u64,
+    checkpoints: &[StoredCheckpoint],
+    key: &NoteVerifier,
+    witnesses: &[NoteVerifier],
+    origin: &str,
+) -> std::result::Result<VerifyReport, VerifyError> {
+    let mut frontier = Frontier::default();
+    let mut leaves: Vec<Hash> = Vec::with_capacity(rows.len());
+    let mut roots_at: std::collections::HashMap<u64, Hash> = Default::default();
+    let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.size).collect();
+    // Hash and check every row, on every core (the rows are independent);
+    // each chunk reports its leaves or its first bad row.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = rows.len().div_ceil(threads).max(1);
+    let parts: Vec<std::result::Result<Vec<Hash>, VerifyError>> = std::thread::scope(|sc| {
+        let handles: Vec<_> = rows
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| sc.spawn(move || check_rows(part, c * chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(VerifyError {
+                        index: None,
+                        what: "a verification thread panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    for part in parts {
+        for leaf in part? {
+            frontier.push(leaf);
+            leaves.push(leaf);
+            if wanted.contains(&frontier.size()) {
+                roots_at.insert(frontier.size(), frontier.root());
+            }
         }
     }
     let size = frontier.size();
-    if recorded_size != size {
-        return Err(bad(
-            size.min(recorded_size),
-            format!(
-                "the ledger recorded {recorded_size} entries and {size} are stored: entries were deleted or added at the end"
-            ),
-        ));
-    }
+    let n = rows.len();
     let mut prev: Option<&StoredCheckpoint> = None;
     let mut cosigned = 0;
     for cp in checkpoints {
@@ -389,20 +434,45 @@ pub fn verify_rows(
                 ),
             ));
         }
-        match roots_at.get(&cp.size) {
-            Some(r) if *r == cp.root => {}
-            _ => {
-                return Err(VerifyError {
-                    index: Some(prev.map_or(0, |p| p.size)),
-                    what: format!(
-                        "the entries up to {} do not hash to the signed root of that checkpoint: one of the entries from index {} on was changed",
-                        cp.size,
-                        prev.map_or(0, |p| p.size)
+        if roots_at.get(&cp.size) != Some(&cp.root) {
+            let from = prev.map_or(0, |p| p.size);
+            let lo = usize::try_from(from).unwrap_or(n);
+            let hi = usize::try_from(cp.size).unwrap_or(n);
+            return Err(match first_bad_root(rows, &leaves, lo, hi) {
+                Some(i) => bad(
+                    i as u64,
+                    format!(
+                        "the entries up to {} do not hash to the signed root of that checkpoint, and the tree stops matching its stored roots here: entries were inserted, removed or reordered",
+                        cp.size
                     ),
-                });
-            }
+                ),
+                None => bad(
+                    from,
+                    format!(
+                        "the entries up to {} do not hash to the signed root of that checkpoint: one of the entries from index {from} on was changed (and its stored hashes recomputed)",
+                        cp.size
+                    ),
+                ),
+            });
         }
         prev = Some(cp);
+    }
+    // After the last checkpoint nothing is signed yet: the stored roots
+    // (written with each entry) must match the recomputed tree.
+    let tail = usize::try_from(prev.map_or(0, |p| p.size)).unwrap_or(n);
+    if let Some(i) = first_bad_root(rows, &leaves, tail, n) {
+        return Err(bad(
+            i as u64,
+            "the tree stops matching its stored roots here (after the last checkpoint): entries were inserted, removed or reordered",
+        ));
+    }
+    if recorded_size != size {
+        return Err(bad(
+            size.min(recorded_size),
+            format!(
+                "the ledger recorded {recorded_size} entries and {size} are stored: entries were deleted or added at the end"
+            ),
+        ));
     }
     Ok(VerifyReport {
         size,
@@ -440,29 +510,36 @@ pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec
             "no checkpoint yet: `bosun ledger checkpoint` (or a running controller) signs one",
         ));
     };
-    let rows = all_rows(ctl)?;
-    let n = usize::try_from(cp.size)
-        .unwrap_or(usize::MAX)
-        .min(rows.len());
-    let leaves: Vec<Hash> = rows[..n]
-        .iter()
-        .map(|r| merkle::leaf_hash(&r.entry))
-        .collect();
-    let mut out = Vec::new();
-    for (i, r) in rows[..n].iter().enumerate() {
-        let hit = match (jti, index) {
-            (Some(j), _) => r.jti.as_deref() == Some(j),
-            (None, Some(x)) => u64::try_from(i).ok() == Some(x),
-            (None, None) => false,
-        };
-        if !hit {
-            continue;
+    let idxs: Vec<u64> = match (jti, index) {
+        (Some(j), _) => {
+            let j = bosun_model::Jti::parse(j).map_err(|e| err(e.to_string()))?;
+            ctl.store
+                .events(Some(&j))?
+                .iter()
+                .filter_map(|e| u64::try_from(e.id).ok())
+                .collect()
         }
-        let proof = merkle::inclusion_proof(&leaves, i).unwrap_or_default();
+        (None, Some(i)) => vec![i],
+        (None, None) => return Err(err("name a jti or an index")),
+    };
+    let mut out = Vec::new();
+    for idx in idxs.into_iter().filter(|&i| i < cp.size) {
+        let Some(row) = ctl.store.ledger_rows(idx, 1)?.pop() else {
+            continue;
+        };
+        let leaf = merkle::leaf_hash(&row.entry);
+        let proof = merkle::inclusion_proof_from::<ControlError>(idx, cp.size, &mut |l, i| {
+            ctl.store.ledger_node(l, i)?.ok_or_else(|| {
+                err(format!(
+                    "ledger node {l}/{i} is missing: run `bosun ledger verify`"
+                ))
+            })
+        })?
+        .unwrap_or_default();
         out.push(InclusionProof {
-            index: u64::try_from(i).unwrap_or(u64::MAX),
-            entry: String::from_utf8_lossy(&r.entry).into_owned(),
-            leaf_hash: b64(&leaves[i]),
+            index: idx,
+            entry: String::from_utf8_lossy(&row.entry).into_owned(),
+            leaf_hash: b64(&leaf),
             tree_size: cp.size,
             proof: proof.iter().map(|h| b64(h)).collect(),
             checkpoint: cp.note.clone(),

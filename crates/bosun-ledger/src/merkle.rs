@@ -139,6 +139,99 @@ fn b64(h: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(h)
 }
 
+/// The hash of leaves `start..end` (an RFC 9162 subtree: `start` is a
+/// multiple of a power of two at least `end - start`), from the hashes of
+/// perfect subtrees that `node(level, index)` looks up (level 0: leaves).
+fn range_hash<E>(
+    start: u64,
+    end: u64,
+    node: &mut dyn FnMut(u32, u64) -> Result<Hash, E>,
+) -> Result<Hash, E> {
+    let len = end - start;
+    if len.is_power_of_two() && start.is_multiple_of(len) {
+        let level = len.trailing_zeros();
+        return node(level, start >> level);
+    }
+    let k = split(usize::try_from(len).unwrap_or(usize::MAX)) as u64;
+    let l = range_hash(start, start + k, node)?;
+    let r = range_hash(start + k, end, node)?;
+    Ok(node_hash(&l, &r))
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves, from
+/// stored perfect-subtree hashes (see [`Frontier::push_nodes`]): O(log n)
+/// lookups, whatever the size. `None` when `index` is outside the tree.
+pub fn inclusion_proof_from<E>(
+    index: u64,
+    size: u64,
+    node: &mut dyn FnMut(u32, u64) -> Result<Hash, E>,
+) -> Result<Option<Vec<Hash>>, E> {
+    if index >= size {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    // PATH(m, D[start..end]), iteratively from the top; reversed at the end.
+    let (mut m, mut start, mut end) = (index, 0u64, size);
+    while end - start > 1 {
+        let k = split(usize::try_from(end - start).unwrap_or(usize::MAX)) as u64;
+        if m < k {
+            out.push(range_hash(start + k, end, node)?);
+            end = start + k;
+        } else {
+            out.push(range_hash(start, start + k, node)?);
+            start += k;
+            m -= k;
+        }
+    }
+    out.reverse();
+    Ok(Some(out))
+}
+
+/// The consistency proof from the tree of `size1` leaves to the tree of
+/// `size2` leaves, from stored perfect-subtree hashes (as
+/// [`inclusion_proof_from`]). Empty when `size1` is 0 or `size2`; `None`
+/// when `size1 > size2`.
+pub fn consistency_proof_from<E>(
+    size1: u64,
+    size2: u64,
+    node: &mut dyn FnMut(u32, u64) -> Result<Hash, E>,
+) -> Result<Option<Vec<Hash>>, E> {
+    if size1 > size2 {
+        return Ok(None);
+    }
+    if size1 == 0 || size1 == size2 {
+        return Ok(Some(Vec::new()));
+    }
+    fn sub<E>(
+        m: u64,
+        start: u64,
+        end: u64,
+        complete: bool,
+        node: &mut dyn FnMut(u32, u64) -> Result<Hash, E>,
+        out: &mut Vec<Hash>,
+    ) -> Result<(), E> {
+        let n = end - start;
+        if m == n {
+            if !complete {
+                out.push(range_hash(start, end, node)?);
+            }
+            return Ok(());
+        }
+        let k = split(usize::try_from(n).unwrap_or(usize::MAX)) as u64;
+        if m <= k {
+            sub(m, start, start + k, complete, node, out)?;
+            out.push(range_hash(start + k, end, node)?);
+        } else {
+            sub(m - k, start + k, end, false, node, out)?;
+            out.push(range_hash(start, start + k, node)?);
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    sub(size1, 0, size2, true, node, &mut out)?;
+    Ok(Some(out))
+}
+
 /// Hashes given as bytes of any length (from a file or the wire) as
 /// [`tyalias@Hash`]es, refusing any that is not 32 bytes.
 pub fn hashes(raw: &[Vec<u8>]) -> Result<Vec<Hash>, ProofError> {
@@ -350,13 +443,24 @@ impl Frontier {
 
     /// Appends a leaf hash.
     pub fn push(&mut self, leaf: Hash) {
+        self.push_nodes(leaf, |_, _, _| {});
+    }
+
+    /// Appends a leaf hash and reports each perfect subtree it completes
+    /// as `(level, index, hash)`: the subtree of level `l` and index `i`
+    /// covers leaves `i·2^l .. (i+1)·2^l`. Storing them makes proofs
+    /// O(log n) lookups ([`inclusion_proof_from`]).
+    pub fn push_nodes(&mut self, leaf: Hash, mut completed: impl FnMut(u32, u64, &Hash)) {
         let mut carry = leaf;
         let mut n = self.size;
+        let mut level = 0u32;
         while n & 1 == 1 {
             if let Some(left) = self.hashes.pop() {
                 carry = node_hash(&left, &carry);
             }
             n >>= 1;
+            level += 1;
+            completed(level, self.size >> level, &carry);
         }
         self.hashes.push(carry);
         self.size += 1;
@@ -414,7 +518,16 @@ mod tests {
                 prop_assert!(verify_inclusion(i as u64, n as u64, &l[i], &bad, &r).is_err());
             }
             let mut f = Frontier::default();
-            for x in &l { f.push(*x); }
+            let mut nodes = std::collections::HashMap::new();
+            for (j, x) in l.iter().enumerate() {
+                nodes.insert((0u32, j as u64), *x);
+                f.push_nodes(*x, |lv, ix, h| { nodes.insert((lv, ix), *h); });
+            }
+            let stored = inclusion_proof_from::<()>(i as u64, n as u64, &mut |lv, ix| nodes.get(&(lv, ix)).copied().ok_or(())).unwrap().unwrap();
+            prop_assert_eq!(&stored, &p);
+            let m2 = m % (n + 1);
+            let c_stored = consistency_proof_from::<()>(m2 as u64, n as u64, &mut |lv, ix| nodes.get(&(lv, ix)).copied().ok_or(())).unwrap().unwrap();
+            prop_assert_eq!(Some(c_stored), consistency_proof(&l, m2));
             prop_assert_eq!(f.root(), r);
             prop_assert_eq!(Frontier::from_bytes(f.size(), &f.to_bytes()), Some(f.clone()));
             let wrong_leaf = leaf_hash(b"not in the log");

@@ -79,6 +79,17 @@ fn ledger_is_a_merkle_log(b: &dyn Backend) {
         leaves.push(leaf);
         assert_eq!(r.root, merkle::root(&leaves), "root after {i}");
     }
+    // Stored subtree hashes give the same proofs as the leaves do.
+    for i in 0..n {
+        let stored = merkle::inclusion_proof_from::<String>(i, n, &mut |lv, ix| {
+            b.ledger_node(lv, ix)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no node {lv}/{ix}"))
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(Some(stored), merkle::inclusion_proof(&leaves, i as usize));
+    }
     // Events are read back from the entries.
     let evs = b.events(Some(&jti("op1"))).unwrap();
     assert!(

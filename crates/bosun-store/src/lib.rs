@@ -119,6 +119,11 @@ pub trait Store: Send + Sync {
     fn ledger_rows(&self, from: u64, limit: usize) -> Result<Vec<LedgerRow>>;
     /// Entries in the ledger (the tree size).
     fn ledger_size(&self) -> Result<u64>;
+    /// Appends many events in one transaction (group commit).
+    fn record_events(&self, events: &[NewEvent]) -> Result<()>;
+    /// The stored hash of the perfect subtree of `level` and index `idx`
+    /// (level 0: the leaf hash of entry `idx`), for O(log n) proofs.
+    fn ledger_node(&self, level: u32, idx: u64) -> Result<Option<[u8; 32]>>;
     /// Records a signed checkpoint; refused (`Conflict`) unless its size is
     /// above every stored one.
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;

@@ -99,7 +99,12 @@ CREATE TABLE IF NOT EXISTS ledger (
     root BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_once ON ledger(jti, kind, key) WHERE jti IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ledger_jti ON ledger(jti);
+CREATE TABLE IF NOT EXISTS ledger_nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_frontier (
     name TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -253,44 +258,25 @@ fn event(
     step: Option<&str>,
     data: &serde_json::Value,
 ) -> Result<()> {
-    let entry = canonical_json(
-        &serde_json::json!({"at": at, "jti": jti, "kind": kind, "step": step, "data": data}),
-    )
-    .map_err(|e| StoreError::Backend(format!("ledger entry: {e}")))?;
-    if entry.len() > MAX_ENTRY_BYTES {
-        return Err(StoreError::Conflict(format!(
-            "a `{kind}` ledger entry of {} bytes is over the limit of {MAX_ENTRY_BYTES}; nothing was written",
-            entry.len()
-        )));
+    let mut frontier = load_frontier(tx)?;
+    if append(tx, &mut frontier, at, jti, kind, step, data)? {
+        save_frontier(tx, &frontier)?;
     }
-    let key = canonical_json(&serde_json::json!({"step": step, "data": data}))
-        .map(|b| Digest::of(&b).short().to_string())
-        .map_err(|e| StoreError::Backend(format!("ledger key: {e}")))?;
-    if let Some(j) = jti {
-        let seen: Option<i64> = tx
-            .prepare_cached("SELECT idx FROM ledger WHERE jti = ?1 AND kind = ?2 AND key = ?3")
-            .and_then(|mut st| st.query_row(params![j, kind, key], |r| r.get(0)).optional())
-            .map_err(be)?;
-        if seen.is_some() {
-            return Ok(());
-        }
-    }
+    Ok(())
+}
+
+fn load_frontier(tx: &Transaction<'_>) -> Result<Frontier> {
     let (size, hashes): (i64, Vec<u8>) = tx
         .prepare_cached("SELECT size, hashes FROM ledger_frontier WHERE name = 'ledger'")
         .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(be)?
         .unwrap_or((0, Vec::new()));
     let size = u64::try_from(size).map_err(|_| corrupt("ledger frontier", "negative size"))?;
-    let mut frontier = Frontier::from_bytes(size, &hashes)
-        .ok_or_else(|| corrupt("ledger frontier", "hash list does not match the size"))?;
-    let leaf = leaf_hash(&entry);
-    frontier.push(leaf);
-    let root = frontier.root();
-    tx.prepare_cached(
-        "INSERT INTO ledger (idx, jti, kind, key, entry, leaf, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )
-    .and_then(|mut st| st.execute(params![i64_of(size), jti, kind, key, entry, &leaf[..], &root[..]]))
-    .map_err(be)?;
+    Frontier::from_bytes(size, &hashes)
+        .ok_or_else(|| corrupt("ledger frontier", "hash list does not match the size"))
+}
+
+fn save_frontier(tx: &Transaction<'_>, frontier: &Frontier) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO ledger_frontier (name, size, hashes) VALUES ('ledger', ?1, ?2)
          ON CONFLICT(name) DO UPDATE SET size = excluded.size, hashes = excluded.hashes",
@@ -298,6 +284,73 @@ fn event(
     .and_then(|mut st| st.execute(params![i64_of(frontier.size()), frontier.to_bytes()]))
     .map_err(be)?;
     Ok(())
+}
+
+/// Appends one entry against an in-memory `frontier` (the caller saves it
+/// before the transaction commits). Returns whether it appended (false:
+/// the same fact was already recorded).
+fn append(
+    tx: &Transaction<'_>,
+    frontier: &mut Frontier,
+    at: i64,
+    jti: Option<&str>,
+    kind: &str,
+    step: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<bool> {
+    // Canonical JSON sorts keys, and `at` sorts first: the entry is the
+    // body with `"at":<at>,` put in front, and the idempotency key is the
+    // digest of the body (everything but the time).
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        data: &'a serde_json::Value,
+        jti: Option<&'a str>,
+        kind: &'a str,
+        step: Option<&'a str>,
+    }
+    let body = canonical_json(&Body {
+        data,
+        jti,
+        kind,
+        step,
+    })
+    .map_err(|e| StoreError::Backend(format!("ledger entry: {e}")))?;
+    let key = Digest::of(&body).short().to_string();
+    let mut entry = format!("{{\"at\":{at},").into_bytes();
+    entry.extend_from_slice(body.get(1..).unwrap_or_default());
+    if entry.len() > MAX_ENTRY_BYTES {
+        return Err(StoreError::Conflict(format!(
+            "a `{kind}` ledger entry of {} bytes is over the limit of {MAX_ENTRY_BYTES}; nothing was written",
+            entry.len()
+        )));
+    }
+    // Insert first: the unique index on (jti, kind, key) refuses the same
+    // fact twice, and then nothing else changes.
+    let size = frontier.size();
+    let leaf = leaf_hash(&entry);
+    let mut next = frontier.clone();
+    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
+    next.push_nodes(leaf, |level, idx, h| nodes.push((level, idx, *h)));
+    let root = next.root();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO ledger (idx, jti, kind, key, entry, leaf, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(jti, kind, key) WHERE jti IS NOT NULL DO NOTHING",
+        )
+        .and_then(|mut st| st.execute(params![i64_of(size), jti, kind, key, entry, &leaf[..], &root[..]]))
+        .map_err(be)?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    for (level, idx, h) in &nodes {
+        tx.prepare_cached(
+            "INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+        )
+        .and_then(|mut st| st.execute(params![level, i64_of(*idx), &h[..]]))
+        .map_err(be)?;
+    }
+    *frontier = next;
+    Ok(true)
 }
 
 /// An [`Event`] from a stored ledger entry (the entry is what the tree
@@ -850,6 +903,44 @@ impl Store for SqliteStore {
                 })
                 .map_err(be)?;
             rows.collect::<std::result::Result<Vec<_>, _>>().map_err(be)
+        })
+    }
+
+    fn record_events(&self, events: &[NewEvent]) -> Result<()> {
+        self.with_tx(|tx| {
+            let mut frontier = load_frontier(tx)?;
+            for e in events {
+                append(
+                    tx,
+                    &mut frontier,
+                    e.at,
+                    e.jti.as_deref(),
+                    &e.kind,
+                    None,
+                    &e.data,
+                )?;
+            }
+            save_frontier(tx, &frontier)
+        })
+    }
+
+    fn ledger_node(&self, level: u32, idx: u64) -> Result<Option<Hash>> {
+        self.with_conn(|c| {
+            let h: Option<Vec<u8>> = if level == 0 {
+                c.prepare_cached("SELECT leaf FROM ledger WHERE idx = ?1")
+                    .and_then(|mut st| st.query_row([i64_of(idx)], |r| r.get(0)).optional())
+            } else {
+                c.prepare_cached("SELECT hash FROM ledger_nodes WHERE level = ?1 AND idx = ?2")
+                    .and_then(|mut st| {
+                        st.query_row(params![level, i64_of(idx)], |r| r.get(0))
+                            .optional()
+                    })
+            }
+            .map_err(be)?;
+            h.map(|h| {
+                Hash::try_from(h.as_slice()).map_err(|_| corrupt("ledger node", "not 32 bytes"))
+            })
+            .transpose()
         })
     }
 

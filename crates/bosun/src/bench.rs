@@ -9,6 +9,9 @@
 //!   the commit that made its op durable (no coordinated omission).
 //! - `policy`: one decision against 500 rules, indexed by runbook.
 //! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
+//! - `ledger`: ledger appends (group-committed batches), `ledger verify` of
+//!   the whole log, inclusion-proof generation, storage per entry; and,
+//!   beside it, one git commit per event (what the seed's users do today).
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -34,6 +37,25 @@ pub enum BenchCmd {
         /// Decisions to time.
         #[arg(long, default_value_t = 20_000)]
         iters: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ledger append throughput, full verification, proof generation and
+    /// storage, beside one git commit per event.
+    Ledger {
+        /// Entries to append.
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: usize,
+        /// Entries per transaction (group commit).
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Inclusion proofs to time.
+        #[arg(long, default_value_t = 1000)]
+        proofs: usize,
+        /// Git commits to time for the one-commit-per-event side (0: skip).
+        #[arg(long, default_value_t = 200)]
+        git_commits: usize,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -106,7 +128,139 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
+        BenchCmd::Ledger {
+            entries,
+            batch,
+            proofs,
+            git_commits,
+            json,
+        } => ledger(entries.max(1), batch.max(1), proofs, git_commits, json),
     }
+}
+
+fn ledger(
+    entries: usize,
+    batch: usize,
+    proofs: usize,
+    git_commits: usize,
+    json_out: bool,
+) -> Result<()> {
+    let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
+    let root = tmp.path().join("ws");
+    bosun_workspace::scaffold::init(
+        &root,
+        &Name::parse("bench").map_err(|e| other(e.to_string()))?,
+    )?;
+    let ctl = Control::open(Workspace::open(&root)?)?;
+    // Entries shaped like the pipeline's: a step result of an op.
+    let mut done = 0usize;
+    let t = Instant::now();
+    let mut last_print = Instant::now();
+    while done < entries {
+        let n = batch.min(entries - done);
+        let evs: Vec<bosun_store::NewEvent> = (done..done + n)
+            .map(|i| bosun_store::NewEvent {
+                at: 1_800_000_000 + i64::try_from(i).unwrap_or(0),
+                jti: Some(format!("{:032x}", i / 8)),
+                kind: "step.succeeded".into(),
+                data: json!({"idx": i % 8, "host": format!("web-{}", i % 50), "exit_code": 0, "duration_ms": 12}),
+            })
+            .collect();
+        ctl.store.record_events(&evs)?;
+        done += n;
+        if !json_out && last_print.elapsed() > Duration::from_secs(2) {
+            eprintln!("  appended {done} of {entries}…");
+            last_print = Instant::now();
+        }
+    }
+    let append = t.elapsed();
+    let keys = tmp.path().join("keys");
+    let signer = bosun_control::ledger::signer(&ctl.ws, &keys)?;
+    let t = Instant::now();
+    bosun_control::ledger::checkpoint(&ctl, &signer)?;
+    let checkpoint = t.elapsed();
+    let v = bosun_control::ledger::verifier(&ctl.ws)?;
+    let t = Instant::now();
+    let report = bosun_control::ledger::verify(&ctl, &v, &[])?.map_err(|e| other(e.to_string()))?;
+    let verify = t.elapsed();
+    let mut lat = Vec::with_capacity(proofs);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..proofs {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let idx = (x >> 11) % report.size;
+        let t = Instant::now();
+        let p = bosun_control::ledger::prove(&ctl, None, Some(idx))?;
+        lat.push(t.elapsed());
+        if let Some(p) = p.first() {
+            bosun_control::ledger::verify_proof(p, &v).map_err(other)?;
+        }
+    }
+    lat.sort();
+    // Storage: the database file once the background checkpointer has
+    // folded the write-ahead log into it (the WAL file is scratch space).
+    std::thread::sleep(Duration::from_millis(1500));
+    let db = root.join(".bosun/bosun.db");
+    let bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let per_million = bytes as f64 * 1e6 / entries as f64 / (1024.0 * 1024.0);
+    // One git commit per event.
+    let git_rate = if git_commits > 0 {
+        let repo = tmp.path().join("git");
+        std::fs::create_dir_all(&repo).map_err(|e| other(e.to_string()))?;
+        let g = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args([
+                    "-c",
+                    "user.name=b",
+                    "-c",
+                    "user.email=b@x",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .output()
+                .map_err(|e| other(format!("git: {e}")))
+        };
+        g(&["init", "-q"])?;
+        let t = Instant::now();
+        for i in 0..git_commits {
+            std::fs::write(
+                repo.join(format!("{i:08}.json")),
+                format!("{{\"event\":{i}}}"),
+            )
+            .map_err(|e| other(e.to_string()))?;
+            g(&["add", "-A"])?;
+            g(&["commit", "-q", "-m", &format!("event {i}")])?;
+        }
+        Some(git_commits as f64 / t.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    let rate = entries as f64 / append.as_secs_f64();
+    let fig = json!({"bench": "ledger", "entries": entries, "batch": batch,
+        "append_entries_per_sec": rate, "checkpoint_ms": checkpoint.as_secs_f64() * 1e3,
+        "verify_s": verify.as_secs_f64(), "proof_p50_us": us(pct(&lat, 0.5)), "proof_p99_us": us(pct(&lat, 0.99)),
+        "db_bytes": bytes, "mib_per_million_entries": per_million,
+        "git_commits_per_sec": git_rate, "speedup_vs_git": git_rate.map(|g| rate / g)});
+    if json_out {
+        println!("{fig}");
+    } else {
+        println!(
+            "ledger, {entries} entries: append {rate:.0} entries/s (batches of {batch}, synchronous=FULL); checkpoint {:.0} ms; verify {:.2} s; inclusion proof p50 {:.0} µs, p99 {:.0} µs; {per_million:.0} MiB per million entries",
+            checkpoint.as_secs_f64() * 1e3,
+            verify.as_secs_f64(),
+            us(pct(&lat, 0.5)),
+            us(pct(&lat, 0.99))
+        );
+        if let Some(g) = git_rate {
+            println!(
+                "one git commit per event: {g:.1} commits/s → the ledger appends {:.0}× faster",
+                rate / g
+            );
+        }
+    }
+    Ok(())
 }
 
 fn intake(a: &IntakeArgs) -> Result<()> {

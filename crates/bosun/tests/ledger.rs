@@ -409,3 +409,32 @@ fn the_git_mirror_round_trips_idempotently_and_is_checked_without_a_database() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not extend"));
 }
+
+#[test]
+fn a_checkpoint_inconsistent_with_the_last_is_never_signed() {
+    let lab = busy_lab();
+    lab.ok(&["ledger", "checkpoint"]);
+    let before = lab.json(&["ledger", "checkpoints", "--json"]);
+    // Spoil the stored subtree hashes the consistency proof is built from.
+    let c = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
+    c.execute("UPDATE ledger_nodes SET hash = zeroblob(32)", [])
+        .unwrap();
+    drop(c);
+    lab.json(&[
+        "submit",
+        "disk-usage",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    let o = lab.run(&["ledger", "checkpoint"]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("refusing to sign"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(lab.json(&["ledger", "checkpoints", "--json"]), before);
+}
