@@ -17,7 +17,7 @@ use std::time::Duration;
 use bosun_model::{DepKind, Jti, OpState, Strategy};
 use bosun_store::{Delivery, Halt, Lease, NewEvent, RunStart, StepResult, StepStatus};
 
-use crate::exec::{StepOutput, controller_host, run_step};
+use crate::exec::{StepOutput, controller_host, run_step_scrubbed};
 use crate::{Control, ControlError, Result, now};
 
 /// Default lease time-to-live in seconds (renewed every third of it).
@@ -315,6 +315,7 @@ impl Controller {
         }
 
         let deps = dependency_entries(plan);
+        let patterns = Arc::new(self.ctl.ws.config.scrub_patterns());
         let order = sequence(plan);
         let hosts = self.ctl.ws.inventory()?;
         let parallel = plan
@@ -443,6 +444,7 @@ impl Controller {
                             let backoff = Duration::from_secs(ps.on_error.backoff_secs);
                             let name = ps.host.to_string();
                             let idempotent = ps.idempotent;
+                            let patterns = patterns.clone();
                             std::thread::spawn(move || {
                                 let Some(host) = host else {
                                     let out = StepOutput {
@@ -456,7 +458,8 @@ impl Controller {
                                     let _ = tx.send((i, out, 1, 1));
                                     return;
                                 };
-                                let mut out = run_step(&root, &host, &cmd, timeout);
+                                let mut out =
+                                    run_step_scrubbed(&root, &host, &cmd, timeout, &patterns);
                                 let mut attempt = 1;
                                 // A lost connection leaves the outcome
                                 // unknown: only an idempotent step may
@@ -464,7 +467,7 @@ impl Controller {
                                 while !out.ok() && attempt < attempts && (!out.lost || idempotent) {
                                     std::thread::sleep(backoff);
                                     attempt += 1;
-                                    out = run_step(&root, &host, &cmd, timeout);
+                                    out = run_step_scrubbed(&root, &host, &cmd, timeout, &patterns);
                                 }
                                 let _ = tx.send((i, out, attempt, attempts));
                             });

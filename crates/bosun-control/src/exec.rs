@@ -276,6 +276,18 @@ fn kill_remote(ws_root: &Path, host: &Host, pgid: i32) -> bool {
 
 /// Runs `cmd` on `host`, waiting at most `timeout`.
 pub fn run_step(ws_root: &Path, host: &Host, cmd: &str, timeout: Duration) -> StepOutput {
+    run_step_scrubbed(ws_root, host, cmd, timeout, &[])
+}
+
+/// [`run_step`], also replacing matches of the workspace's `scrub`
+/// patterns (bosun.toml) in the output with `***`.
+pub fn run_step_scrubbed(
+    ws_root: &Path,
+    host: &Host,
+    cmd: &str,
+    timeout: Duration,
+    patterns: &[regex::Regex],
+) -> StepOutput {
     let start = Instant::now();
     let elapsed = |s: Instant| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX);
     let failed = |output: String, s: Instant| StepOutput {
@@ -392,9 +404,15 @@ pub fn run_step(ws_root: &Path, host: &Host, cmd: &str, timeout: Duration) -> St
     }
     let mut output = sink.lock().map(|c| c.text()).unwrap_or_default();
     output.push_str(&note);
+    let mut output = scrub(&output);
+    for p in patterns {
+        if p.is_match(&output) {
+            output = p.replace_all(&output, "***").into_owned();
+        }
+    }
     StepOutput {
         exit_code,
-        output: scrub(&output),
+        output,
         duration_ms: elapsed(start),
         lost,
     }
@@ -445,6 +463,7 @@ pub fn run_checks(
     inventory: &bosun_workspace::Inventory,
     plan: &bosun_model::Plan,
     timeout: Duration,
+    patterns: &[regex::Regex],
 ) -> Vec<CheckResult> {
     let mut by_host: std::collections::BTreeMap<&str, Vec<usize>> = Default::default();
     for (i, ps) in plan.steps.iter().enumerate() {
@@ -475,7 +494,7 @@ pub fn run_checks(
                             match (&ps.check, host) {
                                 (_, _) if ps.needs_report() => r.status = "human",
                                 (Some(cmd), Some(h)) => {
-                                    let o = run_step(ws_root, &h, cmd, timeout);
+                                    let o = run_step_scrubbed(ws_root, &h, cmd, timeout, patterns);
                                     r.status = "ran";
                                     r.exit_code = o.exit_code;
                                     r.output = o.output;
@@ -668,6 +687,21 @@ mod tests {
             text,
             "warn: x\npartial\u{1e}not a marker but a long line of text\n"
         );
+    }
+
+    #[test]
+    fn configured_patterns_are_scrubbed() {
+        let d = tempfile::tempdir().unwrap();
+        let h = local(d.path());
+        let p = [regex::Regex::new("AKIA[0-9A-Z]{16}").unwrap()];
+        let o = run_step_scrubbed(
+            d.path(),
+            &h,
+            "echo key AKIAABCDEFGHIJKLMNOP here",
+            Duration::from_secs(10),
+            &p,
+        );
+        assert_eq!(o.output.trim(), "key *** here");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `bosun.toml`: the workspace's name and storage.
+//! `bosun.toml`: the workspace's name, storage, op lifetime and the
+//! patterns scrubbed from step output.
 
 use bosun_model::Name;
 use bosun_model::source::{SourceError, from_toml};
@@ -25,6 +26,27 @@ pub struct Config {
     /// Seconds an op envelope stays valid after it is signed.
     #[serde(default = "default_op_ttl")]
     pub op_ttl_secs: i64,
+    /// Regular expressions whose matches are replaced by `***` in step
+    /// output before it is stored (besides the built-in credential rules:
+    /// `password=…`, `token: …`, passwords in URLs), e.g.
+    /// `scrub = ["AKIA[0-9A-Z]{16}", "ghp_[A-Za-z0-9]{36}"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scrub: Vec<String>,
+}
+
+/// Most scrub patterns, and the longest one, accepted.
+pub const MAX_SCRUB_PATTERNS: usize = 64;
+/// See [`MAX_SCRUB_PATTERNS`].
+pub const MAX_SCRUB_PATTERN_LEN: usize = 512;
+
+fn compile(p: &str) -> Result<regex::Regex, String> {
+    if p.len() > MAX_SCRUB_PATTERN_LEN {
+        return Err(format!("over {MAX_SCRUB_PATTERN_LEN} characters"));
+    }
+    regex::RegexBuilder::new(p)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn default_op_ttl() -> i64 {
@@ -43,7 +65,30 @@ impl Config {
                 "op_ttl_secs must be between 1 and 2592000 (30 days)",
             ));
         }
+        if c.scrub.len() > MAX_SCRUB_PATTERNS {
+            return Err(SourceError::at(
+                path,
+                text,
+                bosun_model::source::find_offset(text, "scrub"),
+                format!("more than {MAX_SCRUB_PATTERNS} scrub patterns"),
+            ));
+        }
+        for p in &c.scrub {
+            if let Err(e) = compile(p) {
+                return Err(SourceError::at(
+                    path,
+                    text,
+                    bosun_model::source::find_offset(text, p),
+                    format!("scrub pattern `{p}` is not a valid regular expression: {e}"),
+                ));
+            }
+        }
         Ok(c)
+    }
+
+    /// The scrub patterns, compiled (they were checked when parsed).
+    pub fn scrub_patterns(&self) -> Vec<regex::Regex> {
+        self.scrub.iter().filter_map(|p| compile(p).ok()).collect()
     }
 }
 
@@ -51,6 +96,19 @@ impl Config {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn scrub_patterns_are_checked_with_their_place() {
+        let c = Config::parse(
+            "bosun.toml",
+            "name = \"lab\"\nscrub = [\"AKIA[0-9A-Z]{16}\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.scrub_patterns().len(), 1);
+        let e =
+            Config::parse("bosun.toml", "name = \"lab\"\nscrub = [\"(unclosed\"]\n").unwrap_err();
+        assert!(e.to_string().starts_with("bosun.toml:2:"), "{e}");
+    }
 
     #[test]
     fn parses_and_locates() {

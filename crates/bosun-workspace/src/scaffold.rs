@@ -106,7 +106,7 @@ pub fn init(dir: &Path, name: &Name) -> Result<()> {
         (
             "bosun.toml",
             format!(
-                "# The workspace. See `bosun --help`.\nname = \"{name}\"\n\n# Embedded storage: one SQLite file under .bosun/.\n[storage]\nkind = \"embedded\"\n"
+                "# The workspace. See `bosun --help`.\nname = \"{name}\"\n\n# Regular expressions scrubbed (replaced by ***) from step output before\n# it is stored, besides the built-in rules for passwords and tokens:\n# scrub = [\"AKIA[0-9A-Z]{{16}}\", \"ghp_[A-Za-z0-9]{{36}}\"]\n\n# Embedded storage: one SQLite file under .bosun/.\n[storage]\nkind = \"embedded\"\n"
             ),
         ),
         ("keys/keys.toml", KEYS.to_string()),

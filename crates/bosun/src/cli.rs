@@ -1091,6 +1091,7 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs, check: bool) -> Result<ExitCode> {
             &gov.inventory,
             &plan,
             std::time::Duration::from_secs(120),
+            &ctl.ws.config.scrub_patterns(),
         );
         ctl.store.record_event(&bosun_store::NewEvent {
             at: now(),
