@@ -326,7 +326,7 @@ impl Controller {
         let mut acct = Accounting::default();
         for (i, ps) in plan.steps.iter().enumerate() {
             if slots[i] == Slot::Done(StepStatus::Failed) {
-                acct.failed(ps, max_fail);
+                acct.failed(ps, max_fail, false);
             }
         }
         let (tx, rx) = mpsc::channel::<(usize, StepOutput, u32, u32)>();
@@ -458,17 +458,39 @@ impl Controller {
                                     let _ = tx.send((i, out, 1, 1));
                                     return;
                                 };
-                                let mut out =
-                                    run_step_scrubbed(&root, &host, &cmd, timeout, &patterns);
-                                let mut attempt = 1;
-                                // A lost connection leaves the outcome
-                                // unknown: only an idempotent step may
-                                // run again.
-                                while !out.ok() && attempt < attempts && (!out.lost || idempotent) {
-                                    std::thread::sleep(backoff);
-                                    attempt += 1;
-                                    out = run_step_scrubbed(&root, &host, &cmd, timeout, &patterns);
-                                }
+                                // Whatever happens in here, the scheduler
+                                // hears back (a panic is a lost outcome).
+                                let work = std::panic::AssertUnwindSafe(|| {
+                                    let mut out =
+                                        run_step_scrubbed(&root, &host, &cmd, timeout, &patterns);
+                                    let mut attempt = 1;
+                                    // A lost connection leaves the outcome
+                                    // unknown: only an idempotent step may
+                                    // run again.
+                                    while !out.ok()
+                                        && attempt < attempts
+                                        && (!out.lost || idempotent)
+                                    {
+                                        std::thread::sleep(backoff);
+                                        attempt += 1;
+                                        out = run_step_scrubbed(
+                                            &root, &host, &cmd, timeout, &patterns,
+                                        );
+                                    }
+                                    (out, attempt)
+                                });
+                                let (out, attempt) = std::panic::catch_unwind(work)
+                                    .unwrap_or_else(|_| {
+                                        (
+                                            StepOutput {
+                                                exit_code: None,
+                                                output: "bosun: the step's worker failed; its outcome is unknown".into(),
+                                                duration_ms: 0,
+                                                lost: true,
+                                            },
+                                            1,
+                                        )
+                                    });
                                 let _ = tx.send((i, out, attempt, attempts));
                             });
                         }
@@ -482,6 +504,11 @@ impl Controller {
                         OpState::Running,
                         format!("paused by halt ({}): resumes after `bosun resume`", h.why),
                     ));
+                }
+                if !attention.is_empty() {
+                    // An unknown outcome ends the run now, even with human
+                    // steps waiting: it needs attention first.
+                    break;
                 }
                 if let Some(w) = slots.iter().position(|s| *s == Slot::Waiting) {
                     let ps = &plan.steps[w];
@@ -514,7 +541,7 @@ impl Controller {
                         format!(
                             "waiting for a {:?} to report {}: bosun step report {jti} {} --host {} --status pass|fail --as <name>",
                             ps.actor,
-                            waiting.join(", "),
+                            cap(waiting),
                             ps.step,
                             ps.host
                         ),
@@ -532,7 +559,7 @@ impl Controller {
                     .filter(|(_, s)| **s == Slot::Pending)
                     .map(|(p, _)| format!("`{}` on `{}`", p.step, p.host))
                     .collect();
-                let detail = format!("steps that can never run: {}", stuck.join(", "));
+                let detail = format!("steps that can never run: {}", cap(stuck));
                 store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
                 return Ok(report(OpState::Failed, detail));
             }
@@ -571,14 +598,10 @@ impl Controller {
                 started_at: started,
                 finished_at: now(),
             };
+            // An unknown outcome's blocker is filed by the store in the same
+            // transaction.
             store.step_finished(lease, jti, &result)?;
             if unknown {
-                store.record_event(&NewEvent {
-                    at: result.finished_at,
-                    jti: Some(jti.to_string()),
-                    kind: "blocker.filed".into(),
-                    data: serde_json::json!({"kind": "unknown-outcome", "host": ps.host, "step": ps.step, "why": "connection lost mid-step", "halts": ["changes to this host"]}),
-                })?;
                 attention.push(format!("step `{}` on `{}`", ps.step, ps.host));
             }
             slots[i] = Slot::Done(result.status);
@@ -587,14 +610,26 @@ impl Controller {
                 result,
             });
             if !ok {
-                acct.failed(ps, max_fail);
+                acct.failed(ps, max_fail, unknown);
             }
         }
         let t = now();
+        // Details name steps; a run over many hosts must not make its
+        // `op.finished` ledger entry too large.
+        fn cap(mut list: Vec<String>) -> String {
+            const MAX: usize = 20;
+            let more = list.len().saturating_sub(MAX);
+            list.truncate(MAX);
+            let mut s = list.join(", ");
+            if more > 0 {
+                s.push_str(&format!(" and {more} more"));
+            }
+            s
+        }
         if !attention.is_empty() {
             let detail = format!(
                 "the connection was lost while {} ran and it is not idempotent: its outcome is unknown. Nothing more runs on that host until a human checks it and reports: bosun step report {jti} <step> --host <host> --status pass|fail",
-                attention.join(", ")
+                cap(attention)
             );
             store.finish_run(lease, jti, OpState::NeedsAttention, &detail, t)?;
             return Ok(report(OpState::NeedsAttention, detail));
@@ -604,7 +639,7 @@ impl Controller {
             store.finish_run(lease, jti, OpState::Succeeded, &detail, t)?;
             Ok(report(OpState::Succeeded, detail))
         } else {
-            let mut detail = format!("failed: {}", acct.failures.join("; "));
+            let mut detail = format!("failed: {}", cap(acct.failures));
             if let Some(why) = &acct.run_stopped {
                 detail.push_str(&format!(" (then {why})"));
             }
@@ -649,13 +684,8 @@ impl Controller {
                 started_at: prev.map_or(t, |p| p.started_at),
                 finished_at: t,
             };
+            // The store files the blocker in the same transaction.
             store.step_finished(lease, jti, &unknown)?;
-            store.record_event(&NewEvent {
-                at: t,
-                jti: Some(jti.to_string()),
-                kind: "blocker.filed".into(),
-                data: serde_json::json!({"kind": "unknown-outcome", "host": ps.host, "step": ps.step, "halts": ["changes to this host"]}),
-            })?;
             progress(Progress::StepFinished {
                 jti: jti.clone(),
                 result: unknown,
@@ -816,10 +846,12 @@ struct Accounting {
 }
 
 impl Accounting {
-    fn failed(&mut self, ps: &bosun_model::PlanStep, max_fail: usize) {
+    /// Accounts a failed step; `unknown`: its outcome cannot be known, and
+    /// nothing more runs on its host whatever its strategy.
+    fn failed(&mut self, ps: &bosun_model::PlanStep, max_fail: usize, unknown: bool) {
         let what = format!("step `{}` on `{}`", ps.step, ps.host);
         self.failures.push(what.clone());
-        if ps.on_error.strategy == Strategy::Continue {
+        if ps.on_error.strategy == Strategy::Continue && !unknown {
             return;
         }
         if ps.controller {

@@ -98,7 +98,10 @@ fn pump_markers(
     mut r: impl Read + Send + 'static,
     sink: Arc<Mutex<Capped>>,
     markers: Arc<Mutex<Markers>>,
+    nonce: String,
 ) -> std::thread::JoinHandle<()> {
+    let pgid_tag = format!("bosun-{nonce}-pgid:");
+    let rc_tag = format!("bosun-{nonce}-rc:");
     std::thread::spawn(move || {
         let mut buf = [0u8; 8192];
         let mut marker: Option<Vec<u8>> = None;
@@ -114,17 +117,30 @@ fn pump_markers(
                     None => plain.push(b),
                     Some(m) if b == b'\n' => {
                         let text = String::from_utf8_lossy(m).into_owned();
+                        let mut known = false;
                         if let Ok(mut mk) = markers.lock() {
-                            if let Some(v) = text.strip_prefix("bosun-pgid:") {
-                                mk.pgid = v.trim().parse().ok();
-                            } else if let Some(v) = text.strip_prefix("bosun-rc:") {
+                            if let Some(v) = text.strip_prefix(&pgid_tag) {
+                                known = true;
+                                // The first one only, and never 0 or 1: a
+                                // process group that `kill -- -<n>` may hit.
+                                if mk.pgid.is_none() {
+                                    mk.pgid = v.trim().parse().ok().filter(|&g: &i32| g > 1);
+                                }
+                            } else if let Some(v) = text.strip_prefix(&rc_tag) {
+                                known = true;
                                 mk.rc = v.trim().parse().ok();
                             }
+                        }
+                        if !known {
+                            // Not ours (no nonce): the command's own text.
+                            plain.push(RS);
+                            plain.append(m);
+                            plain.push(b'\n');
                         }
                         marker = None;
                     }
                     // Not a marker after all (too long): give it back.
-                    Some(m) if m.len() >= 32 => {
+                    Some(m) if m.len() >= 64 => {
                         plain.push(RS);
                         plain.append(m);
                         plain.push(b);
@@ -162,7 +178,12 @@ fn pump(
 /// Builds the command that runs `cmd` on `host`. Over ssh, `cmd` is
 /// wrapped so the remote shell reports its process group and the command's
 /// exit status (see the module docs).
-pub fn command_for(ws_root: &Path, host: &Host, cmd: &str) -> std::io::Result<Command> {
+pub fn command_for(
+    ws_root: &Path,
+    host: &Host,
+    cmd: &str,
+    nonce: &str,
+) -> std::io::Result<Command> {
     match host.transport {
         Transport::Local => {
             let mut c = Command::new("sh");
@@ -179,7 +200,7 @@ pub fn command_for(ws_root: &Path, host: &Host, cmd: &str) -> std::io::Result<Co
         Transport::Ssh => {
             let mut c = ssh_base(ws_root, host);
             let wrapped = format!(
-                "printf '\\036bosun-pgid:%s\\n' \"$$\" >&2\n(\n{cmd}\n)\n__bosun_rc=$?\nprintf '\\036bosun-rc:%s\\n' \"$__bosun_rc\" >&2\nexit $__bosun_rc"
+                "printf '\\036bosun-{nonce}-pgid:%s\\n' \"$$\" >&2\n(\n{cmd}\n)\n__bosun_rc=$?\nprintf '\\036bosun-{nonce}-rc:%s\\n' \"$__bosun_rc\" >&2\nexit $__bosun_rc"
             );
             c.arg(wrapped);
             Ok(c)
@@ -296,7 +317,14 @@ pub fn run_step_scrubbed(
         duration_ms: elapsed(s),
         lost: false,
     };
-    let mut c = match command_for(ws_root, host, cmd) {
+    // A fresh nonce per run marks the wrapper's own lines, so output that
+    // merely looks like a marker is never taken for one.
+    let nonce = {
+        let mut b = [0u8; 8];
+        let _ = getrandom::fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    let mut c = match command_for(ws_root, host, cmd, &nonce) {
         Ok(c) => c,
         Err(e) => return failed(format!("cannot prepare host `{}`: {e}", host.name), start),
     };
@@ -318,7 +346,7 @@ pub fn run_step_scrubbed(
     }
     if let Some(e) = child.stderr.take() {
         pumps.push(if ssh {
-            pump_markers(e, sink.clone(), markers.clone())
+            pump_markers(e, sink.clone(), markers.clone(), nonce.clone())
         } else {
             pump(e, sink.clone())
         });
@@ -332,6 +360,8 @@ pub fn run_step_scrubbed(
         .ok()
         .and_then(rustix::process::Pid::from_raw);
     let mut timed_out = false;
+    // Over ssh, a timed-out command whose remote group could not be killed.
+    let mut unconfirmed = false;
     let (mut exit_code, mut note) = match rx.recv_timeout(timeout) {
         Ok(Ok(status)) => (status.code(), String::new()),
         Ok(Err(e)) => (None, format!("\n[bosun: waiting for the step failed: {e}]")),
@@ -347,9 +377,13 @@ pub fn run_step_scrubbed(
                     Some(g) if kill_remote(ws_root, host, g) => {
                         note.push_str(&format!(" [remote process group {g} killed]"));
                     }
-                    Some(g) => note.push_str(&format!(
-                        " [could not kill remote process group {g}: check the host]"
-                    )),
+                    Some(g) => {
+                        // It may still be running: its outcome is unknown.
+                        unconfirmed = true;
+                        note.push_str(&format!(
+                            " [could not kill remote process group {g}: it may still run; check the host]"
+                        ));
+                    }
                     None => {}
                 }
                 if let Some(p) = pid {
@@ -374,7 +408,7 @@ pub fn run_step_scrubbed(
     if pumps.iter().any(|p| !p.is_finished()) {
         note.push_str("\n[bosun: the step exited but something it started still holds its output open; stopped reading]");
     }
-    let mut lost = false;
+    let mut lost = unconfirmed;
     if ssh && !timed_out {
         let m = markers.lock().map(|m| *m).unwrap_or_default();
         match (m.pgid, m.rc) {
@@ -675,9 +709,8 @@ mod tests {
     fn markers_are_taken_out_of_stderr() {
         let sink = Arc::new(Mutex::new(Capped::default()));
         let mk = Arc::new(Mutex::new(Markers::default()));
-        let input: &[u8] =
-            b"\x1ebosun-pgid:4242\nwarn: x\npartial\x1ebosun-rc:3\n\x1enot a marker but a long line of text\n";
-        pump_markers(input, sink.clone(), mk.clone())
+        let input: &[u8] = b"\x1ebosun-n1-pgid:4242\nwarn: x\x1ebosun-n1-pgid:1\npartial\x1ebosun-n1-rc:3\n\x1ebosun-other-pgid:7\n\x1enot a marker but a long line of text that goes on and on and on and on\n";
+        pump_markers(input, sink.clone(), mk.clone(), "n1".into())
             .join()
             .unwrap();
         let m = *mk.lock().unwrap();
@@ -685,7 +718,7 @@ mod tests {
         let text = sink.lock().unwrap().text();
         assert_eq!(
             text,
-            "warn: x\npartial\u{1e}not a marker but a long line of text\n"
+            "warn: xpartial\u{1e}bosun-other-pgid:7\n\u{1e}not a marker but a long line of text that goes on and on and on and on\n"
         );
     }
 

@@ -132,7 +132,7 @@ pub fn checkpoint(ctl: &Control, signer: &NoteSigner) -> Result<Option<StoredChe
     }
     let Some(tip) = ctl.store.ledger_rows(size - 1, 1)?.pop() else {
         return Err(err(
-            "refusing to sign: the newest ledger entry is missing; run `bosun ledger verify`",
+            "refusing to sign: the newest ledger entry is missing; run `bosun ledger verify --full`",
         ));
     };
     let root = merkle::to_hash(&tip.root).map_err(|e| err(format!("stored root: {e}")))?;
@@ -140,14 +140,14 @@ pub fn checkpoint(ctl: &Control, signer: &NoteSigner) -> Result<Option<StoredChe
         let proof = merkle::consistency_proof_from::<ControlError>(l.size, size, &mut |lv, ix| {
             ctl.store.ledger_node(lv, ix)?.ok_or_else(|| {
                 err(format!(
-                    "refusing to sign: ledger node {lv}/{ix} is missing; run `bosun ledger verify`"
+                    "refusing to sign: ledger node {lv}/{ix} is missing; run `bosun ledger verify --full`"
                 ))
             })
         })?
         .ok_or_else(|| err("refusing to sign: the ledger is smaller than its last checkpoint"))?;
         merkle::verify_consistency(l.size, size, &proof, &l.root, &root).map_err(|e| {
             err(format!(
-                "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}; run `bosun ledger verify`",
+                "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}; run `bosun ledger verify --full`",
                 l.size
             ))
         })?;
@@ -185,12 +185,19 @@ pub fn cosign(note: &str, ledger: &NoteVerifier, witness: &NoteSigner) -> Result
 /// after checking the whole ledger ([`verify`]) with the ledger key.
 /// Returns the size cosigned.
 pub fn cosign_latest(ctl: &Control, ledger: &NoteVerifier, witness: &NoteSigner) -> Result<u64> {
-    if let Err(e) = verify(ctl, ledger, &[])? {
-        return Err(err(format!("refusing to cosign: {e}")));
-    }
+    let report = match verify(ctl, ledger, &[])? {
+        Ok(r) => r,
+        Err(e) => return Err(err(format!("refusing to cosign: {e}"))),
+    };
     let Some(cp) = ctl.store.checkpoints()?.pop() else {
         return Err(err("no checkpoint to cosign yet"));
     };
+    // Only the checkpoint that was just verified.
+    if Some((cp.size, cp.note.as_str())) != report.latest.as_ref().map(|(s, n)| (*s, n.as_str())) {
+        return Err(err(
+            "a new checkpoint was signed while verifying; run `bosun ledger cosign` again",
+        ));
+    }
     let note = cosign(&cp.note, ledger, witness)?;
     ctl.store.set_checkpoint_note(cp.size, &note)?;
     Ok(cp.size)
@@ -239,6 +246,9 @@ pub struct VerifyReport {
     pub checkpoints: usize,
     /// Witness cosignatures checked.
     pub cosignatures: usize,
+    /// The latest checkpoint verified: its size and note.
+    #[serde(skip)]
+    pub latest: Option<(u64, String)>,
 }
 
 /// A failed verification: the first bad index (when one can be named) and
@@ -262,17 +272,68 @@ pub fn verify(
     key: &NoteVerifier,
     witnesses: &[NoteVerifier],
 ) -> Result<std::result::Result<VerifyReport, VerifyError>> {
-    let rows = all_rows(ctl)?;
+    // One consistent view while a controller keeps appending: checkpoints
+    // first, then the size (never below any checkpoint read), then the
+    // rows up to that size; rows appended meanwhile are not looked at.
     let checkpoints = ctl.store.checkpoints()?;
     let recorded_size = ctl.store.ledger_size()?;
-    Ok(verify_rows(
+    let mut rows = all_rows(ctl)?;
+    let cut = usize::try_from(recorded_size).unwrap_or(usize::MAX);
+    let beyond = rows.len() > cut;
+    rows.truncate(cut);
+    let r = verify_rows(
         &rows,
         recorded_size,
         &checkpoints,
         key,
         witnesses,
         ctl.ws.config.name.as_str(),
-    ))
+    );
+    if r.is_ok() && beyond && ctl.store.ledger_size()? == recorded_size {
+        // A row past the recorded size that no append accounts for.
+        return Ok(Err(bad(
+            recorded_size,
+            "a row beyond the ledger's recorded size: it was added",
+        )));
+    }
+    Ok(r)
+}
+
+/// Recomputes every stored subtree hash (the index that proofs and
+/// checkpoints are built from) and compares: `bosun ledger verify --full`.
+pub fn verify_nodes(ctl: &Control) -> Result<std::result::Result<(), VerifyError>> {
+    let size = ctl.store.ledger_size()?;
+    let rows = ctl
+        .store
+        .ledger_rows(0, usize::try_from(size).unwrap_or(usize::MAX))?;
+    let mut f = Frontier::default();
+    let mut mismatch: Option<(u32, u64)> = None;
+    for r in &rows {
+        let mut nodes = Vec::new();
+        f.push_nodes(merkle::leaf_hash(&r.entry), |l, i, h| {
+            nodes.push((l, i, *h))
+        });
+        for (l, i, h) in nodes {
+            if ctl.store.ledger_node(l, i)? != Some(h) {
+                mismatch = Some((l, i));
+                break;
+            }
+        }
+        if mismatch.is_some() {
+            break;
+        }
+    }
+    Ok(match mismatch {
+        None => Ok(()),
+        Some((l, i)) => Err(VerifyError {
+            index: Some(i << l),
+            what: format!(
+                "the stored subtree hash {l}/{i} (entries {}..{}) is wrong: proofs and checkpoints built from it fail",
+                i << l,
+                (i + 1) << l
+            ),
+        }),
+    })
 }
 
 fn bad(index: u64, what: impl Into<String>) -> VerifyError {
@@ -396,6 +457,7 @@ pub fn verify_rows(
     let n = rows.len();
     let mut prev: Option<&StoredCheckpoint> = None;
     let mut cosigned = 0;
+    let mut signed_by: Vec<String> = Vec::new();
     for cp in checkpoints {
         let at = |what: String| VerifyError {
             index: None,
@@ -404,7 +466,9 @@ pub fn verify_rows(
         let note = Note::parse(cp.note.as_bytes()).map_err(|e| at(e.to_string()))?;
         note.verify(std::slice::from_ref(key))
             .map_err(|e| at(e.to_string()))?;
-        // Witness cosignatures present are checked too (a bad one fails).
+        // Witness cosignatures present are checked too (a bad one fails),
+        // and each witness named must have cosigned the latest checkpoint.
+        signed_by.clear();
         for w in witnesses {
             if note
                 .sigs
@@ -414,6 +478,7 @@ pub fn verify_rows(
                 note.verify(std::slice::from_ref(w))
                     .map_err(|e| at(format!("witness {}: {e}", w.name)))?;
                 cosigned += 1;
+                signed_by.push(w.name.clone());
             }
         }
         let body = Checkpoint::parse(&note.text).map_err(|e| at(e.to_string()))?;
@@ -457,6 +522,16 @@ pub fn verify_rows(
         }
         prev = Some(cp);
     }
+    if let Some(w) = witnesses.iter().find(|w| !signed_by.contains(&w.name)) {
+        return Err(VerifyError {
+            index: None,
+            what: format!(
+                "the latest checkpoint (size {}) has no cosignature by witness {}",
+                prev.map_or(0, |p| p.size),
+                w.name
+            ),
+        });
+    }
     // After the last checkpoint nothing is signed yet: the stored roots
     // (written with each entry) must match the recomputed tree.
     let tail = usize::try_from(prev.map_or(0, |p| p.size)).unwrap_or(n);
@@ -479,6 +554,7 @@ pub fn verify_rows(
         root: b64(&frontier.root()),
         checkpoints: checkpoints.len(),
         cosignatures: cosigned,
+        latest: checkpoints.last().map(|c| (c.size, c.note.clone())),
     })
 }
 
@@ -531,7 +607,7 @@ pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec
         let proof = merkle::inclusion_proof_from::<ControlError>(idx, cp.size, &mut |l, i| {
             ctl.store.ledger_node(l, i)?.ok_or_else(|| {
                 err(format!(
-                    "ledger node {l}/{i} is missing: run `bosun ledger verify`"
+                    "ledger node {l}/{i} is missing: run `bosun ledger verify --full`"
                 ))
             })
         })?

@@ -119,14 +119,25 @@ pub fn mirror(ctl: &Control, dir: &Path) -> Result<MirrorReport> {
         }
         leaves.push(merkle::leaf_hash(&r.entry));
     }
-    if let Some((size, root)) = start {
-        let n = usize::try_from(size).unwrap_or(usize::MAX);
-        if n > leaves.len() || merkle::root(&leaves[..n]) != root {
-            return Err(err(format!(
-                "{} holds a checkpoint of size {size} that this ledger does not extend: it mirrors another ledger, or this one was changed",
-                dir.display()
-            )));
+    // Roots at each size of interest, in one walk over the leaves.
+    let mut wanted: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
+    wanted.extend(start.map(|s| s.0));
+    let mut roots: std::collections::HashMap<u64, Hash> = Default::default();
+    let mut walk = Frontier::default();
+    for l in &leaves {
+        walk.push(*l);
+        if wanted.contains(&walk.size()) {
+            roots.insert(walk.size(), walk.root());
         }
+    }
+    if let Some((size, root)) = start
+        && size > 0
+        && roots.get(&size) != Some(&root)
+    {
+        return Err(err(format!(
+            "{} holds a checkpoint of size {size} that this ledger does not extend: it mirrors another ledger, or this one was changed",
+            dir.display()
+        )));
     }
     let vkey = verifier(&ctl.ws)?.to_string();
     std::fs::write(dir.join("ledger.vkey"), format!("{vkey}\n"))
@@ -135,7 +146,7 @@ pub fn mirror(ctl: &Control, dir: &Path) -> Result<MirrorReport> {
     let mut commits = 0;
     for cp in checkpoints.iter().filter(|c| c.size > from) {
         let n = usize::try_from(cp.size).unwrap_or(usize::MAX);
-        if n > rows.len() || merkle::root(&leaves[..n]) != cp.root {
+        if n > rows.len() || roots.get(&cp.size) != Some(&cp.root) {
             return Err(err(format!(
                 "checkpoint of size {} does not match the stored entries: run `bosun ledger verify`",
                 cp.size
@@ -200,6 +211,7 @@ fn base64_of(h: &[u8]) -> String {
 pub fn verify_git(
     dir: &Path,
     key: Option<&NoteVerifier>,
+    witnesses: &[NoteVerifier],
 ) -> Result<std::result::Result<VerifyReport, VerifyError>> {
     let key = match key {
         Some(k) => k.clone(),
@@ -240,6 +252,27 @@ pub fn verify_git(
     let Some(last) = cps.last() else {
         return bad(None, "the mirror has no checkpoints".into());
     };
+    // Each witness named must have cosigned the latest checkpoint.
+    let mut cosigned = 0;
+    if let Ok(n) = Note::parse(last.2.as_bytes()) {
+        for w in witnesses {
+            if !n
+                .sigs
+                .iter()
+                .any(|s| s.name == w.name && s.key_id == w.key_id)
+                || n.verify(std::slice::from_ref(w)).is_err()
+            {
+                return bad(
+                    None,
+                    format!(
+                        "the latest checkpoint (size {}) has no valid cosignature by witness {}",
+                        last.0, w.name
+                    ),
+                );
+            }
+            cosigned += 1;
+        }
+    }
     match std::fs::read_to_string(dir.join("checkpoint")) {
         Ok(t) if t == last.2 => {}
         _ => {
@@ -287,6 +320,7 @@ pub fn verify_git(
         size: f.size(),
         root: base64_of(&f.root()),
         checkpoints: cps.len(),
-        cosignatures: 0,
+        cosignatures: cosigned,
+        latest: cps.last().map(|c| (c.0, c.2.clone())),
     }))
 }

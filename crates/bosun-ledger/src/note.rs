@@ -237,7 +237,10 @@ impl NoteVerifier {
         let raw = b64()
             .decode(key)
             .map_err(|_| bad("the key is not base64"))?;
-        let (Some(&ALG_ED25519), Ok(bytes)) = (raw.first(), <[u8; 32]>::try_from(&raw[1..])) else {
+        let Some((&ALG_ED25519, Ok(bytes))) = raw
+            .split_first()
+            .map(|(alg, key)| (alg, <[u8; 32]>::try_from(key)))
+        else {
             return Err(bad("not an Ed25519 (0x01) key of 32 bytes"));
         };
         let key = PublicKey::from_bytes(&bytes).ok_or_else(|| bad("not a valid Ed25519 key"))?;
@@ -290,7 +293,10 @@ impl NoteSigner {
         let raw = b64()
             .decode(key)
             .map_err(|_| bad("the key is not base64"))?;
-        let (Some(&ALG_ED25519), Ok(seed)) = (raw.first(), <[u8; 32]>::try_from(&raw[1..])) else {
+        let Some((&ALG_ED25519, Ok(seed))) = raw
+            .split_first()
+            .map(|(alg, key)| (alg, <[u8; 32]>::try_from(key)))
+        else {
             return Err(bad("not an Ed25519 (0x01) seed of 32 bytes"));
         };
         let signer = NoteSigner::new(name, SecretKey::from_seed(seed))?;
@@ -414,12 +420,20 @@ mod tests {
             }
         }
         assert!(NoteVerifier::parse(&PETER_V[..PETER_V.len() - 1]).is_err());
+        // Empty keys are refused, not a panic.
+        assert!(NoteVerifier::parse("name+abcd1234+").is_err());
+        assert!(NoteSigner::parse("PRIVATE+KEY+x+00000000+").is_err());
     }
 
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = Note::parse(&b);
+            let s = String::from_utf8_lossy(&b);
+            let _ = NoteVerifier::parse(&s);
+            let _ = NoteSigner::parse(&s);
+            let _ = NoteVerifier::parse(&format!("n+00000000+{s}"));
+            let _ = NoteSigner::parse(&format!("PRIVATE+KEY+n+00000000+{s}"));
         }
 
         #[test]

@@ -17,7 +17,8 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use crate::records::*;
 use crate::{Queue, Result, Store, StoreError, SubmitConflict};
 
-const SCHEMA_VERSION: i64 = 1;
+/// 2: events became ledger entries (`ledger` and friends replace `events`).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS ops (
@@ -521,6 +522,42 @@ fn insert_approval(tx: &Transaction<'_>, a: &NewApproval) -> Result<()> {
     Ok(())
 }
 
+/// Schema 1 kept events in a plain `events` table: they become ledger
+/// entries, in their order, in one transaction, and the table goes.
+fn migrate_events_to_ledger(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    let has: i64 = tx
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(be)?;
+    if has > 0 {
+        /// (at, jti, kind, step, data) of a schema-1 event.
+        type OldEvent = (i64, Option<String>, String, Option<String>, String);
+        let rows: Vec<OldEvent> = {
+            let mut st = tx
+                .prepare("SELECT at, jti, kind, step, data FROM events ORDER BY id")
+                .map_err(be)?;
+            let it = st
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .map_err(be)?;
+            it.collect::<std::result::Result<_, _>>().map_err(be)?
+        };
+        for (at, jti, kind, step, data) in rows {
+            let data: serde_json::Value = from_json("event data", &data)?;
+            event(&tx, at, jti.as_deref(), &kind, step.as_deref(), &data)?;
+        }
+        tx.execute("DROP TABLE events", []).map_err(be)?;
+    }
+    tx.commit().map_err(be)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
@@ -538,7 +575,11 @@ impl SqliteStore {
                 path.display()
             )));
         }
+        let mut conn = conn;
         conn.execute_batch(SCHEMA).map_err(be)?;
+        if v == 1 {
+            migrate_events_to_ledger(&mut conn)?;
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(be)?;
         conn.pragma_update(None, "wal_autocheckpoint", 0)
@@ -1197,7 +1238,19 @@ impl Store for SqliteStore {
                 &format!("step.{}", r.status.as_str()),
                 Some(&r.step),
                 &serde_json::json!({"idx": r.idx, "host": r.host, "exit_code": r.exit_code, "duration_ms": r.duration_ms}),
-            )
+            )?;
+            if r.status == StepStatus::Unknown {
+                // The blocker is filed with the outcome it is about.
+                event(
+                    tx,
+                    r.finished_at,
+                    Some(jti.as_str()),
+                    "blocker.filed",
+                    Some(&r.step),
+                    &serde_json::json!({"kind": "unknown-outcome", "idx": r.idx, "host": r.host, "halts": ["changes to this host"]}),
+                )?;
+            }
+            Ok(())
         })
     }
 

@@ -34,3 +34,28 @@ fn reopening_keeps_everything() {
     );
     assert_eq!(s.last_seq(&op.claims.iss).unwrap(), Some(3));
 }
+
+#[test]
+fn schema_1_events_become_ledger_entries() {
+    use bosun_store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE events (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,
+               jti TEXT, kind TEXT NOT NULL, step TEXT, data TEXT NOT NULL);
+             INSERT INTO events (at, jti, kind, step, data) VALUES
+               (10, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'op.submitted', NULL, '{\"n\":1}'),
+               (11, NULL, 'fleet.halted', NULL, '{\"why\":\"x\"}');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let evs = s.events(None).unwrap();
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    assert_eq!(evs[0].kind, "op.submitted");
+    assert_eq!(evs[1].data["why"], "x");
+    assert_eq!(s.ledger_size().unwrap(), 2);
+}

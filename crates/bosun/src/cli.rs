@@ -243,6 +243,10 @@ enum LedgerCmd {
         /// key defaults to the mirror's own ledger.vkey.
         #[arg(long, value_name = "DIR")]
         git: Option<PathBuf>,
+        /// Also recompute every stored subtree hash (the index proofs and
+        /// checkpoints are built from); slower.
+        #[arg(long)]
+        full: bool,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -1461,6 +1465,7 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             key,
             witness,
             git,
+            full,
             json: js,
         } => {
             let (result, name) = if let Some(dir) = git {
@@ -1471,7 +1476,14 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     );
                 }
                 let name = k.as_ref().map(|k| k.name.clone()).unwrap_or_default();
-                (bosun_control::mirror::verify_git(&dir, k.as_ref())?, name)
+                let witnesses = witness
+                    .iter()
+                    .map(|w| read_vkey(w))
+                    .collect::<Result<Vec<_>>>()?;
+                (
+                    bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses)?,
+                    name,
+                )
             } else {
                 let ctl = ctx.control()?;
                 let v = match key {
@@ -1482,7 +1494,14 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     .iter()
                     .map(|w| read_vkey(w))
                     .collect::<Result<Vec<_>>>()?;
-                (ledger::verify(&ctl, &v, &witnesses)?, v.name.clone())
+                let mut r = ledger::verify(&ctl, &v, &witnesses)?;
+                if full
+                    && r.is_ok()
+                    && let Err(e) = ledger::verify_nodes(&ctl)?
+                {
+                    r = Err(e);
+                }
+                (r, v.name.clone())
             };
             let v_name = name;
             match result {

@@ -263,6 +263,17 @@ fn a_witness_cosigns_and_a_bad_cosignature_is_refused() {
     ]);
     let vkey = vkey.trim().to_string();
     assert!(vkey.starts_with("backup.lan/witness+"), "{vkey}");
+    // Naming a witness that has not cosigned fails.
+    let o = lab.run(&["ledger", "verify", "--witness", &vkey, "--json"]);
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["what"]
+            .as_str()
+            .unwrap()
+            .contains("no cosignature by witness"),
+        "{v}"
+    );
     lab.ok(&["ledger", "cosign", "--key", key.to_str().unwrap()]);
     let (ok, v) = {
         let o = lab.run(&["ledger", "verify", "--witness", &vkey, "--json"]);
@@ -437,4 +448,9 @@ fn a_checkpoint_inconsistent_with_the_last_is_never_signed() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert_eq!(lab.json(&["ledger", "checkpoints", "--json"]), before);
+    // `verify` checks the log; `verify --full` also the subtree hashes.
+    let o = lab.run(&["ledger", "verify", "--full", "--json"]);
+    assert!(!o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["what"].as_str().unwrap().contains("subtree hash"), "{v}");
 }
