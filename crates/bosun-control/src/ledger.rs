@@ -581,11 +581,36 @@ pub struct InclusionProof {
 /// the ledger, against the latest checkpoint (sign one first with
 /// [`checkpoint`] to cover the newest entries).
 pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec<InclusionProof>> {
-    let Some(cp) = ctl.store.checkpoints()?.pop() else {
-        return Err(err(
-            "no checkpoint yet: `bosun ledger checkpoint` (or a running controller) signs one",
-        ));
-    };
+    prove_at(ctl, jti, index, None)
+}
+
+/// The stored checkpoint of `size`, or the latest.
+fn checkpoint_at(ctl: &Control, size: Option<u64>) -> Result<StoredCheckpoint> {
+    let cps = ctl.store.checkpoints()?;
+    match size {
+        None => cps.into_iter().last().ok_or_else(|| {
+            err("no checkpoint yet: `bosun ledger checkpoint` (or a running controller) signs one")
+        }),
+        Some(n) => {
+            let sizes: Vec<String> = cps.iter().map(|c| c.size.to_string()).collect();
+            cps.into_iter().find(|c| c.size == n).ok_or_else(|| {
+                err(format!(
+                    "no checkpoint of size {n}; the checkpoints are of sizes {}",
+                    sizes.join(", ")
+                ))
+            })
+        }
+    }
+}
+
+/// [`prove`] against the checkpoint of size `at` (default: the latest).
+pub fn prove_at(
+    ctl: &Control,
+    jti: Option<&str>,
+    index: Option<u64>,
+    at: Option<u64>,
+) -> Result<Vec<InclusionProof>> {
+    let cp = checkpoint_at(ctl, at)?;
     let idxs: Vec<u64> = match (jti, index) {
         (Some(j), _) => {
             let j = bosun_model::Jti::parse(j).map_err(|e| err(e.to_string()))?;
@@ -635,6 +660,79 @@ pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec
         }));
     }
     Ok(out)
+}
+
+/// A consistency proof between two signed checkpoints (RFC 9162 §2.1.4):
+/// the log of the second extends the log of the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older checkpoint (a C2SP note).
+    pub from: String,
+    /// The newer checkpoint.
+    pub to: String,
+    /// The proof hashes (base64), RFC 9162 order.
+    pub proof: Vec<String>,
+}
+
+/// The consistency proof between the stored checkpoints of sizes `from`
+/// and `to` (default: the latest).
+pub fn prove_consistency(ctl: &Control, from: u64, to: Option<u64>) -> Result<ConsistencyProof> {
+    let a = checkpoint_at(ctl, Some(from))?;
+    let b = checkpoint_at(ctl, to)?;
+    if a.size > b.size {
+        return Err(err(format!(
+            "checkpoint {} is newer than checkpoint {}: give the older one first",
+            a.size, b.size
+        )));
+    }
+    let proof = merkle::consistency_proof_from::<ControlError>(a.size, b.size, &mut |l, i| {
+        ctl.store.ledger_node(l, i)?.ok_or_else(|| {
+            err(format!(
+                "ledger node {l}/{i} is missing: run `bosun ledger verify --full`"
+            ))
+        })
+    })?
+    .unwrap_or_default();
+    Ok(ConsistencyProof {
+        from: a.note,
+        to: b.note,
+        proof: proof.iter().map(|h| b64(h)).collect(),
+    })
+}
+
+/// Checks a consistency proof offline: both checkpoints signed by `key`,
+/// same origin, and the proof links their roots.
+pub fn verify_consistency_proof(
+    p: &ConsistencyProof,
+    key: &NoteVerifier,
+) -> std::result::Result<(u64, u64), String> {
+    let open = |text: &str| -> std::result::Result<Checkpoint, String> {
+        let note = Note::parse(text.as_bytes()).map_err(|e| e.to_string())?;
+        note.verify(std::slice::from_ref(key))
+            .map_err(|e| e.to_string())?;
+        Checkpoint::parse(&note.text).map_err(|e| e.to_string())
+    };
+    let a = open(&p.from)?;
+    let b = open(&p.to)?;
+    if a.origin != b.origin {
+        return Err(format!("origins differ: `{}` and `{}`", a.origin, b.origin));
+    }
+    let proof = p
+        .proof
+        .iter()
+        .map(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map_err(|e| format!("proof hash: {e}"))
+                .and_then(|raw| merkle::to_hash(&raw).map_err(|e| e.to_string()))
+        })
+        .collect::<std::result::Result<Vec<Hash>, String>>()?;
+    if a.size == 0 {
+        return Ok((a.size, b.size));
+    }
+    merkle::verify_consistency(a.size, b.size, &proof, &a.root, &b.root)
+        .map_err(|e| e.to_string())?;
+    Ok((a.size, b.size))
 }
 
 /// Checks an inclusion proof offline: the checkpoint is signed by `key`,

@@ -124,4 +124,20 @@ mod tests {
             assert!(Checkpoint::parse(bad).is_err(), "{bad:?}");
         }
     }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn parsing_never_panics_and_round_trips(
+            text in "\\PC{0,200}",
+            origin in "[a-z./]{1,30}",
+            size in any::<u64>(),
+            root in proptest::array::uniform32(any::<u8>()),
+        ) {
+            let _ = Checkpoint::parse(&text);
+            let c = Checkpoint { origin, size, root, extensions: vec![] };
+            prop_assert_eq!(Checkpoint::parse(&c.text()).unwrap(), c);
+        }
+    }
 }

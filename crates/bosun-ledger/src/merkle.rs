@@ -301,7 +301,7 @@ fn inclusion_len(index: u64, size: u64) -> usize {
     // above the common prefix with `index`, plus the levels where the
     // right edge is a complete subtree.
     let inner = 64 - (index ^ (size - 1)).leading_zeros();
-    let border = (index >> inner).count_ones();
+    let border = index.checked_shr(inner).unwrap_or(0).count_ones();
     (inner + border) as usize
 }
 
@@ -345,8 +345,8 @@ pub fn verify_consistency(
     // last old leaf in the new tree, less the levels the old root covers).
     let shift = size1.trailing_zeros();
     let inner = 64 - ((size1 - 1) ^ (size2 - 1)).leading_zeros();
-    let border = ((size1 - 1) >> inner).count_ones();
-    let mut want = (inner + border - shift) as usize;
+    let border = (size1 - 1).checked_shr(inner).unwrap_or(0).count_ones();
+    let mut want = (inner + border).saturating_sub(shift) as usize;
     if !size1.is_power_of_two() {
         want += 1;
     }
@@ -505,6 +505,19 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn arbitrary_proofs_never_panic(
+            index in any::<u64>(),
+            size in any::<u64>(),
+            size2 in any::<u64>(),
+            raw in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..70),
+            leaf in proptest::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let proof: Vec<Hash> = raw.iter().filter_map(|h| to_hash(h).ok()).collect();
+            let _ = verify_inclusion(index, size, &leaf, &proof, &leaf);
+            let _ = verify_consistency(size.min(size2), size.max(size2), &proof, &leaf, &leaf);
+        }
+
         #[test]
         fn proofs_verify_and_tampering_fails(n in 1usize..70, i in 0usize..70, m in 0usize..70) {
             let l = leaves(n);

@@ -293,8 +293,23 @@ enum LedgerCmd {
         /// Sign a fresh checkpoint first, so the newest entries are covered.
         #[arg(long)]
         checkpoint: bool,
+        /// Prove against the checkpoint of this size (default: the latest;
+        /// see `bosun ledger checkpoints`).
+        #[arg(long, value_name = "SIZE")]
+        at: Option<u64>,
     },
-    /// Check an inclusion proof file offline: no workspace, no database.
+    /// Print the consistency proof between two checkpoints (the newer log
+    /// extends the older), as JSON for `bosun ledger verify-proof`.
+    Consistency {
+        /// The older checkpoint's size.
+        #[arg(long, value_name = "SIZE")]
+        from: u64,
+        /// The newer checkpoint's size (default: the latest).
+        #[arg(long, value_name = "SIZE")]
+        to: Option<u64>,
+    },
+    /// Check a proof file offline (inclusion or consistency): no
+    /// workspace, no database.
     VerifyProof {
         /// The file `bosun ledger prove` wrote (one proof or a list).
         file: PathBuf,
@@ -1341,6 +1356,21 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             if text.len() > 16 * 1024 * 1024 {
                 return Err(other(format!("{}: over 16 MiB", file.display())));
             }
+            if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
+                return match ledger::verify_consistency_proof(&c, &v) {
+                    Ok((a, b)) => {
+                        println!(
+                            "ok  the log of size {b} extends the log of size {a}, both signed by {}",
+                            v.name
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => {
+                        eprintln!("BAD consistency proof: {e}");
+                        Ok(ExitCode::from(1))
+                    }
+                };
+            }
             let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
                 Ok(list) => list,
                 Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
@@ -1529,10 +1559,20 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 }
             }
         }
+        LedgerCmd::Consistency { from, to } => {
+            let ctl = ctx.control()?;
+            let p = ledger::prove_consistency(&ctl, from, to)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&p).map_err(|e| other(e.to_string()))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         LedgerCmd::Prove {
             jti: j,
             index,
             checkpoint,
+            at,
         } => {
             let ws = Workspace::open(&ctx.workspace)?;
             if checkpoint {
@@ -1545,7 +1585,7 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     "name an op (`bosun ledger prove <jti>`) or `--index N`",
                 ));
             }
-            let proofs = ledger::prove(&ctl, j.as_deref(), index)?;
+            let proofs = ledger::prove_at(&ctl, j.as_deref(), index, at)?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&proofs).map_err(|e| other(e.to_string()))?

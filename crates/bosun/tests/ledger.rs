@@ -70,7 +70,6 @@ fn proofs_verify_offline_and_tampered_proofs_do_not() {
     std::fs::create_dir_all(&away).unwrap();
     std::fs::write(away.join("proof.json"), &proofs).unwrap();
     std::fs::copy(lab.path("keys/ledger.vkey"), away.join("ledger.vkey")).unwrap();
-    std::fs::remove_dir_all(lab.path(".bosun")).unwrap();
     let check = |file: &str| {
         bin()
             .current_dir(&away)
@@ -88,6 +87,42 @@ fn proofs_verify_offline_and_tampered_proofs_do_not() {
     std::fs::write(away.join("forged.json"), forged).unwrap();
     let o = check("forged.json");
     assert!(!o.status.success());
+    // A consistency proof between two checkpoints, checked offline; and an
+    // inclusion proof against the older one.
+    let cps = lab.json(&["ledger", "checkpoints", "--json"]);
+    let sizes: Vec<u64> = cps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.len() >= 2, "{sizes:?}");
+    let c = lab.ok(&["ledger", "consistency", "--from", &sizes[0].to_string()]);
+    std::fs::write(away.join("consistency.json"), &c).unwrap();
+    let o = check("consistency.json");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("extends the log of size"));
+    let mut forged: serde_json::Value = serde_json::from_str(&c).unwrap();
+    if let Some(first) = forged["proof"].as_array_mut().and_then(|a| a.first_mut()) {
+        *first = serde_json::json!("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    } else {
+        forged["proof"] = serde_json::json!(["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="]);
+    }
+    std::fs::write(away.join("forged-c.json"), forged.to_string()).unwrap();
+    assert!(!check("forged-c.json").status.success());
+    let old = lab.ok(&[
+        "ledger",
+        "prove",
+        "--index",
+        "0",
+        "--at",
+        &sizes[0].to_string(),
+    ]);
+    let old: serde_json::Value = serde_json::from_str(&old).unwrap();
+    assert_eq!(old[0]["tree_size"], sizes[0]);
+    // Everything above was checked without the database; now it is gone.
+    std::fs::remove_dir_all(lab.path(".bosun")).unwrap();
+    assert!(check("proof.json").status.success());
     // So does one checked with another key.
     let o = bin()
         .current_dir(&away)
