@@ -1,4 +1,5 @@
-//! `fleet/hosts.toml`: the inventory, and host selectors for key scopes.
+//! `fleet/hosts.toml`: the inventory; host selectors (`--target`) and key
+//! scopes.
 
 use bosun_model::source::{SourceError, find_offset, from_toml};
 use bosun_model::{Host, Name};
@@ -53,6 +54,112 @@ impl Inventory {
     /// The host called `name`.
     pub fn get(&self, name: &Name) -> Option<&Host> {
         self.hosts.iter().find(|h| &h.name == name)
+    }
+}
+
+/// Why a set of host selectors could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    /// A plain name that is not in the inventory.
+    #[error("unknown host `{0}`: it is not in fleet/hosts.toml")]
+    Unknown(String),
+    /// The selectors match nothing.
+    #[error("the selectors {0} match no host")]
+    Empty(String),
+    /// An infra host matched without being named.
+    #[error(
+        "host `{host}` is an infra host and was selected by `{by}`: infra hosts are only targeted by name (`--target {host}`)"
+    )]
+    InfraImplicit {
+        /// The infra host.
+        host: String,
+        /// The selector that matched it.
+        by: String,
+    },
+    /// A selector that cannot be read.
+    #[error("bad selector `{0}`: {1}")]
+    Bad(String, String),
+}
+
+/// Most selectors in one request.
+pub const MAX_SELECTORS: usize = 1000;
+
+impl Inventory {
+    /// Resolves host selectors, in inventory order: a name (`web-1`), a
+    /// `*` glob (`web-*`), `tag:x`, `arch:aarch64`, or any of these after
+    /// `!` to take hosts out (`!tag:canary`). With only `!` selectors, they
+    /// take hosts out of the whole inventory. Infra hosts are selected only
+    /// by their exact name.
+    pub fn select(&self, selectors: &[String]) -> Result<Vec<Host>, SelectError> {
+        if selectors.len() > MAX_SELECTORS {
+            return Err(SelectError::Bad(
+                format!("({} selectors)", selectors.len()),
+                format!("at most {MAX_SELECTORS}"),
+            ));
+        }
+        fn matches(sel: &str, h: &Host) -> bool {
+            if let Some(t) = sel.strip_prefix("tag:") {
+                h.tags.contains(t)
+            } else if let Some(a) = sel.strip_prefix("arch:") {
+                h.arch == a
+            } else {
+                glob(sel, h.name.as_str())
+            }
+        }
+        let mut include: Vec<&str> = Vec::new();
+        let mut exclude: Vec<&str> = Vec::new();
+        for s in selectors {
+            let s = s.trim();
+            let (neg, body) = match s.strip_prefix('!') {
+                Some(b) => (true, b),
+                None => (false, s),
+            };
+            if body.is_empty() || body.len() > 256 || body.chars().any(char::is_whitespace) {
+                return Err(SelectError::Bad(
+                    s.to_string(),
+                    "a selector is a host name, a `*` glob, tag:<t> or arch:<a>, without spaces"
+                        .into(),
+                ));
+            }
+            let plain = !body.contains('*') && !body.contains(':');
+            if !neg && plain && !self.hosts.iter().any(|h| h.name.as_str() == body) {
+                return Err(SelectError::Unknown(body.to_string()));
+            }
+            if neg {
+                exclude.push(body);
+            } else {
+                include.push(body);
+            }
+        }
+        let mut out = Vec::new();
+        for h in &self.hosts {
+            let by = if include.is_empty() {
+                (!exclude.is_empty()).then_some("(all hosts)")
+            } else {
+                include.iter().copied().find(|s| matches(s, h))
+            };
+            let Some(by) = by else { continue };
+            if exclude.iter().any(|s| matches(s, h)) {
+                continue;
+            }
+            if h.infra && by != h.name.as_str() {
+                return Err(SelectError::InfraImplicit {
+                    host: h.name.to_string(),
+                    by: by.to_string(),
+                });
+            }
+            out.push(h.clone());
+        }
+        if out.is_empty() {
+            return Err(SelectError::Empty(
+                selectors
+                    .iter()
+                    .map(|s| format!("`{s}`"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ));
+        }
+        Ok(out)
     }
 }
 
@@ -117,10 +224,52 @@ mod tests {
         assert_eq!(e[0].line, 3);
     }
 
+    #[test]
+    fn selectors() {
+        let inv = Inventory::parse(
+            "h.toml",
+            "[[host]]\nname = \"canary-1\"\ntags = [\"canary\", \"web\"]\narch = \"x86_64\"\n\
+             [[host]]\nname = \"web-1\"\ntags = [\"web\"]\narch = \"aarch64\"\n\
+             [[host]]\nname = \"web-2\"\ntags = [\"web\"]\narch = \"x86_64\"\n\
+             [[host]]\nname = \"nas\"\ninfra = true\ntags = [\"web\"]\n",
+        )
+        .unwrap();
+        let names = |sel: &[&str]| {
+            inv.select(&sel.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .map(|hs| hs.iter().map(|h| h.name.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(names(&["web-*"]).unwrap(), ["web-1", "web-2"]);
+        assert_eq!(names(&["web-*", "!arch:aarch64"]).unwrap(), ["web-2"]);
+        assert_eq!(names(&["arch:aarch64"]).unwrap(), ["web-1"]);
+        assert_eq!(
+            names(&["web-2", "canary-1"]).unwrap(),
+            ["canary-1", "web-2"]
+        );
+        assert_eq!(names(&["nas"]).unwrap(), ["nas"], "infra by name");
+        assert!(matches!(
+            names(&["tag:web"]),
+            Err(SelectError::InfraImplicit { host, .. }) if host == "nas"
+        ));
+        assert_eq!(
+            names(&["tag:web", "!nas"]).unwrap(),
+            ["canary-1", "web-1", "web-2"]
+        );
+        assert_eq!(names(&["!tag:canary", "!nas"]).unwrap(), ["web-1", "web-2"]);
+        assert!(matches!(names(&["web-9"]), Err(SelectError::Unknown(_))));
+        assert!(matches!(names(&["db-*"]), Err(SelectError::Empty(_))));
+        assert!(matches!(names(&["a b"]), Err(SelectError::Bad(..))));
+    }
+
     proptest! {
         #[test]
         fn never_panics(s in "\\PC{0,300}") {
             let _ = Inventory::parse("h.toml", &s);
+        }
+
+        #[test]
+        fn selecting_never_panics(sels in proptest::collection::vec("\\PC{0,20}", 0..5)) {
+            let inv = Inventory::parse("h.toml", "[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\ninfra = true\n").unwrap();
+            let _ = inv.select(&sels);
         }
     }
 }

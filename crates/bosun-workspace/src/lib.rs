@@ -14,7 +14,7 @@ pub mod scaffold;
 
 pub use config::{Config, Storage};
 pub use governed::{KeyEntry, KeyRegistry, PolicyFiles};
-pub use inventory::{Inventory, scope_allows};
+pub use inventory::{Inventory, SelectError, scope_allows};
 
 use std::path::{Path, PathBuf};
 

@@ -179,7 +179,9 @@ enum Cmd {
 struct PlanArgs {
     /// The runbook id (see runbooks/).
     runbook: Option<String>,
-    /// A target host (repeatable).
+    /// Target hosts (repeatable): a name, a `*` glob (`web-*`), `tag:x`,
+    /// `arch:aarch64`, or `!` before any of these to take hosts out.
+    /// Infra hosts are only ever selected by their exact name.
     #[arg(long = "target", short = 't')]
     targets: Vec<String>,
     /// A runbook parameter `k=v` (repeatable).
@@ -448,10 +450,21 @@ fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-fn names(ts: &[String]) -> Result<Vec<Name>> {
-    ts.iter()
-        .map(|t| Name::parse(t).map_err(|e| other(format!("--target: {e}"))))
-        .collect()
+/// The hosts `--target` selectors pick from the inventory in force (names,
+/// `*` globs, `tag:x`, `arch:a`, `!…` to take out; infra hosts by name
+/// only): what the op is signed for.
+fn targets(inv: &bosun_workspace::Inventory, ts: &[String]) -> Result<Vec<Name>> {
+    if ts.is_empty() {
+        return Err(other(
+            "no target hosts: give at least one `--target <selector>` (a host, web-*, tag:x, arch:aarch64, !tag:x)",
+        ));
+    }
+    Ok(inv
+        .select(ts)
+        .map_err(|e| other(format!("--target: {e}")))?
+        .into_iter()
+        .map(|h| h.name)
+        .collect())
 }
 
 struct Ctx {
@@ -1101,7 +1114,7 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs, check: bool) -> Result<ExitCode> {
     let plan = client::plan(
         &gov,
         runbook,
-        &names(&p.targets)?,
+        &targets(&gov.inventory, &p.targets)?,
         &parse_params(&p.params)?,
     )?;
     if check {
@@ -1231,7 +1244,7 @@ fn submit(
             let plan = client::plan(
                 &gov,
                 runbook,
-                &names(&p.targets)?,
+                &targets(&gov.inventory, &p.targets)?,
                 &parse_params(&p.params)?,
             )?;
             let seq = ctl.next_seq(&who)?;

@@ -543,3 +543,39 @@ fn yaml_and_json_runbooks_load_plan_and_run() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("runbooks/bad.yml:"));
 }
+
+#[test]
+fn targets_are_selectors_and_infra_hosts_need_their_name() {
+    let lab = Lab::new();
+    let mut hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+    hosts.push_str("\n[[host]]\nname = \"nas\"\ntransport = \"local\"\nroot = \".bosun/sim/nas\"\ntags = [\"web\"]\ninfra = true\n");
+    lab.write("fleet/hosts.toml", &hosts);
+    let plan = |sel: &[&str]| {
+        let mut args = vec!["plan", "disk-usage"];
+        for s in sel {
+            args.extend(["--target", s]);
+        }
+        args.push("--json");
+        lab.run(&args)
+    };
+    let targets = |o: std::process::Output| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&o.stderr)));
+        v["plan"]["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(targets(plan(&["web-*"])), ["web-1", "web-2"]);
+    assert_eq!(targets(plan(&["arch:aarch64"])), ["web-2"]);
+    assert_eq!(targets(plan(&["tag:web", "!nas", "!web-1"])), ["web-2"]);
+    assert_eq!(targets(plan(&["nas"])), ["nas"]);
+    let o = plan(&["tag:web"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`nas` is an infra host"), "{err}");
+    let o = plan(&["nope"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown host `nope`"));
+}
