@@ -94,29 +94,6 @@ pub fn verifier(ws: &Workspace) -> Result<NoteVerifier> {
     NoteVerifier::new(ws.config.name.as_str(), key).map_err(|e| err(e.to_string()))
 }
 
-/// Every stored row, in order.
-fn all_rows(ctl: &Control) -> Result<Vec<LedgerRow>> {
-    let mut out = Vec::new();
-    loop {
-        let from = u64::try_from(out.len()).unwrap_or(u64::MAX);
-        let batch = ctl.store.ledger_rows(from, 10_000)?;
-        if batch.is_empty() {
-            return Ok(out);
-        }
-        // A gap (a deleted row) must not make this loop skip or spin.
-        let last = batch.last().map_or(0, |r| r.idx);
-        out.extend(batch);
-        if usize::try_from(last).map_or(true, |l| l + 1 > out.len()) {
-            // Rows numbered above their position: read the rest at once.
-            let rest = ctl
-                .store
-                .ledger_rows(u64::try_from(last + 1).unwrap_or(u64::MAX), usize::MAX)?;
-            out.extend(rest);
-            return Ok(out);
-        }
-    }
-}
-
 /// Signs a checkpoint over the current ledger if it grew since the last
 /// one. Its root is the one stored with the newest entry (computed in the
 /// transaction that appended it); before signing, a consistency proof from
@@ -277,27 +254,52 @@ pub fn verify(
     // rows up to that size; rows appended meanwhile are not looked at.
     let checkpoints = ctl.store.checkpoints()?;
     let recorded_size = ctl.store.ledger_size()?;
-    let mut rows = all_rows(ctl)?;
-    let cut = usize::try_from(recorded_size).unwrap_or(usize::MAX);
-    let beyond = rows.len() > cut;
-    rows.truncate(cut);
+    let mut fetch = |from: u64, limit: usize| {
+        ctl.store
+            .ledger_rows(from, limit)
+            .map_err(|e| e.to_string())
+    };
     let r = verify_rows(
-        &rows,
+        &mut fetch,
         recorded_size,
         &checkpoints,
         key,
         witnesses,
         ctl.ws.config.name.as_str(),
     );
-    if r.is_ok() && beyond && ctl.store.ledger_size()? == recorded_size {
+    let r = match r {
+        Ok(r) => r,
+        Err(RowsError::Store(e)) => return Err(err(e)),
+        Err(RowsError::Bad(e)) => return Ok(Err(e)),
+    };
+    let beyond = !ctl.store.ledger_rows(recorded_size, 1)?.is_empty();
+    if beyond && ctl.store.ledger_size()? == recorded_size {
         // A row past the recorded size that no append accounts for.
         return Ok(Err(bad(
             recorded_size,
             "a row beyond the ledger's recorded size: it was added",
         )));
     }
-    Ok(r)
+    Ok(Ok(r))
 }
+
+/// Why [`verify_rows`] stopped: the store failed, or the ledger is bad.
+#[derive(Debug)]
+pub enum RowsError {
+    /// Reading rows failed.
+    Store(String),
+    /// Verification failed.
+    Bad(VerifyError),
+}
+
+impl From<VerifyError> for RowsError {
+    fn from(e: VerifyError) -> Self {
+        RowsError::Bad(e)
+    }
+}
+
+/// Rows read per batch while verifying (memory stays bounded).
+const VERIFY_BATCH: usize = 50_000;
 
 /// Recomputes every stored subtree hash (the index that proofs and
 /// checkpoints are built from) and compares: `bosun ledger verify --full`.
@@ -345,18 +347,35 @@ fn bad(index: u64, what: impl Into<String>) -> VerifyError {
 
 /// The first row in `from..to` whose stored root differs from the root
 /// recomputed over `leaves` (the tree after that row), if any.
-fn first_bad_root(rows: &[LedgerRow], leaves: &[Hash], from: usize, to: usize) -> Option<usize> {
+fn first_bad_root(
+    fetch: &mut dyn FnMut(u64, usize) -> std::result::Result<Vec<LedgerRow>, String>,
+    leaves: &[Hash],
+    from: usize,
+    to: usize,
+) -> std::result::Result<Option<usize>, RowsError> {
+    let to = to.min(leaves.len());
     let mut f = Frontier::default();
-    for l in &leaves[..from] {
+    for l in &leaves[..from.min(to)] {
         f.push(*l);
     }
-    for i in from..to.min(rows.len()) {
-        f.push(leaves[i]);
-        if rows[i].root != f.root() {
-            return Some(i);
+    let mut i = from;
+    while i < to {
+        let batch = fetch(i as u64, VERIFY_BATCH.min(to - i)).map_err(RowsError::Store)?;
+        if batch.is_empty() {
+            return Ok(Some(i));
+        }
+        for r in &batch {
+            if i >= to {
+                break;
+            }
+            f.push(leaves[i]);
+            if r.root != f.root() {
+                return Ok(Some(i));
+            }
+            i += 1;
         }
     }
-    None
+    Ok(None)
 }
 
 /// Checks rows that start at position `offset`: contiguous indexes, leaf
@@ -411,50 +430,58 @@ fn check_rows(rows: &[LedgerRow], offset: usize) -> std::result::Result<Vec<Hash
 /// vouch for the rows (after the last checkpoint) and where a checkpoint's
 /// root does not match (to name the first bad row).
 pub fn verify_rows(
-    rows: &[LedgerRow],
+    fetch: &mut dyn FnMut(u64, usize) -> std::result::Result<Vec<LedgerRow>, String>,
     recorded_size: u64,
     checkpoints: &[StoredCheckpoint],
     key: &NoteVerifier,
     witnesses: &[NoteVerifier],
     origin: &str,
-) -> std::result::Result<VerifyReport, VerifyError> {
+) -> std::result::Result<VerifyReport, RowsError> {
     let mut frontier = Frontier::default();
-    let mut leaves: Vec<Hash> = Vec::with_capacity(rows.len());
+    let total = usize::try_from(recorded_size).unwrap_or(usize::MAX);
+    let mut leaves: Vec<Hash> = Vec::with_capacity(total.min(1 << 26));
     let mut roots_at: std::collections::HashMap<u64, Hash> = Default::default();
     let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.size).collect();
-    // Hash and check every row, on every core (the rows are independent);
-    // each chunk reports its leaves or its first bad row.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = rows.len().div_ceil(threads).max(1);
-    let parts: Vec<std::result::Result<Vec<Hash>, VerifyError>> = std::thread::scope(|sc| {
-        let handles: Vec<_> = rows
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| sc.spawn(move || check_rows(part, c * chunk)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(VerifyError {
-                        index: None,
-                        what: "a verification thread panicked".into(),
+    while leaves.len() < total {
+        let from = leaves.len();
+        let rows = fetch(from as u64, VERIFY_BATCH.min(total - from)).map_err(RowsError::Store)?;
+        if rows.is_empty() {
+            break;
+        }
+        // Hash and check the batch on every core (rows are independent);
+        // each chunk reports its leaves or its first bad row.
+        let chunk = rows.len().div_ceil(threads).max(1);
+        let parts: Vec<std::result::Result<Vec<Hash>, VerifyError>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .enumerate()
+                .map(|(c, part)| sc.spawn(move || check_rows(part, from + c * chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(VerifyError {
+                            index: None,
+                            what: "a verification thread panicked".into(),
+                        })
                     })
                 })
-            })
-            .collect()
-    });
-    for part in parts {
-        for leaf in part? {
-            frontier.push(leaf);
-            leaves.push(leaf);
-            if wanted.contains(&frontier.size()) {
-                roots_at.insert(frontier.size(), frontier.root());
+                .collect()
+        });
+        for part in parts {
+            for leaf in part? {
+                frontier.push(leaf);
+                leaves.push(leaf);
+                if wanted.contains(&frontier.size()) {
+                    roots_at.insert(frontier.size(), frontier.root());
+                }
             }
         }
     }
     let size = frontier.size();
-    let n = rows.len();
+    let n = leaves.len();
     let mut prev: Option<&StoredCheckpoint> = None;
     let mut cosigned = 0;
     let mut signed_by: Vec<String> = Vec::new();
@@ -483,12 +510,10 @@ pub fn verify_rows(
         }
         let body = Checkpoint::parse(&note.text).map_err(|e| at(e.to_string()))?;
         if body.origin != origin {
-            return Err(at(format!("origin `{}` is not `{origin}`", body.origin)));
+            return Err(at(format!("origin `{}` is not `{origin}`", body.origin)).into());
         }
         if body.size != cp.size || body.root != cp.root {
-            return Err(at(
-                "its signed size or root differs from the stored one".into()
-            ));
+            return Err(at("its signed size or root differs from the stored one".into()).into());
         }
         if cp.size > size {
             return Err(bad(
@@ -497,57 +522,60 @@ pub fn verify_rows(
                     "checkpoint of size {} covers more entries than the {size} stored: entries were deleted",
                     cp.size
                 ),
-            ));
+            )
+            .into());
         }
         if roots_at.get(&cp.size) != Some(&cp.root) {
             let from = prev.map_or(0, |p| p.size);
             let lo = usize::try_from(from).unwrap_or(n);
             let hi = usize::try_from(cp.size).unwrap_or(n);
-            return Err(match first_bad_root(rows, &leaves, lo, hi) {
-                Some(i) => bad(
-                    i as u64,
-                    format!(
-                        "the entries up to {} do not hash to the signed root of that checkpoint, and the tree stops matching its stored roots here: entries were inserted, removed or reordered",
-                        cp.size
+            return Err(RowsError::Bad(
+                match first_bad_root(fetch, &leaves, lo, hi)? {
+                    Some(i) => bad(
+                        i as u64,
+                        format!(
+                            "the entries up to {} do not hash to the signed root of that checkpoint, and the tree stops matching its stored roots here: entries were inserted, removed or reordered",
+                            cp.size
+                        ),
                     ),
-                ),
-                None => bad(
-                    from,
-                    format!(
-                        "the entries up to {} do not hash to the signed root of that checkpoint: one of the entries from index {from} on was changed (and its stored hashes recomputed)",
-                        cp.size
+                    None => bad(
+                        from,
+                        format!(
+                            "the entries up to {} do not hash to the signed root of that checkpoint: one of the entries from index {from} on was changed (and its stored hashes recomputed)",
+                            cp.size
+                        ),
                     ),
-                ),
-            });
+                },
+            ));
         }
         prev = Some(cp);
     }
     if let Some(w) = witnesses.iter().find(|w| !signed_by.contains(&w.name)) {
-        return Err(VerifyError {
+        return Err(RowsError::Bad(VerifyError {
             index: None,
             what: format!(
                 "the latest checkpoint (size {}) has no cosignature by witness {}",
                 prev.map_or(0, |p| p.size),
                 w.name
             ),
-        });
+        }));
     }
     // After the last checkpoint nothing is signed yet: the stored roots
     // (written with each entry) must match the recomputed tree.
     let tail = usize::try_from(prev.map_or(0, |p| p.size)).unwrap_or(n);
-    if let Some(i) = first_bad_root(rows, &leaves, tail, n) {
-        return Err(bad(
+    if let Some(i) = first_bad_root(fetch, &leaves, tail, n)? {
+        return Err(RowsError::Bad(bad(
             i as u64,
             "the tree stops matching its stored roots here (after the last checkpoint): entries were inserted, removed or reordered",
-        ));
+        )));
     }
     if recorded_size != size {
-        return Err(bad(
+        return Err(RowsError::Bad(bad(
             size.min(recorded_size),
             format!(
                 "the ledger recorded {recorded_size} entries and {size} are stored: entries were deleted or added at the end"
             ),
-        ));
+        )));
     }
     Ok(VerifyReport {
         size,
