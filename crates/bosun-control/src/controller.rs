@@ -355,17 +355,7 @@ impl Controller {
                         Ready::NotYet => continue,
                         Ready::Skip(reason) => {
                             let t = now();
-                            let result = StepResult {
-                                idx,
-                                step: ps.step.to_string(),
-                                host: ps.host.to_string(),
-                                status: StepStatus::Skipped,
-                                exit_code: None,
-                                duration_ms: 0,
-                                output: reason,
-                                started_at: t,
-                                finished_at: t,
-                            };
+                            let result = no_run(idx, ps, StepStatus::Skipped, reason, t, t);
                             store.step_finished(lease, jti, &result)?;
                             slots[i] = Slot::Done(StepStatus::Skipped);
                             skipped += 1;
@@ -376,20 +366,8 @@ impl Controller {
                         }
                         Ready::Go if ps.needs_report() => {
                             let t = now();
-                            let waiting = StepResult {
-                                idx,
-                                step: ps.step.to_string(),
-                                host: ps.host.to_string(),
-                                status: StepStatus::Waiting,
-                                exit_code: None,
-                                duration_ms: 0,
-                                output: format!(
-                                    "waiting for `bosun step report {jti} {} --host {} --status pass|fail --as <name>`",
-                                    ps.step, ps.host
-                                ),
-                                started_at: t,
-                                finished_at: 0,
-                            };
+                            let waiting =
+                                no_run(idx, ps, StepStatus::Waiting, waiting_text(jti, ps), t, 0);
                             store.step_finished(lease, jti, &waiting)?;
                             slots[i] = Slot::Waiting;
                             progress(Progress::StepFinished {
@@ -514,20 +492,15 @@ impl Controller {
                     let ps = &plan.steps[w];
                     let idx = idx_of(w)?;
                     let t = now();
-                    let parked = StepResult {
+                    // The same row the step's `waiting` result wrote.
+                    let parked = no_run(
                         idx,
-                        step: ps.step.to_string(),
-                        host: ps.host.to_string(),
-                        status: StepStatus::Waiting,
-                        exit_code: None,
-                        duration_ms: 0,
-                        output: done.get(&idx).map_or_else(
-                            || format!("waiting for `bosun step report {jti} {}`", ps.step),
-                            |r| r.output.clone(),
-                        ),
-                        started_at: done.get(&idx).map_or(t, |r| r.started_at),
-                        finished_at: 0,
-                    };
+                        ps,
+                        StepStatus::Waiting,
+                        waiting_text(jti, ps),
+                        done.get(&idx).map_or(t, |r| r.started_at),
+                        0,
+                    );
                     store.park_run(lease, jti, &parked)?;
                     let waiting: Vec<String> = plan
                         .steps
@@ -672,18 +645,14 @@ impl Controller {
             if prev.is_some_and(|p| p.status == StepStatus::Unknown) {
                 continue;
             }
-            let unknown = StepResult {
+            let unknown = no_run(
                 idx,
-                step: ps.step.to_string(),
-                host: ps.host.to_string(),
-                status: StepStatus::Unknown,
-                exit_code: None,
-                duration_ms: 0,
-                output: "the controller stopped while this step ran; its outcome cannot be known"
-                    .into(),
-                started_at: prev.map_or(t, |p| p.started_at),
-                finished_at: t,
-            };
+                ps,
+                StepStatus::Unknown,
+                "the controller stopped while this step ran; its outcome cannot be known".into(),
+                prev.map_or(t, |p| p.started_at),
+                t,
+            );
             // The store files the blocker in the same transaction.
             store.step_finished(lease, jti, &unknown)?;
             progress(Progress::StepFinished {
@@ -702,6 +671,37 @@ impl Controller {
             detail,
         })
     }
+}
+
+/// The result of a plan entry that ran no command (skipped, waiting for
+/// a report, outcome unknown).
+fn no_run(
+    idx: u32,
+    ps: &bosun_model::PlanStep,
+    status: StepStatus,
+    output: String,
+    started_at: i64,
+    finished_at: i64,
+) -> StepResult {
+    StepResult {
+        idx,
+        step: ps.step.to_string(),
+        host: ps.host.to_string(),
+        status,
+        exit_code: None,
+        duration_ms: 0,
+        output,
+        started_at,
+        finished_at,
+    }
+}
+
+/// What a step waiting for a human's report says.
+fn waiting_text(jti: &Jti, ps: &bosun_model::PlanStep) -> String {
+    format!(
+        "waiting for `bosun step report {jti} {} --host {} --status pass|fail --as <name>`",
+        ps.step, ps.host
+    )
 }
 
 /// Where one plan entry stands in a run.

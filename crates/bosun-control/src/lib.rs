@@ -19,8 +19,8 @@ pub mod report;
 
 use std::sync::Arc;
 
+use bosun_store::Backend;
 use bosun_store::SqliteStore;
-use bosun_store::conformance::Backend;
 use bosun_workspace::Workspace;
 
 pub use governed::Governed;

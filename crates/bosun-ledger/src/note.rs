@@ -195,6 +195,28 @@ pub fn key_id(name: &str, key: &PublicKey) -> u32 {
     u32::from_be_bytes([d[0], d[1], d[2], d[3]])
 }
 
+/// Splits `<name>+<8 hex key ID>+base64(0x01 || 32 bytes)` (the form of
+/// both verifier and signer keys): the name, the key ID (`None` when it is
+/// not 8 hex digits) and the 32 key bytes.
+fn split_key(s: &str) -> Result<(&str, Option<u32>, [u8; 32]), &'static str> {
+    // The key (base64) may itself hold `+`: it is the rest.
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err("expected name+keyid+key");
+    };
+    let id = (id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u32::from_str_radix(id, 16).ok())
+        .flatten();
+    let raw = b64().decode(key).map_err(|_| "the key is not base64")?;
+    match raw
+        .split_first()
+        .map(|(alg, key)| (alg, <[u8; 32]>::try_from(key)))
+    {
+        Some((&ALG_ED25519, Ok(bytes))) => Ok((name, id, bytes)),
+        _ => Err("not an Ed25519 (0x01) key of 32 bytes"),
+    }
+}
+
 /// A key that checks note signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoteVerifier {
@@ -225,24 +247,8 @@ impl NoteVerifier {
     /// Reads `<name>+<hex key ID>+base64(0x01 || public key)`.
     pub fn parse(s: &str) -> Result<NoteVerifier, NoteError> {
         let bad = |why: &str| NoteError::BadKey(s.into(), why.into());
-        // The key (base64) may itself hold `+`: it is the rest.
-        let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected name+keyid+key"));
-        };
-        if id.len() != 8 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad("the key ID is 8 hex digits"));
-        }
-        let id = u32::from_str_radix(id, 16).map_err(|_| bad("bad key ID"))?;
-        let raw = b64()
-            .decode(key)
-            .map_err(|_| bad("the key is not base64"))?;
-        let Some((&ALG_ED25519, Ok(bytes))) = raw
-            .split_first()
-            .map(|(alg, key)| (alg, <[u8; 32]>::try_from(key)))
-        else {
-            return Err(bad("not an Ed25519 (0x01) key of 32 bytes"));
-        };
+        let (name, id, bytes) = split_key(s).map_err(bad)?;
+        let id = id.ok_or_else(|| bad("the key ID is 8 hex digits"))?;
         let key = PublicKey::from_bytes(&bytes).ok_or_else(|| bad("not a valid Ed25519 key"))?;
         let v = NoteVerifier::new(name, key)?;
         if v.key_id != id {
@@ -286,21 +292,10 @@ impl NoteSigner {
         let rest = s
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("expected PRIVATE+KEY+name+keyid+key"))?;
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected PRIVATE+KEY+name+keyid+key"));
-        };
-        let raw = b64()
-            .decode(key)
-            .map_err(|_| bad("the key is not base64"))?;
-        let Some((&ALG_ED25519, Ok(seed))) = raw
-            .split_first()
-            .map(|(alg, key)| (alg, <[u8; 32]>::try_from(key)))
-        else {
-            return Err(bad("not an Ed25519 (0x01) seed of 32 bytes"));
-        };
+        let (name, id, seed) = split_key(rest).map_err(bad)?;
+        let id = id.ok_or_else(|| bad("the key ID is 8 hex digits"))?;
         let signer = NoteSigner::new(name, SecretKey::from_seed(seed))?;
-        if u32::from_str_radix(id, 16).ok() != Some(signer.key_id) {
+        if id != signer.key_id {
             return Err(bad("the key ID does not match the name and key"));
         }
         Ok(signer)

@@ -95,14 +95,8 @@ impl SourceError {
     }
 }
 
-/// Parses TOML into `T`, turning a parse or type error into a
-/// [`SourceError`] that points at the offending line and column. Refuses
-/// texts over `max_bytes` before parsing.
-pub fn from_toml<T: serde::de::DeserializeOwned>(
-    path: &str,
-    text: &str,
-    max_bytes: usize,
-) -> Result<T, SourceError> {
+/// Refuses a text over `max_bytes`, before anything parses it.
+pub fn check_size(path: &str, text: &str, max_bytes: usize) -> Result<(), SourceError> {
     if text.len() > max_bytes {
         return Err(SourceError::whole(
             path,
@@ -112,6 +106,18 @@ pub fn from_toml<T: serde::de::DeserializeOwned>(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Parses TOML into `T`, turning a parse or type error into a
+/// [`SourceError`] that points at the offending line and column. Refuses
+/// texts over `max_bytes` before parsing.
+pub fn from_toml<T: serde::de::DeserializeOwned>(
+    path: &str,
+    text: &str,
+    max_bytes: usize,
+) -> Result<T, SourceError> {
+    check_size(path, text, max_bytes)?;
     toml::from_str(text).map_err(|e| {
         let offset = e.span().map(|s| s.start).unwrap_or(0);
         SourceError::at(path, text, offset, e.message().trim().to_string())

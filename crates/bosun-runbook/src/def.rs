@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bosun_model::source::parse_duration;
-use bosun_model::source::{SourceError, find_offset, from_toml};
+use bosun_model::source::{SourceError, check_size, find_offset, from_toml};
 use bosun_model::{Actor, Dependency, Digest, Name, Strategy};
 use serde::{Deserialize, Serialize};
 
@@ -237,15 +237,7 @@ impl Format {
 }
 
 fn deserialize(path: &str, text: &str, format: Format) -> Result<Runbook, SourceError> {
-    if text.len() > MAX_RUNBOOK_BYTES {
-        return Err(SourceError::whole(
-            path,
-            format!(
-                "file is {} bytes, over the limit of {MAX_RUNBOOK_BYTES}",
-                text.len()
-            ),
-        ));
-    }
+    check_size(path, text, MAX_RUNBOOK_BYTES)?;
     let located = |line: usize, col: usize, message: String| SourceError {
         path: path.to_string(),
         line: line.max(1),
@@ -449,14 +441,18 @@ fn template_problems(rb: &Runbook, tpl: &str) -> Vec<String> {
     out
 }
 
-/// The first dependency cycle, as step ids with the first repeated at the end.
-pub fn find_cycle(rb: &Runbook) -> Option<Vec<String>> {
-    let idx: BTreeMap<&str, usize> = rb
-        .steps
+/// Step id → its position in the file.
+fn step_index(rb: &Runbook) -> BTreeMap<&str, usize> {
+    rb.steps
         .iter()
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
+        .collect()
+}
+
+/// The first dependency cycle, as step ids with the first repeated at the end.
+pub fn find_cycle(rb: &Runbook) -> Option<Vec<String>> {
+    let idx = step_index(rb);
     // 0 = unvisited, 1 = on the stack, 2 = done
     let mut state = vec![0u8; rb.steps.len()];
     let mut stack: Vec<usize> = Vec::new();
@@ -508,12 +504,7 @@ pub fn find_cycle(rb: &Runbook) -> Option<Vec<String>> {
 /// Step indices in an order where every step comes after the steps it
 /// depends on; among ready steps, file order. `None` when there is a cycle.
 pub fn topo_order(rb: &Runbook) -> Option<Vec<usize>> {
-    let idx: BTreeMap<&str, usize> = rb
-        .steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
-        .collect();
+    let idx = step_index(rb);
     let mut indeg = vec![0usize; rb.steps.len()];
     let mut users: Vec<Vec<usize>> = vec![Vec::new(); rb.steps.len()];
     for (i, s) in rb.steps.iter().enumerate() {

@@ -1,9 +1,10 @@
-//! The conformance suite every [`Store`] + [`Queue`] backend must pass
+//! The conformance suite every [`crate::Store`] + [`crate::Queue`] backend must pass
 //! unchanged. A backend's test calls [`run_all`] with a factory that returns
 //! a fresh, empty backend each time (its own file, database or stream).
 //!
-//! Each check panics with a message naming the broken contract; it is test
-//! code, shipped in the library so that every backend crate can run it.
+//! Each check panics with a message naming the broken contract: it is test
+//! code, compiled only with the `conformance` feature (which backend
+//! crates turn on for their tests), never into the binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
@@ -14,11 +15,9 @@ use bosun_model::{
 };
 
 use crate::records::*;
-use crate::{Queue, Store, StoreError, SubmitConflict};
+use crate::{StoreError, SubmitConflict};
 
-/// A backend under test.
-pub trait Backend: Store + Queue {}
-impl<T: Store + Queue> Backend for T {}
+pub use crate::Backend;
 
 /// Runs every check against fresh backends from `make`.
 pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {

@@ -1,7 +1,7 @@
 //! Durable state of the op pipeline behind two traits, [`Store`] and
 //! [`Queue`], with the embedded SQLite backend ([`sqlite::SqliteStore`]) and
-//! a conformance suite ([`conformance`]) that every backend must pass
-//! unchanged.
+//! a conformance suite (`conformance`, behind the feature of that name)
+//! that every backend must pass unchanged.
 //!
 //! Every method that changes state is one transaction: the state change, its
 //! event row and (where the op becomes runnable) its enqueue commit together
@@ -10,6 +10,7 @@
 //! one.
 #![deny(missing_docs)]
 
+#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 pub mod records;
 pub mod sqlite;
@@ -208,6 +209,10 @@ pub trait Store: Send + Sync {
     /// Approvals recorded for a proposal.
     fn proposal_approvals(&self, id: &Jti) -> Result<Vec<ApprovalRow>>;
 }
+
+/// A whole backend: the store and its queue.
+pub trait Backend: Store + Queue {}
+impl<T: Store + Queue> Backend for T {}
 
 /// The work queue: approved ops waiting for the controller. Enqueueing
 /// happens inside [`Store`] transactions; the queue side hands deliveries to
