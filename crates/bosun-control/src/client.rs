@@ -70,6 +70,20 @@ impl Control {
         seq: u64,
         now: i64,
     ) -> Result<(OpClaims, String)> {
+        self.sign_rollout_op(key, iss, plan, None, seq, now)
+    }
+
+    /// Signs an op envelope for `plan`, as a wave of a rollout when
+    /// `rollout` is given.
+    pub fn sign_rollout_op(
+        &self,
+        key: &SecretKey,
+        iss: &KeyId,
+        plan: &Plan,
+        rollout: Option<bosun_model::RolloutRef>,
+        seq: u64,
+        now: i64,
+    ) -> Result<(OpClaims, String)> {
         let claims = OpClaims {
             jti: fresh_jti()?,
             iss: iss.clone(),
@@ -81,6 +95,7 @@ impl Control {
             params: plan.params.clone(),
             seq,
             plan_digest: plan.digest(),
+            rollout,
         };
         let token = bosun_sign::sign_compact(key, iss.as_str(), OP_TYP, &claims)?;
         Ok((claims, token))

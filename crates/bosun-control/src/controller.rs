@@ -269,6 +269,24 @@ impl Controller {
                 "queued op `{jti}` is not in the store"
             )));
         };
+        // Active blockers hold exactly the ops their kinds say; a run
+        // already under way (resumed) is not held.
+        if op.summary.state == OpState::Approved {
+            let holds = self.ctl.holds(None, &op.plan)?;
+            if let Some(h) = holds.first() {
+                return Ok(report(OpState::Approved, format!("held: {}", h.text())));
+            }
+        }
+        if let Some(r) = &op.claims.rollout
+            && op.summary.state == OpState::Approved
+            && self.ctl.rollout_aborted(r)?
+        {
+            let detail = format!("rollout `{}` was aborted: the op did not run", r.id);
+            if let RunStart::Started { .. } = store.start_run(lease, jti, now())? {
+                store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
+                return Ok(report(OpState::Failed, detail));
+            }
+        }
         let done = match store.start_run(lease, jti, now())? {
             RunStart::Started { steps } => steps,
             RunStart::Locked { host, by } => {
@@ -423,6 +441,10 @@ impl Controller {
                             let name = ps.host.to_string();
                             let idempotent = ps.idempotent;
                             let patterns = patterns.clone();
+                            let bar = ps.bar.clone();
+                            // A burn-in counts from the bar's first recorded
+                            // start: the timer survives restarts.
+                            let hold_from = done.get(&idx).map_or(started, |r| r.started_at);
                             std::thread::spawn(move || {
                                 let Some(host) = host else {
                                     let out = StepOutput {
@@ -431,7 +453,8 @@ impl Controller {
                                             "host `{name}` is no longer in the inventory"
                                         ),
                                         duration_ms: 0,
-                                        lost: false,
+                                        unreachable: true,
+                                        ..StepOutput::default()
                                     };
                                     let _ = tx.send((i, out, 1, 1));
                                     return;
@@ -439,6 +462,15 @@ impl Controller {
                                 // Whatever happens in here, the scheduler
                                 // hears back (a panic is a lost outcome).
                                 let work = std::panic::AssertUnwindSafe(|| {
+                                    if let Some(b) = &bar {
+                                        return (
+                                            crate::bars::run_bar(
+                                                b, &root, &host, &cmd, timeout, &patterns,
+                                                hold_from,
+                                            ),
+                                            1,
+                                        );
+                                    }
                                     let mut out =
                                         run_step_scrubbed(&root, &host, &cmd, timeout, &patterns);
                                     let mut attempt = 1;
@@ -465,6 +497,7 @@ impl Controller {
                                                 output: "bosun: the step's worker failed; its outcome is unknown".into(),
                                                 duration_ms: 0,
                                                 lost: true,
+                                                ..StepOutput::default()
                                             },
                                             1,
                                         )
@@ -548,7 +581,11 @@ impl Controller {
                 out.output = format!("[attempt {attempt} of {attempts}]\n{}", out.output);
             }
             ran += 1;
-            let ok = out.ok();
+            let ok = match out.verdict {
+                Some(v) => v == bosun_fleet::bars::Verdict::Pass,
+                None => out.ok(),
+            };
+            let verdict = out.verdict;
             let unknown = out.lost && !ps.idempotent;
             let started = match slots[i] {
                 Slot::Running(t) => t,
@@ -571,6 +608,12 @@ impl Controller {
                 started_at: started,
                 finished_at: now(),
             };
+            // A failed bar's blocker and drift are recorded before the
+            // bar's result: after a crash in between, the bar (idempotent)
+            // runs again and files the same blocker, once.
+            if let (Some(v), Some(b)) = (verdict, &ps.bar) {
+                crate::bars::record_effects(&self.ctl, plan, jti, ps, b, v, &result)?;
+            }
             // An unknown outcome's blocker is filed by the store in the same
             // transaction.
             store.step_finished(lease, jti, &result)?;

@@ -28,7 +28,7 @@ pub const KEEP_HEAD: usize = 8 * 1024;
 pub const KEEP_TAIL: usize = 8 * 1024;
 
 /// What a step did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StepOutput {
     /// Exit code; `None` when killed or never started.
     pub exit_code: Option<i32>,
@@ -39,6 +39,13 @@ pub struct StepOutput {
     /// The connection to the host was lost after the command started: it
     /// may have run to the end, partly, or still be running.
     pub lost: bool,
+    /// It was killed at its timeout.
+    pub timed_out: bool,
+    /// The host could not be reached: the command did not run.
+    pub unreachable: bool,
+    /// For a verification bar: its verdict (which decides the step's
+    /// status instead of the exit code).
+    pub verdict: Option<bosun_fleet::bars::Verdict>,
 }
 
 impl StepOutput {
@@ -315,7 +322,7 @@ pub fn run_step_scrubbed(
         exit_code: None,
         output,
         duration_ms: elapsed(s),
-        lost: false,
+        ..StepOutput::default()
     };
     // A fresh nonce per run marks the wrapper's own lines, so output that
     // merely looks like a marker is never taken for one.
@@ -409,6 +416,7 @@ pub fn run_step_scrubbed(
         note.push_str("\n[bosun: the step exited but something it started still holds its output open; stopped reading]");
     }
     let mut lost = unconfirmed;
+    let mut unreachable = false;
     if ssh && !timed_out {
         let m = markers.lock().map(|m| *m).unwrap_or_default();
         match (m.pgid, m.rc) {
@@ -421,6 +429,7 @@ pub fn run_step_scrubbed(
             (Some(_), None) if exit_code != Some(255) => {}
             (None, None) => {
                 exit_code = None;
+                unreachable = true;
                 note.push_str(&format!(
                     "\n[bosun: could not reach `{}` over ssh; the command did not run]",
                     host.name
@@ -449,6 +458,9 @@ pub fn run_step_scrubbed(
         output,
         duration_ms: elapsed(start),
         lost,
+        timed_out,
+        unreachable,
+        verdict: None,
     }
 }
 
@@ -467,6 +479,9 @@ pub fn controller_host(name: &bosun_model::Name) -> Host {
         root: None,
         ssh_config: None,
         ssh_options: Vec::new(),
+        runbooks: Vec::new(),
+        builds: Vec::new(),
+        wake: None,
     }
 }
 

@@ -26,6 +26,9 @@ pub struct GovRunbook {
 pub struct Governed {
     /// The adopted policy.
     pub policy: Policy,
+    /// The blocker kinds adopted with it (`policy/blockers.toml`, or seed
+    /// 001's table).
+    pub blocker_kinds: bosun_fleet::blockers::Kinds,
     /// The adopted key registry.
     pub keys: KeyRegistry,
     /// Runbooks by id.
@@ -51,9 +54,16 @@ impl Control {
                     .into(),
             ));
         };
-        let policy = PolicyFiles::from_content(&pol.content)?
+        let files = PolicyFiles::from_content(&pol.content)?;
+        let policy = files
             .load()
             .map_err(|e| ControlError::Other(format!("the adopted policy no longer loads: {e}")))?;
+        let blocker_kinds = files.blocker_kinds().map_err(|e| {
+            ControlError::Other(format!(
+                "the adopted blocker kinds no longer load: {}",
+                e.first().map(ToString::to_string).unwrap_or_default()
+            ))
+        })?;
         let keys = match store.adopted(KEYS_SUBJECT)? {
             Some(k) => KeyRegistry::from_content(&k.content)?,
             None => KeyRegistry::default(),
@@ -108,6 +118,7 @@ impl Control {
         let inventory = self.ws.inventory()?;
         Ok(Governed {
             policy,
+            blocker_kinds,
             keys,
             runbooks,
             inventory,

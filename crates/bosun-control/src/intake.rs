@@ -32,6 +32,9 @@ pub struct Accepted {
     pub decision: Decision,
     /// `approved` (queued), `pending_approval` or `denied`.
     pub state: OpState,
+    /// Active blockers that hold it (it stays queued until they are
+    /// resolved), in words.
+    pub held: Vec<String>,
 }
 
 /// An op intake refused, and why.
@@ -249,6 +252,17 @@ impl Control {
         // 4. One transaction for the batch: replay and seq checks, persist,
         //    enqueue.
         let stored = self.store.submit_ops(&new_ops)?;
+        // Blockers do not refuse an op: they hold it, and say so.
+        let active = self.store.blockers(false)?;
+        let held: Vec<Vec<String>> = new_ops
+            .iter()
+            .map(|op| {
+                crate::blockers::holding(&gov.blocker_kinds, &active, &op.plan)
+                    .iter()
+                    .map(crate::blockers::Hold::text)
+                    .collect()
+            })
+            .collect();
         Ok(slots
             .into_iter()
             .map(|slot| {
@@ -259,6 +273,7 @@ impl Control {
                         jti: op.claims.jti.clone(),
                         decision: op.decision.clone(),
                         state: op.state,
+                        held: held[i].clone(),
                     }),
                     Err(c) => Err(reject(
                         match c {
@@ -322,6 +337,21 @@ impl Control {
                 jti,
             ));
         }
+        // Infra hosts opt in per runbook (seed 001: "never targets infra
+        // hosts without explicit fleet/ manifest opt-in").
+        if let Some(h) = hosts
+            .iter()
+            .find(|h| h.infra && !h.runbooks.iter().any(|r| r == claims.runbook.as_str()))
+        {
+            return Err(reject(
+                "scope",
+                format!(
+                    "infra host `{}` has not opted in to runbook `{}`: list it in the host's `runbooks` in fleet/hosts.toml",
+                    h.name, claims.runbook
+                ),
+                jti,
+            ));
+        }
         let Some(rb) = gov.runbooks.get(claims.runbook.as_str()) else {
             return Err(reject(
                 "runbook",
@@ -329,8 +359,31 @@ impl Control {
                 jti,
             ));
         };
-        let plan = bosun_runbook::plan(&rb.runbook, &hosts, &claims.params)
-            .map_err(|e| reject("plan", e.to_string(), jti.clone()))?;
+        let plan = match &claims.rollout {
+            None => bosun_runbook::plan(&rb.runbook, &hosts, &claims.params)
+                .map_err(|e| reject("plan", e.to_string(), jti.clone()))?,
+            Some(r) => {
+                let def = self
+                    .rollout_def_for_intake(r.id.as_str())
+                    .map_err(|e| reject("rollout", e, jti.clone()))?;
+                let p = crate::rollout::plan_for(gov, &def, r, &hosts)
+                    .map_err(|e| reject("plan", e.to_string(), jti.clone()))?;
+                if p.runbook != claims.runbook || p.params != claims.params {
+                    return Err(reject(
+                        "rollout",
+                        format!(
+                            "a {} op of rollout `{}` runs `{}` with its params, not `{}`",
+                            r.action.as_str(),
+                            r.id,
+                            p.runbook,
+                            claims.runbook
+                        ),
+                        jti,
+                    ));
+                }
+                p
+            }
+        };
         let fresh = plan.digest();
         if fresh != claims.plan_digest {
             return Err(reject(
@@ -391,6 +444,20 @@ impl Control {
             hosts_changed: &changed,
         };
         let mut d = gov.policy.decide(&req);
+        // Hard rule (seed 001: "never auto-promote"): a wave after the
+        // canary needs a human unless keeper.toml visibly lifts the rule.
+        if let Some(r) = &c.claims.rollout
+            && r.action == bosun_model::RolloutAction::Apply
+            && r.wave > 0
+            && d.outcome == Outcome::Auto
+            && !gov.policy.allow_auto_promotion()
+        {
+            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
+            d.reasons.push(format!(
+                "wave {} of rollout `{}` is a promotion: it never runs without a human (hard rule; `allow_auto_promotion = true` in policy/keeper.toml lifts it)",
+                r.wave, r.id
+            ));
+        }
         if d.outcome == Outcome::Auto && !c.adopted {
             d.outcome = Outcome::Approvals(gov.policy.default_requirement());
             d.reasons.push(format!(

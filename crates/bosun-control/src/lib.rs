@@ -8,6 +8,8 @@
 
 pub mod adopt;
 pub mod approve;
+pub mod bars;
+pub mod blockers;
 pub mod client;
 pub mod controller;
 pub mod exec;
@@ -16,6 +18,7 @@ pub mod intake;
 pub mod ledger;
 pub mod mirror;
 pub mod report;
+pub mod rollout;
 
 use std::sync::Arc;
 

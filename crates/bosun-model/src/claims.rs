@@ -43,6 +43,45 @@ pub struct OpClaims {
     pub seq: u64,
     /// Digest of the plan the issuer saw.
     pub plan_digest: Digest,
+    /// The rollout wave this op is, when it is one: the plan is then the
+    /// rollout's runbook on the wave's hosts, with the wave's bars.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutRef>,
+}
+
+/// What a rollout op does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RolloutAction {
+    /// Apply the rollout's runbook to a wave, then check its bars.
+    Apply,
+    /// Run the rollback runbook on the hosts changed so far.
+    Rollback,
+    /// Run the rollback runbook on the canary, to prove it works.
+    Drill,
+}
+
+impl RolloutAction {
+    /// Its name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutAction::Apply => "apply",
+            RolloutAction::Rollback => "rollback",
+            RolloutAction::Drill => "drill",
+        }
+    }
+}
+
+/// The rollout wave an op belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutRef {
+    /// The rollout's id.
+    pub id: Name,
+    /// The wave's index (0: the canary).
+    pub wave: u32,
+    /// What the op does.
+    pub action: RolloutAction,
 }
 
 /// What an approval envelope says.

@@ -56,4 +56,17 @@ pub struct Host {
     /// For `ssh` hosts: extra `-o` options (`"IdentityFile=~/.ssh/lab"`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ssh_options: Vec<String>,
+    /// For `infra` hosts: the runbooks this host opts in to. An infra host
+    /// is targeted only when an op names it explicitly *and* runs one of
+    /// these runbooks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runbooks: Vec<String>,
+    /// Build capabilities: the architectures (or package kinds) this host
+    /// builds for (`aarch64`, `x86_64`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builds: Vec<String>,
+    /// A command run on the control host to wake this host before it is
+    /// needed (`wake-host data`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake: Option<String>,
 }

@@ -17,12 +17,16 @@ pub mod role;
 pub mod source;
 pub mod state;
 
-pub use claims::{ApprovalClaims, OpClaims, ReportStatus, StepReportClaims, Verdict};
+pub use claims::{
+    ApprovalClaims, OpClaims, ReportStatus, RolloutAction, RolloutRef, StepReportClaims, Verdict,
+};
 pub use decision::{Decision, Outcome, Requirement};
 pub use digest::{Digest, canonical_json};
 pub use host::{Host, Transport};
 pub use ids::{IdError, Jti, KeyId, Name};
-pub use plan::{Actor, CONTROLLER_HOST, DepKind, Dependency, OnError, Plan, PlanStep, Strategy};
+pub use plan::{
+    Actor, BarCheck, CONTROLLER_HOST, DepKind, Dependency, OnError, Plan, PlanStep, Strategy,
+};
 pub use role::Role;
 pub use source::{SourceError, line_col};
 pub use state::OpState;

@@ -115,6 +115,26 @@ pub struct PlanStep {
     /// The rendered read-only check command (`bosun plan --check`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+    /// A verification bar (a rollout wave's check after the host's
+    /// change): how the command's result becomes pass, fail or
+    /// inconclusive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bar: Option<BarCheck>,
+}
+
+/// A verification bar as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarCheck {
+    /// `heartbeat`, `version`, `file`, `probe` or `burn_in`.
+    pub kind: String,
+    /// The rendered expected value (`version`, `file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// Seconds to hold before checking (`burn_in`), counted from the
+    /// bar's recorded start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_secs: Option<u64>,
 }
 
 /// The host name a `target = "controller"` step is planned on.
@@ -143,6 +163,10 @@ pub struct Plan {
     pub read_only: bool,
     /// The runbook destroys data.
     pub destructive: bool,
+    /// What kind of change it is (`install`, `build`, `promote`, …), for
+    /// blockers; `None`: `change`, or `read` when read-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<String>,
     /// Resolved target hosts, in the order given.
     pub targets: Vec<Name>,
     /// Parameters, with defaults filled in.
@@ -161,6 +185,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The verb blockers judge: the runbook's, else `read` or `change`.
+    pub fn verb(&self) -> &str {
+        match &self.verb {
+            Some(v) => v,
+            None if self.read_only => "read",
+            None => "change",
+        }
+    }
+
     /// The canonical digest: SHA-256 of the plan's canonical JSON.
     pub fn digest(&self) -> Digest {
         // A Plan holds only strings, bools and sequences: serialising it
@@ -179,6 +212,7 @@ mod tests {
             runbook_digest: Digest::of(b"rb"),
             read_only: true,
             destructive: false,
+            verb: None,
             targets: vec![Name::parse("h1").unwrap()],
             params: BTreeMap::new(),
             steps: vec![PlanStep {
@@ -193,6 +227,7 @@ mod tests {
                 controller: false,
                 max_parallel: None,
                 check: None,
+                bar: None,
             }],
             parallel: None,
             max_fail: None,

@@ -149,6 +149,11 @@ pub struct Runbook {
     /// It destroys data.
     #[serde(default)]
     pub destructive: bool,
+    /// What kind of change it is, for blockers: `install`, `build`,
+    /// `promote`, `sign`, `rollback`, `import`, or any other name. Without
+    /// it, a changing runbook is a `change` and a read-only one a `read`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verb: Option<Name>,
     /// Declared parameters.
     #[serde(default)]
     pub params: BTreeMap<String, Param>,

@@ -17,4 +17,4 @@ pub use def::{
     parse_runbook, topo_order,
 };
 pub use graph::{dot, mermaid};
-pub use plan::{PlanError, plan};
+pub use plan::{PlanError, plan, render_for_host, shell_quote};

@@ -67,6 +67,29 @@ pub fn shell_quote(v: String) -> String {
     format!("'{}'", v.replace('\'', "'\\''"))
 }
 
+/// Renders one template for one host, as step commands are rendered
+/// (`{{ host.name }}`, `{{ params.x }}`, strict about undefined values).
+/// Used for rollout bars.
+pub fn render_for_host(
+    tpl: &str,
+    host: &Host,
+    params: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let mut env = template_env();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let tags: Vec<String> = host.tags.iter().cloned().collect();
+    let ctx = minijinja::context! {
+        params => params,
+        host => minijinja::context! {
+            name => host.name.as_str(),
+            address => &host.address,
+            arch => &host.arch,
+            tags => tags,
+        },
+    };
+    env.render_str(tpl, ctx).map_err(|e| e.to_string())
+}
+
 /// Plans `rb` over `hosts` with `params` (strings, as given on the command
 /// line; defaults are filled in and types checked).
 pub fn plan(
@@ -192,6 +215,7 @@ pub fn plan(
                 controller: on_controller,
                 max_parallel: step.max_parallel,
                 check,
+                bar: None,
             });
         }
     }
@@ -200,6 +224,7 @@ pub fn plan(
         runbook_digest: rb.digest(),
         read_only: rb.read_only,
         destructive: rb.destructive,
+        verb: rb.verb.as_ref().map(|v| v.to_string()),
         targets: hosts.iter().map(|h| h.name.clone()).collect::<Vec<Name>>(),
         params: full,
         steps,
@@ -226,6 +251,9 @@ mod tests {
             root: None,
             ssh_config: None,
             ssh_options: Vec::new(),
+            runbooks: Vec::new(),
+            builds: Vec::new(),
+            wake: None,
         }
     }
 

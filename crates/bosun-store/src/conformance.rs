@@ -35,6 +35,132 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     budgets_count_changed_hosts(make().as_ref());
     parked_runs_wait_for_a_report(make().as_ref());
     ledger_is_a_merkle_log(make().as_ref());
+    blockers_file_once_and_resolve(make().as_ref());
+    host_states_join_ops_and_drift(make().as_ref());
+    rollouts_are_versioned(make().as_ref());
+}
+
+fn blockers_file_once_and_resolve(b: &dyn Backend) {
+    let nb = |kind: &str, subject: &str| NewBlocker {
+        kind: kind.into(),
+        subject: subject.into(),
+        reason: "bar failed".into(),
+        owner: "operator".into(),
+        filed_by: "controller".into(),
+        op: Some("op1".into()),
+        at: 100,
+    };
+    let size = b.ledger_size().unwrap();
+    let id = b.file_blocker(&nb("regression", "h1")).unwrap();
+    assert!(
+        b.ledger_size().unwrap() > size,
+        "filing a blocker is a ledger entry"
+    );
+    // The same blocker again is the same blocker.
+    assert_eq!(b.file_blocker(&nb("regression", "h1")).unwrap(), id);
+    let other = b.file_blocker(&nb("regression", "h2")).unwrap();
+    assert_ne!(other, id);
+    assert_eq!(b.blockers(false).unwrap().len(), 2);
+    b.snooze_blocker(id, 500, "alice", 101).unwrap();
+    assert_eq!(b.blocker(id).unwrap().unwrap().snoozed_until, 500);
+    assert!(
+        b.blocker(id).unwrap().unwrap().active(),
+        "a snooze never lifts a blocker"
+    );
+    b.resolve_blocker(id, "alice", "rolled back", 102).unwrap();
+    assert!(matches!(
+        b.resolve_blocker(id, "alice", "again", 103),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        b.resolve_blocker(999, "alice", "x", 103),
+        Err(StoreError::Conflict(_))
+    ));
+    let active = b.blockers(false).unwrap();
+    assert_eq!(active.len(), 1);
+    assert_eq!(active[0].id, other);
+    let all = b.blockers(true).unwrap();
+    assert_eq!(all.len(), 2);
+    let r = b.blocker(id).unwrap().unwrap();
+    assert_eq!(
+        (r.resolved_by.as_str(), r.resolution.as_str()),
+        ("alice", "rolled back")
+    );
+    // After resolving, the same kind and subject may be filed anew.
+    assert_ne!(b.file_blocker(&nb("regression", "h1")).unwrap(), id);
+}
+
+fn host_states_join_ops_and_drift(b: &dyn Backend) {
+    let a = new_op("op1", "claude", 1, &["h1", "h2"], false, OpState::Approved);
+    let p = new_op("op2", "claude", 2, &["h2"], false, OpState::PendingApproval);
+    b.submit_ops(&[a, p]).unwrap();
+    b.set_host_drift("h1", Some("version bar failed"), 100)
+        .unwrap();
+    b.set_host_version("h1", "7.0", 100).unwrap();
+    b.set_host_drift("h3", Some("gone"), 100).unwrap();
+    b.set_host_drift("h3", None, 101).unwrap();
+    let hs = b.host_states().unwrap();
+    let get = |h: &str| hs.iter().find(|s| s.host == h).cloned().unwrap();
+    let h1 = get("h1");
+    assert_eq!(h1.drifted_since, Some(100));
+    assert_eq!(h1.version, "7.0");
+    assert_eq!(h1.last_op.as_ref().map(|o| o.0.as_str()), Some("op1"));
+    let h2 = get("h2");
+    assert_eq!(
+        h2.last_op.as_ref().map(|o| (o.0.as_str(), o.2)),
+        Some(("op2", OpState::PendingApproval))
+    );
+    assert_eq!(h2.pending_approvals, 1);
+    assert_eq!(get("h3").drifted_since, None, "converged");
+}
+
+fn rollouts_are_versioned(b: &dyn Backend) {
+    let ev = |k: &str| NewEvent {
+        at: 100,
+        jti: None,
+        kind: k.into(),
+        data: serde_json::json!({"rollout": "r1"}),
+    };
+    assert!(b.rollout("r1").unwrap().is_none());
+    let v = b
+        .put_rollout(
+            "r1",
+            &serde_json::json!({"wave": 0}),
+            0,
+            &ev("rollout.started"),
+        )
+        .unwrap();
+    assert_eq!(v, 1);
+    assert!(matches!(
+        b.put_rollout(
+            "r1",
+            &serde_json::json!({"wave": 9}),
+            0,
+            &ev("rollout.started")
+        ),
+        Err(StoreError::Conflict(_))
+    ));
+    let v2 = b
+        .put_rollout(
+            "r1",
+            &serde_json::json!({"wave": 1}),
+            v,
+            &ev("rollout.promoted"),
+        )
+        .unwrap();
+    // A writer that read version 1 lost the race.
+    assert!(matches!(
+        b.put_rollout(
+            "r1",
+            &serde_json::json!({"wave": 5}),
+            v,
+            &ev("rollout.promoted")
+        ),
+        Err(StoreError::Conflict(_))
+    ));
+    let r = b.rollout("r1").unwrap().unwrap();
+    assert_eq!((r.version, r.body["wave"].as_u64()), (v2, Some(1)));
+    assert_eq!(b.rollouts().unwrap().len(), 1);
 }
 
 fn ledger_is_a_merkle_log(b: &dyn Backend) {
@@ -184,6 +310,7 @@ pub fn new_op(
         runbook_digest: Digest::of(b"rb"),
         read_only,
         destructive: false,
+        verb: None,
         targets: targets.clone(),
         params: BTreeMap::new(),
         steps: targets
@@ -200,6 +327,7 @@ pub fn new_op(
                 controller: false,
                 max_parallel: None,
                 check: None,
+                bar: None,
             })
             .collect(),
         parallel: None,
@@ -228,6 +356,7 @@ pub fn new_op(
             params: BTreeMap::new(),
             seq,
             plan_digest: plan.digest(),
+            rollout: None,
         },
         role: Role::Agent,
         decision: Decision {

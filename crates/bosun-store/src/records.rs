@@ -335,3 +335,91 @@ pub struct StoredCheckpoint {
     /// When it was signed (Unix seconds).
     pub at: i64,
 }
+
+/// A blocker to file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBlocker {
+    /// Its kind (`regression`, `host-drifted`, …).
+    pub kind: String,
+    /// What it is about: a host, a build host, patches, or empty (global).
+    pub subject: String,
+    /// Why it was filed.
+    pub reason: String,
+    /// Who owns it.
+    pub owner: String,
+    /// Who filed it (a key id, or `controller`).
+    pub filed_by: String,
+    /// The op it came from, if any.
+    pub op: Option<String>,
+    /// When (Unix seconds).
+    pub at: i64,
+}
+
+/// A blocker as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockerRow {
+    /// Its number.
+    pub id: u64,
+    /// Its kind.
+    pub kind: String,
+    /// What it is about.
+    pub subject: String,
+    /// Why it was filed.
+    pub reason: String,
+    /// Who owns it.
+    pub owner: String,
+    /// Who filed it.
+    pub filed_by: String,
+    /// The op it came from.
+    pub op: Option<String>,
+    /// Filed at (Unix seconds).
+    pub since: i64,
+    /// Reminders are muted until then (Unix seconds; 0: not snoozed).
+    /// Snoozing never lifts what the blocker halts.
+    pub snoozed_until: i64,
+    /// Resolved at (Unix seconds), if resolved.
+    pub resolved_at: Option<i64>,
+    /// Who resolved it.
+    pub resolved_by: String,
+    /// How it was resolved.
+    pub resolution: String,
+}
+
+impl BlockerRow {
+    /// Whether it still halts.
+    pub fn active(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+}
+
+/// What the store knows about one host beyond the inventory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostState {
+    /// The host.
+    pub host: String,
+    /// Drifted since (Unix seconds), if drifted.
+    pub drifted_since: Option<i64>,
+    /// Why it is drifted.
+    pub drift_reason: String,
+    /// The installed version a `version` bar last saw.
+    pub version: String,
+    /// When that was seen (Unix seconds; 0: never).
+    pub version_at: i64,
+    /// The latest op that targets it: jti, runbook, state.
+    pub last_op: Option<(String, String, OpState)>,
+    /// Ops waiting for approval that target it.
+    pub pending_approvals: u32,
+}
+
+/// A rollout's stored status document, with an optimistic-concurrency
+/// version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutRecord {
+    /// The rollout id.
+    pub id: String,
+    /// The status document (owned by the rollout engine).
+    pub body: serde_json::Value,
+    /// Incremented by every write; a write naming an older version is
+    /// refused.
+    pub version: u64,
+}

@@ -198,7 +198,15 @@ pub struct PolicyFiles {
     pub keeper: String,
     /// Cedar files by relative path, sorted.
     pub cedar: BTreeMap<String, String>,
+    /// `policy/blockers.toml`'s text, when there is one: the blocker kinds
+    /// and what each halts. It is adopted with the policy, so that nobody
+    /// can loosen a blocker by editing a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blockers: Option<String>,
 }
+
+/// Where the blocker kinds live in a workspace.
+pub const BLOCKERS_PATH: &str = "policy/blockers.toml";
 
 impl PolicyFiles {
     /// Reads the policy directory.
@@ -212,7 +220,24 @@ impl PolicyFiles {
                 cedar.insert(crate::rel(root, &p), read(&p)?);
             }
         }
-        Ok(PolicyFiles { keeper, cedar })
+        let bp = root.join(BLOCKERS_PATH);
+        let blockers = if bp.exists() { Some(read(&bp)?) } else { None };
+        Ok(PolicyFiles {
+            keeper,
+            cedar,
+            blockers,
+        })
+    }
+
+    /// The blocker kinds in force with this policy: `policy/blockers.toml`,
+    /// or seed 001's table without one.
+    pub fn blocker_kinds(
+        &self,
+    ) -> std::result::Result<bosun_fleet::blockers::Kinds, Vec<bosun_model::SourceError>> {
+        match &self.blockers {
+            Some(text) => bosun_fleet::blockers::Kinds::parse(BLOCKERS_PATH, text),
+            None => Ok(bosun_fleet::blockers::Kinds::seed_default()),
+        }
     }
 
     /// The sources as the policy crate takes them.
@@ -235,7 +260,26 @@ impl PolicyFiles {
     /// Loads and validates the policy.
     pub fn load(&self) -> std::result::Result<bosun_policy::Policy, bosun_policy::PolicyErrors> {
         let (k, c) = self.sources();
-        bosun_policy::Policy::load(&k, &c)
+        let policy = bosun_policy::Policy::load(&k, &c);
+        // A malformed blockers.toml makes the whole policy unadoptable, so
+        // the kinds in force stay the previously adopted ones.
+        let blockers = self.blocker_kinds().err().unwrap_or_default();
+        match (policy, blockers.is_empty()) {
+            (Ok(p), true) => Ok(p),
+            (r, _) => {
+                let mut errs = r.err().map(|e| e.0).unwrap_or_default();
+                errs.extend(blockers.into_iter().map(|e| bosun_policy::PolicyError {
+                    path: e.path,
+                    line: e.line,
+                    column: e.col,
+                    policy_id: None,
+                    kind: bosun_policy::ErrorKind::Toml,
+                    message: e.message,
+                    help: String::new(),
+                }));
+                Err(bosun_policy::PolicyErrors(errs))
+            }
+        }
     }
 
     /// The canonical content adoption binds to.

@@ -168,6 +168,16 @@ enum Cmd {
     /// The runbook catalog: list, show, validate, graph.
     #[command(subcommand)]
     Runbook(RunbookCmd),
+    /// The inventory and each host's state: `hosts status` is one line per
+    /// host (last op, version, drift, pending approvals, blockers).
+    #[command(subcommand)]
+    Hosts(crate::fleet_cli::HostsCmd),
+    /// Typed, scoped stops: what each kind halts; list, file, resolve.
+    #[command(subcommand)]
+    Blockers(crate::fleet_cli::BlockersCmd),
+    /// Canary-first rollouts: start, status, promote, drill, rollback, abort.
+    #[command(subcommand)]
+    Rollout(crate::fleet_cli::RolloutCmd),
     /// Watch bosun do its main job in a throwaway workspace.
     Demo,
     /// Measure intake, policy decisions and signature verification.
@@ -417,6 +427,14 @@ enum OpsCmd {
 
 #[derive(Subcommand, Debug)]
 enum PolicyCmd {
+    /// Check the policy files on disk (policy/): errors with file:line
+    /// (exit 1), and warnings for settings that loosen a hard rule, such
+    /// as `allow_auto_promotion = true`.
+    Lint {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Why an op was decided as it was: policy digest, deciding rules, reasons.
     Explain {
         /// The op's jti.
@@ -676,6 +694,32 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Policy(PolicyCmd::Lint { json: js }) => {
+            let ws = Workspace::open(&ctx.workspace)?;
+            let files = ws.disk_policy()?;
+            let (errors, warnings) = match files.load() {
+                Err(e) => (e.0.iter().map(ToString::to_string).collect(), Vec::new()),
+                Ok(p) => (Vec::new(), policy_warnings(&p, &files)),
+            };
+            if js {
+                println!("{}", json!({"errors": errors, "warnings": warnings}));
+            } else {
+                for e in &errors {
+                    println!("error: {e}");
+                }
+                for w in &warnings {
+                    println!("warning: {w}");
+                }
+                if errors.is_empty() && warnings.is_empty() {
+                    println!("policy/ is valid; nothing loosens a hard rule");
+                }
+            }
+            Ok(if errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Cmd::Policy(PolicyCmd::Explain { jti: j, json: js }) => {
             let ctl = ctx.control()?;
             let Some(rec) = ctl.store.op(&jti(&j)?)? else {
@@ -718,6 +762,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Hosts(c) => crate::fleet_cli::hosts(&ctx.control()?, c),
+        Cmd::Blockers(c) => crate::fleet_cli::blockers(&ctx.control()?, &ctx.key_dir, c),
+        Cmd::Rollout(c) => crate::fleet_cli::rollout(&ctx.control()?, &ctx.key_dir, c),
         Cmd::Resume { as_: _ } => {
             let ctl = ctx.control()?;
             bosun_control::controller::resume(&ctl)?;
@@ -835,12 +882,35 @@ pub(crate) fn print_progress(p: Progress) {
                 .take(80)
                 .collect::<String>();
             println!(
-                "  {mark} {:<10} {:<10} {:>5} ms  {first}",
+                "  {mark} {:<15} {:<10} {:>5} ms  {first}",
                 result.step, result.host, result.duration_ms
             );
         }
         Progress::RunEnded(r) => println!("■ {} {}: {}", r.jti, r.state, r.detail),
     }
+}
+
+/// Settings that loosen a hard rule, located in their file.
+fn policy_warnings(p: &bosun_policy::Policy, files: &bosun_workspace::PolicyFiles) -> Vec<String> {
+    let at = |needle: &str| {
+        let off = bosun_model::source::find_offset(&files.keeper, needle);
+        let (l, c) = bosun_model::line_col(&files.keeper, off);
+        format!("policy/keeper.toml:{l}:{c}")
+    };
+    let mut w = Vec::new();
+    if p.allow_auto_promotion() {
+        w.push(format!(
+            "{}: allow_auto_promotion = true lifts the hard rule \"never auto-promote\": rollout waves after the canary may run without a human",
+            at("allow_auto_promotion")
+        ));
+    }
+    if p.mode() == bosun_policy::Mode::Auto {
+        w.push(format!(
+            "{}: mode = \"auto\": every op the rules do not stop runs without a human",
+            at("mode")
+        ));
+    }
+    w
 }
 
 pub(crate) fn explain_text(rec: &bosun_store::OpRecord) -> String {

@@ -8,6 +8,7 @@
 mod bench;
 mod cli;
 mod demo;
+mod fleet_cli;
 mod output;
 
 use std::process::ExitCode;

@@ -49,6 +49,7 @@ fn dependency_rules_hold() {
         "bosun-workspace",
         "bosun-control",
         "bosun-ledger",
+        "bosun-fleet",
     ];
     for c in crates {
         let d = deps(c);
@@ -79,7 +80,12 @@ fn dependency_rules_hold() {
         ledger.is_empty(),
         "bosun-ledger may depend only on bosun-sign, found {ledger:?}"
     );
-    for c in ["bosun-policy", "bosun-runbook", "bosun-store"] {
+    for c in [
+        "bosun-policy",
+        "bosun-runbook",
+        "bosun-store",
+        "bosun-fleet",
+    ] {
         let ours: Vec<String> = deps(c)
             .into_iter()
             .filter(|d| {

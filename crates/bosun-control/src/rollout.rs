@@ -1,0 +1,919 @@
+//! Rollouts: one runbook applied wave by wave, canary first, each wave an
+//! op of its own with the wave's bars checked on every host after its
+//! change.
+//!
+//! The engine keeps a status document per rollout in the store (the
+//! definition as started, frozen, and the list of ops it submitted) and
+//! derives everything else from those ops' states and bar results, so a
+//! crash at any point loses nothing and there is no second copy of the
+//! truth to drift:
+//!
+//! ```text
+//!  start ──> wave 0 (canary) op ──approve──> run + bars
+//!              │ passed, baked ──(drill: rollback on the canary, then retry)──┐
+//!              ▼                                                              │
+//!  promote ──> wave 1 op (always needs a human: hard rule) ──> … ──> done     │
+//!  a failed bar: the wave halts, host drifted, `regression` blocker filed     │
+//!  an inconclusive bar: the wave pauses; promote --accept-inconclusive or retry
+//!  rollback: the rollback runbook on every host changed so far; abort: stop.
+//! ```
+//!
+//! Intake re-plans a rollout op from the frozen definition (so editing the
+//! file mid-rollout changes nothing) and refuses ops of a rollout that is
+//! no longer active; the controller fails, without running, an op of a
+//! rollout that was aborted after the op was approved.
+
+use std::collections::BTreeSet;
+
+use bosun_fleet::bars::{Bar, Verdict};
+use bosun_fleet::rollout::Rollout;
+use bosun_model::source::parse_duration;
+use bosun_model::{
+    BarCheck, DepKind, Dependency, Host, Jti, KeyId, Name, OnError, OpState, Plan, PlanStep,
+    RolloutAction, RolloutRef,
+};
+use bosun_store::{NewEvent, OpRecord, StepStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::bars::parse_bar_line;
+use crate::governed::Governed;
+use crate::intake::Accepted;
+use crate::{Control, ControlError, Result, now};
+
+/// Where a rollout stands as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Waves are being applied.
+    Active,
+    /// Stopped by a human; nothing more is submitted or run.
+    Aborted,
+    /// The rollback op was submitted.
+    RollingBack,
+    /// The last wave passed.
+    Done,
+}
+
+/// One op the rollout submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    /// What it does.
+    pub action: RolloutAction,
+    /// The wave (for a rollback: the last wave applied).
+    pub wave: u32,
+    /// The op.
+    pub op: String,
+    /// Its hosts.
+    pub hosts: Vec<String>,
+    /// Submitted at (Unix seconds).
+    pub at: i64,
+    /// Who submitted it.
+    pub by: String,
+}
+
+/// The stored status document of a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Doc {
+    /// The definition as started (frozen).
+    pub def: Rollout,
+    /// Where it stands.
+    pub phase: Phase,
+    /// Ops submitted, in order.
+    pub runs: Vec<RunRef>,
+    /// Waves a human let pass despite an inconclusive bar.
+    #[serde(default)]
+    pub accepted_inconclusive: Vec<u32>,
+    /// Started by, and when.
+    pub started_by: String,
+    /// Started at (Unix seconds).
+    pub started_at: i64,
+    /// Why it was aborted, when it was.
+    #[serde(default)]
+    pub note: String,
+}
+
+/// How one submitted op of a rollout stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum RunStatus {
+    /// Waiting for approvals.
+    AwaitingApproval,
+    /// Queued or running (possibly held by a blocker).
+    InFlight {
+        /// The op's state.
+        state: OpState,
+    },
+    /// Every step and bar passed.
+    Passed {
+        /// Finished at (Unix seconds).
+        finished_at: i64,
+    },
+    /// A bar failed (or a runbook step did): the rollout halts.
+    Halted {
+        /// What failed, in words.
+        why: String,
+    },
+    /// A bar could not decide and nothing failed: a human decides.
+    Paused {
+        /// Which bar, in words.
+        why: String,
+    },
+    /// Denied by the policy or a human.
+    Denied,
+    /// An outcome is unknown: a human must look.
+    NeedsAttention,
+}
+
+/// A bar result on one host, for display.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BarResult {
+    /// The host.
+    pub host: String,
+    /// The bar step (`bar-1-version`).
+    pub bar: String,
+    /// pass, fail or inconclusive.
+    pub verdict: String,
+    /// Why.
+    pub why: String,
+}
+
+/// A rollout's derived status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The rollout id.
+    pub id: String,
+    /// Where it stands.
+    pub phase: Phase,
+    /// The waves: name, hosts selector.
+    pub waves: Vec<(String, String)>,
+    /// Each submitted op with its status, in order.
+    pub runs: Vec<(RunRef, RunStatus)>,
+    /// Bar results of the latest run.
+    pub bars: Vec<BarResult>,
+    /// What a human can do next, in words, with the command.
+    pub next: String,
+    /// The version of the stored document (for optimistic writes).
+    #[serde(skip)]
+    pub version: u64,
+}
+
+/// Reads and checks `rollouts/<id>.toml`.
+pub fn load_def(ctl: &Control, id: &str) -> Result<Rollout> {
+    let rel = format!("rollouts/{id}.toml");
+    if Name::parse(id).is_err() {
+        return Err(ControlError::Other(format!("`{id}` is not a rollout id")));
+    }
+    let path = ctl.ws.root.join(&rel);
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        ControlError::Other(format!(
+            "{rel}: {e} (rollouts live in the workspace's rollouts/ directory)"
+        ))
+    })?;
+    Rollout::parse(&rel, id, &text).map_err(|errs| {
+        ControlError::Other(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
+}
+
+fn step_name(s: &str) -> Result<Name> {
+    Name::parse(s).map_err(|e| ControlError::Other(format!("bar step name: {e}")))
+}
+
+fn secs(d: Option<&str>) -> Option<u64> {
+    d.and_then(|d| parse_duration(d).ok())
+        .and_then(|v| u64::try_from(v).ok())
+}
+
+/// The plan of a rollout op: for `apply`, the rollout's runbook on the
+/// hosts with the wave's limits and, after each host's steps, the wave's
+/// bars; for `rollback` and `drill`, the rollback runbook.
+pub fn plan_for(gov: &Governed, def: &Rollout, r: &RolloutRef, hosts: &[Host]) -> Result<Plan> {
+    let wave = usize::try_from(r.wave)
+        .ok()
+        .and_then(|w| def.wave(w))
+        .ok_or_else(|| {
+            ControlError::Other(format!("rollout `{}` has no wave {}", def.id, r.wave))
+        })?;
+    let (runbook, params) = match r.action {
+        RolloutAction::Apply => (def.runbook.as_str(), &def.params),
+        RolloutAction::Rollback | RolloutAction::Drill => (
+            def.rollback.as_deref().ok_or_else(|| {
+                ControlError::Other(format!("rollout `{}` names no rollback runbook", def.id))
+            })?,
+            def.rollback_params(),
+        ),
+    };
+    let Some(rb) = gov.runbooks.get(runbook) else {
+        return Err(ControlError::Other(format!(
+            "rollout `{}` names runbook `{runbook}`, which is not in runbooks/",
+            def.id
+        )));
+    };
+    let mut plan = bosun_runbook::plan(&rb.runbook, hosts, params)?;
+    if r.action != RolloutAction::Apply {
+        return Ok(plan);
+    }
+    if wave.max_parallel.is_some() {
+        plan.parallel = wave.max_parallel;
+    }
+    if wave.max_fail.is_some() {
+        plan.max_fail = wave.max_fail;
+    }
+    let each_host: Vec<Name> = {
+        let mut seen = BTreeSet::new();
+        plan.steps
+            .iter()
+            .filter(|s| !s.controller && seen.insert(s.step.clone()))
+            .map(|s| s.step.clone())
+            .collect()
+    };
+    for h in hosts {
+        let mut prev: Vec<Dependency> = each_host
+            .iter()
+            .map(|s| Dependency {
+                step: s.clone(),
+                kind: DepKind::Always,
+            })
+            .collect();
+        for (i, bar) in wave.bars.iter().enumerate() {
+            let render = |t: &str| {
+                bosun_runbook::render_for_host(t, h, &plan.params).map_err(|e| {
+                    ControlError::Other(format!(
+                        "rollout `{}` wave `{}` bar {} on `{}`: {e}",
+                        def.id,
+                        wave.name,
+                        i + 1,
+                        h.name
+                    ))
+                })
+            };
+            let (cmd, expect, timeout, hold) = match bar {
+                Bar::Heartbeat { within } => ("true".to_string(), None, within.as_deref(), None),
+                Bar::Version {
+                    cmd,
+                    expect,
+                    timeout,
+                } => (
+                    render(cmd)?,
+                    Some(render(expect)?),
+                    timeout.as_deref(),
+                    None,
+                ),
+                Bar::File {
+                    path,
+                    expect,
+                    timeout,
+                } => (
+                    format!("cat -- {}", bosun_runbook::shell_quote(render(path)?)),
+                    Some(render(expect)?),
+                    timeout.as_deref(),
+                    None,
+                ),
+                Bar::Probe { cmd, timeout } => (render(cmd)?, None, timeout.as_deref(), None),
+                Bar::BurnIn { hold, cmd, timeout } => (
+                    render(cmd.as_deref().unwrap_or("true"))?,
+                    None,
+                    timeout.as_deref(),
+                    secs(Some(hold)),
+                ),
+            };
+            let name = step_name(&format!("bar-{}-{}", i + 1, bar.kind().replace('_', "-")))?;
+            plan.steps.push(PlanStep {
+                step: name.clone(),
+                host: h.name.clone(),
+                cmd,
+                idempotent: true,
+                depends_on: std::mem::take(&mut prev),
+                on_error: OnError::default(),
+                timeout_secs: Some(
+                    secs(timeout).unwrap_or(bosun_fleet::bars::DEFAULT_TIMEOUT_SECS),
+                ),
+                actor: bosun_model::Actor::Agent,
+                controller: false,
+                max_parallel: None,
+                check: None,
+                bar: Some(BarCheck {
+                    kind: bar.kind().to_string(),
+                    expect,
+                    hold_secs: hold,
+                }),
+            });
+            prev = vec![Dependency {
+                step: name,
+                kind: DepKind::OnSuccess,
+            }];
+        }
+    }
+    Ok(plan)
+}
+
+fn doc_of(rec: &bosun_store::RolloutRecord) -> Result<Doc> {
+    serde_json::from_value(rec.body.clone()).map_err(|e| {
+        ControlError::Other(format!(
+            "rollout `{}`: stored status is corrupt: {e}",
+            rec.id
+        ))
+    })
+}
+
+fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
+    match op.summary.state {
+        OpState::PendingApproval | OpState::Submitted => RunStatus::AwaitingApproval,
+        OpState::Approved | OpState::Running => RunStatus::InFlight {
+            state: op.summary.state,
+        },
+        OpState::Succeeded => RunStatus::Passed {
+            finished_at: op.summary.updated_at,
+        },
+        OpState::Denied => RunStatus::Denied,
+        OpState::NeedsAttention => RunStatus::NeedsAttention,
+        OpState::Failed => {
+            let mut failed = None;
+            let mut paused = None;
+            let mut step_failed = None;
+            for s in &op.steps {
+                if s.status != StepStatus::Failed {
+                    continue;
+                }
+                match parse_bar_line(&s.output) {
+                    Some((kind, Verdict::Fail, why)) => {
+                        failed.get_or_insert(format!("bar {kind} failed on `{}`: {why}", s.host));
+                    }
+                    Some((kind, Verdict::Inconclusive, why)) => {
+                        paused.get_or_insert(format!(
+                            "bar {kind} was inconclusive on `{}`: {why}",
+                            s.host
+                        ));
+                    }
+                    _ => {
+                        step_failed
+                            .get_or_insert(format!("step `{}` failed on `{}`", s.step, s.host));
+                    }
+                }
+            }
+            match (failed.or(step_failed), paused) {
+                (Some(why), _) => RunStatus::Halted { why },
+                (None, Some(_)) if accepted => RunStatus::Passed {
+                    finished_at: op.summary.updated_at,
+                },
+                (None, Some(why)) => RunStatus::Paused { why },
+                (None, None) => RunStatus::Halted {
+                    why: if op.detail.is_empty() {
+                        "the op failed".into()
+                    } else {
+                        op.detail.clone()
+                    },
+                },
+            }
+        }
+    }
+}
+
+impl Control {
+    fn rollout_with_rollback(&self, id: &str) -> Result<Doc> {
+        let (doc, _) = self.rollout_doc(id)?;
+        if doc.def.rollback.is_none() {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` names no rollback runbook"
+            )));
+        }
+        Ok(doc)
+    }
+
+    fn rollout_doc(&self, id: &str) -> Result<(Doc, u64)> {
+        let rec = self.store.rollout(id)?.ok_or_else(|| {
+            ControlError::Other(format!(
+                "no rollout `{id}` was started (`bosun rollout start {id} --as <you>`)"
+            ))
+        })?;
+        Ok((doc_of(&rec)?, rec.version))
+    }
+
+    /// The frozen definition of an active rollout, for intake's re-plan.
+    /// Refused when the rollout is unknown or no longer active.
+    pub fn rollout_def_for_intake(&self, id: &str) -> std::result::Result<Rollout, String> {
+        match self.rollout_doc(id) {
+            Ok((d, _)) if matches!(d.phase, Phase::Active | Phase::RollingBack) => Ok(d.def),
+            Ok((d, _)) => Err(format!(
+                "rollout `{id}` is {:?}: it takes no more ops",
+                d.phase
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Whether `rollout` (of an op about to run) was aborted.
+    pub fn rollout_aborted(&self, r: &RolloutRef) -> Result<bool> {
+        Ok(match self.store.rollout(r.id.as_str())? {
+            Some(rec) => doc_of(&rec)?.phase == Phase::Aborted,
+            None => false,
+        })
+    }
+
+    /// A rollout's status, derived from its ops.
+    pub fn rollout_status(&self, id: &str) -> Result<Status> {
+        let (doc, version) = self.rollout_doc(id)?;
+        let mut runs = Vec::new();
+        let mut bars = Vec::new();
+        for (i, r) in doc.runs.iter().enumerate() {
+            let jti = Jti::try_from(r.op.clone())
+                .map_err(|e| ControlError::Other(format!("stored op id: {e}")))?;
+            let Some(op) = self.store.op(&jti)? else {
+                return Err(ControlError::Other(format!(
+                    "rollout `{id}`: op {jti} is missing"
+                )));
+            };
+            let accepted =
+                r.action == RolloutAction::Apply && doc.accepted_inconclusive.contains(&r.wave);
+            if i + 1 == doc.runs.len() {
+                for s in &op.steps {
+                    if let Some((_, v, why)) = parse_bar_line(&s.output) {
+                        bars.push(BarResult {
+                            host: s.host.clone(),
+                            bar: s.step.clone(),
+                            verdict: v.as_str().into(),
+                            why: why.into(),
+                        });
+                    }
+                }
+            }
+            runs.push((r.clone(), run_status(&op, accepted)));
+        }
+        let mut st = Status {
+            id: id.to_string(),
+            phase: doc.phase,
+            waves: doc
+                .def
+                .waves
+                .iter()
+                .map(|w| (w.name.clone(), w.hosts.clone()))
+                .collect(),
+            runs,
+            bars,
+            next: String::new(),
+            version,
+        };
+        st.next = match self.next_move(&doc, &st) {
+            Ok(s) | Err(s) => s,
+        };
+        Ok(st)
+    }
+
+    /// What may happen next: `Ok(what promote does)` when promotion is
+    /// allowed now, `Err(why not, and what to do)` otherwise.
+    fn next_move(&self, doc: &Doc, st: &Status) -> std::result::Result<String, String> {
+        let id = &doc.def.id;
+        match doc.phase {
+            Phase::Aborted => return Err(format!("aborted: {}", doc.note)),
+            Phase::Done => return Err("done: every wave passed".into()),
+            Phase::RollingBack => {
+                return Err(match st.runs.last() {
+                    Some((_, RunStatus::Passed { .. })) => "rolled back".into(),
+                    Some((r, s)) => format!("rollback op {}: {}", r.op, status_words(s)),
+                    None => "rolling back".into(),
+                });
+            }
+            Phase::Active => {}
+        }
+        let Some((last, status)) = st.runs.last() else {
+            return Err(format!(
+                "nothing submitted yet: `bosun rollout retry {id} --as <you>`"
+            ));
+        };
+        let wave_name = |w: u32| {
+            usize::try_from(w)
+                .ok()
+                .and_then(|i| doc.def.wave(i))
+                .map_or("?", |w| w.name.as_str())
+                .to_string()
+        };
+        match (last.action, status) {
+            (_, RunStatus::AwaitingApproval) => Err(format!(
+                "wave `{}` ({}) waits for approval: `bosun approve {} --as <operator>`",
+                wave_name(last.wave),
+                last.action.as_str(),
+                last.op
+            )),
+            (_, RunStatus::InFlight { state }) => Err(format!(
+                "wave `{}` ({}) is {state}; `bosun ops show {}` for details",
+                wave_name(last.wave),
+                last.action.as_str(),
+                last.op
+            )),
+            (_, RunStatus::Halted { why }) => Err(format!(
+                "HALTED: {why}. Roll back with `bosun rollout rollback {id} --as <you>`, or fix and `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id}`"
+            )),
+            (_, RunStatus::Paused { why }) => Err(format!(
+                "PAUSED: {why}. Decide: `bosun rollout promote {id} --accept-inconclusive --as <you>`, `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id}`"
+            )),
+            (_, RunStatus::Denied) => Err(format!(
+                "op {} was denied: `bosun rollout retry {id} --as <you>` or `bosun rollout abort {id}`",
+                last.op
+            )),
+            (_, RunStatus::NeedsAttention) => Err(format!(
+                "op {} needs attention (an outcome is unknown): `bosun ops show {}`",
+                last.op, last.op
+            )),
+            (RolloutAction::Drill, RunStatus::Passed { .. }) => Err(format!(
+                "the rollback drill passed; the canary is rolled back: re-apply it with `bosun rollout retry {id} --as <you>`"
+            )),
+            (RolloutAction::Rollback, RunStatus::Passed { .. }) => Err("rolled back".into()),
+            (RolloutAction::Apply, RunStatus::Passed { finished_at }) => {
+                let wave = usize::try_from(last.wave).unwrap_or(usize::MAX);
+                let Some(w) = doc.def.wave(wave) else {
+                    return Err("unknown wave".into());
+                };
+                let bake_left = finished_at
+                    .saturating_add(w.bake_secs())
+                    .saturating_sub(now());
+                if bake_left > 0 {
+                    return Err(format!(
+                        "wave `{}` passed and bakes for {bake_left}s more; then `bosun rollout promote {id} --as <you>`",
+                        w.name
+                    ));
+                }
+                if doc.def.require_rollback_drill
+                    && !st.runs.iter().any(|(r, s)| {
+                        r.action == RolloutAction::Drill && matches!(s, RunStatus::Passed { .. })
+                    })
+                {
+                    return Err(format!(
+                        "wave `{}` passed, but this rollout requires a rollback drill on the canary first: `bosun rollout drill {id} --as <you>`",
+                        w.name
+                    ));
+                }
+                match doc.def.wave(wave + 1) {
+                    Some(next) => Ok(format!(
+                        "wave `{}` passed: `bosun rollout promote {id} --as <you>` submits wave `{}` ({})",
+                        w.name, next.name, next.hosts
+                    )),
+                    None => Ok(format!(
+                        "the last wave `{}` passed: `bosun rollout promote {id} --as <you>` marks the rollout done",
+                        w.name
+                    )),
+                }
+            }
+        }
+    }
+
+    fn write_doc(
+        &self,
+        id: &str,
+        doc: &Doc,
+        version: u64,
+        kind: &str,
+        data: serde_json::Value,
+    ) -> Result<()> {
+        let body = serde_json::to_value(doc)
+            .map_err(|e| ControlError::Other(format!("encode rollout: {e}")))?;
+        let mut data = data;
+        if let Some(m) = data.as_object_mut() {
+            m.insert("rollout".into(), serde_json::Value::String(id.into()));
+        }
+        self.store.put_rollout(
+            id,
+            &body,
+            version,
+            &NewEvent {
+                at: now(),
+                jti: None,
+                kind: kind.into(),
+                data,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Signs and submits one op of a rollout through intake.
+    fn submit_rollout_op(
+        &self,
+        gov: &Governed,
+        doc: &Doc,
+        r: RolloutRef,
+        hosts: &[Host],
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+    ) -> Result<Accepted> {
+        let plan = plan_for(gov, &doc.def, &r, hosts)?;
+        let t = now();
+        let (_, env) = self.sign_rollout_op(key, who, &plan, Some(r), self.next_seq(who)?, t)?;
+        match self
+            .intake(gov, std::slice::from_ref(&env), t)?
+            .into_iter()
+            .next()
+        {
+            Some(Ok(a)) => Ok(a),
+            Some(Err(rej)) => Err(ControlError::Other(format!("intake refused the op: {rej}"))),
+            None => Err(ControlError::Other("intake returned nothing".into())),
+        }
+    }
+
+    fn wave_hosts(gov: &Governed, def: &Rollout, wave: u32) -> Result<Vec<Host>> {
+        let w = usize::try_from(wave)
+            .ok()
+            .and_then(|i| def.wave(i))
+            .ok_or_else(|| ControlError::Other(format!("no wave {wave}")))?;
+        gov.inventory.select(&w.selectors()).map_err(|e| {
+            ControlError::Other(format!("rollout `{}` wave `{}`: {e}", def.id, w.name))
+        })
+    }
+
+    fn push_run(
+        &self,
+        id: &str,
+        action: RolloutAction,
+        wave: u32,
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+        hosts: Vec<Host>,
+    ) -> Result<Accepted> {
+        let gov = self.governed()?;
+        let (mut doc, version) = self.rollout_doc(id)?;
+        let r = RolloutRef {
+            id: Name::parse(id).map_err(|e| ControlError::Other(e.to_string()))?,
+            wave,
+            action,
+        };
+        let a = self.submit_rollout_op(&gov, &doc, r, &hosts, key, who)?;
+        doc.runs.push(RunRef {
+            action,
+            wave,
+            op: a.jti.to_string(),
+            hosts: hosts.iter().map(|h| h.name.to_string()).collect(),
+            at: now(),
+            by: who.to_string(),
+        });
+        if action == RolloutAction::Rollback {
+            doc.phase = Phase::RollingBack;
+        }
+        self.write_doc(
+            id,
+            &doc,
+            version,
+            &format!("rollout.{}", action.as_str()),
+            serde_json::json!({"wave": wave, "op": a.jti, "by": who}),
+        )?;
+        Ok(a)
+    }
+
+    /// Starts a rollout from `rollouts/<id>.toml`: freezes the definition
+    /// and submits the canary wave. Returns the canary op.
+    pub fn rollout_start(
+        &self,
+        id: &str,
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+    ) -> Result<Accepted> {
+        let def = load_def(self, id)?;
+        let gov = self.governed()?;
+        let hosts = Self::wave_hosts(&gov, &def, 0)?;
+        for rb in std::iter::once(&def.runbook).chain(def.rollback.as_ref()) {
+            if !gov.runbooks.contains_key(rb.as_str()) {
+                return Err(ControlError::Other(format!(
+                    "rollouts/{id}.toml names runbook `{rb}`, which is not in runbooks/"
+                )));
+            }
+        }
+        let version = match self.store.rollout(id)? {
+            Some(rec) => {
+                let d = doc_of(&rec)?;
+                if matches!(d.phase, Phase::Active | Phase::RollingBack) {
+                    return Err(ControlError::Other(format!(
+                        "rollout `{id}` is already under way (`bosun rollout status {id}`); abort it first to start over"
+                    )));
+                }
+                rec.version
+            }
+            None => 0,
+        };
+        let doc = Doc {
+            def,
+            phase: Phase::Active,
+            runs: Vec::new(),
+            accepted_inconclusive: Vec::new(),
+            started_by: who.to_string(),
+            started_at: now(),
+            note: String::new(),
+        };
+        self.write_doc(
+            id,
+            &doc,
+            version,
+            "rollout.started",
+            serde_json::json!({"by": who}),
+        )?;
+        self.push_run(id, RolloutAction::Apply, 0, key, who, hosts)
+    }
+
+    /// Promotes a rollout: when the current wave passed (and baked, and
+    /// the drill passed where required), submits the next wave, which
+    /// always needs a human's approval unless the policy lifts that
+    /// visibly. After the last wave, marks the rollout done. Returns the
+    /// new wave's op, if one was submitted.
+    pub fn rollout_promote(
+        &self,
+        id: &str,
+        accept_inconclusive: bool,
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+    ) -> Result<Option<Accepted>> {
+        let (mut doc, mut version) = self.rollout_doc(id)?;
+        if accept_inconclusive {
+            let st = self.rollout_status(id)?;
+            match st.runs.last() {
+                Some((r, RunStatus::Paused { why })) if r.action == RolloutAction::Apply => {
+                    doc.accepted_inconclusive.push(r.wave);
+                    self.write_doc(
+                        id,
+                        &doc,
+                        version,
+                        "rollout.accepted_inconclusive",
+                        serde_json::json!({"wave": r.wave, "why": why, "by": who}),
+                    )?;
+                    (doc, version) = self.rollout_doc(id)?;
+                }
+                _ => {
+                    return Err(ControlError::Other(
+                        "--accept-inconclusive applies only to a wave paused by an inconclusive bar".into(),
+                    ));
+                }
+            }
+        }
+        let st = self.rollout_status(id)?;
+        if let Err(why) = self.next_move(&doc, &st) {
+            return Err(ControlError::Other(format!("cannot promote `{id}`: {why}")));
+        }
+        let Some((last, _)) = st.runs.last() else {
+            return Err(ControlError::Other("nothing to promote".into()));
+        };
+        let next = last.wave + 1;
+        if usize::try_from(next)
+            .ok()
+            .and_then(|i| doc.def.wave(i))
+            .is_none()
+        {
+            doc.phase = Phase::Done;
+            self.write_doc(
+                id,
+                &doc,
+                version,
+                "rollout.done",
+                serde_json::json!({"by": who}),
+            )?;
+            return Ok(None);
+        }
+        let gov = self.governed()?;
+        let hosts = Self::wave_hosts(&gov, &doc.def, next)?;
+        self.push_run(id, RolloutAction::Apply, next, key, who, hosts)
+            .map(Some)
+    }
+
+    /// Submits the current wave again (after a fix, a denial, a pause, or
+    /// the rollback drill), on its hosts as the inventory selects them now.
+    pub fn rollout_retry(
+        &self,
+        id: &str,
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+    ) -> Result<Accepted> {
+        let (doc, _) = self.rollout_doc(id)?;
+        if doc.phase != Phase::Active {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` is {:?}",
+                doc.phase
+            )));
+        }
+        let st = self.rollout_status(id)?;
+        let wave = match st.runs.last() {
+            Some((_, RunStatus::AwaitingApproval | RunStatus::InFlight { .. })) => {
+                return Err(ControlError::Other(format!(
+                    "rollout `{id}`: the latest op is still pending or running: {}",
+                    st.next
+                )));
+            }
+            Some((r, _)) => r.wave,
+            None => 0,
+        };
+        let gov = self.governed()?;
+        let hosts = Self::wave_hosts(&gov, &doc.def, wave)?;
+        self.push_run(id, RolloutAction::Apply, wave, key, who, hosts)
+    }
+
+    /// Runs the rollback runbook on the canary's hosts to prove it works
+    /// (required before wave 2 by `require_rollback_drill`).
+    pub fn rollout_drill(
+        &self,
+        id: &str,
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+    ) -> Result<Accepted> {
+        let doc = self.rollout_with_rollback(id)?;
+        let st = self.rollout_status(id)?;
+        let hosts = match st.runs.last() {
+            Some((r, RunStatus::Passed { .. }))
+                if r.action == RolloutAction::Apply && r.wave == 0 =>
+            {
+                r.hosts.clone()
+            }
+            _ => {
+                return Err(ControlError::Other(format!(
+                    "the drill runs once the canary wave passed; now: {}",
+                    st.next
+                )));
+            }
+        };
+        let gov = self.governed()?;
+        let hosts = resolve(&gov, &hosts)?;
+        self.push_run(id, RolloutAction::Drill, 0, key, who, hosts)
+    }
+
+    /// Runs the rollback runbook on every host the rollout changed (or
+    /// tried to).
+    pub fn rollout_rollback(
+        &self,
+        id: &str,
+        key: &bosun_sign::SecretKey,
+        who: &KeyId,
+    ) -> Result<Accepted> {
+        let doc = self.rollout_with_rollback(id)?;
+        if !matches!(doc.phase, Phase::Active | Phase::Done) {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` is {:?}",
+                doc.phase
+            )));
+        }
+        let mut names: Vec<String> = Vec::new();
+        for r in doc.runs.iter().filter(|r| r.action == RolloutAction::Apply) {
+            for h in &r.hosts {
+                if !names.contains(h) {
+                    names.push(h.clone());
+                }
+            }
+        }
+        let wave = doc.runs.iter().map(|r| r.wave).max().unwrap_or(0);
+        let gov = self.governed()?;
+        let hosts = resolve(&gov, &names)?;
+        if hosts.is_empty() {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` changed no host yet"
+            )));
+        }
+        if doc.phase == Phase::Done {
+            let (mut d, v) = self.rollout_doc(id)?;
+            d.phase = Phase::Active;
+            self.write_doc(
+                id,
+                &d,
+                v,
+                "rollout.reopened",
+                serde_json::json!({"by": who}),
+            )?;
+        }
+        self.push_run(id, RolloutAction::Rollback, wave, key, who, hosts)
+    }
+
+    /// Aborts a rollout: nothing more is submitted, and an op of it that
+    /// was not started yet fails without running.
+    pub fn rollout_abort(&self, id: &str, who: &str, why: &str) -> Result<()> {
+        let (mut doc, version) = self.rollout_doc(id)?;
+        if doc.phase == Phase::Aborted {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` is already aborted"
+            )));
+        }
+        doc.phase = Phase::Aborted;
+        doc.note = format!("by {who}: {why}");
+        self.write_doc(
+            id,
+            &doc,
+            version,
+            "rollout.aborted",
+            serde_json::json!({"by": who, "why": why}),
+        )
+    }
+}
+
+fn resolve(gov: &Governed, names: &[String]) -> Result<Vec<Host>> {
+    let names: Vec<Name> = names
+        .iter()
+        .map(|n| Name::parse(n).map_err(|e| ControlError::Other(e.to_string())))
+        .collect::<Result<_>>()?;
+    crate::client::resolve_targets(gov, &names)
+}
+
+/// A run status in a few words.
+pub fn status_words(s: &RunStatus) -> String {
+    match s {
+        RunStatus::AwaitingApproval => "awaiting approval".into(),
+        RunStatus::InFlight { state } => state.to_string(),
+        RunStatus::Passed { .. } => "passed".into(),
+        RunStatus::Halted { why } => format!("HALTED: {why}"),
+        RunStatus::Paused { why } => format!("PAUSED: {why}"),
+        RunStatus::Denied => "denied".into(),
+        RunStatus::NeedsAttention => "needs attention".into(),
+    }
+}

@@ -1,0 +1,504 @@
+//! Fleet through the real binary: the seed 001 blocker table, row by row
+//! (each kind halts exactly what it says and nothing else), and canary-first
+//! rollouts with bars, a failed bar's halt and blocker, the rollback drill,
+//! promotion, rollback and abort.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::*;
+
+/// Runbooks with a verb each, all taking the params blockers look at.
+fn verb_runbooks(lab: &Lab) {
+    for verb in ["install", "build", "promote", "sign"] {
+        lab.write(
+            &format!("runbooks/{verb}.toml"),
+            &format!(
+                r#"
+id = "{verb}"
+verb = "{verb}"
+[params.patches]
+type = "string"
+default = ""
+[params.build_host]
+type = "string"
+default = ""
+[[steps]]
+id = "do"
+cmd = "echo {verb} > {verb}.done"
+"#
+            ),
+        );
+    }
+}
+
+/// Submits as alice, approves as bob; returns the jti.
+fn op(lab: &Lab, runbook: &str, target: &str, params: &[&str]) -> String {
+    let mut args = vec![
+        "submit", runbook, "--target", target, "--as", "alice", "--json",
+    ];
+    for p in params {
+        args.extend(["--param", p]);
+    }
+    let s = lab.json(&args);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", &jti, "--as", "bob"]);
+    jti
+}
+
+type OpSpec = (&'static str, &'static str, &'static [&'static str]);
+
+/// One row of the seed's table: a blocker of `kind` on `subject` holds
+/// `held` and none of `free`; once resolved, the held op runs.
+fn row(kind: &str, subject: &str, held: OpSpec, free: &[OpSpec]) {
+    let lab = Lab::new();
+    verb_runbooks(&lab);
+    let filed = lab.json(&[
+        "blockers", "file", kind, subject, "--reason", "test", "--as", "alice", "--json",
+    ]);
+    let id = filed["id"].as_u64().unwrap().to_string();
+    let h = op(&lab, held.0, held.1, held.2);
+    let f: Vec<String> = free.iter().map(|o| op(&lab, o.0, o.1, o.2)).collect();
+    let work = lab.ok(&["work", "--until-idle"]);
+    assert_eq!(
+        lab.state(&h),
+        "approved",
+        "{kind} on {subject} must hold {held:?}: {work}"
+    );
+    assert!(
+        work.contains(&format!("held: blocker {id} ({kind}")),
+        "the held op says which blocker holds it: {work}"
+    );
+    for (j, o) in f.iter().zip(free) {
+        assert_eq!(
+            lab.state(j),
+            "succeeded",
+            "{kind} on {subject} must not hold {o:?}: {work}"
+        );
+    }
+    let list = lab.json(&["blockers", "list", "--json"]);
+    let b = &list[0];
+    for field in ["kind", "subject", "halts", "since", "owner"] {
+        assert!(
+            !b[field].is_null(),
+            "blockers list --json has `{field}`: {b}"
+        );
+    }
+    // Agents cannot resolve blockers.
+    assert!(
+        !lab.run(&["blockers", "resolve", &id, "--as", "claude"])
+            .status
+            .success()
+    );
+    lab.ok(&["blockers", "resolve", &id, "--as", "bob", "--how", "fixed"]);
+    lab.ok(&["work", "--until-idle"]);
+    assert_eq!(
+        lab.state(&h),
+        "succeeded",
+        "resolving {kind} releases what it held"
+    );
+}
+
+#[test]
+fn row_patch_fail_halts_only_that_patchs_promotes() {
+    row(
+        "patch-fail",
+        "p1",
+        ("promote", "web-1", &["patches=p0,p1"]),
+        &[
+            ("promote", "web-1", &["patches=p2"]),
+            ("install", "web-1", &["patches=p1"]),
+        ],
+    );
+}
+
+#[test]
+fn row_campaign_conflict_halts_those_patches() {
+    row(
+        "campaign-conflict",
+        "p1,p2",
+        ("promote", "web-2", &["patches=p2"]),
+        &[
+            ("promote", "web-2", &["patches=p3"]),
+            ("build", "web-2", &["patches=p1"]),
+        ],
+    );
+}
+
+#[test]
+fn row_host_drifted_halts_installs_to_that_host_builds_ok() {
+    row(
+        "host-drifted",
+        "web-1",
+        ("install", "web-1", &[]),
+        &[("install", "web-2", &[]), ("build", "web-1", &[])],
+    );
+}
+
+#[test]
+fn row_build_fail_halts_builds_routing_to_that_build_host() {
+    row(
+        "build-fail",
+        "web-1",
+        ("build", "web-2", &["build_host=web-1"]),
+        &[
+            ("build", "web-2", &["build_host=web-2"]),
+            ("install", "web-1", &[]),
+        ],
+    );
+}
+
+#[test]
+fn row_bootstrap_missing_halts_builds_for_that_build_host() {
+    row(
+        "bootstrap-missing",
+        "web-2",
+        ("build", "web-2", &[]),
+        &[("build", "web-1", &[]), ("install", "web-2", &[])],
+    );
+}
+
+#[test]
+fn row_host_changed_halts_builds_to_that_host() {
+    row(
+        "host-changed",
+        "web-1",
+        ("build", "web-1", &["build_host=web-2"]),
+        &[("build", "web-2", &[]), ("install", "web-1", &[])],
+    );
+}
+
+#[test]
+fn row_signing_fail_halts_every_build() {
+    row(
+        "signing-fail",
+        "",
+        ("build", "web-2", &[]),
+        &[("install", "web-1", &[]), ("promote", "web-2", &[])],
+    );
+}
+
+#[test]
+fn row_regression_halts_installs_to_that_host() {
+    row(
+        "regression",
+        "web-2",
+        ("install", "web-2", &[]),
+        &[("install", "web-1", &[]), ("build", "web-2", &[])],
+    );
+}
+
+#[test]
+fn blocker_kinds_default_to_the_seed_table_and_bad_files_change_nothing() {
+    let lab = Lab::new();
+    let k = lab.json(&["blockers", "kinds", "--json"]);
+    assert_eq!(k["kinds"].as_array().unwrap().len(), 8);
+    // A malformed blockers.toml is refused with file:line at adoption; the
+    // kinds in force stay the seed's.
+    lab.write(
+        "policy/blockers.toml",
+        "[[kind]]\nname = \"x\"\nhalts = [\"instal\"]\nscope = \"host\"\ndescription = \"d\"\n",
+    );
+    let o = lab.run(&["adopt", "--as", "alice"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("policy/blockers.toml:3:"), "{err}");
+    assert_eq!(
+        lab.json(&["blockers", "kinds", "--json"])["kinds"]
+            .as_array()
+            .unwrap()
+            .len(),
+        8
+    );
+    // An unknown kind cannot be filed.
+    assert!(
+        !lab.run(&[
+            "blockers", "file", "nope", "web-1", "--reason", "r", "--as", "alice"
+        ])
+        .status
+        .success()
+    );
+}
+
+const INSTALL: &str = r#"
+id = "install-pkg"
+verb = "install"
+[params.version]
+type = "string"
+required = true
+[[steps]]
+id = "install"
+cmd = "echo {{ params.version }} > version"
+"#;
+
+const ROLLBACK: &str = r#"
+id = "rollback-pkg"
+verb = "rollback"
+[params.version]
+type = "string"
+required = true
+[[steps]]
+id = "restore"
+cmd = "echo old > version && echo rolled back on {{ host.name }}"
+"#;
+
+fn rollout_lab(rollout: &str) -> Lab {
+    let lab = Lab::new();
+    lab.write("runbooks/install-pkg.toml", INSTALL);
+    lab.write("runbooks/rollback-pkg.toml", ROLLBACK);
+    lab.write("rollouts/pkg.toml", rollout);
+    lab
+}
+
+const PKG: &str = r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+rollback = "rollback-pkg"
+require_rollback_drill = true
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+bars = [
+  { kind = "heartbeat" },
+  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
+  { kind = "file", path = "version", expect = "2.0" },
+]
+
+[[waves]]
+name = "rest"
+hosts = "tag:web"
+max_parallel = 1
+bars = [
+  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
+  { kind = "probe", cmd = "test ! -f broken" },
+]
+"#;
+
+fn approve_and_work(lab: &Lab, v: &serde_json::Value) -> String {
+    let jti = v["jti"].as_str().unwrap();
+    if v["state"] == "pending_approval" {
+        lab.ok(&["approve", jti, "--as", "bob"]);
+    }
+    lab.ok(&["work", "--until-idle"])
+}
+
+#[test]
+fn canary_drill_promote_halt_blocker_and_rollback() {
+    let lab = rollout_lab(PKG);
+    // web-2 will fail its probe bar.
+    std::fs::create_dir_all(lab.path(".bosun/sim/web-2")).unwrap();
+    std::fs::write(lab.path(".bosun/sim/web-2/broken"), "").unwrap();
+
+    let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
+    approve_and_work(&lab, &w0);
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
+    assert_eq!(st["bars"].as_array().unwrap().len(), 3, "{st}");
+    assert!(
+        st["next"].as_str().unwrap().contains("rollout drill"),
+        "{st}"
+    );
+    // The drill is required before wider promotion.
+    let o = lab.run(&["rollout", "promote", "pkg", "--as", "alice"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rollback drill"));
+    let d = lab.json(&["rollout", "drill", "pkg", "--as", "alice", "--json"]);
+    approve_and_work(&lab, &d);
+    assert_eq!(
+        std::fs::read_to_string(lab.path(".bosun/sim/canary-1/version")).unwrap(),
+        "old\n"
+    );
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert!(
+        st["next"].as_str().unwrap().contains("rollout retry"),
+        "{st}"
+    );
+    let r = lab.json(&["rollout", "retry", "pkg", "--as", "alice", "--json"]);
+    approve_and_work(&lab, &r);
+    let hs = lab.json(&["hosts", "status", "--json"]);
+    let canary = hs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "canary-1")
+        .unwrap();
+    assert_eq!(canary["version"], "2.0", "{hs}");
+
+    // Promote: the next wave always needs a human.
+    let w1 = lab.json(&["rollout", "promote", "pkg", "--as", "alice", "--json"]);
+    assert_eq!(w1["state"], "pending_approval", "{w1}");
+    let out = approve_and_work(&lab, &w1);
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    let last = &st["runs"].as_array().unwrap().last().unwrap()[1];
+    assert_eq!(last["status"], "halted", "{st}\n{out}");
+    assert!(last["why"].as_str().unwrap().contains("web-2"), "{st}");
+    // The failed bar filed a regression blocker and marked the host drifted.
+    let blockers = lab.json(&["blockers", "list", "--json"]);
+    let b = blockers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "regression")
+        .unwrap();
+    assert_eq!(b["subject"], "web-2");
+    let hs = lab.json(&["hosts", "status", "--json"]);
+    let web2 = hs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "web-2")
+        .unwrap();
+    assert_eq!(web2["drifted"], true, "{hs}");
+    assert!(
+        web2["blockers"].as_str().unwrap().contains("regression"),
+        "{hs}"
+    );
+    // No promotion past a halt.
+    assert!(
+        !lab.run(&["rollout", "promote", "pkg", "--as", "alice"])
+            .status
+            .success()
+    );
+    // An install to web-2 is held; the rollback (another verb) is not.
+    let rb = lab.json(&["rollout", "rollback", "pkg", "--as", "alice", "--json"]);
+    approve_and_work(&lab, &rb);
+    for h in ["canary-1", "web-2"] {
+        assert_eq!(
+            std::fs::read_to_string(lab.path(&format!(".bosun/sim/{h}/version"))).unwrap(),
+            "old\n",
+            "{h} rolled back"
+        );
+    }
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["phase"], "rolling_back");
+    assert_eq!(st["next"], "rolled back", "{st}");
+    let text = lab.ok(&["rollout", "status", "pkg"]);
+    assert!(text.contains("rollback"), "{text}");
+}
+
+#[test]
+fn inconclusive_bar_pauses_for_a_human() {
+    let lab = rollout_lab(
+        r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+[[waves]]
+name = "canary"
+hosts = "canary-1"
+bars = [{ kind = "probe", cmd = "exit 3" }]
+[[waves]]
+name = "rest"
+hosts = "tag:web"
+"#,
+    );
+    let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
+    approve_and_work(&lab, &w0);
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["runs"][0][1]["status"], "paused", "{st}");
+    assert!(
+        st["next"]
+            .as_str()
+            .unwrap()
+            .contains("--accept-inconclusive")
+    );
+    // No blocker for an inconclusive bar; the human decides.
+    assert_eq!(
+        lab.json(&["blockers", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert!(
+        !lab.run(&["rollout", "promote", "pkg", "--as", "alice"])
+            .status
+            .success()
+    );
+    let w1 = lab.json(&[
+        "rollout",
+        "promote",
+        "pkg",
+        "--accept-inconclusive",
+        "--as",
+        "alice",
+        "--json",
+    ]);
+    assert_eq!(w1["state"], "pending_approval");
+}
+
+#[test]
+fn abort_stops_an_approved_wave_from_running() {
+    let lab = rollout_lab(PKG);
+    let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
+    lab.ok(&[
+        "rollout",
+        "abort",
+        "pkg",
+        "--as",
+        "bob",
+        "--why",
+        "wrong package",
+    ]);
+    approve_and_work(&lab, &w0);
+    let jti = w0["jti"].as_str().unwrap();
+    assert_eq!(lab.state(jti), "failed");
+    assert!(
+        !lab.path(".bosun/sim/canary-1/version").exists(),
+        "the aborted wave never ran"
+    );
+    assert!(
+        !lab.run(&["rollout", "promote", "pkg", "--as", "alice"])
+            .status
+            .success()
+    );
+    // It can be started again from the file.
+    lab.ok(&["rollout", "start", "pkg", "--as", "alice"]);
+}
+
+#[test]
+fn bad_rollout_files_are_refused_with_their_line_and_store_nothing() {
+    let lab = rollout_lab(&PKG.replace("name = \"rest\"", "name = \"rest\"\nbake = \"soon\""));
+    let o = lab.run(&["rollout", "start", "pkg", "--as", "alice"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("rollouts/pkg.toml:"), "{err}");
+    assert!(err.contains("bake"), "{err}");
+    assert_eq!(
+        lab.json(&["rollout", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        lab.json(&["ops", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn infra_hosts_need_a_per_runbook_opt_in() {
+    let lab = Lab::new();
+    verb_runbooks(&lab);
+    let hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+    lab.write(
+        "fleet/hosts.toml",
+        &format!(
+            "{hosts}\n[[host]]\nname = \"nas\"\ntransport = \"local\"\ninfra = true\nroot = \".bosun/sim/nas\"\nrunbooks = [\"build\"]\n"
+        ),
+    );
+    let r = lab.refused(&[
+        "submit", "install", "--target", "nas", "--as", "alice", "--json",
+    ]);
+    assert_eq!(r["check"], "scope", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("opted in"), "{r}");
+    lab.ok(&[
+        "submit", "build", "--target", "nas", "--as", "alice", "--json",
+    ]);
+}
