@@ -811,7 +811,7 @@ impl Control {
         key: &bosun_sign::SecretKey,
         who: &KeyId,
     ) -> Result<Accepted> {
-        let doc = self.rollout_with_rollback(id)?;
+        self.rollout_with_rollback(id)?;
         let st = self.rollout_status(id)?;
         let hosts = match st.runs.last() {
             Some((r, RunStatus::Passed { .. }))
