@@ -62,6 +62,19 @@ pub fn run_bar(
     out
 }
 
+fn changes_succeeded(ctl: &Control, jti: &Jti, plan: &Plan, host: &str) -> Result<bool> {
+    let Some(op) = ctl.store.op(jti)? else {
+        return Ok(false);
+    };
+    Ok(op.steps.iter().all(|s| {
+        let is_change = usize::try_from(s.idx)
+            .ok()
+            .and_then(|i| plan.steps.get(i))
+            .is_some_and(|p| p.bar.is_none());
+        !(is_change && s.host == host && s.status == bosun_store::StepStatus::Failed)
+    }))
+}
+
 /// What a bar step's recorded output says: its kind, verdict and reason.
 pub fn parse_bar_line(output: &str) -> Option<(&str, Verdict, &str)> {
     let line = output.lines().next()?;
@@ -92,7 +105,8 @@ pub fn record_effects(
     match v {
         Verdict::Pass => {
             if bar.kind == "version" {
-                let seen = result.output.lines().nth(1).unwrap_or("").trim();
+                // The value compared: the output after the verdict line.
+                let seen = result.output.split_once('\n').map_or("", |(_, o)| o.trim());
                 ctl.store.set_host_version(host, seen, t)?;
             }
             let last_bar = plan
@@ -101,7 +115,10 @@ pub fn record_effects(
                 .rev()
                 .find(|s| s.host == ps.host && s.bar.is_some())
                 .is_some_and(|s| s.step == ps.step);
-            if last_bar {
+            // Converged: every bar passed and every change step on the host
+            // succeeded (a `continue` failure lets the bars run, but the
+            // change did not happen).
+            if last_bar && changes_succeeded(ctl, jti, plan, host)? {
                 ctl.store.set_host_drift(host, None, t)?;
             }
         }

@@ -112,6 +112,20 @@ impl Control {
                 k.scope.as_str()
             )));
         }
+        if matches!(
+            k.scope,
+            bosun_fleet::blockers::Scope::Host | bosun_fleet::blockers::Scope::BuildHost
+        ) {
+            let known = bosun_model::Name::parse(&b.subject)
+                .ok()
+                .and_then(|n| self.ws.inventory().ok()?.get(&n).cloned());
+            if known.is_none() {
+                return Err(crate::ControlError::Other(format!(
+                    "a `{}` blocker's subject is one host of fleet/hosts.toml; `{}` is not one",
+                    b.kind, b.subject
+                )));
+            }
+        }
         if b.owner.is_empty() {
             b.owner = k.owner.clone();
         }

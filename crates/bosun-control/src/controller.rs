@@ -277,15 +277,23 @@ impl Controller {
                 return Ok(report(OpState::Approved, format!("held: {}", h.text())));
             }
         }
-        if let Some(r) = &op.claims.rollout
-            && op.summary.state == OpState::Approved
-            && self.ctl.rollout_aborted(r)?
+        // An op of a rollout runs only while the rollout still wants it
+        // (not aborted, not rolled back, not from an earlier start).
+        if op.summary.state == OpState::Approved
+            && let Some(why) = self.ctl.rollout_refuses(&op.claims)?
         {
-            let detail = format!("rollout `{}` was aborted: the op did not run", r.id);
-            if let RunStart::Started { .. } = store.start_run(lease, jti, now())? {
-                store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
-                return Ok(report(OpState::Failed, detail));
-            }
+            let detail = format!("{why}: the op did not run");
+            return match store.start_run(lease, jti, now())? {
+                RunStart::Started { .. } => {
+                    store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
+                    Ok(report(OpState::Failed, detail))
+                }
+                RunStart::Locked { host, by } => Ok(report(
+                    OpState::Approved,
+                    format!("waiting: host `{host}` is locked by op {by}"),
+                )),
+                RunStart::AlreadyEnded(s) => Ok(report(s, "already ended".into())),
+            };
         }
         let done = match store.start_run(lease, jti, now())? {
             RunStart::Started { steps } => steps,
@@ -651,12 +659,24 @@ impl Controller {
             return Ok(report(OpState::NeedsAttention, detail));
         }
         if acct.failures.is_empty() {
+            // A rollback (or drill) put the hosts back: the version a bar
+            // saw before no longer holds.
+            if let Some(r) = &op.claims.rollout
+                && r.action != bosun_model::RolloutAction::Apply
+            {
+                for h in &plan.targets {
+                    store.set_host_version(h.as_str(), "(rolled back)", t)?;
+                }
+            }
             let detail = format!("{n} steps: {ran} ran and succeeded, {skipped} skipped");
             store.finish_run(lease, jti, OpState::Succeeded, &detail, t)?;
             Ok(report(OpState::Succeeded, detail))
         } else {
+            let only = (acct.failures.len() == 1).then(|| format!("{} failed", acct.failures[0]));
             let mut detail = format!("failed: {}", cap(acct.failures));
-            if let Some(why) = &acct.run_stopped {
+            if let Some(why) = &acct.run_stopped
+                && only.as_ref() != Some(why)
+            {
                 detail.push_str(&format!(" (then {why})"));
             }
             store.finish_run(lease, jti, OpState::Failed, &detail, t)?;

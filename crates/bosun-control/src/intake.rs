@@ -364,8 +364,9 @@ impl Control {
                 .map_err(|e| reject("plan", e.to_string(), jti.clone()))?,
             Some(r) => {
                 let def = self
-                    .rollout_def_for_intake(r.id.as_str())
-                    .map_err(|e| reject("rollout", e, jti.clone()))?;
+                    .rollout_for_intake(&claims)
+                    .map_err(|e| reject("rollout", e, jti.clone()))?
+                    .ok_or_else(|| reject("rollout", "no rollout", jti.clone()))?;
                 let p = crate::rollout::plan_for(gov, &def, r, &hosts)
                     .map_err(|e| reject("plan", e.to_string(), jti.clone()))?;
                 if p.runbook != claims.runbook || p.params != claims.params {

@@ -52,6 +52,8 @@ pub enum Phase {
     RollingBack,
     /// The last wave passed.
     Done,
+    /// The rollback op succeeded (derived, never stored).
+    RolledBack,
 }
 
 /// One op the rollout submitted.
@@ -80,9 +82,13 @@ pub struct Doc {
     pub phase: Phase,
     /// Ops submitted, in order.
     pub runs: Vec<RunRef>,
-    /// Waves a human let pass despite an inconclusive bar.
+    /// Ops (of waves paused by an inconclusive bar) a human let pass.
     #[serde(default)]
-    pub accepted_inconclusive: Vec<u32>,
+    pub accepted_inconclusive: Vec<String>,
+    /// A nonce of this start: ops of an earlier start of the same id
+    /// never run.
+    #[serde(default)]
+    pub start: String,
     /// Started by, and when.
     pub started_by: String,
     /// Started at (Unix seconds).
@@ -120,6 +126,9 @@ pub enum RunStatus {
     },
     /// Denied by the policy or a human.
     Denied,
+    /// Recorded by the rollout, but intake never stored the op (a crash
+    /// or a refusal in between): submit the wave again.
+    NotSubmitted,
     /// An outcome is unknown: a human must look.
     NeedsAttention,
 }
@@ -308,6 +317,21 @@ pub fn plan_for(gov: &Governed, def: &Rollout, r: &RolloutRef, hosts: &[Host]) -
             }];
         }
     }
+    // Host by host: a host's steps, then its bars, before the next host
+    // (the scheduler starts the lowest ready entry), so a wave's
+    // `max_parallel` hosts are checked before more are changed. A runbook
+    // with controller steps keeps its step-major order (they are barriers
+    // across hosts).
+    if !plan.steps.iter().any(|s| s.controller) {
+        let rank: std::collections::HashMap<&Name, usize> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (&h.name, i))
+            .collect();
+        let mut steps = std::mem::take(&mut plan.steps);
+        steps.sort_by_key(|s| rank.get(&s.host).copied().unwrap_or(usize::MAX));
+        plan.steps = steps;
+    }
     Ok(plan)
 }
 
@@ -320,6 +344,9 @@ fn doc_of(rec: &bosun_store::RolloutRecord) -> Result<Doc> {
     })
 }
 
+/// How an op of a rollout stands, from its state and its bar steps (only
+/// steps the plan marks as bars count as bars: a runbook step's output
+/// cannot pass itself off as a verdict).
 fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
     match op.summary.state {
         OpState::PendingApproval | OpState::Submitted => RunStatus::AwaitingApproval,
@@ -335,11 +362,19 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
             let mut failed = None;
             let mut paused = None;
             let mut step_failed = None;
+            let mut skipped = false;
             for s in &op.steps {
+                let is_bar = usize::try_from(s.idx)
+                    .ok()
+                    .and_then(|i| op.plan.steps.get(i))
+                    .is_some_and(|p| p.bar.is_some());
+                if s.status == StepStatus::Skipped && !is_bar {
+                    skipped = true;
+                }
                 if s.status != StepStatus::Failed {
                     continue;
                 }
-                match parse_bar_line(&s.output) {
+                match parse_bar_line(&s.output).filter(|_| is_bar) {
                     Some((kind, Verdict::Fail, why)) => {
                         failed.get_or_insert(format!("bar {kind} failed on `{}`: {why}", s.host));
                     }
@@ -357,8 +392,15 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
             }
             match (failed.or(step_failed), paused) {
                 (Some(why), _) => RunStatus::Halted { why },
-                (None, Some(_)) if accepted => RunStatus::Passed {
+                // Accepting a pause covers the hosts that were checked,
+                // never hosts the pause kept from being changed.
+                (None, Some(_)) if accepted && !skipped => RunStatus::Passed {
                     finished_at: op.summary.updated_at,
+                },
+                (None, Some(why)) if skipped => RunStatus::Paused {
+                    why: format!(
+                        "{why} (hosts after it were not changed: retry the wave to finish them)"
+                    ),
                 },
                 (None, Some(why)) => RunStatus::Paused { why },
                 (None, None) => RunStatus::Halted {
@@ -373,17 +415,63 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
     }
 }
 
-impl Control {
-    fn rollout_with_rollback(&self, id: &str) -> Result<Doc> {
-        let (doc, _) = self.rollout_doc(id)?;
-        if doc.def.rollback.is_none() {
-            return Err(ControlError::Other(format!(
-                "rollout `{id}` names no rollback runbook"
-            )));
+impl Phase {
+    /// The name used in output and `--json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Active => "active",
+            Phase::Aborted => "aborted",
+            Phase::RollingBack => "rolling_back",
+            Phase::Done => "done",
+            Phase::RolledBack => "rolled_back",
         }
-        Ok(doc)
     }
+}
 
+/// Whether the op with `claims` may be taken (intake) or run (controller)
+/// as part of rollout `doc`: it must be an op this start of the rollout
+/// recorded, for the same wave, action and hosts, in a phase that allows
+/// its action (apply and drill while active, rollback while rolling back).
+pub fn admits(doc: &Doc, claims: &bosun_model::OpClaims) -> std::result::Result<(), String> {
+    let Some(r) = &claims.rollout else {
+        return Ok(());
+    };
+    let id = &doc.def.id;
+    if r.start != doc.start {
+        return Err(format!(
+            "the op belongs to an earlier start of rollout `{id}`"
+        ));
+    }
+    let Some(run) = doc.runs.iter().find(|x| x.op == claims.jti.as_str()) else {
+        return Err(format!(
+            "rollout `{id}` did not submit this op (use `bosun rollout`)"
+        ));
+    };
+    let targets: Vec<&str> = claims.targets.iter().map(|t| t.as_str()).collect();
+    if run.action != r.action || run.wave != r.wave || run.hosts != targets {
+        return Err(format!(
+            "the op does not match what rollout `{id}` recorded for it ({} of wave {} on {} host(s))",
+            run.action.as_str(),
+            run.wave,
+            run.hosts.len()
+        ));
+    }
+    match (doc.phase, r.action) {
+        (Phase::Active, RolloutAction::Apply | RolloutAction::Drill)
+        | (Phase::RollingBack, RolloutAction::Rollback) => Ok(()),
+        (phase, action) => Err(format!(
+            "rollout `{id}` is {}: a {} op of it does not run",
+            phase.as_str(),
+            action.as_str()
+        )),
+    }
+}
+
+fn fresh_nonce() -> Result<String> {
+    Ok(crate::fresh_jti()?.to_string())
+}
+
+impl Control {
     fn rollout_doc(&self, id: &str) -> Result<(Doc, u64)> {
         let rec = self.store.rollout(id)?.ok_or_else(|| {
             ControlError::Other(format!(
@@ -393,45 +481,57 @@ impl Control {
         Ok((doc_of(&rec)?, rec.version))
     }
 
-    /// The frozen definition of an active rollout, for intake's re-plan.
-    /// Refused when the rollout is unknown or no longer active.
-    pub fn rollout_def_for_intake(&self, id: &str) -> std::result::Result<Rollout, String> {
-        match self.rollout_doc(id) {
-            Ok((d, _)) if matches!(d.phase, Phase::Active | Phase::RollingBack) => Ok(d.def),
-            Ok((d, _)) => Err(format!(
-                "rollout `{id}` is {:?}: it takes no more ops",
-                d.phase
-            )),
-            Err(e) => Err(e.to_string()),
-        }
+    /// Whether intake may take the op with `claims`, and the frozen
+    /// definition to re-plan it from.
+    pub fn rollout_for_intake(
+        &self,
+        claims: &bosun_model::OpClaims,
+    ) -> std::result::Result<Option<Rollout>, String> {
+        let Some(r) = &claims.rollout else {
+            return Ok(None);
+        };
+        let (doc, _) = self.rollout_doc(r.id.as_str()).map_err(|e| e.to_string())?;
+        admits(&doc, claims)?;
+        Ok(Some(doc.def))
     }
 
-    /// Whether `rollout` (of an op about to run) was aborted.
-    pub fn rollout_aborted(&self, r: &RolloutRef) -> Result<bool> {
-        Ok(match self.store.rollout(r.id.as_str())? {
-            Some(rec) => doc_of(&rec)?.phase == Phase::Aborted,
-            None => false,
-        })
+    /// Why the controller must not run this rollout op, if it must not.
+    pub fn rollout_refuses(&self, claims: &bosun_model::OpClaims) -> Result<Option<String>> {
+        let Some(r) = &claims.rollout else {
+            return Ok(None);
+        };
+        let Some(rec) = self.store.rollout(r.id.as_str())? else {
+            return Ok(Some(format!("rollout `{}` does not exist", r.id)));
+        };
+        Ok(admits(&doc_of(&rec)?, claims).err())
     }
 
     /// A rollout's status, derived from its ops.
     pub fn rollout_status(&self, id: &str) -> Result<Status> {
         let (doc, version) = self.rollout_doc(id)?;
+        self.status_of(id, &doc, version)
+    }
+
+    fn status_of(&self, id: &str, doc: &Doc, version: u64) -> Result<Status> {
         let mut runs = Vec::new();
         let mut bars = Vec::new();
         for (i, r) in doc.runs.iter().enumerate() {
-            let jti = Jti::try_from(r.op.clone())
-                .map_err(|e| ControlError::Other(format!("stored op id: {e}")))?;
-            let Some(op) = self.store.op(&jti)? else {
-                return Err(ControlError::Other(format!(
-                    "rollout `{id}`: op {jti} is missing"
-                )));
+            let op = match Jti::try_from(r.op.clone()) {
+                Ok(jti) => self.store.op(&jti)?,
+                Err(_) => None,
             };
-            let accepted =
-                r.action == RolloutAction::Apply && doc.accepted_inconclusive.contains(&r.wave);
+            let Some(op) = op else {
+                runs.push((r.clone(), RunStatus::NotSubmitted));
+                continue;
+            };
+            let accepted = doc.accepted_inconclusive.contains(&r.op);
             if i + 1 == doc.runs.len() {
                 for s in &op.steps {
-                    if let Some((_, v, why)) = parse_bar_line(&s.output) {
+                    let is_bar = usize::try_from(s.idx)
+                        .ok()
+                        .and_then(|i| op.plan.steps.get(i))
+                        .is_some_and(|p| p.bar.is_some());
+                    if let Some((_, v, why)) = parse_bar_line(&s.output).filter(|_| is_bar) {
                         bars.push(BarResult {
                             host: s.host.clone(),
                             bar: s.step.clone(),
@@ -457,107 +557,15 @@ impl Control {
             next: String::new(),
             version,
         };
-        st.next = match self.next_move(&doc, &st) {
+        st.next = match next_move(doc, &st) {
             Ok(s) | Err(s) => s,
         };
+        if doc.phase == Phase::RollingBack
+            && matches!(st.runs.last(), Some((r, RunStatus::Passed { .. })) if r.action == RolloutAction::Rollback)
+        {
+            st.phase = Phase::RolledBack;
+        }
         Ok(st)
-    }
-
-    /// What may happen next: `Ok(what promote does)` when promotion is
-    /// allowed now, `Err(why not, and what to do)` otherwise.
-    fn next_move(&self, doc: &Doc, st: &Status) -> std::result::Result<String, String> {
-        let id = &doc.def.id;
-        match doc.phase {
-            Phase::Aborted => return Err(format!("aborted: {}", doc.note)),
-            Phase::Done => return Err("done: every wave passed".into()),
-            Phase::RollingBack => {
-                return Err(match st.runs.last() {
-                    Some((_, RunStatus::Passed { .. })) => "rolled back".into(),
-                    Some((r, s)) => format!("rollback op {}: {}", r.op, status_words(s)),
-                    None => "rolling back".into(),
-                });
-            }
-            Phase::Active => {}
-        }
-        let Some((last, status)) = st.runs.last() else {
-            return Err(format!(
-                "nothing submitted yet: `bosun rollout retry {id} --as <you>`"
-            ));
-        };
-        let wave_name = |w: u32| {
-            usize::try_from(w)
-                .ok()
-                .and_then(|i| doc.def.wave(i))
-                .map_or("?", |w| w.name.as_str())
-                .to_string()
-        };
-        match (last.action, status) {
-            (_, RunStatus::AwaitingApproval) => Err(format!(
-                "wave `{}` ({}) waits for approval: `bosun approve {} --as <operator>`",
-                wave_name(last.wave),
-                last.action.as_str(),
-                last.op
-            )),
-            (_, RunStatus::InFlight { state }) => Err(format!(
-                "wave `{}` ({}) is {state}; `bosun ops show {}` for details",
-                wave_name(last.wave),
-                last.action.as_str(),
-                last.op
-            )),
-            (_, RunStatus::Halted { why }) => Err(format!(
-                "HALTED: {why}. Roll back with `bosun rollout rollback {id} --as <you>`, or fix and `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id}`"
-            )),
-            (_, RunStatus::Paused { why }) => Err(format!(
-                "PAUSED: {why}. Decide: `bosun rollout promote {id} --accept-inconclusive --as <you>`, `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id}`"
-            )),
-            (_, RunStatus::Denied) => Err(format!(
-                "op {} was denied: `bosun rollout retry {id} --as <you>` or `bosun rollout abort {id}`",
-                last.op
-            )),
-            (_, RunStatus::NeedsAttention) => Err(format!(
-                "op {} needs attention (an outcome is unknown): `bosun ops show {}`",
-                last.op, last.op
-            )),
-            (RolloutAction::Drill, RunStatus::Passed { .. }) => Err(format!(
-                "the rollback drill passed; the canary is rolled back: re-apply it with `bosun rollout retry {id} --as <you>`"
-            )),
-            (RolloutAction::Rollback, RunStatus::Passed { .. }) => Err("rolled back".into()),
-            (RolloutAction::Apply, RunStatus::Passed { finished_at }) => {
-                let wave = usize::try_from(last.wave).unwrap_or(usize::MAX);
-                let Some(w) = doc.def.wave(wave) else {
-                    return Err("unknown wave".into());
-                };
-                let bake_left = finished_at
-                    .saturating_add(w.bake_secs())
-                    .saturating_sub(now());
-                if bake_left > 0 {
-                    return Err(format!(
-                        "wave `{}` passed and bakes for {bake_left}s more; then `bosun rollout promote {id} --as <you>`",
-                        w.name
-                    ));
-                }
-                if doc.def.require_rollback_drill
-                    && !st.runs.iter().any(|(r, s)| {
-                        r.action == RolloutAction::Drill && matches!(s, RunStatus::Passed { .. })
-                    })
-                {
-                    return Err(format!(
-                        "wave `{}` passed, but this rollout requires a rollback drill on the canary first: `bosun rollout drill {id} --as <you>`",
-                        w.name
-                    ));
-                }
-                match doc.def.wave(wave + 1) {
-                    Some(next) => Ok(format!(
-                        "wave `{}` passed: `bosun rollout promote {id} --as <you>` submits wave `{}` ({})",
-                        w.name, next.name, next.hosts
-                    )),
-                    None => Ok(format!(
-                        "the last wave `{}` passed: `bosun rollout promote {id} --as <you>` marks the rollout done",
-                        w.name
-                    )),
-                }
-            }
-        }
     }
 
     fn write_doc(
@@ -567,14 +575,14 @@ impl Control {
         version: u64,
         kind: &str,
         data: serde_json::Value,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let body = serde_json::to_value(doc)
             .map_err(|e| ControlError::Other(format!("encode rollout: {e}")))?;
         let mut data = data;
         if let Some(m) = data.as_object_mut() {
             m.insert("rollout".into(), serde_json::Value::String(id.into()));
         }
-        self.store.put_rollout(
+        Ok(self.store.put_rollout(
             id,
             &body,
             version,
@@ -584,32 +592,7 @@ impl Control {
                 kind: kind.into(),
                 data,
             },
-        )?;
-        Ok(())
-    }
-
-    /// Signs and submits one op of a rollout through intake.
-    fn submit_rollout_op(
-        &self,
-        gov: &Governed,
-        doc: &Doc,
-        r: RolloutRef,
-        hosts: &[Host],
-        key: &bosun_sign::SecretKey,
-        who: &KeyId,
-    ) -> Result<Accepted> {
-        let plan = plan_for(gov, &doc.def, &r, hosts)?;
-        let t = now();
-        let (_, env) = self.sign_rollout_op(key, who, &plan, Some(r), self.next_seq(who)?, t)?;
-        match self
-            .intake(gov, std::slice::from_ref(&env), t)?
-            .into_iter()
-            .next()
-        {
-            Some(Ok(a)) => Ok(a),
-            Some(Err(rej)) => Err(ControlError::Other(format!("intake refused the op: {rej}"))),
-            None => Err(ControlError::Other("intake returned nothing".into())),
-        }
+        )?)
     }
 
     fn wave_hosts(gov: &Governed, def: &Rollout, wave: u32) -> Result<Vec<Host>> {
@@ -622,46 +605,82 @@ impl Control {
         })
     }
 
+    /// Records a new op in the rollout (under the `version` its caller
+    /// checked its preconditions against, so two racing calls cannot both
+    /// win), then submits it through intake. The op is planned first, so
+    /// a definition that cannot be planned changes nothing. An op intake
+    /// refuses is taken out of the record again.
+    #[allow(clippy::too_many_arguments)]
     fn push_run(
         &self,
-        id: &str,
+        gov: &Governed,
+        mut doc: Doc,
+        version: u64,
         action: RolloutAction,
         wave: u32,
+        hosts: Vec<Host>,
         key: &bosun_sign::SecretKey,
         who: &KeyId,
-        hosts: Vec<Host>,
     ) -> Result<Accepted> {
-        let gov = self.governed()?;
-        let (mut doc, version) = self.rollout_doc(id)?;
+        let id = doc.def.id.clone();
+        let before = doc.phase;
         let r = RolloutRef {
-            id: Name::parse(id).map_err(|e| ControlError::Other(e.to_string()))?,
+            id: Name::parse(&id).map_err(|e| ControlError::Other(e.to_string()))?,
             wave,
             action,
+            start: doc.start.clone(),
         };
-        let a = self.submit_rollout_op(&gov, &doc, r, &hosts, key, who)?;
+        let plan = plan_for(gov, &doc.def, &r, &hosts)?;
+        let t = now();
+        let (claims, env) =
+            self.sign_rollout_op(key, who, &plan, Some(r), self.next_seq(who)?, t)?;
         doc.runs.push(RunRef {
             action,
             wave,
-            op: a.jti.to_string(),
+            op: claims.jti.to_string(),
             hosts: hosts.iter().map(|h| h.name.to_string()).collect(),
-            at: now(),
+            at: t,
             by: who.to_string(),
         });
         if action == RolloutAction::Rollback {
             doc.phase = Phase::RollingBack;
         }
-        self.write_doc(
-            id,
+        let v = self.write_doc(
+            &id,
             &doc,
             version,
             &format!("rollout.{}", action.as_str()),
-            serde_json::json!({"wave": wave, "op": a.jti, "by": who}),
+            serde_json::json!({"wave": wave, "op": claims.jti, "by": who}),
         )?;
-        Ok(a)
+        let mut refused = |why: String| -> Result<Accepted> {
+            // Take the op out again; the rollout is as before.
+            if let Some(pos) = doc.runs.iter().position(|x| x.op == claims.jti.as_str()) {
+                doc.runs.remove(pos);
+            }
+            doc.phase = before;
+            let _ = self.write_doc(
+                &id,
+                &doc,
+                v,
+                "rollout.withdrawn",
+                serde_json::json!({"op": claims.jti, "why": why}),
+            );
+            Err(ControlError::Other(format!("intake refused the op: {why}")))
+        };
+        match self
+            .intake(gov, std::slice::from_ref(&env), t)?
+            .into_iter()
+            .next()
+        {
+            Some(Ok(a)) => Ok(a),
+            Some(Err(rej)) => refused(rej.to_string()),
+            None => refused("intake returned nothing".into()),
+        }
     }
 
     /// Starts a rollout from `rollouts/<id>.toml`: freezes the definition
-    /// and submits the canary wave. Returns the canary op.
+    /// and submits the canary wave. Returns the canary op. Refused while an
+    /// earlier start is under way.
     pub fn rollout_start(
         &self,
         id: &str,
@@ -670,50 +689,52 @@ impl Control {
     ) -> Result<Accepted> {
         let def = load_def(self, id)?;
         let gov = self.governed()?;
-        let hosts = Self::wave_hosts(&gov, &def, 0)?;
-        for rb in std::iter::once(&def.runbook).chain(def.rollback.as_ref()) {
-            if !gov.runbooks.contains_key(rb.as_str()) {
-                return Err(ControlError::Other(format!(
-                    "rollouts/{id}.toml names runbook `{rb}`, which is not in runbooks/"
-                )));
-            }
-        }
         let version = match self.store.rollout(id)? {
             Some(rec) => {
-                let d = doc_of(&rec)?;
-                if matches!(d.phase, Phase::Active | Phase::RollingBack) {
+                let st = self.status_of(id, &doc_of(&rec)?, rec.version)?;
+                if matches!(st.phase, Phase::Active | Phase::RollingBack) {
                     return Err(ControlError::Other(format!(
-                        "rollout `{id}` is already under way (`bosun rollout status {id}`); abort it first to start over"
+                        "rollout `{id}` is under way (`bosun rollout status {id}`); abort it first to start over"
                     )));
                 }
                 rec.version
             }
             None => 0,
         };
+        let hosts = Self::wave_hosts(&gov, &def, 0)?;
         let doc = Doc {
             def,
             phase: Phase::Active,
             runs: Vec::new(),
             accepted_inconclusive: Vec::new(),
+            start: fresh_nonce()?,
             started_by: who.to_string(),
             started_at: now(),
             note: String::new(),
         };
-        self.write_doc(
-            id,
-            &doc,
-            version,
-            "rollout.started",
-            serde_json::json!({"by": who}),
-        )?;
-        self.push_run(id, RolloutAction::Apply, 0, key, who, hosts)
+        // Plan every wave's runbook and the rollback before anything is
+        // written: a definition that cannot be planned changes nothing.
+        let rid = Name::parse(id).map_err(|e| ControlError::Other(e.to_string()))?;
+        let r = |wave, action| RolloutRef {
+            id: rid.clone(),
+            wave,
+            action,
+            start: doc.start.clone(),
+        };
+        plan_for(&gov, &doc.def, &r(0, RolloutAction::Apply), &hosts)?;
+        if doc.def.rollback.is_some() {
+            plan_for(&gov, &doc.def, &r(0, RolloutAction::Rollback), &hosts)?;
+        }
+        self.push_run(&gov, doc, version, RolloutAction::Apply, 0, hosts, key, who)
     }
 
     /// Promotes a rollout: when the current wave passed (and baked, and
     /// the drill passed where required), submits the next wave, which
     /// always needs a human's approval unless the policy lifts that
     /// visibly. After the last wave, marks the rollout done. Returns the
-    /// new wave's op, if one was submitted.
+    /// new wave's op, if one was submitted. `accept_inconclusive` (an
+    /// operator's decision, recorded) lets a wave paused by an
+    /// inconclusive bar count as passed.
     pub fn rollout_promote(
         &self,
         id: &str,
@@ -721,30 +742,30 @@ impl Control {
         key: &bosun_sign::SecretKey,
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
-        let (mut doc, mut version) = self.rollout_doc(id)?;
+        let gov = self.governed()?;
+        let (mut doc, version) = self.rollout_doc(id)?;
         if accept_inconclusive {
-            let st = self.rollout_status(id)?;
+            if gov.keys.get(who).map(|k| k.role) != Some(bosun_model::Role::Operator) {
+                return Err(ControlError::Other(format!(
+                    "only an operator may accept an inconclusive bar; `{who}` is not one"
+                )));
+            }
+            let st = self.status_of(id, &doc, version)?;
             match st.runs.last() {
-                Some((r, RunStatus::Paused { why })) if r.action == RolloutAction::Apply => {
-                    doc.accepted_inconclusive.push(r.wave);
-                    self.write_doc(
-                        id,
-                        &doc,
-                        version,
-                        "rollout.accepted_inconclusive",
-                        serde_json::json!({"wave": r.wave, "why": why, "by": who}),
-                    )?;
-                    (doc, version) = self.rollout_doc(id)?;
+                Some((r, RunStatus::Paused { .. }))
+                    if r.action == RolloutAction::Apply && doc.phase == Phase::Active =>
+                {
+                    doc.accepted_inconclusive.push(r.op.clone());
                 }
                 _ => {
                     return Err(ControlError::Other(
-                        "--accept-inconclusive applies only to a wave paused by an inconclusive bar".into(),
+                        "--accept-inconclusive applies only to an active rollout's wave paused by an inconclusive bar".into(),
                     ));
                 }
             }
         }
-        let st = self.rollout_status(id)?;
-        if let Err(why) = self.next_move(&doc, &st) {
+        let st = self.status_of(id, &doc, version)?;
+        if let Err(why) = next_move(&doc, &st) {
             return Err(ControlError::Other(format!("cannot promote `{id}`: {why}")));
         }
         let Some((last, _)) = st.runs.last() else {
@@ -766,28 +787,37 @@ impl Control {
             )?;
             return Ok(None);
         }
-        let gov = self.governed()?;
         let hosts = Self::wave_hosts(&gov, &doc.def, next)?;
-        self.push_run(id, RolloutAction::Apply, next, key, who, hosts)
-            .map(Some)
+        self.push_run(
+            &gov,
+            doc,
+            version,
+            RolloutAction::Apply,
+            next,
+            hosts,
+            key,
+            who,
+        )
+        .map(Some)
     }
 
-    /// Submits the current wave again (after a fix, a denial, a pause, or
-    /// the rollback drill), on its hosts as the inventory selects them now.
+    /// Submits the current wave again (after a fix, a denial, a pause or
+    /// the drill), on its hosts as the inventory selects them now.
     pub fn rollout_retry(
         &self,
         id: &str,
         key: &bosun_sign::SecretKey,
         who: &KeyId,
     ) -> Result<Accepted> {
-        let (doc, _) = self.rollout_doc(id)?;
+        let gov = self.governed()?;
+        let (doc, version) = self.rollout_doc(id)?;
         if doc.phase != Phase::Active {
             return Err(ControlError::Other(format!(
-                "rollout `{id}` is {:?}",
-                doc.phase
+                "rollout `{id}` is {}",
+                doc.phase.as_str()
             )));
         }
-        let st = self.rollout_status(id)?;
+        let st = self.status_of(id, &doc, version)?;
         let wave = match st.runs.last() {
             Some((_, RunStatus::AwaitingApproval | RunStatus::InFlight { .. })) => {
                 return Err(ControlError::Other(format!(
@@ -798,9 +828,17 @@ impl Control {
             Some((r, _)) => r.wave,
             None => 0,
         };
-        let gov = self.governed()?;
         let hosts = Self::wave_hosts(&gov, &doc.def, wave)?;
-        self.push_run(id, RolloutAction::Apply, wave, key, who, hosts)
+        self.push_run(
+            &gov,
+            doc,
+            version,
+            RolloutAction::Apply,
+            wave,
+            hosts,
+            key,
+            who,
+        )
     }
 
     /// Runs the rollback runbook on the canary's hosts to prove it works
@@ -811,11 +849,19 @@ impl Control {
         key: &bosun_sign::SecretKey,
         who: &KeyId,
     ) -> Result<Accepted> {
-        self.rollout_with_rollback(id)?;
-        let st = self.rollout_status(id)?;
+        let gov = self.governed()?;
+        let (doc, version) = self.rollout_doc(id)?;
+        if doc.def.rollback.is_none() {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` names no rollback runbook"
+            )));
+        }
+        let st = self.status_of(id, &doc, version)?;
         let hosts = match st.runs.last() {
             Some((r, RunStatus::Passed { .. }))
-                if r.action == RolloutAction::Apply && r.wave == 0 =>
+                if r.action == RolloutAction::Apply
+                    && r.wave == 0
+                    && doc.phase == Phase::Active =>
             {
                 r.hosts.clone()
             }
@@ -826,58 +872,76 @@ impl Control {
                 )));
             }
         };
-        let gov = self.governed()?;
-        let hosts = resolve(&gov, &hosts)?;
-        self.push_run(id, RolloutAction::Drill, 0, key, who, hosts)
+        let (hosts, _) = resolve(&gov, &hosts);
+        self.push_run(&gov, doc, version, RolloutAction::Drill, 0, hosts, key, who)
     }
 
-    /// Runs the rollback runbook on every host the rollout changed (or
-    /// tried to).
+    /// Runs the rollback runbook on every host the rollout changed (where
+    /// an apply step ran). Apply ops of the rollout that have not started
+    /// never will: the controller refuses them once it rolls back. Returns
+    /// the rollback op and the hosts no longer in the inventory.
     pub fn rollout_rollback(
         &self,
         id: &str,
         key: &bosun_sign::SecretKey,
         who: &KeyId,
-    ) -> Result<Accepted> {
-        let doc = self.rollout_with_rollback(id)?;
+    ) -> Result<(Accepted, Vec<String>)> {
+        let gov = self.governed()?;
+        let (doc, version) = self.rollout_doc(id)?;
+        if doc.def.rollback.is_none() {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` names no rollback runbook"
+            )));
+        }
         if !matches!(doc.phase, Phase::Active | Phase::Done) {
             return Err(ControlError::Other(format!(
-                "rollout `{id}` is {:?}",
-                doc.phase
+                "rollout `{id}` is {}",
+                doc.phase.as_str()
             )));
         }
         let mut names: Vec<String> = Vec::new();
         for r in doc.runs.iter().filter(|r| r.action == RolloutAction::Apply) {
-            for h in &r.hosts {
-                if !names.contains(h) {
-                    names.push(h.clone());
+            let Some(op) = Jti::try_from(r.op.clone())
+                .ok()
+                .map(|j| self.store.op(&j))
+                .transpose()?
+                .flatten()
+            else {
+                continue;
+            };
+            for s in &op.steps {
+                let is_bar = usize::try_from(s.idx)
+                    .ok()
+                    .and_then(|i| op.plan.steps.get(i))
+                    .is_some_and(|p| p.bar.is_some());
+                if !is_bar && s.status != StepStatus::Skipped && !names.contains(&s.host) {
+                    names.push(s.host.clone());
                 }
             }
         }
         let wave = doc.runs.iter().map(|r| r.wave).max().unwrap_or(0);
-        let gov = self.governed()?;
-        let hosts = resolve(&gov, &names)?;
+        let (hosts, gone) = resolve(&gov, &names);
         if hosts.is_empty() {
             return Err(ControlError::Other(format!(
-                "rollout `{id}` changed no host yet"
+                "rollout `{id}` changed no host that is still in the inventory"
             )));
         }
-        if doc.phase == Phase::Done {
-            let (mut d, v) = self.rollout_doc(id)?;
-            d.phase = Phase::Active;
-            self.write_doc(
-                id,
-                &d,
-                v,
-                "rollout.reopened",
-                serde_json::json!({"by": who}),
-            )?;
-        }
-        self.push_run(id, RolloutAction::Rollback, wave, key, who, hosts)
+        let a = self.push_run(
+            &gov,
+            doc,
+            version,
+            RolloutAction::Rollback,
+            wave,
+            hosts,
+            key,
+            who,
+        )?;
+        Ok((a, gone))
     }
 
     /// Aborts a rollout: nothing more is submitted, and an op of it that
-    /// was not started yet fails without running.
+    /// was not started yet fails without running (one already running
+    /// finishes its steps; `bosun halt` stops dispatch at once).
     pub fn rollout_abort(&self, id: &str, who: &str, why: &str) -> Result<()> {
         let (mut doc, version) = self.rollout_doc(id)?;
         if doc.phase == Phase::Aborted {
@@ -893,16 +957,128 @@ impl Control {
             version,
             "rollout.aborted",
             serde_json::json!({"by": who, "why": why}),
-        )
+        )?;
+        Ok(())
     }
 }
 
-fn resolve(gov: &Governed, names: &[String]) -> Result<Vec<Host>> {
-    let names: Vec<Name> = names
-        .iter()
-        .map(|n| Name::parse(n).map_err(|e| ControlError::Other(e.to_string())))
-        .collect::<Result<_>>()?;
-    crate::client::resolve_targets(gov, &names)
+/// What may happen next: `Ok(what promote does)` when promotion is allowed
+/// now, `Err(why not, and what to do)` otherwise.
+fn next_move(doc: &Doc, st: &Status) -> std::result::Result<String, String> {
+    let id = &doc.def.id;
+    match doc.phase {
+        Phase::Aborted => {
+            return Err(format!(
+                "aborted ({}); `bosun rollout start {id}` starts it over",
+                doc.note
+            ));
+        }
+        Phase::Done => return Err("done: every wave passed".into()),
+        Phase::RolledBack => return Err("rolled back".into()),
+        Phase::RollingBack => {
+            return Err(match st.runs.last() {
+                Some((r, RunStatus::Passed { .. })) if r.action == RolloutAction::Rollback => {
+                    format!("rolled back; `bosun rollout start {id}` starts it over")
+                }
+                Some((r, s)) => format!("rollback op {}: {}", r.op, status_words(s)),
+                None => "rolling back".into(),
+            });
+        }
+        Phase::Active => {}
+    }
+    let Some((last, status)) = st.runs.last() else {
+        return Err(format!(
+            "nothing submitted yet: `bosun rollout retry {id} --as <you>`"
+        ));
+    };
+    let wave_name = |w: u32| {
+        usize::try_from(w)
+            .ok()
+            .and_then(|i| doc.def.wave(i))
+            .map_or("?", |w| w.name.as_str())
+            .to_string()
+    };
+    match (last.action, status) {
+        (_, RunStatus::AwaitingApproval) => Err(format!(
+            "wave `{}` ({}) waits for approval: `bosun approve {} --as <operator>`",
+            wave_name(last.wave),
+            last.action.as_str(),
+            last.op
+        )),
+        (_, RunStatus::InFlight { state }) => Err(format!(
+            "wave `{}` ({}) is {state}; `bosun ops show {}` for details",
+            wave_name(last.wave),
+            last.action.as_str(),
+            last.op
+        )),
+        (_, RunStatus::Halted { why }) => Err(format!(
+            "HALTED: {why}. Roll back with `bosun rollout rollback {id} --as <you>`, or fix and `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id} --as <you>`"
+        )),
+        (_, RunStatus::Paused { why }) => Err(format!(
+            "PAUSED: {why}. Decide: `bosun rollout promote {id} --accept-inconclusive --as <operator>`, `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id} --as <you>`"
+        )),
+        (_, RunStatus::Denied | RunStatus::NotSubmitted) => Err(format!(
+            "op {} was {}: `bosun rollout retry {id} --as <you>` or `bosun rollout abort {id} --as <you>`",
+            last.op,
+            status_words(status)
+        )),
+        (_, RunStatus::NeedsAttention) => Err(format!(
+            "op {} needs attention (an outcome is unknown): `bosun ops show {}`",
+            last.op, last.op
+        )),
+        (RolloutAction::Drill, RunStatus::Passed { .. }) => Err(format!(
+            "the rollback drill passed; the canary is rolled back: re-apply it with `bosun rollout retry {id} --as <you>`"
+        )),
+        (RolloutAction::Rollback, RunStatus::Passed { .. }) => Err("rolled back".into()),
+        (RolloutAction::Apply, RunStatus::Passed { finished_at }) => {
+            let wave = usize::try_from(last.wave).unwrap_or(usize::MAX);
+            let Some(w) = doc.def.wave(wave) else {
+                return Err("unknown wave".into());
+            };
+            let bake_left = finished_at
+                .saturating_add(w.bake_secs())
+                .saturating_sub(now());
+            if bake_left > 0 {
+                return Err(format!(
+                    "wave `{}` passed and bakes for {bake_left}s more; then `bosun rollout promote {id} --as <you>`",
+                    w.name
+                ));
+            }
+            if doc.def.require_rollback_drill
+                && !st.runs.iter().any(|(r, s)| {
+                    r.action == RolloutAction::Drill && matches!(s, RunStatus::Passed { .. })
+                })
+            {
+                return Err(format!(
+                    "wave `{}` passed, but this rollout requires a rollback drill on the canary first: `bosun rollout drill {id} --as <you>`",
+                    w.name
+                ));
+            }
+            match doc.def.wave(wave + 1) {
+                Some(next) => Ok(format!(
+                    "wave `{}` passed: `bosun rollout promote {id} --as <you>` submits wave `{}` ({})",
+                    w.name, next.name, next.hosts
+                )),
+                None => Ok(format!(
+                    "the last wave `{}` passed: `bosun rollout promote {id} --as <you>` marks the rollout done",
+                    w.name
+                )),
+            }
+        }
+    }
+}
+
+/// The named hosts still in the inventory, and the names that are not.
+fn resolve(gov: &Governed, names: &[String]) -> (Vec<Host>, Vec<String>) {
+    let mut hosts = Vec::new();
+    let mut gone = Vec::new();
+    for n in names {
+        match Name::parse(n).ok().and_then(|n| gov.inventory.get(&n)) {
+            Some(h) => hosts.push(h.clone()),
+            None => gone.push(n.clone()),
+        }
+    }
+    (hosts, gone)
 }
 
 /// A run status in a few words.
@@ -914,6 +1090,7 @@ pub fn status_words(s: &RunStatus) -> String {
         RunStatus::Halted { why } => format!("HALTED: {why}"),
         RunStatus::Paused { why } => format!("PAUSED: {why}"),
         RunStatus::Denied => "denied".into(),
+        RunStatus::NotSubmitted => "not submitted".into(),
         RunStatus::NeedsAttention => "needs attention".into(),
     }
 }

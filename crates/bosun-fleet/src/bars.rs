@@ -149,7 +149,7 @@ pub fn verdict(kind: &str, expect: Option<&str>, o: &Observed<'_>) -> (Verdict, 
     let shown = shorten(o.output.trim());
     match kind {
         "heartbeat" => {
-            if o.exit_code == Some(0) {
+            if o.exit_code == Some(0) && !o.gone && !o.timed_out {
                 (Pass, "the host answered".into())
             } else if o.gone || o.timed_out || o.exit_code.is_none() {
                 (Fail, "no answer from the host".into())
@@ -197,15 +197,23 @@ pub fn verdict(kind: &str, expect: Option<&str>, o: &Observed<'_>) -> (Verdict, 
             (_, _, true) => (Fail, "the host vanished".into()),
             (_, true, _) => (Inconclusive, "no result before the timeout".into()),
             (Some(0), ..) => (Pass, "exit 0".into()),
-            (Some(1), ..) => (Fail, format!("exit 1: {shown}")),
-            (Some(c), ..) if kind == "burn_in" => (Fail, format!("exit {c}: {shown}")),
+            (Some(1), ..) => (Fail, with_output("exit 1".into(), &shown)),
+            (Some(c), ..) if kind == "burn_in" => (Fail, with_output(format!("exit {c}"), &shown)),
             (Some(c), ..) => (
                 Inconclusive,
-                format!("exit {c} is neither pass (0) nor fail (1): {shown}"),
+                with_output(format!("exit {c} is neither pass (0) nor fail (1)"), &shown),
             ),
             (None, ..) => (Inconclusive, "the probe ended without an exit code".into()),
         },
         other => (Inconclusive, format!("unknown bar kind `{other}`")),
+    }
+}
+
+fn with_output(what: String, shown: &str) -> String {
+    if shown.is_empty() {
+        what
+    } else {
+        format!("{what}: {shown}")
     }
 }
 

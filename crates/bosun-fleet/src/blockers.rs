@@ -166,9 +166,7 @@ pub const MAX_KINDS: usize = 1_000;
 
 /// The verbs bosun knows; others are refused so a typo cannot make a kind
 /// halt nothing.
-pub const VERBS: &[&str] = &[
-    "*", "change", "install", "build", "promote", "sign", "rollback", "import", "read",
-];
+pub const VERBS: &[&str] = bosun_model::VERBS;
 
 impl Kinds {
     /// Seed 001's table: what halts what.

@@ -82,6 +82,9 @@ pub struct RolloutRef {
     pub wave: u32,
     /// What the op does.
     pub action: RolloutAction,
+    /// The nonce of the rollout's start it belongs to: an op of an earlier
+    /// start (before an abort) never runs.
+    pub start: String,
 }
 
 /// What an approval envelope says.

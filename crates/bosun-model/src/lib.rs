@@ -25,7 +25,7 @@ pub use digest::{Digest, canonical_json};
 pub use host::{Host, Transport};
 pub use ids::{IdError, Jti, KeyId, Name};
 pub use plan::{
-    Actor, BarCheck, CONTROLLER_HOST, DepKind, Dependency, OnError, Plan, PlanStep, Strategy,
+    Actor, BarCheck, CONTROLLER_HOST, DepKind, Dependency, OnError, Plan, PlanStep, Strategy, VERBS,
 };
 pub use role::Role;
 pub use source::{SourceError, line_col};

@@ -137,6 +137,12 @@ pub struct BarCheck {
     pub hold_secs: Option<u64>,
 }
 
+/// The verbs runbooks declare and blocker kinds halt (`*` in a kind: every
+/// changing verb).
+pub const VERBS: &[&str] = &[
+    "*", "change", "install", "build", "promote", "sign", "rollback", "import", "read",
+];
+
 /// The host name a `target = "controller"` step is planned on.
 pub const CONTROLLER_HOST: &str = "controller";
 

@@ -297,6 +297,17 @@ pub fn parse_runbook(path: &str, text: &str) -> Result<Runbook, RunbookError> {
             "a runbook needs at least one [[steps]] table",
         ));
     }
+    if let Some(v) = &rb.verb
+        && (!bosun_model::VERBS.contains(&v.as_str()) || v.as_str() == "*")
+    {
+        errors.push(at(
+            "verb",
+            format!(
+                "verb `{v}` is not one blockers know ({}): a misspelt verb would slip past every blocker",
+                bosun_model::VERBS[1..].join(", ")
+            ),
+        ));
+    }
     if rb.steps.len() > MAX_STEPS {
         errors.push(SourceError::whole(
             path,

@@ -19,7 +19,8 @@ use crate::records::*;
 use crate::{Queue, Result, Store, StoreError, SubmitConflict};
 
 /// 2: events became ledger entries (`ledger` and friends replace `events`).
-const SCHEMA_VERSION: i64 = 2;
+/// 3: blockers, host state and rollouts (tables created on open).
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS ops (

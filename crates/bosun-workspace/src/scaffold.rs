@@ -69,6 +69,9 @@ id = "pkg-upgrade"
 description = "Install a package version on each target (simulated: writes a version file)"
 read_only = false
 destructive = false
+# What kind of change this is: blockers halt verbs (a `regression` blocker
+# halts installs to its host).
+verb = "install"
 
 [params.package]
 type = "string"
@@ -89,6 +92,55 @@ cmd = "test \"$(cat pkgs/{{ params.package }}.version)\" = {{ params.version }} 
 idempotent = true
 "#;
 
+const PKG_ROLLBACK: &str = r#"id = "pkg-rollback"
+description = "Put a package back to the previous version (simulated)"
+read_only = false
+verb = "rollback"
+
+[params.package]
+type = "string"
+default = "qat-driver"
+
+[params.version]
+type = "string"
+default = "previous"
+
+[[steps]]
+id = "restore"
+cmd = "mkdir -p pkgs && echo previous > pkgs/{{ params.package }}.version && rm -f pkgs/{{ params.package }}.crash && echo rolled back {{ params.package }} on {{ host.name }}"
+"#;
+
+const PKG_ROLLOUT: &str = r#"# A canary-first rollout: `bosun rollout start pkg-upgrade --as <you>`.
+# Every wave is an op of its own; waves after the canary always need a human.
+id = "pkg-upgrade"
+description = "qat-driver 2.5.0: canary first, then the web hosts"
+runbook = "pkg-upgrade"
+params = { version = "2.5.0" }
+rollback = "pkg-rollback"
+# Seed 000: the rollback path is tested on the canary before wider promotion.
+require_rollback_drill = true
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+max_parallel = 1
+bake = "1s"
+bars = [
+  { kind = "heartbeat", within = "30s" },
+  { kind = "version", cmd = "cat pkgs/qat-driver.version", expect = "{{ params.version }}" },
+]
+
+[[waves]]
+name = "web"
+hosts = "tag:web"
+max_parallel = 1
+max_fail = 0
+bars = [
+  { kind = "version", cmd = "cat pkgs/qat-driver.version", expect = "{{ params.version }}" },
+  { kind = "probe", cmd = "test ! -e pkgs/qat-driver.crash" },
+]
+"#;
+
 const KEYS: &str = r#"# The key registry: one [[key]] per identity; public keys are keys/<name>.jwk.
 # Add keys with `bosun key new <name> --role operator|agent`, then `bosun adopt`.
 "#;
@@ -102,7 +154,7 @@ pub fn init(dir: &Path, name: &Name) -> Result<()> {
             dir.display()
         )));
     }
-    let files: [(&str, String); 8] = [
+    let files: [(&str, String); 10] = [
         (
             "bosun.toml",
             format!(
@@ -121,6 +173,8 @@ pub fn init(dir: &Path, name: &Name) -> Result<()> {
         ("fleet/hosts.toml", HOSTS.to_string()),
         ("runbooks/disk-usage.toml", DISK_USAGE.to_string()),
         ("runbooks/pkg-upgrade.toml", PKG_UPGRADE.to_string()),
+        ("runbooks/pkg-rollback.toml", PKG_ROLLBACK.to_string()),
+        ("rollouts/pkg-upgrade.toml", PKG_ROLLOUT.to_string()),
         (".gitignore", ".bosun/\n".to_string()),
     ];
     for (rel, text) in files {

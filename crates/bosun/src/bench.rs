@@ -60,6 +60,23 @@ pub enum BenchCmd {
         #[arg(long)]
         json: bool,
     },
+    /// A canary-first rollout over many simulated hosts in waves with
+    /// bars, beside the same commands run without bosun: overhead per
+    /// host-step and peak memory.
+    Rollout {
+        /// Simulated hosts (local transport, one directory each).
+        #[arg(long, default_value_t = 1000)]
+        hosts: usize,
+        /// Waves (the first, the canary, is 1% of the hosts).
+        #[arg(long, default_value_t = 10)]
+        waves: usize,
+        /// Hosts changed at once.
+        #[arg(long, default_value_t = 16)]
+        parallel: u32,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Ed25519 verification alone (single and batch), the intake ceiling.
     Verify {
         /// Signatures.
@@ -128,6 +145,12 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
+        BenchCmd::Rollout {
+            hosts,
+            waves,
+            parallel,
+            json,
+        } => crate::bench_rollout::run(hosts.max(1), waves, parallel.max(1), json),
         BenchCmd::Ledger {
             entries,
             batch,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bosun_control::controller::Controller;
 use bosun_control::{Control, ControlError, Result, client, now};
-use bosun_model::{KeyId, Name, OpState, Role, Verdict};
+use bosun_model::{Jti, KeyId, Name, OpState, Role, Verdict};
 use bosun_workspace::{KeyRegistry, Workspace};
 
 use crate::cli::{explain_text, print_progress};
@@ -27,6 +27,144 @@ fn id(s: &str) -> Result<KeyId> {
 
 fn host(s: &str) -> Result<Name> {
     Name::parse(s).map_err(|e| other(e.to_string()))
+}
+
+/// Approves op `jti` as `who` (its exact plan digest).
+fn approve(ctl: &Control, keys: &std::path::Path, who: &KeyId, jti: &Jti) -> Result<()> {
+    let gov = ctl.governed()?;
+    let rec = ctl
+        .store
+        .op(jti)?
+        .ok_or_else(|| other(format!("no op {jti}")))?;
+    let (_, env) = ctl.sign_approval(
+        &client::load_secret(keys, who)?,
+        who,
+        jti,
+        &rec.claims.plan_digest,
+        Verdict::Approve,
+        None,
+        now(),
+    )?;
+    let out = ctl
+        .accept_approval(&gov, &env, now())?
+        .map_err(|e| other(e.to_string()))?;
+    println!("bosun approve {jti} --as {who}   → {}", out.state);
+    Ok(())
+}
+
+/// The canary story: rollout, bars, drill, promotion, a failed bar, the
+/// halt and its blocker, a held op, the rollback, the host table.
+fn rollout(
+    ctl: &Control,
+    keys: &std::path::Path,
+    c: &mut Controller,
+    root: &std::path::Path,
+) -> Result<()> {
+    let (alice, bob, claude) = (id("alice")?, id("bob")?, id("claude")?);
+    let key = |k: &KeyId| client::load_secret(keys, k);
+    let rid = "pkg-upgrade";
+    let status = |title: &str| -> Result<bosun_control::rollout::Status> {
+        let st = ctl.rollout_status(rid)?;
+        println!("-- bosun rollout status {rid}  ({title})");
+        crate::fleet_cli::print_status(&st);
+        Ok(st)
+    };
+
+    say("12. A canary-first rollout (rollouts/pkg-upgrade.toml): the canary wave");
+    let def = bosun_control::rollout::load_def(ctl, rid)?;
+    for (i, w) in def.waves.iter().enumerate() {
+        let bars: Vec<&str> = w.bars.iter().map(|b| b.kind()).collect();
+        println!(
+            "  wave {i} `{}`: hosts {}, bars {}",
+            w.name,
+            w.hosts,
+            bars.join(" + ")
+        );
+    }
+    let a = ctl.rollout_start(rid, &key(&alice)?, &alice)?;
+    println!(
+        "bosun rollout start {rid} --as alice   → canary op {} is {}",
+        a.jti, a.state
+    );
+    approve(ctl, keys, &bob, &a.jti)?;
+    c.work_until_idle(&mut print_progress)?;
+    status("the canary passed its bars")?;
+
+    say("13. Rollback is proven on the canary before any wider wave (seed 000)");
+    if let Err(e) = ctl.rollout_promote(rid, false, &key(&alice)?, &alice) {
+        println!("bosun rollout promote {rid}   refused: {e}");
+    }
+    let d = ctl.rollout_drill(rid, &key(&alice)?, &alice)?;
+    println!("bosun rollout drill {rid} --as alice   → op {}", d.jti);
+    approve(ctl, keys, &bob, &d.jti)?;
+    c.work_until_idle(&mut print_progress)?;
+    let r = ctl.rollout_retry(rid, &key(&alice)?, &alice)?;
+    println!(
+        "bosun rollout retry {rid} --as alice   → the canary again, op {}",
+        r.jti
+    );
+    approve(ctl, keys, &bob, &r.jti)?;
+    c.work_until_idle(&mut print_progress)?;
+
+    say("14. Promotion: the next wave always needs a human (hard rule)");
+    // The canary bakes for a second before it may be promoted.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // web-2's hardware trips the new driver: its probe bar will fail.
+    let crash = root.join(".bosun/sim/web-2/pkgs");
+    std::fs::create_dir_all(&crash).map_err(|e| other(e.to_string()))?;
+    std::fs::write(crash.join("qat-driver.crash"), "oops\n").map_err(|e| other(e.to_string()))?;
+    let w = ctl
+        .rollout_promote(rid, false, &key(&alice)?, &alice)?
+        .ok_or_else(|| other("nothing promoted"))?;
+    println!(
+        "bosun rollout promote {rid} --as alice   → wave `web` op {} is {}",
+        w.jti, w.state
+    );
+    approve(ctl, keys, &bob, &w.jti)?;
+    c.work_until_idle(&mut print_progress)?;
+    status("a bar failed: the rollout halts")?;
+
+    say("15. The failed bar filed a blocker; it holds exactly what it should");
+    crate::fleet_cli::print_blockers(ctl)?;
+    let gov = ctl.governed()?;
+    let params = BTreeMap::from([("version".to_string(), "2.5.1".to_string())]);
+    for h in ["web-2", "web-1"] {
+        let plan = client::plan(&gov, "pkg-upgrade", &[host(h)?], &params)?;
+        let (_, env) = ctl.sign_op(
+            &key(&claude)?,
+            &claude,
+            &plan,
+            ctl.next_seq(&claude)?,
+            now(),
+        )?;
+        let acc = ctl
+            .intake(&gov, &[env], now())?
+            .into_iter()
+            .next()
+            .ok_or_else(|| other("no result"))?
+            .map_err(|e| other(e.to_string()))?;
+        println!(
+            "claude submits pkg-upgrade 2.5.1 to {h} → {}{}",
+            acc.state,
+            acc.held
+                .first()
+                .map(|h| format!(", held by {h}"))
+                .unwrap_or_default()
+        );
+        approve(ctl, keys, &alice, &acc.jti)?;
+    }
+    c.work_until_idle(&mut print_progress)?;
+
+    say("16. Roll back every host the rollout changed");
+    let (rb, _) = ctl.rollout_rollback(rid, &key(&alice)?, &alice)?;
+    println!("bosun rollout rollback {rid} --as alice   → op {}", rb.jti);
+    approve(ctl, keys, &bob, &rb.jti)?;
+    c.work_until_idle(&mut print_progress)?;
+    status("rolled back")?;
+
+    say("17. bosun hosts status");
+    crate::fleet_cli::print_host_status(ctl, &ctl.ws.inventory()?.hosts)?;
+    Ok(())
 }
 
 /// Runs the demo in a temporary directory.
@@ -215,7 +353,6 @@ pub fn run() -> Result<()> {
         acc3.decision.policy_ids.join(", ")
     );
     c.work_until_idle(&mut print_progress)?;
-    c.release()?;
 
     say("11. Where everything stands");
     let ops = ctl.store.list_ops(None, 20)?;
@@ -255,7 +392,10 @@ pub fn run() -> Result<()> {
         return Err(other(format!("expected 3 succeeded ops, got {ok}")));
     }
 
-    say("12. The ledger proves it: a signed checkpoint, verification, a proof");
+    rollout(&ctl, &keys, &mut c, &root)?;
+    c.release()?;
+
+    say("18. The ledger proves it: a signed checkpoint, verification, a proof");
     let signer = bosun_control::ledger::signer(&ctl.ws, &keys)?;
     let cp = bosun_control::ledger::checkpoint(&ctl, &signer)?
         .ok_or_else(|| other("no new entries to checkpoint"))?;

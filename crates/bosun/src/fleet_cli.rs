@@ -328,32 +328,45 @@ pub fn hosts(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         HostsCmd::Status { json: j } => {
-            let rows = status_rows(ctl, &inv.hosts)?;
             if j {
-                println!("{}", serde_json::Value::Array(rows));
-            } else {
-                let cells: Vec<Vec<String>> = rows
-                    .iter()
-                    .map(|r| {
-                        let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-                        vec![
-                            s("host"),
-                            s("last_op"),
-                            s("version"),
-                            s("drift"),
-                            r["pending_approvals"].to_string(),
-                            s("blockers"),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &["HOST", "LAST OP", "VERSION", "DRIFT", "PENDING", "BLOCKERS"],
-                    &cells,
+                println!(
+                    "{}",
+                    serde_json::Value::Array(status_rows(ctl, &inv.hosts)?)
                 );
+            } else {
+                print_host_status(ctl, &inv.hosts)?;
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints one line per host: last op, version, drift, pending, blockers.
+pub(crate) fn print_host_status(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<()> {
+    let rows = status_rows(ctl, hosts)?;
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            let mut drift = s("drift");
+            if drift.chars().count() > 60 {
+                drift = drift.chars().take(59).collect::<String>() + "…";
+            }
+            vec![
+                s("host"),
+                s("last_op"),
+                s("version"),
+                drift,
+                r["pending_approvals"].to_string(),
+                s("blockers"),
+            ]
+        })
+        .collect();
+    table(
+        &["HOST", "LAST OP", "VERSION", "DRIFT", "PENDING", "BLOCKERS"],
+        &cells,
+    );
+    Ok(())
 }
 
 fn status_rows(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<Vec<serde_json::Value>> {
@@ -389,6 +402,29 @@ fn status_rows(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<Vec<serde_j
             })
         })
         .collect())
+}
+
+/// Prints the active blockers.
+pub(crate) fn print_blockers(ctl: &Control) -> Result<()> {
+    let gov = ctl.governed()?;
+    let rows: Vec<Vec<String>> = ctl
+        .store
+        .blockers(false)?
+        .iter()
+        .map(|b| {
+            vec![
+                b.id.to_string(),
+                b.kind.clone(),
+                b.subject.clone(),
+                gov.blocker_kinds
+                    .get(&b.kind)
+                    .map_or_else(String::new, |k| k.description.clone()),
+                b.reason.clone(),
+            ]
+        })
+        .collect();
+    table(&["ID", "KIND", "SUBJECT", "HALTS", "WHY"], &rows);
+    Ok(())
 }
 
 /// Runs `bosun blockers …`.
@@ -558,7 +594,9 @@ pub fn blockers(ctl: &Control, key_dir: &std::path::Path, cmd: BlockersCmd) -> R
         BlockersCmd::Resolve { id, how, as_ } => {
             let who = human(ctl, key_dir, &as_, true)?;
             ctl.store.resolve_blocker(id, who.as_str(), &how, now())?;
-            println!("blocker {id} resolved; what it held may run again");
+            println!(
+                "blocker {id} resolved; the ops it held run again unless another blocker holds them"
+            );
             Ok(ExitCode::SUCCESS)
         }
         BlockersCmd::Snooze { id, for_, as_ } => {
@@ -601,6 +639,46 @@ fn print_accepted(what: &str, a: &bosun_control::intake::Accepted, j: bool) {
     for h in &a.held {
         println!("  held by {h}");
     }
+}
+
+/// Prints a rollout's status: its ops, the latest bars, the next command.
+pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
+    println!("rollout {}  ({})", st.id, st.phase.as_str());
+    let rows: Vec<Vec<String>> = st
+        .runs
+        .iter()
+        .map(|(r, s)| {
+            let wave = usize::try_from(r.wave)
+                .ok()
+                .and_then(|i| st.waves.get(i))
+                .map_or("?".to_string(), |w| w.0.clone());
+            vec![
+                wave,
+                r.action.as_str().into(),
+                r.op.clone(),
+                r.hosts.len().to_string(),
+                status_words(s),
+            ]
+        })
+        .collect();
+    table(&["WAVE", "ACTION", "OP", "HOSTS", "STATUS"], &rows);
+    if !st.bars.is_empty() {
+        println!();
+        let rows: Vec<Vec<String>> = st
+            .bars
+            .iter()
+            .map(|b| {
+                vec![
+                    b.host.clone(),
+                    b.bar.clone(),
+                    b.verdict.to_uppercase(),
+                    b.why.clone(),
+                ]
+            })
+            .collect();
+        table(&["HOST", "BAR", "VERDICT", "WHY"], &rows);
+    }
+    println!("\nnext: {}", st.next);
 }
 
 /// Runs `bosun rollout …`.
@@ -652,8 +730,14 @@ pub fn rollout(ctl: &Control, key_dir: &std::path::Path, cmd: RolloutCmd) -> Res
         }
         RolloutCmd::Rollback { id, as_, json: j } => {
             let (k, who) = signer(&as_)?;
-            let a = ctl.rollout_rollback(&id, &k, &who)?;
+            let (a, gone) = ctl.rollout_rollback(&id, &k, &who)?;
             print_accepted(&format!("rollout {id}: rollback submitted"), &a, j);
+            if !gone.is_empty() && !j {
+                println!(
+                    "  not rolled back (no longer in the inventory): {}",
+                    gone.join(", ")
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Abort { id, why, as_ } => {
@@ -670,42 +754,7 @@ pub fn rollout(ctl: &Control, key_dir: &std::path::Path, cmd: RolloutCmd) -> Res
                 println!("{}", serde_json::to_string(&st).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("rollout {}  ({:?})", st.id, st.phase);
-            let rows: Vec<Vec<String>> = st
-                .runs
-                .iter()
-                .map(|(r, s)| {
-                    let wave = usize::try_from(r.wave)
-                        .ok()
-                        .and_then(|i| st.waves.get(i))
-                        .map_or("?".to_string(), |w| w.0.clone());
-                    vec![
-                        wave,
-                        r.action.as_str().into(),
-                        r.op.clone(),
-                        r.hosts.len().to_string(),
-                        status_words(s),
-                    ]
-                })
-                .collect();
-            table(&["WAVE", "ACTION", "OP", "HOSTS", "STATUS"], &rows);
-            if !st.bars.is_empty() {
-                println!();
-                let rows: Vec<Vec<String>> = st
-                    .bars
-                    .iter()
-                    .map(|b| {
-                        vec![
-                            b.host.clone(),
-                            b.bar.clone(),
-                            b.verdict.to_uppercase(),
-                            b.why.clone(),
-                        ]
-                    })
-                    .collect();
-                table(&["HOST", "BAR", "VERDICT", "WHY"], &rows);
-            }
-            println!("\nnext: {}", st.next);
+            print_status(&st);
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::List { json: j } => {
@@ -735,7 +784,7 @@ pub fn rollout(ctl: &Control, key_dir: &std::path::Path, cmd: RolloutCmd) -> Res
                     .map(|(st, l)| {
                         vec![
                             st.id.clone(),
-                            format!("{:?}", st.phase).to_lowercase(),
+                            st.phase.as_str().to_string(),
                             l.as_ref().map_or("-".into(), |l| l.0.clone()),
                             l.as_ref().map_or("-".into(), |l| l.1.clone()),
                         ]

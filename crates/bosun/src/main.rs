@@ -6,6 +6,7 @@
 //! approval, adoption), with the check named.
 
 mod bench;
+mod bench_rollout;
 mod cli;
 mod demo;
 mod fleet_cli;

@@ -149,7 +149,7 @@ fn runbook_catalog_verbs() {
         .iter()
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, vec!["disk-usage", "pkg-upgrade"]);
+    assert_eq!(ids, vec!["disk-usage", "pkg-rollback", "pkg-upgrade"]);
     let show = lab.ok(&["runbook", "show", "pkg-upgrade"]);
     assert!(
         show.contains("install") && show.contains("version"),

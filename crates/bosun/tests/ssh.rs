@@ -312,3 +312,92 @@ depends_on = [{ step = "hang", kind = "always" }]
     assert!(e["output"].as_str().unwrap().contains("on purpose"));
     assert!(!e["output"].as_str().unwrap().contains("could not reach"));
 }
+
+/// A canary rollout over ssh: the canary's bars pass over the transport;
+/// the next wave has an unreachable host, which halts the wave (the
+/// reachable host still gets its change and its bars) instead of hanging.
+#[test]
+fn rollout_over_ssh_with_an_unreachable_host() {
+    let (lab, _sshd) = ssh_lab();
+    let dir = scratch(&lab, "remote");
+    lab.write(
+        "runbooks/ssh-install.toml",
+        r#"
+id = "ssh-install"
+verb = "install"
+[params.version]
+type = "string"
+required = true
+[params.dir]
+type = "string"
+required = true
+[[steps]]
+id = "install"
+cmd = "mkdir -p {{ params.dir }}/{{ host.name }} && echo {{ params.version }} > {{ params.dir }}/{{ host.name }}/version"
+timeout = "30s"
+"#,
+    );
+    lab.write(
+        "rollouts/ssh.toml",
+        &format!(
+            r#"
+id = "ssh"
+runbook = "ssh-install"
+params = {{ version = "3", dir = "{dir}" }}
+[[waves]]
+name = "canary"
+hosts = "lab-a"
+bars = [
+  {{ kind = "heartbeat", within = "20s" }},
+  {{ kind = "version", cmd = "cat {{{{ params.dir }}}}/{{{{ host.name }}}}/version", expect = "{{{{ params.version }}}}" }},
+]
+[[waves]]
+name = "rest"
+hosts = "lab-b, dead"
+max_fail = 1
+bars = [
+  {{ kind = "heartbeat", within = "20s" }},
+  {{ kind = "version", cmd = "cat {{{{ params.dir }}}}/{{{{ host.name }}}}/version", expect = "{{{{ params.version }}}}" }},
+]
+"#
+        ),
+    );
+    let w0 = lab.json(&["rollout", "start", "ssh", "--as", "alice", "--json"]);
+    lab.ok(&["approve", w0["jti"].as_str().unwrap(), "--as", "bob"]);
+    lab.ok(&["work", "--until-idle"]);
+    let st = lab.json(&["rollout", "status", "ssh", "--json"]);
+    assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
+    let bars = st["bars"].as_array().unwrap();
+    assert_eq!(bars.len(), 2, "{st}");
+    assert!(
+        bars.iter()
+            .all(|b| b["verdict"] == "pass" && b["host"] == "lab-a"),
+        "{st}"
+    );
+
+    let w1 = lab.json(&["rollout", "promote", "ssh", "--as", "alice", "--json"]);
+    lab.ok(&["approve", w1["jti"].as_str().unwrap(), "--as", "bob"]);
+    lab.ok(&["work", "--until-idle"]);
+    let st = lab.json(&["rollout", "status", "ssh", "--json"]);
+    let last = &st["runs"][1][1];
+    assert_eq!(last["status"], "halted", "{st}");
+    assert!(last["why"].as_str().unwrap().contains("dead"), "{st}");
+    assert_eq!(
+        std::fs::read_to_string(format!("{dir}/lab-b/version")).unwrap(),
+        "3\n"
+    );
+    let bars = st["bars"].as_array().unwrap();
+    assert!(
+        bars.iter()
+            .any(|b| b["host"] == "lab-b" && b["verdict"] == "pass"),
+        "the reachable host passed its bars: {st}"
+    );
+    let hs = lab.json(&["hosts", "status", "--json"]);
+    let b = hs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "lab-b")
+        .unwrap();
+    assert_eq!(b["version"], "3", "{hs}");
+}
