@@ -62,19 +62,6 @@ pub fn run_bar(
     out
 }
 
-fn changes_succeeded(ctl: &Control, jti: &Jti, plan: &Plan, host: &str) -> Result<bool> {
-    let Some(op) = ctl.store.op(jti)? else {
-        return Ok(false);
-    };
-    Ok(op.steps.iter().all(|s| {
-        let is_change = usize::try_from(s.idx)
-            .ok()
-            .and_then(|i| plan.steps.get(i))
-            .is_some_and(|p| p.bar.is_none());
-        !(is_change && s.host == host && s.status == bosun_store::StepStatus::Failed)
-    }))
-}
-
 /// What a bar step's recorded output says: its kind, verdict and reason.
 pub fn parse_bar_line(output: &str) -> Option<(&str, Verdict, &str)> {
     let line = output.lines().next()?;
@@ -91,6 +78,8 @@ pub fn parse_bar_line(output: &str) -> Option<(&str, Verdict, &str)> {
 }
 
 /// Records what a bar's verdict means for its host (see the module docs).
+/// `changed`: every change step on the host succeeded (or was skipped).
+#[allow(clippy::too_many_arguments)]
 pub fn record_effects(
     ctl: &Control,
     plan: &Plan,
@@ -99,6 +88,7 @@ pub fn record_effects(
     bar: &BarCheck,
     v: Verdict,
     result: &StepResult,
+    changed: bool,
 ) -> Result<()> {
     let host = ps.host.as_str();
     let t = now();
@@ -118,7 +108,7 @@ pub fn record_effects(
             // Converged: every bar passed and every change step on the host
             // succeeded (a `continue` failure lets the bars run, but the
             // change did not happen).
-            if last_bar && changes_succeeded(ctl, jti, plan, host)? {
+            if last_bar && changed {
                 ctl.store.set_host_drift(host, None, t)?;
             }
         }

@@ -620,7 +620,14 @@ impl Controller {
             // bar's result: after a crash in between, the bar (idempotent)
             // runs again and files the same blocker, once.
             if let (Some(v), Some(b)) = (verdict, &ps.bar) {
-                crate::bars::record_effects(&self.ctl, plan, jti, ps, b, v, &result)?;
+                // The host's change steps all ended well (a `continue`
+                // failure lets bars run, but the change did not happen).
+                let changed = plan.steps.iter().zip(&slots).all(|(p, sl)| {
+                    p.host != ps.host
+                        || p.bar.is_some()
+                        || matches!(sl, Slot::Done(StepStatus::Succeeded | StepStatus::Skipped))
+                });
+                crate::bars::record_effects(&self.ctl, plan, jti, ps, b, v, &result, changed)?;
             }
             // An unknown outcome's blocker is filed by the store in the same
             // transaction.

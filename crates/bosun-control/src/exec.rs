@@ -106,10 +106,13 @@ fn pump_markers(
     sink: Arc<Mutex<Capped>>,
     markers: Arc<Mutex<Markers>>,
     nonce: String,
+    done: mpsc::Sender<()>,
 ) -> std::thread::JoinHandle<()> {
     let pgid_tag = format!("bosun-{nonce}-pgid:");
     let rc_tag = format!("bosun-{nonce}-rc:");
     std::thread::spawn(move || {
+        // Dropped when the pump ends: the step's waiter hears it at once.
+        let _done = done;
         let mut buf = [0u8; 8192];
         let mut marker: Option<Vec<u8>> = None;
         loop {
@@ -166,8 +169,10 @@ fn pump_markers(
 fn pump(
     mut r: impl Read + Send + 'static,
     sink: Arc<Mutex<Capped>>,
+    done: mpsc::Sender<()>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
+        let _done = done;
         let mut buf = [0u8; 8192];
         loop {
             match r.read(&mut buf) {
@@ -348,16 +353,24 @@ pub fn run_step_scrubbed(
     let sink = Arc::new(Mutex::new(Capped::default()));
     let markers = Arc::new(Mutex::new(Markers::default()));
     let mut pumps = Vec::new();
+    let (pumped, pumps_done) = mpsc::channel::<()>();
     if let Some(o) = child.stdout.take() {
-        pumps.push(pump(o, sink.clone()));
+        pumps.push(pump(o, sink.clone(), pumped.clone()));
     }
     if let Some(e) = child.stderr.take() {
         pumps.push(if ssh {
-            pump_markers(e, sink.clone(), markers.clone(), nonce.clone())
+            pump_markers(
+                e,
+                sink.clone(),
+                markers.clone(),
+                nonce.clone(),
+                pumped.clone(),
+            )
         } else {
-            pump(e, sink.clone())
+            pump(e, sink.clone(), pumped.clone())
         });
     }
+    drop(pumped);
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -408,11 +421,21 @@ pub fn run_step_scrubbed(
     };
     // A step may leave a background process holding its output open: read
     // on for a moment, then stop waiting for it.
+    // Every pump holds a sender: the channel disconnects the moment the
+    // last one ends (no polling), or the wait gives up at its deadline.
     let end = Instant::now() + Duration::from_secs(2);
-    while pumps.iter().any(|p| !p.is_finished()) && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(10));
+    let mut drained = false;
+    loop {
+        match pumps_done.recv_timeout(end.saturating_duration_since(Instant::now())) {
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                drained = true;
+                break;
+            }
+            _ if Instant::now() >= end => break,
+            _ => {}
+        }
     }
-    if pumps.iter().any(|p| !p.is_finished()) {
+    if !drained {
         note.push_str("\n[bosun: the step exited but something it started still holds its output open; stopped reading]");
     }
     let mut lost = unconfirmed;
@@ -725,9 +748,15 @@ mod tests {
         let sink = Arc::new(Mutex::new(Capped::default()));
         let mk = Arc::new(Mutex::new(Markers::default()));
         let input: &[u8] = b"\x1ebosun-n1-pgid:4242\nwarn: x\x1ebosun-n1-pgid:1\npartial\x1ebosun-n1-rc:3\n\x1ebosun-other-pgid:7\n\x1enot a marker but a long line of text that goes on and on and on and on\n";
-        pump_markers(input, sink.clone(), mk.clone(), "n1".into())
-            .join()
-            .unwrap();
+        pump_markers(
+            input,
+            sink.clone(),
+            mk.clone(),
+            "n1".into(),
+            mpsc::channel().0,
+        )
+        .join()
+        .unwrap();
         let m = *mk.lock().unwrap();
         assert_eq!((m.pgid, m.rc), (Some(4242), Some(3)));
         let text = sink.lock().unwrap().text();

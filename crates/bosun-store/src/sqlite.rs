@@ -414,14 +414,18 @@ fn enqueue(tx: &Transaction<'_>, jti: &str, at: i64) -> Result<()> {
     Ok(())
 }
 
+/// `execute` through the connection's statement cache: the hot paths (a
+/// step's two writes) skip re-parsing their SQL.
+fn exec_cached(tx: &Transaction<'_>, sql: &str, p: impl rusqlite::Params) -> Result<usize> {
+    tx.prepare_cached(sql)
+        .and_then(|mut st| st.execute(p))
+        .map_err(be)
+}
+
 fn check_fence(tx: &Transaction<'_>, lease: &Lease) -> Result<()> {
     let cur: Option<(String, i64)> = tx
-        .query_row(
-            "SELECT holder, token FROM lease WHERE name = 'controller'",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
+        .prepare_cached("SELECT holder, token FROM lease WHERE name = 'controller'")
+        .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
         .map_err(be)?;
     match cur {
         Some((h, t)) if h == lease.holder && t == i64_of(lease.token) => Ok(()),
@@ -1224,12 +1228,11 @@ impl Store for SqliteStore {
     ) -> Result<()> {
         self.with_tx(|tx| {
             check_fence(tx, lease)?;
-            let n = tx
-                .execute(
-                    "INSERT OR IGNORE INTO steps (jti, idx, step, host, status, started_at) VALUES (?1, ?2, ?3, ?4, 'started', ?5)",
-                    params![jti.as_str(), idx, step, host, now],
-                )
-                .map_err(be)?;
+            let n = exec_cached(
+                tx,
+                "INSERT OR IGNORE INTO steps (jti, idx, step, host, status, started_at) VALUES (?1, ?2, ?3, ?4, 'started', ?5)",
+                params![jti.as_str(), idx, step, host, now],
+            )?;
             if n == 0 {
                 return Err(StoreError::Conflict(format!(
                     "step {idx} ({step} on {host}) of op {jti} was already started; refusing to run it twice"
@@ -1242,7 +1245,8 @@ impl Store for SqliteStore {
     fn step_finished(&self, lease: &Lease, jti: &Jti, r: &StepResult) -> Result<()> {
         self.with_tx(|tx| {
             check_fence(tx, lease)?;
-            tx.execute(
+            exec_cached(
+                tx,
                 "INSERT INTO steps (jti, idx, step, host, status, exit_code, duration_ms, output, started_at, finished_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                  ON CONFLICT(jti, idx) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,
@@ -1259,8 +1263,7 @@ impl Store for SqliteStore {
                     r.started_at,
                     r.finished_at
                 ],
-            )
-            .map_err(be)?;
+            )?;
             event(
                 tx,
                 r.finished_at,
