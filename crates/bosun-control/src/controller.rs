@@ -342,6 +342,9 @@ impl Controller {
 
         let deps = dependency_entries(plan);
         let patterns = Arc::new(self.ctl.ws.config.scrub_patterns());
+        // Hosts with a `wake` command woken in this run (once each, before
+        // their first step).
+        let woken: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
         let order = sequence(plan);
         let hosts = self.ctl.ws.inventory()?;
         let parallel = plan
@@ -450,6 +453,7 @@ impl Controller {
                             let idempotent = ps.idempotent;
                             let patterns = patterns.clone();
                             let bar = ps.bar.clone();
+                            let woken = woken.clone();
                             // A burn-in counts from the bar's first recorded
                             // start: the timer survives restarts.
                             let hold_from = done.get(&idx).map_or(started, |r| r.started_at);
@@ -470,6 +474,9 @@ impl Controller {
                                 // Whatever happens in here, the scheduler
                                 // hears back (a panic is a lost outcome).
                                 let work = std::panic::AssertUnwindSafe(|| {
+                                    if let Some(w) = wake_once(&root, &host, &woken, &patterns) {
+                                        return (w, 1);
+                                    }
                                     if let Some(b) = &bar {
                                         return (
                                             crate::bars::run_bar(
@@ -745,6 +752,45 @@ impl Controller {
 
 /// The result of a plan entry that ran no command (skipped, waiting for
 /// a report, outcome unknown).
+/// Runs `host`'s `wake` command on the control host before its first step
+/// of the run. Returns the failed output when waking failed (the step then
+/// fails without running).
+fn wake_once(
+    root: &std::path::Path,
+    host: &bosun_model::Host,
+    woken: &std::sync::Mutex<std::collections::HashSet<String>>,
+    patterns: &[regex::Regex],
+) -> Option<StepOutput> {
+    let cmd = host.wake.as_deref()?;
+    {
+        let mut w = woken.lock().ok()?;
+        if !w.insert(host.name.to_string()) {
+            return None;
+        }
+    }
+    let out = run_step_scrubbed(
+        root,
+        &controller_host(&host.name),
+        cmd,
+        WAKE_TIMEOUT,
+        patterns,
+    );
+    if out.ok() {
+        return None;
+    }
+    Some(StepOutput {
+        output: format!(
+            "bosun: could not wake `{}` (`{cmd}` on the control host): {}",
+            host.name, out.output
+        ),
+        unreachable: true,
+        ..out
+    })
+}
+
+/// Longest a host's `wake` command may take.
+pub const WAKE_TIMEOUT: Duration = Duration::from_secs(600);
+
 fn no_run(
     idx: u32,
     ps: &bosun_model::PlanStep,

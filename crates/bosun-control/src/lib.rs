@@ -17,6 +17,7 @@ pub mod governed;
 pub mod intake;
 pub mod ledger;
 pub mod mirror;
+pub mod notify;
 pub mod report;
 pub mod rollout;
 

@@ -38,6 +38,25 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     blockers_file_once_and_resolve(make().as_ref());
     host_states_join_ops_and_drift(make().as_ref());
     rollouts_are_versioned(make().as_ref());
+    reminders_count_and_snooze(make().as_ref());
+}
+
+fn reminders_count_and_snooze(b: &dyn Backend) {
+    assert!(b.reminders().unwrap().is_empty());
+    b.note_reminder("op:x", 1, 100, None).unwrap();
+    b.note_reminder("op:x", 2, 200, None).unwrap();
+    b.snooze_reminder("blocker:3", 900, "alice", 150).unwrap();
+    let mut r = b.reminders().unwrap();
+    r.sort_by(|a, b| a.subject.cmp(&b.subject));
+    assert_eq!(r.len(), 2);
+    assert_eq!(
+        (r[0].subject.as_str(), r[0].sent, r[0].snoozed_until),
+        ("blocker:3", 0, 900)
+    );
+    assert_eq!(
+        (r[1].subject.as_str(), r[1].sent, r[1].last_at),
+        ("op:x", 2, 200)
+    );
 }
 
 fn blockers_file_once_and_resolve(b: &dyn Backend) {

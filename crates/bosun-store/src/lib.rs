@@ -232,6 +232,14 @@ pub trait Store: Send + Sync {
     /// or versioned, by host name.
     fn host_states(&self) -> Result<Vec<HostState>>;
 
+    /// Every reminder row.
+    fn reminders(&self) -> Result<Vec<ReminderRow>>;
+    /// Records that reminder number `sent` for `subject` went out at `at`,
+    /// with its `reminder.sent` event (`jti`: the op it is about, if any).
+    fn note_reminder(&self, subject: &str, sent: u32, at: i64, jti: Option<&str>) -> Result<()>;
+    /// Mutes `subject`'s reminders until `until`, with its event.
+    fn snooze_reminder(&self, subject: &str, until: i64, by: &str, at: i64) -> Result<()>;
+
     /// A rollout's status document.
     fn rollout(&self, id: &str) -> Result<Option<RolloutRecord>>;
     /// Every rollout, most recently changed first.

@@ -423,3 +423,17 @@ pub struct RolloutRecord {
     /// refused.
     pub version: u64,
 }
+
+/// How far a reminder ladder went for one subject (`op:<jti>`,
+/// `blocker:<id>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderRow {
+    /// What is reminded about.
+    pub subject: String,
+    /// Reminders sent so far.
+    pub sent: u32,
+    /// When the last one went out (Unix seconds; 0: never).
+    pub last_at: i64,
+    /// Muted until then (Unix seconds; 0: not snoozed).
+    pub snoozed_until: i64,
+}

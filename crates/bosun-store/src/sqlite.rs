@@ -161,6 +161,12 @@ CREATE TABLE IF NOT EXISTS host_state (
     version TEXT NOT NULL DEFAULT '',
     version_at INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS reminders (
+    subject TEXT PRIMARY KEY,
+    sent INTEGER NOT NULL DEFAULT 0,
+    last_at INTEGER NOT NULL DEFAULT 0,
+    snoozed_until INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS rollouts (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -1739,6 +1745,56 @@ impl Store for SqliteStore {
                 h.last_op = Some((jti, runbook, state));
             }
             Ok(out.into_values().collect())
+        })
+    }
+
+    fn reminders(&self) -> Result<Vec<ReminderRow>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT subject, sent, last_at, snoozed_until FROM reminders")
+                .map_err(be)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok(ReminderRow {
+                        subject: r.get(0)?,
+                        sent: u32::try_from(r.get::<_, i64>(1)?).unwrap_or(u32::MAX),
+                        last_at: r.get(2)?,
+                        snoozed_until: r.get(3)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.map(|r| r.map_err(be)).collect()
+        })
+    }
+
+    fn note_reminder(&self, subject: &str, sent: u32, at: i64, jti: Option<&str>) -> Result<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT INTO reminders (subject, sent, last_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(subject) DO UPDATE SET sent = excluded.sent, last_at = excluded.last_at",
+                params![subject, sent, at],
+            )
+            .map_err(be)?;
+            event(tx, at, jti, "reminder.sent", None, &serde_json::json!({"subject": subject, "n": sent}))
+        })
+    }
+
+    fn snooze_reminder(&self, subject: &str, until: i64, by: &str, at: i64) -> Result<()> {
+        self.with_tx(|tx| {
+            tx.execute(
+                "INSERT INTO reminders (subject, snoozed_until) VALUES (?1, ?2)
+                 ON CONFLICT(subject) DO UPDATE SET snoozed_until = excluded.snoozed_until",
+                params![subject, until],
+            )
+            .map_err(be)?;
+            event(
+                tx,
+                at,
+                None,
+                "reminder.snoozed",
+                None,
+                &serde_json::json!({"subject": subject, "until": until, "by": by}),
+            )
         })
     }
 

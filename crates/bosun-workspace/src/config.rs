@@ -32,6 +32,92 @@ pub struct Config {
     /// `scrub = ["AKIA[0-9A-Z]{16}", "ghp_[A-Za-z0-9]{36}"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub scrub: Vec<String>,
+    /// Reminders for what waits on a human: the ladder and the sinks.
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// `[notify]`: when and where to remind humans of what waits on them (ops
+/// waiting for approval or a step report, active blockers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// When to remind, counted from when the wait began (`0s` is at once).
+    #[serde(default = "default_ladder")]
+    pub ladder: Vec<String>,
+    /// After the ladder, remind this often.
+    #[serde(default = "default_repeat")]
+    pub repeat: String,
+    /// Where reminders go (default: the controller's log only).
+    #[serde(default = "default_sinks")]
+    pub sink: Vec<Sink>,
+}
+
+impl Default for Notify {
+    fn default() -> Notify {
+        Notify {
+            ladder: default_ladder(),
+            repeat: default_repeat(),
+            sink: default_sinks(),
+        }
+    }
+}
+
+fn default_ladder() -> Vec<String> {
+    ["0s", "1h", "6h", "1d"].map(String::from).to_vec()
+}
+
+fn default_repeat() -> String {
+    "1d".into()
+}
+
+fn default_sinks() -> Vec<Sink> {
+    vec![Sink::Log]
+}
+
+/// One place reminders go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", deny_unknown_fields)]
+pub enum Sink {
+    /// The controller's log (standard error of `serve`, the output of
+    /// `bosun remind`).
+    Log,
+    /// An HTTP(S) POST of a JSON document.
+    Webhook {
+        /// Where to POST.
+        url: String,
+    },
+    /// An ntfy topic (`https://ntfy.sh/<topic>` or a server of your own).
+    Ntfy {
+        /// The topic's URL.
+        url: String,
+        /// The environment variable holding an access token, if the topic
+        /// needs one (never the token itself: no secrets in the workspace).
+        #[serde(default)]
+        token_env: Option<String>,
+    },
+}
+
+impl Notify {
+    /// The ladder in seconds from the start of the wait, and the repeat
+    /// interval (both checked when parsed).
+    pub fn schedule(&self) -> (Vec<i64>, i64) {
+        (
+            self.ladder
+                .iter()
+                .filter_map(|d| ladder_secs(d).ok())
+                .collect(),
+            bosun_model::source::parse_duration(&self.repeat).unwrap_or(86_400),
+        )
+    }
+}
+
+/// A ladder rung: a duration, or `0s`/`now` for at once.
+fn ladder_secs(d: &str) -> Result<i64, String> {
+    match d.trim() {
+        "0" | "0s" | "now" => Ok(0),
+        other => bosun_model::source::parse_duration(other),
+    }
 }
 
 /// Most scrub patterns, and the longest one, accepted.
@@ -72,6 +158,46 @@ impl Config {
                 bosun_model::source::find_offset(text, "scrub"),
                 format!("more than {MAX_SCRUB_PATTERNS} scrub patterns"),
             ));
+        }
+        let at = |needle: &str, msg: String| {
+            SourceError::at(
+                path,
+                text,
+                bosun_model::source::find_offset(text, needle),
+                msg,
+            )
+        };
+        if c.notify.ladder.is_empty() || c.notify.ladder.len() > 32 {
+            return Err(at("ladder", "notify.ladder needs 1 to 32 rungs".into()));
+        }
+        let mut last = -1;
+        for d in &c.notify.ladder {
+            match ladder_secs(d) {
+                Ok(v) if v > last => last = v,
+                Ok(_) => {
+                    return Err(at(
+                        d,
+                        format!("notify.ladder rung `{d}` is not after the one before it"),
+                    ));
+                }
+                Err(e) => return Err(at(d, format!("notify.ladder rung `{d}`: {e}"))),
+            }
+        }
+        if let Err(e) = bosun_model::source::parse_duration(&c.notify.repeat) {
+            return Err(at(
+                "repeat",
+                format!("notify.repeat `{}`: {e}", c.notify.repeat),
+            ));
+        }
+        for s in &c.notify.sink {
+            if let Sink::Webhook { url } | Sink::Ntfy { url, .. } = s
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                return Err(at(
+                    url,
+                    format!("sink url `{url}` must start with http:// or https://"),
+                ));
+            }
         }
         for p in &c.scrub {
             if let Err(e) = compile(p) {

@@ -158,7 +158,7 @@ pub fn init(dir: &Path, name: &Name) -> Result<()> {
         (
             "bosun.toml",
             format!(
-                "# The workspace. See `bosun --help`.\nname = \"{name}\"\n\n# Regular expressions scrubbed (replaced by ***) from step output before\n# it is stored, besides the built-in rules for passwords and tokens:\n# scrub = [\"AKIA[0-9A-Z]{{16}}\", \"ghp_[A-Za-z0-9]{{36}}\"]\n\n# Embedded storage: one SQLite file under .bosun/.\n[storage]\nkind = \"embedded\"\n"
+                "# The workspace. See `bosun --help`.\nname = \"{name}\"\n\n# Regular expressions scrubbed (replaced by ***) from step output before\n# it is stored, besides the built-in rules for passwords and tokens:\n# scrub = [\"AKIA[0-9A-Z]{{16}}\", \"ghp_[A-Za-z0-9]{{36}}\"]\n\n# Embedded storage: one SQLite file under .bosun/.\n[storage]\nkind = \"embedded\"\n\n# Reminders of what waits on a human (approvals, step reports, blockers),\n# counted from when the wait began, then every `repeat`; `bosun serve`\n# sends them (or `bosun remind` from cron). Without this: the log only.\n# [notify]\n# ladder = [\"0s\", \"1h\", \"6h\", \"1d\"]\n# repeat = \"1d\"\n# [[notify.sink]]\n# kind = \"log\"\n# [[notify.sink]]\n# kind = \"ntfy\"\n# url = \"https://ntfy.sh/my-homelab\"\n# token_env = \"NTFY_TOKEN\"   # the name of a variable, never the token\n# [[notify.sink]]\n# kind = \"webhook\"\n# url = \"http://chat.lan/hooks/bosun\"\n"
             ),
         ),
         ("keys/keys.toml", KEYS.to_string()),

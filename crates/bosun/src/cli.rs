@@ -173,11 +173,78 @@ enum Cmd {
     #[command(subcommand)]
     Hosts(crate::fleet_cli::HostsCmd),
     /// Typed, scoped stops: what each kind halts; list, file, resolve.
-    #[command(subcommand)]
+    ///
+    /// Blockers: typed, scoped stops.
+    ///
+    /// A blocker halts exactly what its kind says, on its subject: `host-drifted`
+    /// halts installs to that host (builds run), `signing-fail` halts every build.
+    /// A held op stays queued and says which blocker holds it; everything else
+    /// runs. A failed rollout bar files a `regression` blocker on its host.
+    ///
+    /// The kinds in force come from policy/blockers.toml (adopted with the policy,
+    /// so nobody loosens a blocker by editing a file) or, without it, from the
+    /// seed table: `bosun blockers kinds`.
+    #[command(subcommand, verbatim_doc_comment)]
     Blockers(crate::fleet_cli::BlockersCmd),
     /// Canary-first rollouts: start, status, promote, drill, rollback, abort.
-    #[command(subcommand)]
+    ///
+    /// Roll a change out canary first, wave by wave.
+    ///
+    /// A rollout is a file, rollouts/<id>.toml: the runbook and its params, the
+    /// rollback runbook, and [[waves]] in order (the first is the canary), each
+    /// with its hosts, max_parallel, max_fail, bake time and bars (heartbeat,
+    /// version, file, probe, burn_in) checked on every host after its change.
+    ///
+    /// Each wave is an op of its own: `start` and `promote` print its jti, and
+    /// `bosun approve <jti> --as <operator>` lets it run. Every wave after the
+    /// canary needs a human, whatever the policy says, unless policy/keeper.toml
+    /// sets `allow_auto_promotion = true` (which `bosun policy lint` warns about).
+    ///
+    /// The usual story:
+    ///   bosun rollout start k71 --as alice      # submits the canary wave
+    ///   bosun approve <jti> --as bob            # if the policy wants a human
+    ///   bosun rollout status k71                # bars per host, and what to do next
+    ///   bosun rollout drill k71 --as alice      # if require_rollback_drill: roll the canary back …
+    ///   bosun rollout retry k71 --as alice      # … and re-apply it
+    ///   bosun rollout promote k71 --as alice    # the next wave (after its bake time)
+    ///   bosun rollout rollback k71 --as alice   # a bar failed: undo every host changed
+    ///   bosun rollout abort k71 --as bob        # or stop here: nothing more runs
+    ///
+    /// When a bar fails the wave halts, the host is marked drifted and a
+    /// `regression` blocker is filed: `rollout rollback` runs the rollback
+    /// runbook on every host changed so far; `rollout abort` stops the rollout
+    /// (an op of it not yet started never runs). An inconclusive bar (a
+    /// timeout, an answer neither pass nor fail) pauses the wave for you:
+    /// `promote --accept-inconclusive`, `retry`, or `abort`.
+    #[command(subcommand, verbatim_doc_comment)]
     Rollout(crate::fleet_cli::RolloutCmd),
+    /// Send the reminders that are due to the `[notify]` sinks.
+    ///
+    /// What waits on a human (ops waiting for approval or a step report,
+    /// active blockers) goes to the sinks of bosun.toml's `[notify]`: the
+    /// log, webhooks, ntfy. `serve` does this every 30 s;
+    /// run it from cron without a controller. The ladder (default: at
+    /// once, +1h, +6h, +1d, then daily) counts from when the wait began.
+    Remind {
+        /// Show what is due without sending or recording anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mute the reminders of an op (its jti) or a blocker (its number) for
+    /// a while. A snoozed blocker still halts what it halts.
+    Snooze {
+        /// An op's jti or a blocker's number.
+        target: String,
+        /// For how long (`6h`, `1d`).
+        #[arg(long = "for")]
+        for_: String,
+        /// Who snoozes it (an operator key).
+        #[arg(long = "as")]
+        as_: String,
+    },
     /// Watch bosun do its main job in a throwaway workspace.
     Demo,
     /// Measure intake, policy decisions and signature verification.
@@ -762,6 +829,64 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Remind { dry_run, json: j } => {
+            let ctl = ctx.control()?;
+            let t = now();
+            let sent: Vec<(
+                bosun_control::notify::Reminder,
+                Vec<bosun_control::notify::Delivery>,
+            )> = if dry_run {
+                ctl.reminders_due(t)?
+                    .into_iter()
+                    .map(|r| (r, Vec::new()))
+                    .collect()
+            } else {
+                ctl.remind(t)?
+            };
+            if j {
+                let v: Vec<_> = sent
+                    .iter()
+                    .map(|(r, d)| json!({"reminder": r, "deliveries": d}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                if sent.is_empty() {
+                    println!("no reminder is due");
+                }
+                for (r, d) in &sent {
+                    print_reminder(r, d);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Snooze { target, for_, as_ } => {
+            let ctl = ctx.control()?;
+            let gov = ctl.governed()?;
+            let who = key_id(&as_)?;
+            if gov.keys.get(&who).map(|k| k.role) != Some(Role::Operator) {
+                return Err(other(format!("`{as_}` is not an operator key")));
+            }
+            client::load_secret(&ctx.key_dir, &who)?;
+            let secs = bosun_model::source::parse_duration(&for_)
+                .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
+            let t = now();
+            let until = t.saturating_add(secs);
+            match target.parse::<u64>() {
+                Ok(id) => ctl.store.snooze_blocker(id, until, who.as_str(), t)?,
+                Err(_) => {
+                    let j = jti(&target)?;
+                    if ctl.store.op(&j)?.is_none() {
+                        return Err(other(format!(
+                            "no op with jti `{target}` and no blocker of that number"
+                        )));
+                    }
+                    ctl.store
+                        .snooze_reminder(&format!("op:{j}"), until, who.as_str(), t)?;
+                }
+            }
+            println!("{target}: reminders muted until {}", time(until));
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Hosts(c) => crate::fleet_cli::hosts(&ctx.control()?, c),
         Cmd::Blockers(c) => crate::fleet_cli::blockers(&ctx.control()?, &ctx.key_dir, c),
         Cmd::Rollout(c) => crate::fleet_cli::rollout(&ctx.control()?, &ctx.key_dir, c),
@@ -911,6 +1036,26 @@ fn policy_warnings(p: &bosun_policy::Policy, files: &bosun_workspace::PolicyFile
         ));
     }
     w
+}
+
+/// One reminder as the log sink writes it.
+pub(crate) fn print_reminder(
+    r: &bosun_control::notify::Reminder,
+    d: &[bosun_control::notify::Delivery],
+) {
+    println!(
+        "reminder #{} to {}: {} (waiting since {}); next: {}",
+        r.n,
+        r.to,
+        r.title,
+        time(r.since),
+        r.next
+    );
+    for x in d {
+        if let Some(e) = &x.error {
+            println!("  {} sink failed: {e}", x.sink);
+        }
+    }
 }
 
 pub(crate) fn explain_text(rec: &bosun_store::OpRecord) -> String {
@@ -1744,6 +1889,38 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             }
         })
     };
+    // Reminders: a pass every 30 s, on a thread of their own.
+    let remind_thread = {
+        let stop = stop.clone();
+        let ws = Workspace::open(&ctx.workspace)?;
+        std::thread::spawn(move || {
+            let Ok(ctl) = Control::open(ws) else {
+                return;
+            };
+            let mut waited = 30;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if waited >= 30 {
+                    waited = 0;
+                    match ctl.remind(now()) {
+                        Ok(sent) => {
+                            let log = ctl
+                                .ws
+                                .config
+                                .notify
+                                .sink
+                                .contains(&bosun_workspace::Sink::Log);
+                            for (r, d) in sent.iter().filter(|_| log) {
+                                print_reminder(r, d);
+                            }
+                        }
+                        Err(e) => eprintln!("reminders: {e}"),
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                waited += 1;
+            }
+        })
+    };
     let mut halted_said = false;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         match c.tick(&mut print_progress)? {
@@ -1765,6 +1942,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     c.release_held()?;
     c.release()?;
     let _ = cp_thread.join();
+    let _ = remind_thread.join();
     println!("controller stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -653,3 +653,54 @@ fn policy_lint_warns_when_auto_promotion_is_lifted() {
         "{w}"
     );
 }
+
+#[test]
+fn rollout_help_teaches_promote_abort_and_rollback() {
+    let help =
+        String::from_utf8(bin().args(["rollout", "--help"]).output().unwrap().stdout).unwrap();
+    for needle in [
+        "bosun rollout start",
+        "bosun approve <jti>",
+        "bosun rollout promote",
+        "bosun rollout rollback",
+        "bosun rollout abort",
+        "--accept-inconclusive",
+        "allow_auto_promotion",
+    ] {
+        assert!(
+            help.contains(needle),
+            "`bosun rollout --help` should teach {needle}:\n{help}"
+        );
+    }
+}
+
+#[test]
+fn a_host_with_a_wake_command_is_woken_before_its_first_step() {
+    let lab = Lab::new();
+    verb_runbooks(&lab);
+    let hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+    lab.write(
+        "fleet/hosts.toml",
+        &format!(
+            "{hosts}\n[[host]]\nname = \"sleepy\"\ntransport = \"local\"\nroot = \".bosun/sim/sleepy\"\nwake = \"echo woken >> woke-sleepy\"\nbuilds = [\"aarch64\"]\n\n[[host]]\nname = \"comatose\"\ntransport = \"local\"\nroot = \".bosun/sim/comatose\"\nwake = \"exit 7\"\n"
+        ),
+    );
+    let a = op(&lab, "install", "sleepy", &[]);
+    let b = op(&lab, "install", "comatose", &[]);
+    lab.ok(&["work", "--until-idle"]);
+    assert_eq!(lab.state(&a), "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(lab.path("woke-sleepy")).unwrap(),
+        "woken\n",
+        "woken once, on the control host"
+    );
+    assert_eq!(lab.state(&b), "failed");
+    let show = lab.json(&["ops", "show", &b, "--json"]);
+    assert!(
+        show["steps"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("could not wake"),
+        "{show}"
+    );
+}

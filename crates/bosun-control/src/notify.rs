@@ -1,0 +1,260 @@
+//! Consent reminders: what waits on a human (an op waiting for approval or
+//! for a human step's report, an active blocker) is reminded on a ladder
+//! (default: at once, +1h, +6h, +1d, then daily) through the sinks of
+//! `bosun.toml`'s `[notify]`: the log, a webhook (JSON POST) and ntfy.
+//!
+//! Each subject (`op:<jti>`, `blocker:<id>`) keeps how many reminders went
+//! out and when; rung `n` is due at the start of the wait plus the ladder's
+//! `n`-th offset, and after the ladder every `repeat`. A snooze (`bosun
+//! snooze`) mutes a subject until it ends; a blocker's snooze never lifts
+//! what it halts. A reminder counts as sent once it was offered to every
+//! sink; a sink that fails is reported, not retried until the next rung.
+
+use std::time::Duration;
+
+use bosun_model::OpState;
+use bosun_store::ReminderRow;
+use bosun_workspace::Sink;
+use serde::Serialize;
+
+use crate::{Control, Result};
+
+/// One reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reminder {
+    /// `op:<jti>` or `blocker:<id>`.
+    pub subject: String,
+    /// Which reminder this is (1: the first).
+    pub n: u32,
+    /// One line: what waits.
+    pub title: String,
+    /// The command that ends the wait.
+    pub next: String,
+    /// Who is asked (a role or an owner).
+    pub to: String,
+    /// Since when it waits (Unix seconds).
+    pub since: i64,
+    /// The op, when the subject is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// What one sink did with one reminder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Delivery {
+    /// `log`, `webhook` or `ntfy`.
+    pub sink: String,
+    /// `None` when delivered, else why not.
+    pub error: Option<String>,
+}
+
+/// Longest a sink may take to answer.
+pub const SINK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// When rung `n` (0-based) of a wait that began at `since` is due.
+pub fn due_at(ladder: &[i64], repeat: i64, since: i64, n: u32, last_at: i64) -> i64 {
+    match usize::try_from(n).ok().and_then(|i| ladder.get(i)) {
+        Some(off) => since.saturating_add(*off),
+        None => last_at.saturating_add(repeat.max(60)),
+    }
+}
+
+impl Control {
+    /// Everything that waits on a human now, whether due or not.
+    pub fn waiting_on_humans(&self) -> Result<Vec<Reminder>> {
+        let mut out = Vec::new();
+        for o in self
+            .store
+            .list_ops(Some(OpState::PendingApproval), usize::MAX)?
+        {
+            out.push(Reminder {
+                subject: format!("op:{}", o.jti),
+                n: 0,
+                title: format!(
+                    "op {} ({} on {} host(s), by {}) waits for approval",
+                    o.jti, o.runbook, o.targets, o.iss
+                ),
+                next: format!("bosun approve {} --as <operator>", o.jti),
+                to: "operator".into(),
+                since: o.created_at,
+                jti: Some(o.jti.to_string()),
+            });
+        }
+        for o in self.store.list_ops(Some(OpState::Running), usize::MAX)? {
+            let Some(rec) = self.store.op(&o.jti)? else {
+                continue;
+            };
+            if let Some(s) = rec
+                .steps
+                .iter()
+                .find(|s| s.status == bosun_store::StepStatus::Waiting)
+            {
+                out.push(Reminder {
+                    subject: format!("op:{}", o.jti),
+                    n: 0,
+                    title: format!(
+                        "op {} ({}) waits for a human to report step `{}` on `{}`",
+                        o.jti, o.runbook, s.step, s.host
+                    ),
+                    next: format!(
+                        "bosun step report {} {} --host {} --status pass|fail --as <you>",
+                        o.jti, s.step, s.host
+                    ),
+                    to: "operator".into(),
+                    since: s.started_at,
+                    jti: Some(o.jti.to_string()),
+                });
+            }
+        }
+        let kinds = self.governed().ok().map(|g| g.blocker_kinds);
+        for b in self.store.blockers(false)? {
+            let k = kinds.as_ref().and_then(|k| k.get(&b.kind));
+            out.push(Reminder {
+                subject: format!("blocker:{}", b.id),
+                n: 0,
+                title: format!(
+                    "blocker {} ({} on `{}`) halts {}: {}",
+                    b.id,
+                    b.kind,
+                    b.subject,
+                    k.map_or("every change to its subject", |k| k.description.as_str()),
+                    b.reason
+                ),
+                next: k.map_or_else(
+                    || format!("bosun blockers show {}", b.id),
+                    |k| k.next_for(b.id, &b.subject),
+                ),
+                to: b.owner.clone(),
+                since: b.since,
+                jti: b.op.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The reminders due at `now` (not snoozed), numbered.
+    pub fn reminders_due(&self, now: i64) -> Result<Vec<Reminder>> {
+        let (ladder, repeat) = self.ws.config.notify.schedule();
+        let rows: std::collections::HashMap<String, ReminderRow> = self
+            .store
+            .reminders()?
+            .into_iter()
+            .map(|r| (r.subject.clone(), r))
+            .collect();
+        let snoozed_blockers: std::collections::HashMap<String, i64> = self
+            .store
+            .blockers(false)?
+            .into_iter()
+            .map(|b| (format!("blocker:{}", b.id), b.snoozed_until))
+            .collect();
+        let mut due = Vec::new();
+        for mut r in self.waiting_on_humans()? {
+            let row = rows.get(&r.subject).cloned().unwrap_or_default();
+            let muted = row
+                .snoozed_until
+                .max(snoozed_blockers.get(&r.subject).copied().unwrap_or(0));
+            if muted > now {
+                continue;
+            }
+            if due_at(&ladder, repeat, r.since, row.sent, row.last_at) <= now {
+                r.n = row.sent + 1;
+                due.push(r);
+            }
+        }
+        Ok(due)
+    }
+
+    /// Sends every reminder due at `now` to every sink and records it.
+    /// Returns what was sent and what each sink did.
+    pub fn remind(&self, now: i64) -> Result<Vec<(Reminder, Vec<Delivery>)>> {
+        let due = self.reminders_due(now)?;
+        let mut out = Vec::with_capacity(due.len());
+        if due.is_empty() {
+            return Ok(out);
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(SINK_TIMEOUT))
+            .build()
+            .into();
+        for r in due {
+            let mut deliveries = Vec::new();
+            for s in &self.ws.config.notify.sink {
+                deliveries.push(send(&agent, &self.ws.config.name, s, &r));
+            }
+            self.store
+                .note_reminder(&r.subject, r.n, now, r.jti.as_deref())?;
+            out.push((r, deliveries));
+        }
+        Ok(out)
+    }
+}
+
+fn send(agent: &ureq::Agent, ws: &bosun_model::Name, sink: &Sink, r: &Reminder) -> Delivery {
+    let (name, result) = match sink {
+        // The caller prints log reminders.
+        Sink::Log => ("log", Ok(())),
+        Sink::Webhook { url } => {
+            let body = serde_json::json!({
+                "workspace": ws,
+                "subject": r.subject,
+                "reminder": r.n,
+                "title": r.title,
+                "next": r.next,
+                "to": r.to,
+                "since": r.since,
+                "jti": r.jti,
+            });
+            (
+                "webhook",
+                agent
+                    .post(url)
+                    .header("Content-Type", "application/json")
+                    .send(body.to_string())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            )
+        }
+        Sink::Ntfy { url, token_env } => {
+            let mut req = agent
+                .post(url)
+                .header("Title", format!("bosun {ws}: waiting on {}", r.to))
+                .header("Tags", "hourglass")
+                .header("Priority", if r.n >= 3 { "high" } else { "default" });
+            if let Some(var) = token_env
+                && let Ok(tok) = std::env::var(var)
+            {
+                req = req.header("Authorization", format!("Bearer {tok}"));
+            }
+            (
+                "ntfy",
+                req.send(format!("{}\nnext: {}", r.title, r.next))
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            )
+        }
+    };
+    Delivery {
+        sink: name.into(),
+        error: result.err(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ladder_then_the_repeat() {
+        let ladder = [0, 3600, 6 * 3600, 86_400];
+        assert_eq!(due_at(&ladder, 86_400, 1000, 0, 0), 1000);
+        assert_eq!(due_at(&ladder, 86_400, 1000, 1, 1000), 4600);
+        assert_eq!(due_at(&ladder, 86_400, 1000, 3, 22_600), 87_400);
+        // After the ladder: every `repeat` after the last one sent.
+        assert_eq!(due_at(&ladder, 86_400, 1000, 4, 90_000), 176_400);
+        assert_eq!(
+            due_at(&ladder, 0, 1000, 9, 5000),
+            5060,
+            "at least a minute apart"
+        );
+    }
+}
