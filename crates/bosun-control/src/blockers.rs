@@ -118,7 +118,7 @@ impl Control {
         ) {
             let known = bosun_model::Name::parse(&b.subject)
                 .ok()
-                .and_then(|n| self.ws.inventory().ok()?.get(&n).cloned());
+                .and_then(|n| self.inventory_in_force().ok()?.0.get(&n).cloned());
             if known.is_none() {
                 return Err(crate::ControlError::Other(format!(
                     "a `{}` blocker's subject is one host of fleet/hosts.toml; `{}` is not one",

@@ -59,6 +59,9 @@ pub enum Progress {
     },
     /// A run ended (or paused: `state` is `running` when halted).
     RunEnded(RunReport),
+    /// Something the operator should know that stops nothing (a file on
+    /// disk that no longer parses while its last good version is used).
+    Warning(String),
 }
 
 /// How a run ended this time.
@@ -127,6 +130,7 @@ impl Controller {
             ttl: LEASE_TTL_SECS,
             lease: None,
             held: Vec::new(),
+
             step_timeout: STEP_TIMEOUT,
             parallel: DEFAULT_PARALLEL,
         }
@@ -179,6 +183,16 @@ impl Controller {
                 other.holder, other.token
             ))),
         }
+    }
+
+    /// The inventory in force (see [`Control::inventory_in_force`]),
+    /// reporting a file that no longer parses.
+    fn inventory(&self, progress: &mut dyn FnMut(Progress)) -> Result<bosun_workspace::Inventory> {
+        let (inv, warning) = self.ctl.inventory_in_force()?;
+        if let Some(w) = warning {
+            progress(Progress::Warning(w));
+        }
+        Ok(inv)
     }
 
     /// Dispatches at most one op: renews the lease, honours a halt, takes
@@ -272,9 +286,20 @@ impl Controller {
         // Active blockers hold exactly the ops their kinds say; a run
         // already under way (resumed) is not held.
         if op.summary.state == OpState::Approved {
-            let holds = self.ctl.holds(None, &op.plan)?;
-            if let Some(h) = holds.first() {
-                return Ok(report(OpState::Approved, format!("held: {}", h.text())));
+            match self.ctl.holds(None, &op.plan) {
+                Ok(holds) => {
+                    if let Some(h) = holds.first() {
+                        return Ok(report(OpState::Approved, format!("held: {}", h.text())));
+                    }
+                }
+                // Fail closed, and keep serving: the op waits until the
+                // blockers can be judged again.
+                Err(e) => {
+                    return Ok(report(
+                        OpState::Approved,
+                        format!("held: the active blockers cannot be judged ({e})"),
+                    ));
+                }
             }
         }
         // An op of a rollout runs only while the rollout still wants it
@@ -346,7 +371,7 @@ impl Controller {
         // their first step).
         let woken: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
         let order = sequence(plan);
-        let hosts = self.ctl.ws.inventory()?;
+        let hosts = self.inventory(progress)?;
         let parallel = plan
             .parallel
             .map_or(self.parallel, |p| usize::try_from(p).unwrap_or(usize::MAX))

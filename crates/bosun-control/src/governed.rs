@@ -44,7 +44,36 @@ pub fn runbook_subject(id: &str) -> String {
     format!("runbook:{id}")
 }
 
+/// The store's name for the last inventory that parsed.
+const INVENTORY: &str = "inventory";
+
 impl Control {
+    /// The inventory in force: `fleet/hosts.toml` when it parses (kept in
+    /// the store as the last good one); otherwise the last good one, with
+    /// the parse error (file:line) as a warning. A first inventory that
+    /// does not parse is an error.
+    pub fn inventory_in_force(&self) -> Result<(Inventory, Option<String>)> {
+        match self.ws.inventory_with_text() {
+            Ok((inv, text)) => {
+                self.store.remember(INVENTORY, &text, crate::now())?;
+                Ok((inv, None))
+            }
+            Err(e) => match self.store.remembered(INVENTORY)? {
+                Some(text) => {
+                    let inv = Inventory::parse("fleet/hosts.toml (last good)", &text)
+                        .map_err(bosun_workspace::WsError::Invalid)?;
+                    Ok((
+                        inv,
+                        Some(format!(
+                            "{e}; the last fleet/hosts.toml that parsed stays in force until it is fixed"
+                        )),
+                    ))
+                }
+                None => Err(e.into()),
+            },
+        }
+    }
+
     /// Loads what is in force. Fails when nothing was adopted yet.
     pub fn governed(&self) -> Result<Governed> {
         let store = &self.store;
@@ -115,7 +144,8 @@ impl Control {
                 },
             }
         }
-        let inventory = self.ws.inventory()?;
+        let (inventory, warning) = self.inventory_in_force()?;
+        drift.extend(warning);
         Ok(Governed {
             policy,
             blocker_kinds,

@@ -39,6 +39,21 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     host_states_join_ops_and_drift(make().as_ref());
     rollouts_are_versioned(make().as_ref());
     reminders_count_and_snooze(make().as_ref());
+    remembered_files(make().as_ref());
+}
+
+fn remembered_files(b: &dyn Backend) {
+    assert_eq!(b.remembered("inventory").unwrap(), None);
+    let n = b.ledger_size().unwrap();
+    b.remember("inventory", "a", 1).unwrap();
+    b.remember("inventory", "a", 2).unwrap();
+    assert_eq!(
+        b.ledger_size().unwrap(),
+        n + 1,
+        "an unchanged file is no new entry"
+    );
+    b.remember("inventory", "b", 3).unwrap();
+    assert_eq!(b.remembered("inventory").unwrap().as_deref(), Some("b"));
 }
 
 fn reminders_count_and_snooze(b: &dyn Backend) {

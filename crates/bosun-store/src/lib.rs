@@ -232,6 +232,13 @@ pub trait Store: Send + Sync {
     /// or versioned, by host name.
     fn host_states(&self) -> Result<Vec<HostState>>;
 
+    /// Keeps the last good version of a file that is read from disk but not
+    /// adopted (`inventory`), with a `<name>.changed` event carrying its
+    /// digest; a no-op when the content is unchanged.
+    fn remember(&self, name: &str, content: &str, at: i64) -> Result<()>;
+    /// The last good version kept by [`Store::remember`].
+    fn remembered(&self, name: &str) -> Result<Option<String>>;
+
     /// Every reminder row.
     fn reminders(&self) -> Result<Vec<ReminderRow>>;
     /// Records that reminder number `sent` for `subject` went out at `at`,

@@ -161,6 +161,11 @@ CREATE TABLE IF NOT EXISTS host_state (
     version TEXT NOT NULL DEFAULT '',
     version_at INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS remembered (
+    name TEXT PRIMARY KEY,
+    content TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS reminders (
     subject TEXT PRIMARY KEY,
     sent INTEGER NOT NULL DEFAULT 0,
@@ -1745,6 +1750,48 @@ impl Store for SqliteStore {
                 h.last_op = Some((jti, runbook, state));
             }
             Ok(out.into_values().collect())
+        })
+    }
+
+    fn remember(&self, name: &str, content: &str, at: i64) -> Result<()> {
+        self.with_tx(|tx| {
+            let cur: Option<String> = tx
+                .query_row(
+                    "SELECT content FROM remembered WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            if cur.as_deref() == Some(content) {
+                return Ok(());
+            }
+            tx.execute(
+                "INSERT INTO remembered (name, content, at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET content = excluded.content, at = excluded.at",
+                params![name, content, at],
+            )
+            .map_err(be)?;
+            event(
+                tx,
+                at,
+                None,
+                &format!("{name}.changed"),
+                None,
+                &serde_json::json!({"digest": Digest::of(content.as_bytes())}),
+            )
+        })
+    }
+
+    fn remembered(&self, name: &str) -> Result<Option<String>> {
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT content FROM remembered WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(be)
         })
     }
 

@@ -108,9 +108,15 @@ impl Workspace {
 
     /// The inventory as on disk.
     pub fn inventory(&self) -> Result<Inventory> {
+        self.inventory_with_text().map(|(i, _)| i)
+    }
+
+    /// The inventory and the text it was parsed from.
+    pub fn inventory_with_text(&self) -> Result<(Inventory, String)> {
         let p = self.path("fleet/hosts.toml");
         let text = read(&p)?;
-        Inventory::parse("fleet/hosts.toml", &text).map_err(WsError::Invalid)
+        let inv = Inventory::parse("fleet/hosts.toml", &text).map_err(WsError::Invalid)?;
+        Ok((inv, text))
     }
 
     /// The policy files as on disk.

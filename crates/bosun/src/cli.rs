@@ -1012,6 +1012,7 @@ pub(crate) fn print_progress(p: Progress) {
             );
         }
         Progress::RunEnded(r) => println!("■ {} {}: {}", r.jti, r.state, r.detail),
+        Progress::Warning(w) => eprintln!("warning: {w}"),
     }
 }
 

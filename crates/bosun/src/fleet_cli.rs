@@ -232,7 +232,10 @@ fn human(ctl: &Control, key_dir: &std::path::Path, who: &str, operator: bool) ->
 
 /// Runs `bosun hosts …`.
 pub fn hosts(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
-    let inv = ctl.ws.inventory()?;
+    let (inv, warning) = ctl.inventory_in_force()?;
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
     match cmd {
         HostsCmd::List { json: j } => {
             if j {

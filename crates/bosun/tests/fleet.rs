@@ -704,3 +704,88 @@ fn a_host_with_a_wake_command_is_woken_before_its_first_step() {
         "{show}"
     );
 }
+
+/// A burn-in bar's hold counts from the bar's recorded start: a controller
+/// killed during the hold and restarted waits only for what is left.
+#[test]
+fn burn_in_timer_survives_a_restart() {
+    let lab = rollout_lab(
+        r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+[[waves]]
+name = "canary"
+hosts = "canary-1"
+bars = [{ kind = "burn_in", hold = "4s", cmd = "test -f version" }]
+"#,
+    );
+    let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
+    let jti = w0["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", &jti, "--as", "bob"]);
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let show = lab.json(&["ops", "show", &jti, "--json"]);
+        let started = show["steps"]
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["step"] == "bar-1-burn-in"));
+        if started {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the burn-in never started: {show}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let t = std::time::Instant::now();
+    lab.ok(&["work", "--until-idle"]);
+    let took = t.elapsed();
+    assert_eq!(lab.state(&jti), "succeeded");
+    assert!(
+        took < std::time::Duration::from_millis(3800),
+        "the restarted controller waited the whole hold again: {took:?}"
+    );
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["bars"][0]["verdict"], "pass", "{st}");
+}
+
+/// A malformed inventory is refused with file:line where it is read for
+/// the first time, and afterwards the last one that parsed stays in force:
+/// approvals and the controller keep working, and say why.
+#[test]
+fn a_malformed_inventory_leaves_the_last_good_one_in_force() {
+    let lab = Lab::new();
+    verb_runbooks(&lab);
+    let s = lab.json(&[
+        "submit", "install", "--target", "web-1", "--as", "alice", "--json",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    let good = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+    lab.write(
+        "fleet/hosts.toml",
+        &format!("{good}\n[[host]]\nname = \"web-1\"\n"),
+    );
+    // New submissions that read the file say where it is wrong…
+    let st = lab.run(&["status"]);
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&st.stdout),
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert!(out.contains("fleet/hosts.toml:"), "{out}");
+    // … while the approval and the run use the last good inventory.
+    lab.ok(&["approve", &jti, "--as", "bob"]);
+    let o = lab.run(&["work", "--until-idle"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stays in force"));
+    assert_eq!(lab.state(&jti), "succeeded");
+}
