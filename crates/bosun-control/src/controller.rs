@@ -383,6 +383,10 @@ impl Controller {
                 acct.failed(ps, max_fail, false);
             }
         }
+        // A rollout op stops starting steps once its rollout no longer
+        // wants it (aborted, rolling back, restarted): checked now, for a
+        // resumed run, and about every second while it runs.
+        let mut rollout_checked: Option<std::time::Instant> = None;
         let (tx, rx) = mpsc::channel::<(usize, StepOutput, u32, u32)>();
         let mut running = 0usize;
         let mut running_step: HashMap<&str, usize> = HashMap::new();
@@ -390,6 +394,16 @@ impl Controller {
         // Steps whose outcome became unknown in this run.
         let mut attention: Vec<String> = Vec::new();
         loop {
+            if op.claims.rollout.is_some()
+                && acct.run_stopped.is_none()
+                && rollout_checked.is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+            {
+                rollout_checked = Some(std::time::Instant::now());
+                if let Some(why) = self.ctl.rollout_refuses(&op.claims)? {
+                    acct.failures.push(format!("the rollout stopped it: {why}"));
+                    acct.run_stopped = Some(why);
+                }
+            }
             let halted = store.halt()?;
             if halted.is_none() {
                 for i in 0..n {
@@ -787,11 +801,8 @@ fn wake_once(
     patterns: &[regex::Regex],
 ) -> Option<StepOutput> {
     let cmd = host.wake.as_deref()?;
-    {
-        let mut w = woken.lock().ok()?;
-        if !w.insert(host.name.to_string()) {
-            return None;
-        }
+    if woken.lock().ok()?.contains(host.name.as_str()) {
+        return None;
     }
     let out = run_step_scrubbed(
         root,
@@ -801,6 +812,10 @@ fn wake_once(
         patterns,
     );
     if out.ok() {
+        // Woken only once it worked: a later step tries again.
+        if let Ok(mut w) = woken.lock() {
+            w.insert(host.name.to_string());
+        }
         return None;
     }
     Some(StepOutput {

@@ -3,7 +3,8 @@
 //! (default: at once, +1h, +6h, +1d, then daily) through the sinks of
 //! `bosun.toml`'s `[notify]`: the log, a webhook (JSON POST) and ntfy.
 //!
-//! Each subject (`op:<jti>`, `blocker:<id>`) keeps how many reminders went
+//! Each wait (`op:<jti>:approval`, `op:<jti>:step:<idx>`, `blocker:<id>`)
+//! keeps how many reminders went
 //! out and when; rung `n` is due at the start of the wait plus the ladder's
 //! `n`-th offset, and after the ladder every `repeat`. A snooze (`bosun
 //! snooze`) mutes a subject until it ends; a blocker's snooze never lifts
@@ -22,7 +23,7 @@ use crate::{Control, Result};
 /// One reminder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reminder {
-    /// `op:<jti>` or `blocker:<id>`.
+    /// `op:<jti>:approval`, `op:<jti>:step:<idx>` or `blocker:<id>`.
     pub subject: String,
     /// Which reminder this is (1: the first).
     pub n: u32,
@@ -68,7 +69,7 @@ impl Control {
             .list_ops(Some(OpState::PendingApproval), usize::MAX)?
         {
             out.push(Reminder {
-                subject: format!("op:{}", o.jti),
+                subject: format!("op:{}:approval", o.jti),
                 n: 0,
                 title: format!(
                     "op {} ({} on {} host(s), by {}) waits for approval",
@@ -90,7 +91,7 @@ impl Control {
                 .find(|s| s.status == bosun_store::StepStatus::Waiting)
             {
                 out.push(Reminder {
-                    subject: format!("op:{}", o.jti),
+                    subject: format!("op:{}:step:{}", o.jti, s.idx),
                     n: 0,
                     title: format!(
                         "op {} ({}) waits for a human to report step `{}` on `{}`",
@@ -147,6 +148,13 @@ impl Control {
             .into_iter()
             .map(|b| (format!("blocker:{}", b.id), b.snoozed_until))
             .collect();
+        let min_gap = ladder
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .chain([repeat, 60])
+            .filter(|g| *g > 0)
+            .min()
+            .unwrap_or(60);
         let mut due = Vec::new();
         for mut r in self.waiting_on_humans()? {
             let row = rows.get(&r.subject).cloned().unwrap_or_default();
@@ -156,8 +164,25 @@ impl Control {
             if muted > now {
                 continue;
             }
+            // Never closer together than the ladder's closest rungs (and
+            // at most a minute): two passes, or a pass and a cron run, do
+            // not send the same rung twice.
+            if row.last_at > 0 && now - row.last_at < min_gap {
+                continue;
+            }
             if due_at(&ladder, repeat, r.since, row.sent, row.last_at) <= now {
-                r.n = row.sent + 1;
+                // A wait that began long ago (or was snoozed, or no
+                // controller ran) gets one reminder at the highest rung due,
+                // not a burst of the rungs it missed.
+                let mut k = row.sent;
+                while usize::try_from(k + 1)
+                    .ok()
+                    .and_then(|i| ladder.get(i))
+                    .is_some_and(|off| r.since.saturating_add(*off) <= now)
+                {
+                    k += 1;
+                }
+                r.n = k + 1;
                 due.push(r);
             }
         }
@@ -176,16 +201,36 @@ impl Control {
             .timeout_global(Some(SINK_TIMEOUT))
             .build()
             .into();
+        // A sink that failed (or timed out) is skipped for the rest of the
+        // pass: one dead webhook costs one timeout, not one per reminder.
+        let mut dead = vec![false; self.ws.config.notify.sink.len()];
         for r in due {
             let mut deliveries = Vec::new();
-            for s in &self.ws.config.notify.sink {
-                deliveries.push(send(&agent, &self.ws.config.name, s, &r));
+            for (i, s) in self.ws.config.notify.sink.iter().enumerate() {
+                let d = if dead[i] {
+                    Delivery {
+                        sink: sink_name(s).into(),
+                        error: Some("skipped: it failed earlier in this pass".into()),
+                    }
+                } else {
+                    send(&agent, &self.ws.config.name, s, &r)
+                };
+                dead[i] |= d.error.is_some();
+                deliveries.push(d);
             }
             self.store
                 .note_reminder(&r.subject, r.n, now, r.jti.as_deref())?;
             out.push((r, deliveries));
         }
         Ok(out)
+    }
+}
+
+fn sink_name(s: &Sink) -> &'static str {
+    match s {
+        Sink::Log => "log",
+        Sink::Webhook { .. } => "webhook",
+        Sink::Ntfy { .. } => "ntfy",
     }
 }
 

@@ -362,15 +362,12 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
             let mut failed = None;
             let mut paused = None;
             let mut step_failed = None;
-            let mut skipped = false;
+            let skipped = !every_host_checked(op);
             for s in &op.steps {
                 let is_bar = usize::try_from(s.idx)
                     .ok()
                     .and_then(|i| op.plan.steps.get(i))
                     .is_some_and(|p| p.bar.is_some());
-                if s.status == StepStatus::Skipped && !is_bar {
-                    skipped = true;
-                }
                 if s.status != StepStatus::Failed {
                     continue;
                 }
@@ -399,7 +396,7 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
                 },
                 (None, Some(why)) if skipped => RunStatus::Paused {
                     why: format!(
-                        "{why} (hosts after it were not changed: retry the wave to finish them)"
+                        "{why} (some hosts were not changed or not checked: retry the wave to finish them)"
                     ),
                 },
                 (None, Some(why)) => RunStatus::Paused { why },
@@ -413,6 +410,34 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
             }
         }
     }
+}
+
+/// Whether every host of the op was changed (one of its change steps ran)
+/// and got a verdict from each of its bars: only then may an inconclusive
+/// pause be accepted as a pass.
+fn every_host_checked(op: &OpRecord) -> bool {
+    let result = |i: usize| {
+        op.steps
+            .iter()
+            .find(|s| usize::try_from(s.idx).ok() == Some(i))
+    };
+    op.plan.targets.iter().all(|h| {
+        let mine: Vec<(usize, &bosun_model::PlanStep)> = op
+            .plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| &p.host == h)
+            .collect();
+        let changed = mine.iter().any(|(i, p)| {
+            p.bar.is_none() && result(*i).is_some_and(|r| r.status != StepStatus::Skipped)
+        });
+        let checked = mine
+            .iter()
+            .filter(|(_, p)| p.bar.is_some())
+            .all(|(i, _)| result(*i).is_some_and(|r| parse_bar_line(&r.output).is_some()));
+        changed && checked
+    })
 }
 
 impl Phase {
@@ -447,6 +472,13 @@ pub fn admits(doc: &Doc, claims: &bosun_model::OpClaims) -> std::result::Result<
             "rollout `{id}` did not submit this op (use `bosun rollout`)"
         ));
     };
+    // Only the rollout's latest op may run: an older one was superseded
+    // (a retry, a drill, a rollback) while it waited.
+    if doc.runs.last().map(|x| x.op.as_str()) != Some(claims.jti.as_str()) {
+        return Err(format!(
+            "rollout `{id}` has moved on since this op was submitted"
+        ));
+    }
     let targets: Vec<&str> = claims.targets.iter().map(|t| t.as_str()).collect();
     if run.action != r.action || run.wave != r.wave || run.hosts != targets {
         return Err(format!(
@@ -667,11 +699,11 @@ impl Control {
             );
             Err(ControlError::Other(format!("intake refused the op: {why}")))
         };
-        match self
-            .intake(gov, std::slice::from_ref(&env), t)?
-            .into_iter()
-            .next()
-        {
+        let taken = match self.intake(gov, std::slice::from_ref(&env), t) {
+            Ok(r) => r,
+            Err(e) => return refused(e.to_string()),
+        };
+        match taken.into_iter().next() {
             Some(Ok(a)) => Ok(a),
             Some(Err(rej)) => refused(rej.to_string()),
             None => refused("intake returned nothing".into()),
@@ -743,7 +775,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
         let gov = self.governed()?;
-        let (mut doc, version) = self.rollout_doc(id)?;
+        let (mut doc, mut version) = self.rollout_doc(id)?;
         if accept_inconclusive {
             if gov.keys.get(who).map(|k| k.role) != Some(bosun_model::Role::Operator) {
                 return Err(ControlError::Other(format!(
@@ -752,10 +784,20 @@ impl Control {
             }
             let st = self.status_of(id, &doc, version)?;
             match st.runs.last() {
-                Some((r, RunStatus::Paused { .. }))
+                Some((r, RunStatus::Paused { why }))
                     if r.action == RolloutAction::Apply && doc.phase == Phase::Active =>
                 {
+                    // Recorded at once: a promotion refused for another
+                    // reason (bake time, the drill) keeps the decision.
                     doc.accepted_inconclusive.push(r.op.clone());
+                    self.write_doc(
+                        id,
+                        &doc,
+                        version,
+                        "rollout.accepted_inconclusive",
+                        serde_json::json!({"op": r.op, "why": why, "by": who}),
+                    )?;
+                    (doc, version) = self.rollout_doc(id)?;
                 }
                 _ => {
                     return Err(ControlError::Other(
@@ -893,7 +935,14 @@ impl Control {
                 "rollout `{id}` names no rollback runbook"
             )));
         }
-        if !matches!(doc.phase, Phase::Active | Phase::Done) {
+        let st = self.status_of(id, &doc, version)?;
+        let again = doc.phase == Phase::RollingBack
+            && matches!(
+                st.runs.last(),
+                Some((r, RunStatus::NotSubmitted | RunStatus::Denied | RunStatus::Halted { .. }))
+                    if r.action == RolloutAction::Rollback
+            );
+        if !matches!(doc.phase, Phase::Active | Phase::Done) && !again {
             return Err(ControlError::Other(format!(
                 "rollout `{id}` is {}",
                 doc.phase.as_str()
@@ -909,13 +958,21 @@ impl Control {
             else {
                 continue;
             };
-            for s in &op.steps {
-                let is_bar = usize::try_from(s.idx)
-                    .ok()
-                    .and_then(|i| op.plan.steps.get(i))
-                    .is_some_and(|p| p.bar.is_some());
-                if !is_bar && s.status != StepStatus::Skipped && !names.contains(&s.host) {
-                    names.push(s.host.clone());
+            // An apply still queued or running may change any of its
+            // hosts before it notices the rollback: take them all.
+            let in_flight = matches!(op.summary.state, OpState::Approved | OpState::Running);
+            for h in op.plan.targets.iter().map(|t| t.to_string()) {
+                let touched = in_flight
+                    || op.steps.iter().any(|s| {
+                        s.host == h
+                            && s.status != StepStatus::Skipped
+                            && usize::try_from(s.idx)
+                                .ok()
+                                .and_then(|i| op.plan.steps.get(i))
+                                .is_some_and(|p| p.bar.is_none())
+                    });
+                if touched && !names.contains(&h) {
+                    names.push(h);
                 }
             }
         }

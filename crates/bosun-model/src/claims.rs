@@ -84,6 +84,7 @@ pub struct RolloutRef {
     pub action: RolloutAction,
     /// The nonce of the rollout's start it belongs to: an op of an earlier
     /// start (before an abort) never runs.
+    #[serde(default)]
     pub start: String,
 }
 

@@ -190,6 +190,17 @@ impl Config {
             ));
         }
         for s in &c.notify.sink {
+            if let Sink::Ntfy {
+                url,
+                token_env: Some(_),
+            } = s
+                && !url.starts_with("https://")
+            {
+                return Err(at(
+                    url,
+                    format!("sink url `{url}` carries an access token: it must be https://"),
+                ));
+            }
             if let Sink::Webhook { url } | Sink::Ntfy { url, .. } = s
                 && !(url.starts_with("http://") || url.starts_with("https://"))
             {

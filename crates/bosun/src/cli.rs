@@ -173,50 +173,10 @@ enum Cmd {
     #[command(subcommand)]
     Hosts(crate::fleet_cli::HostsCmd),
     /// Typed, scoped stops: what each kind halts; list, file, resolve.
-    ///
-    /// Blockers: typed, scoped stops.
-    ///
-    /// A blocker halts exactly what its kind says, on its subject: `host-drifted`
-    /// halts installs to that host (builds run), `signing-fail` halts every build.
-    /// A held op stays queued and says which blocker holds it; everything else
-    /// runs. A failed rollout bar files a `regression` blocker on its host.
-    ///
-    /// The kinds in force come from policy/blockers.toml (adopted with the policy,
-    /// so nobody loosens a blocker by editing a file) or, without it, from the
-    /// seed table: `bosun blockers kinds`.
-    #[command(subcommand, verbatim_doc_comment)]
+    #[command(subcommand, long_about = crate::fleet_cli::BLOCKERS_HELP)]
     Blockers(crate::fleet_cli::BlockersCmd),
     /// Canary-first rollouts: start, status, promote, drill, rollback, abort.
-    ///
-    /// Roll a change out canary first, wave by wave.
-    ///
-    /// A rollout is a file, rollouts/<id>.toml: the runbook and its params, the
-    /// rollback runbook, and [[waves]] in order (the first is the canary), each
-    /// with its hosts, max_parallel, max_fail, bake time and bars (heartbeat,
-    /// version, file, probe, burn_in) checked on every host after its change.
-    ///
-    /// Each wave is an op of its own: `start` and `promote` print its jti, and
-    /// `bosun approve <jti> --as <operator>` lets it run. Every wave after the
-    /// canary needs a human, whatever the policy says, unless policy/keeper.toml
-    /// sets `allow_auto_promotion = true` (which `bosun policy lint` warns about).
-    ///
-    /// The usual story:
-    ///   bosun rollout start k71 --as alice      # submits the canary wave
-    ///   bosun approve <jti> --as bob            # if the policy wants a human
-    ///   bosun rollout status k71                # bars per host, and what to do next
-    ///   bosun rollout drill k71 --as alice      # if require_rollback_drill: roll the canary back …
-    ///   bosun rollout retry k71 --as alice      # … and re-apply it
-    ///   bosun rollout promote k71 --as alice    # the next wave (after its bake time)
-    ///   bosun rollout rollback k71 --as alice   # a bar failed: undo every host changed
-    ///   bosun rollout abort k71 --as bob        # or stop here: nothing more runs
-    ///
-    /// When a bar fails the wave halts, the host is marked drifted and a
-    /// `regression` blocker is filed: `rollout rollback` runs the rollback
-    /// runbook on every host changed so far; `rollout abort` stops the rollout
-    /// (an op of it not yet started never runs). An inconclusive bar (a
-    /// timeout, an answer neither pass nor fail) pauses the wave for you:
-    /// `promote --accept-inconclusive`, `retry`, or `abort`.
-    #[command(subcommand, verbatim_doc_comment)]
+    #[command(subcommand, long_about = crate::fleet_cli::ROLLOUT_HELP)]
     Rollout(crate::fleet_cli::RolloutCmd),
     /// Send the reminders that are due to the `[notify]` sinks.
     ///
@@ -880,8 +840,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                             "no op with jti `{target}` and no blocker of that number"
                         )));
                     }
-                    ctl.store
-                        .snooze_reminder(&format!("op:{j}"), until, who.as_str(), t)?;
+                    // Every wait of the op: its approval and its human steps.
+                    let prefix = format!("op:{j}:");
+                    let mut subjects: Vec<String> = ctl
+                        .waiting_on_humans()?
+                        .into_iter()
+                        .map(|r| r.subject)
+                        .filter(|s| s.starts_with(&prefix))
+                        .collect();
+                    if subjects.is_empty() {
+                        subjects.push(format!("{prefix}approval"));
+                    }
+                    for subject in subjects {
+                        ctl.store
+                            .snooze_reminder(&subject, until, who.as_str(), t)?;
+                    }
                 }
             }
             println!("{target}: reminders muted until {}", time(until));
@@ -1910,8 +1883,18 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                                 .notify
                                 .sink
                                 .contains(&bosun_workspace::Sink::Log);
-                            for (r, d) in sent.iter().filter(|_| log) {
-                                print_reminder(r, d);
+                            for (r, d) in &sent {
+                                if log {
+                                    print_reminder(r, d);
+                                }
+                                for x in d.iter().filter(|x| x.error.is_some()) {
+                                    eprintln!(
+                                        "reminder {}: {} sink failed: {}",
+                                        r.subject,
+                                        x.sink,
+                                        x.error.as_deref().unwrap_or("")
+                                    );
+                                }
                             }
                         }
                         Err(e) => eprintln!("reminders: {e}"),

@@ -14,6 +14,48 @@ fn other(s: impl Into<String>) -> ControlError {
     ControlError::Other(s.into())
 }
 
+/// The long help of `bosun rollout`: enough to run one without being told.
+pub const ROLLOUT_HELP: &str = "Roll a change out canary first, wave by wave.
+
+A rollout is a file, rollouts/<id>.toml: the runbook and its params, the
+rollback runbook, and [[waves]] in order (the first is the canary), each
+with its hosts, max_parallel, max_fail, bake time and bars (heartbeat,
+version, file, probe, burn_in) checked on every host after its change.
+
+Each wave is an op of its own: `start` and `promote` print its jti, and
+`bosun approve <jti> --as <operator>` lets it run. Every wave after the
+canary needs a human, whatever the policy says, unless policy/keeper.toml
+sets `allow_auto_promotion = true` (which `bosun policy lint` warns about).
+
+The usual story:
+  bosun rollout start k71 --as alice      # submits the canary wave
+  bosun approve <jti> --as bob            # if the policy wants a human
+  bosun rollout status k71                # bars per host, and what to do next
+  bosun rollout drill k71 --as alice      # if require_rollback_drill: roll the canary back …
+  bosun rollout retry k71 --as alice      # … and re-apply it
+  bosun rollout promote k71 --as alice    # the next wave (after its bake time)
+  bosun rollout rollback k71 --as alice   # a bar failed: undo every host changed
+  bosun rollout abort k71 --as bob        # or stop here: nothing more runs
+
+When a bar fails the wave halts, the host is marked drifted and a
+`regression` blocker is filed: `rollout rollback` runs the rollback
+runbook on every host changed so far; `rollout abort` stops the rollout
+(an op of it not yet started never runs). An inconclusive bar (a
+timeout, an answer neither pass nor fail) pauses the wave for you:
+`promote --accept-inconclusive`, `retry`, or `abort`.";
+
+/// The long help of `bosun blockers`.
+pub const BLOCKERS_HELP: &str = "Blockers: typed, scoped stops.
+
+A blocker halts exactly what its kind says, on its subject: `host-drifted`
+halts installs to that host (builds run), `signing-fail` halts every build.
+A held op stays queued and says which blocker holds it; everything else
+runs. A failed rollout bar files a `regression` blocker on its host.
+
+The kinds in force come from policy/blockers.toml (adopted with the policy,
+so nobody loosens a blocker by editing a file) or, without it, from the
+seed table: `bosun blockers kinds`.";
+
 /// `bosun hosts`.
 #[derive(Subcommand, Debug)]
 pub enum HostsCmd {

@@ -391,6 +391,7 @@ params = { version = "2.0" }
 [[waves]]
 name = "canary"
 hosts = "canary-1"
+bake = "3s"
 bars = [{ kind = "probe", cmd = "exit 3" }]
 [[waves]]
 name = "rest"
@@ -420,15 +421,24 @@ hosts = "tag:web"
             .status
             .success()
     );
-    let w1 = lab.json(&[
+    // Accepted, but still baking: the decision is kept all the same.
+    let o = lab.run(&[
         "rollout",
         "promote",
         "pkg",
         "--accept-inconclusive",
         "--as",
         "alice",
-        "--json",
     ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bakes"),
+        "{o:?}"
+    );
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let w1 = lab.json(&["rollout", "promote", "pkg", "--as", "alice", "--json"]);
     assert_eq!(w1["state"], "pending_approval");
 }
 

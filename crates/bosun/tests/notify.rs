@@ -92,7 +92,10 @@ fn reminders_climb_the_ladder_through_every_sink() {
     let first = lab.json(&["remind", "--json"]);
     let first = first.as_array().unwrap();
     assert_eq!(first.len(), 1, "{first:?}");
-    assert_eq!(first[0]["reminder"]["subject"], format!("op:{jti}"));
+    assert_eq!(
+        first[0]["reminder"]["subject"],
+        format!("op:{jti}:approval")
+    );
     assert_eq!(first[0]["reminder"]["n"], 1);
     let errors: Vec<_> = first[0]["deliveries"]
         .as_array()
@@ -172,4 +175,34 @@ fn bad_notify_config_is_refused_with_its_line() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bosun.toml:") && err.contains("5m"), "{err}");
+}
+
+#[test]
+fn a_wait_that_began_long_ago_gets_one_reminder_not_a_burst() {
+    let lab = Lab::new();
+    let cfg = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+    lab.write(
+        "bosun.toml",
+        &format!("{cfg}\n[notify]\nladder = [\"0s\", \"1s\", \"2s\"]\nrepeat = \"1h\"\n"),
+    );
+    lab.json(&[
+        "submit",
+        "pkg-upgrade",
+        "--target",
+        "web-1",
+        "--param",
+        "version=2",
+        "--as",
+        "alice",
+        "--json",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+    let sent = lab.json(&["remind", "--json"]);
+    let sent = sent.as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        sent[0]["reminder"]["n"], 3,
+        "straight to the rung that is due"
+    );
+    assert_eq!(lab.json(&["remind", "--json"]).as_array().unwrap().len(), 0);
 }
