@@ -106,6 +106,33 @@ impl Control {
         Ok(())
     }
 
+    /// Signs, as `who` (its private key from `key_dir`), an approval of op
+    /// `jti`'s exact plan digest, and takes it: what `bosun approve` does.
+    pub fn approve_as(
+        &self,
+        key_dir: &std::path::Path,
+        who: &bosun_model::KeyId,
+        jti: &Jti,
+        now: i64,
+    ) -> Result<std::result::Result<ApprovalOutcome, Rejected>> {
+        let gov = self.governed()?;
+        let rec = self
+            .store
+            .op(jti)?
+            .ok_or_else(|| crate::ControlError::Other(format!("no op with jti `{jti}`")))?;
+        let key = crate::client::load_secret(key_dir, who)?;
+        let (_, env) = self.sign_approval(
+            &key,
+            who,
+            jti,
+            &rec.claims.plan_digest,
+            Verdict::Approve,
+            None,
+            now,
+        )?;
+        self.accept_approval(&gov, &env, now)
+    }
+
     /// Takes an approval or denial envelope for an op. Refusals are recorded
     /// and returned as the inner error.
     pub fn accept_approval(

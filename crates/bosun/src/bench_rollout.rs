@@ -67,21 +67,7 @@ cmd = "echo {{ params.version }} > version"
 const HOST_CMDS: [&str; 3] = ["echo 2.0 > version", "true", "cat version"];
 
 fn approve(ctl: &Control, keys: &Path, who: &KeyId, jti: &Jti) -> Result<()> {
-    let gov = ctl.governed()?;
-    let rec = ctl
-        .store
-        .op(jti)?
-        .ok_or_else(|| other(format!("no op {jti}")))?;
-    let (_, env) = ctl.sign_approval(
-        &client::load_secret(keys, who)?,
-        who,
-        jti,
-        &rec.claims.plan_digest,
-        Verdict::Approve,
-        None,
-        now(),
-    )?;
-    ctl.accept_approval(&gov, &env, now())?
+    ctl.approve_as(keys, who, jti, now())?
         .map_err(|e| other(e.to_string()))?;
     Ok(())
 }

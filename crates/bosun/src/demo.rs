@@ -31,22 +31,8 @@ fn host(s: &str) -> Result<Name> {
 
 /// Approves op `jti` as `who` (its exact plan digest).
 fn approve(ctl: &Control, keys: &std::path::Path, who: &KeyId, jti: &Jti) -> Result<()> {
-    let gov = ctl.governed()?;
-    let rec = ctl
-        .store
-        .op(jti)?
-        .ok_or_else(|| other(format!("no op {jti}")))?;
-    let (_, env) = ctl.sign_approval(
-        &client::load_secret(keys, who)?,
-        who,
-        jti,
-        &rec.claims.plan_digest,
-        Verdict::Approve,
-        None,
-        now(),
-    )?;
     let out = ctl
-        .accept_approval(&gov, &env, now())?
+        .approve_as(keys, who, jti, now())?
         .map_err(|e| other(e.to_string()))?;
     println!("bosun approve {jti} --as {who}   → {}", out.state);
     Ok(())
