@@ -1219,6 +1219,15 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     let pending = ctl.store.list_ops(Some(OpState::PendingApproval), 1000)?;
     let attention = ctl.store.list_ops(Some(OpState::NeedsAttention), 1000)?;
     let proposals = ctl.store.proposals()?;
+    let blockers = ctl.store.blockers(false)?;
+    let rollouts: Vec<(String, String)> = ctl
+        .store
+        .rollouts()?
+        .iter()
+        .filter_map(|r| ctl.rollout_status(&r.id).ok())
+        .filter(|st| st.phase == bosun_control::rollout::Phase::Active)
+        .map(|st| (st.id, st.next))
+        .collect();
     if j {
         println!(
             "{}",
@@ -1232,6 +1241,8 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
                 "pending_approval": pending.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
                 "needs_attention": attention.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
                 "open_proposals": proposals.iter().map(|p| p.id.to_string()).collect::<Vec<_>>(),
+                "active_blockers": blockers.iter().map(|b| json!({"id": b.id, "kind": b.kind, "subject": b.subject})).collect::<Vec<_>>(),
+                "active_rollouts": rollouts.iter().map(|(id, next)| json!({"id": id, "next": next})).collect::<Vec<_>>(),
             })
         );
         return Ok(ExitCode::SUCCESS);
@@ -1254,6 +1265,21 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     }
     println!("queue      {depth} op(s) waiting");
     println!("pending    {} op(s) waiting for approval", pending.len());
+    if !blockers.is_empty() {
+        println!(
+            "BLOCKERS   {} active: {} (bosun blockers list)",
+            blockers.len(),
+            blockers
+                .iter()
+                .take(5)
+                .map(|b| format!("{}#{} on {}", b.kind, b.id, b.subject))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for (id, next) in &rollouts {
+        println!("rollout    {id}: {next}");
+    }
     if !attention.is_empty() {
         println!(
             "ATTENTION  {} op(s) need a human: {}",
