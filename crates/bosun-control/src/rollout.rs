@@ -364,14 +364,10 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
             let mut step_failed = None;
             let skipped = !every_host_checked(op);
             for s in &op.steps {
-                let is_bar = usize::try_from(s.idx)
-                    .ok()
-                    .and_then(|i| op.plan.steps.get(i))
-                    .is_some_and(|p| p.bar.is_some());
                 if s.status != StepStatus::Failed {
                     continue;
                 }
-                match parse_bar_line(&s.output).filter(|_| is_bar) {
+                match parse_bar_line(&s.output).filter(|_| is_bar(op, s)) {
                     Some((kind, Verdict::Fail, why)) => {
                         failed.get_or_insert(format!("bar {kind} failed on `{}`: {why}", s.host));
                     }
@@ -410,6 +406,15 @@ fn run_status(op: &OpRecord, accepted: bool) -> RunStatus {
             }
         }
     }
+}
+
+/// Whether step result `s` is one of the op's bars (only those yield
+/// verdicts; a runbook step's output cannot pass itself off as one).
+fn is_bar(op: &OpRecord, s: &bosun_store::StepResult) -> bool {
+    usize::try_from(s.idx)
+        .ok()
+        .and_then(|i| op.plan.steps.get(i))
+        .is_some_and(|p| p.bar.is_some())
 }
 
 /// Whether every host of the op was changed (one of its change steps ran)
@@ -504,6 +509,17 @@ fn fresh_nonce() -> Result<String> {
 }
 
 impl Control {
+    /// The rollout's document, refused when it names no rollback runbook.
+    fn rollout_with_rollback(&self, id: &str) -> Result<(Doc, u64)> {
+        let (doc, version) = self.rollout_doc(id)?;
+        if doc.def.rollback.is_none() {
+            return Err(ControlError::Other(format!(
+                "rollout `{id}` names no rollback runbook"
+            )));
+        }
+        Ok((doc, version))
+    }
+
     fn rollout_doc(&self, id: &str) -> Result<(Doc, u64)> {
         let rec = self.store.rollout(id)?.ok_or_else(|| {
             ControlError::Other(format!(
@@ -559,11 +575,8 @@ impl Control {
             let accepted = doc.accepted_inconclusive.contains(&r.op);
             if i + 1 == doc.runs.len() {
                 for s in &op.steps {
-                    let is_bar = usize::try_from(s.idx)
-                        .ok()
-                        .and_then(|i| op.plan.steps.get(i))
-                        .is_some_and(|p| p.bar.is_some());
-                    if let Some((_, v, why)) = parse_bar_line(&s.output).filter(|_| is_bar) {
+                    if let Some((_, v, why)) = parse_bar_line(&s.output).filter(|_| is_bar(&op, s))
+                    {
                         bars.push(BarResult {
                             host: s.host.clone(),
                             bar: s.step.clone(),
@@ -892,12 +905,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
-        let (doc, version) = self.rollout_doc(id)?;
-        if doc.def.rollback.is_none() {
-            return Err(ControlError::Other(format!(
-                "rollout `{id}` names no rollback runbook"
-            )));
-        }
+        let (doc, version) = self.rollout_with_rollback(id)?;
         let st = self.status_of(id, &doc, version)?;
         let hosts = match st.runs.last() {
             Some((r, RunStatus::Passed { .. }))
@@ -929,12 +937,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<(Accepted, Vec<String>)> {
         let gov = self.governed()?;
-        let (doc, version) = self.rollout_doc(id)?;
-        if doc.def.rollback.is_none() {
-            return Err(ControlError::Other(format!(
-                "rollout `{id}` names no rollback runbook"
-            )));
-        }
+        let (doc, version) = self.rollout_with_rollback(id)?;
         let st = self.status_of(id, &doc, version)?;
         let again = doc.phase == Phase::RollingBack
             && matches!(
@@ -963,14 +966,10 @@ impl Control {
             let in_flight = matches!(op.summary.state, OpState::Approved | OpState::Running);
             for h in op.plan.targets.iter().map(|t| t.to_string()) {
                 let touched = in_flight
-                    || op.steps.iter().any(|s| {
-                        s.host == h
-                            && s.status != StepStatus::Skipped
-                            && usize::try_from(s.idx)
-                                .ok()
-                                .and_then(|i| op.plan.steps.get(i))
-                                .is_some_and(|p| p.bar.is_none())
-                    });
+                    || op
+                        .steps
+                        .iter()
+                        .any(|s| s.host == h && s.status != StepStatus::Skipped && !is_bar(&op, s));
                 if touched && !names.contains(&h) {
                     names.push(h);
                 }
