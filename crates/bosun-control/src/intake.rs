@@ -1,24 +1,38 @@
-//! Intake: the gate every op passes. For each envelope, in order: size and
-//! format, known key, envelope type, signature (batched), claims, issuer =
-//! key, validity window, workspace, targets known and inside the issuer's
-//! scope, runbook known, re-plan and compare digests, then the keeper's
-//! decision; then one transaction for the whole batch (group commit) that
-//! checks replay and sequence, persists the ops with their decisions and
-//! enqueues the ones that may run. Every refusal names its check and is
-//! recorded.
+//! Intake: the gate every op passes, in two halves.
+//!
+//! [`Control::prepare`] writes nothing, so any number of threads may run it
+//! at once: for each envelope, in order, size and format, known key,
+//! envelope type, signature (batched), claims, issuer = key, validity
+//! window, workspace, targets known and inside the issuer's scope, runbook
+//! known, re-plan and compare digests, then the keeper's decision, which
+//! notes the budget usage it counted.
+//!
+//! [`Control::commit`] is one transaction for whatever was prepared (group
+//! commit): it records the refusals, checks replay, sequence and that each
+//! budget basis still holds, persists the ops with their decisions and
+//! enqueues the ones that may run. An op whose issuer's budget usage moved
+//! in between (another batch of that issuer went in first) is decided again
+//! and committed in a further transaction, so a budget holds however many
+//! submitters race. Every refusal names its check and is recorded.
+//! [`Control::intake`] is the two in a row.
 
 use std::collections::BTreeSet;
 
 use bosun_model::claims::OP_TYP;
 use bosun_model::{Decision, Digest, Jti, OpClaims, OpState, Outcome, Plan, Role};
 use bosun_sign::{PublicKey, Unverified};
-use bosun_store::{NewOp, Rejection};
+use bosun_store::{BudgetBasis, NewOp, Rejection, SubmitConflict};
 
 use crate::governed::Governed;
 use crate::{Control, Result, client};
 
 /// Fewest signatures verified as a batch.
 const BATCH_VERIFY_MIN: usize = 8;
+
+/// How many times [`Control::commit`] decides an op again when its
+/// issuer's budget usage keeps moving under it before it refuses the op
+/// (check `budget`; the same envelope may be submitted again).
+const BUDGET_ROUNDS: usize = 4;
 
 /// Largest clock skew tolerated for `iat` in the future, in seconds.
 pub const MAX_SKEW_SECS: i64 = 60;
@@ -140,16 +154,66 @@ struct Checked {
     adopted: bool,
 }
 
+/// A batch of envelopes through the checks that write nothing
+/// ([`Control::prepare`]), waiting for [`Control::commit`]. Batches
+/// prepared apart (on other threads) may be [`Prepared::merge`]d into one
+/// commit.
+#[must_use = "nothing is stored until the batch is committed"]
+pub struct Prepared {
+    slots: Vec<Slot>,
+}
+
+enum Slot {
+    Op(Box<Judged>),
+    Refused(Rejected, Rejection),
+}
+
+/// An op that passed every check, with the keeper's decision.
+struct Judged {
+    checked: Checked,
+    envelope: String,
+    now: i64,
+    decision: Decision,
+    state: OpState,
+    basis: Vec<BudgetBasis>,
+}
+
+impl Prepared {
+    /// Appends another prepared batch; its ops commit after this one's.
+    pub fn merge(&mut self, other: Prepared) {
+        self.slots.extend(other.slots);
+    }
+
+    /// How many envelopes the batch holds.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+}
+
 impl Control {
-    /// Runs intake on a batch of envelopes. The outer error is a store
-    /// failure (nothing of the batch was written); the inner results say,
-    /// per envelope, accepted or rejected (and the rejection is recorded).
+    /// Runs intake on a batch of envelopes: [`Control::prepare`], then
+    /// [`Control::commit`]. The outer error is a store failure (nothing of
+    /// the batch was written); the inner results say, per envelope,
+    /// accepted or rejected (and the rejection is recorded).
     pub fn intake(
         &self,
         gov: &Governed,
         envelopes: &[String],
         now: i64,
     ) -> Result<Vec<std::result::Result<Accepted, Rejected>>> {
+        let p = self.prepare(gov, envelopes, now);
+        self.commit(gov, p)
+    }
+
+    /// The checks of intake that write nothing, and the keeper's decision,
+    /// for a batch of envelopes received at `now`. Safe to run on many
+    /// threads at once; nothing is stored until [`Control::commit`].
+    pub fn prepare(&self, gov: &Governed, envelopes: &[String], now: i64) -> Prepared {
         // 1. Decode and find keys.
         let mut decoded: Vec<std::result::Result<(Unverified, &PublicKey, Role), Rejected>> =
             envelopes
@@ -204,88 +268,185 @@ impl Control {
             }
         }
         // 3. Claims, scope, re-plan, decide.
-        let mut results: Vec<std::result::Result<Checked, Rejected>> =
-            Vec::with_capacity(envelopes.len());
-        for d in decoded {
-            results.push(d.and_then(|(u, _, role)| self.check(gov, &u, role, now)));
-        }
-        let mut new_ops = Vec::new();
-        let mut slots = Vec::with_capacity(results.len());
         let mut usage = BatchUsage::default();
-        for (r, env) in results.into_iter().zip(envelopes) {
-            match r {
-                Ok(c) => {
-                    let decision = self.decide(gov, &c, now, &mut usage);
-                    let state = match decision.outcome {
-                        Outcome::Auto => OpState::Approved,
-                        Outcome::Approvals(_) => OpState::PendingApproval,
-                        Outcome::Deny { .. } => OpState::Denied,
-                    };
-                    if state != OpState::Denied && !c.plan.read_only {
-                        *usage.added.entry(c.claims.iss.clone()).or_default() +=
-                            u64::try_from(c.claims.targets.len()).unwrap_or(u64::MAX);
+        let slots = decoded
+            .into_iter()
+            .zip(envelopes)
+            .map(
+                |(d, env)| match d.and_then(|(u, _, role)| self.check(gov, &u, role, now)) {
+                    Ok(checked) => {
+                        let (decision, state, basis) = self.judge(gov, &checked, now, &mut usage);
+                        Slot::Op(Box::new(Judged {
+                            checked,
+                            envelope: env.clone(),
+                            now,
+                            decision,
+                            state,
+                            basis,
+                        }))
                     }
-                    slots.push(Ok(new_ops.len()));
-                    new_ops.push(NewOp {
-                        envelope: env.clone(),
-                        claims: c.claims,
-                        role: c.role,
-                        plan: c.plan,
-                        decision,
-                        state,
-                        received_at: now,
-                    });
+                    Err(rej) => {
+                        let row = Rejection {
+                            at: now,
+                            check: rej.check.clone(),
+                            message: rej.message.clone(),
+                            jti: rej.jti.clone(),
+                            iss: None,
+                            input_digest: Digest::of(env.as_bytes()),
+                        };
+                        Slot::Refused(rej, row)
+                    }
+                },
+            )
+            .collect();
+        Prepared { slots }
+    }
+
+    /// Stores a prepared batch in one transaction: its refusals, and its
+    /// ops that are neither replays nor out of sequence, with their
+    /// decisions, events and (when they may run) queue items. Ops whose
+    /// issuer's budget usage moved since they were decided are decided
+    /// again on what is stored and committed in a further transaction. The
+    /// outer error is a store failure (nothing of that transaction was
+    /// written).
+    pub fn commit(
+        &self,
+        gov: &Governed,
+        prepared: Prepared,
+    ) -> Result<Vec<std::result::Result<Accepted, Rejected>>> {
+        let mut out: Vec<Option<std::result::Result<Accepted, Rejected>>> = Vec::new();
+        let mut ops: Vec<(usize, Box<Judged>)> = Vec::new();
+        let mut refused = Vec::new();
+        for (i, slot) in prepared.slots.into_iter().enumerate() {
+            match slot {
+                Slot::Op(j) => {
+                    out.push(None);
+                    ops.push((i, j));
                 }
-                Err(rej) => {
-                    self.store.record_rejection(&Rejection {
-                        at: now,
-                        check: rej.check.clone(),
-                        message: rej.message.clone(),
-                        jti: rej.jti.clone(),
-                        iss: None,
-                        input_digest: Digest::of(env.as_bytes()),
-                    })?;
-                    slots.push(Err(rej));
+                Slot::Refused(rej, row) => {
+                    out.push(Some(Err(rej)));
+                    refused.push(row);
                 }
             }
         }
-        // 4. One transaction for the batch: replay and seq checks, persist,
-        //    enqueue.
-        let stored = self.store.submit_ops(&new_ops)?;
-        // Blockers do not refuse an op: they hold it, and say so.
-        let active = self.store.blockers(false)?;
-        let held: Vec<Vec<String>> = new_ops
-            .iter()
-            .map(|op| {
-                crate::blockers::holding(&gov.blocker_kinds, &active, &op.plan)
+        for round in 0..=BUDGET_ROUNDS {
+            if round == BUDGET_ROUNDS {
+                // Still moving: refuse them, recorded like any refusal.
+                refused = ops
                     .iter()
-                    .map(crate::blockers::Hold::text)
-                    .collect()
-            })
-            .collect();
-        Ok(slots
-            .into_iter()
-            .map(|slot| {
-                let i = slot?;
-                let op = &new_ops[i];
-                match &stored[i] {
+                    .map(|(i, j)| {
+                        let rej = reject(
+                            "budget",
+                            format!(
+                                "{}'s budget usage kept changing while the op was decided ({BUDGET_ROUNDS} times); submit it again",
+                                j.checked.claims.iss
+                            ),
+                            Some(j.checked.claims.jti.to_string()),
+                        );
+                        let row = Rejection {
+                            at: j.now,
+                            check: rej.check.clone(),
+                            message: rej.message.clone(),
+                            jti: rej.jti.clone(),
+                            iss: Some(j.checked.claims.iss.to_string()),
+                            input_digest: Digest::of(j.envelope.as_bytes()),
+                        };
+                        out[*i] = Some(Err(rej));
+                        row
+                    })
+                    .collect();
+                self.store.submit_ops(&[], &refused)?;
+                break;
+            }
+            let new_ops: Vec<NewOp> = ops
+                .iter()
+                .map(|(_, j)| NewOp {
+                    envelope: j.envelope.clone(),
+                    claims: j.checked.claims.clone(),
+                    role: j.checked.role,
+                    plan: j.checked.plan.clone(),
+                    decision: j.decision.clone(),
+                    state: j.state,
+                    received_at: j.now,
+                    budget_basis: j.basis.clone(),
+                })
+                .collect();
+            let stored = self.store.submit_ops(&new_ops, &refused)?;
+            refused.clear();
+            // Blockers do not refuse an op: they hold it, and say so.
+            let active = if stored.iter().any(|r| r.is_ok()) {
+                self.store.blockers(false)?
+            } else {
+                Vec::new()
+            };
+            let mut again = Vec::new();
+            for ((i, j), r) in ops.into_iter().zip(stored) {
+                let c = &j.checked.claims;
+                out[i] = Some(match r {
                     Ok(()) => Ok(Accepted {
-                        jti: op.claims.jti.clone(),
-                        decision: op.decision.clone(),
-                        state: op.state,
-                        held: held[i].clone(),
+                        jti: c.jti.clone(),
+                        held: crate::blockers::holding(
+                            &gov.blocker_kinds,
+                            &active,
+                            &j.checked.plan,
+                        )
+                        .iter()
+                        .map(crate::blockers::Hold::text)
+                        .collect(),
+                        decision: j.decision,
+                        state: j.state,
                     }),
-                    Err(c) => Err(reject(
-                        match c {
-                            bosun_store::SubmitConflict::Replay(_) => "replay",
-                            bosun_store::SubmitConflict::SeqNotAbove { .. } => "seq",
+                    Err(SubmitConflict::BudgetMoved { .. }) => {
+                        again.push((i, j));
+                        continue;
+                    }
+                    Err(conflict) => Err(reject(
+                        match conflict {
+                            SubmitConflict::SeqNotAbove { .. } => "seq",
+                            _ => "replay",
                         },
-                        c.to_string(),
-                        Some(op.claims.jti.to_string()),
+                        conflict.to_string(),
+                        Some(c.jti.to_string()),
                     )),
-                }
-            })
+                });
+            }
+            if again.is_empty() {
+                break;
+            }
+            // Decide them again, in order, on what is stored now.
+            let mut usage = BatchUsage::default();
+            for (_, j) in &mut again {
+                (j.decision, j.state, j.basis) = self.judge(gov, &j.checked, j.now, &mut usage);
+            }
+            ops = again;
+        }
+        Ok(out
+            .into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(reject("store", "no answer for this op", None))))
             .collect())
+    }
+
+    /// Decides an op with the keeper, counting the budget usage of ops
+    /// judged before it in this batch (`usage`): its decision, the state it
+    /// enters and the budget usage the decision counted.
+    fn judge(
+        &self,
+        gov: &Governed,
+        c: &Checked,
+        now: i64,
+        usage: &mut BatchUsage,
+    ) -> (Decision, OpState, Vec<BudgetBasis>) {
+        let (decision, basis) = self.decide(gov, c, now, usage);
+        let state = match decision.outcome {
+            Outcome::Auto => OpState::Approved,
+            Outcome::Approvals(_) => OpState::PendingApproval,
+            Outcome::Deny { .. } => OpState::Denied,
+        };
+        if state != OpState::Denied && !c.plan.read_only {
+            *usage.added.entry(c.claims.iss.clone()).or_default() +=
+                u64::try_from(c.claims.targets.len()).unwrap_or(u64::MAX);
+        }
+        (decision, state, basis)
     }
 
     fn check(
@@ -405,7 +566,13 @@ impl Control {
         })
     }
 
-    fn decide(&self, gov: &Governed, c: &Checked, now: i64, usage: &mut BatchUsage) -> Decision {
+    fn decide(
+        &self,
+        gov: &Governed,
+        c: &Checked,
+        now: i64,
+        usage: &mut BatchUsage,
+    ) -> (Decision, Vec<BudgetBasis>) {
         let mut tags = BTreeSet::new();
         let mut infra = false;
         for t in &c.claims.targets {
@@ -418,19 +585,23 @@ impl Control {
         let iss = &c.claims.iss;
         let added = usage.added.get(iss).copied().unwrap_or(0);
         let stored = std::cell::RefCell::new(&mut usage.stored);
+        let basis = std::cell::RefCell::new(Vec::new());
         // Hosts changed before this batch (asked once per issuer and window)
-        // plus those of ops accepted earlier in this batch. Fail closed: a
-        // store error counts as an exhausted budget.
+        // plus those of ops accepted earlier in this batch, noted as the
+        // decision's basis for the commit to check. Fail closed: a store
+        // error counts as an exhausted budget.
         let changed = |secs: i64| {
-            let Ok(mut cache) = stored.try_borrow_mut() else {
+            let (Ok(mut cache), Ok(mut basis)) = (stored.try_borrow_mut(), basis.try_borrow_mut())
+            else {
                 return u64::MAX;
             };
-            let before = *cache.entry((iss.clone(), secs)).or_insert_with(|| {
-                store
-                    .hosts_changed_since(iss, now.saturating_sub(secs))
-                    .unwrap_or(u64::MAX)
-            });
-            before.saturating_add(added)
+            let since = now.saturating_sub(secs);
+            let before = *cache
+                .entry((iss.clone(), secs))
+                .or_insert_with(|| store.hosts_changed_since(iss, since).unwrap_or(u64::MAX));
+            let used = before.saturating_add(added);
+            basis.push(BudgetBasis { since, used });
+            used
         };
         let req = bosun_policy::Request {
             issuer: iss,
@@ -466,6 +637,6 @@ impl Control {
                 c.claims.runbook
             ));
         }
-        d
+        (d, basis.into_inner())
     }
 }

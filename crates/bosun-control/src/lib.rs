@@ -18,6 +18,7 @@ pub mod intake;
 pub mod ledger;
 pub mod mirror;
 pub mod notify;
+pub mod pipeline;
 pub mod report;
 pub mod rollout;
 
@@ -83,9 +84,16 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
-/// A fresh random id (128 bits from the OS).
+/// A fresh id: a UUIDv7 layout (the time in milliseconds, then 74 bits
+/// from the OS's randomness), so that ids made later sort later and the
+/// store appends each op's index entries next to the last op's instead of
+/// on a random page (see [`bosun_model::Jti::time_ordered`]).
 pub fn fresh_jti() -> Result<bosun_model::Jti> {
-    let mut b = [0u8; 16];
+    let mut b = [0u8; 10];
     getrandom::fill(&mut b).map_err(|e| ControlError::Other(format!("no OS randomness: {e}")))?;
-    Ok(bosun_model::Jti::from_random(b))
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Ok(bosun_model::Jti::time_ordered(ms, b))
 }

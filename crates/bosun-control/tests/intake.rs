@@ -257,8 +257,10 @@ fn an_approval_older_than_its_validity_is_void() {
     assert_eq!((out.approvals, out.state), (1, OpState::PendingApproval));
 }
 
-#[test]
-fn a_budget_holds_within_one_batch() {
+/// A workspace where every op runs alone unless claude's budget (3 hosts
+/// an hour) is spent, and `n` 2-host pkg-upgrade ops signed by claude with
+/// seq 1..=n.
+fn budget_of_3(n: u64) -> (Fx, Vec<String>) {
     let fx = fixture(|root| {
         let k = std::fs::read_to_string(root.join("policy/keeper.toml")).unwrap();
         let k = k.replace("max_hosts = 50", "max_hosts = 3");
@@ -274,27 +276,30 @@ fn a_budget_holds_within_one_batch() {
         .unwrap();
     });
     let gov = fx.gov();
-    let params = [("version", "1")];
-    // Sign three 2-host ops with seq 1..3, then submit them as ONE batch.
-    let mut envs = Vec::new();
-    for seq in 1..=3u64 {
-        let plan = client::plan(
-            &gov,
-            "pkg-upgrade",
-            &[name("web-1"), name("web-2")],
-            &params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-        .unwrap();
-        envs.push(
+    let params: BTreeMap<String, String> = [("version".to_string(), "1".to_string())].into();
+    let plan = client::plan(
+        &gov,
+        "pkg-upgrade",
+        &[name("web-1"), name("web-2")],
+        &params,
+    )
+    .unwrap();
+    let envs = (1..=n)
+        .map(|seq| {
             fx.ctl
                 .sign_op(&fx.keys["claude"], &id("claude"), &plan, seq, 2000)
                 .unwrap()
-                .1,
-        );
-    }
+                .1
+        })
+        .collect();
+    (fx, envs)
+}
+
+#[test]
+fn a_budget_holds_within_one_batch() {
+    let (fx, envs) = budget_of_3(3);
+    let gov = fx.gov();
+    // Three 2-host ops with seq 1..3 as ONE batch.
     let r = fx.ctl.intake(&gov, &envs, 2000).unwrap();
     let states: Vec<OpState> = r.into_iter().map(|a| a.unwrap().state).collect();
     assert_eq!(
@@ -306,6 +311,96 @@ fn a_budget_holds_within_one_batch() {
         ],
         "2 hosts fit a budget of 3; the next 2 do not"
     );
+}
+
+/// Two batches judged at the same moment (as two intake threads, or two
+/// `bosun submit` processes, would) both see an unspent budget; the one
+/// committed second finds the usage moved, is decided again on what is
+/// stored, and needs a human.
+#[test]
+fn batches_judged_side_by_side_cannot_slip_past_a_budget() {
+    let (fx, envs) = budget_of_3(2);
+    let gov = fx.gov();
+    let first = fx.ctl.prepare(&gov, &envs[..1], 2000);
+    let second = fx.ctl.prepare(&gov, &envs[1..], 2000);
+    let a = fx.ctl.commit(&gov, first).unwrap().remove(0).unwrap();
+    assert_eq!(a.state, OpState::Approved);
+    let b = fx.ctl.commit(&gov, second).unwrap().remove(0).unwrap();
+    assert_eq!(
+        b.state,
+        OpState::PendingApproval,
+        "2 + 2 hosts exceed a budget of 3: {:?}",
+        b.decision.reasons
+    );
+    assert!(
+        b.decision.reasons.iter().any(|r| r.contains("budget")),
+        "{:?}",
+        b.decision.reasons
+    );
+    let stored = fx.ctl.store.op(&b.jti).unwrap().unwrap();
+    assert_eq!(stored.summary.state, OpState::PendingApproval);
+    assert!(fx.ctl.store.rejections(10).unwrap().is_empty());
+    // Merged into one commit, the same two are judged in order too.
+    let (fx, envs) = budget_of_3(2);
+    let gov = fx.gov();
+    let mut p = fx.ctl.prepare(&gov, &envs[..1], 2000);
+    p.merge(fx.ctl.prepare(&gov, &envs[1..], 2000));
+    let r = fx.ctl.commit(&gov, p).unwrap();
+    let states: Vec<OpState> = r.into_iter().map(|a| a.unwrap().state).collect();
+    assert_eq!(states, vec![OpState::Approved, OpState::PendingApproval]);
+}
+
+/// The intake pipeline (prepare shards, one committer) answers every
+/// envelope once, keeps each issuer's seq order across shards, and refuses
+/// a replay it is handed twice.
+#[test]
+fn the_pipeline_answers_every_envelope_in_issuer_order() {
+    use bosun_control::pipeline::{Answer, Options, Pipeline};
+    let fx = fixture(|_| {});
+    let gov = fx.gov();
+    let plan = client::plan(&gov, "disk-usage", &[name("web-1")], &BTreeMap::new()).unwrap();
+    let now = bosun_control::now();
+    let mut envs = Vec::new();
+    for seq in 1..=60u64 {
+        for who in ["claude", "alice"] {
+            envs.push(
+                fx.ctl
+                    .sign_op(&fx.keys[who], &id(who), &plan, seq, now)
+                    .unwrap()
+                    .1,
+            );
+        }
+    }
+    envs.push(envs[7].clone());
+    let p = Pipeline::start(
+        fx.ctl.clone(),
+        std::sync::Arc::new(gov),
+        Options {
+            shards: 3,
+            max_batch: 7,
+            linger: std::time::Duration::ZERO,
+        },
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, Answer)>();
+    for (i, e) in envs.iter().enumerate() {
+        let tx = tx.clone();
+        p.submit(e.clone(), Box::new(move |a| tx.send((i, a)).unwrap()))
+            .unwrap();
+    }
+    drop(tx);
+    let stats = p.finish().unwrap();
+    let mut answers: Vec<(usize, Answer)> = rx.into_iter().collect();
+    answers.sort_by_key(|(i, _)| *i);
+    assert_eq!(answers.len(), envs.len(), "one answer per envelope");
+    assert!(stats.store_error.is_none());
+    for (i, a) in &answers[..120] {
+        assert!(a.is_ok(), "envelope {i}: {a:?}");
+    }
+    let last = answers[120].1.as_ref().unwrap_err();
+    assert!(last.check == "replay" || last.check == "seq", "{last:?}");
+    assert_eq!(fx.ctl.store.list_ops(None, 1000).unwrap().len(), 120);
+    assert_eq!(stats.batch_sizes.iter().sum::<usize>(), envs.len());
 }
 
 #[test]

@@ -131,16 +131,32 @@ id_type!(
 );
 
 impl Jti {
-    /// A fresh random-looking id built from 16 bytes the caller supplies
-    /// (from a CSPRNG), so that this crate stays free of I/O.
-    pub fn from_random(bytes: [u8; 16]) -> Self {
-        use std::fmt::Write;
-        let mut s = String::with_capacity(32);
-        for b in bytes {
-            let _ = write!(s, "{b:02x}");
-        }
-        Self(s)
+    /// A fresh id laid out as a UUIDv7 (RFC 9562 §5.7), in 32 lowercase hex
+    /// digits: 48 bits of Unix time in milliseconds, then the version and
+    /// variant bits, then 74 of the caller's random bits. Ids made later
+    /// sort later, so the stores' indexes keyed by jti take each new op
+    /// next to the last one instead of on a random page; the random bits
+    /// keep it unguessable and unique (the bytes come from the caller's
+    /// CSPRNG, so that this crate stays free of I/O). `unix_ms` past 2^48 (the year
+    /// 10889) wraps.
+    pub fn time_ordered(unix_ms: u64, random: [u8; 10]) -> Self {
+        let mut b = [0u8; 16];
+        let ms = unix_ms.to_be_bytes();
+        b[..6].copy_from_slice(&ms[2..]);
+        b[6..].copy_from_slice(&random);
+        b[6] = 0x70 | (b[6] & 0x0f);
+        b[8] = 0x80 | (b[8] & 0x3f);
+        Self(hex32(b))
     }
+}
+
+fn hex32(bytes: [u8; 16]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(32);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 #[cfg(test)]
@@ -175,7 +191,32 @@ mod tests {
         assert!(bad.is_err());
     }
 
+    #[test]
+    fn time_ordered_jtis_are_uuid_v7_and_sort_by_time() {
+        // RFC 9562 Appendix A.6: 2022-02-22 19:22:22 UTC = 0x017F22E279B0 ms.
+        let j = Jti::time_ordered(
+            0x017F_22E2_79B0,
+            [0xcc, 0xc3, 0x98, 0xc4, 0xdc, 0x0c, 0x0c, 0x07, 0x39, 0x8f],
+        );
+        assert_eq!(j.as_str(), "017f22e279b07cc398c4dc0c0c07398f");
+        assert!(Jti::parse(j.as_str()).is_ok());
+        let (a, b) = (
+            Jti::time_ordered(1_000, [0xff; 10]),
+            Jti::time_ordered(1_001, [0; 10]),
+        );
+        assert!(a.as_str() < b.as_str());
+        assert_eq!(&b.as_str()[12..13], "7");
+        assert_eq!(&b.as_str()[16..17], "8");
+    }
+
     proptest! {
+        #[test]
+        fn time_ordered_jtis_keep_time_order(t in 0u64..(1 << 48), d in 1u64..1_000_000, r1: [u8; 10], r2: [u8; 10]) {
+            let later = (t + d).min((1 << 48) - 1);
+            prop_assume!(later > t);
+            prop_assert!(Jti::time_ordered(t, r1).as_str() < Jti::time_ordered(later, r2).as_str());
+        }
+
         #[test]
         fn never_panics_and_valid_ids_are_path_safe(s in "\\PC{0,200}") {
             if let Ok(id) = Name::parse(&s) {

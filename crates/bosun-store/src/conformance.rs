@@ -33,6 +33,8 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     halt_round_trip(make().as_ref());
     adoption(make().as_ref());
     budgets_count_changed_hosts(make().as_ref());
+    a_moved_budget_sends_the_op_back(make().as_ref());
+    rejections_commit_with_the_batch(make().as_ref());
     parked_runs_wait_for_a_report(make().as_ref());
     ledger_is_a_merkle_log(make().as_ref());
     blockers_file_once_and_resolve(make().as_ref());
@@ -127,7 +129,7 @@ fn blockers_file_once_and_resolve(b: &dyn Backend) {
 fn host_states_join_ops_and_drift(b: &dyn Backend) {
     let a = new_op("op1", "claude", 1, &["h1", "h2"], false, OpState::Approved);
     let p = new_op("op2", "claude", 2, &["h2"], false, OpState::PendingApproval);
-    b.submit_ops(&[a, p]).unwrap();
+    b.submit_ops(&[a, p], &[]).unwrap();
     b.set_host_drift("h1", Some("version bar failed"), 100)
         .unwrap();
     b.set_host_version("h1", "7.0", 100).unwrap();
@@ -201,7 +203,7 @@ fn ledger_is_a_merkle_log(b: &dyn Backend) {
     use bosun_ledger::merkle;
     assert_eq!(b.ledger_size().unwrap(), 0);
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     let ev = |k: &str, n: i64| NewEvent {
         at: 100,
         jti: Some("op1".into()),
@@ -273,7 +275,7 @@ fn ledger_is_a_merkle_log(b: &dyn Backend) {
 fn parked_runs_wait_for_a_report(b: &dyn Backend) {
     let l = b.acquire_lease("c1", 100, 100).unwrap().unwrap();
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     let d = b.dequeue(&l, 100).unwrap().unwrap();
     b.start_run(&l, &op.claims.jti, 100).unwrap();
     let mut r = StepResult {
@@ -402,6 +404,7 @@ pub fn new_op(
         plan,
         state,
         received_at: 100,
+        budget_basis: vec![],
     }
 }
 
@@ -434,7 +437,7 @@ fn submit_and_read_back(b: &dyn Backend) {
         OpState::PendingApproval,
     );
     assert_eq!(
-        b.submit_ops(std::slice::from_ref(&op)).unwrap(),
+        b.submit_ops(std::slice::from_ref(&op), &[]).unwrap(),
         vec![Ok(())]
     );
     let rec = b
@@ -461,19 +464,19 @@ fn submit_and_read_back(b: &dyn Backend) {
 
 fn replay_and_seq_are_refused_and_recorded(b: &dyn Backend) {
     let op = new_op("op1", "claude", 5, &["h1"], false, OpState::Approved);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     assert_eq!(
         b.depth().unwrap(),
         1,
         "an approved op is queued with its insert"
     );
-    let again = b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    let again = b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     assert_eq!(
         again,
         vec![Err(SubmitConflict::Replay(op.claims.jti.clone()))]
     );
     let lower = new_op("op2", "claude", 5, &["h1"], false, OpState::Approved);
-    let r = b.submit_ops(&[lower]).unwrap();
+    let r = b.submit_ops(&[lower], &[]).unwrap();
     assert!(matches!(
         r[0],
         Err(SubmitConflict::SeqNotAbove { last: 5, .. })
@@ -496,7 +499,7 @@ fn batch_is_partial_but_atomic_per_op(b: &dyn Backend) {
         new_op("a3", "claude", 2, &["h1"], false, OpState::Approved),
         new_op("a1", "codex", 1, &["h1"], false, OpState::Approved), // replayed jti in batch
     ];
-    let r = b.submit_ops(&ops).unwrap();
+    let r = b.submit_ops(&ops, &[]).unwrap();
     assert!(
         r[0].is_ok() && r[1].is_err() && r[2].is_ok() && r[3].is_err(),
         "{r:?}"
@@ -511,7 +514,7 @@ fn batch_is_partial_but_atomic_per_op(b: &dyn Backend) {
 
 fn approval_enqueues_in_same_transaction(b: &dyn Backend) {
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     b.add_approval(
         &approval("ap1", &op, "alice", Verdict::Approve),
         Some(OpState::Approved),
@@ -530,7 +533,7 @@ fn approval_enqueues_in_same_transaction(b: &dyn Backend) {
     assert_eq!(b.op(&op.claims.jti).unwrap().unwrap().approvals.len(), 1);
     // Denial path.
     let op2 = new_op("op2", "claude", 2, &["h1"], false, OpState::PendingApproval);
-    b.submit_ops(std::slice::from_ref(&op2)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op2), &[]).unwrap();
     b.add_approval(
         &approval("dn1", &op2, "alice", Verdict::Deny),
         Some(OpState::Denied),
@@ -545,7 +548,7 @@ fn approval_enqueues_in_same_transaction(b: &dyn Backend) {
 
 fn approval_replay_refused(b: &dyn Backend) {
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     let ap = approval("ap1", &op, "alice", Verdict::Approve);
     b.add_approval(&ap, None).unwrap();
     assert!(matches!(
@@ -575,7 +578,7 @@ fn lease_fencing(b: &dyn Backend) {
         .expect("expired lease is taken over");
     assert!(l2.token > l1.token, "fencing token increases");
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     assert!(matches!(
         b.dequeue(&l1b, 201),
         Err(StoreError::Fenced { .. })
@@ -596,7 +599,7 @@ fn lease_fencing(b: &dyn Backend) {
 fn queue_redelivers_to_new_lease_only(b: &dyn Backend) {
     let l1 = b.acquire_lease("c1", 10, 100).unwrap().unwrap();
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     let d = b.dequeue(&l1, 100).unwrap().unwrap();
     assert_eq!(d.attempts, 1);
     assert!(
@@ -637,8 +640,11 @@ fn target_locks(b: &dyn Backend) {
     let r1 = new_op("r1", "claude", 3, &["h3"], true, OpState::Approved);
     let r2 = new_op("r2", "claude", 4, &["h3"], true, OpState::Approved);
     let w3 = new_op("w3", "claude", 5, &["h3"], false, OpState::Approved);
-    b.submit_ops(&[w1.clone(), w2.clone(), r1.clone(), r2.clone(), w3.clone()])
-        .unwrap();
+    b.submit_ops(
+        &[w1.clone(), w2.clone(), r1.clone(), r2.clone(), w3.clone()],
+        &[],
+    )
+    .unwrap();
     assert!(matches!(
         b.start_run(&l, &w1.claims.jti, 101).unwrap(),
         RunStart::Started { .. }
@@ -690,7 +696,7 @@ fn target_locks(b: &dyn Backend) {
 fn steps_are_recorded_once(b: &dyn Backend) {
     let l = b.acquire_lease("c1", 100, 100).unwrap().unwrap();
     let op = new_op("op1", "claude", 1, &["h1"], false, OpState::Approved);
-    b.submit_ops(std::slice::from_ref(&op)).unwrap();
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
     b.start_run(&l, &op.claims.jti, 100).unwrap();
     b.step_started(&l, &op.claims.jti, 0, "s1", "h1", 100)
         .unwrap();
@@ -807,14 +813,97 @@ fn adoption(b: &dyn Backend) {
     );
 }
 
+/// An op decided on budget usage that another batch has since changed
+/// is neither stored nor recorded as refused, and nor is any later op of
+/// its issuer in the batch; other issuers' ops are unaffected.
+fn a_moved_budget_sends_the_op_back(b: &dyn Backend) {
+    let basis = |used| vec![BudgetBasis { since: 50, used }];
+    let mut first = new_op("m1", "claude", 1, &["h1", "h2"], false, OpState::Approved);
+    first.budget_basis = basis(0);
+    assert_eq!(b.submit_ops(&[first], &[]).unwrap(), vec![Ok(())]);
+    // Decided before m1 was stored: they counted 0 hosts, there are 2.
+    let mut stale = new_op("m2", "claude", 2, &["h3"], false, OpState::Approved);
+    stale.budget_basis = basis(0);
+    // Its basis holds, but it queues behind m2 to keep claude's seq order.
+    let mut behind = new_op("m3", "claude", 3, &["h4"], true, OpState::Approved);
+    behind.budget_basis = basis(2);
+    let mut other = new_op("m4", "codex", 1, &["h5"], false, OpState::Approved);
+    other.budget_basis = basis(0);
+    let r = b.submit_ops(&[stale.clone(), behind, other], &[]).unwrap();
+    assert!(
+        matches!(
+            &r[0],
+            Err(SubmitConflict::BudgetMoved {
+                decided: 0,
+                now: 2,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert!(
+        matches!(&r[1], Err(SubmitConflict::BudgetMoved { .. })),
+        "{r:?}"
+    );
+    assert_eq!(r[2], Ok(()));
+    assert!(b.op(&jti("m2")).unwrap().is_none());
+    assert!(b.op(&jti("m3")).unwrap().is_none());
+    assert!(
+        b.rejections(10).unwrap().is_empty(),
+        "a moved budget is no refusal"
+    );
+    assert_eq!(
+        b.last_seq(&KeyId::parse("claude").unwrap()).unwrap(),
+        Some(1)
+    );
+    // Decided again on what is stored now, it goes in.
+    stale.budget_basis = basis(2);
+    assert_eq!(b.submit_ops(&[stale], &[]).unwrap(), vec![Ok(())]);
+    assert_eq!(
+        b.hosts_changed_since(&KeyId::parse("claude").unwrap(), 50)
+            .unwrap(),
+        3
+    );
+}
+
+/// Refusals handed to `submit_ops` are recorded by its transaction, with
+/// their ledger entries, and alongside the batch's ops.
+fn rejections_commit_with_the_batch(b: &dyn Backend) {
+    let bad = |n: u8| Rejection {
+        at: 100,
+        check: "signature".into(),
+        message: format!("bad {n}"),
+        jti: None,
+        iss: None,
+        input_digest: Digest::of(&[n]),
+    };
+    let size = b.ledger_size().unwrap();
+    let op = new_op("r1", "claude", 1, &["h1"], false, OpState::Approved);
+    let r = b.submit_ops(&[op], &[bad(1), bad(2)]).unwrap();
+    assert_eq!(r, vec![Ok(())]);
+    let rej = b.rejections(10).unwrap();
+    assert_eq!(rej.len(), 2);
+    assert_eq!(rej[0].message, "bad 2");
+    assert_eq!(
+        b.ledger_size().unwrap(),
+        size + 4,
+        "two refusals, submitted, decided"
+    );
+    assert_eq!(b.submit_ops(&[], &[bad(3)]).unwrap(), vec![]);
+    assert_eq!(b.rejections(10).unwrap().len(), 3);
+}
+
 fn budgets_count_changed_hosts(b: &dyn Backend) {
     let iss = KeyId::parse("claude").unwrap();
-    b.submit_ops(&[
-        new_op("o1", "claude", 1, &["h1", "h2"], false, OpState::Approved),
-        new_op("o2", "claude", 2, &["h3"], true, OpState::Approved),
-        new_op("o3", "claude", 3, &["h4"], false, OpState::Denied),
-        new_op("o4", "codex", 1, &["h5"], false, OpState::Approved),
-    ])
+    b.submit_ops(
+        &[
+            new_op("o1", "claude", 1, &["h1", "h2"], false, OpState::Approved),
+            new_op("o2", "claude", 2, &["h3"], true, OpState::Approved),
+            new_op("o3", "claude", 3, &["h4"], false, OpState::Denied),
+            new_op("o4", "codex", 1, &["h5"], false, OpState::Approved),
+        ],
+        &[],
+    )
     .unwrap();
     assert_eq!(
         b.hosts_changed_since(&iss, 0).unwrap(),

@@ -77,6 +77,24 @@ pub enum SubmitConflict {
         /// The last accepted seq.
         last: u64,
     },
+    /// The issuer's budget usage changed between the decision and the
+    /// transaction (another batch of the same issuer was accepted first):
+    /// the op was neither stored nor recorded as a rejection, and must be
+    /// decided again. Every later op of the issuer in the batch gets the
+    /// same answer, so that its ops stay in `seq` order.
+    #[error(
+        "{iss}'s budget usage changed while the op was decided (since {since}: {decided} hosts counted, {now} found)"
+    )]
+    BudgetMoved {
+        /// The issuer.
+        iss: KeyId,
+        /// The window's start.
+        since: i64,
+        /// What the decision counted.
+        decided: u64,
+        /// What the transaction found.
+        now: u64,
+    },
 }
 
 /// Result type of store methods.
@@ -85,13 +103,20 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The pipeline's durable state. Implementations must be safe to share
 /// between threads and between processes opening the same workspace.
 pub trait Store: Send + Sync {
-    /// Accepts a batch of ops in ONE transaction (group commit): for each,
-    /// checks jti unseen and seq above the issuer's last, inserts the op with
-    /// its decision and state, raises the issuer's seq, writes its events,
-    /// and enqueues it when its state is `approved`. Ops that conflict are
-    /// not written (their conflict is returned, and recorded as a rejection
-    /// by the same transaction); the others are.
-    fn submit_ops(&self, ops: &[NewOp]) -> Result<Vec<std::result::Result<(), SubmitConflict>>>;
+    /// Accepts a batch of ops in ONE transaction (group commit): records
+    /// `rejected` (envelopes intake refused before the store), then for
+    /// each op checks jti unseen, seq above the issuer's last and its
+    /// [`BudgetBasis`] unchanged, inserts the op with its decision and
+    /// state, raises the issuer's seq, writes its events, and enqueues it
+    /// when its state is `approved`. Ops that conflict are not written;
+    /// their conflict is returned, and a replay or seq conflict is recorded
+    /// as a rejection by the same transaction (a moved budget is not: the
+    /// op is to be decided again). The others are written.
+    fn submit_ops(
+        &self,
+        ops: &[NewOp],
+        rejected: &[Rejection],
+    ) -> Result<Vec<std::result::Result<(), SubmitConflict>>>;
     /// Records a rejection (a check that failed at intake), with its event.
     fn record_rejection(&self, r: &Rejection) -> Result<()>;
     /// Rejections, newest first.

@@ -20,6 +20,21 @@ pub struct NewOp {
     pub state: OpState,
     /// When intake received it (Unix seconds).
     pub received_at: i64,
+    /// The budget usage the decision was made on (empty when no budget
+    /// applied): the store accepts the op only if the issuer's usage,
+    /// read in the accepting transaction, is still the same.
+    pub budget_basis: Vec<BudgetBasis>,
+}
+
+/// What one budget of the keeper policy looked like when an op was
+/// decided: the hosts its issuer's changing ops (not denied) had touched
+/// since `since`, counting the ops ahead of it in the same batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetBasis {
+    /// The start of the budget's window (Unix seconds).
+    pub since: i64,
+    /// The hosts counted.
+    pub used: u64,
 }
 
 /// A short view of an op for lists.

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bosun_ledger::merkle::{Frontier, Hash, leaf_hash};
@@ -20,7 +20,11 @@ use crate::{Queue, Result, Store, StoreError, SubmitConflict};
 
 /// 2: events became ledger entries (`ledger` and friends replace `events`).
 /// 3: blockers, host state and rollouts (tables created on open).
-const SCHEMA_VERSION: i64 = 3;
+/// 4: the ledger's subtree hashes keyed by their in-order position
+///    (`ledger_tree` replaces `ledger_nodes`); the ops indexes an intake
+///    commit writes cut to those a query uses; the queue without
+///    AUTOINCREMENT (see [`migrate_to_4`]).
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS ops (
@@ -40,10 +44,11 @@ CREATE TABLE IF NOT EXISTS ops (
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ops_iss_created ON ops(iss, created_at);
--- Budgets sum the hosts of an issuer's changing ops in a window: covering.
-CREATE INDEX IF NOT EXISTS ops_budget ON ops(iss, read_only, created_at, state, targets);
-CREATE INDEX IF NOT EXISTS ops_state ON ops(state);
+-- Budgets sum the hosts of an issuer's changing ops in a window: covering,
+-- and partial, so that a read-only op (which no budget counts) never
+-- writes it.
+CREATE INDEX IF NOT EXISTS ops_budget_changing ON ops(iss, created_at, targets)
+    WHERE read_only = 0 AND state != 'denied';
 CREATE TABLE IF NOT EXISTS issuer_seq (iss TEXT PRIMARY KEY, last_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS approvals (
     jti TEXT PRIMARY KEY,
@@ -64,8 +69,10 @@ CREATE TABLE IF NOT EXISTS rejections (
     iss TEXT,
     input_digest TEXT NOT NULL
 );
+-- Rows are never deleted, so plain rowids only grow (no AUTOINCREMENT,
+-- whose counter table every enqueue would write).
 CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     jti TEXT NOT NULL UNIQUE,
     enqueued_at INTEGER NOT NULL,
     delivered_token INTEGER,
@@ -102,12 +109,13 @@ CREATE TABLE IF NOT EXISTS ledger (
     root BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS ledger_once ON ledger(jti, kind, key) WHERE jti IS NOT NULL;
-CREATE TABLE IF NOT EXISTS ledger_nodes (
-    level INTEGER NOT NULL,
-    idx INTEGER NOT NULL,
-    hash BLOB NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
+-- The perfect subtrees' hashes (level >= 1), keyed by in-order position
+-- (see `tree_pos`): the ones an append completes sit at the end of the
+-- table, so a commit writes one or two of its pages, not one per level.
+CREATE TABLE IF NOT EXISTS ledger_tree (
+    pos INTEGER PRIMARY KEY,
+    hash BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ledger_frontier (
     name TEXT PRIMARY KEY,
     size INTEGER NOT NULL,
@@ -196,7 +204,7 @@ pub struct SqliteStore {
     /// writes, and it sees every committed transaction.
     reader: Mutex<Connection>,
     /// Stops the background checkpointer when the store is dropped.
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for SqliteStore {
@@ -211,10 +219,7 @@ impl Drop for SqliteStore {
 /// readers; when the last connection closes SQLite checkpoints anyway.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
-fn spawn_checkpointer(
-    path: &Path,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> Result<()> {
+fn spawn_checkpointer(path: &Path, stop: Arc<std::sync::atomic::AtomicBool>) -> Result<()> {
     let conn = connect(path)?;
     std::thread::Builder::new()
         .name("bosun-checkpoint".into())
@@ -234,19 +239,28 @@ fn spawn_checkpointer(
     Ok(())
 }
 
+/// How long a connection waits for another process's lock.
+const BUSY_WAIT: Duration = Duration::from_secs(30);
+
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(be)?;
-    conn.busy_timeout(Duration::from_secs(30)).map_err(be)?;
+    conn.busy_timeout(BUSY_WAIT).map_err(be)?;
     conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(be)?;
+    // A write-ahead log that grew under sustained load is cut back to
+    // this once a checkpoint lets it start over.
+    conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
         .map_err(be)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(be)?;
     conn.pragma_update(None, "foreign_keys", "ON").map_err(be)?;
-    // A larger page cache and memory-mapped reads: random-key inserts
-    // (jti) otherwise spend their time re-reading pages from the OS.
+    // A larger page cache, and no memory-mapped reads: with the file
+    // mapped, every read transaction after a commit that grew it unmapped
+    // and remapped it, and each unmap stops every CPU for a TLB flush (on
+    // a VM, a wait for the other vCPU to run); `bosun bench intake` and
+    // `bench ledger` are faster without.
     conn.pragma_update(None, "cache_size", -65536).map_err(be)?;
-    conn.pragma_update(None, "mmap_size", 268_435_456)
-        .map_err(be)?;
+    conn.pragma_update(None, "mmap_size", 0).map_err(be)?;
     Ok(conn)
 }
 
@@ -300,11 +314,61 @@ fn event(
     step: Option<&str>,
     data: &serde_json::Value,
 ) -> Result<()> {
-    let mut frontier = load_frontier(tx)?;
-    if append(tx, &mut frontier, at, jti, kind, step, data)? {
-        save_frontier(tx, &frontier)?;
+    let mut l = LedgerTx::default();
+    l.event(tx, at, jti, kind, step, data)?;
+    l.finish(tx)
+}
+
+/// The ledger appends of one transaction that records many entries (a
+/// group commit of ops): the frontier is read at the first entry and
+/// written once by [`LedgerTx::finish`], not once per entry. While one is
+/// in use, every entry of the transaction must go through it.
+#[derive(Default)]
+struct LedgerTx {
+    frontier: Option<Frontier>,
+    dirty: bool,
+}
+
+impl LedgerTx {
+    /// Appends an entry (see [`event`]).
+    fn event(
+        &mut self,
+        tx: &Transaction<'_>,
+        at: i64,
+        jti: Option<&str>,
+        kind: &str,
+        step: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<()> {
+        let frontier = match &mut self.frontier {
+            Some(f) => f,
+            None => self.frontier.insert(load_frontier(tx)?),
+        };
+        if append(tx, frontier, at, jti, kind, step, data)? {
+            self.dirty = true;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Stores the frontier if an entry was appended.
+    fn finish(self, tx: &Transaction<'_>) -> Result<()> {
+        match (&self.frontier, self.dirty) {
+            (Some(f), true) => save_frontier(tx, f),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The in-order position of the perfect subtree of `level` and index
+/// `idx` (leaves at even positions, a level-`l` node between the two
+/// halves it covers): `idx·2^(l+1) + 2^l − 1`. Positions only grow as the
+/// log grows, so new nodes are appended. `None` past `i64`.
+fn tree_pos(level: u32, idx: u64) -> Option<i64> {
+    let half = 1u64.checked_shl(level)?;
+    let pos = idx
+        .checked_mul(half.checked_mul(2)?)?
+        .checked_add(half - 1)?;
+    i64::try_from(pos).ok()
 }
 
 fn load_frontier(tx: &Transaction<'_>) -> Result<Frontier> {
@@ -385,11 +449,14 @@ fn append(
         return Ok(false);
     }
     for (level, idx, h) in &nodes {
-        tx.prepare_cached(
-            "INSERT OR REPLACE INTO ledger_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-        )
-        .and_then(|mut st| st.execute(params![level, i64_of(*idx), &h[..]]))
-        .map_err(be)?;
+        let pos = tree_pos(*level, *idx).ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "the ledger is full: subtree {level}/{idx} has no position; nothing was written"
+            ))
+        })?;
+        tx.prepare_cached("INSERT OR REPLACE INTO ledger_tree (pos, hash) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![pos, &h[..]]))
+            .map_err(be)?;
     }
     *frontier = next;
     Ok(true)
@@ -567,20 +634,24 @@ fn insert_approval(tx: &Transaction<'_>, a: &NewApproval) -> Result<()> {
     Ok(())
 }
 
+/// The `CREATE` statement of table `name`, if there is one.
+fn table_sql(tx: &Transaction<'_>, name: &str) -> Result<Option<String>> {
+    tx.query_row(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [name],
+        |r| r.get(0),
+    )
+    .optional()
+    .map_err(be)
+}
+
 /// Schema 1 kept events in a plain `events` table: they become ledger
 /// entries, in their order, in one transaction, and the table goes.
 fn migrate_events_to_ledger(conn: &mut Connection) -> Result<()> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(be)?;
-    let has: i64 = tx
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(be)?;
-    if has > 0 {
+    if table_sql(&tx, "events")?.is_some() {
         /// (at, jti, kind, step, data) of a schema-1 event.
         type OldEvent = (i64, Option<String>, String, Option<String>, String);
         let rows: Vec<OldEvent> = {
@@ -603,6 +674,71 @@ fn migrate_events_to_ledger(conn: &mut Connection) -> Result<()> {
     tx.commit().map_err(be)
 }
 
+/// Schema 4, in one transaction (idempotent, so two processes opening an
+/// old file at once are safe): the ledger's subtree hashes move from
+/// `ledger_nodes (level, idx)` to `ledger_tree (pos)` (see `tree_pos`);
+/// the ops indexes that no query could use (`ops_iss_created`,
+/// `ops_state`) or that every read-only op paid for (`ops_budget`, now the
+/// partial `ops_budget_changing` that `SCHEMA` creates) are dropped; the
+/// queue is rebuilt without AUTOINCREMENT, ids and items unchanged. A
+/// subtree whose position does not fit is refused as corrupt and nothing
+/// changes.
+fn migrate_to_4(conn: &mut Connection) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(be)?;
+    tx.execute_batch(
+        "DROP INDEX IF EXISTS ops_iss_created;
+         DROP INDEX IF EXISTS ops_budget;
+         DROP INDEX IF EXISTS ops_state;
+         CREATE TABLE IF NOT EXISTS ledger_tree (pos INTEGER PRIMARY KEY, hash BLOB NOT NULL);",
+    )
+    .map_err(be)?;
+    if table_sql(&tx, "queue")?.is_some_and(|q| q.contains("AUTOINCREMENT")) {
+        tx.execute_batch(
+            "CREATE TABLE queue_v4 (
+                 id INTEGER PRIMARY KEY,
+                 jti TEXT NOT NULL UNIQUE,
+                 enqueued_at INTEGER NOT NULL,
+                 delivered_token INTEGER,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 acked INTEGER NOT NULL DEFAULT 0
+             );
+             INSERT INTO queue_v4 (id, jti, enqueued_at, delivered_token, attempts, acked)
+                 SELECT id, jti, enqueued_at, delivered_token, attempts, acked FROM queue;
+             DROP TABLE queue;
+             ALTER TABLE queue_v4 RENAME TO queue;",
+        )
+        .map_err(be)?;
+    }
+    if table_sql(&tx, "ledger_nodes")?.is_some() {
+        let (all, fit): (i64, i64) = tx
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(level BETWEEN 1 AND 61 AND idx >= 0 AND idx < (1 << (61 - level))), 0)
+                 FROM ledger_nodes",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(be)?;
+        if all != fit {
+            return Err(corrupt(
+                "ledger subtree hashes",
+                format!(
+                    "{} of {all} have a level or index no ledger of this size has",
+                    all - fit
+                ),
+            ));
+        }
+        tx.execute_batch(
+            "INSERT OR REPLACE INTO ledger_tree (pos, hash)
+                 SELECT (idx << (level + 1)) + (1 << level) - 1, hash FROM ledger_nodes;
+             DROP TABLE ledger_nodes;",
+        )
+        .map_err(be)?;
+    }
+    tx.commit().map_err(be)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
@@ -621,6 +757,9 @@ impl SqliteStore {
             )));
         }
         let mut conn = conn;
+        if (1..4).contains(&v) {
+            migrate_to_4(&mut conn)?;
+        }
         conn.execute_batch(SCHEMA).map_err(be)?;
         if v == 1 {
             migrate_events_to_ledger(&mut conn)?;
@@ -630,7 +769,7 @@ impl SqliteStore {
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(be)?;
         let reader = connect(path)?;
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         spawn_checkpointer(path, stop.clone())?;
         Ok(SqliteStore {
             conn: Mutex::new(conn),
@@ -661,13 +800,85 @@ impl SqliteStore {
     }
 }
 
-fn rejection_in_tx(tx: &Transaction<'_>, r: &Rejection) -> Result<()> {
+/// The hosts `iss`'s changing, not denied ops touched since `since`, as
+/// the transaction sees them (ops written earlier in it included).
+fn hosts_changed_in(conn: &Connection, iss: &str, since: i64) -> Result<u64> {
+    let v: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(targets), 0) FROM ops
+             WHERE iss = ?1 AND created_at >= ?2 AND read_only = 0 AND state != 'denied'",
+        )
+        .and_then(|mut st| st.query_row(params![iss, since], |r| r.get(0)))
+        .map_err(be)?;
+    Ok(u64::try_from(v).unwrap_or(0))
+}
+
+/// Budget usage as one `submit_ops` transaction sees it: read once per
+/// issuer and window, then kept up to date as the batch's ops go in.
+#[derive(Default)]
+struct TxUsage(std::collections::HashMap<(KeyId, i64), u64>);
+
+impl TxUsage {
+    fn get(&mut self, tx: &Transaction<'_>, iss: &KeyId, since: i64) -> Result<u64> {
+        if let Some(v) = self.0.get(&(iss.clone(), since)) {
+            return Ok(*v);
+        }
+        let v = hosts_changed_in(tx, iss.as_str(), since)?;
+        self.0.insert((iss.clone(), since), v);
+        Ok(v)
+    }
+
+    /// Counts a stored op (as `hosts_changed_in` would).
+    fn add(&mut self, op: &NewOp) {
+        if op.plan.read_only || op.state == OpState::Denied {
+            return;
+        }
+        let n = u64::try_from(op.claims.targets.len()).unwrap_or(u64::MAX);
+        for ((iss, since), v) in &mut self.0 {
+            if *iss == op.claims.iss && op.received_at >= *since {
+                *v = v.saturating_add(n);
+            }
+        }
+    }
+}
+
+/// Whether `op`'s budget basis no longer holds in `tx`, or an earlier op
+/// of its issuer in the batch already found its basis moved (then this
+/// one waits too, to keep the issuer's ops in `seq` order).
+fn budget_moved(
+    tx: &Transaction<'_>,
+    usage: &mut TxUsage,
+    op: &NewOp,
+    moved: &[&KeyId],
+) -> Result<Option<SubmitConflict>> {
+    let iss = &op.claims.iss;
+    let behind = moved.contains(&iss);
+    for b in &op.budget_basis {
+        let now = usage.get(tx, iss, b.since)?;
+        if behind || now != b.used {
+            return Ok(Some(SubmitConflict::BudgetMoved {
+                iss: iss.clone(),
+                since: b.since,
+                decided: b.used,
+                now,
+            }));
+        }
+    }
+    Ok(behind.then(|| SubmitConflict::BudgetMoved {
+        iss: iss.clone(),
+        since: op.received_at,
+        decided: 0,
+        now: 0,
+    }))
+}
+
+fn rejection_in_tx(tx: &Transaction<'_>, ledger: &mut LedgerTx, r: &Rejection) -> Result<()> {
     tx.execute(
         "INSERT INTO rejections (at, chk, message, jti, iss, input_digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![r.at, r.check, r.message, r.jti, r.iss, r.input_digest.as_str()],
     )
     .map_err(be)?;
-    event(
+    ledger.event(
         tx,
         r.at,
         r.jti.as_deref(),
@@ -678,9 +889,20 @@ fn rejection_in_tx(tx: &Transaction<'_>, r: &Rejection) -> Result<()> {
 }
 
 impl Store for SqliteStore {
-    fn submit_ops(&self, ops: &[NewOp]) -> Result<Vec<std::result::Result<(), SubmitConflict>>> {
+    fn submit_ops(
+        &self,
+        ops: &[NewOp],
+        rejected: &[Rejection],
+    ) -> Result<Vec<std::result::Result<(), SubmitConflict>>> {
         self.with_tx(|tx| {
             let mut out = Vec::with_capacity(ops.len());
+            let mut ledger = LedgerTx::default();
+            for r in rejected {
+                rejection_in_tx(tx, &mut ledger, r)?;
+            }
+            // Issuers whose budget moved: their later ops wait too.
+            let mut moved: Vec<&KeyId> = Vec::new();
+            let mut usage = TxUsage::default();
             let mut seen_st = tx.prepare_cached("SELECT 1 FROM ops WHERE jti = ?1").map_err(be)?;
             let mut seq_st = tx.prepare_cached("SELECT last_seq FROM issuer_seq WHERE iss = ?1").map_err(be)?;
             let mut ins = tx
@@ -700,7 +922,12 @@ impl Store for SqliteStore {
                 let seen = seen_st.exists([c.jti.as_str()]).map_err(be)?;
                 if seen {
                     let conflict = SubmitConflict::Replay(c.jti.clone());
-                    rejection_in_tx(tx, &conflict_rejection(op, &conflict, "replay"))?;
+                    rejection_in_tx(tx, &mut ledger, &conflict_rejection(op, &conflict, "replay"))?;
+                    out.push(Err(conflict));
+                    continue;
+                }
+                if let Some(conflict) = budget_moved(tx, &mut usage, op, &moved)? {
+                    moved.push(&c.iss);
                     out.push(Err(conflict));
                     continue;
                 }
@@ -713,7 +940,7 @@ impl Store for SqliteStore {
                         seq: c.seq,
                         last: u64::try_from(last).unwrap_or(0),
                     };
-                    rejection_in_tx(tx, &conflict_rejection(op, &conflict, "seq"))?;
+                    rejection_in_tx(tx, &mut ledger, &conflict_rejection(op, &conflict, "seq"))?;
                     out.push(Err(conflict));
                     continue;
                 }
@@ -734,7 +961,8 @@ impl Store for SqliteStore {
                 ])
                 .map_err(be)?;
                 up_seq.execute(params![c.iss.as_str(), i64_of(c.seq)]).map_err(be)?;
-                event(
+                usage.add(op);
+                ledger.event(
                     tx,
                     op.received_at,
                     Some(c.jti.as_str()),
@@ -742,7 +970,7 @@ impl Store for SqliteStore {
                     None,
                     &serde_json::json!({"iss": c.iss, "seq": c.seq, "runbook": c.runbook, "targets": c.targets, "plan_digest": c.plan_digest}),
                 )?;
-                event(
+                ledger.event(
                     tx,
                     op.received_at,
                     Some(c.jti.as_str()),
@@ -755,12 +983,17 @@ impl Store for SqliteStore {
                 }
                 out.push(Ok(()));
             }
+            ledger.finish(tx)?;
             Ok(out)
         })
     }
 
     fn record_rejection(&self, r: &Rejection) -> Result<()> {
-        self.with_tx(|tx| rejection_in_tx(tx, r))
+        self.with_tx(|tx| {
+            let mut l = LedgerTx::default();
+            rejection_in_tx(tx, &mut l, r)?;
+            l.finish(tx)
+        })
     }
 
     fn rejections(&self, limit: usize) -> Result<Vec<Rejection>> {
@@ -897,17 +1130,7 @@ impl Store for SqliteStore {
     }
 
     fn hosts_changed_since(&self, iss: &KeyId, since: i64) -> Result<u64> {
-        self.with_conn(|c| {
-            let v: i64 = c
-                .query_row(
-                    "SELECT COALESCE(SUM(targets), 0) FROM ops
-                     WHERE iss = ?1 AND created_at >= ?2 AND read_only = 0 AND state != 'denied'",
-                    params![iss.as_str(), since],
-                    |r| r.get(0),
-                )
-                .map_err(be)?;
-            Ok(u64::try_from(v).unwrap_or(0))
-        })
+        self.with_conn(|c| hosts_changed_in(c, iss.as_str(), since))
     }
 
     fn add_approval(&self, a: &NewApproval, transition: Option<OpState>) -> Result<()> {
@@ -1016,11 +1239,11 @@ impl Store for SqliteStore {
                 c.prepare_cached("SELECT leaf FROM ledger WHERE idx = ?1")
                     .and_then(|mut st| st.query_row([i64_of(idx)], |r| r.get(0)).optional())
             } else {
-                c.prepare_cached("SELECT hash FROM ledger_nodes WHERE level = ?1 AND idx = ?2")
-                    .and_then(|mut st| {
-                        st.query_row(params![level, i64_of(idx)], |r| r.get(0))
-                            .optional()
-                    })
+                let Some(pos) = tree_pos(level, idx) else {
+                    return Ok(None);
+                };
+                c.prepare_cached("SELECT hash FROM ledger_tree WHERE pos = ?1")
+                    .and_then(|mut st| st.query_row([pos], |r| r.get(0)).optional())
             }
             .map_err(be)?;
             h.map(|h| {
@@ -2078,5 +2301,39 @@ impl Queue for SqliteStore {
                 .map_err(be)?;
             Ok(u64::try_from(n).unwrap_or(0))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tree_pos;
+
+    #[test]
+    fn tree_positions_are_in_order_and_grow_with_the_log() {
+        // Leaves 0..4 sit at 0, 2, 4, 6; their parents at 1 and 5; the root at 3.
+        assert_eq!(tree_pos(1, 0), Some(1));
+        assert_eq!(tree_pos(1, 1), Some(5));
+        assert_eq!(tree_pos(2, 0), Some(3));
+        assert_eq!(tree_pos(3, 1), Some(23));
+        assert_eq!(tree_pos(64, 0), None);
+        assert_eq!(tree_pos(1, u64::MAX / 2), None);
+        // Each append's new nodes get fresh positions inside the tree, and
+        // the largest of them is past every earlier one: appends land at
+        // the table's end.
+        let mut f = bosun_ledger::merkle::Frontier::default();
+        let mut seen = std::collections::HashSet::new();
+        let mut last_max = -1i64;
+        for n in 0..5000i64 {
+            let mut got = Vec::new();
+            f.push_nodes([0; 32], |l, i, _| got.push(tree_pos(l, i).unwrap_or(-1)));
+            for p in &got {
+                assert!(*p >= 0 && *p < 2 * (n + 1), "{n}: {p}");
+                assert!(seen.insert(*p), "{n}: {p} twice");
+            }
+            if let Some(m) = got.iter().max() {
+                assert!(*m > last_max, "{n}: {m} after {last_max}");
+                last_max = *m;
+            }
+        }
     }
 }

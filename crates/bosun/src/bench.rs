@@ -97,30 +97,27 @@ pub struct IntakeArgs {
     /// Concurrent submitters (each its own agent key).
     #[arg(long, default_value_t = 16)]
     pub submitters: usize,
-    /// Intake shards (threads), each group-committing its own batches.
+    /// Prepare shards (threads) of the intake pipeline; one committer
+    /// group-commits what they prepared.
     #[arg(long, default_value_t = 2)]
     pub shards: usize,
-    /// Most ops per group commit.
+    /// Most ops a shard prepares at once.
     #[arg(long, default_value_t = 512)]
     pub batch: usize,
     /// Offered load in ops/s across all submitters (0 = as fast as intake takes them).
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
-    /// How long a shard waits for more ops before committing a small
-    /// batch, in microseconds (group commit's linger).
+    /// How long a shard waits for more ops before preparing a small
+    /// batch, in microseconds.
     #[arg(long, default_value_t = 0)]
     pub linger_us: u64,
+    /// Build the throwaway workspace in this directory (which must not
+    /// exist) and keep it, to look at the database afterwards.
+    #[arg(long)]
+    pub keep: Option<std::path::PathBuf>,
     /// Output JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// What one intake shard saw: per-op latencies, per-call durations and
-/// how many ops were rejected (the bench fails on any).
-struct ShardResult {
-    lat: Vec<Duration>,
-    commits: Vec<Duration>,
-    rejected: usize,
 }
 
 fn other(s: impl Into<String>) -> ControlError {
@@ -297,7 +294,16 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     );
     let linger = Duration::from_micros(a.linger_us);
     let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
-    let root = tmp.path().join("bench");
+    let root = match &a.keep {
+        Some(dir) if dir.exists() => {
+            return Err(other(format!(
+                "--keep {}: it exists; name a new directory",
+                dir.display()
+            )));
+        }
+        Some(dir) => dir.clone(),
+        None => tmp.path().join("bench"),
+    };
     bosun_workspace::scaffold::init(
         &root,
         &Name::parse("bench").map_err(|e| other(e.to_string()))?,
@@ -379,35 +385,43 @@ fn intake(a: &IntakeArgs) -> Result<()> {
             per * submitters
         );
     }
-    let mut signed: Vec<Vec<String>> = Vec::with_capacity(submitters);
-    for (id, k) in &agents {
-        let mut v = Vec::with_capacity(per);
-        for s in 1..=per {
+    // Signed ahead of time (signing is the submitters' cost, not intake's),
+    // in the order they will be sent: op n of every submitter before op
+    // n + 1 of any. A jti carries the time it was made, so this keeps
+    // jti order close to arrival order, as when each op is signed just
+    // before it is sent.
+    let mut signed: Vec<Vec<String>> = (0..submitters).map(|_| Vec::with_capacity(per)).collect();
+    for s in 1..=per {
+        for ((id, k), v) in agents.iter().zip(signed.iter_mut()) {
             v.push(
                 ctl.sign_op(k, id, &plan, u64::try_from(s).unwrap_or(u64::MAX), t0)?
                     .1,
             );
         }
-        signed.push(v);
     }
     let total = per * submitters;
-    // One bounded channel per shard: submitters block when intake lags.
-    let mut txs = Vec::new();
-    let mut rxs = Vec::new();
-    for _ in 0..shards {
-        let (tx, rx) = mpsc::sync_channel::<(String, Instant)>(batch * 2);
-        txs.push(tx);
-        rxs.push(rx);
-    }
+    let pipeline = bosun_control::pipeline::Pipeline::start(
+        ctl.clone(),
+        std::sync::Arc::new(gov),
+        bosun_control::pipeline::Options {
+            shards,
+            max_batch: batch,
+            linger,
+        },
+    )?;
+    // Each answer reports its latency: from the op's scheduled send (not
+    // the actual one, so a stalled submitter does not hide a stall: no
+    // coordinated omission) to the moment the committer answered it.
+    let (lat_tx, lat_rx) = mpsc::channel::<(Duration, bool)>();
     let start = Instant::now();
     let interval = if rate == 0 {
         None
     } else {
         Some(Duration::from_secs_f64(submitters as f64 / rate as f64))
     };
-    let results = std::thread::scope(|s| -> Result<Vec<ShardResult>> {
+    std::thread::scope(|s| {
         for (i, envs) in signed.into_iter().enumerate() {
-            let tx = txs[i % shards].clone();
+            let (pipeline, lat_tx) = (&pipeline, lat_tx.clone());
             s.spawn(move || {
                 for (n, e) in envs.into_iter().enumerate() {
                     let due = match interval {
@@ -421,86 +435,43 @@ fn intake(a: &IntakeArgs) -> Result<()> {
                         }
                         None => Instant::now(),
                     };
-                    if tx.send((e, due)).is_err() {
+                    let tx = lat_tx.clone();
+                    let done = Box::new(move |a: bosun_control::pipeline::Answer| {
+                        let _ = tx.send((due.elapsed(), a.is_ok()));
+                    });
+                    if pipeline.submit(e, done).is_err() {
                         return;
                     }
                 }
             });
         }
-        drop(txs);
-        let mut handles = Vec::new();
-        for rx in rxs {
-            let ctl = ctl.clone();
-            let gov = &gov;
-            handles.push(s.spawn(move || -> Result<ShardResult> {
-                let mut lat = Vec::new();
-                let mut commits = Vec::new();
-                let mut rejected = 0;
-                while let Ok(first) = rx.recv() {
-                    let mut items = vec![first];
-                    let until = Instant::now() + linger;
-                    while items.len() < batch {
-                        match rx.try_recv() {
-                            Ok(x) => items.push(x),
-                            Err(mpsc::TryRecvError::Disconnected) => break,
-                            Err(mpsc::TryRecvError::Empty) => {
-                                let now = Instant::now();
-                                if now >= until {
-                                    break;
-                                }
-                                match rx.recv_timeout(until - now) {
-                                    Ok(x) => items.push(x),
-                                    Err(_) => break,
-                                }
-                            }
-                        }
-                    }
-                    let envs: Vec<String> = items.iter().map(|(e, _)| e.clone()).collect();
-                    let began = Instant::now();
-                    let r = ctl.intake(gov, &envs, bosun_control::now())?;
-                    let done = Instant::now();
-                    commits.push(done - began);
-                    rejected += r.iter().filter(|x| x.is_err()).count();
-                    lat.extend(
-                        items
-                            .iter()
-                            .map(|(_, due)| done.saturating_duration_since(*due)),
-                    );
-                }
-                Ok(ShardResult {
-                    lat,
-                    commits,
-                    rejected,
-                })
-            }));
-        }
-        handles
-            .into_iter()
-            .map(|h| h.join().map_err(|_| other("an intake shard panicked"))?)
-            .collect()
-    })?;
+    });
+    drop(lat_tx);
+    let stats = pipeline.finish()?;
     let elapsed = start.elapsed();
     let mut lat: Vec<Duration> = Vec::with_capacity(total);
-    let mut commits: Vec<Duration> = Vec::new();
     let mut rejected = 0;
-    for ShardResult {
-        lat: l,
-        commits: c,
-        rejected: r,
-    } in results
-    {
-        lat.extend(l);
-        commits.extend(c);
-        rejected += r;
+    for (d, ok) in lat_rx {
+        lat.push(d);
+        rejected += usize::from(!ok);
     }
+    let mut commits = stats.commits.clone();
     lat.sort();
     commits.sort();
     let batches = commits.len();
+    if let Some(e) = &stats.store_error {
+        return Err(other(format!("bench broken: the store failed: {e}")));
+    }
     let stored = ctl.store.list_ops(None, total + 1)?.len();
     let queued = ctl.store.depth()?;
-    if rejected > 0 || stored != total || queued != u64::try_from(total).unwrap_or(0) {
+    if rejected > 0
+        || lat.len() != total
+        || stored != total
+        || queued != u64::try_from(total).unwrap_or(0)
+    {
         return Err(other(format!(
-            "bench broken: {rejected} rejected, {stored} stored, {queued} queued of {total}"
+            "bench broken: {} answered, {rejected} rejected, {stored} stored, {queued} queued of {total}",
+            lat.len()
         )));
     }
     let ops_s = total as f64 / elapsed.as_secs_f64();
@@ -525,7 +496,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
             total as f64 / batches.max(1) as f64
         );
         println!(
-            "latency (scheduled send → durable): p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
+            "latency (scheduled send → answered, durable): p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
             us(pct(&lat, 0.5)) / 1000.0,
             us(pct(&lat, 0.9)) / 1000.0,
             us(pct(&lat, 0.99)) / 1000.0,
@@ -537,7 +508,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
             }
         );
         println!(
-            "one group commit (intake call): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            "one group commit (the committer's transaction): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
             us(pct(&commits, 0.5)) / 1000.0,
             us(pct(&commits, 0.99)) / 1000.0,
             us(pct(&commits, 1.0)) / 1000.0

@@ -463,7 +463,7 @@ fn a_checkpoint_inconsistent_with_the_last_is_never_signed() {
     let before = lab.json(&["ledger", "checkpoints", "--json"]);
     // Spoil the stored subtree hashes the consistency proof is built from.
     let c = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
-    c.execute("UPDATE ledger_nodes SET hash = zeroblob(32)", [])
+    c.execute("UPDATE ledger_tree SET hash = zeroblob(32)", [])
         .unwrap();
     drop(c);
     lab.json(&[

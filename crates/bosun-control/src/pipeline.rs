@@ -1,0 +1,208 @@
+//! The intake pipeline for many concurrent submitters (the HTTP API, the
+//! MCP server, `bosun bench intake`): envelopes go to prepare shards,
+//! threads that run [`Control::prepare`] in parallel, and every prepared
+//! batch goes to one committer that group-commits whatever has arrived
+//! ([`Control::commit`]) while the shards prepare the next ones.
+//!
+//! ```text
+//!  submit ──▶ shard (by signing key) ── prepare ──┐
+//!  submit ──▶ shard                   ── prepare ──┼─▶ committer ── commit ──▶ done(answer)
+//!  submit ──▶ shard                   ── prepare ──┘     (one transaction for
+//!                                                         all that arrived)
+//! ```
+//!
+//! An envelope goes to the shard of its JWS protected header (which names
+//! the signing key), so one issuer's ops are prepared and committed in the
+//! order they were submitted and their `seq` stays increasing. Nothing is
+//! lost on a full pipeline: [`Pipeline::submit`] waits for room.
+
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::intake::{Accepted, Prepared, Rejected, reject};
+use crate::{Control, ControlError, Governed, Result, now};
+
+/// What becomes of one submitted envelope: accepted (with its decision) or
+/// rejected (recorded, with the check that refused it). A store failure is
+/// answered as a rejection by the `store` check; then nothing of the op
+/// was written and it may be submitted again.
+pub type Answer = std::result::Result<Accepted, Rejected>;
+
+/// Called once with the envelope's answer, on the committer's thread.
+pub type Done = Box<dyn FnOnce(Answer) + Send>;
+
+/// How the pipeline is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Prepare shards (threads).
+    pub shards: usize,
+    /// Most envelopes a shard prepares at once.
+    pub max_batch: usize,
+    /// How long a shard waits for more envelopes before preparing a small
+    /// batch (0: prepare what is there).
+    pub linger: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            shards: 2,
+            max_batch: 512,
+            linger: Duration::ZERO,
+        }
+    }
+}
+
+/// What the pipeline did, for benchmarks and logs.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// How long each commit took (one transaction, or more when budgets
+    /// moved), in the order they ran.
+    pub commits: Vec<Duration>,
+    /// Envelopes in each commit.
+    pub batch_sizes: Vec<usize>,
+    /// The first store failure, if any (its ops were answered `store`).
+    pub store_error: Option<String>,
+}
+
+struct Job {
+    envelope: String,
+    done: Done,
+}
+
+/// A running pipeline; [`Pipeline::finish`] drains and stops it.
+pub struct Pipeline {
+    shards: Vec<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    committer: JoinHandle<Stats>,
+}
+
+impl Pipeline {
+    /// Starts the shards and the committer for `ctl`, judging by `gov`.
+    pub fn start(ctl: Control, gov: Arc<Governed>, opts: Options) -> Result<Pipeline> {
+        let shards = opts.shards.max(1);
+        let max_batch = opts.max_batch.max(1);
+        let (to_commit, commits) = mpsc::sync_channel::<(Prepared, Vec<Done>)>(shards * 4);
+        let mut senders = Vec::with_capacity(shards);
+        let mut workers = Vec::with_capacity(shards);
+        for n in 0..shards {
+            let (tx, rx) = mpsc::sync_channel::<Job>(max_batch * 2);
+            senders.push(tx);
+            let (ctl, gov, to_commit) = (ctl.clone(), gov.clone(), to_commit.clone());
+            let h = std::thread::Builder::new()
+                .name(format!("bosun-intake-{n}"))
+                .spawn(move || shard(&ctl, &gov, &rx, &to_commit, max_batch, opts.linger))
+                .map_err(|e| ControlError::Other(format!("cannot start an intake thread: {e}")))?;
+            workers.push(h);
+        }
+        drop(to_commit);
+        let committer = std::thread::Builder::new()
+            .name("bosun-intake-commit".into())
+            .spawn(move || commit_loop(&ctl, &gov, &commits))
+            .map_err(|e| ControlError::Other(format!("cannot start the intake committer: {e}")))?;
+        Ok(Pipeline {
+            shards: senders,
+            workers,
+            committer,
+        })
+    }
+
+    /// Hands an envelope to its shard; `done` gets the answer. Waits while
+    /// the shard is full. Fails only if the pipeline has stopped (a thread
+    /// panicked); `done` is then not called.
+    pub fn submit(&self, envelope: String, done: Done) -> Result<()> {
+        let head = envelope.split('.').next().unwrap_or_default();
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        head.hash(&mut h);
+        let i = usize::try_from(h.finish() % self.shards.len() as u64).unwrap_or(0);
+        self.shards[i]
+            .send(Job { envelope, done })
+            .map_err(|_| ControlError::Other("the intake pipeline has stopped".into()))
+    }
+
+    /// Stops taking envelopes, answers every one already taken, and
+    /// returns what the pipeline did.
+    pub fn finish(self) -> Result<Stats> {
+        drop(self.shards);
+        for w in self.workers {
+            w.join()
+                .map_err(|_| ControlError::Other("an intake shard panicked".into()))?;
+        }
+        self.committer
+            .join()
+            .map_err(|_| ControlError::Other("the intake committer panicked".into()))
+    }
+}
+
+/// One shard: takes what has arrived (up to `max_batch`, waiting `linger`
+/// for more), prepares it, hands it to the committer.
+fn shard(
+    ctl: &Control,
+    gov: &Governed,
+    rx: &Receiver<Job>,
+    to_commit: &SyncSender<(Prepared, Vec<Done>)>,
+    max_batch: usize,
+    linger: Duration,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        let until = Instant::now() + linger;
+        while jobs.len() < max_batch {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    match rx.recv_timeout(left) {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        let (envelopes, dones): (Vec<String>, Vec<Done>) =
+            jobs.into_iter().map(|j| (j.envelope, j.done)).unzip();
+        let prepared = ctl.prepare(gov, &envelopes, now());
+        if to_commit.send((prepared, dones)).is_err() {
+            return;
+        }
+    }
+}
+
+/// The committer: merges every prepared batch that has arrived into one
+/// commit, answers each envelope, repeats.
+fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<(Prepared, Vec<Done>)>) -> Stats {
+    let mut stats = Stats::default();
+    while let Ok((mut batch, mut dones)) = rx.recv() {
+        while let Ok((more, d)) = rx.try_recv() {
+            batch.merge(more);
+            dones.extend(d);
+        }
+        let n = batch.len();
+        let began = Instant::now();
+        let answers = ctl.commit(gov, batch);
+        stats.commits.push(began.elapsed());
+        stats.batch_sizes.push(n);
+        match answers {
+            Ok(answers) => {
+                for (done, a) in dones.into_iter().zip(answers) {
+                    done(a);
+                }
+            }
+            Err(e) => {
+                let msg = format!("the store failed; nothing of this op was written: {e}");
+                stats.store_error.get_or_insert_with(|| e.to_string());
+                for done in dones {
+                    done(Err(reject("store", msg.clone(), None)));
+                }
+            }
+        }
+    }
+    stats
+}
