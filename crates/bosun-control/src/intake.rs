@@ -168,14 +168,33 @@ enum Slot {
     Refused(Rejected, Rejection),
 }
 
-/// An op that passed every check, with the keeper's decision.
+/// An op that passed every check, with the keeper's decision: what the
+/// store is handed, and whether its runbook is adopted (to decide it
+/// again).
 struct Judged {
-    checked: Checked,
-    envelope: String,
+    op: NewOp,
+    adopted: bool,
+}
+
+/// What the keeper decides on.
+struct Subject<'a> {
+    claims: &'a OpClaims,
+    role: Role,
+    plan: &'a Plan,
+    adopted: bool,
     now: i64,
-    decision: Decision,
-    state: OpState,
-    basis: Vec<BudgetBasis>,
+}
+
+impl Judged {
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            claims: &self.op.claims,
+            role: self.op.role,
+            plan: &self.op.plan,
+            adopted: self.adopted,
+            now: self.op.received_at,
+        }
+    }
 }
 
 impl Prepared {
@@ -274,15 +293,27 @@ impl Control {
             .zip(envelopes)
             .map(
                 |(d, env)| match d.and_then(|(u, _, role)| self.check(gov, &u, role, now)) {
-                    Ok(checked) => {
-                        let (decision, state, basis) = self.judge(gov, &checked, now, &mut usage);
-                        Slot::Op(Box::new(Judged {
-                            checked,
-                            envelope: env.clone(),
+                    Ok(c) => {
+                        let subject = Subject {
+                            claims: &c.claims,
+                            role: c.role,
+                            plan: &c.plan,
+                            adopted: c.adopted,
                             now,
-                            decision,
-                            state,
-                            basis,
+                        };
+                        let (decision, state, budget_basis) = self.judge(gov, &subject, &mut usage);
+                        Slot::Op(Box::new(Judged {
+                            op: NewOp {
+                                envelope: env.clone(),
+                                claims: c.claims,
+                                role: c.role,
+                                plan: c.plan,
+                                decision,
+                                state,
+                                received_at: now,
+                                budget_basis,
+                            },
+                            adopted: c.adopted,
                         }))
                     }
                     Err(rej) => {
@@ -315,13 +346,17 @@ impl Control {
         prepared: Prepared,
     ) -> Result<Vec<std::result::Result<Accepted, Rejected>>> {
         let mut out: Vec<Option<std::result::Result<Accepted, Rejected>>> = Vec::new();
-        let mut ops: Vec<(usize, Box<Judged>)> = Vec::new();
+        // The ops to store (handed to the store as they are, no copies) and,
+        // beside them, each one's slot and whether its runbook is adopted.
+        let mut ops: Vec<NewOp> = Vec::new();
+        let mut meta: Vec<(usize, bool)> = Vec::new();
         let mut refused = Vec::new();
         for (i, slot) in prepared.slots.into_iter().enumerate() {
             match slot {
                 Slot::Op(j) => {
                     out.push(None);
-                    ops.push((i, j));
+                    meta.push((i, j.adopted));
+                    ops.push(j.op);
                 }
                 Slot::Refused(rej, row) => {
                     out.push(Some(Err(rej)));
@@ -334,22 +369,24 @@ impl Control {
                 // Still moving: refuse them, recorded like any refusal.
                 refused = ops
                     .iter()
-                    .map(|(i, j)| {
+                    .zip(&meta)
+                    .map(|(op, (i, _))| {
+                        let c = &op.claims;
                         let rej = reject(
                             "budget",
                             format!(
                                 "{}'s budget usage kept changing while the op was decided ({BUDGET_ROUNDS} times); submit it again",
-                                j.checked.claims.iss
+                                c.iss
                             ),
-                            Some(j.checked.claims.jti.to_string()),
+                            Some(c.jti.to_string()),
                         );
                         let row = Rejection {
-                            at: j.now,
+                            at: op.received_at,
                             check: rej.check.clone(),
                             message: rej.message.clone(),
                             jti: rej.jti.clone(),
-                            iss: Some(j.checked.claims.iss.to_string()),
-                            input_digest: Digest::of(j.envelope.as_bytes()),
+                            iss: Some(c.iss.to_string()),
+                            input_digest: Digest::of(op.envelope.as_bytes()),
                         };
                         out[*i] = Some(Err(rej));
                         row
@@ -358,20 +395,7 @@ impl Control {
                 self.store.submit_ops(&[], &refused)?;
                 break;
             }
-            let new_ops: Vec<NewOp> = ops
-                .iter()
-                .map(|(_, j)| NewOp {
-                    envelope: j.envelope.clone(),
-                    claims: j.checked.claims.clone(),
-                    role: j.checked.role,
-                    plan: j.checked.plan.clone(),
-                    decision: j.decision.clone(),
-                    state: j.state,
-                    received_at: j.now,
-                    budget_basis: j.basis.clone(),
-                })
-                .collect();
-            let stored = self.store.submit_ops(&new_ops, &refused)?;
+            let stored = self.store.submit_ops(&ops, &refused)?;
             refused.clear();
             // Blockers do not refuse an op: they hold it, and say so.
             let active = if stored.iter().any(|r| r.is_ok()) {
@@ -380,24 +404,19 @@ impl Control {
                 Vec::new()
             };
             let mut again = Vec::new();
-            for ((i, j), r) in ops.into_iter().zip(stored) {
-                let c = &j.checked.claims;
+            for ((op, (i, adopted)), r) in ops.into_iter().zip(meta).zip(stored) {
                 out[i] = Some(match r {
                     Ok(()) => Ok(Accepted {
-                        jti: c.jti.clone(),
-                        held: crate::blockers::holding(
-                            &gov.blocker_kinds,
-                            &active,
-                            &j.checked.plan,
-                        )
-                        .iter()
-                        .map(crate::blockers::Hold::text)
-                        .collect(),
-                        decision: j.decision,
-                        state: j.state,
+                        held: crate::blockers::holding(&gov.blocker_kinds, &active, &op.plan)
+                            .iter()
+                            .map(crate::blockers::Hold::text)
+                            .collect(),
+                        jti: op.claims.jti,
+                        decision: op.decision,
+                        state: op.state,
                     }),
                     Err(SubmitConflict::BudgetMoved { .. }) => {
-                        again.push((i, j));
+                        again.push((Judged { op, adopted }, i));
                         continue;
                     }
                     Err(conflict) => Err(reject(
@@ -406,7 +425,7 @@ impl Control {
                             _ => "replay",
                         },
                         conflict.to_string(),
-                        Some(c.jti.to_string()),
+                        Some(op.claims.jti.to_string()),
                     )),
                 });
             }
@@ -415,10 +434,14 @@ impl Control {
             }
             // Decide them again, in order, on what is stored now.
             let mut usage = BatchUsage::default();
-            for (_, j) in &mut again {
-                (j.decision, j.state, j.basis) = self.judge(gov, &j.checked, j.now, &mut usage);
+            ops = Vec::with_capacity(again.len());
+            meta = Vec::with_capacity(again.len());
+            for (mut j, i) in again {
+                (j.op.decision, j.op.state, j.op.budget_basis) =
+                    self.judge(gov, &j.subject(), &mut usage);
+                meta.push((i, j.adopted));
+                ops.push(j.op);
             }
-            ops = again;
         }
         Ok(out
             .into_iter()
@@ -432,11 +455,10 @@ impl Control {
     fn judge(
         &self,
         gov: &Governed,
-        c: &Checked,
-        now: i64,
+        c: &Subject<'_>,
         usage: &mut BatchUsage,
     ) -> (Decision, OpState, Vec<BudgetBasis>) {
-        let (decision, basis) = self.decide(gov, c, now, usage);
+        let (decision, basis) = self.decide(gov, c, usage);
         let state = match decision.outcome {
             Outcome::Auto => OpState::Approved,
             Outcome::Approvals(_) => OpState::PendingApproval,
@@ -569,10 +591,10 @@ impl Control {
     fn decide(
         &self,
         gov: &Governed,
-        c: &Checked,
-        now: i64,
+        c: &Subject<'_>,
         usage: &mut BatchUsage,
     ) -> (Decision, Vec<BudgetBasis>) {
+        let now = c.now;
         let mut tags = BTreeSet::new();
         let mut infra = false;
         for t in &c.claims.targets {

@@ -99,6 +99,8 @@ pub struct Policy {
     t_runbook: cedar::EntityTypeName,
     action: cedar::EntityUid,
     entity_cache: Mutex<HashMap<EntityKey, Arc<cedar::Entities>>>,
+    /// Whether `decide` uses the index (always, but for [`Policy::unindexed`]).
+    indexed: bool,
 }
 
 /// What the per-request entities depend on.
@@ -185,6 +187,7 @@ impl Policy {
                     cedar::EntityId::new("run"),
                 ),
                 entity_cache: Mutex::new(HashMap::new()),
+                indexed: true,
             }),
             _ => Err(PolicyErrors(errors)),
         }
@@ -237,10 +240,25 @@ impl Policy {
         ids
     }
 
-    /// How many Cedar policies `decide` evaluates for an op on `runbook`
-    /// (its own bucket plus the generic policies).
-    pub fn policies_considered(&self, runbook: &Name) -> usize {
-        self.pick(runbook).1
+    /// How many Cedar policies `decide` evaluates for an op of `role` on
+    /// `runbook` with these attributes: those the index says can apply (see
+    /// [`rules`]).
+    pub fn policies_considered(
+        &self,
+        runbook: &Name,
+        role: Role,
+        read_only: bool,
+        destructive: bool,
+    ) -> usize {
+        self.pick(runbook, role, read_only, destructive).1
+    }
+
+    /// The same policy deciding with every Cedar policy, as if there were
+    /// no index: for tests and benchmarks, which check that the index never
+    /// changes a decision and measure what it saves.
+    pub fn unindexed(mut self) -> Policy {
+        self.indexed = false;
+        self
     }
 
     /// The names of the windows open at `now`, sorted.
@@ -256,11 +274,19 @@ impl Policy {
         open
     }
 
-    fn pick(&self, runbook: &Name) -> &(cedar::PolicySet, usize) {
-        self.rules
-            .buckets
-            .get(runbook.as_str())
-            .unwrap_or(&self.rules.generic)
+    fn pick(
+        &self,
+        runbook: &Name,
+        role: Role,
+        read_only: bool,
+        destructive: bool,
+    ) -> Arc<(cedar::PolicySet, usize)> {
+        if self.indexed {
+            self.rules
+                .pick(runbook.as_str(), role, read_only, destructive)
+        } else {
+            Arc::clone(&self.rules.all)
+        }
     }
 
     /// The entities for `req`: the issuer's identity (a child of its role;
@@ -387,11 +413,11 @@ impl Policy {
                 return d;
             }
         };
-        let (set, _) = self.pick(req.runbook);
+        let set = self.pick(req.runbook, req.role, req.read_only, req.destructive);
         let resp = self
             .rules
             .authorizer
-            .is_authorized(&request, set, &entities);
+            .is_authorized(&request, &set.0, &entities);
         let diag = resp.diagnostics();
 
         // A forbid that failed to evaluate fails closed.

@@ -3,18 +3,34 @@
 //! `@outcome`, `@requirement`, `@reason`), strict validation against
 //! [`crate::SCHEMA`], and the per-runbook index that keeps `decide` fast.
 //!
-//! The index: Cedar evaluates every policy of the set it is handed, so each
-//! policy whose resource scope names one runbook (`resource ==
-//! Bosun::Runbook::"x"`, or `in`/`is … in` it, runbooks having no parents)
-//! goes into that runbook's bucket only; every other policy is *generic*. Per
-//! bucket we build one `PolicySet` = its policies + the generic ones, and one
-//! set of only the generic ones for runbooks without a bucket. A scoped policy
-//! can never be satisfied for another runbook, so leaving it out of that
-//! runbook's set changes no decision.
+//! The index: Cedar evaluates every policy of the set it is handed (about
+//! 1 µs each), so a request is handed only the policies that can apply to
+//! it, by three keys that leaving a policy out can never change a decision
+//! for:
+//!
+//! - **runbook**: a policy whose resource scope names one runbook
+//!   (`resource == Bosun::Runbook::"x"`, or `in`/`is … in` it, runbooks
+//!   having no parents) is in that runbook's bucket only; every other
+//!   policy is *generic*, in every bucket;
+//! - **role**: a policy whose principal scope is `principal in
+//!   Bosun::Role::"r"` (or `is Bosun::Identity in` it) applies to identities
+//!   of role `r` only (an identity's one parent is its registered role);
+//! - **the runbook's attributes**: a policy whose first condition starts
+//!   with `resource.read_only` or `resource.destructive` (or their `!`),
+//!   as `when { resource.read_only && … }` does, applies only to runbooks
+//!   with that value. Cedar evaluates the scope (which cannot fail), then
+//!   that first conjunct (which cannot fail either: every runbook entity
+//!   has both attributes), and stops at `false`, so the policy could
+//!   neither be satisfied nor raise an error there.
+//!
+//! The sets for each (bucket, role, read_only, destructive) are built on
+//! first use and kept.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
+use bosun_model::Role;
 use cedar_policy as cedar;
 use miette::Diagnostic;
 
@@ -56,11 +72,103 @@ pub(crate) struct RuleMeta {
 #[derive(Debug)]
 pub(crate) struct Rules {
     pub meta: HashMap<String, RuleMeta>,
-    /// Runbook name → its policies + the generic ones.
-    pub buckets: HashMap<String, (cedar::PolicySet, usize)>,
-    /// The generic policies alone.
-    pub generic: (cedar::PolicySet, usize),
+    /// Every policy, with what it can apply to.
+    policies: Vec<(cedar::Policy, Applies)>,
+    /// Runbook name → its bucket: a number, and its own policies (indexes
+    /// into `policies`).
+    scoped: HashMap<String, (usize, Vec<usize>)>,
+    /// Policies of no one runbook.
+    generic: Vec<usize>,
+    /// Sets built so far, per [`SetKey`].
+    sets: Mutex<HashMap<SetKey, Arc<(cedar::PolicySet, usize)>>>,
+    /// Every policy in one set: what an unindexed evaluation meets.
+    pub all: Arc<(cedar::PolicySet, usize)>,
     pub authorizer: cedar::Authorizer,
+}
+
+/// (runbook bucket, or `None` for a runbook without one; role; read_only;
+/// destructive).
+type SetKey = (Option<usize>, Role, bool, bool);
+
+/// Most policy sets kept; the cache is emptied when it is full.
+const SET_CACHE_MAX: usize = 4096;
+
+/// What one policy can apply to, read from its scope and first condition
+/// (see the module docs); `None` is "any".
+#[derive(Debug, Clone, Default)]
+struct Applies {
+    /// The roles whose identities its principal scope admits.
+    roles: Option<Vec<Role>>,
+    read_only: Option<bool>,
+    destructive: Option<bool>,
+}
+
+impl Applies {
+    fn admits(&self, role: Role, read_only: bool, destructive: bool) -> bool {
+        self.roles.as_ref().is_none_or(|r| r.contains(&role))
+            && self.read_only.is_none_or(|v| v == read_only)
+            && self.destructive.is_none_or(|v| v == destructive)
+    }
+
+    /// Reads a policy. Anything not recognised applies to everything.
+    fn of(p: &cedar::Policy, role_type: &cedar::EntityTypeName) -> Applies {
+        let role_of = |uid: &cedar::EntityUid| {
+            (uid.type_name() == role_type).then(|| {
+                // A role no identity can have admits nobody.
+                Role::parse(uid.id().unescaped()).into_iter().collect()
+            })
+        };
+        let roles = match p.principal_constraint() {
+            cedar::PrincipalConstraint::In(uid) | cedar::PrincipalConstraint::IsIn(_, uid) => {
+                role_of(&uid)
+            }
+            _ => None,
+        };
+        let mut a = Applies {
+            roles,
+            ..Applies::default()
+        };
+        if let Some((attr, value)) = p.to_json().ok().as_ref().and_then(first_conjunct) {
+            match attr {
+                "read_only" => a.read_only = Some(value),
+                "destructive" => a.destructive = Some(value),
+                _ => {}
+            }
+        }
+        a
+    }
+}
+
+/// The runbook attribute the first condition of a policy (in its JSON
+/// form) starts with, and the value it needs: `when { resource.read_only
+/// && … }` → (`read_only`, true), `when { !resource.destructive }` →
+/// (`destructive`, false), `unless { resource.read_only }` →
+/// (`read_only`, false).
+fn first_conjunct(policy: &serde_json::Value) -> Option<(&str, bool)> {
+    let clause = policy.get("conditions")?.as_array()?.first()?;
+    let body = clause.get("body")?;
+    fn attr(e: &serde_json::Value) -> Option<&str> {
+        let get = e.get(".")?;
+        (get.get("left")?.get("Var")?.as_str()? == "resource")
+            .then(|| get.get("attr")?.as_str())
+            .flatten()
+            .filter(|a| matches!(*a, "read_only" | "destructive"))
+    }
+    match clause.get("kind")?.as_str()? {
+        "when" => {
+            let mut e = body;
+            while let Some(left) = e.get("&&").and_then(|a| a.get("left")) {
+                e = left;
+            }
+            match e.get("!").and_then(|n| n.get("arg")) {
+                Some(arg) => attr(arg).map(|a| (a, false)),
+                None => attr(e).map(|a| (a, true)),
+            }
+        }
+        // `unless { B }` is `!B`: only a bare attribute is a conjunct.
+        "unless" => attr(body).map(|a| (a, false)),
+        _ => None,
+    }
 }
 
 /// The Cedar schema, parsed.
@@ -420,12 +528,11 @@ pub(crate) fn load(
     }
 
     // The index.
-    let runbook = match type_name("Runbook") {
-        Ok(t) => t,
-        Err(_) => return None,
+    let (Ok(runbook), Ok(role)) = (type_name("Runbook"), type_name("Role")) else {
+        return None;
     };
-    let mut scoped: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    let mut generic_ix = Vec::new();
+    let mut scoped: HashMap<String, (usize, Vec<usize>)> = HashMap::new();
+    let mut generic = Vec::new();
     for (i, p) in parsed.iter().enumerate() {
         let target = match p.policy.resource_constraint() {
             cedar::ResourceConstraint::Eq(uid)
@@ -438,32 +545,81 @@ pub(crate) fn load(
             _ => None,
         };
         match target {
-            Some(rb) => scoped.entry(rb).or_default().push(i),
-            None => generic_ix.push(i),
+            Some(rb) => {
+                let next = scoped.len();
+                scoped
+                    .entry(rb)
+                    .or_insert_with(|| (next, Vec::new()))
+                    .1
+                    .push(i);
+            }
+            None => generic.push(i),
         }
     }
-    let build = |ixs: &[usize]| -> Option<(cedar::PolicySet, usize)> {
-        let mut set = cedar::PolicySet::new();
-        for &i in ixs.iter().chain(generic_ix.iter()) {
-            set.add(parsed[i].policy.clone()).ok()?;
-        }
-        Some((set, ixs.len() + generic_ix.len()))
-    };
-    let generic = build(&[])?;
-    let mut buckets = HashMap::new();
-    for (rb, ixs) in &scoped {
-        buckets.insert(rb.clone(), build(ixs)?);
-    }
+    let all = cedar::PolicySet::from_policies(parsed.iter().map(|p| p.policy.clone())).ok()?;
+    let n = parsed.len();
     let meta = parsed
+        .iter()
+        .map(|p| (p.policy.id().pid_str().to_string(), p.meta.clone()))
+        .collect();
+    let policies = parsed
         .into_iter()
-        .map(|p| (p.policy.id().pid_str().to_string(), p.meta))
+        .map(|p| {
+            let a = Applies::of(&p.policy, &role);
+            (p.policy, a)
+        })
         .collect();
     Some(Rules {
         meta,
-        buckets,
+        policies,
+        scoped,
         generic,
+        sets: Mutex::new(HashMap::new()),
+        all: Arc::new((all, n)),
         authorizer: cedar::Authorizer::new(),
     })
+}
+
+impl Rules {
+    /// The policies that can apply to an op of `role` on `runbook` with
+    /// these attributes (see the module docs), and how many they are.
+    pub(crate) fn pick(
+        &self,
+        runbook: &str,
+        role: Role,
+        read_only: bool,
+        destructive: bool,
+    ) -> Arc<(cedar::PolicySet, usize)> {
+        let bucket = self.scoped.get(runbook);
+        let key = (bucket.map(|(n, _)| *n), role, read_only, destructive);
+        if let Ok(sets) = self.sets.lock()
+            && let Some(s) = sets.get(&key)
+        {
+            return Arc::clone(s);
+        }
+        let own = bucket.map(|(_, v)| v.as_slice()).unwrap_or_default();
+
+        let chosen: Vec<&cedar::Policy> = own
+            .iter()
+            .chain(&self.generic)
+            .filter_map(|&i| self.policies.get(i))
+            .filter(|(_, a)| a.admits(role, read_only, destructive))
+            .map(|(p, _)| p)
+            .collect();
+        let n = chosen.len();
+        let Ok(set) = cedar::PolicySet::from_policies(chosen.into_iter().cloned()) else {
+            // Cannot happen (the ids are unique); fall back to every policy.
+            return Arc::clone(&self.all);
+        };
+        let set = Arc::new((set, n));
+        if let Ok(mut sets) = self.sets.lock() {
+            if sets.len() >= SET_CACHE_MAX {
+                sets.clear();
+            }
+            sets.insert(key, Arc::clone(&set));
+        }
+        set
+    }
 }
 
 /// The text of a Cedar policy id (`PolicyId` has two `AsRef` impls).

@@ -436,8 +436,29 @@ fn big_rules(scoped_by_scope: bool) -> String {
 fn index_with_500_rules() {
     let p = policy(DEFAULT_KEEPER_TOML, &big_rules(true));
     assert_eq!(p.policy_ids().len(), 500);
-    assert_eq!(p.policies_considered(&Name::parse("rb-17").unwrap()), 11);
-    assert_eq!(p.policies_considered(&Name::parse("unknown").unwrap()), 10);
+    let n = |s: &str| Name::parse(s).unwrap();
+    // An agent on a changing runbook: its runbook's rule and the five
+    // forbids (the operator rules and the read-only rule cannot apply).
+    assert_eq!(
+        p.policies_considered(&n("rb-17"), Role::Agent, false, false),
+        6
+    );
+    assert_eq!(
+        p.policies_considered(&n("rb-17"), Role::Agent, true, false),
+        7
+    );
+    assert_eq!(
+        p.policies_considered(&n("rb-17"), Role::Operator, false, false),
+        9
+    );
+    assert_eq!(
+        p.policies_considered(&n("unknown"), Role::Agent, false, false),
+        5
+    );
+    assert_eq!(
+        p.policies_considered(&n("unknown"), Role::Operator, true, true),
+        10
+    );
 
     for i in [0usize, 1, 2, 3, 100, 244, 488, 489] {
         let rb = format!("rb-{i}");
@@ -481,8 +502,11 @@ fn index_with_500_rules() {
 fn index_decides_like_the_unindexed_set() {
     let indexed = policy(DEFAULT_KEEPER_TOML, &big_rules(true));
     let flat = policy(DEFAULT_KEEPER_TOML, &big_rules(false));
-    // In the flat set every rule is generic.
-    assert_eq!(flat.policies_considered(&Name::parse("rb-3").unwrap()), 500);
+    // In the flat set no rule names a runbook in its scope.
+    assert_eq!(
+        flat.policies_considered(&Name::parse("rb-3").unwrap(), Role::Agent, false, false),
+        495
+    );
     for i in (0..490).step_by(13).chain([489, 490, 1000]) {
         for hosts in [0, 1, 3, 8] {
             for role in [Role::Agent, Role::Operator] {
@@ -532,9 +556,24 @@ permit (principal, action, resource is Bosun::Runbook) when { resource.destructi
 "#;
     let p = policy(DEFAULT_KEEPER_TOML, cedar);
     let n = |s: &str| Name::parse(s).unwrap();
-    assert_eq!(p.policies_considered(&n("a")), 2);
-    assert_eq!(p.policies_considered(&n("b")), 2);
-    assert_eq!(p.policies_considered(&n("c")), 1);
+    assert_eq!(
+        p.policies_considered(&n("a"), Role::Operator, false, true),
+        2
+    );
+    assert_eq!(
+        p.policies_considered(&n("b"), Role::Operator, false, true),
+        2
+    );
+    assert_eq!(
+        p.policies_considered(&n("c"), Role::Operator, false, true),
+        1
+    );
+    // `is` alone is no runbook, but its first condition needs a
+    // destructive runbook.
+    assert_eq!(
+        p.policies_considered(&n("c"), Role::Operator, false, false),
+        0
+    );
     assert_eq!(
         Op::new("alice", Role::Operator, "a").decide(&p).outcome,
         Outcome::Auto
@@ -545,4 +584,72 @@ permit (principal, action, resource is Bosun::Runbook) when { resource.destructi
     );
     let d = Op::new("alice", Role::Operator, "c").decide(&p);
     assert_eq!(deny_reason(&d), "no policy permits this op");
+}
+
+/// Rules the index can slice, and some it must not: every op decided with
+/// the index is decided as with every policy (`Policy::unindexed`), with
+/// the same outcome and the same deciding ids.
+#[test]
+fn the_index_never_changes_a_decision() {
+    let cedar = r#"
+@id("ro-auto") @outcome("auto")
+permit (principal, action, resource) when { resource.read_only && context.hour != 99 };
+@id("rw-agent") @outcome("approvals")
+permit (principal in Bosun::Role::"agent", action, resource) when { !resource.read_only };
+@id("rw-op") @outcome("approvals") @requirement("two-operators")
+permit (principal is Bosun::Identity in Bosun::Role::"operator", action, resource) unless { resource.read_only };
+@id("no-destroy-agents") @reason("agents never destroy")
+forbid (principal in Bosun::Role::"agent", action, resource) when { resource.destructive && context.target_count > 0 };
+@id("keeper-nothing") @outcome("deny")
+permit (principal in Bosun::Role::"keeper", action, resource);
+@id("ghost-role") @outcome("auto")
+permit (principal in Bosun::Role::"nobody", action, resource);
+@id("second-conjunct") @outcome("auto")
+permit (principal, action, resource) when { context.target_count == 3 && resource.destructive };
+@id("or") @outcome("auto")
+permit (principal, action, resource) when { resource.read_only || context.target_count == 2 };
+@id("two-clauses") @reason("odd hours")
+forbid (principal, action, resource) when { context.hour == 3 } when { !resource.read_only };
+@id("scoped-ro") @outcome("auto")
+permit (principal in Bosun::Role::"operator", action, resource == Bosun::Runbook::"a") when { !resource.destructive };
+@id("named") @outcome("auto")
+permit (principal == Bosun::Identity::"claude", action, resource) when { resource.read_only };
+"#;
+    let indexed = policy(DEFAULT_KEEPER_TOML, cedar);
+    let flat = policy(DEFAULT_KEEPER_TOML, cedar).unindexed();
+    let mut checked = 0;
+    for rb in ["a", "b"] {
+        for role in Role::ALL {
+            for who in ["claude", "alice"] {
+                for (ro, de) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for hosts in [0, 1, 2, 3] {
+                        for at in ["2025-01-06T03:30:00Z", "2025-01-06T14:30:00Z"] {
+                            let mut op = Op::new(who, role, rb).hosts(hosts).at(at);
+                            op.read_only = ro;
+                            op.destructive = de;
+                            let (a, b) = (op.decide(&indexed), op.decide(&flat));
+                            let what = format!("{rb} {role} {who} ro={ro} de={de} {hosts} {at}");
+                            assert_eq!(a.outcome, b.outcome, "{what}");
+                            assert_eq!(a.policy_ids, b.policy_ids, "{what}");
+                            checked += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 4 * 2 * 4 * 4 * 2);
+    let n = |s: &str| Name::parse(s).unwrap();
+    // What the index keeps for an agent's changing op on `b`: rw-agent,
+    // second-conjunct, or and two-clauses (their first conjuncts are not
+    // about the runbook), not the read-only, named, operator, keeper,
+    // ghost or destroy rules.
+    assert_eq!(
+        indexed.policies_considered(&n("b"), Role::Agent, false, false),
+        4
+    );
+    assert_eq!(
+        flat.policies_considered(&n("b"), Role::Agent, false, false),
+        11
+    );
 }

@@ -34,14 +34,22 @@ fn intake_bench_stores_and_queues_every_op() {
 }
 
 #[test]
-fn policy_bench_meets_only_the_runbooks_policies() {
+fn policy_bench_meets_only_the_policies_that_can_apply() {
     let v = bench(&["policy", "--iters", "50"]);
     assert_eq!(v["rules"], 500);
+    let cases = v["cases"].as_array().unwrap();
+    let considered: Vec<u64> = cases
+        .iter()
+        .map(|c| c["considered"].as_u64().unwrap())
+        .collect();
     assert_eq!(
-        v["considered"], 11,
-        "the index hands a request its runbook's rule plus the 10 generic ones"
+        considered,
+        [1, 11, 11, 500],
+        "a changing runbook meets its own rule (the 10 generic ones start with resource.read_only); a read-only one meets all 11; unindexed, all 500"
     );
-    assert_eq!(v["outcome"], "approvals");
+    assert_eq!(cases[0]["policy_ids_rb_7"], serde_json::json!(["rb-7"]));
+    assert_eq!(cases[3]["policy_ids_rb_7"], serde_json::json!(["rb-7"]));
+    assert_eq!(cases[1]["policy_ids_rb_7"].as_array().unwrap().len(), 11);
 }
 
 #[test]
