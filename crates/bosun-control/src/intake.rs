@@ -129,6 +129,18 @@ pub(crate) fn check_envelope(
     Ok(())
 }
 
+/// The answer for an op whose commit failed after an earlier transaction of
+/// the same [`Control::commit`] went in: this op was not written.
+fn later_failure(e: &bosun_store::StoreError) -> Rejected {
+    reject(
+        "store",
+        format!(
+            "the store failed while this op was decided again; nothing of it was written ({e}); submit it again"
+        ),
+        None,
+    )
+}
+
 /// The decision as `submit --json` names it.
 pub fn decision_word(d: &Decision) -> &'static str {
     match d.outcome {
@@ -139,8 +151,8 @@ pub fn decision_word(d: &Decision) -> &'static str {
 }
 
 /// Budget usage within one intake batch: what the store said per issuer
-/// and window, and the hosts of ops accepted earlier in the batch (not yet
-/// stored), so that a batch cannot slip past a budget.
+/// and window start, and the hosts of ops accepted earlier in the batch
+/// (not yet stored), so that a batch cannot slip past a budget.
 #[derive(Default)]
 struct BatchUsage {
     stored: std::collections::HashMap<(bosun_model::KeyId, i64), u64>,
@@ -338,8 +350,9 @@ impl Control {
     /// decisions, events and (when they may run) queue items. Ops whose
     /// issuer's budget usage moved since they were decided are decided
     /// again on what is stored and committed in a further transaction. The
-    /// outer error is a store failure (nothing of that transaction was
-    /// written).
+    /// outer error is a failure of the first transaction: nothing was
+    /// written. When a further one fails, the ops it held are answered by
+    /// the `store` check (not written, not recorded) and the others stand.
     pub fn commit(
         &self,
         gov: &Governed,
@@ -392,25 +405,49 @@ impl Control {
                         row
                     })
                     .collect();
-                self.store.submit_ops(&[], &refused)?;
+                if let Err(e) = self.store.submit_ops(&[], &refused) {
+                    for (i, _) in &meta {
+                        out[*i] = Some(Err(later_failure(&e)));
+                    }
+                }
                 break;
             }
-            let stored = self.store.submit_ops(&ops, &refused)?;
+            let stored = match self.store.submit_ops(&ops, &refused) {
+                Ok(s) => s,
+                // Nothing of this commit is written yet: the caller's error.
+                Err(e) if round == 0 => return Err(e.into()),
+                // Earlier rounds are stored and answered; these ops are not.
+                Err(e) => {
+                    for (i, _) in &meta {
+                        out[*i] = Some(Err(later_failure(&e)));
+                    }
+                    break;
+                }
+            };
             refused.clear();
-            // Blockers do not refuse an op: they hold it, and say so.
+            // Blockers do not refuse an op: they hold it, and say so. The op
+            // is stored whatever this read says; the controller checks the
+            // blockers again before it runs anything.
             let active = if stored.iter().any(|r| r.is_ok()) {
-                self.store.blockers(false)?
+                self.store.blockers(false).map_err(|e| e.to_string())
             } else {
-                Vec::new()
+                Ok(Vec::new())
             };
             let mut again = Vec::new();
             for ((op, (i, adopted)), r) in ops.into_iter().zip(meta).zip(stored) {
                 out[i] = Some(match r {
                     Ok(()) => Ok(Accepted {
-                        held: crate::blockers::holding(&gov.blocker_kinds, &active, &op.plan)
-                            .iter()
-                            .map(crate::blockers::Hold::text)
-                            .collect(),
+                        held: match &active {
+                            Ok(active) => {
+                                crate::blockers::holding(&gov.blocker_kinds, active, &op.plan)
+                                    .iter()
+                                    .map(crate::blockers::Hold::text)
+                                    .collect()
+                            }
+                            Err(e) => vec![format!(
+                                "unknown: the active blockers could not be read ({e}); the controller checks them before it runs anything"
+                            )],
+                        },
                         jti: op.claims.jti,
                         decision: op.decision,
                         state: op.state,
@@ -619,7 +656,7 @@ impl Control {
             };
             let since = now.saturating_sub(secs);
             let before = *cache
-                .entry((iss.clone(), secs))
+                .entry((iss.clone(), since))
                 .or_insert_with(|| store.hosts_changed_since(iss, since).unwrap_or(u64::MAX));
             let used = before.saturating_add(added);
             basis.push(BudgetBasis { since, used });

@@ -11,10 +11,11 @@
 //!                                                         all that arrived)
 //! ```
 //!
-//! An envelope goes to the shard of its JWS protected header (which names
-//! the signing key), so one issuer's ops are prepared and committed in the
-//! order they were submitted and their `seq` stays increasing. Nothing is
-//! lost on a full pipeline: [`Pipeline::submit`] waits for room.
+//! An envelope goes to the shard of its signing key (the `kid` of its JWS
+//! header, however the header is written), so one issuer's ops are
+//! prepared and committed in the order they were submitted and their `seq`
+//! stays increasing. Nothing is lost on a full pipeline:
+//! [`Pipeline::submit`] waits for room.
 
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
@@ -31,7 +32,9 @@ use crate::{Control, ControlError, Governed, Result, now};
 /// was written and it may be submitted again.
 pub type Answer = std::result::Result<Accepted, Rejected>;
 
-/// Called once with the envelope's answer, on the committer's thread.
+/// Called once with the envelope's answer, on the committer's thread: it
+/// must be quick and must not submit to the same pipeline (the committer
+/// would wait on itself). One that panics loses only its own answer.
 pub type Done = Box<dyn FnOnce(Answer) + Send>;
 
 /// How the pipeline is laid out.
@@ -114,9 +117,14 @@ impl Pipeline {
     /// the shard is full. Fails only if the pipeline has stopped (a thread
     /// panicked); `done` is then not called.
     pub fn submit(&self, envelope: String, done: Done) -> Result<()> {
-        let head = envelope.split('.').next().unwrap_or_default();
+        // By key: the same kid in differently written headers is one
+        // issuer. An envelope whose header does not parse is refused by
+        // prepare wherever it goes.
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        head.hash(&mut h);
+        match bosun_sign::kid_of(&envelope) {
+            Some(kid) => kid.hash(&mut h),
+            None => envelope.split('.').next().unwrap_or_default().hash(&mut h),
+        }
         let i = usize::try_from(h.finish() % self.shards.len() as u64).unwrap_or(0);
         self.shards[i]
             .send(Job { envelope, done })
@@ -192,17 +200,23 @@ fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<(Prepared, Vec<Done>
         match answers {
             Ok(answers) => {
                 for (done, a) in dones.into_iter().zip(answers) {
-                    done(a);
+                    answer(done, a);
                 }
             }
             Err(e) => {
                 let msg = format!("the store failed; nothing of this op was written: {e}");
                 stats.store_error.get_or_insert_with(|| e.to_string());
                 for done in dones {
-                    done(Err(reject("store", msg.clone(), None)));
+                    answer(done, Err(reject("store", msg.clone(), None)));
                 }
             }
         }
     }
     stats
+}
+
+/// Calls `done`; a callback that panics does not take the committer (and
+/// every answer after it) down with it.
+fn answer(done: Done, a: Answer) {
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| done(a)));
 }

@@ -350,6 +350,58 @@ fn batches_judged_side_by_side_cannot_slip_past_a_budget() {
     assert_eq!(states, vec![OpState::Approved, OpState::PendingApproval]);
 }
 
+/// Ops prepared at different moments and committed together are decided
+/// again each on its own budget window, in one round: six batches
+/// prepared a second apart, each window holding one older op fewer than
+/// the last, all go in (counting one window for all would take a round
+/// per op, and the last ones would be refused by the `budget` check).
+#[test]
+fn ops_decided_again_each_count_their_own_window() {
+    let fx = fixture(|root| {
+        std::fs::write(
+            root.join("policy/rules.cedar"),
+            "@id(\"all-auto\")\n@outcome(\"auto\")\npermit (principal, action, resource);\n",
+        )
+        .unwrap();
+    });
+    let gov = fx.gov();
+    let params: BTreeMap<String, String> = [("version".to_string(), "1".to_string())].into();
+    let plan = client::plan(&gov, "pkg-upgrade", &[name("web-1")], &params).unwrap();
+    let sign = |seq: u64, at: i64| {
+        fx.ctl
+            .sign_op(&fx.keys["claude"], &id("claude"), &plan, seq, at)
+            .unwrap()
+            .1
+    };
+    let t = 100_000;
+    // Older ops at the start of each later op's hour: 96,401 … 96,405.
+    for k in 1..=5u64 {
+        let at = t - 3600 + k as i64;
+        let r = fx.ctl.intake(&gov, &[sign(k, at)], at).unwrap();
+        assert!(r[0].is_ok(), "{r:?}");
+    }
+    let mut prepared: Vec<_> = (1..=6u64)
+        .map(|k| {
+            fx.ctl
+                .prepare(&gov, &[sign(6 + k, t + k as i64)], t + k as i64)
+        })
+        .collect();
+    // One more op goes in first, so every basis moves.
+    let r = fx.ctl.intake(&gov, &[sign(6, t)], t).unwrap();
+    assert!(r[0].is_ok(), "{r:?}");
+    let mut all = prepared.remove(0);
+    for p in prepared {
+        all.merge(p);
+    }
+    let r = fx.ctl.commit(&gov, all).unwrap();
+    assert_eq!(r.len(), 6);
+    for a in r {
+        let a = a.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.state, OpState::Approved);
+    }
+    assert!(fx.ctl.store.rejections(10).unwrap().is_empty());
+}
+
 /// The intake pipeline (prepare shards, one committer) answers every
 /// envelope once, keeps each issuer's seq order across shards, and refuses
 /// a replay it is handed twice.
@@ -385,8 +437,15 @@ fn the_pipeline_answers_every_envelope_in_issuer_order() {
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Answer)>();
     for (i, e) in envs.iter().enumerate() {
         let tx = tx.clone();
-        p.submit(e.clone(), Box::new(move |a| tx.send((i, a)).unwrap()))
-            .unwrap();
+        p.submit(
+            e.clone(),
+            Box::new(move |a| {
+                tx.send((i, a)).unwrap();
+                // A callback that panics loses nothing but itself.
+                assert_ne!(i, 3, "a panicking callback (on purpose)");
+            }),
+        )
+        .unwrap();
     }
     drop(tx);
     let stats = p.finish().unwrap();

@@ -143,6 +143,20 @@ fn decode_part(part: TokenPart, text: &str) -> Result<Vec<u8>, SignError> {
     })
 }
 
+/// The `kid` of a compact JWS's protected header, read from the header
+/// alone (no payload decoding, nothing verified): for routing an envelope
+/// before it is checked. `None` when the token is oversized, the header is
+/// not base64url JSON, or it names no key; [`decode`] then says why.
+pub fn kid_of(token: &str) -> Option<String> {
+    if token.len() > MAX_ENVELOPE_BYTES {
+        return None;
+    }
+    let h = token.split('.').next()?;
+    let bytes = decode_part(TokenPart::Header, h).ok()?;
+    let wire: WireHeader = serde_json::from_slice(&bytes).ok()?;
+    wire.kid
+}
+
 /// Parses a compact JWS without verifying it.
 ///
 /// Checks, in order: the size limit (before anything else), exactly three

@@ -28,8 +28,8 @@ mod keyfile;
 
 pub use error::{SignError, TokenPart};
 pub use jws::{
-    ALG_ED25519, ALG_EDDSA, Header, MAX_ENVELOPE_BYTES, Unverified, decode, sign_compact, sign_raw,
-    verify_batch,
+    ALG_ED25519, ALG_EDDSA, Header, MAX_ENVELOPE_BYTES, Unverified, decode, kid_of, sign_compact,
+    sign_raw, verify_batch,
 };
 pub use key::{Jwk, MAX_JWK_BYTES, PublicKey, SecretKey, parse_jwk};
 pub use keyfile::{

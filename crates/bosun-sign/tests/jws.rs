@@ -7,8 +7,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bosun_sign::{
-    Header, MAX_ENVELOPE_BYTES, SecretKey, SignError, TokenPart, decode, sign_compact, sign_raw,
-    verify_batch,
+    Header, MAX_ENVELOPE_BYTES, SecretKey, SignError, TokenPart, decode, kid_of, sign_compact,
+    sign_raw, verify_batch,
 };
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -271,8 +271,29 @@ fn batch_verification() {
     assert_eq!(failing, vec![3]);
 }
 
+/// `kid_of` reads the key however the header is written, as `decode`
+/// does, and nothing from a header that is not one.
+#[test]
+fn kid_of_reads_the_header_alone() {
+    assert_eq!(kid_of(&token()).as_deref(), Some("alice"));
+    let a = token_with_header(r#"{"alg":"EdDSA","kid":"alice"}"#);
+    let b = token_with_header(r#"{ "kid" : "alice", "typ":"x", "alg":"Ed25519" }"#);
+    assert_eq!(kid_of(&a), kid_of(&b));
+    assert_eq!(decode(&b).expect("decodes").kid(), Some("alice"));
+    assert_eq!(kid_of(&token_with_header(r#"{"alg":"EdDSA"}"#)), None);
+    assert_eq!(kid_of("not a token"), None);
+    assert_eq!(kid_of(&"a".repeat(MAX_ENVELOPE_BYTES + 1)), None);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn kid_of_never_panics_and_agrees_with_decode(s in "\\PC{0,300}") {
+        if let (Some(k), Ok(u)) = (kid_of(&s), decode(&s)) {
+            prop_assert_eq!(Some(k.as_str()), u.kid());
+        }
+    }
 
     #[test]
     fn any_single_byte_change_fails(pos in 0usize..10_000, byte in any::<u8>()) {
