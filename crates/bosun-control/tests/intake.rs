@@ -257,6 +257,15 @@ fn an_approval_older_than_its_validity_is_void() {
     assert_eq!((out.approvals, out.state), (1, OpState::PendingApproval));
 }
 
+/// Rules that let every op run alone (keeper.toml's budgets still apply).
+fn all_auto(root: &std::path::Path) {
+    std::fs::write(
+        root.join("policy/rules.cedar"),
+        "@id(\"all-auto\")\n@outcome(\"auto\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+}
+
 /// A workspace where every op runs alone unless claude's budget (3 hosts
 /// an hour) is spent, and `n` 2-host pkg-upgrade ops signed by claude with
 /// seq 1..=n.
@@ -269,11 +278,7 @@ fn budget_of_3(n: u64) -> (Fx, Vec<String>) {
             "the scaffold's budget moved: update this test"
         );
         std::fs::write(root.join("policy/keeper.toml"), k).unwrap();
-        std::fs::write(
-            root.join("policy/rules.cedar"),
-            "@id(\"all-auto\")\n@outcome(\"auto\")\npermit (principal, action, resource);\n",
-        )
-        .unwrap();
+        all_auto(root);
     });
     let gov = fx.gov();
     let params: BTreeMap<String, String> = [("version".to_string(), "1".to_string())].into();
@@ -357,13 +362,7 @@ fn batches_judged_side_by_side_cannot_slip_past_a_budget() {
 /// per op, and the last ones would be refused by the `budget` check).
 #[test]
 fn ops_decided_again_each_count_their_own_window() {
-    let fx = fixture(|root| {
-        std::fs::write(
-            root.join("policy/rules.cedar"),
-            "@id(\"all-auto\")\n@outcome(\"auto\")\npermit (principal, action, resource);\n",
-        )
-        .unwrap();
-    });
+    let fx = fixture(all_auto);
     let gov = fx.gov();
     let params: BTreeMap<String, String> = [("version".to_string(), "1".to_string())].into();
     let plan = client::plan(&gov, "pkg-upgrade", &[name("web-1")], &params).unwrap();
