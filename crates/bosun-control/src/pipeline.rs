@@ -67,6 +67,12 @@ pub struct Stats {
     pub commits: Vec<Duration>,
     /// Envelopes in each commit.
     pub batch_sizes: Vec<usize>,
+    /// For each commit, how long its oldest prepared batch waited for the
+    /// committer (the commit before it was running).
+    pub commit_waits: Vec<Duration>,
+    /// For each prepared batch, in no particular order: how long its first
+    /// envelope waited for its shard, and how long preparing it took.
+    pub prepares: Vec<(Duration, Duration)>,
     /// The first store failure, if any (its ops were answered `store`).
     pub store_error: Option<String>,
 }
@@ -74,12 +80,16 @@ pub struct Stats {
 struct Job {
     envelope: String,
     done: Done,
+    at: Instant,
 }
+
+/// A shard's prepared batch, with when it was ready.
+type Ready = (Prepared, Vec<Done>, Instant);
 
 /// A running pipeline; [`Pipeline::finish`] drains and stops it.
 pub struct Pipeline {
     shards: Vec<SyncSender<Job>>,
-    workers: Vec<JoinHandle<()>>,
+    workers: Vec<JoinHandle<Vec<(Duration, Duration)>>>,
     committer: JoinHandle<Stats>,
 }
 
@@ -88,7 +98,7 @@ impl Pipeline {
     pub fn start(ctl: Control, gov: Arc<Governed>, opts: Options) -> Result<Pipeline> {
         let shards = opts.shards.max(1);
         let max_batch = opts.max_batch.max(1);
-        let (to_commit, commits) = mpsc::sync_channel::<(Prepared, Vec<Done>)>(shards * 4);
+        let (to_commit, commits) = mpsc::sync_channel::<Ready>(shards * 4);
         let mut senders = Vec::with_capacity(shards);
         let mut workers = Vec::with_capacity(shards);
         for n in 0..shards {
@@ -127,7 +137,11 @@ impl Pipeline {
         }
         let i = usize::try_from(h.finish() % self.shards.len() as u64).unwrap_or(0);
         self.shards[i]
-            .send(Job { envelope, done })
+            .send(Job {
+                envelope,
+                done,
+                at: Instant::now(),
+            })
             .map_err(|_| ControlError::Other("the intake pipeline has stopped".into()))
     }
 
@@ -135,13 +149,19 @@ impl Pipeline {
     /// returns what the pipeline did.
     pub fn finish(self) -> Result<Stats> {
         drop(self.shards);
+        let mut prepares = Vec::new();
         for w in self.workers {
-            w.join()
-                .map_err(|_| ControlError::Other("an intake shard panicked".into()))?;
+            prepares.extend(
+                w.join()
+                    .map_err(|_| ControlError::Other("an intake shard panicked".into()))?,
+            );
         }
-        self.committer
+        let mut stats = self
+            .committer
             .join()
-            .map_err(|_| ControlError::Other("the intake committer panicked".into()))
+            .map_err(|_| ControlError::Other("the intake committer panicked".into()))?;
+        stats.prepares = prepares;
+        Ok(stats)
     }
 }
 
@@ -151,11 +171,13 @@ fn shard(
     ctl: &Control,
     gov: &Governed,
     rx: &Receiver<Job>,
-    to_commit: &SyncSender<(Prepared, Vec<Done>)>,
+    to_commit: &SyncSender<Ready>,
     max_batch: usize,
     linger: Duration,
-) {
+) -> Vec<(Duration, Duration)> {
+    let mut times = Vec::new();
     while let Ok(first) = rx.recv() {
+        let waited = first.at.elapsed();
         let mut jobs = vec![first];
         let until = Instant::now() + linger;
         while jobs.len() < max_batch {
@@ -176,24 +198,31 @@ fn shard(
         }
         let (envelopes, dones): (Vec<String>, Vec<Done>) =
             jobs.into_iter().map(|j| (j.envelope, j.done)).unzip();
+        let began = Instant::now();
         let prepared = ctl.prepare(gov, &envelopes, now());
-        if to_commit.send((prepared, dones)).is_err() {
-            return;
+        let ready = Instant::now();
+        times.push((waited, ready - began));
+        if to_commit.send((prepared, dones, ready)).is_err() {
+            break;
         }
     }
+    times
 }
 
 /// The committer: merges every prepared batch that has arrived into one
 /// commit, answers each envelope, repeats.
-fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<(Prepared, Vec<Done>)>) -> Stats {
+fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<Ready>) -> Stats {
     let mut stats = Stats::default();
-    while let Ok((mut batch, mut dones)) = rx.recv() {
-        while let Ok((more, d)) = rx.try_recv() {
+    while let Ok((mut batch, mut dones, ready)) = rx.recv() {
+        let mut oldest = ready;
+        while let Ok((more, d, r)) = rx.try_recv() {
             batch.merge(more);
             dones.extend(d);
+            oldest = oldest.min(r);
         }
         let n = batch.len();
         let began = Instant::now();
+        stats.commit_waits.push(began - oldest);
         let answers = ctl.commit(gov, batch);
         stats.commits.push(began.elapsed());
         stats.batch_sizes.push(n);

@@ -412,7 +412,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     // Each answer reports its latency: from the op's scheduled send (not
     // the actual one, so a stalled submitter does not hide a stall: no
     // coordinated omission) to the moment the committer answered it.
-    let (lat_tx, lat_rx) = mpsc::channel::<(Duration, bool)>();
+    let (lat_tx, lat_rx) = mpsc::channel::<(Duration, Duration, bool)>();
     let start = Instant::now();
     let interval = if rate == 0 {
         None
@@ -436,8 +436,11 @@ fn intake(a: &IntakeArgs) -> Result<()> {
                         None => Instant::now(),
                     };
                     let tx = lat_tx.clone();
+                    // How late the submitter handed it over (its wake-up, a
+                    // full shard).
+                    let late = due.elapsed();
                     let done = Box::new(move |a: bosun_control::pipeline::Answer| {
-                        let _ = tx.send((due.elapsed(), a.is_ok()));
+                        let _ = tx.send((due.elapsed(), late, a.is_ok()));
                     });
                     if pipeline.submit(e, done).is_err() {
                         return;
@@ -450,11 +453,21 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     let stats = pipeline.finish()?;
     let elapsed = start.elapsed();
     let mut lat: Vec<Duration> = Vec::with_capacity(total);
+    let mut late: Vec<Duration> = Vec::with_capacity(total);
     let mut rejected = 0;
-    for (d, ok) in lat_rx {
+    for (d, l, ok) in lat_rx {
         lat.push(d);
+        late.push(l);
         rejected += usize::from(!ok);
     }
+    late.sort();
+    let mut commit_waits = stats.commit_waits.clone();
+    commit_waits.sort();
+    let mut shard_waits: Vec<Duration> = stats.prepares.iter().map(|p| p.0).collect();
+    let mut prepares: Vec<Duration> = stats.prepares.iter().map(|p| p.1).collect();
+    shard_waits.sort();
+    prepares.sort();
+    let stage = |v: &[Duration]| json!({"p50": us(pct(v, 0.5)), "p99": us(pct(v, 0.99)), "max": us(pct(v, 1.0))});
     let mut commits = stats.commits.clone();
     lat.sort();
     commits.sort();
@@ -484,6 +497,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
         "batches": batches, "mean_batch": total as f64 / batches.max(1) as f64,
         "latency_us": {"p50": us(pct(&lat, 0.5)), "p90": us(pct(&lat, 0.9)), "p99": us(pct(&lat, 0.99)), "max": us(pct(&lat, 1.0))},
         "group_commit_us": {"p50": us(pct(&commits, 0.5)), "p99": us(pct(&commits, 0.99)), "max": us(pct(&commits, 1.0))},
+        "stages_us": {"submit_late": stage(&late), "shard_wait": stage(&shard_waits), "prepare": stage(&prepares), "commit_wait": stage(&commit_waits)},
         "synchronous": "FULL", "db_bytes": db_bytes,
     });
     if json_out {
@@ -512,6 +526,21 @@ fn intake(a: &IntakeArgs) -> Result<()> {
             us(pct(&commits, 0.5)) / 1000.0,
             us(pct(&commits, 0.99)) / 1000.0,
             us(pct(&commits, 1.0)) / 1000.0
+        );
+        let ms = |v: &[Duration]| {
+            format!(
+                "p50 {:.2} p99 {:.2} max {:.2}",
+                us(pct(v, 0.5)) / 1000.0,
+                us(pct(v, 0.99)) / 1000.0,
+                us(pct(v, 1.0)) / 1000.0
+            )
+        };
+        println!(
+            "stages (ms): handed over late {}; waited for a shard {}; prepare {}; waited for the committer {}",
+            ms(&late),
+            ms(&shard_waits),
+            ms(&prepares),
+            ms(&commit_waits)
         );
         println!(
             "every op verified, decided (auto), persisted with synchronous=FULL and enqueued; db {} MiB",
