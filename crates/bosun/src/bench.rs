@@ -98,9 +98,10 @@ pub struct IntakeArgs {
     #[arg(long, default_value_t = 16)]
     pub submitters: usize,
     /// Prepare shards (threads) of the intake pipeline; one committer
-    /// group-commits what they prepared.
-    #[arg(long, default_value_t = 2)]
-    pub shards: usize,
+    /// group-commits what they prepared [default: one fewer than the
+    /// cores, at least 1]
+    #[arg(long)]
+    pub shards: Option<usize>,
     /// Most ops a shard prepares at once.
     #[arg(long, default_value_t = 512)]
     pub batch: usize,
@@ -287,7 +288,9 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     let (ops, submitters, shards, batch, rate, json_out) = (
         a.ops,
         a.submitters.max(1),
-        a.shards.max(1),
+        a.shards
+            .unwrap_or(bosun_control::pipeline::Options::default().shards)
+            .max(1),
         a.batch.max(1),
         a.rate,
         a.json,
