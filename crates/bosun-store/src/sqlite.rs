@@ -205,9 +205,10 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Stops the background checkpointer when the store is dropped.
     stop: Arc<std::sync::atomic::AtomicBool>,
-    /// Set by the background checkpointer after each checkpoint: the
-    /// writer then backfills what was committed meanwhile, so that its next
-    /// transaction can start the log over (see [`spawn_checkpointer`]).
+    /// Raised by the background checkpointer once the log is long (see
+    /// [`CATCH_UP_FRAMES`]): the writer then backfills what was committed
+    /// meanwhile, so that its next transaction starts the log over (see
+    /// [`spawn_checkpointer`]).
     catch_up: Arc<std::sync::atomic::AtomicBool>,
 }
 
