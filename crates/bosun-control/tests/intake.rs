@@ -355,6 +355,73 @@ fn batches_judged_side_by_side_cannot_slip_past_a_budget() {
     assert_eq!(states, vec![OpState::Approved, OpState::PendingApproval]);
 }
 
+/// A commit that stores some ops and must decide others again (their
+/// budget moved) and then fails on the store answers only those others,
+/// by the `store` check: the ops of the first round stay stored and
+/// answered, nothing of the failed ones is written, and they can be
+/// submitted again as they were.
+#[test]
+fn a_store_failure_in_a_later_round_answers_only_that_round() {
+    let (fx, envs) = budget_of_3(2);
+    let gov = fx.gov();
+    let (_, alice) = fx.sign(
+        "alice",
+        "pkg-upgrade",
+        &["web-1"],
+        &[("version", "1")],
+        2000,
+    );
+    let second_jti = bosun_sign::decode(&envs[1])
+        .unwrap()
+        .claims::<bosun_model::OpClaims>()
+        .unwrap()
+        .jti
+        .to_string();
+    let first = fx.ctl.prepare(&gov, &envs[..1], 2000);
+    let mut second = fx.ctl.prepare(&gov, std::slice::from_ref(&alice), 2000);
+    second.merge(fx.ctl.prepare(&gov, &envs[1..], 2000));
+    assert_eq!(
+        fx.ctl.commit(&gov, first).unwrap()[0]
+            .as_ref()
+            .unwrap()
+            .state,
+        OpState::Approved
+    );
+    // The store refuses claude's second op whenever it is written.
+    let db = rusqlite::Connection::open(fx.ctl.ws.db_path()).unwrap();
+    db.execute_batch(&format!(
+        "CREATE TRIGGER fail_on_cue BEFORE INSERT ON ops WHEN NEW.jti = '{second_jti}' \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END;"
+    ))
+    .unwrap();
+    let answers = fx.ctl.commit(&gov, second).unwrap();
+    let a = answers[0].as_ref().unwrap();
+    assert_eq!(a.state, OpState::Approved, "alice's op went in, round 0");
+    assert!(fx.ctl.store.op(&a.jti).unwrap().is_some());
+    let b = answers[1].as_ref().unwrap_err();
+    assert_eq!(b.check, "store", "{b:?}");
+    assert!(b.message.contains("submit it again"), "{}", b.message);
+    let jti = bosun_model::Jti::parse(&second_jti).unwrap();
+    assert!(
+        fx.ctl.store.op(&jti).unwrap().is_none(),
+        "nothing of it written"
+    );
+    assert_eq!(fx.ctl.store.last_seq(&id("claude")).unwrap(), Some(1));
+    // Submitted again once the store is well, it is decided on the budget.
+    db.execute_batch("DROP TRIGGER fail_on_cue;").unwrap();
+    let again = fx
+        .ctl
+        .intake(&gov, &envs[1..], 2000)
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(
+        again.state,
+        OpState::PendingApproval,
+        "2 + 2 hosts exceed 3"
+    );
+}
+
 /// Ops prepared at different moments and committed together are decided
 /// again each on its own budget window, in one round: six batches
 /// prepared a second apart, each window holding one older op fewer than
