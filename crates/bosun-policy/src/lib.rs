@@ -250,7 +250,7 @@ impl Policy {
         read_only: bool,
         destructive: bool,
     ) -> usize {
-        self.pick(runbook, role, read_only, destructive).1
+        self.pick(runbook, role, read_only, destructive).len
     }
 
     /// The same policy deciding with every Cedar policy, as if there were
@@ -280,7 +280,7 @@ impl Policy {
         role: Role,
         read_only: bool,
         destructive: bool,
-    ) -> Arc<(cedar::PolicySet, usize)> {
+    ) -> Arc<rules::Picked> {
         if self.indexed {
             self.rules
                 .pick(runbook.as_str(), role, read_only, destructive)
@@ -350,45 +350,47 @@ impl Policy {
         cedar::EntityUid::from_type_name_and_id(t.clone(), cedar::EntityId::new(id))
     }
 
-    /// The Cedar request and entities for `req`.
-    /// With `schema`, Cedar also checks them against it (tests do; `decide`
-    /// does not, for speed: what is built here is fixed by this code).
+    /// The Cedar request and entities for `req`, with the context
+    /// attributes in `needs` (a mask of [`rules::CONTEXT_ATTRS`]).
+    /// With `schema`, Cedar also checks them against it, and the context is
+    /// whole (tests do; `decide` does not, for speed: what is built here is
+    /// fixed by this code).
     fn cedar_request(
         &self,
         req: &Request<'_>,
         schema: Option<&cedar::Schema>,
+        needs: u8,
     ) -> Result<(cedar::Request, Arc<cedar::Entities>), String> {
         use cedar::RestrictedExpression as X;
         let entities = self.entities(req, schema)?;
         let principal = self.uid(&self.t_identity, req.issuer.as_str());
         let resource = self.uid(&self.t_runbook, req.runbook.as_str());
-        let utc = req.now.to_zoned(TimeZone::UTC);
+        let needs = if schema.is_some() {
+            rules::ALL_CONTEXT
+        } else {
+            needs
+        };
         let strings = |it: &mut dyn Iterator<Item = String>| X::new_set(it.map(X::new_string));
-        let context = cedar::Context::from_pairs([
-            (
-                "targets".to_string(),
-                strings(&mut req.targets.iter().map(|t| t.as_str().to_string())),
-            ),
-            (
-                "target_count".to_string(),
-                X::new_long(i64::try_from(req.targets.len()).unwrap_or(i64::MAX)),
-            ),
-            (
-                "target_tags".to_string(),
-                strings(&mut req.target_tags.iter().cloned()),
-            ),
-            ("infra_targets".to_string(), X::new_bool(req.infra_targets)),
-            (
-                "windows".to_string(),
-                strings(&mut self.windows_at(req.now).into_iter()),
-            ),
-            (
-                "weekday".to_string(),
-                X::new_string(keeper::day_name(utc.weekday()).to_string()),
-            ),
-            ("hour".to_string(), X::new_long(i64::from(utc.hour()))),
-        ])
-        .map_err(|e| e.to_string())?;
+        let mut pairs = Vec::with_capacity(rules::CONTEXT_ATTRS.len());
+        for (i, name) in rules::CONTEXT_ATTRS.iter().enumerate() {
+            if needs & (1 << i) == 0 {
+                continue;
+            }
+            let value = match *name {
+                "targets" => strings(&mut req.targets.iter().map(|t| t.as_str().to_string())),
+                "target_count" => X::new_long(i64::try_from(req.targets.len()).unwrap_or(i64::MAX)),
+                "target_tags" => strings(&mut req.target_tags.iter().cloned()),
+                "infra_targets" => X::new_bool(req.infra_targets),
+                "windows" => strings(&mut self.windows_at(req.now).into_iter()),
+                "weekday" => X::new_string(
+                    keeper::day_name(req.now.to_zoned(TimeZone::UTC).weekday()).to_string(),
+                ),
+                "hour" => X::new_long(i64::from(req.now.to_zoned(TimeZone::UTC).hour())),
+                other => return Err(format!("no context attribute `{other}`")),
+            };
+            pairs.push((name.to_string(), value));
+        }
+        let context = cedar::Context::from_pairs(pairs).map_err(|e| e.to_string())?;
         let request =
             cedar::Request::new(principal, self.action.clone(), resource, context, schema)
                 .map_err(|e| e.to_string())?;
@@ -404,7 +406,8 @@ impl Policy {
             policy_ids: Vec::new(),
             reasons: Vec::new(),
         };
-        let (request, entities) = match self.cedar_request(req, None) {
+        let set = self.pick(req.runbook, req.role, req.read_only, req.destructive);
+        let (request, entities) = match self.cedar_request(req, None, set.context) {
             Ok(r) => r,
             Err(why) => {
                 let reason = format!("the op could not be put to the rules: {why}");
@@ -413,11 +416,10 @@ impl Policy {
                 return d;
             }
         };
-        let set = self.pick(req.runbook, req.role, req.read_only, req.destructive);
         let resp = self
             .rules
             .authorizer
-            .is_authorized(&request, &set.0, &entities);
+            .is_authorized(&request, &set.set, &entities);
         let diag = resp.diagnostics();
 
         // A forbid that failed to evaluate fails closed.
@@ -664,7 +666,7 @@ mod tests {
                 now: jiff::Timestamp::UNIX_EPOCH,
                 hosts_changed: &|_| 0,
             };
-            if let Err(e) = p.cedar_request(&req, Some(&schema)) {
+            if let Err(e) = p.cedar_request(&req, Some(&schema), 0) {
                 panic!("{role}: {e}");
             }
         }

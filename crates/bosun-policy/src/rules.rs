@@ -24,7 +24,14 @@
 //!   neither be satisfied nor raise an error there.
 //!
 //! The sets for each (bucket, role, read_only, destructive) are built on
-//! first use and kept.
+//! first use and kept, each with the request context attributes its
+//! policies read ([`context_use`]): building the Cedar `Context` was as
+//! costly as evaluating a few policies, and most rules read one or two of
+//! its seven attributes, so `decide` builds only those. Leaving out one no
+//! policy of the set names cannot change a decision: Cedar reads a
+//! context attribute only by name (`context.x`, `context["x"]`, `context
+//! has x`), and a policy that uses the context any other way (`context ==
+//! …`, or a name bosun does not know) gets all of it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
@@ -80,10 +87,66 @@ pub(crate) struct Rules {
     /// Policies of no one runbook.
     generic: Vec<usize>,
     /// Sets built so far, per [`SetKey`].
-    sets: Mutex<HashMap<SetKey, Arc<(cedar::PolicySet, usize)>>>,
-    /// Every policy in one set: what an unindexed evaluation meets.
-    pub all: Arc<(cedar::PolicySet, usize)>,
+    sets: Mutex<HashMap<SetKey, Arc<Picked>>>,
+    /// Every policy in one set, with the whole context: what an unindexed
+    /// evaluation meets.
+    pub all: Arc<Picked>,
     pub authorizer: cedar::Authorizer,
+}
+
+/// The policies a request meets, and what they read of its context.
+#[derive(Debug)]
+pub(crate) struct Picked {
+    pub set: cedar::PolicySet,
+    /// How many policies `set` holds.
+    pub len: usize,
+    /// The context attributes they read: bits of [`CONTEXT_ATTRS`].
+    pub context: u8,
+}
+
+/// The request context's attributes, as the schema declares them; a
+/// context-use mask has bit `i` for `CONTEXT_ATTRS[i]`.
+pub(crate) const CONTEXT_ATTRS: [&str; 7] = [
+    "targets",
+    "target_count",
+    "target_tags",
+    "infra_targets",
+    "windows",
+    "weekday",
+    "hour",
+];
+
+/// Every context attribute.
+pub(crate) const ALL_CONTEXT: u8 = (1 << CONTEXT_ATTRS.len()) - 1;
+
+/// The context attributes a policy (in its JSON form) reads, as a mask of
+/// [`CONTEXT_ATTRS`]: the attribute of each `context.x`, `context["x"]`
+/// and `context has x`, and all of them if it uses `context` any other way
+/// or names an attribute bosun does not know.
+pub(crate) fn context_use(policy: &serde_json::Value) -> u8 {
+    use serde_json::Value;
+    let is_context = |v: &Value| v.get("Var").and_then(Value::as_str) == Some("context");
+    match policy {
+        Value::Object(m) => {
+            for op in [".", "has"] {
+                if let Some(inner) = m.get(op)
+                    && inner.get("left").is_some_and(is_context)
+                {
+                    let attr = inner.get("attr").and_then(Value::as_str);
+                    return match attr.and_then(|a| CONTEXT_ATTRS.iter().position(|c| *c == a)) {
+                        Some(i) => 1 << i,
+                        None => ALL_CONTEXT,
+                    };
+                }
+            }
+            if is_context(policy) {
+                return ALL_CONTEXT;
+            }
+            m.values().fold(0, |acc, v| acc | context_use(v))
+        }
+        Value::Array(a) => a.iter().fold(0, |acc, v| acc | context_use(v)),
+        _ => 0,
+    }
 }
 
 /// (runbook bucket, or `None` for a runbook without one; role; read_only;
@@ -101,6 +164,8 @@ struct Applies {
     roles: Option<Vec<Role>>,
     read_only: Option<bool>,
     destructive: Option<bool>,
+    /// The context attributes it reads ([`context_use`]).
+    context: u8,
 }
 
 impl Applies {
@@ -124,11 +189,13 @@ impl Applies {
             }
             _ => None,
         };
+        let json = p.to_json().ok();
         let mut a = Applies {
             roles,
+            context: json.as_ref().map_or(ALL_CONTEXT, context_use),
             ..Applies::default()
         };
-        if let Some((attr, value)) = p.to_json().ok().as_ref().and_then(first_conjunct) {
+        if let Some((attr, value)) = json.as_ref().and_then(first_conjunct) {
             match attr {
                 "read_only" => a.read_only = Some(value),
                 "destructive" => a.destructive = Some(value),
@@ -575,7 +642,11 @@ pub(crate) fn load(
         scoped,
         generic,
         sets: Mutex::new(HashMap::new()),
-        all: Arc::new((all, n)),
+        all: Arc::new(Picked {
+            set: all,
+            len: n,
+            context: ALL_CONTEXT,
+        }),
         authorizer: cedar::Authorizer::new(),
     })
 }
@@ -589,7 +660,7 @@ impl Rules {
         role: Role,
         read_only: bool,
         destructive: bool,
-    ) -> Arc<(cedar::PolicySet, usize)> {
+    ) -> Arc<Picked> {
         let bucket = self.scoped.get(runbook);
         let key = (bucket.map(|(n, _)| *n), role, read_only, destructive);
         if let Ok(sets) = self.sets.lock()
@@ -599,19 +670,20 @@ impl Rules {
         }
         let own = bucket.map(|(_, v)| v.as_slice()).unwrap_or_default();
 
-        let chosen: Vec<&cedar::Policy> = own
+        let chosen: Vec<&(cedar::Policy, Applies)> = own
             .iter()
             .chain(&self.generic)
             .filter_map(|&i| self.policies.get(i))
             .filter(|(_, a)| a.admits(role, read_only, destructive))
-            .map(|(p, _)| p)
             .collect();
-        let n = chosen.len();
-        let Ok(set) = cedar::PolicySet::from_policies(chosen.into_iter().cloned()) else {
+        let len = chosen.len();
+        let context = chosen.iter().fold(0, |acc, (_, a)| acc | a.context);
+        let Ok(set) = cedar::PolicySet::from_policies(chosen.into_iter().map(|(p, _)| p.clone()))
+        else {
             // Cannot happen (the ids are unique); fall back to every policy.
             return Arc::clone(&self.all);
         };
-        let set = Arc::new((set, n));
+        let set = Arc::new(Picked { set, len, context });
         if let Ok(mut sets) = self.sets.lock() {
             if sets.len() >= SET_CACHE_MAX {
                 sets.clear();
@@ -639,4 +711,61 @@ fn seq_of(id: &str) -> usize {
     id.strip_prefix("policy")
         .and_then(|n| n.parse().ok())
         .unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ALL_CONTEXT, CONTEXT_ATTRS, context_use};
+    use cedar_policy as cedar;
+    use std::str::FromStr;
+
+    fn mask(policy: &str) -> u8 {
+        let p = cedar::Policy::from_str(policy).unwrap_or_else(|e| panic!("{e}"));
+        context_use(&p.to_json().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    fn bits(names: &[&str]) -> u8 {
+        names.iter().fold(0, |acc, n| {
+            let i = CONTEXT_ATTRS.iter().position(|c| c == n);
+            acc | (1 << i.unwrap_or_else(|| panic!("{n}")))
+        })
+    }
+
+    #[test]
+    fn a_policy_reads_the_context_attributes_it_names() {
+        assert_eq!(mask("permit (principal, action, resource);"), 0);
+        assert_eq!(
+            mask("permit (principal, action, resource) when { resource.read_only };"),
+            0
+        );
+        assert_eq!(
+            mask("permit (principal, action, resource) when { context.hour < 3 };"),
+            bits(&["hour"])
+        );
+        assert_eq!(
+            mask(
+                r#"permit (principal, action, resource) when { context["targets"].contains("a") } unless { context has weekday && context.weekday == "sun" };"#
+            ),
+            bits(&["targets", "weekday"])
+        );
+        assert_eq!(
+            mask(
+                "forbid (principal, action, resource) when { context.windows.isEmpty() || (if context.infra_targets then context.target_count > 1 else false) };"
+            ),
+            bits(&["windows", "infra_targets", "target_count"])
+        );
+        // The whole context, or a name bosun does not know: all of it.
+        assert_eq!(
+            mask(r#"permit (principal, action, resource) when { context == {"hour": 1} };"#),
+            ALL_CONTEXT
+        );
+        assert_eq!(
+            mask("permit (principal, action, resource) when { context has other };"),
+            ALL_CONTEXT
+        );
+        assert_eq!(
+            mask("permit (principal, action, resource) when { {\"c\": context}.c.hour == 1 };"),
+            ALL_CONTEXT
+        );
+    }
 }

@@ -653,3 +653,75 @@ permit (principal == Bosun::Identity::"claude", action, resource) when { resourc
         11
     );
 }
+
+/// `decide` builds only the context attributes the policies it meets read
+/// (see `rules.rs`); it must decide exactly as with the whole context, for
+/// rules that read each attribute in every way Cedar can, a `has`, a rule
+/// that uses the context as a whole, and one that asks for an attribute no
+/// request has.
+#[test]
+fn building_only_the_context_rules_read_never_changes_a_decision() {
+    let keeper = format!(
+        "{DEFAULT_KEEPER_TOML}\n[[windows]]\nname = \"maint\"\ntz = \"UTC\"\ndays = [\"mon\"]\nstart = \"02:00\"\nend = \"04:00\"\n"
+    );
+    let cedar = r#"
+@id("targets") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"t") when { context.targets.contains("h1") };
+@id("count") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"c") when { context["target_count"] < 3 };
+@id("tags") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"g") when { context.target_tags.contains("db") };
+@id("infra") @reason("no infra")
+forbid (principal, action, resource == Bosun::Runbook::"i") when { context.infra_targets };
+@id("infra-ok") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"i");
+@id("window") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"w") when { context.windows.contains("maint") };
+@id("day") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"d") unless { context.weekday == "mon" };
+@id("hour") @outcome("approvals")
+permit (principal, action, resource == Bosun::Runbook::"h") when { context.hour >= 3 };
+@id("has") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"s") when { context has windows && context.windows.isEmpty() };
+@id("whole") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"x") when { {"c": context}.c.hour == 3 };
+@id("unknown") @reason("a name no request has")
+forbid (principal, action, resource == Bosun::Runbook::"u") when { context has nothing || context.target_count > 1 };
+@id("unknown-ok") @outcome("auto")
+permit (principal, action, resource == Bosun::Runbook::"u");
+"#;
+    let indexed = policy(&keeper, cedar);
+    let flat = policy(&keeper, cedar).unindexed();
+    let n = |s: &str| Name::parse(s).unwrap();
+    let mut checked = 0;
+    let mut allowed = 0;
+    for rb in ["t", "c", "g", "i", "w", "d", "h", "s", "x", "u", "none"] {
+        for hosts in [0, 1, 2, 3] {
+            for (tags, infra) in [(&[][..], false), (&["db"][..], true), (&["web"][..], false)] {
+                for at in [
+                    "2025-01-06T03:30:00Z",
+                    "2025-01-06T14:30:00Z",
+                    "2025-01-07T01:00:00Z",
+                ] {
+                    let mut op = Op::new("claude", Role::Agent, rb).hosts(hosts).at(at);
+                    op.tags = tags.iter().map(|t| t.to_string()).collect();
+                    op.infra = infra;
+                    let (a, b) = (op.decide(&indexed), op.decide(&flat));
+                    let what = format!("{rb} {hosts} {tags:?} {infra} {at}");
+                    assert_eq!(a.outcome, b.outcome, "{what}");
+                    assert_eq!(a.policy_ids, b.policy_ids, "{what}");
+                    assert_eq!(a.reasons, b.reasons, "{what}");
+                    allowed += usize::from(!matches!(a.outcome, Outcome::Deny { .. }));
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 11 * 4 * 3 * 3);
+    // Not a suite of denials: most rules let some of these ops through.
+    assert!(allowed > checked / 4, "{allowed} of {checked}");
+    assert_eq!(
+        indexed.policies_considered(&n("u"), Role::Agent, false, false),
+        2
+    );
+}
