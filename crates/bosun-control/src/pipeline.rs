@@ -63,7 +63,18 @@ impl Default for Options {
     }
 }
 
-/// What the pipeline did, for benchmarks and logs.
+/// Most entries each [`Stats`] list keeps (the first ones), so that a
+/// pipeline that runs for days does not grow without end.
+pub const STATS_MAX: usize = 1 << 20;
+
+fn keep<T>(list: &mut Vec<T>, v: T) {
+    if list.len() < STATS_MAX {
+        list.push(v);
+    }
+}
+
+/// What the pipeline did, for benchmarks and logs (each list holds at most
+/// [`STATS_MAX`] entries, the first).
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     /// How long each commit took (one transaction, or more when budgets
@@ -205,7 +216,7 @@ fn shard(
         let began = Instant::now();
         let prepared = ctl.prepare(gov, &envelopes, now());
         let ready = Instant::now();
-        times.push((waited, ready - began));
+        keep(&mut times, (waited, ready - began));
         if to_commit.send((prepared, dones, ready)).is_err() {
             break;
         }
@@ -226,10 +237,10 @@ fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<Ready>) -> Stats {
         }
         let n = batch.len();
         let began = Instant::now();
-        stats.commit_waits.push(began - oldest);
+        keep(&mut stats.commit_waits, began - oldest);
         let answers = ctl.commit(gov, batch);
-        stats.commits.push(began.elapsed());
-        stats.batch_sizes.push(n);
+        keep(&mut stats.commits, began.elapsed());
+        keep(&mut stats.batch_sizes, n);
         match answers {
             Ok(answers) => {
                 for (done, a) in dones.into_iter().zip(answers) {
