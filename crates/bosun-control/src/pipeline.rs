@@ -88,6 +88,8 @@ pub struct Stats {
     /// For each prepared batch, in no particular order: how long its first
     /// envelope waited for its shard, and how long preparing it took.
     pub prepares: Vec<(Duration, Duration)>,
+    /// Commits in all (the lists above may hold fewer).
+    pub commit_count: u64,
     /// The first store failure, if any (its ops were answered `store`).
     pub store_error: Option<String>,
 }
@@ -239,6 +241,7 @@ fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<Ready>) -> Stats {
         let began = Instant::now();
         keep(&mut stats.commit_waits, began - oldest);
         let answers = ctl.commit(gov, batch);
+        stats.commit_count += 1;
         keep(&mut stats.commits, began.elapsed());
         keep(&mut stats.batch_sizes, n);
         match answers {

@@ -474,7 +474,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     let mut commits = stats.commits.clone();
     lat.sort();
     commits.sort();
-    let batches = commits.len();
+    let batches = usize::try_from(stats.commit_count).unwrap_or(usize::MAX);
     if let Some(e) = &stats.store_error {
         return Err(other(format!("bench broken: the store failed: {e}")));
     }
