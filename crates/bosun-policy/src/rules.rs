@@ -25,7 +25,7 @@
 //!
 //! The sets for each (bucket, role, read_only, destructive) are built on
 //! first use and kept, each with the request context attributes its
-//! policies read ([`context_use`]): building the Cedar `Context` was as
+//! policies read (`context_use`): building the Cedar `Context` was as
 //! costly as evaluating a few policies, and most rules read one or two of
 //! its seven attributes, so `decide` builds only those. Leaving out one no
 //! policy of the set names cannot change a decision: Cedar reads a
