@@ -222,14 +222,7 @@ impl Control {
                 jti,
             )));
         }
-        let mut records: Vec<ApprovalRecord> = op
-            .approvals
-            .iter()
-            .map(|a| ApprovalRecord {
-                claims: a.claims.clone(),
-                role: a.role,
-            })
-            .collect();
+        let mut records = approval_records(&op);
         records.push(ApprovalRecord {
             claims: c.clone(),
             role,
@@ -280,4 +273,15 @@ impl Control {
             needed: req.m,
         }))
     }
+}
+
+/// An op's stored approvals as the tally reads them.
+pub(crate) fn approval_records(op: &bosun_store::OpRecord) -> Vec<ApprovalRecord> {
+    op.approvals
+        .iter()
+        .map(|a| ApprovalRecord {
+            claims: a.claims.clone(),
+            role: a.role,
+        })
+        .collect()
 }

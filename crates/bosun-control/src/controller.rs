@@ -265,6 +265,29 @@ impl Controller {
         Ok(out)
     }
 
+    /// Ends an op that must not run as failed, with `detail` (its run
+    /// starts and ends in the store, with nothing run), once its hosts are
+    /// free.
+    fn fail_unrun(&self, lease: &Lease, jti: &Jti, detail: String) -> Result<RunReport> {
+        let store = &self.ctl.store;
+        let report = |state: OpState, detail: String| RunReport {
+            jti: jti.clone(),
+            state,
+            detail,
+        };
+        match store.start_run(lease, jti, now())? {
+            RunStart::Started { .. } => {
+                store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
+                Ok(report(OpState::Failed, detail))
+            }
+            RunStart::Locked { host, by } => Ok(report(
+                OpState::Approved,
+                format!("waiting: host `{host}` is locked by op {by}"),
+            )),
+            RunStart::AlreadyEnded(s) => Ok(report(s, "already ended".into())),
+        }
+    }
+
     fn run(
         &self,
         lease: &Lease,
@@ -283,6 +306,28 @@ impl Controller {
                 "queued op `{jti}` is not in the store"
             )));
         };
+        // The store is not trusted blindly: the plan must be the one that
+        // was signed; a fresh dispatch also needs approvals still valid and
+        // every host where the plan says it is.
+        let mut refusal = crate::dispatch::check_digest(&op).err();
+        if refusal.is_none() && op.summary.state == OpState::Approved {
+            let validity = self.ctl.governed()?.policy.approval_validity_secs();
+            if let Err(r) = crate::dispatch::check_approvals(&op, now(), validity) {
+                let text = r.text();
+                return match store.lapse_approvals(lease, jti, &text, now()) {
+                    Ok(()) => Ok(report(OpState::PendingApproval, text)),
+                    Err(bosun_store::StoreError::WrongState { state, .. }) => {
+                        Ok(report(state, "already moved on".into()))
+                    }
+                    Err(e) => Err(e.into()),
+                };
+            }
+            let inventory = self.inventory(progress)?;
+            refusal = crate::dispatch::check_hosts(&op.plan, &inventory).err();
+        }
+        if let Some(r) = refusal {
+            return self.fail_unrun(lease, jti, r.text());
+        }
         // Active blockers hold exactly the ops their kinds say; a run
         // already under way (resumed) is not held.
         if op.summary.state == OpState::Approved {
@@ -308,17 +353,7 @@ impl Controller {
             && let Some(why) = self.ctl.rollout_refuses(&op.claims)?
         {
             let detail = format!("{why}: the op did not run");
-            return match store.start_run(lease, jti, now())? {
-                RunStart::Started { .. } => {
-                    store.finish_run(lease, jti, OpState::Failed, &detail, now())?;
-                    Ok(report(OpState::Failed, detail))
-                }
-                RunStart::Locked { host, by } => Ok(report(
-                    OpState::Approved,
-                    format!("waiting: host `{host}` is locked by op {by}"),
-                )),
-                RunStart::AlreadyEnded(s) => Ok(report(s, "already ended".into())),
-            };
+            return self.fail_unrun(lease, jti, detail);
         }
         let done = match store.start_run(lease, jti, now())? {
             RunStart::Started { steps } => steps,

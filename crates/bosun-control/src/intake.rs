@@ -57,8 +57,8 @@ pub struct Accepted {
 pub struct Rejected {
     /// The check that failed (`size`, `format`, `unknown_key`, `type`,
     /// `signature`, `claims`, `issuer`, `expired`, `not_yet_valid`,
-    /// `workspace`, `targets`, `scope`, `runbook`, `plan_digest`, `replay`,
-    /// `seq`).
+    /// `iat`, `lifetime`, `workspace`, `targets`, `scope`, `runbook`,
+    /// `plan_digest`, `replay`, `seq`).
     pub check: String,
     /// What it found.
     pub message: String,
@@ -80,6 +80,44 @@ pub(crate) struct Stamp<'a> {
     pub iat: i64,
     pub exp: i64,
     pub ws: &'a bosun_model::Name,
+}
+
+/// An op's numbers within bounds: `iat` not negative, a lifetime
+/// (`exp - iat`) within keeper.toml's `max_op_lifetime` for the issuer's
+/// role, and a `seq` the store can hold (at most 2^63 − 1).
+fn check_bounds(
+    gov: &Governed,
+    role: Role,
+    c: &OpClaims,
+    jti: Option<&str>,
+) -> std::result::Result<(), Rejected> {
+    let jti = || jti.map(str::to_string);
+    if c.iat < 0 {
+        return Err(reject(
+            "iat",
+            format!("the op says it was issued at {}, before 1970", c.iat),
+            jti(),
+        ));
+    }
+    let max = gov.policy.max_op_lifetime_secs(role);
+    let lifetime = c.exp.saturating_sub(c.iat);
+    if lifetime > max {
+        return Err(reject(
+            "lifetime",
+            format!(
+                "the op lives {lifetime} s (exp − iat), over the {max} s that policy/keeper.toml's max_op_lifetime allows a {role}: sign it with a shorter expiry"
+            ),
+            jti(),
+        ));
+    }
+    if i64::try_from(c.seq).is_err() {
+        return Err(reject(
+            "seq",
+            format!("seq {} is above 2^63 − 1, the largest a store holds", c.seq),
+            jti(),
+        ));
+    }
+    Ok(())
 }
 
 /// The checks shared by op and approval envelopes: the issuer is the
@@ -532,6 +570,7 @@ impl Control {
             now,
             jti.clone(),
         )?;
+        check_bounds(gov, role, &claims, jti.as_deref())?;
         if claims.targets.is_empty() {
             return Err(reject("targets", "the op names no target host", jti));
         }
@@ -687,6 +726,18 @@ impl Control {
             d.reasons.push(format!(
                 "wave {} of rollout `{}` is a promotion: it never runs without a human (hard rule; `allow_auto_promotion = true` in policy/keeper.toml lifts it)",
                 r.wave, r.id
+            ));
+        }
+        if d.outcome == Outcome::Auto
+            && gov
+                .runbooks
+                .get(c.claims.runbook.as_str())
+                .is_none_or(|r| r.runbook.writes_raw())
+        {
+            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
+            d.reasons.push(format!(
+                "runbook `{}` writes a value unquoted (`| raw`): it never runs without a human",
+                c.claims.runbook
             ));
         }
         if d.outcome == Outcome::Auto && !c.adopted {

@@ -12,6 +12,7 @@ pub mod bars;
 pub mod blockers;
 pub mod client;
 pub mod controller;
+pub mod dispatch;
 pub mod exec;
 pub mod governed;
 pub mod intake;

@@ -249,8 +249,8 @@ pub fn plan_for(gov: &Governed, def: &Rollout, r: &RolloutRef, hosts: &[Host]) -
             })
             .collect();
         for (i, bar) in wave.bars.iter().enumerate() {
-            let render = |t: &str| {
-                bosun_runbook::render_for_host(t, h, &plan.params).map_err(|e| {
+            let render_as = |t: &str, mode| {
+                bosun_runbook::render_for_host(t, h, &plan.params, mode).map_err(|e| {
                     ControlError::Other(format!(
                         "rollout `{}` wave `{}` bar {} on `{}`: {e}",
                         def.id,
@@ -260,25 +260,24 @@ pub fn plan_for(gov: &Governed, def: &Rollout, r: &RolloutRef, hosts: &[Host]) -
                     ))
                 })
             };
+            // Commands are shell (every interpolation one word); expected
+            // values and paths are text, compared or quoted here.
+            let render = |t: &str| render_as(t, bosun_runbook::Mode::Shell);
+            let text = |t: &str| render_as(t, bosun_runbook::Mode::Text);
             let (cmd, expect, timeout, hold) = match bar {
                 Bar::Heartbeat { within } => ("true".to_string(), None, within.as_deref(), None),
                 Bar::Version {
                     cmd,
                     expect,
                     timeout,
-                } => (
-                    render(cmd)?,
-                    Some(render(expect)?),
-                    timeout.as_deref(),
-                    None,
-                ),
+                } => (render(cmd)?, Some(text(expect)?), timeout.as_deref(), None),
                 Bar::File {
                     path,
                     expect,
                     timeout,
                 } => (
-                    format!("cat -- {}", bosun_runbook::shell_quote(render(path)?)),
-                    Some(render(expect)?),
+                    format!("cat -- {}", bosun_runbook::shell_quote(&text(path)?)),
+                    Some(text(expect)?),
                     timeout.as_deref(),
                     None,
                 ),

@@ -70,3 +70,72 @@ pub struct Host {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake: Option<String>,
 }
+
+/// Where and how a host's steps run: every attribute of a [`Host`] that
+/// decides which machine a command reaches, as whom, or what runs on the
+/// control host before it. A plan records each target's binding, so its
+/// digest (and every approval of it) covers them; an op planned for one
+/// binding never runs under another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostBinding {
+    /// How the host is reached.
+    pub transport: Transport,
+    /// Its address (or ssh config alias).
+    pub address: String,
+    /// SSH port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Remote user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Directory a `local` host's commands run in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root: Option<String>,
+    /// An ssh_config file used instead of the user's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_config: Option<String>,
+    /// Extra `ssh -o` options.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ssh_options: Vec<String>,
+    /// The command run on the control host to wake it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake: Option<String>,
+}
+
+impl Host {
+    /// This host's [`HostBinding`].
+    pub fn binding(&self) -> HostBinding {
+        HostBinding {
+            transport: self.transport,
+            address: self.address.clone(),
+            port: self.port,
+            user: self.user.clone(),
+            root: self.root.clone(),
+            ssh_config: self.ssh_config.clone(),
+            ssh_options: self.ssh_options.clone(),
+            wake: self.wake.clone(),
+        }
+    }
+
+    /// The attributes of this host's binding that differ from `planned`,
+    /// by name (`address`, `wake`, …): empty when it still runs where and
+    /// how it was planned to.
+    pub fn binding_changes(&self, planned: &HostBinding) -> Vec<&'static str> {
+        let now = self.binding();
+        let mut out = Vec::new();
+        let mut diff = |name: &'static str, same: bool| {
+            if !same {
+                out.push(name);
+            }
+        };
+        diff("transport", now.transport == planned.transport);
+        diff("address", now.address == planned.address);
+        diff("port", now.port == planned.port);
+        diff("user", now.user == planned.user);
+        diff("root", now.root == planned.root);
+        diff("ssh_config", now.ssh_config == planned.ssh_config);
+        diff("ssh_options", now.ssh_options == planned.ssh_options);
+        diff("wake", now.wake == planned.wake);
+        out
+    }
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
+use crate::host::HostBinding;
 use crate::ids::Name;
 
 /// Who performs a step.
@@ -175,6 +176,12 @@ pub struct Plan {
     pub verb: Option<String>,
     /// Resolved target hosts, in the order given.
     pub targets: Vec<Name>,
+    /// Where and how each target runs its steps, as the inventory in force
+    /// said when the plan was made: part of the digest, so an approval
+    /// covers it, and the controller refuses to run the plan once the
+    /// inventory says otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hosts: BTreeMap<Name, HostBinding>,
     /// Parameters, with defaults filled in.
     pub params: BTreeMap<String, String>,
     /// Rendered steps in execution order.
@@ -220,6 +227,7 @@ mod tests {
             destructive: false,
             verb: None,
             targets: vec![Name::parse("h1").unwrap()],
+            hosts: BTreeMap::new(),
             params: BTreeMap::new(),
             steps: vec![PlanStep {
                 step: Name::parse("s").unwrap(),

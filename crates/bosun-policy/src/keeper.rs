@@ -124,6 +124,29 @@ pub struct Keeper {
     pub budgets: Vec<Budget>,
     /// Named time windows.
     pub windows: Vec<Window>,
+    /// Longest an op may live (`exp - iat`), in seconds, per issuer role
+    /// (`max_op_lifetime = { agent = "1h", operator = "24h" }`); roles not
+    /// named get [`default_op_lifetime_secs`].
+    pub max_op_lifetime: BTreeMap<Role, i64>,
+}
+
+/// An op's longest lifetime when keeper.toml does not set one for its
+/// issuer's role: 1 h for agents, 24 h for everyone else.
+pub fn default_op_lifetime_secs(role: Role) -> i64 {
+    match role {
+        Role::Agent => 3600,
+        _ => 86_400,
+    }
+}
+
+impl Keeper {
+    /// Longest an op of an identity of `role` may live, in seconds.
+    pub fn max_op_lifetime_secs(&self, role: Role) -> i64 {
+        self.max_op_lifetime
+            .get(&role)
+            .copied()
+            .unwrap_or_else(|| default_op_lifetime_secs(role))
+    }
 }
 
 // ---- phase 1: the wire format -------------------------------------------
@@ -143,6 +166,8 @@ struct RawKeeper {
     budgets: Vec<Spanned<RawBudget>>,
     #[serde(default)]
     windows: Vec<Spanned<RawWindow>>,
+    #[serde(default)]
+    max_op_lifetime: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -297,6 +322,21 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
         }
     }
 
+    let mut max_op_lifetime = BTreeMap::new();
+    for (role, d) in &raw.max_op_lifetime {
+        let Some(r) = Role::parse(role) else {
+            errs.push(
+                d,
+                format!("max_op_lifetime: unknown role `{role}`"),
+                "use one of operator, agent, controller, keeper",
+            );
+            continue;
+        };
+        if let Some(secs) = duration(&mut errs, d, &format!("max_op_lifetime.{role}")) {
+            max_op_lifetime.insert(r, secs);
+        }
+    }
+
     match (mode, validity, default_approvals, adoption) {
         (Some(mode), Some(approval_validity_secs), Some(default_approvals), Some(adoption))
             if errs.out.is_empty() =>
@@ -311,6 +351,7 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
                 agent_max_hosts,
                 budgets,
                 windows,
+                max_op_lifetime,
             })
         }
         _ => {

@@ -203,6 +203,12 @@ impl Policy {
         self.keeper.mode
     }
 
+    /// Longest an op of an identity of `role` may live (`exp - iat`), in
+    /// seconds (keeper.toml `max_op_lifetime`).
+    pub fn max_op_lifetime_secs(&self, role: Role) -> i64 {
+        self.keeper.max_op_lifetime_secs(role)
+    }
+
     /// How long an approval stays valid, in seconds.
     pub fn approval_validity_secs(&self) -> i64 {
         self.keeper.approval_validity_secs

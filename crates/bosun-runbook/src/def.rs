@@ -37,8 +37,14 @@ pub enum ParamType {
     Int,
     /// `true` or `false`.
     Bool,
-    /// One of `values`.
+    /// One of `values` (a `string` with `enum = […]` is the same).
     Enum,
+    /// A file system path: no control characters, not starting with `-`
+    /// (it would read as an option), at most 4096 bytes.
+    Path,
+    /// A package or software version: a letter or digit, then letters,
+    /// digits and `.+~:_-`, at most 128 bytes.
+    Version,
 }
 
 /// A declared parameter.
@@ -54,12 +60,48 @@ pub struct Param {
     /// Must be given when there is no default.
     #[serde(default)]
     pub required: bool,
-    /// Allowed values for `enum`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Allowed values for `enum` (or `enum = […]` on a `string`).
+    #[serde(default, alias = "enum", skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
+    /// A `string` must match this regular expression, whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// A `string` is at most this many bytes (default
+    /// [`DEFAULT_MAX_LEN`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_len: Option<usize>,
     /// What it is for.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// `pattern`, compiled once (not part of the definition).
+    #[serde(skip)]
+    compiled: PatternCache,
+}
+
+/// The longest `string` param value when the runbook sets no `max_len`.
+pub const DEFAULT_MAX_LEN: usize = 4096;
+
+/// A compiled `pattern` that takes no part in equality.
+#[derive(Debug, Clone, Default)]
+struct PatternCache(std::sync::OnceLock<Result<regex::Regex, String>>);
+
+impl PartialEq for PatternCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Param {
+    /// `pattern` anchored at both ends and compiled (once).
+    fn pattern(&self) -> Option<&Result<regex::Regex, String>> {
+        let p = self.pattern.as_deref()?;
+        Some(self.compiled.0.get_or_init(|| {
+            regex::RegexBuilder::new(&format!("^(?:{p})$"))
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| e.to_string())
+        }))
+    }
 }
 
 fn default_type() -> ParamType {
@@ -333,6 +375,27 @@ pub fn parse_runbook(path: &str, text: &str) -> Result<Runbook, RunbookError> {
         if p.ty == ParamType::Enum && p.values.is_empty() {
             errors.push(at(name, format!("enum parameter `{name}` needs `values`")));
         }
+        if p.ty != ParamType::String && (p.pattern.is_some() || p.max_len.is_some()) {
+            errors.push(at(
+                name,
+                format!(
+                    "parameter `{name}`: `pattern` and `max_len` apply to `string` parameters only"
+                ),
+            ));
+        }
+        if !matches!(p.ty, ParamType::String | ParamType::Enum) && !p.values.is_empty() {
+            errors.push(at(
+                name,
+                format!("parameter `{name}`: `enum` values apply to `string` parameters only"),
+            ));
+        }
+        if let Some(Err(e)) = p.pattern() {
+            let first = e.lines().last().unwrap_or(e).trim();
+            errors.push(at(
+                name,
+                format!("parameter `{name}`: `pattern` is not a valid regular expression: {first}"),
+            ));
+        }
         if let Some(d) = &p.default
             && let Err(e) = check_value(name, p, &value_to_string(d))
         {
@@ -418,6 +481,16 @@ fn check_steps(
                 for msg in template_problems(rb, t) {
                     errors.push(at(&here, format!("step `{}` {what}: {msg}", s.id)));
                 }
+                for off in crate::template::quoted_interpolations(t) {
+                    let tag: String = t[off..].chars().take_while(|&c| c != '}').collect();
+                    errors.push(at(
+                        &here,
+                        format!(
+                            "step `{}` {what}: `{tag}}}}}` sits inside shell quotes; remove the quotes around it: every interpolation is already quoted as one shell word",
+                            s.id
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -434,7 +507,7 @@ fn check_steps(
 
 /// Syntax errors and variables other than `params.<declared>` and `host.*`.
 fn template_problems(rb: &Runbook, tpl: &str) -> Vec<String> {
-    let env = crate::plan::template_env();
+    let env = crate::template::template_env(crate::template::Mode::Shell);
     let t = match env.template_from_str(tpl) {
         Ok(t) => t,
         Err(e) => return vec![format!("template error: {e}")],
@@ -555,28 +628,121 @@ pub fn value_to_string(v: &toml::Value) -> String {
 
 /// Checks that `value` fits parameter `p`.
 pub fn check_value(name: &str, p: &Param, value: &str) -> Result<(), String> {
+    let bad = |rule: &str| Err(format!("parameter `{name}`: `{}` {rule}", shown(value)));
     match p.ty {
-        ParamType::String => Ok(()),
+        ParamType::String => {
+            let max = p.max_len.unwrap_or(DEFAULT_MAX_LEN);
+            if value.len() > max {
+                return Err(format!(
+                    "parameter `{name}`: {} bytes, over its max_len of {max}",
+                    value.len()
+                ));
+            }
+            if !p.values.is_empty() && !p.values.iter().any(|v| v == value) {
+                return bad(&format!("is not one of its enum: {}", p.values.join(", ")));
+            }
+            match p.pattern() {
+                Some(Ok(re)) if !re.is_match(value) => bad(&format!(
+                    "does not match its pattern `{}`",
+                    p.pattern.as_deref().unwrap_or_default()
+                )),
+                Some(Err(e)) => Err(format!("parameter `{name}`: bad pattern: {e}")),
+                _ => Ok(()),
+            }
+        }
         ParamType::Int => value
             .parse::<i64>()
             .map(|_| ())
-            .map_err(|_| format!("parameter `{name}`: `{value}` is not an integer")),
+            .or_else(|_| bad("is not an integer")),
         ParamType::Bool => match value {
             "true" | "false" => Ok(()),
-            _ => Err(format!(
-                "parameter `{name}`: `{value}` is not true or false"
-            )),
+            _ => bad("is not true or false"),
         },
         ParamType::Enum => {
             if p.values.iter().any(|v| v == value) {
                 Ok(())
             } else {
-                Err(format!(
-                    "parameter `{name}`: `{value}` is not one of {}",
-                    p.values.join(", ")
-                ))
+                bad(&format!("is not one of {}", p.values.join(", ")))
             }
         }
+        ParamType::Path => {
+            if value.is_empty() {
+                bad("is not a path: it is empty")
+            } else if value.len() > 4096 {
+                bad("is not a path: over 4096 bytes")
+            } else if value.starts_with('-') {
+                bad("is not a path: it starts with `-` and would read as an option (write `./-…`)")
+            } else if value.chars().any(char::is_control) {
+                bad("is not a path: it holds a control character")
+            } else {
+                Ok(())
+            }
+        }
+        ParamType::Version => {
+            let ok = value.len() <= 128
+                && value
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphanumeric())
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".+~:_-".contains(c));
+            if ok {
+                Ok(())
+            } else {
+                bad(
+                    "is not a version: a letter or digit, then letters, digits and `.+~:_-`, at most 128 bytes",
+                )
+            }
+        }
+    }
+}
+
+/// A value as an error message shows it: escaped, and cut at 80
+/// characters.
+fn shown(value: &str) -> String {
+    let escaped: String = value.escape_debug().collect();
+    match escaped.char_indices().nth(80) {
+        Some((i, _)) => format!("{}…", &escaped[..i]),
+        None => escaped,
+    }
+}
+
+/// Where a runbook writes a value unquoted (`| raw`), as located warnings:
+/// such a runbook never runs without a human. Empty for most runbooks.
+pub fn raw_places(path: &str, text: &str, rb: &Runbook) -> Vec<SourceError> {
+    let mut out = Vec::new();
+    for s in &rb.steps {
+        for (what, tpl) in [("cmd", &s.cmd), ("check", &s.check)] {
+            let Some(t) = tpl else { continue };
+            for _ in crate::template::raw_uses(t) {
+                let step_at = text.find(&format!("\"{}\"", s.id)).unwrap_or(0);
+                let off = text[step_at..].find("raw").map_or(step_at, |o| step_at + o);
+                out.push(SourceError::at(
+                    path,
+                    text,
+                    off,
+                    format!(
+                        "step `{}` {what} writes a value unquoted (`raw`): this runbook never runs without a human",
+                        s.id
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+impl Runbook {
+    /// Whether any step writes a value unquoted (`| raw`): such a runbook
+    /// never runs without a human, whatever the policy says.
+    pub fn writes_raw(&self) -> bool {
+        self.steps.iter().any(|s| {
+            [&s.cmd, &s.check]
+                .into_iter()
+                .flatten()
+                .any(|t| !crate::template::raw_uses(t).is_empty())
+        })
     }
 }
 

@@ -11,10 +11,12 @@ pub use bosun_model::Actor;
 pub mod def;
 pub mod graph;
 pub mod plan;
+pub mod template;
 
 pub use def::{
     ErrorSpec, Format, Param, ParamType, Runbook, RunbookError, Step, StepTarget, find_cycle,
-    parse_runbook, topo_order,
+    parse_runbook, raw_places, topo_order,
 };
 pub use graph::{dot, mermaid};
-pub use plan::{PlanError, plan, render_for_host, shell_quote};
+pub use plan::{PlanError, plan, render_for_host};
+pub use template::{Mode, shell_quote};

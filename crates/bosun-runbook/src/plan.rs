@@ -1,15 +1,17 @@
 //! Planning: a runbook, parameters and resolved hosts become a
 //! [`Plan`] with every command rendered. Templates use Jinja syntax
 //! (minijinja) with strict undefined variables; they see only `params` and
-//! `host` — no files, no environment.
+//! `host` — no files, no environment — and every interpolation is quoted
+//! for the shell (see [`crate::template`]).
 
 use std::collections::BTreeMap;
 
 use bosun_model::source::parse_duration;
 use bosun_model::{CONTROLLER_HOST, Host, Name, OnError, Plan, PlanStep};
-use minijinja::{Environment, UndefinedBehavior};
+use minijinja::Value;
 
-use crate::def::{Runbook, StepTarget, check_value, topo_order, value_to_string};
+use crate::def::{ParamType, Runbook, StepTarget, check_value, topo_order, value_to_string};
+use crate::template::{Mode, template_env};
 
 /// Why a plan could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,30 +55,17 @@ pub enum PlanError {
     },
 }
 
-/// The template environment: Jinja syntax, no loader (no files), and the
-/// `quote` filter, which makes a value one shell word
-/// (`{{ params.message | quote }}`), as Ansible's `quote` does.
-pub fn template_env() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.add_filter("quote", shell_quote);
-    env
-}
-
-/// `'…'` with every `'` written as `'\''`: one word for any POSIX shell.
-pub fn shell_quote(v: String) -> String {
-    format!("'{}'", v.replace('\'', "'\\''"))
-}
-
 /// Renders one template for one host, as step commands are rendered
-/// (`{{ host.name }}`, `{{ params.x }}`, strict about undefined values).
-/// Used for rollout bars.
+/// (`{{ host.name }}`, `{{ params.x }}`, strict about undefined values;
+/// params as the strings they are stored as). Used for rollout bars: their
+/// commands in [`Mode::Shell`], their expected values in [`Mode::Text`].
 pub fn render_for_host(
     tpl: &str,
     host: &Host,
     params: &BTreeMap<String, String>,
+    mode: Mode,
 ) -> Result<String, String> {
-    let mut env = template_env();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let env = template_env(mode);
     let tags: Vec<String> = host.tags.iter().cloned().collect();
     let ctx = minijinja::context! {
         params => params,
@@ -88,6 +77,23 @@ pub fn render_for_host(
         },
     };
     env.render_str(tpl, ctx).map_err(|e| e.to_string())
+}
+
+/// The params as templates see them: `int` params as numbers, `bool`
+/// params as booleans (so they render bare), the rest as strings.
+fn typed_params(rb: &Runbook, full: &BTreeMap<String, String>) -> BTreeMap<String, Value> {
+    full.iter()
+        .map(|(k, v)| {
+            let typed = match rb.params.get(k).map(|p| &p.ty) {
+                Some(ParamType::Int) => v
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::from(v.as_str()), Value::from),
+                Some(ParamType::Bool) => Value::from(v == "true"),
+                _ => Value::from(v.as_str()),
+            };
+            (k.clone(), typed)
+        })
+        .collect()
 }
 
 /// Plans `rb` over `hosts` with `params` (strings, as given on the command
@@ -141,11 +147,11 @@ pub fn plan(
             rb.id
         )));
     }
-    let mut env = template_env();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    let env = template_env(Mode::Shell);
+    let typed = typed_params(rb, &full);
     let ctx_of = |name: &str, address: &str, arch: &str, tags: Vec<String>| {
         minijinja::context! {
-            params => &full,
+            params => &typed,
             host => minijinja::context! {
                 name => name,
                 address => address,
@@ -226,6 +232,10 @@ pub fn plan(
         destructive: rb.destructive,
         verb: rb.verb.as_ref().map(|v| v.to_string()),
         targets: hosts.iter().map(|h| h.name.clone()).collect::<Vec<Name>>(),
+        hosts: hosts
+            .iter()
+            .map(|h| (h.name.clone(), h.binding()))
+            .collect(),
         params: full,
         steps,
         parallel: rb.parallel,
@@ -310,36 +320,22 @@ cmd = "install pkg={{ params.version }} on {{ host.name }} ({{ host.arch }})"
     }
 
     #[test]
-    fn quote_makes_one_shell_word() {
-        for v in [
-            "plain",
-            "it's",
-            "a b",
-            "$(reboot)",
-            "`id`",
-            "'\\''",
-            "",
-            "x\ny",
-        ] {
-            let out = std::process::Command::new("sh")
-                .arg("-c")
-                .arg(format!("printf %s {}", shell_quote(v.to_string())))
-                .output()
-                .unwrap();
-            assert_eq!(String::from_utf8_lossy(&out.stdout), v, "{v:?}");
-        }
+    fn params_are_data_not_code() {
         let rb = parse_runbook(
             "r.toml",
-            "id=\"q\"\n[params.m]\ntype=\"string\"\n[[steps]]\nid=\"s\"\ncmd=\"echo {{ params.m | quote }}\"\n",
+            "id=\"q\"\n[params.m]\ntype=\"string\"\n[params.n]\ntype=\"int\"\n[[steps]]\nid=\"s\"\ncmd=\"echo {{ params.m }} {{ params.m | quote }} {{ params.n }}\"\n",
         )
         .unwrap();
         let p = plan(
             &rb,
             &[host("a")],
-            &BTreeMap::from([("m".into(), "it's".into())]),
+            &BTreeMap::from([
+                ("m".into(), ".; touch pwned".into()),
+                ("n".into(), "-3".into()),
+            ]),
         )
         .unwrap();
-        assert_eq!(p.steps[0].cmd, "echo 'it'\\''s'");
+        assert_eq!(p.steps[0].cmd, "echo '.; touch pwned' '.; touch pwned' -3");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     batch_is_partial_but_atomic_per_op(make().as_ref());
     approval_enqueues_in_same_transaction(make().as_ref());
     approval_replay_refused(make().as_ref());
+    lapsed_approvals_requeue_on_a_fresh_one(make().as_ref());
     lease_fencing(make().as_ref());
     queue_redelivers_to_new_lease_only(make().as_ref());
     target_locks(make().as_ref());
@@ -348,6 +349,7 @@ pub fn new_op(
         destructive: false,
         verb: None,
         targets: targets.clone(),
+        hosts: Default::default(),
         params: BTreeMap::new(),
         steps: targets
             .iter()
@@ -544,6 +546,40 @@ fn approval_enqueues_in_same_transaction(b: &dyn Backend) {
         OpState::Denied
     );
     assert_eq!(b.depth().unwrap(), 1);
+}
+
+fn lapsed_approvals_requeue_on_a_fresh_one(b: &dyn Backend) {
+    let l = b.acquire_lease("c1", 10, 100).unwrap().unwrap();
+    let op = new_op("op1", "claude", 1, &["h1"], false, OpState::PendingApproval);
+    let j = &op.claims.jti;
+    b.submit_ops(std::slice::from_ref(&op), &[]).unwrap();
+    b.add_approval(
+        &approval("ap1", &op, "alice", Verdict::Approve),
+        Some(OpState::Approved),
+    )
+    .unwrap();
+    let d = b.dequeue(&l, 100).unwrap().unwrap();
+    assert_eq!(&d.jti, j);
+    let n = b.ledger_size().unwrap();
+    b.lapse_approvals(&l, j, "lapsed", 101).unwrap();
+    let rec = b.op(j).unwrap().unwrap();
+    assert_eq!(rec.summary.state, OpState::PendingApproval);
+    assert_eq!(rec.detail, "lapsed");
+    assert_eq!(b.depth().unwrap(), 0, "off the queue");
+    assert_eq!(b.ledger_size().unwrap(), n + 1, "one event");
+    // Only an approved op lapses.
+    assert!(matches!(
+        b.lapse_approvals(&l, j, "again", 102),
+        Err(StoreError::WrongState { .. })
+    ));
+    // A fresh approval queues it again.
+    b.add_approval(
+        &approval("ap2", &op, "bob", Verdict::Approve),
+        Some(OpState::Approved),
+    )
+    .unwrap();
+    assert_eq!(b.depth().unwrap(), 1);
+    assert_eq!(&b.dequeue(&l, 103).unwrap().unwrap().jti, j);
 }
 
 fn approval_replay_refused(b: &dyn Backend) {

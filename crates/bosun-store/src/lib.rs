@@ -212,6 +212,13 @@ pub trait Store: Send + Sync {
         now: i64,
     ) -> Result<()>;
 
+    /// Sends an approved op whose approvals lapsed before it started back
+    /// to `pending_approval` (with `detail` and an `op.approvals_lapsed`
+    /// event) and takes it off the queue, in one transaction; a fresh
+    /// approval queues it again. Refused (`WrongState`) unless the op is
+    /// `approved`.
+    fn lapse_approvals(&self, lease: &Lease, jti: &Jti, detail: &str, now: i64) -> Result<()>;
+
     /// Sets or lifts the fleet-wide halt, with its event.
     fn set_halt(&self, halt: Option<&Halt>, now: i64) -> Result<()>;
     /// The halt in force, if any.

@@ -1750,6 +1750,31 @@ impl Store for SqliteStore {
         })
     }
 
+    fn lapse_approvals(&self, lease: &Lease, jti: &Jti, detail: &str, now: i64) -> Result<()> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            let cur = op_state(tx, jti)?;
+            if cur != OpState::Approved {
+                return Err(StoreError::WrongState {
+                    jti: jti.clone(),
+                    state: cur,
+                    what: "only an approved op that has not started can lapse".into(),
+                });
+            }
+            set_state(tx, jti, OpState::PendingApproval, Some(detail), now)?;
+            tx.execute("DELETE FROM queue WHERE jti = ?1", [jti.as_str()])
+                .map_err(be)?;
+            event(
+                tx,
+                now,
+                Some(jti.as_str()),
+                "op.approvals_lapsed",
+                None,
+                &serde_json::json!({"detail": detail}),
+            )
+        })
+    }
+
     fn set_halt(&self, halt: Option<&Halt>, now: i64) -> Result<()> {
         self.with_tx(|tx| {
             match halt {

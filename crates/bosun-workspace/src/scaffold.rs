@@ -53,8 +53,9 @@ description = "Report disk usage of a path on each target"
 read_only = true
 destructive = false
 
+# Every {{ … }} is quoted as one shell word; `path` refuses a leading `-`.
 [params.path]
-type = "string"
+type = "path"
 default = "."
 description = "the path to measure"
 
@@ -75,10 +76,11 @@ verb = "install"
 
 [params.package]
 type = "string"
+pattern = "[a-z0-9][a-z0-9+.-]*"   # a Debian package name
 default = "qat-driver"
 
 [params.version]
-type = "string"
+type = "version"
 required = true
 description = "the version to install"
 
@@ -99,10 +101,11 @@ verb = "rollback"
 
 [params.package]
 type = "string"
+pattern = "[a-z0-9][a-z0-9+.-]*"
 default = "qat-driver"
 
 [params.version]
-type = "string"
+type = "version"
 default = "previous"
 
 [[steps]]

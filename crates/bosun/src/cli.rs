@@ -728,6 +728,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 Err(e) => (e.0.iter().map(ToString::to_string).collect(), Vec::new()),
                 Ok(p) => (Vec::new(), policy_warnings(&p, &files)),
             };
+            // Runbooks that write a value unquoted never run alone: say where.
+            let mut warnings = warnings;
+            for (_, path, text) in ws.disk_runbooks()? {
+                if let Ok(rb) = bosun_runbook::parse_runbook(&path, &text) {
+                    warnings.extend(
+                        bosun_runbook::raw_places(&path, &text, &rb)
+                            .iter()
+                            .map(ToString::to_string),
+                    );
+                }
+            }
             if js {
                 println!("{}", json!({"errors": errors, "warnings": warnings}));
             } else {
@@ -2078,7 +2089,12 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                 }
                 n += 1;
                 match bosun_runbook::parse_runbook(&path, &text) {
-                    Ok(rb) if rb.id.as_str() == rid => println!("ok  {path}"),
+                    Ok(rb) if rb.id.as_str() == rid => {
+                        println!("ok  {path}");
+                        for w in bosun_runbook::raw_places(&path, &text, &rb) {
+                            eprintln!("warning: {w}");
+                        }
+                    }
                     Ok(rb) => {
                         bad += 1;
                         eprintln!(

@@ -21,6 +21,12 @@ pub fn bin() -> Command {
 impl Lab {
     /// init + alice, bob (operators) + claude (agent) + adopted.
     pub fn new() -> Lab {
+        Lab::new_with(|_| {})
+    }
+
+    /// As [`Lab::new`], with `edit` run on the workspace's files before
+    /// the first adoption (so what it writes is in force).
+    pub fn new_with(edit: impl FnOnce(&Lab)) -> Lab {
         let tmp = tempfile::tempdir().unwrap();
         let ws = tmp.path().join("lab");
         let keys = tmp.path().join("keys");
@@ -29,6 +35,7 @@ impl Lab {
         lab.ok(&["key", "new", "alice", "--role", "operator"]);
         lab.ok(&["key", "new", "bob", "--role", "operator"]);
         lab.ok(&["key", "new", "claude", "--role", "agent"]);
+        edit(&lab);
         lab.ok(&["adopt", "--as", "alice"]);
         lab
     }

@@ -1,0 +1,111 @@
+//! What the controller checks about an op just before it runs anything:
+//! that the stored plan is the plan that was signed and approved, that
+//! every target is still reached where and how the plan says, and that the
+//! approvals it ran on have not lapsed. The store is not trusted blindly:
+//! an edited plan row, a host moved in the inventory after approval, or
+//! approvals given long ago each stop the op with a named check.
+
+use bosun_model::{Outcome, Plan};
+use bosun_policy::tally;
+use bosun_store::OpRecord;
+use bosun_workspace::Inventory;
+
+/// Why the controller will not run an op as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The check that failed: `plan_digest`, `inventory` or
+    /// `approvals_lapsed`.
+    pub check: &'static str,
+    /// What it found, in words.
+    pub message: String,
+}
+
+impl Refusal {
+    /// `refused by the <check> check: <message>`.
+    pub fn text(&self) -> String {
+        format!("refused by the {} check: {}", self.check, self.message)
+    }
+}
+
+/// The stored plan's digest must be the one the op's signer signed (and
+/// its approvers approved).
+pub fn check_digest(op: &OpRecord) -> Result<(), Refusal> {
+    let digest = op.plan.digest();
+    if digest == op.claims.plan_digest {
+        return Ok(());
+    }
+    Err(Refusal {
+        check: "plan_digest",
+        message: format!(
+            "the stored plan's digest is {}, but the op was signed for {}: the plan was changed after it was signed, and nothing of it runs",
+            digest.short(),
+            op.claims.plan_digest.short()
+        ),
+    })
+}
+
+/// Every host the plan runs steps on must be in `inventory` with the
+/// binding (address, transport, user, port, root, ssh options and config,
+/// wake) the plan recorded.
+pub fn check_hosts(plan: &Plan, inventory: &Inventory) -> Result<(), Refusal> {
+    let refuse = |message: String| Refusal {
+        check: "inventory",
+        message: format!("{message}: plan the op again and have it approved again"),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for ps in plan.steps.iter().filter(|s| !s.controller) {
+        if !seen.insert(&ps.host) {
+            continue;
+        }
+        let Some(planned) = plan.hosts.get(&ps.host) else {
+            return Err(refuse(format!(
+                "the plan does not record where host `{}` runs (planned before hosts were bound to plans)",
+                ps.host
+            )));
+        };
+        let Some(now) = inventory.get(&ps.host) else {
+            return Err(refuse(format!(
+                "host `{}` is no longer in the inventory in force",
+                ps.host
+            )));
+        };
+        let changed = now.binding_changes(planned);
+        if !changed.is_empty() {
+            return Err(refuse(format!(
+                "host `{}` changed in the inventory since the op was planned ({})",
+                ps.host,
+                changed.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An op approved by humans runs only while enough of its approvals are
+/// younger than `validity_secs` (keeper.toml `approval_validity`): the
+/// approvers consented to running it soon, not whenever.
+pub fn check_approvals(op: &OpRecord, now: i64, validity_secs: i64) -> Result<(), Refusal> {
+    let Outcome::Approvals(req) = &op.decision.outcome else {
+        return Ok(());
+    };
+    let records = crate::approve::approval_records(op);
+    let t = tally(
+        req,
+        &op.claims.iss,
+        &op.plan.digest(),
+        &records,
+        now,
+        validity_secs,
+    );
+    if t.satisfied {
+        return Ok(());
+    }
+    Err(Refusal {
+        check: "approvals_lapsed",
+        message: format!(
+            "{} of the {} approval(s) it needs are still valid (approval_validity is {validity_secs} s): it waits for fresh approvals",
+            t.valid.len(),
+            req.m
+        ),
+    })
+}
