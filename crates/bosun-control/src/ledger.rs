@@ -72,6 +72,9 @@ pub fn signer(ws: &Workspace, key_dir: &Path) -> Result<NoteSigner> {
             )));
         }
     } else {
+        if let Some(dir) = published.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+        }
         std::fs::write(&published, format!("{jwk}\n"))
             .map_err(|e| err(format!("{}: {e}", published.display())))?;
         std::fs::write(ws.root.join(PUBLIC_VKEY), format!("{}\n", s.verifier()))

@@ -14,6 +14,7 @@ pub mod client;
 pub mod controller;
 pub mod dispatch;
 pub mod exec;
+pub mod genesis;
 pub mod governed;
 pub mod intake;
 pub mod ledger;
@@ -22,12 +23,15 @@ pub mod notify;
 pub mod pipeline;
 pub mod report;
 pub mod rollout;
+pub mod trusted;
 
 use std::sync::Arc;
 
 use bosun_store::Backend;
 use bosun_store::SqliteStore;
 use bosun_workspace::Workspace;
+
+pub use genesis::StoreLoss;
 
 pub use governed::Governed;
 
@@ -49,6 +53,27 @@ pub enum ControlError {
     /// The policy files are invalid (the policy in force is unchanged).
     #[error("the policy files are invalid; the policy in force is unchanged:\n{0}")]
     Policy(#[from] bosun_policy::PolicyErrors),
+    /// The workspace keeps a ledger (its key is published) but its
+    /// database is missing, empty or without entries: it was deleted,
+    /// truncated or replaced. Nothing was created or written.
+    #[error(
+        "the database {} {found}, but {} shows this workspace keeps a ledger: the database was deleted, truncated or replaced, and nothing was re-created.\n  To restore: stop bosun, copy your backup of bosun.db to {}, then check it against a checkpoint you kept: `bosun ledger verify --trusted <file>`.\n  To start a new, empty ledger deliberately: `bosun init --reinit` (recorded as the new ledger's first entry; adopt the policy and keys again afterwards).",
+        db.display(),
+        key.display(),
+        db.display()
+    )]
+    StoreLost {
+        /// The database file.
+        db: std::path::PathBuf,
+        /// The published ledger key that shows a ledger was kept.
+        key: std::path::PathBuf,
+        /// What stands in the database's place.
+        found: StoreLoss,
+    },
+    /// A trusted checkpoint could not be read, is not trusted, or would
+    /// be replaced by an older one.
+    #[error(transparent)]
+    Trusted(#[from] trusted::TrustedError),
     /// Anything else, in words: what happened and what to do.
     #[error("{0}")]
     Other(String),
@@ -67,8 +92,22 @@ pub struct Control {
 }
 
 impl Control {
-    /// Opens the workspace's embedded store.
+    /// Opens the workspace's embedded store. A workspace whose ledger key
+    /// is published must have its database, with ledger entries: a
+    /// missing, empty or entry-less one is refused
+    /// ([`ControlError::StoreLost`]) and left as it is (see
+    /// [`genesis`]). A workspace without a ledger key gets its database
+    /// created.
     pub fn open(ws: Workspace) -> Result<Control> {
+        let store = genesis::open_store(&ws)?;
+        Ok(Control { ws, store })
+    }
+
+    /// Opens the workspace's embedded store, creating the database when
+    /// there is none, whatever the ledger key says: only for
+    /// [`genesis::initialise`] and [`genesis::reinitialise`], which record
+    /// the new ledger's first entry.
+    pub fn create(ws: Workspace) -> Result<Control> {
         let store = SqliteStore::open(&ws.db_path())?;
         Ok(Control {
             ws,

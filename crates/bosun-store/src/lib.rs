@@ -16,7 +16,7 @@ pub mod records;
 pub mod sqlite;
 
 pub use records::*;
-pub use sqlite::SqliteStore;
+pub use sqlite::{DbPresence, SqliteStore};
 
 use bosun_model::{Jti, KeyId, OpState};
 
@@ -59,6 +59,16 @@ pub enum StoreError {
     /// A stale row of the same id was found.
     #[error("{0}")]
     Conflict(String),
+    /// The database was to be opened, not created, and there is none:
+    /// the file is missing, empty or without the schema. Nothing was
+    /// written.
+    #[error("the database {} {found}", path.display())]
+    NotInitialised {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What is there instead.
+        found: DbPresence,
+    },
 }
 
 /// Why one op of a batch was not accepted by [`Store::submit_ops`].

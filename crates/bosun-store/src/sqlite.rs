@@ -311,6 +311,27 @@ const BUSY_WAIT: Duration = Duration::from_secs(30);
 
 fn connect(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(be)?;
+    configure(conn)
+}
+
+/// Opens the database at `path` only if the file exists (never creates
+/// it), and reads nothing from it yet.
+fn connect_existing(path: &Path) -> Result<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(be)?;
+    conn.busy_timeout(BUSY_WAIT).map_err(be)?;
+    Ok(conn)
+}
+
+/// The pragmas every connection of the store runs with (the first one
+/// turns a new database into WAL mode: a write).
+fn configure(conn: Connection) -> Result<Connection> {
     conn.busy_timeout(BUSY_WAIT).map_err(be)?;
     conn.pragma_update(None, "journal_mode", "WAL")
         .map_err(be)?;
@@ -806,10 +827,86 @@ fn migrate_to_4(conn: &mut Connection) -> Result<()> {
     tx.commit().map_err(be)
 }
 
+/// What [`SqliteStore::probe`] found at a database path: a database with
+/// bosun's schema, or what stands in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbPresence {
+    /// No file.
+    Missing,
+    /// A file of 0 bytes (truncated, or never written).
+    Empty,
+    /// An SQLite file without bosun's schema (`user_version` 0).
+    NoSchema,
+    /// A database with bosun's schema (of any version).
+    Present,
+}
+
+impl DbPresence {
+    /// In words, for messages: "is missing", "is empty (0 bytes)", …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbPresence::Missing => "is missing",
+            DbPresence::Empty => "is empty (0 bytes)",
+            DbPresence::NoSchema => "has no bosun schema",
+            DbPresence::Present => "is present",
+        }
+    }
+}
+
+impl std::fmt::Display for DbPresence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Reads the schema version of an opened connection without writing.
+fn schema_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(be)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore> {
         SqliteStore::open_with(path, CHECKPOINT_EVERY)
+    }
+
+    /// What is at `path`, looked at without creating or writing anything:
+    /// no file, an empty file, a file without bosun's schema, or a
+    /// database.
+    pub fn probe(path: &Path) -> Result<DbPresence> {
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DbPresence::Missing),
+            Err(e) => return Err(StoreError::Backend(format!("{}: {e}", path.display()))),
+            Ok(m) if m.len() == 0 => return Ok(DbPresence::Empty),
+            Ok(_) => {}
+        }
+        let conn = match connect_existing(path) {
+            Ok(c) => c,
+            // Deleted between the two looks.
+            Err(_) if !path.exists() => return Ok(DbPresence::Missing),
+            Err(e) => return Err(e),
+        };
+        Ok(if schema_version(&conn)? == 0 {
+            DbPresence::NoSchema
+        } else {
+            DbPresence::Present
+        })
+    }
+
+    /// Opens the store at `path` only if a database with bosun's schema is
+    /// there: a missing, empty or schema-less file is refused
+    /// ([`StoreError::NotInitialised`]) and left exactly as it was —
+    /// nothing is created or written.
+    pub fn open_existing(path: &Path) -> Result<SqliteStore> {
+        let found = SqliteStore::probe(path)?;
+        if found != DbPresence::Present {
+            return Err(StoreError::NotInitialised {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        SqliteStore::open_from(connect_existing(path)?, path, CHECKPOINT_EVERY)
     }
 
     /// [`SqliteStore::open`] with the background checkpoint every
@@ -819,10 +916,15 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
         }
-        let conn = connect(path)?;
-        let v: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(be)?;
+        let conn = Connection::open(path).map_err(be)?;
+        SqliteStore::open_from(conn, path, checkpoint_every)
+    }
+
+    /// Sets up the store over `conn`, a fresh connection to `path`:
+    /// pragmas, migrations, schema, the reader and the checkpointer.
+    fn open_from(conn: Connection, path: &Path, checkpoint_every: Duration) -> Result<SqliteStore> {
+        let conn = configure(conn)?;
+        let v = schema_version(&conn)?;
         if v > SCHEMA_VERSION {
             return Err(StoreError::Backend(format!(
                 "{} has schema version {v}, newer than this bosun understands ({SCHEMA_VERSION}); upgrade bosun",

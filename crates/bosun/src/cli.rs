@@ -46,13 +46,33 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Create a workspace: bosun.toml, keys/, policy/, fleet/hosts.toml, runbooks/.
+    /// Create a workspace: bosun.toml, keys/, policy/, fleet/hosts.toml,
+    /// runbooks/, the database (whose first ledger entry is
+    /// `ledger.initialised`) and the ledger key with its first checkpoint.
+    ///
+    /// `--reinit` instead starts a new, empty ledger in an existing
+    /// workspace whose database was lost (missing, empty or without
+    /// entries): the old files are moved aside, and the new ledger's first
+    /// entry is `ledger.reinitialised`, naming the `--previous` checkpoint.
     Init {
-        /// Directory to create it in.
-        dir: PathBuf,
+        /// Directory to create it in (with `--reinit`: the workspace,
+        /// default `-w`).
+        #[arg(required_unless_present = "reinit")]
+        dir: Option<PathBuf>,
         /// The workspace's name (default: the directory's name).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reinit")]
         name: Option<String>,
+        /// Deliberately re-create the lost database of an existing
+        /// workspace, recording it. Refused when the database holds a
+        /// ledger. Needs the ledger's private key.
+        #[arg(long)]
+        reinit: bool,
+        /// With `--reinit`: the last checkpoint you kept of the lost ledger
+        /// (a file from `bosun ledger checkpoint --out`, or a git mirror's
+        /// directory), checked with the ledger key and named in the
+        /// `ledger.reinitialised` entry.
+        #[arg(long, value_name = "FILE|DIR", requires = "reinit")]
+        previous: Option<PathBuf>,
     },
     /// Manage identities.
     #[command(subcommand)]
@@ -256,6 +276,12 @@ enum LedgerCmd {
     /// since the last one, with the workspace's ledger key. `serve` does
     /// this every second while there are new entries.
     Checkpoint {
+        /// Also write the newest signed checkpoint (the C2SP note) to FILE
+        /// for safekeeping outside the database, for `ledger verify
+        /// --trusted FILE`. An existing FILE is replaced only by a
+        /// checkpoint that extends it (never by an older one).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -286,6 +312,16 @@ enum LedgerCmd {
         /// checkpoints are built from); slower.
         #[arg(long)]
         full: bool,
+        /// A checkpoint kept outside the database (`ledger checkpoint
+        /// --out FILE`): its signature is checked with the ledger key, and
+        /// the database must hold its log — fewer entries are reported as
+        /// missing (truncated or rolled back), another history as a fork.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["git", "trusted_mirror"])]
+        trusted: Option<PathBuf>,
+        /// As `--trusted`, with the latest checkpoint of a git mirror
+        /// (`ledger mirror --git DIR`).
+        #[arg(long, value_name = "DIR", conflicts_with = "git")]
+        trusted_mirror: Option<PathBuf>,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -545,7 +581,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             .unwrap_or_else(bosun_sign::default_key_dir),
     };
     match cli.cmd {
-        Cmd::Init { dir, name } => {
+        Cmd::Init {
+            dir,
+            reinit: true,
+            previous,
+            ..
+        } => reinit(&ctx, dir, previous),
+        Cmd::Init { dir, name, .. } => {
+            let dir = dir.ok_or_else(|| other("name the directory: `bosun init <dir>`"))?;
             let name = match name {
                 Some(n) => n,
                 None => std::fs::canonicalize(&dir)
@@ -557,6 +600,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let name = Name::parse(&name)
                 .map_err(|e| other(format!("workspace name: {e}; pass --name")))?;
             bosun_workspace::scaffold::init(&dir, &name)?;
+            bosun_control::genesis::initialise(Workspace::open(&dir)?, &ctx.key_dir)?;
             println!("created workspace `{name}` in {}", dir.display());
             println!(
                 "next: bosun -w {} key new <you> --role operator && bosun -w {} adopt --as <you>",
@@ -1560,9 +1604,10 @@ fn answer(
 /// itself is done and recorded).
 fn checkpoint_quietly(ctx: &Ctx) {
     let r = (|| -> Result<()> {
-        let ws = Workspace::open(&ctx.workspace)?;
-        let signer = ledger::signer(&ws, &ctx.key_dir)?;
-        match ledger::checkpoint(&Control::open(ws)?, &signer) {
+        // The store first: a lost database is reported, never re-created.
+        let ctl = ctx.control()?;
+        let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
+        match ledger::checkpoint(&ctl, &signer) {
             Ok(_)
             | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Conflict(_))) => {
                 Ok(())
@@ -1640,11 +1685,32 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
-        LedgerCmd::Checkpoint { json: js } => {
-            let ws = Workspace::open(&ctx.workspace)?;
-            let signer = ledger::signer(&ws, &ctx.key_dir)?;
-            let ctl = Control::open(ws)?;
+        LedgerCmd::Checkpoint { out, json: js } => {
+            let ctl = ctx.control()?;
+            let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
             let cp = ledger::checkpoint(&ctl, &signer)?;
+            if let Some(path) = out {
+                let newest =
+                    ctl.store.checkpoints()?.pop().ok_or_else(|| {
+                        other("no checkpoint yet: the ledger has no entries to sign")
+                    })?;
+                let v = ledger::verifier(&ctl.ws)?;
+                let saved = bosun_control::trusted::save(&ctl, &path, &newest.note, &v)?;
+                if js {
+                    println!(
+                        "{}",
+                        json!({"size": saved.size, "note": saved.note, "new": cp.is_some(), "out": path})
+                    );
+                } else {
+                    println!(
+                        "wrote the checkpoint of size {} to {}; keep it outside this workspace and check the database with `bosun ledger verify --trusted {}`",
+                        saved.size,
+                        path.display(),
+                        path.display()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             match (cp, js) {
                 (Some(c), true) => {
                     println!("{}", json!({"size": c.size, "note": c.note, "new": true}))
@@ -1735,9 +1801,15 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             witness,
             git,
             full,
+            trusted,
+            trusted_mirror,
             json: js,
         } => {
-            let (result, name) = if let Some(dir) = git {
+            let witnesses = witness
+                .iter()
+                .map(|w| read_vkey(w))
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(dir) = git {
                 let k = key.as_deref().map(read_vkey).transpose()?;
                 if k.is_none() && !js {
                     eprintln!(
@@ -1745,58 +1817,73 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     );
                 }
                 let name = k.as_ref().map(|k| k.name.clone()).unwrap_or_default();
-                let witnesses = witness
-                    .iter()
-                    .map(|w| read_vkey(w))
-                    .collect::<Result<Vec<_>>>()?;
-                (
-                    bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses)?,
-                    name,
-                )
-            } else {
-                let ctl = ctx.control()?;
-                let v = match key {
-                    Some(k) => read_vkey(&k)?,
-                    None => ledger::verifier(&ctl.ws)?,
-                };
-                let witnesses = witness
-                    .iter()
-                    .map(|w| read_vkey(w))
-                    .collect::<Result<Vec<_>>>()?;
-                let mut r = ledger::verify(&ctl, &v, &witnesses)?;
-                if full
-                    && r.is_ok()
-                    && let Err(e) = ledger::verify_nodes(&ctl)?
-                {
-                    r = Err(e);
-                }
-                (r, v.name.clone())
-            };
-            let v_name = name;
-            match result {
-                Ok(r) => {
-                    if js {
-                        println!(
-                            "{}",
-                            json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints, "cosignatures": r.cosignatures})
-                        );
-                    } else {
-                        println!(
-                            "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
-                            r.size, r.root, r.checkpoints, v_name, r.cosignatures
-                        );
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    if js {
-                        println!("{}", json!({"ok": false, "index": e.index, "what": e.what}));
-                    } else {
-                        eprintln!("{e}");
-                    }
-                    Ok(ExitCode::from(1))
-                }
+                let result = bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses)?;
+                return Ok(verify_outcome(
+                    &VerifyOutcome {
+                        result: result.map_err(VerifyFailure::Ledger),
+                        key: name,
+                        start: None,
+                        trusted: None,
+                    },
+                    js,
+                ));
             }
+            let ctl = ctx.control()?;
+            let v = match key {
+                Some(k) => read_vkey(&k)?,
+                None => ledger::verifier(&ctl.ws)?,
+            };
+            let trusted = match trusted.or(trusted_mirror) {
+                None => None,
+                Some(p) => {
+                    match bosun_control::trusted::read(&p, &v, ctl.ws.config.name.as_str()) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            let what = error_chain(&e);
+                            if js {
+                                println!(
+                                    "{}",
+                                    json!({"ok": false, "check": "trusted_file", "index": null, "what": what, "trusted": null, "mismatch": null})
+                                );
+                            } else {
+                                eprintln!("refused: {what}");
+                            }
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                }
+            };
+            let mut r = ledger::verify(&ctl, &v, &witnesses)?;
+            if full
+                && r.is_ok()
+                && let Err(e) = ledger::verify_nodes(&ctl)?
+            {
+                r = Err(e);
+            }
+            let start = bosun_control::genesis::ledger_start(&ctl)?;
+            let result = match r {
+                Err(e) => Err(VerifyFailure::Ledger(e)),
+                Ok(rep) => match &trusted {
+                    None => Ok((rep, None)),
+                    Some(t) => match bosun_control::trusted::compare(&ctl, &rep, t)? {
+                        Ok(a) => Ok((rep, Some(a))),
+                        Err(m) => Err(VerifyFailure::Trusted(m)),
+                    },
+                },
+            };
+            let (result, agreement) = match result {
+                Ok((rep, a)) => (Ok(rep), a),
+                Err(e) => (Err(e), None),
+            };
+            Ok(verify_outcome(
+                &VerifyOutcome {
+                    result,
+                    key: v.name.clone(),
+                    start,
+                    trusted: trusted.map(|t| (t, agreement)),
+                },
+                js,
+            ))
         }
         LedgerCmd::Consistency { from, to } => {
             let ctl = ctx.control()?;
@@ -1813,12 +1900,11 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             checkpoint,
             at,
         } => {
-            let ws = Workspace::open(&ctx.workspace)?;
+            let ctl = ctx.control()?;
             if checkpoint {
-                let signer = ledger::signer(&ws, &ctx.key_dir)?;
-                let _ = ledger::checkpoint(&Control::open(ws.clone())?, &signer);
+                let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
+                let _ = ledger::checkpoint(&ctl, &signer);
             }
-            let ctl = Control::open(ws)?;
             if j.is_none() && index.is_none() {
                 return Err(other(
                     "name an op (`bosun ledger prove <jti>`) or `--index N`",
@@ -1832,6 +1918,168 @@ fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Why `ledger verify` failed: the ledger itself, or against a trusted
+/// checkpoint.
+enum VerifyFailure {
+    Ledger(ledger::VerifyError),
+    Trusted(bosun_control::trusted::Mismatch),
+}
+
+/// Everything `ledger verify` reports.
+struct VerifyOutcome {
+    result: std::result::Result<ledger::VerifyReport, VerifyFailure>,
+    /// The name of the key the checkpoints were checked with.
+    key: String,
+    start: Option<bosun_control::genesis::LedgerStart>,
+    trusted: Option<(
+        bosun_control::trusted::TrustedCheckpoint,
+        Option<bosun_control::trusted::Agreement>,
+    )>,
+}
+
+/// An error and its sources, in one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+/// Prints `ledger verify`'s outcome. JSON, always these keys: on success
+/// `ok`, `size`, `root`, `checkpoints`, `cosignatures`, `start` (the
+/// ledger's first entry when it records its start, else null) and
+/// `trusted` (`{source, size, root, agreement}` or null); on failure `ok`,
+/// `check` (`ledger` or `trusted`), `index`, `what`, `trusted`
+/// (`{source, size, root}` or null) and `mismatch` (`{kind: "missing",
+/// held, signed, first, last, count}`, `{kind: "forked", size, held,
+/// signed_root, held_root}`, or null).
+fn verify_outcome(o: &VerifyOutcome, js: bool) -> ExitCode {
+    let trusted_json = o.trusted.as_ref().map(|(t, a)| {
+        json!({"source": t.source, "size": t.size, "root": t.root_b64(), "agreement": a.map(|a| a.as_str())})
+    });
+    match &o.result {
+        Ok(r) => {
+            if js {
+                println!(
+                    "{}",
+                    json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints, "cosignatures": r.cosignatures, "start": o.start, "trusted": trusted_json})
+                );
+            } else {
+                println!(
+                    "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
+                    r.size, r.root, r.checkpoints, o.key, r.cosignatures
+                );
+                if let Some((t, a)) = &o.trusted {
+                    println!(
+                        "ok: the trusted checkpoint of size {} from {} is {}",
+                        t.size,
+                        t.source.display(),
+                        match a {
+                            Some(bosun_control::trusted::Agreement::Extends) => {
+                                "a prefix of this ledger (consistency proof checked)"
+                            }
+                            _ => "this ledger's newest state",
+                        }
+                    );
+                }
+                print_start(o.start.as_ref());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            let (check, index, what, mismatch) = match f {
+                VerifyFailure::Ledger(e) => ("ledger", e.index, e.to_string(), None),
+                VerifyFailure::Trusted(m) => (
+                    "trusted",
+                    m.index(),
+                    format!("ledger verification failed against a trusted checkpoint: {m}"),
+                    Some(m),
+                ),
+            };
+            if js {
+                println!(
+                    "{}",
+                    json!({"ok": false, "check": check, "index": index, "what": what, "trusted": trusted_json, "mismatch": mismatch})
+                );
+            } else {
+                eprintln!("{what}");
+                if let Some((t, _)) = &o.trusted {
+                    eprintln!(
+                        "  trusted checkpoint: size {} from {}",
+                        t.size,
+                        t.source.display()
+                    );
+                }
+                print_start(o.start.as_ref());
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Says that the ledger was re-initialised, and from what.
+fn print_start(start: Option<&bosun_control::genesis::LedgerStart>) {
+    let Some(s) = start else { return };
+    if s.kind != bosun_control::genesis::REINITIALISED {
+        return;
+    }
+    let prev = match &s.previous {
+        Some(p) => format!(
+            "the previous ledger's last kept checkpoint was of size {} (root {})",
+            p.size, p.root
+        ),
+        None => "no checkpoint of the previous ledger was given".into(),
+    };
+    println!(
+        "note: this ledger was re-initialised at {} (entry 0, `ledger.reinitialised`: the database was found {}); {prev}",
+        time(s.at),
+        s.found.as_deref().unwrap_or("lost"),
+    );
+}
+
+/// `bosun init --reinit`: a new ledger for a workspace whose database
+/// was lost, recorded as its first entry.
+fn reinit(ctx: &Ctx, dir: Option<PathBuf>, previous: Option<PathBuf>) -> Result<ExitCode> {
+    let ws = Workspace::open(dir.as_deref().unwrap_or(&ctx.workspace))?;
+    let prev = match previous {
+        None => None,
+        Some(p) => {
+            let v = ledger::verifier(&ws)?;
+            Some(bosun_control::trusted::read(
+                &p,
+                &v,
+                ws.config.name.as_str(),
+            )?)
+        }
+    };
+    let (ctl, r) = bosun_control::genesis::reinitialise(ws, &ctx.key_dir, prev.as_ref())?;
+    println!(
+        "re-initialised the ledger of `{}`: the database was found {}; a new database was created whose first entry (`ledger.reinitialised`) records it",
+        ctl.ws.config.name,
+        r.found.as_str()
+    );
+    for p in &r.moved_aside {
+        println!("  kept the old file as {}", p.display());
+    }
+    match &r.previous {
+        Some(p) => println!(
+            "  the previous ledger's checkpoint of size {} is named in it",
+            p.size
+        ),
+        None => println!(
+            "  no previous checkpoint was named (pass --previous FILE to name the one you kept)"
+        ),
+    }
+    println!(
+        "next: nothing is adopted in the new database; adopt the policy and keys again: bosun adopt --as <operator>"
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
@@ -1881,7 +2129,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
         std::thread::spawn(move || {
             let run = || -> Result<()> {
                 let ctl = Control::open(ws.clone())?;
-                let signer = ledger::signer(&ws, &key_dir)?;
+                let signer = bosun_control::genesis::signer(&ctl, &key_dir)?;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     match ledger::checkpoint(&ctl, &signer) {
                         Ok(_)

@@ -382,7 +382,7 @@ pub fn run() -> Result<()> {
     c.release()?;
 
     say("18. The ledger proves it: a signed checkpoint, verification, a proof");
-    let signer = bosun_control::ledger::signer(&ctl.ws, &keys)?;
+    let signer = bosun_control::genesis::signer(&ctl, &keys)?;
     let cp = bosun_control::ledger::checkpoint(&ctl, &signer)?
         .ok_or_else(|| other("no new entries to checkpoint"))?;
     println!("bosun ledger checkpoint   (C2SP tlog-checkpoint, signed by the ledger key)");
