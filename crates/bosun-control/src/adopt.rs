@@ -1,15 +1,18 @@
 //! Adoption: the rules are governed like the fleet. `propose` snapshots the
-//! policy, key registry and runbooks on disk that differ from what is in
+//! policy, key registry, runbooks, inventory (`fleet/hosts.toml`) and
+//! rollouts (`rollouts/<id>.toml`) on disk that differ from what is in
 //! force; the proposal comes into force only when enough distinct operators
 //! have signed approvals over its digest (the policy in force says how
-//! many, `[adoption]`, capped at the number of operators in force so a
+//! many, `[adoption]` or, per kind of subject, `[adoption.subjects]`, capped at the number of operators in force so a
 //! one-operator workspace is not locked out). The proposer's own approval
 //! counts. Bootstrap: while nothing is adopted, one operator listed in the
 //! proposed registry adopts the initial set alone.
 
 use bosun_model::{Digest, Jti, KeyId, Verdict, canonical_json};
 use bosun_store::{NewApproval, Proposal, ProposalItem};
-use bosun_workspace::governed::{KEYS_SUBJECT, POLICY_SUBJECT};
+use bosun_workspace::governed::{
+    INVENTORY_SUBJECT, KEYS_SUBJECT, POLICY_SUBJECT, rollout_subject, subject_kind,
+};
 use bosun_workspace::{KeyRegistry, PolicyFiles};
 
 use crate::governed::runbook_subject;
@@ -107,6 +110,30 @@ impl Control {
             }
             candidates.push((runbook_subject(&id), text));
         }
+        // The inventory and the rollouts decide where, as whom and on which
+        // hosts commands run: governed like the rules. An invalid one is
+        // never proposed.
+        let hosts = self.ws.disk_inventory_text()?;
+        bosun_workspace::Inventory::parse("fleet/hosts.toml", &hosts).map_err(|e| {
+            ControlError::Other(
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        candidates.push((INVENTORY_SUBJECT.to_string(), hosts));
+        for (id, path, text) in self.ws.disk_rollouts()? {
+            bosun_fleet::rollout::Rollout::parse(&path, &id, &text).map_err(|e| {
+                ControlError::Other(
+                    e.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                )
+            })?;
+            candidates.push((rollout_subject(&id), text));
+        }
         let mut out = Vec::new();
         for (subject, content) in candidates {
             let digest = Digest::of(content.as_bytes());
@@ -167,7 +194,14 @@ impl Control {
                     None => KeyRegistry::default(),
                 };
                 let operators = keys.operators().count();
-                let m = usize::try_from(policy.adoption_requirement().m).unwrap_or(usize::MAX);
+                // The strictest quorum among the kinds of subject it changes.
+                let m = p
+                    .items
+                    .iter()
+                    .map(|i| policy.adoption_requirement_for(subject_kind(&i.subject)).m)
+                    .max()
+                    .unwrap_or_else(|| policy.adoption_requirement().m);
+                let m = usize::try_from(m).unwrap_or(usize::MAX);
                 Ok((keys, m.min(operators).max(1)))
             }
             None => {

@@ -25,7 +25,7 @@ pub fn resolve_targets(gov: &Governed, targets: &[Name]) -> Result<Vec<Host>> {
             Some(h) => hosts.push(h.clone()),
             None => {
                 return Err(ControlError::Other(format!(
-                    "unknown host `{t}`: it is not in fleet/hosts.toml (see `bosun hosts list`)"
+                    "unknown host `{t}`: it is not in the inventory in force (see `bosun hosts list`; an edit of fleet/hosts.toml counts once adopted)"
                 )));
             }
         }

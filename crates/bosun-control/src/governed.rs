@@ -1,5 +1,5 @@
-//! What is in force: the adopted policy, key registry and runbooks, and how
-//! the files on disk differ from them (drift). The controller and intake
+//! What is in force: the adopted policy, key registry, runbooks, inventory
+//! and rollouts, and how the files on disk differ from them (drift). The controller and intake
 //! only ever use what is adopted; a runbook that was never adopted may be
 //! planned and run, but never without a human (see [`crate::intake`]).
 
@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use bosun_model::Digest;
 use bosun_policy::Policy;
 use bosun_runbook::{Runbook, parse_runbook};
-use bosun_workspace::governed::{KEYS_SUBJECT, POLICY_SUBJECT};
+use bosun_workspace::governed::{INVENTORY_SUBJECT, KEYS_SUBJECT, POLICY_SUBJECT, rollout_subject};
 use bosun_workspace::{Inventory, KeyRegistry, PolicyFiles};
 
 use crate::{Control, ControlError, Result};
@@ -33,8 +33,12 @@ pub struct Governed {
     pub keys: KeyRegistry,
     /// Runbooks by id.
     pub runbooks: BTreeMap<String, GovRunbook>,
-    /// The inventory (from disk; not governed).
+    /// The inventory in force (adopted).
     pub inventory: Inventory,
+    /// Whether the inventory in force is an adopted one (a workspace made
+    /// before inventories were governed runs on the file until its first
+    /// `bosun adopt`, and nothing runs alone meanwhile).
+    pub inventory_adopted: bool,
     /// Files on disk that differ from what is in force, in words.
     pub drift: Vec<String>,
 }
@@ -44,30 +48,72 @@ pub fn runbook_subject(id: &str) -> String {
     format!("runbook:{id}")
 }
 
-/// The store's name for the last inventory that parsed.
+/// The store's name for the last inventory that parsed (a workspace whose
+/// inventory was never adopted).
 const INVENTORY: &str = "inventory";
 
+/// The inventory in force, whether it is adopted, and what to warn about.
+struct InventoryState {
+    inventory: Inventory,
+    warning: Option<String>,
+    adopted: bool,
+}
+
 impl Control {
-    /// The inventory in force: `fleet/hosts.toml` when it parses (kept in
-    /// the store as the last good one); otherwise the last good one, with
-    /// the parse error (file:line) as a warning. A first inventory that
-    /// does not parse is an error.
+    /// The inventory in force: the adopted `fleet/hosts.toml`, with a
+    /// warning when the file on disk differs from it (it changes nothing
+    /// until adopted). A workspace whose inventory was never adopted (made
+    /// before inventories were governed) runs on the file on disk, the last
+    /// one that parsed kept in the store, and every op needs a human
+    /// ([`Governed::inventory_adopted`]) until `bosun adopt`.
     pub fn inventory_in_force(&self) -> Result<(Inventory, Option<String>)> {
+        self.inventory_state().map(|s| (s.inventory, s.warning))
+    }
+
+    fn inventory_state(&self) -> Result<InventoryState> {
+        if let Some(a) = self.store.adopted(INVENTORY_SUBJECT)? {
+            let inventory = Inventory::parse("adopted fleet/hosts.toml", &a.content)
+                .map_err(bosun_workspace::WsError::Invalid)?;
+            let warning = match self.ws.disk_inventory_text() {
+                Ok(text) if Digest::of(text.as_bytes()) == a.digest => None,
+                Ok(text) => Some(match Inventory::parse("fleet/hosts.toml", &text) {
+                    Ok(_) => "fleet/hosts.toml differs from the adopted inventory: the adopted one is in force; `bosun adopt` proposes the change".to_string(),
+                    Err(e) => format!(
+                        "{}; the adopted inventory is in force",
+                        e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    ),
+                }),
+                Err(e) => Some(format!(
+                    "fleet/hosts.toml cannot be read ({e}); the adopted inventory is in force"
+                )),
+            };
+            return Ok(InventoryState {
+                inventory,
+                warning,
+                adopted: true,
+            });
+        }
+        let unadopted = "fleet/hosts.toml is not adopted: every op needs a human until `bosun adopt` brings it into force";
         match self.ws.inventory_with_text() {
-            Ok((inv, text)) => {
+            Ok((inventory, text)) => {
                 self.store.remember(INVENTORY, &text, crate::now())?;
-                Ok((inv, None))
+                Ok(InventoryState {
+                    inventory,
+                    warning: Some(unadopted.into()),
+                    adopted: false,
+                })
             }
             Err(e) => match self.store.remembered(INVENTORY)? {
                 Some(text) => {
-                    let inv = Inventory::parse("fleet/hosts.toml (last good)", &text)
+                    let inventory = Inventory::parse("fleet/hosts.toml (last good)", &text)
                         .map_err(bosun_workspace::WsError::Invalid)?;
-                    Ok((
-                        inv,
-                        Some(format!(
-                            "{e}; the last fleet/hosts.toml that parsed stays in force until it is fixed"
+                    Ok(InventoryState {
+                        inventory,
+                        warning: Some(format!(
+                            "{e}; the last fleet/hosts.toml that parsed stays in force until it is fixed; {unadopted}"
                         )),
-                    ))
+                        adopted: false,
+                    })
                 }
                 None => Err(e.into()),
             },
@@ -144,14 +190,26 @@ impl Control {
                 },
             }
         }
-        let (inventory, warning) = self.inventory_in_force()?;
-        drift.extend(warning);
+        for (id, path, text) in self.ws.disk_rollouts()? {
+            match store.adopted(&rollout_subject(&id))? {
+                Some(a) if a.digest == Digest::of(text.as_bytes()) => {}
+                Some(_) => drift.push(format!(
+                    "{path} differs from its adopted version: the adopted one is in force; `bosun adopt` proposes the change"
+                )),
+                None => drift.push(format!(
+                    "{path} is not adopted: it cannot be started until `bosun adopt` brings it into force"
+                )),
+            }
+        }
+        let inv = self.inventory_state()?;
+        drift.extend(inv.warning);
         Ok(Governed {
             policy,
             blocker_kinds,
             keys,
             runbooks,
-            inventory,
+            inventory: inv.inventory,
+            inventory_adopted: inv.adopted,
             drift,
         })
     }

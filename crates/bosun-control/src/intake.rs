@@ -740,6 +740,12 @@ impl Control {
                 c.claims.runbook
             ));
         }
+        if d.outcome == Outcome::Auto && !gov.inventory_adopted {
+            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
+            d.reasons.push(
+                "fleet/hosts.toml is not adopted: nothing runs without a human until `bosun adopt` brings it into force".into(),
+            );
+        }
         if d.outcome == Outcome::Auto && !c.adopted {
             d.outcome = Outcome::Approvals(gov.policy.default_requirement());
             d.reasons.push(format!(

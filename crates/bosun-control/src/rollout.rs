@@ -166,19 +166,30 @@ pub struct Status {
     pub version: u64,
 }
 
-/// Reads and checks `rollouts/<id>.toml`.
+/// The adopted definition of rollout `id` (`rollouts/<id>.toml` as
+/// operators adopted it): a rollout file's bars are commands, so the file
+/// on disk changes nothing until it is adopted.
 pub fn load_def(ctl: &Control, id: &str) -> Result<Rollout> {
-    let rel = format!("rollouts/{id}.toml");
     if Name::parse(id).is_err() {
         return Err(ControlError::Other(format!("`{id}` is not a rollout id")));
     }
-    let path = ctl.ws.root.join(&rel);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        ControlError::Other(format!(
-            "{rel}: {e} (rollouts live in the workspace's rollouts/ directory)"
-        ))
-    })?;
-    Rollout::parse(&rel, id, &text).map_err(|errs| {
+    let rel = format!("rollouts/{id}.toml");
+    let Some(adopted) = ctl
+        .store
+        .adopted(&bosun_workspace::governed::rollout_subject(id))?
+    else {
+        let on_disk = ctl.ws.root.join(&rel).exists();
+        return Err(ControlError::Other(if on_disk {
+            format!(
+                "{rel} is not adopted: a rollout runs only as operators adopted it (`bosun adopt` proposes it)"
+            )
+        } else {
+            format!(
+                "no rollout `{id}`: rollouts live in the workspace's rollouts/ directory and run once adopted"
+            )
+        }));
+    };
+    Rollout::parse(&format!("adopted {rel}"), id, &adopted.content).map_err(|errs| {
         ControlError::Other(
             errs.iter()
                 .map(ToString::to_string)

@@ -75,10 +75,15 @@ default = { m = 1, roles = ["operator"] }
 m = 2
 roles = ["operator"]
 
-# What adopting a changed policy, key registry or auto-runnable runbook needs.
+# What adopting a change to a governed file needs: the policy, the key
+# registry, runbooks, the inventory (fleet/hosts.toml) and rollouts.
 [adoption]
 m = 2
 roles = ["operator"]
+
+# A quorum per kind of file, where it differs from the one above, e.g.
+#   [adoption.subjects]
+#   inventory = { m = 1, roles = ["operator"] }
 
 [ceilings]
 # An agent op touching more than this many hosts never runs alone.

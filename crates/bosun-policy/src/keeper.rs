@@ -118,6 +118,10 @@ pub struct Keeper {
     pub named: BTreeMap<String, Requirement>,
     /// What adopting a changed policy, key registry or auto-runnable runbook needs.
     pub adoption: Requirement,
+    /// What adopting a change to one kind of subject needs, where
+    /// `[adoption.subjects]` says (`inventory = { m = 1, roles = ["operator"] }`);
+    /// other kinds need [`Keeper::adoption`].
+    pub adoption_subjects: BTreeMap<String, Requirement>,
     /// An agent op touching more than this many hosts never runs alone.
     pub agent_max_hosts: Option<u64>,
     /// Blast-radius budgets per issuer role.
@@ -130,6 +134,9 @@ pub struct Keeper {
     pub max_op_lifetime: BTreeMap<Role, i64>,
 }
 
+/// The kinds of adoption subject `[adoption.subjects]` may name.
+pub const ADOPTION_SUBJECT_KINDS: [&str; 5] = ["policy", "keys", "inventory", "runbook", "rollout"];
+
 /// An op's longest lifetime when keeper.toml does not set one for its
 /// issuer's role: 1 h for agents, 24 h for everyone else.
 pub fn default_op_lifetime_secs(role: Role) -> i64 {
@@ -140,6 +147,11 @@ pub fn default_op_lifetime_secs(role: Role) -> i64 {
 }
 
 impl Keeper {
+    /// What adopting a change to a subject of `kind` needs.
+    pub fn adoption_for(&self, kind: &str) -> &Requirement {
+        self.adoption_subjects.get(kind).unwrap_or(&self.adoption)
+    }
+
     /// Longest an op of an identity of `role` may live, in seconds.
     pub fn max_op_lifetime_secs(&self, role: Role) -> i64 {
         self.max_op_lifetime
@@ -183,6 +195,9 @@ struct RawApprovals {
 struct RawRequirement {
     m: Spanned<i64>,
     roles: Spanned<Vec<Spanned<String>>>,
+    /// Only in `[adoption]`: a quorum per subject kind.
+    #[serde(default)]
+    subjects: BTreeMap<String, Spanned<RawRequirement>>,
 }
 
 #[derive(Deserialize)]
@@ -282,6 +297,20 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
         }
     }
     let adoption = requirement(&mut errs, &raw.adoption, "adoption");
+    let mut adoption_subjects = BTreeMap::new();
+    for (kind, req) in &raw.adoption.get_ref().subjects {
+        if !ADOPTION_SUBJECT_KINDS.contains(&kind.as_str()) {
+            errs.push(
+                req,
+                format!("adoption.subjects.{kind}: `{kind}` is not a kind of adoption subject"),
+                "use policy, keys, inventory, runbook or rollout",
+            );
+            continue;
+        }
+        if let Some(r) = requirement(&mut errs, req, &format!("adoption.subjects.{kind}")) {
+            adoption_subjects.insert(kind.clone(), r);
+        }
+    }
 
     let agent_max_hosts = match raw
         .ceilings
@@ -348,6 +377,7 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
                 default_approvals,
                 named,
                 adoption,
+                adoption_subjects,
                 agent_max_hosts,
                 budgets,
                 windows,
@@ -409,6 +439,13 @@ fn requirement(
 ) -> Option<Requirement> {
     let r = raw.get_ref();
     let before = errs.out.len();
+    if !r.subjects.is_empty() && what != "adoption" {
+        errs.push(
+            raw,
+            format!("{what} has `subjects`; only [adoption] sets a quorum per subject"),
+            "remove `subjects` here",
+        );
+    }
     let m = *r.m.get_ref();
     let m = match u32::try_from(m) {
         Ok(m) if (1..=100).contains(&m) => Some(m),

@@ -219,6 +219,13 @@ impl Policy {
         self.keeper.adoption.clone()
     }
 
+    /// What adopting a change to a subject of `kind` (`inventory`,
+    /// `runbook`, …) needs: keeper.toml's `[adoption.subjects]` entry for
+    /// it, else `[adoption]`.
+    pub fn adoption_requirement_for(&self, kind: &str) -> Requirement {
+        self.keeper.adoption_for(kind).clone()
+    }
+
     /// The requirement used when a rule asks for approvals without naming one.
     pub fn default_requirement(&self) -> Requirement {
         self.keeper.default_approvals.clone()

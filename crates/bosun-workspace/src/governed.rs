@@ -1,4 +1,5 @@
-//! Governed files: the key registry and the policy. Each has a *content*
+//! Governed files: the key registry and the policy (and the names of the
+//! other adoption subjects: inventory, runbooks, rollouts). Each has a *content*
 //! form (canonical JSON of everything that matters) whose digest adoption
 //! binds to, so the controller can run from the adopted content alone and
 //! ignore whatever is on disk.
@@ -18,6 +19,20 @@ use crate::{Result, WsError, io, read};
 pub const POLICY_SUBJECT: &str = "policy";
 /// Subject name of the key registry in adoptions.
 pub const KEYS_SUBJECT: &str = "keys";
+/// Subject name of the inventory (`fleet/hosts.toml`) in adoptions.
+pub const INVENTORY_SUBJECT: &str = "inventory";
+
+/// Subject name of a rollout definition (`rollouts/<id>.toml`).
+pub fn rollout_subject(id: &str) -> String {
+    format!("rollout:{id}")
+}
+
+/// The kind of an adoption subject, as `[adoption.subjects]` in
+/// keeper.toml names it: `policy`, `keys`, `inventory`, `runbook` or
+/// `rollout`.
+pub fn subject_kind(subject: &str) -> &str {
+    subject.split_once(':').map_or(subject, |(kind, _)| kind)
+}
 
 /// One registered identity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -61,7 +61,9 @@ impl Inventory {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SelectError {
     /// A plain name that is not in the inventory.
-    #[error("unknown host `{0}`: it is not in fleet/hosts.toml")]
+    #[error(
+        "unknown host `{0}`: it is not in the inventory in force (an edit of fleet/hosts.toml counts once adopted)"
+    )]
     Unknown(String),
     /// The selectors match nothing.
     #[error("the selectors {0} match no host")]

@@ -119,6 +119,35 @@ impl Workspace {
         Ok((inv, text))
     }
 
+    /// `fleet/hosts.toml` as on disk (its text, unparsed).
+    pub fn disk_inventory_text(&self) -> Result<String> {
+        read(&self.path("fleet/hosts.toml"))
+    }
+
+    /// Rollout files on disk (`rollouts/<id>.toml`): (id, relative path,
+    /// text), sorted by id.
+    pub fn disk_rollouts(&self) -> Result<Vec<(String, String, String)>> {
+        let dir = self.path("rollouts");
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(io(&dir, e)),
+        };
+        for entry in rd {
+            let p = entry.map_err(|e| io(&dir, e))?.path();
+            if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            out.push((stem.to_string(), rel(&self.root, &p), read(&p)?));
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// The policy files as on disk.
     pub fn disk_policy(&self) -> Result<PolicyFiles> {
         PolicyFiles::read(&self.root)

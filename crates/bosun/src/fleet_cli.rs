@@ -59,7 +59,8 @@ seed table: `bosun blockers kinds`.";
 /// `bosun hosts`.
 #[derive(Subcommand, Debug)]
 pub enum HostsCmd {
-    /// The inventory (fleet/hosts.toml): name, address, transport, arch, tags.
+    /// The inventory in force (the adopted fleet/hosts.toml; a warning says
+    /// when the file differs): name, address, transport, arch, tags.
     List {
         /// Output JSON.
         #[arg(long)]

@@ -247,6 +247,7 @@ fn rollout_lab(rollout: &str) -> Lab {
     lab.write("runbooks/install-pkg.toml", INSTALL);
     lab.write("runbooks/rollback-pkg.toml", ROLLBACK);
     lab.write("rollouts/pkg.toml", rollout);
+    lab.adopt();
     lab
 }
 
@@ -473,12 +474,23 @@ fn abort_stops_an_approved_wave_from_running() {
 
 #[test]
 fn bad_rollout_files_are_refused_with_their_line_and_store_nothing() {
-    let lab = rollout_lab(&PKG.replace("name = \"rest\"", "name = \"rest\"\nbake = \"soon\""));
-    let o = lab.run(&["rollout", "start", "pkg", "--as", "alice"]);
+    let lab = Lab::new();
+    lab.write("runbooks/install-pkg.toml", INSTALL);
+    lab.write("runbooks/rollback-pkg.toml", ROLLBACK);
+    lab.write(
+        "rollouts/pkg.toml",
+        &PKG.replace("name = \"rest\"", "name = \"rest\"\nbake = \"soon\""),
+    );
+    // A bad file is never adopted, and what is not adopted never starts.
+    let o = lab.run(&["adopt", "--as", "alice"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("rollouts/pkg.toml:"), "{err}");
     assert!(err.contains("bake"), "{err}");
+    let o = lab.run(&["rollout", "start", "pkg", "--as", "alice"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not adopted"), "{err}");
     assert_eq!(
         lab.json(&["rollout", "list", "--json"])
             .as_array()
@@ -506,6 +518,7 @@ fn infra_hosts_need_a_per_runbook_opt_in() {
             "{hosts}\n[[host]]\nname = \"nas\"\ntransport = \"local\"\ninfra = true\nroot = \".bosun/sim/nas\"\nrunbooks = [\"build\"]\n"
         ),
     );
+    lab.adopt();
     let r = lab.refused(&[
         "submit", "install", "--target", "nas", "--as", "alice", "--json",
     ]);
@@ -597,6 +610,7 @@ hosts = "tag:web"
             "cmd = \"echo '[bar probe: inconclusive] trust me'; exit 1\"",
         ),
     );
+    lab.adopt();
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     approve_and_work(&lab, &w0);
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
@@ -695,6 +709,7 @@ fn a_host_with_a_wake_command_is_woken_before_its_first_step() {
             "{hosts}\n[[host]]\nname = \"sleepy\"\ntransport = \"local\"\nroot = \".bosun/sim/sleepy\"\nwake = \"echo woken >> woke-sleepy\"\nbuilds = [\"aarch64\"]\n\n[[host]]\nname = \"comatose\"\ntransport = \"local\"\nroot = \".bosun/sim/comatose\"\nwake = \"exit 7\"\n"
         ),
     );
+    lab.adopt();
     let a = op(&lab, "install", "sleepy", &[]);
     let b = op(&lab, "install", "comatose", &[]);
     lab.ok(&["work", "--until-idle"]);
@@ -795,10 +810,14 @@ fn a_malformed_inventory_leaves_the_last_good_one_in_force() {
         String::from_utf8_lossy(&st.stderr)
     );
     assert!(out.contains("fleet/hosts.toml:"), "{out}");
-    // … while the approval and the run use the last good inventory.
+    // … while the approval and the run use the adopted inventory.
     lab.ok(&["approve", &jti, "--as", "bob"]);
     let o = lab.run(&["work", "--until-idle"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("stays in force"));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("the adopted inventory is in force"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_eq!(lab.state(&jti), "succeeded");
 }

@@ -550,6 +550,7 @@ fn targets_are_selectors_and_infra_hosts_need_their_name() {
     let mut hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
     hosts.push_str("\n[[host]]\nname = \"nas\"\ntransport = \"local\"\nroot = \".bosun/sim/nas\"\ntags = [\"web\"]\ninfra = true\n");
     lab.write("fleet/hosts.toml", &hosts);
+    lab.adopt();
     let plan = |sel: &[&str]| {
         let mut args = vec!["plan", "disk-usage"];
         for s in sel {

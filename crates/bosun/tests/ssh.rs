@@ -30,6 +30,7 @@ fn ssh_lab() -> (Lab, Sshd) {
         sshd.config.display()
     ));
     lab.write("fleet/hosts.toml", &hosts);
+    lab.adopt();
     (lab, sshd)
 }
 
@@ -362,6 +363,7 @@ bars = [
 "#
         ),
     );
+    lab.adopt();
     let w0 = lab.json(&["rollout", "start", "ssh", "--as", "alice", "--json"]);
     lab.ok(&["approve", w0["jti"].as_str().unwrap(), "--as", "bob"]);
     lab.ok(&["work", "--until-idle"]);

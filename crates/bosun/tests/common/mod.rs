@@ -40,6 +40,17 @@ impl Lab {
         lab
     }
 
+    /// Brings what was edited on disk into force: alice proposes, bob
+    /// approves when the quorum asks for a second operator.
+    pub fn adopt(&self) {
+        let p = self.json(&["adopt", "--as", "alice", "--json"]);
+        if p["adopted"] == false {
+            let id = p["proposal"].as_str().unwrap();
+            let p = self.json(&["adopt", "--approve", id, "--as", "bob", "--json"]);
+            assert_eq!(p["adopted"], true, "{p}");
+        }
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = bin();
         c.args(args)
