@@ -664,7 +664,7 @@ impl Control {
         action: RolloutAction,
         wave: u32,
         hosts: Vec<Host>,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let id = doc.def.id.clone();
@@ -729,7 +729,7 @@ impl Control {
     pub fn rollout_start(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let def = load_def(self, id)?;
@@ -784,7 +784,7 @@ impl Control {
         &self,
         id: &str,
         accept_inconclusive: bool,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
         let gov = self.governed()?;
@@ -861,7 +861,7 @@ impl Control {
     pub fn rollout_retry(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
@@ -901,7 +901,7 @@ impl Control {
     pub fn rollout_drill(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
@@ -933,7 +933,7 @@ impl Control {
     pub fn rollout_rollback(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<(Accepted, Vec<String>)> {
         let gov = self.governed()?;
