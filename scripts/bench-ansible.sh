@@ -80,7 +80,7 @@ for _ in $(seq 50); do ssh -F "$W/ssh_config" -o BatchMode=yes bench-probe true 
 # --- the bosun workspace ------------------------------------------------------
 "$BOSUN" init "$W/ws" >/dev/null
 export BOSUN_WORKSPACE=$W/ws
-"$BOSUN" key new alice --role operator >/dev/null
+"$BOSUN" key new alice --role operator --insecure-plaintext >/dev/null
 "$BOSUN" key new claude --role agent >/dev/null
 {
   for i in $(seq -f '%03g' 1 "$HOSTS"); do

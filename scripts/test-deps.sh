@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, when it is
 # missing: OpenSSH's server (the SSH transport tests start a real sshd on a
-# loopback port) and client, and PyJWT (the JOSE interop test). Safe to run
+# loopback port) and client (ssh, ssh-agent, ssh-add, ssh-keygen), and PyJWT (the JOSE interop test). Safe to run
 # again: it installs nothing that is already there.
 set -euo pipefail
 
 need_apt=()
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)
-command -v ssh >/dev/null || need_apt+=(openssh-client)
+# The client package brings ssh, ssh-agent, ssh-add and ssh-keygen (the
+# ssh-agent signing tests start a real agent).
+for tool in ssh ssh-agent ssh-add ssh-keygen; do
+  if ! command -v "$tool" >/dev/null; then
+    need_apt+=(openssh-client)
+    break
+  fi
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -106,11 +106,11 @@ impl Control {
         Ok(())
     }
 
-    /// Signs, as `who` (its private key from `key_dir`), an approval of op
+    /// Signs, as `who` (its signer from `keys`), an approval of op
     /// `jti`'s exact plan digest, and takes it: what `bosun approve` does.
     pub fn approve_as(
         &self,
-        key_dir: &std::path::Path,
+        keys: &bosun_sign::KeyDir,
         who: &bosun_model::KeyId,
         jti: &Jti,
         now: i64,
@@ -120,7 +120,7 @@ impl Control {
             .store
             .op(jti)?
             .ok_or_else(|| crate::ControlError::Other(format!("no op with jti `{jti}`")))?;
-        let key = crate::client::load_secret(key_dir, who)?;
+        let key = crate::client::load_secret(keys, who)?;
         let (_, env) = self.sign_approval(
             &key,
             who,

@@ -6,15 +6,17 @@ use std::collections::BTreeMap;
 
 use bosun_model::claims::{APPROVAL_TYP, OP_TYP};
 use bosun_model::{ApprovalClaims, Digest, Host, Jti, KeyId, Name, OpClaims, Plan, Verdict};
-use bosun_sign::SecretKey;
+use bosun_sign::{KeyDir, Sign, Signer};
 
 use crate::governed::Governed;
 use crate::{Control, ControlError, Result, fresh_jti};
 
-/// Loads `name`'s private key from the key directory `dir` (see
-/// [`bosun_sign::default_key_dir`]).
-pub fn load_secret(dir: &std::path::Path, name: &KeyId) -> Result<SecretKey> {
-    Ok(bosun_sign::find_private_key(dir, name.as_str())?)
+/// `name`'s signer from the key directory `keys` (see
+/// [`bosun_sign::default_key_dir`]): a plaintext key, a protected key
+/// unlocked with a passphrase from the directory's source (refused when
+/// none can be had), or an `ssh-agent` key.
+pub fn load_secret(keys: &KeyDir, name: &KeyId) -> Result<Signer> {
+    Ok(keys.signer(name.as_str())?)
 }
 
 /// Resolves host names against the inventory.
@@ -64,7 +66,7 @@ impl Control {
     /// Signs an op envelope for `plan`.
     pub fn sign_op(
         &self,
-        key: &SecretKey,
+        key: &dyn Sign,
         iss: &KeyId,
         plan: &Plan,
         seq: u64,
@@ -77,7 +79,7 @@ impl Control {
     /// `rollout` is given.
     pub fn sign_rollout_op(
         &self,
-        key: &SecretKey,
+        key: &dyn Sign,
         iss: &KeyId,
         plan: &Plan,
         rollout: Option<bosun_model::RolloutRef>,
@@ -106,7 +108,7 @@ impl Control {
     #[allow(clippy::too_many_arguments)]
     pub fn sign_approval(
         &self,
-        key: &SecretKey,
+        key: &dyn Sign,
         iss: &KeyId,
         op: &Jti,
         plan_digest: &Digest,

@@ -6,7 +6,7 @@
 
 use bosun_model::claims::STEP_REPORT_TYP;
 use bosun_model::{Actor, Jti, KeyId, Name, OpState, ReportStatus, StepReportClaims};
-use bosun_sign::SecretKey;
+use bosun_sign::Sign;
 use bosun_store::{StepResult, StepStatus, StoreError};
 
 use crate::approve::verify_signed;
@@ -32,7 +32,7 @@ impl Control {
     #[allow(clippy::too_many_arguments)]
     pub fn sign_step_report(
         &self,
-        key: &SecretKey,
+        key: &dyn Sign,
         iss: &KeyId,
         op: &Jti,
         step: &Name,

@@ -674,7 +674,7 @@ impl Control {
         action: RolloutAction,
         wave: u32,
         hosts: Vec<Host>,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let id = doc.def.id.clone();
@@ -739,7 +739,7 @@ impl Control {
     pub fn rollout_start(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let def = load_def(self, id)?;
@@ -794,7 +794,7 @@ impl Control {
         &self,
         id: &str,
         accept_inconclusive: bool,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
         let gov = self.governed()?;
@@ -871,7 +871,7 @@ impl Control {
     pub fn rollout_retry(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
@@ -911,7 +911,7 @@ impl Control {
     pub fn rollout_drill(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
@@ -943,7 +943,7 @@ impl Control {
     pub fn rollout_rollback(
         &self,
         id: &str,
-        key: &bosun_sign::SecretKey,
+        key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<(Accepted, Vec<String>)> {
         let gov = self.governed()?;

@@ -160,6 +160,76 @@ pub enum SignError {
         error: Box<SignError>,
     },
 
+    /// A protected key needs its passphrase and none can be had (no
+    /// terminal to ask on, no CI passphrase source configured). Nothing was
+    /// signed.
+    #[error(
+        "private key of `{name}` ({}) is protected by a passphrase, and {reason}; \
+         refusing to sign",
+        path.display()
+    )]
+    PassphraseUnavailable {
+        /// The key name.
+        name: String,
+        /// The protected key file.
+        path: PathBuf,
+        /// Why no passphrase could be had and what to do, from the
+        /// [`crate::PassphraseSource`] (the edge knows its own remedies).
+        reason: String,
+    },
+
+    /// The passphrase does not decrypt the protected key. Nothing was signed.
+    #[error(
+        "wrong passphrase for the private key {}: it does not decrypt the key; nothing was signed. \
+         Try again with the passphrase given to `bosun key new`",
+        path.display()
+    )]
+    WrongPassphrase {
+        /// The protected key file.
+        path: PathBuf,
+    },
+
+    /// A passphrase given for a new protected key is unusable.
+    #[error("unusable passphrase: {reason}")]
+    BadPassphrase {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A protected (passphrase-encrypted) key file is not in the expected
+    /// format: an encrypted OpenSSH private key holding one Ed25519 key.
+    #[error("not a protected bosun key: {reason}")]
+    ProtectedKeyFormat {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An OpenSSH public key line could not be used as a bosun identity.
+    #[error("unusable OpenSSH public key: {reason}")]
+    SshPublicKey {
+        /// What is wrong with it and what to use instead.
+        reason: String,
+    },
+
+    /// Talking to `ssh-agent` failed, or it refused to sign.
+    #[error("ssh-agent: {reason}")]
+    Agent {
+        /// What happened and what to do.
+        reason: String,
+    },
+
+    /// More than one kind of private key file exists for one name.
+    #[error(
+        "more than one private key for `{name}`: {}; keep one and move the others away",
+        paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    AmbiguousKey {
+        /// The key name.
+        name: String,
+        /// The files found.
+        paths: Vec<PathBuf>,
+    },
+
     /// A token is larger than [`crate::MAX_ENVELOPE_BYTES`]; nothing was parsed.
     #[error(
         "signed envelope is {len} bytes, over the {max}-byte limit; refusing to parse it — \

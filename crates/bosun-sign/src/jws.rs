@@ -13,13 +13,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Signer as _};
+use ed25519_dalek::Signature;
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::SignError;
 use crate::error::TokenPart;
-use crate::key::{PublicKey, SecretKey, b64};
+use crate::key::{PublicKey, b64};
+use crate::signer::Sign;
 
 /// Largest token [`decode`] accepts (and [`sign_compact`] produces), in bytes.
 pub const MAX_ENVELOPE_BYTES: usize = 64 * 1024;
@@ -81,9 +82,10 @@ pub struct Unverified {
     payload: Vec<u8>,
 }
 
-/// Signs `claims` as a compact JWS with header `{"alg":"EdDSA","kid":kid,"typ":typ}`.
-pub fn sign_compact<T: Serialize>(
-    key: &SecretKey,
+/// Signs `claims` as a compact JWS (with any [`Sign`]er: a [`crate::SecretKey`],
+/// a [`crate::Signer`]) with header `{"alg":"EdDSA","kid":kid,"typ":typ}`.
+pub fn sign_compact<T: Serialize, S: Sign + ?Sized>(
+    key: &S,
     kid: &str,
     typ: &str,
     claims: &T,
@@ -103,7 +105,11 @@ pub fn sign_compact<T: Serialize>(
 /// members in declaration order, absent ones left out). `header.alg` must be
 /// `EdDSA`. Refuses to produce a token over [`MAX_ENVELOPE_BYTES`], since
 /// [`decode`] would refuse it.
-pub fn sign_raw(key: &SecretKey, header: &Header, payload: &[u8]) -> Result<String, SignError> {
+pub fn sign_raw<S: Sign + ?Sized>(
+    key: &S,
+    header: &Header,
+    payload: &[u8],
+) -> Result<String, SignError> {
     if header.alg != ALG_EDDSA {
         return Err(SignError::Algorithm {
             alg: header.alg.clone(),
@@ -115,9 +121,9 @@ pub fn sign_raw(key: &SecretKey, header: &Header, payload: &[u8]) -> Result<Stri
     let mut token = b64(&header_json);
     token.push('.');
     token.push_str(&b64(payload));
-    let signature = key.signing_key().sign(token.as_bytes());
+    let signature = key.try_sign(token.as_bytes())?;
     token.push('.');
-    token.push_str(&b64(&signature.to_bytes()));
+    token.push_str(&b64(&signature));
     if token.len() > MAX_ENVELOPE_BYTES {
         return Err(SignError::TooLarge {
             len: token.len(),

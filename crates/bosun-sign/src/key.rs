@@ -140,10 +140,6 @@ impl SecretKey {
         Ok(key)
     }
 
-    pub(crate) fn signing_key(&self) -> &SigningKey {
-        &self.0
-    }
-
     /// A plain Ed25519 signature (RFC 8032) over `msg`, for formats other
     /// than JWS (C2SP signed notes).
     pub fn sign_bytes(&self, msg: &[u8]) -> [u8; 64] {

@@ -1,4 +1,5 @@
-//! Private key files: `<dir>/<name>.jwk`, mode 0600 in a 0700 directory.
+//! Plaintext private key files: `<dir>/<name>.jwk`, mode 0600 in a 0700
+//! directory (protected and `ssh-agent` keys: [`crate::KeyDir`]).
 //!
 //! Like ssh, a private key file that other users can access (`mode & 0o077 != 0`)
 //! is refused with the `chmod 600` to run. Writing never overwrites an existing
@@ -61,13 +62,15 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SignE
 
 /// Writes `key` as the private JWK `<dir>/<name>.jwk` (with `kid` = `name`)
 /// and returns its path. Creates `dir` (mode 0700) if needed; the file is
-/// mode 0600. Refuses to overwrite an existing file ([`SignError::KeyExists`]).
+/// mode 0600. Refuses to overwrite an existing file ([`SignError::KeyExists`]),
+/// and to write one beside a protected or `ssh-agent` key of the same name.
 pub fn write_private_key(dir: &Path, name: &str, key: &SecretKey) -> Result<PathBuf, SignError> {
     validate_key_name(name)?;
-    create_private_dir(dir)?;
-    let path = dir.join(format!("{name}.jwk"));
-    if fs::symlink_metadata(&path).is_ok() {
-        return Err(SignError::KeyExists { path });
+    for ext in ["key", "ssh-agent"] {
+        let other = dir.join(format!("{name}.{ext}"));
+        if fs::symlink_metadata(&other).is_ok() {
+            return Err(SignError::KeyExists { path: other });
+        }
     }
     let mut text = serde_json::to_string_pretty(&key.to_private_jwk(name)).map_err(|e| {
         SignError::Serialize {
@@ -75,13 +78,29 @@ pub fn write_private_key(dir: &Path, name: &str, key: &SecretKey) -> Result<Path
         }
     })?;
     text.push('\n');
+    write_key_file(dir, name, "jwk", text.as_bytes())
+}
 
+/// Writes `bytes` as `<dir>/<name>.<ext>` (0600, `dir` created 0700),
+/// complete or not at all, never over an existing file.
+pub(crate) fn write_key_file(
+    dir: &Path,
+    name: &str,
+    ext: &str,
+    bytes: &[u8],
+) -> Result<PathBuf, SignError> {
+    validate_key_name(name)?;
+    create_private_dir(dir)?;
+    let path = dir.join(format!("{name}.{ext}"));
+    if fs::symlink_metadata(&path).is_ok() {
+        return Err(SignError::KeyExists { path });
+    }
     let tmp = dir.join(format!(
-        ".{name}.jwk.tmp-{}-{:016x}",
+        ".{name}.{ext}.tmp-{}-{:016x}",
         std::process::id(),
         getrandom::u64().unwrap_or(0)
     ));
-    let result = write_new(&tmp, text.as_bytes()).and_then(|()| {
+    let result = write_new(&tmp, bytes).and_then(|()| {
         match fs::hard_link(&tmp, &path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -89,7 +108,7 @@ pub fn write_private_key(dir: &Path, name: &str, key: &SecretKey) -> Result<Path
             }
             // File systems without hard links: fall back to create_new on the
             // final name, which still never overwrites.
-            Err(_) => write_new(&path, text.as_bytes()).map_err(|e| match e {
+            Err(_) => write_new(&path, bytes).map_err(|e| match e {
                 SignError::Io { error, .. }
                     if error.kind() == std::io::ErrorKind::AlreadyExists =>
                 {
@@ -140,9 +159,9 @@ fn sync_dir(dir: &Path) {
     let _ = dir;
 }
 
-/// Reads a private key file, refusing it (like ssh) when its mode lets group
-/// or others access it ([`SignError::InsecurePermissions`]).
-pub fn read_private_key(path: &Path) -> Result<SecretKey, SignError> {
+/// Opens a private key file: a regular file that group and others cannot
+/// access ([`SignError::InsecurePermissions`], like ssh).
+pub(crate) fn open_private_file(path: &Path) -> Result<fs::File, SignError> {
     let file = fs::File::open(path).map_err(io("open private key file", path))?;
     let meta = file
         .metadata()
@@ -165,6 +184,17 @@ pub fn read_private_key(path: &Path) -> Result<SecretKey, SignError> {
             });
         }
     }
+    Ok(file)
+}
+
+/// Reads a plaintext private key file (a private JWK), refusing it (like
+/// ssh) when its mode lets group or others access it
+/// ([`SignError::InsecurePermissions`]).
+pub fn read_private_key(path: &Path) -> Result<SecretKey, SignError> {
+    let file = open_private_file(path)?;
+    let meta = file
+        .metadata()
+        .map_err(io("inspect private key file", path))?;
     let wrap = |error| SignError::KeyFile {
         path: path.to_path_buf(),
         error: Box::new(error),

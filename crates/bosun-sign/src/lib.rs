@@ -1,10 +1,14 @@
 //! Signing for bosun: Ed25519 keys as JWKs (RFC 8037), JWS compact envelopes
-//! (RFC 7515) and private key files with ssh-style permission checks.
+//! (RFC 7515) and private keys with ssh-style permission checks — plaintext
+//! JWK files, passphrase-protected OpenSSH key files, and keys held by
+//! `ssh-agent` ([`KeyDir`], [`Signer`]).
 //!
 //! This crate depends on no other bosun crate: envelopes are generic over any
 //! `serde` claims type. It does no I/O except in the key file functions
-//! ([`write_private_key`], [`read_private_key`], [`find_private_key`]), and
-//! never prints.
+//! ([`write_private_key`], [`read_private_key`], [`find_private_key`],
+//! [`KeyDir`], [`PassphraseFile`]) and the `ssh-agent` client ([`AgentKey`]),
+//! and never prints: asking a person for a passphrase is the edge's
+//! [`PassphraseSource`].
 //!
 //! ```
 //! use bosun_sign::{SecretKey, decode, sign_compact};
@@ -21,10 +25,23 @@
 
 #![deny(missing_docs)]
 
+mod agent;
 mod error;
 mod jws;
 mod key;
+mod keydir;
 mod keyfile;
+mod passphrase;
+mod protected;
+mod signer;
+
+pub use agent::{AgentKey, agent_socket, list_ed25519, parse_ssh_public_key, ssh_public_key_line};
+pub use keydir::{KeyDir, KeyKind, read_agent_key, read_protected_key};
+pub use passphrase::{
+    NoPassphrase, Passphrase, PassphraseFile, PassphraseRequest, PassphraseSource,
+};
+pub use protected::{MAX_KDF_ROUNDS, MAX_PROTECTED_KEY_BYTES, ProtectedKey};
+pub use signer::{Sign, Signer};
 
 pub use error::{SignError, TokenPart};
 pub use jws::{

@@ -67,7 +67,7 @@ cmd = "echo {{ params.version }} > version"
 const HOST_CMDS: [&str; 3] = ["echo 2.0 > version", "true", "cat version"];
 
 fn approve(ctl: &Control, keys: &Path, who: &KeyId, jti: &Jti) -> Result<()> {
-    ctl.approve_as(keys, who, jti, now())?
+    ctl.approve_as(&bosun_sign::KeyDir::new(keys), who, jti, now())?
         .map_err(|e| other(e.to_string()))?;
     Ok(())
 }
@@ -123,7 +123,7 @@ pub fn run(hosts: usize, waves: usize, parallel: u32, json_out: bool) -> Result<
         .propose(&alice, now())?
         .ok_or_else(|| other("nothing to adopt"))?;
     let (_, env) = ctl.sign_approval(
-        &client::load_secret(&keys, &alice)?,
+        &client::load_secret(&bosun_sign::KeyDir::new(&keys), &alice)?,
         &alice,
         &p.id,
         &p.digest,
@@ -137,7 +137,7 @@ pub fn run(hosts: usize, waves: usize, parallel: u32, json_out: bool) -> Result<
     c.parallel = usize::try_from(parallel).unwrap_or(16);
     c.acquire()?
         .map_err(|l| other(format!("lease held by {}", l.holder)))?;
-    let key = client::load_secret(&keys, &alice)?;
+    let key = client::load_secret(&bosun_sign::KeyDir::new(&keys), &alice)?;
 
     let cpu0 = self_cpu();
     let t0 = Instant::now();

@@ -40,6 +40,11 @@ pub struct Cli {
     /// Where private keys live (mode 0600; default $XDG_CONFIG_HOME/bosun/keys).
     #[arg(long, global = true, env = "BOSUN_KEY_DIR")]
     key_dir: Option<PathBuf>,
+    /// FOR CI ONLY: read protected keys' passphrase from the first line of
+    /// this file (mode 0600) instead of asking on the terminal. Never set it
+    /// in an operator's shell: an agent running there would inherit it.
+    #[arg(long, global = true, env = "BOSUN_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -252,6 +257,10 @@ struct PlanArgs {
 #[derive(Subcommand, Debug)]
 enum KeyCmd {
     /// Create a key: private part in the key dir (0600), public part registered in keys/.
+    ///
+    /// An operator key is protected: its private key is encrypted with a
+    /// passphrase asked on the terminal (`<name>.key`, OpenSSH's format), or
+    /// stays in ssh-agent (`--ssh-agent`). Agent keys are plaintext.
     New {
         /// The identity's name.
         name: String,
@@ -261,6 +270,19 @@ enum KeyCmd {
         /// Host selectors it may target (`*`, globs, `tag:x`); repeatable.
         #[arg(long, default_value = "*")]
         scope: Vec<String>,
+        /// Write an operator's private key unencrypted (`<name>.jwk`): for
+        /// tests and CI only — anyone running as your user, an agent
+        /// included, can then sign as this operator.
+        #[arg(long, conflicts_with = "ssh_agent")]
+        insecure_plaintext: bool,
+        /// Register a key held by ssh-agent (`$SSH_AUTH_SOCK`): the private
+        /// key never leaves the agent, and `ssh-add -c` confirms each use.
+        #[arg(long)]
+        ssh_agent: bool,
+        /// With `--ssh-agent`: the key's OpenSSH public key file (e.g.
+        /// ~/.ssh/id_ed25519.pub); default: the agent's only Ed25519 key.
+        #[arg(long, requires = "ssh_agent")]
+        ssh_key: Option<PathBuf>,
     },
     /// List registered identities.
     List {
@@ -551,11 +573,112 @@ fn targets(inv: &bosun_workspace::Inventory, ts: &[String]) -> Result<Vec<Name>>
 struct Ctx {
     workspace: PathBuf,
     key_dir: PathBuf,
+    /// The key directory, asking passphrases on the terminal.
+    keys: bosun_sign::KeyDir,
 }
 
 impl Ctx {
     fn control(&self) -> Result<Control> {
         Control::open(Workspace::open(&self.workspace)?)
+    }
+}
+
+/// Where `bosun key new` keeps the private key.
+enum KeyStorage {
+    /// Default: protected for operators, plaintext for agents.
+    Default,
+    /// `--insecure-plaintext`.
+    Plaintext,
+    /// `--ssh-agent [--ssh-key FILE]`.
+    SshAgent(Option<PathBuf>),
+}
+
+impl KeyStorage {
+    fn pick(insecure_plaintext: bool, ssh_agent: bool, ssh_key: Option<PathBuf>) -> KeyStorage {
+        if ssh_agent {
+            KeyStorage::SshAgent(ssh_key)
+        } else if insecure_plaintext {
+            KeyStorage::Plaintext
+        } else {
+            KeyStorage::Default
+        }
+    }
+}
+
+/// `bosun key new`: the private key (protected, plaintext or in ssh-agent)
+/// and the public key registered in `keys/`.
+fn key_new(
+    ctx: &Ctx,
+    name: &str,
+    role: &str,
+    scope: &[String],
+    storage: KeyStorage,
+) -> Result<ExitCode> {
+    let ws = Workspace::open(&ctx.workspace)?;
+    let id = key_id(name)?;
+    let role = Role::parse(role).ok_or_else(|| other("role must be operator or agent"))?;
+    let (public, path, how) = match storage {
+        KeyStorage::SshAgent(file) => {
+            let public = match file {
+                Some(f) => {
+                    let text = std::fs::read_to_string(&f)
+                        .map_err(|e| other(format!("--ssh-key {}: {e}", f.display())))?;
+                    bosun_sign::parse_ssh_public_key(&text).map_err(|e| {
+                        other(format!(
+                            "--ssh-key {}: {e} (give the public key file, e.g. ~/.ssh/id_ed25519.pub)",
+                            f.display()
+                        ))
+                    })?
+                }
+                None => agent_only_key()?,
+            };
+            let path = ctx.keys.write_agent_key(id.as_str(), &public)?;
+            (public, path, "held by ssh-agent; this file names it")
+        }
+        KeyStorage::Default if role == Role::Operator => {
+            let secret = bosun_sign::SecretKey::generate()?;
+            let path = ctx.keys.write_protected(id.as_str(), &secret)?;
+            (secret.public(), path, "0600, passphrase-encrypted")
+        }
+        KeyStorage::Default | KeyStorage::Plaintext => {
+            let secret = bosun_sign::SecretKey::generate()?;
+            let path = bosun_sign::write_private_key(ctx.keys.path(), id.as_str(), &secret)?;
+            let how = if role == Role::Operator {
+                "0600, NOT encrypted: anyone running as you can sign as this operator"
+            } else {
+                "0600"
+            };
+            (secret.public(), path, how)
+        }
+    };
+    KeyRegistry::register(&ws.root, &id, role, scope, &public)?;
+    println!(
+        "created {role} key `{id}`: private key {} ({how}), public key keys/{id}.jwk",
+        path.display()
+    );
+    println!("it is not in force until adopted: `bosun adopt --as <operator>`");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The one Ed25519 key of the agent at `$SSH_AUTH_SOCK`.
+fn agent_only_key() -> Result<bosun_sign::PublicKey> {
+    let sock = bosun_sign::agent_socket()?;
+    let keys = bosun_sign::list_ed25519(&sock)?;
+    match keys.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(other(
+            "the ssh-agent holds no Ed25519 key: add one (`ssh-add -c ~/.ssh/id_ed25519`) \
+             or name its public key with `--ssh-key <file.pub>`",
+        )),
+        many => Err(other(format!(
+            "the ssh-agent holds {} Ed25519 keys (thumbprints {}); choose one with \
+             `--ssh-key <file.pub>`",
+            many.len(),
+            many.iter()
+                .map(|k| k.thumbprint())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
     }
 }
 
@@ -573,12 +696,18 @@ fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    let key_dir = cli
+        .key_dir
+        .clone()
+        .unwrap_or_else(bosun_sign::default_key_dir);
     let ctx = Ctx {
         workspace: cli.workspace.clone(),
-        key_dir: cli
-            .key_dir
-            .clone()
-            .unwrap_or_else(bosun_sign::default_key_dir),
+        keys: bosun_sign::KeyDir::new(&key_dir).with_passphrase(std::sync::Arc::new(
+            crate::passphrase::Prompt {
+                file: cli.passphrase_file.clone(),
+            },
+        )),
+        key_dir,
     };
     match cli.cmd {
         Cmd::Init {
@@ -609,20 +738,20 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Key(KeyCmd::New { name, role, scope }) => {
-            let ws = Workspace::open(&ctx.workspace)?;
-            let id = key_id(&name)?;
-            let role = Role::parse(&role).ok_or_else(|| other("role must be operator or agent"))?;
-            let secret = bosun_sign::SecretKey::generate()?;
-            let path = bosun_sign::write_private_key(&ctx.key_dir, id.as_str(), &secret)?;
-            KeyRegistry::register(&ws.root, &id, role, &scope, &secret.public())?;
-            println!(
-                "created {role} key `{id}`: private key {} (0600), public key keys/{id}.jwk",
-                path.display()
-            );
-            println!("it is not in force until adopted: `bosun adopt --as <operator>`");
-            Ok(ExitCode::SUCCESS)
-        }
+        Cmd::Key(KeyCmd::New {
+            name,
+            role,
+            scope,
+            insecure_plaintext,
+            ssh_agent,
+            ssh_key,
+        }) => key_new(
+            &ctx,
+            &name,
+            &role,
+            &scope,
+            KeyStorage::pick(insecure_plaintext, ssh_agent, ssh_key),
+        ),
         Cmd::Key(KeyCmd::List { json: j }) => {
             let ws = Workspace::open(&ctx.workspace)?;
             let ctl = Control::open(ws.clone())?;
@@ -881,7 +1010,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             if gov.keys.get(&who).map(|k| k.role) != Some(Role::Operator) {
                 return Err(other(format!("`{as_}` is not an operator key")));
             }
-            client::load_secret(&ctx.key_dir, &who)?;
+            client::load_secret(&ctx.keys, &who)?;
             let secs = bosun_model::source::parse_duration(&for_)
                 .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
             let t = now();
@@ -916,8 +1045,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Hosts(c) => crate::fleet_cli::hosts(&ctx.control()?, c),
-        Cmd::Blockers(c) => crate::fleet_cli::blockers(&ctx.control()?, &ctx.key_dir, c),
-        Cmd::Rollout(c) => crate::fleet_cli::rollout(&ctx.control()?, &ctx.key_dir, c),
+        Cmd::Blockers(c) => crate::fleet_cli::blockers(&ctx.control()?, &ctx.keys, c),
+        Cmd::Rollout(c) => crate::fleet_cli::rollout(&ctx.control()?, &ctx.keys, c),
         Cmd::Resume { as_: _ } => {
             let ctl = ctx.control()?;
             bosun_control::controller::resume(&ctl)?;
@@ -965,7 +1094,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let ctl = ctx.control()?;
             let gov = ctl.governed()?;
             let who = key_id(&as_)?;
-            let key = client::load_secret(&ctx.key_dir, &who)?;
+            let key = client::load_secret(&ctx.keys, &who)?;
             let step = Name::parse(&step).map_err(|e| other(format!("step: {e}")))?;
             let host = host
                 .map(|h| Name::parse(&h).map_err(|e| other(format!("--host: {e}"))))
@@ -1179,7 +1308,7 @@ fn print_op(rec: &bosun_store::OpRecord) {
 fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, j: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let who = key_id(as_)?;
-    let key = client::load_secret(&ctx.key_dir, &who)?;
+    let key = client::load_secret(&ctx.keys, &who)?;
     let t = now();
     let (proposal, changes) = match approve {
         Some(id) => {
@@ -1510,7 +1639,7 @@ fn submit(
                 other("name a runbook: `bosun submit <runbook> --target <host> --as <you>`")
             })?;
             let who = key_id(&who)?;
-            let key = client::load_secret(&ctx.key_dir, &who)?;
+            let key = client::load_secret(&ctx.keys, &who)?;
             let plan = client::plan(
                 &gov,
                 runbook,
@@ -1571,7 +1700,7 @@ fn answer(
         .op(&op)?
         .ok_or_else(|| other(format!("no op with jti `{j}`")))?;
     let who = key_id(as_)?;
-    let key = client::load_secret(&ctx.key_dir, &who)?;
+    let key = client::load_secret(&ctx.keys, &who)?;
     let t = now();
     let (_, env) = ctl.sign_approval(&key, &who, &op, &rec.plan.digest(), verdict, why, t)?;
     match ctl.accept_approval(&gov, &env, t)? {

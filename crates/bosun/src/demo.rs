@@ -32,7 +32,7 @@ fn host(s: &str) -> Result<Name> {
 /// Approves op `jti` as `who` (its exact plan digest).
 fn approve(ctl: &Control, keys: &std::path::Path, who: &KeyId, jti: &Jti) -> Result<()> {
     let out = ctl
-        .approve_as(keys, who, jti, now())?
+        .approve_as(&bosun_sign::KeyDir::new(keys), who, jti, now())?
         .map_err(|e| other(e.to_string()))?;
     println!("bosun approve {jti} --as {who}   → {}", out.state);
     Ok(())
@@ -47,7 +47,7 @@ fn rollout(
     root: &std::path::Path,
 ) -> Result<()> {
     let (alice, bob, claude) = (id("alice")?, id("bob")?, id("claude")?);
-    let key = |k: &KeyId| client::load_secret(keys, k);
+    let key = |k: &KeyId| client::load_secret(&bosun_sign::KeyDir::new(keys), k);
     let rid = "pkg-upgrade";
     let status = |title: &str| -> Result<bosun_control::rollout::Status> {
         let st = ctl.rollout_status(rid)?;
@@ -172,15 +172,22 @@ pub fn run() -> Result<()> {
         let k = bosun_sign::SecretKey::generate()?;
         bosun_sign::write_private_key(&keys, name, &k)?;
         KeyRegistry::register(&root, &id(name)?, role, &["*".to_string()], &k.public())?;
+        // The demo runs unattended, so its operator keys are plaintext; a
+        // real operator key is protected (passphrase or ssh-agent).
+        let plain = if role == Role::Operator {
+            " --insecure-plaintext"
+        } else {
+            ""
+        };
         println!(
-            "bosun key new {name} --role {role}   (key {})",
+            "bosun key new {name} --role {role}{plain}   (key {})",
             k.public().thumbprint()
         );
     }
     let ctl = Control::open(Workspace::open(&root)?)?;
     let t = now();
     let (alice, bob, claude) = (id("alice")?, id("bob")?, id("claude")?);
-    let key = |k: &KeyId| client::load_secret(&keys, k);
+    let key = |k: &KeyId| client::load_secret(&bosun_sign::KeyDir::new(&keys), k);
 
     say("2. alice adopts the policy, keys and runbooks (nothing on disk is in force before)");
     let (p, changes) = ctl

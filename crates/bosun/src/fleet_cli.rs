@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use bosun_control::rollout::status_words;
 use bosun_control::{Control, ControlError, Result, client, now};
 use bosun_model::{KeyId, Role};
+use bosun_sign::KeyDir;
 use clap::Subcommand;
 use serde_json::json;
 
@@ -257,7 +258,7 @@ fn key_id(s: &str) -> Result<KeyId> {
 
 /// A registered human key whose private half is at hand; operators only
 /// when `operator` is set.
-fn human(ctl: &Control, key_dir: &std::path::Path, who: &str, operator: bool) -> Result<KeyId> {
+fn human(ctl: &Control, keys: &KeyDir, who: &str, operator: bool) -> Result<KeyId> {
     let id = key_id(who)?;
     let gov = ctl.governed()?;
     let Some(entry) = gov.keys.get(&id) else {
@@ -269,7 +270,7 @@ fn human(ctl: &Control, key_dir: &std::path::Path, who: &str, operator: bool) ->
             entry.role
         )));
     }
-    client::load_secret(key_dir, &id)?;
+    client::load_secret(keys, &id)?;
     Ok(id)
 }
 
@@ -438,7 +439,7 @@ pub(crate) fn print_blockers(ctl: &Control) -> Result<()> {
 }
 
 /// Runs `bosun blockers …`.
-pub fn blockers(ctl: &Control, key_dir: &std::path::Path, cmd: BlockersCmd) -> Result<ExitCode> {
+pub fn blockers(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<ExitCode> {
     let gov = ctl.governed()?;
     let kinds = &gov.blocker_kinds;
     let row = |b: &bosun_store::BlockerRow| {
@@ -580,7 +581,7 @@ pub fn blockers(ctl: &Control, key_dir: &std::path::Path, cmd: BlockersCmd) -> R
             as_,
             json: j,
         } => {
-            let who = human(ctl, key_dir, &as_, false)?;
+            let who = human(ctl, keys, &as_, false)?;
             let id = ctl.file_blocker(
                 kinds,
                 bosun_store::NewBlocker {
@@ -602,7 +603,7 @@ pub fn blockers(ctl: &Control, key_dir: &std::path::Path, cmd: BlockersCmd) -> R
             Ok(ExitCode::SUCCESS)
         }
         BlockersCmd::Resolve { id, how, as_ } => {
-            let who = human(ctl, key_dir, &as_, true)?;
+            let who = human(ctl, keys, &as_, true)?;
             ctl.store.resolve_blocker(id, who.as_str(), &how, now())?;
             println!(
                 "blocker {id} resolved; the ops it held run again unless another blocker holds them"
@@ -610,7 +611,7 @@ pub fn blockers(ctl: &Control, key_dir: &std::path::Path, cmd: BlockersCmd) -> R
             Ok(ExitCode::SUCCESS)
         }
         BlockersCmd::Snooze { id, for_, as_ } => {
-            let who = human(ctl, key_dir, &as_, true)?;
+            let who = human(ctl, keys, &as_, true)?;
             let secs = bosun_model::source::parse_duration(&for_)
                 .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
             let until = now().saturating_add(secs);
@@ -692,10 +693,10 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
 }
 
 /// Runs `bosun rollout …`.
-pub fn rollout(ctl: &Control, key_dir: &std::path::Path, cmd: RolloutCmd) -> Result<ExitCode> {
-    let signer = |who: &str| -> Result<(bosun_sign::SecretKey, KeyId)> {
+pub fn rollout(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode> {
+    let signer = |who: &str| -> Result<(bosun_sign::Signer, KeyId)> {
         let id = key_id(who)?;
-        Ok((client::load_secret(key_dir, &id)?, id))
+        Ok((client::load_secret(keys, &id)?, id))
     };
     match cmd {
         RolloutCmd::Start { id, as_, json: j } => {
@@ -751,7 +752,7 @@ pub fn rollout(ctl: &Control, key_dir: &std::path::Path, cmd: RolloutCmd) -> Res
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Abort { id, why, as_ } => {
-            let who = human(ctl, key_dir, &as_, true)?;
+            let who = human(ctl, keys, &as_, true)?;
             ctl.rollout_abort(&id, who.as_str(), &why)?;
             println!(
                 "rollout {id} aborted: nothing more is submitted, and its ops not yet started will not run"

@@ -11,6 +11,7 @@ mod cli;
 mod demo;
 mod fleet_cli;
 mod output;
+mod passphrase;
 
 use std::process::ExitCode;
 

@@ -32,8 +32,22 @@ impl Lab {
         let keys = tmp.path().join("keys");
         let lab = Lab { tmp, ws, keys };
         lab.ok(&["init", lab.ws.to_str().unwrap()]);
-        lab.ok(&["key", "new", "alice", "--role", "operator"]);
-        lab.ok(&["key", "new", "bob", "--role", "operator"]);
+        lab.ok(&[
+            "key",
+            "new",
+            "alice",
+            "--role",
+            "operator",
+            "--insecure-plaintext",
+        ]);
+        lab.ok(&[
+            "key",
+            "new",
+            "bob",
+            "--role",
+            "operator",
+            "--insecure-plaintext",
+        ]);
         lab.ok(&["key", "new", "claude", "--role", "agent"]);
         edit(&lab);
         lab.ok(&["adopt", "--as", "alice"]);
