@@ -1085,12 +1085,13 @@ pub fn halt(ctl: &Control, why: &str, by: &str) -> Result<Vec<bosun_store::OpSum
             by: by.to_string(),
             since: t,
         }),
+        by,
         t,
     )?;
     Ok(ctl.store.list_ops(Some(OpState::Running), 1000)?)
 }
 
-/// Lifts the halt and records it.
-pub fn resume(ctl: &Control) -> Result<()> {
-    Ok(ctl.store.set_halt(None, now())?)
+/// Lifts the halt and records who did.
+pub fn resume(ctl: &Control, by: &str) -> Result<()> {
+    Ok(ctl.store.set_halt(None, by, now())?)
 }

@@ -23,6 +23,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod report;
 pub mod rollout;
+pub mod statement;
 pub mod trusted;
 
 use std::sync::Arc;

@@ -744,6 +744,7 @@ impl Control {
     ) -> Result<Accepted> {
         let def = load_def(self, id)?;
         let gov = self.governed()?;
+        self.prove_signer(&gov, key, who)?;
         let version = match self.store.rollout(id)? {
             Some(rec) => {
                 let st = self.status_of(id, &doc_of(&rec)?, rec.version)?;
@@ -798,6 +799,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
         let gov = self.governed()?;
+        self.prove_signer(&gov, key, who)?;
         let (mut doc, mut version) = self.rollout_doc(id)?;
         if accept_inconclusive {
             if gov.keys.get(who).map(|k| k.role) != Some(bosun_model::Role::Operator) {
@@ -875,6 +877,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
+        self.prove_signer(&gov, key, who)?;
         let (doc, version) = self.rollout_doc(id)?;
         if doc.phase != Phase::Active {
             return Err(ControlError::Other(format!(
@@ -915,6 +918,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<Accepted> {
         let gov = self.governed()?;
+        self.prove_signer(&gov, key, who)?;
         let (doc, version) = self.rollout_with_rollback(id)?;
         let st = self.status_of(id, &doc, version)?;
         let hosts = match st.runs.last() {
@@ -947,6 +951,7 @@ impl Control {
         who: &KeyId,
     ) -> Result<(Accepted, Vec<String>)> {
         let gov = self.governed()?;
+        self.prove_signer(&gov, key, who)?;
         let (doc, version) = self.rollout_with_rollback(id)?;
         let st = self.status_of(id, &doc, version)?;
         let again = doc.phase == Phase::RollingBack

@@ -161,3 +161,114 @@ pub struct StepReportClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
+
+/// The JWS `typ` header of a signed statement (a state change that is not
+/// an op, an approval or a step report).
+pub const STATEMENT_TYP: &str = "bosun-statement+jwt";
+
+/// What a signed statement asks for. Each act is idempotent or bound to
+/// the state it changes (a `resume` names the halt it lifts), so a replayed
+/// statement changes nothing it was not meant to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verb", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Act {
+    /// Stop dispatching anything new, fleet-wide.
+    Halt {
+        /// Why, in words.
+        why: String,
+    },
+    /// Lift the halt in force since `since` (and no later one).
+    Resume {
+        /// The `since` of the halt it lifts (Unix seconds).
+        since: i64,
+    },
+    /// File a blocker of a kind on a subject.
+    BlockerFile {
+        /// The blocker kind.
+        kind: String,
+        /// What it is about (a host, a patch, a build host, or `global`).
+        subject: String,
+        /// Why.
+        reason: String,
+        /// Who owns clearing it.
+        #[serde(default)]
+        owner: String,
+    },
+    /// Resolve blocker `id`.
+    BlockerResolve {
+        /// The blocker.
+        id: u64,
+        /// How it was resolved.
+        how: String,
+    },
+    /// Mute a blocker's reminders until `until` (it still halts).
+    BlockerSnooze {
+        /// The blocker.
+        id: u64,
+        /// Until (Unix seconds).
+        until: i64,
+    },
+    /// Mute the reminders of the waits of op `op` until `until`.
+    Snooze {
+        /// The op.
+        op: Jti,
+        /// Until (Unix seconds).
+        until: i64,
+    },
+    /// Abort rollout `id`: nothing more is submitted.
+    RolloutAbort {
+        /// The rollout.
+        id: Name,
+        /// Why.
+        why: String,
+    },
+}
+
+impl Act {
+    /// The verb, as keeper.toml's `[statements]` names it.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Act::Halt { .. } => "halt",
+            Act::Resume { .. } => "resume",
+            Act::BlockerFile { .. } => "blocker_file",
+            Act::BlockerResolve { .. } => "blocker_resolve",
+            Act::BlockerSnooze { .. } => "blocker_snooze",
+            Act::Snooze { .. } => "snooze",
+            Act::RolloutAbort { .. } => "rollout_abort",
+        }
+    }
+}
+
+/// The verbs of signed statements.
+pub const STATEMENT_VERBS: [&str; 7] = [
+    "halt",
+    "resume",
+    "blocker_file",
+    "blocker_resolve",
+    "blocker_snooze",
+    "snooze",
+    "rollout_abort",
+];
+
+/// Verbs that only stop or hold work: any identity may be allowed them
+/// (stopping is always safe). Every other verb lets work continue or
+/// widens what may run, and only human roles may be allowed it.
+pub const STOPPING_VERBS: [&str; 2] = ["halt", "blocker_file"];
+
+/// Claims of a signed statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementClaims {
+    /// The statement's own id.
+    pub jti: Jti,
+    /// The signer's key.
+    pub iss: KeyId,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// The workspace.
+    pub ws: Name,
+    /// What it asks for.
+    pub act: Act,
+}

@@ -18,7 +18,8 @@ pub mod source;
 pub mod state;
 
 pub use claims::{
-    ApprovalClaims, OpClaims, ReportStatus, RolloutAction, RolloutRef, StepReportClaims, Verdict,
+    Act, ApprovalClaims, OpClaims, ReportStatus, RolloutAction, RolloutRef, StatementClaims,
+    StepReportClaims, Verdict,
 };
 pub use decision::{Decision, Outcome, Requirement};
 pub use digest::{Digest, canonical_json};

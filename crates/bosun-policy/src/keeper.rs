@@ -132,6 +132,20 @@ pub struct Keeper {
     /// (`max_op_lifetime = { agent = "1h", operator = "24h" }`); roles not
     /// named get [`default_op_lifetime_secs`].
     pub max_op_lifetime: BTreeMap<Role, i64>,
+    /// Who may make each kind of signed statement (`[statements]`, verb →
+    /// roles); verbs not named get [`default_statement_roles`].
+    pub statements: BTreeMap<String, Vec<Role>>,
+}
+
+/// Who may make a signed statement of `verb` when keeper.toml does not
+/// say: any identity may stop work (`halt`, `blocker_file`), only
+/// operators may let it continue (`resume`, `blocker_resolve`, …).
+pub fn default_statement_roles(verb: &str) -> Vec<Role> {
+    if bosun_model::claims::STOPPING_VERBS.contains(&verb) {
+        vec![Role::Operator, Role::Agent, Role::Controller, Role::Keeper]
+    } else {
+        vec![Role::Operator]
+    }
 }
 
 /// The kinds of adoption subject `[adoption.subjects]` may name.
@@ -150,6 +164,15 @@ impl Keeper {
     /// What adopting a change to a subject of `kind` needs.
     pub fn adoption_for(&self, kind: &str) -> &Requirement {
         self.adoption_subjects.get(kind).unwrap_or(&self.adoption)
+    }
+
+    /// Whether an identity of `role` may make a signed statement of
+    /// `verb`.
+    pub fn may(&self, role: Role, verb: &str) -> bool {
+        match self.statements.get(verb) {
+            Some(roles) => roles.contains(&role),
+            None => default_statement_roles(verb).contains(&role),
+        }
     }
 
     /// Longest an op of an identity of `role` may live, in seconds.
@@ -180,6 +203,8 @@ struct RawKeeper {
     windows: Vec<Spanned<RawWindow>>,
     #[serde(default)]
     max_op_lifetime: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    statements: BTreeMap<String, Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -366,6 +391,36 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
         }
     }
 
+    let mut statements = BTreeMap::new();
+    for (verb, roles) in &raw.statements {
+        if !bosun_model::claims::STATEMENT_VERBS.contains(&verb.as_str()) {
+            errs.push(
+                roles,
+                format!("statements: `{verb}` is not a verb of a signed statement"),
+                "use halt, resume, blocker_file, blocker_resolve, blocker_snooze, snooze or rollout_abort",
+            );
+            continue;
+        }
+        let stopping = bosun_model::claims::STOPPING_VERBS.contains(&verb.as_str());
+        let mut list = Vec::new();
+        for r in roles.get_ref() {
+            match Role::parse(r.get_ref()) {
+                None => errs.push(
+                    r,
+                    format!("statements.{verb}: unknown role `{}`", r.get_ref()),
+                    "use one of operator, agent, controller, keeper",
+                ),
+                Some(role) if !stopping && !role.is_human() => errs.push(
+                    r,
+                    format!("statements.{verb}: a `{role}` may never {verb}: it lets work continue or widens what may run"),
+                    "only human roles (operator) may; stopping verbs (halt, blocker_file) may name any role",
+                ),
+                Some(role) => list.push(role),
+            }
+        }
+        statements.insert(verb.clone(), list);
+    }
+
     match (mode, validity, default_approvals, adoption) {
         (Some(mode), Some(approval_validity_secs), Some(default_approvals), Some(adoption))
             if errs.out.is_empty() =>
@@ -382,6 +437,7 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
                 budgets,
                 windows,
                 max_op_lifetime,
+                statements,
             })
         }
         _ => {

@@ -203,6 +203,13 @@ impl Policy {
         self.keeper.mode
     }
 
+    /// Whether an identity of `role` may make a signed statement of `verb`
+    /// (`halt`, `resume`, …): keeper.toml `[statements]`, else the safe
+    /// defaults (anyone stops work, only operators let it continue).
+    pub fn may(&self, role: Role, verb: &str) -> bool {
+        self.keeper.may(role, verb)
+    }
+
     /// Longest an op of an identity of `role` may live (`exp - iat`), in
     /// seconds (keeper.toml `max_op_lifetime`).
     pub fn max_op_lifetime_secs(&self, role: Role) -> i64 {

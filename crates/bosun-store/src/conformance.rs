@@ -779,9 +779,9 @@ fn halt_round_trip(b: &dyn Backend) {
         by: "alice".into(),
         since: 5,
     };
-    b.set_halt(Some(&h), 5).unwrap();
+    b.set_halt(Some(&h), "alice", 5).unwrap();
     assert_eq!(b.halt().unwrap(), Some(h));
-    b.set_halt(None, 6).unwrap();
+    b.set_halt(None, "bob", 6).unwrap();
     assert!(b.halt().unwrap().is_none());
     let kinds: Vec<String> = b
         .events(None)

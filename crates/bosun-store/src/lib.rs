@@ -230,7 +230,7 @@ pub trait Store: Send + Sync {
     fn lapse_approvals(&self, lease: &Lease, jti: &Jti, detail: &str, now: i64) -> Result<()>;
 
     /// Sets or lifts the fleet-wide halt, with its event.
-    fn set_halt(&self, halt: Option<&Halt>, now: i64) -> Result<()>;
+    fn set_halt(&self, halt: Option<&Halt>, by: &str, now: i64) -> Result<()>;
     /// The halt in force, if any.
     fn halt(&self) -> Result<Option<Halt>>;
 

@@ -1877,7 +1877,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn set_halt(&self, halt: Option<&Halt>, now: i64) -> Result<()> {
+    fn set_halt(&self, halt: Option<&Halt>, by: &str, now: i64) -> Result<()> {
         self.with_tx(|tx| {
             match halt {
                 Some(h) => {
@@ -1891,7 +1891,7 @@ impl Store for SqliteStore {
                 }
                 None => {
                     tx.execute("DELETE FROM halt WHERE name = 'fleet'", []).map_err(be)?;
-                    event(tx, now, None, "fleet.resumed", None, &serde_json::json!({}))
+                    event(tx, now, None, "fleet.resumed", None, &serde_json::json!({"by": by}))
                 }
             }
         })

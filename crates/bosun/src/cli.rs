@@ -8,7 +8,7 @@ use bosun_control::controller::{Controller, Progress, Tick};
 use bosun_control::intake::{Rejected, decision_word};
 use bosun_control::ledger;
 use bosun_control::{Control, ControlError, Result, client, now};
-use bosun_model::{Jti, KeyId, Name, OpState, Outcome, Role, Verdict};
+use bosun_model::{Act, Jti, KeyId, Name, OpState, Outcome, Role, Verdict};
 use bosun_store::StepStatus;
 use bosun_workspace::{KeyRegistry, Workspace};
 use clap::{Args, Parser, Subcommand};
@@ -155,22 +155,25 @@ enum Cmd {
     #[command(subcommand)]
     Policy(PolicyCmd),
     /// Stop all dispatch at once (running steps finish; nothing new starts).
+    /// A statement signed by `--as`; any identity may halt, agents included.
     Halt {
         /// Why (recorded).
         #[arg(long)]
         why: String,
-        /// Who is halting.
+        /// Who is halting (a registered key; the statement is signed with it).
         #[arg(long = "as")]
-        as_: Option<String>,
+        as_: String,
         /// Output JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Lift a halt.
+    /// Lift the halt in force: a statement signed by `--as`, bound to that
+    /// halt (only operators may resume, unless keeper.toml [statements] says
+    /// otherwise).
     Resume {
-        /// Who is resuming.
+        /// Who is resuming (a registered key; the statement is signed with it).
         #[arg(long = "as")]
-        as_: Option<String>,
+        as_: String,
     },
     /// Run the controller until interrupted (Ctrl-C).
     Serve {
@@ -949,21 +952,26 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Halt { why, as_, json: j } => {
             let ctl = ctx.control()?;
-            let by =
-                as_.unwrap_or_else(|| std::env::var("USER").unwrap_or_else(|_| "unknown".into()));
-            let inflight = bosun_control::controller::halt(&ctl, &why, &by)?;
+            let applied = match statement(&ctx.keys, &ctl, &as_, Act::Halt { why: why.clone() }, j)?
+            {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let bosun_control::statement::Effect::Halted { in_flight } = applied.effect else {
+                return Err(other("the halt statement did not halt"));
+            };
             if j {
                 println!(
                     "{}",
-                    json!({"halted": true, "why": why, "by": by, "in_flight": inflight.iter().map(summary_json).collect::<Vec<_>>()})
+                    json!({"halted": true, "why": why, "by": applied.by, "in_flight": in_flight.iter().map(summary_json).collect::<Vec<_>>()})
                 );
             } else {
                 println!("halted: nothing new dispatches until `bosun resume` ({why})");
-                if inflight.is_empty() {
+                if in_flight.is_empty() {
                     println!("no op is in flight");
                 } else {
                     println!("in flight (their running step finishes, then they pause):");
-                    for o in &inflight {
+                    for o in &in_flight {
                         println!(
                             "  {}  {} on {} host(s), by {}",
                             o.jti, o.runbook, o.targets, o.iss
@@ -1005,41 +1013,18 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Snooze { target, for_, as_ } => {
             let ctl = ctx.control()?;
-            let gov = ctl.governed()?;
-            let who = key_id(&as_)?;
-            if gov.keys.get(&who).map(|k| k.role) != Some(Role::Operator) {
-                return Err(other(format!("`{as_}` is not an operator key")));
-            }
-            client::load_secret(&ctx.keys, &who)?;
             let secs = bosun_model::source::parse_duration(&for_)
                 .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
-            let t = now();
-            let until = t.saturating_add(secs);
-            match target.parse::<u64>() {
-                Ok(id) => ctl.store.snooze_blocker(id, until, who.as_str(), t)?,
-                Err(_) => {
-                    let j = jti(&target)?;
-                    if ctl.store.op(&j)?.is_none() {
-                        return Err(other(format!(
-                            "no op with jti `{target}` and no blocker of that number"
-                        )));
-                    }
-                    // Every wait of the op: its approval and its human steps.
-                    let prefix = format!("op:{j}:");
-                    let mut subjects: Vec<String> = ctl
-                        .waiting_on_humans()?
-                        .into_iter()
-                        .map(|r| r.subject)
-                        .filter(|s| s.starts_with(&prefix))
-                        .collect();
-                    if subjects.is_empty() {
-                        subjects.push(format!("{prefix}approval"));
-                    }
-                    for subject in subjects {
-                        ctl.store
-                            .snooze_reminder(&subject, until, who.as_str(), t)?;
-                    }
-                }
+            let until = now().saturating_add(secs);
+            let act = match target.parse::<u64>() {
+                Ok(id) => Act::BlockerSnooze { id, until },
+                Err(_) => Act::Snooze {
+                    op: jti(&target)?,
+                    until,
+                },
+            };
+            if let Err(code) = statement(&ctx.keys, &ctl, &as_, act, false)? {
+                return Ok(code);
             }
             println!("{target}: reminders muted until {}", time(until));
             Ok(ExitCode::SUCCESS)
@@ -1047,9 +1032,17 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Hosts(c) => crate::fleet_cli::hosts(&ctx.control()?, c),
         Cmd::Blockers(c) => crate::fleet_cli::blockers(&ctx.control()?, &ctx.keys, c),
         Cmd::Rollout(c) => crate::fleet_cli::rollout(&ctx.control()?, &ctx.keys, c),
-        Cmd::Resume { as_: _ } => {
+        Cmd::Resume { as_ } => {
             let ctl = ctx.control()?;
-            bosun_control::controller::resume(&ctl)?;
+            let Some(h) = ctl.store.halt()? else {
+                println!("the fleet is not halted: nothing to resume");
+                return Ok(ExitCode::SUCCESS);
+            };
+            if let Err(code) =
+                statement(&ctx.keys, &ctl, &as_, Act::Resume { since: h.since }, false)?
+            {
+                return Ok(code);
+            }
             println!("resumed: dispatch continues");
             Ok(ExitCode::SUCCESS)
         }
@@ -2511,4 +2504,21 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Signs `act` as `who` (its key from `keys`) and has bosun-control verify
+/// and apply it. A refusal is printed as intake's are, with its check, and
+/// comes back as the exit code (3) to return.
+pub(crate) fn statement(
+    keys: &bosun_sign::KeyDir,
+    ctl: &Control,
+    who: &str,
+    act: Act,
+    json_out: bool,
+) -> Result<std::result::Result<bosun_control::statement::Applied, ExitCode>> {
+    let id = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
+    Ok(match ctl.state_as(keys, &id, act, now())? {
+        Ok(a) => Ok(a),
+        Err(rej) => Err(refused(&rej, json_out)),
+    })
 }

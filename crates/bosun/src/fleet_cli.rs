@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use bosun_control::rollout::status_words;
 use bosun_control::{Control, ControlError, Result, client, now};
-use bosun_model::{KeyId, Role};
+use bosun_model::{Act, KeyId, Name};
 use bosun_sign::KeyDir;
 use clap::Subcommand;
 use serde_json::json;
@@ -254,24 +254,6 @@ pub enum RolloutCmd {
 
 fn key_id(s: &str) -> Result<KeyId> {
     KeyId::parse(s).map_err(|e| other(e.to_string()))
-}
-
-/// A registered human key whose private half is at hand; operators only
-/// when `operator` is set.
-fn human(ctl: &Control, keys: &KeyDir, who: &str, operator: bool) -> Result<KeyId> {
-    let id = key_id(who)?;
-    let gov = ctl.governed()?;
-    let Some(entry) = gov.keys.get(&id) else {
-        return Err(other(format!("`{who}` is not a registered key")));
-    };
-    if operator && entry.role != Role::Operator {
-        return Err(other(format!(
-            "`{who}` is {:?}: only an operator may do this",
-            entry.role
-        )));
-    }
-    client::load_secret(keys, &id)?;
-    Ok(id)
 }
 
 /// Runs `bosun hosts …`.
@@ -581,19 +563,19 @@ pub fn blockers(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<ExitCo
             as_,
             json: j,
         } => {
-            let who = human(ctl, keys, &as_, false)?;
-            let id = ctl.file_blocker(
-                kinds,
-                bosun_store::NewBlocker {
-                    kind: kind.clone(),
-                    subject: subject.clone(),
-                    reason,
-                    owner: owner.unwrap_or_default(),
-                    filed_by: who.to_string(),
-                    op: None,
-                    at: now(),
-                },
-            )?;
+            let act = Act::BlockerFile {
+                kind: kind.clone(),
+                subject: subject.clone(),
+                reason,
+                owner: owner.unwrap_or_default(),
+            };
+            let applied = match crate::cli::statement(keys, ctl, &as_, act, j)? {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            };
+            let bosun_control::statement::Effect::BlockerFiled { id } = applied.effect else {
+                return Err(other("the statement filed no blocker"));
+            };
             if j {
                 println!("{}", json!({"id": id, "kind": kind, "subject": subject}));
             } else {
@@ -603,19 +585,23 @@ pub fn blockers(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<ExitCo
             Ok(ExitCode::SUCCESS)
         }
         BlockersCmd::Resolve { id, how, as_ } => {
-            let who = human(ctl, keys, &as_, true)?;
-            ctl.store.resolve_blocker(id, who.as_str(), &how, now())?;
+            let act = Act::BlockerResolve { id, how };
+            if let Err(code) = crate::cli::statement(keys, ctl, &as_, act, false)? {
+                return Ok(code);
+            }
             println!(
                 "blocker {id} resolved; the ops it held run again unless another blocker holds them"
             );
             Ok(ExitCode::SUCCESS)
         }
         BlockersCmd::Snooze { id, for_, as_ } => {
-            let who = human(ctl, keys, &as_, true)?;
             let secs = bosun_model::source::parse_duration(&for_)
                 .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
             let until = now().saturating_add(secs);
-            ctl.store.snooze_blocker(id, until, who.as_str(), now())?;
+            let act = Act::BlockerSnooze { id, until };
+            if let Err(code) = crate::cli::statement(keys, ctl, &as_, act, false)? {
+                return Ok(code);
+            }
             println!(
                 "blocker {id}: reminders muted until {} (it still halts what it halts)",
                 time(until)
@@ -752,8 +738,11 @@ pub fn rollout(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Abort { id, why, as_ } => {
-            let who = human(ctl, keys, &as_, true)?;
-            ctl.rollout_abort(&id, who.as_str(), &why)?;
+            let name = Name::parse(&id).map_err(|e| other(format!("rollout `{id}`: {e}")))?;
+            let act = Act::RolloutAbort { id: name, why };
+            if let Err(code) = crate::cli::statement(keys, ctl, &as_, act, false)? {
+                return Ok(code);
+            }
             println!(
                 "rollout {id} aborted: nothing more is submitted, and its ops not yet started will not run"
             );

@@ -147,7 +147,7 @@ fn halt_stops_dispatch_until_resume() {
     assert!(out.contains("halted"), "{out}");
     assert_eq!(lab.state(jti), "approved");
     assert!(lab.json(&["status", "--json"])["halt"]["why"] == "disk alarm");
-    lab.ok(&["resume"]);
+    lab.ok(&["resume", "--as", "bob"]);
     lab.ok(&["work", "--until-idle"]);
     assert_eq!(lab.state(jti), "succeeded");
 }

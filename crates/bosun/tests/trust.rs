@@ -466,3 +466,129 @@ fn each_kind_of_subject_has_its_own_quorum() {
         "{p}"
     );
 }
+
+/// The agent's own key dir, with a fresh random key saved under an
+/// operator's name.
+fn impostor_keys(lab: &Lab) -> std::path::PathBuf {
+    let dir = lab.tmp.path().join("agent-keys");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(lab.keys.join("claude.jwk"), dir.join("claude.jwk")).unwrap();
+    let fake = bosun_sign::SecretKey::generate().unwrap();
+    bosun_sign::write_private_key(&dir, "alice", &fake).unwrap();
+    dir
+}
+
+fn run_with_keys(lab: &Lab, keys: &std::path::Path, args: &[&str]) -> std::process::Output {
+    lab.cmd(args).env("BOSUN_KEY_DIR", keys).output().unwrap()
+}
+
+#[test]
+fn operator_verbs_need_the_operators_signature() {
+    let lab = Lab::new();
+    let filed = lab.json(&[
+        "blockers",
+        "file",
+        "regression",
+        "web-1",
+        "--reason",
+        "test",
+        "--as",
+        "alice",
+        "--json",
+    ]);
+    let id = filed["id"].as_u64().unwrap().to_string();
+    let s = submit(&lab, "claude", "pkg-upgrade", "web-1", &["version=1.2"]);
+    let w0 = lab.json(&["rollout", "start", "pkg-upgrade", "--as", "alice", "--json"]);
+    let _ = w0;
+    lab.ok(&["halt", "--why", "maintenance", "--as", "alice"]);
+    let before = lab.json(&["status", "--json"]);
+    let blockers_before = lab.json(&["blockers", "list", "--json"]);
+    let fake = impostor_keys(&lab);
+    let empty = lab.tmp.path().join("no-keys");
+    std::fs::create_dir_all(&empty).unwrap();
+    let verbs: Vec<Vec<&str>> = vec![
+        vec![
+            "blockers", "resolve", &id, "--how", "fixed", "--as", "alice",
+        ],
+        vec!["blockers", "snooze", &id, "--for", "1d", "--as", "alice"],
+        vec!["snooze", &id, "--for", "1d", "--as", "alice"],
+        vec![
+            "snooze",
+            s["jti"].as_str().unwrap(),
+            "--for",
+            "1d",
+            "--as",
+            "alice",
+        ],
+        vec![
+            "rollout",
+            "abort",
+            "pkg-upgrade",
+            "--why",
+            "x",
+            "--as",
+            "alice",
+        ],
+        vec!["resume", "--as", "alice"],
+        vec!["halt", "--why", "forged", "--as", "alice"],
+        vec!["rollout", "promote", "pkg-upgrade", "--as", "alice"],
+    ];
+    for v in &verbs {
+        for keys in [&fake, &empty] {
+            let o = run_with_keys(&lab, keys, v);
+            assert!(
+                !o.status.success(),
+                "{v:?} with {} succeeded: {}",
+                keys.display(),
+                String::from_utf8_lossy(&o.stdout)
+            );
+        }
+    }
+    // Nothing changed: still halted by alice, the blocker unresolved and
+    // not snoozed, the rollout active.
+    let after = lab.json(&["status", "--json"]);
+    assert_eq!(after["halt"], before["halt"], "{after}");
+    assert_eq!(lab.json(&["blockers", "list", "--json"]), blockers_before);
+    let r = lab.json(&["rollout", "status", "pkg-upgrade", "--json"]);
+    assert_eq!(r["phase"], "active", "{r}");
+    // With its own key the agent is known, and may stop work but never
+    // let it continue.
+    let o = lab.run(&["resume", "--as", "claude"]);
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("role"));
+    let o = lab.run(&["blockers", "resolve", &id, "--how", "x", "--as", "claude"]);
+    assert_eq!(o.status.code(), Some(3));
+    let h = lab.json(&[
+        "halt",
+        "--why",
+        "agent saw smoke",
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    assert_eq!(h["by"], "claude");
+    // The ledger records the verified signer of each statement.
+    let db = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
+    let halted_by: Vec<String> = db
+        .prepare("SELECT entry FROM ledger")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|e| String::from_utf8(e.unwrap()).unwrap())
+        .filter(|e| e.contains("fleet.halted"))
+        .collect();
+    assert_eq!(halted_by.len(), 2, "{halted_by:?}");
+    assert!(halted_by[1].contains("\"by\":\"claude\""), "{halted_by:?}");
+    // An operator resumes; the refusals are on record with their checks.
+    lab.ok(&["resume", "--as", "bob"]);
+    let rej = lab.json(&["ops", "rejections", "--json"]).to_string();
+    assert!(
+        rej.contains("\"check\":\"signature\"") && rej.contains("\"check\":\"role\""),
+        "{rej}"
+    );
+}
