@@ -98,6 +98,7 @@ impl Control {
             seq,
             plan_digest: plan.digest(),
             rollout,
+            check: plan.check,
         };
         let token = bosun_sign::sign_compact(key, iss.as_str(), OP_TYP, &claims)?;
         Ok((claims, token))

@@ -619,8 +619,27 @@ impl Control {
             ));
         };
         let plan = match &claims.rollout {
+            None if claims.check => {
+                // Checks are ops: only an adopted runbook's checks run.
+                if !rb.adopted {
+                    return Err(reject(
+                        "runbook",
+                        format!(
+                            "runbook `{}` is not adopted (or differs from its adopted version): only an adopted runbook's checks run",
+                            claims.runbook
+                        ),
+                        jti,
+                    ));
+                }
+                bosun_runbook::plan(&rb.runbook, &hosts, &claims.params)
+                    .and_then(bosun_runbook::check_plan)
+                    .map_err(|e| reject("plan", e.to_string(), jti.clone()))?
+            }
             None => bosun_runbook::plan(&rb.runbook, &hosts, &claims.params)
                 .map_err(|e| reject("plan", e.to_string(), jti.clone()))?,
+            Some(_) if claims.check => {
+                return Err(reject("rollout", "a rollout op is never a check op", jti));
+            }
             Some(r) => {
                 let def = self
                     .rollout_for_intake(&claims)

@@ -47,6 +47,14 @@ pub struct OpClaims {
     /// rollout's runbook on the wave's hosts, with the wave's bars.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<RolloutRef>,
+    /// A check op (`bosun plan --check`): the plan runs only the runbook's
+    /// read-only `check` commands ([`crate::Plan::check`]).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub check: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What a rollout op does.

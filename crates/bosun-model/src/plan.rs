@@ -195,6 +195,10 @@ pub struct Plan {
     /// cancels what has not started everywhere.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_fail: Option<u32>,
+    /// A check plan: each step runs the runbook step's read-only `check`
+    /// command (steps without one are left out), so the plan only reads.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub check: bool,
 }
 
 impl Plan {
@@ -245,6 +249,7 @@ mod tests {
             }],
             parallel: None,
             max_fail: None,
+            check: false,
         }
     }
 

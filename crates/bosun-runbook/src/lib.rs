@@ -18,5 +18,5 @@ pub use def::{
     parse_runbook, raw_places, topo_order,
 };
 pub use graph::{dot, mermaid};
-pub use plan::{PlanError, plan, render_for_host};
+pub use plan::{PlanError, check_plan, plan, render_for_host};
 pub use template::{Mode, shell_quote};

@@ -240,7 +240,43 @@ pub fn plan(
         steps,
         parallel: rb.parallel,
         max_fail: rb.max_fail,
+        check: false,
     })
+}
+
+/// The check plan of `plan` (`bosun plan --check`): each entry with a
+/// `check` command runs that command instead of its own, as an idempotent
+/// step that lets the others run whatever it reports; entries without one
+/// (and human steps) are left out. The plan is read-only: the runbook's
+/// author promised that its checks only read, and only an adopted
+/// runbook's checks are run (intake says so). Refused when no step has a
+/// check.
+pub fn check_plan(mut plan: Plan) -> Result<Plan, PlanError> {
+    plan.steps
+        .retain(|s| s.check.is_some() && !s.needs_report());
+    if plan.steps.is_empty() {
+        return Err(PlanError::Unsupported(format!(
+            "runbook `{}` has no `check` commands: nothing to check",
+            plan.runbook
+        )));
+    }
+    for s in &mut plan.steps {
+        s.cmd = s.check.take().unwrap_or_default();
+        s.idempotent = true;
+        s.depends_on.clear();
+        s.on_error = OnError {
+            strategy: bosun_model::Strategy::Continue,
+            max: 0,
+            backoff_secs: 0,
+        };
+        s.bar = None;
+    }
+    plan.read_only = true;
+    plan.destructive = false;
+    plan.verb = None;
+    plan.max_fail = None;
+    plan.check = true;
+    Ok(plan)
 }
 
 #[cfg(test)]

@@ -349,6 +349,7 @@ pub fn new_op(
         destructive: false,
         verb: None,
         targets: targets.clone(),
+        check: false,
         hosts: Default::default(),
         params: BTreeMap::new(),
         steps: targets
@@ -395,6 +396,7 @@ pub fn new_op(
             seq,
             plan_digest: plan.digest(),
             rollout: None,
+            check: false,
         },
         role: Role::Agent,
         decision: Decision {

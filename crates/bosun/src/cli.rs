@@ -108,9 +108,16 @@ enum Cmd {
         #[command(flatten)]
         args: PlanArgs,
         /// Run each step's `check` command on its host (read-only by the
-        /// runbook's promise) and show what they report.
+        /// runbook's promise) and show what they report. The checks are an
+        /// op of `--as` through intake like any other (policy, scope, infra
+        /// rules, budgets and the ledger apply), of an adopted runbook only;
+        /// without a daemon running, this command runs the controller until
+        /// the queue is empty.
         #[arg(long)]
         check: bool,
+        /// Who signs the check op (with `--check`).
+        #[arg(long = "as")]
+        as_: Option<String>,
     },
     /// Sign and submit an op (or a pre-signed envelope) to intake.
     Submit {
@@ -241,20 +248,20 @@ enum Cmd {
 }
 
 #[derive(Args, Debug)]
-struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// The runbook id (see runbooks/).
-    runbook: Option<String>,
+    pub(crate) runbook: Option<String>,
     /// Target hosts (repeatable): a name, a `*` glob (`web-*`), `tag:x`,
     /// `arch:aarch64`, or `!` before any of these to take hosts out.
     /// Infra hosts are only ever selected by their exact name.
     #[arg(long = "target", short = 't')]
-    targets: Vec<String>,
+    pub(crate) targets: Vec<String>,
     /// A runbook parameter `k=v` (repeatable).
     #[arg(long = "param", short = 'p')]
-    params: Vec<String>,
+    pub(crate) params: Vec<String>,
     /// Output JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -533,7 +540,7 @@ enum PolicyCmd {
     },
 }
 
-fn other(s: impl Into<String>) -> ControlError {
+pub(crate) fn other(s: impl Into<String>) -> ControlError {
     ControlError::Other(s.into())
 }
 
@@ -545,7 +552,7 @@ fn jti(s: &str) -> Result<Jti> {
     Jti::parse(s).map_err(|e| other(e.to_string()))
 }
 
-fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
+pub(crate) fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for p in ps {
         let Some((k, v)) = p.split_once('=') else {
@@ -559,7 +566,7 @@ fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
 /// The hosts `--target` selectors pick from the inventory in force (names,
 /// `*` globs, `tag:x`, `arch:a`, `!…` to take out; infra hosts by name
 /// only): what the op is signed for.
-fn targets(inv: &bosun_workspace::Inventory, ts: &[String]) -> Result<Vec<Name>> {
+pub(crate) fn targets(inv: &bosun_workspace::Inventory, ts: &[String]) -> Result<Vec<Name>> {
     if ts.is_empty() {
         return Err(other(
             "no target hosts: give at least one `--target <selector>` (a host, web-*, tag:x, arch:aarch64, !tag:x)",
@@ -573,15 +580,15 @@ fn targets(inv: &bosun_workspace::Inventory, ts: &[String]) -> Result<Vec<Name>>
         .collect())
 }
 
-struct Ctx {
+pub(crate) struct Ctx {
     workspace: PathBuf,
     key_dir: PathBuf,
     /// The key directory, asking passphrases on the terminal.
-    keys: bosun_sign::KeyDir,
+    pub(crate) keys: bosun_sign::KeyDir,
 }
 
 impl Ctx {
-    fn control(&self) -> Result<Control> {
+    pub(crate) fn control(&self) -> Result<Control> {
         Control::open(Workspace::open(&self.workspace)?)
     }
 }
@@ -685,7 +692,7 @@ fn agent_only_key() -> Result<bosun_sign::PublicKey> {
     }
 }
 
-fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
+pub(crate) fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
     if json_out {
         println!(
             "{}",
@@ -800,7 +807,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json: j,
         } => adopt(&ctx, &as_, approve.as_deref(), j),
         Cmd::Status { json: j } => status(&ctx, j),
-        Cmd::Plan { args, check } => plan_cmd(&ctx, &args, check),
+        Cmd::Plan { args, check, as_ } => match (check, as_) {
+            (false, _) => plan_cmd(&ctx, &args),
+            (true, Some(who)) => crate::check::check_cmd(&ctx, &args, &who),
+            (true, None) => Err(other(
+                "`plan --check` runs the checks as an op of yours: say who signs it with --as <key>",
+            )),
+        },
         Cmd::Submit {
             plan,
             as_,
@@ -1496,7 +1509,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn plan_cmd(ctx: &Ctx, p: &PlanArgs, check: bool) -> Result<ExitCode> {
+fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
     let runbook = p
@@ -1509,49 +1522,6 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs, check: bool) -> Result<ExitCode> {
         &targets(&gov.inventory, &p.targets)?,
         &parse_params(&p.params)?,
     )?;
-    if check {
-        let results = bosun_control::exec::run_checks(
-            &ctl.ws.root,
-            &gov.inventory,
-            &plan,
-            std::time::Duration::from_secs(120),
-            &ctl.ws.config.scrub_patterns(),
-        );
-        ctl.store.record_event(&bosun_store::NewEvent {
-            at: now(),
-            jti: None,
-            kind: "plan.checked".into(),
-            data: json!({"runbook": plan.runbook, "targets": plan.targets, "digest": plan.digest(), "checks": results.iter().filter(|r| r.status == "ran").count()}),
-        })?;
-        if p.json {
-            println!(
-                "{}",
-                json!({"digest": plan.digest(), "plan": plan, "checks": results})
-            );
-        } else {
-            println!(
-                "check of plan {} — only `check` commands ran",
-                plan.digest()
-            );
-            for r in &results {
-                let head = format!("  {:>3}. [{}] {}", r.idx, r.host, r.step);
-                match r.status {
-                    "ran" => {
-                        println!(
-                            "{head}: exit {}",
-                            r.exit_code.map_or("-".to_string(), |c| c.to_string())
-                        );
-                        for line in r.output.lines() {
-                            println!("         {line}");
-                        }
-                    }
-                    "human" => println!("{head}: a human step (nothing to check)"),
-                    _ => println!("{head}: no check command"),
-                }
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
     if p.json {
         println!("{}", json!({"digest": plan.digest(), "plan": plan}));
     } else {

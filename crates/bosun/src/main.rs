@@ -7,6 +7,7 @@
 
 mod bench;
 mod bench_rollout;
+mod check;
 mod cli;
 mod demo;
 mod fleet_cli;

@@ -592,3 +592,78 @@ fn operator_verbs_need_the_operators_signature() {
         "{rej}"
     );
 }
+
+const PROBE: &str = "id = \"probe\"\nread_only = false\n\n[[steps]]\nid = \"change\"\ncmd = \"touch changed\"\ncheck = \"echo would change\"\n";
+
+#[test]
+fn checks_are_ops_of_adopted_runbooks() {
+    let lab = Lab::new_with(|lab| {
+        lab.write("runbooks/probe.toml", PROBE);
+        let hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+        lab.write(
+            "fleet/hosts.toml",
+            &format!("{hosts}\n[[host]]\nname = \"nas\"\ntransport = \"local\"\nroot = \".bosun/sim/nas\"\ninfra = true\n"),
+        );
+    });
+    let marker = lab.tmp.path().join("pwned");
+    let check = |rb: &str, host: &str| {
+        lab.run(&[
+            "plan", rb, "--target", host, "--check", "--as", "claude", "--json",
+        ])
+    };
+    // The adopted runbook's checks run as a read-only op of the agent.
+    let o = check("probe", "web-1");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(c["state"], "succeeded", "{c}");
+    assert!(
+        c["checks"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("would change")
+    );
+    assert!(
+        !lab.path(".bosun/sim/web-1/changed").exists(),
+        "only the check ran"
+    );
+    let op = show(&lab, c["jti"].as_str().unwrap());
+    assert_eq!(
+        (op["iss"].as_str(), op["decision"].as_str()),
+        (Some("claude"), Some("auto")),
+        "{op}"
+    );
+    // An edited check command changes nothing until adopted.
+    lab.write(
+        "runbooks/probe.toml",
+        &PROBE.replace("echo would change", &format!("touch {}", marker.display())),
+    );
+    let o = check("probe", "web-1");
+    assert!(o.status.success());
+    assert!(!marker.exists(), "the edited check ran");
+    // A runbook nobody adopted has no checks to run.
+    lab.write(
+        "runbooks/fresh.toml",
+        &PROBE
+            .replace("\"probe\"", "\"fresh\"")
+            .replace("echo would change", &format!("touch {}", marker.display())),
+    );
+    let o = check("fresh", "web-1");
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["check"], "runbook", "{r}");
+    // An infra host that did not opt in is not checked either.
+    let o = check("probe", "nas");
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(r["check"], "scope", "{r}");
+    assert!(!marker.exists());
+    assert!(!lab.path(".bosun/sim/nas").exists());
+    // And without an identity nothing is checked.
+    let o = lab.run(&["plan", "probe", "--target", "web-1", "--check"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--as"));
+}

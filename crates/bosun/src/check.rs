@@ -1,0 +1,119 @@
+//! `bosun plan --check`: a runbook's read-only checks, run as an op of the
+//! signing identity through intake and the controller like any other op
+//! (so policy, scope, infra rules, budgets and the ledger apply), of an
+//! adopted runbook only. Nothing runs outside the pipeline.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use bosun_control::controller::Controller;
+use bosun_control::{Control, Result, client, now};
+use bosun_model::{KeyId, OpState};
+use serde_json::json;
+
+use crate::cli::{Ctx, PlanArgs, other, parse_params, print_progress, refused, targets};
+
+/// How long `plan --check` waits for a daemon's controller to run the op.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// Signs the check op as `who`, submits it, runs it (or waits for the
+/// daemon to) and prints what each check reported.
+pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let runbook = p.runbook.as_deref().ok_or_else(|| {
+        other("name a runbook: `bosun plan <runbook> --check --target <host> --as <you>`")
+    })?;
+    let plan = client::plan(
+        &gov,
+        runbook,
+        &targets(&gov.inventory, &p.targets)?,
+        &parse_params(&p.params)?,
+    )?;
+    let plan = bosun_runbook::check_plan(plan).map_err(|e| other(e.to_string()))?;
+    let who = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
+    let key = client::load_secret(&ctx.keys, &who)?;
+    let t = now();
+    let (_, env) = ctl.sign_op(&key, &who, &plan, ctl.next_seq(&who)?, t)?;
+    let accepted = match ctl
+        .intake(&gov, std::slice::from_ref(&env), t)?
+        .into_iter()
+        .next()
+    {
+        Some(Ok(a)) => a,
+        Some(Err(rej)) => return Ok(refused(&rej, p.json)),
+        None => return Err(other("intake returned nothing")),
+    };
+    let jti = accepted.jti.clone();
+    if accepted.state == OpState::Approved {
+        run_or_wait(ctx, &ctl, &jti)?;
+    }
+    let Some(rec) = ctl.store.op(&jti)? else {
+        return Err(other(format!("check op {jti} is not in the store")));
+    };
+    let checks: Vec<_> = rec
+        .steps
+        .iter()
+        .map(|s| json!({"step": s.step, "host": s.host, "status": s.status, "exit_code": s.exit_code, "output": s.output}))
+        .collect();
+    if p.json {
+        println!(
+            "{}",
+            json!({"jti": jti, "state": rec.summary.state, "digest": plan.digest(), "plan": plan, "checks": checks})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "check op {jti} ({}): only `check` commands of the adopted runbook run",
+        rec.summary.state
+    );
+    match rec.summary.state {
+        OpState::PendingApproval => println!(
+            "it needs an approval first: bosun approve {jti} --as <operator>, then `bosun work`"
+        ),
+        OpState::Approved => println!(
+            "queued: the controller runs it (held or waiting: {})",
+            rec.detail
+        ),
+        _ => {}
+    }
+    for s in &rec.steps {
+        println!(
+            "  [{}] {}: {} (exit {})",
+            s.host,
+            s.step,
+            s.status.as_str(),
+            s.exit_code.map_or("-".to_string(), |c| c.to_string())
+        );
+        for line in s.output.lines() {
+            println!("      {line}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the controller until the queue is empty when no other controller
+/// holds the lease; otherwise waits (up to [`WAIT`]) for it to end the op.
+fn run_or_wait(ctx: &Ctx, ctl: &Control, jti: &bosun_model::Jti) -> Result<()> {
+    let mut c = Controller::new(ctx.control()?);
+    if c.acquire()?.is_ok() {
+        c.work_until_idle(&mut print_progress_quiet)?;
+        c.release()?;
+        return Ok(());
+    }
+    let end = Instant::now() + WAIT;
+    while Instant::now() < end {
+        match ctl.store.op(jti)? {
+            Some(r) if r.summary.state.is_terminal() => return Ok(()),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    }
+    Ok(())
+}
+
+/// Controller progress is not this command's output.
+fn print_progress_quiet(p: bosun_control::controller::Progress) {
+    if let bosun_control::controller::Progress::Warning(_) = &p {
+        print_progress(p);
+    }
+}
