@@ -170,7 +170,7 @@ fn a_host_moved_after_approval_runs_nothing() {
     let marker = lab.tmp.path().join("woken");
     let s = submit(&lab, "claude", "pkg-upgrade", "web-1", &["version=1.2"]);
     let j = jti(&s);
-    lab.ok(&["approve", &j, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &j, "--as", "alice"]);
     // After the approval, the agent points web-1 elsewhere and adds a wake
     // command that runs on the control host.
     let hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
@@ -262,7 +262,7 @@ fn lapsed_approvals_are_asked_for_again() {
     });
     let s = submit(&lab, "claude", "pkg-upgrade", "web-1", &["version=1.2"]);
     let j = jti(&s);
-    lab.ok(&["approve", &j, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &j, "--as", "alice"]);
     std::thread::sleep(std::time::Duration::from_millis(3100));
     lab.ok(&["work", "--until-idle"]);
     let op = show(&lab, &j);
@@ -273,7 +273,7 @@ fn lapsed_approvals_are_asked_for_again() {
     );
     assert!(!lab.path(".bosun/sim/web-1/pkgs").exists());
     // A fresh approval lets it run.
-    lab.ok(&["approve", &j, "--as", "bob"]);
+    lab.ok(&["approve", "--yes", &j, "--as", "bob"]);
     lab.ok(&["work", "--until-idle"]);
     assert_eq!(lab.state(&j), "succeeded");
 }
