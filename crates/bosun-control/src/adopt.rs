@@ -80,6 +80,25 @@ pub fn display_text(subject: &str, content: &str) -> String {
     content.to_string()
 }
 
+/// The change from `old` (in force) to `content` of `subject`.
+fn change_of(
+    subject: &str,
+    content: &str,
+    digest: &Digest,
+    old: Option<bosun_store::Adopted>,
+) -> Change {
+    Change {
+        subject: subject.to_string(),
+        old_text: old
+            .as_ref()
+            .map(|o| display_text(subject, &o.content))
+            .unwrap_or_default(),
+        new_text: display_text(subject, content),
+        old_digest: old.map(|o| o.digest),
+        new_digest: digest.clone(),
+    }
+}
+
 fn proposal_digest(items: &[ProposalItem]) -> Digest {
     let pairs: Vec<(&str, &str)> = items
         .iter()
@@ -141,16 +160,7 @@ impl Control {
             if old.as_ref().map(|o| &o.digest) == Some(&digest) {
                 continue;
             }
-            let change = Change {
-                subject: subject.clone(),
-                old_text: old
-                    .as_ref()
-                    .map(|o| display_text(&subject, &o.content))
-                    .unwrap_or_default(),
-                new_text: display_text(&subject, &content),
-                old_digest: old.map(|o| o.digest),
-                new_digest: digest.clone(),
-            };
+            let change = change_of(&subject, &content, &digest, old);
             out.push((
                 ProposalItem {
                     subject,
@@ -161,6 +171,20 @@ impl Control {
             ));
         }
         Ok(out)
+    }
+
+    /// What a recorded proposal changes against what is in force now,
+    /// subject by subject, with the old and new text for a diff: what an
+    /// operator reads before approving it. A subject already in force in
+    /// that version shows the same text on both sides.
+    pub fn proposal_changes(&self, p: &Proposal) -> Result<Vec<Change>> {
+        p.items
+            .iter()
+            .map(|it| {
+                let old = self.store.adopted(&it.subject)?;
+                Ok(change_of(&it.subject, &it.content, &it.digest, old))
+            })
+            .collect()
     }
 
     /// Records a proposal of every pending change. `None` when nothing

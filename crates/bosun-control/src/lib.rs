@@ -11,6 +11,7 @@ pub mod approve;
 pub mod bars;
 pub mod blockers;
 pub mod client;
+pub mod consent;
 pub mod controller;
 pub mod dispatch;
 pub mod exec;
@@ -22,6 +23,7 @@ pub mod mirror;
 pub mod notify;
 pub mod pipeline;
 pub mod report;
+pub mod resolve;
 pub mod rollout;
 pub mod statement;
 pub mod trusted;
@@ -75,6 +77,10 @@ pub enum ControlError {
     /// be replaced by an older one.
     #[error(transparent)]
     Trusted(#[from] trusted::TrustedError),
+    /// A short id names no single op or proposal (too short, no match,
+    /// or several: the candidates are listed).
+    #[error(transparent)]
+    Id(#[from] resolve::IdError),
     /// Anything else, in words: what happened and what to do.
     #[error("{0}")]
     Other(String),

@@ -43,6 +43,78 @@ pub fn run_all(make: &dyn Fn() -> Box<dyn Backend>) {
     rollouts_are_versioned(make().as_ref());
     reminders_count_and_snooze(make().as_ref());
     remembered_files(make().as_ref());
+    ids_resolve_by_prefix(make().as_ref());
+}
+
+/// Short ids: every op (proposal) whose id starts with the prefix, in
+/// byte order, the exact id first; literal characters only (no `LIKE`
+/// wildcards: `_` and `%` are not patterns); the limit holds.
+fn ids_resolve_by_prefix(b: &dyn Backend) {
+    let ids = [
+        "0192a1b2c3d4e5f6",
+        "0192a1b2c3ffff",
+        "0192b0000000",
+        "abcdef",
+        "abcdefg",
+        "abxdef",
+        "ABCDEF",
+    ];
+    let ops: Vec<NewOp> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| new_op(id, "claude", i as u64 + 1, &["h1"], true, OpState::Approved))
+        .collect();
+    for r in b.submit_ops(&ops, &[]).unwrap() {
+        r.unwrap();
+    }
+    let found = |p: &str, limit: usize| -> Vec<String> {
+        b.op_ids_with_prefix(p, limit)
+            .unwrap()
+            .into_iter()
+            .map(|j| j.to_string())
+            .collect()
+    };
+    assert_eq!(
+        found("0192a1b2c3", 10),
+        vec!["0192a1b2c3d4e5f6", "0192a1b2c3ffff"]
+    );
+    assert_eq!(found("0192a1b2c3d", 10), vec!["0192a1b2c3d4e5f6"]);
+    assert_eq!(
+        found("abcdef", 10),
+        vec!["abcdef", "abcdefg"],
+        "the exact id comes first"
+    );
+    assert_eq!(found("ABC", 10), vec!["ABCDEF"], "ids are case-sensitive");
+    assert_eq!(found("0192", 2).len(), 2, "the limit holds");
+    assert!(found("zz", 10).is_empty());
+    assert!(found("ab_def", 10).is_empty(), "`_` is no wildcard");
+    assert!(found("ab%", 10).is_empty(), "`%` is no wildcard");
+    assert!(found("", 10).is_empty(), "an empty prefix names nothing");
+    assert!(
+        b.proposal_ids_with_prefix("0192", 10).unwrap().is_empty(),
+        "op ids are not proposal ids"
+    );
+    for id in ["prop-aa1", "prop-ab2"] {
+        b.propose(&Proposal {
+            id: jti(id),
+            proposer: KeyId::parse("alice").unwrap(),
+            digest: Digest::of(id.as_bytes()),
+            items: vec![],
+            state: "open".into(),
+            created_at: 10,
+        })
+        .unwrap();
+    }
+    let props = |p: &str| -> Vec<String> {
+        b.proposal_ids_with_prefix(p, 10)
+            .unwrap()
+            .into_iter()
+            .map(|j| j.to_string())
+            .collect()
+    };
+    assert_eq!(props("prop-a"), vec!["prop-aa1", "prop-ab2"]);
+    assert_eq!(props("prop-ab"), vec!["prop-ab2"]);
+    assert!(b.op_ids_with_prefix("prop", 10).unwrap().is_empty());
 }
 
 fn remembered_files(b: &dyn Backend) {

@@ -135,6 +135,15 @@ pub trait Store: Send + Sync {
     fn op(&self, jti: &Jti) -> Result<Option<OpRecord>>;
     /// Ops, newest first, optionally only those in `state`.
     fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>>;
+    /// The jtis of ops that start with `prefix`, in byte order, at most
+    /// `limit`: how a short id a human typed is resolved. A jti equal to
+    /// `prefix` comes first; a prefix with a character no id may hold
+    /// matches nothing. Backends answer from an index on the jti, never by
+    /// scanning every op.
+    fn op_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>>;
+    /// The ids of proposals (open or not) that start with `prefix`, as
+    /// [`Store::op_ids_with_prefix`] does for ops.
+    fn proposal_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>>;
     /// The issuer's last accepted seq.
     fn last_seq(&self, iss: &KeyId) -> Result<Option<u64>>;
     /// Hosts changed (targets of non-read-only ops not denied) by `iss`

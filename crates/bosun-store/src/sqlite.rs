@@ -383,6 +383,58 @@ fn jti_of(s: String) -> Result<Jti> {
     Jti::try_from(s).map_err(|e| corrupt("jti", e))
 }
 
+/// The smallest string above every string that starts with `prefix`,
+/// for an indexed range `col >= prefix AND col < bound`; `None` when
+/// `prefix` holds a character no id may (ids are ASCII letters, digits,
+/// `-`, `_` and `.`), so that it matches nothing.
+fn prefix_bound(prefix: &str) -> Option<String> {
+    if prefix.is_empty()
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return None;
+    }
+    // The last byte is an ASCII letter, digit or punctuation below 0x7f:
+    // one above it is still ASCII, and above every continuation.
+    let mut bytes = prefix.as_bytes().to_vec();
+    let last = bytes.last_mut()?;
+    *last += 1;
+    String::from_utf8(bytes).ok()
+}
+
+/// The range query of [`ids_with_prefix`].
+fn prefix_sql(table: &str, col: &str) -> String {
+    format!("SELECT {col} FROM {table} WHERE {col} >= ?1 AND {col} < ?2 ORDER BY {col} LIMIT ?3")
+}
+
+/// The ids in `table`'s `col` (its primary key) that start with
+/// `prefix`, in byte order, at most `limit`: a range scan of the key's
+/// index.
+fn ids_with_prefix(
+    c: &Connection,
+    table: &str,
+    col: &str,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<Jti>> {
+    let Some(bound) = prefix_bound(prefix) else {
+        return Ok(Vec::new());
+    };
+    let mut st = c.prepare_cached(&prefix_sql(table, col)).map_err(be)?;
+    let rows = st
+        .query_map(
+            params![prefix, bound, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| r.get::<_, String>(0),
+        )
+        .map_err(be)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(jti_of(row.map_err(be)?)?);
+    }
+    Ok(out)
+}
+
 fn i64_of(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -1258,6 +1310,14 @@ impl Store for SqliteStore {
                 detail,
             }))
         })
+    }
+
+    fn op_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>> {
+        self.with_conn(|c| ids_with_prefix(c, "ops", "jti", prefix, limit))
+    }
+
+    fn proposal_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>> {
+        self.with_conn(|c| ids_with_prefix(c, "proposals", "id", prefix, limit))
     }
 
     fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>> {
@@ -2518,6 +2578,42 @@ impl Queue for SqliteStore {
 mod tests {
     use super::tree_pos;
     use crate::Store as _;
+
+    #[test]
+    fn prefix_lookups_search_the_key_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bosun.db");
+        let _store = super::SqliteStore::open(&path).unwrap();
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for (table, col) in [("ops", "jti"), ("proposals", "id")] {
+            let mut st = c
+                .prepare(&format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    super::prefix_sql(table, col)
+                ))
+                .unwrap();
+            let plan: Vec<String> = st
+                .query_map(rusqlite::params!["abc", "abd", 11], |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|d| d.starts_with("SEARCH") && d.contains("INDEX")),
+                "{table}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|d| d.starts_with("SCAN")),
+                "{table}: {plan:?}"
+            );
+        }
+        assert_eq!(super::prefix_bound("0192ab").as_deref(), Some("0192ac"));
+        assert_eq!(super::prefix_bound("a-z").as_deref(), Some("a-{"));
+        assert_eq!(super::prefix_bound("a%"), None);
+        assert_eq!(super::prefix_bound(""), None);
+    }
 
     /// The first salt of a WAL header (bytes 16..20): SQLite draws a new
     /// one each time the log starts over from its beginning.

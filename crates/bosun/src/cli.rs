@@ -8,7 +8,7 @@ use bosun_control::controller::{Controller, Progress, Tick};
 use bosun_control::intake::{Rejected, decision_word};
 use bosun_control::ledger;
 use bosun_control::{Control, ControlError, Result, client, now};
-use bosun_model::{Act, Jti, KeyId, Name, OpState, Outcome, Role, Verdict};
+use bosun_model::{Act, KeyId, Name, OpState, Outcome, Role, Verdict};
 use bosun_store::StepStatus;
 use bosun_workspace::{KeyRegistry, Workspace};
 use clap::{Args, Parser, Subcommand};
@@ -84,14 +84,24 @@ enum Cmd {
     Key(KeyCmd),
     /// Propose the policy, key registry and runbooks on disk for adoption,
     /// or approve a proposal. Nothing on disk is in force until adopted.
+    ///
+    /// Proposing prints the diff against what is in force and signs the
+    /// proposer's approval. `--approve` prints the diff being approved and
+    /// asks `approve? [y/N]` before signing; without a terminal it signs
+    /// only with `--yes`.
     Adopt {
         /// Sign as this identity (an operator).
         #[arg(long = "as")]
         as_: String,
-        /// Approve this proposal instead of proposing.
+        /// Approve this proposal instead of proposing (its id, or an
+        /// unambiguous prefix of at least 6 characters).
         #[arg(long)]
         approve: Option<String>,
-        /// Output JSON.
+        /// With `--approve`: sign without asking (for scripts; required
+        /// when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Output JSON (the diff goes to stderr).
         #[arg(long)]
         json: bool,
     },
@@ -131,19 +141,31 @@ enum Cmd {
         envelope: Option<PathBuf>,
     },
     /// Approve an op pending approval (signed; binds to its plan digest).
+    ///
+    /// First shows exactly what will run — the runbook and its digest, the
+    /// params, every host with where it runs and its rendered commands,
+    /// the decision and the rules that asked for approval, the approvals
+    /// so far, the blockers and budgets that apply — then asks
+    /// `approve? [y/N]`. Without a terminal nothing is signed unless
+    /// `--yes` is given.
     Approve {
-        /// The op's jti.
+        /// The op's jti, or an unambiguous prefix of at least 6 characters.
         jti: String,
         /// Sign as this identity (a human operator).
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
+        /// Sign without asking (for scripts; required when stdin is not a
+        /// terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Output JSON (what is shown before signing goes to stderr).
         #[arg(long)]
         json: bool,
     },
-    /// Deny an op pending approval.
+    /// Deny an op pending approval. Shows the op as `approve` does, then
+    /// asks `deny? [y/N]`; without a terminal, only with `--yes`.
     Deny {
-        /// The op's jti.
+        /// The op's jti, or an unambiguous prefix of at least 6 characters.
         jti: String,
         /// Why (recorded).
         #[arg(long)]
@@ -151,7 +173,11 @@ enum Cmd {
         /// Sign as this identity (a human operator).
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
+        /// Sign without asking (for scripts; required when stdin is not a
+        /// terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Output JSON (what is shown before signing goes to stderr).
         #[arg(long)]
         json: bool,
     },
@@ -498,9 +524,11 @@ enum OpsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Show one op: decision, approvals, steps.
+    /// Show one op as an approver reads it (runbook, params, hosts and
+    /// their rendered commands, decision, approvals, blockers), then its
+    /// steps.
     Show {
-        /// The op's jti.
+        /// The op's jti, or an unambiguous prefix of at least 6 characters.
         jti: String,
         /// Print the signed envelope only.
         #[arg(long)]
@@ -546,10 +574,6 @@ pub(crate) fn other(s: impl Into<String>) -> ControlError {
 
 fn key_id(s: &str) -> Result<KeyId> {
     KeyId::parse(s).map_err(|e| other(e.to_string()))
-}
-
-fn jti(s: &str) -> Result<Jti> {
-    Jti::parse(s).map_err(|e| other(e.to_string()))
 }
 
 pub(crate) fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
@@ -804,8 +828,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Adopt {
             as_,
             approve,
+            yes,
             json: j,
-        } => adopt(&ctx, &as_, approve.as_deref(), j),
+        } => adopt(&ctx, &as_, approve.as_deref(), yes, j),
         Cmd::Status { json: j } => status(&ctx, j),
         Cmd::Plan { args, check, as_ } => match (check, as_) {
             (false, _) => plan_cmd(&ctx, &args),
@@ -822,14 +847,30 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Approve {
             jti: j,
             as_,
+            yes,
             json: js,
-        } => answer(&ctx, &j, &as_, Verdict::Approve, None, js),
+        } => answer(
+            &ctx,
+            &j,
+            &as_,
+            Verdict::Approve,
+            None,
+            Asked { yes, json: js },
+        ),
         Cmd::Deny {
             jti: j,
             why,
             as_,
+            yes,
             json: js,
-        } => answer(&ctx, &j, &as_, Verdict::Deny, Some(why), js),
+        } => answer(
+            &ctx,
+            &j,
+            &as_,
+            Verdict::Deny,
+            Some(why),
+            Asked { yes, json: js },
+        ),
         Cmd::Ops(OpsCmd::List {
             state,
             limit,
@@ -872,17 +913,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             json: js,
         }) => {
             let ctl = ctx.control()?;
-            let Some(rec) = ctl.store.op(&jti(&j)?)? else {
-                return Err(other(format!(
-                    "no op with jti `{j}` (see `bosun ops list`)"
-                )));
-            };
-            if envelope {
-                println!("{}", rec.envelope);
-            } else if js {
-                println!("{}", op_json(&rec));
+            let op = ctl.resolve_op(&j)?;
+            if envelope || js {
+                let Some(rec) = ctl.store.op(&op)? else {
+                    return Err(other(format!(
+                        "no op with jti `{op}` (see `bosun ops list`)"
+                    )));
+                };
+                if envelope {
+                    println!("{}", rec.envelope);
+                } else {
+                    println!("{}", op_json(&rec));
+                }
             } else {
-                print_op(&rec);
+                let view = ctl.consent(&op, now())?;
+                print_op(&view).map_err(|e| other(format!("stdout: {e}")))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -949,8 +994,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Policy(PolicyCmd::Explain { jti: j, json: js }) => {
             let ctl = ctx.control()?;
-            let Some(rec) = ctl.store.op(&jti(&j)?)? else {
-                return Err(other(format!("no op with jti `{j}`")));
+            let op = ctl.resolve_op(&j)?;
+            let Some(rec) = ctl.store.op(&op)? else {
+                return Err(other(format!("no op with jti `{op}`")));
             };
             let d = &rec.decision;
             if js {
@@ -1032,7 +1078,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             let act = match target.parse::<u64>() {
                 Ok(id) => Act::BlockerSnooze { id, until },
                 Err(_) => Act::Snooze {
-                    op: jti(&target)?,
+                    op: ctl.resolve_op(&target)?,
                     until,
                 },
             };
@@ -1111,7 +1157,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                 bosun_model::ReportStatus::Fail
             };
             let t = now();
-            let env = ctl.sign_step_report(&key, &who, &jti(&j)?, &step, host, status, note, t)?;
+            let op = ctl.resolve_op(&j)?;
+            let env = ctl.sign_step_report(&key, &who, &op, &step, host, status, note, t)?;
             match ctl.accept_step_report(&gov, &env, t)? {
                 Ok(out) => {
                     if js {
@@ -1224,19 +1271,7 @@ pub(crate) fn print_reminder(
 
 pub(crate) fn explain_text(rec: &bosun_store::OpRecord) -> String {
     let d = &rec.decision;
-    let verdict = match &d.outcome {
-        Outcome::Auto => "runs without a human (auto)".to_string(),
-        Outcome::Approvals(r) => format!(
-            "needs {} approval(s) from: {}",
-            r.m,
-            r.roles
-                .iter()
-                .map(|r| r.to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Outcome::Deny { reason } => format!("denied: {reason}"),
-    };
+    let verdict = crate::consent::verdict_text(&d.outcome);
     let mut s = format!(
         "op {} by {} ({}) — runbook {} on {} host(s)\ndecision: {verdict}\npolicy in force: {}\n",
         rec.summary.jti,
@@ -1257,41 +1292,14 @@ pub(crate) fn explain_text(rec: &bosun_store::OpRecord) -> String {
     s.trim_end().to_string()
 }
 
-fn print_op(rec: &bosun_store::OpRecord) {
-    println!("op        {}", rec.summary.jti);
-    println!("state     {}", rec.summary.state);
-    println!(
-        "issuer    {} ({}), seq {}",
-        rec.claims.iss, rec.role, rec.claims.seq
-    );
-    println!(
-        "runbook   {}  targets: {}",
-        rec.claims.runbook,
-        rec.claims
-            .targets
-            .iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!("plan      {}", rec.claims.plan_digest);
-    println!(
-        "decision  {} ({})",
-        decision_word(&rec.decision),
-        rec.decision.policy_ids.join(", ")
-    );
-    for a in &rec.approvals {
-        println!(
-            "  {:?} by {} ({}) at {}",
-            a.claims.verdict,
-            a.claims.iss,
-            a.role,
-            time(a.received_at)
-        );
-    }
+/// `ops show`: the op as an approver reads it, then how its run went.
+fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
+    let rec = &view.op;
+    let mut text = crate::consent::render(view);
     if !rec.detail.is_empty() {
-        println!("detail    {}", rec.detail);
+        text.push_str(&format!("detail    {}\n", rec.detail));
     }
+    crate::output::emit(&text)?;
     if !rec.steps.is_empty() {
         let rows: Vec<Vec<String>> = rec
             .steps
@@ -1309,19 +1317,36 @@ fn print_op(rec: &bosun_store::OpRecord) {
             .collect();
         table(&["#", "step", "host", "status", "exit", "ms"], &rows);
     }
+    Ok(())
 }
 
-fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, j: bool) -> Result<ExitCode> {
+fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let who = key_id(as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
     let t = now();
     let (proposal, changes) = match approve {
         Some(id) => {
+            let id = ctl.resolve_proposal(id)?;
             let p = ctl
                 .store
-                .proposal(&jti(id)?)?
+                .proposal(&id)?
                 .ok_or_else(|| other(format!("no proposal `{id}`")))?;
+            let changes = ctl.proposal_changes(&p)?;
+            let head = format!(
+                "proposal {} by {} ({}), {} subject(s), digest {}\n",
+                p.id,
+                p.proposer,
+                p.state,
+                changes.len(),
+                p.digest
+            );
+            crate::consent::show(
+                &format!("{head}{}", crate::consent::render_changes(&changes)),
+                j,
+                yes,
+            )?;
+            crate::consent::confirm("approve?", yes)?;
             (p, Vec::new())
         }
         None => match ctl.propose(&who, t)? {
@@ -1339,30 +1364,12 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, j: bool) -> Result<ExitCod
             }
         },
     };
-    if !j {
-        for c in &changes {
-            println!(
-                "── {} {} → {}",
-                c.subject,
-                c.old_digest.as_ref().map_or("(new)", |d| d.short()),
-                c.new_digest.short()
-            );
-            let diff = similar::TextDiff::from_lines(&c.old_text, &c.new_text);
-            for op in diff.ops() {
-                for ch in diff.iter_changes(op) {
-                    let sign = match ch.tag() {
-                        similar::ChangeTag::Delete => "-",
-                        similar::ChangeTag::Insert => "+",
-                        similar::ChangeTag::Equal => continue,
-                    };
-                    print!("{sign} {}", ch.value());
-                    if !ch.value().ends_with('\n') {
-                        println!();
-                    }
-                }
-            }
-        }
+    if !j && !changes.is_empty() {
+        crate::output::emit(&crate::consent::render_changes(&changes))
+            .map_err(|e| other(format!("stdout: {e}")))?;
     }
+    // Signed when answered: the question may have waited a while.
+    let t = now();
     let (_, env) = ctl.sign_approval(
         &key,
         &who,
@@ -1647,25 +1654,38 @@ fn submit(
     }
 }
 
+/// How a signing verb was asked: `--yes`, `--json`.
+struct Asked {
+    yes: bool,
+    json: bool,
+}
+
 fn answer(
     ctx: &Ctx,
     j: &str,
     as_: &str,
     verdict: Verdict,
     why: Option<String>,
-    js: bool,
+    asked: Asked,
 ) -> Result<ExitCode> {
+    let js = asked.json;
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
-    let op = jti(j)?;
-    let rec = ctl
-        .store
-        .op(&op)?
-        .ok_or_else(|| other(format!("no op with jti `{j}`")))?;
+    let op = ctl.resolve_op(j)?;
     let who = key_id(as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
     let t = now();
-    let (_, env) = ctl.sign_approval(&key, &who, &op, &rec.plan.digest(), verdict, why, t)?;
+    // What is shown is what is signed: the digest of the plan rendered here.
+    let view = ctl.consent(&op, t)?;
+    crate::consent::show(&crate::consent::render(&view), js, asked.yes)?;
+    let question = match verdict {
+        Verdict::Approve => "approve?",
+        Verdict::Deny => "deny?",
+    };
+    crate::consent::confirm(question, asked.yes)?;
+    // Signed when answered: the question may have waited a while.
+    let t = now();
+    let (_, env) = ctl.sign_approval(&key, &who, &op, &view.plan_digest, verdict, why, t)?;
     match ctl.accept_approval(&gov, &env, t)? {
         Ok(out) => {
             if js {

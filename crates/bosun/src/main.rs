@@ -2,13 +2,16 @@
 //! crates and prints; nothing else prints or exits.
 //!
 //! Exit codes: 0 success; 1 error (bad input, missing workspace, store
-//! failure); 2 usage error; 3 an input was refused by a check (intake,
-//! approval, adoption), with the check named.
+//! failure, an id that names no single op, or a signature not given
+//! because nobody consented: `approve? [y/N]` answered no, or no terminal
+//! and no `--yes`); 2 usage error; 3 an input was refused by a check
+//! (intake, approval, adoption), with the check named.
 
 mod bench;
 mod bench_rollout;
 mod check;
 mod cli;
+mod consent;
 mod demo;
 mod fleet_cli;
 mod output;

@@ -11,6 +11,23 @@ pub fn time(t: i64) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// Writes `text` to stdout and flushes it. A closed pipe is an error to
+/// return, never a panic (as `println!` would).
+pub fn emit(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
+/// As [`emit`], to stderr.
+pub fn emit_err(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stderr().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
+}
+
 /// Prints rows as an aligned table.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();

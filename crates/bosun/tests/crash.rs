@@ -34,7 +34,7 @@ fn crash_mid_second_step(idempotent: bool) -> (Lab, String) {
         "submit", "slow", "--target", "web-1", "--as", "claude", "--json",
     ]);
     let jti = s["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", &jti, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     let mut serve = lab
         .cmd(&["serve"])
         .stdout(std::process::Stdio::null())
@@ -92,7 +92,7 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
             "--json",
         ]);
         let j = s["jti"].as_str().unwrap().to_string();
-        lab.ok(&["approve", &j, "--as", "alice"]);
+        lab.ok(&["approve", "--yes", &j, "--as", "alice"]);
         j
     };
     let held = submit("web-1");

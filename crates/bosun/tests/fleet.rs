@@ -42,7 +42,7 @@ fn op(lab: &Lab, runbook: &str, target: &str, params: &[&str]) -> String {
     }
     let s = lab.json(&args);
     let jti = s["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", &jti, "--as", "bob"]);
+    lab.ok(&["approve", "--yes", &jti, "--as", "bob"]);
     jti
 }
 
@@ -280,7 +280,7 @@ bars = [
 fn approve_and_work(lab: &Lab, v: &serde_json::Value) -> String {
     let jti = v["jti"].as_str().unwrap();
     if v["state"] == "pending_approval" {
-        lab.ok(&["approve", jti, "--as", "bob"]);
+        lab.ok(&["approve", "--yes", jti, "--as", "bob"]);
     }
     lab.ok(&["work", "--until-idle"])
 }
@@ -562,7 +562,13 @@ fn ops_of_an_earlier_start_or_a_rolled_back_rollout_never_run() {
     lab.ok(&["rollout", "abort", "pkg", "--as", "bob"]);
     let new = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     // The old canary op is approved after the restart: it still never runs.
-    lab.ok(&["approve", old["jti"].as_str().unwrap(), "--as", "bob"]);
+    lab.ok(&[
+        "approve",
+        "--yes",
+        old["jti"].as_str().unwrap(),
+        "--as",
+        "bob",
+    ]);
     lab.ok(&["work", "--until-idle"]);
     assert_eq!(lab.state(old["jti"].as_str().unwrap()), "failed");
     assert!(!lab.path(".bosun/sim/canary-1/version").exists());
@@ -576,7 +582,13 @@ fn ops_of_an_earlier_start_or_a_rolled_back_rollout_never_run() {
     approve_and_work(&lab, &w0);
     let w1 = lab.json(&["rollout", "promote", "pkg", "--as", "alice", "--json"]);
     let rb = lab.json(&["rollout", "rollback", "pkg", "--as", "alice", "--json"]);
-    lab.ok(&["approve", w1["jti"].as_str().unwrap(), "--as", "bob"]);
+    lab.ok(&[
+        "approve",
+        "--yes",
+        w1["jti"].as_str().unwrap(),
+        "--as",
+        "bob",
+    ]);
     approve_and_work(&lab, &rb);
     assert_eq!(lab.state(w1["jti"].as_str().unwrap()), "failed");
     assert!(
@@ -750,7 +762,7 @@ bars = [{ kind = "burn_in", hold = "10s", cmd = "test -f version" }]
     );
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     let jti = w0["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", &jti, "--as", "bob"]);
+    lab.ok(&["approve", "--yes", &jti, "--as", "bob"]);
     let mut serve = lab
         .cmd(&["serve"])
         .stdout(std::process::Stdio::null())
@@ -811,7 +823,7 @@ fn a_malformed_inventory_leaves_the_last_good_one_in_force() {
     );
     assert!(out.contains("fleet/hosts.toml:"), "{out}");
     // … while the approval and the run use the adopted inventory.
-    lab.ok(&["approve", &jti, "--as", "bob"]);
+    lab.ok(&["approve", "--yes", &jti, "--as", "bob"]);
     let o = lab.run(&["work", "--until-idle"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(

@@ -156,7 +156,11 @@ fn a_protected_operator_cannot_sign_without_a_terminal_or_with_a_wrong_passphras
     let jti = submit_pending(&lab);
     // An agent running `bosun approve --as alice` (stdin not a terminal, no
     // CI passphrase configured) is refused before anything is signed.
-    let err = failed(&run_env(&lab, &["approve", &jti, "--as", "alice"], &[]));
+    let err = failed(&run_env(
+        &lab,
+        &["approve", "--yes", &jti, "--as", "alice"],
+        &[],
+    ));
     assert!(err.contains("no terminal"), "{err}");
     assert!(err.contains("refusing to sign"), "{err}");
     assert_eq!(lab.state(&jti), "pending_approval");
@@ -168,14 +172,18 @@ fn a_protected_operator_cannot_sign_without_a_terminal_or_with_a_wrong_passphras
     // A wrong passphrase: refused, clearly.
     let err = failed(&run_env(
         &lab,
-        &["approve", &jti, "--as", "alice"],
+        &["approve", "--yes", &jti, "--as", "alice"],
         &[("BOSUN_PASSPHRASE_FILE", &wrong)],
     ));
     assert!(err.contains("wrong passphrase"), "{err}");
     assert_eq!(lab.state(&jti), "pending_approval");
 
     // The right one signs.
-    ok_env(&lab, &["approve", &jti, "--as", "alice"], &with_pass);
+    ok_env(
+        &lab,
+        &["approve", "--yes", &jti, "--as", "alice"],
+        &with_pass,
+    );
     assert_ne!(lab.state(&jti), "pending_approval");
     assert_eq!(approvals(&lab, &jti), 1);
 }
@@ -265,7 +273,7 @@ fn an_operator_signs_through_a_real_ssh_agent() {
 
     ok_env(&lab, &["adopt", "--as", "alice"], &sock);
     let jti = submit_pending(&lab);
-    ok_env(&lab, &["approve", &jti, "--as", "alice"], &sock);
+    ok_env(&lab, &["approve", "--yes", &jti, "--as", "alice"], &sock);
     assert_ne!(lab.state(&jti), "pending_approval");
     assert_eq!(approvals(&lab, &jti), 1);
 
@@ -279,7 +287,11 @@ fn an_operator_signs_through_a_real_ssh_agent() {
         .unwrap();
     assert!(st.success());
     let jti = submit_pending(&lab);
-    let err = failed(&run_env(&lab, &["approve", &jti, "--as", "alice"], &sock));
+    let err = failed(&run_env(
+        &lab,
+        &["approve", "--yes", &jti, "--as", "alice"],
+        &sock,
+    ));
     assert!(err.contains("does not hold the key"), "{err}");
     assert_eq!(approvals(&lab, &jti), 0);
 

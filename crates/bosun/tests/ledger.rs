@@ -24,7 +24,13 @@ fn busy_lab() -> Lab {
             "claude",
             "--json",
         ]);
-        lab.ok(&["approve", s["jti"].as_str().unwrap(), "--as", "alice"]);
+        lab.ok(&[
+            "approve",
+            "--yes",
+            s["jti"].as_str().unwrap(),
+            "--as",
+            "alice",
+        ]);
         lab.ok(&["work", "--until-idle"]);
     }
     lab

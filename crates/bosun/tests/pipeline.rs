@@ -44,7 +44,7 @@ fn agent_op_waits_for_an_operator_then_runs_once() {
             .exists()
     );
     // Approve, run.
-    let a = lab.json(&["approve", &jti, "--as", "alice", "--json"]);
+    let a = lab.json(&["approve", "--yes", &jti, "--as", "alice", "--json"]);
     assert_eq!(a["state"], "approved");
     lab.ok(&["work", "--until-idle"]);
     let show = lab.json(&["ops", "show", &jti, "--json"]);
@@ -79,7 +79,7 @@ fn agents_never_approve_and_nobody_approves_their_own_op() {
     let lab = Lab::new();
     let s = submit(&lab, "claude", "pkg-upgrade", &["web-1"], &["version=1"]);
     let jti = s["jti"].as_str().unwrap();
-    let r = lab.refused(&["approve", jti, "--as", "claude", "--json"]);
+    let r = lab.refused(&["approve", "--yes", jti, "--as", "claude", "--json"]);
     assert_eq!(r["check"], "approver_role");
     let s2 = submit(&lab, "alice", "pkg-upgrade", &["web-2"], &["version=1"]);
     assert_eq!(
@@ -87,7 +87,7 @@ fn agents_never_approve_and_nobody_approves_their_own_op() {
         "an operator's own changing op needs another operator"
     );
     let jti2 = s2["jti"].as_str().unwrap();
-    let r = lab.refused(&["approve", jti2, "--as", "alice", "--json"]);
+    let r = lab.refused(&["approve", "--yes", jti2, "--as", "alice", "--json"]);
     assert_eq!(r["check"], "self_approval");
     // Nothing changed: both still pending, and the refusals are recorded.
     assert_eq!(lab.state(jti), "pending_approval");
@@ -104,7 +104,7 @@ fn agents_never_approve_and_nobody_approves_their_own_op() {
         "{checks:?}"
     );
     // Another operator may; a denial ends it.
-    lab.ok(&["deny", jti2, "--why", "not today", "--as", "bob"]);
+    lab.ok(&["deny", "--yes", jti2, "--why", "not today", "--as", "bob"]);
     assert_eq!(lab.state(jti2), "denied");
 }
 
@@ -198,7 +198,7 @@ fn an_agent_cannot_loosen_its_leash_by_editing_files() {
     assert_eq!(p["adopted"], false);
     assert_eq!(p["needed"], 2);
     let id = p["proposal"].as_str().unwrap();
-    let p = lab.json(&["adopt", "--approve", id, "--as", "bob", "--json"]);
+    let p = lab.json(&["adopt", "--yes", "--approve", id, "--as", "bob", "--json"]);
     assert_eq!(p["adopted"], true);
     let s = submit(&lab, "claude", "pkg-upgrade", &["web-1"], &["version=10"]);
     assert_eq!(s["decision"], "auto", "the adopted new policy is in force");

@@ -13,7 +13,7 @@ fn run_op(lab: &Lab, runbook: &str) -> serde_json::Value {
     ]);
     let jti = s["jti"].as_str().unwrap().to_string();
     if s["state"] == "pending_approval" {
-        lab.ok(&["approve", &jti, "--as", "alice"]);
+        lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     }
     lab.ok(&["work", "--until-idle"]);
     lab.json(&["ops", "show", &jti, "--json"])
@@ -196,7 +196,7 @@ fn start_human_run(lab: &Lab) -> String {
         "--json",
     ]);
     let jti = s["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", &jti, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     lab.ok(&["work", "--until-idle"]);
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["state"], "running", "{show}");
@@ -286,7 +286,7 @@ fn a_waiting_run_survives_a_killed_controller() {
         "--json",
     ]);
     let jti = s["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", &jti, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     let mut serve = lab
         .cmd(&["serve"])
         .stdout(std::process::Stdio::null())
@@ -331,7 +331,7 @@ fn run_on(lab: &Lab, runbook: &str, hosts: &[&str]) -> serde_json::Value {
     let s = lab.json(&args);
     let jti = s["jti"].as_str().unwrap().to_string();
     if s["state"] == "pending_approval" {
-        lab.ok(&["approve", &jti, "--as", "alice"]);
+        lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     }
     lab.ok(&["work", "--until-idle"]);
     lab.json(&["ops", "show", &jti, "--json"])

@@ -52,7 +52,7 @@ fn submit(lab: &Lab, runbook: &str, hosts: &[&str], params: &[String]) -> String
     let s = lab.json(&args);
     let jti = s["jti"].as_str().unwrap().to_string();
     if s["state"] == "pending_approval" {
-        lab.ok(&["approve", &jti, "--as", "alice"]);
+        lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     }
     jti
 }
@@ -374,7 +374,13 @@ bars = [
     );
     lab.adopt();
     let w0 = lab.json(&["rollout", "start", "ssh", "--as", "alice", "--json"]);
-    lab.ok(&["approve", w0["jti"].as_str().unwrap(), "--as", "bob"]);
+    lab.ok(&[
+        "approve",
+        "--yes",
+        w0["jti"].as_str().unwrap(),
+        "--as",
+        "bob",
+    ]);
     lab.ok(&["work", "--until-idle"]);
     let st = lab.json(&["rollout", "status", "ssh", "--json"]);
     assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
@@ -387,7 +393,13 @@ bars = [
     );
 
     let w1 = lab.json(&["rollout", "promote", "ssh", "--as", "alice", "--json"]);
-    lab.ok(&["approve", w1["jti"].as_str().unwrap(), "--as", "bob"]);
+    lab.ok(&[
+        "approve",
+        "--yes",
+        w1["jti"].as_str().unwrap(),
+        "--as",
+        "bob",
+    ]);
     lab.ok(&["work", "--until-idle"]);
     let st = lab.json(&["rollout", "status", "ssh", "--json"]);
     let last = &st["runs"][1][1];

@@ -170,7 +170,7 @@ fn a_host_moved_after_approval_runs_nothing() {
     let marker = lab.tmp.path().join("woken");
     let s = submit(&lab, "claude", "pkg-upgrade", "web-1", &["version=1.2"]);
     let j = jti(&s);
-    lab.ok(&["approve", &j, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &j, "--as", "alice"]);
     // After the approval, web-1 moves elsewhere and gets a wake command
     // (one that runs on the control host); the edit counts only once
     // adopted, and even then the approved plan does not follow it.
@@ -264,7 +264,7 @@ fn lapsed_approvals_are_asked_for_again() {
     });
     let s = submit(&lab, "claude", "pkg-upgrade", "web-1", &["version=1.2"]);
     let j = jti(&s);
-    lab.ok(&["approve", &j, "--as", "alice"]);
+    lab.ok(&["approve", "--yes", &j, "--as", "alice"]);
     std::thread::sleep(std::time::Duration::from_millis(3100));
     lab.ok(&["work", "--until-idle"]);
     let op = show(&lab, &j);
@@ -275,7 +275,7 @@ fn lapsed_approvals_are_asked_for_again() {
     );
     assert!(!lab.path(".bosun/sim/web-1/pkgs").exists());
     // A fresh approval lets it run.
-    lab.ok(&["approve", &j, "--as", "bob"]);
+    lab.ok(&["approve", "--yes", &j, "--as", "bob"]);
     lab.ok(&["work", "--until-idle"]);
     assert_eq!(lab.state(&j), "succeeded");
 }
@@ -420,7 +420,7 @@ fn an_edited_rollout_runs_as_adopted_and_a_new_one_not_at_all() {
     let w0 = lab.json(&["rollout", "start", "pkg-upgrade", "--as", "alice", "--json"]);
     let j = jti(&w0);
     if lab.state(&j) == "pending_approval" {
-        lab.ok(&["approve", &j, "--as", "bob"]);
+        lab.ok(&["approve", "--yes", &j, "--as", "bob"]);
     }
     lab.ok(&["work", "--until-idle"]);
     assert_eq!(lab.state(&j), "succeeded");

@@ -60,7 +60,7 @@ impl Lab {
         let p = self.json(&["adopt", "--as", "alice", "--json"]);
         if p["adopted"] == false {
             let id = p["proposal"].as_str().unwrap();
-            let p = self.json(&["adopt", "--approve", id, "--as", "bob", "--json"]);
+            let p = self.json(&["adopt", "--approve", id, "--as", "bob", "--yes", "--json"]);
             assert_eq!(p["adopted"], true, "{p}");
         }
     }
