@@ -309,6 +309,7 @@ impl Controller {
         // The store is not trusted blindly: the plan must be the one that
         // was signed; a fresh dispatch also needs approvals still valid and
         // every host where the plan says it is.
+        let hosts = self.inventory(progress)?;
         let mut refusal = crate::dispatch::check_digest(&op).err();
         if refusal.is_none() && op.summary.state == OpState::Approved {
             let validity = self.ctl.governed()?.policy.approval_validity_secs();
@@ -322,8 +323,7 @@ impl Controller {
                     Err(e) => Err(e.into()),
                 };
             }
-            let inventory = self.inventory(progress)?;
-            refusal = crate::dispatch::check_hosts(&op.plan, &inventory).err();
+            refusal = crate::dispatch::check_hosts(&op.plan, &hosts).err();
         }
         if let Some(r) = refusal {
             return self.fail_unrun(lease, jti, r.text());
@@ -406,7 +406,6 @@ impl Controller {
         // their first step).
         let woken: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Arc::default();
         let order = sequence(plan);
-        let hosts = self.inventory(progress)?;
         let parallel = plan
             .parallel
             .map_or(self.parallel, |p| usize::try_from(p).unwrap_or(usize::MAX))

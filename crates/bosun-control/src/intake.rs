@@ -82,13 +82,15 @@ pub(crate) struct Stamp<'a> {
     pub ws: &'a bosun_model::Name,
 }
 
-/// An op's numbers within bounds: `iat` not negative, a lifetime
+/// An op's numbers within bounds: `iat` not negative nor before the
+/// workspace's ledger began (`created`), a lifetime
 /// (`exp - iat`) within keeper.toml's `max_op_lifetime` for the issuer's
 /// role, and a `seq` the store can hold (at most 2^63 − 1).
 fn check_bounds(
     gov: &Governed,
     role: Role,
     c: &OpClaims,
+    created: i64,
     jti: Option<&str>,
 ) -> std::result::Result<(), Rejected> {
     let jti = || jti.map(str::to_string);
@@ -96,6 +98,17 @@ fn check_bounds(
         return Err(reject(
             "iat",
             format!("the op says it was issued at {}, before 1970", c.iat),
+            jti(),
+        ));
+    }
+    // A minute of clock skew, as for `iat` in the future.
+    if c.iat < created.saturating_sub(MAX_SKEW_SECS) {
+        return Err(reject(
+            "iat",
+            format!(
+                "the op says it was issued at {}, before this workspace's ledger began ({created})",
+                c.iat
+            ),
             jti(),
         ));
     }
@@ -570,7 +583,8 @@ impl Control {
             now,
             jti.clone(),
         )?;
-        check_bounds(gov, role, &claims, jti.as_deref())?;
+        let created = self.created_at().unwrap_or(0);
+        check_bounds(gov, role, &claims, created, jti.as_deref())?;
         if claims.targets.is_empty() {
             return Err(reject("targets", "the op names no target host", jti));
         }

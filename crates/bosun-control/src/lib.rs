@@ -96,6 +96,9 @@ pub struct Control {
     pub ws: Workspace,
     /// Its durable state.
     pub store: Arc<dyn Backend>,
+    /// When the workspace's ledger began (its first entry's `at`), read
+    /// once: no op can have been issued before it.
+    created: Arc<std::sync::OnceLock<i64>>,
 }
 
 impl Control {
@@ -107,7 +110,11 @@ impl Control {
     /// created.
     pub fn open(ws: Workspace) -> Result<Control> {
         let store = genesis::open_store(&ws)?;
-        Ok(Control { ws, store })
+        Ok(Control {
+            ws,
+            store,
+            created: Arc::default(),
+        })
     }
 
     /// Opens the workspace's embedded store, creating the database when
@@ -119,7 +126,24 @@ impl Control {
         Ok(Control {
             ws,
             store: Arc::new(store),
+            created: Arc::default(),
         })
+    }
+
+    /// When the workspace's ledger began: the `at` of its first entry (0
+    /// for a ledger with none yet). Read once per handle.
+    pub fn created_at(&self) -> Result<i64> {
+        if let Some(at) = self.created.get() {
+            return Ok(*at);
+        }
+        let at = self
+            .store
+            .ledger_rows(0, 1)?
+            .first()
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.entry).ok())
+            .and_then(|v| v["at"].as_i64())
+            .unwrap_or(0);
+        Ok(*self.created.get_or_init(|| at))
     }
 }
 

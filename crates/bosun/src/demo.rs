@@ -347,6 +347,54 @@ pub fn run() -> Result<()> {
     );
     c.work_until_idle(&mut print_progress)?;
 
+    say("10b. The agent edits fleet/hosts.toml to add a wake command: drift, never run");
+    let hosts_path = root.join("fleet/hosts.toml");
+    let hosts = std::fs::read_to_string(&hosts_path)
+        .map_err(|e| other(format!("fleet/hosts.toml: {e}")))?;
+    let marker = root.join("pwned-by-the-agent");
+    let anchor = "root = \".bosun/sim/web-1\"";
+    std::fs::write(
+        &hosts_path,
+        hosts.replacen(
+            anchor,
+            &format!("{anchor}\nwake = \"touch {}\"", marker.display()),
+            1,
+        ),
+    )
+    .map_err(|e| other(format!("fleet/hosts.toml: {e}")))?;
+    println!("(the agent adds  wake = \"touch …/pwned-by-the-agent\"  to web-1)");
+    let gov = ctl.governed()?;
+    for d in &gov.drift {
+        println!("bosun status: drift: {d}");
+    }
+    let plan4 = client::plan(&gov, "disk-usage", &[host("web-1")?], &BTreeMap::new())?;
+    let (_, env4) = ctl.sign_op(
+        &key(&claude)?,
+        &claude,
+        &plan4,
+        ctl.next_seq(&claude)?,
+        now(),
+    )?;
+    let acc4 = ctl
+        .intake(&gov, &[env4], now())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| other("no result"))?
+        .map_err(|e| other(e.to_string()))?;
+    println!(
+        "the agent submits disk-usage on web-1: {} → {}",
+        acc4.jti, acc4.state
+    );
+    c.work_until_idle(&mut print_progress)?;
+    if marker.exists() {
+        return Err(other("the agent's wake command ran: invariant broken"));
+    }
+    println!(
+        "the adopted inventory was in force: the wake command never ran (no {} on disk); only operators adopting the edit would bring it in",
+        marker.display()
+    );
+    std::fs::write(&hosts_path, &hosts).map_err(|e| other(format!("fleet/hosts.toml: {e}")))?;
+
     say("11. Where everything stands");
     let ops = ctl.store.list_ops(None, 20)?;
     let rows: Vec<Vec<String>> = ops
@@ -381,8 +429,8 @@ pub fn run() -> Result<()> {
     let version = std::fs::read_to_string(root.join(".bosun/sim/canary-1/pkgs/qat-driver.version"))
         .unwrap_or_default();
     println!("canary-1 now has qat-driver {}", version.trim());
-    if ok != 3 {
-        return Err(other(format!("expected 3 succeeded ops, got {ok}")));
+    if ok != 4 {
+        return Err(other(format!("expected 4 succeeded ops, got {ok}")));
     }
 
     rollout(&ctl, &keys, &mut c, &root)?;

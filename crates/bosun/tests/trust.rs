@@ -225,12 +225,20 @@ fn out_of_bounds_envelopes_are_refused() {
     let lab = Lab::new();
     let now = jiff::Timestamp::now().as_second();
     type Edit = Box<dyn Fn(&mut serde_json::Value)>;
-    let cases: [(&str, Edit); 3] = [
+    let cases: [(&str, Edit); 4] = [
         (
             "lifetime",
             Box::new(move |c| c["exp"] = (now + 10 * 365 * 86_400).into()),
         ),
         ("iat", Box::new(|c| c["iat"] = (-1).into())),
+        // Within the lifetime, but before the workspace existed.
+        (
+            "iat",
+            Box::new(move |c| {
+                c["iat"] = (now - 1800).into();
+                c["exp"] = (now + 60).into();
+            }),
+        ),
         ("seq", Box::new(|c| c["seq"] = (1u64 << 63).into())),
     ];
     for (check, edit) in cases {
