@@ -310,10 +310,13 @@ impl Controller {
         // was signed; a fresh dispatch also needs approvals still valid and
         // every host where the plan says it is.
         let hosts = self.inventory(progress)?;
-        let mut refusal = crate::dispatch::check_digest(&op).err();
-        if refusal.is_none() && op.summary.state == OpState::Approved {
+        let (digest, mut refusal) = match crate::dispatch::check_digest(&op) {
+            Ok(d) => (Some(d), None),
+            Err(r) => (None, Some(r)),
+        };
+        if let Some(digest) = digest.filter(|_| op.summary.state == OpState::Approved) {
             let validity = self.ctl.governed()?.policy.approval_validity_secs();
-            if let Err(r) = crate::dispatch::check_approvals(&op, now(), validity) {
+            if let Err(r) = crate::dispatch::check_approvals(&op, &digest, now(), validity) {
                 let text = r.text();
                 return match store.lapse_approvals(lease, jti, &text, now()) {
                     Ok(()) => Ok(report(OpState::PendingApproval, text)),

@@ -5,7 +5,7 @@
 //! an edited plan row, a host moved in the inventory after approval, or
 //! approvals given long ago each stop the op with a named check.
 
-use bosun_model::{Outcome, Plan};
+use bosun_model::{Digest, Outcome, Plan};
 use bosun_policy::tally;
 use bosun_store::OpRecord;
 use bosun_workspace::Inventory;
@@ -28,18 +28,23 @@ impl Refusal {
 }
 
 /// The stored plan's digest must be the one the op's signer signed (and
-/// its approvers approved).
-pub fn check_digest(op: &OpRecord) -> Result<(), Refusal> {
-    let digest = op.plan.digest();
-    if digest == op.claims.plan_digest {
-        return Ok(());
+/// its approvers approved). Returns it.
+pub fn check_digest(op: &OpRecord) -> Result<Digest, Refusal> {
+    digest_matches(&op.plan, &op.claims.plan_digest)
+}
+
+/// `plan`'s digest, recomputed, is `signed`. Returns it.
+pub fn digest_matches(plan: &Plan, signed: &Digest) -> Result<Digest, Refusal> {
+    let digest = plan.digest();
+    if &digest == signed {
+        return Ok(digest);
     }
     Err(Refusal {
         check: "plan_digest",
         message: format!(
             "the stored plan's digest is {}, but the op was signed for {}: the plan was changed after it was signed, and nothing of it runs",
             digest.short(),
-            op.claims.plan_digest.short()
+            signed.short()
         ),
     })
 }
@@ -83,20 +88,19 @@ pub fn check_hosts(plan: &Plan, inventory: &Inventory) -> Result<(), Refusal> {
 
 /// An op approved by humans runs only while enough of its approvals are
 /// younger than `validity_secs` (keeper.toml `approval_validity`): the
-/// approvers consented to running it soon, not whenever.
-pub fn check_approvals(op: &OpRecord, now: i64, validity_secs: i64) -> Result<(), Refusal> {
+/// approvers consented to running it soon, not whenever. `digest` is the
+/// plan's (from [`check_digest`]).
+pub fn check_approvals(
+    op: &OpRecord,
+    digest: &Digest,
+    now: i64,
+    validity_secs: i64,
+) -> Result<(), Refusal> {
     let Outcome::Approvals(req) = &op.decision.outcome else {
         return Ok(());
     };
     let records = crate::approve::approval_records(op);
-    let t = tally(
-        req,
-        &op.claims.iss,
-        &op.plan.digest(),
-        &records,
-        now,
-        validity_secs,
-    );
+    let t = tally(req, &op.claims.iss, digest, &records, now, validity_secs);
     if t.satisfied {
         return Ok(());
     }

@@ -8,6 +8,8 @@
 //!   persists and enqueues. Latency is from a submitter's scheduled send to
 //!   the commit that made its op durable (no coordinated omission).
 //! - `policy`: one decision against 500 rules, indexed by runbook.
+//! - `trust`: quoting and the controller's dispatch checks, per op
+//!   (`bench_trust`).
 //! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
 //! - `ledger`: ledger appends (group-committed batches), `ledger verify` of
 //!   the whole log, inclusion-proof generation, storage per entry; and,
@@ -73,6 +75,20 @@ pub enum BenchCmd {
         /// Hosts changed at once.
         #[arg(long, default_value_t = 16)]
         parallel: u32,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the trust boundary costs per op: planning with every
+    /// interpolation quoted (beside `| raw`), and the controller's checks
+    /// before it runs an op (digest, host bindings, approvals).
+    Trust {
+        /// Target hosts of the planned op.
+        #[arg(long, default_value_t = 1)]
+        hosts: usize,
+        /// Times to run each.
+        #[arg(long, default_value_t = 20_000)]
+        iters: usize,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -143,6 +159,9 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
+        BenchCmd::Trust { hosts, iters, json } => {
+            crate::bench_trust::run(hosts.max(1), iters.max(1), json)
+        }
         BenchCmd::Rollout {
             hosts,
             waves,

@@ -9,6 +9,7 @@
 
 mod bench;
 mod bench_rollout;
+mod bench_trust;
 mod check;
 mod cli;
 mod consent;
