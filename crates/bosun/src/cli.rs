@@ -201,7 +201,7 @@ enum Cmd {
         json: bool,
     },
     /// Lift the halt in force: a statement signed by `--as`, bound to that
-    /// halt (only operators may resume, unless keeper.toml [statements] says
+    /// halt (only operators may resume, unless keeper.toml `[statements]` says
     /// otherwise).
     Resume {
         /// Who is resuming (a registered key; the statement is signed with it).
