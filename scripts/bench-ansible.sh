@@ -107,7 +107,7 @@ id = "disk"
 cmd = "df -P / | tail -1"
 depends_on = [{ step = "kernel" }]
 RB
-"$BOSUN" adopt --as alice >/dev/null
+"$BOSUN" adopt --yes --as alice >/dev/null
 
 # --- the Ansible side ------------------------------------------------------------
 {

@@ -202,6 +202,75 @@ fn oversized_file_is_refused() {
     assert_eq!(errs[0].kind, ErrorKind::TooLarge);
 }
 
+#[test]
+fn statements_lifetimes_and_subject_quorums() {
+    // The safe defaults: anyone stops work, only operators let it continue.
+    let p = load(DEFAULT_KEEPER_TOML).unwrap();
+    assert!(p.may(Role::Agent, "halt") && p.may(Role::Agent, "blocker_file"));
+    for verb in [
+        "resume",
+        "blocker_resolve",
+        "blocker_snooze",
+        "snooze",
+        "rollout_abort",
+    ] {
+        assert!(
+            p.may(Role::Operator, verb) && !p.may(Role::Agent, verb),
+            "{verb}"
+        );
+    }
+    assert_eq!(p.max_op_lifetime_secs(Role::Agent), 3600);
+    assert_eq!(p.max_op_lifetime_secs(Role::Operator), 86_400);
+    assert_eq!(p.adoption_requirement_for("inventory").m, 2);
+    let text = format!(
+        "{DEFAULT_KEEPER_TOML}\n[statements]\nhalt = [\"operator\"]\n\n[max_op_lifetime]\nagent = \"10m\"\n"
+    )
+    .replace(
+        "[adoption]\nm = 2\nroles = [\"operator\"]\n",
+        "[adoption]\nm = 2\nroles = [\"operator\"]\nsubjects = { inventory = { m = 1, roles = [\"operator\"] } }\n",
+    );
+    let p = load(&text).unwrap();
+    assert!(!p.may(Role::Agent, "halt") && p.may(Role::Operator, "halt"));
+    assert_eq!(p.max_op_lifetime_secs(Role::Agent), 600);
+    assert_eq!(p.adoption_requirement_for("inventory").m, 1);
+    assert_eq!(p.adoption_requirement_for("runbook").m, 2);
+    // No policy lets an agent resume; unknown verbs, roles and kinds are
+    // refused at their place.
+    for (bad, needle, want) in [
+        (
+            "\n[statements]\nresume = [\"operator\", \"agent\"]\n",
+            "\"agent\"]",
+            "may never resume",
+        ),
+        (
+            "\n[statements]\nreboot = [\"operator\"]\n",
+            "[\"operator\"]\n",
+            "not a verb",
+        ),
+        (
+            "\n[max_op_lifetime]\nrobot = \"1h\"\n",
+            "\"1h\"",
+            "unknown role",
+        ),
+    ] {
+        let text = format!("{DEFAULT_KEEPER_TOML}{bad}");
+        let errs = load(&text).unwrap_err();
+        assert!(errs[0].message.contains(want), "{:?}", errs[0]);
+        let last = text.rfind(needle).unwrap();
+        assert_eq!(at(&errs[0]), line_col(&text, last), "{:?}", errs[0]);
+    }
+    let text = DEFAULT_KEEPER_TOML.replace(
+        "[adoption]\nm = 2\nroles = [\"operator\"]\n",
+        "[adoption]\nm = 2\nroles = [\"operator\"]\nsubjects = { fleet = { m = 1, roles = [\"operator\"] } }\n",
+    );
+    let errs = load(&text).unwrap_err();
+    assert!(
+        errs[0].message.contains("not a kind of adoption subject"),
+        "{:?}",
+        errs[0]
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 

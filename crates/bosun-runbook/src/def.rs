@@ -1028,4 +1028,66 @@ steps:
         assert!(parse_runbook("bomb.yaml", &bomb).is_err());
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
     }
+
+    #[test]
+    fn typed_params_name_the_param_and_the_rule() {
+        let rb = |params: &str| {
+            parse_runbook(
+                "r.toml",
+                &format!("id = \"t\"\n{params}\n[[steps]]\nid = \"s\"\ncmd = \"true\"\n"),
+            )
+        };
+        let r = rb("[params.p]\ntype = \"path\"\n[params.v]\ntype = \"version\"\n[params.s]\ntype = \"string\"\npattern = \"[a-z]+\"\nmax_len = 5\n[params.e]\ntype = \"string\"\nenum = [\"a\", \"b\"]\n[params.n]\ntype = \"int\"\n").unwrap();
+        let check = |name: &str, v: &str| check_value(name, &r.params[name], v);
+        for (name, good) in [
+            ("p", "/var/log"),
+            ("p", ".; x"),
+            ("v", "2.4.1~rc1+b2"),
+            ("s", "abc"),
+            ("e", "b"),
+            ("n", "-3"),
+        ] {
+            assert_eq!(check(name, good), Ok(()), "{name}={good}");
+        }
+        for (name, bad, rule) in [
+            ("p", "-rf", "starts with `-`"),
+            ("p", "a\nb", "control character"),
+            ("p", "", "empty"),
+            ("v", "1.0; reboot", "is not a version"),
+            ("v", "-1", "is not a version"),
+            ("s", "ab1", "does not match its pattern `[a-z]+`"),
+            ("s", "abcdef", "over its max_len of 5"),
+            ("e", "c", "not one of its enum: a, b"),
+            ("n", "1.5", "is not an integer"),
+        ] {
+            let e = check(name, bad).unwrap_err();
+            assert!(
+                e.starts_with(&format!("parameter `{name}`")) && e.contains(rule),
+                "{e}"
+            );
+        }
+        // The pattern is anchored: a match inside the value is not enough.
+        assert!(check("s", "x;y").is_err());
+        // A string with no max_len has the default one.
+        let r = rb("[params.s]\ntype = \"string\"\n").unwrap();
+        assert!(check_value("s", &r.params["s"], &"x".repeat(DEFAULT_MAX_LEN + 1)).is_err());
+        // Rules on the wrong type, and a bad pattern, are refused at load.
+        for (params, want) in [
+            (
+                "[params.p]\ntype = \"int\"\npattern = \"x\"\n",
+                "apply to `string` parameters only",
+            ),
+            (
+                "[params.p]\ntype = \"bool\"\nenum = [\"x\"]\n",
+                "apply to `string` parameters only",
+            ),
+            (
+                "[params.p]\ntype = \"string\"\npattern = \"(\"\n",
+                "not a valid regular expression",
+            ),
+        ] {
+            let e = rb(params).unwrap_err().to_string();
+            assert!(e.starts_with("r.toml:2:") && e.contains(want), "{e}");
+        }
+    }
 }

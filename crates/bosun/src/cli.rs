@@ -82,13 +82,15 @@ enum Cmd {
     /// Manage identities.
     #[command(subcommand)]
     Key(KeyCmd),
-    /// Propose the policy, key registry and runbooks on disk for adoption,
-    /// or approve a proposal. Nothing on disk is in force until adopted.
+    /// Propose the policy, key registry, runbooks, inventory and rollouts on
+    /// disk for adoption, or approve a proposal. Nothing on disk is in force
+    /// until adopted.
     ///
-    /// Proposing prints the diff against what is in force and signs the
-    /// proposer's approval. `--approve` prints the diff being approved and
-    /// asks `approve? [y/N]` before signing; without a terminal it signs
-    /// only with `--yes`.
+    /// Proposing prints the diff against what is in force and asks
+    /// `propose and approve? [y/N]` (the proposer's approval counts, and at
+    /// bootstrap or with one operator it adopts); `--approve` prints the diff
+    /// being approved and asks `approve? [y/N]`. Without a terminal either
+    /// signs only with `--yes`.
     Adopt {
         /// Sign as this identity (an operator).
         #[arg(long = "as")]
@@ -97,8 +99,8 @@ enum Cmd {
         /// unambiguous prefix of at least 6 characters).
         #[arg(long)]
         approve: Option<String>,
-        /// With `--approve`: sign without asking (for scripts; required
-        /// when stdin is not a terminal).
+        /// Sign without asking (for scripts; required when stdin is not a
+        /// terminal).
         #[arg(long)]
         yes: bool,
         /// Output JSON (the diff goes to stderr).
@@ -1324,7 +1326,6 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
     let ctl = ctx.control()?;
     let who = key_id(as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
-    let t = now();
     let (proposal, changes) = match approve {
         Some(id) => {
             let id = ctl.resolve_proposal(id)?;
@@ -1349,9 +1350,11 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
             crate::consent::confirm("approve?", yes)?;
             (p, Vec::new())
         }
-        None => match ctl.propose(&who, t)? {
-            Some(pc) => pc,
-            None => {
+        None => {
+            // Proposing signs the proposer's approval (with one operator in
+            // force, or at bootstrap, that adopts): the same consent.
+            let shown: Vec<_> = ctl.pending_changes()?.into_iter().map(|(_, c)| c).collect();
+            if shown.is_empty() {
                 if j {
                     println!(
                         "{}",
@@ -1362,12 +1365,25 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-        },
+            let head = format!("proposal of {} change(s), approved by {who}\n", shown.len());
+            crate::consent::show(
+                &format!("{head}{}", crate::consent::render_changes(&shown)),
+                j,
+                yes,
+            )?;
+            crate::consent::confirm("propose and approve?", yes)?;
+            let (p, changes) = ctl
+                .propose(&who, now())?
+                .ok_or_else(|| other("the files changed while you read: nothing differs now"))?;
+            if changes != shown {
+                return Err(other(
+                    "the files changed while you read: nothing was signed; run `bosun adopt` again",
+                ));
+            }
+            (p, changes)
+        }
     };
-    if !j && !changes.is_empty() {
-        crate::output::emit(&crate::consent::render_changes(&changes))
-            .map_err(|e| other(format!("stdout: {e}")))?;
-    }
+    let _ = changes;
     // Signed when answered: the question may have waited a while.
     let t = now();
     let (_, env) = ctl.sign_approval(

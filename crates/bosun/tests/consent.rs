@@ -244,7 +244,7 @@ fn adopt_approve_shows_the_diff_and_signs_nothing_without_yes() {
     let edited = rb.replace("du -sh", "du -sh --apparent-size");
     assert_ne!(rb, edited);
     lab.write("runbooks/disk-usage.toml", &edited);
-    let p = lab.json(&["adopt", "--as", "alice", "--json"]);
+    let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
     assert_eq!(p["adopted"], false, "{p}");
     let id = p["proposal"].as_str().unwrap().to_string();
     let short = &id[..20];

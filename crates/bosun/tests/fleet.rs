@@ -199,7 +199,7 @@ fn blocker_kinds_default_to_the_seed_table_and_bad_files_change_nothing() {
         "policy/blockers.toml",
         "[[kind]]\nname = \"x\"\nhalts = [\"instal\"]\nscope = \"host\"\ndescription = \"d\"\n",
     );
-    let o = lab.run(&["adopt", "--as", "alice"]);
+    let o = lab.run(&["adopt", "--yes", "--as", "alice"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("policy/blockers.toml:3:"), "{err}");
@@ -482,7 +482,7 @@ fn bad_rollout_files_are_refused_with_their_line_and_store_nothing() {
         &PKG.replace("name = \"rest\"", "name = \"rest\"\nbake = \"soon\""),
     );
     // A bad file is never adopted, and what is not adopted never starts.
-    let o = lab.run(&["adopt", "--as", "alice"]);
+    let o = lab.run(&["adopt", "--yes", "--as", "alice"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("rollouts/pkg.toml:"), "{err}");

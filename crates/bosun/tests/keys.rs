@@ -137,7 +137,7 @@ fn a_protected_operator_cannot_sign_without_a_terminal_or_with_a_wrong_passphras
 
     // Adopting is an operator signature too: refused without the passphrase,
     // and nothing is adopted.
-    let err = failed(&run_env(&lab, &["adopt", "--as", "alice"], &[]));
+    let err = failed(&run_env(&lab, &["adopt", "--yes", "--as", "alice"], &[]));
     assert!(err.contains("protected by a passphrase"), "{err}");
     assert!(err.contains("refusing to sign"), "{err}");
     let o = lab.run(&[
@@ -151,7 +151,7 @@ fn a_protected_operator_cannot_sign_without_a_terminal_or_with_a_wrong_passphras
         "claude",
     ]);
     assert!(!o.status.success(), "nothing is in force yet");
-    ok_env(&lab, &["adopt", "--as", "alice"], &with_pass);
+    ok_env(&lab, &["adopt", "--yes", "--as", "alice"], &with_pass);
 
     let jti = submit_pending(&lab);
     // An agent running `bosun approve --as alice` (stdin not a terminal, no
@@ -268,10 +268,10 @@ fn an_operator_signs_through_a_real_ssh_agent() {
     lab.ok(&["key", "new", "claude", "--role", "agent"]);
 
     // Without the agent, nothing is signed.
-    let err = failed(&run_env(&lab, &["adopt", "--as", "alice"], &[]));
+    let err = failed(&run_env(&lab, &["adopt", "--yes", "--as", "alice"], &[]));
     assert!(err.contains("SSH_AUTH_SOCK"), "{err}");
 
-    ok_env(&lab, &["adopt", "--as", "alice"], &sock);
+    ok_env(&lab, &["adopt", "--yes", "--as", "alice"], &sock);
     let jti = submit_pending(&lab);
     ok_env(&lab, &["approve", "--yes", &jti, "--as", "alice"], &sock);
     assert_ne!(lab.state(&jti), "pending_approval");

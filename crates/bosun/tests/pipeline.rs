@@ -173,7 +173,7 @@ fn an_agent_cannot_loosen_its_leash_by_editing_files() {
     let s = submit(&lab, "claude", "pkg-upgrade", &["web-1"], &["version=9"]);
     assert_eq!(s["decision"], "pending_approval");
     // It cannot adopt its change: agents never approve adoptions.
-    let r = lab.refused(&["adopt", "--as", "claude", "--json"]);
+    let r = lab.refused(&["adopt", "--yes", "--as", "claude", "--json"]);
     assert_eq!(r["check"], "approver_role");
     // Editing a runbook that may run alone makes it need a human.
     let rb = std::fs::read_to_string(lab.path("runbooks/disk-usage.toml")).unwrap();
@@ -194,7 +194,7 @@ fn an_agent_cannot_loosen_its_leash_by_editing_files() {
         "the edited file is ignored"
     );
     // A change needs two operators (alice proposes, bob approves).
-    let p = lab.json(&["adopt", "--as", "alice", "--json"]);
+    let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
     assert_eq!(p["adopted"], false);
     assert_eq!(p["needed"], 2);
     let id = p["proposal"].as_str().unwrap();
@@ -211,7 +211,7 @@ fn invalid_policy_is_refused_with_location_and_old_policy_stays() {
         "policy/rules.cedar",
         "permit(principal, action, resource) when { resource.nonexistent };\n",
     );
-    let o = lab.run(&["adopt", "--as", "alice"]);
+    let o = lab.run(&["adopt", "--yes", "--as", "alice"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("policy/rules.cedar:1:"), "{err}");

@@ -73,7 +73,7 @@ fn every_verb_refuses(lab: &Lab, still: &dyn Fn() -> bool, what: &str) {
             "claude",
         ],
         &["work", "--until-idle"],
-        &["adopt", "--as", "alice"],
+        &["adopt", "--yes", "--as", "alice"],
     ];
     for args in verbs {
         let o = lab.run(args);

@@ -341,7 +341,7 @@ fn an_edited_inventory_changes_nothing_until_adopted() {
     }
     // The agent cannot adopt its own edit.
     edit_web1(&lab, &format!("wake = \"touch {m}\""));
-    let r = lab.refused(&["adopt", "--as", "claude", "--json"]);
+    let r = lab.refused(&["adopt", "--yes", "--as", "claude", "--json"]);
     assert_eq!(r["check"], "approver_role", "{r}");
 }
 
@@ -457,7 +457,7 @@ fn each_kind_of_subject_has_its_own_quorum() {
     });
     // The inventory needs one operator …
     edit_web1(&lab, "user = \"ops\"");
-    let p = lab.json(&["adopt", "--as", "alice", "--json"]);
+    let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
     assert_eq!(
         (p["needed"].as_u64(), p["adopted"].as_bool()),
         (Some(1), Some(true)),
@@ -467,7 +467,7 @@ fn each_kind_of_subject_has_its_own_quorum() {
     edit_web1(&lab, "port = 2222");
     let rb = std::fs::read_to_string(lab.path("runbooks/disk-usage.toml")).unwrap();
     lab.write("runbooks/disk-usage.toml", &rb.replace("du -sh", "du -s"));
-    let p = lab.json(&["adopt", "--as", "alice", "--json"]);
+    let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
     assert_eq!(
         (p["needed"].as_u64(), p["adopted"].as_bool()),
         (Some(2), Some(false)),
@@ -674,4 +674,26 @@ fn checks_are_ops_of_adopted_runbooks() {
     let o = lab.run(&["plan", "probe", "--target", "web-1", "--check"]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("--as"));
+}
+
+#[test]
+fn proposing_without_consent_signs_nothing() {
+    let lab = Lab::new();
+    edit_web1(&lab, "user = \"ops\"");
+    let o = lab.run(&["adopt", "--as", "alice"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--yes"), "{err}");
+    // The diff was shown, and no proposal was made.
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("user = \"ops\"")
+            || err.contains("user = \"ops\"")
+    );
+    let st = lab.json(&["status", "--json"]);
+    assert!(drift(&lab).contains("fleet/hosts.toml differs"), "{st}");
+    let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
+    assert_eq!(
+        p["adopted"], false,
+        "a fresh proposal, waiting for bob: {p}"
+    );
 }

@@ -50,14 +50,14 @@ impl Lab {
         ]);
         lab.ok(&["key", "new", "claude", "--role", "agent"]);
         edit(&lab);
-        lab.ok(&["adopt", "--as", "alice"]);
+        lab.ok(&["adopt", "--yes", "--as", "alice"]);
         lab
     }
 
     /// Brings what was edited on disk into force: alice proposes, bob
     /// approves when the quorum asks for a second operator.
     pub fn adopt(&self) {
-        let p = self.json(&["adopt", "--as", "alice", "--json"]);
+        let p = self.json(&["adopt", "--yes", "--as", "alice", "--json"]);
         if p["adopted"] == false {
             let id = p["proposal"].as_str().unwrap();
             let p = self.json(&["adopt", "--approve", id, "--as", "bob", "--yes", "--json"]);
