@@ -315,7 +315,13 @@ impl Controller {
             Err(r) => (None, Some(r)),
         };
         if let Some(digest) = digest.filter(|_| op.summary.state == OpState::Approved) {
-            let validity = self.ctl.governed()?.policy.approval_validity_secs();
+            // Only an op that waited for humans has approvals to lapse.
+            let validity = match op.decision.outcome {
+                bosun_model::Outcome::Approvals(_) => {
+                    self.ctl.governed()?.policy.approval_validity_secs()
+                }
+                _ => i64::MAX,
+            };
             if let Err(r) = crate::dispatch::check_approvals(&op, &digest, now(), validity) {
                 let text = r.text();
                 return match store.lapse_approvals(lease, jti, &text, now()) {
