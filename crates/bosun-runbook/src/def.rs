@@ -486,7 +486,7 @@ fn check_steps(
                     errors.push(at(
                         &here,
                         format!(
-                            "step `{}` {what}: `{tag}}}}}` sits inside shell quotes; remove the quotes around it: every interpolation is already quoted as one shell word",
+                            "step `{}` {what}: `{tag}}}}}` sits inside shell quotes or an unquoted here-document, where a quoted value is not one word: remove the quotes around it (every interpolation is already quoted as one shell word), quote the here-document's delimiter (<<'EOF'), or write `| raw` and have a human approve every run",
                             s.id
                         ),
                     ));

@@ -203,11 +203,16 @@ enum Ctx {
     Bare(u32),
     Single,
     Double,
+    /// The body of a here-document with an unquoted delimiter (`<<EOF`):
+    /// the shell expands `$( … )` in it, so a quoted word is no protection.
+    /// Taken to last to the end of the template.
+    Heredoc,
 }
 
 /// Byte offsets of `{{ … }}` interpolations that sit inside shell quotes
-/// (`"…"` or `'…'`) of the template's literal text, where a quoted word
-/// would not be one word. `"$( … )"` starts an unquoted context again.
+/// (`"…"` or `'…'`) of the template's literal text, or in the body of a
+/// here-document whose delimiter is unquoted (`<<EOF`), where a quoted
+/// word would not be one word. `"$( … )"` starts an unquoted context again.
 /// Interpolations with `| raw` are the author's own business and not
 /// listed.
 pub fn quoted_interpolations(tpl: &str) -> Vec<usize> {
@@ -232,10 +237,27 @@ fn read_shell(t: &str, stack: &mut Vec<Ctx>) {
     while let Some(c) = chars.next() {
         let top = stack.last().copied().unwrap_or(Ctx::Bare(0));
         match (top, c) {
+            (Ctx::Heredoc, _) => {}
             (Ctx::Single, '\'') => {
                 stack.pop();
             }
             (Ctx::Single, _) => {}
+            (Ctx::Bare(_), '<') if chars.peek() == Some(&'<') => {
+                chars.next();
+                if chars.peek() == Some(&'<') {
+                    chars.next(); // `<<<`: a here-string takes one word
+                    continue;
+                }
+                while chars
+                    .peek()
+                    .is_some_and(|&c| c == '-' || c == ' ' || c == '\t')
+                {
+                    chars.next();
+                }
+                if !matches!(chars.peek(), Some('\'' | '"' | '\\')) {
+                    stack.push(Ctx::Heredoc);
+                }
+            }
             (_, '\\') => {
                 chars.next();
             }
@@ -345,6 +367,12 @@ mod tests {
             vec![29]
         );
         assert!(quoted_interpolations("echo \\\"{{ x }}").is_empty());
+        // An unquoted here-document expands `$( … )`; a quoted one does not,
+        // and a here-string is one word.
+        assert_eq!(quoted_interpolations("cat <<EOF\n{{ x }}\nEOF"), vec![10]);
+        assert_eq!(quoted_interpolations("cat <<-END\n{{ x }}\nEND"), vec![11]);
+        assert!(quoted_interpolations("cat <<'EOF'\n{{ x }}\nEOF").is_empty());
+        assert!(quoted_interpolations("cat <<< {{ x }}").is_empty());
         assert!(quoted_interpolations("echo \"{{ x | raw }}\"").is_empty());
     }
 
