@@ -132,16 +132,7 @@ impl Control {
         // The inventory and the rollouts decide where, as whom and on which
         // hosts commands run: governed like the rules. An invalid one is
         // never proposed.
-        let hosts = self.ws.disk_inventory_text()?;
-        bosun_workspace::Inventory::parse("fleet/hosts.toml", &hosts).map_err(|e| {
-            ControlError::Other(
-                e.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        })?;
-        candidates.push((INVENTORY_SUBJECT.to_string(), hosts));
+        candidates.push((INVENTORY_SUBJECT.to_string(), self.inventory_candidate()?));
         for (id, path, text) in self.ws.disk_rollouts()? {
             bosun_fleet::rollout::Rollout::parse(&path, &id, &text).map_err(|e| {
                 ControlError::Other(

@@ -333,6 +333,15 @@ impl Controller {
                 };
             }
             refusal = crate::dispatch::check_hosts(&op.plan, &hosts).err();
+            if refusal.is_none() {
+                let targets = op.plan.targets.iter().filter_map(|t| hosts.get(t));
+                if let Err(message) = self.ctl.check_ssh_configs(targets)? {
+                    refusal = Some(crate::dispatch::Refusal {
+                        check: "inventory",
+                        message,
+                    });
+                }
+            }
         }
         if let Some(r) = refusal {
             return self.fail_unrun(lease, jti, r.text());

@@ -52,6 +52,21 @@ pub fn runbook_subject(id: &str) -> String {
 /// inventory was never adopted).
 const INVENTORY: &str = "inventory";
 
+/// How the adopted inventory pins the content of each ssh_config file it
+/// names: a TOML comment line after `fleet/hosts.toml`'s text.
+const SSH_CONFIG_PIN: &str = "# bosun: ssh_config ";
+
+/// The ssh_config files an inventory's adopted content pins: path →
+/// digest.
+fn pinned_ssh_configs(content: &str) -> BTreeMap<String, String> {
+    content
+        .lines()
+        .filter_map(|l| l.strip_prefix(SSH_CONFIG_PIN))
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(path, digest)| (path.to_string(), digest.to_string()))
+        .collect()
+}
+
 /// The inventory in force, whether it is adopted, and what to warn about.
 struct InventoryState {
     inventory: Inventory,
@@ -70,22 +85,78 @@ impl Control {
         self.inventory_state().map(|s| (s.inventory, s.warning))
     }
 
+    /// The inventory as it would be proposed for adoption: the text of
+    /// `fleet/hosts.toml`, then a pin (a TOML comment) with the digest of
+    /// each ssh_config file a host names, so that editing such a file is a
+    /// change to adopt like any other. Refused when the file does not parse
+    /// or a named ssh_config cannot be read.
+    pub fn inventory_candidate(&self) -> Result<String> {
+        let mut text = self.ws.disk_inventory_text()?;
+        let inv = Inventory::parse("fleet/hosts.toml", &text).map_err(|e| {
+            ControlError::Other(
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            )
+        })?;
+        let files: std::collections::BTreeSet<&str> = inv
+            .hosts
+            .iter()
+            .filter_map(|h| h.ssh_config.as_deref())
+            .collect();
+        if !files.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for f in files {
+            let content = self.ws.read_named_file(f).map_err(|e| {
+                ControlError::Other(format!("fleet/hosts.toml names ssh_config `{f}`: {e}"))
+            })?;
+            text.push_str(&format!(
+                "{SSH_CONFIG_PIN}{f} {}\n",
+                Digest::of(content.as_bytes())
+            ));
+        }
+        Ok(text)
+    }
+
+    /// Refuses (in words) when an ssh_config file one of `hosts` names no
+    /// longer has the content the adopted inventory pinned: ssh would read
+    /// options (a `ProxyCommand`, another `HostName`) nobody adopted.
+    pub fn check_ssh_configs<'h>(
+        &self,
+        hosts: impl IntoIterator<Item = &'h bosun_model::Host>,
+    ) -> Result<std::result::Result<(), String>> {
+        let Some(a) = self.store.adopted(INVENTORY_SUBJECT)? else {
+            return Ok(Ok(()));
+        };
+        let pins = pinned_ssh_configs(&a.content);
+        for h in hosts {
+            let Some(f) = h.ssh_config.as_deref() else {
+                continue;
+            };
+            let now = self
+                .ws
+                .read_named_file(f)
+                .map(|c| Digest::of(c.as_bytes()).to_string());
+            if now.as_deref().ok() != pins.get(f).map(String::as_str) {
+                return Ok(Err(format!(
+                    "host `{}`'s ssh_config `{f}` is not the one adopted with the inventory: adopt it (`bosun adopt`) before anything runs there",
+                    h.name
+                )));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     fn inventory_state(&self) -> Result<InventoryState> {
         if let Some(a) = self.store.adopted(INVENTORY_SUBJECT)? {
             let inventory = Inventory::parse("adopted fleet/hosts.toml", &a.content)
                 .map_err(bosun_workspace::WsError::Invalid)?;
-            let warning = match self.ws.disk_inventory_text() {
+            let warning = match self.inventory_candidate() {
                 Ok(text) if Digest::of(text.as_bytes()) == a.digest => None,
-                Ok(text) => Some(match Inventory::parse("fleet/hosts.toml", &text) {
-                    Ok(_) => "fleet/hosts.toml differs from the adopted inventory: the adopted one is in force; `bosun adopt` proposes the change".to_string(),
-                    Err(e) => format!(
-                        "{}; the adopted inventory is in force",
-                        e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
-                    ),
-                }),
-                Err(e) => Some(format!(
-                    "fleet/hosts.toml cannot be read ({e}); the adopted inventory is in force"
-                )),
+                Ok(_) => Some("fleet/hosts.toml (or an ssh_config file it names) differs from the adopted inventory: the adopted one is in force; `bosun adopt` proposes the change".to_string()),
+                Err(e) => Some(format!("{e}; the adopted inventory is in force")),
             };
             return Ok(InventoryState {
                 inventory,

@@ -124,6 +124,12 @@ impl Workspace {
         read(&self.path("fleet/hosts.toml"))
     }
 
+    /// A file the workspace names (an ssh_config), relative to its root or
+    /// absolute, size-limited.
+    pub fn read_named_file(&self, rel: &str) -> Result<String> {
+        read(&self.root.join(rel))
+    }
+
     /// Rollout files on disk (`rollouts/<id>.toml`): (id, relative path,
     /// text), sorted by id.
     pub fn disk_rollouts(&self) -> Result<Vec<(String, String, String)>> {

@@ -321,7 +321,7 @@ fn an_edited_inventory_changes_nothing_until_adopted() {
         assert!(hosts.contains(web1));
         lab.write("fleet/hosts.toml", &hosts.replacen(web1, &edit, 1));
         assert!(
-            drift(&lab).contains("fleet/hosts.toml differs"),
+            drift(&lab).contains("differs from the adopted inventory"),
             "{}",
             drift(&lab)
         );
@@ -690,10 +690,58 @@ fn proposing_without_consent_signs_nothing() {
             || err.contains("user = \"ops\"")
     );
     let st = lab.json(&["status", "--json"]);
-    assert!(drift(&lab).contains("fleet/hosts.toml differs"), "{st}");
+    assert!(
+        drift(&lab).contains("differs from the adopted inventory"),
+        "{st}"
+    );
     let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
     assert_eq!(
         p["adopted"], false,
         "a fresh proposal, waiting for bob: {p}"
+    );
+}
+
+#[test]
+fn an_edited_ssh_config_file_runs_nothing_until_adopted() {
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "fleet/ssh_config",
+            "Host box\n  HostName 127.0.0.1\n  Port 1\n",
+        );
+        let hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+        lab.write(
+            "fleet/hosts.toml",
+            &format!("{hosts}\n[[host]]\nname = \"box\"\naddress = \"box\"\ntransport = \"ssh\"\nssh_config = \"fleet/ssh_config\"\n"),
+        );
+    });
+    let marker = lab.tmp.path().join("pwned");
+    lab.write(
+        "fleet/ssh_config",
+        &format!(
+            "Host box\n  HostName 127.0.0.1\n  Port 1\n  ProxyCommand sh -c 'touch {}'\n",
+            marker.display()
+        ),
+    );
+    assert!(
+        drift(&lab).contains("ssh_config file it names"),
+        "{}",
+        drift(&lab)
+    );
+    let s = submit(&lab, "claude", "disk-usage", "box", &[]);
+    assert_eq!(s["decision"], "auto", "{s}");
+    lab.ok(&["work", "--until-idle"]);
+    let op = show(&lab, &jti(&s));
+    assert_eq!(op["state"], "failed", "{op}");
+    let detail = op["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("inventory") && detail.contains("ssh_config"),
+        "{op}"
+    );
+    assert!(!marker.exists(), "the edited ssh_config's ProxyCommand ran");
+    // The adoption shows the pin of the file's new digest.
+    let o = lab.run(&["adopt", "--as", "alice"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("# bosun: ssh_config fleet/ssh_config")
+            || String::from_utf8_lossy(&o.stderr).contains("# bosun: ssh_config fleet/ssh_config")
     );
 }
