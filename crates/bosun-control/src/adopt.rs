@@ -134,14 +134,8 @@ impl Control {
         // never proposed.
         candidates.push((INVENTORY_SUBJECT.to_string(), self.inventory_candidate()?));
         for (id, path, text) in self.ws.disk_rollouts()? {
-            bosun_fleet::rollout::Rollout::parse(&path, &id, &text).map_err(|e| {
-                ControlError::Other(
-                    e.iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                )
-            })?;
+            bosun_fleet::rollout::Rollout::parse(&path, &id, &text)
+                .map_err(|e| crate::located(&e))?;
             candidates.push((rollout_subject(&id), text));
         }
         let mut out = Vec::new();

@@ -92,14 +92,7 @@ impl Control {
     /// or a named ssh_config cannot be read.
     pub fn inventory_candidate(&self) -> Result<String> {
         let mut text = self.ws.disk_inventory_text()?;
-        let inv = Inventory::parse("fleet/hosts.toml", &text).map_err(|e| {
-            ControlError::Other(
-                e.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            )
-        })?;
+        let inv = Inventory::parse("fleet/hosts.toml", &text).map_err(|e| crate::located(&e))?;
         let files: std::collections::BTreeSet<&str> = inv
             .hosts
             .iter()

@@ -147,6 +147,17 @@ impl Control {
     }
 }
 
+/// Located errors of a file (file:line:col each), one per line, as a
+/// [`ControlError::Other`].
+pub(crate) fn located(errs: &[bosun_model::SourceError]) -> ControlError {
+    ControlError::Other(
+        errs.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
+}
+
 /// Current Unix time in seconds.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

@@ -189,14 +189,8 @@ pub fn load_def(ctl: &Control, id: &str) -> Result<Rollout> {
             )
         }));
     };
-    Rollout::parse(&format!("adopted {rel}"), id, &adopted.content).map_err(|errs| {
-        ControlError::Other(
-            errs.iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
-        )
-    })
+    Rollout::parse(&format!("adopted {rel}"), id, &adopted.content)
+        .map_err(|errs| crate::located(&errs))
 }
 
 fn step_name(s: &str) -> Result<Name> {

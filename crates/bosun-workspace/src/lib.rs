@@ -133,7 +133,14 @@ impl Workspace {
     /// Rollout files on disk (`rollouts/<id>.toml`): (id, relative path,
     /// text), sorted by id.
     pub fn disk_rollouts(&self) -> Result<Vec<(String, String, String)>> {
-        let dir = self.path("rollouts");
+        self.files_in("rollouts", &["toml"])
+    }
+
+    /// Files of `dir` (relative to the root) whose extension is one of
+    /// `exts`: (stem, relative path, text), sorted; none when `dir` does
+    /// not exist.
+    fn files_in(&self, dir: &str, exts: &[&str]) -> Result<Vec<(String, String, String)>> {
+        let dir = self.path(dir);
         let mut out = Vec::new();
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
@@ -142,7 +149,8 @@ impl Workspace {
         };
         for entry in rd {
             let p = entry.map_err(|e| io(&dir, e))?.path();
-            if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            if !exts.contains(&ext) {
                 continue;
             }
             let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
@@ -168,26 +176,7 @@ impl Workspace {
     /// (The files `runbooks/<id>.toml`, `.yaml`, `.yml` and `.json`; two
     /// files for one id are an error.)
     pub fn disk_runbooks(&self) -> Result<Vec<(String, String, String)>> {
-        let dir = self.path("runbooks");
-        let mut out = Vec::new();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(io(&dir, e)),
-        };
-        for entry in rd {
-            let entry = entry.map_err(|e| io(&dir, e))?;
-            let p = entry.path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default();
-            if !RUNBOOK_EXTENSIONS.contains(&ext) {
-                continue;
-            }
-            let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            out.push((stem.to_string(), rel(&self.root, &p), read(&p)?));
-        }
-        out.sort();
+        let out = self.files_in("runbooks", &RUNBOOK_EXTENSIONS)?;
         if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(WsError::Other(format!(
                 "{} and {} both define runbook `{}`: keep one",

@@ -11,7 +11,7 @@ use bosun_control::{Control, Result, client, now};
 use bosun_model::{KeyId, OpState};
 use serde_json::json;
 
-use crate::cli::{Ctx, PlanArgs, other, parse_params, print_progress, refused, targets};
+use crate::cli::{Ctx, PlanArgs, other, print_progress, refused};
 
 /// How long `plan --check` waits for a daemon's controller to run the op.
 const WAIT: Duration = Duration::from_secs(120);
@@ -21,15 +21,7 @@ const WAIT: Duration = Duration::from_secs(120);
 pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
-    let runbook = p.runbook.as_deref().ok_or_else(|| {
-        other("name a runbook: `bosun plan <runbook> --check --target <host> --as <you>`")
-    })?;
-    let plan = client::plan(
-        &gov,
-        runbook,
-        &targets(&gov.inventory, &p.targets)?,
-        &parse_params(&p.params)?,
-    )?;
+    let plan = crate::cli::plan_of(&gov, p)?;
     let plan = bosun_runbook::check_plan(plan).map_err(|e| other(e.to_string()))?;
     let who = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
     let key = client::load_secret(&ctx.keys, &who)?;

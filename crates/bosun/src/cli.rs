@@ -1532,19 +1532,27 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
-    let gov = ctl.governed()?;
+/// The plan `p` names: its runbook over its targets with its params.
+pub(crate) fn plan_of(
+    gov: &bosun_control::governed::Governed,
+    p: &PlanArgs,
+) -> Result<bosun_model::Plan> {
     let runbook = p
         .runbook
         .as_deref()
         .ok_or_else(|| other("name a runbook: `bosun plan <runbook> --target <host>`"))?;
-    let plan = client::plan(
-        &gov,
+    client::plan(
+        gov,
         runbook,
         &targets(&gov.inventory, &p.targets)?,
         &parse_params(&p.params)?,
-    )?;
+    )
+}
+
+fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let plan = plan_of(&gov, p)?;
     if p.json {
         println!("{}", json!({"digest": plan.digest(), "plan": plan}));
     } else {
