@@ -309,20 +309,24 @@ impl Controller {
         // The store is not trusted blindly: the plan must be the one that
         // was signed; a fresh dispatch also needs approvals still valid and
         // every host where the plan says it is.
-        let hosts = self.inventory(progress)?;
+        let mut hosts = self.inventory(progress)?;
         let (digest, mut refusal) = match crate::dispatch::check_digest(&op) {
             Ok(d) => (Some(d), None),
             Err(r) => (None, Some(r)),
         };
-        if let Some(digest) = digest.filter(|_| op.summary.state == OpState::Approved) {
-            // Only an op that waited for humans has approvals to lapse.
+        if let Some(digest) = digest
+            .as_ref()
+            .filter(|_| op.summary.state == OpState::Approved)
+        {
+            // Only an op that waited for humans has approvals to lapse; one
+            // that runs alone must start before it expires.
             let validity = match op.decision.outcome {
                 bosun_model::Outcome::Approvals(_) => {
                     self.ctl.governed()?.policy.approval_validity_secs()
                 }
                 _ => i64::MAX,
             };
-            if let Err(r) = crate::dispatch::check_approvals(&op, &digest, now(), validity) {
+            if let Err(r) = crate::dispatch::check_approvals(&op, digest, now(), validity) {
                 let text = r.text();
                 return match store.lapse_approvals(lease, jti, &text, now()) {
                     Ok(()) => Ok(report(OpState::PendingApproval, text)),
@@ -332,16 +336,20 @@ impl Controller {
                     Err(e) => Err(e.into()),
                 };
             }
+            refusal = crate::dispatch::check_expiry(&op, now()).err();
+        }
+        // Every (re)dispatch, a resumed run's too: the hosts are where the
+        // plan says, and ssh reads only the adopted ssh_config, copied.
+        if refusal.is_none() && digest.is_some() {
             refusal = crate::dispatch::check_hosts(&op.plan, &hosts).err();
-            if refusal.is_none() {
-                let targets = op.plan.targets.iter().filter_map(|t| hosts.get(t));
-                if let Err(message) = self.ctl.check_ssh_configs(targets)? {
-                    refusal = Some(crate::dispatch::Refusal {
-                        check: "inventory",
-                        message,
-                    });
-                }
-            }
+        }
+        if refusal.is_none()
+            && let Err(message) = self.ctl.adopted_ssh_configs(&mut hosts)?
+        {
+            refusal = Some(crate::dispatch::Refusal {
+                check: "inventory",
+                message,
+            });
         }
         if let Some(r) = refusal {
             return self.fail_unrun(lease, jti, r.text());

@@ -13,7 +13,7 @@ use bosun_workspace::Inventory;
 /// Why the controller will not run an op as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// The check that failed: `plan_digest`, `inventory` or
+    /// The check that failed: `plan_digest`, `inventory`, `expired` or
     /// `approvals_lapsed`.
     pub check: &'static str,
     /// What it found, in words.
@@ -84,6 +84,22 @@ pub fn check_hosts(plan: &Plan, inventory: &Inventory) -> Result<(), Refusal> {
         }
     }
     Ok(())
+}
+
+/// An op that runs without a human starts only before its envelope
+/// expires (`exp`): held by a blocker or a halt past it, it must be
+/// submitted again.
+pub fn check_expiry(op: &OpRecord, now: i64) -> Result<(), Refusal> {
+    if !matches!(op.decision.outcome, Outcome::Auto) || now < op.claims.exp {
+        return Ok(());
+    }
+    Err(Refusal {
+        check: "expired",
+        message: format!(
+            "the op expired at {} before it could start: submit it again",
+            op.claims.exp
+        ),
+    })
 }
 
 /// An op approved by humans runs only while enough of its approvals are

@@ -285,6 +285,30 @@ fn control_dir() -> Option<std::path::PathBuf> {
     .clone()
 }
 
+/// Writes `content` to a file named `name` in this user's private bosun
+/// directory (0700, the ControlMaster sockets' one), 0600, atomically, and
+/// returns its path: where the controller puts the adopted copy of an
+/// ssh_config, so that ssh never reads a file in the workspace.
+pub fn private_file(name: &str, content: &str) -> Result<std::path::PathBuf, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = control_dir().ok_or("no private directory for ssh files (TMPDIR)")?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(content.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// Kills the remote process group `pgid` on `host` (best effort, bounded).
 fn kill_remote(ws_root: &Path, host: &Host, pgid: i32) -> bool {
     let mut c = ssh_base(ws_root, host);

@@ -52,19 +52,46 @@ pub fn runbook_subject(id: &str) -> String {
 /// inventory was never adopted).
 const INVENTORY: &str = "inventory";
 
-/// How the adopted inventory pins the content of each ssh_config file it
-/// names: a TOML comment line after `fleet/hosts.toml`'s text.
+/// How the adopted inventory carries each ssh_config file a host names:
+/// after `fleet/hosts.toml`'s text, a pin line with the file's path and
+/// digest, then its content, each line behind [`SSH_CONFIG_LINE`] (TOML
+/// comments all, so the adopted content still parses as the inventory).
 const SSH_CONFIG_PIN: &str = "# bosun: ssh_config ";
+/// The prefix of a line of a pinned ssh_config's content.
+const SSH_CONFIG_LINE: &str = "#| ";
 
-/// The ssh_config files an inventory's adopted content pins: path →
-/// digest.
+/// The ssh_config files an inventory's adopted content carries: path →
+/// content (each checked against its pinned digest; one that does not
+/// match is left out).
 fn pinned_ssh_configs(content: &str) -> BTreeMap<String, String> {
-    content
-        .lines()
-        .filter_map(|l| l.strip_prefix(SSH_CONFIG_PIN))
-        .filter_map(|l| l.rsplit_once(' '))
-        .map(|(path, digest)| (path.to_string(), digest.to_string()))
-        .collect()
+    let mut out = BTreeMap::new();
+    let mut cur: Option<(String, String, String)> = None;
+    let mut flush = |cur: Option<(String, String, String)>| {
+        if let Some((path, digest, text)) = cur
+            && Digest::of(text.as_bytes()).as_str() == digest
+        {
+            out.insert(path, text);
+        }
+    };
+    for line in content.lines() {
+        if let Some(rest) = line.strip_prefix(SSH_CONFIG_PIN) {
+            flush(cur.take());
+            if let Some((path, digest)) = rest.rsplit_once(' ') {
+                cur = Some((path.to_string(), digest.to_string(), String::new()));
+            }
+        } else if let (Some(l), Some((_, _, text))) =
+            (line.strip_prefix(SSH_CONFIG_LINE), cur.as_mut())
+        {
+            text.push_str(l);
+            text.push('\n');
+        } else if line == SSH_CONFIG_LINE.trim_end()
+            && let Some((_, _, text)) = cur.as_mut()
+        {
+            text.push('\n');
+        }
+    }
+    flush(cur);
+    out
 }
 
 /// The inventory in force, whether it is adopted, and what to warn about.
@@ -105,38 +132,57 @@ impl Control {
             let content = self.ws.read_named_file(f).map_err(|e| {
                 ControlError::Other(format!("fleet/hosts.toml names ssh_config `{f}`: {e}"))
             })?;
+            // Normalised to end in a newline: what is pinned is what runs.
+            let mut content = content;
+            if !content.ends_with('\n') {
+                content.push('\n');
+            }
             text.push_str(&format!(
                 "{SSH_CONFIG_PIN}{f} {}\n",
                 Digest::of(content.as_bytes())
             ));
+            for l in content.lines() {
+                text.push_str(SSH_CONFIG_LINE);
+                text.push_str(l);
+                text.push('\n');
+            }
         }
         Ok(text)
     }
 
-    /// Refuses (in words) when an ssh_config file one of `hosts` names no
-    /// longer has the content the adopted inventory pinned: ssh would read
-    /// options (a `ProxyCommand`, another `HostName`) nobody adopted.
-    pub fn check_ssh_configs<'h>(
+    /// Points every host of `inventory` that names an ssh_config at a
+    /// private copy (see [`crate::exec::private_file`]) of the content
+    /// adopted with the inventory, so ssh never reads the workspace's file,
+    /// which anyone who can write the workspace could change between two
+    /// steps. A workspace whose inventory was never adopted keeps the file
+    /// on disk. Refuses (in words) a host whose ssh_config the adopted
+    /// inventory does not carry.
+    pub fn adopted_ssh_configs(
         &self,
-        hosts: impl IntoIterator<Item = &'h bosun_model::Host>,
+        inventory: &mut Inventory,
     ) -> Result<std::result::Result<(), String>> {
+        if inventory.hosts.iter().all(|h| h.ssh_config.is_none()) {
+            return Ok(Ok(()));
+        }
         let Some(a) = self.store.adopted(INVENTORY_SUBJECT)? else {
             return Ok(Ok(()));
         };
         let pins = pinned_ssh_configs(&a.content);
-        for h in hosts {
-            let Some(f) = h.ssh_config.as_deref() else {
+        for h in &mut inventory.hosts {
+            let Some(f) = h.ssh_config.clone() else {
                 continue;
             };
-            let now = self
-                .ws
-                .read_named_file(f)
-                .map(|c| Digest::of(c.as_bytes()).to_string());
-            if now.as_deref().ok() != pins.get(f).map(String::as_str) {
+            let Some(content) = pins.get(&f) else {
                 return Ok(Err(format!(
-                    "host `{}`'s ssh_config `{f}` is not the one adopted with the inventory: adopt it (`bosun adopt`) before anything runs there",
+                    "host `{}`'s ssh_config `{f}` was not adopted with the inventory: `bosun adopt` brings it in",
                     h.name
                 )));
+            };
+            let digest = Digest::of(content.as_bytes());
+            let short: String = digest.as_str().chars().rev().take(16).collect();
+            match crate::exec::private_file(&format!("config-{short}"), content) {
+                Ok(p) => h.ssh_config = Some(p.to_string_lossy().into_owned()),
+                Err(e) => return Ok(Err(format!("the adopted ssh_config `{f}`: {e}"))),
             }
         }
         Ok(Ok(()))

@@ -31,7 +31,7 @@ pub const MAX_STEPS: usize = 1000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ParamType {
-    /// Any string.
+    /// Any string (not starting with `-` unless its `pattern` allows).
     String,
     /// A signed integer.
     Int,
@@ -641,6 +641,13 @@ pub fn check_value(name: &str, p: &Param, value: &str) -> Result<(), String> {
             if !p.values.is_empty() && !p.values.iter().any(|v| v == value) {
                 return bad(&format!("is not one of its enum: {}", p.values.join(", ")));
             }
+            // A quoted word is still an option to the program that gets it
+            // (`-rf`, `-1`): only a `pattern` that says so lets one through.
+            if value.starts_with('-') && p.pattern.is_none() && p.values.is_empty() {
+                return bad(
+                    "starts with `-` and would read as an option: give the parameter a `pattern` that allows it",
+                );
+            }
             match p.pattern() {
                 Some(Ok(re)) if !re.is_match(value) => bad(&format!(
                     "does not match its pattern `{}`",
@@ -950,7 +957,7 @@ description: Stage a message of the day, let a human look at it, then install it
 read_only: false
 params:
   message: { type: string, required: true, description: the text to show at login }
-  dir: { type: string, default: /etc, description: where motd lives }
+  dir: { type: path, default: /etc, description: where motd lives }
 steps:
   - id: stage
     action: write motd.new
@@ -1057,6 +1064,7 @@ steps:
             ("v", "-1", "is not a version"),
             ("s", "ab1", "does not match its pattern `[a-z]+`"),
             ("s", "abcdef", "over its max_len of 5"),
+            ("e", "-a", "not one of its enum"),
             ("e", "c", "not one of its enum: a, b"),
             ("n", "1.5", "is not an integer"),
         ] {
@@ -1071,6 +1079,9 @@ steps:
         // A string with no max_len has the default one.
         let r = rb("[params.s]\ntype = \"string\"\n").unwrap();
         assert!(check_value("s", &r.params["s"], &"x".repeat(DEFAULT_MAX_LEN + 1)).is_err());
+        // Nor one that reads as an option, unless a pattern allows it.
+        let e = check_value("s", &r.params["s"], "-rf").unwrap_err();
+        assert!(e.contains("would read as an option"), "{e}");
         // Rules on the wrong type, and a bad pattern, are refused at load.
         for (params, want) in [
             (

@@ -13,10 +13,14 @@ pub fn time(t: i64) -> String {
 
 /// Writes `text` to stdout and flushes it. A closed pipe is an error to
 /// return, never a panic (as `println!` would).
+///
+/// What it prints is made inert first ([`inert`]): the plans, params and
+/// diffs it shows come from files and envelopes anyone may have written,
+/// and a terminal escape in them must not rewrite what an approver reads.
 pub fn emit(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(inert(text).as_bytes())?;
     out.flush()
 }
 
@@ -24,8 +28,34 @@ pub fn emit(text: &str) -> std::io::Result<()> {
 pub fn emit_err(text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stderr().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(inert(text).as_bytes())?;
     out.flush()
+}
+
+/// `text` with every character that could move the cursor, recolour,
+/// erase or reorder what a terminal shows written as a visible escape
+/// (`\u{1b}`): C0 and C1 controls but newline and tab, DEL, and the
+/// Unicode format characters (bidi overrides and isolates, zero-width
+/// ones, the byte-order mark).
+pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}' | '\u{061c}' | '\u{00ad}')
+    };
+    if !text.chars().any(bad) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if bad(c) {
+                    format!("\\u{{{:x}}}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
 }
 
 /// Prints rows as an aligned table.
@@ -89,4 +119,22 @@ pub fn op_json(r: &OpRecord) -> Value {
         "created_at": time(r.summary.created_at),
         "updated_at": time(r.summary.updated_at),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert;
+
+    #[test]
+    fn escapes_and_overrides_are_shown_not_obeyed() {
+        assert_eq!(inert("df -h /\n\tok"), "df -h /\n\tok");
+        assert_eq!(
+            inert("curl x | sh #\r\u{1b}[2K df -h"),
+            "curl x | sh #\\u{d}\\u{1b}[2K df -h"
+        );
+        assert_eq!(
+            inert("a\u{202e}b\u{9b}c\u{7f}"),
+            "a\\u{202e}b\\u{9b}c\\u{7f}"
+        );
+    }
 }

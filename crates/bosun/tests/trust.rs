@@ -702,7 +702,7 @@ fn proposing_without_consent_signs_nothing() {
 }
 
 #[test]
-fn an_edited_ssh_config_file_runs_nothing_until_adopted() {
+fn an_edited_ssh_config_file_is_never_read_until_adopted() {
     let lab = Lab::new_with(|lab| {
         lab.write(
             "fleet/ssh_config",
@@ -730,18 +730,23 @@ fn an_edited_ssh_config_file_runs_nothing_until_adopted() {
     let s = submit(&lab, "claude", "disk-usage", "box", &[]);
     assert_eq!(s["decision"], "auto", "{s}");
     lab.ok(&["work", "--until-idle"]);
+    // ssh read the adopted copy (port 1: nothing listens), never the file.
     let op = show(&lab, &jti(&s));
     assert_eq!(op["state"], "failed", "{op}");
-    let detail = op["detail"].as_str().unwrap();
     assert!(
-        detail.contains("inventory") && detail.contains("ssh_config"),
+        op["steps"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("port 1"),
         "{op}"
     );
     assert!(!marker.exists(), "the edited ssh_config's ProxyCommand ran");
-    // The adoption shows the pin of the file's new digest.
+    // The adoption shows the file's new content, line by line.
     let o = lab.run(&["adopt", "--as", "alice"]);
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("# bosun: ssh_config fleet/ssh_config")
-            || String::from_utf8_lossy(&o.stderr).contains("# bosun: ssh_config fleet/ssh_config")
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
     );
+    assert!(shown.contains("+#|   ProxyCommand sh -c"), "{shown}");
 }
