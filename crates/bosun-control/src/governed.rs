@@ -284,7 +284,13 @@ impl Control {
                 );
             }
         }
-        for (id, path, text) in self.ws.disk_runbooks()? {
+        // A file that cannot be read (too large, not text, not a regular
+        // file) is drift: what is adopted stays in force, nothing stops.
+        let disk_runbooks = self.ws.disk_runbooks().unwrap_or_else(|e| {
+            drift.push(format!("runbooks/: {e}; the adopted runbooks are in force"));
+            Vec::new()
+        });
+        for (id, path, text) in disk_runbooks {
             let adopted = store.adopted(&runbook_subject(&id))?;
             match adopted {
                 Some(a) if a.digest != Digest::of(text.as_bytes()) => drift.push(format!(
@@ -300,7 +306,11 @@ impl Control {
                 },
             }
         }
-        for (id, path, text) in self.ws.disk_rollouts()? {
+        let disk_rollouts = self.ws.disk_rollouts().unwrap_or_else(|e| {
+            drift.push(format!("rollouts/: {e}; the adopted rollouts are in force"));
+            Vec::new()
+        });
+        for (id, path, text) in disk_rollouts {
             match store.adopted(&rollout_subject(&id))? {
                 Some(a) if a.digest == Digest::of(text.as_bytes()) => {}
                 Some(_) => drift.push(format!(

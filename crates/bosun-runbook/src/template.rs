@@ -17,9 +17,12 @@
 //!
 //! A quoted word is one word only where the shell reads it unquoted, so an
 //! interpolation inside shell quotes in the template (`"{{ params.x }}"`,
-//! `'{{ params.x }}'`) is refused when the runbook is loaded
-//! ([`quoted_interpolations`]); inside `"$( … )"` it is unquoted again and
-//! fine.
+//! `'{{ params.x }}'`, `$'…'`, backquotes, an unquoted here-document) is
+//! refused when the runbook is loaded ([`quoted_interpolations`]); inside
+//! `"$( … )"` it is unquoted again and fine. What the scanner does not
+//! model is the author's to avoid: a value handed to a shell that reads
+//! it again (`sh -c`, `eval`, `ssh host …`) or used in bash arithmetic
+//! (`$(( … ))`, `[[ … -eq … ]]`), where only `int` params are safe.
 
 use std::fmt;
 use std::sync::Arc;
@@ -152,9 +155,7 @@ fn pieces(tpl: &str) -> Vec<Piece<'_>> {
         };
         out.push(Piece::Text(&tpl[rest..start]));
         let body_start = start + 2;
-        let end = tpl[body_start..]
-            .find(close)
-            .map_or(tpl.len(), |e| body_start + e);
+        let end = find_close(&tpl[body_start..], close).map_or(tpl.len(), |e| body_start + e);
         let body = &tpl[body_start..end];
         match close {
             "}}" => out.push(Piece::Expr { body, at: start }),
@@ -165,6 +166,26 @@ fn pieces(tpl: &str) -> Vec<Piece<'_>> {
     }
     out.push(Piece::Text(&tpl[rest..]));
     out
+}
+
+/// Where `close` (`}}`, `%}`) ends a tag body, skipping Jinja string
+/// literals (`"}}"` inside a string does not end the tag).
+fn find_close(body: &str, close: &str) -> Option<usize> {
+    let b = body.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut i = 0;
+    while i < b.len() {
+        match (quote, b[i]) {
+            (Some(_), b'\\') => i += 1,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, c @ (b'"' | b'\'')) if !close.starts_with('#') => quote = Some(c),
+            (None, _) if b[i..].starts_with(close.as_bytes()) => return Some(i),
+            (None, _) => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Whether a tag's body uses the `raw` filter (the word `raw` not after a
@@ -207,6 +228,10 @@ enum Ctx {
     /// the shell expands `$( … )` in it, so a quoted word is no protection.
     /// Taken to last to the end of the template.
     Heredoc,
+    /// `$'…'` (bash's ANSI-C quoting).
+    Ansi,
+    /// `` `…` ``: a command substitution whose text the shell reads again.
+    Backtick,
 }
 
 /// Byte offsets of `{{ … }}` interpolations that sit inside shell quotes
@@ -234,14 +259,34 @@ pub fn quoted_interpolations(tpl: &str) -> Vec<usize> {
 
 fn read_shell(t: &str, stack: &mut Vec<Ctx>) {
     let mut chars = t.chars().peekable();
+    // Whether the last character ended a word (a `#` there starts a comment).
+    let mut word_start = true;
     while let Some(c) = chars.next() {
         let top = stack.last().copied().unwrap_or(Ctx::Bare(0));
+        let starts_word = word_start;
+        word_start = c.is_whitespace() || ";&|()".contains(c);
         match (top, c) {
             (Ctx::Heredoc, _) => {}
             (Ctx::Single, '\'') => {
                 stack.pop();
             }
             (Ctx::Single, _) => {}
+            (Ctx::Ansi, '\\') => {
+                chars.next();
+            }
+            (Ctx::Ansi, '\'') => {
+                stack.pop();
+            }
+            (Ctx::Ansi, _) => {}
+            (Ctx::Bare(_), '#') if starts_word => {
+                // A comment: the shell ignores the rest of the line.
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        word_start = true;
+                        break;
+                    }
+                }
+            }
             (Ctx::Bare(_), '<') if chars.peek() == Some(&'<') => {
                 chars.next();
                 if chars.peek() == Some(&'<') {
@@ -261,8 +306,16 @@ fn read_shell(t: &str, stack: &mut Vec<Ctx>) {
             (_, '\\') => {
                 chars.next();
             }
+            (Ctx::Backtick, '`') => {
+                stack.pop();
+            }
+            (Ctx::Bare(_) | Ctx::Double, '`') => stack.push(Ctx::Backtick),
             (Ctx::Double, '"') => {
                 stack.pop();
+            }
+            (Ctx::Bare(_), '$') if chars.peek() == Some(&'\'') => {
+                chars.next();
+                stack.push(Ctx::Ansi);
             }
             (Ctx::Bare(_), '\'') => stack.push(Ctx::Single),
             (Ctx::Bare(_), '"') => stack.push(Ctx::Double),
@@ -354,6 +407,8 @@ mod tests {
         assert_eq!(raw_uses("{% filter raw %}x{% endfilter %}"), vec![0]);
         assert_eq!(raw_uses("{{x|raw}}{{ params.raw }}{{ rawx }}"), vec![0]);
         assert!(raw_uses("{% raw %}{{ x }}{% endraw %} raw text").is_empty());
+        // A `}}` inside a string literal does not end the tag early.
+        assert_eq!(raw_uses("echo {{ [\"}}\", params.x|raw][1] }}"), vec![5]);
     }
 
     #[test]
@@ -373,6 +428,15 @@ mod tests {
         assert_eq!(quoted_interpolations("cat <<-END\n{{ x }}\nEND"), vec![11]);
         assert!(quoted_interpolations("cat <<'EOF'\n{{ x }}\nEOF").is_empty());
         assert!(quoted_interpolations("cat <<< {{ x }}").is_empty());
+        // A `#` comment's apostrophe is no quote; `$'…'` and backquotes are
+        // contexts of their own.
+        assert_eq!(
+            quoted_interpolations("echo hi # don't\necho '{{ x }}'"),
+            vec![22]
+        );
+        assert!(quoted_interpolations("echo a#b {{ x }}").is_empty());
+        assert_eq!(quoted_interpolations("echo $'\\''x'{{ x }}'"), vec![12]);
+        assert_eq!(quoted_interpolations("echo `echo {{ x }}`"), vec![11]);
         assert!(quoted_interpolations("echo \"{{ x | raw }}\"").is_empty());
     }
 

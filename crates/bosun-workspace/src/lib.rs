@@ -153,6 +153,13 @@ impl Workspace {
             if !exts.contains(&ext) {
                 continue;
             }
+            // Only regular files (a FIFO would block the read forever).
+            if !std::fs::metadata(&p).map_err(|e| io(&p, e))?.is_file() {
+                return Err(WsError::Other(format!(
+                    "{} is not a regular file",
+                    rel(&self.root, &p)
+                )));
+            }
             let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else {
                 continue;
             };

@@ -750,3 +750,22 @@ fn an_edited_ssh_config_file_is_never_read_until_adopted() {
     );
     assert!(shown.contains("+#|   ProxyCommand sh -c"), "{shown}");
 }
+
+#[test]
+fn an_unreadable_file_in_the_workspace_stops_nothing() {
+    let lab = Lab::new();
+    let fifo = lab.path("runbooks/zz.toml");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    lab.write("rollouts/big.toml", &"#".repeat(2 << 20));
+    let d = drift(&lab);
+    assert!(d.contains("runbooks/") && d.contains("rollouts/"), "{d}");
+    let s = submit(&lab, "claude", "disk-usage", "web-1", &[]);
+    assert_eq!(s["decision"], "auto", "{s}");
+    lab.ok(&["work", "--until-idle"]);
+    assert_eq!(lab.state(&jti(&s)), "succeeded");
+}
