@@ -10,6 +10,7 @@ pub use bosun_model::Actor;
 
 pub mod def;
 pub mod graph;
+pub mod params;
 pub mod plan;
 pub mod template;
 
