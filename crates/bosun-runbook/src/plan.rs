@@ -79,6 +79,19 @@ pub fn render_for_host(
     env.render_str(tpl, ctx).map_err(|e| e.to_string())
 }
 
+/// A step's template, compiled (its errors name the step).
+fn compile<'e, 's>(
+    env: &'e minijinja::Environment<'static>,
+    tpl: &'s str,
+    step: &Name,
+) -> Result<minijinja::Template<'e, 's>, PlanError> {
+    env.template_from_str(tpl).map_err(|e| PlanError::Template {
+        step: step.to_string(),
+        host: "(any)".into(),
+        message: e.to_string(),
+    })
+}
+
 /// The params as templates see them: `int` params as numbers, `bool`
 /// params as booleans (so they render bare), the rest as strings.
 fn typed_params(rb: &Runbook, full: &BTreeMap<String, String>) -> BTreeMap<String, Value> {
@@ -195,16 +208,22 @@ pub fn plan(
         } else {
             hosts.iter().map(|h| &h.name).zip(host_ctx.iter()).collect()
         };
+        // Each template is compiled once and rendered for every host.
+        let cmd_tpl = compile(&env, step.cmd.as_deref().unwrap_or_default(), &step.id)?;
+        let check_tpl = match step.check.as_deref() {
+            Some(t) => Some(compile(&env, t, &step.id)?),
+            None => None,
+        };
         for (host, ctx) in places {
-            let render = |tpl: &str| {
-                env.render_str(tpl, ctx).map_err(|e| PlanError::Template {
+            let render = |t: &minijinja::Template<'_, '_>| {
+                t.render(ctx).map_err(|e| PlanError::Template {
                     step: step.id.to_string(),
                     host: host.to_string(),
                     message: e.to_string(),
                 })
             };
-            let cmd = render(step.cmd.as_deref().unwrap_or_default())?;
-            let check = step.check.as_deref().map(render).transpose()?;
+            let cmd = render(&cmd_tpl)?;
+            let check = check_tpl.as_ref().map(render).transpose()?;
             steps.push(PlanStep {
                 step: step.id.clone(),
                 host: host.clone(),
