@@ -402,6 +402,20 @@ fn check_steps(
                 for msg in template_problems(rb, t) {
                     errors.push(at(&here, format!("step `{}` {what}: {msg}", s.id)));
                 }
+                for (off, body) in crate::template::arithmetic_interpolations(t) {
+                    let name = body.trim().strip_prefix("params.").unwrap_or_default();
+                    let is_int = rb.params.get(name).is_some_and(|p| p.ty == ParamType::Int);
+                    if !is_int {
+                        let tag: String = t[off..].chars().take_while(|&c| c != '}').collect();
+                        errors.push(at(
+                            &here,
+                            format!(
+                                "step `{}` {what}: `{tag}}}}}` sits inside shell arithmetic, where bash evaluates even a quoted string (`a[$(cmd)]` runs cmd): only an `int` param may go there",
+                                s.id
+                            ),
+                        ));
+                    }
+                }
                 for off in crate::template::quoted_interpolations(t) {
                     let tag: String = t[off..].chars().take_while(|&c| c != '}').collect();
                     errors.push(at(
@@ -858,5 +872,30 @@ steps:
         let started = std::time::Instant::now();
         assert!(parse_runbook("bomb.yaml", &bomb).is_err());
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod arith_tests {
+    use super::*;
+
+    #[test]
+    fn only_int_params_go_into_shell_arithmetic() {
+        let rb = |ty: &str| {
+            parse_runbook(
+                "r.toml",
+                &format!(
+                    "id = \"a\"\n[params.n]\ntype = \"{ty}\"\n[[steps]]\nid = \"s\"\ncmd = \"echo $(( {{{{ params.n }}}} + 1 ))\"\n"
+                ),
+            )
+        };
+        assert!(rb("int").is_ok());
+        for ty in ["string", "version", "path"] {
+            let e = rb(ty).unwrap_err().to_string();
+            assert!(
+                e.starts_with("r.toml:5:") && e.contains("shell arithmetic"),
+                "{ty}: {e}"
+            );
+        }
     }
 }

@@ -19,10 +19,11 @@
 //! interpolation inside shell quotes in the template (`"{{ params.x }}"`,
 //! `'{{ params.x }}'`, `$'…'`, backquotes, an unquoted here-document) is
 //! refused when the runbook is loaded ([`quoted_interpolations`]); inside
-//! `"$( … )"` it is unquoted again and fine. What the scanner does not
-//! model is the author's to avoid: a value handed to a shell that reads
-//! it again (`sh -c`, `eval`, `ssh host …`) or used in bash arithmetic
-//! (`$(( … ))`, `[[ … -eq … ]]`), where only `int` params are safe.
+//! `"$( … )"` it is unquoted again and fine. Inside shell arithmetic
+//! (`$(( … ))`, `(( … ))`) only an `int` param may be interpolated
+//! ([`arithmetic_interpolations`]). What the scanner does not model is the
+//! author's to avoid: a value handed to a shell that reads it again
+//! (`sh -c`, `eval`, `ssh host …`) or compared with `-eq` inside `[[ … ]]`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -232,6 +233,10 @@ enum Ctx {
     Ansi,
     /// `` `…` ``: a command substitution whose text the shell reads again.
     Backtick,
+    /// `$(( … ))` or `(( … ))`: bash evaluates a word here as an
+    /// arithmetic expression, quoted or not (`a[$(cmd)]` runs `cmd`); the
+    /// count is the open parentheses inside.
+    Arith(u32),
 }
 
 /// Byte offsets of `{{ … }}` interpolations that sit inside shell quotes
@@ -241,15 +246,35 @@ enum Ctx {
 /// Interpolations with `| raw` are the author's own business and not
 /// listed.
 pub fn quoted_interpolations(tpl: &str) -> Vec<usize> {
+    interpolations(tpl)
+        .into_iter()
+        .filter(|(_, body, ctx)| !matches!(ctx, Ctx::Bare(_) | Ctx::Arith(_)) && !uses_raw(body))
+        .map(|(at, _, _)| at)
+        .collect()
+}
+
+/// The `{{ … }}` interpolations inside shell arithmetic (`$(( … ))`,
+/// `(( … ))`), with their offsets and bodies: only an `int` param is safe
+/// there (bash evaluates a quoted string as an expression, and
+/// `a[$(cmd)]` runs `cmd`).
+pub fn arithmetic_interpolations(tpl: &str) -> Vec<(usize, &str)> {
+    interpolations(tpl)
+        .into_iter()
+        .filter(|(_, body, ctx)| matches!(ctx, Ctx::Arith(_)) && !uses_raw(body))
+        .map(|(at, body, _)| (at, body))
+        .collect()
+}
+
+/// Every `{{ … }}` of `tpl` with its offset, body and the shell context
+/// it sits in.
+fn interpolations(tpl: &str) -> Vec<(usize, &str, Ctx)> {
     let mut stack = vec![Ctx::Bare(0)];
     let mut out = Vec::new();
     for p in pieces(tpl) {
         match p {
             Piece::Text(t) => read_shell(t, &mut stack),
             Piece::Expr { body, at } => {
-                if !matches!(stack.last(), Some(Ctx::Bare(_))) && !uses_raw(body) {
-                    out.push(at);
-                }
+                out.push((at, body, stack.last().copied().unwrap_or(Ctx::Bare(0))));
             }
             Piece::Stmt { .. } => {}
         }
@@ -312,6 +337,38 @@ fn read_shell(t: &str, stack: &mut Vec<Ctx>) {
             (Ctx::Bare(_) | Ctx::Double, '`') => stack.push(Ctx::Backtick),
             (Ctx::Double, '"') => {
                 stack.pop();
+            }
+            (Ctx::Arith(n), '(') => {
+                if let Some(top) = stack.last_mut() {
+                    *top = Ctx::Arith(n + 1);
+                }
+            }
+            (Ctx::Arith(n), ')') => {
+                if n > 0 {
+                    if let Some(top) = stack.last_mut() {
+                        *top = Ctx::Arith(n - 1);
+                    }
+                } else {
+                    if chars.peek() == Some(&')') {
+                        chars.next();
+                    }
+                    stack.pop();
+                }
+            }
+            (Ctx::Arith(_), _) => {}
+            (Ctx::Bare(_) | Ctx::Double, '$')
+                if {
+                    let mut look = chars.clone();
+                    look.next() == Some('(') && look.next() == Some('(')
+                } =>
+            {
+                chars.next();
+                chars.next();
+                stack.push(Ctx::Arith(0));
+            }
+            (Ctx::Bare(_), '(') if starts_word && chars.peek() == Some(&'(') => {
+                chars.next();
+                stack.push(Ctx::Arith(0));
             }
             (Ctx::Bare(_), '$') if chars.peek() == Some(&'\'') => {
                 chars.next();
@@ -437,6 +494,17 @@ mod tests {
         assert!(quoted_interpolations("echo a#b {{ x }}").is_empty());
         assert_eq!(quoted_interpolations("echo $'\\''x'{{ x }}'"), vec![12]);
         assert_eq!(quoted_interpolations("echo `echo {{ x }}`"), vec![11]);
+        // Arithmetic is a context of its own: only int params belong there.
+        assert!(quoted_interpolations("echo $(( {{ x }} + 1 ))").is_empty());
+        assert_eq!(
+            arithmetic_interpolations("echo $(( {{ x }} + (2) )) {{ y }}"),
+            vec![(9, " x ")]
+        );
+        assert_eq!(
+            arithmetic_interpolations("(( n = {{ x }} )); echo \"$(( {{ y }} ))\""),
+            vec![(7, " x "), (29, " y ")]
+        );
+        assert!(arithmetic_interpolations("echo $( ( {{ x }} ) )").is_empty());
         assert!(quoted_interpolations("echo \"{{ x | raw }}\"").is_empty());
     }
 
@@ -445,6 +513,7 @@ mod tests {
         fn scanning_any_text_never_panics(s in "\\PC{0,200}") {
             let _ = raw_uses(&s);
             let _ = quoted_interpolations(&s);
+            let _ = arithmetic_interpolations(&s);
         }
 
         #[test]
