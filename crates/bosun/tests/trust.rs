@@ -794,3 +794,19 @@ fn what_an_approver_reads_cannot_be_rewritten_by_terminal_escapes() {
         "{out}"
     );
 }
+
+#[test]
+fn an_auto_op_that_expired_before_it_started_never_runs() {
+    let lab = Lab::new();
+    lab.ok(&["work", "--until-idle"]);
+    let now = jiff::Timestamp::now().as_second();
+    let f = forged(&lab, move |c| c["exp"] = (now + 2).into());
+    let s = lab.json(&["submit", "--envelope", f.to_str().unwrap(), "--json"]);
+    assert_eq!(s["decision"], "auto", "{s}");
+    std::thread::sleep(std::time::Duration::from_millis(3100));
+    lab.ok(&["work", "--until-idle"]);
+    let op = show(&lab, &jti(&s));
+    assert_eq!(op["state"], "failed", "{op}");
+    assert!(op["detail"].as_str().unwrap().contains("expired"), "{op}");
+    assert!(op["steps"].as_array().unwrap().is_empty(), "{op}");
+}
