@@ -272,11 +272,15 @@ impl Control {
             )));
         }
         let (keys, needed) = self.adoption_judges(&p)?;
-        let (c, role) =
-            match crate::approve::verify_approval(&keys, &self.ws.config.name, envelope, now) {
-                Ok(v) => v,
-                Err(r) => return Ok(Err(r)),
-            };
+        let (c, role) = match crate::approve::verify_stamped::<bosun_model::ApprovalClaims>(
+            &keys,
+            &self.ws.config.name,
+            envelope,
+            now,
+        ) {
+            Ok(v) => v,
+            Err(r) => return Ok(Err(r)),
+        };
         if !role.is_human() {
             return Ok(Err(rej(
                 "approver_role",

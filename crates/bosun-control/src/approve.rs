@@ -67,29 +67,77 @@ pub(crate) fn verify_signed<T: serde::de::DeserializeOwned>(
     Ok((c, entry.role, kid))
 }
 
-/// Verifies an approval envelope: [`verify_signed`], then issuer, validity
-/// and workspace. Shared by op approvals and adoption approvals.
-pub(crate) fn verify_approval(
+/// Claims of a signed envelope that carry the common stamp (issuer,
+/// validity window, workspace): approvals, step reports, statements.
+pub(crate) trait Stamped: serde::de::DeserializeOwned {
+    /// The envelope's JWS `typ`.
+    const TYP: &'static str;
+    /// What the envelope is called in messages.
+    const WHAT: &'static str;
+    /// Its stamp.
+    fn stamp(&self) -> Stamp<'_>;
+    /// The id a refusal names (the op answered, or the envelope's own).
+    fn subject(&self) -> String;
+}
+
+impl Stamped for ApprovalClaims {
+    const TYP: &'static str = APPROVAL_TYP;
+    const WHAT: &'static str = "approval";
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            iss: &self.iss,
+            iat: self.iat,
+            exp: self.exp,
+            ws: &self.ws,
+        }
+    }
+    fn subject(&self) -> String {
+        self.op.to_string()
+    }
+}
+
+impl Stamped for bosun_model::StepReportClaims {
+    const TYP: &'static str = bosun_model::claims::STEP_REPORT_TYP;
+    const WHAT: &'static str = "step report";
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            iss: &self.iss,
+            iat: self.iat,
+            exp: self.exp,
+            ws: &self.ws,
+        }
+    }
+    fn subject(&self) -> String {
+        self.op.to_string()
+    }
+}
+
+impl Stamped for bosun_model::StatementClaims {
+    const TYP: &'static str = bosun_model::claims::STATEMENT_TYP;
+    const WHAT: &'static str = "statement";
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp {
+            iss: &self.iss,
+            iat: self.iat,
+            exp: self.exp,
+            ws: &self.ws,
+        }
+    }
+    fn subject(&self) -> String {
+        self.jti.to_string()
+    }
+}
+
+/// Verifies a stamped envelope: [`verify_signed`], then issuer, validity
+/// and workspace. Returns the claims and the signer's registered role.
+pub(crate) fn verify_stamped<T: Stamped>(
     keys: &bosun_workspace::KeyRegistry,
     ws: &bosun_model::Name,
     envelope: &str,
     now: i64,
-) -> std::result::Result<(ApprovalClaims, bosun_model::Role), Rejected> {
-    let (c, role, kid): (ApprovalClaims, _, _) = verify_signed(keys, envelope, APPROVAL_TYP)?;
-    let jti = Some(c.op.to_string());
-    check_envelope(
-        "approval",
-        Some(&kid),
-        &Stamp {
-            iss: &c.iss,
-            iat: c.iat,
-            exp: c.exp,
-            ws: &c.ws,
-        },
-        ws,
-        now,
-        jti,
-    )?;
+) -> std::result::Result<(T, bosun_model::Role), Rejected> {
+    let (c, role, kid): (T, _, _) = verify_signed(keys, envelope, T::TYP)?;
+    check_envelope(T::WHAT, Some(&kid), &c.stamp(), ws, now, Some(c.subject()))?;
     Ok((c, role))
 }
 
@@ -158,7 +206,12 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<ApprovalOutcome, Rejected>> {
-        let (c, role) = match verify_approval(&gov.keys, &self.ws.config.name, envelope, now) {
+        let (c, role) = match verify_stamped::<ApprovalClaims>(
+            &gov.keys,
+            &self.ws.config.name,
+            envelope,
+            now,
+        ) {
             Ok(v) => v,
             Err(rej) => return Ok(Err(rej)),
         };

@@ -9,9 +9,9 @@ use bosun_model::{Actor, Jti, KeyId, Name, OpState, ReportStatus, StepReportClai
 use bosun_sign::Sign;
 use bosun_store::{StepResult, StepStatus, StoreError};
 
-use crate::approve::verify_signed;
+use crate::approve::verify_stamped;
 use crate::governed::Governed;
-use crate::intake::{Rejected, Stamp, check_envelope, reject};
+use crate::intake::{Rejected, reject};
 use crate::{Control, Result, fresh_jti};
 
 /// What an accepted report did.
@@ -82,27 +82,12 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<ReportOutcome, Rejected>> {
-        let (c, role, kid): (StepReportClaims, _, _) =
-            match verify_signed(&gov.keys, envelope, STEP_REPORT_TYP) {
+        let (c, role): (StepReportClaims, _) =
+            match verify_stamped(&gov.keys, &self.ws.config.name, envelope, now) {
                 Ok(v) => v,
                 Err(r) => return Ok(Err(r)),
             };
         let jti = Some(c.op.to_string());
-        if let Err(r) = check_envelope(
-            "step report",
-            Some(&kid),
-            &Stamp {
-                iss: &c.iss,
-                iat: c.iat,
-                exp: c.exp,
-                ws: &c.ws,
-            },
-            &self.ws.config.name,
-            now,
-            jti.clone(),
-        ) {
-            return Ok(Err(r));
-        }
         let Some(op) = self.store.op(&c.op)? else {
             return Ok(Err(reject("op", format!("no op with jti `{}`", c.op), jti)));
         };

@@ -16,9 +16,9 @@ use bosun_model::{Act, KeyId, Role, StatementClaims};
 use bosun_sign::Sign;
 use bosun_store::{NewBlocker, OpSummary, StoreError};
 
-use crate::approve::verify_signed;
+use crate::approve::{verify_signed, verify_stamped};
 use crate::governed::Governed;
-use crate::intake::{Rejected, Stamp, check_envelope, reject};
+use crate::intake::{Rejected, reject};
 use crate::{Control, Result, fresh_jti};
 
 /// Longest a statement may live (`exp - iat`), in seconds.
@@ -141,22 +141,9 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> std::result::Result<(StatementClaims, Role), Rejected> {
-        let (c, role, kid): (StatementClaims, _, _) =
-            verify_signed(&gov.keys, envelope, STATEMENT_TYP)?;
+        let (c, role): (StatementClaims, _) =
+            verify_stamped(&gov.keys, &self.ws.config.name, envelope, now)?;
         let jti = Some(c.jti.to_string());
-        check_envelope(
-            "statement",
-            Some(&kid),
-            &Stamp {
-                iss: &c.iss,
-                iat: c.iat,
-                exp: c.exp,
-                ws: &c.ws,
-            },
-            &self.ws.config.name,
-            now,
-            jti.clone(),
-        )?;
         if c.exp.saturating_sub(c.iat) > MAX_STATEMENT_SECS {
             return Err(reject(
                 "lifetime",
