@@ -1557,19 +1557,10 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
         println!("{}", json!({"digest": plan.digest(), "plan": plan}));
     } else {
         println!(
-            "plan {} — runbook {} ({}{})",
+            "plan {} — runbook {} ({})",
             plan.digest(),
             plan.runbook,
-            if plan.read_only {
-                "read-only"
-            } else {
-                "changes hosts"
-            },
-            if plan.destructive {
-                ", DESTRUCTIVE"
-            } else {
-                ""
-            }
+            crate::output::plan_kind(&plan)
         );
         for (k, v) in &plan.params {
             println!("  param {k} = {v}");

@@ -48,18 +48,9 @@ fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
     )?;
     writeln!(
         s,
-        "runbook   {} — {}{}, verb `{}`",
+        "runbook   {} — {}, verb `{}`",
         plan.runbook,
-        if plan.read_only {
-            "read-only"
-        } else {
-            "changes hosts"
-        },
-        if plan.destructive {
-            ", DESTRUCTIVE"
-        } else {
-            ""
-        },
+        crate::output::plan_kind(plan),
         plan.verb()
     )?;
     let standing = match &c.runbook {

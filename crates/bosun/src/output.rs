@@ -58,6 +58,24 @@ pub fn inert(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// What a plan does, in words: `read-only` or `changes hosts`, and
+/// `, DESTRUCTIVE` when it destroys data.
+pub fn plan_kind(plan: &bosun_model::Plan) -> String {
+    format!(
+        "{}{}",
+        if plan.read_only {
+            "read-only"
+        } else {
+            "changes hosts"
+        },
+        if plan.destructive {
+            ", DESTRUCTIVE"
+        } else {
+            ""
+        }
+    )
+}
+
 /// Prints rows as an aligned table.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     let mut w: Vec<usize> = headers.iter().map(|h| h.len()).collect();

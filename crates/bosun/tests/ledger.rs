@@ -9,48 +9,9 @@ mod common;
 use bosun_ledger::merkle::{Frontier, leaf_hash};
 use common::*;
 
-/// A lab with a few ops run (so the ledger has entries) and checkpoints.
-fn busy_lab() -> Lab {
-    let lab = Lab::new();
-    for (i, host) in ["web-1", "web-2", "canary-1"].iter().enumerate() {
-        let s = lab.json(&[
-            "submit",
-            "pkg-upgrade",
-            "--target",
-            host,
-            "--param",
-            &format!("version=1.{i}"),
-            "--as",
-            "claude",
-            "--json",
-        ]);
-        lab.ok(&[
-            "approve",
-            "--yes",
-            s["jti"].as_str().unwrap(),
-            "--as",
-            "alice",
-        ]);
-        lab.ok(&["work", "--until-idle"]);
-    }
-    lab
-}
-
-fn verify(lab: &Lab) -> (bool, serde_json::Value) {
-    let o = lab.run(&["ledger", "verify", "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
-        panic!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.success(), v)
-}
-
 #[test]
 fn proofs_verify_offline_and_tampered_proofs_do_not() {
-    let lab = busy_lab();
+    let lab = Lab::busy();
     let cps = lab.json(&["ledger", "checkpoints", "--json"]);
     assert!(
         !cps.as_array().unwrap().is_empty(),
@@ -159,9 +120,9 @@ impl Lcg {
 
 #[test]
 fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
-    let lab = busy_lab();
+    let lab = Lab::busy();
     lab.ok(&["ledger", "checkpoint"]);
-    let (ok, v) = verify(&lab);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(ok, "an untouched ledger verifies: {v}");
     let n = v["size"].as_u64().unwrap();
     assert!(n > 20, "{v}");
@@ -194,7 +155,7 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
         )
         .unwrap();
         drop(c);
-        let (ok, v) = verify(&lab);
+        let (ok, v) = lab.ledger_verify(&[]);
         assert!(
             !ok && v["index"] == k,
             "seed {seed} round {round}: edit at {k}: {v}"
@@ -206,7 +167,7 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
         c.execute("DELETE FROM ledger WHERE idx = ?1", [k as i64])
             .unwrap();
         drop(c);
-        let (ok, v) = verify(&lab);
+        let (ok, v) = lab.ledger_verify(&[]);
         assert!(!ok && v["index"] == k, "seed {seed}: delete at {k}: {v}");
 
         // 3. Insert a row (a copy of another entry) at k, renumbering the rest.
@@ -220,7 +181,7 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
         ))
         .unwrap();
         drop(c);
-        let (ok, v) = verify(&lab);
+        let (ok, v) = lab.ledger_verify(&[]);
         assert!(!ok && v["index"] == k, "seed {seed}: insert at {k}: {v}");
 
         // 4. Swap two rows (reorder).
@@ -234,7 +195,7 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
         ))
         .unwrap();
         drop(c);
-        let (ok, v) = verify(&lab);
+        let (ok, v) = lab.ledger_verify(&[]);
         assert!(!ok && v["index"] == i, "seed {seed}: swap {i} and {j}: {v}");
     }
 
@@ -266,7 +227,7 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
         .unwrap();
     }
     drop(c);
-    let (ok, v) = verify(&lab);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(!ok, "seed {seed}: forged hashes at {k}: {v}");
     let named = v["index"].as_u64().unwrap();
     assert!(named <= k, "the range named starts at or before {k}: {v}");
@@ -280,7 +241,7 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
     )
     .unwrap();
     drop(c);
-    let (ok, v) = verify(&lab);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(
         !ok && v["what"].as_str().unwrap().contains("known key"),
         "{v}"
@@ -288,12 +249,12 @@ fn verify_names_the_first_bad_index_for_every_kind_of_tampering() {
 
     // And the pristine copy still verifies.
     drop(fresh());
-    assert!(verify(&lab).0);
+    assert!(lab.ledger_verify(&[]).0);
 }
 
 #[test]
 fn a_witness_cosigns_and_a_bad_cosignature_is_refused() {
-    let lab = busy_lab();
+    let lab = Lab::busy();
     let key = lab.tmp.path().join("witness.key");
     let vkey = lab.ok(&[
         "ledger",
@@ -382,7 +343,7 @@ fn git_log(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn the_git_mirror_round_trips_idempotently_and_is_checked_without_a_database() {
-    let lab = busy_lab();
+    let lab = Lab::busy();
     let mirror = lab.tmp.path().join("mirror");
     let m = mirror.to_str().unwrap();
     let r = lab.json(&["ledger", "mirror", "--git", m, "--json"]);
@@ -464,7 +425,7 @@ fn the_git_mirror_round_trips_idempotently_and_is_checked_without_a_database() {
 
 #[test]
 fn a_checkpoint_inconsistent_with_the_last_is_never_signed() {
-    let lab = busy_lab();
+    let lab = Lab::busy();
     lab.ok(&["ledger", "checkpoint"]);
     let before = lab.json(&["ledger", "checkpoints", "--json"]);
     // Spoil the stored subtree hashes the consistency proof is built from.

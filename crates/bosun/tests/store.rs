@@ -12,45 +12,9 @@ use common::*;
 
 /// A lab with a few ops run and a checkpoint over all of them.
 fn busy_lab() -> Lab {
-    let lab = Lab::new();
-    for (i, host) in ["web-1", "web-2", "canary-1"].iter().enumerate() {
-        let s = lab.json(&[
-            "submit",
-            "pkg-upgrade",
-            "--target",
-            host,
-            "--param",
-            &format!("version=1.{i}"),
-            "--as",
-            "claude",
-            "--json",
-        ]);
-        lab.ok(&[
-            "approve",
-            "--yes",
-            s["jti"].as_str().unwrap(),
-            "--as",
-            "alice",
-        ]);
-        lab.ok(&["work", "--until-idle"]);
-    }
+    let lab = Lab::busy();
     lab.ok(&["ledger", "checkpoint"]);
     lab
-}
-
-/// `ledger verify --json` with extra arguments: (success, output).
-fn verify(lab: &Lab, extra: &[&str]) -> (bool, serde_json::Value) {
-    let mut args = vec!["ledger", "verify", "--json"];
-    args.extend_from_slice(extra);
-    let o = lab.run(&args);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
-        panic!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    });
-    (o.status.success(), v)
 }
 
 /// Every verb that opens the store, tried on a workspace whose database is
@@ -101,7 +65,7 @@ fn a_lost_database_is_refused_by_every_verb_until_reinit_records_it() {
     let lab = busy_lab();
     let kept = lab.tmp.path().join("kept.note");
     lab.ok(&["ledger", "checkpoint", "--out", kept.to_str().unwrap()]);
-    let (ok, before) = verify(&lab, &[]);
+    let (ok, before) = lab.ledger_verify(&[]);
     assert!(ok, "{before}");
     assert_eq!(before["start"]["kind"], "ledger.initialised", "{before}");
     let db = lab.path(".bosun/bosun.db");
@@ -119,7 +83,7 @@ fn a_lost_database_is_refused_by_every_verb_until_reinit_records_it() {
     let out = lab.ok(&["init", "--reinit", "--previous", kept.to_str().unwrap()]);
     assert!(out.contains("found empty"), "{out}");
     assert!(out.contains(".lost-"), "the old file is kept: {out}");
-    let (ok, v) = verify(&lab, &[]);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(ok, "{v}");
     assert_eq!(v["size"], 1, "{v}");
     assert_eq!(v["start"]["kind"], "ledger.reinitialised", "{v}");
@@ -129,7 +93,7 @@ fn a_lost_database_is_refused_by_every_verb_until_reinit_records_it() {
     assert!(human.contains("re-initialised"), "{human}");
     assert_eq!(lab.json(&["ops", "list", "--json"]), serde_json::json!([]));
     // The kept checkpoint still tells: the history it signed is gone.
-    let (ok, v) = verify(&lab, &["--trusted", kept.to_str().unwrap()]);
+    let (ok, v) = lab.ledger_verify(&["--trusted", kept.to_str().unwrap()]);
     assert!(!ok && v["mismatch"]["kind"] == "missing", "{v}");
     // Re-initialising over a ledger is refused.
     let o = lab.run(&["init", "--reinit"]);
@@ -143,7 +107,7 @@ fn a_lost_database_is_refused_by_every_verb_until_reinit_records_it() {
     let gone = || !db.exists();
     every_verb_refuses(&lab, &gone, "is missing");
     lab.ok(&["init", "--reinit"]);
-    let (ok, v) = verify(&lab, &[]);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(ok, "{v}");
     assert_eq!(v["start"]["found"], "missing", "{v}");
     assert!(v["start"]["previous"].is_null(), "{v}");
@@ -166,7 +130,7 @@ fn init_creates_the_database_before_the_key_and_a_fresh_workspace_works() {
     // `init` made both; later verbs open the database it made.
     assert!(lab.path(".bosun/bosun.db").exists());
     assert!(lab.path("keys/ledger.jwk").exists());
-    let (ok, v) = verify(&lab, &[]);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(ok && v["checkpoints"].as_u64().unwrap() >= 1, "{v}");
     // A workspace made by the library alone (no key yet) still gets its
     // database on first use, and its key with the first checkpoint.
@@ -220,7 +184,7 @@ fn a_truncated_or_forked_ledger_is_caught_by_a_trusted_checkpoint() {
     lab.ok(&["ledger", "checkpoint", "--out", t]);
     let mirror = lab.tmp.path().join("mirror");
     lab.ok(&["ledger", "mirror", "--git", mirror.to_str().unwrap()]);
-    let (ok, v) = verify(&lab, &["--trusted", t]);
+    let (ok, v) = lab.ledger_verify(&["--trusted", t]);
     assert!(ok, "{v}");
     assert_eq!(v["trusted"]["agreement"], "equal", "{v}");
     let signed = v["trusted"]["size"].as_u64().unwrap();
@@ -235,9 +199,9 @@ fn a_truncated_or_forked_ledger_is_caught_by_a_trusted_checkpoint() {
         "--json",
     ]);
     lab.ok(&["work", "--until-idle"]);
-    let (ok, v) = verify(&lab, &["--trusted", t]);
+    let (ok, v) = lab.ledger_verify(&["--trusted", t]);
     assert!(ok && v["trusted"]["agreement"] == "extends", "{v}");
-    let (ok, v) = verify(&lab, &["--trusted-mirror", mirror.to_str().unwrap()]);
+    let (ok, v) = lab.ledger_verify(&["--trusted-mirror", mirror.to_str().unwrap()]);
     assert!(ok && v["trusted"]["agreement"] == "extends", "{v}");
 
     let db = lab.path(".bosun/bosun.db");
@@ -266,14 +230,14 @@ fn a_truncated_or_forked_ledger_is_caught_by_a_trusted_checkpoint() {
     // Truncated: plain verify passes, the trusted checkpoint names the range.
     fresh();
     truncate_ledger(&db, keep);
-    let (ok, v) = verify(&lab, &[]);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(ok, "the forger's work verifies on its own: {v}");
     assert_eq!(v["size"], keep);
     for args in [
         ["--trusted", t],
         ["--trusted-mirror", mirror.to_str().unwrap()],
     ] {
-        let (ok, v) = verify(&lab, &args);
+        let (ok, v) = lab.ledger_verify(&args);
         assert!(!ok, "{v}");
         assert_eq!(v["check"], "trusted", "{v}");
         assert_eq!(v["mismatch"]["kind"], "missing", "{v}");
@@ -337,9 +301,9 @@ fn a_truncated_or_forked_ledger_is_caught_by_a_trusted_checkpoint() {
     )
     .unwrap();
     drop(c);
-    let (ok, v) = verify(&lab, &[]);
+    let (ok, v) = lab.ledger_verify(&[]);
     assert!(ok, "the forger's work verifies on its own: {v}");
-    let (ok, v) = verify(&lab, &["--trusted", t]);
+    let (ok, v) = lab.ledger_verify(&["--trusted", t]);
     assert!(!ok && v["mismatch"]["kind"] == "forked", "{v}");
     assert_eq!(v["mismatch"]["size"], signed, "{v}");
     assert!(
@@ -349,7 +313,7 @@ fn a_truncated_or_forked_ledger_is_caught_by_a_trusted_checkpoint() {
 
     // The untouched database passes against the same file.
     fresh();
-    let (ok, v) = verify(&lab, &["--trusted", t]);
+    let (ok, v) = lab.ledger_verify(&["--trusted", t]);
     assert!(ok, "{v}");
 }
 
@@ -360,7 +324,7 @@ fn a_trusted_checkpoint_that_is_not_this_ledgers_is_refused() {
     lab.ok(&["ledger", "checkpoint", "--out", good.to_str().unwrap()]);
     let note = std::fs::read_to_string(&good).unwrap();
     let refused = |file: &std::path::Path, why: &str| {
-        let (ok, v) = verify(&lab, &["--trusted", file.to_str().unwrap()]);
+        let (ok, v) = lab.ledger_verify(&["--trusted", file.to_str().unwrap()]);
         assert!(!ok, "{v}");
         assert_eq!(v["check"], "trusted_file", "{v}");
         assert!(v["what"].as_str().unwrap().contains(why), "{why}: {v}");

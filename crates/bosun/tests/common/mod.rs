@@ -65,6 +65,50 @@ impl Lab {
         }
     }
 
+    /// A lab with three ops (one per host) approved and run, so the
+    /// ledger has entries.
+    pub fn busy() -> Lab {
+        let lab = Lab::new();
+        for (i, host) in ["web-1", "web-2", "canary-1"].iter().enumerate() {
+            let s = lab.json(&[
+                "submit",
+                "pkg-upgrade",
+                "--target",
+                host,
+                "--param",
+                &format!("version=1.{i}"),
+                "--as",
+                "claude",
+                "--json",
+            ]);
+            lab.ok(&[
+                "approve",
+                "--yes",
+                s["jti"].as_str().unwrap(),
+                "--as",
+                "alice",
+            ]);
+            lab.ok(&["work", "--until-idle"]);
+        }
+        lab
+    }
+
+    /// `bosun ledger verify --json` with `extra` arguments: whether it
+    /// passed, and its report.
+    pub fn ledger_verify(&self, extra: &[&str]) -> (bool, serde_json::Value) {
+        let mut args = vec!["ledger", "verify", "--json"];
+        args.extend_from_slice(extra);
+        let o = self.run(&args);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+            panic!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        });
+        (o.status.success(), v)
+    }
+
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = bin();
         c.args(args)
