@@ -15,6 +15,7 @@ mod cli;
 mod consent;
 mod demo;
 mod fleet_cli;
+mod ledger_cli;
 mod output;
 mod passphrase;
 

@@ -1,0 +1,561 @@
+//! `bosun ledger …`: checkpoints, verification (also against a trusted
+//! checkpoint kept outside the database), proofs, the git mirror and
+//! witnesses.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bosun_control::{Result, ledger};
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::cli::{Ctx, other};
+use crate::output::time;
+
+#[derive(Subcommand, Debug)]
+pub enum LedgerCmd {
+    /// Sign a checkpoint (C2SP tlog-checkpoint) over the entries recorded
+    /// since the last one, with the workspace's ledger key. `serve` does
+    /// this every second while there are new entries.
+    Checkpoint {
+        /// Also write the newest signed checkpoint (the C2SP note) to FILE
+        /// for safekeeping outside the database, for `ledger verify
+        /// --trusted FILE`. An existing FILE is replaced only by a
+        /// checkpoint that extends it (never by an older one).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The signed checkpoints, oldest first.
+    Checkpoints {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recompute the Merkle tree from the stored entries and check every
+    /// stored hash and every checkpoint (signature, size, root,
+    /// consistency). Fails naming the first bad index.
+    Verify {
+        /// The ledger's verifier key (`name+id+key`, or a file holding it);
+        /// default: keys/ledger.jwk.
+        #[arg(long)]
+        key: Option<String>,
+        /// A witness's verifier key (repeatable): its cosignatures on
+        /// checkpoints are checked too.
+        #[arg(long)]
+        witness: Vec<String>,
+        /// Check a git mirror instead (no workspace, no database); the
+        /// key defaults to the mirror's own ledger.vkey.
+        #[arg(long, value_name = "DIR")]
+        git: Option<PathBuf>,
+        /// Also recompute every stored subtree hash (the index proofs and
+        /// checkpoints are built from); slower.
+        #[arg(long)]
+        full: bool,
+        /// A checkpoint kept outside the database (`ledger checkpoint
+        /// --out FILE`): its signature is checked with the ledger key, and
+        /// the database must hold its log — fewer entries are reported as
+        /// missing (truncated or rolled back), another history as a fork.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["git", "trusted_mirror"])]
+        trusted: Option<PathBuf>,
+        /// As `--trusted`, with the latest checkpoint of a git mirror
+        /// (`ledger mirror --git DIR`).
+        #[arg(long, value_name = "DIR", conflicts_with = "git")]
+        trusted_mirror: Option<PathBuf>,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append the entries and checkpoints recorded since the last run to a
+    /// git repository (created when missing): one commit per checkpoint,
+    /// with `Jti:` trailers. Idempotent; resumes after an interruption.
+    Mirror {
+        /// The repository.
+        #[arg(long, value_name = "DIR")]
+        git: PathBuf,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// As a witness (a second site, an auditor): check the whole ledger,
+    /// then add your cosignature to its latest checkpoint.
+    Cosign {
+        /// Your note signing key (`PRIVATE+KEY+…`), or a file holding it
+        /// (mode 0600), as `bosun ledger witness-key` writes.
+        #[arg(long)]
+        key: String,
+    },
+    /// Make a witness key: writes `PRIVATE+KEY+<name>+…` to FILE (0600) and
+    /// prints the verifier key to give to others (`--witness`).
+    WitnessKey {
+        /// The witness's name (a schema-less URL is customary:
+        /// `backup.lan/bosun-witness`).
+        name: String,
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print the inclusion proofs of an op's entries (or of `--index N`)
+    /// against the latest checkpoint, as JSON: entry, leaf hash, proof and
+    /// the signed checkpoint. Save it and check it anywhere with
+    /// `bosun ledger verify-proof`.
+    Prove {
+        /// The op's jti.
+        jti: Option<String>,
+        /// A leaf index instead of a jti.
+        #[arg(long)]
+        index: Option<u64>,
+        /// Sign a fresh checkpoint first, so the newest entries are covered.
+        #[arg(long)]
+        checkpoint: bool,
+        /// Prove against the checkpoint of this size (default: the latest;
+        /// see `bosun ledger checkpoints`).
+        #[arg(long, value_name = "SIZE")]
+        at: Option<u64>,
+    },
+    /// Print the consistency proof between two checkpoints (the newer log
+    /// extends the older), as JSON for `bosun ledger verify-proof`.
+    Consistency {
+        /// The older checkpoint's size.
+        #[arg(long, value_name = "SIZE")]
+        from: u64,
+        /// The newer checkpoint's size (default: the latest).
+        #[arg(long, value_name = "SIZE")]
+        to: Option<u64>,
+    },
+    /// Check a proof file offline (inclusion or consistency): no
+    /// workspace, no database.
+    VerifyProof {
+        /// The file `bosun ledger prove` wrote (one proof or a list).
+        file: PathBuf,
+        /// The ledger's verifier key (`name+id+key`, or a file holding it,
+        /// such as a workspace's keys/ledger.vkey).
+        #[arg(long)]
+        key: String,
+    },
+}
+
+/// A verifier key given as `name+id+key` or as a file holding one (or a
+/// workspace's keys/ledger.vkey).
+fn read_vkey(arg: &str) -> Result<bosun_ledger::NoteVerifier> {
+    let text = if std::path::Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).map_err(|e| other(format!("{arg}: {e}")))?
+    } else {
+        arg.to_string()
+    };
+    bosun_ledger::NoteVerifier::parse(text.trim()).map_err(|e| other(e.to_string()))
+}
+
+pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
+    match cmd {
+        LedgerCmd::VerifyProof { file, key } => {
+            let v = read_vkey(&key)?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| other(format!("{}: {e}", file.display())))?;
+            if text.len() > 16 * 1024 * 1024 {
+                return Err(other(format!("{}: over 16 MiB", file.display())));
+            }
+            if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
+                return match ledger::verify_consistency_proof(&c, &v) {
+                    Ok((a, b)) => {
+                        println!(
+                            "ok  the log of size {b} extends the log of size {a}, both signed by {}",
+                            v.name
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e) => {
+                        eprintln!("BAD consistency proof: {e}");
+                        Ok(ExitCode::from(1))
+                    }
+                };
+            }
+            let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
+                Ok(list) => list,
+                Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
+                    other(format!(
+                        "{}:{}:{}: {e}",
+                        file.display(),
+                        e.line(),
+                        e.column()
+                    ))
+                })?],
+            };
+            let mut bad = 0;
+            for p in &proofs {
+                match ledger::verify_proof(p, &v) {
+                    Ok(()) => println!(
+                        "ok  entry {} is in the log of size {} signed by {}",
+                        p.index, p.tree_size, v.name
+                    ),
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("BAD entry {}: {e}", p.index);
+                    }
+                }
+            }
+            Ok(if bad == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        LedgerCmd::Checkpoint { out, json: js } => {
+            let ctl = ctx.control()?;
+            let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
+            let cp = ledger::checkpoint(&ctl, &signer)?;
+            if let Some(path) = out {
+                let newest =
+                    ctl.store.checkpoints()?.pop().ok_or_else(|| {
+                        other("no checkpoint yet: the ledger has no entries to sign")
+                    })?;
+                let v = ledger::verifier(&ctl.ws)?;
+                let saved = bosun_control::trusted::save(&ctl, &path, &newest.note, &v)?;
+                if js {
+                    println!(
+                        "{}",
+                        json!({"size": saved.size, "note": saved.note, "new": cp.is_some(), "out": path})
+                    );
+                } else {
+                    println!(
+                        "wrote the checkpoint of size {} to {}; keep it outside this workspace and check the database with `bosun ledger verify --trusted {}`",
+                        saved.size,
+                        path.display(),
+                        path.display()
+                    );
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            match (cp, js) {
+                (Some(c), true) => {
+                    println!("{}", json!({"size": c.size, "note": c.note, "new": true}))
+                }
+                (Some(c), false) => print!("{}", c.note),
+                (None, true) => println!(
+                    "{}",
+                    json!({"new": false, "size": ctl.store.ledger_size()?})
+                ),
+                (None, false) => println!(
+                    "nothing new since the last checkpoint (size {})",
+                    ctl.store.ledger_size()?
+                ),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Checkpoints { json: js } => {
+            let ctl = ctx.control()?;
+            let cps = ctl.store.checkpoints()?;
+            if js {
+                let v: Vec<serde_json::Value> = cps
+                    .iter()
+                    .map(|c| json!({"size": c.size, "at": c.at, "note": c.note}))
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                for c in &cps {
+                    println!("{}  size {}", time(c.at), c.size);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Cosign { key } => {
+            let ctl = ctx.control()?;
+            let witness = ledger::witness_signer(&key)?;
+            let v = ledger::verifier(&ctl.ws)?;
+            let size = ledger::cosign_latest(&ctl, &v, &witness)?;
+            println!(
+                "{} verified the ledger and cosigned its checkpoint of size {size}",
+                witness.name
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::WitnessKey { name, out } => {
+            if out.exists() {
+                return Err(other(format!(
+                    "{} exists; nothing was written",
+                    out.display()
+                )));
+            }
+            let (private, public) = ledger::new_witness_key(&name)?;
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .map_err(|e| other(format!("{}: {e}", out.display())))?;
+            writeln!(f, "{private}").map_err(|e| other(format!("{}: {e}", out.display())))?;
+            println!("{public}");
+            eprintln!(
+                "private key in {} (0600); give the line above to whoever verifies: bosun ledger verify --witness '<it>'",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Mirror { git, json: js } => {
+            let ctl = ctx.control()?;
+            let r = bosun_control::mirror::mirror(&ctl, &git)?;
+            if js {
+                println!("{}", json!(r));
+            } else if r.commits == 0 {
+                println!("{} is up to date ({} entries)", git.display(), r.to);
+            } else {
+                println!(
+                    "{}: entries {}..{} in {} commit(s)",
+                    git.display(),
+                    r.from,
+                    r.to,
+                    r.commits
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Verify {
+            key,
+            witness,
+            git,
+            full,
+            trusted,
+            trusted_mirror,
+            json: js,
+        } => {
+            let witnesses = witness
+                .iter()
+                .map(|w| read_vkey(w))
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(dir) = git {
+                let k = key.as_deref().map(read_vkey).transpose()?;
+                if k.is_none() && !js {
+                    eprintln!(
+                        "note: checking with the mirror's own ledger.vkey; pass --key to check against a key you trust"
+                    );
+                }
+                let name = k.as_ref().map(|k| k.name.clone()).unwrap_or_default();
+                let result = bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses)?;
+                return Ok(verify_outcome(
+                    &VerifyOutcome {
+                        result: result.map_err(VerifyFailure::Ledger),
+                        key: name,
+                        start: None,
+                        trusted: None,
+                    },
+                    js,
+                ));
+            }
+            let ctl = ctx.control()?;
+            let v = match key {
+                Some(k) => read_vkey(&k)?,
+                None => ledger::verifier(&ctl.ws)?,
+            };
+            let trusted = match trusted.or(trusted_mirror) {
+                None => None,
+                Some(p) => {
+                    match bosun_control::trusted::read(&p, &v, ctl.ws.config.name.as_str()) {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            let what = error_chain(&e);
+                            if js {
+                                println!(
+                                    "{}",
+                                    json!({"ok": false, "check": "trusted_file", "index": null, "what": what, "trusted": null, "mismatch": null})
+                                );
+                            } else {
+                                eprintln!("refused: {what}");
+                            }
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                }
+            };
+            let mut r = ledger::verify(&ctl, &v, &witnesses)?;
+            if full
+                && r.is_ok()
+                && let Err(e) = ledger::verify_nodes(&ctl)?
+            {
+                r = Err(e);
+            }
+            let start = bosun_control::genesis::ledger_start(&ctl)?;
+            let result = match r {
+                Err(e) => Err(VerifyFailure::Ledger(e)),
+                Ok(rep) => match &trusted {
+                    None => Ok((rep, None)),
+                    Some(t) => match bosun_control::trusted::compare(&ctl, &rep, t)? {
+                        Ok(a) => Ok((rep, Some(a))),
+                        Err(m) => Err(VerifyFailure::Trusted(m)),
+                    },
+                },
+            };
+            let (result, agreement) = match result {
+                Ok((rep, a)) => (Ok(rep), a),
+                Err(e) => (Err(e), None),
+            };
+            Ok(verify_outcome(
+                &VerifyOutcome {
+                    result,
+                    key: v.name.clone(),
+                    start,
+                    trusted: trusted.map(|t| (t, agreement)),
+                },
+                js,
+            ))
+        }
+        LedgerCmd::Consistency { from, to } => {
+            let ctl = ctx.control()?;
+            let p = ledger::prove_consistency(&ctl, from, to)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&p).map_err(|e| other(e.to_string()))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Prove {
+            jti: j,
+            index,
+            checkpoint,
+            at,
+        } => {
+            let ctl = ctx.control()?;
+            if checkpoint {
+                let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
+                let _ = ledger::checkpoint(&ctl, &signer);
+            }
+            if j.is_none() && index.is_none() {
+                return Err(other(
+                    "name an op (`bosun ledger prove <jti>`) or `--index N`",
+                ));
+            }
+            let proofs = ledger::prove_at(&ctl, j.as_deref(), index, at)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&proofs).map_err(|e| other(e.to_string()))?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Why `ledger verify` failed: the ledger itself, or against a trusted
+/// checkpoint.
+enum VerifyFailure {
+    Ledger(ledger::VerifyError),
+    Trusted(bosun_control::trusted::Mismatch),
+}
+
+/// Everything `ledger verify` reports.
+struct VerifyOutcome {
+    result: std::result::Result<ledger::VerifyReport, VerifyFailure>,
+    /// The name of the key the checkpoints were checked with.
+    key: String,
+    start: Option<bosun_control::genesis::LedgerStart>,
+    trusted: Option<(
+        bosun_control::trusted::TrustedCheckpoint,
+        Option<bosun_control::trusted::Agreement>,
+    )>,
+}
+
+/// An error and its sources, in one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s.push_str(": ");
+        s.push_str(&x.to_string());
+        src = x.source();
+    }
+    s
+}
+
+/// Prints `ledger verify`'s outcome. JSON, always these keys: on success
+/// `ok`, `size`, `root`, `checkpoints`, `cosignatures`, `start` (the
+/// ledger's first entry when it records its start, else null) and
+/// `trusted` (`{source, size, root, agreement}` or null); on failure `ok`,
+/// `check` (`ledger` or `trusted`), `index`, `what`, `trusted`
+/// (`{source, size, root}` or null) and `mismatch` (`{kind: "missing",
+/// held, signed, first, last, count}`, `{kind: "forked", size, held,
+/// signed_root, held_root}`, or null).
+fn verify_outcome(o: &VerifyOutcome, js: bool) -> ExitCode {
+    let trusted_json = o.trusted.as_ref().map(|(t, a)| {
+        json!({"source": t.source, "size": t.size, "root": t.root_b64(), "agreement": a.map(|a| a.as_str())})
+    });
+    match &o.result {
+        Ok(r) => {
+            if js {
+                println!(
+                    "{}",
+                    json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints, "cosignatures": r.cosignatures, "start": o.start, "trusted": trusted_json})
+                );
+            } else {
+                println!(
+                    "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
+                    r.size, r.root, r.checkpoints, o.key, r.cosignatures
+                );
+                if let Some((t, a)) = &o.trusted {
+                    println!(
+                        "ok: the trusted checkpoint of size {} from {} is {}",
+                        t.size,
+                        t.source.display(),
+                        match a {
+                            Some(bosun_control::trusted::Agreement::Extends) => {
+                                "a prefix of this ledger (consistency proof checked)"
+                            }
+                            _ => "this ledger's newest state",
+                        }
+                    );
+                }
+                print_start(o.start.as_ref());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(f) => {
+            let (check, index, what, mismatch) = match f {
+                VerifyFailure::Ledger(e) => ("ledger", e.index, e.to_string(), None),
+                VerifyFailure::Trusted(m) => (
+                    "trusted",
+                    m.index(),
+                    format!("ledger verification failed against a trusted checkpoint: {m}"),
+                    Some(m),
+                ),
+            };
+            if js {
+                println!(
+                    "{}",
+                    json!({"ok": false, "check": check, "index": index, "what": what, "trusted": trusted_json, "mismatch": mismatch})
+                );
+            } else {
+                eprintln!("{what}");
+                if let Some((t, _)) = &o.trusted {
+                    eprintln!(
+                        "  trusted checkpoint: size {} from {}",
+                        t.size,
+                        t.source.display()
+                    );
+                }
+                print_start(o.start.as_ref());
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Says that the ledger was re-initialised, and from what.
+fn print_start(start: Option<&bosun_control::genesis::LedgerStart>) {
+    let Some(s) = start else { return };
+    if s.kind != bosun_control::genesis::REINITIALISED {
+        return;
+    }
+    let prev = match &s.previous {
+        Some(p) => format!(
+            "the previous ledger's last kept checkpoint was of size {} (root {})",
+            p.size, p.root
+        ),
+        None => "no checkpoint of the previous ledger was given".into(),
+    };
+    println!(
+        "note: this ledger was re-initialised at {} (entry 0, `ledger.reinitialised`: the database was found {}); {prev}",
+        time(s.at),
+        s.found.as_deref().unwrap_or("lost"),
+    );
+}
