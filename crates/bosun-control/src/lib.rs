@@ -27,6 +27,7 @@ pub mod resolve;
 pub mod rollout;
 pub mod statement;
 pub mod trusted;
+pub mod views;
 
 use std::sync::Arc;
 

@@ -16,8 +16,8 @@
 //! blocker is about. A blocker whose kind is no longer defined holds every
 //! changing op on its subject (fail closed).
 //!
-//! Without a `blockers.toml`, the kinds in force are seed 001's table
-//! ([`Kinds::seed_default`]).
+//! Without a `blockers.toml`, the kinds in force are the built-in table
+//! ([`Kinds::builtin`]).
 
 use std::collections::BTreeSet;
 
@@ -60,7 +60,7 @@ pub struct Kind {
     pub halts: Vec<String>,
     /// How the subject is matched.
     pub scope: Scope,
-    /// What it halts, in words (the seed's table).
+    /// What it halts, in words (the built-in table's words).
     pub description: String,
     /// Who owns a blocker of this kind unless the filer names someone.
     #[serde(default = "default_owner")]
@@ -169,8 +169,8 @@ pub const MAX_KINDS: usize = 1_000;
 pub const VERBS: &[&str] = bosun_model::VERBS;
 
 impl Kinds {
-    /// Seed 001's table: what halts what.
-    pub fn seed_default() -> Kinds {
+    /// The built-in table (the kernel workflow's): what halts what.
+    pub fn builtin() -> Kinds {
         let k = |name: &str, halts: &[&str], scope, description: &str, next: &str| Kind {
             name: name.into(),
             halts: halts.iter().map(|s| s.to_string()).collect(),
@@ -189,56 +189,56 @@ impl Kinds {
                     &["promote"],
                     Scope::Patch,
                     "only that patch's promotes",
-                    "fix or yank the patch, then `bosun blockers resolve {id}`",
+                    "fix or yank the patch, then resolve blocker {id}",
                 ),
                 k(
                     "campaign-conflict",
                     &["promote"],
                     Scope::Patch,
                     "those patches across the involved campaigns",
-                    "settle which campaign owns {subject}, then `bosun blockers resolve {id}`",
+                    "settle which campaign owns {subject}, then resolve blocker {id}",
                 ),
                 k(
                     "host-drifted",
                     &["install"],
                     Scope::Host,
                     "installs to that host (builds OK)",
-                    "`bosun hosts show {subject}`; converge it, then `bosun blockers resolve {id}`",
+                    "look at host {subject}; converge it, then resolve blocker {id}",
                 ),
                 k(
                     "build-fail",
                     &["build"],
                     Scope::BuildHost,
                     "builds routing to that build host",
-                    "read the failed build's log (`bosun ops show`), then `bosun blockers resolve {id}`",
+                    "read the failed build's log (its op's output), then resolve blocker {id}",
                 ),
                 k(
                     "bootstrap-missing",
                     &["build"],
                     Scope::BuildHost,
                     "builds for that build host",
-                    "provision the build host {subject}, then `bosun blockers resolve {id}`",
+                    "provision the build host {subject}, then resolve blocker {id}",
                 ),
                 k(
                     "host-changed",
                     &["build"],
                     Scope::Host,
                     "builds to that host until pre-flight re-passes",
-                    "re-run the pre-flight for {subject}, then `bosun blockers resolve {id}`",
+                    "re-run the pre-flight for {subject}, then resolve blocker {id}",
                 ),
                 k(
                     "signing-fail",
                     &["build", "sign"],
                     Scope::Global,
                     "global (all builds need signing)",
-                    "check the signing key and host, then `bosun blockers resolve {id}`",
+                    "check the signing key and host, then resolve blocker {id}",
                 ),
                 k(
                     "regression",
                     &["install"],
                     Scope::Host,
                     "installs to that host until triaged",
-                    "triage {subject} (`bosun hosts show {subject}`), roll back or fix, then `bosun blockers resolve {id}`",
+                    "triage {subject} (look at the host), roll back or fix, then resolve blocker {id}",
                 ),
             ],
         }
@@ -369,7 +369,7 @@ mod tests {
 
     #[test]
     fn default_table_is_the_seed_table() {
-        let k = Kinds::seed_default();
+        let k = Kinds::builtin();
         let names: Vec<_> = k.kinds.iter().map(|k| k.name.as_str()).collect();
         assert_eq!(
             names,
@@ -388,7 +388,7 @@ mod tests {
 
     #[test]
     fn read_only_ops_are_never_held() {
-        let k = Kinds::seed_default();
+        let k = Kinds::builtin();
         let t = vec!["h1".to_string()];
         let p = BTreeMap::new();
         let mut v = op("install", &t, &p);
@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn unknown_kind_fails_closed_on_its_subject() {
-        let k = Kinds::seed_default();
+        let k = Kinds::builtin();
         let t = vec!["h1".to_string()];
         let p = BTreeMap::new();
         assert!(k.holds("gone", "h1", &op("change", &t, &p)));

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an op stands. Terminal states: `succeeded`, `failed`, `denied`,
 /// `needs_attention` (an outcome that cannot be known; a human must look).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OpState {
     /// Accepted by intake, not yet decided.

@@ -251,7 +251,7 @@ impl PolicyFiles {
     ) -> std::result::Result<bosun_fleet::blockers::Kinds, Vec<bosun_model::SourceError>> {
         match &self.blockers {
             Some(text) => bosun_fleet::blockers::Kinds::parse(BLOCKERS_PATH, text),
-            None => Ok(bosun_fleet::blockers::Kinds::seed_default()),
+            None => Ok(bosun_fleet::blockers::Kinds::builtin()),
         }
     }
 

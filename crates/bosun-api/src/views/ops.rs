@@ -1,0 +1,157 @@
+//! Ops: a line in a list ([`OpBrief`]), the whole op ([`OpView`]) and its
+//! plan ([`PlanView`]).
+
+use std::collections::BTreeMap;
+
+use bosun_model::{OpState, Role};
+use jiff::Timestamp;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::next::NextAction;
+
+/// An op as a line in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OpBrief {
+    /// The op's jti.
+    pub jti: String,
+    /// Who signed it (a key id).
+    pub iss: String,
+    /// The runbook it runs.
+    pub runbook: String,
+    /// How many hosts it targets.
+    pub targets: u32,
+    /// Where it stands.
+    pub state: OpState,
+    /// The policy's verdict: `auto`, `approvals` or `deny`.
+    pub decision: String,
+    /// When intake accepted it.
+    pub created_at: Timestamp,
+    /// When its state last changed.
+    pub updated_at: Timestamp,
+}
+
+/// The policy's verdict on an op and what made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DecisionView {
+    /// `auto`, `approvals` or `deny`.
+    pub outcome: String,
+    /// How many distinct approvers it needs (0 unless `approvals`).
+    pub approvals_needed: u32,
+    /// The roles an approver may have.
+    pub approver_roles: Vec<Role>,
+    /// Why it was denied, when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denied_because: Option<String>,
+    /// The ids of the rules that decided it.
+    pub rules: Vec<String>,
+    /// Each reason in words.
+    pub reasons: Vec<String>,
+    /// The digest of the policy in force when it was decided.
+    pub policy_digest: String,
+}
+
+/// One approval (or denial) of an op.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApprovalView {
+    /// The approval's jti.
+    pub jti: String,
+    /// Who gave it (a key id).
+    pub by: String,
+    /// Their role.
+    pub role: Role,
+    /// `approve` or `deny`.
+    pub verdict: String,
+    /// When it was recorded.
+    pub at: Timestamp,
+}
+
+/// One step of a run on one host, as it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StepView {
+    /// The step.
+    pub step: String,
+    /// The host.
+    pub host: String,
+    /// `started`, `succeeded`, `failed`, `skipped`, `unknown`, `waiting`, …
+    pub status: String,
+    /// The exit code, when the command ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// How long it ran, in milliseconds.
+    pub duration_ms: u64,
+    /// Its output (capped and scrubbed).
+    pub output: String,
+    /// When it started.
+    pub started_at: Option<Timestamp>,
+    /// When it finished.
+    pub finished_at: Option<Timestamp>,
+}
+
+/// One planned step on one host: the exact command that will run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlannedStep {
+    /// The step.
+    pub step: String,
+    /// The command, rendered with the op's params.
+    pub command: String,
+    /// Whether running it twice is harmless.
+    pub idempotent: bool,
+    /// Who performs it: `agent` (a command), `human` (reported) or `both`.
+    pub actor: String,
+    /// The steps it waits for.
+    pub depends_on: Vec<String>,
+    /// Runs on the control host, not the target.
+    pub controller: bool,
+}
+
+/// A host's part of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlannedHost {
+    /// The host.
+    pub host: String,
+    /// Its steps, in order.
+    pub steps: Vec<PlannedStep>,
+}
+
+/// A plan: what an op will do, host by host, before it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlanView {
+    /// The runbook.
+    pub runbook: String,
+    /// The runbook's digest as planned.
+    pub runbook_digest: String,
+    /// The plan's digest (what an approval is bound to).
+    pub digest: String,
+    /// `read-only`, `change` or `destructive`.
+    pub kind: String,
+    /// The target hosts.
+    pub targets: Vec<String>,
+    /// The params it was planned with.
+    pub params: BTreeMap<String, String>,
+    /// The steps per host.
+    pub hosts: Vec<PlannedHost>,
+}
+
+/// An op with everything a human needs to decide on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OpView {
+    /// The op as a line.
+    #[serde(flatten)]
+    pub brief: OpBrief,
+    /// The signer's role.
+    pub role: Role,
+    /// The policy's verdict.
+    pub decision: DecisionView,
+    /// Approvals so far.
+    pub approvals: Vec<ApprovalView>,
+    /// The plan.
+    pub plan: PlanView,
+    /// The run's steps so far.
+    pub steps: Vec<StepView>,
+    /// What the run or a refusal said last, in words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+    /// What can be done next.
+    pub next: Vec<NextAction>,
+}

@@ -1,0 +1,338 @@
+//! The read side of the facade: [`Control`] methods that return the wire
+//! views of `bosun-api`, assembled here once so that every face (CLI, HTTP
+//! API, MCP, dashboard) shows the same thing.
+
+use bosun_api::NextAction;
+use bosun_api::time::{at, at_opt};
+use bosun_api::views::fleet::{BlockerView, RolloutBrief};
+use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
+use bosun_api::views::ops::{
+    ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedStep, StepView,
+};
+use bosun_api::views::overview::{
+    AdoptedView, BlockerBrief, HaltView, LeaseView, ProposalBrief, StatusView,
+};
+use bosun_model::claims::Verdict;
+use bosun_model::plan::Actor;
+use bosun_model::{Jti, OpState, Outcome, Plan};
+use bosun_store::{BlockerRow, OpRecord, OpSummary, StepStatus};
+
+use crate::{Control, Result, now};
+
+/// The most ops an overview lists per state.
+pub const OVERVIEW_OPS: usize = 1_000;
+
+impl Control {
+    /// The overview: what waits for a human, what runs, what is in force.
+    pub fn overview(&self) -> Result<StatusView> {
+        let drift = match self.governed() {
+            Ok(g) => g.drift,
+            Err(e) => vec![e.to_string()],
+        };
+        let halt = self.store.halt()?;
+        let controller = self.store.lease_holder(now())?;
+        let pending = self
+            .store
+            .list_ops(Some(OpState::PendingApproval), OVERVIEW_OPS)?;
+        let attention = self
+            .store
+            .list_ops(Some(OpState::NeedsAttention), OVERVIEW_OPS)?;
+        let mut next = Vec::new();
+        if halt.is_some() {
+            next.push(NextAction::Resume);
+        }
+        if controller.is_none() && self.store.depth()? > 0 {
+            next.push(NextAction::StartController);
+        }
+        next.extend(pending.iter().map(|o| NextAction::Approve {
+            op: o.jti.to_string(),
+        }));
+        next.extend(attention.iter().map(|o| NextAction::ShowOp {
+            op: o.jti.to_string(),
+        }));
+        let active_rollouts = self
+            .store
+            .rollouts()?
+            .iter()
+            .filter_map(|r| self.rollout_status(&r.id).ok())
+            .filter(|st| st.phase == crate::rollout::Phase::Active)
+            .map(|st| RolloutBrief {
+                id: st.id,
+                summary: st.next,
+                next: Vec::new(),
+            })
+            .collect();
+        Ok(StatusView {
+            workspace: self.ws.config.name.to_string(),
+            halt: halt.map(|h| HaltView {
+                why: h.why,
+                by: h.by,
+                since: at(h.since),
+            }),
+            controller: controller.map(|l| LeaseView {
+                holder: l.holder,
+                token: l.token,
+                expires_at: at(l.expires_at),
+            }),
+            queue_depth: self.store.depth()?,
+            pending_approval: pending.iter().map(op_brief).collect(),
+            needs_attention: attention.iter().map(op_brief).collect(),
+            open_proposals: self
+                .store
+                .proposals()?
+                .into_iter()
+                .map(|p| ProposalBrief {
+                    id: p.id.to_string(),
+                    proposer: p.proposer.to_string(),
+                    items: p.items.len(),
+                })
+                .collect(),
+            active_blockers: self
+                .store
+                .blockers(false)?
+                .into_iter()
+                .map(|b| BlockerBrief {
+                    id: b.id,
+                    kind: b.kind,
+                    subject: b.subject,
+                })
+                .collect(),
+            active_rollouts,
+            adopted: self
+                .store
+                .adopted_all()?
+                .into_iter()
+                .map(|a| AdoptedView {
+                    subject: a.subject,
+                    digest: a.digest.to_string(),
+                    at: at(a.adopted_at),
+                })
+                .collect(),
+            drift,
+            next,
+        })
+    }
+
+    /// The newest ops (of one state, when given), newest first.
+    pub fn op_briefs(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpBrief>> {
+        Ok(self
+            .store
+            .list_ops(state, limit)?
+            .iter()
+            .map(op_brief)
+            .collect())
+    }
+
+    /// One op with its decision, approvals, plan and steps; `None` when
+    /// no op has this jti.
+    pub fn op_view(&self, jti: &Jti) -> Result<Option<OpView>> {
+        Ok(self.store.op(jti)?.map(|r| op_view(&r)))
+    }
+
+    /// The blockers (`all`: resolved ones too), newest first, each with
+    /// what it halts and what ends it.
+    pub fn blocker_views(&self, all: bool) -> Result<Vec<BlockerView>> {
+        let kinds = self.governed().ok().map(|g| g.blocker_kinds);
+        Ok(self
+            .store
+            .blockers(all)?
+            .into_iter()
+            .map(|b| blocker_view(b, kinds.as_ref()))
+            .collect())
+    }
+
+    /// One blocker; `None` when there is none with this id.
+    pub fn blocker_view(&self, id: u64) -> Result<Option<BlockerView>> {
+        let kinds = self.governed().ok().map(|g| g.blocker_kinds);
+        Ok(self
+            .store
+            .blocker(id)?
+            .map(|b| blocker_view(b, kinds.as_ref())))
+    }
+
+    /// The ledger's size and newest checkpoint.
+    pub fn ledger_status(&self) -> Result<LedgerStatusView> {
+        Ok(LedgerStatusView {
+            size: self.store.ledger_size()?,
+            checkpoint: self.store.checkpoints()?.pop().map(|c| CheckpointView {
+                size: c.size,
+                root: hex(&c.root),
+                at: at(c.at),
+                note: c.note,
+            }),
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An op as a line.
+pub fn op_brief(o: &OpSummary) -> OpBrief {
+    OpBrief {
+        jti: o.jti.to_string(),
+        iss: o.iss.to_string(),
+        runbook: o.runbook.clone(),
+        targets: o.targets,
+        state: o.state,
+        decision: o.decision.clone(),
+        created_at: at(o.created_at),
+        updated_at: at(o.updated_at),
+    }
+}
+
+/// What kind of change a plan is: `read-only`, `change` or `destructive`.
+pub fn plan_kind(plan: &Plan) -> &'static str {
+    match (plan.read_only, plan.destructive) {
+        (_, true) => "destructive",
+        (true, false) => "read-only",
+        (false, false) => "change",
+    }
+}
+
+/// A plan, host by host.
+pub fn plan_view(plan: &Plan) -> PlanView {
+    let hosts = plan
+        .targets
+        .iter()
+        .map(|h| PlannedHost {
+            host: h.to_string(),
+            steps: plan
+                .steps
+                .iter()
+                .filter(|s| &s.host == h)
+                .map(|s| PlannedStep {
+                    step: s.step.to_string(),
+                    command: s.cmd.clone(),
+                    idempotent: s.idempotent,
+                    actor: match s.actor {
+                        Actor::Agent => "agent",
+                        Actor::Human => "human",
+                        Actor::Both => "both",
+                    }
+                    .into(),
+                    depends_on: s.depends_on.iter().map(|d| d.step.to_string()).collect(),
+                    controller: s.controller,
+                })
+                .collect(),
+        })
+        .collect();
+    PlanView {
+        runbook: plan.runbook.to_string(),
+        runbook_digest: plan.runbook_digest.to_string(),
+        digest: plan.digest().to_string(),
+        kind: plan_kind(plan).into(),
+        targets: plan.targets.iter().map(|t| t.to_string()).collect(),
+        params: plan.params.clone(),
+        hosts,
+    }
+}
+
+/// An op with everything a human needs to decide on it.
+pub fn op_view(r: &OpRecord) -> OpView {
+    let (approvals_needed, approver_roles, denied_because) = match &r.decision.outcome {
+        Outcome::Auto => (0, Vec::new(), None),
+        Outcome::Approvals(req) => (req.m, req.roles.clone(), None),
+        Outcome::Deny { reason } => (0, Vec::new(), Some(reason.clone())),
+    };
+    let jti = r.summary.jti.to_string();
+    let mut next = Vec::new();
+    match r.summary.state {
+        OpState::PendingApproval => next.push(NextAction::Approve { op: jti.clone() }),
+        OpState::NeedsAttention | OpState::Running => {
+            for s in r
+                .steps
+                .iter()
+                .filter(|s| matches!(s.status, StepStatus::Unknown | StepStatus::Waiting))
+            {
+                next.push(NextAction::ReportStep {
+                    op: jti.clone(),
+                    step: Some(s.step.clone()),
+                    host: Some(s.host.clone()),
+                });
+            }
+        }
+        _ => {}
+    }
+    OpView {
+        brief: op_brief(&r.summary),
+        role: r.role,
+        decision: DecisionView {
+            outcome: r.decision.outcome.kind().into(),
+            approvals_needed,
+            approver_roles,
+            denied_because,
+            rules: r.decision.policy_ids.clone(),
+            reasons: r.decision.reasons.clone(),
+            policy_digest: r.decision.policy_digest.to_string(),
+        },
+        approvals: r
+            .approvals
+            .iter()
+            .map(|a| ApprovalView {
+                jti: a.claims.jti.to_string(),
+                by: a.claims.iss.to_string(),
+                role: a.role,
+                verdict: match a.claims.verdict {
+                    Verdict::Approve => "approve",
+                    Verdict::Deny => "deny",
+                }
+                .into(),
+                at: at(a.received_at),
+            })
+            .collect(),
+        plan: plan_view(&r.plan),
+        steps: r
+            .steps
+            .iter()
+            .map(|s| StepView {
+                step: s.step.clone(),
+                host: s.host.clone(),
+                status: s.status.as_str().into(),
+                exit_code: s.exit_code,
+                duration_ms: s.duration_ms,
+                output: s.output.clone(),
+                started_at: at_opt(s.started_at),
+                finished_at: at_opt(s.finished_at),
+            })
+            .collect(),
+        detail: r.detail.clone(),
+        next,
+    }
+}
+
+/// A blocker with what it halts (from its kind in force) and what ends it.
+pub fn blocker_view(b: BlockerRow, kinds: Option<&bosun_fleet::blockers::Kinds>) -> BlockerView {
+    let kind = kinds.and_then(|k| k.kinds.iter().find(|k| k.name == b.kind));
+    let resolved = b.resolved_at.is_some();
+    let route = kind
+        .map(|k| {
+            k.next
+                .replace("{id}", &b.id.to_string())
+                .replace("{subject}", &b.subject)
+        })
+        .unwrap_or_default();
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    BlockerView {
+        id: b.id,
+        halts: kind.map(|k| k.halts.clone()).unwrap_or_default(),
+        next: if resolved {
+            Vec::new()
+        } else {
+            vec![NextAction::ResolveBlocker { id: b.id }]
+        },
+        kind: b.kind,
+        subject: b.subject,
+        reason: b.reason,
+        owner: b.owner,
+        filed_by: b.filed_by,
+        op: b.op,
+        since: at(b.since),
+        snoozed_until: at_opt(b.snoozed_until),
+        resolved_at: b.resolved_at.map(at),
+        resolved_by: some(b.resolved_by),
+        resolution: some(b.resolution),
+        route,
+    }
+}
