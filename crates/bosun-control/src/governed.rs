@@ -4,6 +4,7 @@
 //! planned and run, but never without a human (see [`crate::intake`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bosun_model::Digest;
 use bosun_policy::Policy;
@@ -22,12 +23,24 @@ pub struct GovRunbook {
     pub adopted: bool,
 }
 
+/// The adopted part of what is in force, parsed once per adoption (see
+/// [`Control::governed`]).
+pub(crate) struct Snapshot {
+    /// Each adopted subject with its digest: what the snapshot was made of.
+    key: Vec<(String, Digest)>,
+    policy: Arc<Policy>,
+    policy_digest: Digest,
+    blocker_kinds: bosun_fleet::blockers::Kinds,
+    keys: KeyRegistry,
+    runbooks: BTreeMap<String, GovRunbook>,
+}
+
 /// Everything in force, loaded once and reused for many ops.
 pub struct Governed {
-    /// The adopted policy.
-    pub policy: Policy,
-    /// The blocker kinds adopted with it (`policy/blockers.toml`, or seed
-    /// 001's table).
+    /// The adopted policy (shared by every snapshot of the same adoption).
+    pub policy: Arc<Policy>,
+    /// The blocker kinds adopted with it (`policy/blockers.toml`, or the
+    /// built-in table).
     pub blocker_kinds: bosun_fleet::blockers::Kinds,
     /// The adopted key registry.
     pub keys: KeyRegistry,
@@ -230,10 +243,22 @@ impl Control {
         }
     }
 
-    /// Loads what is in force. Fails when nothing was adopted yet.
-    pub fn governed(&self) -> Result<Governed> {
-        let store = &self.store;
-        let Some(pol) = store.adopted(POLICY_SUBJECT)? else {
+    /// The adopted policy, blocker kinds, key registry and runbooks, parsed
+    /// once per adoption: the snapshot is reused while the digests of what
+    /// is adopted stay the same (an adoption replaces it on the next call).
+    fn snapshot(&self, adopted: &[bosun_store::Adopted]) -> Result<Arc<Snapshot>> {
+        let key: Vec<(String, Digest)> = adopted
+            .iter()
+            .map(|a| (a.subject.clone(), a.digest.clone()))
+            .collect();
+        let mut cached = self
+            .snapshot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(s) = cached.as_ref().filter(|s| s.key == key) {
+            return Ok(Arc::clone(s));
+        }
+        let Some(pol) = adopted.iter().find(|a| a.subject == POLICY_SUBJECT) else {
             return Err(ControlError::Other(
                 "nothing is adopted yet: register an operator key (`bosun key new <name> --role operator`), then run `bosun adopt --as <name>`"
                     .into(),
@@ -249,27 +274,12 @@ impl Control {
                 e.first().map(ToString::to_string).unwrap_or_default()
             ))
         })?;
-        let keys = match store.adopted(KEYS_SUBJECT)? {
+        let keys = match adopted.iter().find(|a| a.subject == KEYS_SUBJECT) {
             Some(k) => KeyRegistry::from_content(&k.content)?,
             None => KeyRegistry::default(),
         };
-        let mut drift = Vec::new();
-        match self.ws.disk_policy() {
-            Ok(p) if Digest::of(p.content().as_bytes()) != pol.digest => drift.push(
-                "policy/ differs from the adopted policy: the adopted one is in force; `bosun adopt` proposes the change".into(),
-            ),
-            Ok(_) => {}
-            Err(e) => drift.push(format!("policy/ cannot be read ({e}); the adopted policy is in force")),
-        }
-        match self.ws.disk_keys() {
-            Ok(k) if k.digest() != keys.digest() => drift.push(
-                "keys/ differs from the adopted key registry: the adopted one is in force; `bosun adopt` proposes the change".into(),
-            ),
-            Ok(_) => {}
-            Err(e) => drift.push(format!("keys/ cannot be read ({e}); the adopted registry is in force")),
-        }
         let mut runbooks = BTreeMap::new();
-        for a in store.adopted_all()? {
+        for a in adopted {
             if let Some(id) = a.subject.strip_prefix("runbook:") {
                 let path = format!("adopted runbook `{id}`");
                 let rb = parse_runbook(&path, &a.content).map_err(|e| {
@@ -284,6 +294,50 @@ impl Control {
                 );
             }
         }
+        let snap = Arc::new(Snapshot {
+            key,
+            policy: Arc::new(policy),
+            policy_digest: pol.digest.clone(),
+            blocker_kinds,
+            keys,
+            runbooks,
+        });
+        *cached = Some(Arc::clone(&snap));
+        Ok(snap)
+    }
+
+    /// Loads what is in force, and how the files on disk differ from it.
+    /// Fails when nothing was adopted yet. The adopted part is a snapshot
+    /// parsed once per adoption; the disk is read on every call (drift,
+    /// and runbooks never adopted).
+    pub fn governed(&self) -> Result<Governed> {
+        let store = &self.store;
+        let all = store.adopted_all()?;
+        let snap = self.snapshot(&all)?;
+        let adopted_digest = |subject: &str| {
+            all.iter()
+                .find(|a| a.subject == subject)
+                .map(|a| a.digest.clone())
+        };
+        let policy = Arc::clone(&snap.policy);
+        let blocker_kinds = snap.blocker_kinds.clone();
+        let keys = snap.keys.clone();
+        let mut drift = Vec::new();
+        match self.ws.disk_policy() {
+            Ok(p) if Digest::of(p.content().as_bytes()) != snap.policy_digest => drift.push(
+                "policy/ differs from the adopted policy: the adopted one is in force; `bosun adopt` proposes the change".into(),
+            ),
+            Ok(_) => {}
+            Err(e) => drift.push(format!("policy/ cannot be read ({e}); the adopted policy is in force")),
+        }
+        match self.ws.disk_keys() {
+            Ok(k) if k.digest() != keys.digest() => drift.push(
+                "keys/ differs from the adopted key registry: the adopted one is in force; `bosun adopt` proposes the change".into(),
+            ),
+            Ok(_) => {}
+            Err(e) => drift.push(format!("keys/ cannot be read ({e}); the adopted registry is in force")),
+        }
+        let mut runbooks = snap.runbooks.clone();
         // A file that cannot be read (too large, not text, not a regular
         // file) is drift: what is adopted stays in force, nothing stops.
         let disk_runbooks = self.ws.disk_runbooks().unwrap_or_else(|e| {
@@ -291,9 +345,8 @@ impl Control {
             Vec::new()
         });
         for (id, path, text) in disk_runbooks {
-            let adopted = store.adopted(&runbook_subject(&id))?;
-            match adopted {
-                Some(a) if a.digest != Digest::of(text.as_bytes()) => drift.push(format!(
+            match adopted_digest(&runbook_subject(&id)) {
+                Some(d) if d != Digest::of(text.as_bytes()) => drift.push(format!(
                     "{path} differs from its adopted version: the adopted one is in force; `bosun adopt` proposes the change"
                 )),
                 Some(_) => {}
@@ -311,8 +364,8 @@ impl Control {
             Vec::new()
         });
         for (id, path, text) in disk_rollouts {
-            match store.adopted(&rollout_subject(&id))? {
-                Some(a) if a.digest == Digest::of(text.as_bytes()) => {}
+            match adopted_digest(&rollout_subject(&id)) {
+                Some(d) if d == Digest::of(text.as_bytes()) => {}
                 Some(_) => drift.push(format!(
                     "{path} differs from its adopted version: the adopted one is in force; `bosun adopt` proposes the change"
                 )),

@@ -100,6 +100,8 @@ pub struct Control {
     /// When the workspace's ledger began (its first entry's `at`), read
     /// once: no op can have been issued before it.
     created: Arc<std::sync::OnceLock<i64>>,
+    /// The adopted configuration, parsed once per adoption.
+    snapshot: Arc<std::sync::Mutex<Option<Arc<governed::Snapshot>>>>,
 }
 
 impl Control {
@@ -115,6 +117,7 @@ impl Control {
             ws,
             store,
             created: Arc::default(),
+            snapshot: Arc::default(),
         })
     }
 
@@ -128,6 +131,7 @@ impl Control {
             ws,
             store: Arc::new(store),
             created: Arc::default(),
+            snapshot: Arc::default(),
         })
     }
 
