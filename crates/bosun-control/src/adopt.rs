@@ -215,8 +215,11 @@ impl Control {
             }
             None => {
                 let Some(k) = p.items.iter().find(|i| i.subject == KEYS_SUBJECT) else {
-                    return Err(ControlError::Other(
-                        "the first adoption must include the key registry (register an operator with `bosun key new`)".into(),
+                    return Err(crate::hinted(
+                        "the first adoption must include the key registry: register an operator first",
+                        bosun_api::NextAction::NewKey {
+                            role: bosun_model::Role::Operator,
+                        },
                     ));
                 };
                 Ok((KeyRegistry::from_content(&k.content)?, 1))

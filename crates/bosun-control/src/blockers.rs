@@ -72,7 +72,7 @@ pub fn holding(kinds: &Kinds, active: &[BlockerRow], plan: &Plan) -> Vec<Hold> {
                     |k| k.description.clone(),
                 ),
                 next: kind.map_or_else(
-                    || format!("`bosun blockers show {}`", b.id),
+                    || format!("look at blocker {}", b.id),
                     |k| k.next_for(b.id, &b.subject),
                 ),
             }
@@ -99,11 +99,14 @@ impl Control {
     pub fn file_blocker(&self, kinds: &Kinds, mut b: NewBlocker) -> Result<u64> {
         let Some(k) = kinds.get(&b.kind) else {
             let known: Vec<&str> = kinds.kinds.iter().map(|k| k.name.as_str()).collect();
-            return Err(crate::ControlError::Other(format!(
-                "no blocker kind `{}` is in force (known: {}; see `bosun blockers kinds`)",
-                b.kind,
-                known.join(", ")
-            )));
+            return Err(crate::hinted(
+                format!(
+                    "no blocker kind `{}` is in force (known: {})",
+                    b.kind,
+                    known.join(", ")
+                ),
+                bosun_api::NextAction::BlockerKinds,
+            ));
         };
         if b.subject.is_empty() && k.scope != bosun_fleet::blockers::Scope::Global {
             return Err(crate::ControlError::Other(format!(

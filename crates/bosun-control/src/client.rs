@@ -26,9 +26,12 @@ pub fn resolve_targets(gov: &Governed, targets: &[Name]) -> Result<Vec<Host>> {
         match gov.inventory.get(t) {
             Some(h) => hosts.push(h.clone()),
             None => {
-                return Err(ControlError::Other(format!(
-                    "unknown host `{t}`: it is not in the inventory in force (see `bosun hosts list`; an edit of fleet/hosts.toml counts once adopted)"
-                )));
+                return Err(crate::hinted(
+                    format!(
+                        "unknown host `{t}`: it is not in the inventory in force (an edit of fleet/hosts.toml counts once adopted)"
+                    ),
+                    bosun_api::NextAction::ListHosts,
+                ));
             }
         }
     }

@@ -217,10 +217,13 @@ pub fn reinitialise(
             let size = bosun_store::Store::ledger_size(&store)?;
             let cps = bosun_store::Store::checkpoints(&store)?.len();
             if size > 0 || cps > 0 {
-                return Err(ControlError::Other(format!(
-                    "{} holds a ledger ({size} entries, {cps} checkpoints): refusing to re-initialise over it. Check it with `bosun ledger verify`; to start over anyway, stop bosun and move the file aside first",
-                    db.display()
-                )));
+                return Err(crate::hinted(
+                    format!(
+                        "{} holds a ledger ({size} entries, {cps} checkpoints): refusing to re-initialise over it. Verify it; to start over anyway, stop bosun and move the file aside first",
+                        db.display()
+                    ),
+                    bosun_api::NextAction::LedgerVerify { full: false },
+                ));
             }
             StoreLoss::NoEntries
         }

@@ -187,7 +187,7 @@ impl Control {
             };
             let Some(content) = pins.get(&f) else {
                 return Ok(Err(format!(
-                    "host `{}`'s ssh_config `{f}` was not adopted with the inventory: `bosun adopt` brings it in",
+                    "host `{}`'s ssh_config `{f}` was not adopted with the inventory: an adoption brings it in",
                     h.name
                 )));
             };
@@ -207,7 +207,7 @@ impl Control {
                 .map_err(bosun_workspace::WsError::Invalid)?;
             let warning = match self.inventory_candidate() {
                 Ok(text) if Digest::of(text.as_bytes()) == a.digest => None,
-                Ok(_) => Some("fleet/hosts.toml (or an ssh_config file it names) differs from the adopted inventory: the adopted one is in force; `bosun adopt` proposes the change".to_string()),
+                Ok(_) => Some("fleet/hosts.toml (or an ssh_config file it names) differs from the adopted inventory: the adopted one is in force; an adoption proposes the change".to_string()),
                 Err(e) => Some(format!("{e}; the adopted inventory is in force")),
             };
             return Ok(InventoryState {
@@ -216,7 +216,7 @@ impl Control {
                 adopted: true,
             });
         }
-        let unadopted = "fleet/hosts.toml is not adopted: every op needs a human until `bosun adopt` brings it into force";
+        let unadopted = "fleet/hosts.toml is not adopted: every op needs a human until an adoption brings it into force";
         match self.ws.inventory_with_text() {
             Ok((inventory, text)) => {
                 self.store.remember(INVENTORY, &text, crate::now())?;
@@ -259,9 +259,9 @@ impl Control {
             return Ok(Arc::clone(s));
         }
         let Some(pol) = adopted.iter().find(|a| a.subject == POLICY_SUBJECT) else {
-            return Err(ControlError::Other(
-                "nothing is adopted yet: register an operator key (`bosun key new <name> --role operator`), then run `bosun adopt --as <name>`"
-                    .into(),
+            return Err(crate::hinted(
+                "nothing is adopted yet: register an operator key, then adopt the workspace's policy, keys, runbooks and inventory",
+                bosun_api::NextAction::Adopt,
             ));
         };
         let files = PolicyFiles::from_content(&pol.content)?;
@@ -325,14 +325,14 @@ impl Control {
         let mut drift = Vec::new();
         match self.ws.disk_policy() {
             Ok(p) if Digest::of(p.content().as_bytes()) != snap.policy_digest => drift.push(
-                "policy/ differs from the adopted policy: the adopted one is in force; `bosun adopt` proposes the change".into(),
+                "policy/ differs from the adopted policy: the adopted one is in force; an adoption proposes the change".into(),
             ),
             Ok(_) => {}
             Err(e) => drift.push(format!("policy/ cannot be read ({e}); the adopted policy is in force")),
         }
         match self.ws.disk_keys() {
             Ok(k) if k.digest() != keys.digest() => drift.push(
-                "keys/ differs from the adopted key registry: the adopted one is in force; `bosun adopt` proposes the change".into(),
+                "keys/ differs from the adopted key registry: the adopted one is in force; an adoption proposes the change".into(),
             ),
             Ok(_) => {}
             Err(e) => drift.push(format!("keys/ cannot be read ({e}); the adopted registry is in force")),
@@ -347,7 +347,7 @@ impl Control {
         for (id, path, text) in disk_runbooks {
             match adopted_digest(&runbook_subject(&id)) {
                 Some(d) if d != Digest::of(text.as_bytes()) => drift.push(format!(
-                    "{path} differs from its adopted version: the adopted one is in force; `bosun adopt` proposes the change"
+                    "{path} differs from its adopted version: the adopted one is in force; an adoption proposes the change"
                 )),
                 Some(_) => {}
                 None => match parse_runbook(&path, &text) {
@@ -367,10 +367,10 @@ impl Control {
             match adopted_digest(&rollout_subject(&id)) {
                 Some(d) if d == Digest::of(text.as_bytes()) => {}
                 Some(_) => drift.push(format!(
-                    "{path} differs from its adopted version: the adopted one is in force; `bosun adopt` proposes the change"
+                    "{path} differs from its adopted version: the adopted one is in force; an adoption proposes the change"
                 )),
                 None => drift.push(format!(
-                    "{path} is not adopted: it cannot be started until `bosun adopt` brings it into force"
+                    "{path} is not adopted: it cannot be started until an adoption brings it into force"
                 )),
             }
         }

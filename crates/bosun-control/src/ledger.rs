@@ -111,25 +111,30 @@ pub fn checkpoint(ctl: &Control, signer: &NoteSigner) -> Result<Option<StoredChe
         return Ok(None);
     }
     let Some(tip) = ctl.store.ledger_rows(size - 1, 1)?.pop() else {
-        return Err(err(
-            "refusing to sign: the newest ledger entry is missing; run `bosun ledger verify --full`",
+        return Err(crate::hinted(
+            "refusing to sign: the newest ledger entry is missing",
+            bosun_api::NextAction::LedgerVerify { full: true },
         ));
     };
     let root = merkle::to_hash(&tip.root).map_err(|e| err(format!("stored root: {e}")))?;
     if let Some(l) = &last {
         let proof = merkle::consistency_proof_from::<ControlError>(l.size, size, &mut |lv, ix| {
             ctl.store.ledger_node(lv, ix)?.ok_or_else(|| {
-                err(format!(
-                    "refusing to sign: ledger node {lv}/{ix} is missing; run `bosun ledger verify --full`"
-                ))
+                crate::hinted(
+                    format!("refusing to sign: ledger node {lv}/{ix} is missing"),
+                    bosun_api::NextAction::LedgerVerify { full: true },
+                )
             })
         })?
         .ok_or_else(|| err("refusing to sign: the ledger is smaller than its last checkpoint"))?;
         merkle::verify_consistency(l.size, size, &proof, &l.root, &root).map_err(|e| {
-            err(format!(
-                "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}; run `bosun ledger verify --full`",
-                l.size
-            ))
+            crate::hinted(
+                format!(
+                    "refusing to sign a checkpoint inconsistent with the last one (size {}): {e}",
+                    l.size
+                ),
+                bosun_api::NextAction::LedgerVerify { full: true },
+            )
         })?;
     }
     let cp = Checkpoint {
@@ -174,8 +179,9 @@ pub fn cosign_latest(ctl: &Control, ledger: &NoteVerifier, witness: &NoteSigner)
     };
     // Only the checkpoint that was just verified.
     if Some((cp.size, cp.note.as_str())) != report.latest.as_ref().map(|(s, n)| (*s, n.as_str())) {
-        return Err(err(
-            "a new checkpoint was signed while verifying; run `bosun ledger cosign` again",
+        return Err(crate::hinted(
+            "a new checkpoint was signed while verifying; cosign again",
+            bosun_api::NextAction::LedgerCosign,
         ));
     }
     let note = cosign(&cp.note, ledger, witness)?;
@@ -620,7 +626,10 @@ fn checkpoint_at(ctl: &Control, size: Option<u64>) -> Result<StoredCheckpoint> {
     let cps = ctl.store.checkpoints()?;
     match size {
         None => cps.into_iter().last().ok_or_else(|| {
-            err("no checkpoint yet: `bosun ledger checkpoint` (or a running controller) signs one")
+            crate::hinted(
+                "no checkpoint yet: one is signed on demand or by a running controller",
+                bosun_api::NextAction::LedgerCheckpoint,
+            )
         }),
         Some(n) => {
             let sizes: Vec<String> = cps.iter().map(|c| c.size.to_string()).collect();
@@ -662,9 +671,10 @@ pub fn prove_at(
         let leaf = merkle::leaf_hash(&row.entry);
         let proof = merkle::inclusion_proof_from::<ControlError>(idx, cp.size, &mut |l, i| {
             ctl.store.ledger_node(l, i)?.ok_or_else(|| {
-                err(format!(
-                    "ledger node {l}/{i} is missing: run `bosun ledger verify --full`"
-                ))
+                crate::hinted(
+                    format!("ledger node {l}/{i} is missing"),
+                    bosun_api::NextAction::LedgerVerify { full: true },
+                )
             })
         })?
         .unwrap_or_default();
@@ -718,9 +728,10 @@ pub fn prove_consistency(ctl: &Control, from: u64, to: Option<u64>) -> Result<Co
     }
     let proof = merkle::consistency_proof_from::<ControlError>(a.size, b.size, &mut |l, i| {
         ctl.store.ledger_node(l, i)?.ok_or_else(|| {
-            err(format!(
-                "ledger node {l}/{i} is missing: run `bosun ledger verify --full`"
-            ))
+            crate::hinted(
+                format!("ledger node {l}/{i} is missing"),
+                bosun_api::NextAction::LedgerVerify { full: true },
+            )
         })
     })?
     .unwrap_or_default();

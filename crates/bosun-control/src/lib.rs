@@ -61,7 +61,7 @@ pub enum ControlError {
     /// database is missing, empty or without entries: it was deleted,
     /// truncated or replaced. Nothing was created or written.
     #[error(
-        "the database {} {found}, but {} shows this workspace keeps a ledger: the database was deleted, truncated or replaced, and nothing was re-created.\n  To restore: stop bosun, copy your backup of bosun.db to {}, then check it against a checkpoint you kept: `bosun ledger verify --trusted <file>`.\n  To start a new, empty ledger deliberately: `bosun init --reinit` (recorded as the new ledger's first entry; adopt the policy and keys again afterwards).",
+        "the database {} {found}, but {} shows this workspace keeps a ledger: the database was deleted, truncated or replaced, and nothing was re-created.\n  To restore: stop bosun, copy your backup of bosun.db to {}, then verify it against a checkpoint you kept.\n  To start a new, empty ledger deliberately: re-initialise the workspace (recorded as the new ledger's first entry; adopt the policy and keys again afterwards).",
         db.display(),
         key.display(),
         db.display()
@@ -82,9 +82,52 @@ pub enum ControlError {
     /// or several: the candidates are listed).
     #[error(transparent)]
     Id(#[from] resolve::IdError),
+    /// What happened, in words, and what to do about it, as data (each
+    /// face spells the action its own way).
+    #[error("{message}")]
+    Next {
+        /// What happened.
+        message: String,
+        /// What to do.
+        next: bosun_api::NextAction,
+    },
     /// Anything else, in words: what happened and what to do.
     #[error("{0}")]
     Other(String),
+}
+
+impl ControlError {
+    /// What can be done about this error, as data: empty when nothing
+    /// specific.
+    pub fn next(&self) -> Vec<bosun_api::NextAction> {
+        use bosun_api::NextAction;
+        match self {
+            ControlError::Next { next, .. } => vec![next.clone()],
+            ControlError::StoreLost { .. } => vec![
+                NextAction::LedgerVerifyTrusted {
+                    file: "<file>".into(),
+                },
+                NextAction::Init { reinit: true },
+            ],
+            ControlError::Workspace(bosun_workspace::WsError::NotAWorkspace(_)) => {
+                vec![NextAction::Init { reinit: false }]
+            }
+            ControlError::Trusted(trusted::TrustedError::WouldRollBack { path, .. }) => {
+                vec![NextAction::LedgerVerifyTrusted {
+                    file: path.display().to_string(),
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// An error saying what happened, with what to do next.
+pub(crate) fn hinted(message: impl Into<String>, next: bosun_api::NextAction) -> ControlError {
+    ControlError::Next {
+        message: message.into(),
+        next,
+    }
 }
 
 /// Result type of this crate.

@@ -113,9 +113,10 @@ pub fn mirror(ctl: &Control, dir: &Path) -> Result<MirrorReport> {
     let mut leaves = Vec::with_capacity(rows.len());
     for (i, r) in rows.iter().enumerate() {
         if usize::try_from(r.idx).ok() != Some(i) {
-            return Err(err(format!(
-                "ledger row {i} is out of place: run `bosun ledger verify`"
-            )));
+            return Err(crate::hinted(
+                format!("ledger row {i} is out of place"),
+                bosun_api::NextAction::LedgerVerify { full: false },
+            ));
         }
         leaves.push(merkle::leaf_hash(&r.entry));
     }
@@ -147,10 +148,13 @@ pub fn mirror(ctl: &Control, dir: &Path) -> Result<MirrorReport> {
     for cp in checkpoints.iter().filter(|c| c.size > from) {
         let n = usize::try_from(cp.size).unwrap_or(usize::MAX);
         if n > rows.len() || roots.get(&cp.size) != Some(&cp.root) {
-            return Err(err(format!(
-                "checkpoint of size {} does not match the stored entries: run `bosun ledger verify`",
-                cp.size
-            )));
+            return Err(crate::hinted(
+                format!(
+                    "checkpoint of size {} does not match the stored entries",
+                    cp.size
+                ),
+                bosun_api::NextAction::LedgerVerify { full: false },
+            ));
         }
         let mut jtis: Vec<&str> = Vec::new();
         for r in &rows[usize::try_from(done).unwrap_or(usize::MAX)..n] {

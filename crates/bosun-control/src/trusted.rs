@@ -296,9 +296,12 @@ pub fn compare(
     }
     let at = root_at(ctl, signed)?;
     if at == trusted.root {
-        return Err(ControlError::Other(format!(
-            "the database's first {signed} entries match the trusted checkpoint, but its stored subtree hashes do not prove it: run `bosun ledger verify --full`"
-        )));
+        return Err(crate::hinted(
+            format!(
+                "the database's first {signed} entries match the trusted checkpoint, but its stored subtree hashes do not prove it"
+            ),
+            bosun_api::NextAction::LedgerVerify { full: true },
+        ));
     }
     Ok(Err(forked(trusted, held, at)))
 }
@@ -360,10 +363,8 @@ pub fn save(
         };
         if old.size > new.size {
             return Err(rollback(format!(
-                "it holds a checkpoint of size {} and the database's newest is of size {}: refusing to replace it with an older one (check the database: `bosun ledger verify --trusted {}`)",
-                old.size,
-                new.size,
-                path.display()
+                "it holds a checkpoint of size {} and the database's newest is of size {}: refusing to replace it with an older one (verify the database against it)",
+                old.size, new.size,
             )));
         }
         if old.size == new.size && old.root != new.root {
@@ -382,10 +383,8 @@ pub fn save(
             });
             if !ok {
                 return Err(rollback(format!(
-                    "the database's newest checkpoint (size {}) does not extend the saved one (size {}): check the database: `bosun ledger verify --trusted {}`",
-                    new.size,
-                    old.size,
-                    path.display()
+                    "the database's newest checkpoint (size {}) does not extend the saved one (size {}): verify the database against it",
+                    new.size, old.size,
                 )));
             }
         }

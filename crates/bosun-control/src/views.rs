@@ -38,6 +38,9 @@ impl Control {
             .store
             .list_ops(Some(OpState::NeedsAttention), OVERVIEW_OPS)?;
         let mut next = Vec::new();
+        if !drift.is_empty() {
+            next.push(NextAction::Adopt);
+        }
         if halt.is_some() {
             next.push(NextAction::Resume);
         }

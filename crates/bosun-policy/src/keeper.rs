@@ -452,7 +452,7 @@ fn toml_help(msg: &str) -> &'static str {
     if msg.contains("unknown field") {
         "remove it or fix its spelling; the keys keeper.toml knows are listed in the message"
     } else if msg.contains("missing field") {
-        "add it; `bosun init` writes a complete example"
+        "add it; a newly initialised workspace has a complete example"
     } else if msg.contains("invalid type") {
         "give the value the type shown"
     } else {

@@ -36,7 +36,7 @@ pub enum WsError {
     Invalid(Vec<SourceError>),
     /// Not a workspace.
     #[error(
-        "{0} is not a bosun workspace (no bosun.toml); create one with `bosun init <dir>` or pass -w <dir>"
+        "{0} is not a bosun workspace (no bosun.toml here or in any directory above); create one, or name one with -w <dir>"
     )]
     NotAWorkspace(String),
     /// Anything else, in words.

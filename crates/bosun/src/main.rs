@@ -16,6 +16,7 @@ mod consent;
 mod demo;
 mod fleet_cli;
 mod ledger_cli;
+mod next;
 mod output;
 mod passphrase;
 
@@ -37,6 +38,7 @@ fn main() -> ExitCode {
                 eprintln!("  caused by: {s}");
                 src = s.source();
             }
+            eprint!("{}", next::hint_lines(&e.next()));
             ExitCode::from(1)
         }
     }
