@@ -121,10 +121,16 @@ impl std::fmt::Display for Check {
     }
 }
 
+impl PartialEq<&str> for Check {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// An input a check refused: which check, what it found, and the input's
 /// id when it could be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
-#[error("refused by the {check} check: {message}")]
+#[error("rejected by the {check} check: {message}")]
 pub struct Rejection {
     /// The check that refused it.
     pub check: Check,

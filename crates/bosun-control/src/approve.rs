@@ -145,7 +145,7 @@ impl Control {
     pub(crate) fn record_refusal(&self, rej: &Rejected, envelope: &str, now: i64) -> Result<()> {
         self.store.record_rejection(&Rejection {
             at: now,
-            check: rej.check.clone(),
+            check: rej.check.as_str().to_string(),
             message: rej.message.clone(),
             jti: rej.jti.clone(),
             iss: None,

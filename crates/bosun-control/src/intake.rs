@@ -51,24 +51,20 @@ pub struct Accepted {
     pub held: Vec<String>,
 }
 
-/// An op intake refused, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("rejected by the {check} check: {message}")]
-pub struct Rejected {
-    /// The check that failed (`size`, `format`, `unknown_key`, `type`,
-    /// `signature`, `claims`, `issuer`, `expired`, `not_yet_valid`,
-    /// `iat`, `lifetime`, `workspace`, `targets`, `scope`, `runbook`,
-    /// `plan_digest`, `replay`, `seq`).
-    pub check: String,
-    /// What it found.
-    pub message: String,
-    /// The op's jti, when it could be read.
-    pub jti: Option<String>,
-}
+/// An input a check refused, and why: the wire type, so that every face
+/// reports refusals by [`bosun_api::Check`].
+pub use bosun_api::Rejection as Rejected;
 
+/// A refusal by the check named `check` (one of [`bosun_api::Check`]'s
+/// names; an unknown name is a bug, caught by the tests).
 pub(crate) fn reject(check: &str, message: impl Into<String>, jti: Option<String>) -> Rejected {
+    let named = bosun_api::Check::parse(check);
+    debug_assert!(
+        named != bosun_api::Check::Other,
+        "`{check}` is not a bosun_api::Check"
+    );
     Rejected {
-        check: check.into(),
+        check: named,
         message: message.into(),
         jti,
     }
@@ -382,7 +378,7 @@ impl Control {
                     Err(rej) => {
                         let row = Rejection {
                             at: now,
-                            check: rej.check.clone(),
+                            check: rej.check.as_str().to_string(),
                             message: rej.message.clone(),
                             jti: rej.jti.clone(),
                             iss: None,
@@ -446,7 +442,7 @@ impl Control {
                         );
                         let row = Rejection {
                             at: op.received_at,
-                            check: rej.check.clone(),
+                            check: rej.check.as_str().to_string(),
                             message: rej.message.clone(),
                             jti: rej.jti.clone(),
                             iss: Some(c.iss.to_string()),
