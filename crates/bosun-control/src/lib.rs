@@ -13,6 +13,7 @@ pub mod blockers;
 pub mod client;
 pub mod consent;
 pub mod controller;
+pub mod daemon;
 pub mod dispatch;
 pub mod exec;
 pub mod genesis;

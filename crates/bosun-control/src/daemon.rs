@@ -1,0 +1,220 @@
+//! The daemon: one controller holding the lease and running the queue, a
+//! checkpointer signing the ledger every second while entries arrive, and
+//! a reminder pass every 30 s — the threads of `serve`, owned here so that
+//! every face (the CLI's `serve`, the HTTP server) runs the same thing.
+//!
+//! The helper threads are scoped: none outlives [`Daemon::run`]. What the
+//! daemon does is reported to the caller as [`Event`]s; it prints nothing.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bosun_store::{Halt, Lease, StoreError};
+
+use crate::controller::{Controller, Progress, Tick};
+use crate::notify::{Delivery, Reminder};
+use crate::{Control, ControlError, Result, now};
+
+/// How often the checkpointer looks for new entries.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How often reminders are sent (in checkpointer-sized sleeps).
+const REMIND_EVERY_SECS: u32 = 30;
+/// How long an idle or halted controller waits before looking again.
+const IDLE: Duration = Duration::from_millis(200);
+/// How long a daemon waiting for the lease waits between tries.
+const LEASE_RETRY: Duration = Duration::from_millis(500);
+
+/// What the daemon did, for the caller to log.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Another controller holds the lease; this one waits (said once).
+    Waiting(&'a Lease),
+    /// This daemon holds the lease.
+    Started(&'a Lease),
+    /// A run made progress.
+    Progress(Progress),
+    /// Dispatch is halted (said once per halt).
+    Halted(&'a Halt),
+    /// A reminder was sent, with what each sink did.
+    Reminded(&'a Reminder, &'a [Delivery]),
+    /// A helper thread failed at something it will try again.
+    Failed {
+        /// `checkpoint` or `reminders`.
+        what: &'static str,
+        /// The error.
+        error: &'a ControlError,
+    },
+    /// The daemon released the lease and stopped.
+    Stopped,
+}
+
+/// How the daemon runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Refuse, instead of waiting, when another controller holds the lease.
+    pub no_wait: bool,
+    /// Where the ledger key is (the checkpointer signs with it).
+    pub key_dir: PathBuf,
+}
+
+/// The daemon of one workspace.
+pub struct Daemon {
+    ctl: Control,
+    opts: Options,
+}
+
+impl Daemon {
+    /// A daemon over `ctl`'s workspace.
+    pub fn new(ctl: Control, opts: Options) -> Daemon {
+        Daemon { ctl, opts }
+    }
+
+    /// Runs until `stop` is set: takes the lease (waiting for it, or
+    /// refusing with `no_wait`), then runs the queue, signs checkpoints
+    /// and sends reminders; on stop, releases the lease and returns once
+    /// every thread has ended.
+    pub fn run(&self, stop: &AtomicBool, on: &(dyn Fn(Event<'_>) + Sync)) -> Result<()> {
+        let mut c = Controller::new(self.ctl.clone());
+        if !self.acquire(&mut c, stop, on)? {
+            return Ok(());
+        }
+        std::thread::scope(|s| {
+            s.spawn(|| self.checkpointer(stop, on));
+            s.spawn(|| self.reminders(stop, on));
+            let ran = self.dispatch(&mut c, stop, on);
+            if ran.is_err() {
+                // The helpers stop with the controller.
+                stop.store(true, Ordering::Relaxed);
+            }
+            ran
+        })?;
+        c.release_held()?;
+        c.release()?;
+        on(Event::Stopped);
+        Ok(())
+    }
+
+    /// Takes the lease; `false` when stopped before it was free.
+    fn acquire(
+        &self,
+        c: &mut Controller,
+        stop: &AtomicBool,
+        on: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<bool> {
+        let mut said = false;
+        while !stop.load(Ordering::Relaxed) {
+            match c.acquire()? {
+                Ok(l) => {
+                    on(Event::Started(&l));
+                    return Ok(true);
+                }
+                Err(held) if self.opts.no_wait => {
+                    return Err(ControlError::Other(format!(
+                        "another controller ({}) holds the lease until {}; refusing to wait",
+                        held.holder,
+                        bosun_api::time::at(held.expires_at)
+                    )));
+                }
+                Err(held) => {
+                    if !said {
+                        on(Event::Waiting(&held));
+                        said = true;
+                    }
+                    std::thread::sleep(LEASE_RETRY);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    fn dispatch(
+        &self,
+        c: &mut Controller,
+        stop: &AtomicBool,
+        on: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<()> {
+        let mut halted_said = false;
+        while !stop.load(Ordering::Relaxed) {
+            match c.tick(&mut |p| on(Event::Progress(p)))? {
+                Tick::Ran(_) => halted_said = false,
+                Tick::Idle => {
+                    // Ops held back for locked hosts are tried again next pass.
+                    c.release_held()?;
+                    std::thread::sleep(IDLE);
+                }
+                Tick::Halted(h) => {
+                    if !halted_said {
+                        on(Event::Halted(&h));
+                        halted_said = true;
+                    }
+                    std::thread::sleep(IDLE);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs a checkpoint every second while there are new entries, on a
+    /// thread of its own so that a long step does not delay it; one last
+    /// time on stop.
+    fn checkpointer(&self, stop: &AtomicBool, on: &(dyn Fn(Event<'_>) + Sync)) {
+        let fail = |error: ControlError| {
+            on(Event::Failed {
+                what: "checkpoint",
+                error: &error,
+            });
+        };
+        // A store handle of its own, as the controller's may be busy.
+        let ctl = match Control::open(self.ctl.ws.clone()) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        let signer = match crate::genesis::signer(&ctl, &self.opts.key_dir) {
+            Ok(s) => s,
+            Err(e) => return fail(e),
+        };
+        let sign = || match crate::ledger::checkpoint(&ctl, &signer) {
+            // Another writer signed the same size first: nothing to do.
+            Ok(_) | Err(ControlError::Store(StoreError::Conflict(_))) => {}
+            Err(e) => fail(e),
+        };
+        while !stop.load(Ordering::Relaxed) {
+            sign();
+            std::thread::sleep(CHECKPOINT_EVERY);
+        }
+        sign();
+    }
+
+    /// A reminder pass every 30 s.
+    fn reminders(&self, stop: &AtomicBool, on: &(dyn Fn(Event<'_>) + Sync)) {
+        let ctl = match Control::open(self.ctl.ws.clone()) {
+            Ok(c) => c,
+            Err(error) => {
+                return on(Event::Failed {
+                    what: "reminders",
+                    error: &error,
+                });
+            }
+        };
+        let mut waited = REMIND_EVERY_SECS;
+        while !stop.load(Ordering::Relaxed) {
+            if waited >= REMIND_EVERY_SECS {
+                waited = 0;
+                match ctl.remind(now()) {
+                    Ok(sent) => {
+                        for (r, d) in &sent {
+                            on(Event::Reminded(r, d));
+                        }
+                    }
+                    Err(error) => on(Event::Failed {
+                        what: "reminders",
+                        error: &error,
+                    }),
+                }
+            }
+            std::thread::sleep(CHECKPOINT_EVERY);
+            waited += 1;
+        }
+    }
+}
