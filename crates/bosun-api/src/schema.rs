@@ -1,6 +1,7 @@
 //! The JSON schema of every view, by name: the one place the documented
 //! JSON shapes come from.
 
+use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema, schema_for};
 
 use crate::views::{
@@ -35,6 +36,24 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         one::<Rejection>(),
         one::<NextAction>(),
     ]
+}
+
+/// Every type the views use, by name, with shared definitions: what
+/// `docs/JSON.md` is generated from.
+pub fn definitions() -> serde_json::Map<String, serde_json::Value> {
+    let mut g = SchemaGenerator::default();
+    let _ = g.subschema_for::<StatusView>();
+    let _ = g.subschema_for::<OpBrief>();
+    let _ = g.subschema_for::<OpView>();
+    let _ = g.subschema_for::<PlanView>();
+    let _ = g.subschema_for::<RolloutView>();
+    let _ = g.subschema_for::<BlockerView>();
+    let _ = g.subschema_for::<HostView>();
+    let _ = g.subschema_for::<LedgerStatusView>();
+    let _ = g.subschema_for::<CheckpointView>();
+    let _ = g.subschema_for::<Rejection>();
+    let _ = g.subschema_for::<NextAction>();
+    g.take_definitions(true)
 }
 
 #[cfg(test)]
