@@ -503,6 +503,7 @@ impl<'c> Run<'c> {
             mut out,
             attempt,
             attempts,
+            verdict,
         } = f;
         let plan = &self.op.plan;
         let ps = &plan.steps[i];
@@ -514,11 +515,10 @@ impl<'c> Run<'c> {
             out.output = format!("[attempt {attempt} of {attempts}]\n{}", out.output);
         }
         self.ran += 1;
-        let ok = match out.verdict {
+        let ok = match verdict {
             Some(v) => v == bosun_fleet::bars::Verdict::Pass,
             None => out.ok(),
         };
-        let verdict = out.verdict;
         let unknown = out.lost && !ps.idempotent;
         let started = match self.slots[i] {
             Slot::Running(t) => t,

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use bosun_fleet::bars::Verdict;
 use bosun_model::Host;
 
 use crate::exec::{StepOutput, controller_host, run_step_scrubbed};
@@ -61,6 +62,9 @@ pub(super) struct Finished {
     pub(super) attempt: u32,
     /// Attempts allowed.
     pub(super) attempts: u32,
+    /// A bar's verdict (which decides the step's status instead of the
+    /// exit code).
+    pub(super) verdict: Option<Verdict>,
 }
 
 /// Runs `job` to its end; never panics out (a panic is a lost outcome).
@@ -81,10 +85,11 @@ pub(super) fn work(shared: &Shared, job: Job) -> Finished {
             out,
             attempt: 1,
             attempts: 1,
+            verdict: None,
         };
     };
     let run = std::panic::AssertUnwindSafe(|| attempt_all(shared, &job, host));
-    let (out, attempt) = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+    let (out, attempt, verdict) = std::panic::catch_unwind(run).unwrap_or_else(|_| {
         let out = StepOutput {
             exit_code: None,
             output: "bosun: the step's worker failed; its outcome is unknown".into(),
@@ -92,26 +97,27 @@ pub(super) fn work(shared: &Shared, job: Job) -> Finished {
             lost: true,
             ..StepOutput::default()
         };
-        (out, 1)
+        (out, 1, None)
     });
     Finished {
         entry,
         out,
         attempt,
         attempts,
+        verdict,
     }
 }
 
 /// Wakes the host, then runs the bar or the command, retrying while its
 /// attempts last. A lost connection leaves the outcome unknown: only an
 /// idempotent step may run again.
-fn attempt_all(shared: &Shared, job: &Job, host: &Host) -> (StepOutput, u32) {
+fn attempt_all(shared: &Shared, job: &Job, host: &Host) -> (StepOutput, u32, Option<Verdict>) {
     let Shared { root, patterns, .. } = shared;
     if let Some(w) = wake_once(shared, host) {
-        return (w, 1);
+        return (w, 1, None);
     }
     if let Some(b) = &job.bar {
-        let out = crate::bars::run_bar(
+        let bar = crate::bars::run_bar(
             b,
             root,
             host,
@@ -120,7 +126,7 @@ fn attempt_all(shared: &Shared, job: &Job, host: &Host) -> (StepOutput, u32) {
             patterns,
             job.hold_from,
         );
-        return (out, 1);
+        return (bar.out, 1, Some(bar.verdict));
     }
     let mut out = run_step_scrubbed(root, host, &job.cmd, job.timeout, patterns);
     let mut attempt = 1;
@@ -129,7 +135,7 @@ fn attempt_all(shared: &Shared, job: &Job, host: &Host) -> (StepOutput, u32) {
         attempt += 1;
         out = run_step_scrubbed(root, host, &job.cmd, job.timeout, patterns);
     }
-    (out, attempt)
+    (out, attempt, None)
 }
 
 /// Runs `host`'s `wake` command on the control host before its first step

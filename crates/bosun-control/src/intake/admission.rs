@@ -72,7 +72,7 @@ fn unadopted_runbook_needs_a_human(_: &Governed, c: &Subject<'_>) -> Option<Stri
 }
 
 /// What intake asks of the rollout engine about an op of a rollout. The
-/// rollout engine implements it for [`Control`] (`rollout::admission`):
+/// rollout engine implements it for [`crate::Control`] (`rollout::admission`):
 /// the dependency runs one way, rollout → intake, and intake never names
 /// the rollout module.
 pub trait RolloutAdmission {
