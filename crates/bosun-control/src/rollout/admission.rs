@@ -103,3 +103,117 @@ impl RolloutAdmission for Control {
         plan_for(gov, &def, r, hosts).map_err(|e| reject("plan", e.to_string(), jti()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bosun_model::{Digest, Jti, KeyId, Name};
+
+    use super::*;
+    use crate::rollout::RunRef;
+
+    const DEF: &str = r#"
+id = "k71"
+runbook = "install-kernel"
+rollback = "rollback-kernel"
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+
+[[waves]]
+name = "rest"
+hosts = "tag:lab"
+"#;
+
+    fn run(op: &str, action: RolloutAction, wave: u32) -> RunRef {
+        RunRef {
+            action,
+            wave,
+            op: op.into(),
+            hosts: vec!["lab-a".into()],
+            at: 0,
+            by: "alice".into(),
+        }
+    }
+
+    fn doc(runs: Vec<RunRef>, phase: Phase) -> Doc {
+        Doc {
+            def: Rollout::parse("rollouts/k71.toml", "k71", DEF).unwrap(),
+            phase,
+            runs,
+            accepted_inconclusive: Vec::new(),
+            start: "s1".into(),
+            started_by: "alice".into(),
+            started_at: 0,
+            note: String::new(),
+        }
+    }
+
+    fn claims(jti: &str, action: RolloutAction, wave: u32, start: &str) -> OpClaims {
+        OpClaims {
+            jti: Jti::parse(jti).unwrap(),
+            iss: KeyId::parse("alice").unwrap(),
+            iat: 0,
+            exp: 600,
+            ws: Name::parse("lab").unwrap(),
+            runbook: Name::parse("install-kernel").unwrap(),
+            targets: vec![Name::parse("lab-a").unwrap()],
+            params: Default::default(),
+            seq: 1,
+            plan_digest: Digest::of(b"plan"),
+            rollout: Some(RolloutRef {
+                id: Name::parse("k71").unwrap(),
+                wave,
+                action,
+                start: start.into(),
+            }),
+            check: false,
+        }
+    }
+
+    #[test]
+    fn the_latest_recorded_op_of_this_start_is_admitted() {
+        let d = doc(vec![run("op1", RolloutAction::Apply, 0)], Phase::Active);
+        assert_eq!(
+            admits(&d, &claims("op1", RolloutAction::Apply, 0, "s1")),
+            Ok(())
+        );
+        let mut plain = claims("op9", RolloutAction::Apply, 0, "s1");
+        plain.rollout = None;
+        assert_eq!(admits(&d, &plain), Ok(()), "not a rollout op: not ours");
+    }
+
+    #[test]
+    fn ops_of_another_start_another_op_or_another_wave_are_refused() {
+        let d = doc(
+            vec![
+                run("op1", RolloutAction::Apply, 0),
+                run("op2", RolloutAction::Apply, 0),
+            ],
+            Phase::Active,
+        );
+        let refused = |c: OpClaims| admits(&d, &c).unwrap_err();
+        assert!(refused(claims("op2", RolloutAction::Apply, 0, "s0")).contains("earlier start"));
+        assert!(refused(claims("op3", RolloutAction::Apply, 0, "s1")).contains("did not submit"));
+        assert!(refused(claims("op1", RolloutAction::Apply, 0, "s1")).contains("moved on"));
+        assert!(refused(claims("op2", RolloutAction::Apply, 1, "s1")).contains("does not match"));
+    }
+
+    #[test]
+    fn the_phase_decides_which_actions_run() {
+        let apply = doc(vec![run("op1", RolloutAction::Apply, 0)], Phase::Aborted);
+        let why = admits(&apply, &claims("op1", RolloutAction::Apply, 0, "s1")).unwrap_err();
+        assert_eq!(
+            why,
+            "rollout `k71` is aborted: a apply op of it does not run"
+        );
+        let back = doc(
+            vec![run("op2", RolloutAction::Rollback, 0)],
+            Phase::RollingBack,
+        );
+        let c = claims("op2", RolloutAction::Rollback, 0, "s1");
+        assert_eq!(admits(&back, &c), Ok(()));
+        let active = doc(vec![run("op2", RolloutAction::Rollback, 0)], Phase::Active);
+        assert!(admits(&active, &c).is_err());
+    }
+}

@@ -361,3 +361,109 @@ pub fn status_words(s: &RunStatus) -> String {
         RunStatus::NeedsAttention => "needs attention".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bosun_fleet::rollout::Rollout;
+
+    use super::*;
+
+    const DEF: &str = r#"
+id = "k71"
+runbook = "install-kernel"
+rollback = "rollback-kernel"
+require_rollback_drill = true
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+
+[[waves]]
+name = "rest"
+hosts = "tag:lab"
+"#;
+
+    fn run(op: &str, action: RolloutAction) -> RunRef {
+        RunRef {
+            action,
+            wave: 0,
+            op: op.into(),
+            hosts: vec!["lab-a".into()],
+            at: 0,
+            by: "alice".into(),
+        }
+    }
+
+    fn doc(runs: &[(RunRef, RunStatus)]) -> (Doc, Status) {
+        let doc = Doc {
+            def: Rollout::parse("rollouts/k71.toml", "k71", DEF).unwrap(),
+            phase: Phase::Active,
+            runs: runs.iter().map(|(r, _)| r.clone()).collect(),
+            accepted_inconclusive: Vec::new(),
+            start: "s1".into(),
+            started_by: "alice".into(),
+            started_at: 0,
+            note: String::new(),
+        };
+        let st = Status {
+            id: "k71".into(),
+            phase: Phase::Active,
+            waves: Vec::new(),
+            runs: runs.to_vec(),
+            bars: Vec::new(),
+            next: String::new(),
+            version: 1,
+        };
+        (doc, st)
+    }
+
+    #[test]
+    fn a_passed_canary_needs_its_drill_before_promotion() {
+        let passed = RunStatus::Passed { finished_at: 0 };
+        let (d, st) = doc(&[(run("op1", RolloutAction::Apply), passed.clone())]);
+        let why = next_move(&d, &st).unwrap_err();
+        assert!(why.contains("requires a rollback drill"), "{why}");
+        let (d, st) = doc(&[
+            (run("op1", RolloutAction::Apply), passed.clone()),
+            (run("op2", RolloutAction::Drill), passed.clone()),
+            (run("op3", RolloutAction::Apply), passed),
+        ]);
+        let next = next_move(&d, &st).unwrap();
+        assert!(next.contains("submits wave `rest`"), "{next}");
+    }
+
+    #[test]
+    fn a_halted_or_waiting_wave_says_what_to_do() {
+        let halted = RunStatus::Halted {
+            why: "bar version failed on `lab-a`".into(),
+        };
+        let (d, st) = doc(&[(run("op1", RolloutAction::Apply), halted)]);
+        assert!(
+            next_move(&d, &st)
+                .unwrap_err()
+                .starts_with("HALTED: bar version")
+        );
+        let (d, st) = doc(&[(
+            run("op1", RolloutAction::Apply),
+            RunStatus::AwaitingApproval,
+        )]);
+        assert!(
+            next_move(&d, &st)
+                .unwrap_err()
+                .contains("waits for approval")
+        );
+        let (d, st) = doc(&[]);
+        assert!(
+            next_move(&d, &st)
+                .unwrap_err()
+                .starts_with("nothing submitted yet")
+        );
+    }
+
+    #[test]
+    fn status_words_are_short() {
+        assert_eq!(status_words(&RunStatus::NotSubmitted), "not submitted");
+        let paused = RunStatus::Paused { why: "x".into() };
+        assert_eq!(status_words(&paused), "PAUSED: x");
+    }
+}
