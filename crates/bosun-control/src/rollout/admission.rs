@@ -109,45 +109,7 @@ mod tests {
     use bosun_model::{Digest, Jti, KeyId, Name};
 
     use super::*;
-    use crate::rollout::RunRef;
-
-    const DEF: &str = r#"
-id = "k71"
-runbook = "install-kernel"
-rollback = "rollback-kernel"
-
-[[waves]]
-name = "canary"
-hosts = "tag:canary"
-
-[[waves]]
-name = "rest"
-hosts = "tag:lab"
-"#;
-
-    fn run(op: &str, action: RolloutAction, wave: u32) -> RunRef {
-        RunRef {
-            action,
-            wave,
-            op: op.into(),
-            hosts: vec!["lab-a".into()],
-            at: 0,
-            by: "alice".into(),
-        }
-    }
-
-    fn doc(runs: Vec<RunRef>, phase: Phase) -> Doc {
-        Doc {
-            def: Rollout::parse("rollouts/k71.toml", "k71", DEF).unwrap(),
-            phase,
-            runs,
-            accepted_inconclusive: Vec::new(),
-            start: "s1".into(),
-            started_by: "alice".into(),
-            started_at: 0,
-            note: String::new(),
-        }
-    }
+    use crate::rollout::fixture::{doc, run};
 
     fn claims(jti: &str, action: RolloutAction, wave: u32, start: &str) -> OpClaims {
         OpClaims {

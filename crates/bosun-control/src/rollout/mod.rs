@@ -42,3 +42,56 @@ pub use admission::admits;
 pub use document::{Doc, Phase, RunRef, load_def};
 pub use plan::plan_for;
 pub use status::{BarResult, RunStatus, Status, status_words};
+
+#[cfg(test)]
+mod fixture {
+    //! A rollout document to test the pure parts against: rollout `k71`,
+    //! a canary wave and a `rest` wave, a rollback runbook, a drill
+    //! required before promotion; started as `s1`.
+
+    use bosun_fleet::rollout::Rollout;
+    use bosun_model::RolloutAction;
+
+    use super::{Doc, Phase, RunRef};
+
+    const DEF: &str = r#"
+id = "k71"
+runbook = "install-kernel"
+rollback = "rollback-kernel"
+require_rollback_drill = true
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+
+[[waves]]
+name = "rest"
+hosts = "tag:lab"
+"#;
+
+    /// Op `op` of wave `wave` doing `action` on `lab-a`.
+    pub(super) fn run(op: &str, action: RolloutAction, wave: u32) -> RunRef {
+        RunRef {
+            action,
+            wave,
+            op: op.into(),
+            hosts: vec!["lab-a".into()],
+            at: 0,
+            by: "alice".into(),
+        }
+    }
+
+    /// The document of start `s1` in `phase` with `runs` submitted.
+    pub(super) fn doc(runs: Vec<RunRef>, phase: Phase) -> Doc {
+        Doc {
+            def: Rollout::parse("rollouts/k71.toml", "k71", DEF).unwrap(),
+            phase,
+            runs,
+            accepted_inconclusive: Vec::new(),
+            start: "s1".into(),
+            started_by: "alice".into(),
+            started_at: 0,
+            note: String::new(),
+        }
+    }
+}

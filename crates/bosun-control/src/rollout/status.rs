@@ -364,47 +364,11 @@ pub fn status_words(s: &RunStatus) -> String {
 
 #[cfg(test)]
 mod tests {
-    use bosun_fleet::rollout::Rollout;
-
     use super::*;
-
-    const DEF: &str = r#"
-id = "k71"
-runbook = "install-kernel"
-rollback = "rollback-kernel"
-require_rollback_drill = true
-
-[[waves]]
-name = "canary"
-hosts = "tag:canary"
-
-[[waves]]
-name = "rest"
-hosts = "tag:lab"
-"#;
-
-    fn run(op: &str, action: RolloutAction) -> RunRef {
-        RunRef {
-            action,
-            wave: 0,
-            op: op.into(),
-            hosts: vec!["lab-a".into()],
-            at: 0,
-            by: "alice".into(),
-        }
-    }
+    use crate::rollout::fixture;
 
     fn doc(runs: &[(RunRef, RunStatus)]) -> (Doc, Status) {
-        let doc = Doc {
-            def: Rollout::parse("rollouts/k71.toml", "k71", DEF).unwrap(),
-            phase: Phase::Active,
-            runs: runs.iter().map(|(r, _)| r.clone()).collect(),
-            accepted_inconclusive: Vec::new(),
-            start: "s1".into(),
-            started_by: "alice".into(),
-            started_at: 0,
-            note: String::new(),
-        };
+        let doc = fixture::doc(runs.iter().map(|(r, _)| r.clone()).collect(), Phase::Active);
         let st = Status {
             id: "k71".into(),
             phase: Phase::Active,
@@ -415,6 +379,10 @@ hosts = "tag:lab"
             version: 1,
         };
         (doc, st)
+    }
+
+    fn run(op: &str, action: RolloutAction) -> RunRef {
+        fixture::run(op, action, 0)
     }
 
     #[test]
