@@ -10,9 +10,10 @@
 //! `halt` stops dispatch: no new op and no new step starts until `resume`.
 
 //!
-//! This module holds the [`Controller`] (its lease and its tick); `run`
-//! is one op's run as a struct (admit, resume, dispatch, on_result,
-//! finish), `schedule` the scheduler's pure parts and `worker` what a step
+//! This module holds the [`Controller`] (its lease, heartbeat and tick);
+//! `run` is one op's run as a struct (admit, resume, dispatch, on_result,
+//! finish), with its admission (dispatch checks, holds, `start_run`) in
+//! `admit`, `schedule` the scheduler's pure parts and `worker` what a step
 //! thread does. Step threads and the lease's heartbeat are scoped: none
 //! outlives the run that started it.
 
@@ -24,6 +25,7 @@ use bosun_store::{Delivery, Halt, Lease, NewEvent, StepResult};
 
 use crate::{Control, ControlError, Result, now};
 
+mod admit;
 mod run;
 mod schedule;
 mod worker;
