@@ -24,6 +24,17 @@ use crate::{Control, Result, now};
 /// The blocker kind a failed bar files.
 pub const BAR_FAIL_KIND: &str = "regression";
 
+/// A bar's run: what its command did and the verdict on it (which, not
+/// the exit code, decides the step's status).
+#[derive(Debug, Clone)]
+pub struct BarOutcome {
+    /// The command's output, behind the `[bar <kind>: <verdict>] <why>`
+    /// line.
+    pub out: StepOutput,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
 /// Runs one bar on `host`: for a burn-in, first waits until `hold_from +
 /// hold`; then runs `cmd` and judges the result.
 pub fn run_bar(
@@ -34,7 +45,7 @@ pub fn run_bar(
     timeout: Duration,
     patterns: &[regex::Regex],
     hold_from: i64,
-) -> StepOutput {
+) -> BarOutcome {
     if let Some(hold) = bar.hold_secs {
         let due = hold_from.saturating_add(i64::try_from(hold).unwrap_or(i64::MAX));
         loop {
@@ -57,9 +68,8 @@ pub fn run_bar(
         },
     );
     out.output = format!("[bar {}: {}] {why}\n{}", bar.kind, v.as_str(), out.output);
-    out.verdict = Some(v);
     out.lost = false;
-    out
+    BarOutcome { out, verdict: v }
 }
 
 /// What a bar step's recorded output says: its kind, verdict and reason.

@@ -1,6 +1,7 @@
 //! The dependency rules of ARCHITECTURE.md, checked: domain crates never
 //! depend on the CLI, bosun-model and bosun-sign depend on no bosun crate,
-//! and only bosun-control and the CLI may depend on bosun-store.
+//! bosun-transport only on bosun-model, and only bosun-control and the CLI
+//! may depend on bosun-store.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -50,6 +51,7 @@ fn dependency_rules_hold() {
         "bosun-control",
         "bosun-ledger",
         "bosun-fleet",
+        "bosun-transport",
     ];
     for c in crates {
         let d = deps(c);
@@ -99,6 +101,14 @@ fn dependency_rules_hold() {
             "{c} may depend only on bosun-model (the store also on bosun-ledger), found {ours:?}"
         );
     }
+    let transport: Vec<String> = deps("bosun-transport")
+        .into_iter()
+        .filter(|d| d.starts_with("bosun") && d != "bosun-model")
+        .collect();
+    assert!(
+        transport.is_empty(),
+        "bosun-transport may depend only on bosun-model (no store, no control), found {transport:?}"
+    );
     let ws = deps("bosun-workspace");
     assert!(
         !ws.iter()

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use bosun_model::{DepKind, Strategy};
+use bosun_model::{DepKind, PlanStep, Strategy};
 use bosun_store::StepStatus;
 
 /// Where one plan entry stands in a run.
@@ -35,14 +35,12 @@ pub(super) enum Ready {
 /// dependency stands for: the same step on the same host, on every host
 /// (a controller step depending on a per-host step), or the one controller
 /// entry.
-pub(super) fn dependency_entries(
-    plan: &bosun_model::Plan,
-) -> Vec<Vec<(DepKind, String, Vec<usize>)>> {
+pub(super) fn dependency_entries(steps: &[PlanStep]) -> Vec<Vec<(DepKind, String, Vec<usize>)>> {
     let mut by_step: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (j, p) in plan.steps.iter().enumerate() {
+    for (j, p) in steps.iter().enumerate() {
         by_step.entry(p.step.as_str()).or_default().push(j);
     }
-    plan.steps
+    steps
         .iter()
         .map(|ps| {
             ps.depends_on
@@ -54,7 +52,7 @@ pub(super) fn dependency_entries(
                             js.iter()
                                 .copied()
                                 .filter(|&j| {
-                                    let q = &plan.steps[j];
+                                    let q = &steps[j];
                                     ps.controller || q.controller || q.host == ps.host
                                 })
                                 .collect()
@@ -71,10 +69,10 @@ pub(super) fn dependency_entries(
 /// a host runs its steps one at a time, in plan order; a controller step
 /// waits for everything before it, and everything after waits for it.
 /// Hosts run in parallel between controller steps.
-pub(super) fn sequence(plan: &bosun_model::Plan) -> Vec<Vec<usize>> {
+pub(super) fn sequence(steps: &[PlanStep]) -> Vec<Vec<usize>> {
     let mut last_on_host: HashMap<&str, usize> = HashMap::new();
     let mut last_controller: Option<usize> = None;
-    plan.steps
+    steps
         .iter()
         .enumerate()
         .map(|(i, ps)| {
@@ -92,8 +90,10 @@ pub(super) fn sequence(plan: &bosun_model::Plan) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// Whether a pending entry whose dependencies stand for `deps` (see
+/// [`dependency_entries`]) may start, given where every entry stands.
 pub(super) fn readiness(
-    plan: &bosun_model::Plan,
+    steps: &[PlanStep],
     deps: &[(DepKind, String, Vec<usize>)],
     slots: &[Slot],
 ) -> Ready {
@@ -101,7 +101,7 @@ pub(super) fn readiness(
         let mut statuses = Vec::with_capacity(entries.len());
         for &j in entries {
             match slots[j] {
-                Slot::Done(s) => statuses.push((s, &plan.steps[j].host)),
+                Slot::Done(s) => statuses.push((s, &steps[j].host)),
                 _ => return Ready::NotYet,
             }
         }
@@ -154,7 +154,7 @@ pub(super) struct Accounting {
 impl Accounting {
     /// Accounts a failed step; `unknown`: its outcome cannot be known, and
     /// nothing more runs on its host whatever its strategy.
-    pub(super) fn failed(&mut self, ps: &bosun_model::PlanStep, max_fail: usize, unknown: bool) {
+    pub(super) fn failed(&mut self, ps: &PlanStep, max_fail: usize, unknown: bool) {
         let what = format!("step `{}` on `{}`", ps.step, ps.host);
         self.failures.push(what.clone());
         if ps.on_error.strategy == Strategy::Continue && !unknown {
@@ -182,11 +182,173 @@ impl Accounting {
         }
     }
 
-    pub(super) fn cancelled(&self, ps: &bosun_model::PlanStep) -> Option<&str> {
+    /// Why `ps` will not start any more (its host or the whole run was
+    /// stopped by a failure), if it will not.
+    pub(super) fn cancelled(&self, ps: &PlanStep) -> Option<&str> {
         self.run_stopped.as_deref().or_else(|| {
             (!ps.controller)
                 .then(|| self.host_stopped.get(ps.host.as_str()).map(String::as_str))
                 .flatten()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bosun_model::{Actor, Dependency, Name, OnError};
+
+    fn name(s: &str) -> Name {
+        Name::parse(s).unwrap()
+    }
+
+    /// Step `step` on `host` (`controller` for the control host), after
+    /// `deps`.
+    fn entry(step: &str, host: &str, deps: &[(&str, DepKind)]) -> PlanStep {
+        PlanStep {
+            step: name(step),
+            host: name(host),
+            cmd: "true".into(),
+            idempotent: false,
+            depends_on: deps
+                .iter()
+                .map(|(s, kind)| Dependency {
+                    step: name(s),
+                    kind: *kind,
+                })
+                .collect(),
+            on_error: OnError::default(),
+            timeout_secs: None,
+            actor: Actor::default(),
+            controller: host == "controller",
+            max_parallel: None,
+            check: None,
+            bar: None,
+        }
+    }
+
+    fn stop_on_error(mut ps: PlanStep) -> PlanStep {
+        ps.on_error.strategy = Strategy::Stop;
+        ps
+    }
+
+    #[test]
+    fn hosts_run_in_order_and_controller_steps_fence_them() {
+        let steps = [
+            entry("a", "h1", &[]),
+            entry("a", "h2", &[]),
+            entry("b", "h1", &[]),
+            entry("gate", "controller", &[]),
+            entry("c", "h1", &[]),
+            entry("c", "h2", &[]),
+        ];
+        assert_eq!(
+            sequence(&steps),
+            vec![vec![], vec![], vec![0], vec![0, 1, 2], vec![3], vec![3],]
+        );
+    }
+
+    #[test]
+    fn dependencies_stand_for_the_same_host_or_every_host() {
+        let steps = [
+            entry("a", "h1", &[]),
+            entry("a", "h2", &[]),
+            entry("b", "h2", &[("a", DepKind::OnSuccess)]),
+            entry("all", "controller", &[("a", DepKind::Always)]),
+            entry("c", "h1", &[("missing", DepKind::Always)]),
+        ];
+        let deps = dependency_entries(&steps);
+        assert!(deps[0].is_empty());
+        assert_eq!(deps[2], vec![(DepKind::OnSuccess, "a".into(), vec![1])]);
+        assert_eq!(deps[3], vec![(DepKind::Always, "a".into(), vec![0, 1])]);
+        assert_eq!(deps[4], vec![(DepKind::Always, "missing".into(), vec![])]);
+    }
+
+    #[test]
+    fn readiness_follows_the_dependency_kind() {
+        let steps = [
+            entry("a", "h1", &[]),
+            entry("ok", "h1", &[("a", DepKind::OnSuccess)]),
+            entry("fix", "h1", &[("a", DepKind::OnFailure)]),
+            entry("then", "h1", &[("a", DepKind::Always)]),
+        ];
+        let deps = dependency_entries(&steps);
+        let mut slots = vec![Slot::Pending; 4];
+        assert!(matches!(readiness(&steps, &deps[1], &slots), Ready::NotYet));
+        slots[0] = Slot::Running(1);
+        assert!(matches!(readiness(&steps, &deps[3], &slots), Ready::NotYet));
+        slots[0] = Slot::Done(StepStatus::Failed);
+        match readiness(&steps, &deps[1], &slots) {
+            Ready::Skip(why) => {
+                assert_eq!(why, "skipped: it runs when it succeeds: `a`, which failed");
+            }
+            _ => panic!("an on_success step after a failure is skipped"),
+        }
+        assert!(matches!(readiness(&steps, &deps[2], &slots), Ready::Go));
+        assert!(matches!(readiness(&steps, &deps[3], &slots), Ready::Go));
+        slots[0] = Slot::Done(StepStatus::Succeeded);
+        assert!(matches!(readiness(&steps, &deps[1], &slots), Ready::Go));
+        assert!(matches!(
+            readiness(&steps, &deps[2], &slots),
+            Ready::Skip(_)
+        ));
+    }
+
+    #[test]
+    fn a_dependency_on_no_entry_only_holds_vacuously() {
+        let steps = [
+            entry("c", "h1", &[("missing", DepKind::OnSuccess)]),
+            entry("d", "h1", &[("missing", DepKind::OnFailure)]),
+        ];
+        let deps = dependency_entries(&steps);
+        let slots = [Slot::Pending; 2];
+        assert!(matches!(readiness(&steps, &deps[0], &slots), Ready::Go));
+        match readiness(&steps, &deps[1], &slots) {
+            Ready::Skip(why) => assert!(why.ends_with("which did not run"), "{why}"),
+            _ => panic!("nothing failed: skipped"),
+        }
+    }
+
+    #[test]
+    fn continue_failures_cancel_nothing() {
+        let mut ps = entry("a", "h1", &[]);
+        ps.on_error.strategy = Strategy::Continue;
+        let mut acct = Accounting::default();
+        acct.failed(&ps, 0, false);
+        assert_eq!(acct.failures, vec!["step `a` on `h1`".to_string()]);
+        assert_eq!(acct.cancelled(&entry("b", "h1", &[])), None);
+        // An unknown outcome stops its host whatever the strategy.
+        acct.failed(&ps, 1, true);
+        assert_eq!(
+            acct.cancelled(&entry("b", "h1", &[])),
+            Some("step `a` on `h1` failed")
+        );
+    }
+
+    #[test]
+    fn stop_failures_cancel_their_host_until_max_fail_then_the_run() {
+        let mut acct = Accounting::default();
+        acct.failed(&stop_on_error(entry("a", "h1", &[])), 1, false);
+        assert_eq!(
+            acct.cancelled(&entry("b", "h1", &[])),
+            Some("step `a` on `h1` failed")
+        );
+        assert_eq!(acct.cancelled(&entry("b", "h2", &[])), None);
+        assert_eq!(acct.run_stopped, None);
+        acct.failed(&stop_on_error(entry("a", "h2", &[])), 1, false);
+        assert_eq!(
+            acct.cancelled(&entry("b", "h3", &[])),
+            Some("2 hosts failed (h1, h2), over max_fail = 1")
+        );
+    }
+
+    #[test]
+    fn a_failed_controller_step_stops_the_run() {
+        let mut acct = Accounting::default();
+        acct.failed(&stop_on_error(entry("gate", "controller", &[])), 5, false);
+        assert_eq!(
+            acct.cancelled(&entry("b", "h9", &[])),
+            Some("step `gate` on `controller` failed")
+        );
     }
 }

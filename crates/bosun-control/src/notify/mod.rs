@@ -10,13 +10,20 @@
 //! snooze`) mutes a subject until it ends; a blocker's snooze never lifts
 //! what it halts. A reminder counts as sent once it was offered to every
 //! sink; a sink that fails is reported, not retried until the next rung.
+//!
+//! Sinks are implementations of [`NotifySink`] (`sink`): the log, a
+//! webhook, ntfy; a new channel is a new implementation and one arm in
+//! [`sinks_of`].
 
 use std::time::Duration;
 
 use bosun_model::OpState;
 use bosun_store::ReminderRow;
-use bosun_workspace::Sink;
 use serde::Serialize;
+
+mod sink;
+
+pub use sink::{Log, NotifySink, Ntfy, SinkError, Webhook, sinks_of};
 
 use crate::{Control, Result};
 
@@ -197,90 +204,30 @@ impl Control {
         if due.is_empty() {
             return Ok(out);
         }
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(SINK_TIMEOUT))
-            .build()
-            .into();
+        let sinks = sinks_of(&self.ws.config.notify.sink);
+        let ws = &self.ws.config.name;
         // A sink that failed (or timed out) is skipped for the rest of the
         // pass: one dead webhook costs one timeout, not one per reminder.
-        let mut dead = vec![false; self.ws.config.notify.sink.len()];
+        let mut dead = vec![false; sinks.len()];
         for r in due {
             let mut deliveries = Vec::new();
-            for (i, s) in self.ws.config.notify.sink.iter().enumerate() {
-                let d = if dead[i] {
-                    Delivery {
-                        sink: sink_name(s).into(),
-                        error: Some("skipped: it failed earlier in this pass".into()),
-                    }
+            for (i, s) in sinks.iter().enumerate() {
+                let error = if dead[i] {
+                    Some("skipped: it failed earlier in this pass".into())
                 } else {
-                    send(&agent, &self.ws.config.name, s, &r)
+                    s.send(ws, &r).err().map(|e| e.to_string())
                 };
-                dead[i] |= d.error.is_some();
-                deliveries.push(d);
+                dead[i] |= error.is_some();
+                deliveries.push(Delivery {
+                    sink: s.name().into(),
+                    error,
+                });
             }
             self.store
                 .note_reminder(&r.subject, r.n, now, r.jti.as_deref())?;
             out.push((r, deliveries));
         }
         Ok(out)
-    }
-}
-
-fn sink_name(s: &Sink) -> &'static str {
-    match s {
-        Sink::Log => "log",
-        Sink::Webhook { .. } => "webhook",
-        Sink::Ntfy { .. } => "ntfy",
-    }
-}
-
-fn send(agent: &ureq::Agent, ws: &bosun_model::Name, sink: &Sink, r: &Reminder) -> Delivery {
-    let (name, result) = match sink {
-        // The caller prints log reminders.
-        Sink::Log => ("log", Ok(())),
-        Sink::Webhook { url } => {
-            let body = serde_json::json!({
-                "workspace": ws,
-                "subject": r.subject,
-                "reminder": r.n,
-                "title": r.title,
-                "next": r.next,
-                "to": r.to,
-                "since": r.since,
-                "jti": r.jti,
-            });
-            (
-                "webhook",
-                agent
-                    .post(url)
-                    .header("Content-Type", "application/json")
-                    .send(body.to_string())
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-            )
-        }
-        Sink::Ntfy { url, token_env } => {
-            let mut req = agent
-                .post(url)
-                .header("Title", format!("bosun {ws}: waiting on {}", r.to))
-                .header("Tags", "hourglass")
-                .header("Priority", if r.n >= 3 { "high" } else { "default" });
-            if let Some(var) = token_env
-                && let Ok(tok) = std::env::var(var)
-            {
-                req = req.header("Authorization", format!("Bearer {tok}"));
-            }
-            (
-                "ntfy",
-                req.send(format!("{}\nnext: {}", r.title, r.next))
-                    .map(|_| ())
-                    .map_err(|e| e.to_string()),
-            )
-        }
-    };
-    Delivery {
-        sink: name.into(),
-        error: result.err(),
     }
 }
 

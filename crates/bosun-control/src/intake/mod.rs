@@ -26,6 +26,11 @@ use bosun_store::{BudgetBasis, NewOp, Rejection, SubmitConflict};
 use crate::governed::Governed;
 use crate::{Control, Result, client};
 
+mod admission;
+
+use admission::HARD_RULES;
+pub use admission::RolloutAdmission;
+
 /// Fewest signatures verified as a batch.
 const BATCH_VERIFY_MIN: usize = 8;
 
@@ -651,12 +656,7 @@ impl Control {
                 return Err(reject("rollout", "a rollout op is never a check op", jti));
             }
             Some(r) => {
-                let def = self
-                    .rollout_for_intake(&claims)
-                    .map_err(|e| reject("rollout", e, jti.clone()))?
-                    .ok_or_else(|| reject("rollout", "no rollout", jti.clone()))?;
-                let p = crate::rollout::plan_for(gov, &def, r, &hosts)
-                    .map_err(|e| reject("plan", e.to_string(), jti.clone()))?;
+                let p = self.rollout_plan(gov, &claims, r, &hosts)?;
                 if p.runbook != claims.runbook || p.params != claims.params {
                     return Err(reject(
                         "rollout",
@@ -743,44 +743,14 @@ impl Control {
             hosts_changed: &changed,
         };
         let mut d = gov.policy.decide(&req);
-        // Hard rule (seed 001: "never auto-promote"): a wave after the
-        // canary needs a human unless keeper.toml visibly lifts the rule.
-        if let Some(r) = &c.claims.rollout
-            && r.action == bosun_model::RolloutAction::Apply
-            && r.wave > 0
-            && d.outcome == Outcome::Auto
-            && !gov.policy.allow_auto_promotion()
-        {
-            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
-            d.reasons.push(format!(
-                "wave {} of rollout `{}` is a promotion: it never runs without a human (hard rule; `allow_auto_promotion = true` in policy/keeper.toml lifts it)",
-                r.wave, r.id
-            ));
-        }
-        if d.outcome == Outcome::Auto
-            && gov
-                .runbooks
-                .get(c.claims.runbook.as_str())
-                .is_none_or(|r| r.runbook.writes_raw())
-        {
-            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
-            d.reasons.push(format!(
-                "runbook `{}` writes a value unquoted (`| raw`): it never runs without a human",
-                c.claims.runbook
-            ));
-        }
-        if d.outcome == Outcome::Auto && !gov.inventory_adopted {
-            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
-            d.reasons.push(
-                "fleet/hosts.toml is not adopted: nothing runs without a human until `bosun adopt` brings it into force".into(),
-            );
-        }
-        if d.outcome == Outcome::Auto && !c.adopted {
-            d.outcome = Outcome::Approvals(gov.policy.default_requirement());
-            d.reasons.push(format!(
-                "runbook `{}` is not adopted (or differs from its adopted version): it never runs without a human",
-                c.claims.runbook
-            ));
+        for rule in HARD_RULES {
+            if d.outcome != Outcome::Auto {
+                break;
+            }
+            if let Some(why) = rule(gov, c) {
+                d.outcome = Outcome::Approvals(gov.policy.default_requirement());
+                d.reasons.push(why);
+            }
         }
         (d, basis.into_inner())
     }

@@ -1,0 +1,223 @@
+//! The `ssh` transport: the system OpenSSH client in batch mode,
+//! multiplexed over one master connection per host, so `~/.ssh/config`,
+//! the agent, ProxyJump and known_hosts apply.
+//!
+//! The remote shell first reports its process group (the session leader
+//! sshd made it) and last the command's exit status, on stderr behind a
+//! record separator (0x1E) that is filtered out of the output. That tells
+//! three endings apart that ssh's own exit code 255 mixes up: the host
+//! could not be reached (the command never ran), the connection dropped
+//! while it ran (its outcome is unknown), or the command itself exited
+//! 255. A timed-out step's remote process group is killed over a
+//! connection of its own.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bosun_model::Host;
+use rustix::process::Pid;
+
+use crate::child::{Ending, Process, supervise};
+use crate::output::Markers;
+use crate::{Step, StepOutput, Transport};
+
+/// Runs steps over the system ssh client.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ssh;
+
+impl Transport for Ssh {
+    fn run_step(&self, step: &Step<'_>) -> StepOutput {
+        supervise(self, step)
+    }
+
+    fn kill(&self, step: &Step<'_>, group: i32) -> bool {
+        kill_remote(step.ws_root, step.host, group)
+    }
+}
+
+impl Process for Ssh {
+    /// `cmd` wrapped so the remote shell reports its process group and the
+    /// command's exit status (see the module docs).
+    fn command(&self, step: &Step<'_>, nonce: &str) -> std::io::Result<Command> {
+        let mut c = ssh_base(step.ws_root, step.host);
+        let cmd = step.cmd;
+        let wrapped = format!(
+            "printf '\\036bosun-{nonce}-pgid:%s\\n' \"$$\" >&2\n(\n{cmd}\n)\n__bosun_rc=$?\nprintf '\\036bosun-{nonce}-rc:%s\\n' \"$__bosun_rc\" >&2\nexit $__bosun_rc"
+        );
+        c.arg(wrapped);
+        Ok(c)
+    }
+
+    fn markers(&self) -> bool {
+        true
+    }
+
+    fn timed_out(
+        &self,
+        step: &Step<'_>,
+        pid: Option<Pid>,
+        group: Option<i32>,
+        note: &mut String,
+    ) -> bool {
+        // The remote group first, over a connection of its own; then the
+        // local client alone (not its group: a multiplexing master may
+        // share it).
+        let mut unconfirmed = false;
+        match group {
+            Some(g) if self.kill(step, g) => {
+                note.push_str(&format!(" [remote process group {g} killed]"));
+            }
+            Some(g) => {
+                // It may still be running: its outcome is unknown.
+                unconfirmed = true;
+                note.push_str(&format!(
+                    " [could not kill remote process group {g}: it may still run; check the host]"
+                ));
+            }
+            None => {}
+        }
+        if let Some(p) = pid {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+        unconfirmed
+    }
+
+    fn ended(&self, step: &Step<'_>, e: &mut Ending, m: Markers) {
+        let name = &step.host.name;
+        match (m.pgid, m.rc) {
+            // The remote shell said how the command ended: that is the
+            // command's exit code, whatever ssh's own is.
+            (_, Some(rc)) => e.exit_code = Some(rc),
+            (None, None) if e.exit_code != Some(255) => e.note.push_str(
+                "\n[bosun: the remote shell reported no exit status; is the login shell a POSIX sh?]",
+            ),
+            (Some(_), None) if e.exit_code != Some(255) => {}
+            (None, None) => {
+                e.exit_code = None;
+                e.unreachable = true;
+                e.note.push_str(&format!(
+                    "\n[bosun: could not reach `{name}` over ssh; the command did not run]"
+                ));
+            }
+            (Some(_), None) => {
+                e.exit_code = None;
+                e.lost = true;
+                e.note.push_str(&format!(
+                    "\n[bosun: the connection to `{name}` was lost while the command ran; its outcome is unknown]"
+                ));
+            }
+        }
+    }
+}
+
+/// `ssh … -- <address>` for `host`, multiplexed, ready for a remote command.
+fn ssh_base(ws_root: &Path, host: &Host) -> Command {
+    let mut c = Command::new("ssh");
+    if let Some(cfg) = &host.ssh_config {
+        c.arg("-F").arg(ws_root.join(cfg));
+    }
+    c.args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "ServerAliveInterval=5",
+        "-o",
+        "ServerAliveCountMax=3",
+    ]);
+    if let Some(dir) = control_dir() {
+        // One master per inventory host (not per address: two aliases of
+        // one machine get a connection each, as `MaxSessions` expects).
+        let id = format!(
+            "{}\n{}\n{:?}\n{:?}\n{:?}\n{:?}",
+            host.name, host.address, host.port, host.user, host.ssh_config, host.ssh_options
+        );
+        let hash = bosun_model::Digest::of(id.as_bytes());
+        let short: String = hash.as_str().chars().rev().take(16).collect();
+        c.arg("-o").arg("ControlMaster=auto");
+        c.arg("-o")
+            .arg(format!("ControlPath={}/{short}", dir.display()));
+        c.arg("-o").arg("ControlPersist=60");
+    }
+    for o in &host.ssh_options {
+        c.arg("-o").arg(o);
+    }
+    if let Some(p) = host.port {
+        c.arg("-p").arg(p.to_string());
+    }
+    if let Some(u) = &host.user {
+        c.arg("-l").arg(u);
+    }
+    let addr = if host.address.is_empty() {
+        host.name.as_str()
+    } else {
+        host.address.as_str()
+    };
+    c.arg("--").arg(addr);
+    c
+}
+
+/// The directory for ssh master sockets: `$TMPDIR/bosun-ssh-<uid>`, mode
+/// 0700 and ours, or none (no multiplexing) when it cannot be made safe. A
+/// short path, because a socket path is limited to about 100 bytes.
+fn control_dir() -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let uid = rustix::process::getuid().as_raw();
+        let dir = std::env::temp_dir().join(format!("bosun-ssh-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        let meta = std::fs::symlink_metadata(&dir).ok()?;
+        (meta.is_dir() && meta.uid() == uid && meta.permissions().mode() & 0o077 == 0)
+            .then_some(dir)
+    })
+    .clone()
+}
+
+/// Writes `content` to a file named `name` in this user's private bosun
+/// directory (0700, the ControlMaster sockets' one), 0600, atomically, and
+/// returns its path: where the controller puts the adopted copy of an
+/// ssh_config, so that ssh never reads a file in the workspace.
+pub fn private_file(name: &str, content: &str) -> Result<std::path::PathBuf, String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = control_dir().ok_or("no private directory for ssh files (TMPDIR)")?;
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.{}", std::process::id()));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    f.write_all(content.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Kills the remote process group `pgid` on `host` (best effort, bounded).
+fn kill_remote(ws_root: &Path, host: &Host, pgid: i32) -> bool {
+    let mut c = ssh_base(ws_root, host);
+    c.arg(format!("kill -s KILL -- -{pgid}"));
+    c.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let Ok(mut child) = c.spawn() else {
+        return false;
+    };
+    let end = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < end {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st.success();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    false
+}
