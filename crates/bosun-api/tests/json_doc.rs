@@ -43,10 +43,11 @@ fn type_of(v: &Value) -> String {
     if t == "array" {
         return format!("list of {}", v.get("items").map_or("any".into(), type_of));
     }
-    if t == "object" {
-        if let Some(add) = v.get("additionalProperties").filter(|a| a.is_object()) {
-            return format!("map to {}", type_of(add));
-        }
+    if let Some(add) = v
+        .get("additionalProperties")
+        .filter(|a| t == "object" && a.is_object())
+    {
+        return format!("map to {}", type_of(add));
     }
     if let Some(f) = v.get("format").and_then(Value::as_str) {
         return format!("{t} ({f})");
