@@ -63,6 +63,9 @@ fn props(out: &mut String, v: &Value) {
         .unwrap_or_default();
     if let Some(p) = v.get("properties").and_then(Value::as_object) {
         out.push_str("\n| field | type | |\n|---|---|---|\n");
+        // Sorted here: serde_json's map order depends on its features.
+        let mut p: Vec<_> = p.iter().collect();
+        p.sort_by_key(|(k, _)| *k);
         for (k, pv) in p {
             let desc = pv
                 .get("description")
@@ -90,7 +93,9 @@ fn render() -> String {
          a `Rejection`; what can be done next is a list of `NextAction`s, tagged by \
          `action`.\n",
     );
-    for (name, v) in bosun_api::schema::definitions() {
+    let mut defs: Vec<_> = bosun_api::schema::definitions().into_iter().collect();
+    defs.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, v) in defs {
         out.push_str(&format!("\n## `{name}`\n\n"));
         if let Some(d) = v.get("description").and_then(Value::as_str) {
             out.push_str(d);
@@ -111,6 +116,8 @@ fn render() -> String {
                     .map(|p| {
                         p.iter()
                             .filter(|(k, _)| k.as_str() != "action")
+                            .collect::<std::collections::BTreeMap<_, _>>()
+                            .into_iter()
                             .map(|(k, pv)| format!("`{k}`: {}", type_of(pv)))
                             .collect()
                     })
