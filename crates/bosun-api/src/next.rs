@@ -69,10 +69,14 @@ pub enum NextAction {
         /// The proposal's id.
         proposal: String,
     },
-    /// Register a key with a role.
+    /// Register a key.
     NewKey {
-        /// The role it gets.
-        role: Role,
+        /// Its name, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// The role it gets, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
     },
     /// Verify the ledger (`full`: recompute every node).
     LedgerVerify {

@@ -218,7 +218,8 @@ impl Control {
                     return Err(crate::hinted(
                         "the first adoption must include the key registry: register an operator first",
                         bosun_api::NextAction::NewKey {
-                            role: bosun_model::Role::Operator,
+                            name: None,
+                            role: Some(bosun_model::Role::Operator),
                         },
                     ));
                 };

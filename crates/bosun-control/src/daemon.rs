@@ -56,6 +56,8 @@ pub struct Options {
     pub no_wait: bool,
     /// Where the ledger key is (the checkpointer signs with it).
     pub key_dir: PathBuf,
+    /// How reminders spell what ends a wait (the face's words).
+    pub spell: fn(&bosun_api::NextAction) -> String,
 }
 
 /// The daemon of one workspace.
@@ -201,7 +203,7 @@ impl Daemon {
         while !stop.load(Ordering::Relaxed) {
             if waited >= REMIND_EVERY_SECS {
                 waited = 0;
-                match ctl.remind(now()) {
+                match ctl.remind(now(), &self.opts.spell) {
                     Ok(sent) => {
                         for (r, d) in &sent {
                             on(Event::Reminded(r, d));

@@ -89,8 +89,8 @@ pub enum ControlError {
     Next {
         /// What happened.
         message: String,
-        /// What to do.
-        next: bosun_api::NextAction,
+        /// What can be done about it.
+        next: Vec<bosun_api::NextAction>,
     },
     /// Anything else, in words: what happened and what to do.
     #[error("{0}")]
@@ -103,13 +103,19 @@ impl ControlError {
     pub fn next(&self) -> Vec<bosun_api::NextAction> {
         use bosun_api::NextAction;
         match self {
-            ControlError::Next { next, .. } => vec![next.clone()],
+            ControlError::Next { next, .. } => next.clone(),
             ControlError::StoreLost { .. } => vec![
                 NextAction::LedgerVerifyTrusted {
                     file: "<file>".into(),
                 },
                 NextAction::Init { reinit: true },
             ],
+            ControlError::Sign(bosun_sign::SignError::NoPrivateKey { name, .. }) => {
+                vec![NextAction::NewKey {
+                    name: Some(name.clone()),
+                    role: None,
+                }]
+            }
             ControlError::Workspace(bosun_workspace::WsError::NotAWorkspace(_)) => {
                 vec![NextAction::Init { reinit: false }]
             }
@@ -127,7 +133,7 @@ impl ControlError {
 pub(crate) fn hinted(message: impl Into<String>, next: bosun_api::NextAction) -> ControlError {
     ControlError::Next {
         message: message.into(),
-        next,
+        next: vec![next],
     }
 }
 

@@ -4,7 +4,9 @@
 
 use bosun_api::NextAction;
 use bosun_api::time::{at, at_opt};
-use bosun_api::views::fleet::{BlockerView, RolloutBrief};
+use bosun_api::views::fleet::{
+    BarView, BlockerView, RolloutBrief, RolloutRunView, RolloutView, WaveView,
+};
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
     ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedStep, StepView,
@@ -61,8 +63,8 @@ impl Control {
             .filter(|st| st.phase == crate::rollout::Phase::Active)
             .map(|st| RolloutBrief {
                 id: st.id,
-                summary: st.next,
-                next: Vec::new(),
+                summary: st.summary,
+                next: st.next,
             })
             .collect();
         Ok(StatusView {
@@ -151,6 +153,12 @@ impl Control {
             .store
             .blocker(id)?
             .map(|b| blocker_view(b, kinds.as_ref())))
+    }
+
+    /// A rollout wave by wave: its ops with how each went, the latest
+    /// bars, where it stands and what can be done next.
+    pub fn rollout_view(&self, id: &str) -> Result<RolloutView> {
+        Ok(rollout_view(self.rollout_status(id)?))
     }
 
     /// The ledger's size and newest checkpoint.
@@ -302,6 +310,62 @@ pub fn op_view(r: &OpRecord) -> OpView {
             .collect(),
         detail: r.detail.clone(),
         next,
+    }
+}
+
+/// A rollout's status as a view.
+pub fn rollout_view(st: crate::rollout::Status) -> RolloutView {
+    use crate::rollout::RunStatus;
+    let phase = serde_json::to_value(st.phase)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    RolloutView {
+        id: st.id,
+        phase,
+        waves: st
+            .waves
+            .into_iter()
+            .map(|(name, hosts)| WaveView { name, hosts })
+            .collect(),
+        runs: st
+            .runs
+            .into_iter()
+            .map(|(r, s)| {
+                let (state, finished_at, why) = match &s {
+                    RunStatus::InFlight { state } => (Some(*state), None, None),
+                    RunStatus::Passed { finished_at } => (None, Some(at(*finished_at)), None),
+                    RunStatus::Halted { why } | RunStatus::Paused { why } => {
+                        (None, None, Some(why.clone()))
+                    }
+                    _ => (None, None, None),
+                };
+                RolloutRunView {
+                    action: r.action.as_str().into(),
+                    wave: r.wave,
+                    op: r.op,
+                    hosts: r.hosts,
+                    at: at(r.at),
+                    by: r.by,
+                    status: s.as_str().into(),
+                    state,
+                    finished_at,
+                    why,
+                }
+            })
+            .collect(),
+        bars: st
+            .bars
+            .into_iter()
+            .map(|b| BarView {
+                host: b.host,
+                bar: b.bar,
+                verdict: b.verdict,
+                why: b.why,
+            })
+            .collect(),
+        summary: st.summary,
+        next: st.next,
     }
 }
 

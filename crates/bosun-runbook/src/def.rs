@@ -367,7 +367,7 @@ fn check_steps(
         match (s.actor, &s.cmd) {
             (Actor::Human, Some(_)) => errors.push(at(
                 &here,
-                format!("step `{}` is a human step with a command: a human reports it (`bosun step report`); remove `cmd` or make the actor `agent` or `both`", s.id),
+                format!("step `{}` is a human step with a command: a human reports it with a signed step report; remove `cmd` or make the actor `agent` or `both`", s.id),
             )),
             (Actor::Agent, None) => errors.push(at(&here, format!("step `{}` is an agent step and needs a `cmd`", s.id))),
             _ => {}

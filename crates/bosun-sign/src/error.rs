@@ -141,7 +141,7 @@ pub enum SignError {
 
     /// No key file for that name exists in the key directory.
     #[error(
-        "no private key for `{name}` in {}; create one with `bosun key new {name} --role …`",
+        "no private key for `{name}` in {}; register a key of that name first",
         dir.display()
     )]
     NoPrivateKey {
@@ -181,7 +181,7 @@ pub enum SignError {
     /// The passphrase does not decrypt the protected key. Nothing was signed.
     #[error(
         "wrong passphrase for the private key {}: it does not decrypt the key; nothing was signed. \
-         Try again with the passphrase given to `bosun key new`",
+         Try again with the passphrase given when the key was created",
         path.display()
     )]
     WrongPassphrase {

@@ -70,12 +70,12 @@ fn group_readable_key_refused_with_chmod_hint() {
 }
 
 #[test]
-fn missing_key_says_how_to_create_one() {
+fn missing_key_says_to_register_one() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let err = find_private_key(tmp.path(), "bob").expect_err("none");
     assert!(matches!(err, SignError::NoPrivateKey { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("bosun key new bob --role"), "{msg}");
+    assert!(msg.contains("register a key of that name"), "{msg}");
     assert!(msg.contains(&tmp.path().display().to_string()), "{msg}");
 }
 

@@ -166,7 +166,7 @@ pub fn run(hosts: usize, waves: usize, parallel: u32, json_out: bool) -> Result<
             other_state => {
                 return Err(other(format!(
                     "wave {w} did not pass: {other_state:?}: {}",
-                    st.next
+                    st.summary
                 )));
             }
         }

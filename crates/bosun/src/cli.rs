@@ -929,7 +929,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
                     .map(|r| (r, Vec::new()))
                     .collect()
             } else {
-                ctl.remind(t)?
+                ctl.remind(t, &crate::next::command)?
             };
             if j {
                 let v: Vec<_> = sent
@@ -1137,7 +1137,7 @@ pub(crate) fn print_reminder(
         r.to,
         r.title,
         time(r.since),
-        r.next
+        bosun_control::notify::next_text(r, &crate::next::command)
     );
     for x in d {
         if let Some(e) = &x.error {
@@ -1314,7 +1314,15 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         .iter()
         .filter_map(|r| ctl.rollout_status(&r.id).ok())
         .filter(|st| st.phase == bosun_control::rollout::Phase::Active)
-        .map(|st| (st.id, st.next))
+        .map(|st| {
+            let next: Vec<String> = st.next.iter().map(crate::next::command).collect();
+            let next = if next.is_empty() {
+                String::new()
+            } else {
+                format!(" — next: {}", next.join(" | "))
+            };
+            (st.id, format!("{}{next}", st.summary))
+        })
         .collect();
     if j {
         println!(
@@ -1739,7 +1747,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 if waited >= 30 {
                     waited = 0;
-                    match ctl.remind(now()) {
+                    match ctl.remind(now(), &crate::next::command) {
                         Ok(sent) => {
                             let log = ctl
                                 .ws

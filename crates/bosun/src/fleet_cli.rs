@@ -675,7 +675,8 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
             .collect();
         table(&["HOST", "BAR", "VERDICT", "WHY"], &rows);
     }
-    println!("\nnext: {}", st.next);
+    println!("\n{}", st.summary);
+    print!("{}", crate::next::hint_lines(&st.next));
 }
 
 /// Runs `bosun rollout …`.
@@ -749,11 +750,12 @@ pub fn rollout(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Status { id, json: j } => {
-            let st = ctl.rollout_status(&id)?;
             if j {
-                println!("{}", serde_json::to_string(&st).unwrap_or_default());
+                let v = ctl.rollout_view(&id)?;
+                println!("{}", serde_json::to_string(&v).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
+            let st = ctl.rollout_status(&id)?;
             print_status(&st);
             Ok(ExitCode::SUCCESS)
         }

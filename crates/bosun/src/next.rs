@@ -33,7 +33,11 @@ pub fn command(a: &NextAction) -> String {
         NextAction::ApproveProposal { proposal } => {
             format!("bosun adopt --approve {proposal} --as {who}")
         }
-        NextAction::NewKey { role } => format!("bosun key new <name> --role {}", role.as_str()),
+        NextAction::NewKey { name, role } => format!(
+            "bosun key new {} --role {}",
+            name.as_deref().unwrap_or("<name>"),
+            role.map_or("operator|agent", |r| r.as_str())
+        ),
         NextAction::LedgerVerify { full: true } => "bosun ledger verify --full".into(),
         NextAction::LedgerVerify { full: false } => "bosun ledger verify".into(),
         NextAction::LedgerVerifyTrusted { file } => format!("bosun ledger verify --trusted {file}"),

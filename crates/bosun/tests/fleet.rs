@@ -295,12 +295,9 @@ fn canary_drill_promote_halt_blocker_and_rollback() {
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     approve_and_work(&lab, &w0);
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
+    assert_eq!(st["runs"][0]["status"], "passed", "{st}");
     assert_eq!(st["bars"].as_array().unwrap().len(), 3, "{st}");
-    assert!(
-        st["next"].as_str().unwrap().contains("rollout drill"),
-        "{st}"
-    );
+    assert!(st["next"][0]["action"] == "rollout_drill", "{st}");
     // The drill is required before wider promotion.
     let o = lab.run(&["rollout", "promote", "pkg", "--as", "alice"]);
     assert!(!o.status.success());
@@ -312,10 +309,7 @@ fn canary_drill_promote_halt_blocker_and_rollback() {
         "old\n"
     );
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    assert!(
-        st["next"].as_str().unwrap().contains("rollout retry"),
-        "{st}"
-    );
+    assert!(st["next"][0]["action"] == "rollout_retry", "{st}");
     let r = lab.json(&["rollout", "retry", "pkg", "--as", "alice", "--json"]);
     approve_and_work(&lab, &r);
     let hs = lab.json(&["hosts", "status", "--json"]);
@@ -332,7 +326,7 @@ fn canary_drill_promote_halt_blocker_and_rollback() {
     assert_eq!(w1["state"], "pending_approval", "{w1}");
     let out = approve_and_work(&lab, &w1);
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    let last = &st["runs"].as_array().unwrap().last().unwrap()[1];
+    let last = st["runs"].as_array().unwrap().last().unwrap();
     assert_eq!(last["status"], "halted", "{st}\n{out}");
     assert!(last["why"].as_str().unwrap().contains("web-2"), "{st}");
     // The failed bar filed a regression blocker and marked the host drifted.
@@ -375,7 +369,7 @@ fn canary_drill_promote_halt_blocker_and_rollback() {
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
     assert_eq!(st["phase"], "rolled_back");
     assert!(
-        st["next"].as_str().unwrap().starts_with("rolled back"),
+        st["summary"].as_str().unwrap().starts_with("rolled back"),
         "{st}"
     );
     let text = lab.ok(&["rollout", "status", "pkg"]);
@@ -402,12 +396,11 @@ hosts = "tag:web"
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     approve_and_work(&lab, &w0);
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    assert_eq!(st["runs"][0][1]["status"], "paused", "{st}");
+    assert_eq!(st["runs"][0]["status"], "paused", "{st}");
     assert!(
-        st["next"]
-            .as_str()
-            .unwrap()
-            .contains("--accept-inconclusive")
+        st["next"][0]
+            == serde_json::json!({"action": "rollout_promote", "rollout": "pkg", "accept_inconclusive": true}),
+        "{st}"
     );
     // No blocker for an inconclusive bar; the human decides.
     assert_eq!(
@@ -437,7 +430,7 @@ hosts = "tag:web"
         "{o:?}"
     );
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
+    assert_eq!(st["runs"][0]["status"], "passed", "{st}");
     std::thread::sleep(std::time::Duration::from_secs(3));
     let w1 = lab.json(&["rollout", "promote", "pkg", "--as", "alice", "--json"]);
     assert_eq!(w1["state"], "pending_approval");
@@ -548,7 +541,7 @@ bars = [{ kind = "probe", cmd = "test ! -f broken" }]
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     approve_and_work(&lab, &w0);
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    assert_eq!(st["runs"][0][1]["status"], "halted", "{st}");
+    assert_eq!(st["runs"][0]["status"], "halted", "{st}");
     assert!(
         !lab.path(".bosun/sim/web-2/version").exists(),
         "web-2 must not be changed after web-1 failed its bar: {st}"
@@ -626,7 +619,7 @@ hosts = "tag:web"
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     approve_and_work(&lab, &w0);
     let st = lab.json(&["rollout", "status", "pkg", "--json"]);
-    assert_eq!(st["runs"][0][1]["status"], "halted", "{st}");
+    assert_eq!(st["runs"][0]["status"], "halted", "{st}");
     // Only an operator accepts an inconclusive bar (and this is no pause).
     let o = lab.run(&[
         "rollout",

@@ -114,6 +114,7 @@ fn reminders_climb_the_ladder_through_every_sink() {
         assert_eq!(v["jti"], jti);
         assert_eq!(v["reminder"], 1);
         assert!(v["next"].as_str().unwrap().contains("bosun approve"), "{v}");
+        assert_eq!(v["actions"][0]["action"], "approve", "{v}");
         let ntfy = g
             .iter()
             .find(|r| r.path == "/bosun-topic")

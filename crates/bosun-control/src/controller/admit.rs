@@ -80,7 +80,7 @@ impl Run<'_> {
             RunStart::Locked { host, by } => {
                 let why = match store.op(&by)? {
                     Some(o) if o.summary.state == OpState::NeedsAttention => format!(
-                        "held: host `{host}` needs attention after op {by} (a step's outcome is unknown); once checked, report it with `bosun step report {by} <step> --host {host} --status pass|fail`"
+                        "held: host `{host}` needs attention after op {by} (a step's outcome is unknown); once checked, report how that step ended"
                     ),
                     _ => format!("waiting: host `{host}` is locked by op {by}"),
                 };

@@ -187,7 +187,10 @@ impl<'c> Run<'c> {
             if self.running == 0 {
                 if let Some(h) = halted {
                     self.ctl.ctl.store.release(self.lease, self.delivery)?;
-                    let why = format!("paused by halt ({}): resumes after `bosun resume`", h.why);
+                    let why = format!(
+                        "paused by halt ({}): resumes once an operator resumes dispatch",
+                        h.why
+                    );
                     return Ok(Some(report(self.jti(), OpState::Running, why)));
                 }
                 return self.idle();
@@ -438,11 +441,13 @@ impl<'c> Run<'c> {
             let parked = no_run(idx, ps, StepStatus::Waiting, text, started, 0);
             self.ctl.ctl.store.park_run(self.lease, jti, &parked)?;
             let detail = format!(
-                "waiting for a {:?} to report {}: bosun step report {jti} {} --host {} --status pass|fail --as <name>",
-                ps.actor,
+                "waiting for a {} to report {}",
+                match ps.actor {
+                    bosun_model::plan::Actor::Agent => "agent",
+                    bosun_model::plan::Actor::Human => "human",
+                    bosun_model::plan::Actor::Both => "human or agent",
+                },
                 cap(entries(Slot::Waiting)),
-                ps.step,
-                ps.host
             );
             return Ok(Some(report(jti, OpState::Running, detail)));
         }
@@ -464,7 +469,7 @@ impl<'c> Run<'c> {
             return end(
                 OpState::NeedsAttention,
                 format!(
-                    "the connection was lost while {} ran and it is not idempotent: its outcome is unknown. Nothing more runs on that host until a human checks it and reports: bosun step report {jti} <step> --host <host> --status pass|fail",
+                    "the connection was lost while {} ran and it is not idempotent: its outcome is unknown. Nothing more runs on that host until a human checks it and reports how it ended",
                     cap(self.attention)
                 ),
             );
@@ -535,7 +540,7 @@ fn unknown_outcome(
         });
     }
     let detail = format!(
-        "{} was running when the controller stopped and is not idempotent: its outcome is unknown. Nothing was retried and nothing more runs on that host until a human checks it and reports: bosun step report {jti} <step> --host <host> --status pass|fail",
+        "{} was running when the controller stopped and is not idempotent: its outcome is unknown. Nothing was retried and nothing more runs on that host until a human checks it and reports how it ended",
         what.join(", ")
     );
     store.finish_run(lease, jti, OpState::NeedsAttention, &detail, t)?;
@@ -568,7 +573,7 @@ fn no_run(
 /// What a step waiting for a human's report says.
 fn waiting_text(jti: &Jti, ps: &PlanStep) -> String {
     format!(
-        "waiting for `bosun step report {jti} {} --host {} --status pass|fail --as <name>`",
+        "waiting for a signed report of step `{}` on `{}` of op {jti}",
         ps.step, ps.host
     )
 }

@@ -56,7 +56,7 @@ fn raw_needs_a_human(gov: &Governed, c: &Subject<'_>) -> Option<String> {
 /// Nothing runs alone on an inventory that was never adopted.
 fn unadopted_inventory_needs_a_human(gov: &Governed, _: &Subject<'_>) -> Option<String> {
     (!gov.inventory_adopted).then(|| {
-        "fleet/hosts.toml is not adopted: nothing runs without a human until `bosun adopt` brings it into force".into()
+        "fleet/hosts.toml is not adopted: nothing runs without a human until an adoption brings it into force".into()
     })
 }
 

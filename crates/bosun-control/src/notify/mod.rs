@@ -17,6 +17,7 @@
 
 use std::time::Duration;
 
+use bosun_api::NextAction;
 use bosun_model::OpState;
 use bosun_store::ReminderRow;
 use serde::Serialize;
@@ -27,6 +28,10 @@ pub use sink::{Log, NotifySink, Ntfy, SinkError, Webhook, sinks_of};
 
 use crate::{Control, Result};
 
+/// How a face spells a [`NextAction`] for a person (the CLI: as a command
+/// line). Sinks send reminders to people, so they take the face's words.
+pub type Spell = dyn Fn(&NextAction) -> String + Sync;
+
 /// One reminder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reminder {
@@ -36,8 +41,12 @@ pub struct Reminder {
     pub n: u32,
     /// One line: what waits.
     pub title: String,
-    /// The command that ends the wait.
-    pub next: String,
+    /// What ends the wait.
+    pub next: Vec<NextAction>,
+    /// What ends the wait in the words of the blocker kind's route, for a
+    /// blocker of a kind in force.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// Who is asked (a role or an owner).
     pub to: String,
     /// Since when it waits (Unix seconds).
@@ -82,7 +91,10 @@ impl Control {
                     "op {} ({} on {} host(s), by {}) waits for approval",
                     o.jti, o.runbook, o.targets, o.iss
                 ),
-                next: format!("bosun approve {} --as <operator>", o.jti),
+                next: vec![NextAction::Approve {
+                    op: o.jti.to_string(),
+                }],
+                route: None,
                 to: "operator".into(),
                 since: o.created_at,
                 jti: Some(o.jti.to_string()),
@@ -104,10 +116,12 @@ impl Control {
                         "op {} ({}) waits for a human to report step `{}` on `{}`",
                         o.jti, o.runbook, s.step, s.host
                     ),
-                    next: format!(
-                        "bosun step report {} {} --host {} --status pass|fail --as <you>",
-                        o.jti, s.step, s.host
-                    ),
+                    next: vec![NextAction::ReportStep {
+                        op: o.jti.to_string(),
+                        step: Some(s.step.clone()),
+                        host: Some(s.host.clone()),
+                    }],
+                    route: None,
                     to: "operator".into(),
                     since: s.started_at,
                     jti: Some(o.jti.to_string()),
@@ -128,10 +142,8 @@ impl Control {
                     k.map_or("every change to its subject", |k| k.description.as_str()),
                     b.reason
                 ),
-                next: k.map_or_else(
-                    || format!("bosun blockers show {}", b.id),
-                    |k| k.next_for(b.id, &b.subject),
-                ),
+                next: vec![NextAction::ResolveBlocker { id: b.id }],
+                route: k.map(|k| k.next_for(b.id, &b.subject)),
                 to: b.owner.clone(),
                 since: b.since,
                 jti: b.op.clone(),
@@ -196,9 +208,10 @@ impl Control {
         Ok(due)
     }
 
-    /// Sends every reminder due at `now` to every sink and records it.
-    /// Returns what was sent and what each sink did.
-    pub fn remind(&self, now: i64) -> Result<Vec<(Reminder, Vec<Delivery>)>> {
+    /// Sends every reminder due at `now` to every sink, with its next
+    /// actions spelled by `spell`, and records it. Returns what was sent
+    /// and what each sink did.
+    pub fn remind(&self, now: i64, spell: &Spell) -> Result<Vec<(Reminder, Vec<Delivery>)>> {
         let due = self.reminders_due(now)?;
         let mut out = Vec::with_capacity(due.len());
         if due.is_empty() {
@@ -215,7 +228,9 @@ impl Control {
                 let error = if dead[i] {
                     Some("skipped: it failed earlier in this pass".into())
                 } else {
-                    s.send(ws, &r).err().map(|e| e.to_string())
+                    s.send(ws, &r, &next_text(&r, spell))
+                        .err()
+                        .map(|e| e.to_string())
                 };
                 dead[i] |= error.is_some();
                 deliveries.push(Delivery {
@@ -229,6 +244,17 @@ impl Control {
         }
         Ok(out)
     }
+}
+
+/// What ends the wait of `r`, in words: the route of its blocker kind,
+/// then each action as `spell` writes it.
+pub fn next_text(r: &Reminder, spell: &Spell) -> String {
+    r.route
+        .iter()
+        .cloned()
+        .chain(r.next.iter().map(spell))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]

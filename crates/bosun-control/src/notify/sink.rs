@@ -26,8 +26,9 @@ pub trait NotifySink {
     /// Its name in reports (`log`, `webhook`, `ntfy`).
     fn name(&self) -> &'static str;
 
-    /// Offers reminder `r` of workspace `ws`; at most [`SINK_TIMEOUT`].
-    fn send(&self, ws: &Name, r: &Reminder) -> Result<(), SinkError>;
+    /// Offers reminder `r` of workspace `ws`, with what ends the wait in
+    /// words (`next`); at most [`SINK_TIMEOUT`].
+    fn send(&self, ws: &Name, r: &Reminder, next: &str) -> Result<(), SinkError>;
 }
 
 /// The sinks `bosun.toml` configures, in order, sharing one HTTP agent
@@ -65,7 +66,7 @@ impl NotifySink for Log {
         "log"
     }
 
-    fn send(&self, _ws: &Name, _r: &Reminder) -> Result<(), SinkError> {
+    fn send(&self, _ws: &Name, _r: &Reminder, _next: &str) -> Result<(), SinkError> {
         Ok(())
     }
 }
@@ -82,13 +83,14 @@ impl NotifySink for Webhook {
         "webhook"
     }
 
-    fn send(&self, ws: &Name, r: &Reminder) -> Result<(), SinkError> {
+    fn send(&self, ws: &Name, r: &Reminder, next: &str) -> Result<(), SinkError> {
         let body = serde_json::json!({
             "workspace": ws,
             "subject": r.subject,
             "reminder": r.n,
             "title": r.title,
-            "next": r.next,
+            "next": next,
+            "actions": r.next,
             "to": r.to,
             "since": r.since,
             "jti": r.jti,
@@ -115,7 +117,7 @@ impl NotifySink for Ntfy {
         "ntfy"
     }
 
-    fn send(&self, ws: &Name, r: &Reminder) -> Result<(), SinkError> {
+    fn send(&self, ws: &Name, r: &Reminder, next: &str) -> Result<(), SinkError> {
         let mut req = self
             .agent
             .post(&self.url)
@@ -127,7 +129,7 @@ impl NotifySink for Ntfy {
         {
             req = req.header("Authorization", format!("Bearer {tok}"));
         }
-        req.send(format!("{}\nnext: {}", r.title, r.next))?;
+        req.send(format!("{}\nnext: {next}", r.title))?;
         Ok(())
     }
 }

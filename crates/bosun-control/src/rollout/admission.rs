@@ -28,7 +28,7 @@ pub fn admits(doc: &Doc, claims: &bosun_model::OpClaims) -> std::result::Result<
     }
     let Some(run) = doc.runs.iter().find(|x| x.op == claims.jti.as_str()) else {
         return Err(format!(
-            "rollout `{id}` did not submit this op (use `bosun rollout`)"
+            "rollout `{id}` did not submit this op (a rollout's ops are submitted by its own verbs)"
         ));
     };
     // Only the rollout's latest op may run: an older one was superseded

@@ -93,15 +93,16 @@ pub fn load_def(ctl: &Control, id: &str) -> Result<Rollout> {
         .adopted(&bosun_workspace::governed::rollout_subject(id))?
     else {
         let on_disk = ctl.ws.root.join(&rel).exists();
-        return Err(ControlError::Other(if on_disk {
-            format!(
-                "{rel} is not adopted: a rollout runs only as operators adopted it (`bosun adopt` proposes it)"
+        return Err(if on_disk {
+            crate::hinted(
+                format!("{rel} is not adopted: a rollout runs only as operators adopted it"),
+                bosun_api::NextAction::Adopt,
             )
         } else {
-            format!(
+            ControlError::Other(format!(
                 "no rollout `{id}`: rollouts live in the workspace's rollouts/ directory and run once adopted"
-            )
-        }));
+            ))
+        });
     };
     Rollout::parse(&format!("adopted {rel}"), id, &adopted.content)
         .map_err(|errs| crate::located(&errs))
@@ -135,9 +136,12 @@ impl Control {
 
     pub(super) fn rollout_doc(&self, id: &str) -> Result<(Doc, u64)> {
         let rec = self.store.rollout(id)?.ok_or_else(|| {
-            ControlError::Other(format!(
-                "no rollout `{id}` was started (`bosun rollout start {id} --as <you>`)"
-            ))
+            crate::hinted(
+                format!("no rollout `{id}` was started"),
+                bosun_api::NextAction::RolloutStart {
+                    rollout: id.to_string(),
+                },
+            )
         })?;
         Ok((doc_of(&rec)?, rec.version))
     }

@@ -119,9 +119,19 @@ impl Control {
             Some(rec) => {
                 let st = self.status_of(id, &doc_of(&rec)?, rec.version)?;
                 if matches!(st.phase, Phase::Active | Phase::RollingBack) {
-                    return Err(ControlError::Other(format!(
-                        "rollout `{id}` is under way (`bosun rollout status {id}`); abort it first to start over"
-                    )));
+                    return Err(ControlError::Next {
+                        message: format!(
+                            "rollout `{id}` is under way; abort it first to start over"
+                        ),
+                        next: vec![
+                            bosun_api::NextAction::RolloutStatus {
+                                rollout: id.to_string(),
+                            },
+                            bosun_api::NextAction::RolloutAbort {
+                                rollout: id.to_string(),
+                            },
+                        ],
+                    });
                 }
                 rec.version
             }
@@ -213,7 +223,10 @@ impl Control {
         }
         let st = self.status_of(id, &doc, version)?;
         if let Err(why) = next_move(&doc, &st) {
-            return Err(ControlError::Other(format!("cannot promote `{id}`: {why}")));
+            return Err(ControlError::Next {
+                message: format!("cannot promote `{id}`: {}", why.summary),
+                next: why.next,
+            });
         }
         let Some((last, _)) = st.runs.last() else {
             return Err(ControlError::Other("nothing to promote".into()));
@@ -269,10 +282,13 @@ impl Control {
         let st = self.status_of(id, &doc, version)?;
         let wave = match st.runs.last() {
             Some((_, RunStatus::AwaitingApproval | RunStatus::InFlight { .. })) => {
-                return Err(ControlError::Other(format!(
-                    "rollout `{id}`: the latest op is still pending or running: {}",
-                    st.next
-                )));
+                return Err(ControlError::Next {
+                    message: format!(
+                        "rollout `{id}`: the latest op is still pending or running: {}",
+                        st.summary
+                    ),
+                    next: st.next,
+                });
             }
             Some((r, _)) => r.wave,
             None => 0,
@@ -312,10 +328,13 @@ impl Control {
                 r.hosts.clone()
             }
             _ => {
-                return Err(ControlError::Other(format!(
-                    "the drill runs once the canary wave passed; now: {}",
-                    st.next
-                )));
+                return Err(ControlError::Next {
+                    message: format!(
+                        "the drill runs once the canary wave passed; now: {}",
+                        st.summary
+                    ),
+                    next: st.next,
+                });
             }
         };
         let (hosts, _) = resolve(&gov, &hosts);

@@ -2,6 +2,7 @@
 //! is no second copy of the truth), and what a human can do next: every
 //! text that names a command lives here.
 
+use bosun_api::NextAction;
 use bosun_fleet::bars::Verdict;
 use bosun_model::{Jti, OpState, RolloutAction};
 use bosun_store::{OpRecord, StepStatus};
@@ -46,6 +47,22 @@ pub enum RunStatus {
     NeedsAttention,
 }
 
+impl RunStatus {
+    /// The status's name (`awaiting_approval`, `in_flight`, `passed`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RunStatus::AwaitingApproval => "awaiting_approval",
+            RunStatus::InFlight { .. } => "in_flight",
+            RunStatus::Passed { .. } => "passed",
+            RunStatus::Halted { .. } => "halted",
+            RunStatus::Paused { .. } => "paused",
+            RunStatus::Denied => "denied",
+            RunStatus::NotSubmitted => "not_submitted",
+            RunStatus::NeedsAttention => "needs_attention",
+        }
+    }
+}
+
 /// A bar result on one host, for display.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BarResult {
@@ -72,8 +89,10 @@ pub struct Status {
     pub runs: Vec<(RunRef, RunStatus)>,
     /// Bar results of the latest run.
     pub bars: Vec<BarResult>,
-    /// What a human can do next, in words, with the command.
-    pub next: String,
+    /// Where it stands, in words (no commands).
+    pub summary: String,
+    /// What can be done next.
+    pub next: Vec<NextAction>,
     /// The version of the stored document (for optimistic writes).
     #[serde(skip)]
     pub version: u64,
@@ -227,12 +246,13 @@ impl Control {
                 .collect(),
             runs,
             bars,
-            next: String::new(),
+            summary: String::new(),
+            next: Vec::new(),
             version,
         };
-        st.next = match next_move(doc, &st) {
-            Ok(s) | Err(s) => s,
-        };
+        let (Ok(m) | Err(m)) = next_move(doc, &st);
+        st.summary = m.summary;
+        st.next = m.next;
         if doc.phase == Phase::RollingBack
             && matches!(st.runs.last(), Some((r, RunStatus::Passed { .. })) if r.action == RolloutAction::Rollback)
         {
@@ -242,34 +262,71 @@ impl Control {
     }
 }
 
-/// What may happen next: `Ok(what promote does)` when promotion is allowed
-/// now, `Err(why not, and what to do)` otherwise.
-pub(super) fn next_move(doc: &Doc, st: &Status) -> std::result::Result<String, String> {
-    let id = &doc.def.id;
+/// Where a rollout stands, in words without commands, and what can be
+/// done about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Move {
+    /// Where it stands.
+    pub summary: String,
+    /// What can be done next.
+    pub next: Vec<NextAction>,
+}
+
+fn moves(summary: impl Into<String>, next: Vec<NextAction>) -> Move {
+    Move {
+        summary: summary.into(),
+        next,
+    }
+}
+
+/// What may happen next: `Ok` when promotion is allowed now, `Err` (why
+/// not, and what to do instead) otherwise.
+pub(super) fn next_move(doc: &Doc, st: &Status) -> std::result::Result<Move, Move> {
+    let rollout = doc.def.id.to_string();
+    let start = || NextAction::RolloutStart {
+        rollout: rollout.clone(),
+    };
+    let retry = || NextAction::RolloutRetry {
+        rollout: rollout.clone(),
+    };
+    let abort = || NextAction::RolloutAbort {
+        rollout: rollout.clone(),
+    };
+    let promote = |accept_inconclusive| NextAction::RolloutPromote {
+        rollout: rollout.clone(),
+        accept_inconclusive,
+    };
     match doc.phase {
         Phase::Aborted => {
-            return Err(format!(
-                "aborted ({}); `bosun rollout start {id}` starts it over",
-                doc.note
+            return Err(moves(
+                format!("aborted ({}); starting it again starts it over", doc.note),
+                vec![start()],
             ));
         }
-        Phase::Done => return Err("done: every wave passed".into()),
-        Phase::RolledBack => return Err("rolled back".into()),
+        Phase::Done => return Err(moves("done: every wave passed", Vec::new())),
+        Phase::RolledBack => return Err(moves("rolled back", vec![start()])),
         Phase::RollingBack => {
             return Err(match st.runs.last() {
                 Some((r, RunStatus::Passed { .. })) if r.action == RolloutAction::Rollback => {
-                    format!("rolled back; `bosun rollout start {id}` starts it over")
+                    moves(
+                        "rolled back; starting it again starts it over",
+                        vec![start()],
+                    )
                 }
-                Some((r, s)) => format!("rollback op {}: {}", r.op, status_words(s)),
-                None => "rolling back".into(),
+                Some((r, s)) => moves(
+                    format!("rollback op {}: {}", r.op, status_words(s)),
+                    vec![match s {
+                        RunStatus::AwaitingApproval => NextAction::Approve { op: r.op.clone() },
+                        _ => NextAction::ShowOp { op: r.op.clone() },
+                    }],
+                ),
+                None => moves("rolling back", Vec::new()),
             });
         }
         Phase::Active => {}
     }
     let Some((last, status)) = st.runs.last() else {
-        return Err(format!(
-            "nothing submitted yet: `bosun rollout retry {id} --as <you>`"
-        ));
+        return Err(moves("nothing submitted yet", vec![retry()]));
     };
     let wave_name = |w: u32| {
         usize::try_from(w)
@@ -278,50 +335,70 @@ pub(super) fn next_move(doc: &Doc, st: &Status) -> std::result::Result<String, S
             .map_or("?", |w| w.name.as_str())
             .to_string()
     };
+    let op = || last.op.clone();
     match (last.action, status) {
-        (_, RunStatus::AwaitingApproval) => Err(format!(
-            "wave `{}` ({}) waits for approval: `bosun approve {} --as <operator>`",
-            wave_name(last.wave),
-            last.action.as_str(),
-            last.op
+        (_, RunStatus::AwaitingApproval) => Err(moves(
+            format!(
+                "wave `{}` ({}) waits for approval",
+                wave_name(last.wave),
+                last.action.as_str()
+            ),
+            vec![NextAction::Approve { op: op() }],
         )),
-        (_, RunStatus::InFlight { state }) => Err(format!(
-            "wave `{}` ({}) is {state}; `bosun ops show {}` for details",
-            wave_name(last.wave),
-            last.action.as_str(),
-            last.op
+        (_, RunStatus::InFlight { state }) => Err(moves(
+            format!(
+                "wave `{}` ({}) is {state}",
+                wave_name(last.wave),
+                last.action.as_str()
+            ),
+            vec![NextAction::ShowOp { op: op() }],
         )),
-        (_, RunStatus::Halted { why }) => Err(format!(
-            "HALTED: {why}. Roll back with `bosun rollout rollback {id} --as <you>`, or fix and `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id} --as <you>`"
+        (_, RunStatus::Halted { why }) => Err(moves(
+            format!("HALTED: {why}. Roll back, or fix it and retry, or abort"),
+            vec![
+                NextAction::RolloutRollback {
+                    rollout: rollout.clone(),
+                },
+                retry(),
+                abort(),
+            ],
         )),
-        (_, RunStatus::Paused { why }) => Err(format!(
-            "PAUSED: {why}. Decide: `bosun rollout promote {id} --accept-inconclusive --as <operator>`, `bosun rollout retry {id} --as <you>`, or `bosun rollout abort {id} --as <you>`"
+        (_, RunStatus::Paused { why }) => Err(moves(
+            format!(
+                "PAUSED: {why}. Decide: accept the inconclusive bar and promote (an operator), retry, or abort"
+            ),
+            vec![promote(true), retry(), abort()],
         )),
-        (_, RunStatus::Denied | RunStatus::NotSubmitted) => Err(format!(
-            "op {} was {}: `bosun rollout retry {id} --as <you>` or `bosun rollout abort {id} --as <you>`",
-            last.op,
-            status_words(status)
+        (_, RunStatus::Denied | RunStatus::NotSubmitted) => Err(moves(
+            format!("op {} was {}", last.op, status_words(status)),
+            vec![retry(), abort()],
         )),
-        (_, RunStatus::NeedsAttention) => Err(format!(
-            "op {} needs attention (an outcome is unknown): `bosun ops show {}`",
-            last.op, last.op
+        (_, RunStatus::NeedsAttention) => Err(moves(
+            format!("op {} needs attention (an outcome is unknown)", last.op),
+            vec![NextAction::ShowOp { op: op() }],
         )),
-        (RolloutAction::Drill, RunStatus::Passed { .. }) => Err(format!(
-            "the rollback drill passed; the canary is rolled back: re-apply it with `bosun rollout retry {id} --as <you>`"
+        (RolloutAction::Drill, RunStatus::Passed { .. }) => Err(moves(
+            "the rollback drill passed; the canary is rolled back: re-apply it",
+            vec![retry()],
         )),
-        (RolloutAction::Rollback, RunStatus::Passed { .. }) => Err("rolled back".into()),
+        (RolloutAction::Rollback, RunStatus::Passed { .. }) => {
+            Err(moves("rolled back", vec![start()]))
+        }
         (RolloutAction::Apply, RunStatus::Passed { finished_at }) => {
             let wave = usize::try_from(last.wave).unwrap_or(usize::MAX);
             let Some(w) = doc.def.wave(wave) else {
-                return Err("unknown wave".into());
+                return Err(moves("unknown wave", Vec::new()));
             };
             let bake_left = finished_at
                 .saturating_add(w.bake_secs())
                 .saturating_sub(now());
             if bake_left > 0 {
-                return Err(format!(
-                    "wave `{}` passed and bakes for {bake_left}s more; then `bosun rollout promote {id} --as <you>`",
-                    w.name
+                return Err(moves(
+                    format!(
+                        "wave `{}` passed and bakes for {bake_left}s more; then it can be promoted",
+                        w.name
+                    ),
+                    vec![promote(false)],
                 ));
             }
             if doc.def.require_rollback_drill
@@ -329,19 +406,30 @@ pub(super) fn next_move(doc: &Doc, st: &Status) -> std::result::Result<String, S
                     r.action == RolloutAction::Drill && matches!(s, RunStatus::Passed { .. })
                 })
             {
-                return Err(format!(
-                    "wave `{}` passed, but this rollout requires a rollback drill on the canary first: `bosun rollout drill {id} --as <you>`",
-                    w.name
+                return Err(moves(
+                    format!(
+                        "wave `{}` passed, but this rollout requires a rollback drill on the canary first",
+                        w.name
+                    ),
+                    vec![NextAction::RolloutDrill {
+                        rollout: rollout.clone(),
+                    }],
                 ));
             }
             match doc.def.wave(wave + 1) {
-                Some(next) => Ok(format!(
-                    "wave `{}` passed: `bosun rollout promote {id} --as <you>` submits wave `{}` ({})",
-                    w.name, next.name, next.hosts
+                Some(next) => Ok(moves(
+                    format!(
+                        "wave `{}` passed: promoting submits wave `{}` ({})",
+                        w.name, next.name, next.hosts
+                    ),
+                    vec![promote(false)],
                 )),
-                None => Ok(format!(
-                    "the last wave `{}` passed: `bosun rollout promote {id} --as <you>` marks the rollout done",
-                    w.name
+                None => Ok(moves(
+                    format!(
+                        "the last wave `{}` passed: promoting marks the rollout done",
+                        w.name
+                    ),
+                    vec![promote(false)],
                 )),
             }
         }
@@ -375,7 +463,8 @@ mod tests {
             waves: Vec::new(),
             runs: runs.to_vec(),
             bars: Vec::new(),
-            next: String::new(),
+            summary: String::new(),
+            next: Vec::new(),
             version: 1,
         };
         (doc, st)
@@ -390,14 +479,20 @@ mod tests {
         let passed = RunStatus::Passed { finished_at: 0 };
         let (d, st) = doc(&[(run("op1", RolloutAction::Apply), passed.clone())]);
         let why = next_move(&d, &st).unwrap_err();
-        assert!(why.contains("requires a rollback drill"), "{why}");
+        assert!(why.summary.contains("requires a rollback drill"), "{why:?}");
+        assert_eq!(
+            why.next,
+            vec![NextAction::RolloutDrill {
+                rollout: "k71".into()
+            }]
+        );
         let (d, st) = doc(&[
             (run("op1", RolloutAction::Apply), passed.clone()),
             (run("op2", RolloutAction::Drill), passed.clone()),
             (run("op3", RolloutAction::Apply), passed),
         ]);
         let next = next_move(&d, &st).unwrap();
-        assert!(next.contains("submits wave `rest`"), "{next}");
+        assert!(next.summary.contains("submits wave `rest`"), "{next:?}");
     }
 
     #[test]
@@ -409,6 +504,7 @@ mod tests {
         assert!(
             next_move(&d, &st)
                 .unwrap_err()
+                .summary
                 .starts_with("HALTED: bar version")
         );
         let (d, st) = doc(&[(
@@ -418,12 +514,14 @@ mod tests {
         assert!(
             next_move(&d, &st)
                 .unwrap_err()
-                .contains("waits for approval")
+                .next
+                .contains(&NextAction::Approve { op: "op1".into() })
         );
         let (d, st) = doc(&[]);
         assert!(
             next_move(&d, &st)
                 .unwrap_err()
+                .summary
                 .starts_with("nothing submitted yet")
         );
     }
