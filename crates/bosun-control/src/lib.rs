@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod mirror;
 pub mod notify;
 pub mod pipeline;
+pub mod reads;
 pub mod report;
 pub mod resolve;
 pub mod rollout;

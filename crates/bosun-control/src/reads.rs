@@ -1,0 +1,113 @@
+//! The read side of the facade that faces still take as stored records:
+//! every read a face needs goes through [`Control`], never through its
+//! store, so that what a face may see is decided here (and a server can
+//! cache or authorise it) — the views of [`crate::views`] are built on
+//! the same reads.
+
+use bosun_model::{Jti, OpState};
+use bosun_store::{
+    Adopted, BlockerRow, Event, Halt, HostState, Lease, NewEvent, OpRecord, OpSummary, Proposal,
+    Rejection, RolloutRecord, StoredCheckpoint,
+};
+
+use crate::{Control, ControlError, Result, now};
+
+impl Control {
+    /// One op with its plan, decision, approvals and steps.
+    pub fn op_record(&self, jti: &Jti) -> Result<Option<OpRecord>> {
+        Ok(self.store.op(jti)?)
+    }
+
+    /// The newest ops (of one state, when given), newest first.
+    pub fn ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>> {
+        Ok(self.store.list_ops(state, limit)?)
+    }
+
+    /// The newest refused inputs, newest first.
+    pub fn rejections(&self, limit: usize) -> Result<Vec<Rejection>> {
+        Ok(self.store.rejections(limit)?)
+    }
+
+    /// The events of one op, or all of them.
+    pub fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
+        Ok(self.store.events(jti)?)
+    }
+
+    /// The halt in force, if any.
+    pub fn halt_state(&self) -> Result<Option<Halt>> {
+        Ok(self.store.halt()?)
+    }
+
+    /// How many ops wait in the queue.
+    pub fn queue_depth(&self) -> Result<u64> {
+        Ok(self.store.depth()?)
+    }
+
+    /// The controller holding the lease now, if any.
+    pub fn lease_holder(&self) -> Result<Option<Lease>> {
+        Ok(self.store.lease_holder(now())?)
+    }
+
+    /// Open adoption proposals.
+    pub fn proposals(&self) -> Result<Vec<Proposal>> {
+        Ok(self.store.proposals()?)
+    }
+
+    /// One adoption proposal.
+    pub fn proposal(&self, id: &Jti) -> Result<Option<Proposal>> {
+        Ok(self.store.proposal(id)?)
+    }
+
+    /// What is adopted for `subject`.
+    pub fn adopted(&self, subject: &str) -> Result<Option<Adopted>> {
+        Ok(self.store.adopted(subject)?)
+    }
+
+    /// Everything adopted.
+    pub fn adopted_all(&self) -> Result<Vec<Adopted>> {
+        Ok(self.store.adopted_all()?)
+    }
+
+    /// The blockers (`all`: resolved ones too), newest first.
+    pub fn blockers(&self, all: bool) -> Result<Vec<BlockerRow>> {
+        Ok(self.store.blockers(all)?)
+    }
+
+    /// One blocker.
+    pub fn blocker(&self, id: u64) -> Result<Option<BlockerRow>> {
+        Ok(self.store.blocker(id)?)
+    }
+
+    /// What bosun knows of each host (last op, version, drift).
+    pub fn host_states(&self) -> Result<Vec<HostState>> {
+        Ok(self.store.host_states()?)
+    }
+
+    /// Every rollout ever started.
+    pub fn rollouts(&self) -> Result<Vec<RolloutRecord>> {
+        Ok(self.store.rollouts()?)
+    }
+
+    /// The signed checkpoints, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        Ok(self.store.checkpoints()?)
+    }
+
+    /// How many entries the ledger holds.
+    pub fn ledger_size(&self) -> Result<u64> {
+        Ok(self.store.ledger_size()?)
+    }
+
+    /// For `bosun bench ledger` only: appends synthetic events (their
+    /// kinds must start with `bench.`, so that no benchmark can write an
+    /// entry that reads as a real op's).
+    pub fn record_bench_events(&self, events: &[NewEvent]) -> Result<()> {
+        if let Some(e) = events.iter().find(|e| !e.kind.starts_with("bench.")) {
+            return Err(ControlError::Other(format!(
+                "a benchmark event's kind must start with `bench.`, not `{}`",
+                e.kind
+            )));
+        }
+        Ok(self.store.record_events(events)?)
+    }
+}
