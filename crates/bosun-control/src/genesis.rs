@@ -21,7 +21,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bosun_store::{Backend, DbPresence, NewEvent, SqliteStore, StoreError};
+use bosun_store::prelude::*;
+use bosun_store::{DbPresence, NewEvent, SqliteStore, StoreError};
 use bosun_workspace::Workspace;
 use serde::Serialize;
 
@@ -121,9 +122,7 @@ pub fn open_store(ws: &Workspace) -> Result<Arc<dyn Backend>> {
         }
         Err(e) => return Err(e.into()),
     };
-    if bosun_store::Store::ledger_size(&store)? == 0
-        && bosun_store::Store::checkpoints(&store)?.is_empty()
-    {
+    if store.ledger_size()? == 0 && store.checkpoints()?.is_empty() {
         return Err(lost(ws, key, StoreLoss::NoEntries));
     }
     Ok(Arc::new(store))
@@ -214,8 +213,8 @@ pub fn reinitialise(
     let found = match SqliteStore::probe(&db)? {
         DbPresence::Present => {
             let store = SqliteStore::open_existing(&db)?;
-            let size = bosun_store::Store::ledger_size(&store)?;
-            let cps = bosun_store::Store::checkpoints(&store)?.len();
+            let size = store.ledger_size()?;
+            let cps = store.checkpoints()?.len();
             if size > 0 || cps > 0 {
                 return Err(ControlError::Other(format!(
                     "{} holds a ledger ({size} entries, {cps} checkpoints): refusing to re-initialise over it. Check it with `bosun ledger verify`; to start over anyway, stop bosun and move the file aside first",

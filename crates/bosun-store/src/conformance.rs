@@ -1,4 +1,4 @@
-//! The conformance suite every [`crate::Store`] + [`crate::Queue`] backend must pass
+//! The conformance suite every [`crate::Backend`] must pass
 //! unchanged. A backend's test calls [`run_all`] with a factory that returns
 //! a fresh, empty backend each time (its own file, database or stream).
 //!

@@ -16,7 +16,7 @@ use bosun_model::{Digest, Jti, KeyId, OpState, Role, canonical_json};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::records::*;
-use crate::{Queue, Result, Store, StoreError, SubmitConflict};
+use crate::{Queue, Result, StoreError, SubmitConflict, UNKNOWN_OUTCOME};
 
 /// 2: events became ledger entries (`ledger` and friends replace `events`).
 /// 3: blockers, host state and rollouts (tables created on open).
@@ -195,7 +195,7 @@ CREATE TABLE IF NOT EXISTS adopted (
 );
 "#;
 
-/// The SQLite-backed [`Store`] and [`Queue`].
+/// The SQLite-backed [`Backend`](crate::Backend).
 pub struct SqliteStore {
     /// The writer: every transaction.
     conn: Mutex<Connection>,
@@ -1125,7 +1125,7 @@ fn rejection_in_tx(tx: &Transaction<'_>, ledger: &mut LedgerTx, r: &Rejection) -
     )
 }
 
-impl Store for SqliteStore {
+impl crate::OpStore for SqliteStore {
     fn submit_ops(
         &self,
         ops: &[NewOp],
@@ -1312,14 +1312,6 @@ impl Store for SqliteStore {
         })
     }
 
-    fn op_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>> {
-        self.with_conn(|c| ids_with_prefix(c, "ops", "jti", prefix, limit))
-    }
-
-    fn proposal_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>> {
-        self.with_conn(|c| ids_with_prefix(c, "proposals", "id", prefix, limit))
-    }
-
     fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>> {
         self.with_conn(|c| {
             let mut st = c
@@ -1358,6 +1350,10 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn op_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>> {
+        self.with_conn(|c| ids_with_prefix(c, "ops", "jti", prefix, limit))
     }
 
     fn last_seq(&self, iss: &KeyId) -> Result<Option<u64>> {
@@ -1417,173 +1413,9 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+}
 
-    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
-        self.with_conn(|c| {
-            let mut st = c
-                .prepare(
-                    "SELECT idx, entry FROM ledger WHERE (?1 IS NULL OR jti = ?1) ORDER BY idx",
-                )
-                .map_err(be)?;
-            let rows = st
-                .query_map([jti.map(|j| j.as_str())], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })
-                .map_err(be)?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (id, entry) = row.map_err(be)?;
-                out.push(event_of(id, &entry)?);
-            }
-            Ok(out)
-        })
-    }
-
-    fn ledger_rows(&self, from: u64, limit: usize) -> Result<Vec<LedgerRow>> {
-        self.with_conn(|c| {
-            let mut st = c
-                .prepare("SELECT idx, jti, kind, entry, leaf, root FROM ledger WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
-                .map_err(be)?;
-            let rows = st
-                .query_map(params![i64_of(from), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                    Ok(LedgerRow {
-                        idx: r.get(0)?,
-                        jti: r.get(1)?,
-                        kind: r.get(2)?,
-                        entry: r.get(3)?,
-                        leaf: r.get(4)?,
-                        root: r.get(5)?,
-                    })
-                })
-                .map_err(be)?;
-            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(be)
-        })
-    }
-
-    fn record_events(&self, events: &[NewEvent]) -> Result<()> {
-        self.with_tx(|tx| {
-            let mut frontier = load_frontier(tx)?;
-            for e in events {
-                append(
-                    tx,
-                    &mut frontier,
-                    e.at,
-                    e.jti.as_deref(),
-                    &e.kind,
-                    None,
-                    &e.data,
-                )?;
-            }
-            save_frontier(tx, &frontier)
-        })
-    }
-
-    fn ledger_node(&self, level: u32, idx: u64) -> Result<Option<Hash>> {
-        self.with_conn(|c| {
-            let h: Option<Vec<u8>> = if level == 0 {
-                c.prepare_cached("SELECT leaf FROM ledger WHERE idx = ?1")
-                    .and_then(|mut st| st.query_row([i64_of(idx)], |r| r.get(0)).optional())
-            } else {
-                let Some(pos) = tree_pos(level, idx) else {
-                    return Ok(None);
-                };
-                c.prepare_cached("SELECT hash FROM ledger_tree WHERE pos = ?1")
-                    .and_then(|mut st| st.query_row([pos], |r| r.get(0)).optional())
-            }
-            .map_err(be)?;
-            h.map(|h| {
-                Hash::try_from(h.as_slice()).map_err(|_| corrupt("ledger node", "not 32 bytes"))
-            })
-            .transpose()
-        })
-    }
-
-    fn ledger_size(&self) -> Result<u64> {
-        self.with_conn(|c| {
-            let n: Option<i64> = c
-                .query_row(
-                    "SELECT size FROM ledger_frontier WHERE name = 'ledger'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(be)?;
-            Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
-        })
-    }
-
-    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
-        self.with_tx(|tx| {
-            let last: Option<i64> = tx
-                .query_row("SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))
-                .map_err(be)?;
-            if last.is_some_and(|l| l >= i64_of(cp.size)) {
-                return Err(StoreError::Conflict(format!(
-                    "a checkpoint of size {} or larger exists; checkpoints only grow",
-                    cp.size
-                )));
-            }
-            tx.execute(
-                "INSERT INTO checkpoints (size, root, note, at) VALUES (?1, ?2, ?3, ?4)",
-                params![i64_of(cp.size), &cp.root[..], cp.note, cp.at],
-            )
-            .map_err(be)?;
-            Ok(())
-        })
-    }
-
-    fn set_checkpoint_note(&self, size: u64, note: &str) -> Result<()> {
-        self.with_tx(|tx| {
-            let n = tx
-                .execute(
-                    "UPDATE checkpoints SET note = ?2 WHERE size = ?1",
-                    params![i64_of(size), note],
-                )
-                .map_err(be)?;
-            if n == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "no checkpoint of size {size}"
-                )));
-            }
-            Ok(())
-        })
-    }
-
-    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
-        self.with_conn(|c| {
-            let mut st = c
-                .prepare("SELECT size, root, note, at FROM checkpoints ORDER BY size")
-                .map_err(be)?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })
-                .map_err(be)?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (size, root, note, at) = row.map_err(be)?;
-                out.push(StoredCheckpoint {
-                    size: u64::try_from(size)
-                        .map_err(|_| corrupt("checkpoint", "negative size"))?,
-                    root: Hash::try_from(root.as_slice())
-                        .map_err(|_| corrupt("checkpoint", "root is not 32 bytes"))?,
-                    note,
-                    at,
-                });
-            }
-            Ok(out)
-        })
-    }
-
-    fn record_event(&self, e: &NewEvent) -> Result<()> {
-        self.with_tx(|tx| event(tx, e.at, e.jti.as_deref(), &e.kind, None, &e.data))
-    }
-
+impl crate::RunStore for SqliteStore {
     fn acquire_lease(&self, holder: &str, ttl_secs: i64, now: i64) -> Result<Option<Lease>> {
         self.with_tx(|tx| {
             let cur: Option<(String, i64, i64)> = tx
@@ -1974,7 +1806,177 @@ impl Store for SqliteStore {
             .map_err(be)
         })
     }
+}
 
+impl crate::LedgerStore for SqliteStore {
+    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT idx, entry FROM ledger WHERE (?1 IS NULL OR jti = ?1) ORDER BY idx",
+                )
+                .map_err(be)?;
+            let rows = st
+                .query_map([jti.map(|j| j.as_str())], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, entry) = row.map_err(be)?;
+                out.push(event_of(id, &entry)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_event(&self, e: &NewEvent) -> Result<()> {
+        self.with_tx(|tx| event(tx, e.at, e.jti.as_deref(), &e.kind, None, &e.data))
+    }
+
+    fn record_events(&self, events: &[NewEvent]) -> Result<()> {
+        self.with_tx(|tx| {
+            let mut frontier = load_frontier(tx)?;
+            for e in events {
+                append(
+                    tx,
+                    &mut frontier,
+                    e.at,
+                    e.jti.as_deref(),
+                    &e.kind,
+                    None,
+                    &e.data,
+                )?;
+            }
+            save_frontier(tx, &frontier)
+        })
+    }
+
+    fn ledger_rows(&self, from: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT idx, jti, kind, entry, leaf, root FROM ledger WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
+                .map_err(be)?;
+            let rows = st
+                .query_map(params![i64_of(from), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok(LedgerRow {
+                        idx: r.get(0)?,
+                        jti: r.get(1)?,
+                        kind: r.get(2)?,
+                        entry: r.get(3)?,
+                        leaf: r.get(4)?,
+                        root: r.get(5)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(be)
+        })
+    }
+
+    fn ledger_size(&self) -> Result<u64> {
+        self.with_conn(|c| {
+            let n: Option<i64> = c
+                .query_row(
+                    "SELECT size FROM ledger_frontier WHERE name = 'ledger'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        })
+    }
+
+    fn ledger_node(&self, level: u32, idx: u64) -> Result<Option<Hash>> {
+        self.with_conn(|c| {
+            let h: Option<Vec<u8>> = if level == 0 {
+                c.prepare_cached("SELECT leaf FROM ledger WHERE idx = ?1")
+                    .and_then(|mut st| st.query_row([i64_of(idx)], |r| r.get(0)).optional())
+            } else {
+                let Some(pos) = tree_pos(level, idx) else {
+                    return Ok(None);
+                };
+                c.prepare_cached("SELECT hash FROM ledger_tree WHERE pos = ?1")
+                    .and_then(|mut st| st.query_row([pos], |r| r.get(0)).optional())
+            }
+            .map_err(be)?;
+            h.map(|h| {
+                Hash::try_from(h.as_slice()).map_err(|_| corrupt("ledger node", "not 32 bytes"))
+            })
+            .transpose()
+        })
+    }
+
+    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
+        self.with_tx(|tx| {
+            let last: Option<i64> = tx
+                .query_row("SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))
+                .map_err(be)?;
+            if last.is_some_and(|l| l >= i64_of(cp.size)) {
+                return Err(StoreError::Conflict(format!(
+                    "a checkpoint of size {} or larger exists; checkpoints only grow",
+                    cp.size
+                )));
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note, at) VALUES (?1, ?2, ?3, ?4)",
+                params![i64_of(cp.size), &cp.root[..], cp.note, cp.at],
+            )
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn set_checkpoint_note(&self, size: u64, note: &str) -> Result<()> {
+        self.with_tx(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE checkpoints SET note = ?2 WHERE size = ?1",
+                    params![i64_of(size), note],
+                )
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "no checkpoint of size {size}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT size, root, note, at FROM checkpoints ORDER BY size")
+                .map_err(be)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (size, root, note, at) = row.map_err(be)?;
+                out.push(StoredCheckpoint {
+                    size: u64::try_from(size)
+                        .map_err(|_| corrupt("checkpoint", "negative size"))?,
+                    root: Hash::try_from(root.as_slice())
+                        .map_err(|_| corrupt("checkpoint", "root is not 32 bytes"))?,
+                    note,
+                    at,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl crate::GovernanceStore for SqliteStore {
     fn adopted(&self, subject: &str) -> Result<Option<Adopted>> {
         Ok(self
             .adopted_all()?
@@ -2034,6 +2036,10 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    fn proposal_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>> {
+        self.with_conn(|c| ids_with_prefix(c, "proposals", "id", prefix, limit))
+    }
+
     fn approve_proposal(&self, a: &NewApproval, adopt: bool) -> Result<()> {
         self.with_tx(|tx| {
             let id = &a.claims.op;
@@ -2073,7 +2079,9 @@ impl Store for SqliteStore {
     fn proposal_approvals(&self, id: &Jti) -> Result<Vec<ApprovalRow>> {
         self.with_conn(|c| read_approvals(c, id.as_str()))
     }
+}
 
+impl crate::FleetStore for SqliteStore {
     fn file_blocker(&self, b: &NewBlocker) -> Result<u64> {
         self.with_tx(|tx| file_blocker_in_tx(tx, b))
     }
@@ -2246,6 +2254,67 @@ impl Store for SqliteStore {
         })
     }
 
+    fn rollout(&self, id: &str) -> Result<Option<RolloutRecord>> {
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT id, body, version FROM rollouts WHERE id = ?1",
+                [id],
+                rollout_of,
+            )
+            .optional()
+            .map_err(be)?
+            .transpose()
+        })
+    }
+
+    fn rollouts(&self) -> Result<Vec<RolloutRecord>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT id, body, version FROM rollouts ORDER BY updated_at DESC, id")
+                .map_err(be)?;
+            let rows = st.query_map([], rollout_of).map_err(be)?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(r.map_err(be)??);
+            }
+            Ok(out)
+        })
+    }
+
+    fn put_rollout(
+        &self,
+        id: &str,
+        body: &serde_json::Value,
+        expect: u64,
+        ev: &NewEvent,
+    ) -> Result<u64> {
+        self.with_tx(|tx| {
+            let cur: Option<i64> = tx
+                .query_row("SELECT version FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+                .map_err(be)?;
+            let cur = cur.map_or(0, |v| u64::try_from(v).unwrap_or(0));
+            if cur != expect {
+                return Err(StoreError::Conflict(if expect == 0 {
+                    format!("rollout `{id}` already exists")
+                } else {
+                    format!("rollout `{id}` was changed meanwhile (version {cur}, not {expect}); try again")
+                }));
+            }
+            let next = cur + 1;
+            tx.execute(
+                "INSERT INTO rollouts (id, body, version, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(id) DO UPDATE SET body = excluded.body, version = excluded.version, updated_at = excluded.updated_at",
+                params![id, to_json(body)?, i64_of(next), ev.at],
+            )
+            .map_err(be)?;
+            event(tx, ev.at, ev.jti.as_deref(), &ev.kind, None, &ev.data)?;
+            Ok(next)
+        })
+    }
+}
+
+impl crate::NoticeStore for SqliteStore {
     fn remember(&self, name: &str, content: &str, at: i64) -> Result<()> {
         self.with_tx(|tx| {
             let cur: Option<String> = tx
@@ -2337,65 +2406,6 @@ impl Store for SqliteStore {
             )
         })
     }
-
-    fn rollout(&self, id: &str) -> Result<Option<RolloutRecord>> {
-        self.with_conn(|c| {
-            c.query_row(
-                "SELECT id, body, version FROM rollouts WHERE id = ?1",
-                [id],
-                rollout_of,
-            )
-            .optional()
-            .map_err(be)?
-            .transpose()
-        })
-    }
-
-    fn rollouts(&self) -> Result<Vec<RolloutRecord>> {
-        self.with_conn(|c| {
-            let mut st = c
-                .prepare("SELECT id, body, version FROM rollouts ORDER BY updated_at DESC, id")
-                .map_err(be)?;
-            let rows = st.query_map([], rollout_of).map_err(be)?;
-            let mut out = Vec::new();
-            for r in rows {
-                out.push(r.map_err(be)??);
-            }
-            Ok(out)
-        })
-    }
-
-    fn put_rollout(
-        &self,
-        id: &str,
-        body: &serde_json::Value,
-        expect: u64,
-        ev: &NewEvent,
-    ) -> Result<u64> {
-        self.with_tx(|tx| {
-            let cur: Option<i64> = tx
-                .query_row("SELECT version FROM rollouts WHERE id = ?1", [id], |r| r.get(0))
-                .optional()
-                .map_err(be)?;
-            let cur = cur.map_or(0, |v| u64::try_from(v).unwrap_or(0));
-            if cur != expect {
-                return Err(StoreError::Conflict(if expect == 0 {
-                    format!("rollout `{id}` already exists")
-                } else {
-                    format!("rollout `{id}` was changed meanwhile (version {cur}, not {expect}); try again")
-                }));
-            }
-            let next = cur + 1;
-            tx.execute(
-                "INSERT INTO rollouts (id, body, version, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(id) DO UPDATE SET body = excluded.body, version = excluded.version, updated_at = excluded.updated_at",
-                params![id, to_json(body)?, i64_of(next), ev.at],
-            )
-            .map_err(be)?;
-            event(tx, ev.at, ev.jti.as_deref(), &ev.kind, None, &ev.data)?;
-            Ok(next)
-        })
-    }
 }
 
 impl SqliteStore {
@@ -2425,9 +2435,6 @@ impl SqliteStore {
         })
     }
 }
-
-/// The kind of the blocker filed with an unknown step outcome.
-pub const UNKNOWN_OUTCOME: &str = "unknown-outcome";
 
 const BLOCKER_COLS: &str = "id, kind, subject, reason, owner, filed_by, op, since, snoozed_until, resolved_at, resolved_by, resolution";
 
@@ -2577,7 +2584,7 @@ impl Queue for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::tree_pos;
-    use crate::Store as _;
+    use crate::prelude::*;
 
     #[test]
     fn prefix_lookups_search_the_key_index() {

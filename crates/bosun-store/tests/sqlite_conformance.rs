@@ -18,7 +18,7 @@ fn sqlite_passes_the_conformance_suite() {
 #[test]
 fn reopening_keeps_everything() {
     use bosun_model::OpState;
-    use bosun_store::Store;
+    use bosun_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let op =
@@ -37,7 +37,7 @@ fn reopening_keeps_everything() {
 
 #[test]
 fn schema_1_events_become_ledger_entries() {
-    use bosun_store::Store;
+    use bosun_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     {
@@ -67,7 +67,8 @@ fn schema_1_events_become_ledger_entries() {
 #[test]
 fn schema_3_ledger_nodes_move_to_in_order_positions() {
     use bosun_model::{KeyId, OpState};
-    use bosun_store::{NewEvent, Queue, Store};
+    use bosun_store::NewEvent;
+    use bosun_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v3.db");
     let mut nodes = Vec::new();
