@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bosun_store::prelude::*;
-use bosun_store::{DbPresence, NewEvent, SqliteStore, StoreError};
+use bosun_store::{DbPresence, NewEvent, StoreError};
+use bosun_store_sqlite::SqliteStore;
 use bosun_workspace::Workspace;
 use serde::Serialize;
 

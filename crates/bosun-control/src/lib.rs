@@ -31,7 +31,7 @@ pub mod trusted;
 use std::sync::Arc;
 
 use bosun_store::Backend;
-use bosun_store::SqliteStore;
+use bosun_store_sqlite::SqliteStore;
 use bosun_workspace::Workspace;
 
 pub use genesis::StoreLoss;

@@ -2,9 +2,10 @@
 //! approvals ([`OpStore`]), runs and the controller ([`RunStore`], with the
 //! [`Queue`]), the ledger ([`LedgerStore`]), governance
 //! ([`GovernanceStore`]), the fleet ([`FleetStore`]) and notices
-//! ([`NoticeStore`]) — whose sum is a [`Backend`]; with the embedded SQLite
-//! backend ([`sqlite::SqliteStore`]) and a conformance suite (`conformance`,
-//! behind the feature of that name) that every backend must pass unchanged.
+//! ([`NoticeStore`]) — whose sum is a [`Backend`], and a conformance suite
+//! (`conformance`, behind the feature of that name) that every backend must
+//! pass unchanged. The backends live above this crate (`bosun-store-sqlite`);
+//! this one holds no database.
 //!
 //! Every method that changes state is one transaction: the state change, its
 //! event row and (where the op becomes runnable) its enqueue commit together
@@ -22,7 +23,6 @@ mod notices;
 mod ops;
 pub mod records;
 mod runs;
-pub mod sqlite;
 
 pub use fleet::{FleetStore, UNKNOWN_OUTCOME};
 pub use governance::GovernanceStore;
@@ -31,7 +31,6 @@ pub use notices::NoticeStore;
 pub use ops::OpStore;
 pub use records::*;
 pub use runs::{Queue, RunStore};
-pub use sqlite::{DbPresence, SqliteStore};
 
 use bosun_model::{Jti, KeyId, OpState};
 
@@ -84,6 +83,39 @@ pub enum StoreError {
         /// What is there instead.
         found: DbPresence,
     },
+}
+
+/// What a backend found where its database should be (`SqliteStore::probe`
+/// of `bosun-store-sqlite`): a database with bosun's schema, or what stands
+/// in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbPresence {
+    /// No file.
+    Missing,
+    /// A file of 0 bytes (truncated, or never written).
+    Empty,
+    /// An SQLite file without bosun's schema (`user_version` 0).
+    NoSchema,
+    /// A database with bosun's schema (of any version).
+    Present,
+}
+
+impl DbPresence {
+    /// In words, for messages: "is missing", "is empty (0 bytes)", …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DbPresence::Missing => "is missing",
+            DbPresence::Empty => "is empty (0 bytes)",
+            DbPresence::NoSchema => "has no bosun schema",
+            DbPresence::Present => "is present",
+        }
+    }
+}
+
+impl std::fmt::Display for DbPresence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Why one op of a batch was not accepted by [`OpStore::submit_ops`].

@@ -1,5 +1,6 @@
 //! The dependency rules of ARCHITECTURE.md, checked: domain crates never
 //! depend on the CLI, bosun-model and bosun-sign depend on no bosun crate,
+//! the store's traits hold no database (SQLite is a backend above them),
 //! and only bosun-control and the CLI may depend on bosun-store.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -46,6 +47,7 @@ fn dependency_rules_hold() {
         "bosun-policy",
         "bosun-runbook",
         "bosun-store",
+        "bosun-store-sqlite",
         "bosun-workspace",
         "bosun-control",
         "bosun-ledger",
@@ -99,10 +101,26 @@ fn dependency_rules_hold() {
             "{c} may depend only on bosun-model (the store also on bosun-ledger), found {ours:?}"
         );
     }
+    // The traits hold no database: a second backend needs no SQLite.
+    assert!(
+        !deps("bosun-store").iter().any(|d| d == "rusqlite"),
+        "bosun-store holds the traits, not a database: rusqlite belongs in bosun-store-sqlite"
+    );
+    let sqlite: Vec<String> = deps("bosun-store-sqlite")
+        .into_iter()
+        .filter(|d| {
+            d.starts_with("bosun")
+                && !["bosun-store", "bosun-model", "bosun-ledger"].contains(&d.as_str())
+        })
+        .collect();
+    assert!(
+        sqlite.is_empty(),
+        "bosun-store-sqlite may depend only on bosun-store, bosun-model and bosun-ledger, found {sqlite:?}"
+    );
     let ws = deps("bosun-workspace");
     assert!(
         !ws.iter()
-            .any(|d| d == "bosun-store" || d == "bosun-control"),
+            .any(|d| d == "bosun-store" || d == "bosun-store-sqlite" || d == "bosun-control"),
         "bosun-workspace is below the store and control"
     );
 }

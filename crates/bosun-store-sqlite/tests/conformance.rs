@@ -1,8 +1,8 @@
 //! Runs the backend conformance suite against the SQLite store, each check
 //! on its own fresh database file.
 
-use bosun_store::SqliteStore;
 use bosun_store::conformance::{Backend, run_all};
+use bosun_store_sqlite::SqliteStore;
 
 #[test]
 fn sqlite_passes_the_conformance_suite() {

@@ -1,0 +1,364 @@
+//! [`LedgerStore`](bosun_store::LedgerStore): the ledger's rows, subtree
+//! hashes, frontier and checkpoints.
+
+use bosun_ledger::merkle::{Frontier, Hash, leaf_hash};
+use bosun_model::{Digest, Jti, canonical_json};
+use bosun_store::*;
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use crate::SqliteStore;
+use crate::sql::*;
+
+/// Appends a ledger entry in the caller's transaction: the canonical JSON of
+/// `{at, data, jti, kind, step}`, its leaf hash, and the tree root after
+/// it, with the frontier (the roots of the perfect subtrees covering the
+/// log) updated in the same transaction. An entry identical in `jti`,
+/// `kind`, `step` and `data` to one already recorded is not appended again
+/// (jti idempotency): the existing one stands. An entry over
+/// [`MAX_ENTRY_BYTES`] is refused, and with it the whole transaction.
+pub(crate) fn event(
+    tx: &Transaction<'_>,
+    at: i64,
+    jti: Option<&str>,
+    kind: &str,
+    step: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<()> {
+    let mut l = LedgerTx::default();
+    l.event(tx, at, jti, kind, step, data)?;
+    l.finish(tx)
+}
+
+/// The ledger appends of one transaction that records many entries (a
+/// group commit of ops): the frontier is read at the first entry and
+/// written once by [`LedgerTx::finish`], not once per entry. While one is
+/// in use, every entry of the transaction must go through it.
+#[derive(Default)]
+pub(crate) struct LedgerTx {
+    frontier: Option<Frontier>,
+    dirty: bool,
+}
+
+impl LedgerTx {
+    /// Appends an entry (see [`event`]).
+    pub(crate) fn event(
+        &mut self,
+        tx: &Transaction<'_>,
+        at: i64,
+        jti: Option<&str>,
+        kind: &str,
+        step: Option<&str>,
+        data: &serde_json::Value,
+    ) -> Result<()> {
+        let frontier = match &mut self.frontier {
+            Some(f) => f,
+            None => self.frontier.insert(load_frontier(tx)?),
+        };
+        if append(tx, frontier, at, jti, kind, step, data)? {
+            self.dirty = true;
+        }
+        Ok(())
+    }
+
+    /// Stores the frontier if an entry was appended.
+    pub(crate) fn finish(self, tx: &Transaction<'_>) -> Result<()> {
+        match (&self.frontier, self.dirty) {
+            (Some(f), true) => save_frontier(tx, f),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The in-order position of the perfect subtree of `level` and index
+/// `idx` (leaves at even positions, a level-`l` node between the two
+/// halves it covers): `idx·2^(l+1) + 2^l − 1`. Positions only grow as the
+/// log grows, so new nodes are appended. `None` past `i64`.
+pub(crate) fn tree_pos(level: u32, idx: u64) -> Option<i64> {
+    let half = 1u64.checked_shl(level)?;
+    let pos = idx
+        .checked_mul(half.checked_mul(2)?)?
+        .checked_add(half - 1)?;
+    i64::try_from(pos).ok()
+}
+
+pub(crate) fn load_frontier(tx: &Transaction<'_>) -> Result<Frontier> {
+    let (size, hashes): (i64, Vec<u8>) = tx
+        .prepare_cached("SELECT size, hashes FROM ledger_frontier WHERE name = 'ledger'")
+        .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(be)?
+        .unwrap_or((0, Vec::new()));
+    let size = u64::try_from(size).map_err(|_| corrupt("ledger frontier", "negative size"))?;
+    Frontier::from_bytes(size, &hashes)
+        .ok_or_else(|| corrupt("ledger frontier", "hash list does not match the size"))
+}
+
+pub(crate) fn save_frontier(tx: &Transaction<'_>, frontier: &Frontier) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO ledger_frontier (name, size, hashes) VALUES ('ledger', ?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET size = excluded.size, hashes = excluded.hashes",
+    )
+    .and_then(|mut st| st.execute(params![i64_of(frontier.size()), frontier.to_bytes()]))
+    .map_err(be)?;
+    Ok(())
+}
+
+/// Appends one entry against an in-memory `frontier` (the caller saves it
+/// before the transaction commits). Returns whether it appended (false:
+/// the same fact was already recorded).
+pub(crate) fn append(
+    tx: &Transaction<'_>,
+    frontier: &mut Frontier,
+    at: i64,
+    jti: Option<&str>,
+    kind: &str,
+    step: Option<&str>,
+    data: &serde_json::Value,
+) -> Result<bool> {
+    // Canonical JSON sorts keys, and `at` sorts first: the entry is the
+    // body with `"at":<at>,` put in front, and the idempotency key is the
+    // digest of the body (everything but the time).
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        data: &'a serde_json::Value,
+        jti: Option<&'a str>,
+        kind: &'a str,
+        step: Option<&'a str>,
+    }
+    let body = canonical_json(&Body {
+        data,
+        jti,
+        kind,
+        step,
+    })
+    .map_err(|e| StoreError::Backend(format!("ledger entry: {e}")))?;
+    let key = Digest::of(&body).short().to_string();
+    let mut entry = format!("{{\"at\":{at},").into_bytes();
+    entry.extend_from_slice(body.get(1..).unwrap_or_default());
+    if entry.len() > MAX_ENTRY_BYTES {
+        return Err(StoreError::Conflict(format!(
+            "a `{kind}` ledger entry of {} bytes is over the limit of {MAX_ENTRY_BYTES}; nothing was written",
+            entry.len()
+        )));
+    }
+    // Insert first: the unique index on (jti, kind, key) refuses the same
+    // fact twice, and then nothing else changes.
+    let size = frontier.size();
+    let leaf = leaf_hash(&entry);
+    let mut next = frontier.clone();
+    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
+    next.push_nodes(leaf, |level, idx, h| nodes.push((level, idx, *h)));
+    let root = next.root();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO ledger (idx, jti, kind, key, entry, leaf, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(jti, kind, key) WHERE jti IS NOT NULL DO NOTHING",
+        )
+        .and_then(|mut st| st.execute(params![i64_of(size), jti, kind, key, entry, &leaf[..], &root[..]]))
+        .map_err(be)?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    for (level, idx, h) in &nodes {
+        let pos = tree_pos(*level, *idx).ok_or_else(|| {
+            StoreError::Conflict(format!(
+                "the ledger is full: subtree {level}/{idx} has no position; nothing was written"
+            ))
+        })?;
+        tx.prepare_cached("INSERT OR REPLACE INTO ledger_tree (pos, hash) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![pos, &h[..]]))
+            .map_err(be)?;
+    }
+    *frontier = next;
+    Ok(true)
+}
+
+/// An [`Event`] from a stored ledger entry (the entry is what the tree
+/// hashes, so it is what is shown).
+pub(crate) fn event_of(idx: i64, entry: &[u8]) -> Result<Event> {
+    #[derive(serde::Deserialize)]
+    struct E {
+        at: i64,
+        jti: Option<String>,
+        kind: String,
+        step: Option<String>,
+        data: serde_json::Value,
+    }
+    let e: E = serde_json::from_slice(entry)
+        .map_err(|err| corrupt("ledger entry", format!("index {idx}: {err}")))?;
+    Ok(Event {
+        id: idx,
+        at: e.at,
+        jti: e.jti,
+        kind: e.kind,
+        step: e.step,
+        data: e.data,
+    })
+}
+
+impl bosun_store::LedgerStore for SqliteStore {
+    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare(
+                    "SELECT idx, entry FROM ledger WHERE (?1 IS NULL OR jti = ?1) ORDER BY idx",
+                )
+                .map_err(be)?;
+            let rows = st
+                .query_map([jti.map(|j| j.as_str())], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, entry) = row.map_err(be)?;
+                out.push(event_of(id, &entry)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_event(&self, e: &NewEvent) -> Result<()> {
+        self.with_tx(|tx| event(tx, e.at, e.jti.as_deref(), &e.kind, None, &e.data))
+    }
+
+    fn record_events(&self, events: &[NewEvent]) -> Result<()> {
+        self.with_tx(|tx| {
+            let mut frontier = load_frontier(tx)?;
+            for e in events {
+                append(
+                    tx,
+                    &mut frontier,
+                    e.at,
+                    e.jti.as_deref(),
+                    &e.kind,
+                    None,
+                    &e.data,
+                )?;
+            }
+            save_frontier(tx, &frontier)
+        })
+    }
+
+    fn ledger_rows(&self, from: u64, limit: usize) -> Result<Vec<LedgerRow>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT idx, jti, kind, entry, leaf, root FROM ledger WHERE idx >= ?1 ORDER BY idx LIMIT ?2")
+                .map_err(be)?;
+            let rows = st
+                .query_map(params![i64_of(from), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                    Ok(LedgerRow {
+                        idx: r.get(0)?,
+                        jti: r.get(1)?,
+                        kind: r.get(2)?,
+                        entry: r.get(3)?,
+                        leaf: r.get(4)?,
+                        root: r.get(5)?,
+                    })
+                })
+                .map_err(be)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(be)
+        })
+    }
+
+    fn ledger_size(&self) -> Result<u64> {
+        self.with_conn(|c| {
+            let n: Option<i64> = c
+                .query_row(
+                    "SELECT size FROM ledger_frontier WHERE name = 'ledger'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(be)?;
+            Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+        })
+    }
+
+    fn ledger_node(&self, level: u32, idx: u64) -> Result<Option<Hash>> {
+        self.with_conn(|c| {
+            let h: Option<Vec<u8>> = if level == 0 {
+                c.prepare_cached("SELECT leaf FROM ledger WHERE idx = ?1")
+                    .and_then(|mut st| st.query_row([i64_of(idx)], |r| r.get(0)).optional())
+            } else {
+                let Some(pos) = tree_pos(level, idx) else {
+                    return Ok(None);
+                };
+                c.prepare_cached("SELECT hash FROM ledger_tree WHERE pos = ?1")
+                    .and_then(|mut st| st.query_row([pos], |r| r.get(0)).optional())
+            }
+            .map_err(be)?;
+            h.map(|h| {
+                Hash::try_from(h.as_slice()).map_err(|_| corrupt("ledger node", "not 32 bytes"))
+            })
+            .transpose()
+        })
+    }
+
+    fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()> {
+        self.with_tx(|tx| {
+            let last: Option<i64> = tx
+                .query_row("SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))
+                .map_err(be)?;
+            if last.is_some_and(|l| l >= i64_of(cp.size)) {
+                return Err(StoreError::Conflict(format!(
+                    "a checkpoint of size {} or larger exists; checkpoints only grow",
+                    cp.size
+                )));
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (size, root, note, at) VALUES (?1, ?2, ?3, ?4)",
+                params![i64_of(cp.size), &cp.root[..], cp.note, cp.at],
+            )
+            .map_err(be)?;
+            Ok(())
+        })
+    }
+
+    fn set_checkpoint_note(&self, size: u64, note: &str) -> Result<()> {
+        self.with_tx(|tx| {
+            let n = tx
+                .execute(
+                    "UPDATE checkpoints SET note = ?2 WHERE size = ?1",
+                    params![i64_of(size), note],
+                )
+                .map_err(be)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "no checkpoint of size {size}"
+                )));
+            }
+            Ok(())
+        })
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare("SELECT size, root, note, at FROM checkpoints ORDER BY size")
+                .map_err(be)?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (size, root, note, at) = row.map_err(be)?;
+                out.push(StoredCheckpoint {
+                    size: u64::try_from(size)
+                        .map_err(|_| corrupt("checkpoint", "negative size"))?,
+                    root: Hash::try_from(root.as_slice())
+                        .map_err(|_| corrupt("checkpoint", "root is not 32 bytes"))?,
+                    note,
+                    at,
+                });
+            }
+            Ok(out)
+        })
+    }
+}
