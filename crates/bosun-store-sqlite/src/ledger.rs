@@ -1,21 +1,18 @@
 //! [`LedgerStore`](bosun_store::LedgerStore): the ledger's rows, subtree
 //! hashes, frontier and checkpoints.
 
-use bosun_ledger::merkle::{Frontier, Hash, leaf_hash};
-use bosun_model::{Digest, Jti, canonical_json};
+use bosun_ledger::merkle::{Frontier, Hash};
+use bosun_model::Jti;
+use bosun_store::append::{AppendRow, EntryFacts, LedgerBatch, LedgerTx, decode_entry};
 use bosun_store::*;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
 use crate::sql::*;
 
-/// Appends a ledger entry in the caller's transaction: the canonical JSON of
-/// `{at, data, jti, kind, step}`, its leaf hash, and the tree root after
-/// it, with the frontier (the roots of the perfect subtrees covering the
-/// log) updated in the same transaction. An entry identical in `jti`,
-/// `kind`, `step` and `data` to one already recorded is not appended again
-/// (jti idempotency): the existing one stands. An entry over
-/// [`MAX_ENTRY_BYTES`] is refused, and with it the whole transaction.
+/// Appends a ledger entry in the caller's transaction (see
+/// [`bosun_store::append`]: the encoding, the idempotency key, the cap and
+/// the hashes are the store's; this backend stores them).
 pub(crate) fn event(
     tx: &Transaction<'_>,
     at: i64,
@@ -24,22 +21,17 @@ pub(crate) fn event(
     step: Option<&str>,
     data: &serde_json::Value,
 ) -> Result<()> {
-    let mut l = LedgerTx::default();
+    let mut l = Appends::default();
     l.event(tx, at, jti, kind, step, data)?;
     l.finish(tx)
 }
 
-/// The ledger appends of one transaction that records many entries (a
-/// group commit of ops): the frontier is read at the first entry and
-/// written once by [`LedgerTx::finish`], not once per entry. While one is
-/// in use, every entry of the transaction must go through it.
+/// The ledger appends of one transaction ([`LedgerBatch`] over this
+/// backend's [`LedgerTx`]).
 #[derive(Default)]
-pub(crate) struct LedgerTx {
-    frontier: Option<Frontier>,
-    dirty: bool,
-}
+pub(crate) struct Appends(LedgerBatch);
 
-impl LedgerTx {
+impl Appends {
     /// Appends an entry (see [`event`]).
     pub(crate) fn event(
         &mut self,
@@ -50,22 +42,19 @@ impl LedgerTx {
         step: Option<&str>,
         data: &serde_json::Value,
     ) -> Result<()> {
-        let frontier = match &mut self.frontier {
-            Some(f) => f,
-            None => self.frontier.insert(load_frontier(tx)?),
+        let facts = EntryFacts {
+            at,
+            jti,
+            kind,
+            step,
+            data,
         };
-        if append(tx, frontier, at, jti, kind, step, data)? {
-            self.dirty = true;
-        }
-        Ok(())
+        self.0.append(&mut SqlLedger(tx), &facts)
     }
 
     /// Stores the frontier if an entry was appended.
     pub(crate) fn finish(self, tx: &Transaction<'_>) -> Result<()> {
-        match (&self.frontier, self.dirty) {
-            (Some(f), true) => save_frontier(tx, f),
-            _ => Ok(()),
-        }
+        self.0.finish(&mut SqlLedger(tx))
     }
 }
 
@@ -81,118 +70,68 @@ pub(crate) fn tree_pos(level: u32, idx: u64) -> Option<i64> {
     i64::try_from(pos).ok()
 }
 
-pub(crate) fn load_frontier(tx: &Transaction<'_>) -> Result<Frontier> {
-    let (size, hashes): (i64, Vec<u8>) = tx
-        .prepare_cached("SELECT size, hashes FROM ledger_frontier WHERE name = 'ledger'")
-        .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
-        .map_err(be)?
-        .unwrap_or((0, Vec::new()));
-    let size = u64::try_from(size).map_err(|_| corrupt("ledger frontier", "negative size"))?;
-    Frontier::from_bytes(size, &hashes)
-        .ok_or_else(|| corrupt("ledger frontier", "hash list does not match the size"))
-}
+/// The ledger's storage primitives in one SQLite transaction.
+struct SqlLedger<'a, 'c>(&'a Transaction<'c>);
 
-pub(crate) fn save_frontier(tx: &Transaction<'_>, frontier: &Frontier) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO ledger_frontier (name, size, hashes) VALUES ('ledger', ?1, ?2)
-         ON CONFLICT(name) DO UPDATE SET size = excluded.size, hashes = excluded.hashes",
-    )
-    .and_then(|mut st| st.execute(params![i64_of(frontier.size()), frontier.to_bytes()]))
-    .map_err(be)?;
-    Ok(())
-}
+impl LedgerTx for SqlLedger<'_, '_> {
+    fn load_frontier(&mut self) -> Result<Frontier> {
+        let (size, hashes): (i64, Vec<u8>) = self
+            .0
+            .prepare_cached("SELECT size, hashes FROM ledger_frontier WHERE name = 'ledger'")
+            .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(be)?
+            .unwrap_or((0, Vec::new()));
+        let size = u64::try_from(size).map_err(|_| corrupt("ledger frontier", "negative size"))?;
+        Frontier::from_bytes(size, &hashes)
+            .ok_or_else(|| corrupt("ledger frontier", "hash list does not match the size"))
+    }
 
-/// Appends one entry against an in-memory `frontier` (the caller saves it
-/// before the transaction commits). Returns whether it appended (false:
-/// the same fact was already recorded).
-pub(crate) fn append(
-    tx: &Transaction<'_>,
-    frontier: &mut Frontier,
-    at: i64,
-    jti: Option<&str>,
-    kind: &str,
-    step: Option<&str>,
-    data: &serde_json::Value,
-) -> Result<bool> {
-    // Canonical JSON sorts keys, and `at` sorts first: the entry is the
-    // body with `"at":<at>,` put in front, and the idempotency key is the
-    // digest of the body (everything but the time).
-    #[derive(serde::Serialize)]
-    struct Body<'a> {
-        data: &'a serde_json::Value,
-        jti: Option<&'a str>,
-        kind: &'a str,
-        step: Option<&'a str>,
+    fn save_frontier(&mut self, frontier: &Frontier) -> Result<()> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO ledger_frontier (name, size, hashes) VALUES ('ledger', ?1, ?2)
+                 ON CONFLICT(name) DO UPDATE SET size = excluded.size, hashes = excluded.hashes",
+            )
+            .and_then(|mut st| st.execute(params![i64_of(frontier.size()), frontier.to_bytes()]))
+            .map_err(be)?;
+        Ok(())
     }
-    let body = canonical_json(&Body {
-        data,
-        jti,
-        kind,
-        step,
-    })
-    .map_err(|e| StoreError::Backend(format!("ledger entry: {e}")))?;
-    let key = Digest::of(&body).short().to_string();
-    let mut entry = format!("{{\"at\":{at},").into_bytes();
-    entry.extend_from_slice(body.get(1..).unwrap_or_default());
-    if entry.len() > MAX_ENTRY_BYTES {
-        return Err(StoreError::Conflict(format!(
-            "a `{kind}` ledger entry of {} bytes is over the limit of {MAX_ENTRY_BYTES}; nothing was written",
-            entry.len()
-        )));
+
+    fn insert_row(&mut self, row: &AppendRow<'_>) -> Result<bool> {
+        // The unique index on (jti, kind, key) refuses the same fact twice.
+        let n = self
+            .0
+            .prepare_cached(
+                "INSERT INTO ledger (idx, jti, kind, key, entry, leaf, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(jti, kind, key) WHERE jti IS NOT NULL DO NOTHING",
+            )
+            .and_then(|mut st| {
+                st.execute(params![
+                    i64_of(row.idx),
+                    row.jti,
+                    row.kind,
+                    row.key,
+                    row.entry,
+                    &row.leaf[..],
+                    &row.root[..]
+                ])
+            })
+            .map_err(be)?;
+        Ok(n > 0)
     }
-    // Insert first: the unique index on (jti, kind, key) refuses the same
-    // fact twice, and then nothing else changes.
-    let size = frontier.size();
-    let leaf = leaf_hash(&entry);
-    let mut next = frontier.clone();
-    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
-    next.push_nodes(leaf, |level, idx, h| nodes.push((level, idx, *h)));
-    let root = next.root();
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO ledger (idx, jti, kind, key, entry, leaf, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(jti, kind, key) WHERE jti IS NOT NULL DO NOTHING",
-        )
-        .and_then(|mut st| st.execute(params![i64_of(size), jti, kind, key, entry, &leaf[..], &root[..]]))
-        .map_err(be)?;
-    if inserted == 0 {
-        return Ok(false);
-    }
-    for (level, idx, h) in &nodes {
-        let pos = tree_pos(*level, *idx).ok_or_else(|| {
+
+    fn put_node(&mut self, level: u32, idx: u64, hash: &Hash) -> Result<()> {
+        let pos = tree_pos(level, idx).ok_or_else(|| {
             StoreError::Conflict(format!(
                 "the ledger is full: subtree {level}/{idx} has no position; nothing was written"
             ))
         })?;
-        tx.prepare_cached("INSERT OR REPLACE INTO ledger_tree (pos, hash) VALUES (?1, ?2)")
-            .and_then(|mut st| st.execute(params![pos, &h[..]]))
+        self.0
+            .prepare_cached("INSERT OR REPLACE INTO ledger_tree (pos, hash) VALUES (?1, ?2)")
+            .and_then(|mut st| st.execute(params![pos, &hash[..]]))
             .map_err(be)?;
+        Ok(())
     }
-    *frontier = next;
-    Ok(true)
-}
-
-/// An [`Event`] from a stored ledger entry (the entry is what the tree
-/// hashes, so it is what is shown).
-pub(crate) fn event_of(idx: i64, entry: &[u8]) -> Result<Event> {
-    #[derive(serde::Deserialize)]
-    struct E {
-        at: i64,
-        jti: Option<String>,
-        kind: String,
-        step: Option<String>,
-        data: serde_json::Value,
-    }
-    let e: E = serde_json::from_slice(entry)
-        .map_err(|err| corrupt("ledger entry", format!("index {idx}: {err}")))?;
-    Ok(Event {
-        id: idx,
-        at: e.at,
-        jti: e.jti,
-        kind: e.kind,
-        step: e.step,
-        data: e.data,
-    })
 }
 
 impl bosun_store::LedgerStore for SqliteStore {
@@ -211,7 +150,7 @@ impl bosun_store::LedgerStore for SqliteStore {
             let mut out = Vec::new();
             for row in rows {
                 let (id, entry) = row.map_err(be)?;
-                out.push(event_of(id, &entry)?);
+                out.push(decode_entry(id, &entry)?);
             }
             Ok(out)
         })
@@ -223,19 +162,11 @@ impl bosun_store::LedgerStore for SqliteStore {
 
     fn record_events(&self, events: &[NewEvent]) -> Result<()> {
         self.with_tx(|tx| {
-            let mut frontier = load_frontier(tx)?;
+            let mut l = Appends::default();
             for e in events {
-                append(
-                    tx,
-                    &mut frontier,
-                    e.at,
-                    e.jti.as_deref(),
-                    &e.kind,
-                    None,
-                    &e.data,
-                )?;
+                l.event(tx, e.at, e.jti.as_deref(), &e.kind, None, &e.data)?;
             }
-            save_frontier(tx, &frontier)
+            l.finish(tx)
         })
     }
 

@@ -6,7 +6,7 @@ use bosun_store::*;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::SqliteStore;
-use crate::ledger::{LedgerTx, event};
+use crate::ledger::{Appends, event};
 use crate::runs::read_steps;
 use crate::sql::*;
 
@@ -174,7 +174,7 @@ pub(crate) fn budget_moved(
 
 pub(crate) fn rejection_in_tx(
     tx: &Transaction<'_>,
-    ledger: &mut LedgerTx,
+    ledger: &mut Appends,
     r: &Rejection,
 ) -> Result<()> {
     tx.execute(
@@ -211,7 +211,7 @@ impl bosun_store::OpStore for SqliteStore {
     ) -> Result<Vec<std::result::Result<(), SubmitConflict>>> {
         self.with_tx(|tx| {
             let mut out = Vec::with_capacity(ops.len());
-            let mut ledger = LedgerTx::default();
+            let mut ledger = Appends::default();
             for r in rejected {
                 rejection_in_tx(tx, &mut ledger, r)?;
             }
@@ -305,7 +305,7 @@ impl bosun_store::OpStore for SqliteStore {
 
     fn record_rejection(&self, r: &Rejection) -> Result<()> {
         self.with_tx(|tx| {
-            let mut l = LedgerTx::default();
+            let mut l = Appends::default();
             rejection_in_tx(tx, &mut l, r)?;
             l.finish(tx)
         })

@@ -299,7 +299,7 @@ fn ledger_is_a_merkle_log(b: &dyn Backend) {
     };
     assert!(matches!(
         b.record_event(&huge),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::TooLarge { .. })
     ));
     assert_eq!(b.ledger_size().unwrap(), n);
     // Stored leaves and roots are the RFC 6962 ones.

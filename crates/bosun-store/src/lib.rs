@@ -14,6 +14,7 @@
 //! one.
 #![deny(missing_docs)]
 
+pub mod append;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 mod fleet;
@@ -47,6 +48,25 @@ pub enum StoreError {
         what: String,
         /// What is wrong.
         detail: String,
+    },
+    /// A value could not be encoded for storage.
+    #[error("cannot encode the {what}")]
+    Encode {
+        /// What was encoded.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A value is over the store's limit for it; nothing was written.
+    #[error("{what} of {size} bytes is over the limit of {limit}; nothing was written")]
+    TooLarge {
+        /// What was refused.
+        what: String,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
     },
     /// The referenced op does not exist.
     #[error("no op with jti `{0}`")]
