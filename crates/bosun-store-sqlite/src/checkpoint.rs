@@ -49,7 +49,7 @@ pub(crate) fn spawn_checkpointer(
                 }
             }
         })
-        .map_err(|e| StoreError::Backend(format!("cannot start the checkpoint thread: {e}")))?;
+        .map_err(|e| StoreError::backend("cannot start the checkpoint thread", e))?;
     Ok(())
 }
 

@@ -40,7 +40,7 @@ pub(crate) fn active_blocker(tx: &Transaction<'_>, id: u64) -> Result<BlockerRow
         .optional()
         .map_err(be)?
         .ok_or_else(|| {
-            StoreError::Conflict(format!("no blocker {id} (see `bosun blockers list --all`)"))
+            StoreError::NotFound(format!("no blocker {id} (see `bosun blockers list --all`)"))
         })?;
     if !b.active() {
         return Err(StoreError::Conflict(format!(
@@ -305,7 +305,7 @@ impl bosun_store::FleetStore for SqliteStore {
                 .map_err(be)?;
             let cur = cur.map_or(0, |v| u64::try_from(v).unwrap_or(0));
             if cur != expect {
-                return Err(StoreError::Conflict(if expect == 0 {
+                return Err(StoreError::Stale(if expect == 0 {
                     format!("rollout `{id}` already exists")
                 } else {
                     format!("rollout `{id}` was changed meanwhile (version {cur}, not {expect}); try again")

@@ -82,7 +82,7 @@ impl bosun_store::GovernanceStore for SqliteStore {
                 .optional()
                 .map_err(be)?;
             let Some((items, state)) = row else {
-                return Err(StoreError::Conflict(format!("no proposal `{id}`")));
+                return Err(StoreError::NotFound(format!("no proposal `{id}`")));
             };
             if state != "open" {
                 return Err(StoreError::Conflict(format!("proposal `{id}` is {state}, not open")));

@@ -231,7 +231,7 @@ impl bosun_store::LedgerStore for SqliteStore {
                 .query_row("SELECT MAX(size) FROM checkpoints", [], |r| r.get(0))
                 .map_err(be)?;
             if last.is_some_and(|l| l >= i64_of(cp.size)) {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::Stale(format!(
                     "a checkpoint of size {} or larger exists; checkpoints only grow",
                     cp.size
                 )));
@@ -254,7 +254,7 @@ impl bosun_store::LedgerStore for SqliteStore {
                 )
                 .map_err(be)?;
             if n == 0 {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::NotFound(format!(
                     "no checkpoint of size {size}"
                 )));
             }

@@ -116,7 +116,12 @@ impl SqliteStore {
     pub fn probe(path: &Path) -> Result<DbPresence> {
         match std::fs::metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(DbPresence::Missing),
-            Err(e) => return Err(StoreError::Backend(format!("{}: {e}", path.display()))),
+            Err(e) => {
+                return Err(StoreError::Io {
+                    what: format!("cannot look at {}", path.display()),
+                    source: Box::new(e),
+                });
+            }
             Ok(m) if m.len() == 0 => return Ok(DbPresence::Empty),
             Ok(_) => {}
         }
@@ -152,8 +157,10 @@ impl SqliteStore {
     /// `checkpoint_every`.
     fn open_with(path: &Path, checkpoint_every: Duration) -> Result<SqliteStore> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
+                what: format!("cannot create {}", dir.display()),
+                source: Box::new(e),
+            })?;
         }
         let conn = Connection::open(path).map_err(be)?;
         SqliteStore::open_from(conn, path, checkpoint_every)
@@ -165,10 +172,11 @@ impl SqliteStore {
         let conn = configure(conn)?;
         let v = schema_version(&conn)?;
         if v > SCHEMA_VERSION {
-            return Err(StoreError::Backend(format!(
-                "{} has schema version {v}, newer than this bosun understands ({SCHEMA_VERSION}); upgrade bosun",
-                path.display()
-            )));
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: v,
+                supported: SCHEMA_VERSION,
+            });
         }
         let mut conn = conn;
         if (1..4).contains(&v) {
@@ -195,10 +203,7 @@ impl SqliteStore {
     }
 
     fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = self
-            .conn
-            .lock()
-            .map_err(|_| StoreError::Backend("store mutex poisoned".into()))?;
+        let mut conn = self.conn.lock().map_err(|_| poisoned())?;
         if self
             .catch_up
             .swap(false, std::sync::atomic::Ordering::Relaxed)
@@ -216,10 +221,16 @@ impl SqliteStore {
     }
 
     fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let conn = self
-            .reader
-            .lock()
-            .map_err(|_| StoreError::Backend("store mutex poisoned".into()))?;
+        let conn = self.reader.lock().map_err(|_| poisoned())?;
         f(&conn)
     }
+}
+
+/// A connection's mutex was poisoned: a thread panicked mid-transaction
+/// (which SQLite rolled back).
+fn poisoned() -> StoreError {
+    StoreError::backend(
+        "a thread panicked while it held the connection",
+        "store mutex poisoned",
+    )
 }

@@ -291,7 +291,7 @@ impl bosun_store::OpStore for SqliteStore {
                     Some(c.jti.as_str()),
                     "op.decided",
                     None,
-                    &serde_json::to_value(&op.decision).map_err(|e| StoreError::Backend(e.to_string()))?,
+                    &serde_json::to_value(&op.decision).map_err(|e| StoreError::Encode { what: "decision".into(), source: Box::new(e) })?,
                 )?;
                 if op.state == OpState::Approved {
                     enqueue(tx, c.jti.as_str(), op.received_at)?;

@@ -6,7 +6,32 @@ use bosun_store::{Result, StoreError};
 use rusqlite::{Connection, Transaction, params};
 
 pub(crate) fn be(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(e.to_string())
+    use rusqlite::ErrorCode as C;
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    match code {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy {
+            source: Box::new(e),
+        },
+        Some(
+            C::DiskFull
+            | C::SystemIoFailure
+            | C::CannotOpen
+            | C::PermissionDenied
+            | C::ReadOnly
+            | C::NoLargeFileSupport,
+        ) => StoreError::Io {
+            what: "the SQLite database".into(),
+            source: Box::new(e),
+        },
+        Some(C::DatabaseCorrupt | C::NotADatabase) => StoreError::Corrupt {
+            what: "SQLite database".into(),
+            detail: e.to_string(),
+        },
+        _ => StoreError::backend("SQLite", e),
+    }
 }
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -17,7 +42,10 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("encode: {e}")))
+    serde_json::to_string(v).map_err(|e| StoreError::Encode {
+        what: "record".into(),
+        source: Box::new(e),
+    })
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> Result<T> {

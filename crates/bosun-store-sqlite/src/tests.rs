@@ -131,3 +131,38 @@ fn tree_positions_are_in_order_and_grow_with_the_log() {
         }
     }
 }
+
+#[test]
+fn sqlite_errors_say_what_a_caller_can_do() {
+    use bosun_store::StoreError;
+    let failure = |code| rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None);
+    let busy = crate::sql::be(failure(rusqlite::ffi::SQLITE_BUSY));
+    assert!(matches!(busy, StoreError::Busy { .. }) && busy.is_retryable());
+    assert!(
+        std::error::Error::source(&busy).is_some(),
+        "the source is kept"
+    );
+    let full = crate::sql::be(failure(rusqlite::ffi::SQLITE_FULL));
+    assert!(matches!(full, StoreError::Io { .. }) && !full.is_retryable());
+    let bad = crate::sql::be(failure(rusqlite::ffi::SQLITE_CORRUPT));
+    assert!(matches!(bad, StoreError::Corrupt { .. }));
+    let other = crate::sql::be(rusqlite::Error::InvalidQuery);
+    assert!(matches!(other, StoreError::Backend { .. }));
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let Err(e) = crate::SqliteStore::open(&path) else {
+        panic!("a schema from the future opened");
+    };
+    assert!(
+        matches!(e, bosun_store::StoreError::TooNew { found: 99, .. }),
+        "{e}"
+    );
+}

@@ -183,7 +183,7 @@ fn blockers_file_once_and_resolve(b: &dyn Backend) {
     ));
     assert!(matches!(
         b.resolve_blocker(999, "alice", "x", 103),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::NotFound(_))
     ));
     let active = b.blockers(false).unwrap();
     assert_eq!(active.len(), 1);
@@ -247,7 +247,7 @@ fn rollouts_are_versioned(b: &dyn Backend) {
             0,
             &ev("rollout.started")
         ),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Stale(_))
     ));
     let v2 = b
         .put_rollout(
@@ -265,7 +265,7 @@ fn rollouts_are_versioned(b: &dyn Backend) {
             v,
             &ev("rollout.promoted")
         ),
-        Err(StoreError::Conflict(_))
+        Err(StoreError::Stale(_))
     ));
     let r = b.rollout("r1").unwrap().unwrap();
     assert_eq!((r.version, r.body["wave"].as_u64()), (v2, Some(1)));
@@ -339,8 +339,14 @@ fn ledger_is_a_merkle_log(b: &dyn Backend) {
     };
     b.add_checkpoint(&cp(2)).unwrap();
     b.add_checkpoint(&cp(n)).unwrap();
-    assert!(b.add_checkpoint(&cp(n)).is_err());
-    assert!(b.add_checkpoint(&cp(1)).is_err());
+    assert!(matches!(
+        b.add_checkpoint(&cp(n)),
+        Err(StoreError::Stale(_))
+    ));
+    assert!(matches!(
+        b.add_checkpoint(&cp(1)),
+        Err(StoreError::Stale(_))
+    ));
     let cps = b.checkpoints().unwrap();
     assert_eq!(cps.iter().map(|c| c.size).collect::<Vec<_>>(), [2, n]);
 }

@@ -18,8 +18,10 @@ pub trait FleetStore: Send + Sync {
     fn blockers(&self, all: bool) -> Result<Vec<BlockerRow>>;
     /// One blocker.
     fn blocker(&self, id: u64) -> Result<Option<BlockerRow>>;
-    /// Resolves an active blocker, with its event. Refused (`Conflict`)
-    /// when it does not exist or is already resolved.
+    /// Resolves an active blocker, with its event. Refused
+    /// ([`StoreError::NotFound`](crate::StoreError::NotFound)) when it does
+    /// not exist, ([`StoreError::Conflict`](crate::StoreError::Conflict))
+    /// when it is already resolved.
     fn resolve_blocker(&self, id: u64, by: &str, how: &str, at: i64) -> Result<()>;
     /// Mutes an active blocker's reminders until `until` (it still halts).
     fn snooze_blocker(&self, id: u64, until: i64, by: &str, at: i64) -> Result<()>;
@@ -37,7 +39,8 @@ pub trait FleetStore: Send + Sync {
     fn rollouts(&self) -> Result<Vec<RolloutRecord>>;
     /// Writes a rollout's status document with its event, in one
     /// transaction. `expect` is the version read (0 to create); a write
-    /// over a newer version is refused (`Conflict`). Returns the new
+    /// over a newer version (or a create over an existing one) is refused
+    /// ([`StoreError::Stale`](crate::StoreError::Stale)). Returns the new
     /// version.
     fn put_rollout(
         &self,

@@ -24,12 +24,15 @@ pub trait LedgerStore: Send + Sync {
     /// The stored hash of the perfect subtree of `level` and index `idx`
     /// (level 0: the leaf hash of entry `idx`), for O(log n) proofs.
     fn ledger_node(&self, level: u32, idx: u64) -> Result<Option<[u8; 32]>>;
-    /// Records a signed checkpoint; refused (`Conflict`) unless its size is
+    /// Records a signed checkpoint; refused
+    /// ([`StoreError::Stale`](crate::StoreError::Stale)) unless its size is
     /// above every stored one.
     fn add_checkpoint(&self, cp: &StoredCheckpoint) -> Result<()>;
     /// Replaces the note of the checkpoint of `size` with `note` (the same
     /// checkpoint with more signatures: a witness's cosignature). The
-    /// caller checks that the signed text is unchanged.
+    /// caller checks that the signed text is unchanged. Refused
+    /// ([`StoreError::NotFound`](crate::StoreError::NotFound)) when there is
+    /// no checkpoint of that size.
     fn set_checkpoint_note(&self, size: u64, note: &str) -> Result<()>;
     /// Stored checkpoints, smallest first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>>;

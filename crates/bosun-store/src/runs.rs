@@ -49,7 +49,8 @@ pub trait RunStore: Send + Sync {
     /// event) and puts the op back on the queue, in one transaction. The
     /// report of an `unknown` step (of a run that needs attention) instead
     /// releases that step's host once no unknown step holds it. Refused
-    /// (`Conflict`) unless the step is waiting or unknown.
+    /// ([`StoreError::Conflict`](crate::StoreError::Conflict)) unless the step
+    /// is waiting or unknown.
     fn report_step(&self, jti: &Jti, r: &StepResult, data: &serde_json::Value) -> Result<()>;
     /// Ends the run: op state, lock release, event, and the queue ack of the
     /// delivery, in one transaction. A run ending `needs_attention` keeps
