@@ -1,19 +1,25 @@
-//! Runs the backend conformance suite against the SQLite store, each check
-//! on its own fresh database file.
+//! The backend conformance suite against the SQLite store (one test per
+//! check, each on its own fresh database file), and what only this backend
+//! has: reopening a file and migrating older schemas.
 
-use bosun_store::conformance::{Backend, run_all};
+use bosun_store::conformance::Fresh;
 use bosun_store_sqlite::SqliteStore;
 
-#[test]
-fn sqlite_passes_the_conformance_suite() {
+/// A fresh store in its own temporary directory.
+#[expect(
+    clippy::unwrap_used,
+    reason = "test fixture: a store that cannot open fails the test"
+)]
+fn fresh() -> Fresh {
     let dir = tempfile::tempdir().unwrap();
-    let n = std::cell::Cell::new(0);
-    run_all(&|| {
-        n.set(n.get() + 1);
-        let path = dir.path().join(format!("s{}.db", n.get()));
-        Box::new(SqliteStore::open(&path).unwrap()) as Box<dyn Backend>
-    });
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    Fresh {
+        backend: Box::new(store),
+        keep: Box::new(dir),
+    }
 }
+
+bosun_store::conformance_tests!(fresh);
 
 #[test]
 fn reopening_keeps_everything() {
