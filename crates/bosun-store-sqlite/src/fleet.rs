@@ -96,15 +96,20 @@ impl bosun_store::FleetStore for SqliteStore {
         self.with_tx(|tx| file_blocker_in_tx(tx, b))
     }
 
-    fn blockers(&self, all: bool) -> Result<Vec<BlockerRow>> {
+    fn blockers_page(&self, all: bool, page: &Page) -> Result<Listed<BlockerRow>> {
+        // Newest first by number; the cursor is the last one's.
+        let after = page.after.as_ref().map(cursor_ints::<1>).transpose()?;
         self.with_conn(|c| {
             let sql = format!(
-                "SELECT {BLOCKER_COLS} FROM blockers {} ORDER BY id DESC",
-                if all { "" } else { "WHERE resolved_at IS NULL" }
+                "SELECT {BLOCKER_COLS} FROM blockers WHERE (?1 IS NULL OR id < ?1) {} ORDER BY id DESC LIMIT ?2",
+                if all { "" } else { "AND resolved_at IS NULL" }
             );
-            let mut st = c.prepare(&sql).map_err(be)?;
-            let rows = st.query_map([], blocker_of).map_err(be)?;
-            rows.map(|r| r.map_err(be)).collect()
+            let mut st = c.prepare_cached(&sql).map_err(be)?;
+            let rows = st
+                .query_map(params![after.map(|a| a[0]), page_limit(page)], blocker_of)
+                .map_err(be)?;
+            let out = rows.map(|r| r.map_err(be)).collect::<Result<Vec<_>>>()?;
+            Ok(paged(out, page, |b| Cursor::new(b.id.to_string())))
         })
     }
 

@@ -135,15 +135,18 @@ impl LedgerTx for SqlLedger<'_, '_> {
 }
 
 impl bosun_store::LedgerStore for SqliteStore {
-    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
+    fn events_page(&self, jti: Option<&Jti>, page: &Page) -> Result<Listed<Event>> {
+        // In ledger order; the cursor is the last entry's index.
+        let after = page.after.as_ref().map(cursor_ints::<1>).transpose()?;
         self.with_conn(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT idx, entry FROM ledger WHERE (?1 IS NULL OR jti = ?1) ORDER BY idx",
+                .prepare_cached(
+                    "SELECT idx, entry FROM ledger WHERE (?1 IS NULL OR jti = ?1) AND (?2 IS NULL OR idx > ?2)
+                     ORDER BY idx LIMIT ?3",
                 )
                 .map_err(be)?;
             let rows = st
-                .query_map([jti.map(|j| j.as_str())], |r| {
+                .query_map(params![jti.map(|j| j.as_str()), after.map(|a| a[0]), page_limit(page)], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
                 .map_err(be)?;
@@ -152,7 +155,7 @@ impl bosun_store::LedgerStore for SqliteStore {
                 let (id, entry) = row.map_err(be)?;
                 out.push(decode_entry(id, &entry)?);
             }
-            Ok(out)
+            Ok(paged(out, page, |e| Cursor::new(e.id.to_string())))
         })
     }
 

@@ -311,29 +311,50 @@ impl bosun_store::OpStore for SqliteStore {
         })
     }
 
-    fn rejections(&self, limit: usize) -> Result<Vec<Rejection>> {
+    fn rejections_page(&self, page: &Page) -> Result<Listed<Rejection>> {
+        // Newest first by id; the cursor is the last row's id.
+        let after = page.after.as_ref().map(cursor_ints::<1>).transpose()?;
         self.with_conn(|c| {
             let mut st = c
-                .prepare("SELECT at, chk, message, jti, iss, input_digest FROM rejections ORDER BY id DESC LIMIT ?1")
+                .prepare_cached(
+                    "SELECT at, chk, message, jti, iss, input_digest, id FROM rejections
+                     WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2",
+                )
                 .map_err(be)?;
             let rows = st
-                .query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, String>(5)?))
+                .query_map(params![after.map(|a| a[0]), page_limit(page)], |r| {
+                    Ok((
+                        (
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get::<_, String>(5)?,
+                        ),
+                        r.get::<_, i64>(6)?,
+                    ))
                 })
                 .map_err(be)?;
             let mut out = Vec::new();
             for row in rows {
-                let (at, check, message, jti, iss, d) = row.map_err(be)?;
-                out.push(Rejection {
+                let ((at, check, message, jti, iss, d), id) = row.map_err(be)?;
+                let r = Rejection {
                     at,
                     check,
                     message,
                     jti,
                     iss,
-                    input_digest: Digest::try_from(d).map_err(|e| corrupt("rejection digest", e))?,
-                });
+                    input_digest: Digest::try_from(d)
+                        .map_err(|e| corrupt("rejection digest", e))?,
+                };
+                out.push((r, id));
             }
-            Ok(out)
+            let l = paged(out, page, |(_, id)| Cursor::new(id.to_string()));
+            Ok(Listed {
+                items: l.items.into_iter().map(|(r, _)| r).collect(),
+                next: l.next,
+            })
         })
     }
 
@@ -390,32 +411,42 @@ impl bosun_store::OpStore for SqliteStore {
         })
     }
 
-    fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>> {
+    fn ops_page(&self, state: Option<OpState>, page: &Page) -> Result<Listed<OpSummary>> {
+        // Newest first: (created_at, rowid) descending; the cursor is the
+        // last row's pair.
+        let after = page.after.as_ref().map(cursor_ints::<2>).transpose()?;
         self.with_conn(|c| {
             let mut st = c
-                .prepare(
-                    "SELECT jti, iss, runbook, targets, state, json_extract(decision, '$.outcome.kind'), created_at, updated_at
-                     FROM ops WHERE (?1 IS NULL OR state = ?1) ORDER BY created_at DESC, rowid DESC LIMIT ?2",
+                .prepare_cached(
+                    "SELECT jti, iss, runbook, targets, state, json_extract(decision, '$.outcome.kind'), created_at, updated_at, rowid
+                     FROM ops WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR (created_at, rowid) < (?2, ?3))
+                     ORDER BY created_at DESC, rowid DESC LIMIT ?4",
                 )
                 .map_err(be)?;
             let rows = st
-                .query_map(params![state.map(|s| s.as_str()), i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, Option<String>>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, i64>(7)?,
-                    ))
-                })
+                .query_map(
+                    params![state.map(|s| s.as_str()), after.map(|a| a[0]), after.map(|a| a[1]), page_limit(page)],
+                    |r| {
+                        Ok((
+                            (
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, i64>(3)?,
+                                r.get::<_, String>(4)?,
+                                r.get::<_, Option<String>>(5)?,
+                            ),
+                            r.get::<_, i64>(6)?,
+                            r.get::<_, i64>(7)?,
+                            r.get::<_, i64>(8)?,
+                        ))
+                    },
+                )
                 .map_err(be)?;
             let mut out = Vec::new();
             for row in rows {
-                let (jti, iss, runbook, targets, state, decision, created_at, updated_at) = row.map_err(be)?;
-                out.push(OpSummary {
+                let ((jti, iss, runbook, targets, state, decision), created_at, updated_at, rowid) = row.map_err(be)?;
+                let summary = OpSummary {
                     jti: jti_of(jti)?,
                     iss: KeyId::try_from(iss).map_err(|e| corrupt("issuer", e))?,
                     runbook,
@@ -424,9 +455,14 @@ impl bosun_store::OpStore for SqliteStore {
                     decision: decision.unwrap_or_default(),
                     created_at,
                     updated_at,
-                });
+                };
+                out.push((summary, rowid));
             }
-            Ok(out)
+            let l = paged(out, page, |(o, rowid)| Cursor::new(format!("{}.{rowid}", o.created_at)));
+            Ok(Listed {
+                items: l.items.into_iter().map(|(o, _)| o).collect(),
+                next: l.next,
+            })
         })
     }
 

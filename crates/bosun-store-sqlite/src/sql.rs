@@ -2,7 +2,7 @@
 //! `rusqlite`, shared by every area module.
 
 use bosun_model::{Jti, OpState, Role};
-use bosun_store::{Result, StoreError};
+use bosun_store::{Cursor, Listed, Page, Result, StoreError};
 use rusqlite::{Connection, Transaction, params};
 
 pub(crate) fn be(e: rusqlite::Error) -> StoreError {
@@ -130,4 +130,37 @@ pub(crate) fn exec_cached(
     tx.prepare_cached(sql)
         .and_then(|mut st| st.execute(p))
         .map_err(be)
+}
+
+/// The `LIMIT` that tells whether a page of `limit` is the last: one more.
+pub(crate) fn page_limit(page: &Page) -> i64 {
+    i64::try_from(page.limit)
+        .unwrap_or(i64::MAX)
+        .saturating_add(1)
+}
+
+/// Cuts a page's rows (read with [`page_limit`]) to its limit, with the
+/// cursor of its last row (made by `cursor`) when more rows follow.
+pub(crate) fn paged<T>(mut items: Vec<T>, page: &Page, cursor: impl Fn(&T) -> Cursor) -> Listed<T> {
+    let more = items.len() > page.limit;
+    items.truncate(page.limit);
+    let next = if more { items.last().map(cursor) } else { None };
+    Listed { items, next }
+}
+
+/// The position of a cursor made of integers separated by `.` (`n` of
+/// them), or [`StoreError::BadCursor`].
+pub(crate) fn cursor_ints<const N: usize>(c: &Cursor) -> Result<[i64; N]> {
+    let bad = || StoreError::BadCursor {
+        cursor: c.to_string(),
+    };
+    let mut out = [0; N];
+    let mut parts = c.as_str().split('.');
+    for slot in &mut out {
+        *slot = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
+    }
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(out)
 }

@@ -39,6 +39,12 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// A page asked to continue after a cursor this listing did not make.
+    #[error("`{cursor}` is not a cursor of this listing; start from the first page")]
+    BadCursor {
+        /// The cursor given.
+        cursor: String,
+    },
     /// The store was written by a newer version than this one reads.
     #[error("{} has schema version {found}, newer than this bosun understands ({supported}); upgrade bosun", path.display())]
     TooNew {

@@ -1,8 +1,8 @@
 //! The fleet as the store knows it: blockers, host states (drift and
 //! installed versions) and rollouts' status documents.
 
-use crate::Result;
 use crate::records::*;
+use crate::{Listed, Page, Result};
 
 /// The kind of the blocker filed with an unknown step outcome (a run that
 /// needs attention keeps its host locked until it is resolved).
@@ -14,8 +14,12 @@ pub trait FleetStore: Send + Sync {
     /// number. Idempotent: while an active blocker of the same kind,
     /// subject and op exists, its number is returned and nothing is written.
     fn file_blocker(&self, b: &NewBlocker) -> Result<u64>;
-    /// Blockers, newest first; only active ones unless `all`.
-    fn blockers(&self, all: bool) -> Result<Vec<BlockerRow>>;
+    /// Blockers, newest first; only active ones unless `all`: one page.
+    fn blockers_page(&self, all: bool, page: &Page) -> Result<Listed<BlockerRow>>;
+    /// Every blocker, newest first; only active ones unless `all`.
+    fn blockers(&self, all: bool) -> Result<Vec<BlockerRow>> {
+        crate::page::all_pages(|p| self.blockers_page(all, p))
+    }
     /// One blocker.
     fn blocker(&self, id: u64) -> Result<Option<BlockerRow>>;
     /// Resolves an active blocker, with its event. Refused

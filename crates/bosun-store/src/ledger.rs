@@ -2,17 +2,22 @@
 //! `bosun-ledger`), its rows and subtree hashes for proofs, and the signed
 //! checkpoints.
 
-use crate::Result;
 use crate::records::*;
+use crate::{Listed, Page, Result};
 use bosun_model::Jti;
 
 /// The ledger of events, its Merkle tree and its checkpoints.
 pub trait LedgerStore: Send + Sync {
-    /// Every event (ledger entry), or those of one op, in order. Every
+    /// Events (ledger entries), or those of one op, in order: one page. Every
     /// state change writes its events in its own transaction: the ledger
     /// is an RFC 6962 Merkle log (see `bosun-ledger`) of canonical-JSON
     /// entries, appended idempotently per (jti, kind, step and data).
-    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>>;
+    fn events_page(&self, jti: Option<&Jti>, page: &Page) -> Result<Listed<Event>>;
+    /// Every event, or those of one op, in order (every page of
+    /// [`LedgerStore::events_page`]).
+    fn events(&self, jti: Option<&Jti>) -> Result<Vec<Event>> {
+        crate::page::all_pages(|p| self.events_page(jti, p))
+    }
     /// Appends an event of its own (halt, resume, adoption).
     fn record_event(&self, e: &NewEvent) -> Result<()>;
     /// Appends many events in one transaction (group commit).

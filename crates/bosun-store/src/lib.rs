@@ -23,6 +23,7 @@ mod governance;
 mod ledger;
 mod notices;
 mod ops;
+mod page;
 pub mod records;
 mod runs;
 
@@ -32,6 +33,7 @@ pub use governance::GovernanceStore;
 pub use ledger::LedgerStore;
 pub use notices::NoticeStore;
 pub use ops::OpStore;
+pub use page::{ALL_PAGE, Cursor, Listed, Page};
 pub use records::*;
 pub use runs::{Queue, RunStore};
 

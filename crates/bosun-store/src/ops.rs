@@ -3,7 +3,7 @@
 //! approvals, and the reads of ops by id, prefix and state.
 
 use crate::records::*;
-use crate::{Result, SubmitConflict};
+use crate::{Listed, Page, Result, SubmitConflict};
 use bosun_model::{Jti, KeyId, OpState};
 
 /// Ops, their approvals and rejections, issuer sequence numbers and the
@@ -25,12 +25,21 @@ pub trait OpStore: Send + Sync {
     ) -> Result<Vec<std::result::Result<(), SubmitConflict>>>;
     /// Records a rejection (a check that failed at intake), with its event.
     fn record_rejection(&self, r: &Rejection) -> Result<()>;
-    /// Rejections, newest first.
-    fn rejections(&self, limit: usize) -> Result<Vec<Rejection>>;
+    /// Rejections, newest first: one page.
+    fn rejections_page(&self, page: &Page) -> Result<Listed<Rejection>>;
+    /// The newest `limit` rejections (the first page).
+    fn rejections(&self, limit: usize) -> Result<Vec<Rejection>> {
+        Ok(self.rejections_page(&Page::first(limit))?.items)
+    }
     /// One op with its approvals, run and step results.
     fn op(&self, jti: &Jti) -> Result<Option<OpRecord>>;
-    /// Ops, newest first, optionally only those in `state`.
-    fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>>;
+    /// Ops, newest first, optionally only those in `state`: one page.
+    fn ops_page(&self, state: Option<OpState>, page: &Page) -> Result<Listed<OpSummary>>;
+    /// The newest `limit` ops, optionally only those in `state` (the first
+    /// page).
+    fn list_ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpSummary>> {
+        Ok(self.ops_page(state, &Page::first(limit))?.items)
+    }
     /// The jtis of ops that start with `prefix`, in byte order, at most
     /// `limit`: how a short id a human typed is resolved. A jti equal to
     /// `prefix` comes first; a prefix with a character no id may hold

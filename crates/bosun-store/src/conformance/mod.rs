@@ -4,7 +4,7 @@
 //! (their own file, database or stream).
 //!
 //! The checks are grouped by area ([`ops`], [`runs`], [`ledger`],
-//! [`fleet`]); [`race`] holds the concurrent ones, where two threads race
+//! [`fleet`], and [`pages`] for the paged listings); [`race`] holds the concurrent ones, where two threads race
 //! for the same budget, lease, op jti or approval jti, so that a backend
 //! whose writes are not isolated fails. Each check panics with a message
 //! naming the broken contract: it is test code, compiled only with the
@@ -20,6 +20,7 @@ mod fixtures;
 pub mod fleet;
 pub mod ledger;
 pub mod ops;
+pub mod pages;
 pub mod race;
 pub mod runs;
 
@@ -28,6 +29,7 @@ pub use fixtures::{approval, jti, new_op};
 pub use fleet::*;
 pub use ledger::*;
 pub use ops::*;
+pub use pages::*;
 pub use race::*;
 pub use runs::*;
 
@@ -78,6 +80,7 @@ macro_rules! conformance_tests {
             one_controller_holds_the_lease,
             a_jti_submitted_twice_is_accepted_once,
             an_approval_jti_counts_once,
+            lists_page_with_a_cursor,
         );
     };
     (@each $make:expr; $($check:ident),* $(,)?) => {
