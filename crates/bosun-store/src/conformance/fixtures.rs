@@ -118,3 +118,16 @@ pub fn approval(id: &str, op: &NewOp, by: &str, verdict: Verdict) -> NewApproval
         received_at: 110,
     }
 }
+
+/// A refusal at intake (a bad signature), numbered `n` in its message
+/// (`bad <n>`) and its input digest.
+pub(crate) fn rejection(n: u8) -> Rejection {
+    Rejection {
+        at: 100,
+        check: "signature".into(),
+        message: format!("bad {n}"),
+        jti: None,
+        iss: None,
+        input_digest: Digest::of(&[n]),
+    }
+}

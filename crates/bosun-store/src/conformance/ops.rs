@@ -259,14 +259,7 @@ pub fn a_moved_budget_sends_the_op_back(b: &dyn Backend) {
 /// Refusals handed to `submit_ops` are recorded by its transaction, with
 /// their ledger entries, and alongside the batch's ops.
 pub fn rejections_commit_with_the_batch(b: &dyn Backend) {
-    let bad = |n: u8| Rejection {
-        at: 100,
-        check: "signature".into(),
-        message: format!("bad {n}"),
-        jti: None,
-        iss: None,
-        input_digest: Digest::of(&[n]),
-    };
+    let bad = rejection;
     let size = b.ledger_size().unwrap();
     let op = new_op("r1", "claude", 1, &["h1"], false, OpState::Approved);
     let r = b.submit_ops(&[op], &[bad(1), bad(2)]).unwrap();

@@ -3,7 +3,7 @@
 //! every item once, in the order of one big page, and the last page has no
 //! cursor.
 
-use bosun_model::{Digest, OpState};
+use bosun_model::OpState;
 
 use super::fixtures::*;
 use crate::records::*;
@@ -59,14 +59,7 @@ pub fn lists_page_with_a_cursor(b: &dyn Backend) {
     let last = b.ops_page(None, &Page::first(7)).unwrap();
     assert_eq!(last.next, None, "a page that holds the rest is the last");
 
-    let rej = |n: u8| Rejection {
-        at: 100,
-        check: "signature".into(),
-        message: format!("bad {n}"),
-        jti: None,
-        iss: None,
-        input_digest: Digest::of(&[n]),
-    };
+    let rej = rejection;
     for n in 0..5 {
         b.record_rejection(&rej(n)).unwrap();
     }
