@@ -117,6 +117,18 @@ fn dependency_rules_hold() {
         sqlite.is_empty(),
         "bosun-store-sqlite may depend only on bosun-store, bosun-model and bosun-ledger, found {sqlite:?}"
     );
+    // Only the pipeline opens a backend; everything else sees the traits.
+    for c in crates
+        .iter()
+        .copied()
+        .chain(["bosun"])
+        .filter(|c| *c != "bosun-control")
+    {
+        assert!(
+            !deps(c).iter().any(|d| d == "bosun-store-sqlite"),
+            "{c} must not depend on bosun-store-sqlite: only bosun-control opens the store"
+        );
+    }
     let ws = deps("bosun-workspace");
     assert!(
         !ws.iter()
