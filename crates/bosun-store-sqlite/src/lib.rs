@@ -7,7 +7,7 @@
 //! across processes, and `busy_timeout` makes a second process wait rather
 //! than fail. Every public method is one `IMMEDIATE` transaction. One module
 //! per area trait of `bosun-store`; the schema and its migrations are the
-//! `.sql` files under `src/sql/` ([`schema`]).
+//! `.sql` files under `src/sql/` (`schema.rs`).
 #![deny(missing_docs)]
 
 mod checkpoint;
@@ -17,7 +17,7 @@ mod ledger;
 mod notices;
 mod ops;
 mod runs;
-pub mod schema;
+mod schema;
 mod sql;
 #[cfg(test)]
 mod tests;
