@@ -59,7 +59,7 @@ pub fn holding(kinds: &Kinds, active: &[BlockerRow], plan: &Plan) -> Vec<Hold> {
         .iter()
         // An unknown outcome holds its host through the run's lock, with
         // the step report that releases it in its message.
-        .filter(|b| b.active() && b.kind != bosun_store::sqlite::UNKNOWN_OUTCOME)
+        .filter(|b| b.active() && b.kind != bosun_store::UNKNOWN_OUTCOME)
         .filter(|b| kinds.holds(&b.kind, &b.subject, &view))
         .map(|b| {
             let kind = kinds.get(&b.kind);

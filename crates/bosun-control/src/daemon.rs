@@ -178,7 +178,7 @@ impl Daemon {
         };
         let sign = || match crate::ledger::checkpoint(&ctl, &signer) {
             // Another writer signed the same size first: nothing to do.
-            Ok(_) | Err(ControlError::Store(StoreError::Conflict(_))) => {}
+            Ok(_) | Err(ControlError::Store(StoreError::Stale(_))) => {}
             Err(e) => fail(e),
         };
         while !stop.load(Ordering::Relaxed) {

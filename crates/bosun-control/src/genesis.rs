@@ -21,7 +21,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bosun_store::{Backend, DbPresence, NewEvent, SqliteStore, StoreError};
+use bosun_store::prelude::*;
+use bosun_store::{DbPresence, NewEvent, StoreError};
+use bosun_store_sqlite::SqliteStore;
 use bosun_workspace::Workspace;
 use serde::Serialize;
 
@@ -121,9 +123,7 @@ pub fn open_store(ws: &Workspace) -> Result<Arc<dyn Backend>> {
         }
         Err(e) => return Err(e.into()),
     };
-    if bosun_store::Store::ledger_size(&store)? == 0
-        && bosun_store::Store::checkpoints(&store)?.is_empty()
-    {
+    if store.ledger_size()? == 0 && store.checkpoints()?.is_empty() {
         return Err(lost(ws, key, StoreLoss::NoEntries));
     }
     Ok(Arc::new(store))
@@ -214,8 +214,8 @@ pub fn reinitialise(
     let found = match SqliteStore::probe(&db)? {
         DbPresence::Present => {
             let store = SqliteStore::open_existing(&db)?;
-            let size = bosun_store::Store::ledger_size(&store)?;
-            let cps = bosun_store::Store::checkpoints(&store)?.len();
+            let size = store.ledger_size()?;
+            let cps = store.checkpoints()?.len();
             if size > 0 || cps > 0 {
                 return Err(crate::hinted(
                     format!(

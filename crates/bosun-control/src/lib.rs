@@ -34,7 +34,7 @@ pub mod views;
 use std::sync::Arc;
 
 use bosun_store::Backend;
-use bosun_store::SqliteStore;
+use bosun_store_sqlite::SqliteStore;
 use bosun_workspace::Workspace;
 
 pub use genesis::StoreLoss;

@@ -223,7 +223,9 @@ impl Control {
                 }
                 match self.store.resolve_blocker(id, by.as_str(), &how, now) {
                     Ok(()) => Effect::Done,
-                    Err(StoreError::Conflict(m)) => return refuse("state", m),
+                    Err(StoreError::Conflict(m) | StoreError::NotFound(m)) => {
+                        return refuse("state", m);
+                    }
                     Err(e) => return Err(e.into()),
                 }
             }

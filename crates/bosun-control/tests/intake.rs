@@ -401,6 +401,11 @@ fn a_store_failure_in_a_later_round_answers_only_that_round() {
     let b = answers[1].as_ref().unwrap_err();
     assert_eq!(b.check, "store", "{b:?}");
     assert!(b.message.contains("submit it again"), "{}", b.message);
+    assert!(
+        b.message.contains("injected failure"),
+        "the store's cause is kept: {}",
+        b.message
+    );
     let jti = bosun_model::Jti::parse(&second_jti).unwrap();
     assert!(
         fx.ctl.store.op(&jti).unwrap().is_none(),

@@ -1,4 +1,4 @@
-//! The records a [`crate::Store`] keeps and returns.
+//! The records a [`crate::Backend`] keeps and returns.
 
 use bosun_model::{ApprovalClaims, Decision, Digest, Jti, KeyId, OpClaims, OpState, Plan, Role};
 use serde::{Deserialize, Serialize};

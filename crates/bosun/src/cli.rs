@@ -1618,8 +1618,7 @@ fn checkpoint_quietly(ctx: &Ctx) {
         let ctl = ctx.control()?;
         let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
         match ledger::checkpoint(&ctl, &signer) {
-            Ok(_)
-            | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Conflict(_))) => {
+            Ok(_) | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Stale(_))) => {
                 Ok(())
             }
             Err(e) => Err(e),
@@ -1721,7 +1720,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                     match ledger::checkpoint(&ctl, &signer) {
                         Ok(_)
                         | Err(bosun_control::ControlError::Store(
-                            bosun_store::StoreError::Conflict(_),
+                            bosun_store::StoreError::Stale(_),
                         )) => {}
                         Err(e) => eprintln!("ledger checkpoint: {e}"),
                     }

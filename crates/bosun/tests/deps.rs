@@ -55,6 +55,9 @@ const RULES: &[(&str, &[&str])] = &[
     ("bosun", &["*"]),
 ];
 
+/// Only bosun-control opens a database: the faces go through it.
+const ONLY_CONTROL_OPENS_THE_STORE: &[&str] = &["bosun-store-sqlite"];
+
 /// Crates that only the CLI (the edge) may use.
 const EDGE_ONLY: &[&str] = &[
     "clap",
@@ -121,6 +124,11 @@ fn every_crate_keeps_its_dependency_rule() {
             if ours && !allowed.contains(&"*") && !allowed.contains(&d.as_str()) {
                 broken.push(format!(
                     "{krate} may not depend on {d} (allowed: {allowed:?})"
+                ));
+            }
+            if krate != "bosun-control" && ONLY_CONTROL_OPENS_THE_STORE.contains(&d.as_str()) {
+                broken.push(format!(
+                    "{krate} depends on {d}: only bosun-control opens the store"
                 ));
             }
             if krate != "bosun" && EDGE_ONLY.contains(&d.as_str()) {

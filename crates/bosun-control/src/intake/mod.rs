@@ -184,10 +184,17 @@ pub(crate) fn check_envelope(
 /// The answer for an op whose commit failed after an earlier transaction of
 /// the same [`Control::commit`] went in: this op was not written.
 fn later_failure(e: &bosun_store::StoreError) -> Rejected {
+    // The message is all the submitter sees: the error with its causes.
+    let mut why = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        why.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
     reject(
         "store",
         format!(
-            "the store failed while this op was decided again; nothing of it was written ({e}); submit it again"
+            "the store failed while this op was decided again; nothing of it was written ({why}); submit it again"
         ),
         None,
     )

@@ -1,24 +1,30 @@
-//! Runs the backend conformance suite against the SQLite store, each check
-//! on its own fresh database file.
+//! The backend conformance suite against the SQLite store (one test per
+//! check, each on its own fresh database file), and what only this backend
+//! has: reopening a file and migrating older schemas.
 
-use bosun_store::SqliteStore;
-use bosun_store::conformance::{Backend, run_all};
+use bosun_store::conformance::Fresh;
+use bosun_store_sqlite::SqliteStore;
 
-#[test]
-fn sqlite_passes_the_conformance_suite() {
+/// A fresh store in its own temporary directory.
+#[expect(
+    clippy::unwrap_used,
+    reason = "test fixture: a store that cannot open fails the test"
+)]
+fn fresh() -> Fresh {
     let dir = tempfile::tempdir().unwrap();
-    let n = std::cell::Cell::new(0);
-    run_all(&|| {
-        n.set(n.get() + 1);
-        let path = dir.path().join(format!("s{}.db", n.get()));
-        Box::new(SqliteStore::open(&path).unwrap()) as Box<dyn Backend>
-    });
+    let store = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    Fresh {
+        backend: Box::new(store),
+        keep: Box::new(dir),
+    }
 }
+
+bosun_store::conformance_tests!(fresh);
 
 #[test]
 fn reopening_keeps_everything() {
     use bosun_model::OpState;
-    use bosun_store::Store;
+    use bosun_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.db");
     let op =
@@ -37,7 +43,7 @@ fn reopening_keeps_everything() {
 
 #[test]
 fn schema_1_events_become_ledger_entries() {
-    use bosun_store::Store;
+    use bosun_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     {
@@ -67,7 +73,8 @@ fn schema_1_events_become_ledger_entries() {
 #[test]
 fn schema_3_ledger_nodes_move_to_in_order_positions() {
     use bosun_model::{KeyId, OpState};
-    use bosun_store::{NewEvent, Queue, Store};
+    use bosun_store::NewEvent;
+    use bosun_store::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("v3.db");
     let mut nodes = Vec::new();
