@@ -39,9 +39,7 @@ pub(crate) fn active_blocker(tx: &Transaction<'_>, id: u64) -> Result<BlockerRow
         )
         .optional()
         .map_err(be)?
-        .ok_or_else(|| {
-            StoreError::NotFound(format!("no blocker {id} (see `bosun blockers list --all`)"))
-        })?;
+        .ok_or_else(|| StoreError::NotFound(format!("no blocker {id}")))?;
     if !b.active() {
         return Err(StoreError::Conflict(format!(
             "blocker {id} was already resolved by {}",
@@ -130,7 +128,7 @@ impl bosun_store::FleetStore for SqliteStore {
             let b = active_blocker(tx, id)?;
             if b.kind == UNKNOWN_OUTCOME {
                 return Err(StoreError::Conflict(format!(
-                    "blocker {id} is an unknown step outcome: it is resolved by reporting what happened, `bosun step report {} <step> --host {} --status pass|fail`",
+                    "blocker {id} is an unknown step outcome: it is resolved by reporting how the step of op {} on host `{}` ended",
                     b.op.unwrap_or_default(),
                     b.subject
                 )));
