@@ -7,15 +7,7 @@
 //! and no `--yes`); 2 usage error; 3 an input was refused by a check
 //! (intake, approval, adoption), with the check named.
 
-mod bench;
-mod bench_rollout;
-mod bench_trust;
-mod check;
-mod cli;
-mod consent;
-mod demo;
-mod fleet_cli;
-mod ledger_cli;
+mod commands;
 mod output;
 mod passphrase;
 
@@ -27,8 +19,8 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    match cli::run(args) {
+    let args = commands::Cli::parse();
+    match commands::run(args) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");

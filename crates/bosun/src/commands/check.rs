@@ -11,17 +11,19 @@ use bosun_control::{Control, Result, client, now};
 use bosun_model::{KeyId, OpState};
 use serde_json::json;
 
-use crate::cli::{Ctx, PlanArgs, other, print_progress, refused};
+use super::plan::PlanArgs;
+use super::work::print_progress;
+use super::{Ctx, other, refused};
 
 /// How long `plan --check` waits for a daemon's controller to run the op.
 const WAIT: Duration = Duration::from_secs(120);
 
 /// Signs the check op as `who`, submits it, runs it (or waits for the
 /// daemon to) and prints what each check reported.
-pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
+pub(crate) fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
-    let plan = crate::cli::plan_of(&gov, p)?;
+    let plan = super::plan::plan_of(&gov, p)?;
     let plan = bosun_runbook::check_plan(plan).map_err(|e| other(e.to_string()))?;
     let who = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
     let key = client::load_secret(&ctx.keys, &who)?;

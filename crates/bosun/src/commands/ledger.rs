@@ -9,11 +9,11 @@ use bosun_control::{Result, ledger};
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::{Ctx, other};
+use super::{Ctx, other};
 use crate::output::time;
 
 #[derive(Subcommand, Debug)]
-pub enum LedgerCmd {
+pub(crate) enum LedgerCmd {
     /// Sign a checkpoint (C2SP tlog-checkpoint) over the entries recorded
     /// since the last one, with the workspace's ledger key. `serve` does
     /// this every second while there are new entries.
@@ -148,7 +148,7 @@ fn read_vkey(arg: &str) -> Result<bosun_ledger::NoteVerifier> {
     bosun_ledger::NoteVerifier::parse(text.trim()).map_err(|e| other(e.to_string()))
 }
 
-pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
+pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
     match cmd {
         LedgerCmd::VerifyProof { file, key } => {
             let v = read_vkey(&key)?;

@@ -10,7 +10,8 @@ use bosun_control::{Control, ControlError, Result, client, now};
 use bosun_model::{Jti, KeyId, Name, OpState, Role, Verdict};
 use bosun_workspace::{KeyRegistry, Workspace};
 
-use crate::cli::{explain_text, print_progress};
+use super::policy::explain_text;
+use super::work::print_progress;
 use crate::output::table;
 
 fn other(s: impl Into<String>) -> ControlError {
@@ -52,7 +53,7 @@ fn rollout(
     let status = |title: &str| -> Result<bosun_control::rollout::Status> {
         let st = ctl.rollout_status(rid)?;
         println!("-- bosun rollout status {rid}  ({title})");
-        crate::fleet_cli::print_status(&st);
+        super::rollout::print_status(&st);
         Ok(st)
     };
 
@@ -111,7 +112,7 @@ fn rollout(
     status("a bar failed: the rollout halts")?;
 
     say("15. The failed bar filed a blocker; it holds exactly what it should");
-    crate::fleet_cli::print_blockers(ctl)?;
+    super::blockers::print_blockers(ctl)?;
     let gov = ctl.governed()?;
     let params = BTreeMap::from([("version".to_string(), "2.5.1".to_string())]);
     for h in ["web-2", "web-1"] {
@@ -149,12 +150,12 @@ fn rollout(
     status("rolled back")?;
 
     say("17. bosun hosts status");
-    crate::fleet_cli::print_host_status(ctl, &ctl.ws.inventory()?.hosts)?;
+    super::hosts::print_host_status(ctl, &ctl.ws.inventory()?.hosts)?;
     Ok(())
 }
 
 /// Runs the demo in a temporary directory.
-pub fn run() -> Result<()> {
+pub(crate) fn run() -> Result<()> {
     let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
     let root = tmp.path().join("homelab");
     let keys = tmp.path().join("keys");

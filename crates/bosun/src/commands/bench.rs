@@ -9,11 +9,14 @@
 //!   the commit that made its op durable (no coordinated omission).
 //! - `policy`: one decision against 500 rules, indexed by runbook.
 //! - `trust`: quoting and the controller's dispatch checks, per op
-//!   (`bench_trust`).
+//!   (`bench::trust`).
 //! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
 //! - `ledger`: ledger appends (group-committed batches), `ledger verify` of
 //!   the whole log, inclusion-proof generation, storage per entry; and,
 //!   beside it, one git commit per event (what the seed's users do today).
+
+mod rollout;
+mod trust;
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -159,15 +162,13 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
-        BenchCmd::Trust { hosts, iters, json } => {
-            crate::bench_trust::run(hosts.max(1), iters.max(1), json)
-        }
+        BenchCmd::Trust { hosts, iters, json } => trust::run(hosts.max(1), iters.max(1), json),
         BenchCmd::Rollout {
             hosts,
             waves,
             parallel,
             json,
-        } => crate::bench_rollout::run(hosts.max(1), waves, parallel.max(1), json),
+        } => rollout::run(hosts.max(1), waves, parallel.max(1), json),
         BenchCmd::Ledger {
             entries,
             batch,

@@ -1,0 +1,243 @@
+//! The commands: one file per top-level verb or group of verbs, its clap
+//! definition beside its handler. This module holds the root parser
+//! ([`Cli`]), the dispatch ([`run`]) and what several verbs share: the
+//! context ([`Ctx`]), argument helpers, and how a refusal is reported.
+
+mod adopt;
+mod approve;
+pub(crate) mod bench;
+mod blockers;
+mod check;
+mod consent;
+mod demo;
+mod halt;
+mod hosts;
+mod init;
+mod key;
+mod ledger;
+mod ops;
+mod plan;
+mod policy;
+mod remind;
+mod rollout;
+mod runbook;
+mod serve;
+mod status;
+mod step;
+mod submit;
+mod work;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bosun_control::intake::Rejected;
+use bosun_control::{Control, ControlError, Result, now};
+use bosun_model::{Act, KeyId, Name};
+use bosun_workspace::Workspace;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+/// bosun — agents propose, policy decides, humans consent, workers execute,
+/// the ledger remembers.
+///
+/// Every change is a signed op with a plan; the keeper policy decides
+/// whether it runs alone, needs human approvals, or is denied; the
+/// controller runs approved ops exactly once and records every step.
+///
+/// Start with `bosun demo`, or: `bosun init lab && cd lab && bosun key new
+/// alice --role operator && bosun adopt --as alice`.
+#[derive(Parser, Debug)]
+#[command(name = "bosun", version, about, long_about, propagate_version = true)]
+pub struct Cli {
+    /// The workspace directory (holds bosun.toml).
+    #[arg(
+        short = 'w',
+        long,
+        global = true,
+        env = "BOSUN_WORKSPACE",
+        default_value = "."
+    )]
+    workspace: PathBuf,
+    /// Where private keys live (mode 0600; default $XDG_CONFIG_HOME/bosun/keys).
+    #[arg(long, global = true, env = "BOSUN_KEY_DIR")]
+    key_dir: Option<PathBuf>,
+    /// FOR CI ONLY: read protected keys' passphrase from the first line of
+    /// this file (mode 0600) instead of asking on the terminal. Never set it
+    /// in an operator's shell: an agent running there would inherit it.
+    #[arg(long, global = true, env = "BOSUN_PASSPHRASE_FILE")]
+    passphrase_file: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    Init(init::InitArgs),
+    /// Manage identities.
+    #[command(subcommand)]
+    Key(key::KeyCmd),
+    Adopt(adopt::AdoptArgs),
+    Status(status::StatusArgs),
+    Plan(plan::PlanCmdArgs),
+    Submit(submit::SubmitArgs),
+    Approve(approve::ApproveArgs),
+    Deny(approve::DenyArgs),
+    /// List and inspect ops.
+    #[command(subcommand)]
+    Ops(ops::OpsCmd),
+    /// Explain policy decisions.
+    #[command(subcommand)]
+    Policy(policy::PolicyCmd),
+    Halt(halt::HaltArgs),
+    Resume(halt::ResumeArgs),
+    Serve(serve::ServeArgs),
+    Work(work::WorkArgs),
+    /// The tamper-evident ledger: checkpoints, verification, proofs.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCmd),
+    /// Report how a step without a command went (a human step).
+    #[command(subcommand)]
+    Step(step::StepCmd),
+    /// The runbook catalog: list, show, validate, graph.
+    #[command(subcommand)]
+    Runbook(runbook::RunbookCmd),
+    /// The inventory and each host's state: `hosts status` is one line per
+    /// host (last op, version, drift, pending approvals, blockers).
+    #[command(subcommand)]
+    Hosts(hosts::HostsCmd),
+    /// Typed, scoped stops: what each kind halts; list, file, resolve.
+    #[command(subcommand, long_about = blockers::BLOCKERS_HELP)]
+    Blockers(blockers::BlockersCmd),
+    /// Canary-first rollouts: start, status, promote, drill, rollback, abort.
+    #[command(subcommand, long_about = rollout::ROLLOUT_HELP)]
+    Rollout(rollout::RolloutCmd),
+    Remind(remind::RemindArgs),
+    Snooze(remind::SnoozeArgs),
+    /// Watch bosun do its main job in a throwaway workspace.
+    Demo,
+    /// Measure intake, policy decisions and signature verification.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
+}
+
+pub(crate) fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+fn key_id(s: &str) -> Result<KeyId> {
+    KeyId::parse(s).map_err(|e| other(e.to_string()))
+}
+
+pub(crate) fn parse_params(ps: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for p in ps {
+        let Some((k, v)) = p.split_once('=') else {
+            return Err(other(format!("--param `{p}` is not of the form key=value")));
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+/// The hosts `--target` selectors pick from the inventory in force (names,
+/// `*` globs, `tag:x`, `arch:a`, `!…` to take out; infra hosts by name
+/// only): what the op is signed for.
+pub(crate) fn targets(inv: &bosun_workspace::Inventory, ts: &[String]) -> Result<Vec<Name>> {
+    if ts.is_empty() {
+        return Err(other(
+            "no target hosts: give at least one `--target <selector>` (a host, web-*, tag:x, arch:aarch64, !tag:x)",
+        ));
+    }
+    Ok(inv
+        .select(ts)
+        .map_err(|e| other(format!("--target: {e}")))?
+        .into_iter()
+        .map(|h| h.name)
+        .collect())
+}
+
+pub(crate) struct Ctx {
+    pub(crate) workspace: PathBuf,
+    pub(crate) key_dir: PathBuf,
+    /// The key directory, asking passphrases on the terminal.
+    pub(crate) keys: bosun_sign::KeyDir,
+}
+
+impl Ctx {
+    pub(crate) fn control(&self) -> Result<Control> {
+        Control::open(Workspace::open(&self.workspace)?)
+    }
+}
+
+pub(crate) fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
+    if json_out {
+        println!(
+            "{}",
+            json!({"rejected": true, "check": rej.check, "message": rej.message, "jti": rej.jti})
+        );
+    } else {
+        eprintln!("refused: {rej}");
+    }
+    ExitCode::from(3)
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let key_dir = cli
+        .key_dir
+        .clone()
+        .unwrap_or_else(bosun_sign::default_key_dir);
+    let ctx = Ctx {
+        workspace: cli.workspace.clone(),
+        keys: bosun_sign::KeyDir::new(&key_dir).with_passphrase(std::sync::Arc::new(
+            crate::passphrase::Prompt {
+                file: cli.passphrase_file.clone(),
+            },
+        )),
+        key_dir,
+    };
+    match cli.cmd {
+        Cmd::Init(a) => init::run(&ctx, a),
+        Cmd::Key(c) => key::run(&ctx, c),
+        Cmd::Adopt(a) => adopt::run(&ctx, a),
+        Cmd::Status(a) => status::run(&ctx, a),
+        Cmd::Plan(a) => plan::run(&ctx, a),
+        Cmd::Submit(a) => submit::run(&ctx, a),
+        Cmd::Approve(a) => approve::approve(&ctx, a),
+        Cmd::Deny(a) => approve::deny(&ctx, a),
+        Cmd::Ops(c) => ops::run(&ctx, c),
+        Cmd::Policy(c) => policy::run(&ctx, c),
+        Cmd::Halt(a) => halt::halt(&ctx, a),
+        Cmd::Resume(a) => halt::resume(&ctx, a),
+        Cmd::Serve(a) => serve::run(&ctx, a),
+        Cmd::Work(a) => work::run(&ctx, a),
+        Cmd::Ledger(c) => ledger::run(&ctx, c),
+        Cmd::Step(c) => step::run(&ctx, c),
+        Cmd::Runbook(c) => runbook::run(&ctx, c),
+        Cmd::Hosts(c) => hosts::run(&ctx.control()?, c),
+        Cmd::Blockers(c) => blockers::run(&ctx.control()?, &ctx.keys, c),
+        Cmd::Rollout(c) => rollout::run(&ctx.control()?, &ctx.keys, c),
+        Cmd::Remind(a) => remind::remind(&ctx, a),
+        Cmd::Snooze(a) => remind::snooze(&ctx, a),
+        Cmd::Demo => demo::run().map(|()| ExitCode::SUCCESS),
+        Cmd::Bench(b) => bench::run(b).map(|()| ExitCode::SUCCESS),
+    }
+}
+
+/// Signs `act` as `who` (its key from `keys`) and has bosun-control verify
+/// and apply it. A refusal is printed as intake's are, with its check, and
+/// comes back as the exit code (3) to return.
+pub(crate) fn statement(
+    keys: &bosun_sign::KeyDir,
+    ctl: &Control,
+    who: &str,
+    act: Act,
+    json_out: bool,
+) -> Result<std::result::Result<bosun_control::statement::Applied, ExitCode>> {
+    let id = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
+    Ok(match ctl.state_as(keys, &id, act, now())? {
+        Ok(a) => Ok(a),
+        Err(rej) => Err(refused(&rej, json_out)),
+    })
+}

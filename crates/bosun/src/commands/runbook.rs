@@ -1,0 +1,215 @@
+//! `bosun runbook`: the catalog on disk — list, show, validate, graph.
+
+use std::process::ExitCode;
+
+use bosun_control::{Control, Result};
+use bosun_workspace::Workspace;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Ctx, other};
+use crate::output::table;
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RunbookCmd {
+    /// The runbooks in runbooks/, and whether each is adopted.
+    List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One runbook: flags, parameters, steps and their dependencies.
+    Show {
+        /// The runbook id.
+        id: String,
+        /// Output JSON (the parsed definition).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check runbook files (all, or one) and report every problem with file:line:col.
+    Validate {
+        /// Only this runbook.
+        id: Option<String>,
+    },
+    /// The step graph as Mermaid (default) or Graphviz DOT.
+    Graph {
+        /// The runbook id.
+        id: String,
+        /// `mermaid` or `dot`.
+        #[arg(long, default_value = "mermaid", value_parser = ["mermaid", "dot"])]
+        format: String,
+    },
+}
+
+/// Runs `bosun runbook …`.
+pub(crate) fn run(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
+    runbook_cmd(ctx, cmd)
+}
+
+fn disk_runbook(ws: &Workspace, id: &str) -> Result<(String, String)> {
+    ws.disk_runbooks()?
+        .into_iter()
+        .find(|(i, _, _)| i == id)
+        .map(|(_, p, t)| (p, t))
+        .ok_or_else(|| {
+            other(format!(
+                "no runbook `{id}` in runbooks/ (see `bosun runbook list`)"
+            ))
+        })
+}
+
+fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
+    let ws = Workspace::open(&ctx.workspace)?;
+    match cmd {
+        RunbookCmd::List { json: j } => {
+            let ctl = Control::open(ws.clone())?;
+            let mut rows = Vec::new();
+            let mut js = Vec::new();
+            for (id, path, text) in ws.disk_runbooks()? {
+                let adopted = ctl
+                    .store
+                    .adopted(&bosun_control::governed::runbook_subject(&id))?;
+                let state = match adopted {
+                    None => "no",
+                    Some(a) if a.digest == bosun_model::Digest::of(text.as_bytes()) => "yes",
+                    Some(_) => "differs",
+                };
+                let parsed = bosun_runbook::parse_runbook(&path, &text);
+                let (desc, ro, steps, valid) = match &parsed {
+                    Ok(rb) => (rb.description.clone(), rb.read_only, rb.steps.len(), true),
+                    Err(_) => (String::new(), false, 0, false),
+                };
+                rows.push(vec![
+                    id.clone(),
+                    if ro { "read-only" } else { "changes" }.into(),
+                    steps.to_string(),
+                    state.into(),
+                    if valid {
+                        desc.clone()
+                    } else {
+                        "INVALID: bosun runbook validate".into()
+                    },
+                ]);
+                js.push(json!({"id": id, "path": path, "read_only": ro, "steps": steps, "adopted": state, "valid": valid, "description": desc}));
+            }
+            if j {
+                println!("{}", serde_json::Value::Array(js));
+            } else {
+                table(&["id", "kind", "steps", "adopted", "description"], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunbookCmd::Show { id, json: j } => {
+            let (path, text) = disk_runbook(&ws, &id)?;
+            let rb =
+                bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
+            if j {
+                println!(
+                    "{}",
+                    serde_json::to_string(&rb).map_err(|e| other(e.to_string()))?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("{} — {}", rb.id, rb.description);
+            println!(
+                "{}{}  ({path})",
+                if rb.read_only {
+                    "read-only"
+                } else {
+                    "changes hosts"
+                },
+                if rb.destructive { ", DESTRUCTIVE" } else { "" }
+            );
+            for (name, p) in &rb.params {
+                let d = p.default.as_ref().map(bosun_runbook::def::value_to_string);
+                println!(
+                    "  param {name}: {:?}{}{}",
+                    p.ty,
+                    d.map(|d| format!(" = {d}")).unwrap_or_default(),
+                    if p.required { " (required)" } else { "" }
+                );
+            }
+            for c in &rb.preconditions {
+                println!("  before: {c}");
+            }
+            for st in &rb.steps {
+                let deps: Vec<String> = st
+                    .depends_on
+                    .iter()
+                    .map(|d| format!("{} ({:?})", d.step, d.kind))
+                    .collect();
+                println!(
+                    "  step {} [{:?}]{}{}",
+                    st.id,
+                    st.actor,
+                    if deps.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after {}", deps.join(", "))
+                    },
+                    if st.idempotent { " idempotent" } else { "" }
+                );
+                if let Some(c) = &st.cmd {
+                    println!("      $ {c}");
+                }
+            }
+            for c in &rb.postconditions {
+                println!("  after: {c}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunbookCmd::Validate { id } => {
+            let mut bad = 0;
+            let mut n = 0;
+            for (rid, path, text) in ws.disk_runbooks()? {
+                if id.as_deref().is_some_and(|want| want != rid) {
+                    continue;
+                }
+                n += 1;
+                match bosun_runbook::parse_runbook(&path, &text) {
+                    Ok(rb) if rb.id.as_str() == rid => {
+                        println!("ok  {path}");
+                        for w in bosun_runbook::raw_places(&path, &text, &rb) {
+                            eprintln!("warning: {w}");
+                        }
+                    }
+                    Ok(rb) => {
+                        bad += 1;
+                        eprintln!(
+                            "{path}:1:1: its id is `{}`, not the file name `{rid}`",
+                            rb.id
+                        );
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        eprintln!("{e}");
+                    }
+                }
+            }
+            if n == 0 {
+                return Err(other(match id {
+                    Some(i) => format!("no runbook `{i}` in runbooks/"),
+                    None => "no runbooks in runbooks/".into(),
+                }));
+            }
+            if bad > 0 {
+                return Err(other(format!("{bad} of {n} runbook(s) are invalid")));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunbookCmd::Graph { id, format } => {
+            let (path, text) = disk_runbook(&ws, &id)?;
+            let rb =
+                bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
+            print!(
+                "{}",
+                if format == "dot" {
+                    bosun_runbook::dot(&rb)
+                } else {
+                    bosun_runbook::mermaid(&rb)
+                }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `bosun status`: what is in force, what drifted, the halt, the queue,
+//! the controller.
+
+use std::process::ExitCode;
+
+use bosun_control::{Result, now};
+use bosun_model::OpState;
+use clap::Args;
+use serde_json::json;
+
+use super::Ctx;
+use crate::output::time;
+
+/// What is in force, what drifted, the halt, the queue, the controller.
+#[derive(Args, Debug)]
+pub(crate) struct StatusArgs {
+    /// Output JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Runs `bosun status`.
+pub(crate) fn run(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode> {
+    status(ctx, a.json)
+}
+
+fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let adopted = ctl.store.adopted_all()?;
+    let drift = match ctl.governed() {
+        Ok(g) => g.drift,
+        Err(e) => vec![e.to_string()],
+    };
+    let halt = ctl.store.halt()?;
+    let depth = ctl.store.depth()?;
+    let lease = ctl.store.lease_holder(now())?;
+    let pending = ctl.store.list_ops(Some(OpState::PendingApproval), 1000)?;
+    let attention = ctl.store.list_ops(Some(OpState::NeedsAttention), 1000)?;
+    let proposals = ctl.store.proposals()?;
+    let blockers = ctl.store.blockers(false)?;
+    let rollouts: Vec<(String, String)> = ctl
+        .store
+        .rollouts()?
+        .iter()
+        .filter_map(|r| ctl.rollout_status(&r.id).ok())
+        .filter(|st| st.phase == bosun_control::rollout::Phase::Active)
+        .map(|st| (st.id, st.next))
+        .collect();
+    if j {
+        println!(
+            "{}",
+            json!({
+                "workspace": ctl.ws.config.name,
+                "adopted": adopted.iter().map(|a| json!({"subject": a.subject, "digest": a.digest, "at": time(a.adopted_at)})).collect::<Vec<_>>(),
+                "drift": drift,
+                "halt": halt,
+                "queue_depth": depth,
+                "controller": lease.map(|l| json!({"holder": l.holder, "token": l.token, "expires_at": time(l.expires_at)})),
+                "pending_approval": pending.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
+                "needs_attention": attention.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
+                "open_proposals": proposals.iter().map(|p| p.id.to_string()).collect::<Vec<_>>(),
+                "active_blockers": blockers.iter().map(|b| json!({"id": b.id, "kind": b.kind, "subject": b.subject})).collect::<Vec<_>>(),
+                "active_rollouts": rollouts.iter().map(|(id, next)| json!({"id": id, "next": next})).collect::<Vec<_>>(),
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("workspace  {}", ctl.ws.config.name);
+    match &halt {
+        Some(h) => println!("HALTED     by {} since {}: {}", h.by, time(h.since), h.why),
+        None => println!("dispatch   running"),
+    }
+    match &lease {
+        Some(l) => println!(
+            "controller {} (token {}, lease until {})",
+            l.holder,
+            l.token,
+            time(l.expires_at)
+        ),
+        None => {
+            println!("controller none (start one with `bosun serve`, or `bosun work --until-idle`)")
+        }
+    }
+    println!("queue      {depth} op(s) waiting");
+    println!("pending    {} op(s) waiting for approval", pending.len());
+    if !blockers.is_empty() {
+        println!(
+            "BLOCKERS   {} active: {} (bosun blockers list)",
+            blockers.len(),
+            blockers
+                .iter()
+                .take(5)
+                .map(|b| format!("{}#{} on {}", b.kind, b.id, b.subject))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    for (id, next) in &rollouts {
+        println!("rollout    {id}: {next}");
+    }
+    if !attention.is_empty() {
+        println!(
+            "ATTENTION  {} op(s) need a human: {}",
+            attention.len(),
+            attention
+                .iter()
+                .map(|o| o.jti.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    println!("in force:");
+    for a in &adopted {
+        println!(
+            "  {:<24} {}  adopted {}",
+            a.subject,
+            a.digest.short(),
+            time(a.adopted_at)
+        );
+    }
+    for p in &proposals {
+        println!(
+            "open proposal {} by {} ({} item(s))",
+            p.id,
+            p.proposer,
+            p.items.len()
+        );
+    }
+    if drift.is_empty() {
+        println!("drift      none: the files on disk are what is in force");
+    } else {
+        println!("drift (ignored until adopted):");
+        for d in &drift {
+            println!("  - {d}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

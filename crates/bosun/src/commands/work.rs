@@ -1,0 +1,113 @@
+//! `bosun work --until-idle`: process the queue and exit; and how the
+//! controller's progress is printed (also by `serve`, `plan --check` and
+//! the demo).
+
+use std::process::ExitCode;
+
+use bosun_control::controller::{Controller, Progress, Tick};
+use bosun_control::{Result, ledger};
+use bosun_store::StepStatus;
+use clap::Args;
+
+use super::{Ctx, other};
+use crate::output::time;
+
+/// Process the queue and exit when it is empty (for scripts and tests).
+#[derive(Args, Debug)]
+pub(crate) struct WorkArgs {
+    /// Required: work until the queue is idle, then exit.
+    #[arg(long, required = true)]
+    pub(crate) until_idle: bool,
+}
+
+/// Runs `bosun work`.
+pub(crate) fn run(ctx: &Ctx, a: WorkArgs) -> Result<ExitCode> {
+    let WorkArgs { until_idle: _ } = a;
+    let ctl = ctx.control()?;
+    let mut c = Controller::new(ctl);
+    if let Err(other_lease) = c.acquire()? {
+        return Err(other(format!(
+            "another controller ({}) holds the lease (token {}) until {}; stop it or wait",
+            other_lease.holder,
+            other_lease.token,
+            time(other_lease.expires_at)
+        )));
+    }
+    let ticks = c.work_until_idle(&mut print_progress)?;
+    c.release()?;
+    checkpoint_quietly(ctx);
+    for t in &ticks {
+        if let Tick::Halted(h) = t {
+            println!(
+                "halted by {} since {}: {} — nothing dispatched",
+                h.by,
+                time(h.since),
+                h.why
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints what the controller reports: runs started and ended, each step.
+pub(crate) fn print_progress(p: Progress) {
+    match p {
+        Progress::RunStarted {
+            jti,
+            runbook,
+            total,
+            resumed,
+        } => {
+            if resumed > 0 {
+                println!("▶ {jti} {runbook}: resuming, {resumed} of {total} steps already done");
+            } else {
+                println!("▶ {jti} {runbook}: {total} steps");
+            }
+        }
+        Progress::StepStarted { .. } => {}
+        Progress::StepFinished { result, .. } => {
+            let mark = match result.status {
+                StepStatus::Succeeded => "✔",
+                StepStatus::Failed => "✘",
+                StepStatus::Skipped => "·",
+                StepStatus::Unknown => "?",
+                StepStatus::Started => "…",
+                StepStatus::Waiting => "⏸",
+            };
+            let first = result
+                .output
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(80)
+                .collect::<String>();
+            println!(
+                "  {mark} {:<15} {:<10} {:>5} ms  {first}",
+                result.step, result.host, result.duration_ms
+            );
+        }
+        Progress::RunEnded(r) => println!("■ {} {}: {}", r.jti, r.state, r.detail),
+        Progress::Warning(w) => eprintln!("warning: {w}"),
+    }
+}
+
+/// Signs a checkpoint if the ledger grew; a failure is a warning (the work
+/// itself is done and recorded).
+fn checkpoint_quietly(ctx: &Ctx) {
+    let r = (|| -> Result<()> {
+        // The store first: a lost database is reported, never re-created.
+        let ctl = ctx.control()?;
+        let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
+        match ledger::checkpoint(&ctl, &signer) {
+            Ok(_)
+            | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Conflict(_))) => {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    })();
+    if let Err(e) = r {
+        eprintln!("warning: no ledger checkpoint: {e}");
+    }
+}
