@@ -1,14 +1,18 @@
 //! `bosun`: the command-line surface. It parses arguments, calls the
 //! crates and prints; nothing else prints or exits.
 //!
-//! Exit codes: 0 success; 1 error (bad input, missing workspace, store
-//! failure, an id that names no single op, or a signature not given
-//! because nobody consented: `approve? [y/N]` answered no, or no terminal
-//! and no `--yes`); 2 usage error; 3 an input was refused by a check
-//! (intake, approval, adoption), with the check named.
+//! Exit codes (listed in `bosun --help`, `commands::EXIT_CODES`): 0
+//! success; 1 error (bad input, missing workspace, store failure, an id
+//! that names no single op, or a signature not given because nobody
+//! consented: `approve? [y/N]` answered no, or no terminal and no
+//! `--yes`); 2 usage error; 3 an input was refused by a check (intake,
+//! approval, adoption, a statement's role check), with the check named; 4
+//! an op ended failed or needs_attention (`work --until-idle`, `plan
+//! --check`). A closed stdout ends the program as SIGPIPE would.
 
-mod commands;
+#[macro_use]
 mod output;
+mod commands;
 mod passphrase;
 
 use std::process::ExitCode;
@@ -23,10 +27,10 @@ fn main() -> ExitCode {
     match commands::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
-                eprintln!("  caused by: {s}");
+                errln!("  caused by: {s}");
                 src = s.source();
             }
             ExitCode::from(1)

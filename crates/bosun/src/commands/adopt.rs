@@ -76,12 +76,12 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
             let shown: Vec<_> = ctl.pending_changes()?.into_iter().map(|(_, c)| c).collect();
             if shown.is_empty() {
                 if j {
-                    println!(
+                    outln!(
                         "{}",
                         json!({"proposal": null, "message": "nothing differs from what is in force"})
                     );
                 } else {
-                    println!("nothing to adopt: the files on disk are what is in force");
+                    outln!("nothing to adopt: the files on disk are what is in force");
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -118,19 +118,24 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
     match ctl.approve_adoption(&env, t)? {
         Ok(out) => {
             if j {
-                println!(
+                outln!(
                     "{}",
                     json!({"proposal": out.proposal, "digest": proposal.digest, "approvals": out.approvals, "needed": out.needed, "adopted": out.adopted})
                 );
             } else if out.adopted {
-                println!(
+                outln!(
                     "adopted proposal {} ({} of {} approvals): now in force",
-                    out.proposal, out.approvals, out.needed
+                    out.proposal,
+                    out.approvals,
+                    out.needed
                 );
             } else {
-                println!(
+                outln!(
                     "proposal {}: {} of {} approvals; another operator runs `bosun adopt --approve {} --as <name>`",
-                    out.proposal, out.approvals, out.needed, out.proposal
+                    out.proposal,
+                    out.approvals,
+                    out.needed,
+                    out.proposal
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -108,12 +108,12 @@ fn answer(
     match ctl.accept_approval(&gov, &env, t)? {
         Ok(out) => {
             if js {
-                println!(
+                outln!(
                     "{}",
                     json!({"jti": out.op, "state": out.state, "approvals": out.approvals, "needed": out.needed})
                 );
             } else {
-                println!(
+                outln!(
                     "{} {}: {} ({} of {} approvals)",
                     match verdict {
                         Verdict::Approve => "approved",

@@ -210,7 +210,7 @@ fn ledger(
         ctl.store.record_events(&evs)?;
         done += n;
         if !json_out && last_print.elapsed() > Duration::from_secs(2) {
-            eprintln!("  appended {done} of {entries}…");
+            errln!("  appended {done} of {entries}…");
             last_print = Instant::now();
         }
     }
@@ -285,9 +285,9 @@ fn ledger(
         "db_bytes": bytes, "mib_per_million_entries": per_million,
         "git_commits_per_sec": git_rate, "speedup_vs_git": git_rate.map(|g| rate / g)});
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "ledger, {entries} entries: append {rate:.0} entries/s (batches of {batch}, synchronous=FULL); checkpoint {:.0} ms; verify {:.2} s; inclusion proof p50 {:.0} µs, p99 {:.0} µs; {per_million:.0} MiB per million entries",
             checkpoint.as_secs_f64() * 1e3,
             verify.as_secs_f64(),
@@ -295,7 +295,7 @@ fn ledger(
             us(pct(&lat, 0.99))
         );
         if let Some(g) = git_rate {
-            println!(
+            outln!(
                 "one git commit per event: {g:.1} commits/s → the ledger appends {:.0}× faster",
                 rate / g
             );
@@ -403,7 +403,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     let plan = client::plan(&gov, "disk-usage", &[target], &BTreeMap::new())?;
     let per = ops.div_ceil(submitters);
     if !json_out {
-        eprintln!(
+        errln!(
             "signing {} ops for {submitters} submitters…",
             per * submitters
         );
@@ -524,15 +524,15 @@ fn intake(a: &IntakeArgs) -> Result<()> {
         "synchronous": "FULL", "db_bytes": db_bytes,
     });
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "intake: {total} ops from {submitters} submitters in {:.2} s = {ops_s:.0} ops/s ({} shards, {batches} group commits, mean batch {:.1})",
             elapsed.as_secs_f64(),
             shards,
             total as f64 / batches.max(1) as f64
         );
-        println!(
+        outln!(
             "latency (scheduled send → answered, durable): p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
             us(pct(&lat, 0.5)) / 1000.0,
             us(pct(&lat, 0.9)) / 1000.0,
@@ -544,7 +544,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
                 String::new()
             }
         );
-        println!(
+        outln!(
             "one group commit (the committer's transaction): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
             us(pct(&commits, 0.5)) / 1000.0,
             us(pct(&commits, 0.99)) / 1000.0,
@@ -558,14 +558,14 @@ fn intake(a: &IntakeArgs) -> Result<()> {
                 us(pct(v, 1.0)) / 1000.0
             )
         };
-        println!(
+        outln!(
             "stages (ms): handed over late {}; waited for a shard {}; prepare {}; waited for the committer {}",
             ms(&late),
             ms(&shard_waits),
             ms(&prepares),
             ms(&commit_waits)
         );
-        println!(
+        outln!(
             "every op verified, decided (auto), persisted with synchronous=FULL and enqueued; db {} MiB",
             db_bytes / (1 << 20)
         );
@@ -662,13 +662,13 @@ fn policy(rules: usize, iters: usize, json_out: bool) -> Result<()> {
     let fig =
         json!({"bench": "policy", "rules": rules, "iters": iters, "role": "agent", "cases": figs});
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "policy: {rules} rules ({scoped} scoped to one runbook each, {generic} generic ones for read-only runbooks); an agent's op, over every runbook in turn unless said:"
         );
         for (name, considered, t, ids) in &cases {
-            println!(
+            outln!(
                 "  {name:<20} {considered:>4} considered: decide p50 {:.1} µs, p99 {:.1} µs over {} decisions (rb-7: {})",
                 us(pct(t, 0.5)),
                 us(pct(t, 0.99)),
@@ -706,9 +706,9 @@ fn verify(n: usize, json_out: bool) -> Result<()> {
     let fig = json!({"bench": "verify", "n": n, "single_us": us(single), "batch512_us_per_sig": us(batch),
         "ceiling_ops_per_sec_one_core": 1e6 / us(batch)});
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "ed25519: single verify {:.1} µs, batch (512) {:.1} µs per signature → one core's ceiling ≈ {:.0} ops/s",
             us(single),
             us(batch),

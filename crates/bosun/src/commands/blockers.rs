@@ -152,7 +152,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
     match cmd {
         BlockersCmd::Kinds { json: j } => {
             if j {
-                println!(
+                outln!(
                     "{}",
                     json!({"source": if kinds.default { "default (seed 001)" } else { bosun_workspace::governed::BLOCKERS_PATH }, "kinds": kinds.kinds})
                 );
@@ -171,7 +171,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
                     .collect();
                 table(&["KIND", "HALTS", "SCOPE", "WHAT IT HALTS"], &rows);
                 if kinds.default {
-                    println!(
+                    outln!(
                         "(the default table from seed 001; write {} and adopt it to change it)",
                         bosun_workspace::governed::BLOCKERS_PATH
                     );
@@ -186,14 +186,14 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
         } => {
             let list = ctl.store.blockers(all)?;
             if j {
-                println!(
+                outln!(
                     "{}",
                     serde_json::Value::Array(list.iter().map(row).collect())
                 );
                 return Ok(ExitCode::SUCCESS);
             }
             if list.is_empty() {
-                println!("no {}blockers", if all { "" } else { "active " });
+                outln!("no {}blockers", if all { "" } else { "active " });
                 return Ok(ExitCode::SUCCESS);
             }
             let rows: Vec<Vec<String>> = list
@@ -246,10 +246,10 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             };
             let r = row(&b);
             if j {
-                println!("{r}");
+                outln!("{r}");
             } else if let Some(m) = r.as_object() {
                 for (k, v) in m {
-                    println!(
+                    outln!(
                         "{k:<14}{}",
                         v.as_str().map_or_else(|| v.to_string(), str::to_string)
                     );
@@ -279,10 +279,10 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
                 return Err(other("the statement filed no blocker"));
             };
             if j {
-                println!("{}", json!({"id": id, "kind": kind, "subject": subject}));
+                outln!("{}", json!({"id": id, "kind": kind, "subject": subject}));
             } else {
                 let halts = kinds.get(&kind).map_or("", |k| k.description.as_str());
-                println!("blocker {id} filed: {kind} on `{subject}` halts {halts}");
+                outln!("blocker {id} filed: {kind} on `{subject}` halts {halts}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -291,7 +291,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             if let Err(code) = statement(keys, ctl, &as_, act, false)? {
                 return Ok(code);
             }
-            println!(
+            outln!(
                 "blocker {id} resolved; the ops it held run again unless another blocker holds them"
             );
             Ok(ExitCode::SUCCESS)
@@ -304,7 +304,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             if let Err(code) = statement(keys, ctl, &as_, act, false)? {
                 return Ok(code);
             }
-            println!(
+            outln!(
                 "blocker {id}: reminders muted until {} (it still halts what it halts)",
                 time(until)
             );

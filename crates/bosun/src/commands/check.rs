@@ -51,28 +51,28 @@ pub(crate) fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> 
         .map(|s| json!({"step": s.step, "host": s.host, "status": s.status, "exit_code": s.exit_code, "output": s.output}))
         .collect();
     if p.json {
-        println!(
+        outln!(
             "{}",
             json!({"jti": jti, "state": rec.summary.state, "digest": plan.digest(), "plan": plan, "checks": checks})
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status(rec.summary.state));
     }
-    println!(
+    outln!(
         "check op {jti} ({}): only `check` commands of the adopted runbook run",
         rec.summary.state
     );
     match rec.summary.state {
-        OpState::PendingApproval => println!(
+        OpState::PendingApproval => outln!(
             "it needs an approval first: bosun approve {jti} --as <operator>, then `bosun work`"
         ),
-        OpState::Approved => println!(
+        OpState::Approved => outln!(
             "queued: the controller runs it (held or waiting: {})",
             rec.detail
         ),
         _ => {}
     }
     for s in &rec.steps {
-        println!(
+        outln!(
             "  [{}] {}: {} (exit {})",
             s.host,
             s.step,
@@ -80,10 +80,20 @@ pub(crate) fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> 
             s.exit_code.map_or("-".to_string(), |c| c.to_string())
         );
         for line in s.output.lines() {
-            println!("      {line}");
+            outln!("      {line}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status(rec.summary.state))
+}
+
+/// 4 when the check op ended failed or needing attention (a host could
+/// not be reached, a check failed), 0 otherwise.
+fn status(state: OpState) -> ExitCode {
+    if matches!(state, OpState::Failed | OpState::NeedsAttention) {
+        ExitCode::from(super::OP_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Runs the controller until the queue is empty when no other controller

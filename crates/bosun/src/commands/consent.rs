@@ -135,7 +135,8 @@ fn write_hosts(s: &mut String, plan: &Plan) -> std::fmt::Result {
         .iter()
         .map(|t| t.as_str().len())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(64);
     for (i, t) in plan.targets.iter().enumerate() {
         let head = if i == 0 { "hosts" } else { "" };
         match plan.hosts.get(t) {
@@ -247,7 +248,13 @@ fn write_commands(s: &mut String, plan: &Plan) -> std::fmt::Result {
                 ""
             }
         )?;
-        let width = g.lines.iter().map(|l| l.step.len()).max().unwrap_or(0);
+        let width = g
+            .lines
+            .iter()
+            .map(|l| l.step.len())
+            .max()
+            .unwrap_or(0)
+            .min(64);
         for (n, l) in g.lines.iter().enumerate() {
             writeln!(
                 s,

@@ -48,20 +48,23 @@ pub(crate) fn halt(ctx: &Ctx, a: HaltArgs) -> Result<ExitCode> {
         return Err(other("the halt statement did not halt"));
     };
     if j {
-        println!(
+        outln!(
             "{}",
             json!({"halted": true, "why": why, "by": applied.by, "in_flight": in_flight.iter().map(summary_json).collect::<Vec<_>>()})
         );
     } else {
-        println!("halted: nothing new dispatches until `bosun resume` ({why})");
+        outln!("halted: nothing new dispatches until `bosun resume` ({why})");
         if in_flight.is_empty() {
-            println!("no op is in flight");
+            outln!("no op is in flight");
         } else {
-            println!("in flight (their running step finishes, then they pause):");
+            outln!("in flight (their running step finishes, then they pause):");
             for o in &in_flight {
-                println!(
+                outln!(
                     "  {}  {} on {} host(s), by {}",
-                    o.jti, o.runbook, o.targets, o.iss
+                    o.jti,
+                    o.runbook,
+                    o.targets,
+                    o.iss
                 );
             }
         }
@@ -74,12 +77,12 @@ pub(crate) fn resume(ctx: &Ctx, a: ResumeArgs) -> Result<ExitCode> {
     let as_ = a.as_;
     let ctl = ctx.control()?;
     let Some(h) = ctl.store.halt()? else {
-        println!("the fleet is not halted: nothing to resume");
+        outln!("the fleet is not halted: nothing to resume");
         return Ok(ExitCode::SUCCESS);
     };
     if let Err(code) = statement(&ctx.keys, &ctl, &as_, Act::Resume { since: h.since }, false)? {
         return Ok(code);
     }
-    println!("resumed: dispatch continues");
+    outln!("resumed: dispatch continues");
     Ok(ExitCode::SUCCESS)
 }

@@ -40,12 +40,12 @@ pub enum HostsCmd {
 pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
     let (inv, warning) = ctl.inventory_in_force()?;
     if let Some(w) = warning {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     match cmd {
         HostsCmd::List { json: j } => {
             if j {
-                println!("{}", serde_json::to_string(&inv.hosts).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&inv.hosts).unwrap_or_default());
             } else {
                 let rows: Vec<Vec<String>> = inv
                     .hosts
@@ -82,27 +82,27 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
                 .filter(|b| b.subject == name)
                 .collect();
             if j {
-                println!(
+                outln!(
                     "{}",
                     json!({"host": h, "status": rows.first(), "blockers": blockers})
                 );
             } else {
-                println!("{}", toml::to_string(h).unwrap_or_default());
+                outln!("{}", toml::to_string(h).unwrap_or_default());
                 if let Some(r) = rows.first() {
-                    println!("last op     {}", r["last_op"].as_str().unwrap_or("-"));
-                    println!("version     {}", r["version"].as_str().unwrap_or("-"));
-                    println!("drift       {}", r["drift"].as_str().unwrap_or("-"));
-                    println!("pending     {}", r["pending_approvals"]);
+                    outln!("last op     {}", r["last_op"].as_str().unwrap_or("-"));
+                    outln!("version     {}", r["version"].as_str().unwrap_or("-"));
+                    outln!("drift       {}", r["drift"].as_str().unwrap_or("-"));
+                    outln!("pending     {}", r["pending_approvals"]);
                 }
                 for b in blockers {
-                    println!("blocker {}  {}: {}", b.id, b.kind, b.reason);
+                    outln!("blocker {}  {}: {}", b.id, b.kind, b.reason);
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
         HostsCmd::Status { json: j } => {
             if j {
-                println!(
+                outln!(
                     "{}",
                     serde_json::Value::Array(status_rows(ctl, &inv.hosts)?)
                 );

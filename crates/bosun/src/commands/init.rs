@@ -65,8 +65,8 @@ pub(crate) fn run(ctx: &Ctx, a: InitArgs) -> Result<ExitCode> {
         Name::parse(&name).map_err(|e| other(format!("workspace name: {e}; pass --name")))?;
     bosun_workspace::scaffold::init(&dir, &name)?;
     bosun_control::genesis::initialise(Workspace::open(&dir)?, &ctx.key_dir)?;
-    println!("created workspace `{name}` in {}", dir.display());
-    println!(
+    outln!("created workspace `{name}` in {}", dir.display());
+    outln!(
         "next: bosun -w {} key new <you> --role operator && bosun -w {} adopt --as <you>",
         dir.display(),
         dir.display()
@@ -90,24 +90,24 @@ fn reinit(ctx: &Ctx, dir: Option<PathBuf>, previous: Option<PathBuf>) -> Result<
         }
     };
     let (ctl, r) = bosun_control::genesis::reinitialise(ws, &ctx.key_dir, prev.as_ref())?;
-    println!(
+    outln!(
         "re-initialised the ledger of `{}`: the database was found {}; a new database was created whose first entry (`ledger.reinitialised`) records it",
         ctl.ws.config.name,
         r.found.as_str()
     );
     for p in &r.moved_aside {
-        println!("  kept the old file as {}", p.display());
+        outln!("  kept the old file as {}", p.display());
     }
     match &r.previous {
-        Some(p) => println!(
+        Some(p) => outln!(
             "  the previous ledger's checkpoint of size {} is named in it",
             p.size
         ),
-        None => println!(
+        None => outln!(
             "  no previous checkpoint was named (pass --previous FILE to name the one you kept)"
         ),
     }
-    println!(
+    outln!(
         "next: nothing is adopted in the new database; adopt the policy and keys again: bosun adopt --as <operator>"
     );
     Ok(ExitCode::SUCCESS)

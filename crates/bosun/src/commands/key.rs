@@ -106,7 +106,7 @@ fn list(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         js.push(json!({"name": name, "role": e.role, "scope": e.scope, "adopted": adopted, "thumbprint": tp}));
     }
     if j {
-        println!("{}", serde_json::Value::Array(js));
+        outln!("{}", serde_json::Value::Array(js));
     } else {
         table(&["name", "role", "scope", "adopted", "thumbprint"], &rows);
     }
@@ -182,11 +182,11 @@ fn key_new(
         }
     };
     KeyRegistry::register(&ws.root, &id, role, scope, &public)?;
-    println!(
+    outln!(
         "created {role} key `{id}`: private key {} ({how}), public key keys/{id}.jwk",
         path.display()
     );
-    println!("it is not in force until adopted: `bosun adopt --as <operator>`");
+    outln!("it is not in force until adopted: `bosun adopt --as <operator>`");
     Ok(ExitCode::SUCCESS)
 }
 

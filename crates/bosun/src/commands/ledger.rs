@@ -160,14 +160,14 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
                 return match ledger::verify_consistency_proof(&c, &v) {
                     Ok((a, b)) => {
-                        println!(
+                        outln!(
                             "ok  the log of size {b} extends the log of size {a}, both signed by {}",
                             v.name
                         );
                         Ok(ExitCode::SUCCESS)
                     }
                     Err(e) => {
-                        eprintln!("BAD consistency proof: {e}");
+                        errln!("BAD consistency proof: {e}");
                         Ok(ExitCode::from(1))
                     }
                 };
@@ -186,13 +186,15 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             let mut bad = 0;
             for p in &proofs {
                 match ledger::verify_proof(p, &v) {
-                    Ok(()) => println!(
+                    Ok(()) => outln!(
                         "ok  entry {} is in the log of size {} signed by {}",
-                        p.index, p.tree_size, v.name
+                        p.index,
+                        p.tree_size,
+                        v.name
                     ),
                     Err(e) => {
                         bad += 1;
-                        eprintln!("BAD entry {}: {e}", p.index);
+                        errln!("BAD entry {}: {e}", p.index);
                     }
                 }
             }
@@ -214,12 +216,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 let v = ledger::verifier(&ctl.ws)?;
                 let saved = bosun_control::trusted::save(&ctl, &path, &newest.note, &v)?;
                 if js {
-                    println!(
+                    outln!(
                         "{}",
                         json!({"size": saved.size, "note": saved.note, "new": cp.is_some(), "out": path})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "wrote the checkpoint of size {} to {}; keep it outside this workspace and check the database with `bosun ledger verify --trusted {}`",
                         saved.size,
                         path.display(),
@@ -230,14 +232,14 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             }
             match (cp, js) {
                 (Some(c), true) => {
-                    println!("{}", json!({"size": c.size, "note": c.note, "new": true}))
+                    outln!("{}", json!({"size": c.size, "note": c.note, "new": true}))
                 }
-                (Some(c), false) => print!("{}", c.note),
-                (None, true) => println!(
+                (Some(c), false) => out!("{}", c.note),
+                (None, true) => outln!(
                     "{}",
                     json!({"new": false, "size": ctl.store.ledger_size()?})
                 ),
-                (None, false) => println!(
+                (None, false) => outln!(
                     "nothing new since the last checkpoint (size {})",
                     ctl.store.ledger_size()?
                 ),
@@ -252,10 +254,10 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     .iter()
                     .map(|c| json!({"size": c.size, "at": c.at, "note": c.note}))
                     .collect();
-                println!("{}", serde_json::Value::Array(v));
+                outln!("{}", serde_json::Value::Array(v));
             } else {
                 for c in &cps {
-                    println!("{}  size {}", time(c.at), c.size);
+                    outln!("{}  size {}", time(c.at), c.size);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -265,7 +267,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             let witness = ledger::witness_signer(&key)?;
             let v = ledger::verifier(&ctl.ws)?;
             let size = ledger::cosign_latest(&ctl, &v, &witness)?;
-            println!(
+            outln!(
                 "{} verified the ledger and cosigned its checkpoint of size {size}",
                 witness.name
             );
@@ -288,8 +290,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 .open(&out)
                 .map_err(|e| other(format!("{}: {e}", out.display())))?;
             writeln!(f, "{private}").map_err(|e| other(format!("{}: {e}", out.display())))?;
-            println!("{public}");
-            eprintln!(
+            outln!("{public}");
+            errln!(
                 "private key in {} (0600); give the line above to whoever verifies: bosun ledger verify --witness '<it>'",
                 out.display()
             );
@@ -299,11 +301,11 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             let ctl = ctx.control()?;
             let r = bosun_control::mirror::mirror(&ctl, &git)?;
             if js {
-                println!("{}", json!(r));
+                outln!("{}", json!(r));
             } else if r.commits == 0 {
-                println!("{} is up to date ({} entries)", git.display(), r.to);
+                outln!("{} is up to date ({} entries)", git.display(), r.to);
             } else {
-                println!(
+                outln!(
                     "{}: entries {}..{} in {} commit(s)",
                     git.display(),
                     r.from,
@@ -329,7 +331,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             if let Some(dir) = git {
                 let k = key.as_deref().map(read_vkey).transpose()?;
                 if k.is_none() && !js {
-                    eprintln!(
+                    errln!(
                         "note: checking with the mirror's own ledger.vkey; pass --key to check against a key you trust"
                     );
                 }
@@ -358,12 +360,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                         Err(e) => {
                             let what = error_chain(&e);
                             if js {
-                                println!(
+                                outln!(
                                     "{}",
                                     json!({"ok": false, "check": "trusted_file", "index": null, "what": what, "trusted": null, "mismatch": null})
                                 );
                             } else {
-                                eprintln!("refused: {what}");
+                                errln!("refused: {what}");
                             }
                             return Ok(ExitCode::from(1));
                         }
@@ -405,7 +407,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
         LedgerCmd::Consistency { from, to } => {
             let ctl = ctx.control()?;
             let p = ledger::prove_consistency(&ctl, from, to)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&p).map_err(|e| other(e.to_string()))?
             );
@@ -428,7 +430,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 ));
             }
             let proofs = ledger::prove_at(&ctl, j.as_deref(), index, at)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&proofs).map_err(|e| other(e.to_string()))?
             );
@@ -483,17 +485,21 @@ fn verify_outcome(o: &VerifyOutcome, js: bool) -> ExitCode {
     match &o.result {
         Ok(r) => {
             if js {
-                println!(
+                outln!(
                     "{}",
                     json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints, "cosignatures": r.cosignatures, "start": o.start, "trusted": trusted_json})
                 );
             } else {
-                println!(
+                outln!(
                     "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
-                    r.size, r.root, r.checkpoints, o.key, r.cosignatures
+                    r.size,
+                    r.root,
+                    r.checkpoints,
+                    o.key,
+                    r.cosignatures
                 );
                 if let Some((t, a)) = &o.trusted {
-                    println!(
+                    outln!(
                         "ok: the trusted checkpoint of size {} from {} is {}",
                         t.size,
                         t.source.display(),
@@ -520,14 +526,14 @@ fn verify_outcome(o: &VerifyOutcome, js: bool) -> ExitCode {
                 ),
             };
             if js {
-                println!(
+                outln!(
                     "{}",
                     json!({"ok": false, "check": check, "index": index, "what": what, "trusted": trusted_json, "mismatch": mismatch})
                 );
             } else {
-                eprintln!("{what}");
+                errln!("{what}");
                 if let Some((t, _)) = &o.trusted {
-                    eprintln!(
+                    errln!(
                         "  trusted checkpoint: size {} from {}",
                         t.size,
                         t.source.display()
@@ -553,7 +559,7 @@ fn print_start(start: Option<&bosun_control::genesis::LedgerStart>) {
         ),
         None => "no checkpoint of the previous ledger was given".into(),
     };
-    println!(
+    outln!(
         "note: this ledger was re-initialised at {} (entry 0, `ledger.reinitialised`: the database was found {}); {prev}",
         time(s.at),
         s.found.as_deref().unwrap_or("lost"),

@@ -38,6 +38,8 @@ use bosun_workspace::Workspace;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use crate::output::ColorChoice;
+
 /// bosun — agents propose, policy decides, humans consent, workers execute,
 /// the ledger remembers.
 ///
@@ -48,7 +50,14 @@ use serde_json::json;
 /// Start with `bosun demo`, or: `bosun init lab && cd lab && bosun key new
 /// alice --role operator && bosun adopt --as alice`.
 #[derive(Parser, Debug)]
-#[command(name = "bosun", version, about, long_about, propagate_version = true)]
+#[command(
+    name = "bosun",
+    version,
+    about,
+    long_about,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     /// The workspace directory (holds bosun.toml).
     #[arg(
@@ -67,9 +76,31 @@ pub struct Cli {
     /// in an operator's shell: an agent running there would inherit it.
     #[arg(long, global = true, env = "BOSUN_PASSPHRASE_FILE")]
     passphrase_file: Option<PathBuf>,
+    /// When to colour the output: `auto` (a terminal, and `NO_COLOR`
+    /// unset), `always`, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(subcommand)]
     cmd: Cmd,
 }
+
+/// The exit statuses, as `bosun --help` lists them (and README.md).
+const EXIT_CODES: &str = "Exit status:
+  0  success
+  1  error: bad input, no workspace, a store failure, an id that names no
+     single op, or nothing signed because nobody consented
+  2  usage: the command line is wrong
+  3  refused by a check (intake, approval, adoption, a statement's role
+     check); the check is named
+  4  an op ended failed or needs_attention (`work --until-idle`,
+     `plan --check`), like terraform plan -detailed-exitcode
+A closed stdout (`bosun ops list | head -1`) ends bosun quietly, as
+SIGPIPE ends any program (status 141 in a shell).";
+
+/// Exit status 3: an input was refused by a check.
+pub(crate) const REFUSED: u8 = 3;
+/// Exit status 4: an op or run ended failed or needs_attention.
+pub(crate) const OP_FAILED: u8 = 4;
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
@@ -172,18 +203,19 @@ impl Ctx {
 
 pub(crate) fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
     if json_out {
-        println!(
+        outln!(
             "{}",
             json!({"rejected": true, "check": rej.check, "message": rej.message, "jti": rej.jti})
         );
     } else {
-        eprintln!("refused: {rej}");
+        errln!("refused: {rej}");
     }
-    ExitCode::from(3)
+    ExitCode::from(REFUSED)
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::output::set_color(cli.color);
     let key_dir = cli
         .key_dir
         .clone()

@@ -73,7 +73,7 @@ fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitC
         .transpose()?;
     let ops = ctl.store.list_ops(state, limit)?;
     if j {
-        println!(
+        outln!(
             "{}",
             serde_json::Value::Array(ops.iter().map(summary_json).collect())
         );
@@ -110,9 +110,9 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
             )));
         };
         if envelope {
-            println!("{}", rec.envelope);
+            outln!("{}", rec.envelope);
         } else {
-            println!("{}", op_json(&rec));
+            outln!("{}", op_json(&rec));
         }
     } else {
         let view = ctl.consent(&op, now())?;
@@ -126,7 +126,7 @@ fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let rs = ctl.store.rejections(limit)?;
     if j {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&rs).map_err(|e| other(e.to_string()))?
         );

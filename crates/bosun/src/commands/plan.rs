@@ -80,30 +80,30 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
     let gov = ctl.governed()?;
     let plan = plan_of(&gov, p)?;
     if p.json {
-        println!("{}", json!({"digest": plan.digest(), "plan": plan}));
+        outln!("{}", json!({"digest": plan.digest(), "plan": plan}));
     } else {
-        println!(
+        outln!(
             "plan {} — runbook {} ({})",
             plan.digest(),
             plan.runbook,
             crate::output::plan_kind(&plan)
         );
         for (k, v) in &plan.params {
-            println!("  param {k} = {v}");
+            outln!("  param {k} = {v}");
         }
         for (i, s) in plan.steps.iter().enumerate() {
             if s.needs_report() {
-                println!(
+                outln!(
                     "  {i:>3}. [{}] {}: (a {} step: the run waits for `bosun step report`)",
                     s.host,
                     s.step,
                     format!("{:?}", s.actor).to_lowercase()
                 );
             } else {
-                println!("  {i:>3}. [{}] {}: {}", s.host, s.step, s.cmd);
+                outln!("  {i:>3}. [{}] {}: {}", s.host, s.step, s.cmd);
             }
         }
-        println!(
+        outln!(
             "nothing ran. To run it: bosun submit {} {} --as <you>",
             plan.runbook,
             plan.targets

@@ -58,16 +58,16 @@ fn lint(ctx: &Ctx, js: bool) -> Result<ExitCode> {
         }
     }
     if js {
-        println!("{}", json!({"errors": errors, "warnings": warnings}));
+        outln!("{}", json!({"errors": errors, "warnings": warnings}));
     } else {
         for e in &errors {
-            println!("error: {e}");
+            outln!("error: {e}");
         }
         for w in &warnings {
-            println!("warning: {w}");
+            outln!("warning: {w}");
         }
         if errors.is_empty() && warnings.is_empty() {
-            println!("policy/ is valid; nothing loosens a hard rule");
+            outln!("policy/ is valid; nothing loosens a hard rule");
         }
     }
     Ok(if errors.is_empty() {
@@ -86,12 +86,12 @@ fn explain(ctx: &Ctx, j: &str, js: bool) -> Result<ExitCode> {
     };
     let d = &rec.decision;
     if js {
-        println!(
+        outln!(
             "{}",
             json!({"jti": rec.summary.jti, "outcome": d.outcome, "policy_digest": d.policy_digest, "policy_ids": d.policy_ids, "reasons": d.reasons})
         );
     } else {
-        println!("{}", explain_text(&rec));
+        outln!("{}", explain_text(&rec));
     }
     Ok(ExitCode::SUCCESS)
 }

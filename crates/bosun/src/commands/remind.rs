@@ -63,10 +63,10 @@ pub(crate) fn remind(ctx: &Ctx, a: RemindArgs) -> Result<ExitCode> {
             .iter()
             .map(|(r, d)| json!({"reminder": r, "deliveries": d}))
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
     } else {
         if sent.is_empty() {
-            println!("no reminder is due");
+            outln!("no reminder is due");
         }
         for (r, d) in &sent {
             print_reminder(r, d);
@@ -92,7 +92,7 @@ pub(crate) fn snooze(ctx: &Ctx, a: SnoozeArgs) -> Result<ExitCode> {
     if let Err(code) = statement(&ctx.keys, &ctl, &as_, act, false)? {
         return Ok(code);
     }
-    println!("{target}: reminders muted until {}", time(until));
+    outln!("{target}: reminders muted until {}", time(until));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn print_reminder(
     r: &bosun_control::notify::Reminder,
     d: &[bosun_control::notify::Delivery],
 ) {
-    println!(
+    outln!(
         "reminder #{} to {}: {} (waiting since {}); next: {}",
         r.n,
         r.to,
@@ -111,7 +111,7 @@ pub(crate) fn print_reminder(
     );
     for x in d {
         if let Some(e) = &x.error {
-            println!("  {} sink failed: {e}", x.sink);
+            outln!("  {} sink failed: {e}", x.sink);
         }
     }
 }

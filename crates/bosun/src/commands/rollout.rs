@@ -138,34 +138,35 @@ pub enum RolloutCmd {
 
 fn print_accepted(what: &str, a: &bosun_control::intake::Accepted, j: bool) {
     if j {
-        println!(
+        outln!(
             "{}",
             json!({"jti": a.jti, "state": a.state, "decision": bosun_control::intake::decision_word(&a.decision), "reasons": a.decision.reasons, "held": a.held})
         );
         return;
     }
-    println!("{what}: op {} is {}", a.jti, a.state);
+    outln!("{what}: op {} is {}", a.jti, a.state);
     match &a.decision.outcome {
         bosun_model::Outcome::Approvals(r) => {
             for why in &a.decision.reasons {
-                println!("  {why}");
+                outln!("  {why}");
             }
-            println!(
+            outln!(
                 "  it needs {} approval(s): bosun approve {} --as <operator>",
-                r.m, a.jti
+                r.m,
+                a.jti
             );
         }
-        bosun_model::Outcome::Deny { reason } => println!("  denied: {reason}"),
-        bosun_model::Outcome::Auto => println!("  the policy lets it run alone"),
+        bosun_model::Outcome::Deny { reason } => outln!("  denied: {reason}"),
+        bosun_model::Outcome::Auto => outln!("  the policy lets it run alone"),
     }
     for h in &a.held {
-        println!("  held by {h}");
+        outln!("  held by {h}");
     }
 }
 
 /// Prints a rollout's status: its ops, the latest bars, the next command.
 pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
-    println!("rollout {}  ({})", st.id, st.phase.as_str());
+    outln!("rollout {}  ({})", st.id, st.phase.as_str());
     let rows: Vec<Vec<String>> = st
         .runs
         .iter()
@@ -185,7 +186,7 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
         .collect();
     table(&["WAVE", "ACTION", "OP", "HOSTS", "STATUS"], &rows);
     if !st.bars.is_empty() {
-        println!();
+        outln!();
         let rows: Vec<Vec<String>> = st
             .bars
             .iter()
@@ -200,7 +201,7 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
             .collect();
         table(&["HOST", "BAR", "VERDICT", "WHY"], &rows);
     }
-    println!("\nnext: {}", st.next);
+    outln!("\nnext: {}", st.next);
 }
 
 /// Runs `bosun rollout …`.
@@ -229,8 +230,8 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             let (k, who) = signer(&as_)?;
             match ctl.rollout_promote(&id, accept_inconclusive, &k, &who)? {
                 Some(a) => print_accepted(&format!("rollout {id} promoted"), &a, j),
-                None if j => println!("{}", json!({"rollout": id, "done": true})),
-                None => println!("rollout {id} is done: every wave passed"),
+                None if j => outln!("{}", json!({"rollout": id, "done": true})),
+                None => outln!("rollout {id} is done: every wave passed"),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -255,7 +256,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             let (a, gone) = ctl.rollout_rollback(&id, &k, &who)?;
             print_accepted(&format!("rollout {id}: rollback submitted"), &a, j);
             if !gone.is_empty() && !j {
-                println!(
+                outln!(
                     "  not rolled back (no longer in the inventory): {}",
                     gone.join(", ")
                 );
@@ -268,7 +269,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             if let Err(code) = statement(keys, ctl, &as_, act, false)? {
                 return Ok(code);
             }
-            println!(
+            outln!(
                 "rollout {id} aborted: nothing more is submitted, and its ops not yet started will not run"
             );
             Ok(ExitCode::SUCCESS)
@@ -276,7 +277,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
         RolloutCmd::Status { id, json: j } => {
             let st = ctl.rollout_status(&id)?;
             if j {
-                println!("{}", serde_json::to_string(&st).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&st).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);
             }
             print_status(&st);
@@ -302,7 +303,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
                     .iter()
                     .map(|(st, l)| json!({"id": st.id, "phase": st.phase, "wave": l.as_ref().map(|l| &l.0), "status": l.as_ref().map(|l| &l.1), "next": st.next}))
                     .collect();
-                println!("{}", serde_json::Value::Array(v));
+                outln!("{}", serde_json::Value::Array(v));
             } else {
                 let rows: Vec<Vec<String>> = out
                     .iter()

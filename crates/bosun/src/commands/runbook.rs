@@ -93,7 +93,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                 js.push(json!({"id": id, "path": path, "read_only": ro, "steps": steps, "adopted": state, "valid": valid, "description": desc}));
             }
             if j {
-                println!("{}", serde_json::Value::Array(js));
+                outln!("{}", serde_json::Value::Array(js));
             } else {
                 table(&["id", "kind", "steps", "adopted", "description"], &rows);
             }
@@ -104,14 +104,14 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             let rb =
                 bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
             if j {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string(&rb).map_err(|e| other(e.to_string()))?
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            println!("{} — {}", rb.id, rb.description);
-            println!(
+            outln!("{} — {}", rb.id, rb.description);
+            outln!(
                 "{}{}  ({path})",
                 if rb.read_only {
                     "read-only"
@@ -122,7 +122,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             );
             for (name, p) in &rb.params {
                 let d = p.default.as_ref().map(bosun_runbook::def::value_to_string);
-                println!(
+                outln!(
                     "  param {name}: {:?}{}{}",
                     p.ty,
                     d.map(|d| format!(" = {d}")).unwrap_or_default(),
@@ -130,7 +130,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                 );
             }
             for c in &rb.preconditions {
-                println!("  before: {c}");
+                outln!("  before: {c}");
             }
             for st in &rb.steps {
                 let deps: Vec<String> = st
@@ -138,7 +138,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                     .iter()
                     .map(|d| format!("{} ({:?})", d.step, d.kind))
                     .collect();
-                println!(
+                outln!(
                     "  step {} [{:?}]{}{}",
                     st.id,
                     st.actor,
@@ -150,11 +150,11 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                     if st.idempotent { " idempotent" } else { "" }
                 );
                 if let Some(c) = &st.cmd {
-                    println!("      $ {c}");
+                    outln!("      $ {c}");
                 }
             }
             for c in &rb.postconditions {
-                println!("  after: {c}");
+                outln!("  after: {c}");
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -168,21 +168,21 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                 n += 1;
                 match bosun_runbook::parse_runbook(&path, &text) {
                     Ok(rb) if rb.id.as_str() == rid => {
-                        println!("ok  {path}");
+                        outln!("ok  {path}");
                         for w in bosun_runbook::raw_places(&path, &text, &rb) {
-                            eprintln!("warning: {w}");
+                            errln!("warning: {w}");
                         }
                     }
                     Ok(rb) => {
                         bad += 1;
-                        eprintln!(
+                        errln!(
                             "{path}:1:1: its id is `{}`, not the file name `{rid}`",
                             rb.id
                         );
                     }
                     Err(e) => {
                         bad += 1;
-                        eprintln!("{e}");
+                        errln!("{e}");
                     }
                 }
             }
@@ -201,7 +201,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             let (path, text) = disk_runbook(&ws, &id)?;
             let rb =
                 bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
-            print!(
+            out!(
                 "{}",
                 if format == "dot" {
                     bosun_runbook::dot(&rb)

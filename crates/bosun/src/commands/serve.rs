@@ -41,7 +41,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
         }
         match c.acquire()? {
             Ok(l) => {
-                println!("controller started (lease token {})", l.token);
+                outln!("controller started (lease token {})", l.token);
                 break;
             }
             Err(other_lease) => {
@@ -53,7 +53,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                     )));
                 }
                 if !said {
-                    println!(
+                    outln!(
                         "another controller ({}) holds the lease until {}; waiting…",
                         other_lease.holder,
                         time(other_lease.expires_at)
@@ -80,7 +80,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                         | Err(bosun_control::ControlError::Store(
                             bosun_store::StoreError::Conflict(_),
                         )) => {}
-                        Err(e) => eprintln!("ledger checkpoint: {e}"),
+                        Err(e) => errln!("ledger checkpoint: {e}"),
                     }
                     std::thread::sleep(std::time::Duration::from_secs(1));
                 }
@@ -88,7 +88,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                 Ok(())
             };
             if let Err(e) = run() {
-                eprintln!("no ledger checkpoints from this controller: {e}");
+                errln!("no ledger checkpoints from this controller: {e}");
             }
         })
     };
@@ -117,7 +117,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                                     print_reminder(r, d);
                                 }
                                 for x in d.iter().filter(|x| x.error.is_some()) {
-                                    eprintln!(
+                                    errln!(
                                         "reminder {}: {} sink failed: {}",
                                         r.subject,
                                         x.sink,
@@ -126,7 +126,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                                 }
                             }
                         }
-                        Err(e) => eprintln!("reminders: {e}"),
+                        Err(e) => errln!("reminders: {e}"),
                     }
                 }
                 std::thread::sleep(std::time::Duration::from_secs(1));
@@ -145,7 +145,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             }
             Tick::Halted(h) => {
                 if !halted_said {
-                    println!("halted by {}: {} — waiting for `bosun resume`", h.by, h.why);
+                    outln!("halted by {}: {} — waiting for `bosun resume`", h.by, h.why);
                     halted_said = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
@@ -156,6 +156,6 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     c.release()?;
     let _ = cp_thread.join();
     let _ = remind_thread.join();
-    println!("controller stopped");
+    outln!("controller stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -47,7 +47,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         .map(|st| (st.id, st.next))
         .collect();
     if j {
-        println!(
+        outln!(
             "{}",
             json!({
                 "workspace": ctl.ws.config.name,
@@ -65,26 +65,26 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("workspace  {}", ctl.ws.config.name);
+    outln!("workspace  {}", ctl.ws.config.name);
     match &halt {
-        Some(h) => println!("HALTED     by {} since {}: {}", h.by, time(h.since), h.why),
-        None => println!("dispatch   running"),
+        Some(h) => outln!("HALTED     by {} since {}: {}", h.by, time(h.since), h.why),
+        None => outln!("dispatch   running"),
     }
     match &lease {
-        Some(l) => println!(
+        Some(l) => outln!(
             "controller {} (token {}, lease until {})",
             l.holder,
             l.token,
             time(l.expires_at)
         ),
         None => {
-            println!("controller none (start one with `bosun serve`, or `bosun work --until-idle`)")
+            outln!("controller none (start one with `bosun serve`, or `bosun work --until-idle`)")
         }
     }
-    println!("queue      {depth} op(s) waiting");
-    println!("pending    {} op(s) waiting for approval", pending.len());
+    outln!("queue      {depth} op(s) waiting");
+    outln!("pending    {} op(s) waiting for approval", pending.len());
     if !blockers.is_empty() {
-        println!(
+        outln!(
             "BLOCKERS   {} active: {} (bosun blockers list)",
             blockers.len(),
             blockers
@@ -96,10 +96,10 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         );
     }
     for (id, next) in &rollouts {
-        println!("rollout    {id}: {next}");
+        outln!("rollout    {id}: {next}");
     }
     if !attention.is_empty() {
-        println!(
+        outln!(
             "ATTENTION  {} op(s) need a human: {}",
             attention.len(),
             attention
@@ -109,9 +109,9 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
                 .join(", ")
         );
     }
-    println!("in force:");
+    outln!("in force:");
     for a in &adopted {
-        println!(
+        outln!(
             "  {:<24} {}  adopted {}",
             a.subject,
             a.digest.short(),
@@ -119,7 +119,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         );
     }
     for p in &proposals {
-        println!(
+        outln!(
             "open proposal {} by {} ({} item(s))",
             p.id,
             p.proposer,
@@ -127,11 +127,11 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         );
     }
     if drift.is_empty() {
-        println!("drift      none: the files on disk are what is in force");
+        outln!("drift      none: the files on disk are what is in force");
     } else {
-        println!("drift (ignored until adopted):");
+        outln!("drift (ignored until adopted):");
         for d in &drift {
-            println!("  - {d}");
+            outln!("  - {d}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -65,12 +65,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
     match ctl.accept_step_report(&gov, &env, t)? {
         Ok(out) => {
             if js {
-                println!(
+                outln!(
                     "{}",
                     json!({"jti": out.op, "step": out.step, "hosts": out.hosts, "status": out.status})
                 );
             } else {
-                println!(
+                outln!(
                     "reported {:?} for step {} on {}: the run resumes at the controller's next pass",
                     out.status,
                     out.step,

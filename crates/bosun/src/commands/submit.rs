@@ -86,21 +86,23 @@ fn submit(
     match r.into_iter().next() {
         Some(Ok(a)) => {
             if j {
-                println!(
+                outln!(
                     "{}",
                     json!({"jti": a.jti, "decision": decision_word(&a.decision), "state": a.state, "policy_ids": a.decision.policy_ids, "reasons": a.decision.reasons})
                 );
             } else {
-                println!("submitted {}: {}", a.jti, a.state);
+                outln!("submitted {}: {}", a.jti, a.state);
                 match &a.decision.outcome {
                     Outcome::Auto => {
-                        println!("the policy lets it run alone; the controller will pick it up")
+                        outln!("the policy lets it run alone; the controller will pick it up")
                     }
-                    Outcome::Approvals(r) => println!(
+                    Outcome::Approvals(r) => outln!(
                         "it needs {} approval(s) from {:?}: bosun approve {} --as <operator>",
-                        r.m, r.roles, a.jti
+                        r.m,
+                        r.roles,
+                        a.jti
                     ),
-                    Outcome::Deny { reason } => println!("denied: {reason}"),
+                    Outcome::Deny { reason } => outln!("denied: {reason}"),
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use bosun_control::controller::{Controller, Progress, Tick};
 use bosun_control::{Result, ledger};
+use bosun_model::OpState;
 use bosun_store::StepStatus;
 use clap::Args;
 
@@ -36,15 +37,25 @@ pub(crate) fn run(ctx: &Ctx, a: WorkArgs) -> Result<ExitCode> {
     let ticks = c.work_until_idle(&mut print_progress)?;
     c.release()?;
     checkpoint_quietly(ctx);
+    let mut failed = 0;
     for t in &ticks {
+        if let Tick::Ran(r) = t
+            && matches!(r.state, OpState::Failed | OpState::NeedsAttention)
+        {
+            failed += 1;
+        }
         if let Tick::Halted(h) = t {
-            println!(
+            outln!(
                 "halted by {} since {}: {} — nothing dispatched",
                 h.by,
                 time(h.since),
                 h.why
             );
         }
+    }
+    if failed > 0 {
+        errln!("{failed} op(s) ended failed or needing attention (exit status 4)");
+        return Ok(ExitCode::from(super::OP_FAILED));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -59,9 +70,9 @@ pub(crate) fn print_progress(p: Progress) {
             resumed,
         } => {
             if resumed > 0 {
-                println!("▶ {jti} {runbook}: resuming, {resumed} of {total} steps already done");
+                outln!("▶ {jti} {runbook}: resuming, {resumed} of {total} steps already done");
             } else {
-                println!("▶ {jti} {runbook}: {total} steps");
+                outln!("▶ {jti} {runbook}: {total} steps");
             }
         }
         Progress::StepStarted { .. } => {}
@@ -82,13 +93,15 @@ pub(crate) fn print_progress(p: Progress) {
                 .chars()
                 .take(80)
                 .collect::<String>();
-            println!(
+            outln!(
                 "  {mark} {:<15} {:<10} {:>5} ms  {first}",
-                result.step, result.host, result.duration_ms
+                result.step,
+                result.host,
+                result.duration_ms
             );
         }
-        Progress::RunEnded(r) => println!("■ {} {}: {}", r.jti, r.state, r.detail),
-        Progress::Warning(w) => eprintln!("warning: {w}"),
+        Progress::RunEnded(r) => outln!("■ {} {}: {}", r.jti, r.state, r.detail),
+        Progress::Warning(w) => errln!("warning: {w}"),
     }
 }
 
@@ -108,6 +121,6 @@ fn checkpoint_quietly(ctx: &Ctx) {
         }
     })();
     if let Err(e) = r {
-        eprintln!("warning: no ledger checkpoint: {e}");
+        errln!("warning: no ledger checkpoint: {e}");
     }
 }

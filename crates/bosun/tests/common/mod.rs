@@ -133,6 +133,20 @@ impl Lab {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// `bosun work --until-idle`, which exits 0 when every op it ran
+    /// succeeded and 4 when one ended failed or needing attention: both
+    /// are a finished pass here. Returns its stdout.
+    pub fn work(&self) -> String {
+        let o = self.run(&["work", "--until-idle"]);
+        assert!(
+            matches!(o.status.code(), Some(0 | 4)),
+            "bosun work failed: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.ok(args);
         serde_json::from_str(&out)
