@@ -106,11 +106,51 @@ pub fn bold(text: &str) -> String {
     }
 }
 
-/// Unix seconds as an RFC 3339 UTC time.
+/// Unix seconds as an RFC 3339 UTC time: how JSON shows times.
 pub fn time(t: i64) -> String {
     jiff::Timestamp::from_second(t)
         .map(|ts| ts.to_string())
         .unwrap_or_else(|_| t.to_string())
+}
+
+/// As [`time`], `None` for an absent time (`null` in JSON).
+pub fn time_opt(t: Option<i64>) -> Option<String> {
+    t.map(time)
+}
+
+/// Unix seconds as people read them: the local date and time to the
+/// second with the zone (`2026-12-06 17:04:05 CET`): how tables and
+/// sentences show times.
+pub fn local(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| {
+            ts.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S %Z")
+                .to_string()
+        })
+        .unwrap_or_else(|_| t.to_string())
+}
+
+/// A duration in milliseconds as people read it: `840 ms`, `3.2 s`,
+/// `4m 05s`, `2h 10m`.
+pub fn duration_ms(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{}.{} s", ms / 1_000, ms % 1_000 / 100),
+        60_000..3_600_000 => format!("{}m {:02}s", ms / 60_000, ms % 60_000 / 1_000),
+        _ => format!("{}h {:02}m", ms / 3_600_000, ms % 3_600_000 / 60_000),
+    }
+}
+
+/// The word bosun's JSON uses for a value of a plain enum (`Actor::Human`
+/// → `human`, `DepKind::OnSuccess` → `on success`): human output shows
+/// words, never Rust's `Debug` forms. Underscores become spaces.
+pub fn word<T: serde::Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(Value::String(s)) => s.replace('_', " "),
+        Ok(other) => other.to_string(),
+        Err(_) => "?".into(),
+    }
 }
 
 /// Writes `text` to stdout and flushes it; a closed pipe ends the
@@ -274,7 +314,17 @@ pub fn op_json(r: &OpRecord) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_CELL, cell, inert};
+    use super::{MAX_CELL, cell, duration_ms, inert, word};
+
+    #[test]
+    fn durations_and_words_read_as_words() {
+        assert_eq!(duration_ms(840), "840 ms");
+        assert_eq!(duration_ms(3_250), "3.2 s");
+        assert_eq!(duration_ms(245_000), "4m 05s");
+        assert_eq!(duration_ms(7_800_000), "2h 10m");
+        assert_eq!(word(&bosun_model::DepKind::OnSuccess), "on success");
+        assert_eq!(word(&bosun_model::Role::Agent), "agent");
+    }
 
     #[test]
     fn a_long_cell_is_cut_with_an_ellipsis() {

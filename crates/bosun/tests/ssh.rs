@@ -384,7 +384,7 @@ bars = [
     ]);
     lab.work();
     let st = lab.json(&["rollout", "status", "ssh", "--json"]);
-    assert_eq!(st["runs"][0][1]["status"], "passed", "{st}");
+    assert_eq!(st["runs"][0]["status"], "passed", "{st}");
     let bars = st["bars"].as_array().unwrap();
     assert_eq!(bars.len(), 2, "{st}");
     assert!(
@@ -403,7 +403,7 @@ bars = [
     ]);
     lab.work();
     let st = lab.json(&["rollout", "status", "ssh", "--json"]);
-    let last = &st["runs"][1][1];
+    let last = &st["runs"][1];
     assert_eq!(last["status"], "halted", "{st}");
     assert!(last["why"].as_str().unwrap().contains("dead"), "{st}");
     assert_eq!(

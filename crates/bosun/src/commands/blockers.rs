@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{other, statement};
-use crate::output::{table, time};
+use crate::output::{local, table, time, time_opt};
 
 /// The long help of `bosun blockers`.
 pub const BLOCKERS_HELP: &str = "Blockers: typed, scoped stops.
@@ -122,6 +122,62 @@ pub(crate) fn print_blockers(ctl: &Control) -> Result<()> {
     Ok(())
 }
 
+/// `blockers show`: one blocker in words (what its kind says from `r`,
+/// its JSON row); what is absent is left out.
+fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
+    let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+    let line = |label: &str, text: &str| {
+        if !text.is_empty() {
+            outln!("{label:<10}{text}");
+        }
+    };
+    let subject = if b.subject.is_empty() {
+        "(global)"
+    } else {
+        b.subject.as_str()
+    };
+    outln!("blocker {}: {} on {subject}", b.id, b.kind);
+    let verbs: Vec<&str> = r["halts_verbs"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|x| x.as_str()).collect())
+        .unwrap_or_default();
+    let how = match (verbs.is_empty(), r["scope"].as_str()) {
+        (false, Some(scope)) => format!(" — halts {}, scope {scope}", verbs.join(", ")),
+        _ => String::new(),
+    };
+    line("halts", &format!("{}{how}", text("halts")));
+    line("reason", &b.reason);
+    line("owner", &b.owner);
+    let from = b.op.as_deref().map(|o| format!(", from op {o}"));
+    line(
+        "filed",
+        &format!(
+            "{} by {}{}",
+            local(b.since),
+            b.filed_by,
+            from.unwrap_or_default()
+        ),
+    );
+    match b.resolved_at {
+        Some(t) => line(
+            "resolved",
+            &format!("{} by {}: {}", local(t), b.resolved_by, b.resolution),
+        ),
+        None => {
+            line("state", "active");
+            if b.snoozed_until > 0 {
+                line(
+                    "snoozed",
+                    &format!("reminders muted until {}", local(b.snoozed_until)),
+                );
+            }
+        }
+    }
+    line("route", &text("route"));
+    line("next", &text("next"));
+    line("fallback", &text("fallback"));
+}
+
 /// Runs `bosun blockers …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<ExitCode> {
     let gov = ctl.governed()?;
@@ -142,9 +198,9 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             "fallback": k.map(|k| k.fallback.clone()).unwrap_or_default(),
             "filed_by": b.filed_by,
             "op": b.op,
-            "since": b.since,
-            "snoozed_until": b.snoozed_until,
-            "resolved_at": b.resolved_at,
+            "since": time(b.since),
+            "snoozed_until": (b.snoozed_until > 0).then(|| time(b.snoozed_until)),
+            "resolved_at": time_opt(b.resolved_at),
             "resolved_by": b.resolved_by,
             "resolution": b.resolution,
         })
@@ -215,11 +271,11 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
                     } else {
                         v.extend([
                             s("halts"),
-                            time(b.since),
+                            local(b.since),
                             match b.resolved_at {
                                 Some(_) => format!("resolved by {}", b.resolved_by),
                                 None if b.snoozed_until > now() => {
-                                    format!("snoozed until {}", time(b.snoozed_until))
+                                    format!("snoozed until {}", local(b.snoozed_until))
                                 }
                                 None => "active".into(),
                             },
@@ -244,16 +300,10 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             let Some(b) = ctl.store.blocker(id)? else {
                 return Err(other(format!("no blocker {id}")));
             };
-            let r = row(&b);
             if j {
-                outln!("{r}");
-            } else if let Some(m) = r.as_object() {
-                for (k, v) in m {
-                    outln!(
-                        "{k:<14}{}",
-                        v.as_str().map_or_else(|| v.to_string(), str::to_string)
-                    );
-                }
+                outln!("{}", row(&b));
+            } else {
+                print_blocker(&b, &row(&b));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -306,7 +356,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             }
             outln!(
                 "blocker {id}: reminders muted until {} (it still halts what it halts)",
-                time(until)
+                local(until)
             );
             Ok(ExitCode::SUCCESS)
         }

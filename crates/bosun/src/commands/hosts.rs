@@ -7,7 +7,8 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::other;
-use crate::output::{table, time};
+
+use crate::output::{local, table, time};
 
 /// `bosun hosts`.
 #[derive(Subcommand, Debug)]
@@ -54,7 +55,7 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
                         vec![
                             h.name.to_string(),
                             h.address.clone(),
-                            format!("{:?}", h.transport).to_lowercase(),
+                            crate::output::word(&h.transport),
                             h.arch.clone(),
                             h.tags.iter().cloned().collect::<Vec<_>>().join(","),
                             if h.infra {
@@ -89,10 +90,18 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
             } else {
                 outln!("{}", toml::to_string(h).unwrap_or_default());
                 if let Some(r) = rows.first() {
-                    outln!("last op     {}", r["last_op"].as_str().unwrap_or("-"));
-                    outln!("version     {}", r["version"].as_str().unwrap_or("-"));
-                    outln!("drift       {}", r["drift"].as_str().unwrap_or("-"));
-                    outln!("pending     {}", r["pending_approvals"]);
+                    let c = status_cells(r);
+                    outln!("last op     {}", c[1]);
+                    outln!("version     {}", c[2]);
+                    match (r["drifted_since"].as_str(), r["drift_reason"].as_str()) {
+                        (Some(t), Some(why)) => outln!(
+                            "drift       since {}: {why}",
+                            t.parse::<jiff::Timestamp>()
+                                .map_or(t.to_string(), |ts| local(ts.as_second()))
+                        ),
+                        _ => outln!("drift       none"),
+                    }
+                    outln!("pending     {} approval(s)", r["pending_approvals"]);
                 }
                 for b in blockers {
                     outln!("blocker {}  {}: {}", b.id, b.kind, b.reason);
@@ -117,24 +126,7 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
 /// Prints one line per host: last op, version, drift, pending, blockers.
 pub(crate) fn print_host_status(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<()> {
     let rows = status_rows(ctl, hosts)?;
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-            let mut drift = s("drift");
-            if drift.chars().count() > 60 {
-                drift = drift.chars().take(59).collect::<String>() + "…";
-            }
-            vec![
-                s("host"),
-                s("last_op"),
-                s("version"),
-                drift,
-                r["pending_approvals"].to_string(),
-                s("blockers"),
-            ]
-        })
-        .collect();
+    let cells: Vec<Vec<String>> = rows.iter().map(status_cells).collect();
     table(
         &["HOST", "LAST OP", "VERSION", "DRIFT", "PENDING", "BLOCKERS"],
         &cells,
@@ -142,6 +134,59 @@ pub(crate) fn print_host_status(ctl: &Control, hosts: &[bosun_model::Host]) -> R
     Ok(())
 }
 
+/// A host's status row (JSON) as the words of `hosts status`'s columns;
+/// absent values are `-`.
+fn status_cells(r: &serde_json::Value) -> Vec<String> {
+    let or_dash = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    let last_op = match &r["last_op"] {
+        serde_json::Value::Null => "-".to_string(),
+        o => {
+            let jti = o["jti"].as_str().unwrap_or_default();
+            format!(
+                "{} {} ({})",
+                o["runbook"].as_str().unwrap_or_default(),
+                o["state"].as_str().unwrap_or_default(),
+                &jti[..jti.len().min(8)]
+            )
+        }
+    };
+    let drift = match r["drifted_since"].as_str() {
+        Some(_) => {
+            let mut d = format!(
+                "DRIFTED: {}",
+                r["drift_reason"].as_str().unwrap_or_default()
+            );
+            if d.chars().count() > 60 {
+                d = d.chars().take(59).collect::<String>() + "…";
+            }
+            d
+        }
+        None => "-".into(),
+    };
+    let blockers: Vec<String> = r["blockers"]
+        .as_array()
+        .map(|bs| {
+            bs.iter()
+                .map(|b| format!("{}#{}", b["kind"].as_str().unwrap_or_default(), b["id"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![
+        or_dash(&r["host"]),
+        last_op,
+        or_dash(&r["version"]),
+        drift,
+        r["pending_approvals"].to_string(),
+        if blockers.is_empty() {
+            "-".into()
+        } else {
+            blockers.join(" ")
+        },
+    ]
+}
+
+/// Each host's status as JSON: the last op, the version, drift, pending
+/// approvals and active blockers, absent values `null`.
 fn status_rows(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<Vec<serde_json::Value>> {
     let states: std::collections::BTreeMap<String, bosun_store::HostState> = ctl
         .store
@@ -155,23 +200,20 @@ fn status_rows(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<Vec<serde_j
         .map(|h| {
             let name = h.name.as_str();
             let st = states.get(name).cloned().unwrap_or_default();
-            let on: Vec<String> = blockers
+            let on: Vec<serde_json::Value> = blockers
                 .iter()
                 .filter(|b| b.subject.split(',').any(|s| s.trim() == name))
-                .map(|b| format!("{}#{}", b.kind, b.id))
+                .map(|b| json!({"id": b.id, "kind": b.kind}))
                 .collect();
             json!({
                 "host": name,
-                "last_op": st.last_op.as_ref().map(|(j, rb, s)| format!("{rb} {s} ({})", &j[..j.len().min(8)])).unwrap_or_else(|| "-".into()),
-                "last_op_jti": st.last_op.as_ref().map(|o| o.0.clone()),
-                "version": if st.version.is_empty() { "-".to_string() } else { st.version.clone() },
-                "drift": match st.drifted_since {
-                    Some(t) => format!("DRIFTED since {}: {}", time(t), st.drift_reason),
-                    None => "-".into(),
-                },
+                "last_op": st.last_op.as_ref().map(|(jti, runbook, state)| json!({"jti": jti, "runbook": runbook, "state": state})),
+                "version": (!st.version.is_empty()).then_some(&st.version),
                 "drifted": st.drifted_since.is_some(),
+                "drifted_since": st.drifted_since.map(time),
+                "drift_reason": st.drifted_since.map(|_| &st.drift_reason),
                 "pending_approvals": st.pending_approvals,
-                "blockers": if on.is_empty() { "-".to_string() } else { on.join(" ") },
+                "blockers": on,
             })
         })
         .collect())

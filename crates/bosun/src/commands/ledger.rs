@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Ctx, other};
-use crate::output::time;
+use crate::output::{local, time};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum LedgerCmd {
@@ -114,6 +114,9 @@ pub(crate) enum LedgerCmd {
         /// see `bosun ledger checkpoints`).
         #[arg(long, value_name = "SIZE")]
         at: Option<u64>,
+        /// Output compact JSON on one line (the proof is JSON either way).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the consistency proof between two checkpoints (the newer log
     /// extends the older), as JSON for `bosun ledger verify-proof`.
@@ -134,6 +137,10 @@ pub(crate) enum LedgerCmd {
         /// such as a workspace's keys/ledger.vkey).
         #[arg(long)]
         key: String,
+        /// Output JSON: `{ok, kind, proofs: [{index, tree_size, ok, error}]}`
+        /// or, for a consistency proof, `{ok, kind, from, to, error}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -150,60 +157,7 @@ fn read_vkey(arg: &str) -> Result<bosun_ledger::NoteVerifier> {
 
 pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
     match cmd {
-        LedgerCmd::VerifyProof { file, key } => {
-            let v = read_vkey(&key)?;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| other(format!("{}: {e}", file.display())))?;
-            if text.len() > 16 * 1024 * 1024 {
-                return Err(other(format!("{}: over 16 MiB", file.display())));
-            }
-            if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
-                return match ledger::verify_consistency_proof(&c, &v) {
-                    Ok((a, b)) => {
-                        outln!(
-                            "ok  the log of size {b} extends the log of size {a}, both signed by {}",
-                            v.name
-                        );
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Err(e) => {
-                        errln!("BAD consistency proof: {e}");
-                        Ok(ExitCode::from(1))
-                    }
-                };
-            }
-            let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
-                Ok(list) => list,
-                Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
-                    other(format!(
-                        "{}:{}:{}: {e}",
-                        file.display(),
-                        e.line(),
-                        e.column()
-                    ))
-                })?],
-            };
-            let mut bad = 0;
-            for p in &proofs {
-                match ledger::verify_proof(p, &v) {
-                    Ok(()) => outln!(
-                        "ok  entry {} is in the log of size {} signed by {}",
-                        p.index,
-                        p.tree_size,
-                        v.name
-                    ),
-                    Err(e) => {
-                        bad += 1;
-                        errln!("BAD entry {}: {e}", p.index);
-                    }
-                }
-            }
-            Ok(if bad == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        LedgerCmd::VerifyProof { file, key, json: j } => verify_proof(&file, &key, j),
         LedgerCmd::Checkpoint { out, json: js } => {
             let ctl = ctx.control()?;
             let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
@@ -252,12 +206,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             if js {
                 let v: Vec<serde_json::Value> = cps
                     .iter()
-                    .map(|c| json!({"size": c.size, "at": c.at, "note": c.note}))
+                    .map(|c| json!({"size": c.size, "at": time(c.at), "note": c.note}))
                     .collect();
                 outln!("{}", serde_json::Value::Array(v));
             } else {
                 for c in &cps {
-                    outln!("{}  size {}", time(c.at), c.size);
+                    outln!("{}  size {}", local(c.at), c.size);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -418,6 +372,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             index,
             checkpoint,
             at,
+            json: js,
         } => {
             let ctl = ctx.control()?;
             if checkpoint {
@@ -430,13 +385,94 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 ));
             }
             let proofs = ledger::prove_at(&ctl, j.as_deref(), index, at)?;
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&proofs).map_err(|e| other(e.to_string()))?
-            );
+            let text = if js {
+                serde_json::to_string(&proofs)
+            } else {
+                serde_json::to_string_pretty(&proofs)
+            };
+            outln!("{}", text.map_err(|e| other(e.to_string()))?);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `bosun ledger verify-proof`: an inclusion proof (or a list) or a
+/// consistency proof, checked against the ledger's verifier key offline.
+fn verify_proof(file: &std::path::Path, key: &str, j: bool) -> Result<ExitCode> {
+    let v = read_vkey(key)?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| other(format!("{}: {e}", file.display())))?;
+    if text.len() > 16 * 1024 * 1024 {
+        return Err(other(format!("{}: over 16 MiB", file.display())));
+    }
+    let status = |ok: bool| {
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    };
+    if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
+        let r = ledger::verify_consistency_proof(&c, &v);
+        if j {
+            let (from, to) = r
+                .as_ref()
+                .map_or((None, None), |(a, b)| (Some(*a), Some(*b)));
+            let error = r.as_ref().err().map(ToString::to_string);
+            outln!(
+                "{}",
+                json!({"ok": r.is_ok(), "kind": "consistency", "from": from, "to": to, "key": v.name, "error": error})
+            );
+        } else {
+            match &r {
+                Ok((a, b)) => outln!(
+                    "ok  the log of size {b} extends the log of size {a}, both signed by {}",
+                    v.name
+                ),
+                Err(e) => errln!("BAD consistency proof: {e}"),
+            }
+        }
+        return Ok(status(r.is_ok()));
+    }
+    let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
+        Ok(list) => list,
+        Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
+            other(format!(
+                "{}:{}:{}: {e}",
+                file.display(),
+                e.line(),
+                e.column()
+            ))
+        })?],
+    };
+    let mut bad = 0;
+    let mut out = Vec::new();
+    for p in &proofs {
+        let r = ledger::verify_proof(p, &v);
+        if r.is_err() {
+            bad += 1;
+        }
+        if j {
+            out.push(json!({"index": p.index, "tree_size": p.tree_size, "ok": r.is_ok(), "error": r.as_ref().err().map(ToString::to_string)}));
+            continue;
+        }
+        match r {
+            Ok(()) => outln!(
+                "ok  entry {} is in the log of size {} signed by {}",
+                p.index,
+                p.tree_size,
+                v.name
+            ),
+            Err(e) => errln!("BAD entry {}: {e}", p.index),
+        }
+    }
+    if j {
+        outln!(
+            "{}",
+            json!({"ok": bad == 0, "kind": "inclusion", "key": v.name, "proofs": out})
+        );
+    }
+    Ok(status(bad == 0))
 }
 
 /// Why `ledger verify` failed: the ledger itself, or against a trusted
@@ -561,7 +597,7 @@ fn print_start(start: Option<&bosun_control::genesis::LedgerStart>) {
     };
     outln!(
         "note: this ledger was re-initialised at {} (entry 0, `ledger.reinitialised`: the database was found {}); {prev}",
-        time(s.at),
+        local(s.at),
         s.found.as_deref().unwrap_or("lost"),
     );
 }

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use bosun_control::{Result, now};
 use bosun_model::OpState;
 use clap::Subcommand;
+use serde_json::json;
 
 use super::{Ctx, other};
-use crate::output::{op_json, summary_json, table, time};
+use crate::output::{duration_ms, local, op_json, summary_json, table, time};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum OpsCmd {
@@ -87,7 +88,7 @@ fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitC
                     o.runbook.clone(),
                     o.targets.to_string(),
                     o.state.to_string(),
-                    time(o.created_at),
+                    local(o.created_at),
                 ]
             })
             .collect();
@@ -126,16 +127,19 @@ fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let rs = ctl.store.rejections(limit)?;
     if j {
-        outln!(
-            "{}",
-            serde_json::to_string(&rs).map_err(|e| other(e.to_string()))?
-        );
+        let v: Vec<_> = rs
+            .iter()
+            .map(|r| {
+                json!({"at": time(r.at), "check": r.check, "message": r.message, "jti": r.jti, "iss": r.iss, "input_digest": r.input_digest})
+            })
+            .collect();
+        outln!("{}", serde_json::Value::Array(v));
     } else {
         let rows: Vec<Vec<String>> = rs
             .iter()
             .map(|r| {
                 vec![
-                    time(r.at),
+                    local(r.at),
                     r.check.clone(),
                     r.jti.clone().unwrap_or_default(),
                     r.message.clone(),
@@ -166,11 +170,11 @@ fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
                     s.host.clone(),
                     s.status.as_str().into(),
                     s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-                    s.duration_ms.to_string(),
+                    duration_ms(s.duration_ms),
                 ]
             })
             .collect();
-        table(&["#", "step", "host", "status", "exit", "ms"], &rows);
+        table(&["#", "step", "host", "status", "exit", "took"], &rows);
     }
     Ok(())
 }

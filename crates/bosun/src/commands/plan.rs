@@ -97,21 +97,45 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
                     "  {i:>3}. [{}] {}: (a {} step: the run waits for `bosun step report`)",
                     s.host,
                     s.step,
-                    format!("{:?}", s.actor).to_lowercase()
+                    crate::output::word(&s.actor)
                 );
             } else {
                 outln!("  {i:>3}. [{}] {}: {}", s.host, s.step, s.cmd);
             }
         }
+        let args: Vec<String> = plan
+            .targets
+            .iter()
+            .map(|t| format!("-t {t}"))
+            .chain(p.params.iter().map(|kv| format!("-p {}", shell_word(kv))))
+            .collect();
         outln!(
             "nothing ran. To run it: bosun submit {} {} --as <you>",
             plan.runbook,
-            plan.targets
-                .iter()
-                .map(|t| format!("-t {t}"))
-                .collect::<Vec<_>>()
-                .join(" ")
+            args.join(" ")
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `s` as one shell word: as it is when plain, single-quoted otherwise.
+fn shell_word(s: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-/:=@+,%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn a_param_is_one_shell_word() {
+        assert_eq!(shell_word("version=1.2"), "version=1.2");
+        assert_eq!(shell_word("msg=hello world"), "'msg=hello world'");
+        assert_eq!(shell_word("a='b'"), r"'a='\''b'\'''");
+    }
 }

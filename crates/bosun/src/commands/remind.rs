@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{Ctx, other, statement};
-use crate::output::time;
+use crate::output::local;
 
 /// Send the reminders that are due to the `[notify]` sinks.
 ///
@@ -92,7 +92,7 @@ pub(crate) fn snooze(ctx: &Ctx, a: SnoozeArgs) -> Result<ExitCode> {
     if let Err(code) = statement(&ctx.keys, &ctl, &as_, act, false)? {
         return Ok(code);
     }
-    outln!("{target}: reminders muted until {}", time(until));
+    outln!("{target}: reminders muted until {}", local(until));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -106,7 +106,7 @@ pub(crate) fn print_reminder(
         r.n,
         r.to,
         r.title,
-        time(r.since),
+        local(r.since),
         r.next
     );
     for x in d {

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{key_id, other, statement};
-use crate::output::table;
+use crate::output::{table, time};
 
 /// The long help of `bosun rollout`: enough to run one without being told.
 pub const ROLLOUT_HELP: &str = "Roll a change out canary first, wave by wave.
@@ -204,6 +204,47 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
     outln!("\nnext: {}", st.next);
 }
 
+/// `rollout status --json`: waves and runs as objects, times RFC 3339.
+/// A run carries its op's fields and its status's (`status` and, by
+/// status, `state`, `finished_at` or `why`).
+fn status_json(st: &bosun_control::rollout::Status) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = st
+        .runs
+        .iter()
+        .map(|(r, s)| {
+            let mut o = json!({
+                "action": r.action.as_str(),
+                "wave": r.wave,
+                "wave_name": usize::try_from(r.wave).ok().and_then(|i| st.waves.get(i)).map(|w| &w.0),
+                "op": r.op,
+                "hosts": r.hosts,
+                "at": time(r.at),
+                "by": r.by,
+            });
+            if let (Some(o), Ok(serde_json::Value::Object(s))) =
+                (o.as_object_mut(), serde_json::to_value(s))
+            {
+                for (k, v) in s {
+                    let v = match (k.as_str(), v.as_i64()) {
+                        ("finished_at", Some(t)) => json!(time(t)),
+                        _ => v,
+                    };
+                    o.insert(k, v);
+                }
+            }
+            o
+        })
+        .collect();
+    json!({
+        "id": st.id,
+        "phase": st.phase,
+        "waves": st.waves.iter().map(|(name, hosts)| json!({"name": name, "hosts": hosts})).collect::<Vec<_>>(),
+        "runs": runs,
+        "bars": st.bars,
+        "next": st.next,
+    })
+}
+
 /// Runs `bosun rollout …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode> {
     let signer = |who: &str| -> Result<(bosun_sign::Signer, KeyId)> {
@@ -277,7 +318,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
         RolloutCmd::Status { id, json: j } => {
             let st = ctl.rollout_status(&id)?;
             if j {
-                outln!("{}", serde_json::to_string(&st).unwrap_or_default());
+                outln!("{}", status_json(&st));
                 return Ok(ExitCode::SUCCESS);
             }
             print_status(&st);

@@ -30,6 +30,9 @@ pub(crate) enum RunbookCmd {
     Validate {
         /// Only this runbook.
         id: Option<String>,
+        /// Output JSON: `{ok, runbooks: [{id, path, ok, errors, warnings}]}`.
+        #[arg(long)]
+        json: bool,
     },
     /// The step graph as Mermaid (default) or Graphviz DOT.
     Graph {
@@ -123,8 +126,8 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             for (name, p) in &rb.params {
                 let d = p.default.as_ref().map(bosun_runbook::def::value_to_string);
                 outln!(
-                    "  param {name}: {:?}{}{}",
-                    p.ty,
+                    "  param {name}: {}{}{}",
+                    crate::output::word(&p.ty),
                     d.map(|d| format!(" = {d}")).unwrap_or_default(),
                     if p.required { " (required)" } else { "" }
                 );
@@ -136,12 +139,12 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                 let deps: Vec<String> = st
                     .depends_on
                     .iter()
-                    .map(|d| format!("{} ({:?})", d.step, d.kind))
+                    .map(|d| format!("{} ({})", d.step, crate::output::word(&d.kind)))
                     .collect();
                 outln!(
-                    "  step {} [{:?}]{}{}",
+                    "  step {} [{}]{}{}",
                     st.id,
-                    st.actor,
+                    crate::output::word(&st.actor),
                     if deps.is_empty() {
                         String::new()
                     } else {
@@ -158,45 +161,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        RunbookCmd::Validate { id } => {
-            let mut bad = 0;
-            let mut n = 0;
-            for (rid, path, text) in ws.disk_runbooks()? {
-                if id.as_deref().is_some_and(|want| want != rid) {
-                    continue;
-                }
-                n += 1;
-                match bosun_runbook::parse_runbook(&path, &text) {
-                    Ok(rb) if rb.id.as_str() == rid => {
-                        outln!("ok  {path}");
-                        for w in bosun_runbook::raw_places(&path, &text, &rb) {
-                            errln!("warning: {w}");
-                        }
-                    }
-                    Ok(rb) => {
-                        bad += 1;
-                        errln!(
-                            "{path}:1:1: its id is `{}`, not the file name `{rid}`",
-                            rb.id
-                        );
-                    }
-                    Err(e) => {
-                        bad += 1;
-                        errln!("{e}");
-                    }
-                }
-            }
-            if n == 0 {
-                return Err(other(match id {
-                    Some(i) => format!("no runbook `{i}` in runbooks/"),
-                    None => "no runbooks in runbooks/".into(),
-                }));
-            }
-            if bad > 0 {
-                return Err(other(format!("{bad} of {n} runbook(s) are invalid")));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        RunbookCmd::Validate { id, json: j } => validate(&ws, id.as_deref(), j),
         RunbookCmd::Graph { id, format } => {
             let (path, text) = disk_runbook(&ws, &id)?;
             let rb =
@@ -212,4 +177,72 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `bosun runbook validate`: every runbook file (or one) parsed, each
+/// problem with file:line:col; exit 1 when one is invalid.
+fn validate(ws: &Workspace, id: Option<&str>, j: bool) -> Result<ExitCode> {
+    let mut report = Vec::new();
+    for (rid, path, text) in ws.disk_runbooks()? {
+        if id.is_some_and(|want| want != rid) {
+            continue;
+        }
+        let (errors, warnings) = match bosun_runbook::parse_runbook(&path, &text) {
+            Ok(rb) if rb.id.as_str() == rid => (
+                Vec::new(),
+                bosun_runbook::raw_places(&path, &text, &rb)
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            ),
+            Ok(rb) => (
+                vec![format!(
+                    "{path}:1:1: its id is `{}`, not the file name `{rid}`",
+                    rb.id
+                )],
+                Vec::new(),
+            ),
+            Err(e) => (vec![e.to_string()], Vec::new()),
+        };
+        report.push(json!({"id": rid, "path": path, "ok": errors.is_empty(), "errors": errors, "warnings": warnings}));
+    }
+    if report.is_empty() {
+        return Err(other(match id {
+            Some(i) => format!("no runbook `{i}` in runbooks/"),
+            None => "no runbooks in runbooks/".into(),
+        }));
+    }
+    let bad = report.iter().filter(|r| r["ok"] == false).count();
+    if j {
+        outln!("{}", json!({"ok": bad == 0, "runbooks": report}));
+    } else {
+        for r in &report {
+            let lines = |k: &str| -> Vec<String> {
+                r[k].as_array()
+                    .map(|v| {
+                        v.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            if r["ok"] == true {
+                outln!("ok  {}", r["path"].as_str().unwrap_or_default());
+            }
+            for e in lines("errors") {
+                errln!("{e}");
+            }
+            for w in lines("warnings") {
+                errln!("warning: {w}");
+            }
+        }
+        if bad > 0 {
+            errln!("error: {bad} of {} runbook(s) are invalid", report.len());
+        }
+    }
+    Ok(if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

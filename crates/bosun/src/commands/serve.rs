@@ -11,7 +11,7 @@ use clap::Args;
 use super::remind::print_reminder;
 use super::work::print_progress;
 use super::{Ctx, other};
-use crate::output::time;
+use crate::output::local;
 
 /// Run the controller until interrupted (Ctrl-C).
 #[derive(Args, Debug)]
@@ -49,14 +49,14 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                     return Err(other(format!(
                         "another controller ({}) holds the lease until {}; refusing (--no-wait)",
                         other_lease.holder,
-                        time(other_lease.expires_at)
+                        local(other_lease.expires_at)
                     )));
                 }
                 if !said {
                     outln!(
                         "another controller ({}) holds the lease until {}; waiting…",
                         other_lease.holder,
-                        time(other_lease.expires_at)
+                        local(other_lease.expires_at)
                     );
                     said = true;
                 }

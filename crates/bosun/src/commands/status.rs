@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::Ctx;
-use crate::output::time;
+use crate::output::{local, time};
 
 /// What is in force, what drifted, the halt, the queue, the controller.
 #[derive(Args, Debug)]
@@ -53,7 +53,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
                 "workspace": ctl.ws.config.name,
                 "adopted": adopted.iter().map(|a| json!({"subject": a.subject, "digest": a.digest, "at": time(a.adopted_at)})).collect::<Vec<_>>(),
                 "drift": drift,
-                "halt": halt,
+                "halt": halt.as_ref().map(|h| json!({"by": h.by, "why": h.why, "since": time(h.since)})),
                 "queue_depth": depth,
                 "controller": lease.map(|l| json!({"holder": l.holder, "token": l.token, "expires_at": time(l.expires_at)})),
                 "pending_approval": pending.iter().map(|o| o.jti.to_string()).collect::<Vec<_>>(),
@@ -67,7 +67,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     }
     outln!("workspace  {}", ctl.ws.config.name);
     match &halt {
-        Some(h) => outln!("HALTED     by {} since {}: {}", h.by, time(h.since), h.why),
+        Some(h) => outln!("HALTED     by {} since {}: {}", h.by, local(h.since), h.why),
         None => outln!("dispatch   running"),
     }
     match &lease {
@@ -75,7 +75,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
             "controller {} (token {}, lease until {})",
             l.holder,
             l.token,
-            time(l.expires_at)
+            local(l.expires_at)
         ),
         None => {
             outln!("controller none (start one with `bosun serve`, or `bosun work --until-idle`)")
@@ -115,7 +115,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
             "  {:<24} {}  adopted {}",
             a.subject,
             a.digest.short(),
-            time(a.adopted_at)
+            local(a.adopted_at)
         );
     }
     for p in &proposals {

@@ -71,8 +71,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
                 );
             } else {
                 outln!(
-                    "reported {:?} for step {} on {}: the run resumes at the controller's next pass",
-                    out.status,
+                    "reported {} for step {} on {}: the run resumes at the controller's next pass",
+                    crate::output::word(&out.status),
                     out.step,
                     out.hosts.join(", ")
                 );

@@ -97,9 +97,13 @@ fn submit(
                         outln!("the policy lets it run alone; the controller will pick it up")
                     }
                     Outcome::Approvals(r) => outln!(
-                        "it needs {} approval(s) from {:?}: bosun approve {} --as <operator>",
+                        "it needs {} approval(s) from {}: bosun approve {} --as <operator>",
                         r.m,
-                        r.roles,
+                        r.roles
+                            .iter()
+                            .map(crate::output::word)
+                            .collect::<Vec<_>>()
+                            .join(" or "),
                         a.jti
                     ),
                     Outcome::Deny { reason } => outln!("denied: {reason}"),

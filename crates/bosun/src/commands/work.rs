@@ -11,7 +11,7 @@ use bosun_store::StepStatus;
 use clap::Args;
 
 use super::{Ctx, other};
-use crate::output::time;
+use crate::output::{duration_ms, local};
 
 /// Process the queue and exit when it is empty (for scripts and tests).
 #[derive(Args, Debug)]
@@ -31,7 +31,7 @@ pub(crate) fn run(ctx: &Ctx, a: WorkArgs) -> Result<ExitCode> {
             "another controller ({}) holds the lease (token {}) until {}; stop it or wait",
             other_lease.holder,
             other_lease.token,
-            time(other_lease.expires_at)
+            local(other_lease.expires_at)
         )));
     }
     let ticks = c.work_until_idle(&mut print_progress)?;
@@ -48,7 +48,7 @@ pub(crate) fn run(ctx: &Ctx, a: WorkArgs) -> Result<ExitCode> {
             outln!(
                 "halted by {} since {}: {} — nothing dispatched",
                 h.by,
-                time(h.since),
+                local(h.since),
                 h.why
             );
         }
@@ -94,10 +94,10 @@ pub(crate) fn print_progress(p: Progress) {
                 .take(80)
                 .collect::<String>();
             outln!(
-                "  {mark} {:<15} {:<10} {:>5} ms  {first}",
+                "  {mark} {:<15} {:<10} {:>8}  {first}",
                 result.step,
                 result.host,
-                result.duration_ms
+                duration_ms(result.duration_ms)
             );
         }
         Progress::RunEnded(r) => outln!("■ {} {}: {}", r.jti, r.state, r.detail),
