@@ -51,6 +51,15 @@ pub fn write_out(args: std::fmt::Arguments<'_>) {
     }
 }
 
+/// Writes `bytes` to stdout as they are (a generated script or page);
+/// a closed pipe ends the program quietly.
+pub fn write_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        stdout_failed(&e);
+    }
+}
+
 /// Writes to stderr, ignoring failure (there is nowhere left to say it).
 pub fn write_err(args: std::fmt::Arguments<'_>) {
     let _ = std::io::stderr().lock().write_fmt(args);

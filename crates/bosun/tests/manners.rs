@@ -34,6 +34,8 @@ fn read_verbs(jti: &str) -> Vec<Vec<String>> {
         v(&["ledger", "verify"]),
         v(&["ledger", "prove", jti]),
         v(&["remind", "--dry-run"]),
+        v(&["completions", "bash"]),
+        v(&["man"]),
     ]
 }
 
@@ -46,7 +48,7 @@ fn a_closed_pipe_ends_every_read_verb_quietly() {
         .to_string();
     let mut verbs = read_verbs(&jti);
     for v in verbs.clone() {
-        if v[0] != "--help" {
+        if !["--help", "completions", "man"].contains(&v[0].as_str()) {
             let mut j = v.clone();
             j.push("--json".into());
             verbs.push(j);
@@ -155,4 +157,68 @@ fn a_failed_op_makes_work_and_plan_check_exit_4() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn the_workspace_is_found_from_a_subdirectory() {
+    let lab = Lab::new();
+    let o = bin()
+        .args(["status", "--json"])
+        .current_dir(lab.path("runbooks"))
+        .env_remove("BOSUN_WORKSPACE")
+        .env("BOSUN_KEY_DIR", &lab.keys)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["workspace"], "lab");
+    // Outside any workspace, the error says what to do.
+    let o = bin()
+        .arg("status")
+        .current_dir(lab.tmp.path())
+        .env_remove("BOSUN_WORKSPACE")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bosun init"));
+}
+
+#[test]
+fn params_from_a_file_and_the_hint_keeps_them() {
+    let lab = Lab::new();
+    lab.write("params.yaml", "version: '2.5'\n");
+    let p = lab.path("params.yaml");
+    let out = lab.ok(&[
+        "plan",
+        "pkg-upgrade",
+        "-t",
+        "web-1",
+        "-p",
+        &format!("@{}", p.display()),
+    ]);
+    assert!(out.contains("version = 2.5"), "{out}");
+    assert!(out.contains("-t web-1 -p @"), "{out}");
+    let o = lab.run(&["plan", "pkg-upgrade", "-t", "web-1", "-p", "@nope.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.toml"));
+}
+
+#[test]
+fn version_completions_and_man_pages() {
+    let v = bin().arg("--version").output().unwrap();
+    let v = String::from_utf8_lossy(&v.stdout);
+    assert!(v.starts_with("bosun ") && v.contains(" ("), "{v}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = bin().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success() && !o.stdout.is_empty(), "{shell}");
+    }
+    let o = bin().arg("man").output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains(".TH bosun 1"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = bin()
+        .args(["man", "--out", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(dir.path().join("bosun-ops-list.1").is_file());
 }

@@ -20,6 +20,9 @@ use super::{Ctx, key_id, other, refused};
 /// being approved and asks `approve? [y/N]`. Without a terminal either
 /// signs only with `--yes`.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun adopt --as alice                 # propose what is on disk\n  bosun adopt --approve 3f9c2a --as bob   # a second operator approves"
+)]
 pub(crate) struct AdoptArgs {
     /// Sign as this identity (an operator).
     #[arg(long = "as")]

@@ -19,6 +19,9 @@ use super::{Ctx, key_id, refused};
 /// `approve? [y/N]`. Without a terminal nothing is signed unless
 /// `--yes` is given.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun approve 01a24c --as alice\n  bosun approve 01a24c --as alice --yes --json   # scripts"
+)]
 pub(crate) struct ApproveArgs {
     /// The op's jti, or an unambiguous prefix of at least 6 characters.
     pub(crate) jti: String,
@@ -37,6 +40,7 @@ pub(crate) struct ApproveArgs {
 /// Deny an op pending approval. Shows the op as `approve` does, then
 /// asks `deny? [y/N]`; without a terminal, only with `--yes`.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun deny 01a24c --why 'not during the freeze' --as alice")]
 pub(crate) struct DenyArgs {
     /// The op's jti, or an unambiguous prefix of at least 6 characters.
     pub(crate) jti: String,

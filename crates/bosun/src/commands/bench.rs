@@ -13,7 +13,7 @@
 //! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
 //! - `ledger`: ledger appends (group-committed batches), `ledger verify` of
 //!   the whole log, inclusion-proof generation, storage per entry; and,
-//!   beside it, one git commit per event (what the seed's users do today).
+//!   beside it, one git commit per event (what teams keeping change logs in git do today).
 
 mod rollout;
 mod trust;
@@ -33,8 +33,10 @@ use serde_json::json;
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// Intake throughput and latency with concurrent submitters.
+    #[command(after_help = "Examples:\n  bosun bench intake --ops 10000 --submitters 8")]
     Intake(IntakeArgs),
     /// Policy decision time with many rules.
+    #[command(after_help = "Examples:\n  bosun bench policy --rules 500")]
     Policy {
         /// Rules in the policy set (all but 10 scoped to one runbook each).
         #[arg(long, default_value_t = 500)]
@@ -48,6 +50,7 @@ pub enum BenchCmd {
     },
     /// Ledger append throughput, full verification, proof generation and
     /// storage, beside one git commit per event.
+    #[command(after_help = "Examples:\n  bosun bench ledger")]
     Ledger {
         /// Entries to append.
         #[arg(long, default_value_t = 1_000_000)]
@@ -68,6 +71,7 @@ pub enum BenchCmd {
     /// A canary-first rollout over many simulated hosts in waves with
     /// bars, beside the same commands run without bosun: overhead per
     /// host-step and peak memory.
+    #[command(after_help = "Examples:\n  bosun bench rollout --hosts 200")]
     Rollout {
         /// Simulated hosts (local transport, one directory each).
         #[arg(long, default_value_t = 1000)]
@@ -85,6 +89,7 @@ pub enum BenchCmd {
     /// What the trust boundary costs per op: planning with every
     /// interpolation quoted (beside `| raw`), and the controller's checks
     /// before it runs an op (digest, host bindings, approvals).
+    #[command(after_help = "Examples:\n  bosun bench trust")]
     Trust {
         /// Target hosts of the planned op.
         #[arg(long, default_value_t = 1)]
@@ -97,6 +102,7 @@ pub enum BenchCmd {
         json: bool,
     },
     /// Ed25519 verification alone (single and batch), the intake ceiling.
+    #[command(after_help = "Examples:\n  bosun bench verify")]
     Verify {
         /// Signatures.
         #[arg(long, default_value_t = 20_000)]

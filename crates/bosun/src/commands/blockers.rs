@@ -22,12 +22,13 @@ runs. A failed rollout bar files a `regression` blocker on its host.
 
 The kinds in force come from policy/blockers.toml (adopted with the policy,
 so nobody loosens a blocker by editing a file) or, without it, from the
-seed table: `bosun blockers kinds`.";
+default table: `bosun blockers kinds`.";
 
 /// `bosun blockers`.
 #[derive(Subcommand, Debug)]
 pub enum BlockersCmd {
     /// The blocker kinds in force and what each halts.
+    #[command(after_help = "Examples:\n  bosun blockers kinds")]
     Kinds {
         /// Output JSON.
         #[arg(long)]
@@ -35,6 +36,7 @@ pub enum BlockersCmd {
     },
     /// Active blockers (newest first); `--board` adds owner, route, next
     /// command and fallback.
+    #[command(after_help = "Examples:\n  bosun blockers list\n  bosun blockers list --all --board")]
     List {
         /// Resolved ones too.
         #[arg(long)]
@@ -47,6 +49,7 @@ pub enum BlockersCmd {
         json: bool,
     },
     /// One blocker in full.
+    #[command(after_help = "Examples:\n  bosun blockers show 3")]
     Show {
         /// Its number.
         id: u64,
@@ -55,6 +58,9 @@ pub enum BlockersCmd {
         json: bool,
     },
     /// File a blocker by hand.
+    #[command(
+        after_help = "Examples:\n  bosun blockers file host-drifted web-2 --reason 'kernel differs' --as alice"
+    )]
     File {
         /// Its kind (see `bosun blockers kinds`).
         kind: String,
@@ -76,6 +82,7 @@ pub enum BlockersCmd {
         json: bool,
     },
     /// Resolve a blocker: what it held may run again.
+    #[command(after_help = "Examples:\n  bosun blockers resolve 3 --how 'reimaged' --as alice")]
     Resolve {
         /// Its number.
         id: u64,
@@ -87,6 +94,7 @@ pub enum BlockersCmd {
         as_: String,
     },
     /// Mute a blocker's reminders for a while. It still halts.
+    #[command(after_help = "Examples:\n  bosun blockers snooze 3 --for 6h --as alice")]
     Snooze {
         /// Its number.
         id: u64,
@@ -210,7 +218,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             if j {
                 outln!(
                     "{}",
-                    json!({"source": if kinds.default { "default (seed 001)" } else { bosun_workspace::governed::BLOCKERS_PATH }, "kinds": kinds.kinds})
+                    json!({"source": if kinds.default { "default" } else { bosun_workspace::governed::BLOCKERS_PATH }, "kinds": kinds.kinds})
                 );
             } else {
                 let rows: Vec<Vec<String>> = kinds
@@ -228,7 +236,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
                 table(&["KIND", "HALTS", "SCOPE", "WHAT IT HALTS"], &rows);
                 if kinds.default {
                     outln!(
-                        "(the default table from seed 001; write {} and adopt it to change it)",
+                        "(the default table; write {} and adopt it to change it)",
                         bosun_workspace::governed::BLOCKERS_PATH
                     );
                 }

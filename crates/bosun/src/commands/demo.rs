@@ -78,7 +78,7 @@ fn rollout(
     c.work_until_idle(&mut print_progress)?;
     status("the canary passed its bars")?;
 
-    say("13. Rollback is proven on the canary before any wider wave (seed 000)");
+    say("13. Rollback is proven on the canary before any wider wave");
     if let Err(e) = ctl.rollout_promote(rid, false, &key(&alice)?, &alice) {
         outln!("bosun rollout promote {rid}   refused: {e}");
     }

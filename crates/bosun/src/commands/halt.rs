@@ -14,6 +14,7 @@ use crate::output::summary_json;
 /// Stop all dispatch at once (running steps finish; nothing new starts).
 /// A statement signed by `--as`; any identity may halt, agents included.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun halt --why 'disk alarms on web-2' --as claude")]
 pub(crate) struct HaltArgs {
     /// Why (recorded).
     #[arg(long)]
@@ -30,6 +31,7 @@ pub(crate) struct HaltArgs {
 /// halt (only operators may resume, unless keeper.toml `[statements]` says
 /// otherwise).
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun resume --as alice")]
 pub(crate) struct ResumeArgs {
     /// Who is resuming (a registered key; the statement is signed with it).
     #[arg(long = "as")]

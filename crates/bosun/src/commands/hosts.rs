@@ -15,12 +15,14 @@ use crate::output::{local, table, time};
 pub enum HostsCmd {
     /// The inventory in force (the adopted fleet/hosts.toml; a warning says
     /// when the file differs): name, address, transport, arch, tags.
+    #[command(after_help = "Examples:\n  bosun hosts list")]
     List {
         /// Output JSON.
         #[arg(long)]
         json: bool,
     },
     /// One host: its inventory entry and what bosun knows of it.
+    #[command(after_help = "Examples:\n  bosun hosts show web-1")]
     Show {
         /// The host's name.
         name: String,
@@ -29,7 +31,8 @@ pub enum HostsCmd {
         json: bool,
     },
     /// One line per host: last op, installed version, drift, pending
-    /// approvals, active blockers (the seed's `ka-status`).
+    /// approvals, active blockers.
+    #[command(after_help = "Examples:\n  bosun hosts status\n  bosun hosts status --json")]
     Status {
         /// Output JSON.
         #[arg(long)]

@@ -20,6 +20,9 @@ use super::{Ctx, other};
 /// entries): the old files are moved aside, and the new ledger's first
 /// entry is `ledger.reinitialised`, naming the `--previous` checkpoint.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun init lab && cd lab\n  bosun init --reinit --previous checkpoint.txt   # the database was lost"
+)]
 pub(crate) struct InitArgs {
     /// Directory to create it in (with `--reinit`: the workspace,
     /// default `-w`).

@@ -20,6 +20,9 @@ pub(crate) enum KeyCmd {
     /// An operator key is protected: its private key is encrypted with a
     /// passphrase asked on the terminal (`<name>.key`, OpenSSH's format), or
     /// stays in ssh-agent (`--ssh-agent`). Agent keys are plaintext.
+    #[command(
+        after_help = "Examples:\n  bosun key new alice --role operator          # asks a passphrase\n  bosun key new claude --role agent --scope 'tag:canary'\n  bosun key new bob --role operator --ssh-agent"
+    )]
     New {
         /// The identity's name.
         name: String,
@@ -44,6 +47,7 @@ pub(crate) enum KeyCmd {
         ssh_key: Option<PathBuf>,
     },
     /// List registered identities.
+    #[command(after_help = "Examples:\n  bosun key list\n  bosun key list --json")]
     List {
         /// Output JSON.
         #[arg(long)]

@@ -17,6 +17,9 @@ pub(crate) enum LedgerCmd {
     /// Sign a checkpoint (C2SP tlog-checkpoint) over the entries recorded
     /// since the last one, with the workspace's ledger key. `serve` does
     /// this every second while there are new entries.
+    #[command(
+        after_help = "Examples:\n  bosun ledger checkpoint\n  bosun ledger checkpoint --out ~/bosun-checkpoint.txt"
+    )]
     Checkpoint {
         /// Also write the newest signed checkpoint (the C2SP note) to FILE
         /// for safekeeping outside the database, for `ledger verify
@@ -29,6 +32,9 @@ pub(crate) enum LedgerCmd {
         json: bool,
     },
     /// The signed checkpoints, oldest first.
+    #[command(
+        after_help = "Examples:\n  bosun ledger checkpoints\n  bosun ledger checkpoints --json"
+    )]
     Checkpoints {
         /// Output JSON.
         #[arg(long)]
@@ -37,6 +43,9 @@ pub(crate) enum LedgerCmd {
     /// Recompute the Merkle tree from the stored entries and check every
     /// stored hash and every checkpoint (signature, size, root,
     /// consistency). Fails naming the first bad index.
+    #[command(
+        after_help = "Examples:\n  bosun ledger verify\n  bosun ledger verify --trusted ~/bosun-checkpoint.txt"
+    )]
     Verify {
         /// The ledger's verifier key (`name+id+key`, or a file holding it);
         /// default: keys/ledger.jwk.
@@ -71,6 +80,7 @@ pub(crate) enum LedgerCmd {
     /// Append the entries and checkpoints recorded since the last run to a
     /// git repository (created when missing): one commit per checkpoint,
     /// with `Jti:` trailers. Idempotent; resumes after an interruption.
+    #[command(after_help = "Examples:\n  bosun ledger mirror --git /srv/bosun-ledger")]
     Mirror {
         /// The repository.
         #[arg(long, value_name = "DIR")]
@@ -81,6 +91,7 @@ pub(crate) enum LedgerCmd {
     },
     /// As a witness (a second site, an auditor): check the whole ledger,
     /// then add your cosignature to its latest checkpoint.
+    #[command(after_help = "Examples:\n  bosun ledger cosign --key witness.key")]
     Cosign {
         /// Your note signing key (`PRIVATE+KEY+…`), or a file holding it
         /// (mode 0600), as `bosun ledger witness-key` writes.
@@ -89,6 +100,7 @@ pub(crate) enum LedgerCmd {
     },
     /// Make a witness key: writes `PRIVATE+KEY+<name>+…` to FILE (0600) and
     /// prints the verifier key to give to others (`--witness`).
+    #[command(after_help = "Examples:\n  bosun ledger witness-key audit-1 --out witness.key")]
     WitnessKey {
         /// The witness's name (a schema-less URL is customary:
         /// `backup.lan/bosun-witness`).
@@ -101,6 +113,9 @@ pub(crate) enum LedgerCmd {
     /// against the latest checkpoint, as JSON: entry, leaf hash, proof and
     /// the signed checkpoint. Save it and check it anywhere with
     /// `bosun ledger verify-proof`.
+    #[command(
+        after_help = "Examples:\n  bosun ledger prove 01a24c > proof.json\n  bosun ledger prove --index 42 --checkpoint"
+    )]
     Prove {
         /// The op's jti.
         jti: Option<String>,
@@ -120,6 +135,7 @@ pub(crate) enum LedgerCmd {
     },
     /// Print the consistency proof between two checkpoints (the newer log
     /// extends the older), as JSON for `bosun ledger verify-proof`.
+    #[command(after_help = "Examples:\n  bosun ledger consistency --from 120 > consistency.json")]
     Consistency {
         /// The older checkpoint's size.
         #[arg(long, value_name = "SIZE")]
@@ -130,6 +146,9 @@ pub(crate) enum LedgerCmd {
     },
     /// Check a proof file offline (inclusion or consistency): no
     /// workspace, no database.
+    #[command(
+        after_help = "Examples:\n  bosun ledger verify-proof proof.json --key keys/ledger.vkey"
+    )]
     VerifyProof {
         /// The file `bosun ledger prove` wrote (one proof or a list).
         file: PathBuf,

@@ -14,6 +14,9 @@ use crate::output::{duration_ms, local, op_json, summary_json, table, time};
 #[derive(Subcommand, Debug)]
 pub(crate) enum OpsCmd {
     /// List ops, newest first.
+    #[command(
+        after_help = "Examples:\n  bosun ops list\n  bosun ops list --state failed --limit 10 --json"
+    )]
     List {
         /// Only ops in this state.
         #[arg(long)]
@@ -28,6 +31,9 @@ pub(crate) enum OpsCmd {
     /// Show one op as an approver reads it (runbook, params, hosts and
     /// their rendered commands, decision, approvals, blockers), then its
     /// steps.
+    #[command(
+        after_help = "Examples:\n  bosun ops show 01a24c\n  bosun ops show 01a24c --envelope > op.jws"
+    )]
     Show {
         /// The op's jti, or an unambiguous prefix of at least 6 characters.
         jti: String,
@@ -39,6 +45,9 @@ pub(crate) enum OpsCmd {
         json: bool,
     },
     /// Rejected inputs, newest first.
+    #[command(
+        after_help = "Examples:\n  bosun ops rejections\n  bosun ops rejections --limit 5 --json"
+    )]
     Rejections {
         /// At most this many.
         #[arg(long, default_value_t = 20)]

@@ -7,12 +7,16 @@ use bosun_control::{Result, client};
 use clap::Args;
 use serde_json::json;
 
-use super::{Ctx, other, parse_params, targets};
+use super::params::{parse_params, targets};
+use super::{Ctx, other};
 
 /// Show the plan of a runbook over hosts: every step, host and command.
 /// Nothing runs, unless `--check`: then only the steps' read-only
 /// `check` commands run, to show what would change.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun plan pkg-upgrade -t web-1 -p version=2.0\n  bosun plan pkg-upgrade -t 'web-*' -p @params.toml\n  bosun plan disk-usage -t tag:canary --check --as claude"
+)]
 pub(crate) struct PlanCmdArgs {
     #[command(flatten)]
     pub(crate) args: PlanArgs,

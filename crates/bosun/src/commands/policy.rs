@@ -15,12 +15,14 @@ pub(crate) enum PolicyCmd {
     /// Check the policy files on disk (policy/): errors with file:line
     /// (exit 1), and warnings for settings that loosen a hard rule, such
     /// as `allow_auto_promotion = true`.
+    #[command(after_help = "Examples:\n  bosun policy lint\n  bosun policy lint --json")]
     Lint {
         /// Output JSON.
         #[arg(long)]
         json: bool,
     },
     /// Why an op was decided as it was: policy digest, deciding rules, reasons.
+    #[command(after_help = "Examples:\n  bosun policy explain 01a24c")]
     Explain {
         /// The op's jti.
         jti: String,

@@ -19,6 +19,9 @@ use crate::output::local;
 /// run it from cron without a controller. The ladder (default: at
 /// once, +1h, +6h, +1d, then daily) counts from when the wait began.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun remind --dry-run\n  */5 * * * * bosun -w /srv/lab remind   # from cron"
+)]
 pub(crate) struct RemindArgs {
     /// Show what is due without sending or recording anything.
     #[arg(long)]
@@ -31,6 +34,9 @@ pub(crate) struct RemindArgs {
 /// Mute the reminders of an op (its jti) or a blocker (its number) for
 /// a while. A snoozed blocker still halts what it halts.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun snooze 01a24c --for 6h --as alice\n  bosun snooze 3 --for 1d --as alice    # blocker 3"
+)]
 pub(crate) struct SnoozeArgs {
     /// An op's jti or a blocker's number.
     pub(crate) target: String,

@@ -47,6 +47,7 @@ timeout, an answer neither pass nor fail) pauses the wave for you:
 #[derive(Subcommand, Debug)]
 pub enum RolloutCmd {
     /// Start a rollout: freeze `rollouts/<id>.toml` and submit the canary wave.
+    #[command(after_help = "Examples:\n  bosun rollout start pkg-upgrade --as alice")]
     Start {
         /// The rollout id (`rollouts/<id>.toml`).
         id: String,
@@ -59,6 +60,7 @@ pub enum RolloutCmd {
     },
     /// Where a rollout stands: each wave's op, the bars per host, and the
     /// next command.
+    #[command(after_help = "Examples:\n  bosun rollout status pkg-upgrade")]
     Status {
         /// The rollout id.
         id: String,
@@ -67,12 +69,14 @@ pub enum RolloutCmd {
         json: bool,
     },
     /// Every rollout, with where it stands.
+    #[command(after_help = "Examples:\n  bosun rollout list")]
     List {
         /// Output JSON.
         #[arg(long)]
         json: bool,
     },
     /// Submit the next wave (only after the current one passed and baked).
+    #[command(after_help = "Examples:\n  bosun rollout promote pkg-upgrade --as alice")]
     Promote {
         /// The rollout id.
         id: String,
@@ -89,6 +93,7 @@ pub enum RolloutCmd {
     },
     /// Submit the current wave again (after a fix, a denial, a pause or
     /// the drill).
+    #[command(after_help = "Examples:\n  bosun rollout retry pkg-upgrade --as alice")]
     Retry {
         /// The rollout id.
         id: String,
@@ -101,6 +106,7 @@ pub enum RolloutCmd {
     },
     /// Run the rollback runbook on the canary, to prove rollback works
     /// before wider promotion.
+    #[command(after_help = "Examples:\n  bosun rollout drill pkg-upgrade --as alice")]
     Drill {
         /// The rollout id.
         id: String,
@@ -112,6 +118,7 @@ pub enum RolloutCmd {
         json: bool,
     },
     /// Run the rollback runbook on every host the rollout changed.
+    #[command(after_help = "Examples:\n  bosun rollout rollback pkg-upgrade --as alice")]
     Rollback {
         /// The rollout id.
         id: String,
@@ -124,6 +131,9 @@ pub enum RolloutCmd {
     },
     /// Stop the rollout: nothing more is submitted; its ops not yet
     /// started never run.
+    #[command(
+        after_help = "Examples:\n  bosun rollout abort pkg-upgrade --why 'bad canary' --as bob"
+    )]
     Abort {
         /// The rollout id.
         id: String,

@@ -13,12 +13,14 @@ use crate::output::table;
 #[derive(Subcommand, Debug)]
 pub(crate) enum RunbookCmd {
     /// The runbooks in runbooks/, and whether each is adopted.
+    #[command(after_help = "Examples:\n  bosun runbook list")]
     List {
         /// Output JSON.
         #[arg(long)]
         json: bool,
     },
     /// One runbook: flags, parameters, steps and their dependencies.
+    #[command(after_help = "Examples:\n  bosun runbook show pkg-upgrade")]
     Show {
         /// The runbook id.
         id: String,
@@ -27,6 +29,9 @@ pub(crate) enum RunbookCmd {
         json: bool,
     },
     /// Check runbook files (all, or one) and report every problem with file:line:col.
+    #[command(
+        after_help = "Examples:\n  bosun runbook validate\n  bosun runbook validate pkg-upgrade --json"
+    )]
     Validate {
         /// Only this runbook.
         id: Option<String>,
@@ -35,6 +40,9 @@ pub(crate) enum RunbookCmd {
         json: bool,
     },
     /// The step graph as Mermaid (default) or Graphviz DOT.
+    #[command(
+        after_help = "Examples:\n  bosun runbook graph pkg-upgrade\n  bosun runbook graph pkg-upgrade --format dot | dot -Tsvg > graph.svg"
+    )]
     Graph {
         /// The runbook id.
         id: String,

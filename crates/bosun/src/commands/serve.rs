@@ -15,6 +15,9 @@ use crate::output::local;
 
 /// Run the controller until interrupted (Ctrl-C).
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun serve\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
+)]
 pub(crate) struct ServeArgs {
     /// Refuse instead of waiting when another controller holds the lease.
     #[arg(long)]

@@ -13,6 +13,7 @@ use crate::output::{local, time};
 
 /// What is in force, what drifted, the halt, the queue, the controller.
 #[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun status\n  bosun status --json")]
 pub(crate) struct StatusArgs {
     /// Output JSON.
     #[arg(long)]

@@ -12,6 +12,9 @@ use super::{Ctx, key_id, other, refused};
 #[derive(Subcommand, Debug)]
 pub(crate) enum StepCmd {
     /// Say how a waiting step went; the run resumes with that result.
+    #[command(
+        after_help = "Examples:\n  bosun step report 01a24c look --status pass --as alice\n  bosun step report 01a24c look --status fail --note 'fan noisy' --host web-2 --as alice"
+    )]
     Report {
         /// The op's jti (one run per op).
         jti: String,

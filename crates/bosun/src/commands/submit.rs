@@ -10,11 +10,15 @@ use bosun_model::Outcome;
 use clap::Args;
 use serde_json::json;
 
+use super::params::{parse_params, targets};
 use super::plan::PlanArgs;
-use super::{Ctx, key_id, other, parse_params, refused, targets};
+use super::{Ctx, key_id, other, refused};
 
 /// Sign and submit an op (or a pre-signed envelope) to intake.
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun submit pkg-upgrade -t web-1 -p version=2.0 --as claude\n  bosun submit --envelope op.jws"
+)]
 pub(crate) struct SubmitArgs {
     #[command(flatten)]
     pub(crate) plan: Option<PlanArgs>,

@@ -15,6 +15,9 @@ use crate::output::{duration_ms, local};
 
 /// Process the queue and exit when it is empty (for scripts and tests).
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun work --until-idle\n  bosun work --until-idle || echo \"an op failed (exit $?)\""
+)]
 pub(crate) struct WorkArgs {
     /// Required: work until the queue is idle, then exit.
     #[arg(long, required = true)]
