@@ -13,7 +13,9 @@
 #[macro_use]
 mod output;
 mod commands;
+mod logs;
 mod passphrase;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -222,3 +222,81 @@ fn version_completions_and_man_pages() {
     assert!(o.status.success());
     assert!(dir.path().join("bosun-ops-list.1").is_file());
 }
+
+/// Runs `serve` with `extra` arguments until it holds the lease, stops it
+/// with SIGTERM, and returns its stdout and stderr.
+fn serve_briefly(lab: &Lab, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["serve"];
+    args.extend_from_slice(extra);
+    let serve = lab
+        .cmd(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while lab.json(&["status", "--json"])["controller"].is_null() {
+        assert!(
+            std::time::Instant::now() < end,
+            "serve never took the lease"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::process::Command::new("kill")
+        .arg(serve.id().to_string())
+        .status()
+        .unwrap();
+    let o = serve.wait_with_output().unwrap();
+    assert!(o.status.success());
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn serve_logs_timed_lines_to_stderr_as_text_or_json() {
+    let lab = Lab::new();
+    let (out, err) = serve_briefly(&lab, &[]);
+    assert!(out.is_empty(), "serve prints nothing to stdout: {out}");
+    let started = err
+        .lines()
+        .find(|l| l.contains("controller started"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        started.starts_with("20") && started.contains("INFO"),
+        "{started}"
+    );
+    assert!(err.contains("controller stopped"), "{err}");
+    let (_, err) = serve_briefly(&lab, &["--log-format", "json"]);
+    for line in err.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"));
+        assert!(v["timestamp"].is_string(), "{line}");
+    }
+    assert!(err.contains("controller started"));
+}
+
+#[test]
+fn work_counts_the_steps_of_a_run() {
+    let lab = Lab::new();
+    let s = lab.json(&[
+        "submit",
+        "pkg-upgrade",
+        "-t",
+        "web-1",
+        "-p",
+        "version=2",
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    lab.ok(&[
+        "approve",
+        "--yes",
+        s["jti"].as_str().unwrap(),
+        "--as",
+        "alice",
+    ]);
+    let out = lab.work();
+    assert!(out.contains("[1/2]") && out.contains("[2/2]"), "{out}");
+}

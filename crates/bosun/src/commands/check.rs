@@ -12,7 +12,6 @@ use bosun_model::{KeyId, OpState};
 use serde_json::json;
 
 use super::plan::PlanArgs;
-use super::work::print_progress;
 use super::{Ctx, other, refused};
 
 /// How long `plan --check` waits for a daemon's controller to run the op.
@@ -117,7 +116,7 @@ fn run_or_wait(ctx: &Ctx, ctl: &Control, jti: &bosun_model::Jti) -> Result<()> {
 
 /// Controller progress is not this command's output.
 fn print_progress_quiet(p: bosun_control::controller::Progress) {
-    if let bosun_control::controller::Progress::Warning(_) = &p {
-        print_progress(p);
+    if let bosun_control::controller::Progress::Warning(w) = &p {
+        errln!("warning: {w}");
     }
 }

@@ -11,7 +11,7 @@ use bosun_model::{Jti, KeyId, Name, OpState, Role, Verdict};
 use bosun_workspace::{KeyRegistry, Workspace};
 
 use super::policy::explain_text;
-use super::work::print_progress;
+use super::work::progress_lines;
 use crate::output::table;
 
 fn other(s: impl Into<String>) -> ControlError {
@@ -75,7 +75,7 @@ fn rollout(
         a.state
     );
     approve(ctl, keys, &bob, &a.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     status("the canary passed its bars")?;
 
     say("13. Rollback is proven on the canary before any wider wave");
@@ -85,14 +85,14 @@ fn rollout(
     let d = ctl.rollout_drill(rid, &key(&alice)?, &alice)?;
     outln!("bosun rollout drill {rid} --as alice   → op {}", d.jti);
     approve(ctl, keys, &bob, &d.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     let r = ctl.rollout_retry(rid, &key(&alice)?, &alice)?;
     outln!(
         "bosun rollout retry {rid} --as alice   → the canary again, op {}",
         r.jti
     );
     approve(ctl, keys, &bob, &r.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("14. Promotion: the next wave always needs a human (hard rule)");
     // The canary bakes for a second before it may be promoted.
@@ -110,7 +110,7 @@ fn rollout(
         w.state
     );
     approve(ctl, keys, &bob, &w.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     status("a bar failed: the rollout halts")?;
 
     say("15. The failed bar filed a blocker; it holds exactly what it should");
@@ -142,13 +142,13 @@ fn rollout(
         );
         approve(ctl, keys, &alice, &acc.jti)?;
     }
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("16. Roll back every host the rollout changed");
     let (rb, _) = ctl.rollout_rollback(rid, &key(&alice)?, &alice)?;
     outln!("bosun rollout rollback {rid} --as alice   → op {}", rb.jti);
     approve(ctl, keys, &bob, &rb.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     status("rolled back")?;
 
     say("17. bosun hosts status");
@@ -282,7 +282,7 @@ pub(crate) fn run() -> Result<()> {
     let mut c = Controller::new(ctl.clone());
     c.acquire()?
         .map_err(|l| other(format!("lease held by {}", l.holder)))?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("8. The same envelope submitted again: refused as a replay");
     let r = ctl.intake(&gov, &[op_env], now())?;
@@ -350,7 +350,7 @@ pub(crate) fn run() -> Result<()> {
         acc3.state,
         acc3.decision.policy_ids.join(", ")
     );
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("10b. The agent edits fleet/hosts.toml to add a wake command: drift, never run");
     let hosts_path = root.join("fleet/hosts.toml");
@@ -391,7 +391,7 @@ pub(crate) fn run() -> Result<()> {
         acc4.jti,
         acc4.state
     );
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     if marker.exists() {
         return Err(other("the agent's wake command ran: invariant broken"));
     }

@@ -272,7 +272,10 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
         }
         LedgerCmd::Mirror { git, json: js } => {
             let ctl = ctx.control()?;
-            let r = bosun_control::mirror::mirror(&ctl, &git)?;
+            let spin = crate::progress::spinner(&format!("mirroring to {}", git.display()));
+            let r = bosun_control::mirror::mirror(&ctl, &git);
+            spin.finish_and_clear();
+            let r = r?;
             if js {
                 outln!("{}", json!(r));
             } else if r.commits == 0 {
@@ -309,7 +312,10 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     );
                 }
                 let name = k.as_ref().map(|k| k.name.clone()).unwrap_or_default();
-                let result = bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses)?;
+                let spin = crate::progress::spinner(&format!("verifying {}", dir.display()));
+                let result = bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses);
+                spin.finish_and_clear();
+                let result = result?;
                 return Ok(verify_outcome(
                     &VerifyOutcome {
                         result: result.map_err(VerifyFailure::Ledger),
@@ -345,7 +351,10 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     }
                 }
             };
-            let mut r = ledger::verify(&ctl, &v, &witnesses)?;
+            let spin = crate::progress::spinner("verifying the ledger");
+            let r = ledger::verify(&ctl, &v, &witnesses);
+            spin.finish_and_clear();
+            let mut r = r?;
             if full
                 && r.is_ok()
                 && let Err(e) = ledger::verify_nodes(&ctl)?

@@ -39,6 +39,7 @@ use bosun_workspace::Workspace;
 use clap::{Parser, Subcommand};
 use serde_json::json;
 
+use crate::logs::LogFormat;
 use crate::output::ColorChoice;
 
 /// bosun — change control for fleets run partly by AI agents: agents
@@ -77,6 +78,13 @@ pub struct Cli {
     /// unset), `always`, `never`.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// Log more (to stderr): `-v` info, `-vv` debug, `-vvv` trace.
+    /// `RUST_LOG` (e.g. `bosun_control=debug`), when set, decides instead.
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// How logs are written to stderr: `text` lines or `json` objects.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -231,6 +239,9 @@ fn find_workspace() -> PathBuf {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
     crate::output::set_color(cli.color);
+    // A daemon's output is its log: `serve` logs at info, others warn.
+    let base = u8::from(matches!(cli.cmd, Cmd::Serve(_)));
+    crate::logs::init(cli.log_format, base, cli.verbose);
     let key_dir = cli
         .key_dir
         .clone()

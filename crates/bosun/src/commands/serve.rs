@@ -1,17 +1,18 @@
 //! `bosun serve`: the controller until interrupted, with ledger
-//! checkpoints and reminders on threads of their own.
+//! checkpoints and reminders on threads of their own. It logs (through
+//! `tracing`, to stderr, with times; `--log-format json`, `RUST_LOG`,
+//! `-v`) rather than prints: a daemon's output is its log.
 
 use std::process::ExitCode;
 
-use bosun_control::controller::{Controller, Tick};
+use bosun_control::controller::{Controller, Progress, Tick};
 use bosun_control::{Control, Result, ledger, now};
 use bosun_workspace::Workspace;
 use clap::Args;
 
-use super::remind::print_reminder;
-use super::work::print_progress;
 use super::{Ctx, other};
-use crate::output::local;
+use crate::output::{local, time};
+use bosun_store::StepStatus;
 
 /// Run the controller until interrupted (Ctrl-C).
 #[derive(Args, Debug)]
@@ -44,7 +45,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
         }
         match c.acquire()? {
             Ok(l) => {
-                outln!("controller started (lease token {})", l.token);
+                tracing::info!(token = l.token, "controller started");
                 break;
             }
             Err(other_lease) => {
@@ -56,10 +57,10 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                     )));
                 }
                 if !said {
-                    outln!(
-                        "another controller ({}) holds the lease until {}; waiting…",
-                        other_lease.holder,
-                        local(other_lease.expires_at)
+                    tracing::info!(
+                        holder = %other_lease.holder,
+                        until = %time(other_lease.expires_at),
+                        "another controller holds the lease; waiting"
                     );
                     said = true;
                 }
@@ -83,7 +84,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                         | Err(bosun_control::ControlError::Store(
                             bosun_store::StoreError::Conflict(_),
                         )) => {}
-                        Err(e) => errln!("ledger checkpoint: {e}"),
+                        Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
                     }
                     std::thread::sleep(std::time::Duration::from_secs(1));
                 }
@@ -91,7 +92,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                 Ok(())
             };
             if let Err(e) = run() {
-                errln!("no ledger checkpoints from this controller: {e}");
+                tracing::error!(error = %e, "no ledger checkpoints from this controller");
             }
         })
     };
@@ -117,19 +118,26 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                                 .contains(&bosun_workspace::Sink::Log);
                             for (r, d) in &sent {
                                 if log {
-                                    print_reminder(r, d);
+                                    tracing::info!(
+                                        n = r.n,
+                                        to = %r.to,
+                                        since = %time(r.since),
+                                        next = %r.next,
+                                        "reminder: {}",
+                                        r.title
+                                    );
                                 }
                                 for x in d.iter().filter(|x| x.error.is_some()) {
-                                    errln!(
-                                        "reminder {}: {} sink failed: {}",
-                                        r.subject,
-                                        x.sink,
-                                        x.error.as_deref().unwrap_or("")
+                                    tracing::warn!(
+                                        subject = %r.subject,
+                                        sink = %x.sink,
+                                        error = x.error.as_deref().unwrap_or(""),
+                                        "reminder sink failed"
                                     );
                                 }
                             }
                         }
-                        Err(e) => errln!("reminders: {e}"),
+                        Err(e) => tracing::warn!(error = %e, "reminders failed"),
                     }
                 }
                 std::thread::sleep(std::time::Duration::from_secs(1));
@@ -139,7 +147,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     };
     let mut halted_said = false;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-        match c.tick(&mut print_progress)? {
+        match c.tick(&mut log_progress)? {
             Tick::Ran(_) => halted_said = false,
             Tick::Idle => {
                 // Ops held back for locked hosts are tried again next pass.
@@ -148,7 +156,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             }
             Tick::Halted(h) => {
                 if !halted_said {
-                    outln!("halted by {}: {} — waiting for `bosun resume`", h.by, h.why);
+                    tracing::warn!(by = %h.by, why = %h.why, "halted: waiting for `bosun resume`");
                     halted_said = true;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
@@ -159,6 +167,34 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     c.release()?;
     let _ = cp_thread.join();
     let _ = remind_thread.join();
-    outln!("controller stopped");
+    tracing::info!("controller stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The controller's reports as log events: runs and steps at `info`
+/// (a failed step at `warn`), warnings at `warn`.
+fn log_progress(p: Progress) {
+    match p {
+        Progress::RunStarted {
+            jti,
+            runbook,
+            total,
+            resumed,
+        } => tracing::info!(%jti, %runbook, total, resumed, "run started"),
+        Progress::StepStarted { .. } => {}
+        Progress::StepFinished { jti, result } => {
+            let status = result.status.as_str();
+            let took_ms = result.duration_ms;
+            let (step, host) = (&result.step, &result.host);
+            if result.status == StepStatus::Failed {
+                tracing::warn!(%jti, %step, %host, status, exit_code = ?result.exit_code, took_ms, "step ended");
+            } else {
+                tracing::info!(%jti, %step, %host, status, took_ms, "step ended");
+            }
+        }
+        Progress::RunEnded(r) => {
+            tracing::info!(jti = %r.jti, state = %r.state, detail = %r.detail, "run ended");
+        }
+        Progress::Warning(w) => tracing::warn!("{w}"),
+    }
 }

@@ -37,7 +37,9 @@ pub(crate) fn run(ctx: &Ctx, a: WorkArgs) -> Result<ExitCode> {
             local(other_lease.expires_at)
         )));
     }
-    let ticks = c.work_until_idle(&mut print_progress)?;
+    let mut printer = Printer::new();
+    let ticks = c.work_until_idle(&mut |p| printer.on(p))?;
+    drop(printer);
     c.release()?;
     checkpoint_quietly(ctx);
     let mut failed = 0;
@@ -63,48 +65,127 @@ pub(crate) fn run(ctx: &Ctx, a: WorkArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints what the controller reports: runs started and ended, each step.
-pub(crate) fn print_progress(p: Progress) {
-    match p {
-        Progress::RunStarted {
-            jti,
-            runbook,
-            total,
-            resumed,
-        } => {
-            if resumed > 0 {
-                outln!("▶ {jti} {runbook}: resuming, {resumed} of {total} steps already done");
-            } else {
-                outln!("▶ {jti} {runbook}: {total} steps");
+/// A progress callback printing plain lines (no bar): for the demo.
+pub(crate) fn progress_lines() -> impl FnMut(Progress) {
+    let mut printer = Printer::plain();
+    move |p| printer.on(p)
+}
+
+/// Prints what the controller reports as it works: runs started and
+/// ended, each step with its count in the run (`[3/80]`), and, on a
+/// terminal, a bar of the run's steps on stderr.
+pub(crate) struct Printer {
+    /// Steps ended in the current run.
+    done: usize,
+    /// Steps in the current run.
+    total: usize,
+    /// Draw a bar (on a terminal).
+    bars: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Printer {
+    /// Lines and, on a terminal, a bar.
+    pub(crate) fn new() -> Printer {
+        Printer {
+            done: 0,
+            total: 0,
+            bars: true,
+            bar: None,
+        }
+    }
+
+    /// Lines only.
+    pub(crate) fn plain() -> Printer {
+        Printer {
+            done: 0,
+            total: 0,
+            bars: false,
+            bar: None,
+        }
+    }
+
+    /// A line on stdout, with the bar (if any) out of its way.
+    fn line(&self, text: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| outln!("{text}")),
+            None => outln!("{text}"),
+        }
+    }
+
+    /// One report of the controller.
+    pub(crate) fn on(&mut self, p: Progress) {
+        match p {
+            Progress::RunStarted {
+                jti,
+                runbook,
+                total,
+                resumed,
+            } => {
+                self.done = resumed;
+                self.total = total;
+                if self.bars {
+                    let bar = crate::progress::steps(total as u64, &format!("{jti} {runbook}"));
+                    bar.set_position(resumed as u64);
+                    self.bar = Some(bar);
+                }
+                if resumed > 0 {
+                    self.line(&format!(
+                        "▶ {jti} {runbook}: resuming, {resumed} of {total} steps already done"
+                    ));
+                } else {
+                    self.line(&format!("▶ {jti} {runbook}: {total} steps"));
+                }
             }
+            Progress::StepStarted { .. } => {}
+            Progress::StepFinished { result, .. } => {
+                self.done += 1;
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                }
+                let mark = match result.status {
+                    StepStatus::Succeeded => "✔",
+                    StepStatus::Failed => "✘",
+                    StepStatus::Skipped => "·",
+                    StepStatus::Unknown => "?",
+                    StepStatus::Started => "…",
+                    StepStatus::Waiting => "⏸",
+                };
+                let first = result
+                    .output
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .take(80)
+                    .collect::<String>();
+                let count = format!("[{}/{}]", self.done, self.total);
+                self.line(&format!(
+                    "  {mark} {count:>9} {:<15} {:<10} {:>8}  {first}",
+                    result.step,
+                    result.host,
+                    duration_ms(result.duration_ms)
+                ));
+            }
+            Progress::RunEnded(r) => {
+                if let Some(bar) = self.bar.take() {
+                    bar.finish_and_clear();
+                }
+                self.line(&format!("■ {} {}: {}", r.jti, r.state, r.detail));
+            }
+            Progress::Warning(w) => match &self.bar {
+                Some(bar) => bar.suspend(|| errln!("warning: {w}")),
+                None => errln!("warning: {w}"),
+            },
         }
-        Progress::StepStarted { .. } => {}
-        Progress::StepFinished { result, .. } => {
-            let mark = match result.status {
-                StepStatus::Succeeded => "✔",
-                StepStatus::Failed => "✘",
-                StepStatus::Skipped => "·",
-                StepStatus::Unknown => "?",
-                StepStatus::Started => "…",
-                StepStatus::Waiting => "⏸",
-            };
-            let first = result
-                .output
-                .lines()
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(80)
-                .collect::<String>();
-            outln!(
-                "  {mark} {:<15} {:<10} {:>8}  {first}",
-                result.step,
-                result.host,
-                duration_ms(result.duration_ms)
-            );
+    }
+}
+
+impl Drop for Printer {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
-        Progress::RunEnded(r) => outln!("■ {} {}: {}", r.jti, r.state, r.detail),
-        Progress::Warning(w) => errln!("warning: {w}"),
     }
 }
 
