@@ -1,7 +1,7 @@
 //! The rendering layer: how everything bosun prints reaches the terminal.
 //!
-//! - Every line goes through [`outln!`]/[`out!`] (stdout) or
-//!   [`errln!`] (stderr). A closed stdout (`bosun ops list | head -1`)
+//! - Every line goes through `outln!`/`out!` (stdout) or
+//!   `errln!` (stderr). A closed stdout (`bosun ops list | head -1`)
 //!   ends the program quietly as SIGPIPE ends a C program (status 141 in
 //!   a shell), never with a panic; a closed stderr is ignored.
 //! - Colour ([`bold`]) only when stdout is a terminal, `NO_COLOR` is unset

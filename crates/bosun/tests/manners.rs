@@ -279,24 +279,7 @@ fn serve_logs_timed_lines_to_stderr_as_text_or_json() {
 #[test]
 fn work_counts_the_steps_of_a_run() {
     let lab = Lab::new();
-    let s = lab.json(&[
-        "submit",
-        "pkg-upgrade",
-        "-t",
-        "web-1",
-        "-p",
-        "version=2",
-        "--as",
-        "claude",
-        "--json",
-    ]);
-    lab.ok(&[
-        "approve",
-        "--yes",
-        s["jti"].as_str().unwrap(),
-        "--as",
-        "alice",
-    ]);
+    lab.approved_upgrade("web-1", "2");
     let out = lab.work();
     assert!(out.contains("[1/2]") && out.contains("[2/2]"), "{out}");
 }

@@ -70,27 +70,29 @@ impl Lab {
     pub fn busy() -> Lab {
         let lab = Lab::new();
         for (i, host) in ["web-1", "web-2", "canary-1"].iter().enumerate() {
-            let s = lab.json(&[
-                "submit",
-                "pkg-upgrade",
-                "--target",
-                host,
-                "--param",
-                &format!("version=1.{i}"),
-                "--as",
-                "claude",
-                "--json",
-            ]);
-            lab.ok(&[
-                "approve",
-                "--yes",
-                s["jti"].as_str().unwrap(),
-                "--as",
-                "alice",
-            ]);
-            lab.ok(&["work", "--until-idle"]);
+            lab.approved_upgrade(host, &format!("1.{i}"));
+            lab.work();
         }
         lab
+    }
+
+    /// claude submits `pkg-upgrade` of `version` to `host` and alice
+    /// approves it: its jti (the controller has not run it yet).
+    pub fn approved_upgrade(&self, host: &str, version: &str) -> String {
+        let s = self.json(&[
+            "submit",
+            "pkg-upgrade",
+            "--target",
+            host,
+            "--param",
+            &format!("version={version}"),
+            "--as",
+            "claude",
+            "--json",
+        ]);
+        let jti = s["jti"].as_str().unwrap().to_string();
+        self.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+        jti
     }
 
     /// `bosun ledger verify --json` with `extra` arguments: whether it
