@@ -282,6 +282,41 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     }
 }
 
+/// A list as both faces show it: a table for people, an array of JSON
+/// objects for programs, built row by row together so that they cannot
+/// disagree.
+pub struct Listing {
+    headers: Vec<&'static str>,
+    rows: Vec<Vec<String>>,
+    json: Vec<Value>,
+}
+
+impl Listing {
+    /// An empty list with these column headers.
+    pub fn new(headers: &[&'static str]) -> Listing {
+        Listing {
+            headers: headers.to_vec(),
+            rows: Vec::new(),
+            json: Vec::new(),
+        }
+    }
+
+    /// One item: its table cells and its JSON object.
+    pub fn push(&mut self, cells: Vec<String>, json: Value) {
+        self.rows.push(cells);
+        self.json.push(json);
+    }
+
+    /// Prints the JSON array (`--json`) or the table.
+    pub fn print(self, json: bool) {
+        if json {
+            outln!("{}", Value::Array(self.json));
+        } else {
+            table(&self.headers, &self.rows);
+        }
+    }
+}
+
 /// `ops list --json` element.
 pub fn summary_json(s: &OpSummary) -> Value {
     json!({

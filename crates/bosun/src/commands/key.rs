@@ -11,7 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Ctx, key_id, other};
-use crate::output::table;
+use crate::output::Listing;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum KeyCmd {
@@ -86,8 +86,7 @@ fn list(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         .transpose()?
         .unwrap_or_default();
     let disk = ws.disk_keys()?;
-    let mut rows = Vec::new();
-    let mut js = Vec::new();
+    let mut list = Listing::new(&["name", "role", "scope", "adopted", "thumbprint"]);
     for (name, e) in disk.keys.iter().chain(
         in_force
             .keys
@@ -100,20 +99,18 @@ fn list(ctx: &Ctx, j: bool) -> Result<ExitCode> {
             .as_ref()
             .map(|p| p.thumbprint())
             .unwrap_or_default();
-        rows.push(vec![
-            name.to_string(),
-            e.role.to_string(),
-            e.scope.join(","),
-            if adopted { "yes" } else { "no" }.into(),
-            tp.clone(),
-        ]);
-        js.push(json!({"name": name, "role": e.role, "scope": e.scope, "adopted": adopted, "thumbprint": tp}));
+        list.push(
+            vec![
+                name.to_string(),
+                e.role.to_string(),
+                e.scope.join(","),
+                if adopted { "yes" } else { "no" }.into(),
+                tp.clone(),
+            ],
+            json!({"name": name, "role": e.role, "scope": e.scope, "adopted": adopted, "thumbprint": tp}),
+        );
     }
-    if j {
-        outln!("{}", serde_json::Value::Array(js));
-    } else {
-        table(&["name", "role", "scope", "adopted", "thumbprint"], &rows);
-    }
+    list.print(j);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Ctx, other};
-use crate::output::{duration_ms, local, op_json, summary_json, table, time};
+use crate::output::{Listing, duration_ms, local, op_json, summary_json, table, time};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum OpsCmd {
@@ -82,30 +82,19 @@ fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitC
         .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
         .transpose()?;
     let ops = ctl.store.list_ops(state, limit)?;
-    if j {
-        outln!(
-            "{}",
-            serde_json::Value::Array(ops.iter().map(summary_json).collect())
-        );
-    } else {
-        let rows: Vec<Vec<String>> = ops
-            .iter()
-            .map(|o| {
-                vec![
-                    o.jti.to_string(),
-                    o.iss.to_string(),
-                    o.runbook.clone(),
-                    o.targets.to_string(),
-                    o.state.to_string(),
-                    local(o.created_at),
-                ]
-            })
-            .collect();
-        table(
-            &["jti", "issuer", "runbook", "hosts", "state", "submitted"],
-            &rows,
-        );
+    let mut list = Listing::new(&["jti", "issuer", "runbook", "hosts", "state", "submitted"]);
+    for o in &ops {
+        let cells = vec![
+            o.jti.to_string(),
+            o.iss.to_string(),
+            o.runbook.clone(),
+            o.targets.to_string(),
+            o.state.to_string(),
+            local(o.created_at),
+        ];
+        list.push(cells, summary_json(o));
     }
+    list.print(j);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -135,28 +124,20 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
 fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let rs = ctl.store.rejections(limit)?;
-    if j {
-        let v: Vec<_> = rs
-            .iter()
-            .map(|r| {
-                json!({"at": time(r.at), "check": r.check, "message": r.message, "jti": r.jti, "iss": r.iss, "input_digest": r.input_digest})
-            })
-            .collect();
-        outln!("{}", serde_json::Value::Array(v));
-    } else {
-        let rows: Vec<Vec<String>> = rs
-            .iter()
-            .map(|r| {
-                vec![
-                    local(r.at),
-                    r.check.clone(),
-                    r.jti.clone().unwrap_or_default(),
-                    r.message.clone(),
-                ]
-            })
-            .collect();
-        table(&["at", "check", "jti", "message"], &rows);
+    let mut list = Listing::new(&["at", "check", "jti", "message"]);
+    for r in &rs {
+        let cells = vec![
+            local(r.at),
+            r.check.clone(),
+            r.jti.clone().unwrap_or_default(),
+            r.message.clone(),
+        ];
+        list.push(
+            cells,
+            json!({"at": time(r.at), "check": r.check, "message": r.message, "jti": r.jti, "iss": r.iss, "input_digest": r.input_digest}),
+        );
     }
+    list.print(j);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -8,7 +8,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Ctx, other};
-use crate::output::table;
+use crate::output::Listing;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum RunbookCmd {
@@ -74,8 +74,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
     match cmd {
         RunbookCmd::List { json: j } => {
             let ctl = Control::open(ws.clone())?;
-            let mut rows = Vec::new();
-            let mut js = Vec::new();
+            let mut list = Listing::new(&["id", "kind", "steps", "adopted", "description"]);
             for (id, path, text) in ws.disk_runbooks()? {
                 let adopted = ctl
                     .store
@@ -90,7 +89,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                     Ok(rb) => (rb.description.clone(), rb.read_only, rb.steps.len(), true),
                     Err(_) => (String::new(), false, 0, false),
                 };
-                rows.push(vec![
+                let cells = vec![
                     id.clone(),
                     if ro { "read-only" } else { "changes" }.into(),
                     steps.to_string(),
@@ -100,14 +99,13 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                     } else {
                         "INVALID: bosun runbook validate".into()
                     },
-                ]);
-                js.push(json!({"id": id, "path": path, "read_only": ro, "steps": steps, "adopted": state, "valid": valid, "description": desc}));
+                ];
+                list.push(
+                    cells,
+                    json!({"id": id, "path": path, "read_only": ro, "steps": steps, "adopted": state, "valid": valid, "description": desc}),
+                );
             }
-            if j {
-                outln!("{}", serde_json::Value::Array(js));
-            } else {
-                table(&["id", "kind", "steps", "adopted", "description"], &rows);
-            }
+            list.print(j);
             Ok(ExitCode::SUCCESS)
         }
         RunbookCmd::Show { id, json: j } => {
