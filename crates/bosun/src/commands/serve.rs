@@ -4,6 +4,8 @@
 //! `-v`) rather than prints: a daemon's output is its log.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use bosun_control::controller::{Controller, Progress, Tick};
 use bosun_control::{Control, Result, ledger, now};
@@ -40,7 +42,7 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     let mut c = Controller::new(ctl);
     let mut said = false;
     loop {
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) {
             return Ok(ExitCode::SUCCESS);
         }
         match c.acquire()? {
@@ -64,111 +66,119 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
                     );
                     said = true;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(500));
+                std::thread::sleep(Duration::from_millis(500));
             }
         }
     }
-    // Checkpoints: every second while there are new entries, on a thread
-    // of their own so that a long step does not delay them.
-    let cp_thread = {
-        let stop = stop.clone();
-        let ws = Workspace::open(&ctx.workspace)?;
-        let key_dir = ctx.key_dir.clone();
-        std::thread::spawn(move || {
-            let run = || -> Result<()> {
-                let ctl = Control::open(ws.clone())?;
-                let signer = bosun_control::genesis::signer(&ctl, &key_dir)?;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    match ledger::checkpoint(&ctl, &signer) {
-                        Ok(_)
-                        | Err(bosun_control::ControlError::Store(
-                            bosun_store::StoreError::Conflict(_),
-                        )) => {}
-                        Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
-                    }
-                    std::thread::sleep(std::time::Duration::from_secs(1));
-                }
-                let _ = ledger::checkpoint(&ctl, &signer);
-                Ok(())
-            };
-            if let Err(e) = run() {
-                tracing::error!(error = %e, "no ledger checkpoints from this controller");
-            }
-        })
-    };
-    // Reminders: a pass every 30 s, on a thread of their own.
-    let remind_thread = {
-        let stop = stop.clone();
-        let ws = Workspace::open(&ctx.workspace)?;
-        std::thread::spawn(move || {
-            let Ok(ctl) = Control::open(ws) else {
-                return;
-            };
-            let mut waited = 30;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if waited >= 30 {
-                    waited = 0;
-                    match ctl.remind(now()) {
-                        Ok(sent) => {
-                            let log = ctl
-                                .ws
-                                .config
-                                .notify
-                                .sink
-                                .contains(&bosun_workspace::Sink::Log);
-                            for (r, d) in &sent {
-                                if log {
-                                    tracing::info!(
-                                        n = r.n,
-                                        to = %r.to,
-                                        since = %time(r.since),
-                                        next = %r.next,
-                                        "reminder: {}",
-                                        r.title
-                                    );
-                                }
-                                for x in d.iter().filter(|x| x.error.is_some()) {
-                                    tracing::warn!(
-                                        subject = %r.subject,
-                                        sink = %x.sink,
-                                        error = x.error.as_deref().unwrap_or(""),
-                                        "reminder sink failed"
-                                    );
-                                }
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "reminders failed"),
-                    }
-                }
-                std::thread::sleep(std::time::Duration::from_secs(1));
-                waited += 1;
-            }
-        })
-    };
+    // Checkpoints and reminders on threads of their own (a long step
+    // delays neither), scoped: they end with this function, the flag set
+    // whichever way the dispatch loop ends.
+    let ws = Workspace::open(&ctx.workspace)?;
+    let stop = &*stop;
+    std::thread::scope(|s| {
+        s.spawn(|| checkpoints(stop, &ws, &ctx.key_dir));
+        s.spawn(|| reminders(stop, &ws));
+        let r = dispatch(&mut c, stop);
+        stop.store(true, Ordering::Relaxed);
+        r
+    })?;
+    c.release_held()?;
+    c.release()?;
+    tracing::info!("controller stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the controller's passes until `stop` is set.
+fn dispatch(c: &mut Controller, stop: &AtomicBool) -> Result<()> {
     let mut halted_said = false;
-    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) {
         match c.tick(&mut log_progress)? {
             Tick::Ran(_) => halted_said = false,
             Tick::Idle => {
                 // Ops held back for locked hosts are tried again next pass.
                 c.release_held()?;
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(200));
             }
             Tick::Halted(h) => {
                 if !halted_said {
                     tracing::warn!(by = %h.by, why = %h.why, "halted: waiting for `bosun resume`");
                     halted_said = true;
                 }
-                std::thread::sleep(std::time::Duration::from_millis(200));
+                std::thread::sleep(Duration::from_millis(200));
             }
         }
     }
-    c.release_held()?;
-    c.release()?;
-    let _ = cp_thread.join();
-    let _ = remind_thread.join();
-    tracing::info!("controller stopped");
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// Signs a checkpoint every second while there are new entries, and a
+/// last one when `stop` is set.
+fn checkpoints(stop: &AtomicBool, ws: &Workspace, key_dir: &std::path::Path) {
+    let run = || -> Result<()> {
+        let ctl = Control::open(ws.clone())?;
+        let signer = bosun_control::genesis::signer(&ctl, key_dir)?;
+        while !stop.load(Ordering::Relaxed) {
+            match ledger::checkpoint(&ctl, &signer) {
+                Ok(_)
+                | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Conflict(_))) => {
+                }
+                Err(e) => tracing::warn!(error = %e, "ledger checkpoint failed"),
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let _ = ledger::checkpoint(&ctl, &signer);
+        Ok(())
+    };
+    if let Err(e) = run() {
+        tracing::error!(error = %e, "no ledger checkpoints from this controller");
+    }
+}
+
+/// Sends the reminders that are due every 30 s until `stop` is set;
+/// with the log sink, each is a log event.
+fn reminders(stop: &AtomicBool, ws: &Workspace) {
+    let Ok(ctl) = Control::open(ws.clone()) else {
+        return;
+    };
+    let log = ctl
+        .ws
+        .config
+        .notify
+        .sink
+        .contains(&bosun_workspace::Sink::Log);
+    let mut waited = 30;
+    while !stop.load(Ordering::Relaxed) {
+        if waited >= 30 {
+            waited = 0;
+            match ctl.remind(now()) {
+                Ok(sent) => {
+                    for (r, d) in &sent {
+                        if log {
+                            tracing::info!(
+                                n = r.n,
+                                to = %r.to,
+                                since = %time(r.since),
+                                next = %r.next,
+                                "reminder: {}",
+                                r.title
+                            );
+                        }
+                        for x in d.iter().filter(|x| x.error.is_some()) {
+                            tracing::warn!(
+                                subject = %r.subject,
+                                sink = %x.sink,
+                                error = x.error.as_deref().unwrap_or(""),
+                                "reminder sink failed"
+                            );
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "reminders failed"),
+            }
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        waited += 1;
+    }
 }
 
 /// The controller's reports as log events: runs and steps at `info`

@@ -161,7 +161,7 @@ impl Printer {
                     .collect::<String>();
                 let count = format!("[{}/{}]", self.done, self.total);
                 self.line(&format!(
-                    "  {mark} {count:>9} {:<15} {:<10} {:>8}  {first}",
+                    "  {mark} {count:<7} {:<15} {:<10} {:>8}  {first}",
                     result.step,
                     result.host,
                     duration_ms(result.duration_ms)
