@@ -143,6 +143,9 @@ pub(crate) enum LedgerCmd {
         /// The newer checkpoint's size (default: the latest).
         #[arg(long, value_name = "SIZE")]
         to: Option<u64>,
+        /// Output compact JSON on one line (the proof is JSON either way).
+        #[arg(long)]
+        json: bool,
     },
     /// Check a proof file offline (inclusion or consistency): no
     /// workspace, no database.
@@ -386,14 +389,9 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 js,
             ))
         }
-        LedgerCmd::Consistency { from, to } => {
+        LedgerCmd::Consistency { from, to, json: js } => {
             let ctl = ctx.control()?;
-            let p = ledger::prove_consistency(&ctl, from, to)?;
-            outln!(
-                "{}",
-                serde_json::to_string_pretty(&p).map_err(|e| other(e.to_string()))?
-            );
-            Ok(ExitCode::SUCCESS)
+            print_proof(&ledger::prove_consistency(&ctl, from, to)?, js)
         }
         LedgerCmd::Prove {
             jti: j,
@@ -413,15 +411,20 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 ));
             }
             let proofs = ledger::prove_at(&ctl, j.as_deref(), index, at)?;
-            let text = if js {
-                serde_json::to_string(&proofs)
-            } else {
-                serde_json::to_string_pretty(&proofs)
-            };
-            outln!("{}", text.map_err(|e| other(e.to_string()))?);
-            Ok(ExitCode::SUCCESS)
+            print_proof(&proofs, js)
         }
     }
+}
+
+/// Prints a proof as JSON: pretty, or on one line with `--json`.
+fn print_proof<T: serde::Serialize>(proof: &T, compact: bool) -> Result<ExitCode> {
+    let text = if compact {
+        serde_json::to_string(proof)
+    } else {
+        serde_json::to_string_pretty(proof)
+    };
+    outln!("{}", text.map_err(|e| other(e.to_string()))?);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `bosun ledger verify-proof`: an inclusion proof (or a list) or a

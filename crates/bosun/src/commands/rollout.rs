@@ -11,7 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{key_id, other, statement};
-use crate::output::{table, time};
+use crate::output::{Listing, table, time};
 
 /// The long help of `bosun rollout`: enough to run one without being told.
 pub const ROLLOUT_HELP: &str = "Roll a change out canary first, wave by wave.
@@ -181,12 +181,8 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
         .runs
         .iter()
         .map(|(r, s)| {
-            let wave = usize::try_from(r.wave)
-                .ok()
-                .and_then(|i| st.waves.get(i))
-                .map_or("?".to_string(), |w| w.0.clone());
             vec![
-                wave,
+                wave_name(st, r.wave).to_string(),
                 r.action.as_str().into(),
                 r.op.clone(),
                 r.hosts.len().to_string(),
@@ -214,37 +210,50 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
     outln!("\nnext: {}", st.next);
 }
 
+/// The name of wave `i` of a rollout (`?` when it has none).
+fn wave_name(st: &bosun_control::rollout::Status, i: u32) -> &str {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| st.waves.get(i))
+        .map_or("?", |w| w.0.as_str())
+}
+
+/// One run of a rollout as JSON: its op's fields and its status's
+/// (`status` and, by status, `state`, `finished_at` or `why`), times RFC
+/// 3339.
+fn run_json(
+    st: &bosun_control::rollout::Status,
+    r: &bosun_control::rollout::RunRef,
+    s: &bosun_control::rollout::RunStatus,
+) -> serde_json::Value {
+    let mut o = json!({
+        "action": r.action.as_str(),
+        "wave": r.wave,
+        "wave_name": wave_name(st, r.wave),
+        "op": r.op,
+        "hosts": r.hosts,
+        "at": time(r.at),
+        "by": r.by,
+    });
+    if let (Some(o), Ok(serde_json::Value::Object(s))) =
+        (o.as_object_mut(), serde_json::to_value(s))
+    {
+        for (k, v) in s {
+            let v = match (k.as_str(), v.as_i64()) {
+                ("finished_at", Some(t)) => json!(time(t)),
+                _ => v,
+            };
+            o.insert(k, v);
+        }
+    }
+    o
+}
+
 /// `rollout status --json`: waves and runs as objects, times RFC 3339.
 /// A run carries its op's fields and its status's (`status` and, by
 /// status, `state`, `finished_at` or `why`).
 fn status_json(st: &bosun_control::rollout::Status) -> serde_json::Value {
-    let runs: Vec<serde_json::Value> = st
-        .runs
-        .iter()
-        .map(|(r, s)| {
-            let mut o = json!({
-                "action": r.action.as_str(),
-                "wave": r.wave,
-                "wave_name": usize::try_from(r.wave).ok().and_then(|i| st.waves.get(i)).map(|w| &w.0),
-                "op": r.op,
-                "hosts": r.hosts,
-                "at": time(r.at),
-                "by": r.by,
-            });
-            if let (Some(o), Ok(serde_json::Value::Object(s))) =
-                (o.as_object_mut(), serde_json::to_value(s))
-            {
-                for (k, v) in s {
-                    let v = match (k.as_str(), v.as_i64()) {
-                        ("finished_at", Some(t)) => json!(time(t)),
-                        _ => v,
-                    };
-                    o.insert(k, v);
-                }
-            }
-            o
-        })
-        .collect();
+    let runs: Vec<serde_json::Value> = st.runs.iter().map(|(r, s)| run_json(st, r, s)).collect();
     json!({
         "id": st.id,
         "phase": st.phase,
@@ -335,40 +344,20 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::List { json: j } => {
-            let mut out = Vec::new();
+            let mut list = Listing::new(&["ROLLOUT", "PHASE", "WAVE", "STATUS"]);
             for rec in ctl.store.rollouts()? {
                 let st = ctl.rollout_status(&rec.id)?;
-                let last = st.runs.last().map(|(r, s)| {
-                    (
-                        usize::try_from(r.wave)
-                            .ok()
-                            .and_then(|i| st.waves.get(i))
-                            .map_or("?".to_string(), |w| w.0.clone()),
-                        status_words(s),
-                    )
-                });
-                out.push((st, last));
+                let last = st.runs.last();
+                let cells = vec![
+                    st.id.clone(),
+                    st.phase.as_str().to_string(),
+                    last.map_or("-".into(), |(r, _)| wave_name(&st, r.wave).to_string()),
+                    last.map_or("-".into(), |(_, s)| status_words(s)),
+                ];
+                let json = json!({"id": st.id, "phase": st.phase, "last_run": last.map(|(r, s)| run_json(&st, r, s)), "next": st.next});
+                list.push(cells, json);
             }
-            if j {
-                let v: Vec<_> = out
-                    .iter()
-                    .map(|(st, l)| json!({"id": st.id, "phase": st.phase, "wave": l.as_ref().map(|l| &l.0), "status": l.as_ref().map(|l| &l.1), "next": st.next}))
-                    .collect();
-                outln!("{}", serde_json::Value::Array(v));
-            } else {
-                let rows: Vec<Vec<String>> = out
-                    .iter()
-                    .map(|(st, l)| {
-                        vec![
-                            st.id.clone(),
-                            st.phase.as_str().to_string(),
-                            l.as_ref().map_or("-".into(), |l| l.0.clone()),
-                            l.as_ref().map_or("-".into(), |l| l.1.clone()),
-                        ]
-                    })
-                    .collect();
-                table(&["ROLLOUT", "PHASE", "WAVE", "STATUS"], &rows);
-            }
+            list.print(j);
             Ok(ExitCode::SUCCESS)
         }
     }
