@@ -122,6 +122,22 @@ pub fn time(t: i64) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// `value` (a JSON object) with its Unix-seconds fields `keys` written as
+/// RFC 3339 times, `0` (never) as `null`: how a record the store keeps in
+/// seconds is shown in JSON.
+pub fn json_times(mut value: Value, keys: &[&str]) -> Value {
+    if let Some(o) = value.as_object_mut() {
+        for k in keys {
+            if let Some(v) = o.get_mut(*k)
+                && let Some(t) = v.as_i64()
+            {
+                *v = if t == 0 { Value::Null } else { json!(time(t)) };
+            }
+        }
+    }
+    value
+}
+
 /// As [`time`], `None` for an absent time (`null` in JSON).
 pub fn time_opt(t: Option<i64>) -> Option<String> {
     t.map(time)

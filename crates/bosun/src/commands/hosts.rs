@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::other;
 
-use crate::output::{local, table, time};
+use crate::output::{json_times, local, table, time};
 
 /// `bosun hosts`.
 #[derive(Subcommand, Debug)]
@@ -88,7 +88,7 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
             if j {
                 outln!(
                     "{}",
-                    json!({"host": h, "status": rows.first(), "blockers": blockers})
+                    json!({"host": h, "status": rows.first(), "blockers": blockers.iter().map(|b| json_times(json!(b), &["since", "snoozed_until", "resolved_at"])).collect::<Vec<_>>()})
                 );
             } else {
                 outln!("{}", toml::to_string(h).unwrap_or_default());

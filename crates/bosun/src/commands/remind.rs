@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::json;
 
 use super::{Ctx, other, statement};
-use crate::output::local;
+use crate::output::{json_times, local};
 
 /// Send the reminders that are due to the `[notify]` sinks.
 ///
@@ -67,7 +67,7 @@ pub(crate) fn remind(ctx: &Ctx, a: RemindArgs) -> Result<ExitCode> {
     if j {
         let v: Vec<_> = sent
             .iter()
-            .map(|(r, d)| json!({"reminder": r, "deliveries": d}))
+            .map(|(r, d)| json!({"reminder": json_times(json!(r), &["since"]), "deliveries": d}))
             .collect();
         outln!("{}", serde_json::Value::Array(v));
     } else {

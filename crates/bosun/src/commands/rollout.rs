@@ -11,7 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{key_id, other, statement};
-use crate::output::{Listing, table, time};
+use crate::output::{Listing, json_times, table, time};
 
 /// The long help of `bosun rollout`: enough to run one without being told.
 pub const ROLLOUT_HELP: &str = "Roll a change out canary first, wave by wave.
@@ -238,15 +238,9 @@ fn run_json(
     if let (Some(o), Ok(serde_json::Value::Object(s))) =
         (o.as_object_mut(), serde_json::to_value(s))
     {
-        for (k, v) in s {
-            let v = match (k.as_str(), v.as_i64()) {
-                ("finished_at", Some(t)) => json!(time(t)),
-                _ => v,
-            };
-            o.insert(k, v);
-        }
+        o.extend(s);
     }
-    o
+    json_times(o, &["finished_at"])
 }
 
 /// `rollout status --json`: waves and runs as objects, times RFC 3339.
