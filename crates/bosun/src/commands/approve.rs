@@ -23,18 +23,8 @@ use super::{Ctx, key_id, refused};
     after_help = "Examples:\n  bosun approve 01a24c --as alice\n  bosun approve 01a24c --as alice --yes --json   # scripts"
 )]
 pub(crate) struct ApproveArgs {
-    /// The op's jti, or an unambiguous prefix of at least 6 characters.
-    pub(crate) jti: String,
-    /// Sign as this identity (a human operator).
-    #[arg(long = "as")]
-    pub(crate) as_: String,
-    /// Sign without asking (for scripts; required when stdin is not a
-    /// terminal).
-    #[arg(long)]
-    pub(crate) yes: bool,
-    /// Output JSON (what is shown before signing goes to stderr).
-    #[arg(long)]
-    pub(crate) json: bool,
+    #[command(flatten)]
+    answer: AnswerArgs,
 }
 
 /// Deny an op pending approval. Shows the op as `approve` does, then
@@ -42,60 +32,52 @@ pub(crate) struct ApproveArgs {
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:\n  bosun deny 01a24c --why 'not during the freeze' --as alice")]
 pub(crate) struct DenyArgs {
-    /// The op's jti, or an unambiguous prefix of at least 6 characters.
-    pub(crate) jti: String,
+    #[command(flatten)]
+    answer: AnswerArgs,
     /// Why (recorded).
     #[arg(long)]
-    pub(crate) why: String,
+    why: String,
+}
+
+/// What `approve` and `deny` both take.
+#[derive(Args, Debug)]
+struct AnswerArgs {
+    /// The op's jti, or an unambiguous prefix of at least 6 characters.
+    jti: String,
     /// Sign as this identity (a human operator).
     #[arg(long = "as")]
-    pub(crate) as_: String,
+    as_: String,
     /// Sign without asking (for scripts; required when stdin is not a
     /// terminal).
     #[arg(long)]
-    pub(crate) yes: bool,
+    yes: bool,
     /// Output JSON (what is shown before signing goes to stderr).
     #[arg(long)]
-    pub(crate) json: bool,
+    json: bool,
 }
 
 /// Runs `bosun approve`.
 pub(crate) fn approve(ctx: &Ctx, a: ApproveArgs) -> Result<ExitCode> {
-    let asked = Asked {
-        yes: a.yes,
-        json: a.json,
-    };
-    answer(ctx, &a.jti, &a.as_, Verdict::Approve, None, asked)
+    answer(ctx, &a.answer, Verdict::Approve, None)
 }
 
 /// Runs `bosun deny`.
 pub(crate) fn deny(ctx: &Ctx, a: DenyArgs) -> Result<ExitCode> {
-    let asked = Asked {
-        yes: a.yes,
-        json: a.json,
-    };
-    answer(ctx, &a.jti, &a.as_, Verdict::Deny, Some(a.why), asked)
+    answer(ctx, &a.answer, Verdict::Deny, Some(a.why))
 }
 
-/// How a signing verb was asked: `--yes`, `--json`.
-struct Asked {
-    yes: bool,
-    json: bool,
-}
-
+/// Shows the op, asks, and signs the answer bound to the plan shown.
 fn answer(
     ctx: &Ctx,
-    j: &str,
-    as_: &str,
+    asked: &AnswerArgs,
     verdict: Verdict,
     why: Option<String>,
-    asked: Asked,
 ) -> Result<ExitCode> {
     let js = asked.json;
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
-    let op = ctl.resolve_op(j)?;
-    let who = key_id(as_)?;
+    let op = ctl.resolve_op(&asked.jti)?;
+    let who = key_id(&asked.as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
     let t = now();
     // What is shown is what is signed: the digest of the plan rendered here.
