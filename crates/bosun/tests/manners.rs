@@ -36,6 +36,7 @@ fn read_verbs(jti: &str) -> Vec<Vec<String>> {
         v(&["remind", "--dry-run"]),
         v(&["completions", "bash"]),
         v(&["man"]),
+        v(&["demo"]),
     ]
 }
 
@@ -48,7 +49,7 @@ fn a_closed_pipe_ends_every_read_verb_quietly() {
         .to_string();
     let mut verbs = read_verbs(&jti);
     for v in verbs.clone() {
-        if !["--help", "completions", "man"].contains(&v[0].as_str()) {
+        if !["--help", "completions", "man", "demo"].contains(&v[0].as_str()) {
             let mut j = v.clone();
             j.push("--json".into());
             verbs.push(j);
