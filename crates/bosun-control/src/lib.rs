@@ -147,7 +147,7 @@ pub struct Control {
     /// The workspace on disk.
     pub ws: Workspace,
     /// Its durable state.
-    pub store: Arc<dyn Backend>,
+    pub(crate) store: Arc<dyn Backend>,
     /// When the workspace's ledger began (its first entry's `at`), read
     /// once: no op can have been issued before it.
     created: Arc<std::sync::OnceLock<i64>>,

@@ -137,7 +137,7 @@ fn an_approval_for_another_plan_is_void() {
         .unwrap_err();
     assert_eq!(rej.check, "plan_digest");
     assert_eq!(
-        fx.ctl.store.op(&acc.jti).unwrap().unwrap().summary.state,
+        fx.ctl.op_record(&acc.jti).unwrap().unwrap().summary.state,
         OpState::PendingApproval
     );
     // The right plan is accepted.
@@ -187,8 +187,8 @@ fn an_op_signed_for_an_old_plan_is_refused() {
         .remove(0)
         .unwrap_err();
     assert_eq!(rej.check, "plan_digest");
-    assert!(fx.ctl.store.list_ops(None, 10).unwrap().is_empty());
-    assert_eq!(fx.ctl.store.rejections(10).unwrap()[0].check, "plan_digest");
+    assert!(fx.ctl.ops(None, 10).unwrap().is_empty());
+    assert_eq!(fx.ctl.rejections(10).unwrap()[0].check, "plan_digest");
 }
 
 #[test]
@@ -342,9 +342,9 @@ fn batches_judged_side_by_side_cannot_slip_past_a_budget() {
         "{:?}",
         b.decision.reasons
     );
-    let stored = fx.ctl.store.op(&b.jti).unwrap().unwrap();
+    let stored = fx.ctl.op_record(&b.jti).unwrap().unwrap();
     assert_eq!(stored.summary.state, OpState::PendingApproval);
-    assert!(fx.ctl.store.rejections(10).unwrap().is_empty());
+    assert!(fx.ctl.rejections(10).unwrap().is_empty());
     // Merged into one commit, the same two are judged in order too.
     let (fx, envs) = budget_of_3(2);
     let gov = fx.gov();
@@ -397,7 +397,7 @@ fn a_store_failure_in_a_later_round_answers_only_that_round() {
     let answers = fx.ctl.commit(&gov, second).unwrap();
     let a = answers[0].as_ref().unwrap();
     assert_eq!(a.state, OpState::Approved, "alice's op went in, round 0");
-    assert!(fx.ctl.store.op(&a.jti).unwrap().is_some());
+    assert!(fx.ctl.op_record(&a.jti).unwrap().is_some());
     let b = answers[1].as_ref().unwrap_err();
     assert_eq!(b.check, "store", "{b:?}");
     assert!(b.message.contains("submit it again"), "{}", b.message);
@@ -408,10 +408,10 @@ fn a_store_failure_in_a_later_round_answers_only_that_round() {
     );
     let jti = bosun_model::Jti::parse(&second_jti).unwrap();
     assert!(
-        fx.ctl.store.op(&jti).unwrap().is_none(),
+        fx.ctl.op_record(&jti).unwrap().is_none(),
         "nothing of it written"
     );
-    assert_eq!(fx.ctl.store.last_seq(&id("claude")).unwrap(), Some(1));
+    assert_eq!(fx.ctl.next_seq(&id("claude")).unwrap(), 2);
     // Submitted again once the store is well, it is decided on the budget.
     db.execute_batch("DROP TRIGGER fail_on_cue;").unwrap();
     let again = fx
@@ -470,7 +470,7 @@ fn ops_decided_again_each_count_their_own_window() {
         let a = a.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(a.state, OpState::Approved);
     }
-    assert!(fx.ctl.store.rejections(10).unwrap().is_empty());
+    assert!(fx.ctl.rejections(10).unwrap().is_empty());
 }
 
 /// The intake pipeline (prepare shards, one committer) answers every
@@ -529,7 +529,7 @@ fn the_pipeline_answers_every_envelope_in_issuer_order() {
     }
     let last = answers[120].1.as_ref().unwrap_err();
     assert!(last.check == "replay" || last.check == "seq", "{last:?}");
-    assert_eq!(fx.ctl.store.list_ops(None, 1000).unwrap().len(), 120);
+    assert_eq!(fx.ctl.ops(None, 1000).unwrap().len(), 120);
     assert_eq!(stats.batch_sizes.iter().sum::<usize>(), envs.len());
 }
 

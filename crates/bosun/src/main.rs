@@ -1,24 +1,22 @@
 //! `bosun`: the command-line surface. It parses arguments, calls the
 //! crates and prints; nothing else prints or exits.
 //!
-//! Exit codes: 0 success; 1 error (bad input, missing workspace, store
-//! failure, an id that names no single op, or a signature not given
-//! because nobody consented: `approve? [y/N]` answered no, or no terminal
-//! and no `--yes`); 2 usage error; 3 an input was refused by a check
-//! (intake, approval, adoption), with the check named.
+//! Exit codes (listed in `bosun --help`, `commands::EXIT_CODES`): 0
+//! success; 1 error (bad input, missing workspace, store failure, an id
+//! that names no single op, or a signature not given because nobody
+//! consented: `approve? [y/N]` answered no, or no terminal and no
+//! `--yes`); 2 usage error; 3 an input was refused by a check (intake,
+//! approval, adoption, a statement's role check), with the check named; 4
+//! an op ended failed or needs_attention (`work --until-idle`, `plan
+//! --check`). A closed stdout ends the program as SIGPIPE would.
 
-mod bench;
-mod bench_rollout;
-mod bench_trust;
-mod check;
-mod cli;
-mod consent;
-mod demo;
-mod fleet_cli;
-mod ledger_cli;
-mod next;
+#[macro_use]
 mod output;
+mod commands;
+mod logs;
+mod next;
 mod passphrase;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -28,17 +26,20 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    match cli::run(args) {
+    let args = commands::Cli::parse();
+    match commands::run(args) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             let mut src = std::error::Error::source(&e);
             while let Some(s) = src {
-                eprintln!("  caused by: {s}");
+                errln!("  caused by: {s}");
                 src = s.source();
             }
-            eprint!("{}", next::hint_lines(&e.next()));
+            let hints = next::hint_lines(&e.next());
+            if !hints.is_empty() {
+                errln!("{}", hints.trim_end());
+            }
             ExitCode::from(1)
         }
     }

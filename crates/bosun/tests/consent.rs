@@ -270,7 +270,7 @@ fn adopt_approve_shows_the_diff_and_signs_nothing_without_yes() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|x| x == id.as_str()),
+            .any(|x| x["id"] == id.as_str()),
         "still open: {st}"
     );
     let p = lab.json(&[

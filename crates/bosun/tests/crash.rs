@@ -47,7 +47,7 @@ fn crash_mid_second_step(idempotent: bool) -> (Lab, String) {
     // Let the restarted step finish quickly.
     std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
     assert_eq!(lab.state(&jti), "running");
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     (lab, jti)
 }
 
@@ -75,7 +75,7 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
         "an unknown-outcome step is not retried blindly"
     );
     let st = lab.json(&["status", "--json"]);
-    assert_eq!(st["needs_attention"][0], jti.as_str());
+    assert_eq!(st["needs_attention"][0]["jti"], jti.as_str());
 
     // Nothing more runs on that host until a human reports the step; an
     // op on another host is not held.
@@ -97,7 +97,7 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
     };
     let held = submit("web-1");
     let free = submit("web-2");
-    let out = lab.ok(&["work", "--until-idle"]);
+    let out = lab.work();
     assert!(
         out.contains("needs attention"),
         "says why it is held: {out}"
@@ -129,7 +129,7 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
         "needs_attention",
         "the op's own record stands"
     );
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&held), "succeeded");
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(

@@ -59,7 +59,7 @@ fn row(kind: &str, subject: &str, held: OpSpec, free: &[OpSpec]) {
     let id = filed["id"].as_u64().unwrap().to_string();
     let h = op(&lab, held.0, held.1, held.2);
     let f: Vec<String> = free.iter().map(|o| op(&lab, o.0, o.1, o.2)).collect();
-    let work = lab.ok(&["work", "--until-idle"]);
+    let work = lab.work();
     assert_eq!(
         lab.state(&h),
         "approved",
@@ -91,7 +91,7 @@ fn row(kind: &str, subject: &str, held: OpSpec, free: &[OpSpec]) {
             .success()
     );
     lab.ok(&["blockers", "resolve", &id, "--as", "bob", "--how", "fixed"]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(
         lab.state(&h),
         "succeeded",
@@ -282,7 +282,7 @@ fn approve_and_work(lab: &Lab, v: &serde_json::Value) -> String {
     if v["state"] == "pending_approval" {
         lab.ok(&["approve", "--yes", jti, "--as", "bob"]);
     }
-    lab.ok(&["work", "--until-idle"])
+    lab.work()
 }
 
 #[test]
@@ -347,7 +347,11 @@ fn canary_drill_promote_halt_blocker_and_rollback() {
         .unwrap();
     assert_eq!(web2["drifted"], true, "{hs}");
     assert!(
-        web2["blockers"].as_str().unwrap().contains("regression"),
+        web2["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["kind"] == "regression"),
         "{hs}"
     );
     // No promotion past a halt.
@@ -562,7 +566,7 @@ fn ops_of_an_earlier_start_or_a_rolled_back_rollout_never_run() {
         "--as",
         "bob",
     ]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(old["jti"].as_str().unwrap()), "failed");
     assert!(!lab.path(".bosun/sim/canary-1/version").exists());
     approve_and_work(&lab, &new);
@@ -717,7 +721,7 @@ fn a_host_with_a_wake_command_is_woken_before_its_first_step() {
     lab.adopt();
     let a = op(&lab, "install", "sleepy", &[]);
     let b = op(&lab, "install", "comatose", &[]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&a), "succeeded");
     assert_eq!(
         std::fs::read_to_string(lab.path("woke-sleepy")).unwrap(),
@@ -780,7 +784,7 @@ bars = [{ kind = "burn_in", hold = "10s", cmd = "test -f version" }]
     serve.kill().unwrap();
     serve.wait().unwrap();
     let t = std::time::Instant::now();
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let took = t.elapsed();
     assert_eq!(lab.state(&jti), "succeeded");
     assert!(

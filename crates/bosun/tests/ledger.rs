@@ -371,7 +371,7 @@ fn the_git_mirror_round_trips_idempotently_and_is_checked_without_a_database() {
         "claude",
         "--json",
     ]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let jti = s["jti"].as_str().unwrap();
     lab.ok(&["ledger", "mirror", "--git", m]);
     let c = std::process::Command::new("git")

@@ -152,7 +152,7 @@ fn reminders_climb_the_ladder_through_every_sink() {
     lab.ok(&["snooze", &id, "--for", "1h", "--as", "bob"]);
     assert_eq!(lab.json(&["remind", "--json"]).as_array().unwrap().len(), 0);
     let listed = lab.json(&["blockers", "list", "--json"]);
-    assert!(listed[0]["snoozed_until"].as_i64().unwrap() > 0);
+    assert!(listed[0]["snoozed_until"].is_string(), "{listed}");
     // Snoozing an op by its jti; an agent may not snooze.
     assert!(
         !lab.run(&["snooze", jti, "--for", "1h", "--as", "claude"])

@@ -37,7 +37,7 @@ fn agent_op_waits_for_an_operator_then_runs_once() {
     assert_eq!(s["state"], "pending_approval");
     let jti = s["jti"].as_str().unwrap().to_string();
     // Nothing runs before approval (invariant 1).
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&jti), "pending_approval");
     assert!(
         !lab.path(".bosun/sim/canary-1/pkgs/qat-driver.version")
@@ -46,7 +46,7 @@ fn agent_op_waits_for_an_operator_then_runs_once() {
     // Approve, run.
     let a = lab.json(&["approve", "--yes", &jti, "--as", "alice", "--json"]);
     assert_eq!(a["state"], "approved");
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["state"], "succeeded");
     assert_eq!(show["decision"], "pending_approval");
@@ -59,7 +59,7 @@ fn agent_op_waits_for_an_operator_then_runs_once() {
         "1.2"
     );
     // Running the worker again runs nothing again (exactly once).
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(
         lab.json(&["ops", "show", &jti, "--json"])["steps"]
             .as_array()
@@ -143,12 +143,12 @@ fn halt_stops_dispatch_until_resume() {
     lab.ok(&["halt", "--why", "disk alarm", "--as", "alice"]);
     let s = submit(&lab, "claude", "disk-usage", &["web-1"], &[]);
     let jti = s["jti"].as_str().unwrap();
-    let out = lab.ok(&["work", "--until-idle"]);
+    let out = lab.work();
     assert!(out.contains("halted"), "{out}");
     assert_eq!(lab.state(jti), "approved");
     assert!(lab.json(&["status", "--json"])["halt"]["why"] == "disk alarm");
     lab.ok(&["resume", "--as", "bob"]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(jti), "succeeded");
 }
 

@@ -15,7 +15,7 @@ fn run_op(lab: &Lab, runbook: &str) -> serde_json::Value {
     if s["state"] == "pending_approval" {
         lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     }
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     lab.json(&["ops", "show", &jti, "--json"])
 }
 
@@ -197,7 +197,7 @@ fn start_human_run(lab: &Lab) -> String {
     ]);
     let jti = s["jti"].as_str().unwrap().to_string();
     lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["state"], "running", "{show}");
     assert_eq!(status_of(&show, "confirm"), "waiting");
@@ -206,7 +206,7 @@ fn start_human_run(lab: &Lab) -> String {
         "nothing after the human step runs before the report"
     );
     // Working again does not move it: it is off the queue until reported.
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&jti), "running");
     jti
 }
@@ -244,7 +244,7 @@ fn a_human_step_waits_for_a_signed_report_then_the_run_resumes() {
         "step", "report", &jti, "confirm", "--status", "pass", "--as", "bob", "--json",
     ]);
     assert_eq!(r["check"], "step", "a step is reported once");
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["state"], "succeeded", "{show}");
     assert!(status_of(&show, "confirm") == "succeeded");
@@ -266,7 +266,7 @@ fn a_failed_human_step_skips_its_dependents_and_fails_the_run() {
     lab.ok(&[
         "step", "report", &jti, "confirm", "--status", "fail", "--as", "bob",
     ]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["state"], "failed");
     assert_eq!(status_of(&show, "finish"), "skipped");
@@ -310,7 +310,7 @@ fn a_waiting_run_survives_a_killed_controller() {
     lab.ok(&[
         "step", "report", &jti, "confirm", "--status", "pass", "--as", "alice",
     ]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&jti), "succeeded");
     assert_eq!(
         std::fs::read_to_string(lab.path(".bosun/sim/web-1/prep.txt"))
@@ -333,7 +333,7 @@ fn run_on(lab: &Lab, runbook: &str, hosts: &[&str]) -> serde_json::Value {
     if s["state"] == "pending_approval" {
         lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     }
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     lab.json(&["ops", "show", &jti, "--json"])
 }
 

@@ -198,7 +198,7 @@ fn a_truncated_or_forked_ledger_is_caught_by_a_trusted_checkpoint() {
         "claude",
         "--json",
     ]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let (ok, v) = lab.ledger_verify(&["--trusted", t]);
     assert!(ok && v["trusted"]["agreement"] == "extends", "{v}");
     let (ok, v) = lab.ledger_verify(&["--trusted-mirror", mirror.to_str().unwrap()]);

@@ -38,7 +38,7 @@ fn an_injected_param_is_data_not_code() {
     ] {
         let s = submit(&lab, "claude", "disk-usage", "web-1", &[&value]);
         assert_eq!(s["decision"], "auto", "{s}");
-        lab.ok(&["work", "--until-idle"]);
+        lab.work();
         let op = show(&lab, &jti(&s));
         assert_eq!(op["state"], "succeeded", "{op}");
         assert!(!marker.exists(), "{value} ran a command");
@@ -81,7 +81,7 @@ fn a_runbook_that_writes_raw_never_runs_without_a_human() {
         &[&format!("m=hi; touch {}", m.display())],
     );
     assert_eq!(s["decision"], "pending_approval", "{s}");
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert!(!m.exists());
     let why = lab.ok(&["policy", "explain", &jti(&s)]);
     assert!(why.contains("unquoted"), "{why}");
@@ -139,7 +139,7 @@ fn an_edited_plan_row_never_runs() {
     )
     .unwrap();
     drop(db);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let op = show(&lab, &j);
     assert_eq!(op["state"], "failed", "{op}");
     let detail = op["detail"].as_str().unwrap_or_default().to_string();
@@ -186,7 +186,7 @@ fn a_host_moved_after_approval_runs_nothing() {
         ),
     );
     lab.adopt();
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let op = show(&lab, &j);
     assert_eq!(op["state"], "failed", "{op}");
     let detail = op["detail"].as_str().unwrap_or_default();
@@ -274,7 +274,7 @@ fn lapsed_approvals_are_asked_for_again() {
     let j = jti(&s);
     lab.ok(&["approve", "--yes", &j, "--as", "alice"]);
     std::thread::sleep(std::time::Duration::from_millis(3100));
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let op = show(&lab, &j);
     assert_eq!(op["state"], "pending_approval", "{op}");
     assert!(
@@ -284,7 +284,7 @@ fn lapsed_approvals_are_asked_for_again() {
     assert!(!lab.path(".bosun/sim/web-1/pkgs").exists());
     // A fresh approval lets it run.
     lab.ok(&["approve", "--yes", &j, "--as", "bob"]);
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&j), "succeeded");
 }
 
@@ -329,7 +329,7 @@ fn an_edited_inventory_changes_nothing_until_adopted() {
         assert!(String::from_utf8_lossy(&hl.stderr).contains("differs from the adopted inventory"));
         let s = submit(&lab, "claude", "disk-usage", "web-1", &[]);
         assert_eq!(s["decision"], "auto", "{s}");
-        lab.ok(&["work", "--until-idle"]);
+        lab.work();
         assert_eq!(lab.state(&jti(&s)), "succeeded");
         let op = show(&lab, &jti(&s));
         assert!(
@@ -430,7 +430,7 @@ fn an_edited_rollout_runs_as_adopted_and_a_new_one_not_at_all() {
     if lab.state(&j) == "pending_approval" {
         lab.ok(&["approve", "--yes", &j, "--as", "bob"]);
     }
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&j), "succeeded");
     assert!(!marker.exists(), "the agent's bar ran");
     // A rollout file nobody adopted does not start.
@@ -729,7 +729,7 @@ fn an_edited_ssh_config_file_is_never_read_until_adopted() {
     );
     let s = submit(&lab, "claude", "disk-usage", "box", &[]);
     assert_eq!(s["decision"], "auto", "{s}");
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     // ssh read the adopted copy (port 1: nothing listens), never the file.
     let op = show(&lab, &jti(&s));
     assert_eq!(op["state"], "failed", "{op}");
@@ -766,7 +766,7 @@ fn an_unreadable_file_in_the_workspace_stops_nothing() {
     assert!(d.contains("runbooks/") && d.contains("rollouts/"), "{d}");
     let s = submit(&lab, "claude", "disk-usage", "web-1", &[]);
     assert_eq!(s["decision"], "auto", "{s}");
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     assert_eq!(lab.state(&jti(&s)), "succeeded");
 }
 
@@ -798,13 +798,13 @@ fn what_an_approver_reads_cannot_be_rewritten_by_terminal_escapes() {
 #[test]
 fn an_auto_op_that_expired_before_it_started_never_runs() {
     let lab = Lab::new();
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let now = jiff::Timestamp::now().as_second();
     let f = forged(&lab, move |c| c["exp"] = (now + 2).into());
     let s = lab.json(&["submit", "--envelope", f.to_str().unwrap(), "--json"]);
     assert_eq!(s["decision"], "auto", "{s}");
     std::thread::sleep(std::time::Duration::from_millis(3100));
-    lab.ok(&["work", "--until-idle"]);
+    lab.work();
     let op = show(&lab, &jti(&s));
     assert_eq!(op["state"], "failed", "{op}");
     assert!(op["detail"].as_str().unwrap().contains("expired"), "{op}");

@@ -70,27 +70,29 @@ impl Lab {
     pub fn busy() -> Lab {
         let lab = Lab::new();
         for (i, host) in ["web-1", "web-2", "canary-1"].iter().enumerate() {
-            let s = lab.json(&[
-                "submit",
-                "pkg-upgrade",
-                "--target",
-                host,
-                "--param",
-                &format!("version=1.{i}"),
-                "--as",
-                "claude",
-                "--json",
-            ]);
-            lab.ok(&[
-                "approve",
-                "--yes",
-                s["jti"].as_str().unwrap(),
-                "--as",
-                "alice",
-            ]);
-            lab.ok(&["work", "--until-idle"]);
+            lab.approved_upgrade(host, &format!("1.{i}"));
+            lab.work();
         }
         lab
+    }
+
+    /// claude submits `pkg-upgrade` of `version` to `host` and alice
+    /// approves it: its jti (the controller has not run it yet).
+    pub fn approved_upgrade(&self, host: &str, version: &str) -> String {
+        let s = self.json(&[
+            "submit",
+            "pkg-upgrade",
+            "--target",
+            host,
+            "--param",
+            &format!("version={version}"),
+            "--as",
+            "claude",
+            "--json",
+        ]);
+        let jti = s["jti"].as_str().unwrap().to_string();
+        self.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+        jti
     }
 
     /// `bosun ledger verify --json` with `extra` arguments: whether it
@@ -127,6 +129,20 @@ impl Lab {
         assert!(
             o.status.success(),
             "bosun {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `bosun work --until-idle`, which exits 0 when every op it ran
+    /// succeeded and 4 when one ended failed or needing attention: both
+    /// are a finished pass here. Returns its stdout.
+    pub fn work(&self) -> String {
+        let o = self.run(&["work", "--until-idle"]);
+        assert!(
+            matches!(o.status.code(), Some(0 | 4)),
+            "bosun work failed: {}\n{}",
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );

@@ -9,14 +9,17 @@ use bosun_control::{Result, ledger};
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::cli::{Ctx, other};
-use crate::output::time;
+use super::{Ctx, other};
+use crate::output::{local, time};
 
 #[derive(Subcommand, Debug)]
-pub enum LedgerCmd {
+pub(crate) enum LedgerCmd {
     /// Sign a checkpoint (C2SP tlog-checkpoint) over the entries recorded
     /// since the last one, with the workspace's ledger key. `serve` does
     /// this every second while there are new entries.
+    #[command(
+        after_help = "Examples:\n  bosun ledger checkpoint\n  bosun ledger checkpoint --out ~/bosun-checkpoint.txt"
+    )]
     Checkpoint {
         /// Also write the newest signed checkpoint (the C2SP note) to FILE
         /// for safekeeping outside the database, for `ledger verify
@@ -29,6 +32,9 @@ pub enum LedgerCmd {
         json: bool,
     },
     /// The signed checkpoints, oldest first.
+    #[command(
+        after_help = "Examples:\n  bosun ledger checkpoints\n  bosun ledger checkpoints --json"
+    )]
     Checkpoints {
         /// Output JSON.
         #[arg(long)]
@@ -37,6 +43,9 @@ pub enum LedgerCmd {
     /// Recompute the Merkle tree from the stored entries and check every
     /// stored hash and every checkpoint (signature, size, root,
     /// consistency). Fails naming the first bad index.
+    #[command(
+        after_help = "Examples:\n  bosun ledger verify\n  bosun ledger verify --trusted ~/bosun-checkpoint.txt"
+    )]
     Verify {
         /// The ledger's verifier key (`name+id+key`, or a file holding it);
         /// default: keys/ledger.jwk.
@@ -71,6 +80,7 @@ pub enum LedgerCmd {
     /// Append the entries and checkpoints recorded since the last run to a
     /// git repository (created when missing): one commit per checkpoint,
     /// with `Jti:` trailers. Idempotent; resumes after an interruption.
+    #[command(after_help = "Examples:\n  bosun ledger mirror --git /srv/bosun-ledger")]
     Mirror {
         /// The repository.
         #[arg(long, value_name = "DIR")]
@@ -81,6 +91,7 @@ pub enum LedgerCmd {
     },
     /// As a witness (a second site, an auditor): check the whole ledger,
     /// then add your cosignature to its latest checkpoint.
+    #[command(after_help = "Examples:\n  bosun ledger cosign --key witness.key")]
     Cosign {
         /// Your note signing key (`PRIVATE+KEY+…`), or a file holding it
         /// (mode 0600), as `bosun ledger witness-key` writes.
@@ -89,6 +100,7 @@ pub enum LedgerCmd {
     },
     /// Make a witness key: writes `PRIVATE+KEY+<name>+…` to FILE (0600) and
     /// prints the verifier key to give to others (`--witness`).
+    #[command(after_help = "Examples:\n  bosun ledger witness-key audit-1 --out witness.key")]
     WitnessKey {
         /// The witness's name (a schema-less URL is customary:
         /// `backup.lan/bosun-witness`).
@@ -101,6 +113,9 @@ pub enum LedgerCmd {
     /// against the latest checkpoint, as JSON: entry, leaf hash, proof and
     /// the signed checkpoint. Save it and check it anywhere with
     /// `bosun ledger verify-proof`.
+    #[command(
+        after_help = "Examples:\n  bosun ledger prove 01a24c > proof.json\n  bosun ledger prove --index 42 --checkpoint"
+    )]
     Prove {
         /// The op's jti.
         jti: Option<String>,
@@ -114,9 +129,13 @@ pub enum LedgerCmd {
         /// see `bosun ledger checkpoints`).
         #[arg(long, value_name = "SIZE")]
         at: Option<u64>,
+        /// Output compact JSON on one line (the proof is JSON either way).
+        #[arg(long)]
+        json: bool,
     },
     /// Print the consistency proof between two checkpoints (the newer log
     /// extends the older), as JSON for `bosun ledger verify-proof`.
+    #[command(after_help = "Examples:\n  bosun ledger consistency --from 120 > consistency.json")]
     Consistency {
         /// The older checkpoint's size.
         #[arg(long, value_name = "SIZE")]
@@ -124,9 +143,15 @@ pub enum LedgerCmd {
         /// The newer checkpoint's size (default: the latest).
         #[arg(long, value_name = "SIZE")]
         to: Option<u64>,
+        /// Output compact JSON on one line (the proof is JSON either way).
+        #[arg(long)]
+        json: bool,
     },
     /// Check a proof file offline (inclusion or consistency): no
     /// workspace, no database.
+    #[command(
+        after_help = "Examples:\n  bosun ledger verify-proof proof.json --key keys/ledger.vkey"
+    )]
     VerifyProof {
         /// The file `bosun ledger prove` wrote (one proof or a list).
         file: PathBuf,
@@ -134,6 +159,10 @@ pub enum LedgerCmd {
         /// such as a workspace's keys/ledger.vkey).
         #[arg(long)]
         key: String,
+        /// Output JSON: `{ok, kind, proofs: [{index, tree_size, ok, error}]}`
+        /// or, for a consistency proof, `{ok, kind, from, to, error}`.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -148,78 +177,27 @@ fn read_vkey(arg: &str) -> Result<bosun_ledger::NoteVerifier> {
     bosun_ledger::NoteVerifier::parse(text.trim()).map_err(|e| other(e.to_string()))
 }
 
-pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
+pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
     match cmd {
-        LedgerCmd::VerifyProof { file, key } => {
-            let v = read_vkey(&key)?;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| other(format!("{}: {e}", file.display())))?;
-            if text.len() > 16 * 1024 * 1024 {
-                return Err(other(format!("{}: over 16 MiB", file.display())));
-            }
-            if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
-                return match ledger::verify_consistency_proof(&c, &v) {
-                    Ok((a, b)) => {
-                        println!(
-                            "ok  the log of size {b} extends the log of size {a}, both signed by {}",
-                            v.name
-                        );
-                        Ok(ExitCode::SUCCESS)
-                    }
-                    Err(e) => {
-                        eprintln!("BAD consistency proof: {e}");
-                        Ok(ExitCode::from(1))
-                    }
-                };
-            }
-            let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
-                Ok(list) => list,
-                Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
-                    other(format!(
-                        "{}:{}:{}: {e}",
-                        file.display(),
-                        e.line(),
-                        e.column()
-                    ))
-                })?],
-            };
-            let mut bad = 0;
-            for p in &proofs {
-                match ledger::verify_proof(p, &v) {
-                    Ok(()) => println!(
-                        "ok  entry {} is in the log of size {} signed by {}",
-                        p.index, p.tree_size, v.name
-                    ),
-                    Err(e) => {
-                        bad += 1;
-                        eprintln!("BAD entry {}: {e}", p.index);
-                    }
-                }
-            }
-            Ok(if bad == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        LedgerCmd::VerifyProof { file, key, json: j } => verify_proof(&file, &key, j),
         LedgerCmd::Checkpoint { out, json: js } => {
             let ctl = ctx.control()?;
             let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
             let cp = ledger::checkpoint(&ctl, &signer)?;
             if let Some(path) = out {
-                let newest =
-                    ctl.store.checkpoints()?.pop().ok_or_else(|| {
-                        other("no checkpoint yet: the ledger has no entries to sign")
-                    })?;
+                let newest = ctl
+                    .checkpoints()?
+                    .pop()
+                    .ok_or_else(|| other("no checkpoint yet: the ledger has no entries to sign"))?;
                 let v = ledger::verifier(&ctl.ws)?;
                 let saved = bosun_control::trusted::save(&ctl, &path, &newest.note, &v)?;
                 if js {
-                    println!(
+                    outln!(
                         "{}",
                         json!({"size": saved.size, "note": saved.note, "new": cp.is_some(), "out": path})
                     );
                 } else {
-                    println!(
+                    outln!(
                         "wrote the checkpoint of size {} to {}; keep it outside this workspace and check the database with `bosun ledger verify --trusted {}`",
                         saved.size,
                         path.display(),
@@ -230,32 +208,29 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             }
             match (cp, js) {
                 (Some(c), true) => {
-                    println!("{}", json!({"size": c.size, "note": c.note, "new": true}))
+                    outln!("{}", json!({"size": c.size, "note": c.note, "new": true}))
                 }
-                (Some(c), false) => print!("{}", c.note),
-                (None, true) => println!(
-                    "{}",
-                    json!({"new": false, "size": ctl.store.ledger_size()?})
-                ),
-                (None, false) => println!(
+                (Some(c), false) => out!("{}", c.note),
+                (None, true) => outln!("{}", json!({"new": false, "size": ctl.ledger_size()?})),
+                (None, false) => outln!(
                     "nothing new since the last checkpoint (size {})",
-                    ctl.store.ledger_size()?
+                    ctl.ledger_size()?
                 ),
             }
             Ok(ExitCode::SUCCESS)
         }
         LedgerCmd::Checkpoints { json: js } => {
             let ctl = ctx.control()?;
-            let cps = ctl.store.checkpoints()?;
+            let cps = ctl.checkpoints()?;
             if js {
                 let v: Vec<serde_json::Value> = cps
                     .iter()
-                    .map(|c| json!({"size": c.size, "at": c.at, "note": c.note}))
+                    .map(|c| json!({"size": c.size, "at": time(c.at), "note": c.note}))
                     .collect();
-                println!("{}", serde_json::Value::Array(v));
+                outln!("{}", serde_json::Value::Array(v));
             } else {
                 for c in &cps {
-                    println!("{}  size {}", time(c.at), c.size);
+                    outln!("{}  size {}", local(c.at), c.size);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -265,7 +240,7 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             let witness = ledger::witness_signer(&key)?;
             let v = ledger::verifier(&ctl.ws)?;
             let size = ledger::cosign_latest(&ctl, &v, &witness)?;
-            println!(
+            outln!(
                 "{} verified the ledger and cosigned its checkpoint of size {size}",
                 witness.name
             );
@@ -288,8 +263,8 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 .open(&out)
                 .map_err(|e| other(format!("{}: {e}", out.display())))?;
             writeln!(f, "{private}").map_err(|e| other(format!("{}: {e}", out.display())))?;
-            println!("{public}");
-            eprintln!(
+            outln!("{public}");
+            errln!(
                 "private key in {} (0600); give the line above to whoever verifies: bosun ledger verify --witness '<it>'",
                 out.display()
             );
@@ -297,13 +272,16 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
         }
         LedgerCmd::Mirror { git, json: js } => {
             let ctl = ctx.control()?;
-            let r = bosun_control::mirror::mirror(&ctl, &git)?;
+            let spin = crate::progress::spinner(&format!("mirroring to {}", git.display()));
+            let r = bosun_control::mirror::mirror(&ctl, &git);
+            spin.finish_and_clear();
+            let r = r?;
             if js {
-                println!("{}", json!(r));
+                outln!("{}", json!(r));
             } else if r.commits == 0 {
-                println!("{} is up to date ({} entries)", git.display(), r.to);
+                outln!("{} is up to date ({} entries)", git.display(), r.to);
             } else {
-                println!(
+                outln!(
                     "{}: entries {}..{} in {} commit(s)",
                     git.display(),
                     r.from,
@@ -329,12 +307,15 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             if let Some(dir) = git {
                 let k = key.as_deref().map(read_vkey).transpose()?;
                 if k.is_none() && !js {
-                    eprintln!(
+                    errln!(
                         "note: checking with the mirror's own ledger.vkey; pass --key to check against a key you trust"
                     );
                 }
                 let name = k.as_ref().map(|k| k.name.clone()).unwrap_or_default();
-                let result = bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses)?;
+                let spin = crate::progress::spinner(&format!("verifying {}", dir.display()));
+                let result = bosun_control::mirror::verify_git(&dir, k.as_ref(), &witnesses);
+                spin.finish_and_clear();
+                let result = result?;
                 return Ok(verify_outcome(
                     &VerifyOutcome {
                         result: result.map_err(VerifyFailure::Ledger),
@@ -358,19 +339,22 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                         Err(e) => {
                             let what = error_chain(&e);
                             if js {
-                                println!(
+                                outln!(
                                     "{}",
                                     json!({"ok": false, "check": "trusted_file", "index": null, "what": what, "trusted": null, "mismatch": null})
                                 );
                             } else {
-                                eprintln!("refused: {what}");
+                                errln!("refused: {what}");
                             }
                             return Ok(ExitCode::from(1));
                         }
                     }
                 }
             };
-            let mut r = ledger::verify(&ctl, &v, &witnesses)?;
+            let spin = crate::progress::spinner("verifying the ledger");
+            let r = ledger::verify(&ctl, &v, &witnesses);
+            spin.finish_and_clear();
+            let mut r = r?;
             if full
                 && r.is_ok()
                 && let Err(e) = ledger::verify_nodes(&ctl)?
@@ -402,20 +386,16 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 js,
             ))
         }
-        LedgerCmd::Consistency { from, to } => {
+        LedgerCmd::Consistency { from, to, json: js } => {
             let ctl = ctx.control()?;
-            let p = ledger::prove_consistency(&ctl, from, to)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&p).map_err(|e| other(e.to_string()))?
-            );
-            Ok(ExitCode::SUCCESS)
+            print_proof(&ledger::prove_consistency(&ctl, from, to)?, js)
         }
         LedgerCmd::Prove {
             jti: j,
             index,
             checkpoint,
             at,
+            json: js,
         } => {
             let ctl = ctx.control()?;
             if checkpoint {
@@ -428,13 +408,99 @@ pub(crate) fn ledger_cmd(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                 ));
             }
             let proofs = ledger::prove_at(&ctl, j.as_deref(), index, at)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&proofs).map_err(|e| other(e.to_string()))?
-            );
-            Ok(ExitCode::SUCCESS)
+            print_proof(&proofs, js)
         }
     }
+}
+
+/// Prints a proof as JSON: pretty, or on one line with `--json`.
+fn print_proof<T: serde::Serialize>(proof: &T, compact: bool) -> Result<ExitCode> {
+    let text = if compact {
+        serde_json::to_string(proof)
+    } else {
+        serde_json::to_string_pretty(proof)
+    };
+    outln!("{}", text.map_err(|e| other(e.to_string()))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun ledger verify-proof`: an inclusion proof (or a list) or a
+/// consistency proof, checked against the ledger's verifier key offline.
+fn verify_proof(file: &std::path::Path, key: &str, j: bool) -> Result<ExitCode> {
+    let v = read_vkey(key)?;
+    let text =
+        std::fs::read_to_string(file).map_err(|e| other(format!("{}: {e}", file.display())))?;
+    if text.len() > 16 * 1024 * 1024 {
+        return Err(other(format!("{}: over 16 MiB", file.display())));
+    }
+    let status = |ok: bool| {
+        if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    };
+    if let Ok(c) = serde_json::from_str::<ledger::ConsistencyProof>(&text) {
+        let r = ledger::verify_consistency_proof(&c, &v);
+        if j {
+            let (from, to) = r
+                .as_ref()
+                .map_or((None, None), |(a, b)| (Some(*a), Some(*b)));
+            let error = r.as_ref().err().map(ToString::to_string);
+            outln!(
+                "{}",
+                json!({"ok": r.is_ok(), "kind": "consistency", "from": from, "to": to, "key": v.name, "error": error})
+            );
+        } else {
+            match &r {
+                Ok((a, b)) => outln!(
+                    "ok  the log of size {b} extends the log of size {a}, both signed by {}",
+                    v.name
+                ),
+                Err(e) => errln!("BAD consistency proof: {e}"),
+            }
+        }
+        return Ok(status(r.is_ok()));
+    }
+    let proofs: Vec<ledger::InclusionProof> = match serde_json::from_str(&text) {
+        Ok(list) => list,
+        Err(_) => vec![serde_json::from_str(&text).map_err(|e| {
+            other(format!(
+                "{}:{}:{}: {e}",
+                file.display(),
+                e.line(),
+                e.column()
+            ))
+        })?],
+    };
+    let mut bad = 0;
+    let mut out = Vec::new();
+    for p in &proofs {
+        let r = ledger::verify_proof(p, &v);
+        if r.is_err() {
+            bad += 1;
+        }
+        if j {
+            out.push(json!({"index": p.index, "tree_size": p.tree_size, "ok": r.is_ok(), "error": r.as_ref().err().map(ToString::to_string)}));
+            continue;
+        }
+        match r {
+            Ok(()) => outln!(
+                "ok  entry {} is in the log of size {} signed by {}",
+                p.index,
+                p.tree_size,
+                v.name
+            ),
+            Err(e) => errln!("BAD entry {}: {e}", p.index),
+        }
+    }
+    if j {
+        outln!(
+            "{}",
+            json!({"ok": bad == 0, "kind": "inclusion", "key": v.name, "proofs": out})
+        );
+    }
+    Ok(status(bad == 0))
 }
 
 /// Why `ledger verify` failed: the ledger itself, or against a trusted
@@ -483,17 +549,21 @@ fn verify_outcome(o: &VerifyOutcome, js: bool) -> ExitCode {
     match &o.result {
         Ok(r) => {
             if js {
-                println!(
+                outln!(
                     "{}",
                     json!({"ok": true, "size": r.size, "root": r.root, "checkpoints": r.checkpoints, "cosignatures": r.cosignatures, "start": o.start, "trusted": trusted_json})
                 );
             } else {
-                println!(
+                outln!(
                     "ok: {} entries, root {}, {} checkpoints signed by {} verified, {} witness cosignatures",
-                    r.size, r.root, r.checkpoints, o.key, r.cosignatures
+                    r.size,
+                    r.root,
+                    r.checkpoints,
+                    o.key,
+                    r.cosignatures
                 );
                 if let Some((t, a)) = &o.trusted {
-                    println!(
+                    outln!(
                         "ok: the trusted checkpoint of size {} from {} is {}",
                         t.size,
                         t.source.display(),
@@ -520,14 +590,14 @@ fn verify_outcome(o: &VerifyOutcome, js: bool) -> ExitCode {
                 ),
             };
             if js {
-                println!(
+                outln!(
                     "{}",
                     json!({"ok": false, "check": check, "index": index, "what": what, "trusted": trusted_json, "mismatch": mismatch})
                 );
             } else {
-                eprintln!("{what}");
+                errln!("{what}");
                 if let Some((t, _)) = &o.trusted {
-                    eprintln!(
+                    errln!(
                         "  trusted checkpoint: size {} from {}",
                         t.size,
                         t.source.display()
@@ -553,9 +623,9 @@ fn print_start(start: Option<&bosun_control::genesis::LedgerStart>) {
         ),
         None => "no checkpoint of the previous ledger was given".into(),
     };
-    println!(
+    outln!(
         "note: this ledger was re-initialised at {} (entry 0, `ledger.reinitialised`: the database was found {}); {prev}",
-        time(s.at),
+        local(s.at),
         s.found.as_deref().unwrap_or("lost"),
     );
 }

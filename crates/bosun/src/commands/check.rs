@@ -11,17 +11,18 @@ use bosun_control::{Control, Result, client, now};
 use bosun_model::{KeyId, OpState};
 use serde_json::json;
 
-use crate::cli::{Ctx, PlanArgs, other, print_progress, refused};
+use super::plan::PlanArgs;
+use super::{Ctx, other, refused};
 
 /// How long `plan --check` waits for a daemon's controller to run the op.
 const WAIT: Duration = Duration::from_secs(120);
 
 /// Signs the check op as `who`, submits it, runs it (or waits for the
 /// daemon to) and prints what each check reported.
-pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
+pub(crate) fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
-    let plan = crate::cli::plan_of(&gov, p)?;
+    let plan = super::plan::plan_of(&gov, p)?;
     let plan = bosun_runbook::check_plan(plan).map_err(|e| other(e.to_string()))?;
     let who = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
     let key = client::load_secret(&ctx.keys, &who)?;
@@ -40,7 +41,7 @@ pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
     if accepted.state == OpState::Approved {
         run_or_wait(ctx, &ctl, &jti)?;
     }
-    let Some(rec) = ctl.store.op(&jti)? else {
+    let Some(rec) = ctl.op_record(&jti)? else {
         return Err(other(format!("check op {jti} is not in the store")));
     };
     let checks: Vec<_> = rec
@@ -49,28 +50,28 @@ pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
         .map(|s| json!({"step": s.step, "host": s.host, "status": s.status, "exit_code": s.exit_code, "output": s.output}))
         .collect();
     if p.json {
-        println!(
+        outln!(
             "{}",
             json!({"jti": jti, "state": rec.summary.state, "digest": plan.digest(), "plan": plan, "checks": checks})
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(status(rec.summary.state));
     }
-    println!(
+    outln!(
         "check op {jti} ({}): only `check` commands of the adopted runbook run",
         rec.summary.state
     );
     match rec.summary.state {
-        OpState::PendingApproval => println!(
+        OpState::PendingApproval => outln!(
             "it needs an approval first: bosun approve {jti} --as <operator>, then `bosun work`"
         ),
-        OpState::Approved => println!(
+        OpState::Approved => outln!(
             "queued: the controller runs it (held or waiting: {})",
             rec.detail
         ),
         _ => {}
     }
     for s in &rec.steps {
-        println!(
+        outln!(
             "  [{}] {}: {} (exit {})",
             s.host,
             s.step,
@@ -78,10 +79,20 @@ pub fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> {
             s.exit_code.map_or("-".to_string(), |c| c.to_string())
         );
         for line in s.output.lines() {
-            println!("      {line}");
+            outln!("      {line}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(status(rec.summary.state))
+}
+
+/// 4 when the check op ended failed or needing attention (a host could
+/// not be reached, a check failed), 0 otherwise.
+fn status(state: OpState) -> ExitCode {
+    if matches!(state, OpState::Failed | OpState::NeedsAttention) {
+        ExitCode::from(super::OP_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// Runs the controller until the queue is empty when no other controller
@@ -95,7 +106,7 @@ fn run_or_wait(ctx: &Ctx, ctl: &Control, jti: &bosun_model::Jti) -> Result<()> {
     }
     let end = Instant::now() + WAIT;
     while Instant::now() < end {
-        match ctl.store.op(jti)? {
+        match ctl.op_record(jti)? {
             Some(r) if r.summary.state.is_terminal() => return Ok(()),
             _ => std::thread::sleep(Duration::from_millis(200)),
         }
@@ -105,7 +116,7 @@ fn run_or_wait(ctx: &Ctx, ctl: &Control, jti: &bosun_model::Jti) -> Result<()> {
 
 /// Controller progress is not this command's output.
 fn print_progress_quiet(p: bosun_control::controller::Progress) {
-    if let bosun_control::controller::Progress::Warning(_) = &p {
-        print_progress(p);
+    if let bosun_control::controller::Progress::Warning(w) = &p {
+        errln!("warning: {w}");
     }
 }

@@ -131,19 +131,19 @@ pub fn run(hosts: usize, iters: usize, json_out: bool) -> Result<()> {
         "dispatch_checks_us": {"p50": d50, "p99": d99},
     });
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "trust: pkg-upgrade over {hosts} host(s) ({} plan entries), {iters} times each",
             plan.steps.len()
         );
-        println!("  plan, every interpolation quoted   p50 {q50:.1} µs, p99 {q99:.1} µs");
-        println!("  plan, the same with | raw          p50 {r50:.1} µs, p99 {r99:.1} µs");
-        println!(
+        outln!("  plan, every interpolation quoted   p50 {q50:.1} µs, p99 {q99:.1} µs");
+        outln!("  plan, the same with | raw          p50 {r50:.1} µs, p99 {r99:.1} µs");
+        outln!(
             "  quoting's cost per op              {:.1} µs (p50 difference)",
             q50 - r50
         );
-        println!(
+        outln!(
             "  dispatch checks (digest recomputed, host bindings, approvals tallied)  p50 {d50:.1} µs, p99 {d99:.1} µs"
         );
     }

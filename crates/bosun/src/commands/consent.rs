@@ -24,7 +24,7 @@ use bosun_control::consent::{Consent, RunbookStanding};
 use bosun_control::{ControlError, Result};
 use bosun_model::{CONTROLLER_HOST, HostBinding, Outcome, Plan, PlanStep, Transport};
 
-use crate::output::time;
+use crate::output::{local, word};
 
 /// The op and its plan, as an approver reads it.
 pub fn render(c: &Consent) -> String {
@@ -44,7 +44,7 @@ fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
         op.claims.iss,
         op.role,
         op.claims.seq,
-        time(op.summary.created_at)
+        local(op.summary.created_at)
     )?;
     writeln!(
         s,
@@ -135,7 +135,8 @@ fn write_hosts(s: &mut String, plan: &Plan) -> std::fmt::Result {
         .iter()
         .map(|t| t.as_str().len())
         .max()
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(64);
     for (i, t) in plan.targets.iter().enumerate() {
         let head = if i == 0 { "hosts" } else { "" };
         match plan.hosts.get(t) {
@@ -164,7 +165,7 @@ fn step_text(st: &PlanStep) -> String {
     if st.needs_report() {
         format!(
             "(a {} step: the run waits for `bosun step report`)",
-            format!("{:?}", st.actor).to_lowercase()
+            word(&st.actor)
         )
     } else {
         st.cmd.clone()
@@ -247,7 +248,13 @@ fn write_commands(s: &mut String, plan: &Plan) -> std::fmt::Result {
                 ""
             }
         )?;
-        let width = g.lines.iter().map(|l| l.step.len()).max().unwrap_or(0);
+        let width = g
+            .lines
+            .iter()
+            .map(|l| l.step.len())
+            .max()
+            .unwrap_or(0)
+            .min(64);
         for (n, l) in g.lines.iter().enumerate() {
             writeln!(
                 s,
@@ -325,11 +332,11 @@ fn write_waits(s: &mut String, c: &Consent) -> std::fmt::Result {
     for a in &op.approvals {
         writeln!(
             s,
-            "          {:?} by {} ({}) at {}{}",
-            a.claims.verdict,
+            "          {} by {} ({}) at {}{}",
+            word(&a.claims.verdict),
             a.claims.iss,
             a.role,
-            time(a.received_at),
+            local(a.received_at),
             a.claims
                 .reason
                 .as_deref()

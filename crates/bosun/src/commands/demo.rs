@@ -10,7 +10,8 @@ use bosun_control::{Control, ControlError, Result, client, now};
 use bosun_model::{Jti, KeyId, Name, OpState, Role, Verdict};
 use bosun_workspace::{KeyRegistry, Workspace};
 
-use crate::cli::{explain_text, print_progress};
+use super::policy::explain_text;
+use super::work::progress_lines;
 use crate::output::table;
 
 fn other(s: impl Into<String>) -> ControlError {
@@ -18,7 +19,7 @@ fn other(s: impl Into<String>) -> ControlError {
 }
 
 fn say(title: &str) {
-    println!("\n\x1b[1m== {title}\x1b[0m");
+    outln!("\n{}", crate::output::bold(&format!("== {title}")));
 }
 
 fn id(s: &str) -> Result<KeyId> {
@@ -34,7 +35,7 @@ fn approve(ctl: &Control, keys: &std::path::Path, who: &KeyId, jti: &Jti) -> Res
     let out = ctl
         .approve_as(&bosun_sign::KeyDir::new(keys), who, jti, now())?
         .map_err(|e| other(e.to_string()))?;
-    println!("bosun approve {jti} --as {who}   → {}", out.state);
+    outln!("bosun approve {jti} --as {who}   → {}", out.state);
     Ok(())
 }
 
@@ -51,8 +52,8 @@ fn rollout(
     let rid = "pkg-upgrade";
     let status = |title: &str| -> Result<bosun_control::rollout::Status> {
         let st = ctl.rollout_status(rid)?;
-        println!("-- bosun rollout status {rid}  ({title})");
-        crate::fleet_cli::print_status(&st);
+        outln!("-- bosun rollout status {rid}  ({title})");
+        super::rollout::print_status(&st);
         Ok(st)
     };
 
@@ -60,7 +61,7 @@ fn rollout(
     let def = bosun_control::rollout::load_def(ctl, rid)?;
     for (i, w) in def.waves.iter().enumerate() {
         let bars: Vec<&str> = w.bars.iter().map(|b| b.kind()).collect();
-        println!(
+        outln!(
             "  wave {i} `{}`: hosts {}, bars {}",
             w.name,
             w.hosts,
@@ -68,29 +69,30 @@ fn rollout(
         );
     }
     let a = ctl.rollout_start(rid, &key(&alice)?, &alice)?;
-    println!(
+    outln!(
         "bosun rollout start {rid} --as alice   → canary op {} is {}",
-        a.jti, a.state
+        a.jti,
+        a.state
     );
     approve(ctl, keys, &bob, &a.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     status("the canary passed its bars")?;
 
-    say("13. Rollback is proven on the canary before any wider wave (seed 000)");
+    say("13. Rollback is proven on the canary before any wider wave");
     if let Err(e) = ctl.rollout_promote(rid, false, &key(&alice)?, &alice) {
-        println!("bosun rollout promote {rid}   refused: {e}");
+        outln!("bosun rollout promote {rid}   refused: {e}");
     }
     let d = ctl.rollout_drill(rid, &key(&alice)?, &alice)?;
-    println!("bosun rollout drill {rid} --as alice   → op {}", d.jti);
+    outln!("bosun rollout drill {rid} --as alice   → op {}", d.jti);
     approve(ctl, keys, &bob, &d.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     let r = ctl.rollout_retry(rid, &key(&alice)?, &alice)?;
-    println!(
+    outln!(
         "bosun rollout retry {rid} --as alice   → the canary again, op {}",
         r.jti
     );
     approve(ctl, keys, &bob, &r.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("14. Promotion: the next wave always needs a human (hard rule)");
     // The canary bakes for a second before it may be promoted.
@@ -102,16 +104,17 @@ fn rollout(
     let w = ctl
         .rollout_promote(rid, false, &key(&alice)?, &alice)?
         .ok_or_else(|| other("nothing promoted"))?;
-    println!(
+    outln!(
         "bosun rollout promote {rid} --as alice   → wave `web` op {} is {}",
-        w.jti, w.state
+        w.jti,
+        w.state
     );
     approve(ctl, keys, &bob, &w.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     status("a bar failed: the rollout halts")?;
 
     say("15. The failed bar filed a blocker; it holds exactly what it should");
-    crate::fleet_cli::print_blockers(ctl)?;
+    super::blockers::print_blockers(ctl)?;
     let gov = ctl.governed()?;
     let params = BTreeMap::from([("version".to_string(), "2.5.1".to_string())]);
     for h in ["web-2", "web-1"] {
@@ -129,7 +132,7 @@ fn rollout(
             .next()
             .ok_or_else(|| other("no result"))?
             .map_err(|e| other(e.to_string()))?;
-        println!(
+        outln!(
             "claude submits pkg-upgrade 2.5.1 to {h} → {}{}",
             acc.state,
             acc.held
@@ -139,22 +142,22 @@ fn rollout(
         );
         approve(ctl, keys, &alice, &acc.jti)?;
     }
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("16. Roll back every host the rollout changed");
     let (rb, _) = ctl.rollout_rollback(rid, &key(&alice)?, &alice)?;
-    println!("bosun rollout rollback {rid} --as alice   → op {}", rb.jti);
+    outln!("bosun rollout rollback {rid} --as alice   → op {}", rb.jti);
     approve(ctl, keys, &bob, &rb.jti)?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     status("rolled back")?;
 
     say("17. bosun hosts status");
-    crate::fleet_cli::print_host_status(ctl, &ctl.ws.inventory()?.hosts)?;
+    super::hosts::print_host_status(ctl, &ctl.ws.inventory()?.hosts)?;
     Ok(())
 }
 
 /// Runs the demo in a temporary directory.
-pub fn run() -> Result<()> {
+pub(crate) fn run() -> Result<()> {
     let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
     let root = tmp.path().join("homelab");
     let keys = tmp.path().join("keys");
@@ -163,7 +166,7 @@ pub fn run() -> Result<()> {
         &root,
         &Name::parse("homelab").map_err(|e| other(e.to_string()))?,
     )?;
-    println!("bosun init {}", root.display());
+    outln!("bosun init {}", root.display());
     for (name, role) in [
         ("alice", Role::Operator),
         ("bob", Role::Operator),
@@ -179,7 +182,7 @@ pub fn run() -> Result<()> {
         } else {
             ""
         };
-        println!(
+        outln!(
             "bosun key new {name} --role {role}{plain}   (key {})",
             k.public().thumbprint()
         );
@@ -194,7 +197,7 @@ pub fn run() -> Result<()> {
         .propose(&alice, t)?
         .ok_or_else(|| other("nothing to adopt"))?;
     for c in &changes {
-        println!("  + {:<24} {}", c.subject, c.new_digest.short());
+        outln!("  + {:<24} {}", c.subject, c.new_digest.short());
     }
     let (_, env) = ctl.sign_approval(
         &key(&alice)?,
@@ -208,7 +211,7 @@ pub fn run() -> Result<()> {
     let out = ctl
         .approve_adoption(&env, t)?
         .map_err(|r| other(r.to_string()))?;
-    println!(
+    outln!(
         "adopted: {} (bootstrap: the first operator adopts the initial set alone)",
         out.adopted
     );
@@ -218,10 +221,10 @@ pub fn run() -> Result<()> {
     let params = BTreeMap::from([("version".to_string(), "2.4.1".to_string())]);
     let targets = [host("canary-1")?, host("web-1")?];
     let plan = client::plan(&gov, "pkg-upgrade", &targets, &params)?;
-    println!("bosun plan pkg-upgrade -t canary-1 -t web-1 -p version=2.4.1");
-    println!("plan {}", plan.digest());
+    outln!("bosun plan pkg-upgrade -t canary-1 -t web-1 -p version=2.4.1");
+    outln!("plan {}", plan.digest());
     for (i, s) in plan.steps.iter().enumerate() {
-        println!("  {i}. [{}] {}: {}", s.host, s.step, s.cmd);
+        outln!("  {i}. [{}] {}: {}", s.host, s.step, s.cmd);
     }
 
     say("4. The agent signs and submits it; the keeper policy holds it for a human");
@@ -233,12 +236,11 @@ pub fn run() -> Result<()> {
         .next()
         .ok_or_else(|| other("no intake result"))?
         .map_err(|e| other(e.to_string()))?;
-    println!("submitted {} → {}", acc.jti, acc.state);
+    outln!("submitted {} → {}", acc.jti, acc.state);
     let rec = ctl
-        .store
-        .op(&acc.jti)?
+        .op_record(&acc.jti)?
         .ok_or_else(|| other("op vanished"))?;
-    println!("{}", explain_text(&rec));
+    outln!("{}", explain_text(&rec));
 
     say("5. The agent tries to approve its own op: refused (agents never approve)");
     let (_, ap) = ctl.sign_approval(
@@ -251,7 +253,7 @@ pub fn run() -> Result<()> {
         t,
     )?;
     match ctl.accept_approval(&gov, &ap, t)? {
-        Err(rej) => println!("refused: {rej}"),
+        Err(rej) => outln!("refused: {rej}"),
         Ok(_) => return Err(other("an agent's approval was accepted: invariant broken")),
     }
 
@@ -268,21 +270,23 @@ pub fn run() -> Result<()> {
     let out = ctl
         .accept_approval(&gov, &ap, t)?
         .map_err(|e| other(e.to_string()))?;
-    println!(
+    outln!(
         "approved by alice: {} ({} of {})",
-        out.state, out.approvals, out.needed
+        out.state,
+        out.approvals,
+        out.needed
     );
 
     say("7. The controller takes the lease and executes it");
     let mut c = Controller::new(ctl.clone());
     c.acquire()?
         .map_err(|l| other(format!("lease held by {}", l.holder)))?;
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("8. The same envelope submitted again: refused as a replay");
     let r = ctl.intake(&gov, &[op_env], now())?;
     match r.into_iter().next() {
-        Some(Err(rej)) => println!("refused: {rej}"),
+        Some(Err(rej)) => outln!("refused: {rej}"),
         _ => return Err(other("a replay was accepted: invariant broken")),
     }
     let _ = claims;
@@ -296,7 +300,7 @@ pub fn run() -> Result<()> {
         .next()
         .ok_or_else(|| other("no result"))?
         .map_err(|e| other(e.to_string()))?;
-    println!("alice submitted {} → {}", acc2.jti, acc2.state);
+    outln!("alice submitted {} → {}", acc2.jti, acc2.state);
     let (_, self_ap) = ctl.sign_approval(
         &key(&alice)?,
         &alice,
@@ -307,7 +311,7 @@ pub fn run() -> Result<()> {
         now(),
     )?;
     match ctl.accept_approval(&gov, &self_ap, now())? {
-        Err(rej) => println!("refused: {rej}"),
+        Err(rej) => outln!("refused: {rej}"),
         Ok(_) => return Err(other("a self-approval was accepted: invariant broken")),
     }
     let (_, bob_ap) = ctl.sign_approval(
@@ -322,7 +326,7 @@ pub fn run() -> Result<()> {
     let out = ctl
         .accept_approval(&gov, &bob_ap, now())?
         .map_err(|e| other(e.to_string()))?;
-    println!("approved by bob: {}", out.state);
+    outln!("approved by bob: {}", out.state);
 
     say("10. A read-only op from the agent runs alone");
     let plan3 = client::plan(&gov, "disk-usage", &targets, &BTreeMap::new())?;
@@ -339,13 +343,13 @@ pub fn run() -> Result<()> {
         .next()
         .ok_or_else(|| other("no result"))?
         .map_err(|e| other(e.to_string()))?;
-    println!(
+    outln!(
         "submitted {} → {} ({})",
         acc3.jti,
         acc3.state,
         acc3.decision.policy_ids.join(", ")
     );
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
 
     say("10b. The agent edits fleet/hosts.toml to add a wake command: drift, never run");
     let hosts_path = root.join("fleet/hosts.toml");
@@ -362,10 +366,10 @@ pub fn run() -> Result<()> {
         ),
     )
     .map_err(|e| other(format!("fleet/hosts.toml: {e}")))?;
-    println!("(the agent adds  wake = \"touch …/pwned-by-the-agent\"  to web-1)");
+    outln!("(the agent adds  wake = \"touch …/pwned-by-the-agent\"  to web-1)");
     let gov = ctl.governed()?;
     for d in &gov.drift {
-        println!("bosun status: drift: {d}");
+        outln!("bosun status: drift: {d}");
     }
     let plan4 = client::plan(&gov, "disk-usage", &[host("web-1")?], &BTreeMap::new())?;
     let (_, env4) = ctl.sign_op(
@@ -381,22 +385,23 @@ pub fn run() -> Result<()> {
         .next()
         .ok_or_else(|| other("no result"))?
         .map_err(|e| other(e.to_string()))?;
-    println!(
+    outln!(
         "the agent submits disk-usage on web-1: {} → {}",
-        acc4.jti, acc4.state
+        acc4.jti,
+        acc4.state
     );
-    c.work_until_idle(&mut print_progress)?;
+    c.work_until_idle(&mut progress_lines())?;
     if marker.exists() {
         return Err(other("the agent's wake command ran: invariant broken"));
     }
-    println!(
+    outln!(
         "the adopted inventory was in force: the wake command never ran (no {} on disk); only operators adopting the edit would bring it in",
         marker.display()
     );
     std::fs::write(&hosts_path, &hosts).map_err(|e| other(format!("fleet/hosts.toml: {e}")))?;
 
     say("11. Where everything stands");
-    let ops = ctl.store.list_ops(None, 20)?;
+    let ops = ctl.ops(None, 20)?;
     let rows: Vec<Vec<String>> = ops
         .iter()
         .rev()
@@ -415,20 +420,20 @@ pub fn run() -> Result<()> {
         &["jti", "issuer", "runbook", "hosts", "decision", "state"],
         &rows,
     );
-    let rej = ctl.store.rejections(10)?;
-    println!(
+    let rej = ctl.rejections(10)?;
+    outln!(
         "\nrefused inputs (recorded): {}",
         rej.iter()
             .map(|r| r.check.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let events = ctl.store.events(None)?;
-    println!("events recorded: {}", events.len());
+    let events = ctl.events(None)?;
+    outln!("events recorded: {}", events.len());
     let ok = ops.iter().filter(|o| o.state == OpState::Succeeded).count();
     let version = std::fs::read_to_string(root.join(".bosun/sim/canary-1/pkgs/qat-driver.version"))
         .unwrap_or_default();
-    println!("canary-1 now has qat-driver {}", version.trim());
+    outln!("canary-1 now has qat-driver {}", version.trim());
     if ok != 4 {
         return Err(other(format!("expected 4 succeeded ops, got {ok}")));
     }
@@ -440,15 +445,17 @@ pub fn run() -> Result<()> {
     let signer = bosun_control::genesis::signer(&ctl, &keys)?;
     let cp = bosun_control::ledger::checkpoint(&ctl, &signer)?
         .ok_or_else(|| other("no new entries to checkpoint"))?;
-    println!("bosun ledger checkpoint   (C2SP tlog-checkpoint, signed by the ledger key)");
+    outln!("bosun ledger checkpoint   (C2SP tlog-checkpoint, signed by the ledger key)");
     for line in cp.note.lines() {
-        println!("  {line}");
+        outln!("  {line}");
     }
     let v = bosun_control::ledger::verifier(&ctl.ws)?;
     match bosun_control::ledger::verify(&ctl, &v, &[])? {
-        Ok(r) => println!(
+        Ok(r) => outln!(
             "bosun ledger verify       ok: {} entries recomputed, root {}, {} checkpoint(s) verified",
-            r.size, r.root, r.checkpoints
+            r.size,
+            r.root,
+            r.checkpoints
         ),
         Err(e) => return Err(other(e.to_string())),
     }
@@ -464,7 +471,7 @@ pub fn run() -> Result<()> {
         .or(proofs.last())
         .ok_or_else(|| other("no proof for the agent's op"))?;
     bosun_control::ledger::verify_proof(last, &v).map_err(other)?;
-    println!(
+    outln!(
         "bosun ledger prove {}   {} entries of the agent's op are in the log of {}; its `{}` entry's proof ({} hashes) checks against {}",
         acc.jti,
         proofs.len(),
@@ -473,7 +480,7 @@ pub fn run() -> Result<()> {
         last.proof.len(),
         v
     );
-    println!(
+    outln!(
         "\nDone. Try it yourself: bosun init lab && bosun -w lab key new you --role operator && bosun -w lab adopt --as you"
     );
     Ok(())

@@ -9,11 +9,14 @@
 //!   the commit that made its op durable (no coordinated omission).
 //! - `policy`: one decision against 500 rules, indexed by runbook.
 //! - `trust`: quoting and the controller's dispatch checks, per op
-//!   (`bench_trust`).
+//!   (`bench::trust`).
 //! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
 //! - `ledger`: ledger appends (group-committed batches), `ledger verify` of
 //!   the whole log, inclusion-proof generation, storage per entry; and,
-//!   beside it, one git commit per event (what the seed's users do today).
+//!   beside it, one git commit per event (what teams keeping change logs in git do today).
+
+mod rollout;
+mod trust;
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -30,8 +33,10 @@ use serde_json::json;
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
     /// Intake throughput and latency with concurrent submitters.
+    #[command(after_help = "Examples:\n  bosun bench intake --ops 10000 --submitters 8")]
     Intake(IntakeArgs),
     /// Policy decision time with many rules.
+    #[command(after_help = "Examples:\n  bosun bench policy --rules 500")]
     Policy {
         /// Rules in the policy set (all but 10 scoped to one runbook each).
         #[arg(long, default_value_t = 500)]
@@ -45,6 +50,7 @@ pub enum BenchCmd {
     },
     /// Ledger append throughput, full verification, proof generation and
     /// storage, beside one git commit per event.
+    #[command(after_help = "Examples:\n  bosun bench ledger")]
     Ledger {
         /// Entries to append.
         #[arg(long, default_value_t = 1_000_000)]
@@ -65,6 +71,7 @@ pub enum BenchCmd {
     /// A canary-first rollout over many simulated hosts in waves with
     /// bars, beside the same commands run without bosun: overhead per
     /// host-step and peak memory.
+    #[command(after_help = "Examples:\n  bosun bench rollout --hosts 200")]
     Rollout {
         /// Simulated hosts (local transport, one directory each).
         #[arg(long, default_value_t = 1000)]
@@ -82,6 +89,7 @@ pub enum BenchCmd {
     /// What the trust boundary costs per op: planning with every
     /// interpolation quoted (beside `| raw`), and the controller's checks
     /// before it runs an op (digest, host bindings, approvals).
+    #[command(after_help = "Examples:\n  bosun bench trust")]
     Trust {
         /// Target hosts of the planned op.
         #[arg(long, default_value_t = 1)]
@@ -94,6 +102,7 @@ pub enum BenchCmd {
         json: bool,
     },
     /// Ed25519 verification alone (single and batch), the intake ceiling.
+    #[command(after_help = "Examples:\n  bosun bench verify")]
     Verify {
         /// Signatures.
         #[arg(long, default_value_t = 20_000)]
@@ -159,15 +168,13 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
-        BenchCmd::Trust { hosts, iters, json } => {
-            crate::bench_trust::run(hosts.max(1), iters.max(1), json)
-        }
+        BenchCmd::Trust { hosts, iters, json } => trust::run(hosts.max(1), iters.max(1), json),
         BenchCmd::Rollout {
             hosts,
             waves,
             parallel,
             json,
-        } => crate::bench_rollout::run(hosts.max(1), waves, parallel.max(1), json),
+        } => rollout::run(hosts.max(1), waves, parallel.max(1), json),
         BenchCmd::Ledger {
             entries,
             batch,
@@ -202,14 +209,14 @@ fn ledger(
             .map(|i| bosun_store::NewEvent {
                 at: 1_800_000_000 + i64::try_from(i).unwrap_or(0),
                 jti: Some(format!("{:032x}", i / 8)),
-                kind: "step.succeeded".into(),
+                kind: "bench.step.succeeded".into(),
                 data: json!({"idx": i % 8, "host": format!("web-{}", i % 50), "exit_code": 0, "duration_ms": 12}),
             })
             .collect();
-        ctl.store.record_events(&evs)?;
+        ctl.record_bench_events(&evs)?;
         done += n;
         if !json_out && last_print.elapsed() > Duration::from_secs(2) {
-            eprintln!("  appended {done} of {entries}…");
+            errln!("  appended {done} of {entries}…");
             last_print = Instant::now();
         }
     }
@@ -284,9 +291,9 @@ fn ledger(
         "db_bytes": bytes, "mib_per_million_entries": per_million,
         "git_commits_per_sec": git_rate, "speedup_vs_git": git_rate.map(|g| rate / g)});
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "ledger, {entries} entries: append {rate:.0} entries/s (batches of {batch}, synchronous=FULL); checkpoint {:.0} ms; verify {:.2} s; inclusion proof p50 {:.0} µs, p99 {:.0} µs; {per_million:.0} MiB per million entries",
             checkpoint.as_secs_f64() * 1e3,
             verify.as_secs_f64(),
@@ -294,7 +301,7 @@ fn ledger(
             us(pct(&lat, 0.99))
         );
         if let Some(g) = git_rate {
-            println!(
+            outln!(
                 "one git commit per event: {g:.1} commits/s → the ledger appends {:.0}× faster",
                 rate / g
             );
@@ -402,7 +409,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     let plan = client::plan(&gov, "disk-usage", &[target], &BTreeMap::new())?;
     let per = ops.div_ceil(submitters);
     if !json_out {
-        eprintln!(
+        errln!(
             "signing {} ops for {submitters} submitters…",
             per * submitters
         );
@@ -497,8 +504,8 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     if let Some(e) = &stats.store_error {
         return Err(other(format!("bench broken: the store failed: {e}")));
     }
-    let stored = ctl.store.list_ops(None, total + 1)?.len();
-    let queued = ctl.store.depth()?;
+    let stored = ctl.ops(None, total + 1)?.len();
+    let queued = ctl.queue_depth()?;
     if rejected > 0
         || lat.len() != total
         || stored != total
@@ -523,15 +530,15 @@ fn intake(a: &IntakeArgs) -> Result<()> {
         "synchronous": "FULL", "db_bytes": db_bytes,
     });
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "intake: {total} ops from {submitters} submitters in {:.2} s = {ops_s:.0} ops/s ({} shards, {batches} group commits, mean batch {:.1})",
             elapsed.as_secs_f64(),
             shards,
             total as f64 / batches.max(1) as f64
         );
-        println!(
+        outln!(
             "latency (scheduled send → answered, durable): p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms{}",
             us(pct(&lat, 0.5)) / 1000.0,
             us(pct(&lat, 0.9)) / 1000.0,
@@ -543,7 +550,7 @@ fn intake(a: &IntakeArgs) -> Result<()> {
                 String::new()
             }
         );
-        println!(
+        outln!(
             "one group commit (the committer's transaction): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
             us(pct(&commits, 0.5)) / 1000.0,
             us(pct(&commits, 0.99)) / 1000.0,
@@ -557,14 +564,14 @@ fn intake(a: &IntakeArgs) -> Result<()> {
                 us(pct(v, 1.0)) / 1000.0
             )
         };
-        println!(
+        outln!(
             "stages (ms): handed over late {}; waited for a shard {}; prepare {}; waited for the committer {}",
             ms(&late),
             ms(&shard_waits),
             ms(&prepares),
             ms(&commit_waits)
         );
-        println!(
+        outln!(
             "every op verified, decided (auto), persisted with synchronous=FULL and enqueued; db {} MiB",
             db_bytes / (1 << 20)
         );
@@ -661,13 +668,13 @@ fn policy(rules: usize, iters: usize, json_out: bool) -> Result<()> {
     let fig =
         json!({"bench": "policy", "rules": rules, "iters": iters, "role": "agent", "cases": figs});
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "policy: {rules} rules ({scoped} scoped to one runbook each, {generic} generic ones for read-only runbooks); an agent's op, over every runbook in turn unless said:"
         );
         for (name, considered, t, ids) in &cases {
-            println!(
+            outln!(
                 "  {name:<20} {considered:>4} considered: decide p50 {:.1} µs, p99 {:.1} µs over {} decisions (rb-7: {})",
                 us(pct(t, 0.5)),
                 us(pct(t, 0.99)),
@@ -705,9 +712,9 @@ fn verify(n: usize, json_out: bool) -> Result<()> {
     let fig = json!({"bench": "verify", "n": n, "single_us": us(single), "batch512_us_per_sig": us(batch),
         "ceiling_ops_per_sec_one_core": 1e6 / us(batch)});
     if json_out {
-        println!("{fig}");
+        outln!("{fig}");
     } else {
-        println!(
+        outln!(
             "ed25519: single verify {:.1} µs, batch (512) {:.1} µs per signature → one core's ceiling ≈ {:.0} ops/s",
             us(single),
             us(batch),

@@ -172,7 +172,7 @@ pub fn run(hosts: usize, waves: usize, parallel: u32, json_out: bool) -> Result<
         }
         per_wave.push(tw.elapsed());
         if !json_out {
-            eprintln!(
+            errln!(
                 "wave {w}: {} hosts in {:.2} s",
                 st.runs.last().map_or(0, |(r, _)| r.hosts.len()),
                 tw.elapsed().as_secs_f64()
@@ -229,22 +229,22 @@ pub fn run(hosts: usize, waves: usize, parallel: u32, json_out: bool) -> Result<
         "wave_s": per_wave.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
     });
     if json_out {
-        println!("{r}");
+        outln!("{r}");
     } else {
-        println!(
+        outln!(
             "rollout of {hosts} hosts in {waves} waves ({steps} host-steps: the runbook's step and 2 bars per host), {parallel} at once"
         );
-        println!(
+        outln!(
             "  bosun, start to last wave passed  {:>8.2} s",
             total.as_secs_f64()
         );
-        println!(
+        outln!(
             "  same commands, plain thread pool  {:>8.2} s",
             baseline.as_secs_f64()
         );
-        println!("  overhead per host-step (wall)     {wall_over:>8.2} ms   (target <= 2 ms)");
-        println!("  controller CPU per host-step      {cpu_per:>8.2} ms");
-        println!(
+        outln!("  overhead per host-step (wall)     {wall_over:>8.2} ms   (target <= 2 ms)");
+        outln!("  controller CPU per host-step      {cpu_per:>8.2} ms");
+        outln!(
             "  peak memory (VmHWM)               {:>8.1} MiB (target <= 150 MB)",
             peak as f64 / (1024.0 * 1024.0)
         );

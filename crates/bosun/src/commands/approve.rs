@@ -1,0 +1,118 @@
+//! `bosun approve` and `bosun deny`: show the op as it will run, ask, and
+//! sign the answer bound to its plan digest.
+
+use std::process::ExitCode;
+
+use bosun_control::{Result, client, now};
+use bosun_model::Verdict;
+use clap::Args;
+use serde_json::json;
+
+use super::{Ctx, key_id, refused};
+
+/// Approve an op pending approval (signed; binds to its plan digest).
+///
+/// First shows exactly what will run — the runbook and its digest, the
+/// params, every host with where it runs and its rendered commands,
+/// the decision and the rules that asked for approval, the approvals
+/// so far, the blockers and budgets that apply — then asks
+/// `approve? [y/N]`. Without a terminal nothing is signed unless
+/// `--yes` is given.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun approve 01a24c --as alice\n  bosun approve 01a24c --as alice --yes --json   # scripts"
+)]
+pub(crate) struct ApproveArgs {
+    #[command(flatten)]
+    answer: AnswerArgs,
+}
+
+/// Deny an op pending approval. Shows the op as `approve` does, then
+/// asks `deny? [y/N]`; without a terminal, only with `--yes`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun deny 01a24c --why 'not during the freeze' --as alice")]
+pub(crate) struct DenyArgs {
+    #[command(flatten)]
+    answer: AnswerArgs,
+    /// Why (recorded).
+    #[arg(long)]
+    why: String,
+}
+
+/// What `approve` and `deny` both take.
+#[derive(Args, Debug)]
+struct AnswerArgs {
+    /// The op's jti, or an unambiguous prefix of at least 6 characters.
+    jti: String,
+    /// Sign as this identity (a human operator).
+    #[arg(long = "as")]
+    as_: String,
+    /// Sign without asking (for scripts; required when stdin is not a
+    /// terminal).
+    #[arg(long)]
+    yes: bool,
+    /// Output JSON (what is shown before signing goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `bosun approve`.
+pub(crate) fn approve(ctx: &Ctx, a: ApproveArgs) -> Result<ExitCode> {
+    answer(ctx, &a.answer, Verdict::Approve, None)
+}
+
+/// Runs `bosun deny`.
+pub(crate) fn deny(ctx: &Ctx, a: DenyArgs) -> Result<ExitCode> {
+    answer(ctx, &a.answer, Verdict::Deny, Some(a.why))
+}
+
+/// Shows the op, asks, and signs the answer bound to the plan shown.
+fn answer(
+    ctx: &Ctx,
+    asked: &AnswerArgs,
+    verdict: Verdict,
+    why: Option<String>,
+) -> Result<ExitCode> {
+    let js = asked.json;
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let op = ctl.resolve_op(&asked.jti)?;
+    let who = key_id(&asked.as_)?;
+    let key = client::load_secret(&ctx.keys, &who)?;
+    let t = now();
+    // What is shown is what is signed: the digest of the plan rendered here.
+    let view = ctl.consent(&op, t)?;
+    super::consent::show(&super::consent::render(&view), js, asked.yes)?;
+    let question = match verdict {
+        Verdict::Approve => "approve?",
+        Verdict::Deny => "deny?",
+    };
+    super::consent::confirm(question, asked.yes)?;
+    // Signed when answered: the question may have waited a while.
+    let t = now();
+    let (_, env) = ctl.sign_approval(&key, &who, &op, &view.plan_digest, verdict, why, t)?;
+    match ctl.accept_approval(&gov, &env, t)? {
+        Ok(out) => {
+            if js {
+                outln!(
+                    "{}",
+                    json!({"jti": out.op, "state": out.state, "approvals": out.approvals, "needed": out.needed})
+                );
+            } else {
+                outln!(
+                    "{} {}: {} ({} of {} approvals)",
+                    match verdict {
+                        Verdict::Approve => "approved",
+                        Verdict::Deny => "denied",
+                    },
+                    out.op,
+                    out.state,
+                    out.approvals,
+                    out.needed
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(rej) => Ok(refused(&rej, js)),
+    }
+}

@@ -1,0 +1,90 @@
+//! `bosun halt` and `bosun resume`: stop all dispatch at once, and lift
+//! the halt; both signed statements.
+
+use std::process::ExitCode;
+
+use bosun_control::Result;
+use bosun_model::Act;
+use clap::Args;
+use serde_json::json;
+
+use super::{Ctx, other, statement};
+use crate::output::summary_json;
+
+/// Stop all dispatch at once (running steps finish; nothing new starts).
+/// A statement signed by `--as`; any identity may halt, agents included.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun halt --why 'disk alarms on web-2' --as claude")]
+pub(crate) struct HaltArgs {
+    /// Why (recorded).
+    #[arg(long)]
+    pub(crate) why: String,
+    /// Who is halting (a registered key; the statement is signed with it).
+    #[arg(long = "as")]
+    pub(crate) as_: String,
+    /// Output JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Lift the halt in force: a statement signed by `--as`, bound to that
+/// halt (only operators may resume, unless keeper.toml `[statements]` says
+/// otherwise).
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  bosun resume --as alice")]
+pub(crate) struct ResumeArgs {
+    /// Who is resuming (a registered key; the statement is signed with it).
+    #[arg(long = "as")]
+    pub(crate) as_: String,
+}
+
+/// Runs `bosun halt`.
+pub(crate) fn halt(ctx: &Ctx, a: HaltArgs) -> Result<ExitCode> {
+    let HaltArgs { why, as_, json: j } = a;
+    let ctl = ctx.control()?;
+    let applied = match statement(&ctx.keys, &ctl, &as_, Act::Halt { why: why.clone() }, j)? {
+        Ok(a) => a,
+        Err(code) => return Ok(code),
+    };
+    let bosun_control::statement::Effect::Halted { in_flight } = applied.effect else {
+        return Err(other("the halt statement did not halt"));
+    };
+    if j {
+        outln!(
+            "{}",
+            json!({"halted": true, "why": why, "by": applied.by, "in_flight": in_flight.iter().map(summary_json).collect::<Vec<_>>()})
+        );
+    } else {
+        outln!("halted: nothing new dispatches until `bosun resume` ({why})");
+        if in_flight.is_empty() {
+            outln!("no op is in flight");
+        } else {
+            outln!("in flight (their running step finishes, then they pause):");
+            for o in &in_flight {
+                outln!(
+                    "  {}  {} on {} host(s), by {}",
+                    o.jti,
+                    o.runbook,
+                    o.targets,
+                    o.iss
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun resume`.
+pub(crate) fn resume(ctx: &Ctx, a: ResumeArgs) -> Result<ExitCode> {
+    let as_ = a.as_;
+    let ctl = ctx.control()?;
+    let Some(h) = ctl.halt_state()? else {
+        outln!("the fleet is not halted: nothing to resume");
+        return Ok(ExitCode::SUCCESS);
+    };
+    if let Err(code) = statement(&ctx.keys, &ctl, &as_, Act::Resume { since: h.since }, false)? {
+        return Ok(code);
+    }
+    outln!("resumed: dispatch continues");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,221 @@
+//! `bosun hosts`: the inventory in force and each host's state.
+
+use std::process::ExitCode;
+
+use bosun_control::{Control, Result};
+use clap::Subcommand;
+use serde_json::json;
+
+use super::other;
+
+use crate::output::{json_times, local, table, time};
+
+/// `bosun hosts`.
+#[derive(Subcommand, Debug)]
+pub enum HostsCmd {
+    /// The inventory in force (the adopted fleet/hosts.toml; a warning says
+    /// when the file differs): name, address, transport, arch, tags.
+    #[command(after_help = "Examples:\n  bosun hosts list")]
+    List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One host: its inventory entry and what bosun knows of it.
+    #[command(after_help = "Examples:\n  bosun hosts show web-1")]
+    Show {
+        /// The host's name.
+        name: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One line per host: last op, installed version, drift, pending
+    /// approvals, active blockers.
+    #[command(after_help = "Examples:\n  bosun hosts status\n  bosun hosts status --json")]
+    Status {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `bosun hosts …`.
+pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
+    let (inv, warning) = ctl.inventory_in_force()?;
+    if let Some(w) = warning {
+        errln!("warning: {w}");
+    }
+    match cmd {
+        HostsCmd::List { json: j } => {
+            if j {
+                outln!("{}", serde_json::to_string(&inv.hosts).unwrap_or_default());
+            } else {
+                let rows: Vec<Vec<String>> = inv
+                    .hosts
+                    .iter()
+                    .map(|h| {
+                        vec![
+                            h.name.to_string(),
+                            h.address.clone(),
+                            crate::output::word(&h.transport),
+                            h.arch.clone(),
+                            h.tags.iter().cloned().collect::<Vec<_>>().join(","),
+                            if h.infra {
+                                "infra".into()
+                            } else {
+                                String::new()
+                            },
+                        ]
+                    })
+                    .collect();
+                table(&["HOST", "ADDRESS", "TRANSPORT", "ARCH", "TAGS", ""], &rows);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HostsCmd::Show { name, json: j } => {
+            let n = bosun_model::Name::parse(&name).map_err(|e| other(e.to_string()))?;
+            let Some(h) = inv.get(&n) else {
+                return Err(other(format!("no host `{name}` in fleet/hosts.toml")));
+            };
+            let rows = status_rows(ctl, std::slice::from_ref(h))?;
+            let blockers: Vec<_> = ctl
+                .blockers(false)?
+                .into_iter()
+                .filter(|b| b.subject == name)
+                .collect();
+            if j {
+                outln!(
+                    "{}",
+                    json!({"host": h, "status": rows.first(), "blockers": blockers.iter().map(|b| json_times(json!(b), &["since", "snoozed_until", "resolved_at"])).collect::<Vec<_>>()})
+                );
+            } else {
+                outln!("{}", toml::to_string(h).unwrap_or_default());
+                if let Some(r) = rows.first() {
+                    let c = status_cells(r);
+                    outln!("last op     {}", c[1]);
+                    outln!("version     {}", c[2]);
+                    match (r["drifted_since"].as_str(), r["drift_reason"].as_str()) {
+                        (Some(t), Some(why)) => outln!(
+                            "drift       since {}: {why}",
+                            t.parse::<jiff::Timestamp>()
+                                .map_or(t.to_string(), |ts| local(ts.as_second()))
+                        ),
+                        _ => outln!("drift       none"),
+                    }
+                    outln!("pending     {} approval(s)", r["pending_approvals"]);
+                }
+                for b in blockers {
+                    outln!("blocker {}  {}: {}", b.id, b.kind, b.reason);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        HostsCmd::Status { json: j } => {
+            if j {
+                outln!(
+                    "{}",
+                    serde_json::Value::Array(status_rows(ctl, &inv.hosts)?)
+                );
+            } else {
+                print_host_status(ctl, &inv.hosts)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints one line per host: last op, version, drift, pending, blockers.
+pub(crate) fn print_host_status(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<()> {
+    let rows = status_rows(ctl, hosts)?;
+    let cells: Vec<Vec<String>> = rows.iter().map(status_cells).collect();
+    table(
+        &["HOST", "LAST OP", "VERSION", "DRIFT", "PENDING", "BLOCKERS"],
+        &cells,
+    );
+    Ok(())
+}
+
+/// A host's status row (JSON) as the words of `hosts status`'s columns;
+/// absent values are `-`.
+fn status_cells(r: &serde_json::Value) -> Vec<String> {
+    let or_dash = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    let last_op = match &r["last_op"] {
+        serde_json::Value::Null => "-".to_string(),
+        o => {
+            let jti = o["jti"].as_str().unwrap_or_default();
+            format!(
+                "{} {} ({})",
+                o["runbook"].as_str().unwrap_or_default(),
+                o["state"].as_str().unwrap_or_default(),
+                &jti[..jti.len().min(8)]
+            )
+        }
+    };
+    let drift = match r["drifted_since"].as_str() {
+        Some(_) => {
+            let mut d = format!(
+                "DRIFTED: {}",
+                r["drift_reason"].as_str().unwrap_or_default()
+            );
+            if d.chars().count() > 60 {
+                d = d.chars().take(59).collect::<String>() + "…";
+            }
+            d
+        }
+        None => "-".into(),
+    };
+    let blockers: Vec<String> = r["blockers"]
+        .as_array()
+        .map(|bs| {
+            bs.iter()
+                .map(|b| format!("{}#{}", b["kind"].as_str().unwrap_or_default(), b["id"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![
+        or_dash(&r["host"]),
+        last_op,
+        or_dash(&r["version"]),
+        drift,
+        r["pending_approvals"].to_string(),
+        if blockers.is_empty() {
+            "-".into()
+        } else {
+            blockers.join(" ")
+        },
+    ]
+}
+
+/// Each host's status as JSON: the last op, the version, drift, pending
+/// approvals and active blockers, absent values `null`.
+fn status_rows(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<Vec<serde_json::Value>> {
+    let states: std::collections::BTreeMap<String, bosun_store::HostState> = ctl
+        .host_states()?
+        .into_iter()
+        .map(|s| (s.host.clone(), s))
+        .collect();
+    let blockers = ctl.blockers(false)?;
+    Ok(hosts
+        .iter()
+        .map(|h| {
+            let name = h.name.as_str();
+            let st = states.get(name).cloned().unwrap_or_default();
+            let on: Vec<serde_json::Value> = blockers
+                .iter()
+                .filter(|b| b.subject.split(',').any(|s| s.trim() == name))
+                .map(|b| json!({"id": b.id, "kind": b.kind}))
+                .collect();
+            json!({
+                "host": name,
+                "last_op": st.last_op.as_ref().map(|(jti, runbook, state)| json!({"jti": jti, "runbook": runbook, "state": state})),
+                "version": (!st.version.is_empty()).then_some(&st.version),
+                "drifted": st.drifted_since.is_some(),
+                "drifted_since": st.drifted_since.map(time),
+                "drift_reason": st.drifted_since.map(|_| &st.drift_reason),
+                "pending_approvals": st.pending_approvals,
+                "blockers": on,
+            })
+        })
+        .collect())
+}

@@ -1,0 +1,170 @@
+//! `bosun ops`: list ops, show one as an approver reads it, and the
+//! rejected inputs.
+
+use std::process::ExitCode;
+
+use bosun_control::{Result, now};
+use bosun_model::OpState;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Ctx, other};
+use crate::output::{Listing, duration_ms, local, op_json, summary_json, table, time};
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum OpsCmd {
+    /// List ops, newest first.
+    #[command(
+        after_help = "Examples:\n  bosun ops list\n  bosun ops list --state failed --limit 10 --json"
+    )]
+    List {
+        /// Only ops in this state.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one op as an approver reads it (runbook, params, hosts and
+    /// their rendered commands, decision, approvals, blockers), then its
+    /// steps.
+    #[command(
+        after_help = "Examples:\n  bosun ops show 01a24c\n  bosun ops show 01a24c --envelope > op.jws"
+    )]
+    Show {
+        /// The op's jti, or an unambiguous prefix of at least 6 characters.
+        jti: String,
+        /// Print the signed envelope only.
+        #[arg(long)]
+        envelope: bool,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rejected inputs, newest first.
+    #[command(
+        after_help = "Examples:\n  bosun ops rejections\n  bosun ops rejections --limit 5 --json"
+    )]
+    Rejections {
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs `bosun ops …`.
+pub(crate) fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<ExitCode> {
+    match cmd {
+        OpsCmd::List {
+            state,
+            limit,
+            json: j,
+        } => list(ctx, state, limit, j),
+        OpsCmd::Show {
+            jti: j,
+            envelope,
+            json: js,
+        } => show(ctx, &j, envelope, js),
+        OpsCmd::Rejections { limit, json: j } => rejections(ctx, limit, j),
+    }
+}
+
+/// `bosun ops list`.
+fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let state = state
+        .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
+        .transpose()?;
+    let ops = ctl.ops(state, limit)?;
+    let mut list = Listing::new(&["jti", "issuer", "runbook", "hosts", "state", "submitted"]);
+    for o in &ops {
+        let cells = vec![
+            o.jti.to_string(),
+            o.iss.to_string(),
+            o.runbook.clone(),
+            o.targets.to_string(),
+            o.state.to_string(),
+            local(o.created_at),
+        ];
+        list.push(cells, summary_json(o));
+    }
+    list.print(j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun ops show`.
+fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let op = ctl.resolve_op(j)?;
+    if envelope || js {
+        let Some(rec) = ctl.op_record(&op)? else {
+            return Err(other(format!(
+                "no op with jti `{op}` (see `bosun ops list`)"
+            )));
+        };
+        if envelope {
+            outln!("{}", rec.envelope);
+        } else {
+            outln!("{}", op_json(&rec));
+        }
+    } else {
+        let view = ctl.consent(&op, now())?;
+        print_op(&view).map_err(|e| other(format!("stdout: {e}")))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun ops rejections`.
+fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let rs = ctl.rejections(limit)?;
+    let mut list = Listing::new(&["at", "check", "jti", "message"]);
+    for r in &rs {
+        let cells = vec![
+            local(r.at),
+            r.check.clone(),
+            r.jti.clone().unwrap_or_default(),
+            r.message.clone(),
+        ];
+        list.push(
+            cells,
+            json!({"at": time(r.at), "check": r.check, "message": r.message, "jti": r.jti, "iss": r.iss, "input_digest": r.input_digest}),
+        );
+    }
+    list.print(j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `ops show`: the op as an approver reads it, then how its run went.
+fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
+    let rec = &view.op;
+    let mut text = super::consent::render(view);
+    if !rec.detail.is_empty() {
+        text.push_str(&format!("detail    {}\n", rec.detail));
+    }
+    crate::output::emit(&text)?;
+    if !rec.steps.is_empty() {
+        let rows: Vec<Vec<String>> = rec
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.idx.to_string(),
+                    s.step.clone(),
+                    s.host.clone(),
+                    s.status.as_str().into(),
+                    s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                    duration_ms(s.duration_ms),
+                ]
+            })
+            .collect();
+        table(&["#", "step", "host", "status", "exit", "took"], &rows);
+    }
+    Ok(())
+}

@@ -1,0 +1,346 @@
+//! `bosun rollout`: canary-first rollouts — start, status, promote, retry,
+//! drill, rollback, abort.
+
+use std::process::ExitCode;
+
+use bosun_control::rollout::status_words;
+use bosun_control::{Control, Result, client};
+use bosun_model::{Act, KeyId, Name};
+use bosun_sign::KeyDir;
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{key_id, other, statement};
+use crate::output::{Listing, json_times, table, time};
+
+/// The long help of `bosun rollout`: enough to run one without being told.
+pub const ROLLOUT_HELP: &str = "Roll a change out canary first, wave by wave.
+
+A rollout is a file, rollouts/<id>.toml: the runbook and its params, the
+rollback runbook, and [[waves]] in order (the first is the canary), each
+with its hosts, max_parallel, max_fail, bake time and bars (heartbeat,
+version, file, probe, burn_in) checked on every host after its change.
+
+Each wave is an op of its own: `start` and `promote` print its jti, and
+`bosun approve <jti> --as <operator>` lets it run. Every wave after the
+canary needs a human, whatever the policy says, unless policy/keeper.toml
+sets `allow_auto_promotion = true` (which `bosun policy lint` warns about).
+
+The usual story:
+  bosun rollout start k71 --as alice      # submits the canary wave
+  bosun approve <jti> --as bob            # if the policy wants a human
+  bosun rollout status k71                # bars per host, and what to do next
+  bosun rollout drill k71 --as alice      # if require_rollback_drill: roll the canary back …
+  bosun rollout retry k71 --as alice      # … and re-apply it
+  bosun rollout promote k71 --as alice    # the next wave (after its bake time)
+  bosun rollout rollback k71 --as alice   # a bar failed: undo every host changed
+  bosun rollout abort k71 --as bob        # or stop here: nothing more runs
+
+When a bar fails the wave halts, the host is marked drifted and a
+`regression` blocker is filed: `rollout rollback` runs the rollback
+runbook on every host changed so far; `rollout abort` stops the rollout
+(an op of it not yet started never runs). An inconclusive bar (a
+timeout, an answer neither pass nor fail) pauses the wave for you:
+`promote --accept-inconclusive`, `retry`, or `abort`.";
+
+/// `bosun rollout`.
+#[derive(Subcommand, Debug)]
+pub enum RolloutCmd {
+    /// Start a rollout: freeze `rollouts/<id>.toml` and submit the canary wave.
+    #[command(after_help = "Examples:\n  bosun rollout start pkg-upgrade --as alice")]
+    Start {
+        /// The rollout id (`rollouts/<id>.toml`).
+        id: String,
+        /// Who signs the wave's op.
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where a rollout stands: each wave's op, the bars per host, and the
+    /// next command.
+    #[command(after_help = "Examples:\n  bosun rollout status pkg-upgrade")]
+    Status {
+        /// The rollout id.
+        id: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every rollout, with where it stands.
+    #[command(after_help = "Examples:\n  bosun rollout list")]
+    List {
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit the next wave (only after the current one passed and baked).
+    #[command(after_help = "Examples:\n  bosun rollout promote pkg-upgrade --as alice")]
+    Promote {
+        /// The rollout id.
+        id: String,
+        /// Let a wave paused by an inconclusive bar count as passed
+        /// (recorded).
+        #[arg(long)]
+        accept_inconclusive: bool,
+        /// Who signs the wave's op.
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Submit the current wave again (after a fix, a denial, a pause or
+    /// the drill).
+    #[command(after_help = "Examples:\n  bosun rollout retry pkg-upgrade --as alice")]
+    Retry {
+        /// The rollout id.
+        id: String,
+        /// Who signs the op.
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the rollback runbook on the canary, to prove rollback works
+    /// before wider promotion.
+    #[command(after_help = "Examples:\n  bosun rollout drill pkg-upgrade --as alice")]
+    Drill {
+        /// The rollout id.
+        id: String,
+        /// Who signs the op.
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the rollback runbook on every host the rollout changed.
+    #[command(after_help = "Examples:\n  bosun rollout rollback pkg-upgrade --as alice")]
+    Rollback {
+        /// The rollout id.
+        id: String,
+        /// Who signs the op.
+        #[arg(long = "as")]
+        as_: String,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop the rollout: nothing more is submitted; its ops not yet
+    /// started never run.
+    #[command(
+        after_help = "Examples:\n  bosun rollout abort pkg-upgrade --why 'bad canary' --as bob"
+    )]
+    Abort {
+        /// The rollout id.
+        id: String,
+        /// Why (recorded).
+        #[arg(long, default_value = "aborted by an operator")]
+        why: String,
+        /// Who aborts (an operator key).
+        #[arg(long = "as")]
+        as_: String,
+    },
+}
+
+fn print_accepted(what: &str, a: &bosun_control::intake::Accepted, j: bool) {
+    if j {
+        outln!(
+            "{}",
+            json!({"jti": a.jti, "state": a.state, "decision": bosun_control::intake::decision_word(&a.decision), "reasons": a.decision.reasons, "held": a.held})
+        );
+        return;
+    }
+    outln!("{what}: op {} is {}", a.jti, a.state);
+    match &a.decision.outcome {
+        bosun_model::Outcome::Approvals(r) => {
+            for why in &a.decision.reasons {
+                outln!("  {why}");
+            }
+            outln!(
+                "  it needs {} approval(s): bosun approve {} --as <operator>",
+                r.m,
+                a.jti
+            );
+        }
+        bosun_model::Outcome::Deny { reason } => outln!("  denied: {reason}"),
+        bosun_model::Outcome::Auto => outln!("  the policy lets it run alone"),
+    }
+    for h in &a.held {
+        outln!("  held by {h}");
+    }
+}
+
+/// Prints a rollout's status: its ops, the latest bars, the next command.
+pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
+    outln!("rollout {}  ({})", st.id, st.phase.as_str());
+    let rows: Vec<Vec<String>> = st
+        .runs
+        .iter()
+        .map(|(r, s)| {
+            vec![
+                wave_name(st, r.wave).to_string(),
+                r.action.as_str().into(),
+                r.op.clone(),
+                r.hosts.len().to_string(),
+                status_words(s),
+            ]
+        })
+        .collect();
+    table(&["WAVE", "ACTION", "OP", "HOSTS", "STATUS"], &rows);
+    if !st.bars.is_empty() {
+        outln!();
+        let rows: Vec<Vec<String>> = st
+            .bars
+            .iter()
+            .map(|b| {
+                vec![
+                    b.host.clone(),
+                    b.bar.clone(),
+                    b.verdict.to_uppercase(),
+                    b.why.clone(),
+                ]
+            })
+            .collect();
+        table(&["HOST", "BAR", "VERDICT", "WHY"], &rows);
+    }
+    outln!("\n{}", st.summary);
+    for n in &st.next {
+        outln!("next: {}", crate::next::command(n));
+    }
+}
+
+/// The name of wave `i` of a rollout (`?` when it has none).
+fn wave_name(st: &bosun_control::rollout::Status, i: u32) -> &str {
+    usize::try_from(i)
+        .ok()
+        .and_then(|i| st.waves.get(i))
+        .map_or("?", |w| w.0.as_str())
+}
+
+/// One run of a rollout as JSON: its op's fields and its status's
+/// (`status` and, by status, `state`, `finished_at` or `why`), times RFC
+/// 3339.
+fn run_json(
+    st: &bosun_control::rollout::Status,
+    r: &bosun_control::rollout::RunRef,
+    s: &bosun_control::rollout::RunStatus,
+) -> serde_json::Value {
+    let mut o = json!({
+        "action": r.action.as_str(),
+        "wave": r.wave,
+        "wave_name": wave_name(st, r.wave),
+        "op": r.op,
+        "hosts": r.hosts,
+        "at": time(r.at),
+        "by": r.by,
+    });
+    if let (Some(o), Ok(serde_json::Value::Object(s))) =
+        (o.as_object_mut(), serde_json::to_value(s))
+    {
+        o.extend(s);
+    }
+    json_times(o, &["finished_at"])
+}
+
+/// Runs `bosun rollout …`.
+pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode> {
+    let signer = |who: &str| -> Result<(bosun_sign::Signer, KeyId)> {
+        let id = key_id(who)?;
+        Ok((client::load_secret(keys, &id)?, id))
+    };
+    match cmd {
+        RolloutCmd::Start { id, as_, json: j } => {
+            let (k, who) = signer(&as_)?;
+            let a = ctl.rollout_start(&id, &k, &who)?;
+            print_accepted(
+                &format!("rollout {id} started, canary wave submitted"),
+                &a,
+                j,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Promote {
+            id,
+            accept_inconclusive,
+            as_,
+            json: j,
+        } => {
+            let (k, who) = signer(&as_)?;
+            match ctl.rollout_promote(&id, accept_inconclusive, &k, &who)? {
+                Some(a) => print_accepted(&format!("rollout {id} promoted"), &a, j),
+                None if j => outln!("{}", json!({"rollout": id, "done": true})),
+                None => outln!("rollout {id} is done: every wave passed"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Retry { id, as_, json: j } => {
+            let (k, who) = signer(&as_)?;
+            let a = ctl.rollout_retry(&id, &k, &who)?;
+            print_accepted(&format!("rollout {id}: wave submitted again"), &a, j);
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Drill { id, as_, json: j } => {
+            let (k, who) = signer(&as_)?;
+            let a = ctl.rollout_drill(&id, &k, &who)?;
+            print_accepted(
+                &format!("rollout {id}: rollback drill on the canary"),
+                &a,
+                j,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Rollback { id, as_, json: j } => {
+            let (k, who) = signer(&as_)?;
+            let (a, gone) = ctl.rollout_rollback(&id, &k, &who)?;
+            print_accepted(&format!("rollout {id}: rollback submitted"), &a, j);
+            if !gone.is_empty() && !j {
+                outln!(
+                    "  not rolled back (no longer in the inventory): {}",
+                    gone.join(", ")
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Abort { id, why, as_ } => {
+            let name = Name::parse(&id).map_err(|e| other(format!("rollout `{id}`: {e}")))?;
+            let act = Act::RolloutAbort { id: name, why };
+            if let Err(code) = statement(keys, ctl, &as_, act, false)? {
+                return Ok(code);
+            }
+            outln!(
+                "rollout {id} aborted: nothing more is submitted, and its ops not yet started will not run"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::Status { id, json: j } => {
+            if j {
+                let v = ctl.rollout_view(&id)?;
+                outln!("{}", serde_json::to_string(&v).unwrap_or_default());
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_status(&ctl.rollout_status(&id)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        RolloutCmd::List { json: j } => {
+            let mut list = Listing::new(&["ROLLOUT", "PHASE", "WAVE", "STATUS"]);
+            for rec in ctl.rollouts()? {
+                let st = ctl.rollout_status(&rec.id)?;
+                let last = st.runs.last();
+                let cells = vec![
+                    st.id.clone(),
+                    st.phase.as_str().to_string(),
+                    last.map_or("-".into(), |(r, _)| wave_name(&st, r.wave).to_string()),
+                    last.map_or("-".into(), |(_, s)| status_words(s)),
+                ];
+                let json = json!({"id": st.id, "phase": st.phase, "last_run": last.map(|(r, s)| run_json(&st, r, s)), "summary": st.summary, "next": st.next});
+                list.push(cells, json);
+            }
+            list.print(j);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

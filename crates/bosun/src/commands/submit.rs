@@ -1,0 +1,121 @@
+//! `bosun submit`: sign an op (or take a pre-signed envelope) and hand it
+//! to intake.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use bosun_control::intake::decision_word;
+use bosun_control::{Result, client, now};
+use bosun_model::Outcome;
+use clap::Args;
+use serde_json::json;
+
+use super::params::{parse_params, targets};
+use super::plan::PlanArgs;
+use super::{Ctx, key_id, other, refused};
+
+/// Sign and submit an op (or a pre-signed envelope) to intake.
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  bosun submit pkg-upgrade -t web-1 -p version=2.0 --as claude\n  bosun submit --envelope op.jws"
+)]
+pub(crate) struct SubmitArgs {
+    #[command(flatten)]
+    pub(crate) plan: Option<PlanArgs>,
+    /// Sign as this identity.
+    #[arg(long = "as")]
+    pub(crate) as_: Option<String>,
+    /// Submit this pre-signed envelope file instead (`-` for stdin).
+    #[arg(long, conflicts_with = "as_")]
+    pub(crate) envelope: Option<PathBuf>,
+}
+
+/// Runs `bosun submit`.
+pub(crate) fn run(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
+    submit(ctx, a.plan, a.as_, a.envelope)
+}
+
+fn submit(
+    ctx: &Ctx,
+    plan: Option<PlanArgs>,
+    as_: Option<String>,
+    envelope: Option<PathBuf>,
+) -> Result<ExitCode> {
+    let ctl = ctx.control()?;
+    let gov = ctl.governed()?;
+    let j = plan.as_ref().is_some_and(|p| p.json);
+    let t = now();
+    let env = match (envelope, as_) {
+        (Some(path), _) => {
+            let text = if path.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(
+                    &mut std::io::stdin().take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1),
+                    &mut s,
+                )
+                .map_err(|e| other(format!("stdin: {e}")))?;
+                s
+            } else {
+                std::fs::read_to_string(&path)
+                    .map_err(|e| other(format!("{}: {e}", path.display())))?
+            };
+            text.trim().to_string()
+        }
+        (None, Some(who)) => {
+            let p = plan
+                .as_ref()
+                .ok_or_else(|| other("name a runbook and targets, or pass --envelope FILE"))?;
+            let runbook = p.runbook.as_deref().ok_or_else(|| {
+                other("name a runbook: `bosun submit <runbook> --target <host> --as <you>`")
+            })?;
+            let who = key_id(&who)?;
+            let key = client::load_secret(&ctx.keys, &who)?;
+            let plan = client::plan(
+                &gov,
+                runbook,
+                &targets(&gov.inventory, &p.targets)?,
+                &parse_params(&p.params)?,
+            )?;
+            let seq = ctl.next_seq(&who)?;
+            ctl.sign_op(&key, &who, &plan, seq, t)?.1
+        }
+        (None, None) => {
+            return Err(other(
+                "say who signs with --as <key>, or pass --envelope FILE",
+            ));
+        }
+    };
+    use std::io::Read as _;
+    let r = ctl.intake(&gov, std::slice::from_ref(&env), t)?;
+    match r.into_iter().next() {
+        Some(Ok(a)) => {
+            if j {
+                outln!(
+                    "{}",
+                    json!({"jti": a.jti, "decision": decision_word(&a.decision), "state": a.state, "policy_ids": a.decision.policy_ids, "reasons": a.decision.reasons})
+                );
+            } else {
+                outln!("submitted {}: {}", a.jti, a.state);
+                match &a.decision.outcome {
+                    Outcome::Auto => {
+                        outln!("the policy lets it run alone; the controller will pick it up")
+                    }
+                    Outcome::Approvals(r) => outln!(
+                        "it needs {} approval(s) from {}: bosun approve {} --as <operator>",
+                        r.m,
+                        r.roles
+                            .iter()
+                            .map(crate::output::word)
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                        a.jti
+                    ),
+                    Outcome::Deny { reason } => outln!("denied: {reason}"),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(rej)) => Ok(refused(&rej, j)),
+        None => Err(other("intake returned nothing")),
+    }
+}
