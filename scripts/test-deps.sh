@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, when it is
 # missing: OpenSSH's server (the SSH transport tests start a real sshd on a
-# loopback port) and client (ssh, ssh-agent, ssh-add, ssh-keygen), and PyJWT (the JOSE interop test). Safe to run
+# loopback port) and client (ssh, ssh-agent, ssh-add, ssh-keygen), script(1)
+# (the README test), git, and PyJWT (the JOSE interop test). Safe to run
 # again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -15,6 +16,10 @@ for tool in ssh ssh-agent ssh-add ssh-keygen; do
     break
   fi
 done
+# script(1) runs the README's commands under a pseudo-terminal (tests/readme.rs);
+# git is the ledger mirror's and the README's.
+command -v script >/dev/null || need_apt+=(bsdutils)
+command -v git >/dev/null || need_apt+=(git)
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -32,7 +32,7 @@ pub struct InclusionProof {
 
 /// Proofs that the entries of op `jti` (or the entry at `index`) are in
 /// the ledger, against the latest checkpoint (sign one first with
-/// [`checkpoint`] to cover the newest entries).
+/// [`super::checkpoint`] to cover the newest entries).
 pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec<InclusionProof>> {
     prove_at(ctl, jti, index, None)
 }

@@ -21,7 +21,7 @@ use super::{Ctx, key_id, other, refused};
 /// signs only with `--yes`.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  bosun adopt --as alice                 # propose what is on disk\n  bosun adopt --approve 3f9c2a --as bob   # a second operator approves"
+    after_help = "Examples:\n  bosun adopt --as alice                 # propose what is on disk\n  bosun adopt --approve 3f9c2a --as bob   # a second operator approves\n  p=$(bosun adopt --as alice -q) && bosun adopt --approve $p --as bob"
 )]
 pub(crate) struct AdoptArgs {
     /// Sign as this identity (an operator).
@@ -38,14 +38,25 @@ pub(crate) struct AdoptArgs {
     /// Output JSON (the diff goes to stderr).
     #[arg(long)]
     pub(crate) json: bool,
+    /// Print only the proposal's id (the diff goes to stderr), for scripts:
+    /// `p=$(bosun adopt --as alice -q)`.
+    #[arg(short, long, conflicts_with = "json")]
+    pub(crate) quiet: bool,
 }
 
 /// Runs `bosun adopt`.
 pub(crate) fn run(ctx: &Ctx, a: AdoptArgs) -> Result<ExitCode> {
-    adopt(ctx, &a.as_, a.approve.as_deref(), a.yes, a.json)
+    adopt(ctx, &a.as_, a.approve.as_deref(), a.yes, a.json, a.quiet)
 }
 
-fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Result<ExitCode> {
+fn adopt(
+    ctx: &Ctx,
+    as_: &str,
+    approve: Option<&str>,
+    yes: bool,
+    j: bool,
+    quiet: bool,
+) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let who = key_id(as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
@@ -66,7 +77,7 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
             );
             super::consent::show(
                 &format!("{head}{}", super::consent::render_changes(&changes)),
-                j,
+                j || quiet,
                 yes,
             )?;
             super::consent::confirm("approve?", yes)?;
@@ -77,7 +88,9 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
             // force, or at bootstrap, that adopts): the same consent.
             let shown: Vec<_> = ctl.pending_changes()?.into_iter().map(|(_, c)| c).collect();
             if shown.is_empty() {
-                if j {
+                if quiet {
+                    // Nothing proposed: no id to print.
+                } else if j {
                     outln!(
                         "{}",
                         json!({"proposal": null, "message": "nothing differs from what is in force"})
@@ -90,7 +103,7 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
             let head = format!("proposal of {} change(s), approved by {who}\n", shown.len());
             super::consent::show(
                 &format!("{head}{}", super::consent::render_changes(&shown)),
-                j,
+                j || quiet,
                 yes,
             )?;
             super::consent::confirm("propose and approve?", yes)?;
@@ -119,7 +132,9 @@ fn adopt(ctx: &Ctx, as_: &str, approve: Option<&str>, yes: bool, j: bool) -> Res
     )?;
     match ctl.approve_adoption(&env, t)? {
         Ok(out) => {
-            if j {
+            if quiet {
+                outln!("{}", out.proposal);
+            } else if j {
                 outln!(
                     "{}",
                     json!({"proposal": out.proposal, "digest": proposal.digest, "approvals": out.approvals, "needed": out.needed, "adopted": out.adopted})

@@ -304,13 +304,19 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             Ok(ExitCode::SUCCESS)
         }
         BlockersCmd::Show { id, json: j } => {
-            let Some(b) = ctl.blocker(id)? else {
+            let Some(b) = ctl.blocker_view(id)? else {
                 return Err(other(format!("no blocker {id}")));
             };
             if j {
-                outln!("{}", row(&b));
+                outln!("{}", serde_json::to_string(&b).unwrap_or_default());
             } else {
-                print_blocker(&b, &row(&b));
+                let Some(rec) = ctl.blocker(id)? else {
+                    return Err(other(format!("no blocker {id}")));
+                };
+                print_blocker(&rec, &row(&rec));
+                for n in &b.next {
+                    outln!("then      {}", crate::next::command(n));
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

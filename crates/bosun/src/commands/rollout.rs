@@ -54,9 +54,8 @@ pub enum RolloutCmd {
         /// Who signs the wave's op.
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OpOut,
     },
     /// Where a rollout stands: each wave's op, the bars per host, and the
     /// next command.
@@ -87,9 +86,8 @@ pub enum RolloutCmd {
         /// Who signs the wave's op.
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OpOut,
     },
     /// Submit the current wave again (after a fix, a denial, a pause or
     /// the drill).
@@ -100,9 +98,8 @@ pub enum RolloutCmd {
         /// Who signs the op.
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OpOut,
     },
     /// Run the rollback runbook on the canary, to prove rollback works
     /// before wider promotion.
@@ -113,9 +110,8 @@ pub enum RolloutCmd {
         /// Who signs the op.
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OpOut,
     },
     /// Run the rollback runbook on every host the rollout changed.
     #[command(after_help = "Examples:\n  bosun rollout rollback pkg-upgrade --as alice")]
@@ -125,9 +121,8 @@ pub enum RolloutCmd {
         /// Who signs the op.
         #[arg(long = "as")]
         as_: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        out: OpOut,
     },
     /// Stop the rollout: nothing more is submitted; its ops not yet
     /// started never run.
@@ -146,8 +141,23 @@ pub enum RolloutCmd {
     },
 }
 
-fn print_accepted(what: &str, a: &bosun_control::intake::Accepted, j: bool) {
-    if j {
+/// How a verb that submits a rollout's op reports it.
+#[derive(clap::Args, Debug, Clone, Copy)]
+pub(crate) struct OpOut {
+    /// Output JSON.
+    #[arg(long)]
+    json: bool,
+    /// Print only the op's jti (for scripts: `op=$(bosun rollout … -q)`).
+    #[arg(short, long, conflicts_with = "json")]
+    quiet: bool,
+}
+
+fn print_accepted(what: &str, a: &bosun_control::intake::Accepted, out: OpOut) {
+    if out.quiet {
+        outln!("{}", a.jti);
+        return;
+    }
+    if out.json {
         outln!(
             "{}",
             json!({"jti": a.jti, "state": a.state, "decision": bosun_control::intake::decision_word(&a.decision), "reasons": a.decision.reasons, "held": a.held})
@@ -253,13 +263,13 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
         Ok((client::load_secret(keys, &id)?, id))
     };
     match cmd {
-        RolloutCmd::Start { id, as_, json: j } => {
+        RolloutCmd::Start { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let a = ctl.rollout_start(&id, &k, &who)?;
             print_accepted(
                 &format!("rollout {id} started, canary wave submitted"),
                 &a,
-                j,
+                out,
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -267,37 +277,38 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             id,
             accept_inconclusive,
             as_,
-            json: j,
+            out,
         } => {
             let (k, who) = signer(&as_)?;
             match ctl.rollout_promote(&id, accept_inconclusive, &k, &who)? {
-                Some(a) => print_accepted(&format!("rollout {id} promoted"), &a, j),
-                None if j => outln!("{}", json!({"rollout": id, "done": true})),
+                Some(a) => print_accepted(&format!("rollout {id} promoted"), &a, out),
+                None if out.json => outln!("{}", json!({"rollout": id, "done": true})),
+                None if out.quiet => {}
                 None => outln!("rollout {id} is done: every wave passed"),
             }
             Ok(ExitCode::SUCCESS)
         }
-        RolloutCmd::Retry { id, as_, json: j } => {
+        RolloutCmd::Retry { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let a = ctl.rollout_retry(&id, &k, &who)?;
-            print_accepted(&format!("rollout {id}: wave submitted again"), &a, j);
+            print_accepted(&format!("rollout {id}: wave submitted again"), &a, out);
             Ok(ExitCode::SUCCESS)
         }
-        RolloutCmd::Drill { id, as_, json: j } => {
+        RolloutCmd::Drill { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let a = ctl.rollout_drill(&id, &k, &who)?;
             print_accepted(
                 &format!("rollout {id}: rollback drill on the canary"),
                 &a,
-                j,
+                out,
             );
             Ok(ExitCode::SUCCESS)
         }
-        RolloutCmd::Rollback { id, as_, json: j } => {
+        RolloutCmd::Rollback { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let (a, gone) = ctl.rollout_rollback(&id, &k, &who)?;
-            print_accepted(&format!("rollout {id}: rollback submitted"), &a, j);
-            if !gone.is_empty() && !j {
+            print_accepted(&format!("rollout {id}: rollback submitted"), &a, out);
+            if !gone.is_empty() && !out.json && !out.quiet {
                 outln!(
                     "  not rolled back (no longer in the inventory): {}",
                     gone.join(", ")

@@ -47,7 +47,9 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
             l.token,
             local(l.expires_at.as_second())
         ),
-        None => outln!("controller none"),
+        None => {
+            outln!("controller none (start one with `bosun serve`, or `bosun work --until-idle`)")
+        }
     }
     outln!("queue      {} op(s) waiting", v.queue_depth);
     outln!(
@@ -56,7 +58,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     );
     if !v.active_blockers.is_empty() {
         outln!(
-            "BLOCKERS   {} active: {}",
+            "BLOCKERS   {} active: {} (bosun blockers list)",
             v.active_blockers.len(),
             v.active_blockers
                 .iter()
@@ -105,13 +107,19 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
             outln!("  - {d}");
         }
     }
-    let mut next: Vec<String> = v.next.iter().map(crate::next::command).collect();
+    let mut next: Vec<String> = v
+        .next
+        .iter()
+        .filter(|a| !matches!(a, bosun_api::NextAction::StartController))
+        .map(crate::next::command)
+        .collect();
     next.extend(
         v.active_rollouts
             .iter()
             .flat_map(|r| r.next.iter().map(crate::next::command)),
     );
-    next.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    next.retain(|n| seen.insert(n.clone()));
     for n in next.iter().take(MAX_NEXT) {
         outln!("next: {n}");
     }

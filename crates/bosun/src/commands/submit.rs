@@ -17,7 +17,7 @@ use super::{Ctx, key_id, other, refused};
 /// Sign and submit an op (or a pre-signed envelope) to intake.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  bosun submit pkg-upgrade -t web-1 -p version=2.0 --as claude\n  bosun submit --envelope op.jws"
+    after_help = "Examples:\n  bosun submit pkg-upgrade -t web-1 -p version=2.0 --as claude\n  bosun submit --envelope op.jws\n  jti=$(bosun submit disk-usage -t web-1 --as claude -q)"
 )]
 pub(crate) struct SubmitArgs {
     #[command(flatten)]
@@ -28,11 +28,14 @@ pub(crate) struct SubmitArgs {
     /// Submit this pre-signed envelope file instead (`-` for stdin).
     #[arg(long, conflicts_with = "as_")]
     pub(crate) envelope: Option<PathBuf>,
+    /// Print only the op's jti (for scripts: `jti=$(bosun submit … -q)`).
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 /// Runs `bosun submit`.
 pub(crate) fn run(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
-    submit(ctx, a.plan, a.as_, a.envelope)
+    submit(ctx, a.plan, a.as_, a.envelope, a.quiet)
 }
 
 fn submit(
@@ -40,6 +43,7 @@ fn submit(
     plan: Option<PlanArgs>,
     as_: Option<String>,
     envelope: Option<PathBuf>,
+    quiet: bool,
 ) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
@@ -89,7 +93,9 @@ fn submit(
     let r = ctl.intake(&gov, std::slice::from_ref(&env), t)?;
     match r.into_iter().next() {
         Some(Ok(a)) => {
-            if j {
+            if quiet {
+                outln!("{}", a.jti);
+            } else if j {
                 outln!(
                     "{}",
                     json!({"jti": a.jti, "decision": decision_word(&a.decision), "state": a.state, "policy_ids": a.decision.policy_ids, "reasons": a.decision.reasons})
