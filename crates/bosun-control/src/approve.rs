@@ -269,8 +269,13 @@ impl Control {
             return Ok(Err(reject(
                 "approver_role",
                 format!(
-                    "`{}` is an {role}; this op needs approvals from: {:?}",
-                    c.iss, req.roles
+                    "`{}` is an {role}; this op needs approvals from: {}",
+                    c.iss,
+                    req.roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 jti,
             )));

@@ -159,8 +159,14 @@ impl Control {
             return Ok(Err(reject(
                 "reporter_role",
                 format!(
-                    "`{}` is an {role}; step `{}` is a {:?} step: only a human reports it",
-                    c.iss, c.step, first.actor
+                    "`{}` is an {role}; step `{}` is a {} step: only a human reports it",
+                    c.iss,
+                    c.step,
+                    match first.actor {
+                        bosun_model::plan::Actor::Agent => "agent",
+                        bosun_model::plan::Actor::Human => "human",
+                        bosun_model::plan::Actor::Both => "human-or-agent",
+                    }
                 ),
                 jti,
             )));
@@ -178,8 +184,11 @@ impl Control {
                 exit_code: None,
                 duration_ms: 0,
                 output: format!(
-                    "reported {:?} by {} ({role}){}",
-                    c.status,
+                    "reported {} by {} ({role}){}",
+                    match c.status {
+                        ReportStatus::Pass => "pass",
+                        ReportStatus::Fail => "fail",
+                    },
                     c.iss,
                     c.note
                         .as_ref()

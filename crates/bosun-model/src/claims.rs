@@ -142,7 +142,7 @@ pub enum ReportStatus {
 }
 
 /// Claims of a step report: a human (or, where the step allows, an agent)
-/// says how a step without a command went. The seed's `ontoref step report`.
+/// says how a step without a command went (what `ontoref step report` did by hand).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StepReportClaims {
