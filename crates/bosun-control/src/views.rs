@@ -187,7 +187,13 @@ pub fn op_brief(o: &OpSummary) -> OpBrief {
         runbook: o.runbook.clone(),
         targets: o.targets,
         state: o.state,
-        decision: o.decision.clone(),
+        // The decision as `submit --json` words it.
+        decision: match o.decision.as_str() {
+            "approvals" => "pending_approval",
+            "deny" => "denied",
+            other => other,
+        }
+        .into(),
         created_at: at(o.created_at),
         updated_at: at(o.updated_at),
     }
@@ -269,7 +275,9 @@ pub fn op_view(r: &OpRecord) -> OpView {
     OpView {
         brief: op_brief(&r.summary),
         role: r.role,
-        decision: DecisionView {
+        seq: r.claims.seq,
+        plan_digest: r.claims.plan_digest.to_string(),
+        policy_decision: DecisionView {
             outcome: r.decision.outcome.kind().into(),
             approvals_needed,
             approver_roles,
@@ -290,6 +298,8 @@ pub fn op_view(r: &OpRecord) -> OpView {
                     Verdict::Deny => "deny",
                 }
                 .into(),
+                reason: a.claims.reason.clone(),
+                plan_digest: a.claims.plan_digest.to_string(),
                 at: at(a.received_at),
             })
             .collect(),
@@ -298,6 +308,7 @@ pub fn op_view(r: &OpRecord) -> OpView {
             .steps
             .iter()
             .map(|s| StepView {
+                idx: s.idx,
                 step: s.step.clone(),
                 host: s.host.clone(),
                 status: s.status.as_str().into(),

@@ -13,8 +13,6 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bosun_control::intake::decision_word;
-use bosun_store::{OpRecord, OpSummary};
 use serde_json::{Value, json};
 
 /// Prints a line to stdout; a closed pipe ends the program quietly.
@@ -331,45 +329,6 @@ impl Listing {
             table(&self.headers, &self.rows);
         }
     }
-}
-
-/// `ops list --json` element.
-pub fn summary_json(s: &OpSummary) -> Value {
-    json!({
-        "jti": s.jti, "iss": s.iss, "runbook": s.runbook, "targets": s.targets,
-        "state": s.state, "decision": s.decision, "created_at": time(s.created_at), "updated_at": time(s.updated_at),
-    })
-}
-
-/// `ops show --json`.
-pub fn op_json(r: &OpRecord) -> Value {
-    json!({
-        "jti": r.summary.jti,
-        "state": r.summary.state,
-        "decision": decision_word(&r.decision),
-        "outcome": r.decision.outcome,
-        "policy_digest": r.decision.policy_digest,
-        "policy_ids": r.decision.policy_ids,
-        "reasons": r.decision.reasons,
-        "iss": r.claims.iss,
-        "role": r.role,
-        "runbook": r.claims.runbook,
-        "targets": r.claims.targets,
-        "params": r.claims.params,
-        "seq": r.claims.seq,
-        "plan_digest": r.claims.plan_digest,
-        "approvals": r.approvals.iter().map(|a| json!({
-            "by": a.claims.iss, "role": a.role, "verdict": a.claims.verdict,
-            "reason": a.claims.reason, "at": time(a.received_at), "plan_digest": a.claims.plan_digest,
-        })).collect::<Vec<_>>(),
-        "steps": r.steps.iter().map(|s| json!({
-            "idx": s.idx, "step": s.step, "host": s.host, "status": s.status,
-            "exit_code": s.exit_code, "duration_ms": s.duration_ms, "output": s.output,
-        })).collect::<Vec<_>>(),
-        "detail": r.detail,
-        "created_at": time(r.summary.created_at),
-        "updated_at": time(r.summary.updated_at),
-    })
 }
 
 #[cfg(test)]

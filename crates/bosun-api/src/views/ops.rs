@@ -23,7 +23,8 @@ pub struct OpBrief {
     pub targets: u32,
     /// Where it stands.
     pub state: OpState,
-    /// The policy's verdict: `auto`, `approvals` or `deny`.
+    /// The policy's verdict as intake answered it: `auto`,
+    /// `pending_approval` (it needs approvals) or `denied`.
     pub decision: String,
     /// When intake accepted it.
     pub created_at: Timestamp,
@@ -62,6 +63,11 @@ pub struct ApprovalView {
     pub role: Role,
     /// `approve` or `deny`.
     pub verdict: String,
+    /// Why, in the approver's words, when they gave a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The plan digest it signed (it counts only while the op's is the same).
+    pub plan_digest: String,
     /// When it was recorded.
     pub at: Timestamp,
 }
@@ -69,6 +75,8 @@ pub struct ApprovalView {
 /// One step of a run on one host, as it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StepView {
+    /// The plan entry's index.
+    pub idx: u32,
     /// The step.
     pub step: String,
     /// The host.
@@ -141,8 +149,12 @@ pub struct OpView {
     pub brief: OpBrief,
     /// The signer's role.
     pub role: Role,
-    /// The policy's verdict.
-    pub decision: DecisionView,
+    /// The issuer's sequence number.
+    pub seq: u64,
+    /// The plan digest the op signed.
+    pub plan_digest: String,
+    /// The policy's verdict and what made it (`decision` is its one word).
+    pub policy_decision: DecisionView,
     /// Approvals so far.
     pub approvals: Vec<ApprovalView>,
     /// The plan.
@@ -150,7 +162,6 @@ pub struct OpView {
     /// The run's steps so far.
     pub steps: Vec<StepView>,
     /// What the run or a refusal said last, in words.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub detail: String,
     /// What can be done next.
     pub next: Vec<NextAction>,

@@ -9,7 +9,6 @@ use clap::Args;
 use serde_json::json;
 
 use super::{Ctx, other, statement};
-use crate::output::summary_json;
 
 /// Stop all dispatch at once (running steps finish; nothing new starts).
 /// A statement signed by `--as`; any identity may halt, agents included.
@@ -52,7 +51,7 @@ pub(crate) fn halt(ctx: &Ctx, a: HaltArgs) -> Result<ExitCode> {
     if j {
         outln!(
             "{}",
-            json!({"halted": true, "why": why, "by": applied.by, "in_flight": in_flight.iter().map(summary_json).collect::<Vec<_>>()})
+            json!({"halted": true, "why": why, "by": applied.by, "in_flight": in_flight.iter().map(bosun_control::views::op_brief).collect::<Vec<_>>()})
         );
     } else {
         outln!("halted: nothing new dispatches until `bosun resume` ({why})");

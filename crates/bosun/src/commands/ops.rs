@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Ctx, other};
-use crate::output::{Listing, duration_ms, local, op_json, summary_json, table, time};
+use crate::output::{Listing, duration_ms, local, table, time};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum OpsCmd {
@@ -81,18 +81,18 @@ fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitC
     let state = state
         .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
         .transpose()?;
-    let ops = ctl.ops(state, limit)?;
+    let ops = ctl.op_briefs(state, limit)?;
     let mut list = Listing::new(&["jti", "issuer", "runbook", "hosts", "state", "submitted"]);
     for o in &ops {
         let cells = vec![
-            o.jti.to_string(),
-            o.iss.to_string(),
+            o.jti.clone(),
+            o.iss.clone(),
             o.runbook.clone(),
             o.targets.to_string(),
             o.state.to_string(),
-            local(o.created_at),
+            local(o.created_at.as_second()),
         ];
-        list.push(cells, summary_json(o));
+        list.push(cells, serde_json::to_value(o).unwrap_or_default());
     }
     list.print(j);
     Ok(ExitCode::SUCCESS)
@@ -111,7 +111,8 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
         if envelope {
             outln!("{}", rec.envelope);
         } else {
-            outln!("{}", op_json(&rec));
+            let v = bosun_control::views::op_view(&rec);
+            outln!("{}", serde_json::to_string(&v).unwrap_or_default());
         }
     } else {
         let view = ctl.consent(&op, now())?;
