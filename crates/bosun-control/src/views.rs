@@ -5,7 +5,7 @@
 use bosun_api::NextAction;
 use bosun_api::time::{at, at_opt};
 use bosun_api::views::fleet::{
-    BarView, BlockerView, RolloutBrief, RolloutRunView, RolloutView, WaveView,
+    BarView, BlockerView, HostView, LastOp, RolloutBrief, RolloutRunView, RolloutView, WaveView,
 };
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
@@ -159,6 +159,54 @@ impl Control {
     /// bars, where it stands and what can be done next.
     pub fn rollout_view(&self, id: &str) -> Result<RolloutView> {
         Ok(rollout_view(self.rollout_status(id)?))
+    }
+
+    /// Each of `hosts` with what bosun knows of it: the last op, the
+    /// version a bar read, drift, pending approvals, active blockers.
+    pub fn host_views(&self, hosts: &[bosun_model::Host]) -> Result<Vec<HostView>> {
+        let states: std::collections::BTreeMap<String, bosun_store::HostState> = self
+            .store
+            .host_states()?
+            .into_iter()
+            .map(|s| (s.host.clone(), s))
+            .collect();
+        let blockers = self.store.blockers(false)?;
+        Ok(hosts
+            .iter()
+            .map(|h| {
+                let name = h.name.as_str();
+                let st = states.get(name).cloned().unwrap_or_default();
+                HostView {
+                    host: name.to_string(),
+                    tags: h.tags.iter().cloned().collect(),
+                    arch: (!h.arch.is_empty()).then(|| h.arch.clone()),
+                    transport: match h.transport {
+                        bosun_model::Transport::Local => "local",
+                        bosun_model::Transport::Ssh => "ssh",
+                    }
+                    .into(),
+                    last_op: st.last_op.as_ref().map(|(jti, runbook, state)| LastOp {
+                        jti: jti.clone(),
+                        runbook: runbook.clone(),
+                        state: *state,
+                    }),
+                    version: (!st.version.is_empty()).then(|| st.version.clone()),
+                    drifted: st.drifted_since.is_some(),
+                    drifted_since: st.drifted_since.map(at),
+                    drift_reason: st.drifted_since.map(|_| st.drift_reason.clone()),
+                    pending_approvals: st.pending_approvals,
+                    blockers: blockers
+                        .iter()
+                        .filter(|b| b.subject.split(',').any(|s| s.trim() == name))
+                        .map(|b| BlockerBrief {
+                            id: b.id,
+                            kind: b.kind.clone(),
+                            subject: b.subject.clone(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect())
     }
 
     /// The ledger's size and newest checkpoint.

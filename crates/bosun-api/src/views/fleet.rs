@@ -147,24 +147,21 @@ pub struct HostView {
     /// Its tags.
     pub tags: Vec<String>,
     /// Its architecture, when the inventory says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
     /// `ssh` or `local`.
     pub transport: String,
     /// The last op that touched it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_op: Option<LastOp>,
     /// The version a bar last read from it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Since when it drifted from what bosun last applied, if it did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Whether it drifted from what bosun last applied.
+    pub drifted: bool,
+    /// Since when, if it did.
     pub drifted_since: Option<Timestamp>,
-    /// Why it drifted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift: Option<String>,
+    /// Why it drifted, if it did.
+    pub drift_reason: Option<String>,
     /// Ops on it waiting for approval.
     pub pending_approvals: u32,
     /// Active blockers on it.
-    pub blockers: Vec<u64>,
+    pub blockers: Vec<crate::views::overview::BlockerBrief>,
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::other;
 
-use crate::output::{json_times, local, table, time};
+use crate::output::{json_times, local, table};
 
 /// `bosun hosts`.
 #[derive(Subcommand, Debug)]
@@ -187,35 +187,13 @@ fn status_cells(r: &serde_json::Value) -> Vec<String> {
     ]
 }
 
-/// Each host's status as JSON: the last op, the version, drift, pending
-/// approvals and active blockers, absent values `null`.
+/// Each host's status as JSON (`bosun_api::views::HostView`): the last
+/// op, the version, drift, pending approvals and active blockers, absent
+/// values `null`.
 fn status_rows(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<Vec<serde_json::Value>> {
-    let states: std::collections::BTreeMap<String, bosun_store::HostState> = ctl
-        .host_states()?
-        .into_iter()
-        .map(|s| (s.host.clone(), s))
-        .collect();
-    let blockers = ctl.blockers(false)?;
-    Ok(hosts
+    Ok(ctl
+        .host_views(hosts)?
         .iter()
-        .map(|h| {
-            let name = h.name.as_str();
-            let st = states.get(name).cloned().unwrap_or_default();
-            let on: Vec<serde_json::Value> = blockers
-                .iter()
-                .filter(|b| b.subject.split(',').any(|s| s.trim() == name))
-                .map(|b| json!({"id": b.id, "kind": b.kind}))
-                .collect();
-            json!({
-                "host": name,
-                "last_op": st.last_op.as_ref().map(|(jti, runbook, state)| json!({"jti": jti, "runbook": runbook, "state": state})),
-                "version": (!st.version.is_empty()).then_some(&st.version),
-                "drifted": st.drifted_since.is_some(),
-                "drifted_since": st.drifted_since.map(time),
-                "drift_reason": st.drifted_since.map(|_| &st.drift_reason),
-                "pending_approvals": st.pending_approvals,
-                "blockers": on,
-            })
-        })
+        .map(|v| serde_json::to_value(v).unwrap_or_default())
         .collect())
 }
