@@ -87,8 +87,11 @@ fn render() -> String {
         "# JSON shapes\n\n\
          Generated from the `bosun-api` crate's schemas by \
          `BOSUN_BLESS=1 cargo test -p bosun-api --test json_doc`; do not edit by hand.\n\n\
-         Every `--json` output of the CLI (and every body of the HTTP API to come) is \
-         one of these views or a list of them. Times are RFC 3339 strings; absent \
+         The read verbs `status`, `ops list`, `ops show`, `hosts status`, `rollout \
+         status` and `blockers show` print these views (or lists of them) with \
+         `--json`, and the HTTP API to come will send them; the other verbs' JSON \
+         (`blockers list`, `rollout list`, `ledger …`) is objects with the same \
+         conventions, moving onto views next. Times are RFC 3339 strings; absent \
          values are left out or `null`, never `0` or `\"-\"`. A refusal (exit code 3) is \
          a `Rejection`; what can be done next is a list of `NextAction`s, tagged by \
          `action`.\n",

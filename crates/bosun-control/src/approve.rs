@@ -48,7 +48,10 @@ pub(crate) fn verify_signed<T: serde::de::DeserializeOwned>(
     if u.header().typ.as_deref() != Some(typ) {
         return Err(reject(
             "type",
-            format!("envelope type is {:?}, not `{typ}`", u.header().typ),
+            format!(
+                "envelope type is `{}`, not `{typ}`",
+                u.header().typ.as_deref().unwrap_or("(none)")
+            ),
             None,
         ));
     }

@@ -90,7 +90,7 @@ pub fn parse_bar_line(output: &str) -> Option<(&str, Verdict, &str)> {
 /// Records what a bar's verdict means for its host (see the module docs).
 /// `changed`: every change step on the host succeeded (or was skipped).
 #[allow(clippy::too_many_arguments)]
-pub fn record_effects(
+pub(crate) fn record_effects(
     ctl: &Control,
     plan: &Plan,
     jti: &Jti,

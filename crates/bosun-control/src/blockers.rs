@@ -96,7 +96,7 @@ impl Control {
 
     /// Files a blocker of a kind in force; an empty `owner` is the
     /// kind's owner.
-    pub fn file_blocker(&self, kinds: &Kinds, mut b: NewBlocker) -> Result<u64> {
+    pub(crate) fn file_blocker(&self, kinds: &Kinds, mut b: NewBlocker) -> Result<u64> {
         let Some(k) = kinds.get(&b.kind) else {
             let known: Vec<&str> = kinds.kinds.iter().map(|k| k.name.as_str()).collect();
             return Err(crate::hinted(

@@ -38,9 +38,11 @@ pub enum Event<'a> {
     Halted(&'a Halt),
     /// A reminder was sent, with what each sink did.
     Reminded(&'a Reminder, &'a [Delivery]),
-    /// A helper thread failed at something it will try again.
+    /// A helper thread failed: at one pass (it tries again at the next),
+    /// or, for a `what` that says so, for good.
     Failed {
-        /// `checkpoint` or `reminders`.
+        /// What failed: `checkpoint`, `reminders`, or one that ends the
+        /// helper (`ledger checkpoints from this controller`).
         what: &'static str,
         /// The error.
         error: &'a ControlError,
@@ -161,25 +163,28 @@ impl Daemon {
     /// thread of its own so that a long step does not delay it; one last
     /// time on stop.
     fn checkpointer(&self, stop: &AtomicBool, on: &(dyn Fn(Event<'_>) + Sync)) {
-        let fail = |error: ControlError| {
+        let give_up = |error: ControlError| {
             on(Event::Failed {
-                what: "checkpoint",
+                what: "ledger checkpoints from this controller (none will be signed)",
                 error: &error,
             });
         };
         // A store handle of its own, as the controller's may be busy.
         let ctl = match Control::open(self.ctl.ws.clone()) {
             Ok(c) => c,
-            Err(e) => return fail(e),
+            Err(e) => return give_up(e),
         };
         let signer = match crate::genesis::signer(&ctl, &self.opts.key_dir) {
             Ok(s) => s,
-            Err(e) => return fail(e),
+            Err(e) => return give_up(e),
         };
         let sign = || match crate::ledger::checkpoint(&ctl, &signer) {
             // Another writer signed the same size first: nothing to do.
             Ok(_) | Err(ControlError::Store(StoreError::Stale(_))) => {}
-            Err(e) => fail(e),
+            Err(error) => on(Event::Failed {
+                what: "checkpoint",
+                error: &error,
+            }),
         };
         while !stop.load(Ordering::Relaxed) {
             sign();

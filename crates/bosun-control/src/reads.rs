@@ -98,10 +98,19 @@ impl Control {
         Ok(self.store.ledger_size()?)
     }
 
-    /// For `bosun bench ledger` only: appends synthetic events (their
-    /// kinds must start with `bench.`, so that no benchmark can write an
-    /// entry that reads as a real op's).
+    /// For `bosun bench ledger` only: appends synthetic events to a
+    /// benchmark's own throwaway workspace — one named `bench` that
+    /// publishes no ledger key — and only events whose kinds start with
+    /// `bench.`. A real workspace (its ledger key is published at `init`)
+    /// is refused, so no face can write unsigned entries into its ledger.
     pub fn record_bench_events(&self, events: &[NewEvent]) -> Result<()> {
+        if self.ws.config.name.as_str() != "bench"
+            || self.ws.root.join(crate::ledger::PUBLIC_JWK).exists()
+        {
+            return Err(ControlError::Other(
+                "benchmark events go only into a benchmark's own workspace (named `bench`, with no published ledger key)".into(),
+            ));
+        }
         if let Some(e) = events.iter().find(|e| !e.kind.starts_with("bench.")) {
             return Err(ControlError::Other(format!(
                 "a benchmark event's kind must start with `bench.`, not `{}`",

@@ -428,6 +428,19 @@ pub fn rollout_view(st: crate::rollout::Status) -> RolloutView {
     }
 }
 
+/// What ends an active blocker: a report of the step for an unknown
+/// outcome (resolving one is refused), else resolving it.
+pub fn blocker_next(b: &BlockerRow) -> NextAction {
+    match (&b.op, b.kind == bosun_store::UNKNOWN_OUTCOME) {
+        (Some(op), true) => NextAction::ReportStep {
+            op: op.clone(),
+            step: None,
+            host: Some(b.subject.clone()),
+        },
+        _ => NextAction::ResolveBlocker { id: b.id },
+    }
+}
+
 /// A blocker with what it halts (from its kind in force) and what ends it.
 pub fn blocker_view(b: BlockerRow, kinds: Option<&bosun_fleet::blockers::Kinds>) -> BlockerView {
     let kind = kinds.and_then(|k| k.kinds.iter().find(|k| k.name == b.kind));
@@ -446,7 +459,7 @@ pub fn blocker_view(b: BlockerRow, kinds: Option<&bosun_fleet::blockers::Kinds>)
         next: if resolved {
             Vec::new()
         } else {
-            vec![NextAction::ResolveBlocker { id: b.id }]
+            vec![blocker_next(&b)]
         },
         kind: b.kind,
         subject: b.subject,

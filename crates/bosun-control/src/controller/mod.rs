@@ -278,7 +278,7 @@ impl Controller {
 }
 
 /// Stops all dispatch at once and records it; returns the ops in flight.
-pub fn halt(ctl: &Control, why: &str, by: &str) -> Result<Vec<bosun_store::OpSummary>> {
+pub(crate) fn halt(ctl: &Control, why: &str, by: &str) -> Result<Vec<bosun_store::OpSummary>> {
     let t = now();
     ctl.store.set_halt(
         Some(&Halt {
@@ -293,6 +293,6 @@ pub fn halt(ctl: &Control, why: &str, by: &str) -> Result<Vec<bosun_store::OpSum
 }
 
 /// Lifts the halt and records who did.
-pub fn resume(ctl: &Control, by: &str) -> Result<()> {
+pub(crate) fn resume(ctl: &Control, by: &str) -> Result<()> {
     Ok(ctl.store.set_halt(None, by, now())?)
 }

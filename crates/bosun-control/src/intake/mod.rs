@@ -332,7 +332,10 @@ impl Control {
                     if u.header().typ.as_deref() != Some(OP_TYP) {
                         return Err(reject(
                             "type",
-                            format!("envelope type is {:?}, not `{OP_TYP}`", u.header().typ),
+                            format!(
+                                "envelope type is `{}`, not `{OP_TYP}`",
+                                u.header().typ.as_deref().unwrap_or("(none)")
+                            ),
                             None,
                         ));
                     }

@@ -142,7 +142,7 @@ impl Control {
                     k.map_or("every change to its subject", |k| k.description.as_str()),
                     b.reason
                 ),
-                next: vec![NextAction::ResolveBlocker { id: b.id }],
+                next: vec![crate::views::blocker_next(&b)],
                 route: k.map(|k| k.next_for(b.id, &b.subject)),
                 to: b.owner.clone(),
                 since: b.since,

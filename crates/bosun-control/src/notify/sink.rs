@@ -92,7 +92,7 @@ impl NotifySink for Webhook {
             "next": next,
             "actions": r.next,
             "to": r.to,
-            "since": r.since,
+            "since": bosun_api::time::at(r.since),
             "jti": r.jti,
         });
         self.agent

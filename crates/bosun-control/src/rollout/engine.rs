@@ -216,7 +216,7 @@ impl Control {
                 }
                 _ => {
                     return Err(ControlError::Other(
-                        "--accept-inconclusive applies only to an active rollout's wave paused by an inconclusive bar".into(),
+                        "accepting an inconclusive bar applies only to an active rollout's wave paused by one".into(),
                     ));
                 }
             }
@@ -425,7 +425,7 @@ impl Control {
     /// Aborts a rollout: nothing more is submitted, and an op of it that
     /// was not started yet fails without running (one already running
     /// finishes its steps; `bosun halt` stops dispatch at once).
-    pub fn rollout_abort(&self, id: &str, who: &str, why: &str) -> Result<()> {
+    pub(crate) fn rollout_abort(&self, id: &str, who: &str, why: &str) -> Result<()> {
         let (mut doc, version) = self.rollout_doc(id)?;
         if doc.phase == Phase::Aborted {
             return Err(ControlError::Other(format!(

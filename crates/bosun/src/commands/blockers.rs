@@ -181,7 +181,7 @@ fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
         }
     }
     line("route", &text("route"));
-    line("next", &text("next"));
+    line("next", &text("ends_when"));
     line("fallback", &text("fallback"));
 }
 
@@ -201,7 +201,8 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             "reason": b.reason,
             "owner": b.owner,
             "route": k.map(|k| k.route.clone()).unwrap_or_default(),
-            "next": k.map_or_else(|| format!("bosun blockers show {}", b.id), |k| k.next_for(b.id, &b.subject)),
+            "ends_when": k.map_or_else(|| format!("look at blocker {}", b.id), |k| k.next_for(b.id, &b.subject)),
+            "next": b.resolved_at.is_none().then(|| bosun_control::views::blocker_next(b)).into_iter().collect::<Vec<_>>(),
             "fallback": k.map(|k| k.fallback.clone()).unwrap_or_default(),
             "filed_by": b.filed_by,
             "op": b.op,
@@ -274,7 +275,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
                         },
                     ];
                     if board {
-                        v.extend([s("owner"), s("route"), s("next"), s("fallback")]);
+                        v.extend([s("owner"), s("route"), s("ends_when"), s("fallback")]);
                     } else {
                         v.extend([
                             s("halts"),

@@ -117,6 +117,11 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
     } else {
         let view = ctl.consent(&op, now())?;
         print_op(&view).map_err(|e| other(format!("stdout: {e}")))?;
+        if let Some(v) = ctl.op_view(&op)? {
+            for n in &v.next {
+                outln!("next      {}", crate::next::command(n));
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -112,7 +112,7 @@ fn log_progress(p: Progress) {
             let took_ms = result.duration_ms;
             let (step, host) = (&result.step, &result.host);
             if result.status == StepStatus::Failed {
-                tracing::warn!(%jti, %step, %host, status, exit_code = ?result.exit_code, took_ms, "step ended");
+                tracing::warn!(%jti, %step, %host, status, exit_code = result.exit_code.unwrap_or(-1), took_ms, "step ended");
             } else {
                 tracing::info!(%jti, %step, %host, status, took_ms, "step ended");
             }

@@ -172,6 +172,17 @@ impl Printer {
                     bar.finish_and_clear();
                 }
                 self.line(&format!("■ {} {}: {}", r.jti, r.state, r.detail));
+                // A run that waits for a human (a report, an unknown
+                // outcome): `ops show` lists exactly what to report.
+                if matches!(
+                    r.state,
+                    bosun_model::OpState::NeedsAttention | bosun_model::OpState::Running
+                ) {
+                    let show = bosun_api::NextAction::ShowOp {
+                        op: r.jti.to_string(),
+                    };
+                    self.line(&format!("  next: {}", crate::next::command(&show)));
+                }
             }
             Progress::Warning(w) => match &self.bar {
                 Some(bar) => bar.suspend(|| errln!("warning: {w}")),
@@ -197,8 +208,7 @@ fn checkpoint_quietly(ctx: &Ctx) {
         let ctl = ctx.control()?;
         let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
         match ledger::checkpoint(&ctl, &signer) {
-            Ok(_)
-            | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Conflict(_))) => {
+            Ok(_) | Err(bosun_control::ControlError::Store(bosun_store::StoreError::Stale(_))) => {
                 Ok(())
             }
             Err(e) => Err(e),
