@@ -197,3 +197,28 @@ pub fn wait_for(p: &Path, secs: u64) -> bool {
     }
     false
 }
+
+/// Submits `runbook` on `target` as `who` with `params`: intake's JSON answer.
+pub fn submit(
+    lab: &Lab,
+    who: &str,
+    runbook: &str,
+    target: &str,
+    params: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["submit", runbook, "--as", who, "--json", "--target", target];
+    for p in params {
+        args.extend(["--param", p]);
+    }
+    lab.json(&args)
+}
+
+/// The `jti` of a JSON answer.
+pub fn jti(v: &serde_json::Value) -> String {
+    v["jti"].as_str().unwrap().to_string()
+}
+
+/// `ops show --json` of op `jti`.
+pub fn show(lab: &Lab, jti: &str) -> serde_json::Value {
+    lab.json(&["ops", "show", jti, "--json"])
+}
