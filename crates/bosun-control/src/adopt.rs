@@ -8,6 +8,7 @@
 //! counts. Bootstrap: while nothing is adopted, one operator listed in the
 //! proposed registry adopts the initial set alone.
 
+use bosun_api::Check;
 use bosun_model::{Digest, Jti, KeyId, Verdict, canonical_json};
 use bosun_store::{NewApproval, Proposal, ProposalItem};
 use bosun_workspace::governed::{
@@ -248,21 +249,21 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<AdoptOutcome, Rejected>> {
-        let rej = |check: &str, m: String, j: Option<String>| reject(check, m, j);
+        let rej = |check: Check, m: String, j: Option<String>| reject(check, m, j);
         // Peek at the proposal id to find the judges.
         let peek: Option<bosun_model::ApprovalClaims> = bosun_sign::decode(envelope)
             .ok()
             .and_then(|u| u.claims().ok());
         let Some(peek) = peek else {
             return Ok(Err(rej(
-                "format",
+                Check::Format,
                 "not a readable approval envelope".into(),
                 None,
             )));
         };
         let Some(p) = self.store.proposal(&peek.op)? else {
             return Ok(Err(rej(
-                "proposal",
+                Check::Proposal,
                 format!("no proposal `{}`", peek.op),
                 None,
             )));
@@ -270,7 +271,7 @@ impl Control {
         let jti = Some(p.id.to_string());
         if p.state != "open" {
             return Ok(Err(rej(
-                "state",
+                Check::State,
                 format!("proposal `{}` is {}", p.id, p.state),
                 jti,
             )));
@@ -287,21 +288,21 @@ impl Control {
         };
         if !role.is_human() {
             return Ok(Err(rej(
-                "approver_role",
+                Check::ApproverRole,
                 format!("`{}` is an {role}: agents never approve adoptions", c.iss),
                 jti,
             )));
         }
         if c.verdict != Verdict::Approve {
             return Ok(Err(rej(
-                "verdict",
+                Check::Verdict,
                 "an adoption is approved or left to lapse; a newer proposal supersedes it".into(),
                 jti,
             )));
         }
         if c.plan_digest != p.digest {
             return Ok(Err(rej(
-                "plan_digest",
+                Check::PlanDigest,
                 format!(
                     "the approval is for {}, the proposal is {}",
                     c.plan_digest.short(),
@@ -334,7 +335,7 @@ impl Control {
             Ok(()) => {}
             Err(bosun_store::StoreError::ApprovalReplay(j)) => {
                 return Ok(Err(rej(
-                    "replay",
+                    Check::Replay,
                     format!("approval `{j}` was already recorded"),
                     jti,
                 )));

@@ -3,6 +3,7 @@
 //! own op, an approval binds to the op's plan digest and expires, and M
 //! approvals means M distinct identities. A refused approval is recorded.
 
+use bosun_api::Check;
 use bosun_model::claims::APPROVAL_TYP;
 use bosun_model::{ApprovalClaims, Digest, Jti, OpState, Outcome, Verdict};
 use bosun_policy::{ApprovalRecord, tally};
@@ -33,21 +34,21 @@ pub(crate) fn verify_signed<T: serde::de::DeserializeOwned>(
     envelope: &str,
     typ: &str,
 ) -> std::result::Result<(T, bosun_model::Role, String), Rejected> {
-    let u = bosun_sign::decode(envelope).map_err(|e| reject("format", e.to_string(), None))?;
+    let u = bosun_sign::decode(envelope).map_err(|e| reject(Check::Format, e.to_string(), None))?;
     let kid = u.kid().unwrap_or_default().to_string();
     let entry = bosun_model::KeyId::parse(&kid)
         .ok()
         .and_then(|k| keys.get(&k));
     let Some(entry) = entry else {
         return Err(reject(
-            "unknown_key",
+            Check::UnknownKey,
             format!("key `{kid}` is not in the adopted key registry"),
             None,
         ));
     };
     if u.header().typ.as_deref() != Some(typ) {
         return Err(reject(
-            "type",
+            Check::Type,
             format!(
                 "envelope type is `{}`, not `{typ}`",
                 u.header().typ.as_deref().unwrap_or("(none)")
@@ -57,16 +58,16 @@ pub(crate) fn verify_signed<T: serde::de::DeserializeOwned>(
     }
     let Some(public) = entry.public.as_ref() else {
         return Err(reject(
-            "unknown_key",
+            Check::UnknownKey,
             format!("key `{kid}` has no usable public key"),
             None,
         ));
     };
     u.verify(public)
-        .map_err(|e| reject("signature", e.to_string(), None))?;
+        .map_err(|e| reject(Check::Signature, e.to_string(), None))?;
     let c: T = u
         .claims()
-        .map_err(|e| reject("claims", e.to_string(), None))?;
+        .map_err(|e| reject(Check::Claims, e.to_string(), None))?;
     Ok((c, entry.role, kid))
 }
 
@@ -220,11 +221,15 @@ impl Control {
         };
         let jti = Some(c.op.to_string());
         let Some(op) = self.store.op(&c.op)? else {
-            return Ok(Err(reject("op", format!("no op with jti `{}`", c.op), jti)));
+            return Ok(Err(reject(
+                Check::Op,
+                format!("no op with jti `{}`", c.op),
+                jti,
+            )));
         };
         if op.summary.state != OpState::PendingApproval {
             return Ok(Err(reject(
-                "state",
+                Check::State,
                 format!(
                     "op `{}` is {}, not pending approval",
                     c.op, op.summary.state
@@ -234,14 +239,14 @@ impl Control {
         }
         if !role.is_human() {
             return Ok(Err(reject(
-                "approver_role",
+                Check::ApproverRole,
                 format!("`{}` is an {role}: agents never approve or deny ops", c.iss),
                 jti,
             )));
         }
         if c.iss == op.claims.iss {
             return Ok(Err(reject(
-                "self_approval",
+                Check::SelfApproval,
                 format!(
                     "`{}` submitted this op: nobody approves their own op",
                     c.iss
@@ -252,7 +257,7 @@ impl Control {
         let plan_digest = op.plan.digest();
         if c.plan_digest != plan_digest {
             return Ok(Err(reject(
-                "plan_digest",
+                Check::PlanDigest,
                 format!(
                     "the approval is for plan {}, the op's plan is {}: an approval binds to the exact plan",
                     c.plan_digest.short(),
@@ -263,14 +268,14 @@ impl Control {
         }
         let Outcome::Approvals(req) = &op.decision.outcome else {
             return Ok(Err(reject(
-                "state",
+                Check::State,
                 "the op's decision does not call for approvals",
                 jti,
             )));
         };
         if c.verdict == Verdict::Approve && !req.roles.contains(&role) {
             return Ok(Err(reject(
-                "approver_role",
+                Check::ApproverRole,
                 format!(
                     "`{}` is an {role}; this op needs approvals from: {}",
                     c.iss,
@@ -313,14 +318,14 @@ impl Control {
             Ok(()) => {}
             Err(StoreError::ApprovalReplay(j)) => {
                 return Ok(Err(reject(
-                    "replay",
+                    Check::Replay,
                     format!("approval `{j}` was already recorded"),
                     jti,
                 )));
             }
             Err(StoreError::WrongState { state, .. }) => {
                 return Ok(Err(reject(
-                    "state",
+                    Check::State,
                     format!("op `{}` is {state}, not pending approval", c.op),
                     jti,
                 )));

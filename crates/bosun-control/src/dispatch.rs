@@ -5,6 +5,7 @@
 //! an edited plan row, a host moved in the inventory after approval, or
 //! approvals given long ago each stop the op with a named check.
 
+use bosun_api::Check;
 use bosun_model::{Digest, Outcome, Plan};
 use bosun_policy::tally;
 use bosun_store::OpRecord;
@@ -15,7 +16,7 @@ use bosun_workspace::Inventory;
 pub struct Refusal {
     /// The check that failed: `plan_digest`, `inventory`, `expired` or
     /// `approvals_lapsed`.
-    pub check: &'static str,
+    pub check: Check,
     /// What it found, in words.
     pub message: String,
 }
@@ -40,7 +41,7 @@ pub fn digest_matches(plan: &Plan, signed: &Digest) -> Result<Digest, Refusal> {
         return Ok(digest);
     }
     Err(Refusal {
-        check: "plan_digest",
+        check: Check::PlanDigest,
         message: format!(
             "the stored plan's digest is {}, but the op was signed for {}: the plan was changed after it was signed, and nothing of it runs",
             digest.short(),
@@ -54,7 +55,7 @@ pub fn digest_matches(plan: &Plan, signed: &Digest) -> Result<Digest, Refusal> {
 /// wake) the plan recorded.
 pub fn check_hosts(plan: &Plan, inventory: &Inventory) -> Result<(), Refusal> {
     let refuse = |message: String| Refusal {
-        check: "inventory",
+        check: Check::Inventory,
         message: format!("{message}: plan the op again and have it approved again"),
     };
     let mut seen = std::collections::BTreeSet::new();
@@ -94,7 +95,7 @@ pub fn check_expiry(op: &OpRecord, now: i64) -> Result<(), Refusal> {
         return Ok(());
     }
     Err(Refusal {
-        check: "expired",
+        check: Check::Expired,
         message: format!(
             "the op expired at {} before it could start: submit it again",
             op.claims.exp
@@ -121,7 +122,7 @@ pub fn check_approvals(
         return Ok(());
     }
     Err(Refusal {
-        check: "approvals_lapsed",
+        check: Check::ApprovalsLapsed,
         message: format!(
             "{} of the {} approval(s) it needs are still valid (approval_validity is {validity_secs} s): it waits for fresh approvals",
             t.valid.len(),

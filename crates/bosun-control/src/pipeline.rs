@@ -17,6 +17,7 @@
 //! stays increasing. Nothing is lost on a full pipeline:
 //! [`Pipeline::submit`] waits for room.
 
+use bosun_api::Check;
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -254,7 +255,7 @@ fn commit_loop(ctl: &Control, gov: &Governed, rx: &Receiver<Ready>) -> Stats {
                 let msg = format!("the store failed; nothing of this op was written: {e}");
                 stats.store_error.get_or_insert_with(|| e.to_string());
                 for done in dones {
-                    answer(done, Err(reject("store", msg.clone(), None)));
+                    answer(done, Err(reject(Check::Store, msg.clone(), None)));
                 }
             }
         }

@@ -4,6 +4,7 @@
 //! an identity the step's actor allows (agents never report `human` steps).
 //! Recording it puts the op back on the queue, so the controller resumes.
 
+use bosun_api::Check;
 use bosun_model::claims::STEP_REPORT_TYP;
 use bosun_model::{Actor, Jti, KeyId, Name, OpState, ReportStatus, StepReportClaims};
 use bosun_sign::Sign;
@@ -89,7 +90,11 @@ impl Control {
             };
         let jti = Some(c.op.to_string());
         let Some(op) = self.store.op(&c.op)? else {
-            return Ok(Err(reject("op", format!("no op with jti `{}`", c.op), jti)));
+            return Ok(Err(reject(
+                Check::Op,
+                format!("no op with jti `{}`", c.op),
+                jti,
+            )));
         };
         // A running op waits for reports of its human steps; an op that
         // needs attention waits for a human to say how each step whose
@@ -102,7 +107,7 @@ impl Control {
         };
         if op.summary.state != OpState::Running && !resolving {
             return Ok(Err(reject(
-                "state",
+                Check::State,
                 format!(
                     "op `{}` is {}: only a running op (at a human step) or one that needs attention takes step reports",
                     c.op, op.summary.state
@@ -132,7 +137,7 @@ impl Control {
                 .map(|r| format!("{} on {}", r.step, r.host))
                 .collect();
             return Ok(Err(reject(
-                "step",
+                Check::Step,
                 format!(
                     "step `{}`{} is not waiting for a report; waiting: {}",
                     c.step,
@@ -157,7 +162,7 @@ impl Control {
         };
         if !allowed {
             return Ok(Err(reject(
-                "reporter_role",
+                Check::ReporterRole,
                 format!(
                     "`{}` is an {role}; step `{}` is a {} step: only a human reports it",
                     c.iss,
@@ -205,7 +210,7 @@ impl Control {
             let data = serde_json::json!({"by": c.iss, "role": role, "status": c.status, "host": ps.host, "report": c.jti});
             match self.store.report_step(&c.op, &result, &data) {
                 Ok(()) => hosts.push(ps.host.to_string()),
-                Err(StoreError::Conflict(m)) => return Ok(Err(reject("step", m, jti))),
+                Err(StoreError::Conflict(m)) => return Ok(Err(reject(Check::Step, m, jti))),
                 Err(e) => return Err(e.into()),
             }
         }

@@ -11,6 +11,7 @@
 //! act is idempotent or bound to the state it changes (a resume names the
 //! halt it lifts), so a replayed statement cannot undo a later decision.
 
+use bosun_api::Check;
 use bosun_model::claims::STATEMENT_TYP;
 use bosun_model::{Act, KeyId, Role, StatementClaims};
 use bosun_sign::Sign;
@@ -146,7 +147,7 @@ impl Control {
         let jti = Some(c.jti.to_string());
         if c.exp.saturating_sub(c.iat) > MAX_STATEMENT_SECS {
             return Err(reject(
-                "lifetime",
+                Check::Lifetime,
                 format!(
                     "a statement lives at most {MAX_STATEMENT_SECS} s; this one {} s",
                     c.exp.saturating_sub(c.iat)
@@ -157,7 +158,7 @@ impl Control {
         let verb = c.act.verb();
         if !gov.policy.may(role, verb) {
             return Err(reject(
-                "role",
+                Check::Role,
                 format!(
                     "`{}` is an {role}, and the policy lets no {role} {verb} (keeper.toml [statements])",
                     c.iss
@@ -177,16 +178,16 @@ impl Control {
     ) -> Result<std::result::Result<Applied, Rejected>> {
         let by = c.iss.clone();
         let jti = Some(c.jti.to_string());
-        let refuse = |check: &str, m: String| Ok(Err(reject(check, m, jti.clone())));
+        let refuse = |check: Check, m: String| Ok(Err(reject(check, m, jti.clone())));
         let effect = match c.act {
             Act::Halt { why } => Effect::Halted {
                 in_flight: crate::controller::halt(self, &why, by.as_str())?,
             },
             Act::Resume { since } => match self.store.halt()? {
-                None => return refuse("state", "the fleet is not halted".into()),
+                None => return refuse(Check::State, "the fleet is not halted".into()),
                 Some(h) if h.since != since => {
                     return refuse(
-                        "state",
+                        Check::State,
                         format!(
                             "the statement lifts the halt of {since}, but the halt in force is of {} (by {}: {})",
                             h.since, h.by, h.why
@@ -219,26 +220,26 @@ impl Control {
             },
             Act::BlockerResolve { id, how } => {
                 if self.store.blocker(id)?.is_none() {
-                    return refuse("blocker", format!("no blocker {id}"));
+                    return refuse(Check::Blocker, format!("no blocker {id}"));
                 }
                 match self.store.resolve_blocker(id, by.as_str(), &how, now) {
                     Ok(()) => Effect::Done,
                     Err(StoreError::Conflict(m) | StoreError::NotFound(m)) => {
-                        return refuse("state", m);
+                        return refuse(Check::State, m);
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
             Act::BlockerSnooze { id, until } => {
                 if self.store.blocker(id)?.is_none() {
-                    return refuse("blocker", format!("no blocker {id}"));
+                    return refuse(Check::Blocker, format!("no blocker {id}"));
                 }
                 self.store.snooze_blocker(id, until, by.as_str(), now)?;
                 Effect::Done
             }
             Act::Snooze { op, until } => {
                 if self.store.op(&op)?.is_none() {
-                    return refuse("op", format!("no op with jti `{op}`"));
+                    return refuse(Check::Op, format!("no op with jti `{op}`"));
                 }
                 // Every wait of the op: its approval and its human steps.
                 let prefix = format!("op:{op}:");

@@ -4,6 +4,7 @@
 //! the op) and `start_run`, which takes the target locks. Only an op that
 //! passes all of them reaches [`super::run`]'s scheduler.
 
+use bosun_api::Check;
 use bosun_model::{Jti, OpState};
 use bosun_store::{Delivery, Lease, OpRecord, RunStart, StepResult};
 
@@ -139,7 +140,7 @@ impl Run<'_> {
             && let Err(message) = c.ctl.adopted_ssh_configs(hosts)?
         {
             refusal = Some(crate::dispatch::Refusal {
-                check: "inventory",
+                check: Check::Inventory,
                 message,
             });
         }

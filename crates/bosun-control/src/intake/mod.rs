@@ -16,6 +16,7 @@
 //! submitters race. Every refusal names its check and is recorded.
 //! [`Control::intake`] is the two in a row.
 
+use bosun_api::Check;
 use std::collections::BTreeSet;
 
 use bosun_model::claims::OP_TYP;
@@ -60,16 +61,10 @@ pub struct Accepted {
 /// reports refusals by [`bosun_api::Check`].
 pub use bosun_api::Rejection as Rejected;
 
-/// A refusal by the check named `check` (one of [`bosun_api::Check`]'s
-/// names; an unknown name is a bug, caught by the tests).
-pub(crate) fn reject(check: &str, message: impl Into<String>, jti: Option<String>) -> Rejected {
-    let named = bosun_api::Check::parse(check);
-    debug_assert!(
-        named != bosun_api::Check::Other,
-        "`{check}` is not a bosun_api::Check"
-    );
+/// A refusal by `check`.
+pub(crate) fn reject(check: Check, message: impl Into<String>, jti: Option<String>) -> Rejected {
     Rejected {
-        check: named,
+        check,
         message: message.into(),
         jti,
     }
@@ -97,7 +92,7 @@ fn check_bounds(
     let jti = || jti.map(str::to_string);
     if c.iat < 0 {
         return Err(reject(
-            "iat",
+            Check::Iat,
             format!("the op says it was issued at {}, before 1970", c.iat),
             jti(),
         ));
@@ -105,7 +100,7 @@ fn check_bounds(
     // A minute of clock skew, as for `iat` in the future.
     if c.iat < created.saturating_sub(MAX_SKEW_SECS) {
         return Err(reject(
-            "iat",
+            Check::Iat,
             format!(
                 "the op says it was issued at {}, before this workspace's ledger began ({created})",
                 c.iat
@@ -117,7 +112,7 @@ fn check_bounds(
     let lifetime = c.exp.saturating_sub(c.iat);
     if lifetime > max {
         return Err(reject(
-            "lifetime",
+            Check::Lifetime,
             format!(
                 "the op lives {lifetime} s (exp − iat), over the {max} s that policy/keeper.toml's max_op_lifetime allows a {role}: sign it with a shorter expiry"
             ),
@@ -126,7 +121,7 @@ fn check_bounds(
     }
     if i64::try_from(c.seq).is_err() {
         return Err(reject(
-            "seq",
+            Check::Seq,
             format!("seq {} is above 2^63 − 1, the largest a store holds", c.seq),
             jti(),
         ));
@@ -149,21 +144,21 @@ pub(crate) fn check_envelope(
     let kid = kid.unwrap_or("");
     if c.iss.as_str() != kid {
         return Err(reject(
-            "issuer",
+            Check::Issuer,
             format!("iss `{}` is not the signing key `{kid}`", c.iss),
             jti,
         ));
     }
     if now >= c.exp {
         return Err(reject(
-            "expired",
+            Check::Expired,
             format!("the {what} expired at {} (now {now})", c.exp),
             jti,
         ));
     }
     if c.iat > now + MAX_SKEW_SECS {
         return Err(reject(
-            "not_yet_valid",
+            Check::NotYetValid,
             format!(
                 "the {what} was issued at {}, in the future (now {now})",
                 c.iat
@@ -173,7 +168,7 @@ pub(crate) fn check_envelope(
     }
     if c.ws != ws {
         return Err(reject(
-            "workspace",
+            Check::Workspace,
             format!("the {what} is for workspace `{}`, this is `{ws}`", c.ws),
             jti,
         ));
@@ -192,7 +187,7 @@ fn later_failure(e: &bosun_store::StoreError) -> Rejected {
         cause = c.source();
     }
     reject(
-        "store",
+        Check::Store,
         format!(
             "the store failed while this op was decided again; nothing of it was written ({why}); submit it again"
         ),
@@ -311,9 +306,9 @@ impl Control {
                 .map(|env| {
                     let u = bosun_sign::decode(env).map_err(|e| {
                         let check = if matches!(e, bosun_sign::SignError::TooLarge { .. }) {
-                            "size"
+                            Check::Size
                         } else {
-                            "format"
+                            Check::Format
                         };
                         reject(check, e.to_string(), None)
                     })?;
@@ -324,14 +319,14 @@ impl Control {
                         .and_then(|e| e.public.as_ref().map(|p| (p, e.role)));
                     let Some((public, role)) = entry else {
                         return Err(reject(
-                            "unknown_key",
+                            Check::UnknownKey,
                             format!("key `{kid}` is not in the adopted key registry"),
                             None,
                         ));
                     };
                     if u.header().typ.as_deref() != Some(OP_TYP) {
                         return Err(reject(
-                            "type",
+                            Check::Type,
                             format!(
                                 "envelope type is `{}`, not `{OP_TYP}`",
                                 u.header().typ.as_deref().unwrap_or("(none)")
@@ -356,7 +351,7 @@ impl Control {
                 if let Ok((u, p, _)) = d
                     && let Err(e) = u.verify(p)
                 {
-                    *d = Err(reject("signature", e.to_string(), None));
+                    *d = Err(reject(Check::Signature, e.to_string(), None));
                 }
             }
         }
@@ -448,7 +443,7 @@ impl Control {
                     .map(|(op, (i, _))| {
                         let c = &op.claims;
                         let rej = reject(
-                            "budget",
+                            Check::Budget,
                             format!(
                                 "{}'s budget usage kept changing while the op was decided ({BUDGET_ROUNDS} times); submit it again",
                                 c.iss
@@ -520,8 +515,8 @@ impl Control {
                     }
                     Err(conflict) => Err(reject(
                         match conflict {
-                            SubmitConflict::SeqNotAbove { .. } => "seq",
-                            _ => "replay",
+                            SubmitConflict::SeqNotAbove { .. } => Check::Seq,
+                            _ => Check::Replay,
                         },
                         conflict.to_string(),
                         Some(op.claims.jti.to_string()),
@@ -544,7 +539,7 @@ impl Control {
         }
         Ok(out
             .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(reject("store", "no answer for this op", None))))
+            .map(|r| r.unwrap_or_else(|| Err(reject(Check::Store, "no answer for this op", None))))
             .collect())
     }
 
@@ -579,7 +574,7 @@ impl Control {
     ) -> std::result::Result<Checked, Rejected> {
         let claims: OpClaims = u
             .claims()
-            .map_err(|e| reject("claims", e.to_string(), None))?;
+            .map_err(|e| reject(Check::Claims, e.to_string(), None))?;
         let jti = Some(claims.jti.to_string());
         check_envelope(
             "op",
@@ -597,10 +592,10 @@ impl Control {
         let created = self.created_at().unwrap_or(0);
         check_bounds(gov, role, &claims, created, jti.as_deref())?;
         if claims.targets.is_empty() {
-            return Err(reject("targets", "the op names no target host", jti));
+            return Err(reject(Check::Targets, "the op names no target host", jti));
         }
         let hosts = client::resolve_targets(gov, &claims.targets)
-            .map_err(|e| reject("targets", e.to_string(), jti.clone()))?;
+            .map_err(|e| reject(Check::Targets, e.to_string(), jti.clone()))?;
         let scope = gov
             .keys
             .get(&claims.iss)
@@ -611,7 +606,7 @@ impl Control {
             .find(|h| !bosun_workspace::scope_allows(&scope, h))
         {
             return Err(reject(
-                "scope",
+                Check::Scope,
                 format!(
                     "host `{}` is outside {}'s scope ({})",
                     h.name,
@@ -628,7 +623,7 @@ impl Control {
             .find(|h| h.infra && !h.runbooks.iter().any(|r| r == claims.runbook.as_str()))
         {
             return Err(reject(
-                "scope",
+                Check::Scope,
                 format!(
                     "infra host `{}` has not opted in to runbook `{}`: list it in the host's `runbooks` in fleet/hosts.toml",
                     h.name, claims.runbook
@@ -638,7 +633,7 @@ impl Control {
         }
         let Some(rb) = gov.runbooks.get(claims.runbook.as_str()) else {
             return Err(reject(
-                "runbook",
+                Check::Runbook,
                 format!("unknown runbook `{}`", claims.runbook),
                 jti,
             ));
@@ -648,7 +643,7 @@ impl Control {
                 // Checks are ops: only an adopted runbook's checks run.
                 if !rb.adopted {
                     return Err(reject(
-                        "runbook",
+                        Check::Runbook,
                         format!(
                             "runbook `{}` is not adopted (or differs from its adopted version): only an adopted runbook's checks run",
                             claims.runbook
@@ -658,18 +653,22 @@ impl Control {
                 }
                 bosun_runbook::plan(&rb.runbook, &hosts, &claims.params)
                     .and_then(bosun_runbook::check_plan)
-                    .map_err(|e| reject("plan", e.to_string(), jti.clone()))?
+                    .map_err(|e| reject(Check::Plan, e.to_string(), jti.clone()))?
             }
             None => bosun_runbook::plan(&rb.runbook, &hosts, &claims.params)
-                .map_err(|e| reject("plan", e.to_string(), jti.clone()))?,
+                .map_err(|e| reject(Check::Plan, e.to_string(), jti.clone()))?,
             Some(_) if claims.check => {
-                return Err(reject("rollout", "a rollout op is never a check op", jti));
+                return Err(reject(
+                    Check::Rollout,
+                    "a rollout op is never a check op",
+                    jti,
+                ));
             }
             Some(r) => {
                 let p = self.rollout_plan(gov, &claims, r, &hosts)?;
                 if p.runbook != claims.runbook || p.params != claims.params {
                     return Err(reject(
-                        "rollout",
+                        Check::Rollout,
                         format!(
                             "a {} op of rollout `{}` runs `{}` with its params, not `{}`",
                             r.action.as_str(),
@@ -686,7 +685,7 @@ impl Control {
         let fresh = plan.digest();
         if fresh != claims.plan_digest {
             return Err(reject(
-                "plan_digest",
+                Check::PlanDigest,
                 format!(
                     "the op was signed for plan {} but the plan now is {}: re-plan and sign again",
                     claims.plan_digest.short(),

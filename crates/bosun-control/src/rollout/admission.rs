@@ -3,6 +3,7 @@
 //! intake's [`RolloutAdmission`] hook (re-planning an op from the frozen
 //! definition), so intake never imports this module.
 
+use bosun_api::Check;
 use bosun_fleet::rollout::Rollout;
 use bosun_model::{Host, OpClaims, Plan, RolloutAction, RolloutRef};
 
@@ -98,9 +99,9 @@ impl RolloutAdmission for Control {
         let jti = || Some(claims.jti.to_string());
         let def = self
             .rollout_for_intake(claims)
-            .map_err(|e| reject("rollout", e, jti()))?
-            .ok_or_else(|| reject("rollout", "no rollout", jti()))?;
-        plan_for(gov, &def, r, hosts).map_err(|e| reject("plan", e.to_string(), jti()))
+            .map_err(|e| reject(Check::Rollout, e, jti()))?
+            .ok_or_else(|| reject(Check::Rollout, "no rollout", jti()))?;
+        plan_for(gov, &def, r, hosts).map_err(|e| reject(Check::Plan, e.to_string(), jti()))
     }
 }
 
