@@ -88,10 +88,10 @@ fn render() -> String {
          Generated from the `bosun-api` crate's schemas by \
          `BOSUN_BLESS=1 cargo test -p bosun-api --test json_doc`; do not edit by hand.\n\n\
          The read verbs `status`, `ops list`, `ops show`, `hosts status`, `rollout \
-         status` and `blockers show` print these views (or lists of them) with \
-         `--json`, and the HTTP API to come will send them; the other verbs' JSON \
-         (`blockers list`, `rollout list`, `ledger …`) is objects with the same \
-         conventions, moving onto views next. Times are RFC 3339 strings; absent \
+         status`, `rollout list`, `blockers show` and `ledger checkpoints` print \
+         these views (or lists of them) with `--json`, and the HTTP API to come \
+         will send them; the other verbs' JSON (`blockers list`, `ledger verify`, \
+         `ledger prove`, …) is objects with the same conventions. Times are RFC 3339 strings; absent \
          values are left out or `null`, never `0` or `\"-\"`. A refusal (exit code 3) is \
          a `Rejection`; what can be done next is a list of `NextAction`s, tagged by \
          `action`.\n",

@@ -213,18 +213,24 @@ impl Control {
     pub fn ledger_status(&self) -> Result<LedgerStatusView> {
         Ok(LedgerStatusView {
             size: self.store.ledger_size()?,
-            checkpoint: self.store.checkpoints()?.pop().map(|c| CheckpointView {
-                size: c.size,
-                root: hex(&c.root),
-                at: at(c.at),
-                note: c.note,
-            }),
+            checkpoint: self.checkpoint_views()?.pop(),
         })
     }
-}
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    /// The signed checkpoints, oldest first.
+    pub fn checkpoint_views(&self) -> Result<Vec<CheckpointView>> {
+        Ok(self
+            .store
+            .checkpoints()?
+            .into_iter()
+            .map(|c| CheckpointView {
+                size: c.size,
+                root: crate::ledger::b64(&c.root),
+                at: at(c.at),
+                note: c.note,
+            })
+            .collect())
+    }
 }
 
 /// An op as a line.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub struct CheckpointView {
     /// How many entries it covers.
     pub size: u64,
-    /// The Merkle root, hex.
+    /// The Merkle root, base64 (as the signed note writes it).
     pub root: String,
     /// When it was signed.
     pub at: Timestamp,

@@ -10,7 +10,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Ctx, other};
-use crate::output::{local, time};
+use crate::output::local;
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum LedgerCmd {
@@ -221,16 +221,12 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
         }
         LedgerCmd::Checkpoints { json: js } => {
             let ctl = ctx.control()?;
-            let cps = ctl.checkpoints()?;
+            let cps = ctl.checkpoint_views()?;
             if js {
-                let v: Vec<serde_json::Value> = cps
-                    .iter()
-                    .map(|c| json!({"size": c.size, "at": time(c.at), "note": c.note}))
-                    .collect();
-                outln!("{}", serde_json::Value::Array(v));
+                outln!("{}", serde_json::to_string(&cps).unwrap_or_default());
             } else {
                 for c in &cps {
-                    outln!("{}  size {}", local(c.at), c.size);
+                    outln!("{}  size {}", local(c.at.as_second()), c.size);
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -11,7 +11,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{key_id, other, statement};
-use crate::output::{Listing, json_times, table, time};
+use crate::output::{Listing, table};
 
 /// The long help of `bosun rollout`: enough to run one without being told.
 pub const ROLLOUT_HELP: &str = "Roll a change out canary first, wave by wave.
@@ -231,31 +231,6 @@ fn wave_name(st: &bosun_control::rollout::Status, i: u32) -> &str {
         .map_or("?", |w| w.0.as_str())
 }
 
-/// One run of a rollout as JSON: its op's fields and its status's
-/// (`status` and, by status, `state`, `finished_at` or `why`), times RFC
-/// 3339.
-fn run_json(
-    st: &bosun_control::rollout::Status,
-    r: &bosun_control::rollout::RunRef,
-    s: &bosun_control::rollout::RunStatus,
-) -> serde_json::Value {
-    let mut o = json!({
-        "action": r.action.as_str(),
-        "wave": r.wave,
-        "wave_name": wave_name(st, r.wave),
-        "op": r.op,
-        "hosts": r.hosts,
-        "at": time(r.at),
-        "by": r.by,
-    });
-    if let (Some(o), Ok(serde_json::Value::Object(s))) =
-        (o.as_object_mut(), serde_json::to_value(s))
-    {
-        o.extend(s);
-    }
-    json_times(o, &["finished_at"])
-}
-
 /// Runs `bosun rollout …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode> {
     let signer = |who: &str| -> Result<(bosun_sign::Signer, KeyId)> {
@@ -347,8 +322,8 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
                     last.map_or("-".into(), |(r, _)| wave_name(&st, r.wave).to_string()),
                     last.map_or("-".into(), |(_, s)| status_words(s)),
                 ];
-                let json = json!({"id": st.id, "phase": st.phase, "last_run": last.map(|(r, s)| run_json(&st, r, s)), "summary": st.summary, "next": st.next});
-                list.push(cells, json);
+                let view = bosun_control::views::rollout_view(st.clone());
+                list.push(cells, serde_json::to_value(view).unwrap_or_default());
             }
             list.print(j);
             Ok(ExitCode::SUCCESS)
