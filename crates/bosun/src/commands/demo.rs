@@ -119,19 +119,7 @@ fn rollout(
     let params = BTreeMap::from([("version".to_string(), "2.5.1".to_string())]);
     for h in ["web-2", "web-1"] {
         let plan = client::plan(&gov, "pkg-upgrade", &[host(h)?], &params)?;
-        let (_, env) = ctl.sign_op(
-            &key(&claude)?,
-            &claude,
-            &plan,
-            ctl.next_seq(&claude)?,
-            now(),
-        )?;
-        let acc = ctl
-            .intake(&gov, &[env], now())?
-            .into_iter()
-            .next()
-            .ok_or_else(|| other("no result"))?
-            .map_err(|e| other(e.to_string()))?;
+        let acc = submit(ctl, &gov, &key(&claude)?, &claude, &plan)?;
         outln!(
             "claude submits pkg-upgrade 2.5.1 to {h} → {}{}",
             acc.state,
@@ -293,13 +281,7 @@ pub(crate) fn run() -> Result<()> {
 
     say("9. alice's own changing op: she cannot approve it herself; bob can");
     let plan2 = client::plan(&gov, "pkg-upgrade", &[host("web-2")?], &params)?;
-    let (_, env2) = ctl.sign_op(&key(&alice)?, &alice, &plan2, ctl.next_seq(&alice)?, now())?;
-    let acc2 = ctl
-        .intake(&gov, &[env2], now())?
-        .into_iter()
-        .next()
-        .ok_or_else(|| other("no result"))?
-        .map_err(|e| other(e.to_string()))?;
+    let acc2 = submit(&ctl, &gov, &key(&alice)?, &alice, &plan2)?;
     outln!("alice submitted {} → {}", acc2.jti, acc2.state);
     let (_, self_ap) = ctl.sign_approval(
         &key(&alice)?,
@@ -330,19 +312,7 @@ pub(crate) fn run() -> Result<()> {
 
     say("10. A read-only op from the agent runs alone");
     let plan3 = client::plan(&gov, "disk-usage", &targets, &BTreeMap::new())?;
-    let (_, env3) = ctl.sign_op(
-        &key(&claude)?,
-        &claude,
-        &plan3,
-        ctl.next_seq(&claude)?,
-        now(),
-    )?;
-    let acc3 = ctl
-        .intake(&gov, &[env3], now())?
-        .into_iter()
-        .next()
-        .ok_or_else(|| other("no result"))?
-        .map_err(|e| other(e.to_string()))?;
+    let acc3 = submit(&ctl, &gov, &key(&claude)?, &claude, &plan3)?;
     outln!(
         "submitted {} → {} ({})",
         acc3.jti,
@@ -372,19 +342,7 @@ pub(crate) fn run() -> Result<()> {
         outln!("bosun status: drift: {d}");
     }
     let plan4 = client::plan(&gov, "disk-usage", &[host("web-1")?], &BTreeMap::new())?;
-    let (_, env4) = ctl.sign_op(
-        &key(&claude)?,
-        &claude,
-        &plan4,
-        ctl.next_seq(&claude)?,
-        now(),
-    )?;
-    let acc4 = ctl
-        .intake(&gov, &[env4], now())?
-        .into_iter()
-        .next()
-        .ok_or_else(|| other("no result"))?
-        .map_err(|e| other(e.to_string()))?;
+    let acc4 = submit(&ctl, &gov, &key(&claude)?, &claude, &plan4)?;
     outln!(
         "the agent submits disk-usage on web-1: {} → {}",
         acc4.jti,
@@ -484,4 +442,21 @@ pub(crate) fn run() -> Result<()> {
         "\nDone. Try it yourself: bosun init lab && bosun -w lab key new you --role operator && bosun -w lab adopt --as you"
     );
     Ok(())
+}
+
+/// Signs `plan` as `who` and hands it to intake: the accepted op (a
+/// refusal is an error: the demo's ops are all well-formed).
+fn submit(
+    ctl: &Control,
+    gov: &bosun_control::Governed,
+    key: &bosun_sign::Signer,
+    who: &KeyId,
+    plan: &bosun_model::Plan,
+) -> Result<bosun_control::intake::Accepted> {
+    let (_, env) = ctl.sign_op(key, who, plan, ctl.next_seq(who)?, now())?;
+    ctl.intake(gov, &[env], now())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| other("no result"))?
+        .map_err(|e| other(e.to_string()))
 }
