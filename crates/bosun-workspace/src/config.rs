@@ -7,11 +7,34 @@ use serde::{Deserialize, Serialize};
 
 /// Where state lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase", tag = "kind", deny_unknown_fields)]
+#[serde(rename_all = "lowercase", tag = "kind", from = "StorageWire")]
 pub enum Storage {
     /// One SQLite file under `.bosun/`.
     #[default]
     Embedded,
+}
+
+/// `[storage]` as written: serde ignores unknown keys beside the tag of an
+/// internally tagged unit variant, so the table is read as a struct that
+/// refuses them (a misspelt key must not be dropped silently).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageWire {
+    kind: StorageKind,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum StorageKind {
+    Embedded,
+}
+
+impl From<StorageWire> for Storage {
+    fn from(w: StorageWire) -> Storage {
+        match w.kind {
+            StorageKind::Embedded => Storage::Embedded,
+        }
+    }
 }
 
 /// The validated `bosun.toml`.
@@ -258,6 +281,14 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!((e.line, e.path.as_str()), (2, "bosun.toml"));
+        // An unknown key beside the kind is refused with its line, not dropped.
+        let e = Config::parse(
+            "bosun.toml",
+            "name = \"lab\"\n[storage]\nkind = \"embedded\"\npath = \"/srv/db\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.to_string().contains("path"), "{e}");
         let e = Config::parse("bosun.toml", "name = \"a b\"\n").unwrap_err();
         assert_eq!(e.line, 1);
     }

@@ -289,3 +289,28 @@ fn base64_url_encode(b: &[u8]) -> String {
     }
     out
 }
+
+#[test]
+fn an_envelope_file_is_read_only_up_to_its_limit() {
+    // /dev/zero never ends: a submit that read the whole file before the
+    // size check would never return (or fill memory).
+    let lab = Lab::new();
+    let mut child = lab
+        .cmd(&["submit", "--envelope", "/dev/zero", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("submit --envelope /dev/zero kept reading");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["check"], "size", "{v}");
+}

@@ -60,8 +60,17 @@ fn submit(
                 .map_err(|e| other(format!("stdin: {e}")))?;
                 s
             } else {
-                std::fs::read_to_string(&path)
-                    .map_err(|e| other(format!("{}: {e}", path.display())))?
+                // Read at most one byte past the limit: intake refuses an
+                // oversized envelope (`size`) without this process holding
+                // the whole file (or reading a device forever).
+                let mut s = String::new();
+                std::fs::File::open(&path)
+                    .and_then(|f| {
+                        f.take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1)
+                            .read_to_string(&mut s)
+                    })
+                    .map_err(|e| other(format!("{}: {e}", path.display())))?;
+                s
             };
             text.trim().to_string()
         }
