@@ -158,6 +158,15 @@ fn idempotent_step_is_rerun_after_a_crash() {
         2,
         "the idempotent step ran again"
     );
+    // The summary counts the whole run, not only the pass after the restart.
+    let detail = lab.json(&["ops", "show", &jti, "--json"])["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        detail.starts_with("2 steps: 2 ran and succeeded (1 before the run was resumed)"),
+        "{detail}"
+    );
 }
 
 #[test]

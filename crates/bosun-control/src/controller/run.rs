@@ -484,8 +484,18 @@ impl<'c> Run<'c> {
                     store.set_host_version(h.as_str(), "(rolled back)", t)?;
                 }
             }
-            let (n, ran, skipped) = (self.op.plan.steps.len(), self.ran, self.skipped);
-            let detail = format!("{n} steps: {ran} ran and succeeded, {skipped} skipped");
+            // The whole run's count, a resumed run's earlier passes included.
+            let before = |s: StepStatus| self.done.values().filter(|r| r.status == s).count();
+            let earlier = before(StepStatus::Succeeded);
+            let (n, ran) = (self.op.plan.steps.len(), self.ran + earlier);
+            let skipped = self.skipped + before(StepStatus::Skipped);
+            let detail = if earlier > 0 {
+                format!(
+                    "{n} steps: {ran} ran and succeeded ({earlier} before the run was resumed), {skipped} skipped"
+                )
+            } else {
+                format!("{n} steps: {ran} ran and succeeded, {skipped} skipped")
+            };
             return end(OpState::Succeeded, detail);
         }
         let acct = self.acct;
