@@ -90,7 +90,7 @@ impl Control {
         }
         match kinds {
             Some(k) => Ok(holding(k, &active, plan)),
-            None => Ok(holding(&self.governed()?.blocker_kinds, &active, plan)),
+            None => Ok(holding(&self.blocker_kinds()?, &active, plan)),
         }
     }
 

@@ -306,6 +306,14 @@ impl Control {
         Ok(snap)
     }
 
+    /// The adopted blocker kinds, from the snapshot: no disk read (what
+    /// the read views and reminders need, where [`Control::governed`]
+    /// would also read every governed file for drift).
+    pub fn blocker_kinds(&self) -> Result<bosun_fleet::blockers::Kinds> {
+        let all = self.store.adopted_all()?;
+        Ok(self.snapshot(&all)?.blocker_kinds.clone())
+    }
+
     /// Loads what is in force, and how the files on disk differ from it.
     /// Fails when nothing was adopted yet. The adopted part is a snapshot
     /// parsed once per adoption; the disk is read on every call (drift,

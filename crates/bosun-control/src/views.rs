@@ -46,7 +46,8 @@ impl Control {
         if halt.is_some() {
             next.push(NextAction::Resume);
         }
-        if controller.is_none() && self.store.depth()? > 0 {
+        let queue_depth = self.store.depth()?;
+        if controller.is_none() && queue_depth > 0 {
             next.push(NextAction::StartController);
         }
         next.extend(pending.iter().map(|o| NextAction::Approve {
@@ -79,7 +80,7 @@ impl Control {
                 token: l.token,
                 expires_at: at(l.expires_at),
             }),
-            queue_depth: self.store.depth()?,
+            queue_depth,
             pending_approval: pending.iter().map(op_brief).collect(),
             needs_attention: attention.iter().map(op_brief).collect(),
             open_proposals: self
@@ -137,7 +138,7 @@ impl Control {
     /// The blockers (`all`: resolved ones too), newest first, each with
     /// what it halts and what ends it.
     pub fn blocker_views(&self, all: bool) -> Result<Vec<BlockerView>> {
-        let kinds = self.governed().ok().map(|g| g.blocker_kinds);
+        let kinds = self.blocker_kinds().ok();
         Ok(self
             .store
             .blockers(all)?
@@ -148,7 +149,7 @@ impl Control {
 
     /// One blocker; `None` when there is none with this id.
     pub fn blocker_view(&self, id: u64) -> Result<Option<BlockerView>> {
-        let kinds = self.governed().ok().map(|g| g.blocker_kinds);
+        let kinds = self.blocker_kinds().ok();
         Ok(self
             .store
             .blocker(id)?
@@ -241,13 +242,7 @@ pub fn op_brief(o: &OpSummary) -> OpBrief {
         runbook: o.runbook.clone(),
         targets: o.targets,
         state: o.state,
-        // The decision as `submit --json` words it.
-        decision: match o.decision.as_str() {
-            "approvals" => "pending_approval",
-            "deny" => "denied",
-            other => other,
-        }
-        .into(),
+        decision: crate::intake::decision_word_of(&o.decision).into(),
         created_at: at(o.created_at),
         updated_at: at(o.updated_at),
     }
@@ -381,10 +376,7 @@ pub fn op_view(r: &OpRecord) -> OpView {
 /// A rollout's status as a view.
 pub fn rollout_view(st: crate::rollout::Status) -> RolloutView {
     use crate::rollout::RunStatus;
-    let phase = serde_json::to_value(st.phase)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let phase = st.phase.as_str().to_string();
     RolloutView {
         id: st.id,
         phase,
@@ -452,11 +444,7 @@ pub fn blocker_view(b: BlockerRow, kinds: Option<&bosun_fleet::blockers::Kinds>)
     let kind = kinds.and_then(|k| k.kinds.iter().find(|k| k.name == b.kind));
     let resolved = b.resolved_at.is_some();
     let route = kind
-        .map(|k| {
-            k.next
-                .replace("{id}", &b.id.to_string())
-                .replace("{subject}", &b.subject)
-        })
+        .map(|k| k.next_for(b.id, &b.subject))
         .unwrap_or_default();
     let some = |s: String| (!s.is_empty()).then_some(s);
     BlockerView {

@@ -197,10 +197,16 @@ fn later_failure(e: &bosun_store::StoreError) -> Rejected {
 
 /// The decision as `submit --json` names it.
 pub fn decision_word(d: &Decision) -> &'static str {
-    match d.outcome {
-        Outcome::Auto => "auto",
-        Outcome::Approvals(_) => "pending_approval",
-        Outcome::Deny { .. } => "denied",
+    decision_word_of(d.outcome.kind())
+}
+
+/// [`decision_word`] of an outcome's stored kind (`auto`, `approvals`,
+/// `deny`): what an op list shows from its summary.
+pub fn decision_word_of(kind: &str) -> &str {
+    match kind {
+        "approvals" => "pending_approval",
+        "deny" => "denied",
+        other => other,
     }
 }
 

@@ -128,7 +128,7 @@ impl Control {
                 });
             }
         }
-        let kinds = self.governed().ok().map(|g| g.blocker_kinds);
+        let kinds = self.blocker_kinds().ok();
         for b in self.store.blockers(false)? {
             let k = kinds.as_ref().and_then(|k| k.get(&b.kind));
             out.push(Reminder {

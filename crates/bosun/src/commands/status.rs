@@ -87,7 +87,8 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
         outln!(
             "  {:<24} {}  adopted {}",
             a.subject,
-            a.digest.get(7..19).unwrap_or(&a.digest),
+            bosun_model::Digest::try_from(a.digest.clone())
+                .map_or_else(|_| a.digest.clone(), |d| d.short().to_string()),
             local(a.at.as_second())
         );
     }
