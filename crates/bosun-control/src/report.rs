@@ -26,6 +26,13 @@ pub struct ReportOutcome {
     pub hosts: Vec<String>,
     /// Pass or fail.
     pub status: ReportStatus,
+    /// The op needed attention and this report settled its last step
+    /// whose outcome was unknown: its run goes on at the controller's
+    /// next pass.
+    pub resumed: bool,
+    /// Steps of the op whose outcome is still unknown (`step on host`),
+    /// each waiting for a report before the run goes on.
+    pub still_unknown: Vec<String>,
 }
 
 impl Control {
@@ -214,11 +221,21 @@ impl Control {
                 Err(e) => return Err(e.into()),
             }
         }
+        let (mut resumed, mut still_unknown) = (false, Vec::new());
+        if resolving && let Some(now_op) = self.store.op(&c.op)? {
+            resumed = now_op.summary.state == OpState::Running;
+            still_unknown = (now_op.steps.iter())
+                .filter(|r| r.status == StepStatus::Unknown)
+                .map(|r| format!("{} on {}", r.step, r.host))
+                .collect();
+        }
         Ok(Ok(ReportOutcome {
             op: c.op,
             step: c.step.to_string(),
             hosts,
             status: c.status,
+            resumed,
+            still_unknown,
         }))
     }
 }

@@ -129,9 +129,10 @@ impl bosun_store::RunStore for SqliteStore {
             check_fence(tx, lease)?;
             let state = op_state(tx, jti)?;
             match state {
-                OpState::Running => {
-                    return Ok(RunStart::Started { steps: read_steps(tx, jti.as_str())? });
-                }
+                // A run under way (after a restart, or resumed once a
+                // human reported the steps whose outcome was unknown):
+                // its hosts are taken again below if they were let go.
+                OpState::Running => {}
                 OpState::Approved => {}
                 s if s.is_terminal() => return Ok(RunStart::AlreadyEnded(s)),
                 s => {
@@ -169,6 +170,9 @@ impl bosun_store::RunStore for SqliteStore {
                     params![host.as_str(), jti.as_str(), read_only],
                 )
                 .map_err(be)?;
+            }
+            if state == OpState::Running {
+                return Ok(RunStart::Started { steps: read_steps(tx, jti.as_str())? });
             }
             set_state(tx, jti, OpState::Running, None, now)?;
             event(tx, now, Some(jti.as_str()), "run.started", None, &serde_json::json!({"lease": lease.token}))?;
@@ -328,14 +332,35 @@ impl bosun_store::RunStore for SqliteStore {
                     .map_err(be)?;
                 }
                 event(tx, r.finished_at, Some(jti.as_str()), "step.reported", Some(&r.step), data)?;
-                return event(
+                event(
                     tx,
                     r.finished_at,
                     Some(jti.as_str()),
                     "blocker.resolved",
                     Some(&r.step),
                     &serde_json::json!({"kind": "unknown-outcome", "host": r.host, "released": still == 0}),
-                );
+                )?;
+                // The last unknown outcome of the op is known now: its run
+                // goes on at the controller's next pass (it takes its
+                // hosts again first).
+                let left: i64 = tx
+                    .query_row(
+                        "SELECT COUNT(*) FROM steps WHERE jti = ?1 AND status = 'unknown'",
+                        [jti.as_str()],
+                        |row| row.get(0),
+                    )
+                    .map_err(be)?;
+                if left == 0 {
+                    let detail = "resumed: every step whose outcome was unknown has been reported";
+                    set_state(tx, jti, OpState::Running, Some(detail), r.finished_at)?;
+                    tx.execute(
+                        "UPDATE queue SET acked = 0, delivered_token = NULL WHERE jti = ?1",
+                        [jti.as_str()],
+                    )
+                    .map_err(be)?;
+                    event(tx, r.finished_at, Some(jti.as_str()), "op.resumed", None, &serde_json::json!({"detail": detail}))?;
+                }
+                return Ok(());
             }
             tx.execute(
                 "UPDATE queue SET acked = 0, delivered_token = NULL WHERE jti = ?1",

@@ -7,7 +7,13 @@
 //!
 //! Two transports today, one file each: [`Local`] (a child process in the
 //! host's `root` directory) and [`Ssh`] (the system OpenSSH client,
-//! multiplexed). Both run a child process supervised by the same code
+//! multiplexed).
+//!
+//! A plan step carries a [`Record`]: its supervisor — the step shim
+//! (`shim`, the bosun binary re-executed) locally, a shell wrapper on a
+//! remote host — records where it runs that it started and how it ended
+//! (`record`), so that a controller that died meanwhile asks the host
+//! ([`Transport::probe`]) instead of guessing. Both run a child process supervised by the same code
 //! (`child`: pumping, timeout, killing, draining); a transport that is not
 //! a local process (an on-host agent, NATS) implements [`Transport`]
 //! directly and reuses [`scrub`] and the output cap. Which transport a
@@ -22,10 +28,14 @@ use bosun_model::Host;
 mod child;
 mod local;
 mod output;
+mod record;
+mod shim;
 mod ssh;
 
 pub use local::{Local, controller_host};
 pub use output::{KEEP_HEAD, KEEP_TAIL, scrub};
+pub use record::{Probe, Record, record_op};
+pub use shim::{SHIM_ARG, shim_main};
 pub use ssh::{Ssh, private_file};
 
 /// One step to run: a rendered command for one host.
@@ -42,6 +52,10 @@ pub struct Step<'a> {
     pub timeout: Duration,
     /// The workspace's `scrub` patterns: matches in the output become `***`.
     pub patterns: &'a [regex::Regex],
+    /// Where its supervisor records it: plan steps have one (their
+    /// outcome must survive the controller); bars and wake commands,
+    /// which are safe to run again, have none.
+    pub record: Option<Record<'a>>,
 }
 
 /// What a step did.
@@ -79,4 +93,13 @@ pub trait Transport: Send + Sync {
     /// Kills process group `group` that a step started on `step`'s host
     /// (best effort, bounded); whether that was confirmed.
     fn kill(&self, step: &Step<'_>, group: i32) -> bool;
+
+    /// Asks `step`'s host where the step recorded by `step.record` stands
+    /// (a controller that restarted while it ran); [`Probe::NotStarted`]
+    /// for a step without a record.
+    fn probe(&self, step: &Step<'_>) -> Probe;
+
+    /// Removes the records of `step`'s op on `step`'s host once its run
+    /// ended (best effort).
+    fn forget(&self, step: &Step<'_>);
 }

@@ -1,6 +1,8 @@
 //! The `local` transport: the step is a `sh -c` child process in the
 //! host's `root` directory (relative to the workspace) or the workspace
-//! root; a timed-out step's whole process group is killed.
+//! root; a timed-out step's whole process group is killed. A plan step
+//! runs under the step shim (`shim`), which records it in the workspace's
+//! state directory; [`Local::probe`](Transport::probe) reads that record.
 
 use std::process::Command;
 
@@ -8,6 +10,7 @@ use bosun_model::Host;
 use rustix::process::{Pid, Signal};
 
 use crate::child::{Process, supervise};
+use crate::record::{Probe, forget_local, probe_local};
 use crate::{Step, StepOutput, Transport};
 
 /// Runs steps as local child processes.
@@ -26,12 +29,37 @@ impl Transport for Local {
         Pid::from_raw(group)
             .is_some_and(|g| rustix::process::kill_process_group(g, Signal::KILL).is_ok())
     }
+
+    fn probe(&self, step: &Step<'_>) -> Probe {
+        match &step.record {
+            Some(r) => probe_local(r.dir, &r.key(), step.patterns),
+            None => Probe::NotStarted,
+        }
+    }
+
+    fn forget(&self, step: &Step<'_>) {
+        if let Some(r) = &step.record {
+            forget_local(r.dir, r.op);
+        }
+    }
 }
 
 impl Process for Local {
-    fn command(&self, step: &Step<'_>, _nonce: &str) -> std::io::Result<Command> {
-        let mut c = Command::new("sh");
-        c.arg("-c").arg(step.cmd);
+    fn command(&self, step: &Step<'_>, nonce: &str) -> std::io::Result<Command> {
+        let shim = step.record.and_then(|r| r.shim.map(|s| (r, s)));
+        let mut c = match shim {
+            Some((r, shim)) => {
+                let mut c = Command::new(shim);
+                c.arg(crate::SHIM_ARG).arg(r.dir).arg(r.key()).arg(nonce);
+                c
+            }
+            None => {
+                let mut c = Command::new("sh");
+                c.arg("-c");
+                c
+            }
+        };
+        c.arg(step.cmd);
         let dir = match &step.host.root {
             Some(r) => step.ws_root.join(r),
             None => step.ws_root.to_path_buf(),
@@ -100,6 +128,7 @@ mod tests {
             cmd,
             timeout,
             patterns,
+            record: None,
         })
     }
 

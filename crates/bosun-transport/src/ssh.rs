@@ -10,6 +10,13 @@
 //! while it ran (its outcome is unknown), or the command itself exited
 //! 255. A timed-out step's remote process group is killed over a
 //! connection of its own.
+//!
+//! A plan step's wrapper also records the step on the host (see `record`)
+//! under `${XDG_CACHE_HOME:-$HOME/.cache}/bosun/steps`: the command's
+//! output goes through `tee -p` into a FIFO whose reader keeps the tail,
+//! so a controller that dies (and takes the ssh client with it) breaks
+//! neither the command nor its record; a restarted controller reads the
+//! record over a connection of its own ([`Ssh::probe`](Transport::probe)).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -20,7 +27,11 @@ use rustix::process::Pid;
 
 use crate::child::{Ending, Process, supervise};
 use crate::output::Markers;
+use crate::record::{MAGIC, Probe, RECORD_TAIL, parse_ended, parse_started, recovered};
 use crate::{Step, StepOutput, Transport};
+
+/// The remote directory of step records, as a shell word.
+const REMOTE_DIR: &str = "\"${XDG_CACHE_HOME:-$HOME/.cache}/bosun/steps\"";
 
 /// Runs steps over the system ssh client.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,6 +45,82 @@ impl Transport for Ssh {
     fn kill(&self, step: &Step<'_>, group: i32) -> bool {
         kill_remote(step.ws_root, step.host, group)
     }
+
+    fn probe(&self, step: &Step<'_>) -> Probe {
+        let Some(r) = &step.record else {
+            return Probe::NotStarted;
+        };
+        let key = r.key();
+        let script = format!(
+            "k={REMOTE_DIR}/{key}\nif [ -f \"$k.started\" ]; then read n p < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; kill -0 \"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
+            RECORD_TAIL + 4096
+        );
+        match remote_output(step.ws_root, step.host, &script) {
+            Ok(out) => read_probe(&out, step.patterns),
+            Err(why) => Probe::Unreachable(why),
+        }
+    }
+
+    fn forget(&self, step: &Step<'_>) {
+        if let Some(r) = &step.record {
+            let script = format!("rm -f {REMOTE_DIR}/{}.*", r.op);
+            let _ = remote_output(step.ws_root, step.host, &script);
+        }
+    }
+}
+
+/// Reads what the probe script printed (see [`Ssh::probe`](Transport::probe)).
+fn read_probe(out: &[u8], patterns: &[regex::Regex]) -> Probe {
+    let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
+    let first = String::from_utf8_lossy(&out[..nl]);
+    if first == "none" {
+        return Probe::NotStarted;
+    }
+    let Some((nonce, pid)) = first.strip_prefix("started ").and_then(parse_started) else {
+        return Probe::Unreachable(format!("the host answered the probe with `{first}`"));
+    };
+    let mut rest = out.get(nl + 1..).unwrap_or_default();
+    let alive = rest.starts_with(b"alive\n");
+    if alive {
+        rest = &rest[6..];
+    }
+    if let Some(ended) = rest.strip_prefix(b"ended\n")
+        && let Some((rc, output)) = parse_ended(ended, nonce)
+    {
+        return Probe::Ended(recovered(rc, &output, patterns));
+    }
+    if alive {
+        Probe::Running { group: pid }
+    } else {
+        Probe::Vanished
+    }
+}
+
+/// Runs `script` on `host` over a connection of its own (bounded) and
+/// returns its stdout; `Err` when ssh itself failed.
+fn remote_output(ws_root: &Path, host: &Host, script: &str) -> Result<Vec<u8>, String> {
+    let mut c = ssh_base(ws_root, host);
+    c.arg(script);
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let child = c.spawn().map_err(|e| format!("cannot start ssh: {e}"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(Ok(o)) if o.status.success() => Ok(o.stdout),
+        Ok(Ok(o)) => Err(format!("ssh to `{}` failed ({})", host.name, o.status)),
+        Ok(Err(e)) => Err(format!("ssh to `{}` failed: {e}", host.name)),
+        Err(_) => {
+            if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+                let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            }
+            Err(format!("ssh to `{}` did not answer in 30s", host.name))
+        }
+    }
 }
 
 impl Process for Ssh {
@@ -42,9 +129,13 @@ impl Process for Ssh {
     fn command(&self, step: &Step<'_>, nonce: &str) -> std::io::Result<Command> {
         let mut c = ssh_base(step.ws_root, step.host);
         let cmd = step.cmd;
-        let wrapped = format!(
-            "printf '\\036bosun-{nonce}-pgid:%s\\n' \"$$\" >&2\n(\n{cmd}\n)\n__bosun_rc=$?\nprintf '\\036bosun-{nonce}-rc:%s\\n' \"$__bosun_rc\" >&2\nexit $__bosun_rc"
-        );
+        let pgid = format!("printf '\\036bosun-{nonce}-pgid:%s\\n' \"$$\" >&2");
+        let rc =
+            format!("printf '\\036bosun-{nonce}-rc:%s\\n' \"$__bosun_rc\" >&2\nexit $__bosun_rc");
+        let wrapped = match &step.record {
+            None => format!("{pgid}\n(\n{cmd}\n)\n__bosun_rc=$?\n{rc}"),
+            Some(r) => recorded(&pgid, cmd, &rc, &r.key(), nonce),
+        };
         c.arg(wrapped);
         Ok(c)
     }
@@ -109,6 +200,31 @@ impl Process for Ssh {
             }
         }
     }
+}
+
+/// The remote wrapper of a recorded step: the record's `.started` before
+/// the command, its output through `tee -p` (which outlives a broken
+/// stdout) into a FIFO whose reader keeps the tail, then `.ended`,
+/// synced and renamed into place, before the exit status marker.
+fn recorded(pgid: &str, cmd: &str, rc: &str, key: &str, nonce: &str) -> String {
+    format!(
+        "{pgid}
+__bosun_d={REMOTE_DIR}; __bosun_k=\"$__bosun_d/{key}\"
+if ! ( umask 077; mkdir -p \"$__bosun_d\" && rm -f \"$__bosun_k.ended\" \"$__bosun_k.fifo\" && printf '%s %s\\n' {nonce} \"$$\" > \"$__bosun_k.started\" && mkfifo \"$__bosun_k.fifo\" ); then
+  echo \"bosun: cannot record the step in $__bosun_d; it did not run\" >&2; __bosun_rc=125
+  {rc}
+fi
+__bosun_tee='tee -p'; tee -p </dev/null >/dev/null 2>&1 || __bosun_tee=tee
+tail -c {RECORD_TAIL} < \"$__bosun_k.fifo\" > \"$__bosun_k.tail\" &
+{{ (
+{cmd}
+) </dev/null 2>&1; echo $? > \"$__bosun_k.rc\"; }} | $__bosun_tee \"$__bosun_k.fifo\"
+wait
+__bosun_rc=$(cat \"$__bosun_k.rc\" 2>/dev/null || echo 125)
+{{ printf '{MAGIC} %s %s\\n' {nonce} \"$__bosun_rc\"; cat \"$__bosun_k.tail\"; }} > \"$__bosun_k.tmp\" && {{ sync \"$__bosun_k.tmp\" 2>/dev/null || sync; }} && mv \"$__bosun_k.tmp\" \"$__bosun_k.ended\" && {{ sync \"$__bosun_d\" 2>/dev/null || sync; }}
+rm -f \"$__bosun_k.fifo\" \"$__bosun_k.tail\" \"$__bosun_k.rc\"
+{rc}"
+    )
 }
 
 /// `ssh … -- <address>` for `host`, multiplexed, ready for a remote command.

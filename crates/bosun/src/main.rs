@@ -26,6 +26,17 @@ use clap::Parser;
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // The step shim (a local step's supervisor) before anything else: it
+    // starts once per step and must stay cheap.
+    let mut argv = std::env::args_os();
+    if argv.nth(1).as_deref() == Some(std::ffi::OsStr::new(bosun_control::exec::SHIM_ARG)) {
+        let rest: Vec<std::ffi::OsString> = argv.collect();
+        let rc = bosun_control::exec::shim_main(&rest);
+        return ExitCode::from(u8::try_from(rc).unwrap_or(u8::MAX));
+    }
+    if let Ok(me) = std::env::current_exe() {
+        bosun_control::exec::set_step_shim(me);
+    }
     let args = commands::Cli::parse();
     match commands::run(args) {
         Ok(code) => code,

@@ -1,35 +1,39 @@
-//! Invariants 5 and 10: kill -9 the controller mid-step and restart it.
-//! Finished steps never run again; an interrupted idempotent step is re-run;
-//! an interrupted non-idempotent step ends the run as `needs_attention`.
+//! Invariants 5 and 10, and durable step outcomes: kill -9 the controller
+//! mid-step and restart it. Finished steps never run again; an
+//! interrupted step goes on under its supervisor (the step shim), and the
+//! restarted controller waits for it and takes the outcome it recorded —
+//! nothing else runs on that host meanwhile; a step whose supervisor died
+//! too is re-run when idempotent, else ends `unknown` and the op
+//! `needs_attention` until a human reports it, which resumes the run.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use std::time::{Duration, Instant};
+
 use common::*;
 
 const RB: &str = r#"
 id = "slow"
-description = "two steps, the second slow"
-[params.idem]
-type = "bool"
-default = false
+description = "three steps, the second slow"
 [[steps]]
 id = "first"
 cmd = "echo ran >> first.count"
 [[steps]]
 id = "second"
-cmd = "echo ran >> second.count; touch second.started; test -f second.release || sleep 30"
+cmd = "echo $$ >> second.count; touch second.started; while ! test -f second.release; do sleep 0.05; done; echo done >> second.done"
 idempotent = false
+timeout = "60s"
+[[steps]]
+id = "third"
+cmd = "test -f second.done && echo ran >> third.count"
 "#;
 
-fn crash_mid_second_step(idempotent: bool) -> (Lab, String) {
+/// Submits and approves `slow` on web-1, runs `serve` until the second
+/// step started, and kills it with SIGKILL: the step goes on.
+fn crash_mid_second_step(rb: &str) -> (Lab, String) {
     let lab = Lab::new();
-    let rb = if idempotent {
-        RB.replace("idempotent = false", "idempotent = true")
-    } else {
-        RB.to_string()
-    };
-    lab.write("runbooks/slow.toml", &rb);
+    lab.write("runbooks/slow.toml", rb);
     let s = lab.json(&[
         "submit", "slow", "--target", "web-1", "--as", "claude", "--json",
     ]);
@@ -44,10 +48,7 @@ fn crash_mid_second_step(idempotent: bool) -> (Lab, String) {
     assert!(wait_for(&started, 30), "the second step never started");
     serve.kill().unwrap(); // SIGKILL
     serve.wait().unwrap();
-    // Let the restarted step finish quickly.
-    std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
     assert_eq!(lab.state(&jti), "running");
-    lab.work();
     (lab, jti)
 }
 
@@ -58,22 +59,163 @@ fn count(lab: &Lab, f: &str) -> usize {
         .count()
 }
 
+/// The ledger kinds recorded for `jti`, in order.
+fn ledger_kinds(lab: &Lab, jti: &str) -> Vec<String> {
+    let c = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
+    let mut st = c
+        .prepare("SELECT kind FROM ledger WHERE jti = ?1 ORDER BY idx")
+        .unwrap();
+    st.query_map([jti], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// Whether process `pid` lives (a zombie nobody reaped does not).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+/// Kills the interrupted step's supervisor and everything it started,
+/// as a host restart would: its record then says it started, not how it
+/// ended.
+fn kill_the_step(lab: &Lab, jti: &str) {
+    let rec = lab.path(&format!(".bosun/steps/{jti}.1.started"));
+    let text = std::fs::read_to_string(&rec).expect("the step's record");
+    let pid = text.split_whitespace().nth(1).unwrap();
+    std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    let end = Instant::now() + Duration::from_secs(10);
+    while alive(pid) {
+        assert!(Instant::now() < end, "the supervisor did not die");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
-fn non_idempotent_step_with_unknown_outcome_needs_attention() {
-    let (lab, jti) = crash_mid_second_step(false);
+fn an_interrupted_step_is_waited_for_and_its_outcome_recovered() {
+    let (lab, jti) = crash_mid_second_step(RB);
+    // The restarted controller finds the step still running: it waits,
+    // and nothing else runs on the host meanwhile.
+    let mut work = lab
+        .cmd(&["work", "--until-idle"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(work.try_wait().unwrap().is_none(), "it waits for the step");
+    assert_eq!(count(&lab, "third.count"), 0, "nothing else ran meanwhile");
+    std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
+    assert!(work.wait().unwrap().success());
+    assert_eq!(lab.state(&jti), "succeeded");
+    assert_eq!(
+        count(&lab, "first.count"),
+        1,
+        "a finished step never runs again"
+    );
+    assert_eq!(
+        count(&lab, "second.count"),
+        1,
+        "the interrupted step ran once"
+    );
+    assert_eq!(
+        count(&lab, "third.count"),
+        1,
+        "the third step ran after it ended"
+    );
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["steps"][1]["status"], "succeeded", "{show}");
+    let out = show["steps"][1]["output"].as_str().unwrap();
+    assert!(out.contains("recorded how it ended"), "{out}");
+    let detail = show["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("3 steps: 3 ran and succeeded (1 before the run was resumed)"),
+        "the summary counts the whole run: {detail}"
+    );
+    let kinds = ledger_kinds(&lab, &jti);
+    assert!(kinds.iter().any(|k| k == "step.recovered"), "{kinds:?}");
+    // The records are gone once the run ended.
+    let left = std::fs::read_dir(lab.path(".bosun/steps")).unwrap().count();
+    assert_eq!(left, 0);
+    let (ok, v) = lab.ledger_verify(&[]);
+    assert!(ok, "{v}");
+}
+
+#[test]
+fn a_failed_outcome_is_recovered_too() {
+    let rb = RB.replace("echo done >> second.done", "exit 7");
+    let (lab, jti) = crash_mid_second_step(&rb);
+    std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
+    // Let the step end on its own before the controller comes back.
+    std::thread::sleep(Duration::from_millis(500));
+    lab.work();
+    assert_eq!(lab.state(&jti), "failed");
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["steps"][1]["status"], "failed");
+    assert_eq!(show["steps"][1]["exit_code"], 7, "{show}");
+    assert_eq!(count(&lab, "second.count"), 1, "not run again");
+    assert_eq!(count(&lab, "third.count"), 0);
+}
+
+#[test]
+fn an_interrupted_step_past_its_timeout_is_killed_before_anything_else_runs() {
+    let rb = RB.replace("timeout = \"60s\"", "timeout = \"2s\"");
+    let (lab, jti) = crash_mid_second_step(&rb);
+    let pid = std::fs::read_to_string(lab.path(&format!(".bosun/steps/{jti}.1.started")))
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    lab.work();
+    assert!(!alive(&pid), "the old step's supervisor was killed");
+    assert_eq!(lab.state(&jti), "failed");
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    let out = show["steps"][1]["output"].as_str().unwrap();
+    assert!(out.contains("ran past its 2s timeout"), "{out}");
+    assert_eq!(count(&lab, "third.count"), 0);
+}
+
+#[test]
+fn an_idempotent_step_whose_supervisor_died_is_rerun() {
+    let rb = RB.replace("idempotent = false", "idempotent = true");
+    let (lab, jti) = crash_mid_second_step(&rb);
+    kill_the_step(&lab, &jti);
+    std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
+    lab.work();
+    assert_eq!(lab.state(&jti), "succeeded");
+    assert_eq!(
+        count(&lab, "first.count"),
+        1,
+        "a finished step never runs again"
+    );
+    assert_eq!(
+        count(&lab, "second.count"),
+        2,
+        "the idempotent step ran again"
+    );
+}
+
+#[test]
+fn a_lost_non_idempotent_step_needs_attention_until_reported_then_resumes() {
+    let (lab, jti) = crash_mid_second_step(RB);
+    kill_the_step(&lab, &jti);
+    std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
+    lab.work();
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["state"], "needs_attention", "{show}");
     assert_eq!(show["steps"][1]["status"], "unknown");
     assert_eq!(
         count(&lab, "first.count"),
         1,
-        "a finished step is never run again"
+        "a finished step never runs again"
     );
-    assert_eq!(
-        count(&lab, "second.count"),
-        1,
-        "an unknown-outcome step is not retried blindly"
-    );
+    assert_eq!(count(&lab, "second.count"), 1, "not retried blindly");
     let st = lab.json(&["status", "--json"]);
     assert_eq!(st["needs_attention"][0]["jti"], jti.as_str());
 
@@ -104,13 +246,15 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
     );
     assert_eq!(lab.state(&held), "approved", "held by the unknown step");
     assert_eq!(lab.state(&free), "succeeded");
-    // An agent cannot clear it; an operator can, and the held op then runs.
+    // An agent cannot clear it; an operator can, and the run resumes.
     let r = lab.refused(&[
         "step", "report", &jti, "second", "--host", "web-1", "--status", "pass", "--as", "claude",
         "--json",
     ]);
     assert_eq!(r["check"], "reporter_role", "{r}");
-    lab.ok(&[
+    // The operator checked the host, and finished the step by hand.
+    std::fs::write(lab.path(".bosun/sim/web-1/second.done"), "").unwrap();
+    let said = lab.ok(&[
         "step",
         "report",
         &jti,
@@ -118,55 +262,38 @@ fn non_idempotent_step_with_unknown_outcome_needs_attention() {
         "--host",
         "web-1",
         "--status",
-        "fail",
+        "pass",
         "--note",
-        "checked by hand: half-applied, rolled back",
+        "checked by hand: it finished",
         "--as",
         "alice",
     ]);
-    assert_eq!(
-        lab.state(&jti),
-        "needs_attention",
-        "the op's own record stands"
+    assert!(said.contains("the run resumes"), "{said}");
+    assert_eq!(lab.state(&jti), "running", "resumed at the next pass");
+    let st = lab.json(&["status", "--json"]);
+    assert!(
+        st["needs_attention"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "status no longer lists it: {st}"
     );
     lab.work();
+    assert_eq!(lab.state(&jti), "succeeded");
     assert_eq!(lab.state(&held), "succeeded");
+    assert_eq!(count(&lab, "third.count"), 1, "the rest of the run ran");
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(
-        show["steps"][1]["status"], "failed",
+        show["steps"][1]["status"], "succeeded",
         "the report is recorded"
     );
     assert!(
         show["steps"][1]["output"]
             .as_str()
             .unwrap()
-            .contains("rolled back")
+            .contains("by hand")
     );
-}
-
-#[test]
-fn idempotent_step_is_rerun_after_a_crash() {
-    let (lab, jti) = crash_mid_second_step(true);
-    assert_eq!(lab.state(&jti), "succeeded");
-    assert_eq!(
-        count(&lab, "first.count"),
-        1,
-        "a finished step is never run again"
-    );
-    assert_eq!(
-        count(&lab, "second.count"),
-        2,
-        "the idempotent step ran again"
-    );
-    // The summary counts the whole run, not only the pass after the restart.
-    let detail = lab.json(&["ops", "show", &jti, "--json"])["detail"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        detail.starts_with("2 steps: 2 ran and succeeded (1 before the run was resumed)"),
-        "{detail}"
-    );
+    let kinds = ledger_kinds(&lab, &jti);
+    assert!(kinds.iter().any(|k| k == "op.resumed"), "{kinds:?}");
 }
 
 #[test]

@@ -265,7 +265,12 @@ cmd = "true"
             .unwrap()
             .contains("connection to `lab-a` was lost")
     );
-    assert_eq!(step(&show, "after", "lab-a")["status"], "skipped");
+    // What is left on lab-a waits for that report (then the run resumes).
+    let mut rows = show["steps"].as_array().unwrap().iter();
+    assert!(
+        !rows.any(|s| s["step"] == "after" && s["host"] == "lab-a"),
+        "{show}"
+    );
     // lab-a is held until someone reports what happened there.
     let next = submit(&lab, "long", &["lab-a"], &[format!("dir={dir}")]);
     let out = lab.work();
@@ -424,4 +429,43 @@ bars = [
         .find(|h| h["host"] == "lab-b")
         .unwrap();
     assert_eq!(b["version"], "3", "{hs}");
+}
+
+#[test]
+fn an_ssh_step_outlives_the_controller_and_the_host_says_how_it_ended() {
+    let (lab, _sshd) = ssh_lab();
+    let dir = scratch(&lab, "outlive");
+    lab.write(
+        "runbooks/outlive.toml",
+        r#"
+id = "outlive"
+[params.dir]
+type = "string"
+required = true
+[[steps]]
+id = "apply"
+cmd = "echo $$ >> {{ params.dir }}/apply.count; touch {{ params.dir }}/started; while ! test -f {{ params.dir }}/release; do sleep 0.05; done; echo applied on {{ host.name }}; exit 3"
+idempotent = false
+"#,
+    );
+    let jti = submit(&lab, "outlive", &["lab-a"], &[format!("dir={dir}")]);
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&std::path::PathBuf::from(format!("{dir}/started")), 30));
+    serve.kill().unwrap(); // SIGKILL: the ssh client loses its reader too
+    serve.wait().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    std::fs::write(format!("{dir}/release"), "").unwrap();
+    lab.work();
+    let show = wait_state(&lab, &jti, "failed", 30);
+    let a = step(&show, "apply", "lab-a");
+    assert_eq!(a["exit_code"], 3, "the command's own exit code: {a}");
+    let out = a["output"].as_str().unwrap();
+    assert!(out.contains("applied on lab-a"), "the output tail: {out}");
+    assert!(out.contains("recorded how it ended"), "{out}");
+    let runs = std::fs::read_to_string(format!("{dir}/apply.count")).unwrap();
+    assert_eq!(runs.lines().count(), 1, "it ran once");
 }

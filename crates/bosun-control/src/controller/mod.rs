@@ -3,10 +3,18 @@
 //!
 //! Durability contract: `Run{started}` is persisted before anything runs;
 //! every step is persisted as started before it runs and as finished after;
-//! the queue item is acked in the same transaction that ends the run. On
-//! restart a run resumes: finished steps are never run again; a step that
-//! was started but has no result is re-run only when idempotent, otherwise
-//! the run ends `needs_attention` with a blocker, never retried blindly.
+//! the queue item is acked in the same transaction that ends the run. A
+//! step runs under a supervisor that outlives the controller and records,
+//! where the step runs, that it started and how it ended (bosun-transport's
+//! step shim, or the ssh wrapper). On restart a run resumes: finished steps
+//! are never run again; a step that was started but has no result is
+//! adopted (`worker`): its host is asked, and the controller waits while
+//! it still runs (killing it past its timeout) so nothing else runs on
+//! that host meanwhile, then takes the recorded outcome (a `step.recovered`
+//! ledger entry says so). Only a step that left no outcome is re-run, and
+//! only when idempotent; otherwise it ends `unknown`, what is left on its
+//! host waits, and the run ends `needs_attention` with a blocker until a
+//! human reports the step — the report resumes the run.
 //! `halt` stops dispatch: no new op and no new step starts until `resume`.
 
 //!

@@ -31,8 +31,9 @@ pub(super) struct Run<'c> {
     done: BTreeMap<u32, StepResult>,
     /// Where every entry of the plan stands.
     slots: Vec<Slot>,
-    /// Entries started before a restart that may run again (idempotent).
-    rerun: Vec<bool>,
+    /// Entries started before a restart: their host is asked how they
+    /// ended (or they are waited for) before anything runs them again.
+    adopt: Vec<bool>,
     deps: Vec<Vec<(bosun_model::DepKind, String, Vec<usize>)>>,
     order: Vec<Vec<usize>>,
     parallel: usize,
@@ -68,13 +69,22 @@ impl Controller {
             root: self.ctl.ws.root.clone(),
             patterns: self.ctl.ws.config.scrub_patterns(),
             woken: Default::default(),
+            op: crate::exec::record_op(d.jti.as_str()),
+            records: crate::exec::records_dir(&self.ctl.ws.root),
+            shim: crate::exec::step_shim(),
         };
         // Every step thread is joined before the run returns, whichever
         // way it returns.
         let paused = std::thread::scope(|s| run.drive(s, &shared, progress))?;
         match paused {
             Some(r) => Ok(r),
-            None => run.finish(),
+            None => {
+                let hosts = run.hosts_run();
+                let r = run.finish()?;
+                // The steps' records served their purpose.
+                shared.forget(hosts.iter());
+                Ok(r)
+            }
         }
     }
 }
@@ -93,8 +103,9 @@ fn idx_of(i: usize) -> Result<u32> {
 
 impl<'c> Run<'c> {
     /// Rebuilds where every plan entry stands from the results the store
-    /// holds. Entries started but not finished re-run when idempotent;
-    /// otherwise their outcome is unknown and the run ends here.
+    /// holds. Entries started but not finished are adopted: their host is
+    /// asked how they ended (see `worker`). Entries already recorded
+    /// unknown end the run here.
     fn resume(
         c: &'c Controller,
         lease: &'c Lease,
@@ -115,13 +126,13 @@ impl<'c> Run<'c> {
                 .count(),
         });
         let mut slots = vec![Slot::Pending; n];
-        let mut rerun = vec![false; n];
+        let mut adopt = vec![false; n];
         let mut unknown: Vec<usize> = Vec::new();
-        for (i, ps) in plan.steps.iter().enumerate() {
+        for i in 0..n {
             match done.get(&idx_of(i)?).map(|s| s.status) {
                 None => {}
-                Some(StepStatus::Started) if ps.idempotent => rerun[i] = true,
-                Some(StepStatus::Started) | Some(StepStatus::Unknown) => unknown.push(i),
+                Some(StepStatus::Started) => adopt[i] = true,
+                Some(StepStatus::Unknown) => unknown.push(i),
                 Some(StepStatus::Waiting) => slots[i] = Slot::Waiting,
                 Some(s) => slots[i] = Slot::Done(s),
             }
@@ -151,7 +162,7 @@ impl<'c> Run<'c> {
             hosts: a.hosts,
             done,
             slots,
-            rerun,
+            adopt,
             parallel,
             max_fail,
             acct,
@@ -238,6 +249,9 @@ impl<'c> Run<'c> {
                 continue;
             }
             let ps = &self.op.plan.steps[i];
+            if self.acct.held(ps) {
+                continue;
+            }
             let verdict = match self.acct.cancelled(ps) {
                 Some(why) => Ready::Skip(format!("cancelled: {why}")),
                 None if self.order[i]
@@ -302,7 +316,7 @@ impl<'c> Run<'c> {
             self.hosts.get(&ps.host).cloned()
         };
         let started = now();
-        if !self.rerun[i] {
+        if !self.adopt[i] {
             let (step, on) = (ps.step.as_str(), ps.host.as_str());
             let store = &self.ctl.ctl.store;
             store.step_started(self.lease, self.jti(), idx, step, on, started)?;
@@ -333,8 +347,9 @@ impl<'c> Run<'c> {
             idempotent: ps.idempotent,
             bar: ps.bar.clone(),
             // A burn-in counts from the bar's first recorded start: the
-            // timer survives restarts.
+            // timer survives restarts (and so does a step's timeout).
             hold_from: self.done.get(&idx).map_or(started, |r| r.started_at),
+            adopt: self.adopt[i],
         }))
     }
 
@@ -347,6 +362,7 @@ impl<'c> Run<'c> {
             attempt,
             attempts,
             verdict,
+            recovered,
         } = f;
         let plan = &self.op.plan;
         let ps = &plan.steps[i];
@@ -393,6 +409,18 @@ impl<'c> Run<'c> {
             });
             let jti = self.jti();
             crate::bars::record_effects(&self.ctl.ctl, plan, jti, ps, b, v, &result, changed)?;
+        }
+        if recovered {
+            self.ctl.ctl.store.record_event(&bosun_store::NewEvent {
+                at: now(),
+                jti: Some(self.jti().to_string()),
+                kind: "step.recovered".into(),
+                data: serde_json::json!({
+                    "idx": result.idx, "step": result.step, "host": result.host,
+                    "exit_code": result.exit_code,
+                    "detail": "the controller restarted while the step ran; its outcome was read from the step's record, and it was not run again",
+                }),
+            })?;
         }
         // An unknown outcome's blocker is filed by the store in the same
         // transaction.
@@ -458,6 +486,25 @@ impl<'c> Run<'c> {
         Ok(Some(report(jti, OpState::Failed, detail)))
     }
 
+    /// The hosts this run started steps on (the control host as a local
+    /// host), for forgetting their records.
+    fn hosts_run(&self) -> Vec<bosun_model::Host> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for (ps, slot) in self.op.plan.steps.iter().zip(&self.slots) {
+            if !matches!(slot, Slot::Done(_)) || !seen.insert((ps.controller, ps.host.as_str())) {
+                continue;
+            }
+            let h = if ps.controller {
+                Some(controller_host(&ps.host))
+            } else {
+                self.hosts.get(&ps.host).cloned()
+            };
+            out.extend(h);
+        }
+        out
+    }
+
     /// Ends the run: needs attention, succeeded or failed.
     fn finish(self) -> Result<RunReport> {
         let (store, jti, t) = (&self.ctl.ctl.store, self.jti(), now());
@@ -469,7 +516,7 @@ impl<'c> Run<'c> {
             return end(
                 OpState::NeedsAttention,
                 format!(
-                    "the connection was lost while {} ran and it is not idempotent: its outcome is unknown. Nothing more runs on that host until a human checks it and reports how it ended",
+                    "the outcome of {} is unknown and it is not idempotent (its output says why). Nothing more runs on that host until a human checks it and reports how it ended; the run then resumes",
                     cap(self.attention)
                 ),
             );

@@ -149,6 +149,11 @@ pub(super) struct Accounting {
     /// Why nothing new starts anywhere (a controller step failed, or more
     /// hosts failed than `max_fail` allows).
     pub(super) run_stopped: Option<String>,
+    /// Hosts where a step's outcome is unknown: what is left there waits
+    /// (neither runs nor is skipped) until a human reports that step and
+    /// the run resumes. `None` in the set: a controller step, which holds
+    /// the whole run.
+    pub(super) unknown: std::collections::HashSet<Option<String>>,
 }
 
 impl Accounting {
@@ -156,8 +161,13 @@ impl Accounting {
     /// nothing more runs on its host whatever its strategy.
     pub(super) fn failed(&mut self, ps: &PlanStep, max_fail: usize, unknown: bool) {
         let what = format!("step `{}` on `{}`", ps.step, ps.host);
+        if unknown {
+            self.unknown
+                .insert((!ps.controller).then(|| ps.host.to_string()));
+            return;
+        }
         self.failures.push(what.clone());
-        if ps.on_error.strategy == Strategy::Continue && !unknown {
+        if ps.on_error.strategy == Strategy::Continue {
             return;
         }
         if ps.controller {
@@ -180,6 +190,13 @@ impl Accounting {
                 )
             });
         }
+    }
+
+    /// Whether `ps` waits for a human's report of a step whose outcome is
+    /// unknown (on its host, or a controller step's).
+    pub(super) fn held(&self, ps: &PlanStep) -> bool {
+        self.unknown.contains(&None)
+            || (!ps.controller && self.unknown.contains(&Some(ps.host.to_string())))
     }
 
     /// Why `ps` will not start any more (its host or the whole run was
@@ -317,11 +334,18 @@ mod tests {
         acct.failed(&ps, 0, false);
         assert_eq!(acct.failures, vec!["step `a` on `h1`".to_string()]);
         assert_eq!(acct.cancelled(&entry("b", "h1", &[])), None);
-        // An unknown outcome stops its host whatever the strategy.
+        // An unknown outcome holds its host whatever the strategy: what is
+        // left there waits for a report, neither cancelled nor run.
         acct.failed(&ps, 1, true);
-        assert_eq!(
-            acct.cancelled(&entry("b", "h1", &[])),
-            Some("step `a` on `h1` failed")
+        assert_eq!(acct.cancelled(&entry("b", "h1", &[])), None);
+        assert!(acct.held(&entry("b", "h1", &[])));
+        assert!(!acct.held(&entry("b", "h2", &[])));
+        let mut c = entry("c", "ctl", &[]);
+        c.controller = true;
+        acct.failed(&c, 1, true);
+        assert!(
+            acct.held(&entry("b", "h2", &[])),
+            "a controller step holds the run"
         );
     }
 

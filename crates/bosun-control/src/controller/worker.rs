@@ -1,6 +1,7 @@
-//! The step worker: what one step's thread does (wake its host once, run
-//! the command or the bar, retry as its `on_error` allows) and the message
-//! it sends back. Workers run inside the run's `std::thread::scope`, so
+//! The step worker: what one step's thread does (for a step started
+//! before a restart, ask its host how it ended or wait for it; wake its
+//! host once, run the command or the bar, retry as its `on_error` allows)
+//! and the message it sends back. Workers run inside the run's `std::thread::scope`, so
 //! none outlives its run; whatever happens in one (a panic included), the
 //! scheduler hears back.
 
@@ -12,7 +13,9 @@ use std::time::Duration;
 use bosun_fleet::bars::Verdict;
 use bosun_model::Host;
 
-use crate::exec::{StepOutput, controller_host, run_step_scrubbed};
+use bosun_transport::{Probe, Record, Step, Transport};
+
+use crate::exec::{StepOutput, controller_host, run_step_scrubbed, transport_for};
 
 /// Longest a host's `wake` command may take.
 pub const WAKE_TIMEOUT: Duration = Duration::from_secs(600);
@@ -26,6 +29,47 @@ pub(super) struct Shared {
     /// Hosts with a `wake` command woken in this run (once each, before
     /// their first step).
     pub(super) woken: Mutex<HashSet<String>>,
+    /// The op as its steps' records name it (`record_op` of its jti).
+    pub(super) op: String,
+    /// Where local steps' records go.
+    pub(super) records: PathBuf,
+    /// The step shim's binary, if this process has one.
+    pub(super) shim: Option<&'static std::path::Path>,
+}
+
+impl Shared {
+    /// Where plan entry `entry`'s supervisor records it.
+    fn record(&self, entry: u32) -> Record<'_> {
+        Record {
+            op: &self.op,
+            entry,
+            dir: &self.records,
+            shim: self.shim,
+        }
+    }
+
+    /// Removes the records the run's steps left on `hosts` (local hosts
+    /// share one directory: once for all of them).
+    pub(super) fn forget<'h>(&self, hosts: impl Iterator<Item = &'h Host>) {
+        let mut local_done = false;
+        for h in hosts {
+            if h.transport == bosun_model::Transport::Local {
+                if local_done {
+                    continue;
+                }
+                local_done = true;
+            }
+            let step = Step {
+                ws_root: &self.root,
+                host: h,
+                cmd: "",
+                timeout: Duration::ZERO,
+                patterns: &[],
+                record: Some(self.record(0)),
+            };
+            transport_for(h).forget(&step);
+        }
+    }
 }
 
 /// One plan entry to run, owned by its worker.
@@ -48,8 +92,12 @@ pub(super) struct Job {
     pub(super) idempotent: bool,
     /// The verification bar it is, if any.
     pub(super) bar: Option<bosun_model::BarCheck>,
-    /// When the bar's burn-in counts from (its first recorded start).
+    /// When the bar's burn-in counts from (its first recorded start); for
+    /// a step, when it first started.
     pub(super) hold_from: i64,
+    /// It was started before the controller restarted: ask its host how
+    /// it ended (or wait for it) before anything runs it again.
+    pub(super) adopt: bool,
 }
 
 /// What a worker sends back.
@@ -65,6 +113,9 @@ pub(super) struct Finished {
     /// A bar's verdict (which decides the step's status instead of the
     /// exit code).
     pub(super) verdict: Option<Verdict>,
+    /// The outcome was read from the step's record after a restart: the
+    /// command was not run again.
+    pub(super) recovered: bool,
 }
 
 /// Runs `job` to its end; never panics out (a panic is a lost outcome).
@@ -86,10 +137,11 @@ pub(super) fn work(shared: &Shared, job: Job) -> Finished {
             attempt: 1,
             attempts: 1,
             verdict: None,
+            recovered: false,
         };
     };
     let run = std::panic::AssertUnwindSafe(|| attempt_all(shared, &job, host));
-    let (out, attempt, verdict) = std::panic::catch_unwind(run).unwrap_or_else(|_| {
+    let (out, attempt, verdict, recovered) = std::panic::catch_unwind(run).unwrap_or_else(|_| {
         let out = StepOutput {
             exit_code: None,
             output: "bosun: the step's worker failed; its outcome is unknown".into(),
@@ -97,7 +149,7 @@ pub(super) fn work(shared: &Shared, job: Job) -> Finished {
             lost: true,
             ..StepOutput::default()
         };
-        (out, 1, None)
+        (out, 1, None, false)
     });
     Finished {
         entry,
@@ -105,16 +157,121 @@ pub(super) fn work(shared: &Shared, job: Job) -> Finished {
         attempt,
         attempts,
         verdict,
+        recovered,
+    }
+}
+
+/// What became of a step started before the controller restarted.
+enum Adopted {
+    /// Its record says how it ended (or it outlived its timeout and was
+    /// killed): that is its outcome.
+    Outcome(StepOutput),
+    /// How it ended cannot be known.
+    Unknown(String),
+    /// It never ran, or it is idempotent and left nothing: run it.
+    RunAgain,
+}
+
+/// Asks the host where an interrupted step stands and waits while it
+/// still runs — past its timeout (counted from its first start) its
+/// process group is killed — so nothing else runs on the host meanwhile.
+fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
+    let deadline = job
+        .hold_from
+        .saturating_add(i64::try_from(job.timeout.as_secs()).unwrap_or(i64::MAX));
+    let mut pause = Duration::from_millis(20);
+    let mut unreachable = 0;
+    loop {
+        match t.probe(step) {
+            Probe::Ended(out) => return Adopted::Outcome(out),
+            Probe::Running { group } if crate::now() >= deadline => {
+                let killed = t.kill(step, group);
+                // Wait for the supervisor to be gone before anything else
+                // runs on the host.
+                for _ in 0..50 {
+                    if !matches!(t.probe(step), Probe::Running { .. }) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                let secs = job.timeout.as_secs();
+                return Adopted::Outcome(StepOutput {
+                    output: format!(
+                        "[bosun: the step outlived the controller that started it and ran past its {secs}s timeout: its process group {group} {}]",
+                        if killed { "was killed" } else { "could not be killed: it may still run; check the host" }
+                    ),
+                    timed_out: true,
+                    lost: !killed,
+                    ..StepOutput::default()
+                });
+            }
+            Probe::Running { .. } => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            Probe::NotStarted | Probe::Vanished if job.idempotent => return Adopted::RunAgain,
+            Probe::NotStarted => return Adopted::Unknown(
+                "the controller stopped after it recorded this step's start and before the step's supervisor started: the step most likely did not run, but that cannot be proved and it is not idempotent".into(),
+            ),
+            Probe::Vanished => return Adopted::Unknown(
+                "the controller stopped while this step ran, and the step's supervisor is gone too (killed, or the host restarted) without recording how it ended".into(),
+            ),
+            Probe::Unreachable(why) => {
+                unreachable += 1;
+                if unreachable >= 5 {
+                    return Adopted::Unknown(format!(
+                        "the controller stopped while this step ran, and `{}` cannot be asked how it ended: {why}",
+                        step.host.name
+                    ));
+                }
+                std::thread::sleep(Duration::from_secs(2));
+            }
+        }
     }
 }
 
 /// Wakes the host, then runs the bar or the command, retrying while its
 /// attempts last. A lost connection leaves the outcome unknown: only an
 /// idempotent step may run again.
-fn attempt_all(shared: &Shared, job: &Job, host: &Host) -> (StepOutput, u32, Option<Verdict>) {
+fn attempt_all(
+    shared: &Shared,
+    job: &Job,
+    host: &Host,
+) -> (StepOutput, u32, Option<Verdict>, bool) {
     let Shared { root, patterns, .. } = shared;
+    let step = Step {
+        ws_root: root,
+        host,
+        cmd: &job.cmd,
+        timeout: job.timeout,
+        patterns,
+        record: Some(shared.record(u32::try_from(job.entry).unwrap_or(u32::MAX))),
+    };
+    let t = transport_for(host);
+    // A bar is unrecorded and safe to run again.
+    if job.adopt && job.bar.is_none() {
+        match adopt(t, &step, job) {
+            Adopted::Outcome(out) => {
+                let ended = out.ok() || job.attempts <= 1 || out.timed_out;
+                if ended {
+                    return (out, 1, None, true);
+                }
+                // A failure with retries left: the retries go on.
+                return retry(t, &step, job, out, true);
+            }
+            Adopted::Unknown(why) => {
+                let out = StepOutput {
+                    output: why,
+                    lost: true,
+                    ..StepOutput::default()
+                };
+                return (out, 1, None, false);
+            }
+            Adopted::RunAgain => {}
+        }
+    }
     if let Some(w) = wake_once(shared, host) {
-        return (w, 1, None);
+        return (w, 1, None, false);
     }
     if let Some(b) = &job.bar {
         let bar = crate::bars::run_bar(
@@ -126,16 +283,30 @@ fn attempt_all(shared: &Shared, job: &Job, host: &Host) -> (StepOutput, u32, Opt
             patterns,
             job.hold_from,
         );
-        return (bar.out, 1, Some(bar.verdict));
+        return (bar.out, 1, Some(bar.verdict), false);
     }
-    let mut out = run_step_scrubbed(root, host, &job.cmd, job.timeout, patterns);
-    let mut attempt = 1;
+    let out = t.run_step(&step);
+    retry(t, &step, job, out, false)
+}
+
+/// Runs `step` again while it failed and its attempts last (`first` was
+/// the first attempt; `recovered`: read from its record). A lost
+/// connection leaves the outcome unknown: only an idempotent step may run
+/// again.
+fn retry(
+    t: &dyn Transport,
+    step: &Step<'_>,
+    job: &Job,
+    first: StepOutput,
+    recovered: bool,
+) -> (StepOutput, u32, Option<Verdict>, bool) {
+    let (mut out, mut attempt) = (first, 1);
     while !out.ok() && attempt < job.attempts && (!out.lost || job.idempotent) {
         std::thread::sleep(job.backoff);
         attempt += 1;
-        out = run_step_scrubbed(root, host, &job.cmd, job.timeout, patterns);
+        out = t.run_step(step);
     }
-    (out, attempt, None)
+    (out, attempt, None, recovered && attempt == 1)
 }
 
 /// Runs `host`'s `wake` command on the control host before its first step

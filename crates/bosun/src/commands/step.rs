@@ -70,11 +70,20 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
             if js {
                 outln!(
                     "{}",
-                    json!({"jti": out.op, "step": out.step, "hosts": out.hosts, "status": out.status})
+                    json!({"jti": out.op, "step": out.step, "hosts": out.hosts, "status": out.status,
+                           "resumed": out.resumed, "still_unknown": out.still_unknown})
                 );
             } else {
+                let then = if out.still_unknown.is_empty() {
+                    "the run resumes at the controller's next pass".to_string()
+                } else {
+                    format!(
+                        "the op still needs attention: report {} too, then its run resumes",
+                        out.still_unknown.join(", ")
+                    )
+                };
                 outln!(
-                    "reported {} for step {} on {}: the run resumes at the controller's next pass",
+                    "reported {} for step {} on {}: {then}",
                     crate::output::word(&out.status),
                     out.step,
                     out.hosts.join(", ")
