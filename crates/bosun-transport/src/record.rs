@@ -140,7 +140,7 @@ fn read_capped(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
 /// scrubbed, and a note that it was recovered.
 pub(crate) fn recovered(rc: i32, output: &str, patterns: &[regex::Regex]) -> StepOutput {
     let text = format!(
-        "{output}\n[bosun: the controller stopped while this step ran; the step went on and its supervisor recorded how it ended]"
+        "{output}\n[bosun: the controller lost sight of this step (it restarted, or its connection to the host dropped); the step went on and its supervisor recorded how it ended]"
     );
     StepOutput {
         exit_code: Some(rc),

@@ -1,8 +1,10 @@
 //! The `ssh` transport against a real OpenSSH server on loopback: the
 //! README's newcomer runbook with a human step and a `kill -9` of the
-//! controller; an unreachable host; a connection dropped mid-step (outcome
-//! unknown, host held); a timeout that kills the remote process group; the
-//! command's own exit code 255 told apart from ssh's.
+//! controller; an unreachable host; a connection dropped mid-step (the
+//! outcome read from the host's record; unknown and the host held when the
+//! step died with it); a kill -9 of the controller mid-step over ssh; a
+//! timeout that kills the remote process group; the command's own exit
+//! code 255 told apart from ssh's.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -215,6 +217,14 @@ fn the_readme_runbook_runs_over_ssh_through_a_human_step_and_a_kill_9() {
     }
 }
 
+/// The remote record of plan entry `entry` of `jti` on the test sshd's
+/// user (this user): `<nonce> <pid>`.
+fn remote_started(jti: &str, entry: u32) -> String {
+    let home = std::env::var("HOME").unwrap();
+    let p = format!("{home}/.cache/bosun/steps/{jti}.{entry}.started");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
 #[test]
 fn unreachable_and_dropped_hosts() {
     let (lab, sshd) = ssh_lab();
@@ -229,7 +239,7 @@ type = "string"
 required = true
 [[steps]]
 id = "work"
-cmd = "touch {{ params.dir }}/{{ host.name }}.started; sleep 20; touch {{ params.dir }}/{{ host.name }}.done"
+cmd = "touch {{ params.dir }}/{{ host.name }}.started; while ! test -f {{ params.dir }}/release; do sleep 0.05; done; touch {{ params.dir }}/{{ host.name }}.done"
 [[steps]]
 id = "after"
 cmd = "true"
@@ -243,11 +253,15 @@ cmd = "true"
         .unwrap();
     let started = std::path::PathBuf::from(format!("{dir}/lab-a.started"));
     assert!(wait_for(&started, 30), "the step never started on lab-a");
+    // The connection drops mid-step: the step goes on on the host, and
+    // the controller asks the host how it ended instead of giving up.
     assert!(sshd.drop_connections() > 0);
-    // 4: the op ended failed (a host dropped), which is not an error.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::fs::write(format!("{dir}/release"), "").unwrap();
+    // 4: the op ended failed (a host is unreachable), which is not an error.
     assert!(matches!(work.wait().unwrap().code(), Some(0 | 4)));
     let show = lab.json(&["ops", "show", &jti, "--json"]);
-    assert_eq!(show["state"], "needs_attention", "{show}");
+    assert_eq!(show["state"], "failed", "{show}");
     let dead = step(&show, "work", "dead");
     assert_eq!(dead["status"], "failed");
     assert!(
@@ -258,12 +272,45 @@ cmd = "true"
         "{dead}"
     );
     let a = step(&show, "work", "lab-a");
-    assert_eq!(a["status"], "unknown", "dropped mid-step: {a}");
+    assert_eq!(a["status"], "succeeded", "recovered after the drop: {a}");
     assert!(
         a["output"]
             .as_str()
             .unwrap()
-            .contains("connection to `lab-a` was lost")
+            .contains("recorded how it ended"),
+        "{a}"
+    );
+    assert_eq!(step(&show, "after", "lab-a")["status"], "succeeded");
+
+    // A drop where the host restarts too (the step and its supervisor
+    // die): the outcome cannot be known.
+    std::fs::remove_file(format!("{dir}/release")).unwrap();
+    std::fs::remove_file(&started).unwrap();
+    let jti = submit(&lab, "long", &["lab-a"], &[format!("dir={dir}")]);
+    let mut work = lab
+        .cmd(&["work", "--until-idle"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&started, 30), "the step never started on lab-a");
+    let rec = remote_started(&jti, 0);
+    let pid = rec.split_whitespace().nth(1).unwrap();
+    std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .unwrap();
+    assert!(sshd.drop_connections() > 0);
+    assert!(matches!(work.wait().unwrap().code(), Some(0 | 4)));
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "needs_attention", "{show}");
+    let a = step(&show, "work", "lab-a");
+    assert_eq!(a["status"], "unknown", "dropped, and gone: {a}");
+    assert!(
+        a["output"]
+            .as_str()
+            .unwrap()
+            .contains("connection to `lab-a` was lost"),
+        "{a}"
     );
     // What is left on lab-a waits for that report (then the run resumes).
     let mut rows = show["steps"].as_array().unwrap().iter();
@@ -454,7 +501,10 @@ idempotent = false
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    assert!(wait_for(&std::path::PathBuf::from(format!("{dir}/started")), 30));
+    assert!(wait_for(
+        &std::path::PathBuf::from(format!("{dir}/started")),
+        30
+    ));
     serve.kill().unwrap(); // SIGKILL: the ssh client loses its reader too
     serve.wait().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));

@@ -197,7 +197,7 @@ fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
                 let secs = job.timeout.as_secs();
                 return Adopted::Outcome(StepOutput {
                     output: format!(
-                        "[bosun: the step outlived the controller that started it and ran past its {secs}s timeout: its process group {group} {}]",
+                        "[bosun: the step went on after the controller lost sight of it and ran past its {secs}s timeout: its process group {group} {}]",
                         if killed { "was killed" } else { "could not be killed: it may still run; check the host" }
                     ),
                     timed_out: true,
@@ -211,16 +211,16 @@ fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
             }
             Probe::NotStarted | Probe::Vanished if job.idempotent => return Adopted::RunAgain,
             Probe::NotStarted => return Adopted::Unknown(
-                "the controller stopped after it recorded this step's start and before the step's supervisor started: the step most likely did not run, but that cannot be proved and it is not idempotent".into(),
+                "the step has no record on its host: the controller lost sight of it before its supervisor started, so it most likely did not run, but that cannot be proved and it is not idempotent".into(),
             ),
             Probe::Vanished => return Adopted::Unknown(
-                "the controller stopped while this step ran, and the step's supervisor is gone too (killed, or the host restarted) without recording how it ended".into(),
+                "the controller lost sight of this step while it ran (it restarted, or the connection dropped), and the step's supervisor is gone too (killed, or the host restarted) without recording how it ended".into(),
             ),
             Probe::Unreachable(why) => {
                 unreachable += 1;
                 if unreachable >= 5 {
                     return Adopted::Unknown(format!(
-                        "the controller stopped while this step ran, and `{}` cannot be asked how it ended: {why}",
+                        "the controller lost sight of this step while it ran, and `{}` cannot be asked how it ended: {why}",
                         step.host.name
                     ));
                 }
@@ -285,8 +285,26 @@ fn attempt_all(
         );
         return (bar.out, 1, Some(bar.verdict), false);
     }
-    let out = t.run_step(&step);
-    retry(t, &step, job, out, false)
+    let (out, recovered) = settle(t, &step, job, t.run_step(&step));
+    retry(t, &step, job, out, recovered)
+}
+
+/// A step whose connection was lost while it ran went on under its
+/// supervisor: asks its host how it ended (waiting while it runs), as a
+/// restarted controller would. The outcome stays lost (unknown, for a
+/// step that is not idempotent) only when the host cannot tell.
+fn settle(t: &dyn Transport, step: &Step<'_>, job: &Job, out: StepOutput) -> (StepOutput, bool) {
+    if !out.lost || out.timed_out || step.record.is_none() {
+        return (out, false);
+    }
+    match adopt(t, step, job) {
+        Adopted::Outcome(o) => (o, true),
+        Adopted::Unknown(why) => {
+            let output = format!("{}\n[bosun: {why}]", out.output);
+            (StepOutput { output, ..out }, false)
+        }
+        Adopted::RunAgain => (out, false),
+    }
 }
 
 /// Runs `step` again while it failed and its attempts last (`first` was
@@ -300,13 +318,14 @@ fn retry(
     first: StepOutput,
     recovered: bool,
 ) -> (StepOutput, u32, Option<Verdict>, bool) {
-    let (mut out, mut attempt) = (first, 1);
+    let (mut out, mut attempt, mut recovered) = (first, 1, recovered);
     while !out.ok() && attempt < job.attempts && (!out.lost || job.idempotent) {
         std::thread::sleep(job.backoff);
         attempt += 1;
-        out = t.run_step(step);
+        let (o, r) = settle(t, step, job, t.run_step(step));
+        (out, recovered) = (o, r);
     }
-    (out, attempt, None, recovered && attempt == 1)
+    (out, attempt, None, recovered)
 }
 
 /// Runs `host`'s `wake` command on the control host before its first step
