@@ -8,7 +8,9 @@
 //! - `<key>.started`: `<nonce> <pid>`, written before the command starts.
 //!   `<pid>` leads the step's process group. Locally the supervisor holds
 //!   an exclusive `flock` on it for as long as it lives, so "still
-//!   running" never rests on a pid that may have been reused.
+//!   running" never rests on a pid that may have been reused. A remote
+//!   wrapper adds the host's boot id: its probe takes the pid for alive
+//!   only in the same boot (after a restart the pid is someone else's).
 //! - `<key>.ended`: `bosun-step 1 <nonce> <rc>`, a newline, then the tail
 //!   of the output, written to a temporary name, fsynced and renamed into
 //!   place (then the directory fsynced) before the supervisor exits. `<rc>`
@@ -97,11 +99,13 @@ pub(crate) fn paths(dir: &Path, key: &str) -> (PathBuf, PathBuf) {
     )
 }
 
-/// Reads `<nonce> <pid>` from a `.started` file's text.
+/// Reads `<nonce> <pid>` from a `.started` file's text (a remote
+/// wrapper adds the host's boot id, which its probe compares itself).
 pub(crate) fn parse_started(text: &str) -> Option<(&str, i32)> {
     let mut w = text.split_whitespace();
     let nonce = w.next()?;
     let pid: i32 = w.next()?.parse().ok()?;
+    let _boot = w.next();
     (pid > 1 && w.next().is_none()).then_some((nonce, pid))
 }
 
@@ -205,7 +209,8 @@ mod tests {
         assert_eq!(parse_ended(b"bosun-step 1 abc x\n", "abc"), None);
         assert_eq!(parse_started("n1 4242\n"), Some(("n1", 4242)));
         assert_eq!(parse_started("n1 1"), None);
-        assert_eq!(parse_started("n1 12 x"), None);
+        assert_eq!(parse_started("n1 12 boot-id"), Some(("n1", 12)));
+        assert_eq!(parse_started("n1 12 x y"), None);
     }
 
     #[test]

@@ -33,6 +33,11 @@ use crate::{Step, StepOutput, Transport};
 /// The remote directory of step records, as a shell word.
 const REMOTE_DIR: &str = "\"${XDG_CACHE_HOME:-$HOME/.cache}/bosun/steps\"";
 
+/// Sets `$__bosun_b` to the host's boot id (`-` where there is none),
+/// with a builtin: no process per step.
+const BOOT_ID: &str =
+    "{ read __bosun_b < /proc/sys/kernel/random/boot_id; } 2>/dev/null || __bosun_b=-";
+
 /// Runs steps over the system ssh client.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Ssh;
@@ -52,7 +57,7 @@ impl Transport for Ssh {
         };
         let key = r.key();
         let script = format!(
-            "k={REMOTE_DIR}/{key}\nif [ -f \"$k.started\" ]; then read n p < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; kill -0 \"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
+            "k={REMOTE_DIR}/{key}\nif [ -f \"$k.started\" ]; then read n p b < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; {BOOT_ID}; [ \"$b\" = \"$__bosun_b\" ] && kill -0 \"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
             RECORD_TAIL + 4096
         );
         match remote_output(step.ws_root, step.host, &script) {
@@ -209,8 +214,8 @@ impl Process for Ssh {
 fn recorded(pgid: &str, cmd: &str, rc: &str, key: &str, nonce: &str) -> String {
     format!(
         "{pgid}
-__bosun_d={REMOTE_DIR}; __bosun_k=\"$__bosun_d/{key}\"
-if ! ( umask 077; mkdir -p \"$__bosun_d\" && rm -f \"$__bosun_k.ended\" \"$__bosun_k.fifo\" && printf '%s %s\\n' {nonce} \"$$\" > \"$__bosun_k.started\" && mkfifo \"$__bosun_k.fifo\" ); then
+__bosun_d={REMOTE_DIR}; __bosun_k=\"$__bosun_d/{key}\"; {BOOT_ID}
+if ! ( umask 077; mkdir -p \"$__bosun_d\" && rm -f \"$__bosun_k.ended\" \"$__bosun_k.fifo\" && printf '%s %s %s\\n' {nonce} \"$$\" \"$__bosun_b\" > \"$__bosun_k.started\" && mkfifo \"$__bosun_k.fifo\" ); then
   echo \"bosun: cannot record the step in $__bosun_d; it did not run\" >&2; __bosun_rc=125
   {rc}
 fi
@@ -336,4 +341,42 @@ fn kill_remote(ws_root: &Path, host: &Host, pgid: i32) -> bool {
     let _ = child.kill();
     let _ = child.wait();
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ended_text;
+    use proptest::prelude::*;
+
+    #[test]
+    fn reads_what_the_probe_printed() {
+        assert_eq!(read_probe(b"none\n", &[]), Probe::NotStarted);
+        assert_eq!(read_probe(b"started n1 77\n", &[]), Probe::Vanished);
+        assert_eq!(
+            read_probe(b"started n1 77\nalive\n", &[]),
+            Probe::Running { group: 77 }
+        );
+        let mut out = b"started n1 77\nalive\nended\n".to_vec();
+        out.extend(ended_text("n1", 4, b"tail"));
+        let Probe::Ended(o) = read_probe(&out, &[]) else {
+            panic!("not ended");
+        };
+        assert_eq!(o.exit_code, Some(4));
+        assert!(o.output.starts_with("tail\n"));
+        // An earlier attempt's outcome says nothing about this one.
+        let mut out = b"started n2 77\nended\n".to_vec();
+        out.extend(ended_text("n1", 0, b""));
+        assert_eq!(read_probe(&out, &[]), Probe::Vanished);
+        assert!(matches!(read_probe(b"", &[]), Probe::Unreachable(_)));
+    }
+
+    proptest! {
+        #[test]
+        fn probe_answers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = read_probe(&bytes, &[]);
+            let _ = crate::record::parse_ended(&bytes, "n");
+            let _ = crate::record::parse_started(&String::from_utf8_lossy(&bytes));
+        }
+    }
 }
