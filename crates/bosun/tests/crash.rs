@@ -32,11 +32,19 @@ cmd = "test -f second.done && echo ran >> third.count"
 /// Submits and approves `slow` on web-1, runs `serve` until the second
 /// step started, and kills it with SIGKILL: the step goes on.
 fn crash_mid_second_step(rb: &str) -> (Lab, String) {
+    crash_mid_second_step_on(rb, &["web-1"])
+}
+
+/// As [`crash_mid_second_step`], on `hosts` (the second step started on
+/// each).
+fn crash_mid_second_step_on(rb: &str, hosts: &[&str]) -> (Lab, String) {
     let lab = Lab::new();
     lab.write("runbooks/slow.toml", rb);
-    let s = lab.json(&[
-        "submit", "slow", "--target", "web-1", "--as", "claude", "--json",
-    ]);
+    let mut args = vec!["submit", "slow", "--as", "claude", "--json"];
+    for h in hosts {
+        args.extend(["--target", h]);
+    }
+    let s = lab.json(&args);
     let jti = s["jti"].as_str().unwrap().to_string();
     lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
     let mut serve = lab
@@ -44,8 +52,13 @@ fn crash_mid_second_step(rb: &str) -> (Lab, String) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let started = lab.path(".bosun/sim/web-1/second.started");
-    assert!(wait_for(&started, 30), "the second step never started");
+    for h in hosts {
+        let started = lab.path(&format!(".bosun/sim/{h}/second.started"));
+        assert!(
+            wait_for(&started, 30),
+            "the second step never started on {h}"
+        );
+    }
     serve.kill().unwrap(); // SIGKILL
     serve.wait().unwrap();
     assert_eq!(lab.state(&jti), "running");
@@ -83,7 +96,12 @@ fn alive(pid: &str) -> bool {
 /// as a host restart would: its record then says it started, not how it
 /// ended.
 fn kill_the_step(lab: &Lab, jti: &str) {
-    let rec = lab.path(&format!(".bosun/steps/{jti}.1.started"));
+    kill_entry(lab, jti, 1);
+}
+
+/// As [`kill_the_step`], for plan entry `entry`.
+fn kill_entry(lab: &Lab, jti: &str, entry: u32) {
+    let rec = lab.path(&format!(".bosun/steps/{jti}.{entry}.started"));
     let text = std::fs::read_to_string(&rec).expect("the step's record");
     let pid = text.split_whitespace().nth(1).unwrap();
     std::process::Command::new("kill")
@@ -329,4 +347,47 @@ fn a_second_controller_waits_or_refuses() {
         .unwrap();
     serve.wait().unwrap();
     assert!(lab.json(&["status", "--json"])["controller"].is_null());
+}
+
+#[test]
+fn every_interrupted_step_ends_somewhere_on_every_host() {
+    // Two hosts mid-step: web-1's step dies with its supervisor (unknown),
+    // web-2's goes on (recovered). No step is left `started`, web-2's run
+    // goes on, and only web-1 waits for a report.
+    let (lab, jti) = crash_mid_second_step_on(RB, &["web-1", "web-2"]);
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    // The plan index of web-1's `second`, as the started row records it.
+    let entry = |host: &str, step: &str| -> u32 {
+        let rows = show["steps"].as_array().unwrap();
+        let row = rows.iter().find(|s| s["host"] == host && s["step"] == step);
+        row.map(|s| s["idx"].as_u64().unwrap() as u32)
+            .unwrap_or_else(|| panic!("no {step} on {host}: {show}"))
+    };
+    kill_entry(&lab, &jti, entry("web-1", "second"));
+    for h in ["web-1", "web-2"] {
+        std::fs::write(lab.path(&format!(".bosun/sim/{h}/second.release")), "").unwrap();
+    }
+    lab.work();
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(show["state"], "needs_attention", "{show}");
+    let status = |host: &str, step: &str| -> String {
+        show["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["host"] == host && s["step"] == step)
+            .map_or("none".into(), |s| s["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("web-1", "second"), "unknown");
+    assert_eq!(status("web-1", "third"), "none", "waits for the report");
+    assert_eq!(status("web-2", "second"), "succeeded");
+    assert_eq!(status("web-2", "third"), "succeeded");
+    assert!(
+        !show["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["status"] == "started"),
+        "no step is left started: {show}"
+    );
 }
