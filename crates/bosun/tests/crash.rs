@@ -72,6 +72,11 @@ fn count(lab: &Lab, f: &str) -> usize {
         .count()
 }
 
+/// How often web-1's first, second and third steps ran.
+fn counts(lab: &Lab) -> [usize; 3] {
+    ["first.count", "second.count", "third.count"].map(|f| count(lab, f))
+}
+
 /// The ledger kinds recorded for `jti`, in order.
 fn ledger_kinds(lab: &Lab, jti: &str) -> Vec<String> {
     let c = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
@@ -131,21 +136,9 @@ fn an_interrupted_step_is_waited_for_and_its_outcome_recovered() {
     std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
     assert!(work.wait().unwrap().success());
     assert_eq!(lab.state(&jti), "succeeded");
-    assert_eq!(
-        count(&lab, "first.count"),
-        1,
-        "a finished step never runs again"
-    );
-    assert_eq!(
-        count(&lab, "second.count"),
-        1,
-        "the interrupted step ran once"
-    );
-    assert_eq!(
-        count(&lab, "third.count"),
-        1,
-        "the third step ran after it ended"
-    );
+    // A finished step never runs again, the interrupted one ran once, the
+    // third after it ended.
+    assert_eq!(counts(&lab), [1, 1, 1]);
     let show = lab.json(&["ops", "show", &jti, "--json"]);
     assert_eq!(show["steps"][1]["status"], "succeeded", "{show}");
     let out = show["steps"][1]["output"].as_str().unwrap();
@@ -207,16 +200,8 @@ fn an_idempotent_step_whose_supervisor_died_is_rerun() {
     std::fs::write(lab.path(".bosun/sim/web-1/second.release"), "").unwrap();
     lab.work();
     assert_eq!(lab.state(&jti), "succeeded");
-    assert_eq!(
-        count(&lab, "first.count"),
-        1,
-        "a finished step never runs again"
-    );
-    assert_eq!(
-        count(&lab, "second.count"),
-        2,
-        "the idempotent step ran again"
-    );
+    // A finished step never runs again; the idempotent one ran again.
+    assert_eq!(counts(&lab), [1, 2, 1]);
 }
 
 #[test]
