@@ -1,9 +1,9 @@
 //! The step worker: what one step's thread does (for a step started
-//! before a restart, ask its host how it ended or wait for it; wake its
-//! host once, run the command or the bar, retry as its `on_error` allows)
-//! and the message it sends back. Workers run inside the run's `std::thread::scope`, so
-//! none outlives its run; whatever happens in one (a panic included), the
-//! scheduler hears back.
+//! before a restart, or whose connection dropped, ask its host how it
+//! ended or wait for it; wake its host once, run the command or the bar,
+//! retry as its `on_error` allows) and the message it sends back. Workers
+//! run inside the run's `std::thread::scope`, so none outlives its run;
+//! whatever happens in one (a panic included), the scheduler hears back.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
