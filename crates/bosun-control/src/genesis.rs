@@ -115,7 +115,32 @@ pub fn open_store(ws: &Workspace) -> Result<Arc<dyn Backend>> {
     let Some(key) = ledger_key_evidence(ws) else {
         return Ok(Arc::new(SqliteStore::open(&db)?));
     };
-    let store = match SqliteStore::open_existing(&db) {
+    guard(ws, key, SqliteStore::open_existing(&db))
+}
+
+/// The store of `ws` opened read-only ([`Control::open_read_only`]):
+/// nothing is created, migrated or written, and the same guard as
+/// [`open_store`] refuses a lost database. A workspace without a ledger
+/// key and without a database has nothing to read: the store's
+/// [`StoreError::NotInitialised`].
+pub fn open_store_read_only(ws: &Workspace) -> Result<Arc<dyn Backend>> {
+    let db = ws.db_path();
+    let opened = SqliteStore::open_read_only(&db);
+    match ledger_key_evidence(ws) {
+        Some(key) => guard(ws, key, opened),
+        None => Ok(Arc::new(opened?)),
+    }
+}
+
+/// The guard of a workspace that keeps a ledger (its key is published):
+/// a missing, empty, schema-less or entry-less database is
+/// [`ControlError::StoreLost`].
+fn guard(
+    ws: &Workspace,
+    key: PathBuf,
+    opened: std::result::Result<SqliteStore, StoreError>,
+) -> Result<Arc<dyn Backend>> {
+    let store = match opened {
         Ok(s) => s,
         Err(StoreError::NotInitialised { found, .. }) => {
             let loss = StoreLoss::of(found).unwrap_or(StoreLoss::NoSchema);

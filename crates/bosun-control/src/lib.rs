@@ -105,6 +105,9 @@ impl ControlError {
         use bosun_api::NextAction;
         match self {
             ControlError::Next { next, .. } => next.clone(),
+            ControlError::Store(bosun_store::StoreError::Outdated { .. }) => {
+                vec![NextAction::StartController]
+            }
             ControlError::StoreLost { .. } => vec![
                 NextAction::LedgerVerifyTrusted {
                     file: "<file>".into(),
@@ -164,6 +167,22 @@ impl Control {
     /// created.
     pub fn open(ws: Workspace) -> Result<Control> {
         let store = genesis::open_store(&ws)?;
+        Ok(Control {
+            ws,
+            store,
+            created: Arc::default(),
+            snapshot: Arc::default(),
+        })
+    }
+
+    /// Opens the workspace's embedded store read-only, for a verb that
+    /// only reads: nothing is created, migrated or written (so it works
+    /// on a full disk), and every write answers
+    /// [`bosun_store::StoreError::ReadOnly`]. The guard of
+    /// [`Control::open`] applies; a schema older than this build's is
+    /// refused with what migrates it ([`ControlError::next`]).
+    pub fn open_read_only(ws: Workspace) -> Result<Control> {
+        let store = genesis::open_store_read_only(&ws)?;
         Ok(Control {
             ws,
             store,

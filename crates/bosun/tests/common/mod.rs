@@ -3,6 +3,7 @@
 //! the real `bosun` binary.
 #![allow(dead_code)]
 
+pub mod disk;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,16 @@ impl Lab {
     /// As [`Lab::new`], with `edit` run on the workspace's files before
     /// the first adoption (so what it writes is in force).
     pub fn new_with(edit: impl FnOnce(&Lab)) -> Lab {
-        let tmp = tempfile::tempdir().unwrap();
+        Lab::setup(tempfile::tempdir().unwrap(), edit)
+    }
+
+    /// As [`Lab::new`], in a directory made under `parent` (a small
+    /// filesystem of the test's own).
+    pub fn new_in(parent: &Path) -> Lab {
+        Lab::setup(tempfile::tempdir_in(parent).unwrap(), |_| {})
+    }
+
+    fn setup(tmp: tempfile::TempDir, edit: impl FnOnce(&Lab)) -> Lab {
         let ws = tmp.path().join("lab");
         let keys = tmp.path().join("keys");
         let lab = Lab { tmp, ws, keys };

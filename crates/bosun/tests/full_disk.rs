@@ -1,0 +1,136 @@
+//! Issue 14: a full disk. The verbs that only read open the store
+//! read-only and work; a verb that writes fails saying the disk is full
+//! and changes nothing; once space is back, writes go through. The disk
+//! is a tmpfs of the test's own, filled to its last byte.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+use common::disk::SmallDisk;
+use common::*;
+
+/// Every verb that only reads, about op `ran` (one that ran).
+fn reads(ran: &str) -> Vec<Vec<&str>> {
+    vec![
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["ops", "list"],
+        vec!["ops", "list", "--json"],
+        vec!["ops", "show", ran],
+        vec!["ops", "show", ran, "--json"],
+        vec!["ops", "show", ran, "--envelope"],
+        vec!["ops", "rejections"],
+        vec!["policy", "explain", ran],
+        vec!["plan", "pkg-upgrade", "-t", "web-1", "-p", "version=3"],
+        vec!["ledger", "verify"],
+        vec!["ledger", "verify", "--json"],
+        vec!["ledger", "checkpoints"],
+        vec!["ledger", "prove", ran],
+        vec!["ledger", "consistency", "--from", "1"],
+        vec!["hosts", "list"],
+        vec!["hosts", "status"],
+        vec!["hosts", "show", "web-1"],
+        vec!["blockers", "list"],
+        vec!["blockers", "kinds"],
+        vec!["rollout", "list"],
+        vec!["runbook", "list"],
+        vec!["key", "list"],
+    ]
+}
+
+/// The database's bytes and its log's, as stored.
+fn stored(lab: &Lab) -> Vec<u8> {
+    let mut b = std::fs::read(lab.path(".bosun/bosun.db")).unwrap();
+    b.extend(std::fs::read(lab.path(".bosun/bosun.db-wal")).unwrap_or_default());
+    b
+}
+
+fn all_reads_work(lab: &Lab, ran: &str, case: &str) {
+    let before = stored(lab);
+    for args in reads(ran) {
+        let o = lab.run(&args);
+        assert!(
+            o.status.success(),
+            "{case}: bosun {args:?} failed on a full disk:\n{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    assert!(stored(lab) == before, "{case}: a read wrote to the store");
+}
+
+fn writes_fail_and_change_nothing(lab: &Lab, pending: &str, case: &str) {
+    let before = stored(lab);
+    for args in [
+        vec!["approve", "--yes", pending, "--as", "alice"],
+        vec![
+            "submit",
+            "pkg-upgrade",
+            "-t",
+            "web-1",
+            "-p",
+            "version=4",
+            "--as",
+            "claude",
+        ],
+    ] {
+        let o = lab.run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            !o.status.success() && err.contains("the disk holding the store is full"),
+            "{case}: bosun {args:?} on a full disk:\n{}{err}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    assert!(
+        stored(lab) == before,
+        "{case}: a failed write changed the store"
+    );
+}
+
+#[test]
+fn reads_work_on_a_full_disk_and_writes_fail_cleanly_until_space_is_back() {
+    let Some(disk) = SmallDisk::mount(16) else {
+        return;
+    };
+    let lab = Lab::new_in(disk.path());
+    let ran = lab.approved_upgrade("web-1", "1.0");
+    lab.work();
+    let pending = jti(&submit(
+        &lab,
+        "claude",
+        "pkg-upgrade",
+        "web-2",
+        &["version=2.0"],
+    ));
+    let db = lab.path(".bosun/bosun.db");
+    let shm = lab.path(".bosun/bosun.db-shm");
+
+    // As bosun leaves it: a log with frames and its index.
+    disk.fill();
+    all_reads_work(&lab, &ran, "log with frames");
+    disk.free();
+
+    // An empty log and its index (another connection keeps them): any
+    // write must grow the log.
+    let hold = rusqlite::Connection::open(&db).unwrap();
+    hold.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    disk.fill();
+    all_reads_work(&lab, &ran, "empty log");
+    writes_fail_and_change_nothing(&lab, &pending, "empty log");
+    disk.free();
+    drop(hold);
+
+    // No log and no index (the last connection folded the log in and
+    // removed both): a reader cannot create the index on a full disk.
+    assert!(!shm.exists(), "the index outlived its last connection");
+    disk.fill();
+    all_reads_work(&lab, &ran, "no log");
+    writes_fail_and_change_nothing(&lab, &pending, "no log");
+    disk.free();
+
+    // Space is back: the same write goes through.
+    lab.ok(&["approve", "--yes", &pending, "--as", "alice"]);
+    assert_eq!(lab.state(&pending), "approved");
+}
