@@ -134,3 +134,68 @@ fn reads_work_on_a_full_disk_and_writes_fail_cleanly_until_space_is_back() {
     lab.ok(&["approve", "--yes", &pending, "--as", "alice"]);
     assert_eq!(lab.state(&pending), "approved");
 }
+
+/// Waits up to `secs` for `f` to hold.
+fn until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    false
+}
+
+#[test]
+fn serve_waits_out_a_full_disk_and_then_runs_what_was_queued() {
+    let Some(disk) = SmallDisk::mount(16) else {
+        return;
+    };
+    let lab = Lab::new_in(disk.path());
+    let queued = lab.approved_upgrade("web-1", "2.0");
+    // An empty log (another connection keeps it and its index): the
+    // daemon's first write must grow it.
+    let hold = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
+    hold.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    disk.fill();
+
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("serve.log");
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        until(20, || said().contains("disk full: controller retrying in")),
+        "serve did not say why it waits:\n{}",
+        said()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "serve exited:\n{}",
+        said()
+    );
+    let st = lab.json(&["status", "--json"]);
+    assert!(st.is_object(), "reads answer meanwhile");
+    assert_eq!(lab.state(&queued), "approved", "nothing ran on a full disk");
+
+    disk.free();
+    assert!(
+        until(40, || lab.state(&queued) == "succeeded"),
+        "the queued op did not run once space was back:\n{}",
+        said()
+    );
+    drop(hold);
+    std::process::Command::new("kill")
+        .arg(serve.id().to_string())
+        .status()
+        .unwrap();
+    assert!(serve.wait().unwrap().success(), "{}", said());
+    assert!(lab.ledger_verify(&[]).0, "the ledger verifies");
+}
