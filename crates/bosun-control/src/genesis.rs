@@ -154,6 +154,43 @@ fn guard(
     Ok(Arc::new(store))
 }
 
+/// The workspace name a ledger began under: the `workspace` of its first
+/// entry (`ledger.initialised` or `ledger.reinitialised`), or, for a
+/// ledger older than those entries, the origin of its first checkpoint;
+/// `None` for a ledger with neither.
+pub fn recorded_name(store: &dyn Backend) -> Result<Option<String>> {
+    if let Some(first) = store.ledger_rows(0, 1)?.first() {
+        let v: serde_json::Value = serde_json::from_slice(&first.entry).unwrap_or_default();
+        if matches!(v["kind"].as_str(), Some(INITIALISED | REINITIALISED)) {
+            return Ok(v["data"]["workspace"].as_str().map(str::to_string));
+        }
+    } else {
+        return Ok(None);
+    }
+    Ok(store
+        .checkpoints()?
+        .first()
+        .and_then(|c| c.note.lines().next().map(str::to_string)))
+}
+
+/// Refuses a workspace whose `bosun.toml` gives another name than the one
+/// its ledger began under ([`ControlError::Renamed`]). The name binds
+/// envelopes (`ws`), statements and checkpoints (their origin), and
+/// `bosun.toml` is not governed: were a rename taken, whoever can edit
+/// the file could make this workspace accept what was signed for another
+/// one of that name. So the ledger's record decides, and a rename is
+/// refused until the name is put back.
+pub fn check_name(ws: &Workspace, store: &dyn Backend) -> Result<()> {
+    match recorded_name(store)? {
+        Some(recorded) if recorded != ws.config.name.as_str() => Err(ControlError::Renamed {
+            config: ws.root.join("bosun.toml"),
+            named: ws.config.name.to_string(),
+            recorded,
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `bosun init`, after the files are written: creates the database,
 /// records `ledger.initialised` as the ledger's first entry, then creates
 /// the ledger key in `key_dir` (publishing it in `keys/`) and signs the

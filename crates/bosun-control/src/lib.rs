@@ -76,6 +76,22 @@ pub enum ControlError {
         /// What stands in the database's place.
         found: StoreLoss,
     },
+    /// `bosun.toml` names the workspace otherwise than its ledger, which
+    /// recorded its name when it began: every envelope, statement and
+    /// checkpoint is bound to that name, so a renamed workspace is
+    /// refused by every verb (see [`genesis::check_name`]).
+    #[error(
+        "{} names this workspace `{named}`, but its ledger began as `{recorded}` (its first entry), and every envelope and checkpoint is bound to that name; nothing was done.\n  Put `name = \"{recorded}\"` back in bosun.toml: a workspace cannot be renamed (for another name, start a new workspace).",
+        config.display()
+    )]
+    Renamed {
+        /// The workspace's `bosun.toml`.
+        config: std::path::PathBuf,
+        /// The name it gives.
+        named: String,
+        /// The name the ledger recorded.
+        recorded: String,
+    },
     /// A trusted checkpoint could not be read, is not trusted, or would
     /// be replaced by an older one.
     #[error(transparent)]
@@ -167,6 +183,13 @@ impl Control {
     /// created.
     pub fn open(ws: Workspace) -> Result<Control> {
         let store = genesis::open_store(&ws)?;
+        Control::over(ws, store)
+    }
+
+    /// A handle over `store`, once `ws`'s name is the one its ledger was
+    /// begun under ([`genesis::check_name`]).
+    fn over(ws: Workspace, store: Arc<dyn Backend>) -> Result<Control> {
+        genesis::check_name(&ws, store.as_ref())?;
         Ok(Control {
             ws,
             store,
@@ -183,12 +206,7 @@ impl Control {
     /// refused with what migrates it ([`ControlError::next`]).
     pub fn open_read_only(ws: Workspace) -> Result<Control> {
         let store = genesis::open_store_read_only(&ws)?;
-        Ok(Control {
-            ws,
-            store,
-            created: Arc::default(),
-            snapshot: Arc::default(),
-        })
+        Control::over(ws, store)
     }
 
     /// Opens the workspace's embedded store, creating the database when

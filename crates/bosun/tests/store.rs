@@ -372,3 +372,67 @@ fn a_trusted_checkpoint_that_is_not_this_ledgers_is_refused() {
         "nothing was re-created"
     );
 }
+
+/// A workspace renamed in `bosun.toml` is refused by every verb (the
+/// name binds envelopes and checkpoints, and the file is not governed)
+/// until the name its ledger began under is put back; nothing changes
+/// meanwhile.
+#[test]
+fn a_renamed_workspace_is_refused_by_every_verb_until_its_name_is_back() {
+    let lab = busy_lab();
+    let toml = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+    assert!(toml.contains("name = \"lab\"\n"), "{toml}");
+    let (ok, verified) = lab.ledger_verify(&[]);
+    assert!(ok, "{verified}");
+    let ops = lab.ok(&["ops", "list", "--json"]);
+    lab.write(
+        "bosun.toml",
+        &toml.replace("name = \"lab\"", "name = \"prod\""),
+    );
+    let verbs: [&[&str]; 9] = [
+        &["status"],
+        &["ops", "list"],
+        &["ledger", "verify"],
+        &["ledger", "checkpoint"],
+        &["hosts", "list"],
+        &[
+            "submit",
+            "disk-usage",
+            "--target",
+            "web-1",
+            "--as",
+            "claude",
+        ],
+        &["work", "--until-idle"],
+        &["serve", "--no-wait"],
+        &["adopt", "--yes", "--as", "alice"],
+    ];
+    for args in verbs {
+        let o = lab.run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "bosun {args:?}: {err}");
+        assert!(
+            err.contains("names this workspace `prod`, but its ledger began as `lab`")
+                && err.contains("Put `name = \"lab\"` back in bosun.toml"),
+            "bosun {args:?}: {err}"
+        );
+    }
+
+    lab.write("bosun.toml", &toml);
+    let (ok, report) = lab.ledger_verify(&[]);
+    assert!(ok, "{report}");
+    assert_eq!(
+        (&report["size"], &report["root"]),
+        (&verified["size"], &verified["root"]),
+        "a refused verb wrote to the ledger"
+    );
+    assert_eq!(lab.ok(&["ops", "list", "--json"]), ops, "nor to the ops");
+    lab.ok(&[
+        "submit",
+        "disk-usage",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+    ]);
+}
