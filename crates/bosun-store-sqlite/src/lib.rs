@@ -147,14 +147,20 @@ impl SqliteStore {
     /// ([`StoreError::NotInitialised`]) and left exactly as it was —
     /// nothing is created or written.
     pub fn open_existing(path: &Path) -> Result<SqliteStore> {
-        let found = SqliteStore::probe(path)?;
-        if found != DbPresence::Present {
-            return Err(StoreError::NotInitialised {
+        SqliteStore::require_present(path)?;
+        SqliteStore::open_from(connect_existing(path)?, path, CHECKPOINT_EVERY)
+    }
+
+    /// [`StoreError::NotInitialised`] unless a database with bosun's
+    /// schema is at `path` ([`SqliteStore::probe`]).
+    fn require_present(path: &Path) -> Result<()> {
+        match SqliteStore::probe(path)? {
+            DbPresence::Present => Ok(()),
+            found => Err(StoreError::NotInitialised {
                 path: path.to_path_buf(),
                 found,
-            });
+            }),
         }
-        SqliteStore::open_from(connect_existing(path)?, path, CHECKPOINT_EVERY)
     }
 
     /// [`SqliteStore::open`] with the background checkpoint every

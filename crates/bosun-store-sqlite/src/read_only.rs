@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use bosun_store::{DbPresence, Result, StoreError};
+use bosun_store::{Result, StoreError};
 use rusqlite::{Connection, OpenFlags};
 
 use crate::schema::{SCHEMA_VERSION, schema_version};
@@ -89,13 +89,7 @@ impl SqliteStore {
     /// than this build [`StoreError::TooNew`], an older one
     /// [`StoreError::Outdated`] (a migration is a write).
     pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
-        let found = SqliteStore::probe(path)?;
-        if found != DbPresence::Present {
-            return Err(StoreError::NotInitialised {
-                path: path.to_path_buf(),
-                found,
-            });
-        }
+        SqliteStore::require_present(path)?;
         let (conn, v) = connect(path)?;
         if v > SCHEMA_VERSION {
             return Err(StoreError::TooNew {

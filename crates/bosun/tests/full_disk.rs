@@ -88,6 +88,15 @@ fn writes_fail_and_change_nothing(lab: &Lab, pending: &str, case: &str) {
     );
 }
 
+/// Folds the log into the database and keeps a connection open, so that
+/// the log stays, empty, with its index: the next write must grow it.
+fn hold_an_empty_log(lab: &Lab) -> rusqlite::Connection {
+    let hold = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
+    hold.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    hold
+}
+
 #[test]
 fn reads_work_on_a_full_disk_and_writes_fail_cleanly_until_space_is_back() {
     let Some(disk) = SmallDisk::mount(16) else {
@@ -103,7 +112,6 @@ fn reads_work_on_a_full_disk_and_writes_fail_cleanly_until_space_is_back() {
         "web-2",
         &["version=2.0"],
     ));
-    let db = lab.path(".bosun/bosun.db");
     let shm = lab.path(".bosun/bosun.db-shm");
 
     // As bosun leaves it: a log with frames and its index.
@@ -113,9 +121,7 @@ fn reads_work_on_a_full_disk_and_writes_fail_cleanly_until_space_is_back() {
 
     // An empty log and its index (another connection keeps them): any
     // write must grow the log.
-    let hold = rusqlite::Connection::open(&db).unwrap();
-    hold.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
+    let hold = hold_an_empty_log(&lab);
     disk.fill();
     all_reads_work(&lab, &ran, "empty log");
     writes_fail_and_change_nothing(&lab, &pending, "empty log");
@@ -156,9 +162,7 @@ fn serve_waits_out_a_full_disk_and_then_runs_what_was_queued() {
     let queued = lab.approved_upgrade("web-1", "2.0");
     // An empty log (another connection keeps it and its index): the
     // daemon's first write must grow it.
-    let hold = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
-    hold.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-        .unwrap();
+    let hold = hold_an_empty_log(&lab);
     disk.fill();
 
     let logs = tempfile::tempdir().unwrap();
@@ -192,10 +196,88 @@ fn serve_waits_out_a_full_disk_and_then_runs_what_was_queued() {
         said()
     );
     drop(hold);
-    std::process::Command::new("kill")
-        .arg(serve.id().to_string())
-        .status()
-        .unwrap();
+    terminate(&serve);
     assert!(serve.wait().unwrap().success(), "{}", said());
+    assert!(lab.ledger_verify(&[]).0, "the ledger verifies");
+}
+
+/// A step that fills the disk the first time it runs (so that its result
+/// cannot be stored), noting each run in `log`, outside that disk.
+const FILLS: &str = r#"
+id = "fills"
+description = "fills the disk the first time"
+[params.log]
+type = "path"
+[params.fill]
+type = "path"
+[[steps]]
+id = "fill"
+cmd = "echo ran >> {{ params.log }}; test -f {{ params.log }}.done || { touch {{ params.log }}.done; cat /dev/zero > {{ params.fill }} 2>/dev/null; true; }"
+idempotent = true
+"#;
+
+#[test]
+fn a_run_the_full_disk_cut_short_resumes_once_space_is_back() {
+    let Some(disk) = SmallDisk::mount(16) else {
+        return;
+    };
+    let lab = Lab::new_in(disk.path());
+    lab.write("runbooks/fills.toml", FILLS);
+    lab.adopt();
+    let outside = tempfile::tempdir().unwrap();
+    let ran = outside.path().join("ran.log");
+    let fill = disk.path().join("fill");
+    let op = jti(&submit(
+        &lab,
+        "claude",
+        "fills",
+        "web-1",
+        &[
+            &format!("log={}", ran.display()),
+            &format!("fill={}", fill.display()),
+        ],
+    ));
+    lab.ok(&["approve", "--yes", &op, "--as", "alice"]);
+    // A reader's snapshot from before the run keeps the log from starting
+    // over, so every write of the run must grow it.
+    let reader = rusqlite::Connection::open(lab.path(".bosun/bosun.db")).unwrap();
+    reader
+        .execute_batch("BEGIN; SELECT COUNT(*) FROM ops;")
+        .unwrap();
+
+    let log = outside.path().join("serve.log");
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        until(30, || said().contains("disk full: controller retrying in")),
+        "the step's result did not meet a full disk:\n{}",
+        said()
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "serve exited:\n{}",
+        said()
+    );
+    assert_eq!(lab.state(&op), "running", "the run is cut short, not ended");
+
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    disk.free();
+    assert!(
+        until(60, || lab.state(&op) == "succeeded"),
+        "the run did not resume once space was back:\n{}",
+        said()
+    );
+    terminate(&serve);
+    assert!(serve.wait().unwrap().success(), "{}", said());
+    // Its result was never stored, so the idempotent step ran again.
+    let runs = std::fs::read_to_string(&ran).unwrap();
+    assert_eq!(runs.lines().count(), 2, "{runs}");
     assert!(lab.ledger_verify(&[]).0, "the ledger verifies");
 }

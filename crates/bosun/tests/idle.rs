@@ -50,20 +50,11 @@ fn an_idle_serve_writes_only_its_lease_once_per_renewal_period() {
     let lab = Lab::new();
     lab.approved_upgrade("web-1", "1.0");
     lab.work();
-    let mut serve = lab
-        .cmd(&["serve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while lab.json(&["status", "--json"])["controller"].is_null() {
-        assert!(
-            std::time::Instant::now() < end,
-            "serve never took the lease"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut serve = lab.serve(
+        &[],
+        std::process::Stdio::null(),
+        std::process::Stdio::null(),
+    );
     // Its first checkpoint and reminder pass.
     std::thread::sleep(std::time::Duration::from_secs(2));
     let db = lab.path(".bosun/bosun.db");
@@ -80,10 +71,7 @@ fn an_idle_serve_writes_only_its_lease_once_per_renewal_period() {
             last = now;
         }
     }
-    std::process::Command::new("kill")
-        .arg(serve.id().to_string())
-        .status()
-        .unwrap();
+    terminate(&serve);
     assert!(serve.wait().unwrap().success());
     // 12 s hold at most three renewals (every 5 s), each a write to the
     // log and, at the next background checkpoint, to the database.
