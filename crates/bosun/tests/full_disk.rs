@@ -153,6 +153,52 @@ fn until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A `serve` logging to a file outside the full disk.
+struct Serve {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(lab: &Lab, log: std::path::PathBuf) -> Serve {
+        let child = lab
+            .cmd(&["serve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Serve { child, log }
+    }
+
+    fn said(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until it says the disk is full, and checks it keeps running.
+    fn waits_out_the_disk(&mut self) {
+        assert!(
+            until(30, || self
+                .said()
+                .contains("disk full: controller retrying in")),
+            "serve did not meet a full disk, or did not say so:\n{}",
+            self.said()
+        );
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        assert!(
+            self.child.try_wait().unwrap().is_none(),
+            "serve exited:\n{}",
+            self.said()
+        );
+    }
+
+    /// Waits up to 60 s for `done`, then stops it.
+    fn until_then_stop(mut self, what: &str, done: impl FnMut() -> bool) {
+        assert!(until(60, done), "{what}:\n{}", self.said());
+        terminate(&self.child);
+        assert!(self.child.wait().unwrap().success(), "{}", self.said());
+    }
+}
+
 #[test]
 fn serve_waits_out_a_full_disk_and_then_runs_what_was_queued() {
     let Some(disk) = SmallDisk::mount(16) else {
@@ -166,38 +212,17 @@ fn serve_waits_out_a_full_disk_and_then_runs_what_was_queued() {
     disk.fill();
 
     let logs = tempfile::tempdir().unwrap();
-    let log = logs.path().join("serve.log");
-    let mut serve = lab
-        .cmd(&["serve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let said = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        until(20, || said().contains("disk full: controller retrying in")),
-        "serve did not say why it waits:\n{}",
-        said()
-    );
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    assert!(
-        serve.try_wait().unwrap().is_none(),
-        "serve exited:\n{}",
-        said()
-    );
+    let mut serve = Serve::start(&lab, logs.path().join("serve.log"));
+    serve.waits_out_the_disk();
     let st = lab.json(&["status", "--json"]);
     assert!(st.is_object(), "reads answer meanwhile");
     assert_eq!(lab.state(&queued), "approved", "nothing ran on a full disk");
 
     disk.free();
-    assert!(
-        until(40, || lab.state(&queued) == "succeeded"),
-        "the queued op did not run once space was back:\n{}",
-        said()
-    );
+    serve.until_then_stop("the queued op did not run once space was back", || {
+        lab.state(&queued) == "succeeded"
+    });
     drop(hold);
-    terminate(&serve);
-    assert!(serve.wait().unwrap().success(), "{}", said());
     assert!(lab.ledger_verify(&[]).0, "the ledger verifies");
 }
 
@@ -245,37 +270,16 @@ fn a_run_the_full_disk_cut_short_resumes_once_space_is_back() {
         .execute_batch("BEGIN; SELECT COUNT(*) FROM ops;")
         .unwrap();
 
-    let log = outside.path().join("serve.log");
-    let mut serve = lab
-        .cmd(&["serve"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let said = || std::fs::read_to_string(&log).unwrap_or_default();
-    assert!(
-        until(30, || said().contains("disk full: controller retrying in")),
-        "the step's result did not meet a full disk:\n{}",
-        said()
-    );
-    std::thread::sleep(std::time::Duration::from_secs(2));
-    assert!(
-        serve.try_wait().unwrap().is_none(),
-        "serve exited:\n{}",
-        said()
-    );
+    let mut serve = Serve::start(&lab, outside.path().join("serve.log"));
+    serve.waits_out_the_disk();
     assert_eq!(lab.state(&op), "running", "the run is cut short, not ended");
 
     reader.execute_batch("COMMIT").unwrap();
     drop(reader);
     disk.free();
-    assert!(
-        until(60, || lab.state(&op) == "succeeded"),
-        "the run did not resume once space was back:\n{}",
-        said()
-    );
-    terminate(&serve);
-    assert!(serve.wait().unwrap().success(), "{}", said());
+    serve.until_then_stop("the run did not resume once space was back", || {
+        lab.state(&op) == "succeeded"
+    });
     // Its result was never stored, so the idempotent step ran again.
     let runs = std::fs::read_to_string(&ran).unwrap();
     assert_eq!(runs.lines().count(), 2, "{runs}");

@@ -17,29 +17,33 @@ fn busy_lab() -> Lab {
     lab
 }
 
+/// Verbs that open the store: reads, writes and the daemons.
+const VERBS: [&[&str]; 12] = [
+    &["ops", "list"],
+    &["ops", "list", "--json"],
+    &["status"],
+    &["hosts", "list"],
+    &["ledger", "verify"],
+    &["ledger", "checkpoint"],
+    &["ledger", "checkpoints"],
+    &["key", "list"],
+    &[
+        "submit",
+        "disk-usage",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+    ],
+    &["work", "--until-idle"],
+    &["serve", "--no-wait"],
+    &["adopt", "--yes", "--as", "alice"],
+];
+
 /// Every verb that opens the store, tried on a workspace whose database is
 /// lost: each fails with the named error, and `still` holds after each.
 fn every_verb_refuses(lab: &Lab, still: &dyn Fn() -> bool, what: &str) {
-    let verbs: [&[&str]; 10] = [
-        &["ops", "list"],
-        &["ops", "list", "--json"],
-        &["status"],
-        &["ledger", "verify"],
-        &["ledger", "checkpoint"],
-        &["ledger", "checkpoints"],
-        &["key", "list"],
-        &[
-            "submit",
-            "disk-usage",
-            "--target",
-            "web-1",
-            "--as",
-            "claude",
-        ],
-        &["work", "--until-idle"],
-        &["adopt", "--yes", "--as", "alice"],
-    ];
-    for args in verbs {
+    for args in VERBS {
         let o = lab.run(args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(
@@ -389,25 +393,7 @@ fn a_renamed_workspace_is_refused_by_every_verb_until_its_name_is_back() {
         "bosun.toml",
         &toml.replace("name = \"lab\"", "name = \"prod\""),
     );
-    let verbs: [&[&str]; 9] = [
-        &["status"],
-        &["ops", "list"],
-        &["ledger", "verify"],
-        &["ledger", "checkpoint"],
-        &["hosts", "list"],
-        &[
-            "submit",
-            "disk-usage",
-            "--target",
-            "web-1",
-            "--as",
-            "claude",
-        ],
-        &["work", "--until-idle"],
-        &["serve", "--no-wait"],
-        &["adopt", "--yes", "--as", "alice"],
-    ];
-    for args in verbs {
+    for args in VERBS {
         let o = lab.run(args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "bosun {args:?}: {err}");
