@@ -222,7 +222,7 @@ impl Control {
                 match self.store.remember(INVENTORY, &text, crate::now()) {
                     // A command that only reads keeps no copy; the next
                     // one that writes does.
-                    Ok(()) | Err(bosun_store::StoreError::ReadOnly { .. }) => {}
+                    Ok(()) | Err(bosun_store::StoreError::ReadOnly) => {}
                     Err(e) => return Err(e.into()),
                 }
                 Ok(InventoryState {

@@ -219,9 +219,7 @@ impl SqliteStore {
 
     fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         if self.read_only {
-            return Err(StoreError::ReadOnly {
-                what: "write".into(),
-            });
+            return Err(StoreError::ReadOnly);
         }
         let mut conn = self.conn.lock().map_err(|_| poisoned())?;
         if self

@@ -42,11 +42,8 @@ pub enum StoreError {
     },
     /// A write was asked of a store opened read-only (for a verb that
     /// only reads); nothing was written.
-    #[error("the store was opened read-only and cannot {what}; nothing was written")]
-    ReadOnly {
-        /// What the write was.
-        what: String,
-    },
+    #[error("the store was opened read-only, for a command that only reads; nothing was written")]
+    ReadOnly,
     /// The store's schema is older than this build's, and it was opened
     /// read-only: reading it would need a migration, which is a write.
     #[error("{} has schema version {found}, older than this bosun's ({current}); a command that only reads does not migrate it", path.display())]

@@ -422,3 +422,35 @@ fn a_renamed_workspace_is_refused_by_every_verb_until_its_name_is_back() {
         "claude",
     ]);
 }
+
+/// A verb that only reads never migrates: on a database of an older
+/// schema it says what does, and that verb migrates it.
+#[test]
+fn a_read_verb_on_an_older_schema_says_what_migrates_it() {
+    let lab = Lab::new();
+    let db = lab.path(".bosun/bosun.db");
+    let version = || {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let now = version();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", now - 1)
+        .unwrap();
+    let o = lab.run(&["status"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "has schema version {}, older than this bosun's ({now})",
+            now - 1
+        )) && err.contains("next: bosun serve"),
+        "{err}"
+    );
+    assert_eq!(version(), now - 1, "a read migrated it");
+    lab.work();
+    assert_eq!(version(), now);
+    lab.ok(&["status"]);
+}
