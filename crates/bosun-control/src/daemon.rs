@@ -286,14 +286,14 @@ impl Daemon {
     /// what was delivered under it and not acked (the run it cut short
     /// resumes at the next pass, as after a restart).
     fn put_back(&self, c: &mut Controller) -> Result<()> {
-        let lease = c.acquire()?.map_err(|other| {
-            ControlError::Other(format!(
-                "the controller lease was taken by {} (token {}); stopping",
-                other.holder, other.token
-            ))
-        })?;
-        self.ctl.store.release_unacked(&lease)?;
-        Ok(())
+        match c.acquire()? {
+            Ok(lease) => {
+                self.ctl.store.release_unacked(&lease)?;
+                Ok(())
+            }
+            // Taken by another controller: renewing says so, and stops.
+            Err(_) => c.renew(),
+        }
     }
 
     /// Signs a checkpoint every second while there are new entries, on a

@@ -159,13 +159,12 @@ fn guard(
 /// ledger older than those entries, the origin of its first checkpoint;
 /// `None` for a ledger with neither.
 pub fn recorded_name(store: &dyn Backend) -> Result<Option<String>> {
-    if let Some(first) = store.ledger_rows(0, 1)?.first() {
-        let v: serde_json::Value = serde_json::from_slice(&first.entry).unwrap_or_default();
-        if matches!(v["kind"].as_str(), Some(INITIALISED | REINITIALISED)) {
-            return Ok(v["data"]["workspace"].as_str().map(str::to_string));
-        }
-    } else {
+    let Some(first) = store.ledger_rows(0, 1)?.pop() else {
         return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_slice(&first.entry).unwrap_or_default();
+    if matches!(v["kind"].as_str(), Some(INITIALISED | REINITIALISED)) {
+        return Ok(v["data"]["workspace"].as_str().map(str::to_string));
     }
     Ok(store
         .checkpoints()?
