@@ -5,6 +5,14 @@
 //!
 //! The helper threads are scoped: none outlives [`Daemon::run`]. What the
 //! daemon does is reported to the caller as [`Event`]s; it prints nothing.
+//!
+//! A full disk stops nothing for good: a write that fails because the
+//! disk holding the store is full ([`StoreError::is_disk_full`]) is
+//! reported ([`Event::DiskFull`]) and tried again after a backoff (1 s,
+//! doubling to 16 s), by the controller and each helper; reads (the CLI's
+//! read verbs) never needed a write. A run the full disk cut short is put
+//! back on the queue once writes work again, and resumes as after a
+//! restart.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,8 +55,79 @@ pub enum Event<'a> {
         /// The error.
         error: &'a ControlError,
     },
+    /// A write failed because the disk holding the store is full;
+    /// `what` is tried again in `retry_in`.
+    DiskFull {
+        /// What waits: `controller`, `checkpoint`, `reminders`.
+        what: &'static str,
+        /// The error.
+        error: &'a ControlError,
+        /// When it is tried again.
+        retry_in: Duration,
+    },
     /// The daemon released the lease and stopped.
     Stopped,
+}
+
+/// Whether `e` is a write refused because the disk is full.
+fn disk_full(e: &ControlError) -> bool {
+    matches!(e, ControlError::Store(s) if s.is_disk_full())
+}
+
+/// The waits between tries of a write the full disk refused: 1 s,
+/// doubling to 16 s; back to 1 s after a success.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_secs(1);
+    const MOST: Duration = Duration::from_secs(16);
+
+    fn new() -> Backoff {
+        Backoff(Backoff::FIRST)
+    }
+
+    /// Reports `error` for `what` and waits (until `stop`), longer each
+    /// time.
+    fn wait(
+        &mut self,
+        what: &'static str,
+        error: &ControlError,
+        stop: &AtomicBool,
+        on: &(dyn Fn(Event<'_>) + Sync),
+    ) {
+        on(Event::DiskFull {
+            what,
+            error,
+            retry_in: self.0,
+        });
+        let mut left = self.0;
+        while !left.is_zero() && !stop.load(Ordering::Relaxed) {
+            let nap = left.min(Duration::from_millis(100));
+            std::thread::sleep(nap);
+            left -= nap;
+        }
+        self.0 = (self.0 * 2).min(Backoff::MOST);
+    }
+}
+
+/// Opens `ws`'s store for a daemon thread, waiting while the disk is
+/// full; `None` when stopped first.
+pub fn open_store(
+    ws: &bosun_workspace::Workspace,
+    what: &'static str,
+    stop: &AtomicBool,
+    on: &(dyn Fn(Event<'_>) + Sync),
+) -> Result<Option<Control>> {
+    let mut backoff = Backoff::new();
+    while !stop.load(Ordering::Relaxed) {
+        match Control::open(ws.clone()) {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) if disk_full(&e) => backoff.wait(what, &e, stop, on),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(None)
 }
 
 /// How the daemon runs.
@@ -93,8 +172,13 @@ impl Daemon {
             }
             ran
         })?;
-        c.release_held()?;
-        c.release()?;
+        match c.release_held().and_then(|()| c.release()) {
+            Err(error) if disk_full(&error) => on(Event::Failed {
+                what: "releasing the lease (it expires by itself)",
+                error: &error,
+            }),
+            released => released?,
+        }
         on(Event::Stopped);
         Ok(())
     }
@@ -107,8 +191,16 @@ impl Daemon {
         on: &(dyn Fn(Event<'_>) + Sync),
     ) -> Result<bool> {
         let mut said = false;
+        let mut backoff = Backoff::new();
         while !stop.load(Ordering::Relaxed) {
-            match c.acquire()? {
+            let tried = match c.acquire() {
+                Err(e) if disk_full(&e) => {
+                    backoff.wait("controller", &e, stop, on);
+                    continue;
+                }
+                tried => tried?,
+            };
+            match tried {
                 Ok(l) => {
                     on(Event::Started(&l));
                     return Ok(true);
@@ -132,6 +224,9 @@ impl Daemon {
         Ok(false)
     }
 
+    /// Runs the queue until `stop`; a pass the full disk refused is
+    /// tried again after a backoff, once what it took is back on the
+    /// queue.
     fn dispatch(
         &self,
         c: &mut Controller,
@@ -139,24 +234,66 @@ impl Daemon {
         on: &(dyn Fn(Event<'_>) + Sync),
     ) -> Result<()> {
         let mut halted_said = false;
+        let mut backoff = Backoff::new();
+        let mut cut_short = false;
         while !stop.load(Ordering::Relaxed) {
-            match c.tick(&mut |p| on(Event::Progress(p)))? {
-                Tick::Ran(_) => halted_said = false,
-                Tick::Idle => {
-                    // Ops held back for locked hosts are tried again next pass.
-                    c.release_held()?;
-                    std::thread::sleep(IDLE);
+            let pass = if cut_short {
+                self.put_back(c)
+            } else {
+                Self::pass(c, &mut halted_said, on)
+            };
+            match pass {
+                Ok(()) => {
+                    cut_short = false;
+                    backoff = Backoff::new();
                 }
-                Tick::Halted(h) => {
-                    if !halted_said {
-                        on(Event::Halted(&h));
-                        halted_said = true;
-                    }
-                    std::thread::sleep(IDLE);
+                Err(e) if disk_full(&e) => {
+                    cut_short = true;
+                    backoff.wait("controller", &e, stop, on);
                 }
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// One pass of the controller: a tick, then a pause when idle or
+    /// halted.
+    fn pass(
+        c: &mut Controller,
+        halted_said: &mut bool,
+        on: &(dyn Fn(Event<'_>) + Sync),
+    ) -> Result<()> {
+        match c.tick(&mut |p| on(Event::Progress(p)))? {
+            Tick::Ran(_) => *halted_said = false,
+            Tick::Idle => {
+                // Ops held back for locked hosts are tried again next pass.
+                c.release_held()?;
+                std::thread::sleep(IDLE);
+            }
+            Tick::Halted(h) => {
+                if !*halted_said {
+                    on(Event::Halted(&h));
+                    *halted_said = true;
+                }
+                std::thread::sleep(IDLE);
+            }
+        }
+        Ok(())
+    }
+
+    /// After a pass the full disk refused: renews the lease and puts back
+    /// what was delivered under it and not acked (the run it cut short
+    /// resumes at the next pass, as after a restart).
+    fn put_back(&self, c: &mut Controller) -> Result<()> {
+        match c.acquire()? {
+            Ok(lease) => {
+                self.ctl.store.release_unacked(&lease)?;
+                Ok(())
+            }
+            // Taken by another controller: renewing says so, and stops.
+            Err(_) => c.renew(),
+        }
     }
 
     /// Signs a checkpoint every second while there are new entries, on a
@@ -170,33 +307,37 @@ impl Daemon {
             });
         };
         // A store handle of its own, as the controller's may be busy.
-        let ctl = match Control::open(self.ctl.ws.clone()) {
-            Ok(c) => c,
+        let ctl = match open_store(&self.ctl.ws, "checkpoint", stop, on) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
             Err(e) => return give_up(e),
         };
         let signer = match crate::genesis::signer(&ctl, &self.opts.key_dir) {
             Ok(s) => s,
             Err(e) => return give_up(e),
         };
-        let sign = || match crate::ledger::checkpoint(&ctl, &signer) {
+        let mut backoff = Backoff::new();
+        let mut sign = |last: bool| match crate::ledger::checkpoint(&ctl, &signer) {
             // Another writer signed the same size first: nothing to do.
-            Ok(_) | Err(ControlError::Store(StoreError::Stale(_))) => {}
+            Ok(_) | Err(ControlError::Store(StoreError::Stale(_))) => backoff = Backoff::new(),
+            Err(e) if disk_full(&e) && !last => backoff.wait("checkpoint", &e, stop, on),
             Err(error) => on(Event::Failed {
                 what: "checkpoint",
                 error: &error,
             }),
         };
         while !stop.load(Ordering::Relaxed) {
-            sign();
+            sign(false);
             std::thread::sleep(CHECKPOINT_EVERY);
         }
-        sign();
+        sign(true);
     }
 
     /// A reminder pass every 30 s.
     fn reminders(&self, stop: &AtomicBool, on: &(dyn Fn(Event<'_>) + Sync)) {
-        let ctl = match Control::open(self.ctl.ws.clone()) {
-            Ok(c) => c,
+        let ctl = match open_store(&self.ctl.ws, "reminders", stop, on) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
             Err(error) => {
                 return on(Event::Failed {
                     what: "reminders",
@@ -214,6 +355,11 @@ impl Daemon {
                             on(Event::Reminded(r, d));
                         }
                     }
+                    Err(error) if disk_full(&error) => on(Event::DiskFull {
+                        what: "reminders",
+                        error: &error,
+                        retry_in: Duration::from_secs(REMIND_EVERY_SECS.into()),
+                    }),
                     Err(error) => on(Event::Failed {
                         what: "reminders",
                         error: &error,

@@ -115,7 +115,32 @@ pub fn open_store(ws: &Workspace) -> Result<Arc<dyn Backend>> {
     let Some(key) = ledger_key_evidence(ws) else {
         return Ok(Arc::new(SqliteStore::open(&db)?));
     };
-    let store = match SqliteStore::open_existing(&db) {
+    guard(ws, key, SqliteStore::open_existing(&db))
+}
+
+/// The store of `ws` opened read-only ([`Control::open_read_only`]):
+/// nothing is created, migrated or written, and the same guard as
+/// [`open_store`] refuses a lost database. A workspace without a ledger
+/// key and without a database has nothing to read: the store's
+/// [`StoreError::NotInitialised`].
+pub fn open_store_read_only(ws: &Workspace) -> Result<Arc<dyn Backend>> {
+    let db = ws.db_path();
+    let opened = SqliteStore::open_read_only(&db);
+    match ledger_key_evidence(ws) {
+        Some(key) => guard(ws, key, opened),
+        None => Ok(Arc::new(opened?)),
+    }
+}
+
+/// The guard of a workspace that keeps a ledger (its key is published):
+/// a missing, empty, schema-less or entry-less database is
+/// [`ControlError::StoreLost`].
+fn guard(
+    ws: &Workspace,
+    key: PathBuf,
+    opened: std::result::Result<SqliteStore, StoreError>,
+) -> Result<Arc<dyn Backend>> {
+    let store = match opened {
         Ok(s) => s,
         Err(StoreError::NotInitialised { found, .. }) => {
             let loss = StoreLoss::of(found).unwrap_or(StoreLoss::NoSchema);
@@ -127,6 +152,42 @@ pub fn open_store(ws: &Workspace) -> Result<Arc<dyn Backend>> {
         return Err(lost(ws, key, StoreLoss::NoEntries));
     }
     Ok(Arc::new(store))
+}
+
+/// The workspace name a ledger began under: the `workspace` of its first
+/// entry (`ledger.initialised` or `ledger.reinitialised`), or, for a
+/// ledger older than those entries, the origin of its first checkpoint;
+/// `None` for a ledger with neither.
+pub fn recorded_name(store: &dyn Backend) -> Result<Option<String>> {
+    let Some(first) = store.ledger_rows(0, 1)?.pop() else {
+        return Ok(None);
+    };
+    let v: serde_json::Value = serde_json::from_slice(&first.entry).unwrap_or_default();
+    if matches!(v["kind"].as_str(), Some(INITIALISED | REINITIALISED)) {
+        return Ok(v["data"]["workspace"].as_str().map(str::to_string));
+    }
+    Ok(store
+        .checkpoints()?
+        .first()
+        .and_then(|c| c.note.lines().next().map(str::to_string)))
+}
+
+/// Refuses a workspace whose `bosun.toml` gives another name than the one
+/// its ledger began under ([`ControlError::Renamed`]). The name binds
+/// envelopes (`ws`), statements and checkpoints (their origin), and
+/// `bosun.toml` is not governed: were a rename taken, whoever can edit
+/// the file could make this workspace accept what was signed for another
+/// one of that name. So the ledger's record decides, and a rename is
+/// refused until the name is put back.
+pub fn check_name(ws: &Workspace, store: &dyn Backend) -> Result<()> {
+    match recorded_name(store)? {
+        Some(recorded) if recorded != ws.config.name.as_str() => Err(ControlError::Renamed {
+            config: ws.root.join("bosun.toml"),
+            named: ws.config.name.to_string(),
+            recorded,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// `bosun init`, after the files are written: creates the database,

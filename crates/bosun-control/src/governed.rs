@@ -219,7 +219,12 @@ impl Control {
         let unadopted = "fleet/hosts.toml is not adopted: every op needs a human until an adoption brings it into force";
         match self.ws.inventory_with_text() {
             Ok((inventory, text)) => {
-                self.store.remember(INVENTORY, &text, crate::now())?;
+                match self.store.remember(INVENTORY, &text, crate::now()) {
+                    // A command that only reads keeps no copy; the next
+                    // one that writes does.
+                    Ok(()) | Err(bosun_store::StoreError::ReadOnly) => {}
+                    Err(e) => return Err(e.into()),
+                }
                 Ok(InventoryState {
                     inventory,
                     warning: Some(unadopted.into()),

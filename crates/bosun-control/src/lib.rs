@@ -76,6 +76,22 @@ pub enum ControlError {
         /// What stands in the database's place.
         found: StoreLoss,
     },
+    /// `bosun.toml` names the workspace otherwise than its ledger, which
+    /// recorded its name when it began: every envelope, statement and
+    /// checkpoint is bound to that name, so a renamed workspace is
+    /// refused by every verb (see [`genesis::check_name`]).
+    #[error(
+        "{} names this workspace `{named}`, but its ledger began as `{recorded}` (its first entry), and every envelope and checkpoint is bound to that name; nothing was done.\n  Put `name = \"{recorded}\"` back in bosun.toml: a workspace cannot be renamed (for another name, start a new workspace).",
+        config.display()
+    )]
+    Renamed {
+        /// The workspace's `bosun.toml`.
+        config: std::path::PathBuf,
+        /// The name it gives.
+        named: String,
+        /// The name the ledger recorded.
+        recorded: String,
+    },
     /// A trusted checkpoint could not be read, is not trusted, or would
     /// be replaced by an older one.
     #[error(transparent)]
@@ -105,6 +121,9 @@ impl ControlError {
         use bosun_api::NextAction;
         match self {
             ControlError::Next { next, .. } => next.clone(),
+            ControlError::Store(bosun_store::StoreError::Outdated { .. }) => {
+                vec![NextAction::StartController]
+            }
             ControlError::StoreLost { .. } => vec![
                 NextAction::LedgerVerifyTrusted {
                     file: "<file>".into(),
@@ -164,12 +183,30 @@ impl Control {
     /// created.
     pub fn open(ws: Workspace) -> Result<Control> {
         let store = genesis::open_store(&ws)?;
+        Control::over(ws, store)
+    }
+
+    /// A handle over `store`, once `ws`'s name is the one its ledger was
+    /// begun under ([`genesis::check_name`]).
+    fn over(ws: Workspace, store: Arc<dyn Backend>) -> Result<Control> {
+        genesis::check_name(&ws, store.as_ref())?;
         Ok(Control {
             ws,
             store,
             created: Arc::default(),
             snapshot: Arc::default(),
         })
+    }
+
+    /// Opens the workspace's embedded store read-only, for a verb that
+    /// only reads: nothing is created, migrated or written (so it works
+    /// on a full disk), and every write answers
+    /// [`bosun_store::StoreError::ReadOnly`]. The guard of
+    /// [`Control::open`] applies; a schema older than this build's is
+    /// refused with what migrates it ([`ControlError::next`]).
+    pub fn open_read_only(ws: Workspace) -> Result<Control> {
+        let store = genesis::open_store_read_only(&ws)?;
+        Control::over(ws, store)
     }
 
     /// Opens the workspace's embedded store, creating the database when

@@ -16,6 +16,7 @@ mod governance;
 mod ledger;
 mod notices;
 mod ops;
+mod read_only;
 mod runs;
 mod schema;
 mod sql;
@@ -50,6 +51,9 @@ pub struct SqliteStore {
     /// meanwhile, so that its next transaction starts the log over (see
     /// [`spawn_checkpointer`]).
     catch_up: Arc<std::sync::atomic::AtomicBool>,
+    /// Opened read-only ([`SqliteStore::open_read_only`]): every write is
+    /// refused before it starts.
+    read_only: bool,
 }
 
 impl Drop for SqliteStore {
@@ -125,13 +129,13 @@ impl SqliteStore {
             Ok(m) if m.len() == 0 => return Ok(DbPresence::Empty),
             Ok(_) => {}
         }
-        let conn = match connect_existing(path) {
-            Ok(c) => c,
+        let version = match read_only::connect(path) {
+            Ok((_, v)) => v,
             // Deleted between the two looks.
             Err(_) if !path.exists() => return Ok(DbPresence::Missing),
             Err(e) => return Err(e),
         };
-        Ok(if schema_version(&conn)? == 0 {
+        Ok(if version == 0 {
             DbPresence::NoSchema
         } else {
             DbPresence::Present
@@ -143,14 +147,20 @@ impl SqliteStore {
     /// ([`StoreError::NotInitialised`]) and left exactly as it was —
     /// nothing is created or written.
     pub fn open_existing(path: &Path) -> Result<SqliteStore> {
-        let found = SqliteStore::probe(path)?;
-        if found != DbPresence::Present {
-            return Err(StoreError::NotInitialised {
+        SqliteStore::require_present(path)?;
+        SqliteStore::open_from(connect_existing(path)?, path, CHECKPOINT_EVERY)
+    }
+
+    /// [`StoreError::NotInitialised`] unless a database with bosun's
+    /// schema is at `path` ([`SqliteStore::probe`]).
+    fn require_present(path: &Path) -> Result<()> {
+        match SqliteStore::probe(path)? {
+            DbPresence::Present => Ok(()),
+            found => Err(StoreError::NotInitialised {
                 path: path.to_path_buf(),
                 found,
-            });
+            }),
         }
-        SqliteStore::open_from(connect_existing(path)?, path, CHECKPOINT_EVERY)
     }
 
     /// [`SqliteStore::open`] with the background checkpoint every
@@ -186,8 +196,12 @@ impl SqliteStore {
         if v == 1 {
             migrate_events_to_ledger(&mut conn)?;
         }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
-            .map_err(be)?;
+        // Only when it changes: an open of a current database writes
+        // nothing, so that it works on a full disk.
+        if v != SCHEMA_VERSION {
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(be)?;
+        }
         conn.pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(be)?;
         let reader = connect(path)?;
@@ -199,10 +213,14 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             stop,
             catch_up,
+            read_only: false,
         })
     }
 
     fn with_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
         let mut conn = self.conn.lock().map_err(|_| poisoned())?;
         if self
             .catch_up

@@ -523,6 +523,19 @@ impl bosun_store::Queue for SqliteStore {
         })
     }
 
+    fn release_unacked(&self, lease: &Lease) -> Result<u64> {
+        self.with_tx(|tx| {
+            check_fence(tx, lease)?;
+            let n = tx
+                .execute(
+                    "UPDATE queue SET delivered_token = NULL WHERE delivered_token = ?1 AND acked = 0",
+                    [i64_of(lease.token)],
+                )
+                .map_err(be)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     fn depth(&self) -> Result<u64> {
         self.with_conn(|c| {
             let n: i64 = c

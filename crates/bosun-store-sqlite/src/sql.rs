@@ -15,9 +15,19 @@ pub(crate) fn be(e: rusqlite::Error) -> StoreError {
         Some(C::DatabaseBusy | C::DatabaseLocked) => StoreError::Busy {
             source: Box::new(e),
         },
+        // SQLite answers a write that found no space `SQLITE_FULL`, and
+        // a write-ahead-log index it could not grow (a new `-shm` file,
+        // on a full disk) `SQLITE_IOERR_SHMSIZE`.
+        Some(C::DiskFull) => StoreError::DiskFull {
+            source: Box::new(e),
+        },
+        _ if matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_IOERR_SHMSIZE) => {
+            StoreError::DiskFull {
+                source: Box::new(e),
+            }
+        }
         Some(
-            C::DiskFull
-            | C::SystemIoFailure
+            C::SystemIoFailure
             | C::CannotOpen
             | C::PermissionDenied
             | C::ReadOnly

@@ -143,7 +143,9 @@ fn sqlite_errors_say_what_a_caller_can_do() {
         "the source is kept"
     );
     let full = crate::sql::be(failure(rusqlite::ffi::SQLITE_FULL));
-    assert!(matches!(full, StoreError::Io { .. }) && !full.is_retryable());
+    assert!(full.is_disk_full() && !full.is_retryable());
+    let io = crate::sql::be(failure(rusqlite::ffi::SQLITE_IOERR));
+    assert!(matches!(io, StoreError::Io { .. }) && !io.is_disk_full());
     let bad = crate::sql::be(failure(rusqlite::ffi::SQLITE_CORRUPT));
     assert!(matches!(bad, StoreError::Corrupt { .. }));
     let other = crate::sql::be(rusqlite::Error::InvalidQuery);
@@ -165,4 +167,38 @@ fn a_newer_schema_is_refused_and_left_alone() {
         matches!(e, bosun_store::StoreError::TooNew { found: 99, .. }),
         "{e}"
     );
+}
+
+#[test]
+fn a_read_only_store_writes_nothing_and_never_migrates() {
+    use bosun_store::StoreError;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bosun.db");
+    drop(crate::SqliteStore::open(&path).unwrap());
+    let ro = crate::SqliteStore::open_read_only(&path).unwrap();
+    assert_eq!(ro.halt().unwrap(), None, "it reads");
+    let e = ro.set_halt(None, "alice", 1).unwrap_err();
+    assert!(matches!(e, StoreError::ReadOnly), "{e}");
+    drop(ro);
+
+    let old = |v: i64| {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.pragma_update(None, "user_version", v).unwrap();
+    };
+    old(3);
+    let Err(e) = crate::SqliteStore::open_read_only(&path) else {
+        panic!("an old schema opened read-only");
+    };
+    assert!(matches!(e, StoreError::Outdated { found: 3, .. }), "{e}");
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let v: i64 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 3, "nothing was migrated");
+    let missing = dir.path().join("none.db");
+    assert!(matches!(
+        crate::SqliteStore::open_read_only(&missing),
+        Err(StoreError::NotInitialised { .. })
+    ));
+    assert!(!missing.exists(), "nothing was created");
 }

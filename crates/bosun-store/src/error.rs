@@ -29,6 +29,32 @@ pub enum StoreError {
         #[source]
         source: BoxError,
     },
+    /// The disk holding the store is full: the transaction was rolled
+    /// back and nothing was written. Reads still work; a write may succeed
+    /// once space is freed ([`StoreError::is_disk_full`]).
+    #[error(
+        "the disk holding the store is full: nothing was written; free some space and try again"
+    )]
+    DiskFull {
+        /// The backend's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A write was asked of a store opened read-only (for a verb that
+    /// only reads); nothing was written.
+    #[error("the store was opened read-only, for a command that only reads; nothing was written")]
+    ReadOnly,
+    /// The store's schema is older than this build's, and it was opened
+    /// read-only: reading it would need a migration, which is a write.
+    #[error("{} has schema version {found}, older than this bosun's ({current}); a command that only reads does not migrate it", path.display())]
+    Outdated {
+        /// The database.
+        path: std::path::PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The version this build writes.
+        current: i64,
+    },
     /// The backend failed in a way no caller can act on (a bug, an
     /// unexpected answer of the database).
     #[error("the store backend failed: {what}")]
@@ -205,6 +231,13 @@ impl StoreError {
     /// must read again first.
     pub fn is_retryable(&self) -> bool {
         matches!(self, StoreError::Busy { .. })
+    }
+
+    /// Whether the write failed because the disk holding the store is
+    /// full: nothing was written, and the same call may succeed once space
+    /// is freed (a daemon retries it with a backoff).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull { .. })
     }
 
     /// A backend failure with `what` was being done.

@@ -88,6 +88,11 @@ pub trait Queue: Send + Sync {
     fn dequeue(&self, lease: &Lease, now: i64) -> Result<Option<Delivery>>;
     /// Puts a delivered item back (e.g. its targets are locked).
     fn release(&self, lease: &Lease, delivery: &Delivery) -> Result<()>;
+    /// Puts back every item delivered under `lease` and not acked (a run
+    /// that a store error such as a full disk cut short): the next
+    /// dequeue takes them again and their runs resume as after a
+    /// restart. How many were put back.
+    fn release_unacked(&self, lease: &Lease) -> Result<u64>;
     /// Items not yet acked.
     fn depth(&self) -> Result<u64>;
 }

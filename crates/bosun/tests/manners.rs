@@ -227,26 +227,12 @@ fn version_completions_and_man_pages() {
 /// Runs `serve` with `extra` arguments until it holds the lease, stops it
 /// with SIGTERM, and returns its stdout and stderr.
 fn serve_briefly(lab: &Lab, extra: &[&str]) -> (String, String) {
-    let mut args = vec!["serve"];
-    args.extend_from_slice(extra);
-    let serve = lab
-        .cmd(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while lab.json(&["status", "--json"])["controller"].is_null() {
-        assert!(
-            std::time::Instant::now() < end,
-            "serve never took the lease"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    std::process::Command::new("kill")
-        .arg(serve.id().to_string())
-        .status()
-        .unwrap();
+    let serve = lab.serve(
+        extra,
+        std::process::Stdio::piped(),
+        std::process::Stdio::piped(),
+    );
+    terminate(&serve);
     let o = serve.wait_with_output().unwrap();
     assert!(o.status.success());
     (

@@ -17,29 +17,33 @@ fn busy_lab() -> Lab {
     lab
 }
 
+/// Verbs that open the store: reads, writes and the daemons.
+const VERBS: [&[&str]; 12] = [
+    &["ops", "list"],
+    &["ops", "list", "--json"],
+    &["status"],
+    &["hosts", "list"],
+    &["ledger", "verify"],
+    &["ledger", "checkpoint"],
+    &["ledger", "checkpoints"],
+    &["key", "list"],
+    &[
+        "submit",
+        "disk-usage",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+    ],
+    &["work", "--until-idle"],
+    &["serve", "--no-wait"],
+    &["adopt", "--yes", "--as", "alice"],
+];
+
 /// Every verb that opens the store, tried on a workspace whose database is
 /// lost: each fails with the named error, and `still` holds after each.
 fn every_verb_refuses(lab: &Lab, still: &dyn Fn() -> bool, what: &str) {
-    let verbs: [&[&str]; 10] = [
-        &["ops", "list"],
-        &["ops", "list", "--json"],
-        &["status"],
-        &["ledger", "verify"],
-        &["ledger", "checkpoint"],
-        &["ledger", "checkpoints"],
-        &["key", "list"],
-        &[
-            "submit",
-            "disk-usage",
-            "--target",
-            "web-1",
-            "--as",
-            "claude",
-        ],
-        &["work", "--until-idle"],
-        &["adopt", "--yes", "--as", "alice"],
-    ];
-    for args in verbs {
+    for args in VERBS {
         let o = lab.run(args);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(
@@ -371,4 +375,82 @@ fn a_trusted_checkpoint_that_is_not_this_ledgers_is_refused() {
         !lab.path(".bosun/bosun.db").exists(),
         "nothing was re-created"
     );
+}
+
+/// A workspace renamed in `bosun.toml` is refused by every verb (the
+/// name binds envelopes and checkpoints, and the file is not governed)
+/// until the name its ledger began under is put back; nothing changes
+/// meanwhile.
+#[test]
+fn a_renamed_workspace_is_refused_by_every_verb_until_its_name_is_back() {
+    let lab = busy_lab();
+    let toml = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+    assert!(toml.contains("name = \"lab\"\n"), "{toml}");
+    let (ok, verified) = lab.ledger_verify(&[]);
+    assert!(ok, "{verified}");
+    let ops = lab.ok(&["ops", "list", "--json"]);
+    lab.write(
+        "bosun.toml",
+        &toml.replace("name = \"lab\"", "name = \"prod\""),
+    );
+    for args in VERBS {
+        let o = lab.run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "bosun {args:?}: {err}");
+        assert!(
+            err.contains("names this workspace `prod`, but its ledger began as `lab`")
+                && err.contains("Put `name = \"lab\"` back in bosun.toml"),
+            "bosun {args:?}: {err}"
+        );
+    }
+
+    lab.write("bosun.toml", &toml);
+    let (ok, report) = lab.ledger_verify(&[]);
+    assert!(ok, "{report}");
+    assert_eq!(
+        (&report["size"], &report["root"]),
+        (&verified["size"], &verified["root"]),
+        "a refused verb wrote to the ledger"
+    );
+    assert_eq!(lab.ok(&["ops", "list", "--json"]), ops, "nor to the ops");
+    lab.ok(&[
+        "submit",
+        "disk-usage",
+        "--target",
+        "web-1",
+        "--as",
+        "claude",
+    ]);
+}
+
+/// A verb that only reads never migrates: on a database of an older
+/// schema it says what does, and that verb migrates it.
+#[test]
+fn a_read_verb_on_an_older_schema_says_what_migrates_it() {
+    let lab = Lab::new();
+    let db = lab.path(".bosun/bosun.db");
+    let version = || {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    let now = version();
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", now - 1)
+        .unwrap();
+    let o = lab.run(&["status"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "has schema version {}, older than this bosun's ({now})",
+            now - 1
+        )) && err.contains("next: bosun serve"),
+        "{err}"
+    );
+    assert_eq!(version(), now - 1, "a read migrated it");
+    lab.work();
+    assert_eq!(version(), now);
+    lab.ok(&["status"]);
 }

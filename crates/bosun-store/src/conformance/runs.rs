@@ -74,6 +74,13 @@ pub fn queue_redelivers_to_new_lease_only(b: &dyn Backend) {
         b.dequeue(&l2, 200).unwrap().is_some(),
         "released item comes back"
     );
+    // A run cut short by a store error: its lease puts back what it took.
+    assert_eq!(b.release_unacked(&l2).unwrap(), 1);
+    assert_eq!(b.release_unacked(&l2).unwrap(), 0, "only what was taken");
+    assert!(
+        b.dequeue(&l2, 200).unwrap().is_some(),
+        "an item put back comes back"
+    );
     // Finishing the run acks it.
     assert!(matches!(
         b.start_run(&l2, &op.claims.jti, 201).unwrap(),

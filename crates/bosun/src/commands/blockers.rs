@@ -185,6 +185,16 @@ fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
     line("fallback", &text("fallback"));
 }
 
+impl BlockersCmd {
+    /// Whether the verb only reads (its store is opened read-only).
+    pub(crate) fn reads_only(&self) -> bool {
+        matches!(
+            self,
+            BlockersCmd::Kinds { .. } | BlockersCmd::List { .. } | BlockersCmd::Show { .. }
+        )
+    }
+}
+
 /// Runs `bosun blockers …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<ExitCode> {
     let gov = ctl.governed()?;

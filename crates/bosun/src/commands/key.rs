@@ -79,7 +79,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: KeyCmd) -> Result<ExitCode> {
 /// `bosun key list`: the keys on disk and in force, and which are adopted.
 fn list(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     let ws = Workspace::open(&ctx.workspace)?;
-    let ctl = Control::open(ws.clone())?;
+    let ctl = Control::open_read_only(ws.clone())?;
     let adopted = ctl.adopted(bosun_workspace::governed::KEYS_SUBJECT)?;
     let in_force = adopted
         .map(|a| KeyRegistry::from_content(&a.content))

@@ -220,7 +220,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LedgerCmd::Checkpoints { json: js } => {
-            let ctl = ctx.control()?;
+            let ctl = ctx.reader()?;
             let cps = ctl.checkpoint_views()?;
             if js {
                 outln!("{}", serde_json::to_string(&cps).unwrap_or_default());
@@ -267,7 +267,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         LedgerCmd::Mirror { git, json: js } => {
-            let ctl = ctx.control()?;
+            let ctl = ctx.reader()?;
             let spin = crate::progress::spinner(&format!("mirroring to {}", git.display()));
             let r = bosun_control::mirror::mirror(&ctl, &git);
             spin.finish_and_clear();
@@ -322,7 +322,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
                     js,
                 ));
             }
-            let ctl = ctx.control()?;
+            let ctl = ctx.reader()?;
             let v = match key {
                 Some(k) => read_vkey(&k)?,
                 None => ledger::verifier(&ctl.ws)?,
@@ -383,7 +383,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             ))
         }
         LedgerCmd::Consistency { from, to, json: js } => {
-            let ctl = ctx.control()?;
+            let ctl = ctx.reader()?;
             print_proof(&ledger::prove_consistency(&ctl, from, to)?, js)
         }
         LedgerCmd::Prove {
@@ -393,7 +393,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
             at,
             json: js,
         } => {
-            let ctl = ctx.control()?;
+            let ctl = ctx.reader()?;
             if checkpoint {
                 let signer = bosun_control::genesis::signer(&ctl, &ctx.key_dir)?;
                 let _ = ledger::checkpoint(&ctl, &signer);

@@ -209,8 +209,24 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// The workspace's store, for a verb that may write.
     pub(crate) fn control(&self) -> Result<Control> {
         Control::open(Workspace::open(&self.workspace)?)
+    }
+
+    /// The workspace's store opened read-only, for a verb that only
+    /// reads: it writes nothing (so it works on a full disk).
+    pub(crate) fn reader(&self) -> Result<Control> {
+        Control::open_read_only(Workspace::open(&self.workspace)?)
+    }
+
+    /// [`Ctx::reader`] when `reads_only`, else [`Ctx::control`].
+    pub(crate) fn open(&self, reads_only: bool) -> Result<Control> {
+        if reads_only {
+            self.reader()
+        } else {
+            self.control()
+        }
     }
 }
 
@@ -273,9 +289,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Ledger(c) => ledger::run(&ctx, c),
         Cmd::Step(c) => step::run(&ctx, c),
         Cmd::Runbook(c) => runbook::run(&ctx, c),
-        Cmd::Hosts(c) => hosts::run(&ctx.control()?, c),
-        Cmd::Blockers(c) => blockers::run(&ctx.control()?, &ctx.keys, c),
-        Cmd::Rollout(c) => rollout::run(&ctx.control()?, &ctx.keys, c),
+        Cmd::Hosts(c) => hosts::run(&ctx.reader()?, c),
+        Cmd::Blockers(c) => blockers::run(&ctx.open(c.reads_only())?, &ctx.keys, c),
+        Cmd::Rollout(c) => rollout::run(&ctx.open(c.reads_only())?, &ctx.keys, c),
         Cmd::Remind(a) => remind::remind(&ctx, a),
         Cmd::Snooze(a) => remind::snooze(&ctx, a),
         Cmd::Completions(a) => meta::completions(a),

@@ -77,7 +77,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<ExitCode> {
 
 /// `bosun ops list`.
 fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
+    let ctl = ctx.reader()?;
     let state = state
         .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
         .transpose()?;
@@ -100,7 +100,7 @@ fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitC
 
 /// `bosun ops show`.
 fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
+    let ctl = ctx.reader()?;
     let op = ctl.resolve_op(j)?;
     if envelope || js {
         let Some(rec) = ctl.op_record(&op)? else {
@@ -128,7 +128,7 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
 
 /// `bosun ops rejections`.
 fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
+    let ctl = ctx.reader()?;
     let rs = ctl.rejections(limit)?;
     let mut list = Listing::new(&["at", "check", "jti", "message"]);
     for r in &rs {

@@ -80,7 +80,7 @@ pub(crate) fn plan_of(
 }
 
 fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
+    let ctl = ctx.reader()?;
     let gov = ctl.governed()?;
     let plan = plan_of(&gov, p)?;
     if p.json {

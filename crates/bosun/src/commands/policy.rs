@@ -81,7 +81,7 @@ fn lint(ctx: &Ctx, js: bool) -> Result<ExitCode> {
 
 /// `bosun policy explain`.
 fn explain(ctx: &Ctx, j: &str, js: bool) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
+    let ctl = ctx.reader()?;
     let op = ctl.resolve_op(j)?;
     let Some(rec) = ctl.op_record(&op)? else {
         return Err(other(format!("no op with jti `{op}`")));

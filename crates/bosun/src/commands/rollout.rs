@@ -231,6 +231,13 @@ fn wave_name(st: &bosun_control::rollout::Status, i: u32) -> &str {
         .map_or("?", |w| w.0.as_str())
 }
 
+impl RolloutCmd {
+    /// Whether the verb only reads (its store is opened read-only).
+    pub(crate) fn reads_only(&self) -> bool {
+        matches!(self, RolloutCmd::Status { .. } | RolloutCmd::List { .. })
+    }
+}
+
 /// Runs `bosun rollout …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode> {
     let signer = |who: &str| -> Result<(bosun_sign::Signer, KeyId)> {

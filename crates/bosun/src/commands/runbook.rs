@@ -73,7 +73,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
     let ws = Workspace::open(&ctx.workspace)?;
     match cmd {
         RunbookCmd::List { json: j } => {
-            let ctl = Control::open(ws.clone())?;
+            let ctl = Control::open_read_only(ws.clone())?;
             let mut list = Listing::new(&["id", "kind", "steps", "adopted", "description"]);
             for (id, path, text) in ws.disk_runbooks()? {
                 let adopted = ctl.adopted(&bosun_control::governed::runbook_subject(&id))?;

@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use bosun_control::Result;
 use bosun_control::controller::Progress;
-use bosun_control::daemon::{Daemon, Event, Options};
+use bosun_control::daemon::{self, Daemon, Event, Options};
 use bosun_control::notify::next_text;
 use bosun_store::StepStatus;
 use clap::Args;
@@ -34,12 +34,16 @@ pub(crate) fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
 }
 
 fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
             .map_err(|e| other(format!("signal handler: {e}")))?;
     }
+    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+    // On a full disk, waits for space rather than exiting.
+    let Some(ctl) = daemon::open_store(&ws, "controller", &stop, &|e| log_event(e, false))? else {
+        return Ok(ExitCode::SUCCESS);
+    };
     let log_reminders = ctl
         .ws
         .config
@@ -92,6 +96,15 @@ fn log_event(e: Event<'_>, log_reminders: bool) {
             }
         }
         Event::Failed { what, error } => tracing::warn!(error = %error, "{what} failed"),
+        Event::DiskFull {
+            what,
+            error,
+            retry_in,
+        } => tracing::warn!(
+            error = %error,
+            "disk full: {what} retrying in {}s",
+            retry_in.as_secs()
+        ),
         Event::Stopped => tracing::info!("controller stopped"),
     }
 }

@@ -24,7 +24,7 @@ pub(crate) fn run(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode> {
 }
 
 fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
-    let ctl = ctx.control()?;
+    let ctl = ctx.reader()?;
     let v = ctl.overview()?;
     if j {
         outln!("{}", serde_json::to_string(&v).unwrap_or_default());

@@ -3,6 +3,7 @@
 //! the real `bosun` binary.
 #![allow(dead_code)]
 
+pub mod disk;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +28,16 @@ impl Lab {
     /// As [`Lab::new`], with `edit` run on the workspace's files before
     /// the first adoption (so what it writes is in force).
     pub fn new_with(edit: impl FnOnce(&Lab)) -> Lab {
-        let tmp = tempfile::tempdir().unwrap();
+        Lab::setup(tempfile::tempdir().unwrap(), edit)
+    }
+
+    /// As [`Lab::new`], in a directory made under `parent` (a small
+    /// filesystem of the test's own).
+    pub fn new_in(parent: &Path) -> Lab {
+        Lab::setup(tempfile::tempdir_in(parent).unwrap(), |_| {})
+    }
+
+    fn setup(tmp: tempfile::TempDir, edit: impl FnOnce(&Lab)) -> Lab {
         let ws = tmp.path().join("lab");
         let keys = tmp.path().join("keys");
         let lab = Lab { tmp, ws, keys };
@@ -169,6 +179,28 @@ impl Lab {
             .unwrap_or_else(|_| serde_json::json!({"stderr": String::from_utf8_lossy(&o.stderr)}))
     }
 
+    /// Starts `bosun serve` with `extra` arguments, its stdout and stderr
+    /// going to `out` and `err`, and waits until it holds the lease.
+    pub fn serve(
+        &self,
+        extra: &[&str],
+        out: std::process::Stdio,
+        err: std::process::Stdio,
+    ) -> std::process::Child {
+        let mut args = vec!["serve"];
+        args.extend_from_slice(extra);
+        let serve = self.cmd(&args).stdout(out).stderr(err).spawn().unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.json(&["status", "--json"])["controller"].is_null() {
+            assert!(
+                std::time::Instant::now() < end,
+                "serve never took the lease"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        serve
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.ws.join(rel)
     }
@@ -185,6 +217,14 @@ impl Lab {
             .unwrap()
             .to_string()
     }
+}
+
+/// Stops a daemon as Ctrl-C or systemd would (SIGTERM).
+pub fn terminate(child: &std::process::Child) {
+    Command::new("kill")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
 }
 
 pub fn wait_for(p: &Path, secs: u64) -> bool {
