@@ -13,7 +13,8 @@ use bosun_model::Host;
 use bosun_transport::{Local, Ssh, Step, Transport};
 
 pub use bosun_transport::{
-    Probe, Record, SHIM_ARG, StepOutput, controller_host, private_file, record_op, scrub, shim_main,
+    Probe, Record, SHIM_ARG, StepOutput, controller_host, forget_local, private_file, record_op,
+    scrub, shim_main,
 };
 
 /// The transport `host` is reached over, as the adopted inventory binds it.

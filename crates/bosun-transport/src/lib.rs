@@ -34,7 +34,7 @@ mod ssh;
 
 pub use local::{Local, controller_host};
 pub use output::{KEEP_HEAD, KEEP_TAIL, scrub};
-pub use record::{Probe, Record, record_op};
+pub use record::{Probe, Record, forget_local, record_op};
 pub use shim::{SHIM_ARG, shim_main};
 pub use ssh::{Ssh, private_file};
 

@@ -182,8 +182,9 @@ pub(crate) fn probe_local(dir: &Path, key: &str, patterns: &[regex::Regex]) -> P
     }
 }
 
-/// Removes every record of op `op` from `dir` (best effort).
-pub(crate) fn forget_local(dir: &Path, op: &str) {
+/// Removes every record of op `op` (as [`record_op`] names it) from the
+/// local records directory `dir` (best effort).
+pub fn forget_local(dir: &Path, op: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

@@ -376,3 +376,18 @@ fn every_interrupted_step_ends_somewhere_on_every_host() {
         "no step is left started: {show}"
     );
 }
+
+#[test]
+fn records_of_ended_ops_are_pruned_when_a_controller_starts() {
+    let lab = Lab::new();
+    let done = lab.approved_upgrade("web-1", "2");
+    lab.work();
+    assert_eq!(lab.state(&done), "succeeded");
+    // Left behind (a run that ended while paused, say), and one of an op
+    // the store does not know.
+    lab.write(&format!(".bosun/steps/{done}.0.started"), "n1 4242\n");
+    lab.write(".bosun/steps/0123abcd.0.started", "n1 4242\n");
+    lab.work();
+    assert!(!lab.path(&format!(".bosun/steps/{done}.0.started")).exists());
+    assert!(lab.path(".bosun/steps/0123abcd.0.started").exists());
+}

@@ -161,7 +161,9 @@ impl Controller {
     pub fn acquire(&mut self) -> Result<std::result::Result<Lease, Lease>> {
         let t = now();
         if let Some(l) = self.ctl.store.acquire_lease(&self.holder, self.ttl, t)? {
-            self.lease = Some(l.clone());
+            if self.lease.replace(l.clone()).is_none() {
+                self.prune_records();
+            }
             return Ok(Ok(l));
         }
         match self.ctl.store.lease_holder(t)? {
@@ -177,6 +179,33 @@ impl Controller {
             }
             Some(other) => Ok(Err(other)),
             None => self.acquire(),
+        }
+    }
+
+    /// Removes the local step records of ops that have ended (a run that
+    /// ended while paused, without its controller forgetting them), once
+    /// per lease taken. Records of ops it cannot find are left alone.
+    fn prune_records(&self) {
+        let dir = crate::exec::records_dir(&self.ctl.ws.root);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut seen = std::collections::HashSet::new();
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some((op, _)) = name.to_str().and_then(|n| n.split_once('.')) else {
+                continue;
+            };
+            if !seen.insert(op.to_string()) {
+                continue;
+            }
+            let ended = Jti::parse(op)
+                .ok()
+                .and_then(|j| self.ctl.store.op(&j).ok().flatten())
+                .is_some_and(|o| o.summary.state.is_terminal());
+            if ended {
+                crate::exec::forget_local(&dir, op);
+            }
         }
     }
 
