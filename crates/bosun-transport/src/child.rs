@@ -154,6 +154,8 @@ pub(crate) fn supervise(p: &impl Process, step: &Step<'_>) -> StepOutput {
         lost: ending.lost,
         timed_out,
         unreachable: ending.unreachable,
+        // Timed out and its kill not confirmed (ssh): it may still run.
+        may_run: timed_out && ending.lost,
     }
 }
 

@@ -74,6 +74,10 @@ pub struct StepOutput {
     pub timed_out: bool,
     /// The host could not be reached: the command did not run.
     pub unreachable: bool,
+    /// It may still be running (its kill at the timeout was not
+    /// confirmed, or its host could not be asked): whatever it is, its
+    /// host must stay held until a human says how it ended.
+    pub may_run: bool,
 }
 
 impl StepOutput {

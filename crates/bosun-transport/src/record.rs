@@ -153,9 +153,31 @@ pub(crate) fn recovered(rc: i32, output: &str, patterns: &[regex::Regex]) -> Ste
     }
 }
 
+/// Whether `dir` may be trusted with records: a directory (not a link)
+/// of this user's that nobody else can write to, as the shim makes it.
+fn trusted_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let m = std::fs::symlink_metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mine = m.uid() == rustix::process::geteuid().as_raw();
+    if m.is_dir() && mine && m.permissions().mode() & 0o077 == 0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a private directory of this user (0700): its records are not trusted",
+            dir.display()
+        ))
+    }
+}
+
 /// Where a local step recorded under `key` in `dir` stands (see [`Probe`]).
 pub(crate) fn probe_local(dir: &Path, key: &str, patterns: &[regex::Regex]) -> Probe {
     let (started, ended) = paths(dir, key);
+    if !dir.exists() {
+        return Probe::NotStarted;
+    }
+    if let Err(why) = trusted_dir(dir) {
+        return Probe::Unreachable(why);
+    }
     let file = match std::fs::File::open(&started) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Probe::NotStarted,
@@ -224,7 +246,9 @@ mod tests {
 
     #[test]
     fn probing_reads_what_is_there() {
+        use std::os::unix::fs::PermissionsExt;
         let d = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         assert_eq!(probe_local(d.path(), "k.0", &[]), Probe::NotStarted);
         let (s, e) = paths(d.path(), "k.0");
         std::fs::write(&s, "n1 4242\n").unwrap();
@@ -245,6 +269,13 @@ mod tests {
             Probe::Running { group: 4242 }
         );
         drop(held);
+        // A directory others can write to is not trusted.
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(matches!(
+            probe_local(d.path(), "k.0", &[]),
+            Probe::Unreachable(_)
+        ));
+        std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         forget_local(d.path(), "k");
         assert_eq!(probe_local(d.path(), "k.0", &[]), Probe::NotStarted);
     }

@@ -14,7 +14,7 @@
 
 use std::ffi::OsString;
 use std::io::{Read as _, Write as _};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
@@ -61,12 +61,16 @@ fn supervise(dir: &Path, key: &str, nonce: &str, cmd: &OsString) -> Result<i32, 
         .mode(0o700)
         .create(dir)
         .map_err(|e| io(dir, e))?;
-    let (started, ended) = paths(dir, key);
-    match std::fs::remove_file(&ended) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&ended, e)),
-        _ => {}
+    // Records are trusted only in a private directory (see `record`).
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| io(dir, e))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io(dir, e))?;
     }
+    let (started, ended) = paths(dir, key);
     // Locked before it gets its name: whoever sees `.started` sees it held.
+    // Its new nonce goes in before an earlier attempt's `.ended` goes, so
+    // that one never reads as this attempt's outcome.
     let pid = std::process::id();
     let tmp = dir.join(format!("{key}.started.{pid}"));
     let mut held = std::fs::OpenOptions::new()
@@ -79,6 +83,10 @@ fn supervise(dir: &Path, key: &str, nonce: &str, cmd: &OsString) -> Result<i32, 
     held.lock().map_err(|e| io(&tmp, e))?;
     writeln!(held, "{nonce} {pid}").map_err(|e| io(&tmp, e))?;
     std::fs::rename(&tmp, &started).map_err(|e| io(&started, e))?;
+    match std::fs::remove_file(&ended) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&ended, e)),
+        _ => {}
+    }
 
     let (reader, writer) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     let mut c = Command::new("sh");
@@ -175,8 +183,9 @@ mod tests {
             vec![d.path().into(), "op.1".into(), "n1".into(), cmd.into()]
         };
         assert_eq!(shim_main(&args("echo hi; echo there >&2; exit 3")), 3);
-        let Probe::Ended(o) = probe_local(d.path(), "op.1", &[]) else {
-            panic!("no outcome");
+        let probe = probe_local(d.path(), "op.1", &[]);
+        let Probe::Ended(o) = probe else {
+            panic!("no outcome: {probe:?}");
         };
         assert_eq!(o.exit_code, Some(3));
         assert!(o.output.starts_with("hi\nthere\n"), "{}", o.output);

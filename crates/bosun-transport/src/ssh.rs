@@ -55,12 +55,7 @@ impl Transport for Ssh {
         let Some(r) = &step.record else {
             return Probe::NotStarted;
         };
-        let key = r.key();
-        let script = format!(
-            "k={REMOTE_DIR}/{key}\nif [ -f \"$k.started\" ]; then read n p b < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; {BOOT_ID}; [ \"$b\" = \"$__bosun_b\" ] && kill -0 \"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
-            RECORD_TAIL + 4096
-        );
-        match remote_output(step.ws_root, step.host, &script) {
+        match remote_output(step.ws_root, step.host, &probe_script(&r.key())) {
             Ok(out) => read_probe(&out, step.patterns),
             Err(why) => Probe::Unreachable(why),
         }
@@ -74,12 +69,38 @@ impl Transport for Ssh {
     }
 }
 
+/// What the probe runs on the host: its answer after a [`PROBE`] line —
+/// `none`, `untrusted`, or `started <nonce> <pid>`, then `alive` while the
+/// step's process group lives (in the same boot), then `ended` and the
+/// `.ended` file.
+fn probe_script(key: &str) -> String {
+    format!(
+        "printf '{PROBE}\\n'; d={REMOTE_DIR}; k=\"$d/{key}\"\nif [ -d \"$d\" ] && ! [ -O \"$d\" ]; then echo untrusted; elif [ -f \"$k.started\" ]; then read n p b < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; {BOOT_ID}; [ \"$b\" = \"$__bosun_b\" ] && kill -s 0 -- -\"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
+        RECORD_TAIL + 4096
+    )
+}
+
+/// The line the probe script starts its answer with: what a login script
+/// prints before it is skipped.
+const PROBE: &str = "bosun-probe 1";
+
 /// Reads what the probe script printed (see [`Ssh::probe`](Transport::probe)).
 fn read_probe(out: &[u8], patterns: &[regex::Regex]) -> Probe {
+    let tag = format!("{PROBE}\n");
+    let Some(at) = out.windows(tag.len()).position(|w| w == tag.as_bytes()) else {
+        return Probe::Unreachable("the host's answer to the probe has no probe line".into());
+    };
+    let out = &out[at + tag.len()..];
     let nl = out.iter().position(|&b| b == b'\n').unwrap_or(out.len());
     let first = String::from_utf8_lossy(&out[..nl]);
     if first == "none" {
         return Probe::NotStarted;
+    }
+    if first == "untrusted" {
+        return Probe::Unreachable(
+            "the host's record directory is not the login user's own: its records are not trusted"
+                .into(),
+        );
     }
     let Some((nonce, pid)) = first.strip_prefix("started ").and_then(parse_started) else {
         return Probe::Unreachable(format!("the host answered the probe with `{first}`"));
@@ -207,32 +228,39 @@ impl Process for Ssh {
     }
 }
 
-/// The remote wrapper of a recorded step: the record's `.started` before
-/// the command, its output through `tee -p` (which outlives a broken
-/// stdout) into a FIFO whose reader keeps the tail, then `.ended` renamed
-/// into place and synced, before the exit status marker. Builtins where
-/// they do (`read`, `[`), and whether `tee` has `-p` found once per host:
-/// each process it starts costs the step about a millisecond. A crash
-/// before the sync leaves no `.ended`, or one that does not parse: the
-/// outcome is then unknown, never wrong.
+/// The remote wrapper of a recorded step: the command becomes a function
+/// (so it is written once); the record's `.started` before it runs (its
+/// new nonce before an earlier attempt's `.ended` goes), its output
+/// through `tee -p` (which outlives a broken stdout) into a FIFO whose
+/// reader keeps the tail, then `.ended` renamed into place and synced,
+/// before the exit status marker. Builtins where they do (`read`, `[`),
+/// and whether `tee` has `-p` found once per host: each process it starts
+/// costs the step about a millisecond. Where the record cannot be kept
+/// (a directory it cannot write, not its own) the command runs as it did
+/// unrecorded; where `tee` has no `-p` (busybox, BSD) it runs recorded
+/// but writes no `.ended`, since a dead ssh client would kill it through
+/// `tee`. A crash before the sync leaves no `.ended`, or one that does not
+/// parse: the outcome is then unknown, never wrong.
 fn recorded(pgid: &str, cmd: &str, rc: &str, key: &str, nonce: &str) -> String {
     format!(
         "{pgid}
+__bosun_step() {{ (
+{cmd}
+) </dev/null; }}
 __bosun_d={REMOTE_DIR}; __bosun_k=\"$__bosun_d/{key}\"; {BOOT_ID}
-[ -d \"$__bosun_d\" ] || mkdir -p -m 700 \"$__bosun_d\"
-if [ -e \"$__bosun_k.ended\" ] || [ -e \"$__bosun_k.fifo\" ]; then rm -f \"$__bosun_k.ended\" \"$__bosun_k.fifo\"; fi
-if ! {{ printf '%s %s %s\\n' {nonce} \"$$\" \"$__bosun_b\" > \"$__bosun_k.started\" && mkfifo -m 600 \"$__bosun_k.fifo\"; }}; then
-  echo \"bosun: cannot record the step in $__bosun_d; it did not run\" >&2; __bosun_rc=125
+[ -d \"$__bosun_d\" ] || mkdir -p -m 700 \"$__bosun_d\" 2>/dev/null
+if ! [ -O \"$__bosun_d\" ] || ! {{ printf '%s %s %s\\n' {nonce} \"$$\" \"$__bosun_b\" > \"$__bosun_k.started\"; }} 2>/dev/null || ! rm -f \"$__bosun_k.ended\" \"$__bosun_k.fifo\" || ! mkfifo -m 600 \"$__bosun_k.fifo\" 2>/dev/null; then
+  echo \"[bosun: cannot keep the step's record in $__bosun_d: it runs unrecorded]\"
+  __bosun_step 2>&1; __bosun_rc=$?
   {rc}
 fi
-if [ -e \"$__bosun_d/.tee-p\" ]; then __bosun_tee='tee -p'; elif [ -e \"$__bosun_d/.tee\" ]; then __bosun_tee=tee; elif tee -p </dev/null >/dev/null 2>&1; then __bosun_tee='tee -p'; : > \"$__bosun_d/.tee-p\"; else __bosun_tee=tee; : > \"$__bosun_d/.tee\"; fi
+__bosun_rec=1
+if [ -e \"$__bosun_d/.tee-p\" ]; then __bosun_tee='tee -p'; elif [ -e \"$__bosun_d/.tee\" ]; then __bosun_tee=tee; __bosun_rec=; elif tee -p </dev/null >/dev/null 2>&1; then __bosun_tee='tee -p'; : > \"$__bosun_d/.tee-p\"; else __bosun_tee=tee; __bosun_rec=; : > \"$__bosun_d/.tee\"; fi
 tail -c {RECORD_TAIL} < \"$__bosun_k.fifo\" > \"$__bosun_k.tail\" &
-{{ (
-{cmd}
-) </dev/null 2>&1; echo $? > \"$__bosun_k.rc\"; }} | $__bosun_tee \"$__bosun_k.fifo\"
+{{ __bosun_step 2>&1; echo $? > \"$__bosun_k.rc\"; }} | $__bosun_tee \"$__bosun_k.fifo\"
 wait
 {{ read __bosun_rc < \"$__bosun_k.rc\"; }} 2>/dev/null || __bosun_rc=125
-{{ printf '{MAGIC} %s %s\\n' {nonce} \"$__bosun_rc\"; cat \"$__bosun_k.tail\"; }} > \"$__bosun_k.tmp\" && mv \"$__bosun_k.tmp\" \"$__bosun_k.ended\" && {{ sync \"$__bosun_k.ended\" \"$__bosun_d\" 2>/dev/null || sync; }}
+if [ -n \"$__bosun_rec\" ]; then {{ printf '{MAGIC} %s %s\\n' {nonce} \"$__bosun_rc\"; cat \"$__bosun_k.tail\"; }} > \"$__bosun_k.tmp\" && mv \"$__bosun_k.tmp\" \"$__bosun_k.ended\" && {{ sync \"$__bosun_k.ended\" \"$__bosun_d\" 2>/dev/null || sync; }}; fi
 rm -f \"$__bosun_k.fifo\" \"$__bosun_k.tail\" \"$__bosun_k.rc\"
 {rc}"
     )
@@ -354,16 +382,17 @@ mod tests {
     use super::*;
     use crate::record::ended_text;
     use proptest::prelude::*;
+    use std::os::unix::process::CommandExt;
 
     #[test]
     fn reads_what_the_probe_printed() {
-        assert_eq!(read_probe(b"none\n", &[]), Probe::NotStarted);
-        assert_eq!(read_probe(b"started n1 77\n", &[]), Probe::Vanished);
-        assert_eq!(
-            read_probe(b"started n1 77\nalive\n", &[]),
-            Probe::Running { group: 77 }
-        );
-        let mut out = b"started n1 77\nalive\nended\n".to_vec();
+        let p = |s: &str| read_probe(format!("motd from .bashrc\n{PROBE}\n{s}").as_bytes(), &[]);
+        assert_eq!(p("none\n"), Probe::NotStarted);
+        assert_eq!(p("started n1 77\n"), Probe::Vanished);
+        assert_eq!(p("started n1 77\nalive\n"), Probe::Running { group: 77 });
+        assert!(matches!(p("untrusted\n"), Probe::Unreachable(_)));
+        assert!(matches!(read_probe(b"none\n", &[]), Probe::Unreachable(_)));
+        let mut out = format!("{PROBE}\nstarted n1 77\nalive\nended\n").into_bytes();
         out.extend(ended_text("n1", 4, b"tail"));
         let Probe::Ended(o) = read_probe(&out, &[]) else {
             panic!("not ended");
@@ -371,10 +400,81 @@ mod tests {
         assert_eq!(o.exit_code, Some(4));
         assert!(o.output.starts_with("tail\n"));
         // An earlier attempt's outcome says nothing about this one.
-        let mut out = b"started n2 77\nended\n".to_vec();
+        let mut out = format!("{PROBE}\nstarted n2 77\nended\n").into_bytes();
         out.extend(ended_text("n1", 0, b""));
         assert_eq!(read_probe(&out, &[]), Probe::Vanished);
         assert!(matches!(read_probe(b"", &[]), Probe::Unreachable(_)));
+    }
+
+    /// Runs `script` under the system's `sh` (dash on Debian) with its
+    /// cache in `cache`; (exit code, stdout).
+    fn sh(script: &str, cache: &std::path::Path) -> (i32, Vec<u8>) {
+        let o = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .env("XDG_CACHE_HOME", cache)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (o.status.code().unwrap_or(-1), o.stdout)
+    }
+
+    #[test]
+    fn the_wrapper_records_under_posix_sh_and_the_probe_reads_it() {
+        let d = tempfile::tempdir().unwrap();
+        let cache = d.path().join("cache");
+        let wrapped = |cmd: &str| recorded("", cmd, "exit $__bosun_rc", "op.0", "n1");
+        // Recorded: the output reaches stdout and the record; `exit` in the
+        // command ends only the command.
+        let (rc, out) = sh(&wrapped("echo out; echo err >&2; exit 4"), &cache);
+        assert_eq!(rc, 4);
+        assert_eq!(String::from_utf8_lossy(&out), "out\nerr\n");
+        let (_, probe) = sh(&probe_script("op.0"), &cache);
+        let Probe::Ended(o) = read_probe(&probe, &[]) else {
+            panic!("{}", String::from_utf8_lossy(&probe));
+        };
+        assert_eq!(o.exit_code, Some(4));
+        assert!(o.output.starts_with("out\nerr\n"), "{}", o.output);
+        assert_eq!(
+            read_probe(&sh(&probe_script("op.9"), &cache).1, &[]),
+            Probe::NotStarted
+        );
+        // While it runs, the probe finds its process group alive.
+        let mut running = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(wrapped("sleep 2"))
+            .env("XDG_CACHE_HOME", &cache)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let end = Instant::now() + Duration::from_secs(10);
+        let probe = loop {
+            let p = read_probe(&sh(&probe_script("op.0"), &cache).1, &[]);
+            if matches!(p, Probe::Running { .. }) || Instant::now() > end {
+                break p;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(matches!(probe, Probe::Running { .. }), "{probe:?}");
+        assert!(running.wait().unwrap().success());
+        // Without `tee -p` (cached as found): it runs, but records no end.
+        let steps = cache.join("bosun/steps");
+        std::fs::remove_file(steps.join(".tee-p")).unwrap();
+        std::fs::write(steps.join(".tee"), "").unwrap();
+        let (rc, _) = sh(&wrapped("exit 3"), &cache);
+        assert_eq!(rc, 3);
+        assert_eq!(
+            read_probe(&sh(&probe_script("op.0"), &cache).1, &[]),
+            Probe::Vanished
+        );
+        // A directory it cannot keep records in: it runs unrecorded.
+        let blocked = d.path().join("file-not-dir");
+        std::fs::write(&blocked, "").unwrap();
+        let (rc, out) = sh(&wrapped("echo ran; exit 5"), &blocked);
+        assert_eq!(rc, 5);
+        assert!(String::from_utf8_lossy(&out).contains("ran"));
     }
 
     proptest! {

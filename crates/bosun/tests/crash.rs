@@ -391,3 +391,111 @@ fn records_of_ended_ops_are_pruned_when_a_controller_starts() {
     assert!(!lab.path(&format!(".bosun/steps/{done}.0.started")).exists());
     assert!(lab.path(".bosun/steps/0123abcd.0.started").exists());
 }
+
+/// The status of `step` on `host` in op `jti` ("none" before it started).
+fn step_status(lab: &Lab, jti: &str, host: &str, step: &str) -> String {
+    let show = lab.json(&["ops", "show", jti, "--json"]);
+    show["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["host"] == host && s["step"] == step)
+        .map_or("none".into(), |s| s["status"].as_str().unwrap().to_string())
+}
+
+/// Waits until `step` on `host` has status `want`.
+fn wait_status(lab: &Lab, jti: &str, host: &str, step: &str, want: &str) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while step_status(lab, jti, host, step) != want {
+        assert!(Instant::now() < end, "{step} on {host} never became {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The plan index of `step` on `host`, as its started row records it.
+fn step_idx(lab: &Lab, jti: &str, host: &str, step: &str) -> u32 {
+    let show = lab.json(&["ops", "show", jti, "--json"]);
+    let rows = show["steps"].as_array().unwrap();
+    let row = rows.iter().find(|s| s["host"] == host && s["step"] == step);
+    u32::try_from(row.unwrap()["idx"].as_u64().unwrap()).unwrap()
+}
+
+#[test]
+fn a_kill_during_adoption_still_adopts_every_interrupted_step() {
+    // web-1's step dies with its supervisor and is recorded unknown by a
+    // second controller, which is killed while it waits for web-2's step:
+    // the third adopts web-2's step too (it does not end the run at the
+    // stored unknown), so it is never left started nor overlapped.
+    let (lab, jti) = crash_mid_second_step_on(RB, &["web-1", "web-2"]);
+    kill_entry(&lab, &jti, step_idx(&lab, &jti, "web-1", "second"));
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_status(&lab, &jti, "web-1", "second", "unknown");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let mut work = lab
+        .cmd(&["work", "--until-idle"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        work.try_wait().unwrap().is_none(),
+        "it waits for web-2's step"
+    );
+    std::fs::write(lab.path(".bosun/sim/web-2/second.release"), "").unwrap();
+    work.wait().unwrap();
+    assert_eq!(lab.state(&jti), "needs_attention");
+    assert_eq!(step_status(&lab, &jti, "web-2", "second"), "succeeded");
+    assert_eq!(step_status(&lab, &jti, "web-2", "third"), "succeeded");
+    assert_eq!(step_status(&lab, &jti, "web-1", "third"), "none");
+    // The report resumes the run, which finishes web-1.
+    std::fs::write(lab.path(".bosun/sim/web-1/second.done"), "").unwrap();
+    lab.ok(&[
+        "step", "report", &jti, "second", "--host", "web-1", "--status", "pass", "--as", "alice",
+    ]);
+    lab.work();
+    assert_eq!(lab.state(&jti), "succeeded");
+}
+
+#[test]
+fn a_failure_that_stops_the_run_still_waits_for_an_interrupted_step() {
+    // max_fail = 0: web-1's step fails while web-2's runs; the controller
+    // dies. The restarted one must not record web-2's step skipped while
+    // it still runs: it waits for it and takes its outcome.
+    let rb = RB.replace(
+        "touch second.started;",
+        "touch second.started; if [ {{ host.name }} = web-1 ]; then exit 1; fi;",
+    );
+    let lab = Lab::new();
+    lab.write("runbooks/slow.toml", &rb);
+    let s = lab.json(&[
+        "submit", "slow", "--as", "claude", "--json", "--target", "web-1", "--target", "web-2",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&lab.path(".bosun/sim/web-2/second.started"), 30));
+    wait_status(&lab, &jti, "web-1", "second", "failed");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    let mut work = lab
+        .cmd(&["work", "--until-idle"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(step_status(&lab, &jti, "web-2", "second"), "started");
+    std::fs::write(lab.path(".bosun/sim/web-2/second.release"), "").unwrap();
+    work.wait().unwrap();
+    assert_eq!(lab.state(&jti), "failed");
+    assert_eq!(step_status(&lab, &jti, "web-2", "second"), "succeeded");
+    assert_eq!(step_status(&lab, &jti, "web-2", "third"), "skipped");
+}

@@ -182,9 +182,10 @@ impl Controller {
         }
     }
 
-    /// Removes the local step records of ops that have ended (a run that
-    /// ended while paused, without its controller forgetting them), once
-    /// per lease taken. Records of ops it cannot find are left alone.
+    /// Removes the local step records of ops that have ended for good (a
+    /// run that ended while paused, without its controller forgetting
+    /// them), once per lease taken. Records of ops it cannot find, and of
+    /// ops that need attention (their run resumes), are left alone.
     fn prune_records(&self) {
         let dir = crate::exec::records_dir(&self.ctl.ws.root);
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -202,7 +203,11 @@ impl Controller {
             let ended = Jti::parse(op)
                 .ok()
                 .and_then(|j| self.ctl.store.op(&j).ok().flatten())
-                .is_some_and(|o| o.summary.state.is_terminal());
+                // An op that needs attention resumes once reported: its
+                // records still count.
+                .is_some_and(|o| {
+                    o.summary.state.is_terminal() && o.summary.state != OpState::NeedsAttention
+                });
             if ended {
                 crate::exec::forget_local(&dir, op);
             }

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread::Scope;
 use std::time::{Duration, Instant};
 
-use bosun_model::{Jti, OpState, Plan, PlanStep, Strategy};
+use bosun_model::{Jti, OpState, PlanStep, Strategy};
 use bosun_store::{Delivery, Lease, OpRecord, StepResult, StepStatus};
 
 use super::admit::{Admitted, Next};
@@ -127,29 +127,33 @@ impl<'c> Run<'c> {
         });
         let mut slots = vec![Slot::Pending; n];
         let mut adopt = vec![false; n];
-        let mut unknown: Vec<usize> = Vec::new();
         for i in 0..n {
             match done.get(&idx_of(i)?).map(|s| s.status) {
                 None => {}
                 Some(StepStatus::Started) => adopt[i] = true,
-                Some(StepStatus::Unknown) => unknown.push(i),
                 Some(StepStatus::Waiting) => slots[i] = Slot::Waiting,
                 Some(s) => slots[i] = Slot::Done(s),
             }
-        }
-        if !unknown.is_empty() {
-            let r = unknown_outcome(c, lease, &delivery.jti, plan, &done, &unknown, progress)?;
-            return Ok(Next::Stop(r));
         }
         let parallel = plan
             .parallel
             .map_or(c.parallel, |p| usize::try_from(p).unwrap_or(usize::MAX))
             .max(1);
         let max_fail = usize::try_from(plan.max_fail.unwrap_or(0)).unwrap_or(usize::MAX);
+        // What the stored results account for: failures cancel as they
+        // did; an unknown outcome (recorded before this restart) holds its
+        // host and ends the run `needs_attention` — once every interrupted
+        // step (on any host) has been adopted.
         let mut acct = Accounting::default();
+        let mut attention = Vec::new();
         for (i, ps) in plan.steps.iter().enumerate() {
-            if slots[i] == Slot::Done(StepStatus::Failed) {
-                acct.failed(ps, max_fail, false);
+            match slots[i] {
+                Slot::Done(StepStatus::Failed) => acct.failed(ps, max_fail, false),
+                Slot::Done(StepStatus::Unknown) => {
+                    acct.failed(ps, max_fail, true);
+                    attention.push(format!("step `{}` on `{}`", ps.step, ps.host));
+                }
+                _ => {}
             }
         }
         Ok(Next::Go(Run {
@@ -171,7 +175,7 @@ impl<'c> Run<'c> {
             running_step: HashMap::new(),
             ran: 0,
             skipped: 0,
-            attention: Vec::new(),
+            attention,
         }))
     }
 
@@ -249,6 +253,17 @@ impl<'c> Run<'c> {
                 continue;
             }
             let ps = &self.op.plan.steps[i];
+            // A step started before a restart is always asked after (and
+            // waited for): it may still run, whatever stopped the rest.
+            if self.adopt[i] {
+                if let Some(job) = self.start(i, progress)? {
+                    let tx = tx.clone();
+                    s.spawn(move || {
+                        let _ = tx.send(work(shared, job));
+                    });
+                }
+                continue;
+            }
             if self.acct.held(ps) {
                 continue;
             }
@@ -378,7 +393,9 @@ impl<'c> Run<'c> {
             Some(v) => v == bosun_fleet::bars::Verdict::Pass,
             None => out.ok(),
         };
-        let unknown = out.lost && !ps.idempotent;
+        // Unknown: lost and not safe to run again, or possibly still
+        // running (then even an idempotent step holds its host).
+        let unknown = out.may_run || (out.lost && !ps.idempotent);
         let started = match self.slots[i] {
             Slot::Running(t) => t,
             _ => now(),
@@ -555,53 +572,6 @@ impl<'c> Run<'c> {
         }
         end(OpState::Failed, detail)
     }
-}
-
-/// Ends a resumed run whose steps were interrupted and cannot be re-run
-/// (not idempotent): each is recorded `unknown` with a blocker on its
-/// host, and the run ends `needs_attention`. Those hosts stay locked until
-/// a human reports each step.
-fn unknown_outcome(
-    c: &Controller,
-    lease: &Lease,
-    jti: &Jti,
-    plan: &Plan,
-    done: &BTreeMap<u32, StepResult>,
-    entries: &[usize],
-    progress: &mut dyn FnMut(Progress),
-) -> Result<RunReport> {
-    let store = &c.ctl.store;
-    let t = now();
-    let mut what = Vec::new();
-    for &i in entries {
-        let ps = &plan.steps[i];
-        let idx = idx_of(i)?;
-        let prev = done.get(&idx);
-        what.push(format!("step `{}` on `{}`", ps.step, ps.host));
-        if prev.is_some_and(|p| p.status == StepStatus::Unknown) {
-            continue;
-        }
-        let unknown = no_run(
-            idx,
-            ps,
-            StepStatus::Unknown,
-            "the controller stopped while this step ran; its outcome cannot be known".into(),
-            prev.map_or(t, |p| p.started_at),
-            t,
-        );
-        // The store files the blocker in the same transaction.
-        store.step_finished(lease, jti, &unknown)?;
-        progress(Progress::StepFinished {
-            jti: jti.clone(),
-            result: unknown,
-        });
-    }
-    let detail = format!(
-        "{} was running when the controller stopped and is not idempotent: its outcome is unknown. Nothing was retried and nothing more runs on that host until a human checks it and reports how it ended",
-        what.join(", ")
-    );
-    store.finish_run(lease, jti, OpState::NeedsAttention, &detail, t)?;
-    Ok(report(jti, OpState::NeedsAttention, detail))
 }
 
 /// The result of a plan entry that ran no command (skipped, waiting for

@@ -166,8 +166,8 @@ enum Adopted {
     /// Its record says how it ended (or it outlived its timeout and was
     /// killed): that is its outcome.
     Outcome(StepOutput),
-    /// How it ended cannot be known.
-    Unknown(String),
+    /// How it ended cannot be known (why; `may_run`: it may still run).
+    Unknown(String, bool),
     /// It never ran, or it is idempotent and left nothing: run it.
     RunAgain,
 }
@@ -187,21 +187,28 @@ fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
             Probe::Running { group } if crate::now() >= deadline => {
                 let killed = t.kill(step, group);
                 // Wait for the supervisor to be gone before anything else
-                // runs on the host.
+                // runs on the host; it may have recorded its end meanwhile.
+                let mut gone = false;
                 for _ in 0..50 {
-                    if !matches!(t.probe(step), Probe::Running { .. }) {
-                        break;
+                    match t.probe(step) {
+                        Probe::Ended(out) => return Adopted::Outcome(out),
+                        Probe::Running { .. } => std::thread::sleep(Duration::from_millis(100)),
+                        _ => {
+                            gone = true;
+                            break;
+                        }
                     }
-                    std::thread::sleep(Duration::from_millis(100));
                 }
                 let secs = job.timeout.as_secs();
+                let stopped = killed && gone;
                 return Adopted::Outcome(StepOutput {
                     output: format!(
                         "[bosun: the step went on after the controller lost sight of it and ran past its {secs}s timeout: its process group {group} {}]",
-                        if killed { "was killed" } else { "could not be killed: it may still run; check the host" }
+                        if stopped { "was killed" } else { "could not be killed: it may still run; check the host" }
                     ),
                     timed_out: true,
-                    lost: !killed,
+                    lost: !stopped,
+                    may_run: !stopped,
                     ..StepOutput::default()
                 });
             }
@@ -212,17 +219,22 @@ fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
             Probe::NotStarted | Probe::Vanished if job.idempotent => return Adopted::RunAgain,
             Probe::NotStarted => return Adopted::Unknown(
                 "the step has no record on its host: the controller lost sight of it before its supervisor started, so it most likely did not run, but that cannot be proved and it is not idempotent".into(),
+                false,
             ),
             Probe::Vanished => return Adopted::Unknown(
                 "the controller lost sight of this step while it ran (it restarted, or the connection dropped), and the step's supervisor is gone too (killed, or the host restarted) without recording how it ended".into(),
+                false,
             ),
             Probe::Unreachable(why) => {
                 unreachable += 1;
                 if unreachable >= 5 {
-                    return Adopted::Unknown(format!(
-                        "the controller lost sight of this step while it ran, and `{}` cannot be asked how it ended: {why}",
-                        step.host.name
-                    ));
+                    return Adopted::Unknown(
+                        format!(
+                            "the controller lost sight of this step while it ran, and `{}` cannot be asked how it ended (it may still run): {why}",
+                            step.host.name
+                        ),
+                        true,
+                    );
                 }
                 std::thread::sleep(Duration::from_secs(2));
             }
@@ -259,10 +271,11 @@ fn attempt_all(
                 // A failure with retries left: the retries go on.
                 return retry(t, &step, job, out, true);
             }
-            Adopted::Unknown(why) => {
+            Adopted::Unknown(why, may_run) => {
                 let out = StepOutput {
                     output: why,
                     lost: true,
+                    may_run,
                     ..StepOutput::default()
                 };
                 return (out, 1, None, false);
@@ -299,9 +312,16 @@ fn settle(t: &dyn Transport, step: &Step<'_>, job: &Job, out: StepOutput) -> (St
     }
     match adopt(t, step, job) {
         Adopted::Outcome(o) => (o, true),
-        Adopted::Unknown(why) => {
+        Adopted::Unknown(why, may_run) => {
             let output = format!("{}\n[bosun: {why}]", out.output);
-            (StepOutput { output, ..out }, false)
+            (
+                StepOutput {
+                    output,
+                    may_run,
+                    ..out
+                },
+                false,
+            )
         }
         Adopted::RunAgain => (out, false),
     }
@@ -319,7 +339,7 @@ fn retry(
     recovered: bool,
 ) -> (StepOutput, u32, Option<Verdict>, bool) {
     let (mut out, mut attempt, mut recovered) = (first, 1, recovered);
-    while !out.ok() && attempt < job.attempts && (!out.lost || job.idempotent) {
+    while !out.ok() && !out.may_run && attempt < job.attempts && (!out.lost || job.idempotent) {
         std::thread::sleep(job.backoff);
         attempt += 1;
         let (o, r) = settle(t, step, job, t.run_step(step));
