@@ -17,8 +17,11 @@ side-effect log and the store and prints:
   their record (`step.recovered` ledger entries);
 - `bosun ledger verify`.
 
-Exit status 1 when any of the first four is not 0 or the ledger does not
-verify. Usage: scripts/soak.sh [--ops N] [--kills N] [--hosts N]
+Also: steps that logged a start and no end (a step killed, which the soak
+never does), steps left `started` in the store, and ops by state.
+
+Exit status 1 when any count but the unknown and recovered ones is not 0,
+or the ledger does not verify. Usage: scripts/soak.sh [--ops N] [--kills N] [--hosts N]
 [--sleep-ms N] [--seed N] [--bosun PATH] [--keep]."""
 
 import argparse
@@ -181,6 +184,7 @@ def main():
             rerun += 1
         if step == "apply" and len(rs) > 1:
             doubles += 1
+    unended = sum(1 for rs in runs.values() for _, end in rs if end is None)
     overlaps = 0
     per_host = {}
     for (tag, step, host), rs in runs.items():
@@ -196,6 +200,7 @@ def main():
 
     db = sqlite3.connect(f"file:{ws}/.bosun/bosun.db?mode=ro", uri=True)
     unknown = db.execute("SELECT COUNT(*) FROM steps WHERE status = 'unknown'").fetchone()[0]
+    left_started = db.execute("SELECT COUNT(*) FROM steps WHERE status = 'started'").fetchone()[0]
     recovered = db.execute("SELECT COUNT(*) FROM ledger WHERE kind = 'step.recovered'").fetchone()[0]
     db.close()
     verify = run("ledger", "verify", "--json", check=False)
@@ -205,10 +210,12 @@ def main():
     print(f"  finished steps re-run:  {rerun}")
     print(f"  non-idempotent doubles: {doubles}")
     print(f"  overlapping steps:      {overlaps}")
+    print(f"  steps with no end:      {unended}  (started, never logged their end)")
+    print(f"  steps left started:     {left_started}")
     print(f"  unknown outcomes:       {unknown}")
     print(f"  recovered outcomes:     {recovered}")
     print(f"  ledger verify:          {'ok' if verify.returncode == 0 else 'FAILED'}")
-    bad = lost or rerun or doubles or overlaps or verify.returncode != 0
+    bad = lost or rerun or doubles or overlaps or unended or left_started or verify.returncode != 0
     if a.keep or bad:
         print(f"soak: workspace kept in {tmp}")
     else:
