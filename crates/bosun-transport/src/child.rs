@@ -82,7 +82,10 @@ pub(crate) fn supervise(p: &impl Process, step: &Step<'_>) -> StepOutput {
         duration_ms: elapsed(s),
         ..StepOutput::default()
     };
-    let nonce = nonce();
+    let nonce = match &step.record {
+        Some(r) => crate::record::attempt_nonce(r.attempt, &nonce()),
+        None => nonce(),
+    };
     let mut c = match p.command(step, &nonce) {
         Ok(c) => c,
         Err(e) => {

@@ -44,6 +44,10 @@ pub struct Record<'a> {
     /// Local transports: the bosun binary, re-executed as the step shim;
     /// without one a local step runs unrecorded.
     pub shim: Option<&'a Path>,
+    /// Which attempt this is (1 unless `on_error` retries): it leads the
+    /// record's nonce, so a restarted controller knows which attempt it
+    /// finds and counts on from there.
+    pub attempt: u32,
 }
 
 impl Record<'_> {
@@ -81,9 +85,18 @@ pub enum Probe {
     Running {
         /// The process group to wait for or kill.
         group: i32,
+        /// Which attempt it is, when its record says.
+        attempt: Option<u32>,
+        /// Seconds since this attempt started, when the host can tell.
+        age: Option<u64>,
     },
     /// It ended and recorded how: exit code and output tail, scrubbed.
-    Ended(StepOutput),
+    Ended {
+        /// What it did.
+        out: StepOutput,
+        /// Which attempt it was, when its record says.
+        attempt: Option<u32>,
+    },
     /// It started, left no outcome and is gone (killed with its
     /// supervisor, or the host restarted): how it ended cannot be known.
     Vanished,
@@ -97,6 +110,16 @@ pub(crate) fn paths(dir: &Path, key: &str) -> (PathBuf, PathBuf) {
         dir.join(format!("{key}.started")),
         dir.join(format!("{key}.ended")),
     )
+}
+
+/// The nonce of attempt `attempt`: the attempt, `-`, then `random`.
+pub(crate) fn attempt_nonce(attempt: u32, random: &str) -> String {
+    format!("{attempt}-{random}")
+}
+
+/// The attempt a nonce names (see [`attempt_nonce`]).
+pub(crate) fn attempt_of(nonce: &str) -> Option<u32> {
+    nonce.split_once('-')?.0.parse().ok()
 }
 
 /// Reads `<nonce> <pid>` from a `.started` file's text (a remote
@@ -191,12 +214,23 @@ pub(crate) fn probe_local(dir: &Path, key: &str, patterns: &[regex::Regex]) -> P
         return Probe::Vanished;
     };
     // The supervisor holds the lock while it lives.
+    let attempt = attempt_of(nonce);
     if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
-        return Probe::Running { group: pid };
+        let age = (file.metadata().and_then(|m| m.modified()).ok())
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| d.as_secs());
+        return Probe::Running {
+            group: pid,
+            attempt,
+            age,
+        };
     }
     match read_capped(&ended) {
         Ok(Some(b)) => match parse_ended(&b, nonce) {
-            Some((rc, out)) => Probe::Ended(recovered(rc, &out, patterns)),
+            Some((rc, out)) => Probe::Ended {
+                out: recovered(rc, &out, patterns),
+                attempt,
+            },
             None => Probe::Vanished,
         },
         Ok(None) => Probe::Vanished,
@@ -256,7 +290,7 @@ mod tests {
         std::fs::write(&e, ended_text("n0", 0, b"old attempt")).unwrap();
         assert_eq!(probe_local(d.path(), "k.0", &[]), Probe::Vanished);
         std::fs::write(&e, ended_text("n1", 2, b"token=hunter2")).unwrap();
-        let Probe::Ended(o) = probe_local(d.path(), "k.0", &[]) else {
+        let Probe::Ended { out: o, .. } = probe_local(d.path(), "k.0", &[]) else {
             panic!("not ended");
         };
         assert_eq!(o.exit_code, Some(2));
@@ -264,10 +298,16 @@ mod tests {
         // Held by a live supervisor: running, whatever else is there.
         let held = std::fs::File::open(&s).unwrap();
         held.lock().unwrap();
-        assert_eq!(
+        assert!(matches!(
             probe_local(d.path(), "k.0", &[]),
-            Probe::Running { group: 4242 }
-        );
+            Probe::Running {
+                group: 4242,
+                attempt: None,
+                age: Some(0)
+            }
+        ));
+        assert_eq!(attempt_of(&attempt_nonce(3, "ab12")), Some(3));
+        assert_eq!(attempt_of("ab12"), None);
         drop(held);
         // A directory others can write to is not trusted.
         std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -184,7 +184,7 @@ mod tests {
         };
         assert_eq!(shim_main(&args("echo hi; echo there >&2; exit 3")), 3);
         let probe = probe_local(d.path(), "op.1", &[]);
-        let Probe::Ended(o) = probe else {
+        let Probe::Ended { out: o, .. } = probe else {
             panic!("no outcome: {probe:?}");
         };
         assert_eq!(o.exit_code, Some(3));

@@ -27,7 +27,7 @@ use rustix::process::Pid;
 
 use crate::child::{Ending, Process, supervise};
 use crate::output::Markers;
-use crate::record::{MAGIC, Probe, RECORD_TAIL, parse_ended, parse_started, recovered};
+use crate::record::{MAGIC, Probe, RECORD_TAIL, attempt_of, parse_ended, parse_started, recovered};
 use crate::{Step, StepOutput, Transport};
 
 /// The remote directory of step records, as a shell word.
@@ -70,12 +70,13 @@ impl Transport for Ssh {
 }
 
 /// What the probe runs on the host: its answer after a [`PROBE`] line —
-/// `none`, `untrusted`, or `started <nonce> <pid>`, then `alive` while the
+/// `none`, `untrusted`, or `started <nonce> <pid>`, then `age <seconds>`
+/// since that attempt started (where `stat -c` tells), `alive` while the
 /// step's process group lives (in the same boot), then `ended` and the
 /// `.ended` file.
 fn probe_script(key: &str) -> String {
     format!(
-        "printf '{PROBE}\\n'; d={REMOTE_DIR}; k=\"$d/{key}\"\nif [ -d \"$d\" ] && ! [ -O \"$d\" ]; then echo untrusted; elif [ -f \"$k.started\" ]; then read n p b < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; {BOOT_ID}; [ \"$b\" = \"$__bosun_b\" ] && kill -s 0 -- -\"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
+        "printf '{PROBE}\\n'; d={REMOTE_DIR}; k=\"$d/{key}\"\nif [ -d \"$d\" ] && ! [ -O \"$d\" ]; then echo untrusted; elif [ -f \"$k.started\" ]; then read n p b < \"$k.started\"; printf 'started %s %s\\n' \"$n\" \"$p\"; m=$(stat -c %Y \"$k.started\" 2>/dev/null); case \"$m\" in ''|*[!0-9]*) ;; *) echo \"age $(( $(date +%s) - m ))\";; esac; {BOOT_ID}; [ \"$b\" = \"$__bosun_b\" ] && kill -s 0 -- -\"$p\" 2>/dev/null && echo alive; [ -f \"$k.ended\" ] && echo ended && head -c {} \"$k.ended\"; else echo none; fi; exit 0",
         RECORD_TAIL + 4096
     )
 }
@@ -105,7 +106,19 @@ fn read_probe(out: &[u8], patterns: &[regex::Regex]) -> Probe {
     let Some((nonce, pid)) = first.strip_prefix("started ").and_then(parse_started) else {
         return Probe::Unreachable(format!("the host answered the probe with `{first}`"));
     };
+    let attempt = attempt_of(nonce);
     let mut rest = out.get(nl + 1..).unwrap_or_default();
+    let mut age = None;
+    if let Some(after) = rest.strip_prefix(b"age ") {
+        let end = after
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(after.len());
+        age = std::str::from_utf8(&after[..end])
+            .ok()
+            .and_then(|a| a.parse().ok());
+        rest = after.get(end + 1..).unwrap_or_default();
+    }
     let alive = rest.starts_with(b"alive\n");
     if alive {
         rest = &rest[6..];
@@ -113,10 +126,17 @@ fn read_probe(out: &[u8], patterns: &[regex::Regex]) -> Probe {
     if let Some(ended) = rest.strip_prefix(b"ended\n")
         && let Some((rc, output)) = parse_ended(ended, nonce)
     {
-        return Probe::Ended(recovered(rc, &output, patterns));
+        return Probe::Ended {
+            out: recovered(rc, &output, patterns),
+            attempt,
+        };
     }
     if alive {
-        Probe::Running { group: pid }
+        Probe::Running {
+            group: pid,
+            attempt,
+            age,
+        }
     } else {
         Probe::Vanished
     }
@@ -389,12 +409,27 @@ mod tests {
         let p = |s: &str| read_probe(format!("motd from .bashrc\n{PROBE}\n{s}").as_bytes(), &[]);
         assert_eq!(p("none\n"), Probe::NotStarted);
         assert_eq!(p("started n1 77\n"), Probe::Vanished);
-        assert_eq!(p("started n1 77\nalive\n"), Probe::Running { group: 77 });
+        assert_eq!(
+            p("started 2-n1 77\nage 5\nalive\n"),
+            Probe::Running {
+                group: 77,
+                attempt: Some(2),
+                age: Some(5)
+            }
+        );
+        assert_eq!(
+            p("started n1 77\nalive\n"),
+            Probe::Running {
+                group: 77,
+                attempt: None,
+                age: None
+            }
+        );
         assert!(matches!(p("untrusted\n"), Probe::Unreachable(_)));
         assert!(matches!(read_probe(b"none\n", &[]), Probe::Unreachable(_)));
         let mut out = format!("{PROBE}\nstarted n1 77\nalive\nended\n").into_bytes();
         out.extend(ended_text("n1", 4, b"tail"));
-        let Probe::Ended(o) = read_probe(&out, &[]) else {
+        let Probe::Ended { out: o, .. } = read_probe(&out, &[]) else {
             panic!("not ended");
         };
         assert_eq!(o.exit_code, Some(4));
@@ -430,7 +465,7 @@ mod tests {
         assert_eq!(rc, 4);
         assert_eq!(String::from_utf8_lossy(&out), "out\nerr\n");
         let (_, probe) = sh(&probe_script("op.0"), &cache);
-        let Probe::Ended(o) = read_probe(&probe, &[]) else {
+        let Probe::Ended { out: o, .. } = read_probe(&probe, &[]) else {
             panic!("{}", String::from_utf8_lossy(&probe));
         };
         assert_eq!(o.exit_code, Some(4));
@@ -457,7 +492,10 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(20));
         };
-        assert!(matches!(probe, Probe::Running { .. }), "{probe:?}");
+        assert!(
+            matches!(probe, Probe::Running { age: Some(_), .. }),
+            "{probe:?}"
+        );
         assert!(running.wait().unwrap().success());
         // Without `tee -p` (cached as found): it runs, but records no end.
         let steps = cache.join("bosun/steps");

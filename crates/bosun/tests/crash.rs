@@ -499,3 +499,48 @@ fn a_failure_that_stops_the_run_still_waits_for_an_interrupted_step() {
     assert_eq!(step_status(&lab, &jti, "web-2", "second"), "succeeded");
     assert_eq!(step_status(&lab, &jti, "web-2", "third"), "skipped");
 }
+
+#[test]
+fn a_retried_step_is_adopted_as_the_attempt_it_is() {
+    // Attempt 1 fails after 3.5 s; attempt 2 runs when the controller
+    // dies. Its 6 s timeout counts from its own start (not the first
+    // attempt's), and the attempts go on counting from 2.
+    let rb = r#"
+id = "retry"
+description = "a step that fails once, slowly"
+[[steps]]
+id = "s"
+timeout = "6s"
+idempotent = false
+on_error = { strategy = "retry", max = 2, backoff = "1s" }
+cmd = "echo $$ >> s.count; n=$(wc -l < s.count); if [ $n -eq 1 ]; then sleep 3.5; exit 1; fi; touch s.started2; while ! test -f s.release; do sleep 0.05; done"
+"#;
+    let lab = Lab::new();
+    lab.write("runbooks/retry.toml", rb);
+    let s = lab.json(&[
+        "submit", "retry", "--as", "claude", "--json", "--target", "web-1",
+    ]);
+    let jti = s["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let mut serve = lab
+        .cmd(&["serve"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&lab.path(".bosun/sim/web-1/s.started2"), 30));
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+    // Released 3 s later: past the first attempt's 6 s, within the second's.
+    let release = lab.path(".bosun/sim/web-1/s.release");
+    let later = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        std::fs::write(release, "").unwrap();
+    });
+    lab.work();
+    later.join().unwrap();
+    assert_eq!(lab.state(&jti), "succeeded");
+    assert_eq!(count(&lab, "s.count"), 2, "two attempts in all");
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    let out = show["steps"][0]["output"].as_str().unwrap();
+    assert!(out.starts_with("[attempt 2 of 3]"), "{out}");
+}

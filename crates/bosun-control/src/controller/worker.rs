@@ -38,13 +38,14 @@ pub(super) struct Shared {
 }
 
 impl Shared {
-    /// Where plan entry `entry`'s supervisor records it.
-    fn record(&self, entry: u32) -> Record<'_> {
+    /// Where attempt `attempt` of plan entry `entry` is recorded.
+    fn record(&self, entry: u32, attempt: u32) -> Record<'_> {
         Record {
             op: &self.op,
             entry,
             dir: &self.records,
             shim: self.shim,
+            attempt,
         }
     }
 
@@ -65,7 +66,7 @@ impl Shared {
                 cmd: "",
                 timeout: Duration::ZERO,
                 patterns: &[],
-                record: Some(self.record(0)),
+                record: Some(self.record(0, 1)),
             };
             transport_for(h).forget(&step);
         }
@@ -164,8 +165,8 @@ pub(super) fn work(shared: &Shared, job: Job) -> Finished {
 /// What became of a step started before the controller restarted.
 enum Adopted {
     /// Its record says how it ended (or it outlived its timeout and was
-    /// killed): that is its outcome.
-    Outcome(StepOutput),
+    /// killed): that is its outcome, of attempt `.1` when the record says.
+    Outcome(StepOutput, Option<u32>),
     /// How it ended cannot be known (why; `may_run`: it may still run).
     Unknown(String, bool),
     /// It never ran, or it is idempotent and left nothing: run it.
@@ -173,25 +174,32 @@ enum Adopted {
 }
 
 /// Asks the host where an interrupted step stands and waits while it
-/// still runs — past its timeout (counted from its first start) its
-/// process group is killed — so nothing else runs on the host meanwhile.
+/// still runs — past its timeout (counted from the start of the attempt
+/// that runs, or from the step's first start where the host cannot tell)
+/// its process group is killed — so nothing else runs on the host
+/// meanwhile.
 fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
+    let timeout = job.timeout.as_secs();
     let deadline = job
         .hold_from
-        .saturating_add(i64::try_from(job.timeout.as_secs()).unwrap_or(i64::MAX));
+        .saturating_add(i64::try_from(timeout).unwrap_or(i64::MAX));
     let mut pause = Duration::from_millis(20);
     let mut unreachable = 0;
     loop {
         match t.probe(step) {
-            Probe::Ended(out) => return Adopted::Outcome(out),
-            Probe::Running { group } if crate::now() >= deadline => {
+            Probe::Ended { out, attempt } => return Adopted::Outcome(out, attempt),
+            Probe::Running {
+                group,
+                attempt,
+                age,
+            } if age.map_or(crate::now() >= deadline, |a| a >= timeout) => {
                 let killed = t.kill(step, group);
                 // Wait for the supervisor to be gone before anything else
                 // runs on the host; it may have recorded its end meanwhile.
                 let mut gone = false;
                 for _ in 0..50 {
                     match t.probe(step) {
-                        Probe::Ended(out) => return Adopted::Outcome(out),
+                        Probe::Ended { out, attempt } => return Adopted::Outcome(out, attempt),
                         Probe::Running { .. } => std::thread::sleep(Duration::from_millis(100)),
                         _ => {
                             gone = true;
@@ -199,18 +207,18 @@ fn adopt(t: &dyn Transport, step: &Step<'_>, job: &Job) -> Adopted {
                         }
                     }
                 }
-                let secs = job.timeout.as_secs();
                 let stopped = killed && gone;
-                return Adopted::Outcome(StepOutput {
+                let out = StepOutput {
                     output: format!(
-                        "[bosun: the step went on after the controller lost sight of it and ran past its {secs}s timeout: its process group {group} {}]",
+                        "[bosun: the step went on after the controller lost sight of it and ran past its {timeout}s timeout: its process group {group} {}]",
                         if stopped { "was killed" } else { "could not be killed: it may still run; check the host" }
                     ),
                     timed_out: true,
                     lost: !stopped,
                     may_run: !stopped,
                     ..StepOutput::default()
-                });
+                };
+                return Adopted::Outcome(out, attempt);
             }
             Probe::Running { .. } => {
                 std::thread::sleep(pause);
@@ -251,25 +259,24 @@ fn attempt_all(
     host: &Host,
 ) -> (StepOutput, u32, Option<Verdict>, bool) {
     let Shared { root, patterns, .. } = shared;
-    let step = Step {
+    let entry = u32::try_from(job.entry).unwrap_or(u32::MAX);
+    let step = |attempt: u32| Step {
         ws_root: root,
         host,
         cmd: &job.cmd,
         timeout: job.timeout,
         patterns,
-        record: Some(shared.record(u32::try_from(job.entry).unwrap_or(u32::MAX))),
+        record: Some(shared.record(entry, attempt)),
     };
     let t = transport_for(host);
     // A bar is unrecorded and safe to run again.
     if job.adopt && job.bar.is_none() {
-        match adopt(t, &step, job) {
-            Adopted::Outcome(out) => {
-                let ended = out.ok() || job.attempts <= 1 || out.timed_out;
-                if ended {
-                    return (out, 1, None, true);
-                }
-                // A failure with retries left: the retries go on.
-                return retry(t, &step, job, out, true);
+        match adopt(t, &step(1), job) {
+            Adopted::Outcome(out, attempt) => {
+                // The attempt the record names; a failure with attempts
+                // left goes on from there.
+                let attempt = attempt.unwrap_or(1).max(1);
+                return retry(t, &step, job, (out, attempt, true));
             }
             Adopted::Unknown(why, may_run) => {
                 let out = StepOutput {
@@ -298,8 +305,9 @@ fn attempt_all(
         );
         return (bar.out, 1, Some(bar.verdict), false);
     }
-    let (out, recovered) = settle(t, &step, job, t.run_step(&step));
-    retry(t, &step, job, out, recovered)
+    let first = step(1);
+    let (out, recovered) = settle(t, &first, job, t.run_step(&first));
+    retry(t, &step, job, (out, 1, recovered))
 }
 
 /// A step whose connection was lost while it ran went on under its
@@ -311,7 +319,7 @@ fn settle(t: &dyn Transport, step: &Step<'_>, job: &Job, out: StepOutput) -> (St
         return (out, false);
     }
     match adopt(t, step, job) {
-        Adopted::Outcome(o) => (o, true),
+        Adopted::Outcome(o, _) => (o, true),
         Adopted::Unknown(why, may_run) => {
             let output = format!("{}\n[bosun: {why}]", out.output);
             (
@@ -327,23 +335,24 @@ fn settle(t: &dyn Transport, step: &Step<'_>, job: &Job, out: StepOutput) -> (St
     }
 }
 
-/// Runs `step` again while it failed and its attempts last (`first` was
-/// the first attempt; `recovered`: read from its record). A lost
-/// connection leaves the outcome unknown: only an idempotent step may run
-/// again.
-fn retry(
+/// Runs the step again while it failed and its attempts last: `first` is
+/// (what attempt `n` did, `n`, whether that was read from its record);
+/// `step(n)` is attempt `n`'s step, recorded under its own nonce. A
+/// timeout is final only when the attempts are used up, as in a live run;
+/// a lost connection leaves the outcome unknown: only an idempotent step
+/// may run again.
+fn retry<'a>(
     t: &dyn Transport,
-    step: &Step<'_>,
+    step: &impl Fn(u32) -> Step<'a>,
     job: &Job,
-    first: StepOutput,
-    recovered: bool,
+    first: (StepOutput, u32, bool),
 ) -> (StepOutput, u32, Option<Verdict>, bool) {
-    let (mut out, mut attempt, mut recovered) = (first, 1, recovered);
+    let (mut out, mut attempt, mut recovered) = first;
     while !out.ok() && !out.may_run && attempt < job.attempts && (!out.lost || job.idempotent) {
         std::thread::sleep(job.backoff);
         attempt += 1;
-        let (o, r) = settle(t, step, job, t.run_step(step));
-        (out, recovered) = (o, r);
+        let s = step(attempt);
+        (out, recovered) = settle(t, &s, job, t.run_step(&s));
     }
     (out, attempt, None, recovered)
 }
