@@ -50,9 +50,11 @@ impl Shared {
     }
 
     /// Removes the records the run's steps left on `hosts` (local hosts
-    /// share one directory: once for all of them).
+    /// share one directory: once for all of them; remote ones 16 at a
+    /// time, each a connection of its own).
     pub(super) fn forget<'h>(&self, hosts: impl Iterator<Item = &'h Host>) {
         let mut local_done = false;
+        let mut todo: Vec<&Host> = Vec::new();
         for h in hosts {
             if h.transport == bosun_model::Transport::Local {
                 if local_done {
@@ -60,6 +62,9 @@ impl Shared {
                 }
                 local_done = true;
             }
+            todo.push(h);
+        }
+        let forget = |h: &Host| {
             let step = Step {
                 ws_root: &self.root,
                 host: h,
@@ -69,6 +74,13 @@ impl Shared {
                 record: Some(self.record(0, 1)),
             };
             transport_for(h).forget(&step);
+        };
+        for chunk in todo.chunks(16) {
+            std::thread::scope(|s| {
+                for &h in chunk {
+                    s.spawn(move || forget(h));
+                }
+            });
         }
     }
 }
