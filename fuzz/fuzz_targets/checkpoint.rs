@@ -16,9 +16,6 @@ use std::sync::LazyLock;
 use bosun_ledger::{Checkpoint, Note, NoteVerifier};
 use libfuzzer_sys::fuzz_target;
 
-/// `keys/ledger.vkey` of the throwaway workspace the seeds come from.
-const VKEY: &str = "seedws+c57f2f67+AapxROGmy8TsnsklqjOXL8+vbjxAmmjlyAyyq/XfV0QL";
-
 const SEEDS: [&str; 4] = [
     include_str!("../seeds/ledger/checkpoint-1.note"),
     include_str!("../seeds/ledger/checkpoint-12.note"),
@@ -26,7 +23,8 @@ const SEEDS: [&str; 4] = [
     include_str!("../seeds/ledger/checkpoint-23.note"),
 ];
 
-static VERIFIER: LazyLock<NoteVerifier> = LazyLock::new(|| NoteVerifier::parse(VKEY).unwrap());
+static VERIFIER: LazyLock<NoteVerifier> =
+    LazyLock::new(|| NoteVerifier::parse(bosun_fuzz::LEDGER_VKEY).unwrap());
 
 fn body(text: &str) {
     if let Ok(cp) = Checkpoint::parse(text) {

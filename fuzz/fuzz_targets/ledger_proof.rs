@@ -23,9 +23,6 @@ use bosun_ledger::merkle::{self, Hash};
 use bosun_ledger::{Checkpoint, Note, NoteVerifier};
 use libfuzzer_sys::fuzz_target;
 
-/// `keys/ledger.vkey` of the throwaway workspace the seeds come from.
-const VKEY: &str = "seedws+c57f2f67+AapxROGmy8TsnsklqjOXL8+vbjxAmmjlyAyyq/XfV0QL";
-
 const INCLUSION: [&str; 2] = [
     include_str!("../seeds/ledger/incl-3.json"),
     include_str!("../seeds/ledger/incl-op.json"),
@@ -40,7 +37,8 @@ const CONSISTENCY: [&str; 3] = [
 /// (`ledger verify-proof` reads at most 16 MiB.)
 const MAX_PROOF_FILE: usize = 16 * 1024 * 1024;
 
-static VERIFIER: LazyLock<NoteVerifier> = LazyLock::new(|| NoteVerifier::parse(VKEY).unwrap());
+static VERIFIER: LazyLock<NoteVerifier> =
+    LazyLock::new(|| NoteVerifier::parse(bosun_fuzz::LEDGER_VKEY).unwrap());
 
 static PROVED: LazyLock<Vec<(u64, String)>> = LazyLock::new(|| {
     INCLUSION

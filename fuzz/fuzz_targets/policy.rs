@@ -18,10 +18,7 @@ use bosun_workspace::PolicyFiles;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
+    let Some((pick, text)) = bosun_fuzz::picked_text(data) else {
         return;
     };
     let mut files = PolicyFiles {

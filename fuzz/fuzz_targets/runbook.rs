@@ -21,10 +21,7 @@ const PATHS: [&str; 4] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, rest)) = data.split_first() else {
-        return;
-    };
-    let Ok(text) = std::str::from_utf8(rest) else {
+    let Some((pick, text)) = bosun_fuzz::picked_text(data) else {
         return;
     };
     let Ok(rb) = bosun_runbook::parse_runbook(PATHS[usize::from(pick & 3)], text) else {
