@@ -686,7 +686,7 @@ mod tests {
                 now: jiff::Timestamp::UNIX_EPOCH,
                 hosts_changed: &|_| 0,
             };
-            if let Err(e) = p.cedar_request(&req, Some(&schema), 0) {
+            if let Err(e) = p.cedar_request(&req, Some(schema), 0) {
                 panic!("{role}: {e}");
             }
         }

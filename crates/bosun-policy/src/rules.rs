@@ -35,7 +35,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bosun_model::Role;
 use cedar_policy as cedar;
@@ -238,11 +238,19 @@ fn first_conjunct(policy: &serde_json::Value) -> Option<(&str, bool)> {
     }
 }
 
-/// The Cedar schema, parsed.
-pub(crate) fn schema() -> Result<cedar::Schema, String> {
-    cedar::Schema::from_cedarschema_str(crate::SCHEMA)
-        .map(|(s, _warnings)| s)
-        .map_err(|e| e.to_string())
+/// The Cedar schema, parsed once per process: parsing it was 44 % of a
+/// policy load (docs/BENCHMARKS.md, issue 14 fuzzing), and it never
+/// changes — it is bosun's own text.
+pub(crate) fn schema() -> Result<&'static cedar::Schema, String> {
+    static SCHEMA: OnceLock<Result<cedar::Schema, String>> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            cedar::Schema::from_cedarschema_str(crate::SCHEMA)
+                .map(|(s, _warnings)| s)
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// The entity type `Bosun::<basename>`.
@@ -553,7 +561,7 @@ pub(crate) fn load(
             );
         }
     }
-    let validator = cedar::Validator::new(schema);
+    let validator = cedar::Validator::new(schema.clone());
     let result = validator.validate(&all, cedar::ValidationMode::Strict);
     for e in result.validation_errors() {
         let id = e.policy_id().pid_str().to_string();
