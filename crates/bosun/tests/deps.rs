@@ -52,6 +52,28 @@ const RULES: &[(&str, &[&str])] = &[
             "bosun-workspace",
         ],
     ),
+    (
+        "bosun-mcp",
+        &[
+            "bosun-api",
+            "bosun-model",
+            "bosun-sign",
+            "bosun-runbook",
+            "bosun-workspace",
+            "bosun-control",
+        ],
+    ),
+    (
+        "bosun-server",
+        &[
+            "bosun-api",
+            "bosun-model",
+            "bosun-sign",
+            "bosun-workspace",
+            "bosun-control",
+            "bosun-mcp",
+        ],
+    ),
     ("bosun", &["*"]),
 ];
 
@@ -67,6 +89,11 @@ const EDGE_ONLY: &[&str] = &[
     "tracing-subscriber",
     "insta",
 ];
+
+/// Async crates: only the edges that serve (the HTTP server, the MCP
+/// server) and the CLI that starts them; the core stays synchronous.
+const ASYNC_EDGE_ONLY: &[&str] = &["tokio", "axum", "aide", "rmcp", "hyper", "hyper-util"];
+const ASYNC_EDGES: &[&str] = &["bosun", "bosun-server", "bosun-mcp"];
 
 /// Each workspace crate with its normal dependencies, from `cargo metadata`.
 fn workspace() -> BTreeMap<String, Vec<String>> {
@@ -133,6 +160,11 @@ fn every_crate_keeps_its_dependency_rule() {
             }
             if krate != "bosun" && EDGE_ONLY.contains(&d.as_str()) {
                 broken.push(format!("{krate} uses {d}, which only the CLI may"));
+            }
+            if !ASYNC_EDGES.contains(&krate.as_str()) && ASYNC_EDGE_ONLY.contains(&d.as_str()) {
+                broken.push(format!(
+                    "{krate} uses {d}: async lives only in {ASYNC_EDGES:?}"
+                ));
             }
         }
     }
