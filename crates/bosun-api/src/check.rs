@@ -113,6 +113,8 @@ checks! {
     ApprovalsLapsed => "approvals_lapsed",
     /// The store could not answer for this input.
     Store => "store",
+    /// A read over the HTTP API came without a valid bearer token.
+    Token => "token",
 }
 
 impl std::fmt::Display for Check {

@@ -319,6 +319,13 @@ impl Control {
         Ok(self.snapshot(&all)?.blocker_kinds.clone())
     }
 
+    /// The adopted key registry, from the snapshot: no disk read (what
+    /// verifies a read token on every API request).
+    pub fn adopted_keys(&self) -> Result<KeyRegistry> {
+        let all = self.store.adopted_all()?;
+        Ok(self.snapshot(&all)?.keys.clone())
+    }
+
     /// Loads what is in force, and how the files on disk differ from it.
     /// Fails when nothing was adopted yet. The adopted part is a snapshot
     /// parsed once per adoption; the disk is read on every call (drift,

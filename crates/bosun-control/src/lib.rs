@@ -28,6 +28,7 @@ pub mod report;
 pub mod resolve;
 pub mod rollout;
 pub mod statement;
+pub mod token;
 pub mod trusted;
 pub mod views;
 
@@ -114,7 +115,47 @@ pub enum ControlError {
     Other(String),
 }
 
+/// What kind of failure a [`ControlError`] is, for a face that answers
+/// with a status (the HTTP API): the store's kinds a client can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The store is busy; try again.
+    Busy,
+    /// The disk is full; reads still work.
+    DiskFull,
+    /// The store is open read-only or its schema is older than the build.
+    Unavailable,
+    /// What was named does not exist.
+    NotFound,
+    /// An input was over a limit.
+    TooLarge,
+    /// The change conflicts with the state of what it changes.
+    Conflict,
+    /// Anything else: a failure of the server, not of the request.
+    Other,
+}
+
 impl ControlError {
+    /// The kind of failure this is.
+    pub fn failure(&self) -> Failure {
+        use bosun_store::StoreError as S;
+        match self {
+            ControlError::Id(_) => Failure::NotFound,
+            ControlError::Store(s) => match s {
+                S::Busy { .. } => Failure::Busy,
+                S::DiskFull { .. } => Failure::DiskFull,
+                S::ReadOnly | S::Outdated { .. } => Failure::Unavailable,
+                S::NoSuchOp(_) | S::NotFound(_) => Failure::NotFound,
+                S::TooLarge { .. } => Failure::TooLarge,
+                S::WrongState { .. } | S::ApprovalReplay(_) | S::Conflict(_) | S::Stale(_) => {
+                    Failure::Conflict
+                }
+                _ => Failure::Other,
+            },
+            _ => Failure::Other,
+        }
+    }
+
     /// What can be done about this error, as data: empty when nothing
     /// specific.
     pub fn next(&self) -> Vec<bosun_api::NextAction> {

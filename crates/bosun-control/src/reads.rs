@@ -23,6 +23,11 @@ impl Control {
         Ok(self.store.list_ops(state, limit)?)
     }
 
+    /// How many ops are in each state (for metrics; it may scan every op).
+    pub fn op_counts(&self) -> Result<Vec<(OpState, u64)>> {
+        Ok(self.store.count_ops_by_state()?)
+    }
+
     /// The newest refused inputs, newest first.
     pub fn rejections(&self, limit: usize) -> Result<Vec<Rejection>> {
         Ok(self.store.rejections(limit)?)

@@ -170,6 +170,30 @@ pub struct StepReportClaims {
     pub note: Option<String>,
 }
 
+/// The JWS `typ` header of an API token: a short-lived statement of who
+/// reads, sent as `Authorization: Bearer …` to the daemon's HTTP API.
+pub const TOKEN_TYP: &str = "bosun-token+jwt";
+
+/// Claims of an API token. It proves an identity for reads only: no
+/// state change is ever authorised by a token (every change is an
+/// envelope signed for that change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenClaims {
+    /// The token's own id.
+    pub jti: Jti,
+    /// The identity it proves (the signing key).
+    pub iss: KeyId,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Expires at (Unix seconds).
+    pub exp: i64,
+    /// The workspace.
+    pub ws: Name,
+    /// What it is for: always `bosun-api`.
+    pub aud: String,
+}
+
 /// The JWS `typ` header of a signed statement (a state change that is not
 /// an op, an approval or a step report).
 pub const STATEMENT_TYP: &str = "bosun-statement+jwt";

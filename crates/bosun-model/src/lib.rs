@@ -19,7 +19,7 @@ pub mod state;
 
 pub use claims::{
     Act, ApprovalClaims, OpClaims, ReportStatus, RolloutAction, RolloutRef, StatementClaims,
-    StepReportClaims, Verdict,
+    StepReportClaims, TokenClaims, Verdict,
 };
 pub use decision::{Decision, Outcome, Requirement};
 pub use digest::{Digest, canonical_json};

@@ -470,6 +470,26 @@ impl bosun_store::OpStore for SqliteStore {
         self.with_conn(|c| ids_with_prefix(c, "ops", "jti", prefix, limit))
     }
 
+    fn count_ops_by_state(&self) -> Result<Vec<(OpState, u64)>> {
+        self.with_conn(|c| {
+            let mut st = c
+                .prepare_cached("SELECT state, count(*) FROM ops GROUP BY state ORDER BY state")
+                .map_err(be)?;
+            let rows = st
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .map_err(be)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (state, n) = row.map_err(be)?;
+                // A state this build does not know is left out, not fatal.
+                if let Some(s) = OpState::parse(&state) {
+                    out.push((s, u64::try_from(n).unwrap_or(0)));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     fn last_seq(&self, iss: &KeyId) -> Result<Option<u64>> {
         self.with_conn(|c| {
             let v: Option<i64> = c

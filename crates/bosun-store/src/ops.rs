@@ -46,6 +46,10 @@ pub trait OpStore: Send + Sync {
     /// matches nothing. Backends answer from an index on the jti, never by
     /// scanning every op.
     fn op_ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<Jti>>;
+    /// How many ops are in each state (states with none left out), for
+    /// metrics. It may scan every op (there is no index on the state:
+    /// intake writes faster without one); call it per scrape, not per op.
+    fn count_ops_by_state(&self) -> Result<Vec<(OpState, u64)>>;
     /// The issuer's last accepted seq.
     fn last_seq(&self, iss: &KeyId) -> Result<Option<u64>>;
     /// Hosts changed (targets of non-read-only ops not denied) by `iss`

@@ -58,6 +58,36 @@ pub struct Config {
     /// Reminders for what waits on a human: the ladder and the sinks.
     #[serde(default)]
     pub notify: Notify,
+    /// `[server]`: where `bosun serve` answers its HTTP API.
+    #[serde(default)]
+    pub server: ServerConfig,
+}
+
+/// `[server]`: where `bosun serve` listens and who may read `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The Unix socket's path, relative to the workspace (default
+    /// `.bosun/bosun.sock`); its group grants access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket: Option<String>,
+    /// TCP addresses (`"127.0.0.1:7411"`); plain HTTP on loopback only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<String>,
+    /// Who may read `/metrics` over TCP: `public` (default) or `token`.
+    #[serde(default)]
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `/metrics` over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Anyone who can connect (the default; TCP is loopback only).
+    #[default]
+    Public,
+    /// Only with a bearer token, like every other read.
+    Token,
 }
 
 /// `[notify]`: when and where to remind humans of what waits on them (ops

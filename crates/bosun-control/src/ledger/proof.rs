@@ -14,7 +14,7 @@ use crate::{Control, ControlError, Result};
 /// An inclusion proof, self-contained: the entry, its proof and the signed
 /// checkpoint it is proved against. `bosun ledger verify-proof` checks one
 /// with nothing but the ledger's verifier key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InclusionProof {
     /// Leaf index.
     pub index: u64,
@@ -121,7 +121,7 @@ pub fn prove_at(
 
 /// A consistency proof between two signed checkpoints (RFC 9162 §2.1.4):
 /// the log of the second extends the log of the first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConsistencyProof {
     /// The older checkpoint (a C2SP note).
     pub from: String,

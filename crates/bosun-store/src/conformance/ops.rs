@@ -37,6 +37,10 @@ pub fn submit_and_read_back(b: &dyn Backend) {
     assert_eq!(b.last_seq(&op.claims.iss).unwrap(), Some(1));
     assert_eq!(b.list_ops(None, 10).unwrap().len(), 1);
     assert_eq!(b.list_ops(Some(OpState::Running), 10).unwrap().len(), 0);
+    assert_eq!(
+        b.count_ops_by_state().unwrap(),
+        vec![(OpState::PendingApproval, 1)]
+    );
     assert_eq!(b.depth().unwrap(), 0, "a pending op is not queued");
     let kinds: Vec<String> = b
         .events(Some(&op.claims.jti))

@@ -54,6 +54,10 @@ struct AnswerArgs {
     /// Output JSON (what is shown before signing goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Sign the answer and print its envelope instead of sending it (to
+    /// send elsewhere: `POST /api/v1/approvals`).
+    #[arg(long)]
+    sign_only: bool,
 }
 
 /// Runs `bosun approve`.
@@ -82,7 +86,12 @@ fn answer(
     let t = now();
     // What is shown is what is signed: the digest of the plan rendered here.
     let view = ctl.consent(&op, t)?;
-    super::consent::show(&super::consent::render(&view), js, asked.yes)?;
+    // With --sign-only, stdout carries only the envelope.
+    super::consent::show(
+        &super::consent::render(&view),
+        js || asked.sign_only,
+        asked.yes,
+    )?;
     let question = match verdict {
         Verdict::Approve => "approve?",
         Verdict::Deny => "deny?",
@@ -91,6 +100,10 @@ fn answer(
     // Signed when answered: the question may have waited a while.
     let t = now();
     let (_, env) = ctl.sign_approval(&key, &who, &op, &view.plan_digest, verdict, why, t)?;
+    if asked.sign_only {
+        outln!("{env}");
+        return Ok(ExitCode::SUCCESS);
+    }
     match ctl.accept_approval(&gov, &env, t)? {
         Ok(out) => {
             if js {

@@ -46,6 +46,22 @@ pub(crate) enum KeyCmd {
         #[arg(long, requires = "ssh_agent")]
         ssh_key: Option<PathBuf>,
     },
+    /// Print a bearer token for the daemon's HTTP API, signed by `name`.
+    ///
+    /// A token proves who is reading (`Authorization: Bearer …`) and
+    /// nothing more: no token can approve, submit or change anything —
+    /// every change is an envelope signed for that change. It lives at
+    /// most 24 hours. Reads over TCP need one, from loopback too.
+    #[command(
+        after_help = "Examples:\n  bosun key token claude\n  curl -H \"Authorization: Bearer $(bosun key token alice --ttl 1h)\" http://127.0.0.1:7411/api/v1/status"
+    )]
+    Token {
+        /// The identity (a registered key whose private half is in the key dir).
+        name: String,
+        /// How long it is valid (`30m`, `12h`; at most `24h`).
+        #[arg(long, default_value = "12h")]
+        ttl: String,
+    },
     /// List registered identities.
     #[command(after_help = "Examples:\n  bosun key list\n  bosun key list --json")]
     List {
@@ -73,7 +89,20 @@ pub(crate) fn run(ctx: &Ctx, cmd: KeyCmd) -> Result<ExitCode> {
             KeyStorage::pick(insecure_plaintext, ssh_agent, ssh_key),
         ),
         KeyCmd::List { json: j } => list(ctx, j),
+        KeyCmd::Token { name, ttl } => token(ctx, &name, &ttl),
     }
+}
+
+/// `bosun key token`: signs a token with `name`'s key and prints it.
+fn token(ctx: &Ctx, name: &str, ttl: &str) -> Result<ExitCode> {
+    let ttl_secs =
+        bosun_model::source::parse_duration(ttl).map_err(|e| other(format!("--ttl {ttl}: {e}")))?;
+    let who = key_id(name)?;
+    let ctl = ctx.reader()?;
+    let key = bosun_control::client::load_secret(&ctx.keys, &who)?;
+    let t = ctl.sign_token(&key, &who, ttl_secs, bosun_control::now())?;
+    outln!("{t}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `bosun key list`: the keys on disk and in force, and which are adopted.

@@ -1,6 +1,7 @@
 //! `bosun serve`: the daemon (`bosun_control::daemon`: the controller
 //! until interrupted, with ledger checkpoints and reminders on scoped
-//! threads of their own). It logs its events (through
+//! threads of their own) and its HTTP API (`bosun_server`, on a thread
+//! of its own: the Unix socket, and TCP where asked). It logs its events (through
 //! `tracing`, to stderr, with times; `--log-format json`, `RUST_LOG`,
 //! `-v`) rather than prints: a daemon's output is its log.
 
@@ -17,23 +18,93 @@ use clap::Args;
 use super::{Ctx, other};
 use crate::output::time;
 
-/// Run the controller until interrupted (Ctrl-C).
+/// Run the controller and the HTTP API until interrupted (Ctrl-C).
+///
+/// The API answers on a Unix socket (`.bosun/bosun.sock`, or `[server]
+/// socket` in bosun.toml; its group grants access) and on each `--listen`
+/// address (or `[server] listen`). Plain HTTP is refused off loopback.
+/// Reads over TCP need a bearer token (`bosun key token`); every change
+/// is a signed envelope, whoever sends it.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  bosun serve\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
+    after_help = "Examples:\n  bosun serve\n  bosun serve --listen 127.0.0.1:7411\n  curl --unix-socket .bosun/bosun.sock http://bosun/api/v1/status\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
 )]
 pub(crate) struct ServeArgs {
     /// Refuse instead of waiting when another controller holds the lease.
     #[arg(long)]
     pub(crate) no_wait: bool,
+    /// Also answer the API on this TCP address (loopback only; port 0
+    /// picks one, logged); repeatable. Adds to `[server] listen`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub(crate) listen: Vec<String>,
+    /// The Unix socket's path (default: `[server] socket`, else
+    /// `.bosun/bosun.sock`).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_socket")]
+    pub(crate) socket: Option<std::path::PathBuf>,
+    /// Answer no Unix socket (only the `--listen` addresses, if any).
+    #[arg(long)]
+    pub(crate) no_socket: bool,
 }
 
 /// Runs `bosun serve`.
 pub(crate) fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
-    serve(ctx, a.no_wait)
+    serve(ctx, a)
 }
 
-fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
+/// Where the API listens, from the flags and `[server]`.
+fn listeners(ws: &bosun_workspace::Workspace, a: &ServeArgs) -> Result<bosun_server::Options> {
+    let cfg = &ws.config.server;
+    let mut listen = Vec::new();
+    if !a.no_socket {
+        let path = match (&a.socket, &cfg.socket) {
+            (Some(p), _) => p.clone(),
+            (None, Some(p)) => ws.root.join(p),
+            (None, None) => ws.root.join(".bosun").join("bosun.sock"),
+        };
+        listen.push(bosun_server::Listen::Unix(path));
+    }
+    for addr in cfg.listen.iter().chain(&a.listen) {
+        listen.push(bosun_server::Listen::tcp(addr).map_err(|e| other(e.to_string()))?);
+    }
+    Ok(bosun_server::Options {
+        listen,
+        metrics_public: cfg.metrics == bosun_workspace::MetricsAccess::Public,
+        ..bosun_server::Options::default()
+    })
+}
+
+/// The API's thread: waits for the lease (or the stop), binds, serves
+/// until the stop. A listener that cannot be bound stops the daemon too.
+fn api(
+    ctl: bosun_control::Control,
+    opts: &bosun_server::Options,
+    metrics: std::sync::Arc<bosun_server::metrics::Metrics>,
+    on_lease: std::sync::mpsc::Receiver<()>,
+    stop: &std::sync::Arc<AtomicBool>,
+) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    loop {
+        match on_lease.recv_timeout(std::time::Duration::from_millis(100)) {
+            Ok(()) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) => {}
+            Err(_) => return Ok(()),
+        }
+    }
+    let server = match bosun_server::Server::bind(ctl, opts, metrics) {
+        Ok(s) => s,
+        Err(e) => {
+            stop.store(true, Ordering::Relaxed);
+            return Err(other(e.to_string()));
+        }
+    };
+    for url in server.urls() {
+        tracing::info!(%url, "API listening");
+    }
+    server.run(stop.clone()).map_err(|e| other(e.to_string()))
+}
+
+fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
+    let no_wait = a.no_wait;
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
@@ -41,7 +112,8 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
     }
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     // On a full disk, waits for space rather than exiting.
-    let Some(ctl) = daemon::open_store(&ws, "controller", &stop, &|e| log_event(e, false))? else {
+    let Some(ctl) = daemon::open_store(&ws, "controller", &stop, &|e| log_event(e, false, None))?
+    else {
         return Ok(ExitCode::SUCCESS);
     };
     let log_reminders = ctl
@@ -50,6 +122,13 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
         .notify
         .sink
         .contains(&bosun_workspace::Sink::Log);
+    // The API is the controller's: it is bound once this daemon holds the
+    // lease (a standby waiting for it serves nothing, and takes the socket
+    // over when it takes the lease).
+    let opts = listeners(&ctl.ws, &a)?;
+    let metrics = std::sync::Arc::new(bosun_server::metrics::Metrics::default());
+    let (leased, on_lease) = std::sync::mpsc::channel::<()>();
+    let api_ctl = ctl.clone();
     let daemon = Daemon::new(
         ctl,
         Options {
@@ -58,12 +137,31 @@ fn serve(ctx: &Ctx, no_wait: bool) -> Result<ExitCode> {
             spell: crate::next::command,
         },
     );
-    daemon.run(&stop, &|e| log_event(e, log_reminders))?;
+    std::thread::scope(|s| {
+        let (opts, stop_api, metrics_api) = (&opts, &stop, metrics.clone());
+        let api = s.spawn(move || api(api_ctl, opts, metrics_api, on_lease, stop_api));
+        let r = daemon.run(&stop, &|e| {
+            if matches!(e, Event::Started(_)) {
+                let _ = leased.send(());
+            }
+            log_event(e, log_reminders, Some(&metrics));
+        });
+        // The daemon stopped (asked to, or failed): the API stops with it.
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let served = api
+            .join()
+            .map_err(|_| other("the HTTP server's thread panicked"))?;
+        r?;
+        served
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// The daemon's events as log events.
-fn log_event(e: Event<'_>, log_reminders: bool) {
+/// The daemon's events as log events (and steps into the API's metrics).
+fn log_event(e: Event<'_>, log_reminders: bool, metrics: Option<&bosun_server::metrics::Metrics>) {
+    if let (Event::Progress(Progress::StepFinished { result, .. }), Some(m)) = (&e, metrics) {
+        m.step(std::time::Duration::from_millis(result.duration_ms));
+    }
     match e {
         Event::Waiting(l) => tracing::info!(
             holder = %l.holder,

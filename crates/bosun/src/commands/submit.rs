@@ -31,11 +31,15 @@ pub(crate) struct SubmitArgs {
     /// Print only the op's jti (for scripts: `jti=$(bosun submit … -q)`).
     #[arg(short, long)]
     pub(crate) quiet: bool,
+    /// Sign the op and print its envelope instead of submitting it (to
+    /// submit elsewhere: `--envelope FILE`, or `POST /api/v1/ops`).
+    #[arg(long, requires = "as_", conflicts_with = "quiet")]
+    pub(crate) sign_only: bool,
 }
 
 /// Runs `bosun submit`.
 pub(crate) fn run(ctx: &Ctx, a: SubmitArgs) -> Result<ExitCode> {
-    submit(ctx, a.plan, a.as_, a.envelope, a.quiet)
+    submit(ctx, a.plan, a.as_, a.envelope, a.quiet, a.sign_only)
 }
 
 fn submit(
@@ -44,6 +48,7 @@ fn submit(
     as_: Option<String>,
     envelope: Option<PathBuf>,
     quiet: bool,
+    sign_only: bool,
 ) -> Result<ExitCode> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
@@ -99,6 +104,10 @@ fn submit(
         }
     };
     use std::io::Read as _;
+    if sign_only {
+        outln!("{env}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let r = ctl.intake(&gov, std::slice::from_ref(&env), t)?;
     match r.into_iter().next() {
         Some(Ok(a)) => {

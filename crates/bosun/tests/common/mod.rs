@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod disk;
+pub mod http;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};

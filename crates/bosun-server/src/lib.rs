@@ -1,0 +1,109 @@
+//! bosun's HTTP API: what `bosun serve` answers on its Unix socket and on
+//! loopback TCP, under `/api/v1`, with the OpenAPI 3.1 document at
+//! `/api/v1/openapi.json` and Prometheus metrics at `/metrics`.
+//!
+//! - **The edge is async, the core is not.** axum on a small tokio
+//!   runtime; every handler calls bosun-control's synchronous facade once,
+//!   on the blocking pool, at most [`Options::max_core_calls`] at a time
+//!   ([`App::core`]).
+//! - **Envelopes authorise changes.** `POST /ops`, `/approvals`,
+//!   `/step-reports`, `/statements` take a signed envelope and run it
+//!   through the same checks as the CLI; no header, token or listener
+//!   adds any authority to it.
+//! - **Tokens authorise reads over TCP** ([`auth`]); over the Unix socket
+//!   its permissions do.
+//! - **One error shape** ([`error`]), body limits ([`body`]), a timeout on
+//!   every request and on reading headers ([`serve`]).
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod listen;
+pub mod metrics;
+pub mod openapi;
+pub mod params;
+pub mod routes;
+pub mod serve;
+
+use std::sync::Arc;
+
+use bosun_control::Control;
+use tokio::sync::Semaphore;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+pub use listen::{Listen, ListenError};
+pub use serve::{Server, ServerError};
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where it listens.
+    pub listen: Vec<Listen>,
+    /// Whether `/metrics` answers without a token over TCP.
+    pub metrics_public: bool,
+    /// Most core calls at once (the blocking pool's bound).
+    pub max_core_calls: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            listen: Vec::new(),
+            metrics_public: true,
+            max_core_calls: 16,
+        }
+    }
+}
+
+/// What every handler shares: the facade, the bound on core calls, the
+/// metrics, the OpenAPI document.
+#[derive(Clone)]
+pub struct App {
+    ctl: Control,
+    core_calls: Arc<Semaphore>,
+    /// What the server counts itself.
+    pub metrics: Arc<Metrics>,
+    openapi: Arc<String>,
+    metrics_public: bool,
+}
+
+impl App {
+    /// An app over `ctl`, counting into `metrics`.
+    pub fn new(ctl: Control, opts: &Options, metrics: Arc<Metrics>) -> App {
+        App {
+            ctl,
+            core_calls: Arc::new(Semaphore::new(opts.max_core_calls.max(1))),
+            metrics,
+            openapi: Arc::new(openapi::json()),
+            metrics_public: opts.metrics_public,
+        }
+    }
+
+    /// Runs `f` on the facade, on the blocking pool, waiting for a slot
+    /// when [`Options::max_core_calls`] are running. `f` runs to its end
+    /// even if the client goes away: a change commits or refuses whole.
+    pub async fn core<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Control) -> Result<T, ApiError> + Send + 'static,
+    {
+        let slot = self
+            .core_calls
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("the server is stopping"))?;
+        let ctl = self.ctl.clone();
+        // The slot goes with the work, so a client that leaves does not
+        // free it while the work still runs.
+        tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            f(&ctl)
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the request's work failed: {e}")))?
+    }
+}

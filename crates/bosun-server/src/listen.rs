@@ -1,0 +1,195 @@
+//! Where the server listens: a Unix socket (by default `bosun.sock` in the
+//! state directory; the socket file's group grants access) and TCP
+//! addresses. Plain HTTP is allowed on loopback only: a non-loopback
+//! address is refused with the reason (TLS is not built yet), because
+//! tokens and envelopes would cross the network in clear.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+/// A place to listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// A Unix socket at this path.
+    Unix(PathBuf),
+    /// A TCP address (loopback only).
+    Tcp(SocketAddr),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Unix(p) => write!(f, "unix://{}", p.display()),
+            Listen::Tcp(a) => write!(f, "http://{a}"),
+        }
+    }
+}
+
+/// Why a listener could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The address does not parse.
+    #[error("`{given}` is not ADDR:PORT (e.g. 127.0.0.1:7411 or [::1]:7411): {why}")]
+    Address {
+        /// What was given.
+        given: String,
+        /// Why it does not parse.
+        why: String,
+    },
+    /// Plain HTTP off loopback.
+    #[error(
+        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Listen on 127.0.0.1 or [::1] (TLS listeners are not built yet; put a TLS proxy in front, or reach the daemon over its Unix socket)"
+    )]
+    NotLoopback {
+        /// The address.
+        addr: SocketAddr,
+    },
+    /// Something other than a socket is at the socket's path.
+    #[error("{} exists and is not a socket; refusing to replace it", path.display())]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Another server answers on the socket.
+    #[error("another server already listens on {} (is a daemon already running for this workspace?)", path.display())]
+    InUse {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The OS refused.
+    #[error("cannot listen on {what}: {source}")]
+    Io {
+        /// Where.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Listen {
+    /// A TCP address from `ADDR:PORT`, refused unless it is loopback.
+    pub fn tcp(given: &str) -> Result<Listen, ListenError> {
+        let addr: SocketAddr = given
+            .trim()
+            .parse()
+            .map_err(|e: std::net::AddrParseError| ListenError::Address {
+                given: given.into(),
+                why: e.to_string(),
+            })?;
+        if !addr.ip().is_loopback() {
+            return Err(ListenError::NotLoopback { addr });
+        }
+        Ok(Listen::Tcp(addr))
+    }
+}
+
+/// A listener bound by the OS, not yet handed to the runtime.
+#[derive(Debug)]
+pub enum Bound {
+    /// A Unix socket, and its path (removed when the server stops).
+    Unix(std::os::unix::net::UnixListener, PathBuf),
+    /// A TCP socket.
+    Tcp(std::net::TcpListener),
+}
+
+impl Bound {
+    /// Where it listens, as a URL (`unix:///…`, `http://127.0.0.1:PORT`:
+    /// the port the OS picked when 0 was asked).
+    pub fn url(&self) -> String {
+        match self {
+            Bound::Unix(_, p) => format!("unix://{}", p.display()),
+            Bound::Tcp(l) => match l.local_addr() {
+                Ok(a) => format!("http://{a}"),
+                Err(_) => "http://?".into(),
+            },
+        }
+    }
+}
+
+fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ListenError {
+    let what = what.to_string();
+    move |source| ListenError::Io { what, source }
+}
+
+/// Binds `l`: a TCP address as given; a Unix socket after removing a
+/// stale one (nothing answers on it), with mode 0660 so that its group
+/// grants access.
+pub fn bind(l: &Listen) -> Result<Bound, ListenError> {
+    match l {
+        Listen::Tcp(a) => {
+            let s = std::net::TcpListener::bind(a).map_err(io(a))?;
+            s.set_nonblocking(true).map_err(io(a))?;
+            Ok(Bound::Tcp(s))
+        }
+        Listen::Unix(p) => bind_unix(p),
+    }
+}
+
+fn bind_unix(path: &Path) -> Result<Bound, ListenError> {
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_socket() => {
+            return Err(ListenError::NotASocket { path: path.into() });
+        }
+        Ok(_) => {
+            if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                return Err(ListenError::InUse { path: path.into() });
+            }
+            std::fs::remove_file(path).map_err(io(&shown))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&shown)(e)),
+    }
+    let s = std::os::unix::net::UnixListener::bind(path).map_err(io(&shown))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io(&shown))?;
+    s.set_nonblocking(true).map_err(io(&shown))?;
+    Ok(Bound::Unix(s, path.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_loopback_only() {
+        assert!(matches!(Listen::tcp("127.0.0.1:7411"), Ok(Listen::Tcp(_))));
+        assert!(matches!(Listen::tcp("[::1]:0"), Ok(Listen::Tcp(_))));
+        for off in ["0.0.0.0:7411", "192.168.1.5:80", "[::]:7411"] {
+            let e = Listen::tcp(off).unwrap_err();
+            assert!(matches!(e, ListenError::NotLoopback { .. }), "{off}: {e}");
+            assert!(e.to_string().contains("in clear"), "{e}");
+        }
+        for bad in ["", "localhost", "127.0.0.1", "127.0.0.1:99999", "host:80"] {
+            assert!(
+                matches!(Listen::tcp(bad), Err(ListenError::Address { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stale_socket_is_replaced_and_a_file_is_not() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("bosun.sock");
+        let first = bind(&Listen::Unix(p.clone())).unwrap();
+        // A live one is in use.
+        assert!(matches!(
+            bind(&Listen::Unix(p.clone())),
+            Err(ListenError::InUse { .. })
+        ));
+        drop(first);
+        // Its file remains, stale: replaced.
+        assert!(bind(&Listen::Unix(p.clone())).is_ok());
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        let f = d.path().join("file");
+        std::fs::write(&f, "x").unwrap();
+        assert!(matches!(
+            bind(&Listen::Unix(f.clone())),
+            Err(ListenError::NotASocket { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "x");
+    }
+}

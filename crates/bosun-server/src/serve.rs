@@ -1,0 +1,305 @@
+//! Serving connections: one small tokio runtime, an accept loop per
+//! listener, each connection served by hyper (HTTP/1.1) with a header
+//! read timeout and caps on header size and count (a slow-loris or
+//! huge-header client is cut off), a deadline on every request, at most
+//! [`MAX_CONNECTIONS`] connections at once, and a graceful stop: when
+//! asked to stop, no new connection is taken and open ones get
+//! [`STOP_GRACE`] to finish.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use bosun_control::Control;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+
+use crate::auth::{Reader, Via};
+use crate::error::ApiError;
+use crate::listen::{Bound, ListenError, bind};
+use crate::metrics::{Metrics, Stored};
+use crate::{App, Options, routes};
+
+/// How long a client may take to send a request's headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take, body and answer included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most bytes of headers read (hyper answers 431 past it).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// The most headers a request may carry.
+pub const MAX_HEADERS: usize = 64;
+/// The most connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 512;
+/// How long open connections get to finish when the server stops.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A listener could not be set up.
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    /// The runtime could not start.
+    #[error("the HTTP server's runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// A server with its listeners bound, ready to run.
+pub struct Server {
+    app: App,
+    bound: Vec<Bound>,
+    max_core_calls: usize,
+}
+
+impl Server {
+    /// Binds every listener of `opts` (refusing a non-loopback TCP
+    /// address, a path that is not a socket, a socket in use) over `ctl`,
+    /// counting into `metrics`.
+    pub fn bind(
+        ctl: Control,
+        opts: &Options,
+        metrics: Arc<Metrics>,
+    ) -> Result<Server, ServerError> {
+        let bound = opts
+            .listen
+            .iter()
+            .map(bind)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Server {
+            app: App::new(ctl, opts, metrics),
+            bound,
+            max_core_calls: opts.max_core_calls,
+        })
+    }
+
+    /// Where it listens, as URLs a client can be given (`BOSUN_URL`).
+    pub fn urls(&self) -> Vec<String> {
+        self.bound.iter().map(Bound::url).collect()
+    }
+
+    /// Serves until `stop` is set, then stops taking connections and
+    /// gives open ones [`STOP_GRACE`]; removes its Unix sockets.
+    pub fn run(self, stop: Arc<AtomicBool>) -> Result<(), ServerError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .max_blocking_threads(self.max_core_calls.max(1) + 4)
+            .thread_name("bosun-http")
+            .enable_all()
+            .build()
+            .map_err(ServerError::Runtime)?;
+        let router = router(self.app);
+        let sockets: Vec<_> = self
+            .bound
+            .iter()
+            .filter_map(|b| match b {
+                Bound::Unix(_, p) => Some(p.clone()),
+                Bound::Tcp(_) => None,
+            })
+            .collect();
+        let r = rt.block_on(serve_all(self.bound, router, stop));
+        rt.shutdown_timeout(STOP_GRACE);
+        for p in sockets {
+            let _ = std::fs::remove_file(p);
+        }
+        r
+    }
+}
+
+/// The whole HTTP surface over `app`: `/api/v1/…`, `/api/v1/openapi.json`,
+/// `/metrics`, and the JSON answers for everything else.
+pub fn router(app: App) -> Router {
+    let mut doc = aide::openapi::OpenApi::default();
+    let api = routes::api()
+        .finish_api(&mut doc)
+        .route("/openapi.json", get(openapi_json))
+        .method_not_allowed_fallback(routes::method_not_allowed);
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/metrics", get(metrics))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn(deadline))
+        .with_state(app)
+}
+
+async fn openapi_json(State(app): State<App>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        app.openapi.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+async fn metrics(State(app): State<App>, mut parts: Parts) -> Result<Response, ApiError> {
+    if !app.metrics_public {
+        Reader::from_request_parts(&mut parts, &app).await?;
+    }
+    let m = app.metrics.clone();
+    let stored = app
+        .core(|ctl| {
+            Ok(Stored {
+                ops: ctl
+                    .op_counts()?
+                    .into_iter()
+                    .map(|(s, n)| (s.as_str().to_string(), n))
+                    .collect(),
+                queue_depth: ctl.queue_depth()?,
+                lease_holder: ctl.lease_holder()?.map(|l| l.holder),
+                ledger_size: ctl.ledger_size()?,
+            })
+        })
+        .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        m.render(&stored),
+    )
+        .into_response())
+}
+
+/// Cuts off a request that takes longer than [`REQUEST_TIMEOUT`].
+async fn deadline(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            format!(
+                "the request took longer than {} s and was cut off; a change it carried was made whole or not at all: read the op to see which",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+async fn serve_all(
+    bound: Vec<Bound>,
+    router: Router,
+    stop: Arc<AtomicBool>,
+) -> Result<(), ServerError> {
+    let graceful = Arc::new(GracefulShutdown::new());
+    let conns = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut loops = tokio::task::JoinSet::new();
+    for b in bound {
+        let (graceful, conns, rx) = (graceful.clone(), conns.clone(), rx.clone());
+        match b {
+            Bound::Unix(l, p) => {
+                let l = tokio::net::UnixListener::from_std(l).map_err(|e| ListenError::Io {
+                    what: p.display().to_string(),
+                    source: e,
+                })?;
+                let svc = router.clone().layer(Extension(Via::Unix));
+                loops.spawn(accept_loop(l, svc, graceful, conns, rx));
+            }
+            Bound::Tcp(l) => {
+                let what = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                let l = tokio::net::TcpListener::from_std(l)
+                    .map_err(|e| ListenError::Io { what, source: e })?;
+                let svc = router.clone().layer(Extension(Via::Tcp));
+                loops.spawn(accept_loop(l, svc, graceful, conns, rx));
+            }
+        }
+    }
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = tx.send(true);
+    while loops.join_next().await.is_some() {}
+    if let Ok(g) = Arc::try_unwrap(graceful) {
+        let _ = tokio::time::timeout(STOP_GRACE, g.shutdown()).await;
+    }
+    Ok(())
+}
+
+/// A listener the accept loop takes connections from.
+trait Acceptor: Send + 'static {
+    /// A connection.
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The next connection.
+    fn next(&self) -> impl std::future::Future<Output = std::io::Result<Self::Io>> + Send;
+}
+
+impl Acceptor for tokio::net::UnixListener {
+    type Io = tokio::net::UnixStream;
+    async fn next(&self) -> std::io::Result<Self::Io> {
+        self.accept().await.map(|(s, _)| s)
+    }
+}
+
+impl Acceptor for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+    async fn next(&self) -> std::io::Result<Self::Io> {
+        let (s, _) = self.accept().await?;
+        let _ = s.set_nodelay(true);
+        Ok(s)
+    }
+}
+
+/// Takes connections from `l` while a slot is free, until the stop.
+async fn accept_loop<A: Acceptor>(
+    l: A,
+    svc: Router,
+    graceful: Arc<GracefulShutdown>,
+    conns: Arc<Semaphore>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let permit = tokio::select! {
+            p = conns.clone().acquire_owned() => p,
+            _ = stop.changed() => break,
+        };
+        let Ok(permit) = permit else { break };
+        tokio::select! {
+            r = l.next() => match r {
+                Ok(s) => connection(s, svc.clone(), &graceful, permit),
+                Err(e) => accept_failed(&e).await,
+            },
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// An accept that failed (out of file descriptors, mostly): logged, and
+/// a short pause so that a persistent failure does not spin.
+async fn accept_failed(e: &std::io::Error) {
+    tracing::warn!(error = %e, "accepting a connection failed");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// Serves one connection on its own task, holding its slot until it ends.
+fn connection<IO>(
+    io: IO,
+    svc: Router,
+    graceful: &GracefulShutdown,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEADER_BYTES)
+        .max_headers(MAX_HEADERS)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
+    let conn = graceful.watch(conn);
+    tokio::spawn(async move {
+        let _permit = permit;
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    });
+}
