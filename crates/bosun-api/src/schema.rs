@@ -6,7 +6,7 @@ use schemars::{JsonSchema, Schema, schema_for};
 
 use crate::views::{
     BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, PlanView,
-    RolloutView, StatusView,
+    RolloutView, StatusView, SubmittedView,
 };
 use crate::{NextAction, Rejection};
 
@@ -27,6 +27,7 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         one::<StatusView>(),
         one::<OpBrief>(),
         one::<OpView>(),
+        one::<SubmittedView>(),
         one::<PlanView>(),
         one::<RolloutView>(),
         one::<BlockerView>(),
@@ -45,6 +46,7 @@ pub fn definitions() -> serde_json::Map<String, serde_json::Value> {
     let _ = g.subschema_for::<StatusView>();
     let _ = g.subschema_for::<OpBrief>();
     let _ = g.subschema_for::<OpView>();
+    let _ = g.subschema_for::<SubmittedView>();
     let _ = g.subschema_for::<PlanView>();
     let _ = g.subschema_for::<RolloutView>();
     let _ = g.subschema_for::<BlockerView>();

@@ -10,6 +10,7 @@ use bosun_api::views::fleet::{
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
     ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedStep, StepView,
+    SubmittedView,
 };
 use bosun_api::views::overview::{
     AdoptedView, BlockerBrief, HaltView, LeaseView, ProposalBrief, StatusView,
@@ -295,13 +296,43 @@ pub fn plan_view(plan: &Plan) -> PlanView {
     }
 }
 
-/// An op with everything a human needs to decide on it.
-pub fn op_view(r: &OpRecord) -> OpView {
-    let (approvals_needed, approver_roles, denied_because) = match &r.decision.outcome {
+/// The policy's verdict on an op, as a view.
+pub fn decision_view(d: &bosun_model::Decision) -> DecisionView {
+    let (approvals_needed, approver_roles, denied_because) = match &d.outcome {
         Outcome::Auto => (0, Vec::new(), None),
         Outcome::Approvals(req) => (req.m, req.roles.clone(), None),
         Outcome::Deny { reason } => (0, Vec::new(), Some(reason.clone())),
     };
+    DecisionView {
+        outcome: d.outcome.kind().into(),
+        approvals_needed,
+        approver_roles,
+        denied_because,
+        rules: d.policy_ids.clone(),
+        reasons: d.reasons.clone(),
+        policy_digest: d.policy_digest.to_string(),
+    }
+}
+
+/// What intake made of a submitted op.
+pub fn submitted_view(a: &crate::intake::Accepted) -> SubmittedView {
+    let jti = a.jti.to_string();
+    let next = if a.state == OpState::PendingApproval {
+        vec![NextAction::Approve { op: jti.clone() }]
+    } else {
+        Vec::new()
+    };
+    SubmittedView {
+        jti,
+        state: a.state,
+        policy_decision: decision_view(&a.decision),
+        held: a.held.clone(),
+        next,
+    }
+}
+
+/// An op with everything a human needs to decide on it.
+pub fn op_view(r: &OpRecord) -> OpView {
     let jti = r.summary.jti.to_string();
     let mut next = Vec::new();
     match r.summary.state {
@@ -326,15 +357,7 @@ pub fn op_view(r: &OpRecord) -> OpView {
         role: r.role,
         seq: r.claims.seq,
         plan_digest: r.claims.plan_digest.to_string(),
-        policy_decision: DecisionView {
-            outcome: r.decision.outcome.kind().into(),
-            approvals_needed,
-            approver_roles,
-            denied_because,
-            rules: r.decision.policy_ids.clone(),
-            reasons: r.decision.reasons.clone(),
-            policy_digest: r.decision.policy_digest.to_string(),
-        },
+        policy_decision: decision_view(&r.decision),
         approvals: r
             .approvals
             .iter()

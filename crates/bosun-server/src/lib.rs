@@ -19,6 +19,7 @@
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod intake;
 pub mod listen;
 pub mod metrics;
 pub mod openapi;
@@ -66,6 +67,7 @@ pub struct App {
     core_calls: Arc<Semaphore>,
     /// What the server counts itself.
     pub metrics: Arc<Metrics>,
+    intake: Arc<intake::Intake>,
     openapi: Arc<String>,
     metrics_public: bool,
 }
@@ -74,9 +76,10 @@ impl App {
     /// An app over `ctl`, counting into `metrics`.
     pub fn new(ctl: Control, opts: &Options, metrics: Arc<Metrics>) -> App {
         App {
-            ctl,
+            ctl: ctl.clone(),
             core_calls: Arc::new(Semaphore::new(opts.max_core_calls.max(1))),
             metrics,
+            intake: Arc::new(intake::Intake::new(ctl.clone())),
             openapi: Arc::new(openapi::json()),
             metrics_public: opts.metrics_public,
         }

@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use bosun_api::Check;
 use bosun_api::views::{
     BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, RolloutView,
-    StatusView,
+    StatusView, SubmittedView,
 };
 use bosun_control::ledger::{ConsistencyProof, InclusionProof};
 use bosun_model::OpState;
@@ -97,8 +97,8 @@ pub fn api() -> ApiRouter<App> {
                     refusals(
                         o.id("submitOp")
                             .summary("Submit a signed op envelope: intake decides (runs, needs approvals, denied)")
-                            .response_with::<201, Json<OpView>, _>(|r| {
-                                r.description("Accepted: the op as stored, with the keeper's decision and what comes next")
+                            .response_with::<201, Json<SubmittedView>, _>(|r| {
+                                r.description("Accepted: the op's id and state, the keeper's decision and what comes next")
                             }),
                     )
                 }),
@@ -212,26 +212,28 @@ fn op_after(ctl: &bosun_control::Control, jti: &bosun_model::Jti) -> Result<OpVi
 async fn submit(
     State(app): State<App>,
     Body(b): Body<EnvelopeBody>,
-) -> Result<(StatusCode, Json<OpView>), ApiError> {
+) -> Result<(StatusCode, Json<SubmittedView>), ApiError> {
     let started = std::time::Instant::now();
     let metrics = app.metrics.clone();
-    let r = app
-        .core(move |ctl| {
-            let gov = ctl.governed()?;
-            let answer = ctl
-                .intake(
-                    &gov,
-                    std::slice::from_ref(&b.envelope),
-                    bosun_control::now(),
-                )?
-                .pop()
-                .ok_or_else(|| ApiError::internal("intake answered nothing"))?;
-            match answer {
-                Ok(a) => op_after(ctl, &a.jti),
-                Err(rej) => Err(ApiError::refused(&rej)),
-            }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let intake = app.intake.clone();
+    let r = async {
+        app.core(move |_| {
+            intake.submit(
+                b.envelope,
+                Box::new(move |a| {
+                    let _ = tx.send(a);
+                }),
+            )
         })
-        .await;
+        .await?;
+        match rx.await {
+            Ok(Ok(a)) => Ok(bosun_control::views::submitted_view(&a)),
+            Ok(Err(rej)) => Err(ApiError::refused(&rej)),
+            Err(_) => Err(ApiError::internal("intake stopped before it answered")),
+        }
+    }
+    .await;
     metrics.intake(started.elapsed(), r.is_ok());
     r.map(|v| (StatusCode::CREATED, Json(v)))
 }

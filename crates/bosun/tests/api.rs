@@ -376,3 +376,40 @@ fn plain_http_off_loopback_is_refused_with_the_reason() {
     // Nothing was left behind.
     assert!(!lab.path(".bosun/bosun.sock").exists());
 }
+
+#[test]
+fn an_adoption_is_in_force_for_the_next_api_submission() {
+    let lab = Lab::new();
+    let d = daemon(&lab);
+    // The server's intake pipeline exists and judges by what is adopted.
+    let r = http::post(
+        &d.unix,
+        "/api/v1/ops",
+        &http::envelope(&signed_op(&lab, "web-1")),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    lab.ok(&["key", "new", "dave", "--role", "agent"]);
+    let sign_as_dave = || {
+        lab.ok(&[
+            "submit",
+            "pkg-upgrade",
+            "--target",
+            "web-2",
+            "--param",
+            "version=3.0",
+            "--as",
+            "dave",
+            "--sign-only",
+        ])
+    };
+    // Registered on disk only: not an identity yet.
+    let r = http::post(&d.unix, "/api/v1/ops", &http::envelope(&sign_as_dave()));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.check(), "unknown_key");
+    lab.adopt();
+    // In force for API submissions within 100 ms of the adoption.
+    std::thread::sleep(Duration::from_millis(300));
+    let r = http::post(&d.unix, "/api/v1/ops", &http::envelope(&sign_as_dave()));
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["state"], "pending_approval");
+}

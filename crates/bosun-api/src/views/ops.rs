@@ -52,6 +52,22 @@ pub struct DecisionView {
     pub policy_digest: String,
 }
 
+/// What intake made of a submitted op: the answer to a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SubmittedView {
+    /// The op's id.
+    pub jti: String,
+    /// Its state now: `approved` (queued), `pending_approval` or `denied`.
+    pub state: OpState,
+    /// The policy's verdict and what made it.
+    pub policy_decision: DecisionView,
+    /// Active blockers that hold it (it stays queued until they are
+    /// resolved), in words.
+    pub held: Vec<String>,
+    /// What can be done next (an approval it waits for).
+    pub next: Vec<NextAction>,
+}
+
 /// One approval (or denial) of an op.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ApprovalView {

@@ -15,6 +15,7 @@
 //!   the whole log, inclusion-proof generation, storage per entry; and,
 //!   beside it, one git commit per event (what teams keeping change logs in git do today).
 
+mod api;
 mod rollout;
 mod trust;
 
@@ -35,6 +36,12 @@ pub enum BenchCmd {
     /// Intake throughput and latency with concurrent submitters.
     #[command(after_help = "Examples:\n  bosun bench intake --ops 10000 --submitters 8")]
     Intake(IntakeArgs),
+    /// The HTTP API under load: intake with concurrent clients, and the
+    /// overview over many ops and hosts (a real server on loopback).
+    #[command(
+        after_help = "Examples:\n  bosun bench api\n  bosun bench api --ops 40000 --clients 16 --json"
+    )]
+    Api(api::ApiArgs),
     /// Policy decision time with many rules.
     #[command(after_help = "Examples:\n  bosun bench policy --rules 500")]
     Policy {
@@ -166,6 +173,7 @@ fn us(d: Duration) -> f64 {
 pub fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Intake(a) => intake(&a),
+        BenchCmd::Api(a) => api::api(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
         BenchCmd::Trust { hosts, iters, json } => trust::run(hosts.max(1), iters.max(1), json),
@@ -310,27 +318,34 @@ fn ledger(
     Ok(())
 }
 
-fn intake(a: &IntakeArgs) -> Result<()> {
-    let (ops, submitters, shards, batch, rate, json_out) = (
-        a.ops,
-        a.submitters.max(1),
-        a.shards
-            .unwrap_or(bosun_control::pipeline::Options::default().shards)
-            .max(1),
-        a.batch.max(1),
-        a.rate,
-        a.json,
-    );
-    let linger = Duration::from_micros(a.linger_us);
+/// A throwaway benchmark workspace: `bench`, an operator `op`, one agent
+/// key per submitter, everything adopted, and the plan every op signs (a
+/// read-only `disk-usage` on canary-1, which the policy lets run alone).
+pub(crate) struct BenchWs {
+    /// Holds the directory (unless kept).
+    pub(crate) _tmp: tempfile::TempDir,
+    pub(crate) ctl: Control,
+    pub(crate) agents: Vec<(KeyId, SecretKey)>,
+    pub(crate) plan: bosun_model::Plan,
+    pub(crate) t0: i64,
+}
+
+/// Makes a [`BenchWs`] (in `keep` when given, which must not exist), with
+/// `extra_hosts` more local hosts in its inventory.
+pub(crate) fn bench_ws(
+    submitters: usize,
+    keep: Option<&std::path::Path>,
+    extra_hosts: usize,
+) -> Result<BenchWs> {
     let tmp = tempfile::tempdir().map_err(|e| other(format!("temp dir: {e}")))?;
-    let root = match &a.keep {
+    let root = match keep {
         Some(dir) if dir.exists() => {
             return Err(other(format!(
                 "--keep {}: it exists; name a new directory",
                 dir.display()
             )));
         }
-        Some(dir) => dir.clone(),
+        Some(dir) => dir.to_path_buf(),
         None => tmp.path().join("bench"),
     };
     bosun_workspace::scaffold::init(
@@ -348,43 +363,26 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     )?;
     let mut agents = Vec::new();
     for i in 0..submitters {
-        let k = SecretKey::from_seed([
-            u8::try_from(i % 200).unwrap_or(0) + 2,
-            u8::try_from(i / 200).unwrap_or(0),
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-            7,
-        ]);
+        let mut seed = [7u8; 32];
+        seed[0] = u8::try_from(i % 200).unwrap_or(0) + 2;
+        seed[1] = u8::try_from(i / 200).unwrap_or(0);
+        let k = SecretKey::from_seed(seed);
         let id = KeyId::parse(&format!("agent-{i}")).map_err(|e| other(e.to_string()))?;
         KeyRegistry::register(&root, &id, Role::Agent, &["*".into()], &k.public())?;
         agents.push((id, k));
+    }
+    if extra_hosts > 0 {
+        use std::fmt::Write as _;
+        let path = root.join("fleet/hosts.toml");
+        let mut text = std::fs::read_to_string(&path)
+            .map_err(|e| other(format!("{}: {e}", path.display())))?;
+        for n in 0..extra_hosts {
+            let _ = write!(
+                text,
+                "\n[[host]]\nname = \"bench-{n}\"\naddress = \"localhost\"\ntransport = \"local\"\narch = \"x86_64\"\ntags = [\"bench\"]\nroot = \".bosun/sim/bench-{n}\"\n"
+            );
+        }
+        std::fs::write(&path, text).map_err(|e| other(format!("{}: {e}", path.display())))?;
     }
     let ctl = Control::open(Workspace::open(&root)?)?;
     let t0 = bosun_control::now();
@@ -407,6 +405,36 @@ fn intake(a: &IntakeArgs) -> Result<()> {
     // full path including the enqueue.
     let target = Name::parse("canary-1").map_err(|e| other(e.to_string()))?;
     let plan = client::plan(&gov, "disk-usage", &[target], &BTreeMap::new())?;
+    Ok(BenchWs {
+        _tmp: tmp,
+        ctl,
+        agents,
+        plan,
+        t0,
+    })
+}
+
+fn intake(a: &IntakeArgs) -> Result<()> {
+    let (ops, submitters, shards, batch, rate, json_out) = (
+        a.ops,
+        a.submitters.max(1),
+        a.shards
+            .unwrap_or(bosun_control::pipeline::Options::default().shards)
+            .max(1),
+        a.batch.max(1),
+        a.rate,
+        a.json,
+    );
+    let linger = Duration::from_micros(a.linger_us);
+    let BenchWs {
+        _tmp: tmp,
+        ctl,
+        agents,
+        plan,
+        t0,
+    } = bench_ws(submitters, a.keep.as_deref(), 0)?;
+    let _keep_dir = tmp;
+    let gov = ctl.governed()?;
     let per = ops.div_ceil(submitters);
     if !json_out {
         errln!(
