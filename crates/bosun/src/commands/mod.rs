@@ -15,6 +15,7 @@ mod hosts;
 mod init;
 mod key;
 mod ledger;
+mod mcp;
 mod meta;
 mod ops;
 mod params;
@@ -146,6 +147,7 @@ enum Cmd {
     Halt(halt::HaltArgs),
     Resume(halt::ResumeArgs),
     Serve(serve::ServeArgs),
+    Mcp(mcp::McpArgs),
     Work(work::WorkArgs),
     /// The tamper-evident ledger: checkpoints, verification, proofs.
     #[command(
@@ -285,6 +287,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Halt(a) => halt::halt(&ctx, a),
         Cmd::Resume(a) => halt::resume(&ctx, a),
         Cmd::Serve(a) => serve::run(&ctx, a),
+        Cmd::Mcp(a) => mcp::run(&ctx, a),
         Cmd::Work(a) => work::run(&ctx, a),
         Cmd::Ledger(c) => ledger::run(&ctx, c),
         Cmd::Step(c) => step::run(&ctx, c),
