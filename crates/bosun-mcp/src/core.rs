@@ -15,6 +15,7 @@ use bosun_api::views::ops::{OpBrief, OpView};
 use bosun_api::{Check, NextAction, Rejection};
 use bosun_control::ControlError;
 use bosun_control::reads::RunbookEntry;
+use bosun_control::report::ReportOutcome;
 use bosun_model::{Host, KeyId, Name, OpState, Plan, ReportStatus};
 use serde::Serialize;
 
@@ -121,25 +122,6 @@ pub struct StepReport {
     pub note: Option<String>,
 }
 
-/// What an accepted step report did (what the CLI's `step report --json`
-/// prints).
-#[derive(Debug, Clone, Serialize)]
-pub struct Reported {
-    /// The op's jti.
-    pub jti: String,
-    /// The step.
-    pub step: String,
-    /// The hosts whose step it settled.
-    pub hosts: Vec<String>,
-    /// Pass or fail.
-    pub status: ReportStatus,
-    /// The op's run goes on (it needed attention and this was its last
-    /// unknown step).
-    pub resumed: bool,
-    /// Steps still waiting for a report (`step on host`).
-    pub still_unknown: Vec<String>,
-}
-
 /// What a halt did (what the CLI's `halt --json` prints).
 #[derive(Debug, Clone, Serialize)]
 pub struct Halted {
@@ -174,7 +156,7 @@ pub trait Core: Send + Sync + 'static {
     /// The newest ops, of one state when given.
     fn ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpBrief>, Fault>;
     /// Signs a step report as [`Core::agent`] and hands it over.
-    fn report_step(&self, report: &StepReport) -> Result<Reported, Fault>;
+    fn report_step(&self, report: &StepReport) -> Result<ReportOutcome, Fault>;
     /// The blockers (`all`: resolved ones too).
     fn blockers(&self, all: bool) -> Result<Vec<BlockerView>, Fault>;
     /// A rollout, wave by wave.

@@ -14,11 +14,12 @@ use bosun_api::views::fleet::{BlockerView, RolloutView};
 use bosun_api::views::ops::{OpBrief, OpView};
 use bosun_api::{Check, NextAction};
 use bosun_control::reads::RunbookEntry;
+use bosun_control::report::ReportOutcome;
 use bosun_control::{Control, ControlError, client, now};
 use bosun_model::{Act, Host, KeyId, Name, OpState, Role};
 use bosun_sign::{KeyDir, Signer};
 
-use crate::core::{Core, Fault, Halted, PlanRequest, Planned, Reported, StepReport, Submitted};
+use crate::core::{Core, Fault, Halted, PlanRequest, Planned, StepReport, Submitted};
 
 /// Why the server would not start for an identity.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +204,7 @@ impl Core for Embedded {
         Ok(self.ctl.op_briefs(state, limit)?)
     }
 
-    fn report_step(&self, r: &StepReport) -> Result<Reported, Fault> {
+    fn report_step(&self, r: &StepReport) -> Result<ReportOutcome, Fault> {
         let op = self.resolve(&r.op)?;
         let key = self.key()?;
         let gov = self.ctl.governed()?;
@@ -218,15 +219,7 @@ impl Core for Embedded {
             r.note.clone(),
             t,
         )?;
-        let out = self.ctl.accept_step_report(&gov, &env, t)??;
-        Ok(Reported {
-            jti: out.op.to_string(),
-            step: out.step,
-            hosts: out.hosts,
-            status: out.status,
-            resumed: out.resumed,
-            still_unknown: out.still_unknown,
-        })
+        Ok(self.ctl.accept_step_report(&gov, &env, t)??)
     }
 
     fn blockers(&self, all: bool) -> Result<Vec<BlockerView>, Fault> {

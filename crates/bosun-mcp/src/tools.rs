@@ -98,7 +98,12 @@ impl Tools {
         ctx: &RequestContext<RoleServer>,
     ) -> Result<OpView, Fault> {
         let start = first.brief.state;
-        if secs == 0 || reply::waiting(&first).is_none() {
+        // Nothing to wait for: the op has ended, or what it waits for is
+        // the agent's own step report.
+        let yours = reply::nexts(&first.next, Some(&first))
+            .iter()
+            .any(|n| n.by == By::You && matches!(n.action, NextAction::ReportStep { .. }));
+        if secs == 0 || yours || reply::waiting(&first).is_none() {
             return Ok(first);
         }
         let token = ctx.meta.get_progress_token();
@@ -131,9 +136,10 @@ impl Tools {
     }
 }
 
-/// A fault as a tool error.
-fn err(f: &Fault) -> Answer {
-    Ok(reply::fault(f))
+/// A tool's answer: its result, or a fault as a tool error naming its
+/// check. (An `Err` would be a protocol error; no tool returns one.)
+fn answer(r: Result<CallToolResult, Fault>) -> Answer {
+    Ok(r.unwrap_or_else(|f| reply::fault(&f)))
 }
 
 #[tool_router]
@@ -142,21 +148,21 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<NoArgs>(),
         annotations(
-        title = "List hosts",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "List hosts",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn hosts_list(&self, raw: JsonObject) -> Answer {
-        if let Err(f) = args::parse::<NoArgs>(raw) {
-            return err(&f);
-        }
-        match self.call(|c| c.hosts()).await {
-            Ok(h) => Ok(reply::ok(h, Vec::new(), None)),
-            Err(f) => err(&f),
-        }
+        answer(
+            async {
+                args::parse::<NoArgs>(raw)?;
+                Ok(reply::ok(self.call(|c| c.hosts()).await?, Vec::new(), None))
+            }
+            .await,
+        )
     }
 
     /// The runbook catalog: each runbook's id, whether it only reads, its
@@ -164,21 +170,25 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<NoArgs>(),
         annotations(
-        title = "List runbooks",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "List runbooks",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn runbooks_list(&self, raw: JsonObject) -> Answer {
-        if let Err(f) = args::parse::<NoArgs>(raw) {
-            return err(&f);
-        }
-        match self.call(|c| c.runbooks()).await {
-            Ok(r) => Ok(reply::ok(r, Vec::new(), None)),
-            Err(f) => err(&f),
-        }
+        answer(
+            async {
+                args::parse::<NoArgs>(raw)?;
+                Ok(reply::ok(
+                    self.call(|c| c.runbooks()).await?,
+                    Vec::new(),
+                    None,
+                ))
+            }
+            .await,
+        )
     }
 
     /// One runbook: its params (types, defaults, required), steps,
@@ -186,26 +196,23 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<RunbookArgs>(),
         annotations(
-        title = "Show a runbook",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "Show a runbook",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn runbook_show(&self, raw: JsonObject) -> Answer {
-        let a: RunbookArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let id = match args::name("runbook", &a.id) {
-            Ok(id) => id,
-            Err(f) => return err(&f),
-        };
-        match self.call(move |c| c.runbook(&id)).await {
-            Ok(r) => Ok(reply::ok(r, Vec::new(), None)),
-            Err(f) => err(&f),
-        }
+        answer(
+            async {
+                let a: RunbookArgs = args::parse(raw)?;
+                let id = args::name("runbook", &a.id)?;
+                let rb = self.call(move |c| c.runbook(&id)).await?;
+                Ok(reply::ok(rb, Vec::new(), None))
+            }
+            .await,
+        )
     }
 
     /// The plan of a runbook over hosts: every step and command on every
@@ -214,26 +221,23 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<PlanArgs>(),
         annotations(
-        title = "Plan (dry run)",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "Plan (dry run)",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn plan(&self, raw: JsonObject) -> Answer {
-        let a: PlanArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let req = match args::plan_request(&a.runbook, &a.targets, &a.params) {
-            Ok(r) => r,
-            Err(f) => return err(&f),
-        };
-        match self.call(move |c| c.plan(&req)).await {
-            Ok(p) => Ok(reply::ok(p, Vec::new(), None)),
-            Err(f) => err(&f),
-        }
+        answer(
+            async {
+                let a: PlanArgs = args::parse(raw)?;
+                let req = args::plan_request(&a.runbook, &a.targets, &a.params)?;
+                let plan = self.call(move |c| c.plan(&req)).await?;
+                Ok(reply::ok(plan, Vec::new(), None))
+            }
+            .await,
+        )
     }
 
     /// Signs an op (the plan of a runbook over hosts) as this server's
@@ -246,39 +250,30 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<SubmitArgs>(),
         annotations(
-        title = "Submit an op",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = false,
-        open_world_hint = true
-    )
+            title = "Submit an op",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = false,
+            open_world_hint = true
+        )
     )]
     async fn submit(&self, raw: JsonObject, ctx: RequestContext<RoleServer>) -> Answer {
-        let a: SubmitArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let req = match args::plan_request(&a.runbook, &a.targets, &a.params) {
-            Ok(r) => r,
-            Err(f) => return err(&f),
-        };
-        let sub = match self.call(move |c| c.submit(&req)).await {
-            Ok(s) => s,
-            Err(f) => return err(&f),
-        };
-        let jti = sub.jti.clone();
-        let view = match self.call(move |c| c.op(&jti)).await {
-            Ok(v) => v,
-            Err(f) => return err(&f),
-        };
-        match self.wait_for(view, args::wait(a.wait_seconds), &ctx).await {
-            Ok(v) => {
+        answer(
+            async {
+                let a: SubmitArgs = args::parse(raw)?;
+                let req = args::plan_request(&a.runbook, &a.targets, &a.params)?;
+                let sub = self.call(move |c| c.submit(&req)).await?;
+                let jti = sub.jti.clone();
+                let view = self.call(move |c| c.op(&jti)).await?;
+                let v = self
+                    .wait_for(view, args::wait(a.wait_seconds), &ctx)
+                    .await?;
                 let mut result = json!(sub);
                 result["state"] = json!(v.brief.state);
                 Ok(reply::op(result, &v))
             }
-            Err(f) => err(&f),
-        }
+            .await,
+        )
     }
 
     /// One op: its plan, the policy's decision and why, approvals, each
@@ -287,63 +282,56 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<OpArgs>(),
         annotations(
-        title = "Op status",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "Op status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn op_status(&self, raw: JsonObject, ctx: RequestContext<RoleServer>) -> Answer {
-        let a: OpArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let op = match args::op_id(&a.op) {
-            Ok(op) => op,
-            Err(f) => return err(&f),
-        };
-        let view = match self.call(move |c| c.op(&op)).await {
-            Ok(v) => v,
-            Err(f) => return err(&f),
-        };
-        match self.wait_for(view, args::wait(a.wait_seconds), &ctx).await {
-            Ok(v) => Ok(reply::op(&v, &v)),
-            Err(f) => err(&f),
-        }
+        answer(
+            async {
+                let a: OpArgs = args::parse(raw)?;
+                let op = args::op_id(&a.op)?;
+                let view = self.call(move |c| c.op(&op)).await?;
+                let v = self
+                    .wait_for(view, args::wait(a.wait_seconds), &ctx)
+                    .await?;
+                Ok(reply::op(&v, &v))
+            }
+            .await,
+        )
     }
 
     /// The newest ops (of one state, when given), newest first.
     #[tool(
         input_schema = args::schema::<OpsArgs>(),
         annotations(
-        title = "List ops",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "List ops",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn ops_list(&self, raw: JsonObject) -> Answer {
-        let a: OpsArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let limit = a
-            .limit
-            .map_or(50, |l| usize::try_from(l).unwrap_or(args::MAX_OPS))
-            .min(args::MAX_OPS);
-        match self.call(move |c| c.ops(a.state, limit)).await {
-            Ok(ops) => {
-                let next: Vec<NextAction> = ops
-                    .iter()
-                    .filter(|o| reply_wants_a_look(o.state))
+        answer(
+            async {
+                let a: OpsArgs = args::parse(raw)?;
+                let limit = a
+                    .limit
+                    .map_or(50, |l| usize::try_from(l).unwrap_or(args::MAX_OPS))
+                    .min(args::MAX_OPS);
+                let ops = self.call(move |c| c.ops(a.state, limit)).await?;
+                let next: Vec<NextAction> = (ops.iter())
+                    .filter(|o| waits_on_someone(o.state))
                     .map(|o| NextAction::ShowOp { op: o.jti.clone() })
                     .collect();
                 Ok(reply::ok(ops, reply::nexts(&next, None), None))
             }
-            Err(f) => err(&f),
-        }
+            .await,
+        )
     }
 
     /// Says how a step without a command went, signed as this server's
@@ -353,31 +341,27 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<StepReportArgs>(),
         annotations(
-        title = "Report a step",
-        read_only_hint = false,
-        destructive_hint = false,
-        idempotent_hint = false,
-        open_world_hint = false
-    )
+            title = "Report a step",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = false,
+            open_world_hint = false
+        )
     )]
     async fn step_report(&self, raw: JsonObject) -> Answer {
-        let a: StepReportArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let r = match args::step_report(&a) {
-            Ok(r) => r,
-            Err(f) => return err(&f),
-        };
-        let out = match self.call(move |c| c.report_step(&r)).await {
-            Ok(o) => o,
-            Err(f) => return err(&f),
-        };
-        let jti = out.jti.clone();
-        match self.call(move |c| c.op(&jti)).await {
-            Ok(v) => Ok(reply::op(out, &v)),
-            Err(_) => Ok(reply::ok(out, Vec::new(), None)),
-        }
+        answer(
+            async {
+                let a: StepReportArgs = args::parse(raw)?;
+                let r = args::step_report(&a)?;
+                let out = self.call(move |c| c.report_step(&r)).await?;
+                let jti = out.op.to_string();
+                Ok(match self.call(move |c| c.op(&jti)).await {
+                    Ok(v) => reply::op(&out, &v),
+                    Err(_) => reply::ok(&out, Vec::new(), None),
+                })
+            }
+            .await,
+        )
     }
 
     /// The blockers in force (`all`: resolved ones too), each with what it
@@ -385,25 +369,23 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<BlockersArgs>(),
         annotations(
-        title = "List blockers",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "List blockers",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn blockers_list(&self, raw: JsonObject) -> Answer {
-        let a: BlockersArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        match self.call(move |c| c.blockers(a.all)).await {
-            Ok(bs) => {
+        answer(
+            async {
+                let a: BlockersArgs = args::parse(raw)?;
+                let bs = self.call(move |c| c.blockers(a.all)).await?;
                 let next: Vec<NextAction> = bs.iter().flat_map(|b| b.next.clone()).collect();
                 Ok(reply::ok(bs, reply::nexts(&next, None), None))
             }
-            Err(f) => err(&f),
-        }
+            .await,
+        )
     }
 
     /// A rollout wave by wave: its ops and how each went, the bars, where
@@ -411,29 +393,24 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<RolloutArgs>(),
         annotations(
-        title = "Rollout status",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "Rollout status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn rollout_status(&self, raw: JsonObject) -> Answer {
-        let a: RolloutArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let id = match args::name("rollout", &a.rollout) {
-            Ok(id) => id,
-            Err(f) => return err(&f),
-        };
-        match self.call(move |c| c.rollout(&id)).await {
-            Ok(v) => {
+        answer(
+            async {
+                let a: RolloutArgs = args::parse(raw)?;
+                let id = args::name("rollout", &a.rollout)?;
+                let v = self.call(move |c| c.rollout(&id)).await?;
                 let next = reply::nexts(&v.next, None);
                 Ok(reply::ok(v, next, None))
             }
-            Err(f) => err(&f),
-        }
+            .await,
+        )
     }
 
     /// Inclusion proofs of an op's ledger entries against the newest
@@ -442,26 +419,26 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<ProveArgs>(),
         annotations(
-        title = "Prove an op in the ledger",
-        read_only_hint = true,
-        destructive_hint = false,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "Prove an op in the ledger",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn ledger_prove(&self, raw: JsonObject) -> Answer {
-        let a: ProveArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let op = match args::op_id(&a.op) {
-            Ok(op) => op,
-            Err(f) => return err(&f),
-        };
-        match self.call(move |c| c.prove(&op)).await {
-            Ok(p) => Ok(reply::ok(p, Vec::new(), None)),
-            Err(f) => err(&f),
-        }
+        answer(
+            async {
+                let a: ProveArgs = args::parse(raw)?;
+                let op = args::op_id(&a.op)?;
+                Ok(reply::ok(
+                    self.call(move |c| c.prove(&op)).await?,
+                    Vec::new(),
+                    None,
+                ))
+            }
+            .await,
+        )
     }
 
     /// Stops all dispatch at once, signed as this server's agent:
@@ -470,30 +447,25 @@ impl Tools {
     #[tool(
         input_schema = args::schema::<HaltArgs>(),
         annotations(
-        title = "Halt the fleet",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = true,
-        open_world_hint = false
-    )
+            title = "Halt the fleet",
+            read_only_hint = false,
+            destructive_hint = true,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
     )]
     async fn halt(&self, raw: JsonObject) -> Answer {
-        let a: HaltArgs = match args::parse(raw) {
-            Ok(a) => a,
-            Err(f) => return err(&f),
-        };
-        let why = match args::text("why", &a.why) {
-            Ok(w) if !w.trim().is_empty() => w,
-            Ok(_) => {
-                return err(&Fault::refused(
-                    bosun_api::Check::Format,
-                    "say why you halt (recorded in the ledger)",
-                ));
-            }
-            Err(f) => return err(&f),
-        };
-        match self.call(move |c| c.halt(&why)).await {
-            Ok(h) => {
+        answer(
+            async {
+                let a: HaltArgs = args::parse(raw)?;
+                let why = args::text("why", &a.why)?;
+                if why.trim().is_empty() {
+                    return Err(Fault::refused(
+                        bosun_api::Check::Format,
+                        "say why you halt (recorded in the ledger)",
+                    ));
+                }
+                let h = self.call(move |c| c.halt(&why)).await?;
                 let mut next = vec![Next {
                     action: NextAction::Resume,
                     by: By::Human,
@@ -504,13 +476,13 @@ impl Tools {
                 }));
                 Ok(reply::ok(h, next, None))
             }
-            Err(f) => err(&f),
-        }
+            .await,
+        )
     }
 }
 
 /// Whether a listed op in `state` is worth a look (it waits on someone).
-fn reply_wants_a_look(state: bosun_model::OpState) -> bool {
+fn waits_on_someone(state: bosun_model::OpState) -> bool {
     use bosun_model::OpState;
     matches!(state, OpState::PendingApproval | OpState::NeedsAttention)
 }

@@ -297,18 +297,15 @@ fn only_an_agents_key_starts_the_server() {
     std::fs::rename(&aside, &jwk).unwrap();
 }
 
-/// A runbook whose second step is a human's.
-const HUMAN: &str = r#"
-id = "with-human"
-[[steps]]
-id = "prep"
-cmd = "echo prepared"
-[[steps]]
-id = "confirm"
-actor = "human"
-note = "look at the console"
-depends_on = [{ step = "prep" }]
-"#;
+/// A runbook `id` whose second step, `step`, has no command and waits
+/// for a report from `actor` (`human` or `both`).
+fn waiting_runbook(id: &str, step: &str, actor: &str) -> String {
+    format!(
+        "id = \"{id}\"\n[[steps]]\nid = \"prep\"\ncmd = \"echo prepared\"\n\
+         [[steps]]\nid = \"{step}\"\nactor = \"{actor}\"\nnote = \"look at it\"\n\
+         depends_on = [{{ step = \"prep\" }}]\n"
+    )
+}
 
 /// Every ledger entry that records a human's decision or lets work go
 /// on: approvals, denials, adoption, resolved blockers, resumes.
@@ -354,7 +351,12 @@ fn outcome(mcp: &Mcp, tool: &str, args: Value) -> String {
 
 #[test]
 fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides() {
-    let lab = Lab::new_with(|lab| lab.write("runbooks/with-human.toml", HUMAN));
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "runbooks/with-human.toml",
+            &waiting_runbook("with-human", "confirm", "human"),
+        );
+    });
     // An op of the agent waiting for approval, and a run parked at a human step.
     let victim = common::jti(&common::submit(
         &lab,
@@ -491,4 +493,50 @@ fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides(
     for (k, n) in &seen {
         eprintln!("{n:>3}  {k}");
     }
+}
+
+#[test]
+fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "runbooks/with-look.toml",
+            &waiting_runbook("with-look", "look", "both"),
+        );
+    });
+    let mcp = Mcp::start(&lab, "claude");
+    let s = mcp.ok(
+        "submit",
+        json!({"runbook": "with-look", "targets": ["web-1"]}),
+    );
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    lab.work();
+    let st = mcp.ok("op_status", json!({"op": jti, "wait_seconds": 5}));
+    assert_eq!(st["result"]["state"], "running", "{st}");
+    assert!(
+        st["next"].as_array().unwrap().contains(
+            &json!({"action": "report_step", "op": jti, "step": "look", "host": "web-1", "by": "you"})
+        ),
+        "{st}"
+    );
+    assert!(
+        st["waiting"].as_str().unwrap().contains("look on web-1"),
+        "{st}"
+    );
+    let r = mcp.ok(
+        "step_report",
+        json!({"op": jti, "step": "look", "status": "pass", "note": "graphs flat"}),
+    );
+    assert_eq!(r["result"]["hosts"], json!(["web-1"]), "{r}");
+    lab.work();
+    let done = mcp.ok("op_status", json!({"op": jti}));
+    assert_eq!(done["result"]["state"], "succeeded", "{done}");
+    let look = (done["result"]["steps"].as_array().unwrap().iter())
+        .find(|s| s["step"] == "look")
+        .unwrap();
+    assert!(
+        look["output"].as_str().unwrap().contains("by claude"),
+        "{look}"
+    );
+    mcp.stop();
 }
