@@ -45,7 +45,8 @@ pub enum ServeError {
 }
 
 /// Serves `core`'s tools on stdin/stdout (how Claude Code and other MCP
-/// clients run a tool server) until the client closes the connection.
+/// clients run a tool server) until the client closes the connection
+/// (before the handshake too: that is no error).
 /// Blocks; builds its own single-threaded runtime, whose blocking pool
 /// runs the calls into the core ([`tools::MAX_CALLS`] at a time).
 pub fn serve_stdio(core: Arc<dyn Core>) -> Result<(), ServeError> {
@@ -55,10 +56,12 @@ pub fn serve_stdio(core: Arc<dyn Core>) -> Result<(), ServeError> {
         .build()
         .map_err(ServeError::Runtime)?;
     let served = rt.block_on(async move {
-        let running = Tools::new(core)
-            .serve(rmcp::transport::stdio())
-            .await
-            .map_err(Box::new)?;
+        let running = match Tools::new(core).serve(rmcp::transport::stdio()).await {
+            Ok(r) => r,
+            // The client went away before saying hello: nothing to serve.
+            Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => return Ok(()),
+            Err(e) => return Err(ServeError::Handshake(Box::new(e))),
+        };
         running.waiting().await?;
         Ok::<(), ServeError>(())
     });

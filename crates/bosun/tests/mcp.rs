@@ -288,6 +288,25 @@ fn only_an_agents_key_starts_the_server() {
     assert_eq!(o.status.code(), Some(1), "a key that does not exist");
     let o = lab.run(&["mcp", "--as", "../../keys/alice"]);
     assert_eq!(o.status.code(), Some(1), "a path is not a key name");
+    // The agent's server ends when its client closes stdin, writing nothing.
+    let mut child = lab
+        .cmd(&["mcp", "--as", "claude"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(std::time::Instant::now() < end, "mcp outlived its client");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.is_empty(), "{out}");
     // A key registered as an agent but whose private half is gone.
     let jwk = lab.keys.join("claude.jwk");
     let aside = lab.tmp.path().join("claude.jwk.aside");
