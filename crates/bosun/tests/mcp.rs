@@ -407,6 +407,7 @@ fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides(
     ];
     let mut seen = std::collections::BTreeMap::<String, usize>::new();
     let mut note = |o: String| *seen.entry(o).or_default() += 1;
+    let started = std::time::Instant::now();
     for t in mcp.tools() {
         let tool = t.name.to_string();
         let fields: Vec<String> = (t.input_schema.get("properties"))
@@ -456,6 +457,7 @@ fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides(
         }
     }
 
+    let took = started.elapsed();
     // The checks that matter, named.
     let r = mcp.refused(
         "step_report",
@@ -512,6 +514,12 @@ fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides(
     for (k, n) in &seen {
         eprintln!("{n:>3}  {k}");
     }
+    let calls: usize = seen.values().sum();
+    eprintln!(
+        "{calls} hostile calls in {} ms ({} µs each on average)",
+        took.as_millis(),
+        took.as_micros() / u128::try_from(calls).unwrap()
+    );
 }
 
 #[test]
@@ -556,6 +564,54 @@ fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
     assert!(
         look["output"].as_str().unwrap().contains("by claude"),
         "{look}"
+    );
+    mcp.stop();
+}
+
+#[test]
+fn concurrent_submissions_each_become_one_op_signed_in_order() {
+    let lab = Lab::new();
+    let mcp = Mcp::start(&lab, "claude");
+    let n = 12;
+    let started = std::time::Instant::now();
+    let answers = mcp.rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let peer = mcp.client.peer().clone();
+            let Value::Object(args) = upgrade(&format!("3.{i}")) else {
+                unreachable!()
+            };
+            set.spawn(async move {
+                peer.call_tool(CallToolRequestParams::new("submit").with_arguments(args))
+                    .await
+            });
+        }
+        set.join_all().await
+    });
+    let took = started.elapsed();
+    let mut jtis: Vec<String> = answers
+        .into_iter()
+        .map(|r| {
+            let r = r.unwrap();
+            let v = r.structured_content.unwrap();
+            assert_eq!(r.is_error, Some(false), "{v}");
+            assert_eq!(v["result"]["state"], "pending_approval", "{v}");
+            v["result"]["jti"].as_str().unwrap().to_string()
+        })
+        .collect();
+    jtis.sort();
+    jtis.dedup();
+    assert_eq!(jtis.len(), n, "one op per call");
+    let pending = lab.json(&["ops", "list", "--state", "pending_approval", "--json"]);
+    assert_eq!(pending.as_array().unwrap().len(), n, "{pending}");
+    let seqs: std::collections::BTreeSet<u64> = jtis
+        .iter()
+        .map(|j| common::show(&lab, j)["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), n, "each signed with its own sequence number");
+    eprintln!(
+        "{n} concurrent submits through MCP in {} ms",
+        took.as_millis()
     );
     mcp.stop();
 }
