@@ -98,6 +98,15 @@ impl Embedded {
 
     fn make_plan(&self, req: &PlanRequest) -> Result<bosun_model::Plan, Fault> {
         let gov = self.ctl.governed()?;
+        if !gov.runbooks.contains_key(req.runbook.as_str()) {
+            return Err(Fault::refused(
+                Check::Runbook,
+                format!(
+                    "unknown runbook `{}`: list the runbooks with runbooks_list",
+                    req.runbook
+                ),
+            ));
+        }
         if req.targets.is_empty() {
             return Err(Fault::refused(
                 Check::Targets,
@@ -109,16 +118,6 @@ impl Embedded {
             .select(&req.targets)
             .map_err(|e| Fault::refused(Check::Targets, e.to_string()))?;
         let names: Vec<Name> = hosts.into_iter().map(|h| h.name).collect();
-        if !gov.runbooks.contains_key(req.runbook.as_str()) {
-            return Err(Fault::Refused(bosun_api::Rejection {
-                check: Check::Runbook,
-                message: format!(
-                    "unknown runbook `{}`: list the runbooks in force with runbooks_list",
-                    req.runbook
-                ),
-                jti: None,
-            }));
-        }
         client::plan(&gov, req.runbook.as_str(), &names, &req.params).map_err(|e| match e {
             ControlError::Plan(e) => Fault::refused(Check::Plan, e.to_string()),
             other => Fault::from(other),

@@ -89,8 +89,9 @@ impl Tools {
         }
     }
 
-    /// Polls op `jti` until it leaves the state it is in, `secs` pass or
-    /// the client cancels, sending progress while it waits.
+    /// Polls the op of `first` (its view now) until it leaves the state it
+    /// is in, `secs` pass or the client cancels, sending progress while it
+    /// waits; at once when it waits on nobody or on the agent itself.
     async fn wait_for(
         &self,
         first: OpView,
