@@ -17,6 +17,7 @@
 
 pub mod check;
 pub mod next;
+pub mod requests;
 pub mod schema;
 pub mod time;
 pub mod views;

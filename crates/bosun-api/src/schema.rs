@@ -5,8 +5,8 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema, schema_for};
 
 use crate::views::{
-    BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, PlanView,
-    RolloutView, StatusView, SubmittedView,
+    BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, PlanView, PlannedOp,
+    RolloutView, ServerInfo, StatusView, SubmittedView,
 };
 use crate::{NextAction, Rejection};
 
@@ -28,6 +28,8 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         one::<OpBrief>(),
         one::<OpView>(),
         one::<SubmittedView>(),
+        one::<PlannedOp>(),
+        one::<ServerInfo>(),
         one::<PlanView>(),
         one::<RolloutView>(),
         one::<BlockerView>(),
@@ -47,6 +49,8 @@ pub fn definitions() -> serde_json::Map<String, serde_json::Value> {
     let _ = g.subschema_for::<OpBrief>();
     let _ = g.subschema_for::<OpView>();
     let _ = g.subschema_for::<SubmittedView>();
+    let _ = g.subschema_for::<PlannedOp>();
+    let _ = g.subschema_for::<ServerInfo>();
     let _ = g.subschema_for::<PlanView>();
     let _ = g.subschema_for::<RolloutView>();
     let _ = g.subschema_for::<BlockerView>();

@@ -89,22 +89,8 @@ impl Control {
         seq: u64,
         now: i64,
     ) -> Result<(OpClaims, String)> {
-        let claims = OpClaims {
-            jti: fresh_jti()?,
-            iss: iss.clone(),
-            iat: now,
-            exp: now + self.ws.config.op_ttl_secs,
-            ws: self.ws.config.name.clone(),
-            runbook: plan.runbook.clone(),
-            targets: plan.targets.clone(),
-            params: plan.params.clone(),
-            seq,
-            plan_digest: plan.digest(),
-            rollout,
-            check: plan.check,
-        };
-        let token = bosun_sign::sign_compact(key, iss.as_str(), OP_TYP, &claims)?;
-        Ok((claims, token))
+        let d = OpDraft::of_plan(&self.ws.config.name, self.ws.config.op_ttl_secs, plan);
+        sign_op_draft(key, iss, &d, rollout, seq, now)
     }
 
     /// Signs an approval (or denial) of op or proposal `op` whose plan
@@ -134,4 +120,85 @@ impl Control {
         let token = bosun_sign::sign_compact(key, iss.as_str(), APPROVAL_TYP, &claims)?;
         Ok((claims, token))
     }
+}
+
+/// What an op's claims say besides who signs it and when: from a plan
+/// made here ([`OpDraft::of_plan`]) or by a daemon ([`OpDraft::planned`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpDraft {
+    /// The workspace.
+    pub ws: Name,
+    /// Seconds the envelope stays valid.
+    pub ttl_secs: i64,
+    /// The runbook.
+    pub runbook: Name,
+    /// The target hosts.
+    pub targets: Vec<Name>,
+    /// The params, defaults filled in.
+    pub params: BTreeMap<String, String>,
+    /// A check op.
+    pub check: bool,
+    /// The plan's digest.
+    pub plan_digest: Digest,
+}
+
+impl OpDraft {
+    /// The draft of `plan` in workspace `ws`.
+    pub fn of_plan(ws: &Name, ttl_secs: i64, plan: &Plan) -> OpDraft {
+        OpDraft {
+            ws: ws.clone(),
+            ttl_secs,
+            runbook: plan.runbook.clone(),
+            targets: plan.targets.clone(),
+            params: plan.params.clone(),
+            check: plan.check,
+            plan_digest: plan.digest(),
+        }
+    }
+
+    /// The draft of a plan a daemon made (its names and digest checked).
+    pub fn planned(p: &bosun_api::views::PlannedOp) -> Result<OpDraft> {
+        let name = |s: &str| {
+            Name::parse(s)
+                .map_err(|e| ControlError::Other(format!("the daemon's plan: `{s}`: {e}")))
+        };
+        Ok(OpDraft {
+            ws: name(&p.workspace)?,
+            ttl_secs: p.op_ttl_secs,
+            runbook: name(&p.runbook)?,
+            targets: p.targets.iter().map(|t| name(t)).collect::<Result<_>>()?,
+            params: p.params.clone(),
+            check: p.check,
+            plan_digest: Digest::try_from(p.plan_digest.clone())
+                .map_err(|e| ControlError::Other(format!("the daemon's plan digest: {e}")))?,
+        })
+    }
+}
+
+/// Signs an op envelope for `d` as `iss` (a rollout's wave when `rollout`
+/// is given): what a client signs, with or without the workspace open.
+pub fn sign_op_draft(
+    key: &dyn Sign,
+    iss: &KeyId,
+    d: &OpDraft,
+    rollout: Option<bosun_model::RolloutRef>,
+    seq: u64,
+    now: i64,
+) -> Result<(OpClaims, String)> {
+    let claims = OpClaims {
+        jti: fresh_jti()?,
+        iss: iss.clone(),
+        iat: now,
+        exp: now + d.ttl_secs,
+        ws: d.ws.clone(),
+        runbook: d.runbook.clone(),
+        targets: d.targets.clone(),
+        params: d.params.clone(),
+        seq,
+        plan_digest: d.plan_digest.clone(),
+        rollout,
+        check: d.check,
+    };
+    let token = bosun_sign::sign_compact(key, iss.as_str(), OP_TYP, &claims)?;
+    Ok((claims, token))
 }

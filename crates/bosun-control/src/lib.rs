@@ -22,6 +22,7 @@ pub mod intake;
 pub mod ledger;
 pub mod mirror;
 pub mod notify;
+pub mod owned;
 pub mod pipeline;
 pub mod reads;
 pub mod report;

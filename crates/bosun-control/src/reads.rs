@@ -98,6 +98,36 @@ impl Control {
         Ok(self.store.checkpoints()?)
     }
 
+    /// The runbook files in `runbooks/`, sorted by id, each with whether
+    /// the version in force is this file (`yes`), another (`differs`) or
+    /// none (`no`), and what the file says when it parses: the catalog
+    /// every face lists.
+    pub fn runbook_entries(&self) -> Result<Vec<RunbookEntry>> {
+        let mut out = Vec::new();
+        for (id, path, text) in self.ws.disk_runbooks()? {
+            let adopted = match self.adopted(&crate::governed::runbook_subject(&id))? {
+                None => "no",
+                Some(a) if a.digest == bosun_model::Digest::of(text.as_bytes()) => "yes",
+                Some(_) => "differs",
+            };
+            let (description, read_only, steps, valid) =
+                match bosun_runbook::parse_runbook(&path, &text) {
+                    Ok(rb) => (rb.description, rb.read_only, rb.steps.len(), true),
+                    Err(_) => (String::new(), false, 0, false),
+                };
+            out.push(RunbookEntry {
+                id,
+                path,
+                read_only,
+                steps,
+                adopted,
+                valid,
+                description,
+            });
+        }
+        Ok(out)
+    }
+
     /// How many entries the ledger holds.
     pub fn ledger_size(&self) -> Result<u64> {
         Ok(self.store.ledger_size()?)
@@ -124,4 +154,23 @@ impl Control {
         }
         Ok(self.store.record_events(events)?)
     }
+}
+
+/// A runbook file of the catalog, as [`Control::runbook_entries`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunbookEntry {
+    /// Its id (the file's stem).
+    pub id: String,
+    /// Its path, relative to the workspace.
+    pub path: String,
+    /// The file says it only reads.
+    pub read_only: bool,
+    /// How many steps it has (0 when it does not parse).
+    pub steps: usize,
+    /// `yes`, `no` or `differs`: whether this file is the version in force.
+    pub adopted: &'static str,
+    /// It parses and validates.
+    pub valid: bool,
+    /// What it says it does.
+    pub description: String,
 }

@@ -15,10 +15,11 @@ use crate::governed::Governed;
 use crate::intake::{Rejected, reject};
 use crate::{Control, Result, fresh_jti};
 
-/// What an accepted report did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an accepted report did (on the wire: `op` as `jti`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ReportOutcome {
     /// The op.
+    #[serde(rename = "jti")]
     pub op: Jti,
     /// The step.
     pub step: String,

@@ -62,26 +62,7 @@ impl Control {
         ttl_secs: i64,
         now: i64,
     ) -> Result<String> {
-        if !(1..=MAX_TOKEN_SECS).contains(&ttl_secs) {
-            return Err(ControlError::Other(format!(
-                "a token lives between 1 second and {} hours, not {ttl_secs} seconds",
-                MAX_TOKEN_SECS / 3600
-            )));
-        }
-        let claims = TokenClaims {
-            jti: crate::fresh_jti()?,
-            iss: who.clone(),
-            iat: now,
-            exp: now.saturating_add(ttl_secs),
-            ws: self.ws.config.name.clone(),
-            aud: AUDIENCE.into(),
-        };
-        Ok(bosun_sign::sign_compact(
-            key,
-            who.as_str(),
-            TOKEN_TYP,
-            &claims,
-        )?)
+        sign(key, who, &self.ws.config.name, ttl_secs, now)
     }
 
     /// Checks a bearer token: signed by an adopted key, for this
@@ -123,4 +104,36 @@ impl Control {
             exp: c.exp,
         }))
     }
+}
+
+/// Signs a token for `who` in workspace `ws` with `key`, valid `ttl_secs`
+/// from `now` (at most [`MAX_TOKEN_SECS`]): what a client of the daemon
+/// signs for its reads.
+pub fn sign(
+    key: &dyn Sign,
+    who: &KeyId,
+    ws: &bosun_model::Name,
+    ttl_secs: i64,
+    now: i64,
+) -> Result<String> {
+    if !(1..=MAX_TOKEN_SECS).contains(&ttl_secs) {
+        return Err(ControlError::Other(format!(
+            "a token lives between 1 second and {} hours, not {ttl_secs} seconds",
+            MAX_TOKEN_SECS / 3600
+        )));
+    }
+    let claims = TokenClaims {
+        jti: crate::fresh_jti()?,
+        iss: who.clone(),
+        iat: now,
+        exp: now.saturating_add(ttl_secs),
+        ws: ws.clone(),
+        aud: AUDIENCE.into(),
+    };
+    Ok(bosun_sign::sign_compact(
+        key,
+        who.as_str(),
+        TOKEN_TYP,
+        &claims,
+    )?)
 }

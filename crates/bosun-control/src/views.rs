@@ -9,8 +9,8 @@ use bosun_api::views::fleet::{
 };
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
-    ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedStep, StepView,
-    SubmittedView,
+    ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedOp, PlannedStep,
+    StepView, SubmittedView,
 };
 use bosun_api::views::overview::{
     AdoptedView, BlockerBrief, HaltView, LeaseView, ProposalBrief, StatusView,
@@ -311,6 +311,26 @@ pub fn decision_view(d: &bosun_model::Decision) -> DecisionView {
         rules: d.policy_ids.clone(),
         reasons: d.reasons.clone(),
         policy_digest: d.policy_digest.to_string(),
+    }
+}
+
+/// A plan made here for a client to show and sign.
+pub fn planned_op(
+    ws: &bosun_model::Name,
+    ttl_secs: i64,
+    plan: &Plan,
+    next_seq: Option<u64>,
+) -> PlannedOp {
+    PlannedOp {
+        workspace: ws.to_string(),
+        op_ttl_secs: ttl_secs,
+        runbook: plan.runbook.to_string(),
+        targets: plan.targets.iter().map(ToString::to_string).collect(),
+        params: plan.params.clone(),
+        check: plan.check,
+        plan_digest: plan.digest().to_string(),
+        next_seq,
+        plan: plan_view(plan),
     }
 }
 

@@ -85,6 +85,15 @@ impl App {
         }
     }
 
+    /// What a client needs to know before it signs anything.
+    pub fn info(&self) -> bosun_api::views::ServerInfo {
+        bosun_api::views::ServerInfo {
+            workspace: self.ctl.ws.config.name.to_string(),
+            op_ttl_secs: self.ctl.ws.config.op_ttl_secs,
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+
     /// Runs `f` on the facade, on the blocking pool, waiting for a slot
     /// when [`Options::max_core_calls`] are running. `f` runs to its end
     /// even if the client goes away: a change commits or refuses whole.

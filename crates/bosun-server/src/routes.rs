@@ -12,6 +12,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use bosun_api::Check;
+use bosun_api::requests::{MAX_PLAN_ITEMS, PlanRequest};
+use bosun_api::views::PlannedOp;
 use bosun_api::views::{
     BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, RolloutView,
     StatusView, SubmittedView,
@@ -104,6 +106,14 @@ pub fn api() -> ApiRouter<App> {
                 }),
         )
         .api_route(
+            "/plan",
+            post_with(plan, |o| {
+                o.id("plan").summary(
+                    "Plan a runbook over hosts for a client to show and sign (nothing is stored)",
+                )
+            }),
+        )
+        .api_route(
             "/ops/{id}",
             get_with(op, |o| {
                 o.id("getOp")
@@ -173,6 +183,61 @@ pub fn api() -> ApiRouter<App> {
 
 async fn status(State(app): State<App>, _r: Reader) -> Result<Json<StatusView>, ApiError> {
     app.core(|ctl| Ok(ctl.overview()?)).await.map(Json)
+}
+
+async fn plan(
+    State(app): State<App>,
+    _r: Reader,
+    Body(b): Body<PlanRequest>,
+) -> Result<Json<PlannedOp>, ApiError> {
+    if b.targets.len() > MAX_PLAN_ITEMS || b.params.len() > MAX_PLAN_ITEMS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_PLAN_ITEMS} targets and params"
+        )));
+    }
+    if b.targets.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(Check::Targets),
+            "no target hosts: name at least one selector (a host, web-*, tag:x, arch:aarch64, !tag:x)",
+        ));
+    }
+    let issuer = b
+        .issuer
+        .as_deref()
+        .map(bosun_model::KeyId::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("issuer: {e}")))?;
+    app.core(move |ctl| {
+        let gov = ctl.governed()?;
+        let refused = |check: Check, e: String| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, Some(check), e)
+        };
+        let targets: Vec<bosun_model::Name> = gov
+            .inventory
+            .select(&b.targets)
+            .map_err(|e| refused(Check::Targets, e.to_string()))?
+            .into_iter()
+            .map(|h| h.name)
+            .collect();
+        if !gov.runbooks.contains_key(&b.runbook) {
+            return Err(refused(
+                Check::Runbook,
+                format!("unknown runbook `{}`", b.runbook),
+            ));
+        }
+        let plan = bosun_control::client::plan(&gov, &b.runbook, &targets, &b.params)
+            .map_err(|e| refused(Check::Plan, e.to_string()))?;
+        let next_seq = issuer.map(|k| ctl.next_seq(&k)).transpose()?;
+        Ok(bosun_control::views::planned_op(
+            &ctl.ws.config.name,
+            ctl.ws.config.op_ttl_secs,
+            &plan,
+            next_seq,
+        ))
+    })
+    .await
+    .map(Json)
 }
 
 async fn ops(

@@ -122,6 +122,7 @@ pub fn router(app: App) -> Router {
     let api = routes::api()
         .finish_api(&mut doc)
         .route("/openapi.json", get(openapi_json))
+        .route("/info", get(info))
         .method_not_allowed_fallback(routes::method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
@@ -138,6 +139,12 @@ async fn openapi_json(State(app): State<App>) -> Response {
         app.openapi.as_str().to_owned(),
     )
         .into_response()
+}
+
+/// `/api/v1/info` (public): what a client needs before it signs — the
+/// workspace its envelopes and tokens are bound to.
+async fn info(State(app): State<App>) -> axum::Json<bosun_api::views::ServerInfo> {
+    axum::Json(app.info())
 }
 
 async fn metrics(State(app): State<App>, mut parts: Parts) -> Result<Response, ApiError> {

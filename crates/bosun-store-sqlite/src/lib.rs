@@ -167,10 +167,17 @@ impl SqliteStore {
     /// `checkpoint_every`.
     fn open_with(path: &Path, checkpoint_every: Duration) -> Result<SqliteStore> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
-                what: format!("cannot create {}", dir.display()),
-                source: Box::new(e),
-            })?;
+            // The state directory is private to its user whatever the
+            // umask (`serve` refuses one that others can write).
+            use std::os::unix::fs::DirBuilderExt as _;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| StoreError::Io {
+                    what: format!("cannot create {}", dir.display()),
+                    source: Box::new(e),
+                })?;
         }
         let conn = Connection::open(path).map_err(be)?;
         SqliteStore::open_from(conn, path, checkpoint_every)

@@ -17,6 +17,7 @@ mod logs;
 mod next;
 mod passphrase;
 mod progress;
+mod remote;
 
 use std::process::ExitCode;
 

@@ -11,48 +11,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::http::{self, Target};
-use common::{Lab, terminate};
-
-/// A running daemon and where it answers.
-struct Daemon {
-    child: std::process::Child,
-    unix: Target,
-    tcp: Target,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        terminate(&self.child);
-        let _ = self.child.wait();
-    }
-}
-
-/// `bosun serve --listen 127.0.0.1:0`, and the port it logged.
-fn daemon(lab: &Lab) -> Daemon {
-    let log = lab.tmp.path().join("serve.log");
-    let err = std::fs::File::create(&log).unwrap();
-    let child = lab.serve(
-        &["--listen", "127.0.0.1:0"],
-        std::process::Stdio::null(),
-        err.into(),
-    );
-    let end = Instant::now() + Duration::from_secs(20);
-    let tcp = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(i) = text.find("url=http://") {
-            let rest = &text[i + "url=http://".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-        assert!(Instant::now() < end, "no TCP listener logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Daemon {
-        child,
-        unix: Target::Unix(lab.path(".bosun/bosun.sock")),
-        tcp: Target::Tcp(tcp),
-    }
-}
+use common::Lab;
+use common::http::{self, Target, daemon};
 
 fn token(lab: &Lab, who: &str, ttl: &str) -> String {
     lab.ok(&["key", "token", who, "--ttl", ttl])
@@ -412,4 +372,26 @@ fn an_adoption_is_in_force_for_the_next_api_submission() {
     let r = http::post(&d.unix, "/api/v1/ops", &http::envelope(&sign_as_dave()));
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["state"], "pending_approval");
+}
+
+#[test]
+fn serve_refuses_state_another_user_could_write() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let lab = Lab::new();
+    let state = lab.path(".bosun");
+    // The store made it private, whatever the umask.
+    let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o022, 0, "state dir mode {mode:o}");
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o775)).unwrap();
+    let o = lab.run(&["serve", "--no-wait"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("refusing to serve")
+            && err.contains("writable by its group")
+            && err.contains("chmod go-w"),
+        "{err}"
+    );
+    assert!(!lab.path(".bosun/bosun.sock").exists());
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
 }

@@ -8,5 +8,5 @@ pub mod overview;
 
 pub use fleet::{BlockerView, HostView, RolloutView};
 pub use ledger::{CheckpointView, LedgerStatusView};
-pub use ops::{OpBrief, OpView, PlanView, SubmittedView};
-pub use overview::StatusView;
+pub use ops::{OpBrief, OpView, PlanView, PlannedOp, SubmittedView};
+pub use overview::{ServerInfo, StatusView};

@@ -52,6 +52,31 @@ pub struct DecisionView {
     pub policy_digest: String,
 }
 
+/// A plan the daemon made for a client to sign: everything an op's claims
+/// need, and the plan to show before signing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlannedOp {
+    /// The workspace (the op's `ws` claim).
+    pub workspace: String,
+    /// Seconds an op envelope stays valid after it is signed.
+    pub op_ttl_secs: i64,
+    /// The runbook.
+    pub runbook: String,
+    /// The hosts the selectors chose, in order.
+    pub targets: Vec<String>,
+    /// The params, with defaults filled in.
+    pub params: BTreeMap<String, String>,
+    /// A check op (`plan --check`).
+    pub check: bool,
+    /// The plan's digest: what the op signs.
+    pub plan_digest: String,
+    /// The issuer's next sequence number, when an issuer was named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_seq: Option<u64>,
+    /// The plan, host by host.
+    pub plan: PlanView,
+}
+
 /// What intake made of a submitted op: the answer to a submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SubmittedView {

@@ -63,6 +63,17 @@ pub struct BlockerBrief {
     pub subject: String,
 }
 
+/// What a client needs to know of a daemon before it signs anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ServerInfo {
+    /// The workspace's name (envelopes and tokens are bound to it).
+    pub workspace: String,
+    /// Seconds an op envelope stays valid after it is signed.
+    pub op_ttl_secs: i64,
+    /// The daemon's version.
+    pub version: String,
+}
+
 /// The overview of a workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StatusView {

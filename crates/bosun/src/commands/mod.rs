@@ -15,6 +15,7 @@ mod hosts;
 mod init;
 mod key;
 mod ledger;
+mod mcp;
 mod meta;
 mod ops;
 mod params;
@@ -85,6 +86,13 @@ pub struct Cli {
     /// How logs are written to stderr: `text` lines or `json` objects.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Talk to this daemon instead of opening the workspace here:
+    /// `unix:///path/to/bosun.sock` or `http://127.0.0.1:PORT`. Keys stay
+    /// here and sign here. Reads over TCP carry `BOSUN_TOKEN`, or a token
+    /// signed here for `BOSUN_AS`. Verbs that do not talk to a daemon yet
+    /// say so.
+    #[arg(long, global = true, env = "BOSUN_URL", value_name = "URL")]
+    server: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -146,6 +154,7 @@ enum Cmd {
     Halt(halt::HaltArgs),
     Resume(halt::ResumeArgs),
     Serve(serve::ServeArgs),
+    Mcp(mcp::McpArgs),
     Work(work::WorkArgs),
     /// The tamper-evident ledger: checkpoints, verification, proofs.
     #[command(
@@ -206,6 +215,8 @@ pub(crate) struct Ctx {
     pub(crate) key_dir: PathBuf,
     /// The key directory, asking passphrases on the terminal.
     pub(crate) keys: bosun_sign::KeyDir,
+    /// The daemon this CLI is a client of (`BOSUN_URL`, `--server`).
+    pub(crate) remote: Option<crate::remote::Remote>,
 }
 
 impl Ctx {
@@ -228,6 +239,19 @@ impl Ctx {
             self.control()
         }
     }
+}
+
+/// A refusal the daemon answered (a check named), printed as
+/// [`refused`] prints one: the same output and exit status (3).
+pub(crate) fn refused_remote(e: &crate::remote::ErrorDetail, json_out: bool) -> ExitCode {
+    refused(
+        &Rejected {
+            check: e.check.unwrap_or(bosun_api::Check::Other),
+            message: e.message.clone(),
+            jti: None,
+        },
+        json_out,
+    )
 }
 
 pub(crate) fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
@@ -270,7 +294,34 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             },
         )),
         key_dir,
+        remote: None,
     };
+    let ctx = match &cli.server {
+        Some(url) if !matches!(cli.cmd, Cmd::Serve(_)) => Ctx {
+            remote: Some(crate::remote::Remote::connect(url, &ctx.keys)?),
+            ..ctx
+        },
+        _ => ctx,
+    };
+    if let Some(r) = &ctx.remote {
+        match cli.cmd {
+            Cmd::Status(a) => return status::remote(r, a),
+            Cmd::Ops(c) => return ops::remote(r, c),
+            Cmd::Submit(a) => return submit::remote(&ctx, r, a),
+            Cmd::Key(_)
+            | Cmd::Init(_)
+            | Cmd::Completions(_)
+            | Cmd::Man(_)
+            | Cmd::Demo
+            | Cmd::Bench(_) => {}
+            _ => {
+                return Err(other(format!(
+                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json` and `submit` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
+                    r.url
+                )));
+            }
+        }
+    }
     match cli.cmd {
         Cmd::Init(a) => init::run(&ctx, a),
         Cmd::Key(c) => key::run(&ctx, c),
@@ -285,6 +336,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Halt(a) => halt::halt(&ctx, a),
         Cmd::Resume(a) => halt::resume(&ctx, a),
         Cmd::Serve(a) => serve::run(&ctx, a),
+        Cmd::Mcp(a) => mcp::run(&ctx, a),
         Cmd::Work(a) => work::run(&ctx, a),
         Cmd::Ledger(c) => ledger::run(&ctx, c),
         Cmd::Step(c) => step::run(&ctx, c),

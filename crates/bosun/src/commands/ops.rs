@@ -75,15 +75,69 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<ExitCode> {
     }
 }
 
+/// `bosun ops …` as a client of the daemon (`BOSUN_URL`): `list`, and
+/// `show --json`.
+pub(crate) fn remote(r: &crate::remote::Remote, cmd: OpsCmd) -> Result<ExitCode> {
+    match cmd {
+        OpsCmd::List {
+            state,
+            limit,
+            json: j,
+        } => {
+            let state = parse_state(state)?;
+            let mut path = format!("/ops?limit={limit}");
+            if let Some(s) = state {
+                path.push_str(&format!("&state={}", s.as_str()));
+            }
+            match r.get::<Vec<bosun_api::views::OpBrief>>(&path)? {
+                Ok(ops) => print_list(&ops, j),
+                Err(e) => Ok(super::refused_remote(&e, j)),
+            }
+        }
+        OpsCmd::Show {
+            jti,
+            envelope: false,
+            json: true,
+        } => {
+            if jti.is_empty()
+                || !jti
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(other(format!("`{jti}` is not an op id")));
+            }
+            match r.get::<bosun_api::views::OpView>(&format!("/ops/{jti}"))? {
+                Ok(v) => {
+                    outln!("{}", serde_json::to_string(&v).unwrap_or_default());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Ok(super::refused_remote(&e, true)),
+            }
+        }
+        _ => Err(other(
+            "over BOSUN_URL, `ops` answers `list` and `show --json` so far; unset BOSUN_URL to run the rest on the workspace here",
+        )),
+    }
+}
+
+fn parse_state(state: Option<String>) -> Result<Option<OpState>> {
+    state
+        .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
+        .transpose()
+}
+
 /// `bosun ops list`.
 fn list(ctx: &Ctx, state: Option<String>, limit: usize, j: bool) -> Result<ExitCode> {
     let ctl = ctx.reader()?;
-    let state = state
-        .map(|s| OpState::parse(&s).ok_or_else(|| other(format!("unknown state `{s}`; one of: submitted, pending_approval, approved, running, succeeded, failed, denied, needs_attention"))))
-        .transpose()?;
+    let state = parse_state(state)?;
     let ops = ctl.op_briefs(state, limit)?;
+    print_list(&ops, j)
+}
+
+/// Prints ops as `ops list` does.
+fn print_list(ops: &[bosun_api::views::OpBrief], j: bool) -> Result<ExitCode> {
     let mut list = Listing::new(&["jti", "issuer", "runbook", "hosts", "state", "submitted"]);
-    for o in &ops {
+    for o in ops {
         let cells = vec![
             o.jti.clone(),
             o.iss.clone(),

@@ -75,33 +75,20 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
         RunbookCmd::List { json: j } => {
             let ctl = Control::open_read_only(ws.clone())?;
             let mut list = Listing::new(&["id", "kind", "steps", "adopted", "description"]);
-            for (id, path, text) in ws.disk_runbooks()? {
-                let adopted = ctl.adopted(&bosun_control::governed::runbook_subject(&id))?;
-                let state = match adopted {
-                    None => "no",
-                    Some(a) if a.digest == bosun_model::Digest::of(text.as_bytes()) => "yes",
-                    Some(_) => "differs",
-                };
-                let parsed = bosun_runbook::parse_runbook(&path, &text);
-                let (desc, ro, steps, valid) = match &parsed {
-                    Ok(rb) => (rb.description.clone(), rb.read_only, rb.steps.len(), true),
-                    Err(_) => (String::new(), false, 0, false),
-                };
+            for e in ctl.runbook_entries()? {
                 let cells = vec![
-                    id.clone(),
-                    if ro { "read-only" } else { "changes" }.into(),
-                    steps.to_string(),
-                    state.into(),
-                    if valid {
-                        desc.clone()
+                    e.id.clone(),
+                    if e.read_only { "read-only" } else { "changes" }.into(),
+                    e.steps.to_string(),
+                    e.adopted.into(),
+                    if e.valid {
+                        e.description.clone()
                     } else {
                         "INVALID: bosun runbook validate".into()
                     },
                 ];
-                list.push(
-                    cells,
-                    json!({"id": id, "path": path, "read_only": ro, "steps": steps, "adopted": state, "valid": valid, "description": desc}),
-                );
+                let row = serde_json::to_value(&e).map_err(|e| other(e.to_string()))?;
+                list.push(cells, row);
             }
             list.print(j);
             Ok(ExitCode::SUCCESS)

@@ -111,6 +111,7 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
             .map_err(|e| other(format!("signal handler: {e}")))?;
     }
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+    bosun_control::owned::check_private_to_me(&ws, &ctx.key_dir)?;
     // On a full disk, waits for space rather than exiting.
     let Some(ctl) = daemon::open_store(&ws, "controller", &stop, &|e| log_event(e, false, None))?
     else {

@@ -26,11 +26,29 @@ pub(crate) fn run(ctx: &Ctx, a: StatusArgs) -> Result<ExitCode> {
 fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
     let ctl = ctx.reader()?;
     let v = ctl.overview()?;
+    render(
+        &v,
+        j,
+        "embedded (this CLI opens the workspace's database itself)",
+    )
+}
+
+/// `bosun status` as a client of the daemon (`BOSUN_URL`).
+pub(crate) fn remote(r: &crate::remote::Remote, a: StatusArgs) -> Result<ExitCode> {
+    match r.get::<bosun_api::views::StatusView>("/status")? {
+        Ok(v) => render(&v, a.json, &format!("client of {}", r.url)),
+        Err(e) => Ok(super::refused_remote(&e, a.json)),
+    }
+}
+
+/// Prints the overview (`mode` says where it came from).
+fn render(v: &bosun_api::views::StatusView, j: bool, mode: &str) -> Result<ExitCode> {
     if j {
         outln!("{}", serde_json::to_string(&v).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
     outln!("workspace  {}", v.workspace);
+    outln!("mode       {mode}");
     match &v.halt {
         Some(h) => outln!(
             "HALTED     by {} since {}: {}",

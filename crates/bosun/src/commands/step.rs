@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use bosun_control::{Result, client, now};
 use bosun_model::Name;
 use clap::Subcommand;
-use serde_json::json;
 
 use super::{Ctx, key_id, other, refused};
 
@@ -68,11 +67,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
     match ctl.accept_step_report(&gov, &env, t)? {
         Ok(out) => {
             if js {
-                outln!(
-                    "{}",
-                    json!({"jti": out.op, "step": out.step, "hosts": out.hosts, "status": out.status,
-                           "resumed": out.resumed, "still_unknown": out.still_unknown})
-                );
+                let j = serde_json::to_string(&out).map_err(|e| other(e.to_string()))?;
+                outln!("{j}");
             } else {
                 let then = if out.still_unknown.is_empty() {
                     "the run resumes at the controller's next pass".to_string()

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bosun_control::intake::decision_word;
+use bosun_api::requests::PlanRequest;
+use bosun_api::views::{PlannedOp, SubmittedView};
+use bosun_control::intake::decision_word_of;
 use bosun_control::{Result, client, now};
-use bosun_model::Outcome;
 use clap::Args;
 use serde_json::json;
 
@@ -55,30 +56,7 @@ fn submit(
     let j = plan.as_ref().is_some_and(|p| p.json);
     let t = now();
     let env = match (envelope, as_) {
-        (Some(path), _) => {
-            let text = if path.as_os_str() == "-" {
-                let mut s = String::new();
-                std::io::Read::read_to_string(
-                    &mut std::io::stdin().take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1),
-                    &mut s,
-                )
-                .map_err(|e| other(format!("stdin: {e}")))?;
-                s
-            } else {
-                // Read at most one byte past the limit: intake refuses an
-                // oversized envelope (`size`) without this process holding
-                // the whole file (or reading a device forever).
-                let mut s = String::new();
-                std::fs::File::open(&path)
-                    .and_then(|f| {
-                        f.take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1)
-                            .read_to_string(&mut s)
-                    })
-                    .map_err(|e| other(format!("{}: {e}", path.display())))?;
-                s
-            };
-            text.trim().to_string()
-        }
+        (Some(path), _) => read_envelope(&path)?,
         (None, Some(who)) => {
             let p = plan
                 .as_ref()
@@ -103,43 +81,124 @@ fn submit(
             ));
         }
     };
-    use std::io::Read as _;
     if sign_only {
         outln!("{env}");
         return Ok(ExitCode::SUCCESS);
     }
     let r = ctl.intake(&gov, std::slice::from_ref(&env), t)?;
     match r.into_iter().next() {
-        Some(Ok(a)) => {
-            if quiet {
-                outln!("{}", a.jti);
-            } else if j {
-                outln!(
-                    "{}",
-                    json!({"jti": a.jti, "decision": decision_word(&a.decision), "state": a.state, "policy_ids": a.decision.policy_ids, "reasons": a.decision.reasons})
-                );
-            } else {
-                outln!("submitted {}: {}", a.jti, a.state);
-                match &a.decision.outcome {
-                    Outcome::Auto => {
-                        outln!("the policy lets it run alone; the controller will pick it up")
-                    }
-                    Outcome::Approvals(r) => outln!(
-                        "it needs {} approval(s) from {}: bosun approve {} --as <operator>",
-                        r.m,
-                        r.roles
-                            .iter()
-                            .map(crate::output::word)
-                            .collect::<Vec<_>>()
-                            .join(" or "),
-                        a.jti
-                    ),
-                    Outcome::Deny { reason } => outln!("denied: {reason}"),
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Ok(a)) => print_submitted(&bosun_control::views::submitted_view(&a), quiet, j),
         Some(Err(rej)) => Ok(refused(&rej, j)),
         None => Err(other("intake returned nothing")),
+    }
+}
+
+/// A pre-signed envelope from `path` (`-`: stdin), read only up to one
+/// byte past the envelope limit.
+fn read_envelope(path: &std::path::Path) -> Result<String> {
+    use std::io::Read as _;
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::stdin().take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1),
+            &mut s,
+        )
+        .map_err(|e| other(format!("stdin: {e}")))?;
+        s
+    } else {
+        // Read at most one byte past the limit: intake refuses an
+        // oversized envelope (`size`) without this process holding
+        // the whole file (or reading a device forever).
+        let mut s = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                f.take(bosun_sign::MAX_ENVELOPE_BYTES as u64 + 1)
+                    .read_to_string(&mut s)
+            })
+            .map_err(|e| other(format!("{}: {e}", path.display())))?;
+        s
+    };
+    Ok(text.trim().to_string())
+}
+
+/// Prints what intake made of an op, as `submit` does in both modes.
+fn print_submitted(v: &SubmittedView, quiet: bool, j: bool) -> Result<ExitCode> {
+    let d = &v.policy_decision;
+    if quiet {
+        outln!("{}", v.jti);
+    } else if j {
+        outln!(
+            "{}",
+            json!({"jti": v.jti, "decision": decision_word_of(&d.outcome), "state": v.state, "policy_ids": d.rules, "reasons": d.reasons})
+        );
+    } else {
+        outln!("submitted {}: {}", v.jti, v.state);
+        match d.outcome.as_str() {
+            "auto" => outln!("the policy lets it run alone; the controller will pick it up"),
+            "approvals" => outln!(
+                "it needs {} approval(s) from {}: bosun approve {} --as <operator>",
+                d.approvals_needed,
+                d.approver_roles
+                    .iter()
+                    .map(crate::output::word)
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                v.jti
+            ),
+            _ => outln!("denied: {}", d.denied_because.as_deref().unwrap_or("")),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun submit` as a client of the daemon (`BOSUN_URL`): the daemon
+/// plans, this CLI signs with its own key, the daemon's intake decides.
+pub(crate) fn remote(ctx: &Ctx, r: &crate::remote::Remote, a: SubmitArgs) -> Result<ExitCode> {
+    let j = a.plan.as_ref().is_some_and(|p| p.json);
+    let env = match (a.envelope, a.as_) {
+        (Some(path), _) => read_envelope(&path)?,
+        (None, Some(who)) => {
+            let p = a
+                .plan
+                .as_ref()
+                .ok_or_else(|| other("name a runbook and targets, or pass --envelope FILE"))?;
+            let runbook = p.runbook.clone().ok_or_else(|| {
+                other("name a runbook: `bosun submit <runbook> --target <host> --as <you>`")
+            })?;
+            if p.targets.is_empty() {
+                return Err(other(
+                    "no target hosts: give at least one `--target <selector>` (a host, web-*, tag:x, arch:aarch64, !tag:x)",
+                ));
+            }
+            let who = key_id(&who)?;
+            let key = client::load_secret(&ctx.keys, &who)?;
+            let req = PlanRequest {
+                runbook,
+                targets: p.targets.clone(),
+                params: parse_params(&p.params)?,
+                issuer: Some(who.to_string()),
+            };
+            // A plan the daemon cannot make is an error here, as it is
+            // when the CLI plans itself (not a refusal of an op).
+            let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
+            let seq = planned
+                .next_seq
+                .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
+            let draft = client::OpDraft::planned(&planned)?;
+            client::sign_op_draft(&key, &who, &draft, None, seq, now())?.1
+        }
+        (None, None) => {
+            return Err(other(
+                "say who signs with --as <key>, or pass --envelope FILE",
+            ));
+        }
+    };
+    if a.sign_only {
+        outln!("{env}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    match r.post::<_, SubmittedView>("/ops", &json!({ "envelope": env }))? {
+        Ok(v) => print_submitted(&v, a.quiet, j),
+        Err(e) => Ok(super::refused_remote(&e, j)),
     }
 }

@@ -1,0 +1,617 @@
+//! `bosun mcp` through a real MCP client (rmcp's, over the child's
+//! stdio): an agent takes an op from plan to finished while a human
+//! approves through the CLI; hostile arguments change nothing a human
+//! decides; no tool that approves, denies, adopts, resolves or resumes
+//! ever appears; an operator's key is refused at start.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::Lab;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, NumberOrString, ProgressNotificationParam,
+    ProgressToken, RequestMetaObject, Tool,
+};
+use rmcp::service::{NotificationContext, RunningService, ServiceError};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
+use serde_json::{Value, json};
+
+/// An MCP client that keeps the progress notifications it receives.
+#[derive(Clone, Default)]
+struct Recorder {
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+impl ClientHandler for Recorder {
+    async fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.lock().unwrap().push(params);
+    }
+}
+
+/// `bosun mcp --as <agent>` on `lab`, and a client connected to it.
+struct Mcp {
+    rt: tokio::runtime::Runtime,
+    client: RunningService<RoleClient, Recorder>,
+    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+}
+
+fn command(lab: &Lab, agent: &str) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bosun"));
+    cmd.args(["mcp", "--as", agent])
+        .env("BOSUN_WORKSPACE", &lab.ws)
+        .env("BOSUN_KEY_DIR", &lab.keys)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+impl Mcp {
+    fn start(lab: &Lab, agent: &str) -> Mcp {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rec = Recorder::default();
+        let progress = Arc::clone(&rec.progress);
+        let cmd = command(lab, agent);
+        let log = std::fs::File::create(lab.tmp.path().join("mcp.stderr")).unwrap();
+        let client = rt
+            .block_on(async {
+                let (child, _) = TokioChildProcess::builder(cmd).stderr(log).spawn().unwrap();
+                rec.serve(child).await
+            })
+            .unwrap();
+        Mcp {
+            rt,
+            client,
+            progress,
+        }
+    }
+
+    fn tools(&self) -> Vec<Tool> {
+        self.rt.block_on(self.client.list_all_tools()).unwrap()
+    }
+
+    fn try_call(&self, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
+        let mut p = CallToolRequestParams::new(tool.to_string());
+        if let Value::Object(m) = args {
+            p = p.with_arguments(m);
+        }
+        p.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
+            NumberOrString::Number(7),
+        )));
+        self.rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(120), self.client.call_tool(p))
+                .await
+                .expect("the tool answered within 2 minutes")
+        })
+    }
+
+    /// Calls `tool`, expecting it to answer (not a tool error): its
+    /// structured content.
+    fn ok(&self, tool: &str, args: Value) -> Value {
+        let r = self.try_call(tool, args.clone()).unwrap();
+        let v = r.structured_content.clone().unwrap_or(Value::Null);
+        assert_eq!(r.is_error, Some(false), "{tool} {args}: {v}");
+        v
+    }
+
+    /// Calls `tool`, expecting a tool error: its structured content.
+    fn refused(&self, tool: &str, args: Value) -> Value {
+        let r = self.try_call(tool, args.clone()).unwrap();
+        let v = r.structured_content.clone().unwrap_or(Value::Null);
+        assert_eq!(r.is_error, Some(true), "{tool} {args}: {v}");
+        v
+    }
+
+    fn stop(self) {
+        let Mcp { rt, client, .. } = self;
+        rt.block_on(async { client.cancel().await }).unwrap();
+    }
+}
+
+fn upgrade(version: &str) -> Value {
+    json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": version}})
+}
+
+/// The names of tools that would let an agent do an operator's part.
+const FORBIDDEN: &[&str] = &["approve", "deny", "adopt", "resolve", "resume"];
+
+#[test]
+fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the_cli() {
+    let lab = Lab::new();
+    let mcp = Mcp::start(&lab, "claude");
+
+    let tools = mcp.tools();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for want in [
+        "hosts_list",
+        "runbooks_list",
+        "runbook_show",
+        "plan",
+        "submit",
+        "op_status",
+        "ops_list",
+        "step_report",
+        "blockers_list",
+        "rollout_status",
+        "ledger_prove",
+        "halt",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    for t in &tools {
+        let a = t.annotations.clone().unwrap();
+        let hints = (
+            a.read_only_hint,
+            a.destructive_hint,
+            a.idempotent_hint,
+            a.open_world_hint,
+        );
+        let want = match t.name.as_ref() {
+            "submit" => (Some(false), Some(true), Some(false), Some(true)),
+            "halt" => (Some(false), Some(true), Some(true), Some(false)),
+            "step_report" => (Some(false), Some(false), Some(false), Some(false)),
+            _ => (Some(true), Some(false), Some(true), Some(false)),
+        };
+        assert_eq!(hints, want, "{}", t.name);
+        assert!(t.description.as_deref().is_some_and(|d| !d.is_empty()));
+    }
+    let submit = tools.iter().find(|t| t.name == "submit").unwrap();
+    let words = submit
+        .description
+        .as_deref()
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(words.contains("A human may have to approve"), "{words}");
+
+    // Reads answer what the CLI's --json prints.
+    let hosts = mcp.ok("hosts_list", json!({}));
+    assert_eq!(hosts["result"], lab.json(&["hosts", "list", "--json"]));
+    let rbs = mcp.ok("runbooks_list", json!({}));
+    assert_eq!(rbs["result"], lab.json(&["runbook", "list", "--json"]));
+    let rb = mcp.ok("runbook_show", json!({"id": "pkg-upgrade"}));
+    assert_eq!(
+        rb["result"],
+        lab.json(&["runbook", "show", "pkg-upgrade", "--json"])
+    );
+
+    let plan = mcp.ok("plan", upgrade("2.0"));
+    let cli_plan = lab.json(&[
+        "plan",
+        "pkg-upgrade",
+        "-t",
+        "web-1",
+        "-p",
+        "version=2.0",
+        "--json",
+    ]);
+    assert_eq!(plan["result"], cli_plan);
+
+    // Submitted: it waits for a human, and says so.
+    let s = mcp.ok("submit", upgrade("2.0"));
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    let waiting = s["waiting"].as_str().unwrap();
+    assert!(
+        waiting.starts_with("waiting for 1 operator approval"),
+        "{waiting}"
+    );
+    assert!(
+        s["next"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"action": "approve", "op": jti, "by": "human"})),
+        "{s}"
+    );
+    assert_eq!(
+        lab.json(&["ops", "show", &jti, "--json"])["iss"],
+        "claude",
+        "signed as the agent the server was started for"
+    );
+
+    // The agent waits (with progress) while a human approves through the CLI.
+    let status = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            std::thread::sleep(Duration::from_millis(2500));
+            lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+        });
+        mcp.ok("op_status", json!({"op": jti, "wait_seconds": 60}))
+    });
+    assert_eq!(status["result"]["state"], "approved", "{status}");
+    let progress = mcp.progress.lock().unwrap().clone();
+    assert!(!progress.is_empty(), "progress was sent while waiting");
+    assert!(
+        progress[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .starts_with("waiting for 1 operator approval"),
+        "{progress:?}"
+    );
+
+    // The controller runs it; op_status shows how it went, as the CLI does.
+    lab.work();
+    let done = mcp.ok("op_status", json!({"op": jti}));
+    assert_eq!(done["result"]["state"], "succeeded", "{done}");
+    assert!(done["waiting"].is_null(), "{done}");
+    let steps = done["result"]["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    assert!(
+        steps.iter().all(|s| s["status"] == "succeeded"),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| !s["output"].as_str().unwrap_or("").is_empty()),
+        "step outputs are shown: {steps:?}"
+    );
+    assert_eq!(done["result"], lab.json(&["ops", "show", &jti, "--json"]));
+    let listed = mcp.ok("ops_list", json!({"limit": 5}));
+    assert_eq!(listed["result"][0]["jti"], jti.as_str());
+    mcp.stop();
+}
+
+#[test]
+fn no_tool_can_approve_deny_adopt_resolve_or_resume() {
+    let lab = Lab::new();
+    let mcp = Mcp::start(&lab, "claude");
+    for t in mcp.tools() {
+        let name = t.name.to_lowercase();
+        for f in FORBIDDEN {
+            assert!(!name.contains(f), "tool `{name}` looks like `{f}`");
+        }
+    }
+    mcp.stop();
+}
+
+#[test]
+fn only_an_agents_key_starts_the_server() {
+    let lab = Lab::new();
+    let o = lab.run(&["mcp", "--as", "alice"]);
+    assert_eq!(o.status.code(), Some(3), "an operator's key is refused");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`alice` is an operator"), "{err}");
+    assert!(o.stdout.is_empty(), "nothing on the protocol channel");
+    let o = lab.run(&["mcp", "--as", "nobody"]);
+    assert_eq!(o.status.code(), Some(1), "a key that does not exist");
+    let o = lab.run(&["mcp", "--as", "../../keys/alice"]);
+    assert_eq!(o.status.code(), Some(1), "a path is not a key name");
+    // The agent's server ends when its client closes stdin, writing nothing.
+    let mut child = lab
+        .cmd(&["mcp", "--as", "claude"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(std::time::Instant::now() < end, "mcp outlived its client");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(out.is_empty(), "{out}");
+    // A key registered as an agent but whose private half is gone.
+    let jwk = lab.keys.join("claude.jwk");
+    let aside = lab.tmp.path().join("claude.jwk.aside");
+    std::fs::rename(&jwk, &aside).unwrap();
+    let o = lab.run(&["mcp", "--as", "claude"]);
+    assert_eq!(o.status.code(), Some(1));
+    std::fs::rename(&aside, &jwk).unwrap();
+}
+
+/// A runbook `id` whose second step, `step`, has no command and waits
+/// for a report from `actor` (`human` or `both`).
+fn waiting_runbook(id: &str, step: &str, actor: &str) -> String {
+    format!(
+        "id = \"{id}\"\n[[steps]]\nid = \"prep\"\ncmd = \"echo prepared\"\n\
+         [[steps]]\nid = \"{step}\"\nactor = \"{actor}\"\nnote = \"look at it\"\n\
+         depends_on = [{{ step = \"prep\" }}]\n"
+    )
+}
+
+/// Every ledger entry that records a human's decision or lets work go
+/// on: approvals, denials, adoption, resolved blockers, resumes.
+fn human_decisions(lab: &Lab) -> Vec<(String, Option<String>)> {
+    let c = rusqlite::Connection::open_with_flags(
+        lab.path(".bosun/bosun.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut st = c
+        .prepare(
+            "SELECT kind, jti FROM ledger WHERE kind IN ('op.approval', 'op.approved', 'op.denial', \
+             'adoption.proposed', 'adoption.approval', 'adoption.adopted', 'blocker.resolved', \
+             'fleet.resumed', 'op.resumed') ORDER BY idx",
+        )
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// How a hostile call ended: refused by a check (its name), refused as
+/// malformed arguments by the protocol, or answered.
+fn outcome(mcp: &Mcp, tool: &str, args: Value) -> String {
+    match mcp.try_call(tool, args.clone()) {
+        Ok(r) if r.is_error == Some(true) => {
+            let v = r
+                .structured_content
+                .clone()
+                .unwrap_or_else(|| panic!("{tool} {args}: {r:?}"));
+            assert!(v["message"].is_string(), "{tool} {args}: {v}");
+            format!("refused:{}", v["check"].as_str().unwrap_or("-"))
+        }
+        Ok(_) => "answered".into(),
+        Err(ServiceError::McpError(e)) => {
+            assert_eq!(e.code.0, -32602, "{tool} {args}: {e:?}");
+            "invalid_params".into()
+        }
+        Err(e) => panic!("{tool} {args}: the server failed: {e:?}"),
+    }
+}
+
+#[test]
+fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides() {
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "runbooks/with-human.toml",
+            &waiting_runbook("with-human", "confirm", "human"),
+        );
+    });
+    // An op of the agent waiting for approval, and a run parked at a human step.
+    let victim = common::jti(&common::submit(
+        &lab,
+        "claude",
+        "pkg-upgrade",
+        "web-1",
+        &["version=2.0"],
+    ));
+    let parked = common::jti(&common::submit(&lab, "claude", "with-human", "web-2", &[]));
+    lab.ok(&["approve", "--yes", &parked, "--as", "alice"]);
+    lab.work();
+    assert_eq!(lab.state(&parked), "running");
+    let decisions = human_decisions(&lab);
+    let victim_before = common::show(&lab, &victim);
+    let parked_before = common::show(&lab, &parked);
+    let pwned = lab.tmp.path().join("pwned");
+    let p = pwned.display();
+
+    let mcp = Mcp::start(&lab, "claude");
+    let huge = "a".repeat(200_000);
+    let names = [
+        "approve".to_string(),
+        "../../keys".to_string(),
+        format!("$(touch {p})"),
+        format!("web-1; touch {p}"),
+        format!("`touch {p}`"),
+        huge.clone(),
+        String::new(),
+    ];
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    let mut note = |o: String| *seen.entry(o).or_default() += 1;
+    let started = std::time::Instant::now();
+    for t in mcp.tools() {
+        let tool = t.name.to_string();
+        let fields: Vec<String> = (t.input_schema.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        // Every field of the tool's own schema hostile at once, for each
+        // hostile string; then the ops of others; then the wrong shapes.
+        let mut calls = Vec::new();
+        for n in &names {
+            let mut a = serde_json::Map::new();
+            for f in &fields {
+                let v = match f.as_str() {
+                    "targets" => json!([n]),
+                    "params" => json!({"version": n, "package": n}),
+                    "status" => json!("pass"),
+                    "wait_seconds" => json!(1),
+                    "limit" => json!(3),
+                    "all" => json!(true),
+                    "state" => json!("pending_approval"),
+                    "runbook" if n.is_empty() => json!("pkg-upgrade"),
+                    _ => json!(n),
+                };
+                a.insert(f.clone(), v);
+            }
+            calls.push(Value::Object(a));
+        }
+        for op in [&victim, &parked] {
+            calls.push(json!({"op": op}));
+            calls.push(json!({"op": op, "step": "install", "status": "pass"}));
+            calls.push(json!({"op": op, "step": "confirm", "status": "pass", "host": "web-2"}));
+        }
+        calls.extend([
+            json!({}),
+            json!({"as": "alice"}),
+            json!({"issuer": "alice", "why": "x"}),
+            json!({"key": "alice", "op": victim}),
+            json!({"op": 12, "why": ["x"], "targets": "web-1", "limit": "all", "wait_seconds": -1}),
+            json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": {"$(id)": 1}}}),
+            json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"../../keys": "1"}}),
+            json!({"runbook": "pkg-upgrade", "targets": vec!["web-1"; 300]}),
+            json!({"limit": u64::MAX, "state": "approve"}),
+            json!({"rollout": "pkg-upgrade"}),
+        ]);
+        for args in calls {
+            note(format!("{tool} {}", outcome(&mcp, &tool, args)));
+        }
+    }
+
+    let took = started.elapsed();
+    // The checks that matter, named.
+    let r = mcp.refused(
+        "step_report",
+        json!({"op": parked, "step": "confirm", "status": "pass"}),
+    );
+    assert_eq!(
+        r["check"], "reporter_role",
+        "agents never report human steps: {r}"
+    );
+    let r = mcp.refused(
+        "step_report",
+        json!({"op": victim, "step": "install", "status": "pass"}),
+    );
+    assert_eq!(r["check"], "state", "{r}");
+    let r = mcp.refused("runbook_show", json!({"id": "../../keys"}));
+    assert_eq!(r["check"], "format", "{r}");
+    let r = mcp.refused("op_status", json!({"op": "approve"}));
+    assert_eq!(r["check"], "op", "{r}");
+    let r = mcp.refused("halt", json!({"why": huge}));
+    assert_eq!(r["check"], "size", "{r}");
+    assert_eq!(
+        outcome(&mcp, "halt", json!({"why": "x", "as": "alice"})),
+        "refused:format",
+        "an issuer of the caller's choosing is refused, not ignored"
+    );
+    // Stopping is always allowed, and signed as the agent.
+    let h = mcp.ok("halt", json!({"why": "hostile test"}));
+    assert_eq!(h["result"]["by"], "claude", "{h}");
+    assert!(
+        h["next"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({"action": "resume", "by": "human"})),
+        "{h}"
+    );
+    // Still serving: nothing above took the server down.
+    mcp.ok("hosts_list", json!({}));
+    mcp.stop();
+
+    assert_eq!(
+        human_decisions(&lab),
+        decisions,
+        "no approval, denial, adoption, resolution or resume appeared"
+    );
+    let victim_after = common::show(&lab, &victim);
+    assert_eq!(victim_after["state"], "pending_approval");
+    assert_eq!(victim_after["approvals"], victim_before["approvals"]);
+    let parked_after = common::show(&lab, &parked);
+    assert_eq!(parked_after["steps"], parked_before["steps"]);
+    assert_eq!(parked_after["state"], "running");
+    assert!(!pwned.exists(), "no shell ran an argument");
+    let log = std::fs::read_to_string(lab.tmp.path().join("mcp.stderr")).unwrap();
+    assert!(!log.contains("panicked"), "{log}");
+    for (k, n) in &seen {
+        eprintln!("{n:>3}  {k}");
+    }
+    let calls: usize = seen.values().sum();
+    eprintln!(
+        "{calls} hostile calls in {} ms ({} µs each on average)",
+        took.as_millis(),
+        took.as_micros() / u128::try_from(calls).unwrap()
+    );
+}
+
+#[test]
+fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "runbooks/with-look.toml",
+            &waiting_runbook("with-look", "look", "both"),
+        );
+    });
+    let mcp = Mcp::start(&lab, "claude");
+    let s = mcp.ok(
+        "submit",
+        json!({"runbook": "with-look", "targets": ["web-1"]}),
+    );
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    lab.work();
+    let st = mcp.ok("op_status", json!({"op": jti, "wait_seconds": 5}));
+    assert_eq!(st["result"]["state"], "running", "{st}");
+    assert!(
+        st["next"].as_array().unwrap().contains(
+            &json!({"action": "report_step", "op": jti, "step": "look", "host": "web-1", "by": "you"})
+        ),
+        "{st}"
+    );
+    assert!(
+        st["waiting"].as_str().unwrap().contains("look on web-1"),
+        "{st}"
+    );
+    let r = mcp.ok(
+        "step_report",
+        json!({"op": jti, "step": "look", "status": "pass", "note": "graphs flat"}),
+    );
+    assert_eq!(r["result"]["hosts"], json!(["web-1"]), "{r}");
+    lab.work();
+    let done = mcp.ok("op_status", json!({"op": jti}));
+    assert_eq!(done["result"]["state"], "succeeded", "{done}");
+    let look = (done["result"]["steps"].as_array().unwrap().iter())
+        .find(|s| s["step"] == "look")
+        .unwrap();
+    assert!(
+        look["output"].as_str().unwrap().contains("by claude"),
+        "{look}"
+    );
+    mcp.stop();
+}
+
+#[test]
+fn concurrent_submissions_each_become_one_op_signed_in_order() {
+    let lab = Lab::new();
+    let mcp = Mcp::start(&lab, "claude");
+    let n = 12;
+    let started = std::time::Instant::now();
+    let answers = mcp.rt.block_on(async {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let peer = mcp.client.peer().clone();
+            let Value::Object(args) = upgrade(&format!("3.{i}")) else {
+                unreachable!()
+            };
+            set.spawn(async move {
+                peer.call_tool(CallToolRequestParams::new("submit").with_arguments(args))
+                    .await
+            });
+        }
+        set.join_all().await
+    });
+    let took = started.elapsed();
+    let mut jtis: Vec<String> = answers
+        .into_iter()
+        .map(|r| {
+            let r = r.unwrap();
+            let v = r.structured_content.unwrap();
+            assert_eq!(r.is_error, Some(false), "{v}");
+            assert_eq!(v["result"]["state"], "pending_approval", "{v}");
+            v["result"]["jti"].as_str().unwrap().to_string()
+        })
+        .collect();
+    jtis.sort();
+    jtis.dedup();
+    assert_eq!(jtis.len(), n, "one op per call");
+    let pending = lab.json(&["ops", "list", "--state", "pending_approval", "--json"]);
+    assert_eq!(pending.as_array().unwrap().len(), n, "{pending}");
+    let seqs: std::collections::BTreeSet<u64> = jtis
+        .iter()
+        .map(|j| common::show(&lab, j)["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), n, "each signed with its own sequence number");
+    eprintln!(
+        "{n} concurrent submits through MCP in {} ms",
+        took.as_millis()
+    );
+    mcp.stop();
+}
