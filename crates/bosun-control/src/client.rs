@@ -189,7 +189,7 @@ pub fn sign_op_draft(
         jti: fresh_jti()?,
         iss: iss.clone(),
         iat: now,
-        exp: now + d.ttl_secs,
+        exp: now.saturating_add(d.ttl_secs),
         ws: d.ws.clone(),
         runbook: d.runbook.clone(),
         targets: d.targets.clone(),

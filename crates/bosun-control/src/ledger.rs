@@ -86,10 +86,9 @@ pub fn signer(ws: &Workspace, key_dir: &Path) -> Result<NoteSigner> {
 /// The published ledger key, as a note verifier.
 pub fn verifier(ws: &Workspace) -> Result<NoteVerifier> {
     let p = ws.root.join(PUBLIC_JWK);
-    let text = std::fs::read_to_string(&p).map_err(|e| {
+    let text = bosun_workspace::read_file(&p).map_err(|e| {
         err(format!(
-            "{}: {e} (the ledger key is created with the first checkpoint)",
-            p.display()
+            "{e} (the ledger key is created with the first checkpoint)"
         ))
     })?;
     let jwk = bosun_sign::parse_jwk(&text)?;

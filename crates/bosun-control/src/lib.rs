@@ -128,6 +128,9 @@ pub enum Failure {
     Unavailable,
     /// What was named does not exist.
     NotFound,
+    /// What was given cannot name anything (an id too short, or one
+    /// that names several).
+    BadInput,
     /// An input was over a limit.
     TooLarge,
     /// The change conflicts with the state of what it changes.
@@ -141,7 +144,8 @@ impl ControlError {
     pub fn failure(&self) -> Failure {
         use bosun_store::StoreError as S;
         match self {
-            ControlError::Id(_) => Failure::NotFound,
+            ControlError::Id(resolve::IdError::NoMatch { .. }) => Failure::NotFound,
+            ControlError::Id(_) => Failure::BadInput,
             ControlError::Store(s) => match s {
                 S::Busy { .. } => Failure::Busy,
                 S::DiskFull { .. } => Failure::DiskFull,

@@ -14,6 +14,10 @@ use crate::{ControlError, Result};
 
 /// Group- and world-write bits.
 const WRITABLE_BY_OTHERS: u32 = 0o022;
+/// Any access by group or others: the state directory allows none (the
+/// database files in it are created readable, and reading them would
+/// bypass the API's tokens).
+const ANY_ACCESS_BY_OTHERS: u32 = 0o077;
 
 /// What must be private to the daemon's user, those that exist.
 fn guarded(ws: &Workspace, key_dir: &Path) -> Vec<PathBuf> {
@@ -38,6 +42,7 @@ fn guarded(ws: &Workspace, key_dir: &Path) -> Vec<PathBuf> {
 /// fix it.
 pub fn check_private(ws: &Workspace, key_dir: &Path, uid: u32) -> Result<()> {
     let mut wrong = Vec::new();
+    let state = ws.root.join(".bosun");
     for p in guarded(ws, key_dir) {
         let m = std::fs::symlink_metadata(&p)
             .map_err(|e| ControlError::Other(format!("{}: {e}", p.display())))?;
@@ -50,6 +55,11 @@ pub fn check_private(ws: &Workspace, key_dir: &Path, uid: u32) -> Result<()> {
             wrong.push(format!(
                 "{shown} is owned by uid {}, not by this daemon's user (uid {uid}): `chown` it to the daemon's user",
                 m.uid()
+            ));
+        } else if p == state && m.mode() & ANY_ACCESS_BY_OTHERS != 0 {
+            wrong.push(format!(
+                "{shown} is open to its group or others (mode {:o}); the state directory is the daemon's alone: `chmod 700 {shown}`",
+                m.mode() & 0o7777
             ));
         } else if m.mode() & WRITABLE_BY_OTHERS != 0 {
             let who = match (m.mode() & 0o020 != 0, m.mode() & 0o002 != 0) {
@@ -100,7 +110,7 @@ mod tests {
         std::fs::write(&ledger_key, "{}").unwrap();
         chmod(&ledger_key, 0o600);
         chmod(&keys, 0o700);
-        chmod(&state, 0o750);
+        chmod(&state, 0o700);
         let ws = Workspace::open(&root).unwrap();
         let me = rustix::process::geteuid().as_raw();
         check_private(&ws, &keys, me).unwrap();

@@ -75,12 +75,13 @@ impl Control {
         token: &str,
         now: i64,
     ) -> Result<std::result::Result<Reader, Rejected>> {
-        let gov = self.governed()?;
-        let (c, role) =
-            match verify_stamped::<TokenClaims>(&gov.keys, &self.ws.config.name, token, now) {
-                Ok(x) => x,
-                Err(rej) => return Ok(Err(rej)),
-            };
+        // The adopted registry only: no workspace file is read per request.
+        let keys = self.adopted_keys()?;
+        let (c, role) = match verify_stamped::<TokenClaims>(&keys, &self.ws.config.name, token, now)
+        {
+            Ok(x) => x,
+            Err(rej) => return Ok(Err(rej)),
+        };
         if c.aud != AUDIENCE {
             return Ok(Err(reject(
                 Check::Claims,

@@ -94,6 +94,9 @@ impl From<ControlError> for ApiError {
             Failure::Busy | Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Failure::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
             Failure::NotFound => StatusCode::NOT_FOUND,
+            Failure::BadInput => {
+                return ApiError::new(StatusCode::BAD_REQUEST, Some(Check::Format), e.to_string());
+            }
             Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Conflict => StatusCode::CONFLICT,
             Failure::Other => StatusCode::INTERNAL_SERVER_ERROR,

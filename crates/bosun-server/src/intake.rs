@@ -5,8 +5,7 @@
 //!
 //! A pipeline judges by one [`Governed`] snapshot. The server keeps one
 //! pipeline per snapshot and starts a new one when what is adopted changes
-//! (read again at most [`MAX_ADOPTED_AGE`] after the last read: an
-//! adoption, a key removed, is in force within that time) or when the snapshot is older than [`MAX_GOV_AGE`]
+//! (read again at most [`MAX_ADOPTED_AGE`] after the last read) or when the snapshot is older than [`MAX_GOV_AGE`]
 //! (what the workspace's files add — runbooks never adopted, drift —
 //! shows within that time). The old pipeline answers what it took and
 //! stops when its last submitter lets go of it.
@@ -23,9 +22,10 @@ use crate::error::ApiError;
 /// How long a snapshot of the workspace's files is used.
 pub const MAX_GOV_AGE: Duration = Duration::from_secs(1);
 
-/// How long what is adopted is taken as read: an adoption is in force for
-/// API submissions at most this long after it commits (a submission
-/// racing an adoption is decided by either, as with the CLI).
+/// How long what is adopted is taken as read: an adoption reaches API
+/// submissions when the snapshot is next rebuilt, this long after it
+/// commits at most, plus what the old pipeline still holds (not a
+/// bound for a removed key: see ARCHITECTURE's "Not yet").
 pub const MAX_ADOPTED_AGE: Duration = Duration::from_millis(100);
 
 /// The pipeline in use, and what it was started for.

@@ -39,7 +39,7 @@ pub enum ListenError {
     },
     /// Plain HTTP off loopback.
     #[error(
-        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Listen on 127.0.0.1 or [::1] (TLS listeners are not built yet; put a TLS proxy in front, or reach the daemon over its Unix socket)"
+        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Listen on 127.0.0.1 or [::1] (TLS listeners are not built yet; a TLS proxy in front must forward to this TCP listener, never to the Unix socket, whose clients read without a token; or reach the daemon over its Unix socket)"
     )]
     NotLoopback {
         /// The address.
@@ -88,8 +88,9 @@ impl Listen {
 /// A listener bound by the OS, not yet handed to the runtime.
 #[derive(Debug)]
 pub enum Bound {
-    /// A Unix socket, and its path (removed when the server stops).
-    Unix(std::os::unix::net::UnixListener, PathBuf),
+    /// A Unix socket, its path, and the (device, inode) of the socket
+    /// file it made (removed when the server stops, only if still its own).
+    Unix(std::os::unix::net::UnixListener, PathBuf, (u64, u64)),
     /// A TCP socket.
     Tcp(std::net::TcpListener),
 }
@@ -99,7 +100,7 @@ impl Bound {
     /// the port the OS picked when 0 was asked).
     pub fn url(&self) -> String {
         match self {
-            Bound::Unix(_, p) => format!("unix://{}", p.display()),
+            Bound::Unix(_, p, _) => format!("unix://{}", p.display()),
             Bound::Tcp(l) => match l.local_addr() {
                 Ok(a) => format!("http://{a}"),
                 Err(_) => "http://?".into(),
@@ -145,7 +146,15 @@ fn bind_unix(path: &Path) -> Result<Bound, ListenError> {
     let s = std::os::unix::net::UnixListener::bind(path).map_err(io(&shown))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io(&shown))?;
     s.set_nonblocking(true).map_err(io(&shown))?;
-    Ok(Bound::Unix(s, path.into()))
+    let id = socket_id(path).ok_or_else(|| ListenError::NotASocket { path: path.into() })?;
+    Ok(Bound::Unix(s, path.into(), id))
+}
+
+/// The (device, inode) of the socket file at `path`, if one is there.
+pub fn socket_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let m = std::fs::symlink_metadata(path).ok()?;
+    m.file_type().is_socket().then(|| (m.dev(), m.ino()))
 }
 
 #[cfg(test)]

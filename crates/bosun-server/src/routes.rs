@@ -408,7 +408,7 @@ async fn prove(
     app.core(move |ctl| {
         let jti = q.op.as_deref().map(|o| ctl.resolve_op(o)).transpose()?;
         let jti = jti.as_ref().map(|j| j.as_str());
-        Ok(bosun_control::ledger::prove(ctl, jti, q.index)?)
+        bosun_control::ledger::prove(ctl, jti, q.index).map_err(unprovable)
     })
     .await
     .map(Json)
@@ -419,9 +419,21 @@ async fn consistency(
     _r: Reader,
     Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    app.core(move |ctl| Ok(bosun_control::ledger::prove_consistency(ctl, q.from, q.to)?))
-        .await
-        .map(Json)
+    app.core(move |ctl| {
+        bosun_control::ledger::prove_consistency(ctl, q.from, q.to).map_err(unprovable)
+    })
+    .await
+    .map(Json)
+}
+
+/// A proof that cannot be made for what was asked (an index past the
+/// latest checkpoint, a size no checkpoint has) is the asker's 404; a
+/// store failure stays the server's.
+fn unprovable(e: bosun_control::ControlError) -> ApiError {
+    match e {
+        bosun_control::ControlError::Other(m) => ApiError::not_found(m),
+        e => e.into(),
+    }
 }
 
 /// The answer to a path nothing is served at.

@@ -38,7 +38,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// The most headers a request may carry.
 pub const MAX_HEADERS: usize = 64;
-/// The most connections served at once; more wait to be accepted.
+/// The most connections served at once per listener; more wait to be
+/// accepted.
 pub const MAX_CONNECTIONS: usize = 512;
 /// How long open connections get to finish when the server stops.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -102,14 +103,18 @@ impl Server {
             .bound
             .iter()
             .filter_map(|b| match b {
-                Bound::Unix(_, p) => Some(p.clone()),
+                Bound::Unix(_, p, id) => Some((p.clone(), *id)),
                 Bound::Tcp(_) => None,
             })
             .collect();
         let r = rt.block_on(serve_all(self.bound, router, stop));
         rt.shutdown_timeout(STOP_GRACE);
-        for p in sockets {
-            let _ = std::fs::remove_file(p);
+        // Only our own socket file: a standby that took the lease may
+        // have bound a new one at the same path meanwhile.
+        for (p, id) in sockets {
+            if crate::listen::socket_id(&p) == Some(id) {
+                let _ = std::fs::remove_file(p);
+            }
         }
         r
     }
@@ -198,13 +203,15 @@ async fn serve_all(
     stop: Arc<AtomicBool>,
 ) -> Result<(), ServerError> {
     let graceful = Arc::new(GracefulShutdown::new());
-    let conns = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let mut loops = tokio::task::JoinSet::new();
     for b in bound {
-        let (graceful, conns, rx) = (graceful.clone(), conns.clone(), rx.clone());
+        // Each listener its own connection slots: a flood over TCP does
+        // not starve the Unix socket the operators use.
+        let conns = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        let (graceful, rx) = (graceful.clone(), rx.clone());
         match b {
-            Bound::Unix(l, p) => {
+            Bound::Unix(l, p, _) => {
                 let l = tokio::net::UnixListener::from_std(l).map_err(|e| ListenError::Io {
                     what: p.display().to_string(),
                     source: e,

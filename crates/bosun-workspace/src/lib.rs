@@ -50,18 +50,49 @@ pub type Result<T> = std::result::Result<T, WsError>;
 /// Largest config file read.
 pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
 
+/// Reads a governed file: only a regular file (one that is a FIFO or a
+/// device — or a link to one — is refused without blocking: it is opened
+/// non-blocking and checked on the open descriptor, so it cannot be
+/// swapped between the check and the read), at most
+/// [`MAX_CONFIG_BYTES`] (counted while reading).
 pub(crate) fn read(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
-    if meta.len() > MAX_CONFIG_BYTES as u64 {
-        return Err(WsError::Invalid(vec![SourceError::whole(
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let too_big = |n: u64| {
+        WsError::Invalid(vec![SourceError::whole(
             &path.display().to_string(),
-            format!(
-                "file is {} bytes, over the limit of {MAX_CONFIG_BYTES}",
-                meta.len()
-            ),
-        )]));
+            format!("file is {n} bytes or more, over the limit of {MAX_CONFIG_BYTES}"),
+        )])
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| io(path, e))?;
+    let meta = f.metadata().map_err(|e| io(path, e))?;
+    if !meta.is_file() {
+        return Err(WsError::Other(format!(
+            "{} is not a regular file (a FIFO, a device or a link to one); refusing to read it",
+            path.display()
+        )));
     }
-    std::fs::read_to_string(path).map_err(|e| io(path, e))
+    if meta.len() > MAX_CONFIG_BYTES as u64 {
+        return Err(too_big(meta.len()));
+    }
+    let mut text = String::new();
+    f.take(MAX_CONFIG_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| io(path, e))?;
+    if text.len() > MAX_CONFIG_BYTES {
+        return Err(too_big(text.len() as u64));
+    }
+    Ok(text)
+}
+
+/// [`read`] for other crates: a file of the workspace that another user
+/// may have replaced (a regular file only, at most [`MAX_CONFIG_BYTES`]).
+pub fn read_file(path: &Path) -> Result<String> {
+    read(path)
 }
 
 pub(crate) fn io(path: &Path, source: std::io::Error) -> WsError {
@@ -200,4 +231,38 @@ pub const RUNBOOK_EXTENSIONS: [&str; 4] = ["toml", "yaml", "yml", "json"];
 /// `p` relative to `root` for messages (falls back to the full path).
 pub fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_are_read_and_never_block() {
+        let d = tempfile::tempdir().unwrap();
+        let fifo = d.path().join("keeper.toml");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        // A FIFO nobody writes to would block a plain read forever.
+        let e = read(&fifo).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let dev = d.path().join("zero.toml");
+        std::os::unix::fs::symlink("/dev/zero", &dev).unwrap();
+        let e = read(&dev).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = d.path().join("big.toml");
+        std::fs::write(&big, vec![b'#'; MAX_CONFIG_BYTES + 1]).unwrap();
+        assert!(
+            read(&big)
+                .unwrap_err()
+                .to_string()
+                .contains("over the limit")
+        );
+        let fine = d.path().join("fine.toml");
+        std::fs::write(&fine, "a = 1\n").unwrap();
+        assert_eq!(read(&fine).unwrap(), "a = 1\n");
+    }
 }

@@ -59,6 +59,18 @@ impl Url {
                     "an http URL is http://host:port, without a path",
                 ));
             }
+            // Plain HTTP carries tokens and envelopes in clear: loopback
+            // only, as the daemon listens.
+            let loopback = a
+                .parse::<std::net::SocketAddr>()
+                .map(|sa| sa.ip().is_loopback())
+                .unwrap_or_else(|_| a.split(':').next() == Some("localhost"));
+            if !loopback {
+                return Err(bad_url(
+                    s,
+                    "plain http is for loopback addresses only (127.0.0.1, [::1], localhost); use the daemon's Unix socket otherwise",
+                ));
+            }
             return Ok(Url::Http(a.to_string()));
         }
         if s.starts_with("https://") {

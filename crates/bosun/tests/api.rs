@@ -388,8 +388,8 @@ fn serve_refuses_state_another_user_could_write() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("refusing to serve")
-            && err.contains("writable by its group")
-            && err.contains("chmod go-w"),
+            && err.contains("open to its group")
+            && err.contains("chmod 700"),
         "{err}"
     );
     assert!(!lab.path(".bosun/bosun.sock").exists());

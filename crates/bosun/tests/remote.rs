@@ -229,3 +229,146 @@ fn a_client_cannot_read_over_tcp_without_a_token_nor_do_what_is_not_built() {
         "{o:?}"
     );
 }
+
+/// A daemon that answers every request with `body` (status 200) and
+/// records the request lines it got.
+fn fake_daemon(body: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            log.lock().unwrap().push(line.trim().to_string());
+            let mut len = 0;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap();
+                }
+            }
+            let mut b = vec![0; len];
+            r.read_exact(&mut b).unwrap();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[test]
+fn the_cli_signs_only_the_plan_it_asked_for() {
+    let lab = Lab::new();
+    // A real plan of what is asked, from the real daemon.
+    let d = daemon(&lab);
+    let real = common::http::post(
+        &d.unix,
+        "/api/v1/plan",
+        r#"{"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": "2.0"}, "issuer": "claude"}"#,
+    );
+    assert_eq!(real.status, 200, "{}", real.body);
+    let real = real.json();
+    let planned = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut p = real.clone();
+        edit(&mut p);
+        p.to_string()
+    };
+    // The real answer itself is signed.
+    let (url, _) = fake_daemon(planned(&|_| {}));
+    let o = run(
+        &lab,
+        Some(&url),
+        None,
+        &[
+            "submit",
+            "pkg-upgrade",
+            "-t",
+            "web-1",
+            "-p",
+            "version=2.0",
+            "--as",
+            "claude",
+            "--sign-only",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "another runbook",
+            Box::new(|p| p["runbook"] = "disk-usage".into()),
+        ),
+        (
+            "another param value",
+            Box::new(|p| p["params"]["version"] = "0.9.8-evil".into()),
+        ),
+        (
+            "more hosts",
+            Box::new(|p| p["targets"] = serde_json::json!(["web-1", "web-2", "canary-1"])),
+        ),
+        (
+            "another workspace",
+            Box::new(|p| p["workspace"] = "elsewhere".into()),
+        ),
+        (
+            "a sequence number that ends the issuer",
+            Box::new(|p| p["next_seq"] = serde_json::json!(9223372036854775807u64)),
+        ),
+        (
+            "an op that never expires",
+            Box::new(|p| p["op_ttl_secs"] = serde_json::json!(i64::MAX)),
+        ),
+    ];
+    for (what, edit) in cases {
+        let (url, seen) = fake_daemon(planned(edit.as_ref()));
+        let o = run(
+            &lab,
+            Some(&url),
+            None,
+            &[
+                "submit",
+                "pkg-upgrade",
+                "-t",
+                "web-1",
+                "-p",
+                "version=2.0",
+                "--as",
+                "claude",
+                "--sign-only",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{what}: {o:?}");
+        assert!(o.stdout.is_empty(), "{what}: something was signed: {o:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("not what was asked") && err.contains("nothing was signed"),
+            "{what}: {err}"
+        );
+        assert!(
+            seen.lock()
+                .unwrap()
+                .iter()
+                .all(|l| !l.starts_with("POST /api/v1/ops")),
+            "{what}"
+        );
+    }
+    // Plain http off loopback is refused before anything is sent.
+    let o = run(&lab, Some("http://192.0.2.1:7411"), None, &["status"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("loopback"),
+        "{o:?}"
+    );
+}

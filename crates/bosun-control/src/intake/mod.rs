@@ -61,13 +61,41 @@ pub struct Accepted {
 /// reports refusals by [`bosun_api::Check`].
 pub use bosun_api::Rejection as Rejected;
 
-/// A refusal by `check`.
+/// The longest refusal message kept: a refusal is recorded (and entered
+/// in the ledger) whoever sent the input, so what an unauthenticated
+/// sender can make it say is bounded.
+pub const MAX_REFUSAL_MESSAGE: usize = 512;
+
+/// A refusal by `check` (its message cut at [`MAX_REFUSAL_MESSAGE`]
+/// bytes, on a character boundary).
 pub(crate) fn reject(check: Check, message: impl Into<String>, jti: Option<String>) -> Rejected {
+    let mut message = message.into();
+    if cut(&mut message, MAX_REFUSAL_MESSAGE) {
+        message.push('…');
+    }
+    let jti = jti.map(|mut j| {
+        cut(&mut j, MAX_REFUSAL_MESSAGE);
+        j
+    });
     Rejected {
         check,
-        message: message.into(),
+        message,
         jti,
     }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary; whether it
+/// was cut.
+fn cut(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut at = max;
+    while !s.is_char_boundary(at) {
+        at -= 1;
+    }
+    s.truncate(at);
+    true
 }
 
 /// The claims every envelope carries that intake and approvals check alike.
