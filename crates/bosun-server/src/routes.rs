@@ -354,6 +354,11 @@ async fn consistency(
     _r: Reader,
     Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
+    if q.to.is_some_and(|to| to < q.from) {
+        return Err(ApiError::bad_request(
+            "`from` is the older checkpoint's size: give it no larger than `to`",
+        ));
+    }
     app.core(move |ctl| Ok(bosun_control::ledger::prove_consistency(ctl, q.from, q.to)?))
         .await
         .map(Json)

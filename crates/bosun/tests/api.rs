@@ -11,78 +11,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::Lab;
+use common::api::{approval, daemon, signed_op, stored, token};
 use common::http::{self, Target};
-use common::{Lab, terminate};
-
-/// A running daemon and where it answers.
-struct Daemon {
-    child: std::process::Child,
-    unix: Target,
-    tcp: Target,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        terminate(&self.child);
-        let _ = self.child.wait();
-    }
-}
-
-/// `bosun serve --listen 127.0.0.1:0`, and the port it logged.
-fn daemon(lab: &Lab) -> Daemon {
-    let log = lab.tmp.path().join("serve.log");
-    let err = std::fs::File::create(&log).unwrap();
-    let child = lab.serve(
-        &["--listen", "127.0.0.1:0"],
-        std::process::Stdio::null(),
-        err.into(),
-    );
-    let end = Instant::now() + Duration::from_secs(20);
-    let tcp = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(i) = text.find("url=http://") {
-            let rest = &text[i + "url=http://".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-        assert!(Instant::now() < end, "no TCP listener logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Daemon {
-        child,
-        unix: Target::Unix(lab.path(".bosun/bosun.sock")),
-        tcp: Target::Tcp(tcp),
-    }
-}
-
-fn token(lab: &Lab, who: &str, ttl: &str) -> String {
-    lab.ok(&["key", "token", who, "--ttl", ttl])
-        .trim()
-        .to_string()
-}
-
-/// claude's signed op envelope for pkg-upgrade on `host` (not submitted).
-fn signed_op(lab: &Lab, host: &str) -> String {
-    lab.ok(&[
-        "submit",
-        "pkg-upgrade",
-        "--target",
-        host,
-        "--param",
-        "version=2.0",
-        "--as",
-        "claude",
-        "--sign-only",
-    ])
-}
-
-fn approval(lab: &Lab, jti: &str, who: &str) -> String {
-    lab.ok(&["approve", jti, "--as", who, "--yes", "--sign-only"])
-}
-
-/// What is stored, as the CLI reads it: the ops with their states.
-fn stored(lab: &Lab) -> serde_json::Value {
-    lab.json(&["ops", "list", "--json"])
-}
 
 #[test]
 fn an_op_goes_from_envelope_to_finished_over_the_api() {
@@ -322,6 +253,22 @@ fn bad_input_is_refused_in_one_shape_and_changes_nothing() {
     assert_eq!(r.status, 404, "{}", r.body);
     let r = http::get(&d.unix, "/api/v1/rollouts/nope", None);
     assert_eq!(r.status, 404, "{}", r.body);
+
+    // Proofs of what no checkpoint covers are not found, and sizes given
+    // backwards are malformed: never a failure of the server (both were
+    // 500 until the property tests, tests/api_fuzz.rs, found them).
+    for path in [
+        "/api/v1/ledger/proofs?index=999999",
+        "/api/v1/ledger/consistency?from=0",
+        "/api/v1/ledger/consistency?from=999999",
+    ] {
+        let r = http::get(&d.unix, path, None);
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert!(r.check().is_null(), "{path}");
+    }
+    let r = http::get(&d.unix, "/api/v1/ledger/consistency?from=9&to=1", None);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.check(), "format");
 
     // Headers past the cap are refused by the connection layer.
     let huge = format!(
