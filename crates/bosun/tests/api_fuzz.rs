@@ -94,7 +94,9 @@ fn every_operation_answers_as_documented_and_never_5xx() {
         .args(["--header", &format!("Authorization: Bearer {t}")])
         .args(["--checks", CHECKS])
         .args(["--max-examples", &examples])
-        .args(["--workers", "2", "--request-timeout", "10"])
+        // One worker: with two, schemathesis 4.32.5 itself now and then
+        // fails on an internal KeyError in its coverage phase.
+        .args(["--workers", "1", "--request-timeout", "10"])
         .args(["--generation-database", "none", "--no-color"])
         .env("NO_COLOR", "1");
     if let Ok(seed) = std::env::var("BOSUN_API_FUZZ_SEED") {
