@@ -34,10 +34,10 @@ pub const MAX_LIST: usize = 1000;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpsQuery {
-    /// Only ops in this state (`pending_approval`, `approved`, `running`,
-    /// `succeeded`, `failed`, `needs_attention`, `denied`, …).
-    pub state: Option<String>,
-    /// At most this many, newest first (default 50, at most 1000).
+    /// Only ops in this state.
+    pub state: Option<OpState>,
+    /// At most this many, newest first (default 50).
+    #[schemars(range(min = 1, max = MAX_LIST))]
     pub limit: Option<usize>,
 }
 
@@ -180,14 +180,11 @@ async fn ops(
     _r: Reader,
     Params(q): Params<OpsQuery>,
 ) -> Result<Json<Vec<OpBrief>>, ApiError> {
-    let state = match q.state.as_deref() {
-        None => None,
-        Some(s) => Some(
-            OpState::parse(s)
-                .ok_or_else(|| ApiError::bad_request(format!("`{s}` is not an op state")))?,
-        ),
-    };
-    let limit = q.limit.unwrap_or(50).min(MAX_LIST);
+    let state = q.state;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(ApiError::bad_request(format!("`limit` is 1 to {MAX_LIST}")));
+    }
     app.core(move |ctl| Ok(ctl.op_briefs(state, limit)?))
         .await
         .map(Json)

@@ -249,6 +249,11 @@ fn bad_input_is_refused_in_one_shape_and_changes_nothing() {
     assert_eq!(r.check(), "format");
     let r = http::get(&d.unix, "/api/v1/ops?state=exploded", None);
     assert_eq!(r.status, 400, "{}", r.body);
+    for limit in ["0", "1001", "99999999999999999999999"] {
+        let r = http::get(&d.unix, &format!("/api/v1/ops?limit={limit}"), None);
+        assert_eq!(r.status, 400, "{limit}: {}", r.body);
+        assert_eq!(r.check(), "format");
+    }
     let r = http::get(&d.unix, "/api/v1/ops/zzzzzzzz", None);
     assert_eq!(r.status, 404, "{}", r.body);
     let r = http::get(&d.unix, "/api/v1/rollouts/nope", None);
