@@ -2,8 +2,9 @@
 # Installs what the test suite needs on a fresh Debian machine, when it is
 # missing: OpenSSH's server (the SSH transport tests start a real sshd on a
 # loopback port) and client (ssh, ssh-agent, ssh-add, ssh-keygen), script(1)
-# (the README test), git, and PyJWT (the JOSE interop test). Safe to run
-# again: it installs nothing that is already there.
+# (the README test), git, PyJWT (the JOSE interop test), and schemathesis
+# (the API's property tests, crates/bosun/tests/api_fuzz.rs) in a venv of
+# its own. Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
 need_apt=()
@@ -46,4 +47,28 @@ fi
 if ! id -u bosun-test-agent >/dev/null 2>&1; then
   "${as_root[@]}" useradd --system --user-group --no-create-home \
     --shell /usr/sbin/nologin --groups bosun-test-daemon bosun-test-agent
+fi
+
+# schemathesis, pinned, in a venv of its own (its many dependencies stay out
+# of the system Python): crates/bosun/tests/api_fuzz.rs reads the version
+# from the line below and runs $venv/bin/schemathesis. A marker written
+# last means a half-finished install is redone, not used.
+SCHEMATHESIS_VERSION=4.32.5
+st_venv="${BOSUN_TOOLS_DIR:-$HOME/.cache/bosun}/schemathesis-$SCHEMATHESIS_VERSION"
+if [ ! -f "$st_venv/.installed" ]; then
+  rm -rf "$st_venv"
+  mkdir -p "$(dirname "$st_venv")"
+  if ! python3 -m venv "$st_venv"; then
+    # Debian's own python3 keeps venv in a package of its own.
+    rm -rf "$st_venv"
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q python3-venv \
+      || { "${as_root[@]}" apt-get update -q && DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -q python3-venv; }
+    python3 -m venv "$st_venv"
+  fi
+  PIP_NO_INPUT=1 "$st_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION"
+  "$st_venv/bin/schemathesis" --version >/dev/null
+  touch "$st_venv/.installed"
 fi

@@ -111,6 +111,17 @@ pub enum ControlError {
         /// What can be done about it.
         next: Vec<bosun_api::NextAction>,
     },
+    /// What a proof was asked for is not in the ledger: no checkpoint
+    /// yet or of that size, an index or an op's entries past the latest
+    /// checkpoint. The message says which; `next` what to do (sign a
+    /// checkpoint, say).
+    #[error("{message}")]
+    NotInLedger {
+        /// What is missing.
+        message: String,
+        /// What can be done about it.
+        next: Vec<bosun_api::NextAction>,
+    },
     /// Anything else, in words: what happened and what to do.
     #[error("{0}")]
     Other(String),
@@ -144,7 +155,8 @@ impl ControlError {
     pub fn failure(&self) -> Failure {
         use bosun_store::StoreError as S;
         match self {
-            ControlError::Id(resolve::IdError::NoMatch { .. }) => Failure::NotFound,
+            ControlError::Id(resolve::IdError::NoMatch { .. })
+            | ControlError::NotInLedger { .. } => Failure::NotFound,
             ControlError::Id(_) => Failure::BadInput,
             ControlError::Store(s) => match s {
                 S::Busy { .. } => Failure::Busy,
@@ -166,7 +178,9 @@ impl ControlError {
     pub fn next(&self) -> Vec<bosun_api::NextAction> {
         use bosun_api::NextAction;
         match self {
-            ControlError::Next { next, .. } => next.clone(),
+            ControlError::Next { next, .. } | ControlError::NotInLedger { next, .. } => {
+                next.clone()
+            }
             ControlError::Store(bosun_store::StoreError::Outdated { .. }) => {
                 vec![NextAction::StartController]
             }

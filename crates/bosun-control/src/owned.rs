@@ -123,12 +123,14 @@ mod tests {
             "{e}"
         );
 
-        chmod(&state, 0o770);
-        let e = check_private(&ws, &keys, me).unwrap_err().to_string();
-        assert!(
-            e.contains(".bosun is writable by its group") && e.contains("chmod go-w"),
-            "{e}"
-        );
+        for mode in [0o770, 0o750, 0o701] {
+            chmod(&state, mode);
+            let e = check_private(&ws, &keys, me).unwrap_err().to_string();
+            assert!(
+                e.contains(".bosun is open to its group or others") && e.contains("chmod 700"),
+                "{e}"
+            );
+        }
         chmod(&state, 0o700);
 
         chmod(&keys, 0o703);

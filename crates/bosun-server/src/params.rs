@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, error_response};
 
-/// The longest id a path may carry.
-pub const MAX_ID_BYTES: usize = 256;
+/// The longest id a path may carry, in characters (as the document's
+/// `maxLength` counts them).
+pub const MAX_ID_CHARS: usize = 256;
 
 /// A query string of type `T` (unknown keys refused where `T` says so).
 #[derive(Debug)]
@@ -58,6 +59,7 @@ pub struct Id(pub String);
 #[derive(serde::Deserialize, JsonSchema)]
 struct IdParam {
     /// An op's id or a unique prefix of it; a rollout's id.
+    #[schemars(length(min = 1, max = MAX_ID_CHARS), pattern(r"^[^\x00-\x1f\x7f-\x9f]+$"))]
     #[expect(dead_code, reason = "only its schema is used, for the document")]
     id: String,
 }
@@ -69,9 +71,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request(format!("the path: {}", e.body_text())))?;
-        if id.is_empty() || id.len() > MAX_ID_BYTES || id.chars().any(char::is_control) {
+        if id.is_empty() || id.chars().count() > MAX_ID_CHARS || id.chars().any(char::is_control) {
             return Err(ApiError::bad_request(format!(
-                "an id is 1 to {MAX_ID_BYTES} bytes of printable text"
+                "an id is 1 to {MAX_ID_CHARS} printable characters"
             )));
         }
         Ok(Id(id))

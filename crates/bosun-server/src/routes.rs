@@ -36,10 +36,10 @@ pub const MAX_LIST: usize = 1000;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OpsQuery {
-    /// Only ops in this state (`pending_approval`, `approved`, `running`,
-    /// `succeeded`, `failed`, `needs_attention`, `denied`, …).
-    pub state: Option<String>,
-    /// At most this many, newest first (default 50, at most 1000).
+    /// Only ops in this state.
+    pub state: Option<OpState>,
+    /// At most this many, newest first (default 50).
+    #[schemars(range(min = 1, max = MAX_LIST))]
     pub limit: Option<usize>,
 }
 
@@ -245,14 +245,11 @@ async fn ops(
     _r: Reader,
     Params(q): Params<OpsQuery>,
 ) -> Result<Json<Vec<OpBrief>>, ApiError> {
-    let state = match q.state.as_deref() {
-        None => None,
-        Some(s) => Some(
-            OpState::parse(s)
-                .ok_or_else(|| ApiError::bad_request(format!("`{s}` is not an op state")))?,
-        ),
-    };
-    let limit = q.limit.unwrap_or(50).min(MAX_LIST);
+    let state = q.state;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_LIST).contains(&limit) {
+        return Err(ApiError::bad_request(format!("`limit` is 1 to {MAX_LIST}")));
+    }
     app.core(move |ctl| Ok(ctl.op_briefs(state, limit)?))
         .await
         .map(Json)
@@ -408,7 +405,7 @@ async fn prove(
     app.core(move |ctl| {
         let jti = q.op.as_deref().map(|o| ctl.resolve_op(o)).transpose()?;
         let jti = jti.as_ref().map(|j| j.as_str());
-        bosun_control::ledger::prove(ctl, jti, q.index).map_err(unprovable)
+        Ok(bosun_control::ledger::prove(ctl, jti, q.index)?)
     })
     .await
     .map(Json)
@@ -419,21 +416,14 @@ async fn consistency(
     _r: Reader,
     Params(q): Params<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    app.core(move |ctl| {
-        bosun_control::ledger::prove_consistency(ctl, q.from, q.to).map_err(unprovable)
-    })
-    .await
-    .map(Json)
-}
-
-/// A proof that cannot be made for what was asked (an index past the
-/// latest checkpoint, a size no checkpoint has) is the asker's 404; a
-/// store failure stays the server's.
-fn unprovable(e: bosun_control::ControlError) -> ApiError {
-    match e {
-        bosun_control::ControlError::Other(m) => ApiError::not_found(m),
-        e => e.into(),
+    if q.to.is_some_and(|to| to < q.from) {
+        return Err(ApiError::bad_request(
+            "`from` is the older checkpoint's size: give it no larger than `to`",
+        ));
     }
+    app.core(move |ctl| Ok(bosun_control::ledger::prove_consistency(ctl, q.from, q.to)?))
+        .await
+        .map(Json)
 }
 
 /// The answer to a path nothing is served at.

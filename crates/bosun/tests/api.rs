@@ -12,37 +12,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Lab;
-use common::http::{self, Target, daemon};
-
-fn token(lab: &Lab, who: &str, ttl: &str) -> String {
-    lab.ok(&["key", "token", who, "--ttl", ttl])
-        .trim()
-        .to_string()
-}
-
-/// claude's signed op envelope for pkg-upgrade on `host` (not submitted).
-fn signed_op(lab: &Lab, host: &str) -> String {
-    lab.ok(&[
-        "submit",
-        "pkg-upgrade",
-        "--target",
-        host,
-        "--param",
-        "version=2.0",
-        "--as",
-        "claude",
-        "--sign-only",
-    ])
-}
-
-fn approval(lab: &Lab, jti: &str, who: &str) -> String {
-    lab.ok(&["approve", jti, "--as", who, "--yes", "--sign-only"])
-}
-
-/// What is stored, as the CLI reads it: the ops with their states.
-fn stored(lab: &Lab) -> serde_json::Value {
-    lab.json(&["ops", "list", "--json"])
-}
+use common::api::{approval, daemon, signed_op, stored, token};
+use common::http::{self, Target};
 
 #[test]
 fn an_op_goes_from_envelope_to_finished_over_the_api() {
@@ -278,10 +249,31 @@ fn bad_input_is_refused_in_one_shape_and_changes_nothing() {
     assert_eq!(r.check(), "format");
     let r = http::get(&d.unix, "/api/v1/ops?state=exploded", None);
     assert_eq!(r.status, 400, "{}", r.body);
+    for limit in ["0", "1001", "99999999999999999999999"] {
+        let r = http::get(&d.unix, &format!("/api/v1/ops?limit={limit}"), None);
+        assert_eq!(r.status, 400, "{limit}: {}", r.body);
+        assert_eq!(r.check(), "format");
+    }
     let r = http::get(&d.unix, "/api/v1/ops/zzzzzzzz", None);
     assert_eq!(r.status, 404, "{}", r.body);
     let r = http::get(&d.unix, "/api/v1/rollouts/nope", None);
     assert_eq!(r.status, 404, "{}", r.body);
+
+    // Proofs of what no checkpoint covers are not found, and sizes given
+    // backwards are malformed: never a failure of the server (both were
+    // 500 until the property tests, tests/api_fuzz.rs, found them).
+    for path in [
+        "/api/v1/ledger/proofs?index=999999",
+        "/api/v1/ledger/consistency?from=0",
+        "/api/v1/ledger/consistency?from=999999",
+    ] {
+        let r = http::get(&d.unix, path, None);
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+        assert!(r.check().is_null(), "{path}");
+    }
+    let r = http::get(&d.unix, "/api/v1/ledger/consistency?from=9&to=1", None);
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.check(), "format");
 
     // Headers past the cap are refused by the connection layer.
     let huge = format!(

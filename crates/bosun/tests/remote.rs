@@ -9,7 +9,8 @@
 mod common;
 
 use common::Lab;
-use common::http::{Target, daemon};
+use common::api::daemon;
+use common::http::Target;
 
 fn url(t: &Target) -> String {
     match t {

@@ -41,21 +41,31 @@ pub fn prove(ctl: &Control, jti: Option<&str>, index: Option<u64>) -> Result<Vec
 fn checkpoint_at(ctl: &Control, size: Option<u64>) -> Result<StoredCheckpoint> {
     let cps = ctl.store.checkpoints()?;
     match size {
-        None => cps.into_iter().last().ok_or_else(|| {
-            crate::hinted(
-                "no checkpoint yet: one is signed on demand or by a running controller",
-                bosun_api::NextAction::LedgerCheckpoint,
-            )
-        }),
+        None => cps
+            .into_iter()
+            .last()
+            .ok_or_else(|| ControlError::NotInLedger {
+                message: "no checkpoint yet: one is signed on demand or by a running controller"
+                    .into(),
+                next: vec![bosun_api::NextAction::LedgerCheckpoint],
+            }),
         Some(n) => {
             let sizes: Vec<String> = cps.iter().map(|c| c.size.to_string()).collect();
             cps.into_iter().find(|c| c.size == n).ok_or_else(|| {
-                err(format!(
+                not_in_ledger(format!(
                     "no checkpoint of size {n}; the checkpoints are of sizes {}",
                     sizes.join(", ")
                 ))
             })
         }
+    }
+}
+
+/// What was asked is not in the ledger as its checkpoints cover it.
+fn not_in_ledger(message: String) -> ControlError {
+    ControlError::NotInLedger {
+        message,
+        next: Vec::new(),
     }
 }
 
@@ -104,7 +114,7 @@ pub fn prove_at(
         });
     }
     if out.is_empty() {
-        return Err(err(match (jti, index) {
+        return Err(not_in_ledger(match (jti, index) {
             (Some(j), _) => format!(
                 "no entry of `{j}` is covered by the latest checkpoint (size {})",
                 cp.size

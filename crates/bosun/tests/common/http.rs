@@ -4,9 +4,7 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
-
-use super::{Lab, terminate};
+use std::time::Duration;
 
 /// Where the daemon answers.
 #[derive(Debug, Clone)]
@@ -149,44 +147,4 @@ fn dechunk(mut s: &str) -> String {
         s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
     }
     out
-}
-
-/// A running daemon and where it answers.
-pub struct Daemon {
-    pub child: std::process::Child,
-    pub unix: Target,
-    pub tcp: Target,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        terminate(&self.child);
-        let _ = self.child.wait();
-    }
-}
-
-/// `bosun serve --listen 127.0.0.1:0`, and the port it logged.
-pub fn daemon(lab: &Lab) -> Daemon {
-    let log = lab.tmp.path().join("serve.log");
-    let err = std::fs::File::create(&log).unwrap();
-    let child = lab.serve(
-        &["--listen", "127.0.0.1:0"],
-        std::process::Stdio::null(),
-        err.into(),
-    );
-    let end = Instant::now() + Duration::from_secs(20);
-    let tcp = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(i) = text.find("url=http://") {
-            let rest = &text[i + "url=http://".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-        assert!(Instant::now() < end, "no TCP listener logged: {text}");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    Daemon {
-        child,
-        unix: Target::Unix(lab.path(".bosun/bosun.sock")),
-        tcp: Target::Tcp(tcp),
-    }
 }

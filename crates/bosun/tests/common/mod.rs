@@ -3,6 +3,7 @@
 //! the real `bosun` binary.
 #![allow(dead_code)]
 
+pub mod api;
 pub mod disk;
 pub mod http;
 pub mod sshd;
