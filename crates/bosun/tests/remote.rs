@@ -269,6 +269,19 @@ fn fake_daemon(body: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Str
     (format!("http://{addr}"), seen)
 }
 
+/// claude signs pkg-upgrade 2.0 on web-1, printing the envelope.
+const SIGN_UPGRADE: &[&str] = &[
+    "submit",
+    "pkg-upgrade",
+    "-t",
+    "web-1",
+    "-p",
+    "version=2.0",
+    "--as",
+    "claude",
+    "--sign-only",
+];
+
 #[test]
 fn the_cli_signs_only_the_plan_it_asked_for() {
     let lab = Lab::new();
@@ -288,22 +301,7 @@ fn the_cli_signs_only_the_plan_it_asked_for() {
     };
     // The real answer itself is signed.
     let (url, _) = fake_daemon(planned(&|_| {}));
-    let o = run(
-        &lab,
-        Some(&url),
-        None,
-        &[
-            "submit",
-            "pkg-upgrade",
-            "-t",
-            "web-1",
-            "-p",
-            "version=2.0",
-            "--as",
-            "claude",
-            "--sign-only",
-        ],
-    );
+    let o = run(&lab, Some(&url), None, SIGN_UPGRADE);
     assert!(o.status.success(), "{o:?}");
     type Edit = Box<dyn Fn(&mut serde_json::Value)>;
     let cases: Vec<(&str, Edit)> = vec![
