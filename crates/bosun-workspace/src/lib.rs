@@ -89,8 +89,9 @@ pub(crate) fn read(path: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// [`read`] for other crates: a file of the workspace that another user
-/// may have replaced (a regular file only, at most [`MAX_CONFIG_BYTES`]).
+/// Reads a file of the workspace that another user may have replaced, as
+/// the governed files are read: a regular file only (a FIFO or a device
+/// is refused without blocking), at most [`MAX_CONFIG_BYTES`].
 pub fn read_file(path: &Path) -> Result<String> {
     read(path)
 }
