@@ -265,6 +265,14 @@ async fn op(State(app): State<App>, _r: Reader, Id(id): Id) -> Result<Json<OpVie
     .map(Json)
 }
 
+/// A signed change as the pipeline judged it: taken, refused by a check
+/// (its status and check), or a failure of the server.
+fn judged<T>(
+    r: bosun_control::Result<Result<T, bosun_control::intake::Rejected>>,
+) -> Result<T, ApiError> {
+    r?.map_err(|rej| ApiError::refused(&rej))
+}
+
 /// The op an accepted change is about, as it is now.
 fn op_after(ctl: &bosun_control::Control, jti: &bosun_model::Jti) -> Result<OpView, ApiError> {
     ctl.op_view(jti)?
@@ -306,10 +314,8 @@ async fn approve(
 ) -> Result<Json<OpView>, ApiError> {
     app.core(move |ctl| {
         let gov = ctl.governed()?;
-        match ctl.accept_approval(&gov, &b.envelope, bosun_control::now())? {
-            Ok(out) => op_after(ctl, &out.op),
-            Err(rej) => Err(ApiError::refused(&rej)),
-        }
+        let out = judged(ctl.accept_approval(&gov, &b.envelope, bosun_control::now()))?;
+        op_after(ctl, &out.op)
     })
     .await
     .map(Json)
@@ -321,10 +327,8 @@ async fn step_report(
 ) -> Result<Json<OpView>, ApiError> {
     app.core(move |ctl| {
         let gov = ctl.governed()?;
-        match ctl.accept_step_report(&gov, &b.envelope, bosun_control::now())? {
-            Ok(out) => op_after(ctl, &out.op),
-            Err(rej) => Err(ApiError::refused(&rej)),
-        }
+        let out = judged(ctl.accept_step_report(&gov, &b.envelope, bosun_control::now()))?;
+        op_after(ctl, &out.op)
     })
     .await
     .map(Json)
@@ -334,12 +338,10 @@ async fn statement(
     State(app): State<App>,
     Body(b): Body<EnvelopeBody>,
 ) -> Result<Json<StatusView>, ApiError> {
-    app.core(
-        move |ctl| match ctl.apply_statement(&b.envelope, bosun_control::now())? {
-            Ok(_) => Ok(ctl.overview()?),
-            Err(rej) => Err(ApiError::refused(&rej)),
-        },
-    )
+    app.core(move |ctl| {
+        judged(ctl.apply_statement(&b.envelope, bosun_control::now()))?;
+        Ok(ctl.overview()?)
+    })
     .await
     .map(Json)
 }

@@ -27,7 +27,7 @@ const AGENT: &str = "bosun-test-agent";
 
 /// Whether this machine can run the test; why not, when it cannot.
 fn ready() -> Result<(), String> {
-    if rustix_uid() != 0 {
+    if my_uid() != 0 {
         return Err("needs root, to run commands as the daemon's and the agent's users".into());
     }
     for u in [DAEMON, AGENT] {
@@ -43,7 +43,7 @@ fn ready() -> Result<(), String> {
     Ok(())
 }
 
-fn rustix_uid() -> u32 {
+fn my_uid() -> u32 {
     // `id -u` keeps this test free of unsafe code and extra crates.
     let o = Command::new("id").arg("-u").output().unwrap();
     String::from_utf8_lossy(&o.stdout)
