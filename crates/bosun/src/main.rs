@@ -17,7 +17,6 @@ mod logs;
 mod next;
 mod passphrase;
 mod progress;
-mod remote;
 
 use std::process::ExitCode;
 

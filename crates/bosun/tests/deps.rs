@@ -64,6 +64,10 @@ const RULES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "bosun-client",
+        &["bosun-api", "bosun-model", "bosun-sign", "bosun-control"],
+    ),
+    (
         "bosun-server",
         &[
             "bosun-api",
@@ -93,7 +97,7 @@ const EDGE_ONLY: &[&str] = &[
 /// Async crates: only the edges that serve (the HTTP server, the MCP
 /// server) and the CLI that starts them; the core stays synchronous.
 const ASYNC_EDGE_ONLY: &[&str] = &["tokio", "axum", "aide", "rmcp", "hyper", "hyper-util"];
-const ASYNC_EDGES: &[&str] = &["bosun", "bosun-server", "bosun-mcp"];
+const ASYNC_EDGES: &[&str] = &["bosun", "bosun-server", "bosun-mcp", "bosun-client"];
 
 /// Each workspace crate with its normal dependencies, from `cargo metadata`.
 fn workspace() -> BTreeMap<String, Vec<String>> {

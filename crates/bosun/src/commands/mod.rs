@@ -216,7 +216,7 @@ pub(crate) struct Ctx {
     /// The key directory, asking passphrases on the terminal.
     pub(crate) keys: bosun_sign::KeyDir,
     /// The daemon this CLI is a client of (`BOSUN_URL`, `--server`).
-    pub(crate) remote: Option<crate::remote::Remote>,
+    pub(crate) remote: Option<bosun_client::Remote>,
 }
 
 impl Ctx {
@@ -243,7 +243,7 @@ impl Ctx {
 
 /// A refusal the daemon answered (a check named), printed as
 /// [`refused`] prints one: the same output and exit status (3).
-pub(crate) fn refused_remote(e: &crate::remote::ErrorDetail, json_out: bool) -> ExitCode {
+pub(crate) fn refused_remote(e: &bosun_client::ErrorDetail, json_out: bool) -> ExitCode {
     refused(
         &Rejected {
             check: e.check.unwrap_or(bosun_api::Check::Other),
@@ -298,7 +298,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     };
     let ctx = match &cli.server {
         Some(url) if !matches!(cli.cmd, Cmd::Serve(_)) => Ctx {
-            remote: Some(crate::remote::Remote::connect(url, &ctx.keys)?),
+            remote: Some(bosun_client::Remote::connect(url, &ctx.keys)?),
             ..ctx
         },
         _ => ctx,

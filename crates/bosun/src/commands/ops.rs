@@ -77,7 +77,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<ExitCode> {
 
 /// `bosun ops …` as a client of the daemon (`BOSUN_URL`): `list`, and
 /// `show --json`.
-pub(crate) fn remote(r: &crate::remote::Remote, cmd: OpsCmd) -> Result<ExitCode> {
+pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> {
     match cmd {
         OpsCmd::List {
             state,

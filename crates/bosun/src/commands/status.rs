@@ -34,7 +34,7 @@ fn status(ctx: &Ctx, j: bool) -> Result<ExitCode> {
 }
 
 /// `bosun status` as a client of the daemon (`BOSUN_URL`).
-pub(crate) fn remote(r: &crate::remote::Remote, a: StatusArgs) -> Result<ExitCode> {
+pub(crate) fn remote(r: &bosun_client::Remote, a: StatusArgs) -> Result<ExitCode> {
     match r.get::<bosun_api::views::StatusView>("/status")? {
         Ok(v) => render(&v, a.json, &format!("client of {}", r.url)),
         Err(e) => Ok(super::refused_remote(&e, a.json)),

@@ -207,7 +207,7 @@ fn check_planned(ctx: &Ctx, req: &PlanRequest, p: &PlannedOp) -> Result<()> {
 
 /// `bosun submit` as a client of the daemon (`BOSUN_URL`): the daemon
 /// plans, this CLI signs with its own key, the daemon's intake decides.
-pub(crate) fn remote(ctx: &Ctx, r: &crate::remote::Remote, a: SubmitArgs) -> Result<ExitCode> {
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Result<ExitCode> {
     let j = a.plan.as_ref().is_some_and(|p| p.json);
     let env = match (a.envelope, a.as_) {
         (Some(path), _) => read_envelope(&path)?,

@@ -1,11 +1,16 @@
-//! The CLI as a client of the daemon (`BOSUN_URL` or `--server`):
-//! `unix:///path/to/bosun.sock`, `http://127.0.0.1:PORT`. Requests go
-//! over hyper (HTTP/1.1, one connection per request) on a small
-//! current-thread runtime; keys stay here and sign here — the daemon gets
+//! A client of bosun's daemon (what `BOSUN_URL` or `--server` names):
+//! `unix:///path/to/bosun.sock`, `http://127.0.0.1:PORT`. The CLI's remote
+//! mode and the MCP server's daemon-backed core both use it.
+//!
+//! Requests go over hyper (HTTP/1.1, one connection per request) on a
+//! small current-thread runtime made for the call, so callers stay
+//! synchronous; keys stay with the caller and sign there — the daemon gets
 //! envelopes, never a private key. Reads over TCP carry a bearer token:
-//! `BOSUN_TOKEN`, or one this CLI signs for `BOSUN_AS` (five minutes).
+//! `BOSUN_TOKEN`, or one signed here for `BOSUN_AS` (five minutes).
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use bosun_control::{ControlError, Result};
@@ -22,7 +27,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where the daemon answers.
 #[derive(Debug, Clone)]
-pub(crate) enum Url {
+pub enum Url {
     /// A Unix socket.
     Unix(PathBuf),
     /// Plain HTTP on an address (`host:port`).
@@ -41,7 +46,7 @@ impl std::fmt::Display for Url {
 impl Url {
     /// Parses `unix:///path` or `http://host:port` (`https` is refused
     /// until the daemon has TLS listeners).
-    pub(crate) fn parse(s: &str) -> Result<Url> {
+    pub fn parse(s: &str) -> Result<Url> {
         if let Some(p) = s.strip_prefix("unix://") {
             if p.is_empty() {
                 return Err(bad_url(
@@ -92,71 +97,149 @@ fn bad_url(s: &str, why: &str) -> ControlError {
 
 /// The daemon's error answer.
 #[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct ErrorBody {
-    pub(crate) error: ErrorDetail,
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
 }
 
 /// What went wrong, and which check said so.
 #[derive(Debug, Clone, serde::Deserialize)]
-pub(crate) struct ErrorDetail {
-    pub(crate) check: Option<bosun_api::Check>,
-    pub(crate) message: String,
+pub struct ErrorDetail {
+    /// The check that refused, when one did.
+    pub check: Option<bosun_api::Check>,
+    /// Why, in words.
+    pub message: String,
+}
+
+/// How reads over TCP are authorized.
+enum Auth {
+    /// No token: reads over TCP are refused (the Unix socket needs none).
+    None,
+    /// A token given (`BOSUN_TOKEN`), used as it is.
+    Given(String),
+    /// Tokens signed here as `who` for the daemon's workspace, each for
+    /// [`OWN_TOKEN_SECS`], a fresh one when the last has under a minute
+    /// left.
+    Own {
+        key: Box<bosun_sign::Signer>,
+        who: bosun_model::KeyId,
+        ws: bosun_model::Name,
+        last: Mutex<Option<(String, i64)>>,
+    },
 }
 
 /// A client of one daemon.
-#[derive(Debug, Clone)]
-pub(crate) struct Remote {
-    pub(crate) url: Url,
-    /// The bearer token for reads over TCP, when there is one.
-    pub(crate) token: Option<String>,
+pub struct Remote {
+    /// Where the daemon answers.
+    pub url: Url,
+    auth: Auth,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An answer: the value, or the daemon's refusal (a 4xx naming a check).
-pub(crate) type Answer<T> = std::result::Result<T, ErrorDetail>;
+pub type Answer<T> = std::result::Result<T, ErrorDetail>;
 
-/// How long a token this CLI signs for itself lives.
+/// How long a token this client signs for itself lives.
 const OWN_TOKEN_SECS: i64 = 300;
 
 impl Remote {
     /// A client of the daemon at `url`. Over TCP, reads carry
-    /// `BOSUN_TOKEN`, or a token signed here with `BOSUN_AS`'s key for the
-    /// workspace the daemon names at `/api/v1/info`.
-    pub(crate) fn connect(url: &str, keys: &bosun_sign::KeyDir) -> Result<Remote> {
-        let mut r = Remote {
-            url: Url::parse(url)?,
-            token: std::env::var("BOSUN_TOKEN")
-                .ok()
-                .filter(|t| !t.trim().is_empty()),
+    /// `BOSUN_TOKEN`, or tokens signed here with `BOSUN_AS`'s key from
+    /// `keys` for the workspace the daemon names at `/api/v1/info`.
+    pub fn connect(url: &str, keys: &bosun_sign::KeyDir) -> Result<Remote> {
+        let who = match std::env::var("BOSUN_AS") {
+            Ok(w) if !w.trim().is_empty() => Some(
+                bosun_model::KeyId::parse(w.trim())
+                    .map_err(|e| ControlError::Other(format!("BOSUN_AS: {e}")))?,
+            ),
+            _ => None,
         };
-        if matches!(r.url, Url::Http(_))
-            && r.token.is_none()
-            && let Ok(who) = std::env::var("BOSUN_AS")
-        {
-            let who = bosun_model::KeyId::parse(who.trim())
-                .map_err(|e| ControlError::Other(format!("BOSUN_AS: {e}")))?;
-            let info: bosun_api::views::ServerInfo =
-                r.get("/info")?.map_err(|e| r.failed(e.message))?;
-            let ws = bosun_model::Name::parse(&info.workspace)
-                .map_err(|e| r.failed(format!("its workspace name: {e}")))?;
-            let key = bosun_control::client::load_secret(keys, &who)?;
-            r.token = Some(bosun_control::token::sign(
-                &key,
-                &who,
-                &ws,
-                OWN_TOKEN_SECS,
-                bosun_control::now(),
-            )?);
+        let token = std::env::var("BOSUN_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty());
+        let url = Url::parse(url)?;
+        match (token, who) {
+            (Some(t), _) => Ok(Remote {
+                url,
+                auth: Auth::Given(t.trim().to_string()),
+            }),
+            (None, Some(who)) if matches!(url, Url::Http(_)) => {
+                let key = bosun_control::client::load_secret(keys, &who)?;
+                Remote::signing(url, key, who)
+            }
+            (None, _) => Ok(Remote {
+                url,
+                auth: Auth::None,
+            }),
         }
+    }
+
+    /// A client of the daemon at `url` that signs its own read tokens as
+    /// `who` with `key` (for the workspace the daemon names at
+    /// `/api/v1/info`, asked now).
+    pub fn signing(url: Url, key: bosun_sign::Signer, who: bosun_model::KeyId) -> Result<Remote> {
+        let mut r = Remote {
+            url,
+            auth: Auth::None,
+        };
+        let ws = r.info()?.workspace;
+        let ws = bosun_model::Name::parse(&ws)
+            .map_err(|e| r.failed(format!("its workspace name: {e}")))?;
+        r.auth = Auth::Own {
+            key: Box::new(key),
+            who,
+            ws,
+            last: Mutex::new(None),
+        };
         Ok(r)
     }
 
+    /// What the daemon says about itself (public: no token needed).
+    pub fn info(&self) -> Result<bosun_api::views::ServerInfo> {
+        self.get("/info")?.map_err(|e| self.failed(e.message))
+    }
+
+    /// The bearer token for the next request over TCP.
+    fn token(&self) -> Result<Option<String>> {
+        match &self.auth {
+            Auth::None => Ok(None),
+            Auth::Given(t) => Ok(Some(t.clone())),
+            Auth::Own { key, who, ws, last } => {
+                let now = bosun_control::now();
+                let mut last = last
+                    .lock()
+                    .map_err(|_| ControlError::Other("a token signing failed earlier".into()))?;
+                if let Some((t, exp)) = last.as_ref()
+                    && *exp - now > 60
+                {
+                    return Ok(Some(t.clone()));
+                }
+                let t = bosun_control::token::sign(&**key, who, ws, OWN_TOKEN_SECS, now)?;
+                *last = Some((t.clone(), now + OWN_TOKEN_SECS));
+                Ok(Some(t))
+            }
+        }
+    }
+
+    /// Whether reads over TCP carry a token.
+    pub fn has_token(&self) -> bool {
+        !matches!(self.auth, Auth::None)
+    }
+
     /// GETs `path` (under `/api/v1`).
-    pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>> {
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<Answer<T>> {
         self.call("GET", path, None)
     }
 
     /// POSTs `body` as JSON to `path` (under `/api/v1`).
-    pub(crate) fn post<B: Serialize, T: DeserializeOwned>(
+    pub fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -192,7 +275,8 @@ impl Remote {
         }
     }
 
-    fn failed(&self, why: String) -> ControlError {
+    /// An error about this daemon.
+    pub fn failed(&self, why: String) -> ControlError {
         ControlError::Other(format!("the daemon at {}: {why}", self.url))
     }
 
@@ -206,7 +290,9 @@ impl Remote {
             .method(method)
             .uri(format!("/api/v1{path}"))
             .header("host", "bosun");
-        if let (Url::Http(_), Some(t)) = (&self.url, &self.token) {
+        if let Url::Http(_) = &self.url
+            && let Some(t) = self.token()?
+        {
             req = req.header("authorization", format!("Bearer {t}"));
         }
         if body.is_some() {
