@@ -9,8 +9,12 @@
 //! `BOSUN_TOKEN`, or one signed here for `BOSUN_AS` (five minutes).
 #![deny(missing_docs)]
 
+mod planned;
+
+pub use planned::{MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned};
+
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bosun_control::{ControlError, Result};
@@ -121,7 +125,7 @@ enum Auth {
     /// [`OWN_TOKEN_SECS`], a fresh one when the last has under a minute
     /// left.
     Own {
-        key: Box<bosun_sign::Signer>,
+        key: Arc<Mutex<bosun_sign::Signer>>,
         who: bosun_model::KeyId,
         ws: bosun_model::Name,
         last: Mutex<Option<(String, i64)>>,
@@ -172,9 +176,36 @@ impl Remote {
             }),
             (None, Some(who)) if matches!(url, Url::Http(_)) => {
                 let key = bosun_control::client::load_secret(keys, &who)?;
-                Remote::signing(url, key, who)
+                Remote::signing(url, Arc::new(Mutex::new(key)), who)
             }
             (None, _) => Ok(Remote {
+                url,
+                auth: Auth::None,
+            }),
+        }
+    }
+
+    /// A client of the daemon at `url` for one signer (`who`, with `key`):
+    /// over TCP its reads carry `BOSUN_TOKEN` when set, else tokens
+    /// signed here as `who`; over the Unix socket they need none.
+    pub fn for_signer(
+        url: &str,
+        key: Arc<Mutex<bosun_sign::Signer>>,
+        who: bosun_model::KeyId,
+    ) -> Result<Remote> {
+        let url = Url::parse(url)?;
+        if let Some(t) = std::env::var("BOSUN_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
+            return Ok(Remote {
+                url,
+                auth: Auth::Given(t.trim().to_string()),
+            });
+        }
+        match url {
+            Url::Http(_) => Remote::signing(url, key, who),
+            Url::Unix(_) => Ok(Remote {
                 url,
                 auth: Auth::None,
             }),
@@ -184,7 +215,11 @@ impl Remote {
     /// A client of the daemon at `url` that signs its own read tokens as
     /// `who` with `key` (for the workspace the daemon names at
     /// `/api/v1/info`, asked now).
-    pub fn signing(url: Url, key: bosun_sign::Signer, who: bosun_model::KeyId) -> Result<Remote> {
+    pub fn signing(
+        url: Url,
+        key: Arc<Mutex<bosun_sign::Signer>>,
+        who: bosun_model::KeyId,
+    ) -> Result<Remote> {
         let mut r = Remote {
             url,
             auth: Auth::None,
@@ -193,7 +228,7 @@ impl Remote {
         let ws = bosun_model::Name::parse(&ws)
             .map_err(|e| r.failed(format!("its workspace name: {e}")))?;
         r.auth = Auth::Own {
-            key: Box::new(key),
+            key,
             who,
             ws,
             last: Mutex::new(None),
@@ -221,7 +256,10 @@ impl Remote {
                 {
                     return Ok(Some(t.clone()));
                 }
-                let t = bosun_control::token::sign(&**key, who, ws, OWN_TOKEN_SECS, now)?;
+                let key = key
+                    .lock()
+                    .map_err(|_| ControlError::Other("a signing failed earlier".into()))?;
+                let t = bosun_control::token::sign(&*key, who, ws, OWN_TOKEN_SECS, now)?;
                 *last = Some((t.clone(), now + OWN_TOKEN_SECS));
                 Ok(Some(t))
             }

@@ -326,6 +326,25 @@ impl Control {
         Ok(self.snapshot(&all)?.keys.clone())
     }
 
+    /// The adopted identities, by name, as a client sees them.
+    pub fn key_views(&self) -> Result<Vec<bosun_api::views::KeyView>> {
+        let reg = self.adopted_keys()?;
+        Ok(reg
+            .keys
+            .iter()
+            .filter_map(|(name, e)| {
+                let public = e.public.as_ref()?;
+                Some(bosun_api::views::KeyView {
+                    name: name.to_string(),
+                    role: e.role,
+                    scope: e.scope.clone(),
+                    x: e.jwk.x.clone(),
+                    thumbprint: public.thumbprint(),
+                })
+            })
+            .collect())
+    }
+
     /// Loads what is in force, and how the files on disk differ from it.
     /// Fails when nothing was adopted yet. The adopted part is a snapshot
     /// parsed once per adoption; the disk is read on every call (drift,

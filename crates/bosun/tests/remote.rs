@@ -371,3 +371,98 @@ fn the_cli_signs_only_the_plan_it_asked_for() {
         "{o:?}"
     );
 }
+
+/// `approve` and `deny` over the daemon: the op the daemon holds is shown
+/// with its plan digest, the answer is signed here; an agent's approval is
+/// refused with the same exit status and check as embedded, and changes
+/// nothing; a denial needs its reason and is recorded with it.
+#[test]
+fn approve_and_deny_talk_to_the_daemon_and_refuse_as_embedded() {
+    let lab = Lab::new();
+    let d = daemon(&lab);
+    let unix = url(&d.unix);
+    let tcp = url(&d.tcp);
+    let submit = |host: &str| {
+        let o = run(
+            &lab,
+            Some(&unix),
+            None,
+            &[
+                "submit",
+                "pkg-upgrade",
+                "-t",
+                host,
+                "-p",
+                "version=2.0",
+                "--as",
+                "claude",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{o:?}");
+        json(&o)["jti"].as_str().unwrap().to_string()
+    };
+    let a = submit("web-1");
+    let b = submit("web-2");
+
+    // An agent cannot approve, remotely as embedded: the same refusal.
+    let agent = ["approve", a.as_str(), "--as", "claude", "--yes", "--json"];
+    let here = run(&lab, None, None, &agent);
+    let there = run(&lab, Some(&tcp), Some("claude"), &agent);
+    assert_eq!(here.status.code(), Some(3), "{here:?}");
+    assert_eq!(there.status.code(), Some(3), "{there:?}");
+    assert_eq!(json(&here)["check"], json(&there)["check"]);
+    assert_eq!(lab.state(&a), "pending_approval");
+
+    // Without a terminal nothing is signed unless --yes.
+    let asked = run(&lab, Some(&unix), None, &["approve", &a, "--as", "alice"]);
+    assert_eq!(asked.status.code(), Some(1), "{asked:?}");
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("nothing was signed"));
+    assert_eq!(lab.state(&a), "pending_approval");
+
+    // The operator approves over TCP: the plan digest is shown first.
+    let o = run(
+        &lab,
+        Some(&tcp),
+        Some("alice"),
+        &["approve", &a, "--as", "alice", "--yes"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let shown = String::from_utf8_lossy(&o.stdout);
+    let digest = lab.json(&["ops", "show", &a, "--json"])["plan_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(shown.contains(&digest), "{shown}");
+    assert!(shown.contains("approved"), "{shown}");
+    assert_ne!(lab.state(&a), "pending_approval");
+
+    // A denial over the socket, with its reason.
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &[
+            "deny",
+            &b,
+            "--why",
+            "not today",
+            "--as",
+            "alice",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)["state"], "denied");
+    let shown = lab.json(&["ops", "show", &b, "--json"]);
+    assert_eq!(shown["approvals"][0]["reason"], "not today", "{shown}");
+    // Approving what is denied: refused (3) as embedded.
+    let late = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["approve", &b, "--as", "alice", "--yes", "--json"],
+    );
+    assert_eq!(late.status.code(), Some(3), "{late:?}");
+}

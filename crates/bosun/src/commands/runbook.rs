@@ -80,7 +80,7 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
                     e.id.clone(),
                     if e.read_only { "read-only" } else { "changes" }.into(),
                     e.steps.to_string(),
-                    e.adopted.into(),
+                    e.adopted.clone(),
                     if e.valid {
                         e.description.clone()
                     } else {
