@@ -351,11 +351,7 @@ async fn step_report(
 ) -> Result<Json<ReportOutcome>, ApiError> {
     app.core(move |ctl| {
         let gov = ctl.governed()?;
-        judged(ctl.accept_step_report(
-            &gov,
-            &b.envelope,
-            bosun_control::now(),
-        ))
+        judged(ctl.accept_step_report(&gov, &b.envelope, bosun_control::now()))
     })
     .await
     .map(Json)
