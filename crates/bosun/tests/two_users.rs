@@ -384,7 +384,7 @@ fn plan_to_finished_over_mcp(s: &Site) {
         String::from_utf8_lossy(&o.stdout).contains(&digest),
         "{o:?}"
     );
-    // The operator.s account holds only her key: it cannot sign as the agent.
+    // The operator's account holds only her key: it cannot sign as the agent.
     let o = s.operator(&["approve", &jti, "--as", "claude", "--yes"]);
     assert!(
         !o.status.success(),
