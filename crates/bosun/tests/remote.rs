@@ -466,3 +466,132 @@ fn approve_and_deny_talk_to_the_daemon_and_refuse_as_embedded() {
     );
     assert_eq!(late.status.code(), Some(3), "{late:?}");
 }
+
+/// `hosts status`, `halt`, `resume` and `step report` over the daemon say
+/// what they say embedded: the same JSON and lines, the same refusals.
+#[test]
+fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "runbooks/with-look.toml",
+            "id = \"with-look\"\n[[steps]]\nid = \"prep\"\ncmd = \"echo prepared\"\n\
+             [[steps]]\nid = \"look\"\nactor = \"human\"\nnote = \"look at it\"\n\
+             depends_on = [{ step = \"prep\" }]\n",
+        );
+    });
+    let d = daemon(&lab);
+    let unix = url(&d.unix);
+    let tcp = url(&d.tcp);
+
+    for args in [&["hosts", "status", "--json"][..], &["hosts", "status"][..]] {
+        let here = run(&lab, None, None, args);
+        let there = run(&lab, Some(&tcp), Some("alice"), args);
+        assert!(here.status.success() && there.status.success(), "{there:?}");
+        assert_eq!(here.stdout, there.stdout, "{args:?}");
+    }
+    let o = run(&lab, Some(&unix), None, &["hosts", "list"]);
+    assert_eq!(o.status.code(), Some(1), "not over the daemon yet: {o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unset BOSUN_URL"));
+
+    // Halt (an agent may), then resume (an operator must), over the daemon.
+    let h = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["halt", "--why", "disk alarms", "--as", "claude", "--json"],
+    );
+    assert!(h.status.success(), "{h:?}");
+    let v = json(&h);
+    assert_eq!(v["halted"], true);
+    assert_eq!(v["by"], "claude");
+    assert_eq!(v["in_flight"], serde_json::json!([]));
+    let st = json(&run(&lab, None, None, &["status", "--json"]));
+    assert_eq!(st["halt"]["why"], "disk alarms", "{st}");
+    let agent = run(
+        &lab,
+        Some(&tcp),
+        Some("claude"),
+        &["resume", "--as", "claude"],
+    );
+    let here = run(&lab, None, None, &["resume", "--as", "claude"]);
+    assert_eq!(agent.status.code(), Some(3), "{agent:?}");
+    assert_eq!(here.status.code(), agent.status.code());
+    assert_eq!(agent.stdout, here.stdout);
+    let r = run(
+        &lab,
+        Some(&tcp),
+        Some("alice"),
+        &["resume", "--as", "alice"],
+    );
+    assert!(r.status.success(), "{r:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "resumed: dispatch continues\n"
+    );
+    let again = run(&lab, Some(&unix), None, &["resume", "--as", "alice"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("not halted"));
+
+    // A human step, reported over the daemon once the daemon's controller
+    // waits on it; an agent may not report a human step.
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &[
+            "submit",
+            "with-look",
+            "-t",
+            "web-1",
+            "--as",
+            "claude",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["approve", &jti, "--as", "alice", "--yes"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !lab
+        .json(&["ops", "show", &jti, "--json"])
+        .to_string()
+        .contains("report_step")
+    {
+        assert!(
+            std::time::Instant::now() < end,
+            "the run never waited on `look`"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let report = [
+        "step",
+        "report",
+        &jti[..12],
+        "look",
+        "--status",
+        "pass",
+        "--json",
+    ];
+    let mut as_agent = report.to_vec();
+    as_agent.extend(["--as", "claude"]);
+    let o = run(&lab, Some(&unix), None, &as_agent);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let mut as_alice = report.to_vec();
+    as_alice.extend(["--as", "alice"]);
+    let o = run(&lab, Some(&tcp), Some("alice"), &as_alice);
+    assert!(o.status.success(), "{o:?}");
+    let v = json(&o);
+    assert_eq!(v["jti"], jti.as_str(), "{v}");
+    assert_eq!(v["hosts"], serde_json::json!(["web-1"]), "{v}");
+    assert_eq!(v["status"], "pass", "{v}");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.state(&jti) != "succeeded" {
+        assert!(std::time::Instant::now() < end, "{}", lab.state(&jti));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -7,13 +7,13 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use bosun_api::views::{OpView, ServerInfo};
+use bosun_api::views::OpView;
 use bosun_client::Remote;
-use bosun_control::client::{Signing, load_secret};
-use bosun_control::{Result, now};
-use bosun_model::{Digest, Jti, Name, Verdict};
+use bosun_control::Result;
+use bosun_model::{Digest, Jti, Verdict};
 use serde_json::json;
 
+use super::remote_sign::RemoteSigner;
 use super::{Ctx, key_id, other};
 
 /// What `approve`/`deny` were asked, for the remote path.
@@ -39,14 +39,11 @@ pub(crate) fn answer(
     why: Option<String>,
 ) -> Result<ExitCode> {
     let js = asked.json;
-    let who = key_id(asked.as_)?;
+    key_id(asked.as_)?;
     let view: OpView = match r.get(&format!("/ops/{}", path_id(asked.jti)?))? {
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, js)),
     };
-    let info: ServerInfo = r.info()?;
-    let ws =
-        Name::parse(&info.workspace).map_err(|e| r.failed(format!("its workspace name: {e}")))?;
     let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
     let digest = Digest::try_from(view.plan_digest.clone())
         .map_err(|e| r.failed(format!("the op's plan digest: {e}")))?;
@@ -56,7 +53,7 @@ pub(crate) fn answer(
             view.plan.digest, view.plan_digest
         )));
     }
-    let key = load_secret(&ctx.keys, &who)?;
+    let signer = RemoteSigner::new(ctx, r, asked.as_)?;
     super::consent::show(&render(&view, &r.url), js || asked.sign_only, asked.yes)?;
     let question = match verdict {
         Verdict::Approve => "approve?",
@@ -64,14 +61,7 @@ pub(crate) fn answer(
     };
     super::consent::confirm(question, asked.yes)?;
     // Signed when answered: the question may have waited a while.
-    let signing = Signing {
-        key: &key,
-        iss: &who,
-        ws: &ws,
-        ttl_secs: info.op_ttl_secs.clamp(1, bosun_client::MAX_PLANNED_TTL),
-        now: now(),
-    };
-    let (_, env) = signing.approval(&op, &digest, verdict, why)?;
+    let (_, env) = signer.signing().approval(&op, &digest, verdict, why)?;
     if asked.sign_only {
         outln!("{env}");
         return Ok(ExitCode::SUCCESS);

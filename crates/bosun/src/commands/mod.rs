@@ -23,6 +23,7 @@ mod params;
 mod plan;
 mod policy;
 mod remind;
+mod remote_sign;
 mod rollout;
 mod runbook;
 mod serve;
@@ -316,6 +317,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Cmd::Submit(a) => return submit::remote(&ctx, r, a),
             Cmd::Approve(a) => return approve::approve_remote(&ctx, r, a),
             Cmd::Deny(a) => return approve::deny_remote(&ctx, r, a),
+            Cmd::Halt(a) => return halt::halt_remote(&ctx, r, a),
+            Cmd::Resume(a) => return halt::resume_remote(&ctx, r, a),
+            Cmd::Step(c) => return step::remote(&ctx, r, c),
+            Cmd::Hosts(c) => return hosts::remote(r, c),
             Cmd::Key(_)
             | Cmd::Init(_)
             | Cmd::Completions(_)
@@ -324,7 +329,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Bench(_) => {}
             _ => {
                 return Err(other(format!(
-                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json`, `submit`, `approve`, `deny` and `mcp` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
+                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json`, `submit`, `approve`, `deny`, `halt`, `resume`, `step report`, `hosts status` and `mcp` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
                     r.url
                 )));
             }
