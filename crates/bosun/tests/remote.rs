@@ -595,3 +595,68 @@ fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// `state_dir` in bosun.toml moves the state out of the workspace: the
+/// state of an embedded workspace moved there (as docs/deploy.md says)
+/// is the same state — ops, ledger — and `serve` puts its socket there
+/// and refuses it when others may enter it.
+#[test]
+fn state_dir_moves_the_state_and_serve_guards_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let lab = Lab::new();
+    let o = run(
+        &lab,
+        None,
+        None,
+        &[
+            "submit",
+            "pkg-upgrade",
+            "-t",
+            "web-1",
+            "-p",
+            "version=2.0",
+            "--as",
+            "claude",
+            "--json",
+        ],
+    );
+    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let state = lab.tmp.path().join("var-lib-bosun");
+    std::fs::rename(lab.path(".bosun"), &state).unwrap();
+    let toml = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+    lab.write(
+        "bosun.toml",
+        &format!("state_dir = {:?}\n{toml}", state.to_str().unwrap()),
+    );
+    assert_eq!(lab.state(&jti), "pending_approval");
+    assert!(!lab.path(".bosun/bosun.db").exists());
+    let (ok, v) = lab.ledger_verify(&[]);
+    assert!(ok, "{v}");
+
+    let d = daemon(&lab);
+    assert!(
+        state.join("bosun.sock").exists(),
+        "the socket is in the state dir"
+    );
+    let sock = format!("unix://{}", state.join("bosun.sock").display());
+    let o = run(&lab, Some(&sock), None, &["ops", "list", "--json"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)[0]["jti"], jti.as_str());
+    drop(d);
+
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = lab.run(&["serve", "--no-wait"]);
+    assert!(!o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(state.to_str().unwrap()), "{err}");
+
+    // A state_dir that is no path is refused with where it is.
+    lab.write("bosun.toml", &format!("state_dir = \"  \"\n{toml}"));
+    let o = lab.run(&["ops", "list"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bosun.toml:1") && err.contains("state_dir"),
+        "{err}"
+    );
+}

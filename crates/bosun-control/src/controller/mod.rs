@@ -187,7 +187,7 @@ impl Controller {
     /// them), once per lease taken. Records of ops it cannot find, and of
     /// ops that need attention (their run resumes), are left alone.
     fn prune_records(&self) {
-        let dir = crate::exec::records_dir(&self.ctl.ws.root);
+        let dir = crate::exec::records_dir(&self.ctl.ws);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return;
         };
