@@ -467,7 +467,8 @@ fn approve_and_deny_talk_to_the_daemon_and_refuse_as_embedded() {
     assert_eq!(late.status.code(), Some(3), "{late:?}");
 }
 
-/// `hosts status`, `halt`, `resume` and `step report` over the daemon say
+/// `hosts status`, `runbook list`/`show`, `halt`, `resume` and `step
+/// report` over the daemon say
 /// what they say embedded: the same JSON and lines, the same refusals.
 #[test]
 fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
@@ -483,7 +484,14 @@ fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
     let unix = url(&d.unix);
     let tcp = url(&d.tcp);
 
-    for args in [&["hosts", "status", "--json"][..], &["hosts", "status"][..]] {
+    for args in [
+        &["hosts", "status", "--json"][..],
+        &["hosts", "status"][..],
+        &["runbook", "list"][..],
+        &["runbook", "list", "--json"][..],
+        &["runbook", "show", "pkg-upgrade"][..],
+        &["runbook", "show", "with-look", "--json"][..],
+    ] {
         let here = run(&lab, None, None, args);
         let there = run(&lab, Some(&tcp), Some("alice"), args);
         assert!(here.status.success() && there.status.success(), "{there:?}");
