@@ -341,9 +341,11 @@ impl Remote {
             .map_err(|e| self.failed(e.to_string()))?;
         let res = match &self.url {
             Url::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
-                    .await
-                    .map_err(|e| self.failed(format!("cannot connect ({e}); is `bosun serve` running, and may you use its socket?")))?;
+                let s = tokio::net::UnixStream::connect(p).await.map_err(|e| {
+                    self.failed(format!(
+                        "cannot connect ({e}); is the daemon running, and may you use its socket?"
+                    ))
+                })?;
                 self.send(s, req).await?
             }
             Url::Http(a) => {
@@ -351,7 +353,7 @@ impl Remote {
                     .await
                     .map_err(|e| {
                         self.failed(format!(
-                            "cannot connect ({e}); is `bosun serve --listen {a}` running?"
+                            "cannot connect ({e}); is the daemon running and listening on {a}?"
                         ))
                     })?;
                 self.send(s, req).await?
