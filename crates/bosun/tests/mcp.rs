@@ -8,115 +8,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Lab;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, NumberOrString, ProgressNotificationParam,
-    ProgressToken, RequestMetaObject, Tool,
-};
-use rmcp::service::{NotificationContext, RunningService, ServiceError};
-use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
+use common::mcp::Mcp;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::ServiceError;
 use serde_json::{Value, json};
-
-/// An MCP client that keeps the progress notifications it receives.
-#[derive(Clone, Default)]
-struct Recorder {
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-impl ClientHandler for Recorder {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.progress.lock().unwrap().push(params);
-    }
-}
-
-/// `bosun mcp --as <agent>` on `lab`, and a client connected to it.
-struct Mcp {
-    rt: tokio::runtime::Runtime,
-    client: RunningService<RoleClient, Recorder>,
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-fn command(lab: &Lab, agent: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bosun"));
-    cmd.args(["mcp", "--as", agent])
-        .env("BOSUN_WORKSPACE", &lab.ws)
-        .env("BOSUN_KEY_DIR", &lab.keys)
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-impl Mcp {
-    fn start(lab: &Lab, agent: &str) -> Mcp {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let rec = Recorder::default();
-        let progress = Arc::clone(&rec.progress);
-        let cmd = command(lab, agent);
-        let log = std::fs::File::create(lab.tmp.path().join("mcp.stderr")).unwrap();
-        let client = rt
-            .block_on(async {
-                let (child, _) = TokioChildProcess::builder(cmd).stderr(log).spawn().unwrap();
-                rec.serve(child).await
-            })
-            .unwrap();
-        Mcp {
-            rt,
-            client,
-            progress,
-        }
-    }
-
-    fn tools(&self) -> Vec<Tool> {
-        self.rt.block_on(self.client.list_all_tools()).unwrap()
-    }
-
-    fn try_call(&self, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
-        let mut p = CallToolRequestParams::new(tool.to_string());
-        if let Value::Object(m) = args {
-            p = p.with_arguments(m);
-        }
-        p.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
-            NumberOrString::Number(7),
-        )));
-        self.rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(120), self.client.call_tool(p))
-                .await
-                .expect("the tool answered within 2 minutes")
-        })
-    }
-
-    /// Calls `tool`, expecting it to answer (not a tool error): its
-    /// structured content.
-    fn ok(&self, tool: &str, args: Value) -> Value {
-        let r = self.try_call(tool, args.clone()).unwrap();
-        let v = r.structured_content.clone().unwrap_or(Value::Null);
-        assert_eq!(r.is_error, Some(false), "{tool} {args}: {v}");
-        v
-    }
-
-    /// Calls `tool`, expecting a tool error: its structured content.
-    fn refused(&self, tool: &str, args: Value) -> Value {
-        let r = self.try_call(tool, args.clone()).unwrap();
-        let v = r.structured_content.clone().unwrap_or(Value::Null);
-        assert_eq!(r.is_error, Some(true), "{tool} {args}: {v}");
-        v
-    }
-
-    fn stop(self) {
-        let Mcp { rt, client, .. } = self;
-        rt.block_on(async { client.cancel().await }).unwrap();
-    }
-}
 
 fn upgrade(version: &str) -> Value {
     json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": version}})
@@ -128,7 +26,7 @@ const FORBIDDEN: &[&str] = &["approve", "deny", "adopt", "resolve", "resume"];
 #[test]
 fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the_cli() {
     let lab = Lab::new();
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
 
     let tools = mcp.tools();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -266,7 +164,7 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
 #[test]
 fn no_tool_can_approve_deny_adopt_resolve_or_resume() {
     let lab = Lab::new();
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     for t in mcp.tools() {
         let name = t.name.to_lowercase();
         for f in FORBIDDEN {
@@ -394,7 +292,7 @@ fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides(
     let pwned = lab.tmp.path().join("pwned");
     let p = pwned.display();
 
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     let huge = "a".repeat(200_000);
     let names = [
         "approve".to_string(),
@@ -530,7 +428,7 @@ fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
             &waiting_runbook("with-look", "look", "both"),
         );
     });
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     let s = mcp.ok(
         "submit",
         json!({"runbook": "with-look", "targets": ["web-1"]}),
@@ -571,7 +469,7 @@ fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
 #[test]
 fn concurrent_submissions_each_become_one_op_signed_in_order() {
     let lab = Lab::new();
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     let n = 12;
     let started = std::time::Instant::now();
     let answers = mcp.rt.block_on(async {
