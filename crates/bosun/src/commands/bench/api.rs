@@ -39,13 +39,29 @@ pub struct ApiArgs {
 }
 
 /// One keep-alive connection.
-struct Client {
+pub(super) struct Client {
     r: BufReader<TcpStream>,
     w: TcpStream,
 }
 
+/// An answer: its status, headers (names lower-cased) and body.
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of header `name` (lower case).
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
+        (self.headers.iter())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Client {
-    fn connect(addr: &str) -> Result<Client> {
+    pub(super) fn connect(addr: &str) -> Result<Client> {
         let s = TcpStream::connect(addr).map_err(|e| other(format!("connect {addr}: {e}")))?;
         let _ = s.set_nodelay(true);
         let w = s.try_clone().map_err(|e| other(e.to_string()))?;
@@ -55,8 +71,9 @@ impl Client {
         })
     }
 
-    /// Sends one request and reads its answer: status and body.
-    fn call(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>)> {
+    /// Sends one request and reads its answer (a body of
+    /// `Content-Length` bytes, or chunked to its last chunk).
+    pub(super) fn call(&mut self, req: &[u8]) -> Result<Reply> {
         let io = |e: std::io::Error| other(format!("bench client: {e}"));
         self.w.write_all(req).map_err(io)?;
         let mut line = String::new();
@@ -66,7 +83,7 @@ impl Client {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| other(format!("bench client: no status line: {line:?}")))?;
-        let mut len = 0usize;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             self.r.read_line(&mut line).map_err(io)?;
@@ -74,15 +91,40 @@ impl Client {
             if l.is_empty() {
                 break;
             }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
+            if let Some((k, v)) = l.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
             }
         }
-        let mut body = vec![0; len];
-        self.r.read_exact(&mut body).map_err(io)?;
-        Ok((status, body))
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if reply.header("transfer-encoding") == Some("chunked") {
+            loop {
+                line.clear();
+                self.r.read_line(&mut line).map_err(io)?;
+                let size = line.split(';').next().unwrap_or("").trim();
+                let n = usize::from_str_radix(size, 16)
+                    .map_err(|_| other(format!("bench client: bad chunk size {line:?}")))?;
+                if n == 0 {
+                    self.r.read_line(&mut line).map_err(io)?;
+                    break;
+                }
+                // The chunk and its CRLF.
+                let mut chunk = vec![0; n + 2];
+                self.r.read_exact(&mut chunk).map_err(io)?;
+                reply.body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            let len = reply
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            reply.body = vec![0; len];
+            self.r.read_exact(&mut reply.body).map_err(io)?;
+        }
+        Ok(reply)
     }
 }
 
@@ -200,11 +242,12 @@ fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Re
                     let mut lat = Vec::with_capacity(reqs.len());
                     for req in reqs {
                         let t = Instant::now();
-                        let (status, body) = c.call(&req)?;
-                        if status != 201 {
+                        let r = c.call(&req)?;
+                        if r.status != 201 {
                             return Err(other(format!(
-                                "bench broken: {status} {}",
-                                String::from_utf8_lossy(&body)
+                                "bench broken: {} {}",
+                                r.status,
+                                String::from_utf8_lossy(&r.body)
                             )));
                         }
                         lat.push(t.elapsed());
@@ -228,11 +271,12 @@ fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Re
     let mut times = Vec::with_capacity(reads);
     for _ in 0..reads {
         let t = Instant::now();
-        let (status, body) = c.call(&req)?;
-        if status != 200 {
+        let r = c.call(&req)?;
+        if r.status != 200 {
             return Err(other(format!(
-                "bench broken: {status} {}",
-                String::from_utf8_lossy(&body)
+                "bench broken: {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
             )));
         }
         times.push(t.elapsed());
