@@ -4,7 +4,7 @@
 //!
 //! - [`core`] is the seam: the synchronous calls the tools make
 //!   ([`Core`]), which [`Embedded`] answers from a workspace opened in
-//!   this process and a client of the daemon's HTTP API can answer too;
+//!   this process (`bosun mcp`'s, or the daemon's for its `/mcp`);
 //! - [`tools`] holds the tools ([`Tools`]), their honest annotations and
 //!   the bounded hop from async to the synchronous core;
 //! - [`args`] validates what an agent sends (untrusted input);
