@@ -56,6 +56,9 @@ const SESSION_HEADER: &str = "mcp-session-id";
 struct Agent {
     service: StreamableHttpService<Tools, LocalSessionManager>,
     sessions: Arc<LocalSessionManager>,
+    /// Held from counting the sessions to the answer of a request that
+    /// may open one, so that concurrent ones cannot pass the bound.
+    opening: tokio::sync::Mutex<()>,
 }
 
 /// The `/mcp` services of the agents that have connected, and the key
@@ -116,7 +119,11 @@ impl Mcp {
             self.config.clone(),
         );
         tracing::info!(agent = %who, "MCP tools ready for an agent at /mcp");
-        let a = Arc::new(Agent { service, sessions });
+        let a = Arc::new(Agent {
+            service,
+            sessions,
+            opening: tokio::sync::Mutex::new(()),
+        });
         agents.insert(who.clone(), Arc::clone(&a));
         Ok(a)
     }
@@ -174,7 +181,15 @@ async fn route(app: &App, req: Request) -> Result<Response, ApiError> {
         ));
     }
     let agent = app.mcp.agent(app, &r.who).await?;
+    // A POST outside a session may open one (an `initialize`): counted
+    // and answered one at a time. (rmcp answers it once the session is
+    // in its map; a tool call's answer streams after that.)
     let opens = parts.method == Method::POST && !parts.headers.contains_key(SESSION_HEADER);
+    let _opening = if opens {
+        Some(agent.opening.lock().await)
+    } else {
+        None
+    };
     if opens && agent.sessions.sessions.read().await.len() >= MAX_SESSIONS {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
