@@ -11,7 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::Lab;
-use common::mcp::Mcp;
+use common::mcp::{Approved, Mcp, assert_finished, submit_until_approved};
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::ServiceError;
 use serde_json::{Value, json};
@@ -96,66 +96,15 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
     ]);
     assert_eq!(plan["result"], cli_plan);
 
-    // Submitted: it waits for a human, and says so.
-    let s = mcp.ok("submit", upgrade("2.0"));
-    let jti = s["result"]["jti"].as_str().unwrap().to_string();
-    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
-    let waiting = s["waiting"].as_str().unwrap();
-    assert!(
-        waiting.starts_with("waiting for 1 operator approval"),
-        "{waiting}"
-    );
-    assert!(
-        s["next"]
-            .as_array()
-            .unwrap()
-            .contains(&json!({"action": "approve", "op": jti, "by": "human"})),
-        "{s}"
-    );
-    assert_eq!(
-        lab.json(&["ops", "show", &jti, "--json"])["iss"],
-        "claude",
-        "signed as the agent the server was started for"
-    );
-
-    // The agent waits (with progress) while a human approves through the CLI.
-    let status = std::thread::scope(|sc| {
-        sc.spawn(|| {
-            std::thread::sleep(Duration::from_millis(2500));
-            lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-        });
-        mcp.ok("op_status", json!({"op": jti, "wait_seconds": 60}))
-    });
+    // Submitted: it waits for a human, and says so; the agent waits (with
+    // progress) while a human approves through the CLI.
+    let Approved { jti, status } = submit_until_approved(&lab, &mcp, upgrade("2.0"), "claude");
     assert_eq!(status["result"]["state"], "approved", "{status}");
-    let progress = mcp.progress.lock().unwrap().clone();
-    assert!(!progress.is_empty(), "progress was sent while waiting");
-    assert!(
-        progress[0]
-            .message
-            .as_deref()
-            .unwrap()
-            .starts_with("waiting for 1 operator approval"),
-        "{progress:?}"
-    );
 
     // The controller runs it; op_status shows how it went, as the CLI does.
     lab.work();
     let done = mcp.ok("op_status", json!({"op": jti}));
-    assert_eq!(done["result"]["state"], "succeeded", "{done}");
-    assert!(done["waiting"].is_null(), "{done}");
-    let steps = done["result"]["steps"].as_array().unwrap();
-    assert!(!steps.is_empty());
-    assert!(
-        steps.iter().all(|s| s["status"] == "succeeded"),
-        "{steps:?}"
-    );
-    assert!(
-        steps
-            .iter()
-            .any(|s| !s["output"].as_str().unwrap_or("").is_empty()),
-        "step outputs are shown: {steps:?}"
-    );
-    assert_eq!(done["result"], lab.json(&["ops", "show", &jti, "--json"]));
+    assert_finished(&lab, &jti, &done);
     let listed = mcp.ok("ops_list", json!({"limit": 5}));
     assert_eq!(listed["result"][0]["jti"], jti.as_str());
     mcp.stop();

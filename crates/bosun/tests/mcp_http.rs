@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::Lab;
 use common::api::{Daemon, daemon, token};
 use common::http::{Answer, Target, request};
-use common::mcp::Mcp;
+use common::mcp::{Mcp, assert_finished, submit_until_approved};
 use serde_json::{Value, json};
 
 /// An agent registered and adopted like any other, whose key is not in
@@ -79,8 +79,8 @@ fn check_tools(mcp: &Mcp) {
 }
 
 /// `agent` plans, submits (the op waits for approval), waits while an
-/// operator approves with the CLI, and watches the daemon's
-/// controller finish it.
+/// operator approves with the CLI, and watches the daemon's controller
+/// finish it.
 fn plan_to_finished(lab: &Lab, mcp: &Mcp, agent: &str, version: &str) {
     let args =
         json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": version}});
@@ -89,35 +89,7 @@ fn plan_to_finished(lab: &Lab, mcp: &Mcp, agent: &str, version: &str) {
     let cli = lab.json(&["plan", "pkg-upgrade", "-t", "web-1", "-p", &p, "--json"]);
     assert_eq!(plan["result"], cli);
 
-    let s = mcp.ok("submit", args);
-    let jti = s["result"]["jti"].as_str().unwrap().to_string();
-    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
-    let waiting = s["waiting"].as_str().unwrap();
-    assert!(
-        waiting.starts_with("waiting for 1 operator approval"),
-        "{waiting}"
-    );
-    let shown = lab.json(&["ops", "show", &jti, "--json"]);
-    assert_eq!(shown["iss"], agent, "signed as the token's agent");
-
-    // The agent waits, with progress over the request's event stream,
-    // while an operator approves with the CLI (on the workspace: the
-    // remote CLI does not approve yet).
-    mcp.progress.lock().unwrap().clear();
-    let status = std::thread::scope(|sc| {
-        sc.spawn(|| {
-            std::thread::sleep(Duration::from_millis(2500));
-            lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-        });
-        mcp.ok("op_status", json!({"op": jti, "wait_seconds": 60}))
-    });
-    assert_ne!(status["result"]["state"], "pending_approval", "{status}");
-    let progress = mcp.progress.lock().unwrap().clone();
-    assert!(!progress.is_empty(), "progress was sent while waiting");
-    assert!(
-        (progress[0].message.as_deref().unwrap()).starts_with("waiting for 1 operator approval"),
-        "{progress:?}"
-    );
+    let jti = submit_until_approved(lab, mcp, args, agent).jti;
 
     // The daemon's controller runs it; op_status shows it finished.
     let end = Instant::now() + Duration::from_secs(60);
@@ -128,14 +100,7 @@ fn plan_to_finished(lab: &Lab, mcp: &Mcp, agent: &str, version: &str) {
         }
         assert!(Instant::now() < end, "the op never finished: {v}");
     };
-    assert!(done["waiting"].is_null(), "{done}");
-    let steps = done["result"]["steps"].as_array().unwrap();
-    assert!(!steps.is_empty());
-    assert!(
-        steps.iter().all(|s| s["status"] == "succeeded"),
-        "{steps:?}"
-    );
-    assert_eq!(done["result"], lab.json(&["ops", "show", &jti, "--json"]));
+    assert_finished(lab, &jti, &done);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use rmcp::service::{NotificationContext, RunningService, ServiceError};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
 use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::Lab;
 
@@ -166,4 +166,68 @@ pub fn relay(rt: &tokio::runtime::Runtime, dir: &Path, tcp: &str) -> PathBuf {
         }
     });
     path
+}
+
+/// What an agent saw of an op it submitted: its jti, and what
+/// `op_status` answered once a human had approved it.
+pub struct Approved {
+    pub jti: String,
+    pub status: Value,
+}
+
+/// `args` submitted through `mcp`, signed as `agent`: the op waits for
+/// one operator approval and says so (a human's part: `next` says
+/// `approve` by `human`); the agent then waits on it with `op_status`,
+/// receiving progress, while alice approves with the CLI on the
+/// workspace.
+pub fn submit_until_approved(lab: &Lab, mcp: &Mcp, args: Value, agent: &str) -> Approved {
+    let s = mcp.ok("submit", args);
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    let waiting = s["waiting"].as_str().unwrap();
+    assert!(
+        waiting.starts_with("waiting for 1 operator approval"),
+        "{waiting}"
+    );
+    let approve = json!({"action": "approve", "op": jti, "by": "human"});
+    assert!(s["next"].as_array().unwrap().contains(&approve), "{s}");
+    let shown = lab.json(&["ops", "show", &jti, "--json"]);
+    assert_eq!(shown["iss"], agent, "signed as the agent being served");
+
+    mcp.progress.lock().unwrap().clear();
+    let status = std::thread::scope(|sc| {
+        sc.spawn(|| {
+            std::thread::sleep(Duration::from_millis(2500));
+            lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+        });
+        mcp.ok("op_status", json!({"op": jti, "wait_seconds": 60}))
+    });
+    assert_ne!(status["result"]["state"], "pending_approval", "{status}");
+    let progress = mcp.progress.lock().unwrap().clone();
+    assert!(!progress.is_empty(), "progress was sent while waiting");
+    let first = progress[0].message.as_deref().unwrap();
+    assert!(
+        first.starts_with("waiting for 1 operator approval"),
+        "{progress:?}"
+    );
+    Approved { jti, status }
+}
+
+/// `done`, what `op_status` answered for the op `jti`, shows it finished
+/// as the CLI does: succeeded, waiting on nobody, every step succeeded
+/// and their output shown.
+pub fn assert_finished(lab: &Lab, jti: &str, done: &Value) {
+    assert_eq!(done["result"]["state"], "succeeded", "{done}");
+    assert!(done["waiting"].is_null(), "{done}");
+    let steps = done["result"]["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    assert!(
+        steps.iter().all(|s| s["status"] == "succeeded"),
+        "{steps:?}"
+    );
+    assert!(
+        (steps.iter()).any(|s| !s["output"].as_str().unwrap_or("").is_empty()),
+        "step outputs are shown: {steps:?}"
+    );
+    assert_eq!(done["result"], lab.json(&["ops", "show", jti, "--json"]));
 }

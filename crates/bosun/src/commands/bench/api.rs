@@ -161,28 +161,7 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
     }
     let (reader_id, reader_key) = agents.first().ok_or_else(|| other("no client key"))?;
     let token = ctl.sign_token(reader_key, reader_id, 3600, bosun_control::now())?;
-    let opts = bosun_server::Options {
-        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
-        ..bosun_server::Options::default()
-    };
-    let metrics = Arc::new(bosun_server::metrics::Metrics::default());
-    let server = bosun_server::Server::bind(ctl.clone(), &opts, metrics)
-        .map_err(|e| other(e.to_string()))?;
-    let addr = server
-        .urls()
-        .first()
-        .and_then(|u| u.strip_prefix("http://").map(String::from))
-        .ok_or_else(|| other("the server has no TCP listener"))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (intake, reads) = std::thread::scope(|s| -> Result<_> {
-        let srv = s.spawn(|| server.run(stop.clone()));
-        let r = drive(&addr, signed, &token, a.reads);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        srv.join()
-            .map_err(|_| other("the server thread panicked"))?
-            .map_err(|e| other(e.to_string()))?;
-        r
-    })?;
+    let (intake, reads) = serving(&ctl, None, |addr| drive(addr, signed, &token, a.reads))?;
     let (elapsed, mut lat) = intake;
     let mut reads = reads;
     lat.sort();
@@ -225,6 +204,39 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Runs the server `bosun serve` runs over `ctl` on loopback TCP (with
+/// `keys` as its key directory) on a thread of its own, calls `f` with
+/// its address, then stops it.
+pub(super) fn serving<T>(
+    ctl: &bosun_control::Control,
+    keys: Option<bosun_sign::KeyDir>,
+    f: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let opts = bosun_server::Options {
+        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
+        keys,
+        ..bosun_server::Options::default()
+    };
+    let metrics = Arc::new(bosun_server::metrics::Metrics::default());
+    let server = bosun_server::Server::bind(ctl.clone(), &opts, metrics)
+        .map_err(|e| other(e.to_string()))?;
+    let addr = server
+        .urls()
+        .first()
+        .and_then(|u| u.strip_prefix("http://").map(String::from))
+        .ok_or_else(|| other("the server has no TCP listener"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let srv = s.spawn(|| server.run(stop.clone()));
+        let r = f(&addr);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        srv.join()
+            .map_err(|_| other("the server thread panicked"))?
+            .map_err(|e| other(e.to_string()))?;
+        r
+    })
 }
 
 /// The intake phase (its wall time and each op's latency), then the

@@ -8,8 +8,6 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use bosun_control::Result;
@@ -17,7 +15,7 @@ use bosun_model::KeyId;
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::api::Client;
+use super::api::{Client, serving};
 use super::{BenchWs, bench_ws, other, pct, us};
 
 /// `bosun bench mcp`.
@@ -75,7 +73,8 @@ pub(crate) fn mcp(a: &McpArgs) -> Result<()> {
     }
     let mut stdio = over_stdio(&ctl.ws.root, &keys, id, calls)?;
     let token = ctl.sign_token(key, id, 3600, bosun_control::now())?;
-    let mut http = over_http(&ctl, &keys, &token, calls)?;
+    let held = Some(bosun_sign::KeyDir::new(&keys));
+    let mut http = serving(&ctl, held, |addr| over_http(addr, &token, calls))?;
     stdio.sort();
     http.sort();
     let fig = |t: &[Duration]| json!({"p50": us(pct(t, 0.5)), "p99": us(pct(t, 0.99)), "max": us(pct(t, 1.0))});
@@ -182,40 +181,9 @@ fn event(body: &[u8]) -> Result<Value> {
         })
 }
 
-/// The daemon's HTTP server with `keys` as its key directory, and one
-/// keep-alive client: the handshake, then `calls` timed `plan` calls.
-fn over_http(
-    ctl: &bosun_control::Control,
-    keys: &std::path::Path,
-    token: &str,
-    calls: usize,
-) -> Result<Vec<Duration>> {
-    let opts = bosun_server::Options {
-        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
-        keys: Some(bosun_sign::KeyDir::new(keys)),
-        ..bosun_server::Options::default()
-    };
-    let metrics = Arc::new(bosun_server::metrics::Metrics::default());
-    let server = bosun_server::Server::bind(ctl.clone(), &opts, metrics)
-        .map_err(|e| other(e.to_string()))?;
-    let addr = server
-        .urls()
-        .first()
-        .and_then(|u| u.strip_prefix("http://").map(String::from))
-        .ok_or_else(|| other("the server has no TCP listener"))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    std::thread::scope(|s| {
-        let srv = s.spawn(|| server.run(stop.clone()));
-        let r = drive(&addr, token, calls);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        srv.join()
-            .map_err(|_| other("the server thread panicked"))?
-            .map_err(|e| other(e.to_string()))?;
-        r
-    })
-}
-
-fn drive(addr: &str, token: &str, calls: usize) -> Result<Vec<Duration>> {
+/// One keep-alive client of the daemon's `/mcp` at `addr`: the
+/// handshake, then `calls` timed `plan` calls.
+fn over_http(addr: &str, token: &str, calls: usize) -> Result<Vec<Duration>> {
     let mut c = Client::connect(addr)?;
     let init = c.call(&post(&initialize(), token, None))?;
     let session = (init.header("mcp-session-id").map(String::from)).ok_or_else(|| {
