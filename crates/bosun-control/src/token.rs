@@ -4,7 +4,11 @@
 //!
 //! A token authorises reads only. No state change is ever decided by a
 //! token: every change is an envelope signed for that change and checked
-//! by intake, approvals or statements as if it came any other way. A token
+//! by intake, approvals or statements as if it came any other way. The
+//! one place a token leads to a signature is the daemon's `/mcp`: for an
+//! agent whose key the daemon holds, the token says which agent speaks,
+//! and the daemon signs that agent's submissions, step reports and halts
+//! with its key (never an operator's), checked like any other envelope. A token
 //! lives at most [`MAX_TOKEN_SECS`]; it is verified against the adopted
 //! key registry (an identity that is not adopted, or was removed, has no
 //! token that works), for this workspace and audience only.

@@ -1,8 +1,9 @@
 //! The seam between the MCP tools and bosun: the few synchronous calls the
 //! tools make ([`Core`]), with what they return and how they fail
 //! ([`Fault`]). [`crate::Embedded`] implements it over a workspace opened
-//! in this process; a client of the daemon's HTTP API can implement it
-//! too, and the same tools then serve at the daemon's `/mcp`.
+//! in this process: `bosun mcp`'s, or the daemon's own (its `/mcp` serves
+//! these tools over one `Embedded` per agent). A client of the daemon's
+//! HTTP API can implement it too.
 //!
 //! Every call that changes state is signed by the agent the implementation
 //! was started for, on its side; no call here can approve, deny, adopt,

@@ -4,7 +4,9 @@
 //!
 //! In embedded mode the agent's process can write the database itself, so
 //! the tools are its polite interface, not a wall (DESIGN §3a: the daemon
-//! under its own Unix user is the wall). What the tools do hold to: the
+//! under its own Unix user is the wall; its `/mcp` runs an `Embedded` per
+//! agent inside the daemon, with the agent keys the daemon holds). What
+//! the tools do hold to: the
 //! server signs only as the agent it was started for, whose adopted role
 //! is `agent`, and it never loads another key.
 

@@ -4,8 +4,9 @@
 //!
 //! - [`core`] is the seam: the synchronous calls the tools make
 //!   ([`Core`]), which [`Embedded`] answers from a workspace opened in
-//!   this process and [`Daemon`] from the daemon's HTTP API (`bosun
-//!   mcp` with `BOSUN_URL`), signing on the client's side;
+//!   this process (`bosun mcp`'s, or the daemon's for its `/mcp`) and
+//!   [`Daemon`] from the daemon's HTTP API (`bosun mcp` with
+//!   `BOSUN_URL`), signing on the client's side;
 //! - [`tools`] holds the tools ([`Tools`]), their honest annotations and
 //!   the bounded hop from async to the synchronous core;
 //! - [`args`] validates what an agent sends (untrusted input);

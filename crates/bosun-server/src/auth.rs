@@ -12,6 +12,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use bosun_api::Check;
+use bosun_control::token::Reader as TokenReader;
 use bosun_model::KeyId;
 
 use crate::App;
@@ -53,44 +54,54 @@ impl FromRequestParts<App> for Reader {
         if parts.extensions.get::<Via>().copied() == Some(Via::Unix) {
             return Ok(Reader { who: None });
         }
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized(
-                Check::Token,
-                "reads over TCP need `Authorization: Bearer <token>`: a token signed by an adopted identity (docs/api.md)",
-            ));
-        };
-        if value.len() > MAX_TOKEN_BYTES {
-            return Err(unauthorized(
-                Check::Size,
-                format!("the Authorization header is over {MAX_TOKEN_BYTES} bytes"),
-            ));
-        }
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .ok_or_else(|| {
-                unauthorized(
-                    Check::Token,
-                    "the Authorization header must be `Bearer <token>`",
-                )
-            })?
-            .to_string();
-        let verdict = app
-            .core(move |ctl| Ok(ctl.verify_token(&token, bosun_control::now())?))
-            .await?;
-        match verdict {
-            Ok(r) => Ok(Reader { who: Some(r.who) }),
-            Err(rej) => Err(unauthorized(
-                rej.check,
-                format!("the bearer token was refused: {}", rej.message),
-            )),
-        }
+        let r = bearer(parts, app, "reads over TCP need").await?;
+        Ok(Reader { who: Some(r.who) })
     }
+}
+
+/// The identity `parts`' bearer token proves, verified against the
+/// adopted key registry; 401 naming the check when there is none, or it
+/// is refused. `needs` begins the message for a missing header ("reads
+/// over TCP need").
+pub async fn bearer(parts: &Parts, app: &App, needs: &str) -> Result<TokenReader, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(unauthorized(
+            Check::Token,
+            format!(
+                "{needs} `Authorization: Bearer <token>`: a token signed by an adopted identity (docs/api.md)"
+            ),
+        ));
+    };
+    if value.len() > MAX_TOKEN_BYTES {
+        return Err(unauthorized(
+            Check::Size,
+            format!("the Authorization header is over {MAX_TOKEN_BYTES} bytes"),
+        ));
+    }
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| {
+            unauthorized(
+                Check::Token,
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?
+        .to_string();
+    let verdict = app
+        .core(move |ctl| Ok(ctl.verify_token(&token, bosun_control::now())?))
+        .await?;
+    verdict.map_err(|rej| {
+        unauthorized(
+            rej.check,
+            format!("the bearer token was refused: {}", rej.message),
+        )
+    })
 }
 
 impl OperationInput for Reader {

@@ -14,6 +14,10 @@
 //!   its permissions do.
 //! - **One error shape** ([`error`]), body limits ([`body`]), a timeout on
 //!   every request and on reading headers ([`serve`]).
+//! - **`/mcp`** ([`mcp`]): the MCP tools over streamable HTTP for agents,
+//!   outside `/api/v1` and its document; a bearer token on every request,
+//!   an agent's only, signing with that agent's key from the daemon's key
+//!   directory.
 #![deny(missing_docs)]
 
 pub mod auth;
@@ -21,6 +25,7 @@ pub mod body;
 pub mod error;
 pub mod intake;
 pub mod listen;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
@@ -47,6 +52,9 @@ pub struct Options {
     pub metrics_public: bool,
     /// Most core calls at once (the blocking pool's bound).
     pub max_core_calls: usize,
+    /// The daemon's key directory: the agent keys `/mcp` signs with
+    /// (None: `/mcp` refuses every agent).
+    pub keys: Option<bosun_sign::KeyDir>,
 }
 
 impl Default for Options {
@@ -55,6 +63,7 @@ impl Default for Options {
             listen: Vec::new(),
             metrics_public: true,
             max_core_calls: 16,
+            keys: None,
         }
     }
 }
@@ -70,6 +79,7 @@ pub struct App {
     intake: Arc<intake::Intake>,
     openapi: Arc<String>,
     metrics_public: bool,
+    mcp: Arc<mcp::Mcp>,
 }
 
 impl App {
@@ -82,6 +92,7 @@ impl App {
             intake: Arc::new(intake::Intake::new(ctl.clone())),
             openapi: Arc::new(openapi::json()),
             metrics_public: opts.metrics_public,
+            mcp: Arc::new(mcp::Mcp::new(opts.keys.clone())),
         }
     }
 

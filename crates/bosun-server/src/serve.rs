@@ -15,7 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::{Extension, Router};
 use bosun_control::Control;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -98,6 +98,7 @@ impl Server {
             .enable_all()
             .build()
             .map_err(ServerError::Runtime)?;
+        let mcp = Arc::clone(&self.app.mcp);
         let router = router(self.app);
         let sockets: Vec<_> = self
             .bound
@@ -107,7 +108,7 @@ impl Server {
                 Bound::Tcp(_) => None,
             })
             .collect();
-        let r = rt.block_on(serve_all(self.bound, router, stop));
+        let r = rt.block_on(serve_all(self.bound, router, stop, &mcp));
         rt.shutdown_timeout(STOP_GRACE);
         // Only our own socket file: a standby that took the lease may
         // have bound a new one at the same path meanwhile.
@@ -121,7 +122,7 @@ impl Server {
 }
 
 /// The whole HTTP surface over `app`: `/api/v1/…`, `/api/v1/openapi.json`,
-/// `/metrics`, and the JSON answers for everything else.
+/// `/metrics`, `/mcp`, and the JSON answers for everything else.
 pub fn router(app: App) -> Router {
     let mut doc = aide::openapi::OpenApi::default();
     let api = routes::api()
@@ -132,6 +133,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .route("/metrics", get(metrics))
+        .route("/mcp", any(crate::mcp::handle))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn(deadline))
@@ -202,6 +204,7 @@ async fn serve_all(
     bound: Vec<Bound>,
     router: Router,
     stop: Arc<AtomicBool>,
+    mcp: &crate::mcp::Mcp,
 ) -> Result<(), ServerError> {
     let graceful = Arc::new(GracefulShutdown::new());
     let (tx, rx) = tokio::sync::watch::channel(false);
@@ -232,6 +235,8 @@ async fn serve_all(
     while !stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // MCP's event streams stay open until their sessions end: end them.
+    mcp.stop();
     let _ = tx.send(true);
     while loops.join_next().await.is_some() {}
     if let Ok(g) = Arc::try_unwrap(graceful) {

@@ -57,3 +57,12 @@ fn verify_bench_runs() {
     let v = bench(&["verify", "--n", "64"]);
     assert!(v["single_us"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn mcp_bench_times_plan_over_stdio_and_the_daemons_mcp() {
+    let v = bench(&["mcp", "--calls", "5"]);
+    assert_eq!(v["calls"], 5);
+    for t in ["stdio_round_trip_us", "http_round_trip_us"] {
+        assert!(v[t]["p50"].as_f64().unwrap() > 0.0, "{v}");
+    }
+}

@@ -8,121 +8,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::Lab;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, NumberOrString, ProgressNotificationParam,
-    ProgressToken, RequestMetaObject, Tool,
-};
-use rmcp::service::{NotificationContext, RunningService, ServiceError};
-use rmcp::transport::TokioChildProcess;
-use rmcp::{ClientHandler, RoleClient, ServiceExt as _};
+use common::mcp::{Approved, Mcp, assert_finished, submit_until_approved};
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::ServiceError;
 use serde_json::{Value, json};
-
-/// An MCP client that keeps the progress notifications it receives.
-#[derive(Clone, Default)]
-struct Recorder {
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-impl ClientHandler for Recorder {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _context: NotificationContext<RoleClient>,
-    ) {
-        self.progress.lock().unwrap().push(params);
-    }
-}
-
-/// `bosun mcp --as <agent>` on `lab`, and a client connected to it.
-struct Mcp {
-    rt: tokio::runtime::Runtime,
-    client: RunningService<RoleClient, Recorder>,
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-fn command(lab: &Lab, agent: &str) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bosun"));
-    cmd.args(["mcp", "--as", agent])
-        .env("BOSUN_WORKSPACE", &lab.ws)
-        .env("BOSUN_KEY_DIR", &lab.keys)
-        .env("NO_COLOR", "1");
-    cmd
-}
-
-impl Mcp {
-    fn start(lab: &Lab, agent: &str) -> Mcp {
-        Mcp::start_with(lab, agent, &[])
-    }
-
-    /// `bosun mcp --as agent` with `env` set on top of the lab's.
-    fn start_with(lab: &Lab, agent: &str, env: &[(&str, &str)]) -> Mcp {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let rec = Recorder::default();
-        let progress = Arc::clone(&rec.progress);
-        let mut cmd = command(lab, agent);
-        cmd.envs(env.iter().copied());
-        let log = std::fs::File::create(lab.tmp.path().join("mcp.stderr")).unwrap();
-        let client = rt
-            .block_on(async {
-                let (child, _) = TokioChildProcess::builder(cmd).stderr(log).spawn().unwrap();
-                rec.serve(child).await
-            })
-            .unwrap();
-        Mcp {
-            rt,
-            client,
-            progress,
-        }
-    }
-
-    fn tools(&self) -> Vec<Tool> {
-        self.rt.block_on(self.client.list_all_tools()).unwrap()
-    }
-
-    fn try_call(&self, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
-        let mut p = CallToolRequestParams::new(tool.to_string());
-        if let Value::Object(m) = args {
-            p = p.with_arguments(m);
-        }
-        p.meta = Some(RequestMetaObject::with_progress_token(ProgressToken(
-            NumberOrString::Number(7),
-        )));
-        self.rt.block_on(async {
-            tokio::time::timeout(Duration::from_secs(120), self.client.call_tool(p))
-                .await
-                .expect("the tool answered within 2 minutes")
-        })
-    }
-
-    /// Calls `tool`, expecting it to answer (not a tool error): its
-    /// structured content.
-    fn ok(&self, tool: &str, args: Value) -> Value {
-        let r = self.try_call(tool, args.clone()).unwrap();
-        let v = r.structured_content.clone().unwrap_or(Value::Null);
-        assert_eq!(r.is_error, Some(false), "{tool} {args}: {v}");
-        v
-    }
-
-    /// Calls `tool`, expecting a tool error: its structured content.
-    fn refused(&self, tool: &str, args: Value) -> Value {
-        let r = self.try_call(tool, args.clone()).unwrap();
-        let v = r.structured_content.clone().unwrap_or(Value::Null);
-        assert_eq!(r.is_error, Some(true), "{tool} {args}: {v}");
-        v
-    }
-
-    fn stop(self) {
-        let Mcp { rt, client, .. } = self;
-        rt.block_on(async { client.cancel().await }).unwrap();
-    }
-}
 
 fn upgrade(version: &str) -> Value {
     json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": version}})
@@ -134,7 +26,7 @@ const FORBIDDEN: &[&str] = &["approve", "deny", "adopt", "resolve", "resume"];
 #[test]
 fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the_cli() {
     let lab = Lab::new();
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
 
     let tools = mcp.tools();
     let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
@@ -205,66 +97,15 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
     assert_eq!(plan["result"]["plan_digest"], cli_plan["digest"], "{plan}");
     assert_eq!(plan["result"]["runbook"], "pkg-upgrade");
 
-    // Submitted: it waits for a human, and says so.
-    let s = mcp.ok("submit", upgrade("2.0"));
-    let jti = s["result"]["jti"].as_str().unwrap().to_string();
-    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
-    let waiting = s["waiting"].as_str().unwrap();
-    assert!(
-        waiting.starts_with("waiting for 1 operator approval"),
-        "{waiting}"
-    );
-    assert!(
-        s["next"]
-            .as_array()
-            .unwrap()
-            .contains(&json!({"action": "approve", "op": jti, "by": "human"})),
-        "{s}"
-    );
-    assert_eq!(
-        lab.json(&["ops", "show", &jti, "--json"])["iss"],
-        "claude",
-        "signed as the agent the server was started for"
-    );
-
-    // The agent waits (with progress) while a human approves through the CLI.
-    let status = std::thread::scope(|sc| {
-        sc.spawn(|| {
-            std::thread::sleep(Duration::from_millis(2500));
-            lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-        });
-        mcp.ok("op_status", json!({"op": jti, "wait_seconds": 60}))
-    });
+    // Submitted: it waits for a human, and says so; the agent waits (with
+    // progress) while a human approves through the CLI.
+    let Approved { jti, status } = submit_until_approved(&lab, &mcp, upgrade("2.0"), "claude");
     assert_eq!(status["result"]["state"], "approved", "{status}");
-    let progress = mcp.progress.lock().unwrap().clone();
-    assert!(!progress.is_empty(), "progress was sent while waiting");
-    assert!(
-        progress[0]
-            .message
-            .as_deref()
-            .unwrap()
-            .starts_with("waiting for 1 operator approval"),
-        "{progress:?}"
-    );
 
     // The controller runs it; op_status shows how it went, as the CLI does.
     lab.work();
     let done = mcp.ok("op_status", json!({"op": jti}));
-    assert_eq!(done["result"]["state"], "succeeded", "{done}");
-    assert!(done["waiting"].is_null(), "{done}");
-    let steps = done["result"]["steps"].as_array().unwrap();
-    assert!(!steps.is_empty());
-    assert!(
-        steps.iter().all(|s| s["status"] == "succeeded"),
-        "{steps:?}"
-    );
-    assert!(
-        steps
-            .iter()
-            .any(|s| !s["output"].as_str().unwrap_or("").is_empty()),
-        "step outputs are shown: {steps:?}"
-    );
-    assert_eq!(done["result"], lab.json(&["ops", "show", &jti, "--json"]));
+    assert_finished(&lab, &jti, &done);
     let listed = mcp.ok("ops_list", json!({"limit": 5}));
     assert_eq!(listed["result"][0]["jti"], jti.as_str());
     mcp.stop();
@@ -302,7 +143,7 @@ fn over_the_daemon_an_agent_takes_an_op_to_finished_while_the_operator_approves_
         "{o:?}"
     );
 
-    let mcp = Mcp::start_with(&lab, "claude", &remote);
+    let mcp = Mcp::stdio_with(&lab, "claude", &remote);
     let hosts = mcp.ok("hosts_list", json!({}));
     assert_eq!(hosts["result"], lab.json(&["hosts", "status", "--json"]));
     let rbs = mcp.ok("runbooks_list", json!({}));
@@ -383,7 +224,7 @@ fn over_the_daemon_an_agent_takes_an_op_to_finished_while_the_operator_approves_
 #[test]
 fn no_tool_can_approve_deny_adopt_resolve_or_resume() {
     let lab = Lab::new();
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     for t in mcp.tools() {
         let name = t.name.to_lowercase();
         for f in FORBIDDEN {
@@ -511,7 +352,7 @@ fn hostile_arguments_are_refused_or_harmless_and_decide_nothing_a_human_decides(
     let pwned = lab.tmp.path().join("pwned");
     let p = pwned.display();
 
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     let huge = "a".repeat(200_000);
     let names = [
         "approve".to_string(),
@@ -647,7 +488,7 @@ fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
             &waiting_runbook("with-look", "look", "both"),
         );
     });
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     let s = mcp.ok(
         "submit",
         json!({"runbook": "with-look", "targets": ["web-1"]}),
@@ -688,7 +529,7 @@ fn an_agent_reports_a_step_that_is_its_to_report_and_the_run_goes_on() {
 #[test]
 fn concurrent_submissions_each_become_one_op_signed_in_order() {
     let lab = Lab::new();
-    let mcp = Mcp::start(&lab, "claude");
+    let mcp = Mcp::stdio(&lab, "claude");
     let n = 12;
     let started = std::time::Instant::now();
     let answers = mcp.rt.block_on(async {

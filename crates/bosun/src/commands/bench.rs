@@ -16,6 +16,7 @@
 //!   beside it, one git commit per event (what teams keeping change logs in git do today).
 
 mod api;
+mod mcp;
 mod rollout;
 mod trust;
 
@@ -42,6 +43,10 @@ pub enum BenchCmd {
         after_help = "Examples:\n  bosun bench api\n  bosun bench api --ops 40000 --clients 16 --json"
     )]
     Api(api::ApiArgs),
+    /// The MCP `plan` tool's round trip on loopback: over stdio (`bosun
+    /// mcp`) and over the daemon's `/mcp` (streamable HTTP, a real server).
+    #[command(after_help = "Examples:\n  bosun bench mcp\n  bosun bench mcp --calls 5000 --json")]
+    Mcp(mcp::McpArgs),
     /// Policy decision time with many rules.
     #[command(after_help = "Examples:\n  bosun bench policy --rules 500")]
     Policy {
@@ -174,6 +179,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
     match cmd {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Api(a) => api::api(&a),
+        BenchCmd::Mcp(a) => mcp::mcp(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
         BenchCmd::Trust { hosts, iters, json } => trust::run(hosts.max(1), iters.max(1), json),

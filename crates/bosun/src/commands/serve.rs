@@ -24,7 +24,9 @@ use crate::output::time;
 /// socket` in bosun.toml; its group grants access) and on each `--listen`
 /// address (or `[server] listen`). Plain HTTP is refused off loopback.
 /// Reads over TCP need a bearer token (`bosun key token`); every change
-/// is a signed envelope, whoever sends it.
+/// is a signed envelope, whoever sends it. Agents reach the MCP tools at
+/// `/mcp` with their token; the daemon signs for them with their keys in
+/// its own key directory (`--key-dir`), which holds agent keys only.
 #[derive(Args, Debug)]
 #[command(
     after_help = "Examples:\n  bosun serve\n  bosun serve --listen 127.0.0.1:7411\n  curl --unix-socket .bosun/bosun.sock http://bosun/api/v1/status\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
@@ -52,7 +54,11 @@ pub(crate) fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
 }
 
 /// Where the API listens, from the flags and `[server]`.
-fn listeners(ws: &bosun_workspace::Workspace, a: &ServeArgs) -> Result<bosun_server::Options> {
+fn listeners(
+    ws: &bosun_workspace::Workspace,
+    a: &ServeArgs,
+    keys: &bosun_sign::KeyDir,
+) -> Result<bosun_server::Options> {
     let cfg = &ws.config.server;
     let mut listen = Vec::new();
     if !a.no_socket {
@@ -69,6 +75,7 @@ fn listeners(ws: &bosun_workspace::Workspace, a: &ServeArgs) -> Result<bosun_ser
     Ok(bosun_server::Options {
         listen,
         metrics_public: cfg.metrics == bosun_workspace::MetricsAccess::Public,
+        keys: Some(keys.clone()),
         ..bosun_server::Options::default()
     })
 }
@@ -126,7 +133,7 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     // The API is the controller's: it is bound once this daemon holds the
     // lease (a standby waiting for it serves nothing, and takes the socket
     // over when it takes the lease).
-    let opts = listeners(&ctl.ws, &a)?;
+    let opts = listeners(&ctl.ws, &a, &ctx.keys)?;
     let metrics = std::sync::Arc::new(bosun_server::metrics::Metrics::default());
     let (leased, on_lease) = std::sync::mpsc::channel::<()>();
     let api_ctl = ctl.clone();

@@ -39,13 +39,29 @@ pub struct ApiArgs {
 }
 
 /// One keep-alive connection.
-struct Client {
+pub(super) struct Client {
     r: BufReader<TcpStream>,
     w: TcpStream,
 }
 
+/// An answer: its status, headers (names lower-cased) and body.
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) body: Vec<u8>,
+}
+
+impl Reply {
+    /// The value of header `name` (lower case).
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
+        (self.headers.iter())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 impl Client {
-    fn connect(addr: &str) -> Result<Client> {
+    pub(super) fn connect(addr: &str) -> Result<Client> {
         let s = TcpStream::connect(addr).map_err(|e| other(format!("connect {addr}: {e}")))?;
         let _ = s.set_nodelay(true);
         let w = s.try_clone().map_err(|e| other(e.to_string()))?;
@@ -55,8 +71,9 @@ impl Client {
         })
     }
 
-    /// Sends one request and reads its answer: status and body.
-    fn call(&mut self, req: &[u8]) -> Result<(u16, Vec<u8>)> {
+    /// Sends one request and reads its answer (a body of
+    /// `Content-Length` bytes, or chunked to its last chunk).
+    pub(super) fn call(&mut self, req: &[u8]) -> Result<Reply> {
         let io = |e: std::io::Error| other(format!("bench client: {e}"));
         self.w.write_all(req).map_err(io)?;
         let mut line = String::new();
@@ -66,7 +83,7 @@ impl Client {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| other(format!("bench client: no status line: {line:?}")))?;
-        let mut len = 0usize;
+        let mut headers = Vec::new();
         loop {
             line.clear();
             self.r.read_line(&mut line).map_err(io)?;
@@ -74,15 +91,40 @@ impl Client {
             if l.is_empty() {
                 break;
             }
-            if let Some((k, v)) = l.split_once(':')
-                && k.eq_ignore_ascii_case("content-length")
-            {
-                len = v.trim().parse().unwrap_or(0);
+            if let Some((k, v)) = l.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
             }
         }
-        let mut body = vec![0; len];
-        self.r.read_exact(&mut body).map_err(io)?;
-        Ok((status, body))
+        let mut reply = Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        };
+        if reply.header("transfer-encoding") == Some("chunked") {
+            loop {
+                line.clear();
+                self.r.read_line(&mut line).map_err(io)?;
+                let size = line.split(';').next().unwrap_or("").trim();
+                let n = usize::from_str_radix(size, 16)
+                    .map_err(|_| other(format!("bench client: bad chunk size {line:?}")))?;
+                if n == 0 {
+                    self.r.read_line(&mut line).map_err(io)?;
+                    break;
+                }
+                // The chunk and its CRLF.
+                let mut chunk = vec![0; n + 2];
+                self.r.read_exact(&mut chunk).map_err(io)?;
+                reply.body.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            let len = reply
+                .header("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            reply.body = vec![0; len];
+            self.r.read_exact(&mut reply.body).map_err(io)?;
+        }
+        Ok(reply)
     }
 }
 
@@ -119,28 +161,7 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
     }
     let (reader_id, reader_key) = agents.first().ok_or_else(|| other("no client key"))?;
     let token = ctl.sign_token(reader_key, reader_id, 3600, bosun_control::now())?;
-    let opts = bosun_server::Options {
-        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
-        ..bosun_server::Options::default()
-    };
-    let metrics = Arc::new(bosun_server::metrics::Metrics::default());
-    let server = bosun_server::Server::bind(ctl.clone(), &opts, metrics)
-        .map_err(|e| other(e.to_string()))?;
-    let addr = server
-        .urls()
-        .first()
-        .and_then(|u| u.strip_prefix("http://").map(String::from))
-        .ok_or_else(|| other("the server has no TCP listener"))?;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (intake, reads) = std::thread::scope(|s| -> Result<_> {
-        let srv = s.spawn(|| server.run(stop.clone()));
-        let r = drive(&addr, signed, &token, a.reads);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        srv.join()
-            .map_err(|_| other("the server thread panicked"))?
-            .map_err(|e| other(e.to_string()))?;
-        r
-    })?;
+    let (intake, reads) = serving(&ctl, None, |addr| drive(addr, signed, &token, a.reads))?;
     let (elapsed, mut lat) = intake;
     let mut reads = reads;
     lat.sort();
@@ -185,6 +206,39 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
     Ok(())
 }
 
+/// Runs the server `bosun serve` runs over `ctl` on loopback TCP (with
+/// `keys` as its key directory) on a thread of its own, calls `f` with
+/// its address, then stops it.
+pub(super) fn serving<T>(
+    ctl: &bosun_control::Control,
+    keys: Option<bosun_sign::KeyDir>,
+    f: impl FnOnce(&str) -> Result<T>,
+) -> Result<T> {
+    let opts = bosun_server::Options {
+        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
+        keys,
+        ..bosun_server::Options::default()
+    };
+    let metrics = Arc::new(bosun_server::metrics::Metrics::default());
+    let server = bosun_server::Server::bind(ctl.clone(), &opts, metrics)
+        .map_err(|e| other(e.to_string()))?;
+    let addr = server
+        .urls()
+        .first()
+        .and_then(|u| u.strip_prefix("http://").map(String::from))
+        .ok_or_else(|| other("the server has no TCP listener"))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        let srv = s.spawn(|| server.run(stop.clone()));
+        let r = f(&addr);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        srv.join()
+            .map_err(|_| other("the server thread panicked"))?
+            .map_err(|e| other(e.to_string()))?;
+        r
+    })
+}
+
 /// The intake phase (its wall time and each op's latency), then the
 /// overview reads (each one's round trip).
 type Driven = ((Duration, Vec<Duration>), Vec<Duration>);
@@ -200,11 +254,12 @@ fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Re
                     let mut lat = Vec::with_capacity(reqs.len());
                     for req in reqs {
                         let t = Instant::now();
-                        let (status, body) = c.call(&req)?;
-                        if status != 201 {
+                        let r = c.call(&req)?;
+                        if r.status != 201 {
                             return Err(other(format!(
-                                "bench broken: {status} {}",
-                                String::from_utf8_lossy(&body)
+                                "bench broken: {} {}",
+                                r.status,
+                                String::from_utf8_lossy(&r.body)
                             )));
                         }
                         lat.push(t.elapsed());
@@ -228,11 +283,12 @@ fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Re
     let mut times = Vec::with_capacity(reads);
     for _ in 0..reads {
         let t = Instant::now();
-        let (status, body) = c.call(&req)?;
-        if status != 200 {
+        let r = c.call(&req)?;
+        if r.status != 200 {
             return Err(other(format!(
-                "bench broken: {status} {}",
-                String::from_utf8_lossy(&body)
+                "bench broken: {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
             )));
         }
         times.push(t.elapsed());
