@@ -120,7 +120,9 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
     let (reader_id, reader_key) = agents.first().ok_or_else(|| other("no client key"))?;
     let token = ctl.sign_token(reader_key, reader_id, 3600, bosun_control::now())?;
     let opts = bosun_server::Options {
-        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
+        listen: vec![
+            bosun_server::Listen::tcp("127.0.0.1:0", false).map_err(|e| other(e.to_string()))?,
+        ],
         ..bosun_server::Options::default()
     };
     let metrics = Arc::new(bosun_server::metrics::Metrics::default());
