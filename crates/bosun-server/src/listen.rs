@@ -20,11 +20,13 @@ pub enum Listen {
     Tcp(SocketAddr),
 }
 
+/// `unix:///path`, or `tcp://ADDR:PORT` (whether it serves plain HTTP or
+/// HTTPS is the server's: [`crate::Options::tls`]).
 impl std::fmt::Display for Listen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Listen::Unix(p) => write!(f, "unix://{}", p.display()),
-            Listen::Tcp(a) => write!(f, "http://{a}"),
+            Listen::Tcp(a) => write!(f, "tcp://{a}"),
         }
     }
 }
