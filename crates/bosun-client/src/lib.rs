@@ -362,7 +362,7 @@ impl Remote {
                 let s = tokio::net::UnixStream::connect(p)
                     .await
                     .map_err(|e| self.failed(format!("cannot connect ({e}); is `bosun serve` running, and may you use its socket?")))?;
-                self.send(s, req).await?
+                self.send(s, req, "").await?
             }
             Url::Http(a) => {
                 let s = tokio::net::TcpStream::connect(a.as_str())
@@ -372,11 +372,14 @@ impl Remote {
                             "cannot connect ({e}); is `bosun serve --listen {a}` running?"
                         ))
                     })?;
-                self.send(s, req).await?
+                // A daemon with a certificate answers plain HTTP with a
+                // TLS alert, which does not parse as HTTP.
+                self.send(s, req, "; if the daemon serves HTTPS there, use https://")
+                    .await?
             }
             Url::Https { host, port } => {
                 let s = self.tls_connect(host, *port).await?;
-                self.send(s, req).await?
+                self.send(s, req, "").await?
             }
         };
         let status = res.status().as_u16();
@@ -415,14 +418,20 @@ impl Remote {
             .await
             .map_err(|e| match tls::untrusted(&e, trust) {
                 Some(why) => self.failed(why),
+                None if tls::not_tls(&e) => self.failed(format!(
+                    "the TLS handshake failed ({e}); is it serving plain HTTP (no certificate)? Then use http:// on loopback, or give it TLS"
+                )),
                 None => self.failed(format!("the TLS handshake failed: {e}")),
             })
     }
 
+    /// Sends `req` over `s`; an answer that does not parse as HTTP is
+    /// reported with `unparsed_hint` added.
     async fn send<S>(
         &self,
         s: S,
         req: hyper::Request<Full<Bytes>>,
+        unparsed_hint: &str,
     ) -> Result<hyper::Response<hyper::body::Incoming>>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -433,10 +442,10 @@ impl Remote {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        sender
-            .send_request(req)
-            .await
-            .map_err(|e| self.failed(e.to_string()))
+        sender.send_request(req).await.map_err(|e| {
+            let hint = if e.is_parse() { unparsed_hint } else { "" };
+            self.failed(format!("{e}{hint}"))
+        })
     }
 }
 

@@ -125,3 +125,11 @@ pub fn untrusted(e: &std::io::Error, trust: &Trust) -> Option<String> {
         _ => None,
     }
 }
+
+/// When `e` (from a handshake) says the other side does not speak TLS at
+/// all: a daemon without a certificate answers plain HTTP.
+pub fn not_tls(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<rustls::Error>())
+        .is_some_and(|i| matches!(i, rustls::Error::InvalidMessage(_)))
+}

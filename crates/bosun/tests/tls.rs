@@ -220,6 +220,17 @@ fn the_cli_reads_over_https_trusting_bosun_ca() {
         "{out}"
     );
 
+    // The CLI told plain http for the TLS port says what to use.
+    let o = client(
+        &lab,
+        &format!("http://{addr}"),
+        None,
+        Some("alice"),
+        &["status"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stderr(&o).contains("use https://"), "{o:?}");
+
     // Plain HTTP to the TLS port gets no answer served.
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
