@@ -79,6 +79,25 @@ fn make_cert_as(dir: &Path, name: &str, ips: &[IpAddr], constraints: &str) -> Ce
     Cert { cert, key }
 }
 
+/// `bosun serve --listen listen` with `c` as its certificate, and the
+/// address its HTTPS listener logged.
+fn serve_tls(lab: &Lab, listen: &str, c: &Cert) -> (common::api::Daemon, String) {
+    let (d, addrs) = daemon_with(
+        lab,
+        &[
+            "--listen",
+            listen,
+            "--tls-cert",
+            c.cert.to_str().unwrap(),
+            "--tls-key",
+            c.key.to_str().unwrap(),
+        ],
+        "https",
+        1,
+    );
+    (d, addrs[0].clone())
+}
+
 /// This machine's address on its default route, if it has one that is
 /// not loopback (a UDP "connect" picks the source address; nothing is
 /// sent).
@@ -251,22 +270,10 @@ fn a_connection_that_never_handshakes_is_cut_off() {
     let dir = tempfile::tempdir().unwrap();
     let c = make_cert(dir.path(), "lab", &[]);
     let lab = Lab::new();
-    let (d, addrs) = daemon_with(
-        &lab,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            c.cert.to_str().unwrap(),
-            "--tls-key",
-            c.key.to_str().unwrap(),
-        ],
-        "https",
-        1,
-    );
+    let (d, addr) = serve_tls(&lab, "127.0.0.1:0", &c);
     // Opens TCP and says nothing: the server closes it within its header
     // timeout (10 s), as it would a client that never sends headers.
-    let mut s = TcpStream::connect(&addrs[0]).unwrap();
+    let mut s = TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let t = Instant::now();
     let mut buf = [0u8; 64];
@@ -307,20 +314,8 @@ fn off_loopback_takes_tls_and_is_refused_without_it() {
     );
     assert!(!lab.path(".bosun/bosun.sock").exists(), "{e}");
     // With TLS: served, and the CLI reads through it.
-    let (d, addrs) = daemon_with(
-        &lab,
-        &[
-            "--listen",
-            &bind,
-            "--tls-cert",
-            c.cert.to_str().unwrap(),
-            "--tls-key",
-            c.key.to_str().unwrap(),
-        ],
-        "https",
-        1,
-    );
-    let port = addrs[0].rsplit(':').next().unwrap();
+    let (d, addr) = serve_tls(&lab, &bind, &c);
+    let port = addr.rsplit(':').next().unwrap();
     let url = match ip {
         Some(IpAddr::V6(v6)) => format!("https://[{v6}]:{port}"),
         Some(ip) => format!("https://{ip}:{port}"),
@@ -394,20 +389,8 @@ fn a_self_signed_certificate_marked_as_a_ca_gets_its_own_hint() {
     let dir = tempfile::tempdir().unwrap();
     let c = make_cert_as(dir.path(), "ca", &[], "basicConstraints=critical,CA:TRUE");
     let lab = Lab::new();
-    let (d, addrs) = daemon_with(
-        &lab,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            c.cert.to_str().unwrap(),
-            "--tls-key",
-            c.key.to_str().unwrap(),
-        ],
-        "https",
-        1,
-    );
-    let url = format!("https://{}", addrs[0]);
+    let (d, addr) = serve_tls(&lab, "127.0.0.1:0", &c);
+    let url = format!("https://{addr}");
     let o = client(&lab, &url, Some(&c.cert), Some("alice"), &["status"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let e = stderr(&o);
