@@ -359,9 +359,11 @@ impl Remote {
             .map_err(|e| self.failed(e.to_string()))?;
         let res = match &self.url {
             Url::Unix(p) => {
-                let s = tokio::net::UnixStream::connect(p)
-                    .await
-                    .map_err(|e| self.failed(format!("cannot connect ({e}); is `bosun serve` running, and may you use its socket?")))?;
+                let s = tokio::net::UnixStream::connect(p).await.map_err(|e| {
+                    self.failed(format!(
+                        "cannot connect ({e}); is the daemon running, and may you use its socket?"
+                    ))
+                })?;
                 self.send(s, req, "").await?
             }
             Url::Http(a) => {
@@ -369,7 +371,7 @@ impl Remote {
                     .await
                     .map_err(|e| {
                         self.failed(format!(
-                            "cannot connect ({e}); is `bosun serve --listen {a}` running?"
+                            "cannot connect ({e}); is the daemon listening on {a}?"
                         ))
                     })?;
                 // A daemon with a certificate answers plain HTTP with a
@@ -409,7 +411,7 @@ impl Remote {
             .await
             .map_err(|e| {
                 self.failed(format!(
-                    "cannot connect ({e}); is `bosun serve` listening there with TLS?"
+                    "cannot connect ({e}); is the daemon listening there with TLS?"
                 ))
             })?;
         let _ = s.set_nodelay(true);

@@ -44,7 +44,7 @@ pub enum ListenError {
     },
     /// Plain HTTP off loopback.
     #[error(
-        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Give the TCP listeners TLS — `[server] tls = {{ cert = \"cert.pem\", key = \"key.pem\" }}` in bosun.toml or `bosun serve --tls-cert FILE --tls-key FILE` (docs/deploy.md, \"TLS\") — or listen on 127.0.0.1 or [::1] (a TLS proxy in front must forward to this TCP listener, never to the Unix socket, whose clients read without a token)"
+        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Give the TCP listeners a TLS certificate and key (docs/deploy.md, \"TLS\"), or listen on 127.0.0.1 or [::1] (a TLS proxy in front must forward to this TCP listener, never to the Unix socket, whose clients read without a token)"
     )]
     NotLoopback {
         /// The address.
@@ -191,7 +191,7 @@ mod tests {
             let e = Listen::tcp(off, false).unwrap_err();
             assert!(matches!(e, ListenError::NotLoopback { .. }), "{off}: {e}");
             assert!(e.to_string().contains("in clear"), "{e}");
-            assert!(e.to_string().contains("--tls-cert"), "{e}");
+            assert!(e.to_string().contains("TLS certificate"), "{e}");
             assert!(
                 matches!(Listen::tcp(off, true), Ok(Listen::Tcp(_))),
                 "{off}"

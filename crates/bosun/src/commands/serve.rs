@@ -86,9 +86,12 @@ fn listeners(ws: &bosun_workspace::Workspace, a: &ServeArgs) -> Result<bosun_ser
         listen.push(bosun_server::Listen::Unix(path));
     }
     for addr in cfg.listen.iter().chain(&a.listen) {
-        listen.push(
-            bosun_server::Listen::tcp(addr, tls.is_some()).map_err(|e| other(e.to_string()))?,
-        );
+        listen.push(bosun_server::Listen::tcp(addr, tls.is_some()).map_err(|e| match e {
+            bosun_server::ListenError::NotLoopback { .. } => other(format!(
+                "{e}\nTLS: `[server] tls = {{ cert = \"cert.pem\", key = \"key.pem\" }}` in bosun.toml, or `bosun serve --tls-cert FILE --tls-key FILE`"
+            )),
+            e => other(e.to_string()),
+        })?);
     }
     Ok(bosun_server::Options {
         listen,
