@@ -38,9 +38,10 @@ if ! python3 -c 'import jwt, cryptography' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check pyjwt cryptography
 fi
 
-# Two system users for the trust-boundary test (tests/two_users.rs): the
-# daemon runs as one and owns the state, an agent runs as the other (a
-# member of the daemon's group, which the API socket grants access to).
+# Three system users for the trust-boundary test (tests/two_users.rs): the
+# daemon runs as one and owns the state; an agent and an operator run as
+# the others (members of the daemon's group, which the API socket grants
+# access to).
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo -n)
 if ! id -u bosun-test-daemon >/dev/null 2>&1; then
@@ -50,6 +51,10 @@ fi
 if ! id -u bosun-test-agent >/dev/null 2>&1; then
   "${as_root[@]}" useradd --system --user-group --no-create-home \
     --shell /usr/sbin/nologin --groups bosun-test-daemon bosun-test-agent
+fi
+if ! id -u bosun-test-operator >/dev/null 2>&1; then
+  "${as_root[@]}" useradd --system --user-group --no-create-home \
+    --shell /usr/sbin/nologin --groups bosun-test-daemon bosun-test-operator
 fi
 
 # schemathesis, pinned, in a venv of its own (its many dependencies stay out

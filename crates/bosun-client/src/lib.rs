@@ -12,10 +12,13 @@
 //! minutes).
 #![deny(missing_docs)]
 
+mod planned;
 pub mod tls;
 
+pub use planned::{MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned};
+
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bosun_control::{ControlError, Result};
@@ -173,7 +176,7 @@ enum Auth {
     /// [`OWN_TOKEN_SECS`], a fresh one when the last has under a minute
     /// left.
     Own {
-        key: Box<bosun_sign::Signer>,
+        key: Arc<Mutex<bosun_sign::Signer>>,
         who: bosun_model::KeyId,
         ws: bosun_model::Name,
         last: Mutex<Option<(String, i64)>>,
@@ -224,14 +227,37 @@ impl Remote {
             (Some(t), _) => Remote::new(url, Auth::Given(t.trim().to_string())),
             (None, Some(who)) if url.is_tcp() => {
                 let key = bosun_control::client::load_secret(keys, &who)?;
-                Remote::signing(url, key, who)
+                Remote::signing(url, Arc::new(Mutex::new(key)), who)
             }
             (None, _) => Remote::new(url, Auth::None),
         }
     }
 
+    /// A client of the daemon at `url` for one signer (`who`, with `key`):
+    /// over TCP (plain or TLS) its reads carry `BOSUN_TOKEN` when set,
+    /// else tokens signed here as `who`; over the Unix socket they need
+    /// none.
+    pub fn for_signer(
+        url: &str,
+        key: Arc<Mutex<bosun_sign::Signer>>,
+        who: bosun_model::KeyId,
+    ) -> Result<Remote> {
+        let url = Url::parse(url)?;
+        if let Some(t) = std::env::var("BOSUN_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+        {
+            return Remote::new(url, Auth::Given(t.trim().to_string()));
+        }
+        if url.is_tcp() {
+            Remote::signing(url, key, who)
+        } else {
+            Remote::new(url, Auth::None)
+        }
+    }
+
     /// A client of `url` with `auth`, and for `https` its trust
-    /// ([`tls::config`], with `BOSUN_CA`).
+    /// ([`tls::Trust::from_env`]: the public roots and `BOSUN_CA`).
     fn new(url: Url, auth: Auth) -> Result<Remote> {
         let tls = match url {
             Url::Https { .. } => Some(tls::Trust::from_env()?),
@@ -243,13 +269,17 @@ impl Remote {
     /// A client of the daemon at `url` that signs its own read tokens as
     /// `who` with `key` (for the workspace the daemon names at
     /// `/api/v1/info`, asked now).
-    pub fn signing(url: Url, key: bosun_sign::Signer, who: bosun_model::KeyId) -> Result<Remote> {
+    pub fn signing(
+        url: Url,
+        key: Arc<Mutex<bosun_sign::Signer>>,
+        who: bosun_model::KeyId,
+    ) -> Result<Remote> {
         let mut r = Remote::new(url, Auth::None)?;
         let ws = r.info()?.workspace;
         let ws = bosun_model::Name::parse(&ws)
             .map_err(|e| r.failed(format!("its workspace name: {e}")))?;
         r.auth = Auth::Own {
-            key: Box::new(key),
+            key,
             who,
             ws,
             last: Mutex::new(None),
@@ -277,7 +307,10 @@ impl Remote {
                 {
                     return Ok(Some(t.clone()));
                 }
-                let t = bosun_control::token::sign(&**key, who, ws, OWN_TOKEN_SECS, now)?;
+                let key = key
+                    .lock()
+                    .map_err(|_| ControlError::Other("a signing failed earlier".into()))?;
+                let t = bosun_control::token::sign(&*key, who, ws, OWN_TOKEN_SECS, now)?;
                 *last = Some((t.clone(), now + OWN_TOKEN_SECS));
                 Ok(Some(t))
             }

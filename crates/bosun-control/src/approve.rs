@@ -147,6 +147,9 @@ pub(crate) fn verify_stamped<T: Stamped>(
 
 impl Control {
     pub(crate) fn record_refusal(&self, rej: &Rejected, envelope: &str, now: i64) -> Result<()> {
+        if !self.records(rej.check) {
+            return Ok(());
+        }
         self.store.record_rejection(&Rejection {
             at: now,
             check: rej.check.as_str().to_string(),

@@ -4,8 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use bosun_model::claims::{APPROVAL_TYP, OP_TYP};
-use bosun_model::{ApprovalClaims, Digest, Host, Jti, KeyId, Name, OpClaims, Plan, Verdict};
+use bosun_model::claims::{APPROVAL_TYP, OP_TYP, STATEMENT_TYP, STEP_REPORT_TYP};
+use bosun_model::{
+    Act, ApprovalClaims, Digest, Host, Jti, KeyId, Name, OpClaims, Plan, ReportStatus,
+    StatementClaims, StepReportClaims, Verdict,
+};
 use bosun_sign::{KeyDir, Sign, Signer};
 
 use crate::governed::Governed;
@@ -106,19 +109,112 @@ impl Control {
         reason: Option<String>,
         now: i64,
     ) -> Result<(ApprovalClaims, String)> {
+        self.signing(key, iss, now)
+            .approval(op, plan_digest, verdict, reason)
+    }
+
+    /// A signing context for `iss` with `key` in this workspace, at `now`.
+    pub fn signing<'a>(&'a self, key: &'a dyn Sign, iss: &'a KeyId, now: i64) -> Signing<'a> {
+        Signing {
+            key,
+            iss,
+            ws: &self.ws.config.name,
+            ttl_secs: self.ws.config.op_ttl_secs,
+            now,
+        }
+    }
+}
+
+/// Who signs, for which workspace, how long envelopes live and when: what
+/// every envelope a client signs needs, with or without the workspace
+/// open (a client of a daemon takes `ws` and `ttl_secs` from its
+/// `/api/v1/info`).
+#[derive(Clone, Copy)]
+pub struct Signing<'a> {
+    /// The private key.
+    pub key: &'a dyn Sign,
+    /// Its name: the envelope's issuer.
+    pub iss: &'a KeyId,
+    /// The workspace the envelope is for.
+    pub ws: &'a Name,
+    /// Seconds an op, approval or step report stays valid.
+    pub ttl_secs: i64,
+    /// The time of signing (Unix seconds).
+    pub now: i64,
+}
+
+impl Signing<'_> {
+    /// Signs an approval (or denial) of op or proposal `op` whose plan
+    /// digest is `plan_digest`.
+    pub fn approval(
+        &self,
+        op: &Jti,
+        plan_digest: &Digest,
+        verdict: Verdict,
+        reason: Option<String>,
+    ) -> Result<(ApprovalClaims, String)> {
         let claims = ApprovalClaims {
             jti: fresh_jti()?,
-            iss: iss.clone(),
-            iat: now,
-            exp: now + self.ws.config.op_ttl_secs,
-            ws: self.ws.config.name.clone(),
+            iss: self.iss.clone(),
+            iat: self.now,
+            exp: self.now.saturating_add(self.ttl_secs),
+            ws: self.ws.clone(),
             op: op.clone(),
             plan_digest: plan_digest.clone(),
             verdict,
             reason,
         };
-        let token = bosun_sign::sign_compact(key, iss.as_str(), APPROVAL_TYP, &claims)?;
+        let token = bosun_sign::sign_compact(self.key, self.iss.as_str(), APPROVAL_TYP, &claims)?;
         Ok((claims, token))
+    }
+
+    /// Signs a report of how `step` of op `op` went (on `host` only, when
+    /// given).
+    pub fn step_report(
+        &self,
+        op: &Jti,
+        step: &Name,
+        host: Option<Name>,
+        status: ReportStatus,
+        note: Option<String>,
+    ) -> Result<String> {
+        let claims = StepReportClaims {
+            jti: fresh_jti()?,
+            iss: self.iss.clone(),
+            iat: self.now,
+            exp: self.now.saturating_add(self.ttl_secs),
+            ws: self.ws.clone(),
+            op: op.clone(),
+            step: step.clone(),
+            host,
+            status,
+            note,
+        };
+        Ok(bosun_sign::sign_compact(
+            self.key,
+            self.iss.as_str(),
+            STEP_REPORT_TYP,
+            &claims,
+        )?)
+    }
+
+    /// Signs a statement of `act` (it lives one minute: a statement is
+    /// applied when it arrives).
+    pub fn statement(&self, act: Act) -> Result<String> {
+        let claims = StatementClaims {
+            jti: fresh_jti()?,
+            iss: self.iss.clone(),
+            iat: self.now,
+            exp: self.now.saturating_add(60),
+            ws: self.ws.clone(),
+            act,
+        };
+        Ok(bosun_sign::sign_compact(
+            self.key,
+            self.iss.as_str(),
+            STATEMENT_TYP,
+            &claims,
+        )?)
     }
 }
 

@@ -42,8 +42,8 @@ pub(crate) fn step_shim() -> Option<&'static Path> {
 }
 
 /// Where local steps' records go: the workspace's state directory.
-pub(crate) fn records_dir(ws_root: &Path) -> PathBuf {
-    ws_root.join(".bosun").join("steps")
+pub(crate) fn records_dir(ws: &bosun_workspace::Workspace) -> PathBuf {
+    ws.state_dir().join("steps")
 }
 
 /// Runs `cmd` on `host` over its transport, waiting at most `timeout`, and

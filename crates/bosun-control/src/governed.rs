@@ -33,6 +33,8 @@ pub(crate) struct Snapshot {
     blocker_kinds: bosun_fleet::blockers::Kinds,
     keys: KeyRegistry,
     runbooks: BTreeMap<String, GovRunbook>,
+    /// The adopted inventory, parsed (when one is adopted and parses).
+    inventory: Option<Arc<Inventory>>,
 }
 
 /// Everything in force, loaded once and reused for many ops.
@@ -46,8 +48,9 @@ pub struct Governed {
     pub keys: KeyRegistry,
     /// Runbooks by id.
     pub runbooks: BTreeMap<String, GovRunbook>,
-    /// The inventory in force (adopted).
-    pub inventory: Inventory,
+    /// The inventory in force (adopted; shared by every snapshot of the
+    /// same adoption).
+    pub inventory: Arc<Inventory>,
     /// Whether the inventory in force is an adopted one (a workspace made
     /// before inventories were governed runs on the file until its first
     /// `bosun adopt`, and nothing runs alone meanwhile).
@@ -109,7 +112,7 @@ fn pinned_ssh_configs(content: &str) -> BTreeMap<String, String> {
 
 /// The inventory in force, whether it is adopted, and what to warn about.
 struct InventoryState {
-    inventory: Inventory,
+    inventory: Arc<Inventory>,
     warning: Option<String>,
     adopted: bool,
 }
@@ -121,7 +124,7 @@ impl Control {
     /// before inventories were governed) runs on the file on disk, the last
     /// one that parsed kept in the store, and every op needs a human
     /// ([`Governed::inventory_adopted`]) until `bosun adopt`.
-    pub fn inventory_in_force(&self) -> Result<(Inventory, Option<String>)> {
+    pub fn inventory_in_force(&self) -> Result<(Arc<Inventory>, Option<String>)> {
         self.inventory_state().map(|s| (s.inventory, s.warning))
     }
 
@@ -202,9 +205,26 @@ impl Control {
     }
 
     fn inventory_state(&self) -> Result<InventoryState> {
-        if let Some(a) = self.store.adopted(INVENTORY_SUBJECT)? {
-            let inventory = Inventory::parse("adopted fleet/hosts.toml", &a.content)
-                .map_err(bosun_workspace::WsError::Invalid)?;
+        let all = self.store.adopted_all()?;
+        let snap = self.snapshot(&all).ok();
+        self.inventory_state_with(&all, snap.as_deref())
+    }
+
+    /// [`Control::inventory_state`] from what is adopted, `all`, and its
+    /// snapshot when there is one (whose parsed inventory is reused).
+    fn inventory_state_with(
+        &self,
+        all: &[bosun_store::Adopted],
+        snap: Option<&Snapshot>,
+    ) -> Result<InventoryState> {
+        if let Some(a) = all.iter().find(|a| a.subject == INVENTORY_SUBJECT) {
+            let inventory = match snap.and_then(|s| s.inventory.clone()) {
+                Some(i) => i,
+                None => Arc::new(
+                    Inventory::parse("adopted fleet/hosts.toml", &a.content)
+                        .map_err(bosun_workspace::WsError::Invalid)?,
+                ),
+            };
             let warning = match self.inventory_candidate() {
                 Ok(text) if Digest::of(text.as_bytes()) == a.digest => None,
                 Ok(_) => Some("fleet/hosts.toml (or an ssh_config file it names) differs from the adopted inventory: the adopted one is in force; an adoption proposes the change".to_string()),
@@ -226,7 +246,7 @@ impl Control {
                     Err(e) => return Err(e.into()),
                 }
                 Ok(InventoryState {
-                    inventory,
+                    inventory: inventory.into(),
                     warning: Some(unadopted.into()),
                     adopted: false,
                 })
@@ -236,7 +256,7 @@ impl Control {
                     let inventory = Inventory::parse("fleet/hosts.toml (last good)", &text)
                         .map_err(bosun_workspace::WsError::Invalid)?;
                     Ok(InventoryState {
-                        inventory,
+                        inventory: inventory.into(),
                         warning: Some(format!(
                             "{e}; the last fleet/hosts.toml that parsed stays in force until it is fixed; {unadopted}"
                         )),
@@ -299,6 +319,13 @@ impl Control {
                 );
             }
         }
+        // A stored inventory that no longer parses is reported where it is
+        // used (`inventory_state`), not here: the rest still loads.
+        let inventory = adopted
+            .iter()
+            .find(|a| a.subject == INVENTORY_SUBJECT)
+            .and_then(|a| Inventory::parse("adopted fleet/hosts.toml", &a.content).ok())
+            .map(Arc::new);
         let snap = Arc::new(Snapshot {
             key,
             policy: Arc::new(policy),
@@ -306,6 +333,7 @@ impl Control {
             blocker_kinds,
             keys,
             runbooks,
+            inventory,
         });
         *cached = Some(Arc::clone(&snap));
         Ok(snap)
@@ -326,22 +354,71 @@ impl Control {
         Ok(self.snapshot(&all)?.keys.clone())
     }
 
+    /// The adopted identities, by name, as a client sees them.
+    pub fn key_views(&self) -> Result<Vec<bosun_api::views::KeyView>> {
+        let reg = self.adopted_keys()?;
+        Ok(reg
+            .keys
+            .iter()
+            .filter_map(|(name, e)| {
+                let public = e.public.as_ref()?;
+                Some(bosun_api::views::KeyView {
+                    name: name.to_string(),
+                    role: e.role,
+                    scope: e.scope.clone(),
+                    x: e.jwk.x.clone(),
+                    thumbprint: public.thumbprint(),
+                })
+            })
+            .collect())
+    }
+
     /// Loads what is in force, and how the files on disk differ from it.
     /// Fails when nothing was adopted yet. The adopted part is a snapshot
     /// parsed once per adoption; the disk is read on every call (drift,
     /// and runbooks never adopted).
     pub fn governed(&self) -> Result<Governed> {
-        let store = &self.store;
-        let all = store.adopted_all()?;
+        let all = self.store.adopted_all()?;
         let snap = self.snapshot(&all)?;
+        let mut runbooks = snap.runbooks.clone();
+        let (mut drift, unadopted) = self.on_disk(&all, &snap);
+        runbooks.extend(unadopted);
+        let inv = self.inventory_state_with(&all, Some(&snap))?;
+        drift.extend(inv.warning);
+        Ok(Governed {
+            policy: Arc::clone(&snap.policy),
+            blocker_kinds: snap.blocker_kinds.clone(),
+            keys: snap.keys.clone(),
+            runbooks,
+            inventory: inv.inventory,
+            inventory_adopted: inv.adopted,
+            drift,
+        })
+    }
+
+    /// How the files on disk differ from what is in force ([`Governed`]'s
+    /// `drift`), without building the rest of it: what the overview shows.
+    pub fn drift(&self) -> Result<Vec<String>> {
+        let all = self.store.adopted_all()?;
+        let snap = self.snapshot(&all)?;
+        let (mut drift, _) = self.on_disk(&all, &snap);
+        drift.extend(self.inventory_state_with(&all, Some(&snap))?.warning);
+        Ok(drift)
+    }
+
+    /// The governed files on disk against what is adopted: the drift, in
+    /// words, and the runbooks on disk never adopted (parsed).
+    fn on_disk(
+        &self,
+        all: &[bosun_store::Adopted],
+        snap: &Snapshot,
+    ) -> (Vec<String>, Vec<(String, GovRunbook)>) {
         let adopted_digest = |subject: &str| {
             all.iter()
                 .find(|a| a.subject == subject)
                 .map(|a| a.digest.clone())
         };
-        let policy = Arc::clone(&snap.policy);
-        let blocker_kinds = snap.blocker_kinds.clone();
-        let keys = snap.keys.clone();
+        let mut unadopted = Vec::new();
         let mut drift = Vec::new();
         match self.ws.disk_policy() {
             Ok(p) if Digest::of(p.content().as_bytes()) != snap.policy_digest => drift.push(
@@ -351,13 +428,12 @@ impl Control {
             Err(e) => drift.push(format!("policy/ cannot be read ({e}); the adopted policy is in force")),
         }
         match self.ws.disk_keys() {
-            Ok(k) if k.digest() != keys.digest() => drift.push(
+            Ok(k) if k.digest() != snap.keys.digest() => drift.push(
                 "keys/ differs from the adopted key registry: the adopted one is in force; an adoption proposes the change".into(),
             ),
             Ok(_) => {}
             Err(e) => drift.push(format!("keys/ cannot be read ({e}); the adopted registry is in force")),
         }
-        let mut runbooks = snap.runbooks.clone();
         // A file that cannot be read (too large, not text, not a regular
         // file) is drift: what is adopted stays in force, nothing stops.
         let disk_runbooks = self.ws.disk_runbooks().unwrap_or_else(|e| {
@@ -372,7 +448,7 @@ impl Control {
                 Some(_) => {}
                 None => match parse_runbook(&path, &text) {
                     Ok(rb) if rb.id.as_str() == id => {
-                        runbooks.insert(id, GovRunbook { runbook: rb, adopted: false });
+                        unadopted.push((id, GovRunbook { runbook: rb, adopted: false }));
                     }
                     Ok(rb) => drift.push(format!("{path}: its id is `{}`, not the file name `{id}`; ignored", rb.id)),
                     Err(e) => drift.push(format!("{e} (ignored)")),
@@ -394,16 +470,6 @@ impl Control {
                 )),
             }
         }
-        let inv = self.inventory_state()?;
-        drift.extend(inv.warning);
-        Ok(Governed {
-            policy,
-            blocker_kinds,
-            keys,
-            runbooks,
-            inventory: inv.inventory,
-            inventory_adopted: inv.adopted,
-            drift,
-        })
+        (drift, unadopted)
     }
 }

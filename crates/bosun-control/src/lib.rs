@@ -25,6 +25,7 @@ pub mod notify;
 pub mod owned;
 pub mod pipeline;
 pub mod reads;
+pub mod refusals;
 pub mod report;
 pub mod resolve;
 pub mod rollout;
@@ -232,6 +233,8 @@ pub struct Control {
     created: Arc<std::sync::OnceLock<i64>>,
     /// The adopted configuration, parsed once per adoption.
     snapshot: Arc<std::sync::Mutex<Option<Arc<governed::Snapshot>>>>,
+    /// How many refusals of unauthenticated input may still be recorded.
+    refusals: Arc<refusals::Budget>,
 }
 
 impl Control {
@@ -255,6 +258,7 @@ impl Control {
             store,
             created: Arc::default(),
             snapshot: Arc::default(),
+            refusals: Arc::default(),
         })
     }
 
@@ -280,6 +284,7 @@ impl Control {
             store: Arc::new(store),
             created: Arc::default(),
             snapshot: Arc::default(),
+            refusals: Arc::default(),
         })
     }
 

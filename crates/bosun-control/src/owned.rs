@@ -21,7 +21,7 @@ const ANY_ACCESS_BY_OTHERS: u32 = 0o077;
 
 /// What must be private to the daemon's user, those that exist.
 fn guarded(ws: &Workspace, key_dir: &Path) -> Vec<PathBuf> {
-    let state = ws.root.join(".bosun");
+    let state = ws.state_dir();
     let db = ws.db_path();
     let mut paths = vec![state, db.clone()];
     for suffix in ["-wal", "-shm"] {
@@ -42,7 +42,7 @@ fn guarded(ws: &Workspace, key_dir: &Path) -> Vec<PathBuf> {
 /// fix it.
 pub fn check_private(ws: &Workspace, key_dir: &Path, uid: u32) -> Result<()> {
     let mut wrong = Vec::new();
-    let state = ws.root.join(".bosun");
+    let state = ws.state_dir();
     for p in guarded(ws, key_dir) {
         let m = std::fs::symlink_metadata(&p)
             .map_err(|e| ControlError::Other(format!("{}: {e}", p.display())))?;

@@ -120,12 +120,35 @@ impl Control {
                 path,
                 read_only,
                 steps,
-                adopted,
+                adopted: adopted.to_string(),
                 valid,
                 description,
             });
         }
         Ok(out)
+    }
+
+    /// The definition of runbook `id` as the file in `runbooks/` says it
+    /// (parsed, as JSON), or `None` when there is no such file; the inner
+    /// error says where a file that does not parse is wrong.
+    pub fn runbook_definition(
+        &self,
+        id: &str,
+    ) -> Result<Option<std::result::Result<serde_json::Value, bosun_runbook::RunbookError>>> {
+        let Some((_, path, text)) = self
+            .ws
+            .disk_runbooks()?
+            .into_iter()
+            .find(|(i, _, _)| i == id)
+        else {
+            return Ok(None);
+        };
+        match bosun_runbook::parse_runbook(&path, &text) {
+            Ok(rb) => Ok(Some(Ok(
+                serde_json::to_value(&rb).map_err(|e| ControlError::Other(e.to_string()))?
+            ))),
+            Err(e) => Ok(Some(Err(e))),
+        }
     }
 
     /// How many entries the ledger holds.
@@ -156,21 +179,4 @@ impl Control {
     }
 }
 
-/// A runbook file of the catalog, as [`Control::runbook_entries`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct RunbookEntry {
-    /// Its id (the file's stem).
-    pub id: String,
-    /// Its path, relative to the workspace.
-    pub path: String,
-    /// The file says it only reads.
-    pub read_only: bool,
-    /// How many steps it has (0 when it does not parse).
-    pub steps: usize,
-    /// `yes`, `no` or `differs`: whether this file is the version in force.
-    pub adopted: &'static str,
-    /// It parses and validates.
-    pub valid: bool,
-    /// What it says it does.
-    pub description: String,
-}
+pub use bosun_api::views::RunbookEntry;

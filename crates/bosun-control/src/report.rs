@@ -5,7 +5,6 @@
 //! Recording it puts the op back on the queue, so the controller resumes.
 
 use bosun_api::Check;
-use bosun_model::claims::STEP_REPORT_TYP;
 use bosun_model::{Actor, Jti, KeyId, Name, OpState, ReportStatus, StepReportClaims};
 use bosun_sign::Sign;
 use bosun_store::{StepResult, StepStatus, StoreError};
@@ -13,28 +12,9 @@ use bosun_store::{StepResult, StepStatus, StoreError};
 use crate::approve::verify_stamped;
 use crate::governed::Governed;
 use crate::intake::{Rejected, reject};
-use crate::{Control, Result, fresh_jti};
+use crate::{Control, Result};
 
-/// What an accepted report did (on the wire: `op` as `jti`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ReportOutcome {
-    /// The op.
-    #[serde(rename = "jti")]
-    pub op: Jti,
-    /// The step.
-    pub step: String,
-    /// The hosts whose step it settled.
-    pub hosts: Vec<String>,
-    /// Pass or fail.
-    pub status: ReportStatus,
-    /// The op needed attention and this report settled its last step
-    /// whose outcome was unknown: its run goes on at the controller's
-    /// next pass.
-    pub resumed: bool,
-    /// Steps of the op whose outcome is still unknown (`step on host`),
-    /// each waiting for a report before the run goes on.
-    pub still_unknown: Vec<String>,
-}
+pub use bosun_api::views::ReportOutcome;
 
 impl Control {
     /// Signs a step report.
@@ -50,24 +30,8 @@ impl Control {
         note: Option<String>,
         now: i64,
     ) -> Result<String> {
-        let claims = StepReportClaims {
-            jti: fresh_jti()?,
-            iss: iss.clone(),
-            iat: now,
-            exp: now + self.ws.config.op_ttl_secs,
-            ws: self.ws.config.name.clone(),
-            op: op.clone(),
-            step: step.clone(),
-            host,
-            status,
-            note,
-        };
-        Ok(bosun_sign::sign_compact(
-            key,
-            iss.as_str(),
-            STEP_REPORT_TYP,
-            &claims,
-        )?)
+        self.signing(key, iss, now)
+            .step_report(op, step, host, status, note)
     }
 
     /// Takes a step report envelope. Refusals are recorded and returned as
@@ -231,7 +195,7 @@ impl Control {
                 .collect();
         }
         Ok(Ok(ReportOutcome {
-            op: c.op,
+            jti: c.op.to_string(),
             step: c.step.to_string(),
             hosts,
             status: c.status,

@@ -12,7 +12,6 @@
 //! halt it lifts), so a replayed statement cannot undo a later decision.
 
 use bosun_api::Check;
-use bosun_model::claims::STATEMENT_TYP;
 use bosun_model::{Act, KeyId, Role, StatementClaims};
 use bosun_sign::Sign;
 use bosun_store::{NewBlocker, OpSummary, StoreError};
@@ -87,20 +86,7 @@ impl Control {
         act: Act,
         now: i64,
     ) -> Result<String> {
-        let claims = StatementClaims {
-            jti: fresh_jti()?,
-            iss: iss.clone(),
-            iat: now,
-            exp: now + 60,
-            ws: self.ws.config.name.clone(),
-            act,
-        };
-        Ok(bosun_sign::sign_compact(
-            key,
-            iss.as_str(),
-            STATEMENT_TYP,
-            &claims,
-        )?)
+        self.signing(key, iss, now).statement(act)
     }
 
     /// Signs `act` as `who` (its signer from `keys`) and applies it: what

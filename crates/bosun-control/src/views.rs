@@ -28,10 +28,7 @@ pub const OVERVIEW_OPS: usize = 1_000;
 impl Control {
     /// The overview: what waits for a human, what runs, what is in force.
     pub fn overview(&self) -> Result<StatusView> {
-        let drift = match self.governed() {
-            Ok(g) => g.drift,
-            Err(e) => vec![e.to_string()],
-        };
+        let drift = self.drift().unwrap_or_else(|e| vec![e.to_string()]);
         let halt = self.store.halt()?;
         let controller = self.store.lease_holder(now())?;
         let pending = self

@@ -10,13 +10,13 @@
 
 use std::collections::BTreeMap;
 
-use bosun_api::views::fleet::{BlockerView, RolloutView};
+use bosun_api::views::ReportOutcome;
+use bosun_api::views::fleet::{BlockerView, HostView, RolloutView};
 use bosun_api::views::ops::{OpBrief, OpView};
+use bosun_api::views::{PlannedOp, RunbookEntry};
 use bosun_api::{Check, NextAction, Rejection};
 use bosun_control::ControlError;
-use bosun_control::reads::RunbookEntry;
-use bosun_control::report::ReportOutcome;
-use bosun_model::{Host, KeyId, Name, OpState, Plan, ReportStatus};
+use bosun_model::{KeyId, Name, OpState, ReportStatus};
 use serde::Serialize;
 
 /// Why a call did not answer: a check refused the input (the pipeline's
@@ -82,15 +82,6 @@ pub struct PlanRequest {
     pub params: BTreeMap<String, String>,
 }
 
-/// A plan and its digest (what the CLI's `plan --json` prints).
-#[derive(Debug, Clone, Serialize)]
-pub struct Planned {
-    /// The plan's digest, which a signature binds.
-    pub digest: String,
-    /// Every step on every host, rendered.
-    pub plan: Plan,
-}
-
 /// What intake did with a submitted op (what the CLI's `submit --json`
 /// prints).
 #[derive(Debug, Clone, Serialize)]
@@ -141,14 +132,15 @@ pub struct Halted {
 pub trait Core: Send + Sync + 'static {
     /// The agent this implementation signs as.
     fn agent(&self) -> &KeyId;
-    /// The hosts of the inventory in force.
-    fn hosts(&self) -> Result<Vec<Host>, Fault>;
+    /// The hosts of the inventory in force, with what bosun knows of each.
+    fn hosts(&self) -> Result<Vec<HostView>, Fault>;
     /// The runbook catalog.
     fn runbooks(&self) -> Result<Vec<RunbookEntry>, Fault>;
     /// One runbook's definition, parsed.
     fn runbook(&self, id: &Name) -> Result<serde_json::Value, Fault>;
-    /// The plan of a runbook over hosts; nothing runs.
-    fn plan(&self, req: &PlanRequest) -> Result<Planned, Fault>;
+    /// The plan of a runbook over hosts, as the API's `POST /plan`
+    /// answers it; nothing runs.
+    fn plan(&self, req: &PlanRequest) -> Result<PlannedOp, Fault>;
     /// Plans, signs as [`Core::agent`] and hands the op to intake.
     fn submit(&self, req: &PlanRequest) -> Result<Submitted, Fault>;
     /// One op (by jti or an unambiguous prefix of at least 6 characters).

@@ -10,16 +10,15 @@
 
 use std::sync::Mutex;
 
-use bosun_api::views::fleet::{BlockerView, RolloutView};
+use bosun_api::views::fleet::{BlockerView, HostView, RolloutView};
 use bosun_api::views::ops::{OpBrief, OpView};
+use bosun_api::views::{PlannedOp, ReportOutcome, RunbookEntry};
 use bosun_api::{Check, NextAction};
-use bosun_control::reads::RunbookEntry;
-use bosun_control::report::ReportOutcome;
 use bosun_control::{Control, ControlError, client, now};
-use bosun_model::{Act, Host, KeyId, Name, OpState, Role};
+use bosun_model::{Act, KeyId, Name, OpState, Role};
 use bosun_sign::{KeyDir, Signer};
 
-use crate::core::{Core, Fault, Halted, PlanRequest, Planned, StepReport, Submitted};
+use crate::core::{Core, Fault, Halted, PlanRequest, StepReport, Submitted};
 
 /// Why the server would not start for an identity.
 #[derive(Debug, thiserror::Error)]
@@ -130,8 +129,9 @@ impl Core for Embedded {
         &self.agent
     }
 
-    fn hosts(&self) -> Result<Vec<Host>, Fault> {
-        Ok(self.ctl.inventory_in_force()?.0.hosts)
+    fn hosts(&self) -> Result<Vec<HostView>, Fault> {
+        let (inv, _warning) = self.ctl.inventory_in_force()?;
+        Ok(self.ctl.host_views(&inv.hosts)?)
     }
 
     fn runbooks(&self) -> Result<Vec<RunbookEntry>, Fault> {
@@ -139,30 +139,26 @@ impl Core for Embedded {
     }
 
     fn runbook(&self, id: &Name) -> Result<serde_json::Value, Fault> {
-        let found = self
-            .ctl
-            .ws
-            .disk_runbooks()
-            .map_err(ControlError::from)?
-            .into_iter()
-            .find(|(i, _, _)| i == id.as_str());
-        let Some((_, path, text)) = found else {
-            return Err(Fault::refused(
+        match self.ctl.runbook_definition(id.as_str())? {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(Fault::refused(Check::Runbook, e.to_string())),
+            None => Err(Fault::refused(
                 Check::Runbook,
                 format!("no runbook `{id}` in runbooks/: list them with runbooks_list"),
-            ));
-        };
-        let rb = bosun_runbook::parse_runbook(&path, &text)
-            .map_err(|e| Fault::refused(Check::Runbook, e.to_string()))?;
-        serde_json::to_value(&rb).map_err(|e| Fault::failed(e.to_string()))
+            )),
+        }
     }
 
-    fn plan(&self, req: &PlanRequest) -> Result<Planned, Fault> {
+    fn plan(&self, req: &PlanRequest) -> Result<PlannedOp, Fault> {
         let plan = self.make_plan(req)?;
-        Ok(Planned {
-            digest: plan.digest().to_string(),
-            plan,
-        })
+        let cfg = &self.ctl.ws.config;
+        let seq = self.ctl.next_seq(&self.agent)?;
+        Ok(bosun_control::views::planned_op(
+            &cfg.name,
+            cfg.op_ttl_secs,
+            &plan,
+            Some(seq),
+        ))
     }
 
     fn submit(&self, req: &PlanRequest) -> Result<Submitted, Fault> {

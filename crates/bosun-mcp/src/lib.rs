@@ -4,7 +4,8 @@
 //!
 //! - [`core`] is the seam: the synchronous calls the tools make
 //!   ([`Core`]), which [`Embedded`] answers from a workspace opened in
-//!   this process and a client of the daemon's HTTP API can answer too;
+//!   this process and [`Daemon`] from the daemon's HTTP API (`bosun
+//!   mcp` with `BOSUN_URL`), signing on the client's side;
 //! - [`tools`] holds the tools ([`Tools`]), their honest annotations and
 //!   the bounded hop from async to the synchronous core;
 //! - [`args`] validates what an agent sends (untrusted input);
@@ -17,6 +18,7 @@
 
 pub mod args;
 pub mod core;
+pub mod daemon;
 pub mod embedded;
 pub mod reply;
 pub mod tools;
@@ -27,6 +29,7 @@ use std::time::Duration;
 use rmcp::ServiceExt as _;
 
 pub use crate::core::{Core, Fault};
+pub use crate::daemon::Daemon;
 pub use crate::embedded::{Embedded, StartError};
 pub use crate::tools::Tools;
 

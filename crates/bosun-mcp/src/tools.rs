@@ -355,7 +355,7 @@ impl Tools {
                 let a: StepReportArgs = args::parse(raw)?;
                 let r = args::step_report(&a)?;
                 let out = self.call(move |c| c.report_step(&r)).await?;
-                let jti = out.op.to_string();
+                let jti = out.jti.clone();
                 Ok(match self.call(move |c| c.op(&jti)).await {
                     Ok(v) => reply::op(&out, &v),
                     Err(_) => reply::ok(&out, Vec::new(), None),

@@ -132,7 +132,7 @@ pub struct ApprovalClaims {
 }
 
 /// How a human step went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ReportStatus {
     /// Done as described.

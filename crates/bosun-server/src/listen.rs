@@ -160,11 +160,44 @@ fn bind_unix(path: &Path) -> Result<Bound, ListenError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(&shown)(e)),
     }
-    let s = std::os::unix::net::UnixListener::bind(path).map_err(io(&shown))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io(&shown))?;
+    let s = bind_private(path).map_err(io(&shown))?;
     s.set_nonblocking(true).map_err(io(&shown))?;
     let id = socket_id(path).ok_or_else(|| ListenError::NotASocket { path: path.into() })?;
     Ok(Bound::Unix(s, path.into(), id))
+}
+
+/// Binds the socket at `path` with mode 0660 from its first moment: it is
+/// bound inside a fresh directory only this user may enter, given its
+/// mode there, then renamed into place — so no client connects while it
+/// still has the umask's mode. Where the private name would be too long
+/// for a socket address, it is bound in place under a umask-independent
+/// chmod (the old way).
+fn bind_private(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let private = parent.join(format!(".bosun-bind-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&private);
+    std::fs::DirBuilder::new().mode(0o700).create(&private)?;
+    let tmp = private.join("s");
+    let bound: std::io::Result<std::os::unix::net::UnixListener> = (|| {
+        let s = std::os::unix::net::UnixListener::bind(&tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o660))?;
+        std::fs::rename(&tmp, path)?;
+        Ok(s)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_dir(&private);
+    match bound {
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            let s = std::os::unix::net::UnixListener::bind(path)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+            Ok(s)
+        }
+        other => other,
+    }
 }
 
 /// The (device, inode) of the socket file at `path`, if one is there.

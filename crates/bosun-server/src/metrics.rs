@@ -102,6 +102,9 @@ pub struct Stored {
     pub lease_holder: Option<String>,
     /// Entries in the ledger.
     pub ledger_size: u64,
+    /// Refusals of unauthenticated input answered but not recorded (past
+    /// the budget of `bosun_control::refusals`).
+    pub unrecorded_refusals: u64,
 }
 
 impl Metrics {
@@ -143,6 +146,12 @@ impl Metrics {
         }
         out.push_str("# HELP bosun_ledger_entries Entries in the ledger.\n# TYPE bosun_ledger_entries gauge\n");
         let _ = writeln!(out, "bosun_ledger_entries {}", s.ledger_size);
+        out.push_str("# HELP bosun_refusals_unrecorded_total Refusals of unauthenticated input (no adopted key vouches for it) answered but not recorded, past the recording budget.\n# TYPE bosun_refusals_unrecorded_total counter\n");
+        let _ = writeln!(
+            out,
+            "bosun_refusals_unrecorded_total {}",
+            s.unrecorded_refusals
+        );
         if let Ok(m) = self.inner.lock() {
             out.push_str("# HELP bosun_intake_seconds Time to answer a submission through the API.\n# TYPE bosun_intake_seconds histogram\n");
             m.intake_ok
@@ -179,7 +188,12 @@ mod tests {
             queue_depth: 3,
             lease_holder: Some("host\"1".into()),
             ledger_size: 40,
+            unrecorded_refusals: 7,
         });
+        assert!(
+            text.contains("bosun_refusals_unrecorded_total 7\n"),
+            "{text}"
+        );
         assert!(text.contains("bosun_ops{state=\"running\"} 2\n"), "{text}");
         assert!(
             text.contains("bosun_controller_lease{holder=\"host\\\"1\"} 1\n"),

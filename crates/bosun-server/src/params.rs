@@ -51,14 +51,14 @@ impl<T: JsonSchema> OperationInput for Params<T> {
 }
 
 /// The `{id}` of a path: an op's id (or a unique prefix of it), a
-/// rollout's id.
+/// rollout's or a runbook's id.
 #[derive(Debug)]
 pub struct Id(pub String);
 
 /// The path parameter as documented.
 #[derive(serde::Deserialize, JsonSchema)]
 struct IdParam {
-    /// An op's id or a unique prefix of it; a rollout's id.
+    /// An op's id or a unique prefix of it; a rollout's or a runbook's id.
     #[schemars(length(min = 1, max = MAX_ID_CHARS), pattern(r"^[^\x00-\x1f\x7f-\x9f]+$"))]
     #[expect(dead_code, reason = "only its schema is used, for the document")]
     id: String,

@@ -15,8 +15,8 @@ use bosun_api::Check;
 use bosun_api::requests::{MAX_PLAN_ITEMS, PlanRequest};
 use bosun_api::views::PlannedOp;
 use bosun_api::views::{
-    BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, RolloutView,
-    StatusView, SubmittedView,
+    BlockerView, CheckpointView, HostView, KeyView, LedgerStatusView, OpBrief, OpView,
+    ReportOutcome, RolloutView, RunbookEntry, StatusView, SubmittedView,
 };
 use bosun_control::ledger::{ConsistencyProof, InclusionProof};
 use bosun_model::OpState;
@@ -149,6 +149,30 @@ pub fn api() -> ApiRouter<App> {
         .api_route(
             "/hosts",
             get_with(hosts, |o| o.id("listHosts").summary("The hosts in force and what bosun knows of each")),
+        )
+        .api_route(
+            "/keys",
+            get_with(keys, |o| {
+                o.id("listKeys")
+                    .summary("The adopted identities: name, role, scope, public key")
+            }),
+        )
+        .api_route(
+            "/runbooks",
+            get_with(runbooks, |o| {
+                o.id("listRunbooks")
+                    .summary("The runbook catalog: each file, whether it is in force, what it does")
+            }),
+        )
+        .api_route(
+            "/runbooks/{id}",
+            get_with(runbook, |o| {
+                o.id("getRunbook")
+                    .summary("One runbook's definition as its file says it (parsed)")
+                    .response_with::<422, ApiError, _>(|r| {
+                        r.description("The file does not parse (`check` is `runbook`; the message says where)")
+                    })
+            }),
         )
         .api_route(
             "/blockers",
@@ -324,11 +348,10 @@ async fn approve(
 async fn step_report(
     State(app): State<App>,
     Body(b): Body<EnvelopeBody>,
-) -> Result<Json<OpView>, ApiError> {
+) -> Result<Json<ReportOutcome>, ApiError> {
     app.core(move |ctl| {
         let gov = ctl.governed()?;
-        let out = judged(ctl.accept_step_report(&gov, &b.envelope, bosun_control::now()))?;
-        op_after(ctl, &out.op)
+        judged(ctl.accept_step_report(&gov, &b.envelope, bosun_control::now()))
     })
     .await
     .map(Json)
@@ -350,6 +373,34 @@ async fn hosts(State(app): State<App>, _r: Reader) -> Result<Json<Vec<HostView>>
     app.core(|ctl| {
         let (inv, _warning) = ctl.inventory_in_force()?;
         Ok(ctl.host_views(&inv.hosts)?)
+    })
+    .await
+    .map(Json)
+}
+
+async fn keys(State(app): State<App>, _r: Reader) -> Result<Json<Vec<KeyView>>, ApiError> {
+    app.core(|ctl| Ok(ctl.key_views()?)).await.map(Json)
+}
+
+async fn runbooks(State(app): State<App>, _r: Reader) -> Result<Json<Vec<RunbookEntry>>, ApiError> {
+    app.core(|ctl| Ok(ctl.runbook_entries()?)).await.map(Json)
+}
+
+async fn runbook(
+    State(app): State<App>,
+    _r: Reader,
+    Id(id): Id,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    app.core(move |ctl| match ctl.runbook_definition(&id)? {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(Check::Runbook),
+            e.to_string(),
+        )),
+        None => Err(ApiError::not_found(format!(
+            "no runbook `{id}` in runbooks/"
+        ))),
     })
     .await
     .map(Json)

@@ -172,6 +172,7 @@ async fn metrics(State(app): State<App>, mut parts: Parts) -> Result<Response, A
                 queue_depth: ctl.queue_depth()?,
                 lease_holder: ctl.lease_holder()?.map(|l| l.holder),
                 ledger_size: ctl.ledger_size()?,
+                unrecorded_refusals: ctl.unrecorded_refusals(),
             })
         })
         .await?;

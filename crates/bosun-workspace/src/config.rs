@@ -61,6 +61,12 @@ pub struct Config {
     /// `[server]`: where `bosun serve` answers its HTTP API.
     #[serde(default)]
     pub server: ServerConfig,
+    /// Where the state lives — the embedded database, step records, the
+    /// API socket: a directory relative to the workspace, or absolute
+    /// (`/var/lib/bosun/state` for a daemon under its own user). Default
+    /// `.bosun`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_dir: Option<String>,
 }
 
 /// `[server]`: where `bosun serve` listens and who may read `/metrics`.
@@ -217,6 +223,16 @@ impl Config {
                 text,
                 bosun_model::source::find_offset(text, "op_ttl_secs"),
                 "op_ttl_secs must be between 1 and 2592000 (30 days)",
+            ));
+        }
+        if let Some(d) = &c.state_dir
+            && (d.trim().is_empty() || d.contains('\0') || d.len() > 4096)
+        {
+            return Err(SourceError::at(
+                path,
+                text,
+                bosun_model::source::find_offset(text, "state_dir"),
+                "state_dir must be a directory path (relative to the workspace, or absolute)",
             ));
         }
         if c.scrub.len() > MAX_SCRUB_PATTERNS {

@@ -128,9 +128,18 @@ impl Workspace {
         })
     }
 
-    /// Where the embedded database lives.
+    /// The state directory: `state_dir` of `bosun.toml` (relative to the
+    /// workspace, or absolute), `<workspace>/.bosun` by default.
+    pub fn state_dir(&self) -> PathBuf {
+        match &self.config.state_dir {
+            Some(d) => self.root.join(d),
+            None => self.root.join(".bosun"),
+        }
+    }
+
+    /// Where the embedded database lives (in the state directory).
     pub fn db_path(&self) -> PathBuf {
-        self.root.join(".bosun").join("bosun.db")
+        self.state_dir().join("bosun.db")
     }
 
     /// A path inside the workspace.

@@ -300,3 +300,52 @@ fn two_hundred_idle_connections_do_not_keep_a_request_out() {
     drop(idle);
     assert_eq!(http::get(&d.tcp, "/api/v1/status", Some(&t)).status, 200);
 }
+
+/// A client without any key floods the daemon with distinct forged
+/// envelopes, as an agent that wants to fill the disk or drown the
+/// ledger would: each is refused naming its check, but past a burst only
+/// a trickle is recorded (the rest counted in `/metrics`), and what a key
+/// vouches for — an op, a replay — is still stored and recorded.
+#[test]
+fn a_flood_of_unauthenticated_input_is_refused_but_not_all_recorded() {
+    let lab = Lab::new();
+    let d = daemon(&lab);
+    let env = signed_op(&lab, "web-1");
+    let parts: Vec<&str> = env.trim().split('.').collect();
+    let before = snapshot(&lab);
+    let n = 400;
+    for i in 0..n {
+        // A different signature each time: no two inputs are the same fact.
+        let forged = format!("{}.{}.{:0>85}A", parts[0], parts[1], i);
+        let via = if i % 2 == 0 { &d.tcp } else { &d.unix };
+        let r = http::post(via, "/api/v1/ops", &http::envelope(&forged));
+        assert!((400..500).contains(&r.status), "{}", r.body);
+        assert_eq!(r.check(), "signature", "{}", r.body);
+    }
+    let after = snapshot(&lab);
+    assert_eq!(after.ops, before.ops);
+    let recorded = after.rejections.len() - before.rejections.len();
+    assert!(
+        (100..n / 2).contains(&recorded),
+        "{recorded} of {n} forged envelopes recorded"
+    );
+    let m = http::get(&d.tcp, "/metrics", None);
+    let unrecorded: u64 = m
+        .body
+        .lines()
+        .find_map(|l| l.strip_prefix("bosun_refusals_unrecorded_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(unrecorded as usize + recorded, n, "{}", m.body);
+
+    // A signed op is still taken, and its replay still recorded.
+    let r = http::post(&d.unix, "/api/v1/ops", &http::envelope(&env));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let before = snapshot(&lab);
+    let r = http::post(&d.unix, "/api/v1/ops", &http::envelope(&env));
+    assert_eq!(r.check(), "replay", "{}", r.body);
+    only_the_refusal_recorded(&before, &snapshot(&lab), "replay");
+    assert_eq!(snapshot(&lab).rejections[0]["check"], "replay");
+}

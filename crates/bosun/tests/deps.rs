@@ -56,6 +56,7 @@ const RULES: &[(&str, &[&str])] = &[
         "bosun-mcp",
         &[
             "bosun-api",
+            "bosun-client",
             "bosun-model",
             "bosun-sign",
             "bosun-runbook",
@@ -75,6 +76,7 @@ const RULES: &[(&str, &[&str])] = &[
             "bosun-sign",
             "bosun-workspace",
             "bosun-control",
+            "bosun-client",
             "bosun-mcp",
         ],
     ),

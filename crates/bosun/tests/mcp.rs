@@ -55,13 +55,19 @@ fn command(lab: &Lab, agent: &str) -> tokio::process::Command {
 
 impl Mcp {
     fn start(lab: &Lab, agent: &str) -> Mcp {
+        Mcp::start_with(lab, agent, &[])
+    }
+
+    /// `bosun mcp --as agent` with `env` set on top of the lab's.
+    fn start_with(lab: &Lab, agent: &str, env: &[(&str, &str)]) -> Mcp {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         let rec = Recorder::default();
         let progress = Arc::clone(&rec.progress);
-        let cmd = command(lab, agent);
+        let mut cmd = command(lab, agent);
+        cmd.envs(env.iter().copied());
         let log = std::fs::File::create(lab.tmp.path().join("mcp.stderr")).unwrap();
         let client = rt
             .block_on(async {
@@ -177,7 +183,7 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
 
     // Reads answer what the CLI's --json prints.
     let hosts = mcp.ok("hosts_list", json!({}));
-    assert_eq!(hosts["result"], lab.json(&["hosts", "list", "--json"]));
+    assert_eq!(hosts["result"], lab.json(&["hosts", "status", "--json"]));
     let rbs = mcp.ok("runbooks_list", json!({}));
     assert_eq!(rbs["result"], lab.json(&["runbook", "list", "--json"]));
     let rb = mcp.ok("runbook_show", json!({"id": "pkg-upgrade"}));
@@ -196,7 +202,8 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
         "version=2.0",
         "--json",
     ]);
-    assert_eq!(plan["result"], cli_plan);
+    assert_eq!(plan["result"]["plan_digest"], cli_plan["digest"], "{plan}");
+    assert_eq!(plan["result"]["runbook"], "pkg-upgrade");
 
     // Submitted: it waits for a human, and says so.
     let s = mcp.ok("submit", upgrade("2.0"));
@@ -260,6 +267,116 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
     assert_eq!(done["result"], lab.json(&["ops", "show", &jti, "--json"]));
     let listed = mcp.ok("ops_list", json!({"limit": 5}));
     assert_eq!(listed["result"][0]["jti"], jti.as_str());
+    mcp.stop();
+}
+
+/// The deploy story of docs/deploy.md in one process tree: the daemon
+/// owns the workspace; the agent's MCP server is a client of it (over
+/// loopback TCP, signing its own tokens and envelopes), started where no
+/// workspace is; the operator approves with the remote CLI over the
+/// daemon's socket; the daemon's controller runs the op.
+#[test]
+fn over_the_daemon_an_agent_takes_an_op_to_finished_while_the_operator_approves_remotely() {
+    let lab = Lab::new();
+    let d = common::api::daemon(&lab);
+    let (common::http::Target::Tcp(tcp), common::http::Target::Unix(sock)) = (&d.tcp, &d.unix)
+    else {
+        unreachable!()
+    };
+    let tcp = format!("http://{tcp}");
+    let sock = format!("unix://{}", sock.display());
+    let nowhere = lab.tmp.path().join("no-workspace-here");
+    let nowhere = nowhere.to_str().unwrap();
+    let remote = [("BOSUN_URL", tcp.as_str()), ("BOSUN_WORKSPACE", nowhere)];
+
+    // An operator's key does not start it, remotely either.
+    let o = lab
+        .cmd(&["mcp", "--as", "alice"])
+        .envs(remote)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("`alice` is an operator"),
+        "{o:?}"
+    );
+
+    let mcp = Mcp::start_with(&lab, "claude", &remote);
+    let hosts = mcp.ok("hosts_list", json!({}));
+    assert_eq!(hosts["result"], lab.json(&["hosts", "status", "--json"]));
+    let rbs = mcp.ok("runbooks_list", json!({}));
+    assert_eq!(rbs["result"], lab.json(&["runbook", "list", "--json"]));
+    let rb = mcp.ok("runbook_show", json!({"id": "pkg-upgrade"}));
+    assert_eq!(
+        rb["result"],
+        lab.json(&["runbook", "show", "pkg-upgrade", "--json"])
+    );
+    let unknown = mcp.refused("runbook_show", json!({"id": "no-such-runbook"}));
+    assert!(unknown.to_string().contains("no-such-runbook"), "{unknown}");
+    let plan = mcp.ok("plan", upgrade("2.0"));
+    let cli_plan = lab.json(&[
+        "plan",
+        "pkg-upgrade",
+        "-t",
+        "web-1",
+        "-p",
+        "version=2.0",
+        "--json",
+    ]);
+    assert_eq!(plan["result"]["plan_digest"], cli_plan["digest"], "{plan}");
+
+    let s = mcp.ok("submit", upgrade("2.0"));
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    assert!(
+        s["waiting"]
+            .as_str()
+            .unwrap()
+            .starts_with("waiting for 1 operator approval"),
+        "{s}"
+    );
+    assert_eq!(lab.json(&["ops", "show", &jti, "--json"])["iss"], "claude");
+
+    // The operator reads the op from the daemon and approves, signing here.
+    let status = std::thread::scope(|sc| {
+        let approved = sc.spawn(|| {
+            std::thread::sleep(Duration::from_millis(1500));
+            let o = lab
+                .cmd(&["approve", &jti[..10], "--as", "alice", "--yes", "--json"])
+                .env("BOSUN_URL", &sock)
+                .env("BOSUN_WORKSPACE", nowhere)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{o:?}");
+            let shown = String::from_utf8_lossy(&o.stderr).to_string();
+            assert!(
+                shown.contains(&cli_plan["digest"].as_str().unwrap().to_string()),
+                "{shown}"
+            );
+            serde_json::from_slice::<Value>(&o.stdout).unwrap()
+        });
+        let st = mcp.ok("op_status", json!({"op": jti, "wait_seconds": 60}));
+        let out = approved.join().unwrap();
+        assert_eq!(out["jti"], jti.as_str(), "{out}");
+        assert_eq!(out["approvals"], 1, "{out}");
+        st
+    });
+    assert_ne!(status["result"]["state"], "pending_approval", "{status}");
+
+    // The daemon's controller runs it.
+    let end = std::time::Instant::now() + Duration::from_secs(60);
+    let done = loop {
+        let v = mcp.ok("op_status", json!({"op": jti}));
+        if v["result"]["state"] == "succeeded" {
+            break v;
+        }
+        assert!(std::time::Instant::now() < end, "not finished: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(done["waiting"].is_null(), "{done}");
+    let proof = mcp.ok("ledger_prove", json!({"op": jti}));
+    assert!(!proof["result"].is_null(), "{proof}");
     mcp.stop();
 }
 

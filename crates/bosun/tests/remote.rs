@@ -379,3 +379,300 @@ fn the_cli_signs_only_the_plan_it_asked_for() {
         "{o:?}"
     );
 }
+
+/// `approve` and `deny` over the daemon: the op the daemon holds is shown
+/// with its plan digest, the answer is signed here; an agent's approval is
+/// refused with the same exit status and check as embedded, and changes
+/// nothing; a denial needs its reason and is recorded with it.
+#[test]
+fn approve_and_deny_talk_to_the_daemon_and_refuse_as_embedded() {
+    let lab = Lab::new();
+    let d = daemon(&lab);
+    let unix = url(&d.unix);
+    let tcp = url(&d.tcp);
+    let submit = |host: &str| {
+        let o = run(
+            &lab,
+            Some(&unix),
+            None,
+            &[
+                "submit",
+                "pkg-upgrade",
+                "-t",
+                host,
+                "-p",
+                "version=2.0",
+                "--as",
+                "claude",
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{o:?}");
+        json(&o)["jti"].as_str().unwrap().to_string()
+    };
+    let a = submit("web-1");
+    let b = submit("web-2");
+
+    // An agent cannot approve, remotely as embedded: the same refusal.
+    let agent = ["approve", a.as_str(), "--as", "claude", "--yes", "--json"];
+    let here = run(&lab, None, None, &agent);
+    let there = run(&lab, Some(&tcp), Some("claude"), &agent);
+    assert_eq!(here.status.code(), Some(3), "{here:?}");
+    assert_eq!(there.status.code(), Some(3), "{there:?}");
+    assert_eq!(json(&here)["check"], json(&there)["check"]);
+    assert_eq!(lab.state(&a), "pending_approval");
+
+    // Without a terminal nothing is signed unless --yes.
+    let asked = run(&lab, Some(&unix), None, &["approve", &a, "--as", "alice"]);
+    assert_eq!(asked.status.code(), Some(1), "{asked:?}");
+    assert!(String::from_utf8_lossy(&asked.stderr).contains("nothing was signed"));
+    assert_eq!(lab.state(&a), "pending_approval");
+
+    // The operator approves over TCP: the plan digest is shown first.
+    let o = run(
+        &lab,
+        Some(&tcp),
+        Some("alice"),
+        &["approve", &a, "--as", "alice", "--yes"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let shown = String::from_utf8_lossy(&o.stdout);
+    let digest = lab.json(&["ops", "show", &a, "--json"])["plan_digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(shown.contains(&digest), "{shown}");
+    assert!(shown.contains("approved"), "{shown}");
+    assert_ne!(lab.state(&a), "pending_approval");
+
+    // A denial over the socket, with its reason.
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &[
+            "deny",
+            &b,
+            "--why",
+            "not today",
+            "--as",
+            "alice",
+            "--yes",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)["state"], "denied");
+    let shown = lab.json(&["ops", "show", &b, "--json"]);
+    assert_eq!(shown["approvals"][0]["reason"], "not today", "{shown}");
+    // Approving what is denied: refused (3) as embedded.
+    let late = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["approve", &b, "--as", "alice", "--yes", "--json"],
+    );
+    assert_eq!(late.status.code(), Some(3), "{late:?}");
+}
+
+/// `hosts status`, `runbook list`/`show`, `halt`, `resume` and `step
+/// report` over the daemon say
+/// what they say embedded: the same JSON and lines, the same refusals.
+#[test]
+fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
+    let lab = Lab::new_with(|lab| {
+        lab.write(
+            "runbooks/with-look.toml",
+            "id = \"with-look\"\n[[steps]]\nid = \"prep\"\ncmd = \"echo prepared\"\n\
+             [[steps]]\nid = \"look\"\nactor = \"human\"\nnote = \"look at it\"\n\
+             depends_on = [{ step = \"prep\" }]\n",
+        );
+    });
+    let d = daemon(&lab);
+    let unix = url(&d.unix);
+    let tcp = url(&d.tcp);
+
+    for args in [
+        &["hosts", "status", "--json"][..],
+        &["hosts", "status"][..],
+        &["runbook", "list"][..],
+        &["runbook", "list", "--json"][..],
+        &["runbook", "show", "pkg-upgrade"][..],
+        &["runbook", "show", "with-look", "--json"][..],
+    ] {
+        let here = run(&lab, None, None, args);
+        let there = run(&lab, Some(&tcp), Some("alice"), args);
+        assert!(here.status.success() && there.status.success(), "{there:?}");
+        assert_eq!(here.stdout, there.stdout, "{args:?}");
+    }
+    let o = run(&lab, Some(&unix), None, &["hosts", "list"]);
+    assert_eq!(o.status.code(), Some(1), "not over the daemon yet: {o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unset BOSUN_URL"));
+
+    // Halt (an agent may), then resume (an operator must), over the daemon.
+    let h = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["halt", "--why", "disk alarms", "--as", "claude", "--json"],
+    );
+    assert!(h.status.success(), "{h:?}");
+    let v = json(&h);
+    assert_eq!(v["halted"], true);
+    assert_eq!(v["by"], "claude");
+    assert_eq!(v["in_flight"], serde_json::json!([]));
+    let st = json(&run(&lab, None, None, &["status", "--json"]));
+    assert_eq!(st["halt"]["why"], "disk alarms", "{st}");
+    let agent = run(
+        &lab,
+        Some(&tcp),
+        Some("claude"),
+        &["resume", "--as", "claude"],
+    );
+    let here = run(&lab, None, None, &["resume", "--as", "claude"]);
+    assert_eq!(agent.status.code(), Some(3), "{agent:?}");
+    assert_eq!(here.status.code(), agent.status.code());
+    assert_eq!(agent.stdout, here.stdout);
+    let r = run(
+        &lab,
+        Some(&tcp),
+        Some("alice"),
+        &["resume", "--as", "alice"],
+    );
+    assert!(r.status.success(), "{r:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&r.stdout),
+        "resumed: dispatch continues\n"
+    );
+    let again = run(&lab, Some(&unix), None, &["resume", "--as", "alice"]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("not halted"));
+
+    // A human step, reported over the daemon once the daemon's controller
+    // waits on it; an agent may not report a human step.
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &[
+            "submit",
+            "with-look",
+            "-t",
+            "web-1",
+            "--as",
+            "claude",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["approve", &jti, "--as", "alice", "--yes"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !lab
+        .json(&["ops", "show", &jti, "--json"])
+        .to_string()
+        .contains("report_step")
+    {
+        assert!(
+            std::time::Instant::now() < end,
+            "the run never waited on `look`"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let report = [
+        "step",
+        "report",
+        &jti[..12],
+        "look",
+        "--status",
+        "pass",
+        "--json",
+    ];
+    let mut as_agent = report.to_vec();
+    as_agent.extend(["--as", "claude"]);
+    let o = run(&lab, Some(&unix), None, &as_agent);
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    let mut as_alice = report.to_vec();
+    as_alice.extend(["--as", "alice"]);
+    let o = run(&lab, Some(&tcp), Some("alice"), &as_alice);
+    assert!(o.status.success(), "{o:?}");
+    let v = json(&o);
+    assert_eq!(v["jti"], jti.as_str(), "{v}");
+    assert_eq!(v["hosts"], serde_json::json!(["web-1"]), "{v}");
+    assert_eq!(v["status"], "pass", "{v}");
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.state(&jti) != "succeeded" {
+        assert!(std::time::Instant::now() < end, "{}", lab.state(&jti));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// `state_dir` in bosun.toml moves the state out of the workspace: the
+/// state of an embedded workspace moved there (as docs/deploy.md says)
+/// is the same state — ops, ledger — and `serve` puts its socket there
+/// and refuses it when others may enter it.
+#[test]
+fn state_dir_moves_the_state_and_serve_guards_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let lab = Lab::new();
+    let o = run(
+        &lab,
+        None,
+        None,
+        &[
+            "submit",
+            "pkg-upgrade",
+            "-t",
+            "web-1",
+            "-p",
+            "version=2.0",
+            "--as",
+            "claude",
+            "--json",
+        ],
+    );
+    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let state = lab.tmp.path().join("var-lib-bosun");
+    std::fs::rename(lab.path(".bosun"), &state).unwrap();
+    let toml = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+    lab.write(
+        "bosun.toml",
+        &format!("state_dir = {:?}\n{toml}", state.to_str().unwrap()),
+    );
+    assert_eq!(lab.state(&jti), "pending_approval");
+    assert!(!lab.path(".bosun/bosun.db").exists());
+    let (ok, v) = lab.ledger_verify(&[]);
+    assert!(ok, "{v}");
+
+    let d = daemon(&lab);
+    assert!(
+        state.join("bosun.sock").exists(),
+        "the socket is in the state dir"
+    );
+    let sock = format!("unix://{}", state.join("bosun.sock").display());
+    let o = run(&lab, Some(&sock), None, &["ops", "list", "--json"]);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(json(&o)[0]["jti"], jti.as_str());
+    drop(d);
+
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = lab.run(&["serve", "--no-wait"]);
+    assert!(!o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(state.to_str().unwrap()), "{err}");
+
+    // A state_dir that is no path is refused with where it is.
+    lab.write("bosun.toml", &format!("state_dir = \"  \"\n{toml}"));
+    let o = lab.run(&["ops", "list"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bosun.toml:1") && err.contains("state_dir"),
+        "{err}"
+    );
+}

@@ -7,7 +7,13 @@
 //! adopted key registry, truncating the ledger, wiping and re-bootstrapping
 //! the workspace, reading the ledger key.
 //!
-//! Needs root (to run as those users) and the two users, which
+//! Then the deploy story of docs/deploy.md, whole: the agent, still on its
+//! own account, takes an op from plan to finished over MCP (`bosun mcp`
+//! as a client of the daemon, driven by rmcp's client), while an operator
+//! on a third account (`bosun-test-operator`) approves it with the remote
+//! CLI and the daemon's controller runs it.
+//!
+//! Needs root (to run as those users) and the three users, which
 //! `scripts/test-deps.sh` creates. Without them the test fails under CI
 //! and is skipped, with the reason, elsewhere.
 
@@ -24,13 +30,14 @@ use common::{Lab, terminate};
 
 const DAEMON: &str = "bosun-test-daemon";
 const AGENT: &str = "bosun-test-agent";
+const OPERATOR: &str = "bosun-test-operator";
 
 /// Whether this machine can run the test; why not, when it cannot.
 fn ready() -> Result<(), String> {
     if my_uid() != 0 {
         return Err("needs root, to run commands as the daemon's and the agent's users".into());
     }
-    for u in [DAEMON, AGENT] {
+    for u in [DAEMON, AGENT, OPERATOR] {
         let ok = Command::new("id")
             .arg("-u")
             .arg(u)
@@ -83,7 +90,20 @@ struct Site {
     bin: PathBuf,
     daemon_keys: PathBuf,
     agent_keys: PathBuf,
+    operator_keys: PathBuf,
     socket: PathBuf,
+}
+
+/// A key directory of `user`'s own holding `name`'s key from the lab.
+fn own_keys(lab: &Lab, root: &Path, user: &str, name: &str) -> PathBuf {
+    let dir = root.join(format!("{name}-keys"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = format!("{name}.jwk");
+    std::fs::copy(lab.keys.join(&file), dir.join(&file)).unwrap();
+    chmod(&dir.join(&file), 0o600);
+    chmod(&dir, 0o700);
+    chown(&dir, user);
+    dir
 }
 
 /// The production layout of docs/deploy.md in a temporary directory:
@@ -116,13 +136,9 @@ fn site() -> Site {
     }
     chmod(&daemon_keys, 0o700);
     chown(&daemon_keys, DAEMON);
-    // The agent's key.
-    let agent_keys = root.join("agent-keys");
-    std::fs::create_dir_all(&agent_keys).unwrap();
-    std::fs::copy(lab.keys.join("claude.jwk"), agent_keys.join("claude.jwk")).unwrap();
-    chmod(&agent_keys.join("claude.jwk"), 0o600);
-    chmod(&agent_keys, 0o700);
-    chown(&agent_keys, AGENT);
+    // The agent's key, and the operator's: each in its user's own directory.
+    let agent_keys = own_keys(&lab, &root, AGENT, "claude");
+    let operator_keys = own_keys(&lab, &root, OPERATOR, "alice");
     // The state: the daemon's, private.
     chown(&lab.path(".bosun"), DAEMON);
     chmod(&lab.path(".bosun"), 0o700);
@@ -137,6 +153,7 @@ fn site() -> Site {
         bin,
         daemon_keys,
         agent_keys,
+        operator_keys,
         socket,
     }
 }
@@ -150,17 +167,26 @@ impl Site {
         self.lab.ws.to_str().unwrap()
     }
 
-    /// The agent's CLI, a client of the daemon.
-    fn agent(&self, args: &[&str]) -> Output {
-        let mut c = as_user(
-            AGENT,
-            &[self.bosun(), "--key-dir", self.agent_keys.to_str().unwrap()],
-        );
+    /// `user`'s CLI with the key directory `keys`, a client of the daemon.
+    fn client(&self, user: &str, keys: &Path, args: &[&str]) -> Command {
+        let mut c = as_user(user, &[self.bosun(), "--key-dir", keys.to_str().unwrap()]);
         c.args(args)
             .env("BOSUN_URL", format!("unix://{}", self.socket.display()))
             .env_remove("BOSUN_WORKSPACE")
             .env_remove("BOSUN_KEY_DIR");
-        c.output().unwrap()
+        c
+    }
+
+    /// The agent's CLI, a client of the daemon.
+    fn agent(&self, args: &[&str]) -> Output {
+        self.client(AGENT, &self.agent_keys, args).output().unwrap()
+    }
+
+    /// The operator's CLI, a client of the daemon.
+    fn operator(&self, args: &[&str]) -> Output {
+        self.client(OPERATOR, &self.operator_keys, args)
+            .output()
+            .unwrap()
     }
 }
 
@@ -283,6 +309,9 @@ fn an_agent_on_another_account_can_submit_and_cannot_touch_the_state() {
     assert!(o.status.success(), "{o:?}");
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["state"], "pending_approval", "{v}");
+
+    plan_to_finished_over_mcp(&s);
+
     // Stopped as systemd would (runuser passes the signal on): the daemon
     // stops cleanly and takes its socket away.
     terminate(&serve);
@@ -308,4 +337,69 @@ fn an_agent_on_another_account_can_submit_and_cannot_touch_the_state() {
     .output()
     .unwrap();
     assert!(o.status.success(), "ledger verify as the daemon: {o:?}");
+}
+
+/// The agent's MCP server (`bosun mcp --as claude`, run as the agent's
+/// user, a client of the daemon) driven by rmcp's client: plan, submit,
+/// wait; the operator approves from their own account with the remote
+/// CLI; the daemon's controller runs the op to `succeeded`.
+fn plan_to_finished_over_mcp(s: &Site) {
+    use rmcp::ServiceExt as _;
+    use rmcp::model::CallToolRequestParams;
+    use serde_json::{Value, json};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let cmd: Command = s.client(AGENT, &s.agent_keys, &["mcp", "--as", "claude"]);
+    let client = rt
+        .block_on(async {
+            let t = rmcp::transport::TokioChildProcess::new(tokio::process::Command::from(cmd))
+                .unwrap();
+            ().serve(t).await
+        })
+        .unwrap();
+    let call = |tool: &str, args: Value| -> Value {
+        let mut p = CallToolRequestParams::new(tool.to_string());
+        if let Value::Object(m) = args {
+            p = p.with_arguments(m);
+        }
+        let r = rt.block_on(client.call_tool(p)).unwrap();
+        let v = r.structured_content.clone().unwrap_or(Value::Null);
+        assert_eq!(r.is_error, Some(false), "{tool}: {v}");
+        v
+    };
+    let ask = json!({"runbook": "pkg-upgrade", "targets": ["web-2"], "params": {"version": "3.0"}});
+    let plan = call("plan", ask.clone());
+    let digest = plan["result"]["plan_digest"].as_str().unwrap().to_string();
+    let sub = call("submit", ask);
+    let jti = sub["result"]["jti"].as_str().unwrap().to_string();
+    assert_eq!(sub["result"]["state"], "pending_approval", "{sub}");
+
+    // The operator, on their own account, sees the plan digest and approves.
+    let o = s.operator(&["approve", &jti, "--as", "alice", "--yes"]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&digest),
+        "{o:?}"
+    );
+    // The operator's account holds only her key: it cannot sign as the agent.
+    let o = s.operator(&["approve", &jti, "--as", "claude", "--yes"]);
+    assert!(
+        !o.status.success(),
+        "the operator's account has no agent key"
+    );
+
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = call("op_status", json!({"op": jti}));
+        if v["result"]["state"] == "succeeded" {
+            assert!(v["waiting"].is_null(), "{v}");
+            break;
+        }
+        assert!(Instant::now() < end, "the op did not finish: {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    rt.block_on(client.cancel()).unwrap();
 }

@@ -2,11 +2,15 @@
 //! and the configuration in force; rendered by the faces.
 
 pub mod fleet;
+pub mod keys;
 pub mod ledger;
 pub mod ops;
 pub mod overview;
+pub mod runbooks;
 
 pub use fleet::{BlockerView, HostView, RolloutView};
+pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};
-pub use ops::{OpBrief, OpView, PlanView, PlannedOp, SubmittedView};
+pub use ops::{OpBrief, OpView, PlanView, PlannedOp, ReportOutcome, SubmittedView};
 pub use overview::{ServerInfo, StatusView};
+pub use runbooks::RunbookEntry;

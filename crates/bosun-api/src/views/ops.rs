@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use bosun_model::{OpState, Role};
+use bosun_model::{OpState, ReportStatus, Role};
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -206,4 +206,25 @@ pub struct OpView {
     pub detail: String,
     /// What can be done next.
     pub next: Vec<NextAction>,
+}
+
+/// What an accepted step report did (`bosun step report --json`, `POST
+/// /api/v1/step-reports`, the MCP `step_report` tool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReportOutcome {
+    /// The op.
+    pub jti: String,
+    /// The step.
+    pub step: String,
+    /// The hosts whose step it settled.
+    pub hosts: Vec<String>,
+    /// Pass or fail.
+    pub status: ReportStatus,
+    /// The op needed attention and this report settled its last step
+    /// whose outcome was unknown: its run goes on at the controller's
+    /// next pass.
+    pub resumed: bool,
+    /// Steps of the op whose outcome is still unknown (`step on host`),
+    /// each waiting for a report before the run goes on.
+    pub still_unknown: Vec<String>,
 }

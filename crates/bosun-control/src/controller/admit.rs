@@ -67,7 +67,7 @@ impl Run<'_> {
                 "queued op `{jti}` is not in the store"
             )));
         };
-        let mut hosts = c.inventory(progress)?;
+        let mut hosts = bosun_workspace::Inventory::clone(&*c.inventory(progress)?);
         if let Some(stop) = Self::refused(c, lease, &op, &mut hosts)? {
             return Ok(Next::Stop(stop));
         }

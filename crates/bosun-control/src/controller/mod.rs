@@ -187,7 +187,7 @@ impl Controller {
     /// them), once per lease taken. Records of ops it cannot find, and of
     /// ops that need attention (their run resumes), are left alone.
     fn prune_records(&self) {
-        let dir = crate::exec::records_dir(&self.ctl.ws.root);
+        let dir = crate::exec::records_dir(&self.ctl.ws);
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return;
         };
@@ -251,7 +251,10 @@ impl Controller {
 
     /// The inventory in force (see [`Control::inventory_in_force`]),
     /// reporting a file that no longer parses.
-    fn inventory(&self, progress: &mut dyn FnMut(Progress)) -> Result<bosun_workspace::Inventory> {
+    fn inventory(
+        &self,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<std::sync::Arc<bosun_workspace::Inventory>> {
         let (inv, warning) = self.ctl.inventory_in_force()?;
         if let Some(w) = warning {
             progress(Progress::Warning(w));

@@ -70,7 +70,7 @@ impl Controller {
             patterns: self.ctl.ws.config.scrub_patterns(),
             woken: Default::default(),
             op: crate::exec::record_op(d.jti.as_str()),
-            records: crate::exec::records_dir(&self.ctl.ws.root),
+            records: crate::exec::records_dir(&self.ctl.ws),
             shim: crate::exec::step_shim(),
         };
         // Every step thread is joined before the run returns, whichever

@@ -463,8 +463,10 @@ impl Control {
                     ops.push(j.op);
                 }
                 Slot::Refused(rej, row) => {
+                    if self.records(rej.check) {
+                        refused.push(row);
+                    }
                     out.push(Some(Err(rej)));
-                    refused.push(row);
                 }
             }
         }

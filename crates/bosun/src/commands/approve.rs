@@ -70,6 +70,32 @@ pub(crate) fn deny(ctx: &Ctx, a: DenyArgs) -> Result<ExitCode> {
     answer(ctx, &a.answer, Verdict::Deny, Some(a.why))
 }
 
+/// Runs `bosun approve` as a client of the daemon.
+pub(crate) fn approve_remote(
+    ctx: &Ctx,
+    r: &bosun_client::Remote,
+    a: ApproveArgs,
+) -> Result<ExitCode> {
+    super::approve_remote::answer(ctx, r, &a.answer.remote(), Verdict::Approve, None)
+}
+
+/// Runs `bosun deny` as a client of the daemon.
+pub(crate) fn deny_remote(ctx: &Ctx, r: &bosun_client::Remote, a: DenyArgs) -> Result<ExitCode> {
+    super::approve_remote::answer(ctx, r, &a.answer.remote(), Verdict::Deny, Some(a.why))
+}
+
+impl AnswerArgs {
+    fn remote(&self) -> super::approve_remote::Asked<'_> {
+        super::approve_remote::Asked {
+            jti: &self.jti,
+            as_: &self.as_,
+            yes: self.yes,
+            json: self.json,
+            sign_only: self.sign_only,
+        }
+    }
+}
+
 /// Shows the op, asks, and signs the answer bound to the plan shown.
 fn answer(
     ctx: &Ctx,

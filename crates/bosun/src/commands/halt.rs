@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use bosun_api::views::OpBrief;
 use bosun_control::Result;
 use bosun_model::Act;
 use clap::Args;
@@ -48,10 +49,58 @@ pub(crate) fn halt(ctx: &Ctx, a: HaltArgs) -> Result<ExitCode> {
     let bosun_control::statement::Effect::Halted { in_flight } = applied.effect else {
         return Err(other("the halt statement did not halt"));
     };
+    let in_flight: Vec<OpBrief> = in_flight
+        .iter()
+        .map(bosun_control::views::op_brief)
+        .collect();
+    print_halted(&why, applied.by.as_str(), &in_flight, j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun halt` as a client of the daemon: the statement is signed
+/// here; the ops in flight are the daemon's running ops.
+pub(crate) fn halt_remote(ctx: &Ctx, r: &bosun_client::Remote, a: HaltArgs) -> Result<ExitCode> {
+    let HaltArgs { why, as_, json: j } = a;
+    let act = Act::Halt { why: why.clone() };
+    let by = match super::remote_sign::statement(ctx, r, &as_, act, j)? {
+        Ok((by, _)) => by,
+        Err(code) => return Ok(code),
+    };
+    let in_flight: Vec<OpBrief> = r
+        .get("/ops?state=running&limit=1000")?
+        .map_err(|e| r.failed(e.message))?;
+    print_halted(&why, by.as_str(), &in_flight, j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun resume` as a client of the daemon: bound to the halt the
+/// daemon reports.
+pub(crate) fn resume_remote(
+    ctx: &Ctx,
+    r: &bosun_client::Remote,
+    a: ResumeArgs,
+) -> Result<ExitCode> {
+    let st: bosun_api::views::StatusView = r.get("/status")?.map_err(|e| r.failed(e.message))?;
+    let Some(h) = st.halt else {
+        outln!("the fleet is not halted: nothing to resume");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let act = Act::Resume {
+        since: h.since.as_second(),
+    };
+    if let Err(code) = super::remote_sign::statement(ctx, r, &a.as_, act, false)? {
+        return Ok(code);
+    }
+    outln!("resumed: dispatch continues");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `halt` says it did.
+fn print_halted(why: &str, by: &str, in_flight: &[OpBrief], j: bool) {
     if j {
         outln!(
             "{}",
-            json!({"halted": true, "why": why, "by": applied.by, "in_flight": in_flight.iter().map(bosun_control::views::op_brief).collect::<Vec<_>>()})
+            json!({"halted": true, "why": why, "by": by, "in_flight": in_flight})
         );
     } else {
         outln!("halted: nothing new dispatches until `bosun resume` ({why})");
@@ -59,7 +108,7 @@ pub(crate) fn halt(ctx: &Ctx, a: HaltArgs) -> Result<ExitCode> {
             outln!("no op is in flight");
         } else {
             outln!("in flight (their running step finishes, then they pause):");
-            for o in &in_flight {
+            for o in in_flight {
                 outln!(
                     "  {}  {} on {} host(s), by {}",
                     o.jti,
@@ -70,7 +119,6 @@ pub(crate) fn halt(ctx: &Ctx, a: HaltArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `bosun resume`.

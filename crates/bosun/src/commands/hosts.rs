@@ -125,15 +125,43 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
     }
 }
 
+/// Runs `bosun hosts …` as a client of the daemon: `status` (the daemon's
+/// `GET /api/v1/hosts`).
+pub(crate) fn remote(r: &bosun_client::Remote, cmd: HostsCmd) -> Result<ExitCode> {
+    let HostsCmd::Status { json: j } = cmd else {
+        return Err(other(
+            "over BOSUN_URL, `hosts` answers `status` so far; unset BOSUN_URL to run the rest on the workspace here",
+        ));
+    };
+    let views: Vec<bosun_api::views::HostView> = match r.get("/hosts")? {
+        Ok(v) => v,
+        Err(e) => return Ok(super::refused_remote(&e, j)),
+    };
+    let rows: Vec<serde_json::Value> = views
+        .iter()
+        .map(|v| serde_json::to_value(v).unwrap_or_default())
+        .collect();
+    if j {
+        outln!("{}", serde_json::Value::Array(rows));
+    } else {
+        print_rows(&rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Prints one line per host: last op, version, drift, pending, blockers.
 pub(crate) fn print_host_status(ctl: &Control, hosts: &[bosun_model::Host]) -> Result<()> {
-    let rows = status_rows(ctl, hosts)?;
+    print_rows(&status_rows(ctl, hosts)?);
+    Ok(())
+}
+
+/// The status table of host rows (`HostView`s as JSON).
+fn print_rows(rows: &[serde_json::Value]) {
     let cells: Vec<Vec<String>> = rows.iter().map(status_cells).collect();
     table(
         &["HOST", "LAST OP", "VERSION", "DRIFT", "PENDING", "BLOCKERS"],
         &cells,
     );
-    Ok(())
 }
 
 /// A host's status row (JSON) as the words of `hosts status`'s columns;

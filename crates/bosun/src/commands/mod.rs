@@ -5,6 +5,7 @@
 
 mod adopt;
 mod approve;
+mod approve_remote;
 pub(crate) mod bench;
 mod blockers;
 mod check;
@@ -22,6 +23,7 @@ mod params;
 mod plan;
 mod policy;
 mod remind;
+mod remote_sign;
 mod rollout;
 mod runbook;
 mod serve;
@@ -296,6 +298,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         key_dir,
         remote: None,
     };
+    // The MCP server as a client of the daemon loads its agent's key once,
+    // for both its envelopes and its read tokens.
+    if let (Some(url), Cmd::Mcp(a)) = (&cli.server, &cli.cmd) {
+        return mcp::remote(&ctx, url, a);
+    }
     let ctx = match &cli.server {
         Some(url) if !matches!(cli.cmd, Cmd::Serve(_)) => Ctx {
             remote: Some(bosun_client::Remote::connect(url, &ctx.keys)?),
@@ -308,6 +315,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Cmd::Status(a) => return status::remote(r, a),
             Cmd::Ops(c) => return ops::remote(r, c),
             Cmd::Submit(a) => return submit::remote(&ctx, r, a),
+            Cmd::Approve(a) => return approve::approve_remote(&ctx, r, a),
+            Cmd::Deny(a) => return approve::deny_remote(&ctx, r, a),
+            Cmd::Halt(a) => return halt::halt_remote(&ctx, r, a),
+            Cmd::Resume(a) => return halt::resume_remote(&ctx, r, a),
+            Cmd::Step(c) => return step::remote(&ctx, r, c),
+            Cmd::Hosts(c) => return hosts::remote(r, c),
+            Cmd::Runbook(c) => return runbook::remote(r, c),
             Cmd::Key(_)
             | Cmd::Init(_)
             | Cmd::Completions(_)
@@ -316,7 +330,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Bench(_) => {}
             _ => {
                 return Err(other(format!(
-                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json` and `submit` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
+                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json`, `submit`, `approve`, `deny`, `halt`, `resume`, `step report`, `hosts status`, `runbook list`/`show` and `mcp` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
                     r.url
                 )));
             }

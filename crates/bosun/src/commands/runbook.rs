@@ -74,83 +74,13 @@ fn runbook_cmd(ctx: &Ctx, cmd: RunbookCmd) -> Result<ExitCode> {
     match cmd {
         RunbookCmd::List { json: j } => {
             let ctl = Control::open_read_only(ws.clone())?;
-            let mut list = Listing::new(&["id", "kind", "steps", "adopted", "description"]);
-            for e in ctl.runbook_entries()? {
-                let cells = vec![
-                    e.id.clone(),
-                    if e.read_only { "read-only" } else { "changes" }.into(),
-                    e.steps.to_string(),
-                    e.adopted.into(),
-                    if e.valid {
-                        e.description.clone()
-                    } else {
-                        "INVALID: bosun runbook validate".into()
-                    },
-                ];
-                let row = serde_json::to_value(&e).map_err(|e| other(e.to_string()))?;
-                list.push(cells, row);
-            }
-            list.print(j);
-            Ok(ExitCode::SUCCESS)
+            print_entries(&ctl.runbook_entries()?, j)
         }
         RunbookCmd::Show { id, json: j } => {
             let (path, text) = disk_runbook(&ws, &id)?;
             let rb =
                 bosun_runbook::parse_runbook(&path, &text).map_err(|e| other(e.to_string()))?;
-            if j {
-                outln!(
-                    "{}",
-                    serde_json::to_string(&rb).map_err(|e| other(e.to_string()))?
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            outln!("{} — {}", rb.id, rb.description);
-            outln!(
-                "{}{}  ({path})",
-                if rb.read_only {
-                    "read-only"
-                } else {
-                    "changes hosts"
-                },
-                if rb.destructive { ", DESTRUCTIVE" } else { "" }
-            );
-            for (name, p) in &rb.params {
-                let d = p.default.as_ref().map(bosun_runbook::def::value_to_string);
-                outln!(
-                    "  param {name}: {}{}{}",
-                    crate::output::word(&p.ty),
-                    d.map(|d| format!(" = {d}")).unwrap_or_default(),
-                    if p.required { " (required)" } else { "" }
-                );
-            }
-            for c in &rb.preconditions {
-                outln!("  before: {c}");
-            }
-            for st in &rb.steps {
-                let deps: Vec<String> = st
-                    .depends_on
-                    .iter()
-                    .map(|d| format!("{} ({})", d.step, crate::output::word(&d.kind)))
-                    .collect();
-                outln!(
-                    "  step {} [{}]{}{}",
-                    st.id,
-                    crate::output::word(&st.actor),
-                    if deps.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" after {}", deps.join(", "))
-                    },
-                    if st.idempotent { " idempotent" } else { "" }
-                );
-                if let Some(c) = &st.cmd {
-                    outln!("      $ {c}");
-                }
-            }
-            for c in &rb.postconditions {
-                outln!("  after: {c}");
-            }
-            Ok(ExitCode::SUCCESS)
+            print_runbook(&rb, &path, j)
         }
         RunbookCmd::Validate { id, json: j } => validate(&ws, id.as_deref(), j),
         RunbookCmd::Graph { id, format } => {
@@ -236,4 +166,127 @@ fn validate(ws: &Workspace, id: Option<&str>, j: bool) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The runbook catalog, as `runbook list` prints it.
+fn print_entries(entries: &[bosun_api::views::RunbookEntry], j: bool) -> Result<ExitCode> {
+    let mut list = Listing::new(&["id", "kind", "steps", "adopted", "description"]);
+    for e in entries {
+        let cells = vec![
+            e.id.clone(),
+            if e.read_only { "read-only" } else { "changes" }.into(),
+            e.steps.to_string(),
+            e.adopted.clone(),
+            if e.valid {
+                e.description.clone()
+            } else {
+                "INVALID: bosun runbook validate".into()
+            },
+        ];
+        let row = serde_json::to_value(e).map_err(|e| other(e.to_string()))?;
+        list.push(cells, row);
+    }
+    list.print(j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One runbook, as `runbook show` prints it (`path`: its file).
+fn print_runbook(rb: &bosun_runbook::Runbook, path: &str, j: bool) -> Result<ExitCode> {
+    if j {
+        outln!(
+            "{}",
+            serde_json::to_string(&rb).map_err(|e| other(e.to_string()))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    outln!("{} — {}", rb.id, rb.description);
+    outln!(
+        "{}{}  ({path})",
+        if rb.read_only {
+            "read-only"
+        } else {
+            "changes hosts"
+        },
+        if rb.destructive { ", DESTRUCTIVE" } else { "" }
+    );
+    for (name, p) in &rb.params {
+        let d = p.default.as_ref().map(bosun_runbook::def::value_to_string);
+        outln!(
+            "  param {name}: {}{}{}",
+            crate::output::word(&p.ty),
+            d.map(|d| format!(" = {d}")).unwrap_or_default(),
+            if p.required { " (required)" } else { "" }
+        );
+    }
+    for c in &rb.preconditions {
+        outln!("  before: {c}");
+    }
+    for st in &rb.steps {
+        let deps: Vec<String> = st
+            .depends_on
+            .iter()
+            .map(|d| format!("{} ({})", d.step, crate::output::word(&d.kind)))
+            .collect();
+        outln!(
+            "  step {} [{}]{}{}",
+            st.id,
+            crate::output::word(&st.actor),
+            if deps.is_empty() {
+                String::new()
+            } else {
+                format!(" after {}", deps.join(", "))
+            },
+            if st.idempotent { " idempotent" } else { "" }
+        );
+        if let Some(c) = &st.cmd {
+            outln!("      $ {c}");
+        }
+    }
+    for c in &rb.postconditions {
+        outln!("  after: {c}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun runbook …` as a client of the daemon: `list` and `show`, from
+/// the daemon's workspace.
+pub(crate) fn remote(r: &bosun_client::Remote, cmd: RunbookCmd) -> Result<ExitCode> {
+    let entries =
+        |j: bool| -> Result<std::result::Result<Vec<bosun_api::views::RunbookEntry>, ExitCode>> {
+            Ok(match r.get("/runbooks")? {
+                Ok(v) => Ok(v),
+                Err(e) => Err(super::refused_remote(&e, j)),
+            })
+        };
+    match cmd {
+        RunbookCmd::List { json: j } => match entries(j)? {
+            Ok(list) => print_entries(&list, j),
+            Err(code) => Ok(code),
+        },
+        RunbookCmd::Show { id, json: j } => {
+            bosun_model::Name::parse(&id).map_err(|e| other(format!("`{id}`: {e}")))?;
+            let list = match entries(j)? {
+                Ok(list) => list,
+                Err(code) => return Ok(code),
+            };
+            let Some(entry) = list.iter().find(|e| e.id == id) else {
+                return Err(other(format!(
+                    "no runbook `{id}` in the daemon's runbooks/"
+                )));
+            };
+            let v: serde_json::Value = match r.get(&format!("/runbooks/{id}"))? {
+                Ok(v) => v,
+                Err(e) => return Err(other(e.message)),
+            };
+            let rb: bosun_runbook::Runbook = serde_json::from_value(v).map_err(|e| {
+                r.failed(format!(
+                    "its runbook `{id}` is not one this CLI reads ({e})"
+                ))
+            })?;
+            print_runbook(&rb, &entry.path, j)
+        }
+        _ => Err(other(
+            "over BOSUN_URL, `runbook` answers `list` and `show` so far; unset BOSUN_URL to run the rest on the workspace here",
+        )),
+    }
 }

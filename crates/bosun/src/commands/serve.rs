@@ -81,7 +81,7 @@ fn listeners(ws: &bosun_workspace::Workspace, a: &ServeArgs) -> Result<bosun_ser
         let path = match (&a.socket, &cfg.socket) {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => ws.root.join(p),
-            (None, None) => ws.root.join(".bosun").join("bosun.sock"),
+            (None, None) => ws.state_dir().join("bosun.sock"),
         };
         listen.push(bosun_server::Listen::Unix(path));
     }

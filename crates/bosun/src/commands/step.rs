@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
+use bosun_api::views::{OpView, ReportOutcome};
 use bosun_control::{Result, client, now};
-use bosun_model::Name;
+use bosun_model::{Jti, Name, ReportStatus};
 use clap::Subcommand;
+use serde_json::json;
 
 use super::{Ctx, key_id, other, refused};
 
@@ -37,6 +39,24 @@ pub(crate) enum StepCmd {
     },
 }
 
+/// A report's parts, parsed: the step, the host, pass or fail.
+fn parts(
+    step: &str,
+    host: Option<String>,
+    status: &str,
+) -> Result<(Name, Option<Name>, ReportStatus)> {
+    let step = Name::parse(step).map_err(|e| other(format!("step: {e}")))?;
+    let host = host
+        .map(|h| Name::parse(&h).map_err(|e| other(format!("--host: {e}"))))
+        .transpose()?;
+    let status = if status == "pass" {
+        ReportStatus::Pass
+    } else {
+        ReportStatus::Fail
+    };
+    Ok((step, host, status))
+}
+
 /// Runs `bosun step …`.
 pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
     let StepCmd::Report {
@@ -52,41 +72,63 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
     let gov = ctl.governed()?;
     let who = key_id(&as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
-    let step = Name::parse(&step).map_err(|e| other(format!("step: {e}")))?;
-    let host = host
-        .map(|h| Name::parse(&h).map_err(|e| other(format!("--host: {e}"))))
-        .transpose()?;
-    let status = if status == "pass" {
-        bosun_model::ReportStatus::Pass
-    } else {
-        bosun_model::ReportStatus::Fail
-    };
+    let (step, host, status) = parts(&step, host, &status)?;
     let t = now();
     let op = ctl.resolve_op(&j)?;
     let env = ctl.sign_step_report(&key, &who, &op, &step, host, status, note, t)?;
     match ctl.accept_step_report(&gov, &env, t)? {
-        Ok(out) => {
-            if js {
-                let j = serde_json::to_string(&out).map_err(|e| other(e.to_string()))?;
-                outln!("{j}");
-            } else {
-                let then = if out.still_unknown.is_empty() {
-                    "the run resumes at the controller's next pass".to_string()
-                } else {
-                    format!(
-                        "the op still needs attention: report {} too, then its run resumes",
-                        out.still_unknown.join(", ")
-                    )
-                };
-                outln!(
-                    "reported {} for step {} on {}: {then}",
-                    crate::output::word(&out.status),
-                    out.step,
-                    out.hosts.join(", ")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(out) => print_outcome(&out, js),
         Err(rej) => Ok(refused(&rej, js)),
     }
+}
+
+/// Runs `bosun step …` as a client of the daemon: the op is the daemon's,
+/// the report is signed here.
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: StepCmd) -> Result<ExitCode> {
+    let StepCmd::Report {
+        jti: j,
+        step,
+        status,
+        note,
+        host,
+        as_,
+        json: js,
+    } = cmd;
+    let (step, host, status) = parts(&step, host, &status)?;
+    Jti::parse(&j).map_err(|e| other(format!("`{j}`: {e}")))?;
+    let view: OpView = match r.get(&format!("/ops/{j}"))? {
+        Ok(v) => v,
+        Err(e) => return Ok(super::refused_remote(&e, js)),
+    };
+    let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
+    let s = super::remote_sign::RemoteSigner::new(ctx, r, &as_)?;
+    let env = s.signing().step_report(&op, &step, host, status, note)?;
+    match r.post::<_, ReportOutcome>("/step-reports", &json!({ "envelope": env }))? {
+        Ok(out) => print_outcome(&out, js),
+        Err(e) => Ok(super::refused_remote(&e, js)),
+    }
+}
+
+/// What an accepted report did, as `step report` prints it.
+fn print_outcome(out: &ReportOutcome, js: bool) -> Result<ExitCode> {
+    if js {
+        let j = serde_json::to_string(out).map_err(|e| other(e.to_string()))?;
+        outln!("{j}");
+    } else {
+        let then = if out.still_unknown.is_empty() {
+            "the run resumes at the controller's next pass".to_string()
+        } else {
+            format!(
+                "the op still needs attention: report {} too, then its run resumes",
+                out.still_unknown.join(", ")
+            )
+        };
+        outln!(
+            "reported {} for step {} on {}: {then}",
+            crate::output::word(&out.status),
+            out.step,
+            out.hosts.join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -151,60 +151,6 @@ fn print_submitted(v: &SubmittedView, quiet: bool, j: bool) -> Result<ExitCode> 
     Ok(ExitCode::SUCCESS)
 }
 
-/// The most a daemon may say an issuer's next sequence number is (far
-/// above any real count, far below the 2^63 − 1 that would end the
-/// issuer's ops for good).
-const MAX_PLANNED_SEQ: u64 = 1 << 48;
-/// The longest op lifetime a daemon may ask this CLI to sign.
-const MAX_PLANNED_TTL: i64 = 7 * 24 * 3600;
-
-/// What the daemon planned is what was asked: the same runbook, every
-/// param given with its value, hosts named plainly chosen as named, the
-/// workspace here (when there is one), a sane sequence number and
-/// lifetime. A daemon — or whatever answers at `BOSUN_URL` — cannot get
-/// another op signed.
-fn check_planned(ctx: &Ctx, req: &PlanRequest, p: &PlannedOp) -> Result<()> {
-    let refuse = |what: String| {
-        Err(other(format!(
-            "the daemon's plan is not what was asked ({what}); nothing was signed"
-        )))
-    };
-    if p.runbook != req.runbook {
-        return refuse(format!("runbook `{}`, not `{}`", p.runbook, req.runbook));
-    }
-    for (k, v) in &req.params {
-        if p.params.get(k) != Some(v) {
-            return refuse(format!("param `{k}` is {:?}, not {v:?}", p.params.get(k)));
-        }
-    }
-    let plain = |t: &str| !t.contains(['*', '?', '[', ':', '!']);
-    if req.targets.iter().all(|t| plain(t)) {
-        let mut asked: Vec<&str> = req.targets.iter().map(String::as_str).collect();
-        let mut got: Vec<&str> = p.targets.iter().map(String::as_str).collect();
-        asked.sort_unstable();
-        asked.dedup();
-        got.sort_unstable();
-        if asked != got {
-            return refuse(format!("hosts {got:?}, not {asked:?}"));
-        }
-    }
-    if let Ok(ws) = bosun_workspace::Workspace::open(&ctx.workspace)
-        && ws.config.name.as_str() != p.workspace
-    {
-        return refuse(format!(
-            "workspace `{}`, not this one's `{}`",
-            p.workspace, ws.config.name
-        ));
-    }
-    if p.next_seq.is_some_and(|s| s == 0 || s > MAX_PLANNED_SEQ) {
-        return refuse(format!("sequence number {:?}", p.next_seq));
-    }
-    if !(1..=MAX_PLANNED_TTL).contains(&p.op_ttl_secs) {
-        return refuse(format!("op lifetime {} s", p.op_ttl_secs));
-    }
-    Ok(())
-}
-
 /// `bosun submit` as a client of the daemon (`BOSUN_URL`): the daemon
 /// plans, this CLI signs with its own key, the daemon's intake decides.
 pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Result<ExitCode> {
@@ -235,7 +181,12 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Resu
             // A plan the daemon cannot make is an error here, as it is
             // when the CLI plans itself (not a refusal of an op).
             let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
-            check_planned(ctx, &req, &planned)?;
+            let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
+            bosun_client::check_planned(
+                &req,
+                &planned,
+                here.as_ref().map(|w| w.config.name.as_str()),
+            )?;
             let seq = planned
                 .next_seq
                 .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;

@@ -1,0 +1,60 @@
+//! What a client checks before it signs a plan a daemon made: that it is
+//! the plan asked for. A daemon — or whatever answers at `BOSUN_URL` —
+//! cannot get another op signed.
+
+use bosun_api::requests::PlanRequest;
+use bosun_api::views::PlannedOp;
+use bosun_control::{ControlError, Result};
+
+/// The most a daemon may say an issuer's next sequence number is (far
+/// above any real count, far below the 2^63 − 1 that would end the
+/// issuer's ops for good).
+pub const MAX_PLANNED_SEQ: u64 = 1 << 48;
+/// The longest op lifetime a daemon may ask a client to sign.
+pub const MAX_PLANNED_TTL: i64 = 7 * 24 * 3600;
+
+/// What the daemon planned is what `req` asked: the same runbook, every
+/// param given with its value, hosts named plainly chosen as named, the
+/// workspace `ws` (when the client knows one), a sane sequence number and
+/// lifetime.
+pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Result<()> {
+    let refuse = |what: String| {
+        Err(ControlError::Other(format!(
+            "the daemon's plan is not what was asked ({what}); nothing was signed"
+        )))
+    };
+    if p.runbook != req.runbook {
+        return refuse(format!("runbook `{}`, not `{}`", p.runbook, req.runbook));
+    }
+    for (k, v) in &req.params {
+        if p.params.get(k) != Some(v) {
+            return refuse(format!("param `{k}` is {:?}, not {v:?}", p.params.get(k)));
+        }
+    }
+    let plain = |t: &str| !t.contains(['*', '?', '[', ':', '!']);
+    if req.targets.iter().all(|t| plain(t)) {
+        let mut asked: Vec<&str> = req.targets.iter().map(String::as_str).collect();
+        let mut got: Vec<&str> = p.targets.iter().map(String::as_str).collect();
+        asked.sort_unstable();
+        asked.dedup();
+        got.sort_unstable();
+        if asked != got {
+            return refuse(format!("hosts {got:?}, not {asked:?}"));
+        }
+    }
+    if let Some(ws) = ws
+        && ws != p.workspace
+    {
+        return refuse(format!(
+            "workspace `{}`, not this one's `{ws}`",
+            p.workspace
+        ));
+    }
+    if p.next_seq.is_some_and(|s| s == 0 || s > MAX_PLANNED_SEQ) {
+        return refuse(format!("sequence number {:?}", p.next_seq));
+    }
+    if !(1..=MAX_PLANNED_TTL).contains(&p.op_ttl_secs) {
+        return refuse(format!("op lifetime {} s", p.op_ttl_secs));
+    }
+    Ok(())
+}
