@@ -115,6 +115,9 @@ checks! {
     Store => "store",
     /// A read over the HTTP API came without a valid bearer token.
     Token => "token",
+    /// What is adopted changed while the input was decided (an adoption
+    /// committed meanwhile): nothing was stored; send it again.
+    Adoption => "adoption",
 }
 
 impl std::fmt::Display for Check {

@@ -404,7 +404,7 @@ impl Remote {
                     .await
                     .map_err(|e| {
                         self.failed(format!(
-                            "cannot connect ({e}); is the daemon listening on {a}?"
+                            "cannot connect ({e}); is the daemon running and listening on {a}?"
                         ))
                     })?;
                 // A daemon with a certificate answers plain HTTP with a

@@ -35,6 +35,8 @@ pub(crate) struct Snapshot {
     runbooks: BTreeMap<String, GovRunbook>,
     /// The adopted inventory, parsed (when one is adopted and parses).
     inventory: Option<Arc<Inventory>>,
+    /// [`bosun_store::adopted_basis`] of what it was made of.
+    basis: Digest,
 }
 
 /// Everything in force, loaded once and reused for many ops.
@@ -57,6 +59,9 @@ pub struct Governed {
     pub inventory_adopted: bool,
     /// Files on disk that differ from what is in force, in words.
     pub drift: Vec<String>,
+    /// What is adopted, as one digest ([`bosun_store::adopted_basis`]):
+    /// ops decided on this snapshot are stored only while it holds.
+    pub basis: Digest,
 }
 
 /// Runbook subject name for adoption.
@@ -326,7 +331,10 @@ impl Control {
             .find(|a| a.subject == INVENTORY_SUBJECT)
             .and_then(|a| Inventory::parse("adopted fleet/hosts.toml", &a.content).ok())
             .map(Arc::new);
+        let basis =
+            bosun_store::adopted_basis(adopted.iter().map(|a| (a.subject.as_str(), &a.digest)));
         let snap = Arc::new(Snapshot {
+            basis,
             key,
             policy: Arc::new(policy),
             policy_digest: pol.digest.clone(),
@@ -393,6 +401,7 @@ impl Control {
             inventory: inv.inventory,
             inventory_adopted: inv.adopted,
             drift,
+            basis: snap.basis.clone(),
         })
     }
 

@@ -603,3 +603,71 @@ fn a_tampered_adoption_or_foreign_workspace_is_refused() {
         "plan_digest"
     );
 }
+
+/// An agent's op decided just before an adoption removed its key (as the
+/// API's pipeline decides on a snapshot a moment old): the adoption
+/// commits first, so the op is sent back — not stored, not recorded —
+/// and, sent again, is judged on what is in force now: the key is gone.
+#[test]
+fn an_op_decided_before_its_key_was_removed_is_not_stored() {
+    let fx = fixture(|_| {});
+    let before = fx.gov();
+    let (_, env) = fx.sign(
+        "claude",
+        "pkg-upgrade",
+        &["web-1"],
+        &[("version", "2.0")],
+        2000,
+    );
+    let prepared = fx.ctl.prepare(&before, std::slice::from_ref(&env), 2000);
+
+    // An operator removes claude's key: edited, proposed, adopted.
+    let root = fx.ctl.ws.root.clone();
+    let keys = root.join("keys/keys.toml");
+    let text = std::fs::read_to_string(&keys).unwrap();
+    let kept: Vec<&str> = text
+        .split("[[key]]")
+        .filter(|k| !k.contains("\"claude\""))
+        .collect();
+    std::fs::write(&keys, kept.join("[[key]]")).unwrap();
+    let (p, _) = fx.ctl.propose(&id("alice"), 2001).unwrap().unwrap();
+    // A change of the keys needs two operators.
+    let mut adopted = false;
+    for who in ["alice", "bob"] {
+        let (_, yes) = fx
+            .ctl
+            .sign_approval(
+                &fx.keys[who],
+                &id(who),
+                &p.id,
+                &p.digest,
+                Verdict::Approve,
+                None,
+                2001,
+            )
+            .unwrap();
+        adopted = fx
+            .ctl
+            .approve_adoption(&yes, 2001)
+            .unwrap()
+            .unwrap()
+            .adopted;
+    }
+    assert!(adopted, "the key registry without claude is in force");
+    let rejections = fx.ctl.rejections(1000).unwrap().len();
+
+    let r = fx.ctl.commit(&before, prepared).unwrap();
+    let rej = r.into_iter().next().unwrap().unwrap_err();
+    assert_eq!(rej.check, bosun_api::Check::Adoption, "{rej:?}");
+    assert!(
+        fx.ctl.op_briefs(None, 10).unwrap().is_empty(),
+        "nothing stored"
+    );
+    assert_eq!(fx.ctl.rejections(1000).unwrap().len(), rejections);
+
+    // Sent again, it is judged on what is in force: claude is no key.
+    let now = fx.gov();
+    let r = fx.ctl.intake(&now, &[env], 2002).unwrap();
+    let rej = r.into_iter().next().unwrap().unwrap_err();
+    assert_eq!(rej.check, bosun_api::Check::UnknownKey, "{rej:?}");
+}

@@ -80,7 +80,7 @@ impl ApiError {
             Check::Token => StatusCode::UNAUTHORIZED,
             Check::Size => StatusCode::PAYLOAD_TOO_LARGE,
             Check::Format => StatusCode::BAD_REQUEST,
-            Check::Replay | Check::Seq | Check::State => StatusCode::CONFLICT,
+            Check::Replay | Check::Seq | Check::State | Check::Adoption => StatusCode::CONFLICT,
             Check::Store => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };

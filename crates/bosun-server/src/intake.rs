@@ -24,8 +24,9 @@ pub const MAX_GOV_AGE: Duration = Duration::from_secs(1);
 
 /// How long what is adopted is taken as read: an adoption reaches API
 /// submissions when the snapshot is next rebuilt, this long after it
-/// commits at most, plus what the old pipeline still holds (not a
-/// bound for a removed key: see ARCHITECTURE's "Not yet").
+/// commits at most. Meanwhile ops decided on the old snapshot are sent
+/// back by the commit transaction (check `adoption`), never stored: each
+/// carries the adopted basis it was decided on.
 pub const MAX_ADOPTED_AGE: Duration = Duration::from_millis(100);
 
 /// The pipeline in use, and what it was started for.

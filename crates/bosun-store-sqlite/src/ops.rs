@@ -172,6 +172,26 @@ pub(crate) fn budget_moved(
     }))
 }
 
+/// [`bosun_store::adopted_basis`] of what is adopted, read in `tx`.
+fn adopted_basis_in_tx(tx: &Transaction<'_>) -> Result<Digest> {
+    let mut st = tx
+        .prepare_cached("SELECT subject, digest FROM adopted ORDER BY subject")
+        .map_err(be)?;
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+        .map_err(be)?;
+    let mut all = Vec::new();
+    for row in rows {
+        let (subject, digest) = row.map_err(be)?;
+        let digest =
+            Digest::try_from(digest).map_err(|e| crate::sql::corrupt("adopted digest", e))?;
+        all.push((subject, digest));
+    }
+    Ok(bosun_store::adopted_basis(
+        all.iter().map(|(s, d)| (s.as_str(), d)),
+    ))
+}
+
 pub(crate) fn rejection_in_tx(
     tx: &Transaction<'_>,
     ledger: &mut Appends,
@@ -215,6 +235,11 @@ impl bosun_store::OpStore for SqliteStore {
             for r in rejected {
                 rejection_in_tx(tx, &mut ledger, r)?;
             }
+            // What is adopted now, read once in this transaction when an op
+            // says what it was decided on.
+            let adopted_now = (ops.iter().any(|o| o.adopted_basis.is_some()))
+                .then(|| adopted_basis_in_tx(tx))
+                .transpose()?;
             // Issuers whose budget moved: their later ops wait too.
             let mut moved: Vec<&KeyId> = Vec::new();
             let mut usage = TxUsage::default();
@@ -239,6 +264,12 @@ impl bosun_store::OpStore for SqliteStore {
                     let conflict = SubmitConflict::Replay(c.jti.clone());
                     rejection_in_tx(tx, &mut ledger, &conflict_rejection(op, &conflict, "replay"))?;
                     out.push(Err(conflict));
+                    continue;
+                }
+                if let Some(basis) = &op.adopted_basis
+                    && Some(basis) != adopted_now.as_ref()
+                {
+                    out.push(Err(SubmitConflict::AdoptionMoved));
                     continue;
                 }
                 if let Some(conflict) = budget_moved(tx, &mut usage, op, &moved)? {

@@ -223,6 +223,14 @@ pub enum SubmitConflict {
         /// What the transaction found.
         now: u64,
     },
+    /// What is adopted changed between the decision and the transaction
+    /// (an adoption committed meanwhile): the op was neither stored nor
+    /// recorded, and is to be decided on what is in force now. Every op of
+    /// the batch decided on the same basis gets the same answer.
+    #[error(
+        "what is adopted changed while the op was decided (an adoption committed meanwhile); submit it again to have it decided on what is in force now"
+    )]
+    AdoptionMoved,
 }
 
 impl StoreError {

@@ -24,6 +24,26 @@ pub struct NewOp {
     /// applied): the store accepts the op only if the issuer's usage,
     /// read in the accepting transaction, is still the same.
     pub budget_basis: Vec<BudgetBasis>,
+    /// What was adopted when the op was decided ([`adopted_basis`] of the
+    /// adopted subjects and digests): when given, the store accepts the op
+    /// only if what is adopted, read in the accepting transaction, is still
+    /// that — so a key, policy or runbook an adoption replaced cannot let
+    /// an op in after the adoption commits.
+    pub adopted_basis: Option<Digest>,
+}
+
+/// The digest of what is adopted: each subject with its content's digest,
+/// in subject order (the order [`crate::GovernanceStore::adopted_all`]
+/// returns). Equal sets give equal digests.
+pub fn adopted_basis<'a>(adopted: impl IntoIterator<Item = (&'a str, &'a Digest)>) -> Digest {
+    let mut text = String::new();
+    for (subject, digest) in adopted {
+        text.push_str(subject);
+        text.push('\t');
+        text.push_str(digest.as_str());
+        text.push('\n');
+    }
+    Digest::of(text.as_bytes())
 }
 
 /// What one budget of the keeper policy looked like when an op was

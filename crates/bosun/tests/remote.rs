@@ -199,12 +199,7 @@ fn a_client_cannot_read_over_tcp_without_a_token_nor_do_what_is_not_built() {
     assert_eq!(json(&o)["check"], "unknown_key");
     // Verbs that do not talk to a daemon yet say so instead of opening
     // the workspace behind the user's back.
-    let o = run(
-        &lab,
-        Some(&url(&d.unix)),
-        None,
-        &["approve", "0123456789", "--as", "alice", "--yes"],
-    );
+    let o = run(&lab, Some(&url(&d.unix)), None, &["blockers", "list"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("does not talk to a daemon yet"),

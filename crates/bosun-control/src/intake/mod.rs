@@ -8,8 +8,10 @@
 //! notes the budget usage it counted.
 //!
 //! [`Control::commit`] is one transaction for whatever was prepared (group
-//! commit): it records the refusals, checks replay, sequence and that each
-//! budget basis still holds, persists the ops with their decisions and
+//! commit): it records the refusals, checks replay, sequence, that what is
+//! adopted is still what the ops were decided on (else they are sent back,
+//! check `adoption`) and that each budget basis still holds, persists the
+//! ops with their decisions and
 //! enqueues the ones that may run. An op whose issuer's budget usage moved
 //! in between (another batch of that issuer went in first) is decided again
 //! and committed in a further transaction, so a budget holds however many
@@ -61,42 +63,9 @@ pub struct Accepted {
 /// reports refusals by [`bosun_api::Check`].
 pub use bosun_api::Rejection as Rejected;
 
-/// The longest refusal message kept: a refusal is recorded (and entered
-/// in the ledger) whoever sent the input, so what an unauthenticated
-/// sender can make it say is bounded.
-pub const MAX_REFUSAL_MESSAGE: usize = 512;
-
-/// A refusal by `check` (its message cut at [`MAX_REFUSAL_MESSAGE`]
-/// bytes, on a character boundary).
-pub(crate) fn reject(check: Check, message: impl Into<String>, jti: Option<String>) -> Rejected {
-    let mut message = message.into();
-    if cut(&mut message, MAX_REFUSAL_MESSAGE) {
-        message.push('…');
-    }
-    let jti = jti.map(|mut j| {
-        cut(&mut j, MAX_REFUSAL_MESSAGE);
-        j
-    });
-    Rejected {
-        check,
-        message,
-        jti,
-    }
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary; whether it
-/// was cut.
-fn cut(s: &mut String, max: usize) -> bool {
-    if s.len() <= max {
-        return false;
-    }
-    let mut at = max;
-    while !s.is_char_boundary(at) {
-        at -= 1;
-    }
-    s.truncate(at);
-    true
-}
+mod refused;
+pub use refused::MAX_REFUSAL_MESSAGE;
+pub(crate) use refused::reject;
 
 /// The claims every envelope carries that intake and approvals check alike.
 pub(crate) struct Stamp<'a> {
@@ -415,6 +384,7 @@ impl Control {
                                 state,
                                 received_at: now,
                                 budget_basis,
+                                adopted_basis: Some(gov.basis.clone()),
                             },
                             adopted: c.adopted,
                         }))
@@ -552,6 +522,7 @@ impl Control {
                     Err(conflict) => Err(reject(
                         match conflict {
                             SubmitConflict::SeqNotAbove { .. } => Check::Seq,
+                            SubmitConflict::AdoptionMoved => Check::Adoption,
                             _ => Check::Replay,
                         },
                         conflict.to_string(),

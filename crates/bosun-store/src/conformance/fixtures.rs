@@ -96,6 +96,7 @@ pub fn new_op(
         state,
         received_at: 100,
         budget_basis: vec![],
+        adopted_basis: None,
     }
 }
 

@@ -70,6 +70,75 @@ pub fn adoption(b: &dyn Backend) {
     );
 }
 
+/// Check: an op decided on what was adopted before an adoption committed
+/// is sent back (neither stored nor recorded); decided on what is adopted
+/// now, it goes in.
+pub fn an_adoption_sends_ops_decided_before_it_back(b: &dyn Backend) {
+    let basis = |b: &dyn Backend| {
+        let all = b.adopted_all().unwrap();
+        crate::adopted_basis(all.iter().map(|a| (a.subject.as_str(), &a.digest)))
+    };
+    let before = basis(b);
+    let mut first = new_op("b1", "claude", 1, &["h1"], false, OpState::Approved);
+    first.adopted_basis = Some(before.clone());
+    assert_eq!(b.submit_ops(&[first], &[]).unwrap(), vec![Ok(())]);
+    // An adoption commits (a key registry, say, that drops claude).
+    let content = "[[key]]\nname = \"alice\"\n".to_string();
+    let p = Proposal {
+        id: jti("prop9"),
+        proposer: KeyId::parse("alice").unwrap(),
+        digest: Digest::of(b"set9"),
+        items: vec![ProposalItem {
+            subject: "keys".into(),
+            digest: Digest::of(content.as_bytes()),
+            content,
+        }],
+        state: "open".into(),
+        created_at: 10,
+    };
+    b.propose(&p).unwrap();
+    let ap = NewApproval {
+        envelope: "e".into(),
+        claims: ApprovalClaims {
+            jti: jti("pa9"),
+            iss: KeyId::parse("bob").unwrap(),
+            iat: 11,
+            exp: 100,
+            ws: name("ws"),
+            op: p.id.clone(),
+            plan_digest: p.digest.clone(),
+            verdict: Verdict::Approve,
+            reason: None,
+        },
+        role: Role::Operator,
+        received_at: 11,
+    };
+    b.approve_proposal(&ap, true).unwrap();
+    let after = basis(b);
+    assert_ne!(before, after, "an adoption changes the basis");
+    let rejections = b.rejections(100).unwrap().len();
+    let mut stale = new_op("b2", "claude", 2, &["h2"], false, OpState::Approved);
+    stale.adopted_basis = Some(before);
+    let mut other = new_op("b3", "codex", 1, &["h3"], false, OpState::Approved);
+    other.adopted_basis = Some(after.clone());
+    let r = b.submit_ops(&[stale.clone(), other], &[]).unwrap();
+    assert_eq!(r[0], Err(crate::SubmitConflict::AdoptionMoved), "{r:?}");
+    assert_eq!(r[1], Ok(()), "decided on what is adopted now: {r:?}");
+    assert!(b.op(&jti("b2")).unwrap().is_none(), "not stored");
+    assert_eq!(
+        b.rejections(100).unwrap().len(),
+        rejections,
+        "not recorded as a rejection"
+    );
+    assert_eq!(
+        b.last_seq(&KeyId::parse("claude").unwrap()).unwrap(),
+        Some(1)
+    );
+    // Decided again on what is adopted now, it goes in.
+    stale.adopted_basis = Some(after);
+    assert_eq!(b.submit_ops(&[stale], &[]).unwrap(), vec![Ok(())]);
+}
+
 /// Check: blockers file once and resolve.
 pub fn blockers_file_once_and_resolve(b: &dyn Backend) {
     let nb = |kind: &str, subject: &str| NewBlocker {

@@ -65,6 +65,7 @@ macro_rules! conformance_tests {
             steps_are_recorded_once,
             halt_round_trip,
             adoption,
+            an_adoption_sends_ops_decided_before_it_back,
             budgets_count_changed_hosts,
             a_moved_budget_sends_the_op_back,
             rejections_commit_with_the_batch,
