@@ -2,9 +2,9 @@
 # Installs what the test suite needs on a fresh Debian machine, when it is
 # missing: OpenSSH's server (the SSH transport tests start a real sshd on a
 # loopback port) and client (ssh, ssh-agent, ssh-add, ssh-keygen), script(1)
-# (the README test), git, PyJWT (the JOSE interop test), and schemathesis
-# (the API's property tests, crates/bosun/tests/api_fuzz.rs) in a venv of
-# its own. Safe to run again: it installs nothing that is already there.
+# (the README test), git, openssl (the TLS tests' certificates and second
+# client), PyJWT (the JOSE interop test), and schemathesis (the API's
+# property tests, crates/bosun/tests/api_fuzz.rs) in a venv of its own. Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
 need_apt=()
@@ -21,6 +21,9 @@ done
 # git is the ledger mirror's and the README's.
 command -v script >/dev/null || need_apt+=(bsdutils)
 command -v git >/dev/null || need_apt+=(git)
+# openssl makes the certificates of the TLS tests (tests/tls.rs) and is
+# their second TLS client (s_client).
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -1,15 +1,19 @@
 //! A client of bosun's daemon (what `BOSUN_URL` or `--server` names):
-//! `unix:///path/to/bosun.sock`, `http://127.0.0.1:PORT`. The CLI's remote
-//! mode and the MCP server's daemon-backed core both use it.
+//! `unix:///path/to/bosun.sock`, `http://127.0.0.1:PORT` (loopback only),
+//! `https://host:PORT` (any host; [`tls`]: the public roots and
+//! `BOSUN_CA`). The CLI's remote mode and the MCP server's daemon-backed
+//! core both use it.
 //!
 //! Requests go over hyper (HTTP/1.1, one connection per request) on a
 //! small current-thread runtime made for the call, so callers stay
 //! synchronous; keys stay with the caller and sign there — the daemon gets
-//! envelopes, never a private key. Reads over TCP carry a bearer token:
-//! `BOSUN_TOKEN`, or one signed here for `BOSUN_AS` (five minutes).
+//! envelopes, never a private key. Reads over TCP (plain or TLS) carry a
+//! bearer token: `BOSUN_TOKEN`, or one signed here for `BOSUN_AS` (five
+//! minutes).
 #![deny(missing_docs)]
 
 mod planned;
+pub mod tls;
 
 pub use planned::{MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned};
 
@@ -34,8 +38,16 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub enum Url {
     /// A Unix socket.
     Unix(PathBuf),
-    /// Plain HTTP on an address (`host:port`).
+    /// Plain HTTP on a loopback address (`host:port`).
     Http(String),
+    /// HTTPS on any host.
+    Https {
+        /// The host: a name or an IP address (an IPv6 one without its
+        /// brackets), as the certificate must name it.
+        host: String,
+        /// The port (443 when the URL names none).
+        port: u16,
+    },
 }
 
 impl std::fmt::Display for Url {
@@ -43,13 +55,15 @@ impl std::fmt::Display for Url {
         match self {
             Url::Unix(p) => write!(f, "unix://{}", p.display()),
             Url::Http(a) => write!(f, "http://{a}"),
+            Url::Https { host, port } if host.contains(':') => write!(f, "https://[{host}]:{port}"),
+            Url::Https { host, port } => write!(f, "https://{host}:{port}"),
         }
     }
 }
 
 impl Url {
-    /// Parses `unix:///path` or `http://host:port` (`https` is refused
-    /// until the daemon has TLS listeners).
+    /// Parses `unix:///path`, `http://host:port` (loopback only) or
+    /// `https://host[:port]`.
     pub fn parse(s: &str) -> Result<Url> {
         if let Some(p) = s.strip_prefix("unix://") {
             if p.is_empty() {
@@ -77,22 +91,59 @@ impl Url {
             if !loopback {
                 return Err(bad_url(
                     s,
-                    "plain http is for loopback addresses only (127.0.0.1, [::1], localhost); use the daemon's Unix socket otherwise",
+                    "plain http is for loopback addresses only (127.0.0.1, [::1], localhost); use https:// (a daemon serving TLS) or the daemon's Unix socket otherwise",
                 ));
             }
             return Ok(Url::Http(a.to_string()));
         }
-        if s.starts_with("https://") {
-            return Err(bad_url(
-                s,
-                "the daemon has no TLS listener yet; use its Unix socket or loopback http",
-            ));
+        if let Some(a) = s.strip_prefix("https://") {
+            return https(s, a.trim_end_matches('/'));
         }
         Err(bad_url(
             s,
-            "give unix:///path/to/bosun.sock or http://127.0.0.1:PORT",
+            "give unix:///path/to/bosun.sock, http://127.0.0.1:PORT or https://HOST:PORT",
         ))
     }
+
+    /// Whether it is TCP (plain or TLS), where reads carry a token.
+    pub fn is_tcp(&self) -> bool {
+        !matches!(self, Url::Unix(_))
+    }
+}
+
+/// `host[:port]` of an https URL: a name, an IPv4 address, or an IPv6 one
+/// in brackets.
+fn https(s: &str, a: &str) -> Result<Url> {
+    let form = "an https URL is https://host:port, without a path or user";
+    if a.is_empty() || a.contains(['/', '@', '?', '#']) {
+        return Err(bad_url(s, form));
+    }
+    let (host, port) = match a.strip_prefix('[') {
+        Some(v6) => {
+            let (h, rest) = v6.split_once(']').ok_or_else(|| bad_url(s, form))?;
+            if h.parse::<std::net::Ipv6Addr>().is_err() {
+                return Err(bad_url(s, "the brackets hold an IPv6 address"));
+            }
+            (h, rest.strip_prefix(':'))
+        }
+        None => match a.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (a, None),
+        },
+    };
+    let port = match port {
+        None => 443,
+        Some(p) => p
+            .parse::<u16>()
+            .map_err(|_| bad_url(s, "the port is a number from 1 to 65535"))?,
+    };
+    if host.is_empty() || host.contains(':') && !a.starts_with('[') || port == 0 {
+        return Err(bad_url(s, form));
+    }
+    Ok(Url::Https {
+        host: host.to_string(),
+        port,
+    })
 }
 
 fn bad_url(s: &str, why: &str) -> ControlError {
@@ -137,6 +188,8 @@ pub struct Remote {
     /// Where the daemon answers.
     pub url: Url,
     auth: Auth,
+    /// For an `https` URL: what it trusts.
+    tls: Option<tls::Trust>,
 }
 
 impl std::fmt::Debug for Remote {
@@ -156,7 +209,8 @@ const OWN_TOKEN_SECS: i64 = 300;
 impl Remote {
     /// A client of the daemon at `url`. Over TCP, reads carry
     /// `BOSUN_TOKEN`, or tokens signed here with `BOSUN_AS`'s key from
-    /// `keys` for the workspace the daemon names at `/api/v1/info`.
+    /// `keys` for the workspace the daemon names at `/api/v1/info`. Over
+    /// HTTPS it trusts the public roots and `BOSUN_CA`'s certificates.
     pub fn connect(url: &str, keys: &bosun_sign::KeyDir) -> Result<Remote> {
         let who = match std::env::var("BOSUN_AS") {
             Ok(w) if !w.trim().is_empty() => Some(
@@ -170,24 +224,19 @@ impl Remote {
             .filter(|t| !t.trim().is_empty());
         let url = Url::parse(url)?;
         match (token, who) {
-            (Some(t), _) => Ok(Remote {
-                url,
-                auth: Auth::Given(t.trim().to_string()),
-            }),
-            (None, Some(who)) if matches!(url, Url::Http(_)) => {
+            (Some(t), _) => Remote::new(url, Auth::Given(t.trim().to_string())),
+            (None, Some(who)) if url.is_tcp() => {
                 let key = bosun_control::client::load_secret(keys, &who)?;
                 Remote::signing(url, Arc::new(Mutex::new(key)), who)
             }
-            (None, _) => Ok(Remote {
-                url,
-                auth: Auth::None,
-            }),
+            (None, _) => Remote::new(url, Auth::None),
         }
     }
 
     /// A client of the daemon at `url` for one signer (`who`, with `key`):
-    /// over TCP its reads carry `BOSUN_TOKEN` when set, else tokens
-    /// signed here as `who`; over the Unix socket they need none.
+    /// over TCP (plain or TLS) its reads carry `BOSUN_TOKEN` when set,
+    /// else tokens signed here as `who`; over the Unix socket they need
+    /// none.
     pub fn for_signer(
         url: &str,
         key: Arc<Mutex<bosun_sign::Signer>>,
@@ -198,18 +247,23 @@ impl Remote {
             .ok()
             .filter(|t| !t.trim().is_empty())
         {
-            return Ok(Remote {
-                url,
-                auth: Auth::Given(t.trim().to_string()),
-            });
+            return Remote::new(url, Auth::Given(t.trim().to_string()));
         }
-        match url {
-            Url::Http(_) => Remote::signing(url, key, who),
-            Url::Unix(_) => Ok(Remote {
-                url,
-                auth: Auth::None,
-            }),
+        if url.is_tcp() {
+            Remote::signing(url, key, who)
+        } else {
+            Remote::new(url, Auth::None)
         }
+    }
+
+    /// A client of `url` with `auth`, and for `https` its trust
+    /// ([`tls::Trust::from_env`]: the public roots and `BOSUN_CA`).
+    fn new(url: Url, auth: Auth) -> Result<Remote> {
+        let tls = match url {
+            Url::Https { .. } => Some(tls::Trust::from_env()?),
+            _ => None,
+        };
+        Ok(Remote { url, auth, tls })
     }
 
     /// A client of the daemon at `url` that signs its own read tokens as
@@ -220,10 +274,7 @@ impl Remote {
         key: Arc<Mutex<bosun_sign::Signer>>,
         who: bosun_model::KeyId,
     ) -> Result<Remote> {
-        let mut r = Remote {
-            url,
-            auth: Auth::None,
-        };
+        let mut r = Remote::new(url, Auth::None)?;
         let ws = r.info()?.workspace;
         let ws = bosun_model::Name::parse(&ws)
             .map_err(|e| r.failed(format!("its workspace name: {e}")))?;
@@ -328,7 +379,7 @@ impl Remote {
             .method(method)
             .uri(format!("/api/v1{path}"))
             .header("host", "bosun");
-        if let Url::Http(_) = &self.url
+        if self.url.is_tcp()
             && let Some(t) = self.token()?
         {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -346,7 +397,7 @@ impl Remote {
                         "cannot connect ({e}); is the daemon running, and may you use its socket?"
                     ))
                 })?;
-                self.send(s, req).await?
+                self.send(s, req, "").await?
             }
             Url::Http(a) => {
                 let s = tokio::net::TcpStream::connect(a.as_str())
@@ -356,7 +407,14 @@ impl Remote {
                             "cannot connect ({e}); is the daemon running and listening on {a}?"
                         ))
                     })?;
-                self.send(s, req).await?
+                // A daemon with a certificate answers plain HTTP with a
+                // TLS alert, which does not parse as HTTP.
+                self.send(s, req, "; if the daemon serves HTTPS there, use https://")
+                    .await?
+            }
+            Url::Https { host, port } => {
+                let s = self.tls_connect(host, *port).await?;
+                self.send(s, req, "").await?
             }
         };
         let status = res.status().as_u16();
@@ -369,10 +427,46 @@ impl Remote {
         Ok((status, bytes))
     }
 
+    /// A TLS connection to `host:port`, its certificate checked against
+    /// what this client trusts.
+    async fn tls_connect(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+        let trust = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| self.failed("no TLS configuration".into()))?;
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| self.failed(format!("`{host}` is not a host name or address: {e}")))?;
+        let s = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| {
+                self.failed(format!(
+                    "cannot connect ({e}); is the daemon listening there with TLS?"
+                ))
+            })?;
+        let _ = s.set_nodelay(true);
+        tokio_rustls::TlsConnector::from(trust.config.clone())
+            .connect(name, s)
+            .await
+            .map_err(|e| match tls::untrusted(&e, trust) {
+                Some(why) => self.failed(why),
+                None if tls::not_tls(&e) => self.failed(format!(
+                    "the TLS handshake failed ({e}); is it serving plain HTTP (no certificate)? Then use http:// on loopback, or give it TLS"
+                )),
+                None => self.failed(format!("the TLS handshake failed: {e}")),
+            })
+    }
+
+    /// Sends `req` over `s`; an answer that does not parse as HTTP is
+    /// reported with `unparsed_hint` added.
     async fn send<S>(
         &self,
         s: S,
         req: hyper::Request<Full<Bytes>>,
+        unparsed_hint: &str,
     ) -> Result<hyper::Response<hyper::body::Incoming>>
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -383,9 +477,52 @@ impl Remote {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        sender
-            .send_request(req)
-            .await
-            .map_err(|e| self.failed(e.to_string()))
+        sender.send_request(req).await.map_err(|e| {
+            let hint = if e.is_parse() { unparsed_hint } else { "" };
+            self.failed(format!("{e}{hint}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_with_their_rules() {
+        let https = |s: &str| match Url::parse(s) {
+            Ok(Url::Https { host, port }) => (host, port),
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(https("https://bosun.lan:7411"), ("bosun.lan".into(), 7411));
+        assert_eq!(
+            https("https://192.168.1.5:7411/"),
+            ("192.168.1.5".into(), 7411)
+        );
+        assert_eq!(https("https://[fd00::5]:7411"), ("fd00::5".into(), 7411));
+        assert_eq!(https("https://bosun.lan"), ("bosun.lan".into(), 443));
+        assert_eq!(
+            Url::parse("https://[fd00::5]:7411").unwrap().to_string(),
+            "https://[fd00::5]:7411"
+        );
+        for bad in [
+            "https://",
+            "https://h:0",
+            "https://h:port",
+            "https://h:7411/api",
+            "https://u@h:7411",
+            "https://fd00::5:7411",
+            "https://[nothost]:7411",
+        ] {
+            assert!(Url::parse(bad).is_err(), "{bad}");
+        }
+        // Plain http stays loopback only, and says what to use instead.
+        assert!(matches!(
+            Url::parse("http://127.0.0.1:7411"),
+            Ok(Url::Http(_))
+        ));
+        let e = Url::parse("http://192.168.1.5:7411").unwrap_err();
+        assert!(e.to_string().contains("https://"), "{e}");
+        assert!(!Url::parse("unix:///run/bosun.sock").unwrap().is_tcp());
     }
 }

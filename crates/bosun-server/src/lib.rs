@@ -1,5 +1,5 @@
 //! bosun's HTTP API: what `bosun serve` answers on its Unix socket and on
-//! loopback TCP, under `/api/v1`, with the OpenAPI 3.1 document at
+//! TCP (plain HTTP on loopback, HTTPS anywhere: [`tls`]), under `/api/v1`, with the OpenAPI 3.1 document at
 //! `/api/v1/openapi.json` and Prometheus metrics at `/metrics`.
 //!
 //! - **The edge is async, the core is not.** axum on a small tokio
@@ -31,6 +31,7 @@ pub mod openapi;
 pub mod params;
 pub mod routes;
 pub mod serve;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -42,12 +43,16 @@ use crate::metrics::Metrics;
 
 pub use listen::{Listen, ListenError};
 pub use serve::{Server, ServerError};
+pub use tls::{Tls, TlsError};
 
 /// How the server runs.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Where it listens.
     pub listen: Vec<Listen>,
+    /// The certificate every TCP listener serves HTTPS with; without it,
+    /// TCP is plain HTTP on loopback only.
+    pub tls: Option<Tls>,
     /// Whether `/metrics` answers without a token over TCP.
     pub metrics_public: bool,
     /// Most core calls at once (the blocking pool's bound).
@@ -61,6 +66,7 @@ impl Default for Options {
     fn default() -> Options {
         Options {
             listen: Vec::new(),
+            tls: None,
             metrics_public: true,
             max_core_calls: 16,
             keys: None,

@@ -1,27 +1,32 @@
 //! Where the server listens: a Unix socket (by default `bosun.sock` in the
 //! state directory; the socket file's group grants access) and TCP
-//! addresses. Plain HTTP is allowed on loopback only: a non-loopback
-//! address is refused with the reason (TLS is not built yet), because
-//! tokens and envelopes would cross the network in clear.
+//! addresses, plain HTTP or HTTPS ([`crate::tls`]). Plain HTTP is allowed
+//! on loopback only: a non-loopback address without TLS is refused with
+//! the reason, because tokens and envelopes would cross the network in
+//! clear.
 
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
+
+use crate::tls::Tls;
 
 /// A place to listen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listen {
     /// A Unix socket at this path.
     Unix(PathBuf),
-    /// A TCP address (loopback only).
+    /// A TCP address (loopback only, unless the server has TLS).
     Tcp(SocketAddr),
 }
 
+/// `unix:///path`, or `tcp://ADDR:PORT` (whether it serves plain HTTP or
+/// HTTPS is the server's: [`crate::Options::tls`]).
 impl std::fmt::Display for Listen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Listen::Unix(p) => write!(f, "unix://{}", p.display()),
-            Listen::Tcp(a) => write!(f, "http://{a}"),
+            Listen::Tcp(a) => write!(f, "tcp://{a}"),
         }
     }
 }
@@ -39,7 +44,7 @@ pub enum ListenError {
     },
     /// Plain HTTP off loopback.
     #[error(
-        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Listen on 127.0.0.1 or [::1] (TLS listeners are not built yet; a TLS proxy in front must forward to this TCP listener, never to the Unix socket, whose clients read without a token; or reach the daemon over its Unix socket)"
+        "refusing to listen on {addr} with plain HTTP: it is not a loopback address, so bearer tokens and envelopes would cross the network in clear. Give the TCP listeners a TLS certificate and key (docs/deploy.md, \"TLS\"), or listen on 127.0.0.1 or [::1] (a TLS proxy in front must forward to this TCP listener, never to the Unix socket, whose clients read without a token)"
     )]
     NotLoopback {
         /// The address.
@@ -69,8 +74,9 @@ pub enum ListenError {
 }
 
 impl Listen {
-    /// A TCP address from `ADDR:PORT`, refused unless it is loopback.
-    pub fn tcp(given: &str) -> Result<Listen, ListenError> {
+    /// A TCP address from `ADDR:PORT`, refused unless it is loopback or
+    /// the server has `tls`.
+    pub fn tcp(given: &str, tls: bool) -> Result<Listen, ListenError> {
         let addr: SocketAddr = given
             .trim()
             .parse()
@@ -78,10 +84,17 @@ impl Listen {
                 given: given.into(),
                 why: e.to_string(),
             })?;
-        if !addr.ip().is_loopback() {
-            return Err(ListenError::NotLoopback { addr });
-        }
+        check_tcp(addr, tls)?;
         Ok(Listen::Tcp(addr))
+    }
+}
+
+/// Refuses plain HTTP off loopback.
+fn check_tcp(addr: SocketAddr, tls: bool) -> Result<(), ListenError> {
+    if tls || addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(ListenError::NotLoopback { addr })
     }
 }
 
@@ -91,20 +104,23 @@ pub enum Bound {
     /// A Unix socket, its path, and the (device, inode) of the socket
     /// file it made (removed when the server stops, only if still its own).
     Unix(std::os::unix::net::UnixListener, PathBuf, (u64, u64)),
-    /// A TCP socket.
-    Tcp(std::net::TcpListener),
+    /// A TCP socket, serving HTTPS with this certificate when given.
+    Tcp(std::net::TcpListener, Option<Tls>),
 }
 
 impl Bound {
-    /// Where it listens, as a URL (`unix:///…`, `http://127.0.0.1:PORT`:
-    /// the port the OS picked when 0 was asked).
+    /// Where it listens, as a URL (`unix:///…`, `http://127.0.0.1:PORT`,
+    /// `https://…`: the port the OS picked when 0 was asked).
     pub fn url(&self) -> String {
         match self {
             Bound::Unix(_, p, _) => format!("unix://{}", p.display()),
-            Bound::Tcp(l) => match l.local_addr() {
-                Ok(a) => format!("http://{a}"),
-                Err(_) => "http://?".into(),
-            },
+            Bound::Tcp(l, tls) => {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                match l.local_addr() {
+                    Ok(a) => format!("{scheme}://{a}"),
+                    Err(_) => format!("{scheme}://?"),
+                }
+            }
         }
     }
 }
@@ -114,15 +130,16 @@ fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> ListenErro
     move |source| ListenError::Io { what, source }
 }
 
-/// Binds `l`: a TCP address as given; a Unix socket after removing a
-/// stale one (nothing answers on it), with mode 0660 so that its group
-/// grants access.
-pub fn bind(l: &Listen) -> Result<Bound, ListenError> {
+/// Binds `l`: a TCP address as given (HTTPS with `tls`; plain HTTP on
+/// loopback only); a Unix socket after removing a stale one (nothing
+/// answers on it), with mode 0660 so that its group grants access.
+pub fn bind(l: &Listen, tls: Option<&Tls>) -> Result<Bound, ListenError> {
     match l {
         Listen::Tcp(a) => {
+            check_tcp(*a, tls.is_some())?;
             let s = std::net::TcpListener::bind(a).map_err(io(a))?;
             s.set_nonblocking(true).map_err(io(a))?;
-            Ok(Bound::Tcp(s))
+            Ok(Bound::Tcp(s, tls.cloned()))
         }
         Listen::Unix(p) => bind_unix(p),
     }
@@ -196,16 +213,34 @@ mod tests {
 
     #[test]
     fn plain_http_is_loopback_only() {
-        assert!(matches!(Listen::tcp("127.0.0.1:7411"), Ok(Listen::Tcp(_))));
-        assert!(matches!(Listen::tcp("[::1]:0"), Ok(Listen::Tcp(_))));
+        for tls in [false, true] {
+            assert!(matches!(
+                Listen::tcp("127.0.0.1:7411", tls),
+                Ok(Listen::Tcp(_))
+            ));
+            assert!(matches!(Listen::tcp("[::1]:0", tls), Ok(Listen::Tcp(_))));
+        }
         for off in ["0.0.0.0:7411", "192.168.1.5:80", "[::]:7411"] {
-            let e = Listen::tcp(off).unwrap_err();
+            let e = Listen::tcp(off, false).unwrap_err();
             assert!(matches!(e, ListenError::NotLoopback { .. }), "{off}: {e}");
             assert!(e.to_string().contains("in clear"), "{e}");
+            assert!(e.to_string().contains("TLS certificate"), "{e}");
+            assert!(
+                matches!(Listen::tcp(off, true), Ok(Listen::Tcp(_))),
+                "{off}"
+            );
+            // Bound directly, without TLS: refused there too.
+            let Ok(Listen::Tcp(a)) = Listen::tcp(off, true) else {
+                unreachable!()
+            };
+            assert!(matches!(
+                bind(&Listen::Tcp(a), None),
+                Err(ListenError::NotLoopback { .. })
+            ));
         }
         for bad in ["", "localhost", "127.0.0.1", "127.0.0.1:99999", "host:80"] {
             assert!(
-                matches!(Listen::tcp(bad), Err(ListenError::Address { .. })),
+                matches!(Listen::tcp(bad, false), Err(ListenError::Address { .. })),
                 "{bad}"
             );
         }
@@ -215,21 +250,21 @@ mod tests {
     fn a_stale_socket_is_replaced_and_a_file_is_not() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("bosun.sock");
-        let first = bind(&Listen::Unix(p.clone())).unwrap();
+        let first = bind(&Listen::Unix(p.clone()), None).unwrap();
         // A live one is in use.
         assert!(matches!(
-            bind(&Listen::Unix(p.clone())),
+            bind(&Listen::Unix(p.clone()), None),
             Err(ListenError::InUse { .. })
         ));
         drop(first);
         // Its file remains, stale: replaced.
-        assert!(bind(&Listen::Unix(p.clone())).is_ok());
+        assert!(bind(&Listen::Unix(p.clone()), None).is_ok());
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
         let f = d.path().join("file");
         std::fs::write(&f, "x").unwrap();
         assert!(matches!(
-            bind(&Listen::Unix(f.clone())),
+            bind(&Listen::Unix(f.clone()), None),
             Err(ListenError::NotASocket { .. })
         ));
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "x");

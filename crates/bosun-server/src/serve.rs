@@ -4,7 +4,10 @@
 //! huge-header client is cut off), a deadline on every request, at most
 //! [`MAX_CONNECTIONS`] connections at once, and a graceful stop: when
 //! asked to stop, no new connection is taken and open ones get
-//! [`STOP_GRACE`] to finish.
+//! [`STOP_GRACE`] to finish. On an HTTPS listener the TLS handshake runs
+//! on the connection's own task, holding its slot, within
+//! [`HEADER_TIMEOUT`]: a client that connects and never completes it is
+//! cut off like one that never sends its headers.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +22,7 @@ use axum::routing::{any, get};
 use axum::{Extension, Router};
 use bosun_control::Control;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
@@ -30,7 +33,8 @@ use crate::listen::{Bound, ListenError, bind};
 use crate::metrics::{Metrics, Stored};
 use crate::{App, Options, routes};
 
-/// How long a client may take to send a request's headers.
+/// How long a client may take to send a request's headers (and, before
+/// that, to complete the TLS handshake).
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may take, body and answer included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,7 +78,7 @@ impl Server {
         let bound = opts
             .listen
             .iter()
-            .map(bind)
+            .map(|l| bind(l, opts.tls.as_ref()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Server {
             app: App::new(ctl, opts, metrics),
@@ -105,7 +109,7 @@ impl Server {
             .iter()
             .filter_map(|b| match b {
                 Bound::Unix(_, p, id) => Some((p.clone(), *id)),
-                Bound::Tcp(_) => None,
+                Bound::Tcp(..) => None,
             })
             .collect();
         let r = rt.block_on(serve_all(self.bound, router, stop, &mcp));
@@ -223,12 +227,21 @@ async fn serve_all(
                 let svc = router.clone().layer(Extension(Via::Unix));
                 loops.spawn(accept_loop(l, svc, graceful, conns, rx));
             }
-            Bound::Tcp(l) => {
+            Bound::Tcp(l, tls) => {
                 let what = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
                 let l = tokio::net::TcpListener::from_std(l)
                     .map_err(|e| ListenError::Io { what, source: e })?;
                 let svc = router.clone().layer(Extension(Via::Tcp));
-                loops.spawn(accept_loop(l, svc, graceful, conns, rx));
+                match tls {
+                    None => loops.spawn(accept_loop(l, svc, graceful, conns, rx)),
+                    Some(t) => {
+                        let l = TlsListener {
+                            tcp: l,
+                            tls: t.acceptor(),
+                        };
+                        loops.spawn(accept_loop(l, svc, graceful, conns, rx))
+                    }
+                };
             }
         }
     }
@@ -247,25 +260,60 @@ async fn serve_all(
 
 /// A listener the accept loop takes connections from.
 trait Acceptor: Send + 'static {
-    /// A connection.
+    /// A connection as accepted.
+    type Conn: Send + 'static;
+    /// A connection ready for HTTP.
     type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// What makes an accepted connection ready (the TLS handshake;
+    /// nothing for plain sockets), run on the connection's own task.
+    type Ready: std::future::Future<Output = std::io::Result<Self::Io>> + Send + 'static;
     /// The next connection.
-    fn next(&self) -> impl std::future::Future<Output = std::io::Result<Self::Io>> + Send;
+    fn next(&self) -> impl std::future::Future<Output = std::io::Result<Self::Conn>> + Send;
+    /// Readies `c` for HTTP.
+    fn ready(&self, c: Self::Conn) -> Self::Ready;
 }
 
 impl Acceptor for tokio::net::UnixListener {
+    type Conn = tokio::net::UnixStream;
     type Io = tokio::net::UnixStream;
-    async fn next(&self) -> std::io::Result<Self::Io> {
+    type Ready = std::future::Ready<std::io::Result<Self::Io>>;
+    async fn next(&self) -> std::io::Result<Self::Conn> {
         self.accept().await.map(|(s, _)| s)
+    }
+    fn ready(&self, c: Self::Conn) -> Self::Ready {
+        std::future::ready(Ok(c))
     }
 }
 
 impl Acceptor for tokio::net::TcpListener {
+    type Conn = tokio::net::TcpStream;
     type Io = tokio::net::TcpStream;
-    async fn next(&self) -> std::io::Result<Self::Io> {
+    type Ready = std::future::Ready<std::io::Result<Self::Io>>;
+    async fn next(&self) -> std::io::Result<Self::Conn> {
         let (s, _) = self.accept().await?;
         let _ = s.set_nodelay(true);
         Ok(s)
+    }
+    fn ready(&self, c: Self::Conn) -> Self::Ready {
+        std::future::ready(Ok(c))
+    }
+}
+
+/// A TCP listener that serves HTTPS.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+}
+
+impl Acceptor for TlsListener {
+    type Conn = tokio::net::TcpStream;
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Ready = tokio_rustls::Accept<tokio::net::TcpStream>;
+    async fn next(&self) -> std::io::Result<Self::Conn> {
+        self.tcp.next().await
+    }
+    fn ready(&self, c: Self::Conn) -> Self::Ready {
+        self.tls.accept(c)
     }
 }
 
@@ -285,7 +333,7 @@ async fn accept_loop<A: Acceptor>(
         let Ok(permit) = permit else { break };
         tokio::select! {
             r = l.next() => match r {
-                Ok(s) => connection(s, svc.clone(), &graceful, permit),
+                Ok(s) => connection(l.ready(s), svc.clone(), graceful.watcher(), permit),
                 Err(e) => accept_failed(&e).await,
             },
             _ = stop.changed() => break,
@@ -300,25 +348,39 @@ async fn accept_failed(e: &std::io::Error) {
     tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
-/// Serves one connection on its own task, holding its slot until it ends.
-fn connection<IO>(
-    io: IO,
+/// Serves one connection on its own task, holding its slot until it
+/// ends: readies it (the TLS handshake) within [`HEADER_TIMEOUT`], then
+/// serves it, watched for the graceful stop (`watcher`, taken when it
+/// was accepted, so a stop that comes during the handshake is seen).
+fn connection<R, IO>(
+    ready: R,
     svc: Router,
-    graceful: &GracefulShutdown,
+    watcher: Watcher,
     permit: tokio::sync::OwnedSemaphorePermit,
 ) where
+    R: std::future::Future<Output = std::io::Result<IO>> + Send + 'static,
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .max_buf_size(MAX_HEADER_BYTES)
-        .max_headers(MAX_HEADERS)
-        .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
-    let conn = graceful.watch(conn);
     tokio::spawn(async move {
         let _permit = permit;
-        if let Err(e) = conn.await {
+        let io = match tokio::time::timeout(HEADER_TIMEOUT, ready).await {
+            Ok(Ok(io)) => io,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("no TLS handshake within the header timeout; cut off");
+                return;
+            }
+        };
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .max_buf_size(MAX_HEADER_BYTES)
+            .max_headers(MAX_HEADERS)
+            .serve_connection(TokioIo::new(io), TowerToHyperService::new(svc));
+        if let Err(e) = watcher.watch(conn).await {
             tracing::debug!(error = %e, "connection ended with an error");
         }
     });

@@ -77,12 +77,27 @@ pub struct ServerConfig {
     /// `.bosun/bosun.sock`); its group grants access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket: Option<String>,
-    /// TCP addresses (`"127.0.0.1:7411"`); plain HTTP on loopback only.
+    /// TCP addresses (`"127.0.0.1:7411"`); plain HTTP on loopback only,
+    /// any address with `tls`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen: Vec<String>,
+    /// The certificate and key every TCP listener serves HTTPS with:
+    /// `tls = { cert = "tls/cert.pem", key = "tls/key.pem" }`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsFiles>,
     /// Who may read `/metrics` over TCP: `public` (default) or `token`.
     #[serde(default)]
     pub metrics: MetricsAccess,
+}
+
+/// `[server] tls`: PEM files, relative to the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate chain, the server's certificate first.
+    pub cert: String,
+    /// The private key (readable by the daemon's user only).
+    pub key: String,
 }
 
 /// Who may read `/metrics` over TCP.
@@ -337,6 +352,28 @@ mod tests {
         assert!(e.to_string().contains("path"), "{e}");
         let e = Config::parse("bosun.toml", "name = \"a b\"\n").unwrap_err();
         assert_eq!(e.line, 1);
+    }
+
+    #[test]
+    fn server_tls_names_both_files() {
+        let c = Config::parse(
+            "bosun.toml",
+            "name = \"lab\"\n[server]\nlisten = [\"0.0.0.0:7411\"]\ntls = { cert = \"tls/cert.pem\", key = \"tls/key.pem\" }\n",
+        )
+        .unwrap();
+        let tls = c.server.tls.unwrap();
+        assert_eq!(
+            (tls.cert.as_str(), tls.key.as_str()),
+            ("tls/cert.pem", "tls/key.pem")
+        );
+        for bad in [
+            "tls = { cert = \"c.pem\" }",
+            "tls = { cert = \"c.pem\", key = \"k.pem\", ca = \"ca.pem\" }",
+        ] {
+            let e = Config::parse("bosun.toml", &format!("name = \"lab\"\n[server]\n{bad}\n"))
+                .unwrap_err();
+            assert_eq!(e.line, 3, "{bad}: {e}");
+        }
     }
 
     proptest! {

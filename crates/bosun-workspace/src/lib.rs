@@ -12,7 +12,7 @@ pub mod governed;
 pub mod inventory;
 pub mod scaffold;
 
-pub use config::{Config, MetricsAccess, Notify, ServerConfig, Sink, Storage};
+pub use config::{Config, MetricsAccess, Notify, ServerConfig, Sink, Storage, TlsFiles};
 pub use governed::{KeyEntry, KeyRegistry, PolicyFiles};
 pub use inventory::{Inventory, SelectError, scope_allows};
 

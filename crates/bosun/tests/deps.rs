@@ -98,7 +98,15 @@ const EDGE_ONLY: &[&str] = &[
 
 /// Async crates: only the edges that serve (the HTTP server, the MCP
 /// server) and the CLI that starts them; the core stays synchronous.
-const ASYNC_EDGE_ONLY: &[&str] = &["tokio", "axum", "aide", "rmcp", "hyper", "hyper-util"];
+const ASYNC_EDGE_ONLY: &[&str] = &[
+    "tokio",
+    "tokio-rustls",
+    "axum",
+    "aide",
+    "rmcp",
+    "hyper",
+    "hyper-util",
+];
 const ASYNC_EDGES: &[&str] = &["bosun", "bosun-server", "bosun-mcp", "bosun-client"];
 
 /// Each workspace crate with its normal dependencies, from `cargo metadata`.

@@ -212,6 +212,14 @@ fn a_client_cannot_read_over_tcp_without_a_token_nor_do_what_is_not_built() {
         String::from_utf8_lossy(&o.stderr).contains("BOSUN_URL"),
         "{o:?}"
     );
+    // https:// to a plain-HTTP listener: said, with what to use.
+    let https = tcp.replacen("http://", "https://", 1);
+    let o = run(&lab, Some(&https), None, &["status"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("serving plain HTTP"),
+        "{o:?}"
+    );
     // Nothing listens: said plainly.
     let o = run(
         &lab,

@@ -22,23 +22,35 @@ use crate::output::time;
 ///
 /// The API answers on a Unix socket (`.bosun/bosun.sock`, or `[server]
 /// socket` in bosun.toml; its group grants access) and on each `--listen`
-/// address (or `[server] listen`). Plain HTTP is refused off loopback.
-/// Reads over TCP need a bearer token (`bosun key token`); every change
-/// is a signed envelope, whoever sends it. Agents reach the MCP tools at
-/// `/mcp` with their token; the daemon signs for them with their keys in
-/// its own key directory (`--key-dir`), which holds agent keys only.
+/// address (or `[server] listen`). With a certificate (`--tls-cert` and
+/// `--tls-key`, or `[server] tls`) every TCP listener serves HTTPS, on any
+/// address; without one, plain HTTP is refused off loopback. Reads over
+/// TCP need a bearer token (`bosun key token`); every change is a signed
+/// envelope, whoever sends it.
+/// Agents reach the MCP tools at `/mcp` with their token; the daemon
+/// signs for them with their keys in its own key directory (`--key-dir`),
+/// which holds agent keys only.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  bosun serve\n  bosun serve --listen 127.0.0.1:7411\n  curl --unix-socket .bosun/bosun.sock http://bosun/api/v1/status\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
+    after_help = "Examples:\n  bosun serve\n  bosun serve --listen 127.0.0.1:7411\n  bosun serve --listen 0.0.0.0:7411 --tls-cert tls/cert.pem --tls-key tls/key.pem\n  curl --unix-socket .bosun/bosun.sock http://bosun/api/v1/status\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
 )]
 pub(crate) struct ServeArgs {
     /// Refuse instead of waiting when another controller holds the lease.
     #[arg(long)]
     pub(crate) no_wait: bool,
-    /// Also answer the API on this TCP address (loopback only; port 0
-    /// picks one, logged); repeatable. Adds to `[server] listen`.
+    /// Also answer the API on this TCP address (loopback only without
+    /// TLS; port 0 picks one, logged); repeatable. Adds to `[server]
+    /// listen`.
     #[arg(long, value_name = "ADDR:PORT")]
     pub(crate) listen: Vec<String>,
+    /// Serve HTTPS on every TCP listener with this certificate chain (PEM,
+    /// the server's certificate first); with `--tls-key`, instead of
+    /// `[server] tls`.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM; readable by its owner only).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
     /// The Unix socket's path (default: `[server] socket`, else
     /// `.bosun/bosun.sock`).
     #[arg(long, value_name = "PATH", conflicts_with = "no_socket")]
@@ -53,13 +65,24 @@ pub(crate) fn run(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     serve(ctx, a)
 }
 
-/// Where the API listens, from the flags and `[server]`.
+/// Where the API listens, from the flags and `[server]`, with the TLS
+/// certificate loaded (the flags' over the file's) and the daemon's key
+/// directory for `/mcp`: every error here comes before anything binds.
 fn listeners(
     ws: &bosun_workspace::Workspace,
     a: &ServeArgs,
     keys: &bosun_sign::KeyDir,
 ) -> Result<bosun_server::Options> {
     let cfg = &ws.config.server;
+    let files = match (&a.tls_cert, &a.tls_key, &cfg.tls) {
+        (Some(c), Some(k), _) => Some((c.clone(), k.clone())),
+        (_, _, Some(t)) => Some((ws.root.join(&t.cert), ws.root.join(&t.key))),
+        _ => None,
+    };
+    let tls = files
+        .map(|(c, k)| bosun_server::Tls::load(&c, &k))
+        .transpose()
+        .map_err(|e| other(format!("refusing to serve: {e}")))?;
     let mut listen = Vec::new();
     if !a.no_socket {
         let path = match (&a.socket, &cfg.socket) {
@@ -70,10 +93,16 @@ fn listeners(
         listen.push(bosun_server::Listen::Unix(path));
     }
     for addr in cfg.listen.iter().chain(&a.listen) {
-        listen.push(bosun_server::Listen::tcp(addr).map_err(|e| other(e.to_string()))?);
+        listen.push(bosun_server::Listen::tcp(addr, tls.is_some()).map_err(|e| match e {
+            bosun_server::ListenError::NotLoopback { .. } => other(format!(
+                "{e}\nTLS: `[server] tls = {{ cert = \"cert.pem\", key = \"key.pem\" }}` in bosun.toml, or `bosun serve --tls-cert FILE --tls-key FILE`"
+            )),
+            e => other(e.to_string()),
+        })?);
     }
     Ok(bosun_server::Options {
         listen,
+        tls,
         metrics_public: cfg.metrics == bosun_workspace::MetricsAccess::Public,
         keys: Some(keys.clone()),
         ..bosun_server::Options::default()
@@ -119,6 +148,7 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     }
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     bosun_control::owned::check_private_to_me(&ws, &ctx.key_dir)?;
+    let opts = listeners(&ws, &a, &ctx.keys)?;
     // On a full disk, waits for space rather than exiting.
     let Some(ctl) = daemon::open_store(&ws, "controller", &stop, &|e| log_event(e, false, None))?
     else {
@@ -133,7 +163,6 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     // The API is the controller's: it is bound once this daemon holds the
     // lease (a standby waiting for it serves nothing, and takes the socket
     // over when it takes the lease).
-    let opts = listeners(&ctl.ws, &a, &ctx.keys)?;
     let metrics = std::sync::Arc::new(bosun_server::metrics::Metrics::default());
     let (leased, on_lease) = std::sync::mpsc::channel::<()>();
     let api_ctl = ctl.clone();

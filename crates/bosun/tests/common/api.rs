@@ -24,28 +24,39 @@ impl Drop for Daemon {
 
 /// `bosun serve --listen 127.0.0.1:0`, and the port it logged.
 pub fn daemon(lab: &Lab) -> Daemon {
+    daemon_with(lab, &["--listen", "127.0.0.1:0"], "http", 1).0
+}
+
+/// `bosun serve` with `args`, and the `n` TCP addresses (`ADDR:PORT`) it
+/// logged listening with `scheme` (`http` or `https`); the first is the
+/// daemon's `tcp`.
+pub fn daemon_with(lab: &Lab, args: &[&str], scheme: &str, n: usize) -> (Daemon, Vec<String>) {
     let log = lab.tmp.path().join("serve.log");
     let err = std::fs::File::create(&log).unwrap();
-    let child = lab.serve(
-        &["--listen", "127.0.0.1:0"],
-        std::process::Stdio::null(),
-        err.into(),
-    );
+    let child = lab.serve(args, std::process::Stdio::null(), err.into());
     let end = Instant::now() + Duration::from_secs(20);
+    let mark = format!("url={scheme}://");
     let tcp = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if let Some(i) = text.find("url=http://") {
-            let rest = &text[i + "url=http://".len()..];
-            break rest.split_whitespace().next().unwrap().to_string();
+        let found: Vec<String> = text
+            .match_indices(&mark)
+            .map(|(i, _)| {
+                let rest = &text[i + mark.len()..];
+                rest.split_whitespace().next().unwrap().to_string()
+            })
+            .collect();
+        if found.len() >= n {
+            break found;
         }
-        assert!(Instant::now() < end, "no TCP listener logged: {text}");
+        assert!(Instant::now() < end, "no {scheme} listener logged: {text}");
         std::thread::sleep(Duration::from_millis(50));
     };
-    Daemon {
+    let d = Daemon {
         child,
         unix: Target::Unix(lab.path(".bosun/bosun.sock")),
-        tcp: Target::Tcp(tcp),
-    }
+        tcp: Target::Tcp(tcp[0].clone()),
+    };
+    (d, tcp)
 }
 
 pub fn token(lab: &Lab, who: &str, ttl: &str) -> String {

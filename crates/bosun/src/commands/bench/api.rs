@@ -215,7 +215,9 @@ pub(super) fn serving<T>(
     f: impl FnOnce(&str) -> Result<T>,
 ) -> Result<T> {
     let opts = bosun_server::Options {
-        listen: vec![bosun_server::Listen::tcp("127.0.0.1:0").map_err(|e| other(e.to_string()))?],
+        listen: vec![
+            bosun_server::Listen::tcp("127.0.0.1:0", false).map_err(|e| other(e.to_string()))?,
+        ],
         keys,
         ..bosun_server::Options::default()
     };
