@@ -1,8 +1,9 @@
 //! HTTPS listeners and `https://` clients, for real: certificates made by
 //! the `openssl` CLI, a real `bosun serve` with `[server] tls` or
-//! `--tls-cert/--tls-key`, the real CLI as its client (trusting the
-//! certificate through `BOSUN_CA`), and `openssl s_client` as a second,
-//! independent TLS client. Plain HTTP stays loopback-only, a plain
+//! `--tls-cert/--tls-key`, the real CLI and `bosun mcp` as its clients
+//! (trusting the certificate through `BOSUN_CA`), and `openssl s_client`
+//! as a second, independent TLS client (of the API and of the daemon's
+//! `/mcp`). Plain HTTP stays loopback-only, a plain
 //! request to the TLS port gets no answer, a connection that never
 //! handshakes is cut off, and a bad certificate or an open key file stops
 //! `serve` before it binds anything, naming the file.
@@ -154,6 +155,36 @@ fn s_client(addr: &str, ca: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// `request` (raw HTTP/1.1, `Connection: close`) over TLS to `addr` with
+/// `openssl s_client`, trusting `ca`: the answer as text.
+fn https_raw(addr: &str, ca: &Path, request: &str) -> String {
+    let mut child = Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-connect",
+            addr,
+            "-servername",
+            "localhost",
+            "-CAfile",
+        ])
+        .arg(ca)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 #[test]
@@ -396,5 +427,59 @@ fn a_self_signed_certificate_marked_as_a_ca_gets_its_own_hint() {
     let e = stderr(&o);
     assert!(e.contains(&url) && e.contains("marked as a CA"), "{e}");
     assert!(e.contains("CA:FALSE"), "{e}");
+    drop(d);
+}
+
+#[test]
+fn mcp_over_https_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = make_cert(dir.path(), "lab", &[]);
+    let lab = Lab::new();
+    let (d, addr) = serve_tls(&lab, "127.0.0.1:0", &c);
+    let port = addr.rsplit(':').next().unwrap();
+    let url = format!("https://localhost:{port}");
+    let nowhere = lab.tmp.path().join("no-workspace-here");
+    let (ca, nowhere) = (c.cert.to_str().unwrap(), nowhere.to_str().unwrap());
+
+    // Without BOSUN_CA it does not start, and says why.
+    let o = lab
+        .cmd(&["mcp", "--as", "claude"])
+        .env_remove("BOSUN_CA")
+        .envs([("BOSUN_URL", url.as_str()), ("BOSUN_WORKSPACE", nowhere)])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    assert!(stderr(&o).contains("BOSUN_CA="), "{o:?}");
+
+    // With it, the agent's tools answer from the daemon, over TLS.
+    let env = [
+        ("BOSUN_URL", url.as_str()),
+        ("BOSUN_CA", ca),
+        ("BOSUN_WORKSPACE", nowhere),
+    ];
+    let mcp = common::mcp::Mcp::stdio_with(&lab, "claude", &env);
+    let hosts = mcp.ok("hosts_list", serde_json::json!({}));
+    assert_eq!(hosts["result"], lab.json(&["hosts", "status", "--json"]));
+    let s = mcp.ok(
+        "submit",
+        serde_json::json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": "2.0"}}),
+    );
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    assert_eq!(lab.json(&["ops", "show", &jti, "--json"])["iss"], "claude");
+    mcp.stop();
+
+    // The daemon's own `/mcp`, over TLS, for an agent whose key it holds
+    // (an MCP `initialize` sent by a client that is not ours).
+    let token = common::api::token(&lab, "claude", "10m");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"s_client","version":"1"}}}"#;
+    let req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = https_raw(&addr, &c.cert, &req);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("serverInfo"), "{answer}");
     drop(d);
 }
