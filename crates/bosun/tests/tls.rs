@@ -133,10 +133,10 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
 }
 
-/// `openssl s_client` to `addr` with `args`: its output, and whether the
-/// handshake was verified against `ca`.
-fn s_client(addr: &str, ca: &Path, args: &[&str]) -> String {
-    let o = Command::new("openssl")
+/// `openssl s_client` to `addr` with `args`, trusting `ca`, sending
+/// `input` (then the end of its input): what it printed.
+fn s_client(addr: &str, ca: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new("openssl")
         .args([
             "s_client",
             "-connect",
@@ -147,31 +147,6 @@ fn s_client(addr: &str, ca: &Path, args: &[&str]) -> String {
         ])
         .arg(ca)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// `request` (raw HTTP/1.1, `Connection: close`) over TLS to `addr` with
-/// `openssl s_client`, trusting `ca`: the answer as text.
-fn https_raw(addr: &str, ca: &Path, request: &str) -> String {
-    let mut child = Command::new("openssl")
-        .args([
-            "s_client",
-            "-quiet",
-            "-verify_return_error",
-            "-connect",
-            addr,
-            "-servername",
-            "localhost",
-            "-CAfile",
-        ])
-        .arg(ca)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -181,9 +156,21 @@ fn https_raw(addr: &str, ca: &Path, request: &str) -> String {
         .stdin
         .take()
         .unwrap()
-        .write_all(request.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
-    let o = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The handshake `openssl s_client` makes with `args`: all it printed.
+fn handshake(addr: &str, ca: &Path, args: &[&str]) -> String {
+    let o = s_client(addr, ca, args, "");
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o))
+}
+
+/// `request` (raw HTTP/1.1, `Connection: close`) over TLS to `addr`,
+/// trusting `ca`: the answer as text.
+fn https_raw(addr: &str, ca: &Path, request: &str) -> String {
+    let o = s_client(addr, ca, &["-quiet", "-verify_return_error"], request);
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
@@ -254,7 +241,7 @@ fn the_cli_reads_over_https_trusting_bosun_ca() {
     // An independent client: TLS 1.2 and 1.3 both, HTTP/1.1 by ALPN,
     // verified against the certificate.
     for (v, shown) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let out = s_client(addr, &ca, &[v, "-alpn", "http/1.1"]);
+        let out = handshake(addr, &ca, &[v, "-alpn", "http/1.1"]);
         assert!(
             out.contains(&format!("Protocol  : {shown}")) || out.contains(&format!("New, {shown}")),
             "{v}: {out}"
@@ -263,7 +250,7 @@ fn the_cli_reads_over_https_trusting_bosun_ca() {
         assert!(out.contains("ALPN protocol: http/1.1"), "{v}: {out}");
     }
     // A client that offers only h2 is refused (HTTP/1.1 is all it serves).
-    let out = s_client(addr, &ca, &["-alpn", "h2"]);
+    let out = handshake(addr, &ca, &["-alpn", "h2"]);
     assert!(!out.contains("ALPN protocol: h2"), "{out}");
     assert!(
         out.contains("no application protocol") || out.contains("alert"),
