@@ -470,3 +470,34 @@ fn mcp_over_https_both_ways() {
     assert!(answer.contains("serverInfo"), "{answer}");
     drop(d);
 }
+
+/// A daemon stopped when the test ends, passed or not.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        common::terminate(&self.0);
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_certificate_without_a_tcp_listener_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = make_cert(dir.path(), "lab", &[]);
+    let lab = Lab::new();
+    let log = lab.tmp.path().join("serve.log");
+    let _d = Stopped(lab.serve(
+        &[
+            "--tls-cert",
+            c.cert.to_str().unwrap(),
+            "--tls-key",
+            c.key.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        std::fs::File::create(&log).unwrap().into(),
+    ));
+    // Said before the lease is taken, so before `serve` returned.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("nothing serves HTTPS"), "{text}");
+}
