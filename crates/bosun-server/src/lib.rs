@@ -1,6 +1,7 @@
 //! bosun's HTTP API: what `bosun serve` answers on its Unix socket and on
-//! TCP (plain HTTP on loopback, HTTPS anywhere: [`tls`]), under `/api/v1`, with the OpenAPI 3.1 document at
-//! `/api/v1/openapi.json` and Prometheus metrics at `/metrics`.
+//! TCP (plain HTTP on loopback, HTTPS anywhere: [`tls`]), under
+//! `/api/v1`, with the OpenAPI 3.1 document at `/api/v1/openapi.json` and
+//! Prometheus metrics at `/metrics`.
 //!
 //! - **The edge is async, the core is not.** axum on a small tokio
 //!   runtime; every handler calls bosun-control's synchronous facade once,

@@ -1,8 +1,9 @@
 //! HTTPS listeners and `https://` clients, for real: certificates made by
 //! the `openssl` CLI, a real `bosun serve` with `[server] tls` or
-//! `--tls-cert/--tls-key`, the real CLI as its client (trusting the
-//! certificate through `BOSUN_CA`), and `openssl s_client` as a second,
-//! independent TLS client. Plain HTTP stays loopback-only, a plain
+//! `--tls-cert/--tls-key`, the real CLI and `bosun mcp` as its clients
+//! (trusting the certificate through `BOSUN_CA`), and `openssl s_client`
+//! as a second, independent TLS client (of the API and of the daemon's
+//! `/mcp`). Plain HTTP stays loopback-only, a plain
 //! request to the TLS port gets no answer, a connection that never
 //! handshakes is cut off, and a bad certificate or an open key file stops
 //! `serve` before it binds anything, naming the file.
@@ -132,10 +133,10 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {o:?}"))
 }
 
-/// `openssl s_client` to `addr` with `args`: its output, and whether the
-/// handshake was verified against `ca`.
-fn s_client(addr: &str, ca: &Path, args: &[&str]) -> String {
-    let o = Command::new("openssl")
+/// `openssl s_client` to `addr` with `args`, trusting `ca`, sending
+/// `input` (then the end of its input): what it printed.
+fn s_client(addr: &str, ca: &Path, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new("openssl")
         .args([
             "s_client",
             "-connect",
@@ -146,14 +147,31 @@ fn s_client(addr: &str, ca: &Path, args: &[&str]) -> String {
         ])
         .arg(ca)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The handshake `openssl s_client` makes with `args`: all it printed.
+fn handshake(addr: &str, ca: &Path, args: &[&str]) -> String {
+    let o = s_client(addr, ca, args, "");
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o))
+}
+
+/// `request` (raw HTTP/1.1, `Connection: close`) over TLS to `addr`,
+/// trusting `ca`: the answer as text.
+fn https_raw(addr: &str, ca: &Path, request: &str) -> String {
+    let o = s_client(addr, ca, &["-quiet", "-verify_return_error"], request);
+    String::from_utf8_lossy(&o.stdout).to_string()
 }
 
 #[test]
@@ -223,7 +241,7 @@ fn the_cli_reads_over_https_trusting_bosun_ca() {
     // An independent client: TLS 1.2 and 1.3 both, HTTP/1.1 by ALPN,
     // verified against the certificate.
     for (v, shown) in [("-tls1_2", "TLSv1.2"), ("-tls1_3", "TLSv1.3")] {
-        let out = s_client(addr, &ca, &[v, "-alpn", "http/1.1"]);
+        let out = handshake(addr, &ca, &[v, "-alpn", "http/1.1"]);
         assert!(
             out.contains(&format!("Protocol  : {shown}")) || out.contains(&format!("New, {shown}")),
             "{v}: {out}"
@@ -232,7 +250,7 @@ fn the_cli_reads_over_https_trusting_bosun_ca() {
         assert!(out.contains("ALPN protocol: http/1.1"), "{v}: {out}");
     }
     // A client that offers only h2 is refused (HTTP/1.1 is all it serves).
-    let out = s_client(addr, &ca, &["-alpn", "h2"]);
+    let out = handshake(addr, &ca, &["-alpn", "h2"]);
     assert!(!out.contains("ALPN protocol: h2"), "{out}");
     assert!(
         out.contains("no application protocol") || out.contains("alert"),
@@ -397,4 +415,89 @@ fn a_self_signed_certificate_marked_as_a_ca_gets_its_own_hint() {
     assert!(e.contains(&url) && e.contains("marked as a CA"), "{e}");
     assert!(e.contains("CA:FALSE"), "{e}");
     drop(d);
+}
+
+#[test]
+fn mcp_over_https_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = make_cert(dir.path(), "lab", &[]);
+    let lab = Lab::new();
+    let (d, addr) = serve_tls(&lab, "127.0.0.1:0", &c);
+    let port = addr.rsplit(':').next().unwrap();
+    let url = format!("https://localhost:{port}");
+    let nowhere = lab.tmp.path().join("no-workspace-here");
+    let (ca, nowhere) = (c.cert.to_str().unwrap(), nowhere.to_str().unwrap());
+
+    // Without BOSUN_CA it does not start, and says why.
+    let o = lab
+        .cmd(&["mcp", "--as", "claude"])
+        .env_remove("BOSUN_CA")
+        .envs([("BOSUN_URL", url.as_str()), ("BOSUN_WORKSPACE", nowhere)])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{o:?}");
+    assert!(stderr(&o).contains("BOSUN_CA="), "{o:?}");
+
+    // With it, the agent's tools answer from the daemon, over TLS.
+    let env = [
+        ("BOSUN_URL", url.as_str()),
+        ("BOSUN_CA", ca),
+        ("BOSUN_WORKSPACE", nowhere),
+    ];
+    let mcp = common::mcp::Mcp::stdio_with(&lab, "claude", &env);
+    let hosts = mcp.ok("hosts_list", serde_json::json!({}));
+    assert_eq!(hosts["result"], lab.json(&["hosts", "status", "--json"]));
+    let s = mcp.ok(
+        "submit",
+        serde_json::json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": "2.0"}}),
+    );
+    let jti = s["result"]["jti"].as_str().unwrap().to_string();
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    assert_eq!(lab.json(&["ops", "show", &jti, "--json"])["iss"], "claude");
+    mcp.stop();
+
+    // The daemon's own `/mcp`, over TLS, for an agent whose key it holds
+    // (an MCP `initialize` sent by a client that is not ours).
+    let token = common::api::token(&lab, "claude", "10m");
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"s_client","version":"1"}}}"#;
+    let req = format!(
+        "POST /mcp HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let answer = https_raw(&addr, &c.cert, &req);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("serverInfo"), "{answer}");
+    drop(d);
+}
+
+/// A daemon stopped when the test ends, passed or not.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        common::terminate(&self.0);
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_certificate_without_a_tcp_listener_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = make_cert(dir.path(), "lab", &[]);
+    let lab = Lab::new();
+    let log = lab.tmp.path().join("serve.log");
+    let _d = Stopped(lab.serve(
+        &[
+            "--tls-cert",
+            c.cert.to_str().unwrap(),
+            "--tls-key",
+            c.key.to_str().unwrap(),
+        ],
+        Stdio::null(),
+        std::fs::File::create(&log).unwrap().into(),
+    ));
+    // Said before the lease is taken, so before `serve` returned.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("nothing serves HTTPS"), "{text}");
 }

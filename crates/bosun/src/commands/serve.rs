@@ -100,6 +100,16 @@ fn listeners(
             e => other(e.to_string()),
         })?);
     }
+    if let Some(t) = &tls
+        && !listen
+            .iter()
+            .any(|l| matches!(l, bosun_server::Listen::Tcp(_)))
+    {
+        tracing::warn!(
+            cert = %t.cert.display(),
+            "a TLS certificate is set but there is no TCP listener (`--listen` or `[server] listen`): nothing serves HTTPS"
+        );
+    }
     Ok(bosun_server::Options {
         listen,
         tls,
