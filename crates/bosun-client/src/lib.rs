@@ -15,7 +15,7 @@
 mod planned;
 pub mod tls;
 
-pub use planned::{MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned};
+pub use planned::{MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned, shown_params};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -123,6 +123,9 @@ fn https(s: &str, a: &str) -> Result<Url> {
             let (h, rest) = v6.split_once(']').ok_or_else(|| bad_url(s, form))?;
             if h.parse::<std::net::Ipv6Addr>().is_err() {
                 return Err(bad_url(s, "the brackets hold an IPv6 address"));
+            }
+            if !rest.is_empty() && !rest.starts_with(':') {
+                return Err(bad_url(s, form));
             }
             (h, rest.strip_prefix(':'))
         }
@@ -513,6 +516,8 @@ mod tests {
             "https://u@h:7411",
             "https://fd00::5:7411",
             "https://[nothost]:7411",
+            "https://[::1]x:7411",
+            "https://[::1]7411",
         ] {
             assert!(Url::parse(bad).is_err(), "{bad}");
         }

@@ -10,19 +10,24 @@ use bosun_control::{ControlError, Result};
 /// above any real count, far below the 2^63 − 1 that would end the
 /// issuer's ops for good).
 pub const MAX_PLANNED_SEQ: u64 = 1 << 48;
-/// The longest op lifetime a daemon may ask a client to sign.
-pub const MAX_PLANNED_TTL: i64 = 7 * 24 * 3600;
+/// The longest op lifetime a daemon may ask a client to sign (the longest
+/// `op_ttl_secs` bosun.toml allows).
+pub const MAX_PLANNED_TTL: i64 = 30 * 24 * 3600;
 
-/// What the daemon planned is what `req` asked: the same runbook, every
-/// param given with its value, hosts named plainly chosen as named, the
-/// workspace `ws` (when the client knows one), a sane sequence number and
-/// lifetime.
+/// What the daemon planned is what `req` asked: not a check op, the same
+/// runbook, every param given with its value (the others are the
+/// runbook's defaults, which the signer is shown: [`shown_params`]),
+/// hosts named plainly chosen as named, the workspace `ws` (when the
+/// client knows one), a sane sequence number and lifetime.
 pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Result<()> {
     let refuse = |what: String| {
         Err(ControlError::Other(format!(
             "the daemon's plan is not what was asked ({what}); nothing was signed"
         )))
     };
+    if p.check {
+        return refuse("a check op, where a change was asked".into());
+    }
     if p.runbook != req.runbook {
         return refuse(format!("runbook `{}`, not `{}`", p.runbook, req.runbook));
     }
@@ -57,4 +62,23 @@ pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Resu
         return refuse(format!("op lifetime {} s", p.op_ttl_secs));
     }
     Ok(())
+}
+
+/// The plan's params as a signer reads them before signing: `k=v`, the
+/// ones `req` did not give marked as defaults.
+pub fn shown_params(req: &PlanRequest, p: &PlannedOp) -> String {
+    if p.params.is_empty() {
+        return "no params".into();
+    }
+    p.params
+        .iter()
+        .map(|(k, v)| {
+            if req.params.contains_key(k) {
+                format!("{k}={v}")
+            } else {
+                format!("{k}={v} (default)")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -56,9 +56,14 @@ pub fn check_private(ws: &Workspace, key_dir: &Path, uid: u32) -> Result<()> {
                 "{shown} is owned by uid {}, not by this daemon's user (uid {uid}): `chown` it to the daemon's user",
                 m.uid()
             ));
-        } else if p == state && m.mode() & ANY_ACCESS_BY_OTHERS != 0 {
+        } else if (p == state || p == key_dir) && m.mode() & ANY_ACCESS_BY_OTHERS != 0 {
+            let what = if p == state {
+                "the state directory"
+            } else {
+                "the key directory (the ledger key, and agents' keys for /mcp)"
+            };
             wrong.push(format!(
-                "{shown} is open to its group or others (mode {:o}); the state directory is the daemon's alone: `chmod 700 {shown}`",
+                "{shown} is open to its group or others (mode {:o}); {what} is the daemon's alone: `chmod 700 {shown}`",
                 m.mode() & 0o7777
             ));
         } else if m.mode() & WRITABLE_BY_OTHERS != 0 {

@@ -30,10 +30,11 @@ use crate::embedded::StartError;
 pub struct Daemon {
     remote: Remote,
     agent: KeyId,
-    /// The agent's key, shared with the client's token signing. Held under
-    /// a lock so that one submission at a time takes the next sequence
-    /// number.
+    /// The agent's key, shared with the client's token signing.
     key: Arc<Mutex<Signer>>,
+    /// Held across a submission's plan, signature and post, so that one
+    /// submission at a time takes the next sequence number.
+    submitting: Mutex<()>,
     /// The daemon's workspace and op lifetime, from `/api/v1/info`.
     ws: Name,
     ttl_secs: i64,
@@ -78,8 +79,9 @@ impl Daemon {
             remote,
             agent: id,
             key,
+            submitting: Mutex::new(()),
             ws,
-            ttl_secs: info.op_ttl_secs,
+            ttl_secs: info.op_ttl_secs.clamp(1, bosun_client::MAX_PLANNED_TTL),
         })
     }
 
@@ -131,9 +133,22 @@ impl Daemon {
 
     /// The full id of the op `given` names (an id or a unique prefix).
     fn resolve(&self, given: &str) -> Result<Jti, Fault> {
-        let v: OpView = self.get(&format!("/ops/{given}"))?;
+        let v: OpView = self.get(&format!("/ops/{}", path_id(given)?))?;
+        if !v.brief.jti.starts_with(given) {
+            return Err(Fault::failed(format!(
+                "asked the daemon for op `{given}`, it answered op `{}`",
+                v.brief.jti
+            )));
+        }
         Jti::parse(&v.brief.jti).map_err(|e| Fault::failed(format!("the daemon's op id: {e}")))
     }
+}
+
+/// `given` as a path segment or query value: an op id or a prefix of one
+/// has only id characters (refused by the `format` check otherwise).
+fn path_id(given: &str) -> Result<&str, Fault> {
+    Jti::parse(given).map_err(|e| Fault::refused(Check::Format, format!("op: {e}")))?;
+    Ok(given)
 }
 
 /// The daemon's refusal as the tools' refusal (its check; `format` when
@@ -168,6 +183,10 @@ impl Core for Daemon {
     }
 
     fn submit(&self, req: &PlanRequest) -> Result<Submitted, Fault> {
+        let _one_at_a_time = self
+            .submitting
+            .lock()
+            .map_err(|_| Fault::failed("an earlier submission failed while holding the lock"))?;
         let asked = self.request(req);
         let planned: PlannedOp = self.post("/plan", &asked)?;
         bosun_client::check_planned(&asked, &planned, Some(self.ws.as_str()))?;
@@ -187,7 +206,7 @@ impl Core for Daemon {
     }
 
     fn op(&self, op: &str) -> Result<OpView, Fault> {
-        self.get(&format!("/ops/{op}"))
+        self.get(&format!("/ops/{}", path_id(op)?))
     }
 
     fn ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpBrief>, Fault> {
@@ -230,7 +249,7 @@ impl Core for Daemon {
     }
 
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault> {
-        self.get(&format!("/ledger/proofs?op={op}"))
+        self.get(&format!("/ledger/proofs?op={}", path_id(op)?))
     }
 
     fn halt(&self, why: &str) -> Result<Halted, Fault> {
@@ -240,7 +259,9 @@ impl Core for Daemon {
             })
         })?;
         let _status: StatusView = self.post("/statements", &json!({ "envelope": env }))?;
-        let in_flight = self.ops(Some(OpState::Running), 1000)?;
+        // The halt is in force; the ops in flight are what the daemon says
+        // now, when it answers.
+        let in_flight = self.ops(Some(OpState::Running), 1000).unwrap_or_default();
         Ok(Halted {
             halted: true,
             why: why.to_string(),

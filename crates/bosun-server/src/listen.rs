@@ -168,8 +168,9 @@ fn bind_unix(path: &Path) -> Result<Bound, ListenError> {
 
 /// Binds the socket at `path` with mode 0660 from its first moment: it is
 /// bound inside a fresh directory only this user may enter, given its
-/// mode there, then renamed into place — so no client connects while it
-/// still has the umask's mode. Where the private name would be too long
+/// mode there, then linked into place (which fails rather than replace a
+/// socket another daemon bound meanwhile) — so no client connects while
+/// it still has the umask's mode. Where the private name would be too long
 /// for a socket address, it is bound in place under a umask-independent
 /// chmod (the old way).
 fn bind_private(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
@@ -178,14 +179,18 @@ fn bind_private(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let private = parent.join(format!(".bosun-bind-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&private);
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let private = parent.join(format!(".bosun-bind-{}-{nonce}", std::process::id()));
     std::fs::DirBuilder::new().mode(0o700).create(&private)?;
     let tmp = private.join("s");
     let bound: std::io::Result<std::os::unix::net::UnixListener> = (|| {
         let s = std::os::unix::net::UnixListener::bind(&tmp)?;
         std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o660))?;
-        std::fs::rename(&tmp, path)?;
+        // A link, not a rename: it fails if another daemon bound the path
+        // meanwhile, instead of replacing its live socket.
+        std::fs::hard_link(&tmp, path)?;
         Ok(s)
     })();
     let _ = std::fs::remove_file(&tmp);

@@ -121,6 +121,14 @@ pub fn api() -> ApiRouter<App> {
             }),
         )
         .api_route(
+            "/ops/{id}/plan",
+            get_with(op_plan, |o| {
+                o.id("getOpPlan").summary(
+                    "The plan an op signed, whole (hosts with their bindings, every step): a client recomputes its digest before it shows and signs an approval",
+                )
+            }),
+        )
+        .api_route(
             "/approvals",
             post_with(approve, |o| {
                 refusals(
@@ -284,6 +292,22 @@ async fn op(State(app): State<App>, _r: Reader, Id(id): Id) -> Result<Json<OpVie
         let jti = ctl.resolve_op(&id)?;
         ctl.op_view(&jti)?
             .ok_or_else(|| ApiError::not_found(format!("no op with id `{id}`")))
+    })
+    .await
+    .map(Json)
+}
+
+async fn op_plan(
+    State(app): State<App>,
+    _r: Reader,
+    Id(id): Id,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    app.core(move |ctl| {
+        let jti = ctl.resolve_op(&id)?;
+        let rec = ctl
+            .op_record(&jti)?
+            .ok_or_else(|| ApiError::not_found(format!("no op with id `{id}`")))?;
+        serde_json::to_value(&rec.plan).map_err(|e| ApiError::internal(e.to_string()))
     })
     .await
     .map(Json)

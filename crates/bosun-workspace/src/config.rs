@@ -85,9 +85,10 @@ pub struct ServerConfig {
     /// `tls = { cert = "tls/cert.pem", key = "tls/key.pem" }`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsFiles>,
-    /// Who may read `/metrics` over TCP: `public` (default) or `token`.
-    #[serde(default)]
-    pub metrics: MetricsAccess,
+    /// Who may read `/metrics` over TCP: `public` or `token`. Unset: public
+    /// while every TCP listener is on loopback, a token once one is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsAccess>,
 }
 
 /// `[server] tls`: PEM files, relative to the workspace.
@@ -104,7 +105,7 @@ pub struct TlsFiles {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum MetricsAccess {
-    /// Anyone who can connect (the default; TCP is loopback only).
+    /// Anyone who can connect.
     #[default]
     Public,
     /// Only with a bearer token, like every other read.

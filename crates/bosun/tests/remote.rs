@@ -237,6 +237,14 @@ fn a_client_cannot_read_over_tcp_without_a_token_nor_do_what_is_not_built() {
 /// A daemon that answers every request with `body` (status 200) and
 /// records the request lines it got.
 fn fake_daemon(body: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    fake_daemon_by(move |_| body.clone())
+}
+
+/// A daemon that answers each request with `answer(request line)` (status
+/// 200) and records the request lines it got.
+fn fake_daemon_by(
+    answer: impl Fn(&str) -> String + Send + 'static,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
     use std::io::{BufRead, BufReader, Read, Write};
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
@@ -262,6 +270,7 @@ fn fake_daemon(body: String) -> (String, std::sync::Arc<std::sync::Mutex<Vec<Str
             }
             let mut b = vec![0; len];
             r.read_exact(&mut b).unwrap();
+            let body = answer(line.trim());
             let _ = write!(
                 s,
                 "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
@@ -670,4 +679,93 @@ fn state_dir_moves_the_state_and_serve_guards_it() {
         err.contains("bosun.toml:1") && err.contains("state_dir"),
         "{err}"
     );
+}
+
+/// `approve` over a daemon that lies: the plan it shows must hash to the
+/// digest the op signed, and the op must be the one asked for, or nothing
+/// is signed — so an agent answering at `BOSUN_URL` cannot show a human
+/// one plan and have them approve another.
+#[test]
+fn approve_signs_only_the_plan_it_showed() {
+    let lab = Lab::new();
+    let d = daemon(&lab);
+    let o = run(
+        &lab,
+        Some(&url(&d.unix)),
+        None,
+        &[
+            "submit",
+            "pkg-upgrade",
+            "-t",
+            "web-1",
+            "-p",
+            "version=2.0",
+            "--as",
+            "claude",
+            "--json",
+        ],
+    );
+    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let get = |path: &str| {
+        let a = common::http::get(&d.unix, path, None);
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        a.json()
+    };
+    let info = get("/api/v1/info");
+    let view = get(&format!("/api/v1/ops/{jti}"));
+    let plan = get(&format!("/api/v1/ops/{jti}/plan"));
+    let liar = |view: serde_json::Value, plan: serde_json::Value| {
+        let (info, view, plan) = (info.to_string(), view.to_string(), plan.to_string());
+        fake_daemon_by(move |line| {
+            if line.contains("/plan ") {
+                plan.clone()
+            } else if line.contains("/ops/") {
+                view.clone()
+            } else {
+                info.clone()
+            }
+        })
+    };
+    let approve = |url: &str| {
+        run(
+            &lab,
+            Some(url),
+            None,
+            &[
+                "approve",
+                &jti[..10],
+                "--as",
+                "alice",
+                "--yes",
+                "--sign-only",
+            ],
+        )
+    };
+    // The truth, relayed: signed.
+    let (u, _) = liar(view.clone(), plan.clone());
+    let o = approve(&u);
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim().split('.').count(),
+        3
+    );
+    // A plan other than the one the op signed (a param changed): refused.
+    let mut other = plan.clone();
+    other["params"]["version"] = "0.9.8-evil".into();
+    let (u, seen) = liar(view.clone(), other);
+    let o = approve(&u);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(o.stdout.is_empty(), "something was signed: {o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nothing was signed"),
+        "{o:?}"
+    );
+    assert!(seen.lock().unwrap().iter().all(|l| !l.starts_with("POST")));
+    // Another op than the one asked for: refused.
+    let mut elsewhere = view.clone();
+    elsewhere["jti"] = "0000000000000000000000000000".into();
+    let (u, _) = liar(elsewhere, plan);
+    let o = approve(&u);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(o.stdout.is_empty(), "something was signed: {o:?}");
 }

@@ -348,6 +348,15 @@ fn off_loopback_takes_tls_and_is_refused_without_it() {
     );
     assert!(o.status.success(), "{url}: {o:?}");
     assert!(json(&o).is_array());
+    // Off loopback, /metrics takes a token unless bosun.toml says `public`.
+    if ip.is_some() {
+        let metrics = https_raw(
+            &addr,
+            &c.cert,
+            "GET /metrics HTTP/1.1\r\nHost: lab\r\nConnection: close\r\n\r\n",
+        );
+        assert!(metrics.starts_with("HTTP/1.1 401"), "{metrics}");
+    }
     drop(d);
 }
 

@@ -1,8 +1,12 @@
 //! `bosun approve` and `bosun deny` as a client of the daemon
-//! (`BOSUN_URL`): the op as the daemon holds it is shown — runbook, plan
-//! digest, params, every host's rendered commands, the decision and the
-//! approvals so far — then the answer is signed here, bound to that plan
-//! digest, and sent. The operator's key never leaves this machine.
+//! (`BOSUN_URL`). The op's whole plan is fetched (`GET
+//! /api/v1/ops/{id}/plan`) and its digest recomputed here: it must be the
+//! digest the op signed, or nothing is signed — so what is shown (params,
+//! every host with its binding, every command, as the embedded consent
+//! view shows them) is exactly what the approval binds to, whatever
+//! answers at `BOSUN_URL`. Then the decision and the approvals so far,
+//! the question, and the answer signed here. The operator's key never
+//! leaves this machine.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -10,7 +14,7 @@ use std::process::ExitCode;
 use bosun_api::views::OpView;
 use bosun_client::Remote;
 use bosun_control::Result;
-use bosun_model::{Digest, Jti, Verdict};
+use bosun_model::{Digest, Jti, Plan, Verdict};
 use serde_json::json;
 
 use super::remote_sign::RemoteSigner;
@@ -44,17 +48,33 @@ pub(crate) fn answer(
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, js)),
     };
+    if !view.brief.jti.starts_with(asked.jti) {
+        return Err(r.failed(format!(
+            "asked for op `{}`, it answered op `{}`; nothing was signed",
+            asked.jti, view.brief.jti
+        )));
+    }
     let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
     let digest = Digest::try_from(view.plan_digest.clone())
         .map_err(|e| r.failed(format!("the op's plan digest: {e}")))?;
-    if view.plan.digest != view.plan_digest {
+    // The plan itself, its digest recomputed here: what is shown is what
+    // the approval binds to.
+    let plan: Plan = match r.get(&format!("/ops/{op}/plan"))? {
+        Ok(v) => v,
+        Err(e) => return Ok(super::refused_remote(&e, js)),
+    };
+    if plan.digest() != digest {
         return Err(r.failed(format!(
-            "the plan shown (digest {}) is not the plan the op signed ({}); nothing was signed",
-            view.plan.digest, view.plan_digest
+            "the plan it sent has digest {}, not the {digest} op {op} signed; nothing was signed",
+            plan.digest()
         )));
     }
     let signer = RemoteSigner::new(ctx, r, asked.as_)?;
-    super::consent::show(&render(&view, &r.url), js || asked.sign_only, asked.yes)?;
+    super::consent::show(
+        &render(&view, &plan, &r.url),
+        js || asked.sign_only,
+        asked.yes,
+    )?;
     let question = match verdict {
         Verdict::Approve => "approve?",
         Verdict::Deny => "deny?",
@@ -101,53 +121,49 @@ fn path_id(given: &str) -> Result<&str> {
     Ok(given)
 }
 
-/// What an approver reads before signing, from the daemon's view of the op.
-fn render(v: &OpView, url: &bosun_client::Url) -> String {
+/// What an approver reads before signing: the op as the daemon reports
+/// it, and its plan (whose digest was recomputed here) as the embedded
+/// consent view shows it.
+fn render(v: &OpView, plan: &Plan, url: &bosun_client::Url) -> String {
     let mut s = String::new();
     let b = &v.brief;
-    let p = &v.plan;
     // Writing to a String cannot fail.
-    let _ = writeln!(s, "op {} — {} (from the daemon at {url})", b.jti, b.state);
-    let _ = writeln!(s, "  signed by {} ({}), seq {}", b.iss, v.role, v.seq);
     let _ = writeln!(
         s,
-        "  runbook   {} (digest {}), {}",
-        p.runbook, p.runbook_digest, p.kind
+        "op        {}  ({}; from the daemon at {url})",
+        b.jti, b.state
     );
-    let _ = writeln!(s, "  plan      {}  ← what you sign", v.plan_digest);
-    for (k, val) in &p.params {
-        let _ = writeln!(s, "  param     {k} = {val}");
-    }
-    for h in &p.hosts {
-        let _ = writeln!(s, "  host {}", h.host);
-        for st in &h.steps {
-            let who = if st.controller {
-                " (on the control host)"
-            } else {
-                ""
-            };
-            let _ = writeln!(s, "    {} [{}]{who}", st.step, st.actor);
-            for line in st.command.lines() {
-                let _ = writeln!(s, "      $ {line}");
-            }
-        }
-    }
+    let _ = writeln!(s, "issuer    {} ({}), seq {}", b.iss, v.role, v.seq);
+    let _ = writeln!(
+        s,
+        "runbook   {} — {}, verb `{}`",
+        plan.runbook,
+        crate::output::plan_kind(plan),
+        plan.verb()
+    );
+    let _ = writeln!(s, "          definition {}", plan.runbook_digest);
+    let _ = writeln!(
+        s,
+        "plan      {}  (an approval signs exactly this plan; its digest checked here)",
+        plan.digest()
+    );
+    s.push_str(&super::consent::render_plan(plan));
     let d = &v.policy_decision;
     let _ = writeln!(
         s,
-        "  decision  {}: {} approval(s) needed, rules {}",
+        "decision  {}: {} approval(s) needed, rules {}",
         d.outcome,
         d.approvals_needed,
         d.rules.join(", ")
     );
     for why in &d.reasons {
-        let _ = writeln!(s, "            {why}");
+        let _ = writeln!(s, "          {why}");
     }
     if v.approvals.is_empty() {
-        let _ = writeln!(s, "  approvals none yet");
+        let _ = writeln!(s, "approvals none yet");
     }
     for a in &v.approvals {
-        let _ = writeln!(s, "  approval  {} by {} ({})", a.verdict, a.by, a.role);
+        let _ = writeln!(s, "approval  {} by {} ({})", a.verdict, a.by, a.role);
     }
     s
 }

@@ -84,6 +84,18 @@ fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
     Ok(())
 }
 
+/// A plan's params, hosts (with their bindings) and every command, as
+/// the consent view shows them: what a client of the daemon shows before
+/// it signs an approval, from the plan whose digest it recomputed.
+pub fn render_plan(plan: &Plan) -> String {
+    let mut s = String::new();
+    // Writing to a String cannot fail.
+    let _ = write_params(&mut s, plan);
+    let _ = write_hosts(&mut s, plan);
+    let _ = write_commands(&mut s, plan);
+    s
+}
+
 fn write_params(s: &mut String, plan: &Plan) -> std::fmt::Result {
     if plan.params.is_empty() {
         return writeln!(s, "params    (none)");

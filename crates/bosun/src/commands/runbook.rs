@@ -276,7 +276,7 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: RunbookCmd) -> Result<ExitCo
             };
             let v: serde_json::Value = match r.get(&format!("/runbooks/{id}"))? {
                 Ok(v) => v,
-                Err(e) => return Err(other(e.message)),
+                Err(e) => return Ok(super::refused_remote(&e, j)),
             };
             let rb: bosun_runbook::Runbook = serde_json::from_value(v).map_err(|e| {
                 r.failed(format!(

@@ -110,10 +110,19 @@ fn listeners(
             "a TLS certificate is set but there is no TCP listener (`--listen` or `[server] listen`): nothing serves HTTPS"
         );
     }
+    // Public on loopback unless bosun.toml says otherwise; off loopback
+    // (with TLS) a token, unless it says `public`.
+    let metrics_public = match cfg.metrics {
+        Some(m) => m == bosun_workspace::MetricsAccess::Public,
+        None => listen.iter().all(|l| match l {
+            bosun_server::Listen::Tcp(a) => a.ip().is_loopback(),
+            bosun_server::Listen::Unix(_) => true,
+        }),
+    };
     Ok(bosun_server::Options {
         listen,
         tls,
-        metrics_public: cfg.metrics == bosun_workspace::MetricsAccess::Public,
+        metrics_public,
         keys: Some(keys.clone()),
         ..bosun_server::Options::default()
     })

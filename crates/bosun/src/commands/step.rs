@@ -100,7 +100,22 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: StepCmd) -> Resul
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, js)),
     };
+    if !view.brief.jti.starts_with(&j) {
+        return Err(r.failed(format!(
+            "asked for op `{j}`, it answered op `{}`; nothing was signed",
+            view.brief.jti
+        )));
+    }
     let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
+    errln!(
+        "signing as {as_}: step {step}{} of op {op} ({} by {}) {}",
+        host.as_ref()
+            .map(|h| format!(" on {h}"))
+            .unwrap_or_default(),
+        view.brief.runbook,
+        view.brief.iss,
+        crate::output::word(&status)
+    );
     let s = super::remote_sign::RemoteSigner::new(ctx, r, &as_)?;
     let env = s.signing().step_report(&op, &step, host, status, note)?;
     match r.post::<_, ReportOutcome>("/step-reports", &json!({ "envelope": env }))? {

@@ -192,9 +192,10 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Resu
                 .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
             let draft = client::OpDraft::planned(&planned)?;
             errln!(
-                "signing as {who}: {} on {} (plan {}, seq {seq}) for workspace {}",
+                "signing as {who}: {} on {} with {} (plan {}, seq {seq}) for workspace {}",
                 planned.runbook,
                 planned.targets.join(", "),
+                bosun_client::shown_params(&req, &planned),
                 planned.plan_digest,
                 planned.workspace
             );
