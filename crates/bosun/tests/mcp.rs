@@ -16,6 +16,23 @@ use rmcp::model::CallToolRequestParams;
 use rmcp::service::ServiceError;
 use serde_json::{Value, json};
 
+/// The `plan` tool's answer for pkg-upgrade 2.0 on web-1, and the CLI's
+/// `plan --json` of the same: the same plan digest.
+fn plans_of_the_upgrade(lab: &Lab, mcp: &Mcp) -> (Value, Value) {
+    let plan = mcp.ok("plan", upgrade("2.0"));
+    let cli_plan = lab.json(&[
+        "plan",
+        "pkg-upgrade",
+        "-t",
+        "web-1",
+        "-p",
+        "version=2.0",
+        "--json",
+    ]);
+    assert_eq!(plan["result"]["plan_digest"], cli_plan["digest"], "{plan}");
+    (plan, cli_plan)
+}
+
 fn upgrade(version: &str) -> Value {
     json!({"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": version}})
 }
@@ -84,17 +101,7 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
         lab.json(&["runbook", "show", "pkg-upgrade", "--json"])
     );
 
-    let plan = mcp.ok("plan", upgrade("2.0"));
-    let cli_plan = lab.json(&[
-        "plan",
-        "pkg-upgrade",
-        "-t",
-        "web-1",
-        "-p",
-        "version=2.0",
-        "--json",
-    ]);
-    assert_eq!(plan["result"]["plan_digest"], cli_plan["digest"], "{plan}");
+    let (plan, _) = plans_of_the_upgrade(&lab, &mcp);
     assert_eq!(plan["result"]["runbook"], "pkg-upgrade");
 
     // Submitted: it waits for a human, and says so; the agent waits (with
@@ -155,17 +162,7 @@ fn over_the_daemon_an_agent_takes_an_op_to_finished_while_the_operator_approves_
     );
     let unknown = mcp.refused("runbook_show", json!({"id": "no-such-runbook"}));
     assert!(unknown.to_string().contains("no-such-runbook"), "{unknown}");
-    let plan = mcp.ok("plan", upgrade("2.0"));
-    let cli_plan = lab.json(&[
-        "plan",
-        "pkg-upgrade",
-        "-t",
-        "web-1",
-        "-p",
-        "version=2.0",
-        "--json",
-    ]);
-    assert_eq!(plan["result"]["plan_digest"], cli_plan["digest"], "{plan}");
+    let (_, cli_plan) = plans_of_the_upgrade(&lab, &mcp);
 
     let s = mcp.ok("submit", upgrade("2.0"));
     let jti = s["result"]["jti"].as_str().unwrap().to_string();

@@ -34,6 +34,29 @@ fn run(lab: &Lab, url: Option<&str>, as_: Option<&str>, args: &[&str]) -> std::p
     c.output().unwrap()
 }
 
+/// claude's pkg-upgrade 2.0 on `host` submitted through `url` (None:
+/// embedded): its id.
+fn submit_upgrade(lab: &Lab, url: Option<&str>, host: &str) -> String {
+    let o = run(
+        lab,
+        url,
+        None,
+        &[
+            "submit",
+            "pkg-upgrade",
+            "-t",
+            host,
+            "-p",
+            "version=2.0",
+            "--as",
+            "claude",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    json(&o)["jti"].as_str().unwrap().to_string()
+}
+
 fn json(o: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!(
@@ -394,28 +417,8 @@ fn approve_and_deny_talk_to_the_daemon_and_refuse_as_embedded() {
     let d = daemon(&lab);
     let unix = url(&d.unix);
     let tcp = url(&d.tcp);
-    let submit = |host: &str| {
-        let o = run(
-            &lab,
-            Some(&unix),
-            None,
-            &[
-                "submit",
-                "pkg-upgrade",
-                "-t",
-                host,
-                "-p",
-                "version=2.0",
-                "--as",
-                "claude",
-                "--json",
-            ],
-        );
-        assert!(o.status.success(), "{o:?}");
-        json(&o)["jti"].as_str().unwrap().to_string()
-    };
-    let a = submit("web-1");
-    let b = submit("web-2");
+    let a = submit_upgrade(&lab, Some(&unix), "web-1");
+    let b = submit_upgrade(&lab, Some(&unix), "web-2");
 
     // An agent cannot approve, remotely as embedded: the same refusal.
     let agent = ["approve", a.as_str(), "--as", "claude", "--yes", "--json"];
@@ -624,23 +627,7 @@ fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
 fn state_dir_moves_the_state_and_serve_guards_it() {
     use std::os::unix::fs::PermissionsExt as _;
     let lab = Lab::new();
-    let o = run(
-        &lab,
-        None,
-        None,
-        &[
-            "submit",
-            "pkg-upgrade",
-            "-t",
-            "web-1",
-            "-p",
-            "version=2.0",
-            "--as",
-            "claude",
-            "--json",
-        ],
-    );
-    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let jti = submit_upgrade(&lab, None, "web-1");
     let state = lab.tmp.path().join("var-lib-bosun");
     std::fs::rename(lab.path(".bosun"), &state).unwrap();
     let toml = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
@@ -689,23 +676,7 @@ fn state_dir_moves_the_state_and_serve_guards_it() {
 fn approve_signs_only_the_plan_it_showed() {
     let lab = Lab::new();
     let d = daemon(&lab);
-    let o = run(
-        &lab,
-        Some(&url(&d.unix)),
-        None,
-        &[
-            "submit",
-            "pkg-upgrade",
-            "-t",
-            "web-1",
-            "-p",
-            "version=2.0",
-            "--as",
-            "claude",
-            "--json",
-        ],
-    );
-    let jti = json(&o)["jti"].as_str().unwrap().to_string();
+    let jti = submit_upgrade(&lab, Some(&url(&d.unix)), "web-1");
     let get = |path: &str| {
         let a = common::http::get(&d.unix, path, None);
         assert_eq!(a.status, 200, "{path}: {}", a.body);

@@ -12,31 +12,29 @@ use super::fixtures::*;
 use crate::records::*;
 use crate::{Backend, StoreError};
 
-/// Check: adoption.
-pub fn adoption(b: &dyn Backend) {
-    let content = "mode = \"hybrid\"\n".to_string();
-    let item = ProposalItem {
-        subject: "policy".into(),
-        digest: Digest::of(content.as_bytes()),
-        content,
-    };
-    let p = Proposal {
-        id: jti("prop1"),
+/// A proposal `id` to adopt `content` as `subject`, by alice.
+fn proposal(id: &str, subject: &str, content: &str) -> Proposal {
+    Proposal {
+        id: jti(id),
         proposer: KeyId::parse("alice").unwrap(),
-        digest: Digest::of(b"set"),
-        items: vec![item.clone()],
+        digest: Digest::of(id.as_bytes()),
+        items: vec![ProposalItem {
+            subject: subject.into(),
+            digest: Digest::of(content.as_bytes()),
+            content: content.into(),
+        }],
         state: "open".into(),
         created_at: 10,
-    };
-    b.propose(&p).unwrap();
-    assert!(b.propose(&p).is_err(), "proposal ids are unique");
-    assert_eq!(b.proposals().unwrap().len(), 1);
-    assert!(b.adopted("policy").unwrap().is_none());
-    let mut ap = NewApproval {
+    }
+}
+
+/// `by`'s approval `id` of proposal `p`.
+fn proposal_approval(p: &Proposal, id: &str, by: &str) -> NewApproval {
+    NewApproval {
         envelope: "e".into(),
         claims: ApprovalClaims {
-            jti: jti("pa1"),
-            iss: KeyId::parse("bob").unwrap(),
+            jti: jti(id),
+            iss: KeyId::parse(by).unwrap(),
             iat: 11,
             exp: 100,
             ws: name("ws"),
@@ -47,7 +45,18 @@ pub fn adoption(b: &dyn Backend) {
         },
         role: Role::Operator,
         received_at: 11,
-    };
+    }
+}
+
+/// Check: adoption.
+pub fn adoption(b: &dyn Backend) {
+    let p = proposal("prop1", "policy", "mode = \"hybrid\"\n");
+    let item = p.items[0].clone();
+    b.propose(&p).unwrap();
+    assert!(b.propose(&p).is_err(), "proposal ids are unique");
+    assert_eq!(b.proposals().unwrap().len(), 1);
+    assert!(b.adopted("policy").unwrap().is_none());
+    let mut ap = proposal_approval(&p, "pa1", "bob");
     b.approve_proposal(&ap, false).unwrap();
     assert!(
         b.adopted("policy").unwrap().is_none(),
@@ -83,36 +92,9 @@ pub fn an_adoption_sends_ops_decided_before_it_back(b: &dyn Backend) {
     first.adopted_basis = Some(before.clone());
     assert_eq!(b.submit_ops(&[first], &[]).unwrap(), vec![Ok(())]);
     // An adoption commits (a key registry, say, that drops claude).
-    let content = "[[key]]\nname = \"alice\"\n".to_string();
-    let p = Proposal {
-        id: jti("prop9"),
-        proposer: KeyId::parse("alice").unwrap(),
-        digest: Digest::of(b"set9"),
-        items: vec![ProposalItem {
-            subject: "keys".into(),
-            digest: Digest::of(content.as_bytes()),
-            content,
-        }],
-        state: "open".into(),
-        created_at: 10,
-    };
+    let p = proposal("prop9", "keys", "[[key]]\nname = \"alice\"\n");
     b.propose(&p).unwrap();
-    let ap = NewApproval {
-        envelope: "e".into(),
-        claims: ApprovalClaims {
-            jti: jti("pa9"),
-            iss: KeyId::parse("bob").unwrap(),
-            iat: 11,
-            exp: 100,
-            ws: name("ws"),
-            op: p.id.clone(),
-            plan_digest: p.digest.clone(),
-            verdict: Verdict::Approve,
-            reason: None,
-        },
-        role: Role::Operator,
-        received_at: 11,
-    };
+    let ap = proposal_approval(&p, "pa9", "bob");
     b.approve_proposal(&ap, true).unwrap();
     let after = basis(b);
     assert_ne!(before, after, "an adoption changes the basis");

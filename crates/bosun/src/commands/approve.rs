@@ -112,17 +112,12 @@ fn answer(
     let t = now();
     // What is shown is what is signed: the digest of the plan rendered here.
     let view = ctl.consent(&op, t)?;
-    // With --sign-only, stdout carries only the envelope.
-    super::consent::show(
+    show_and_ask(
         &super::consent::render(&view),
-        js || asked.sign_only,
+        asked.json || asked.sign_only,
         asked.yes,
+        verdict,
     )?;
-    let question = match verdict {
-        Verdict::Approve => "approve?",
-        Verdict::Deny => "deny?",
-    };
-    super::consent::confirm(question, asked.yes)?;
     // Signed when answered: the question may have waited a while.
     let t = now();
     let (_, env) = ctl.sign_approval(&key, &who, &op, &view.plan_digest, verdict, why, t)?;
@@ -131,27 +126,52 @@ fn answer(
         return Ok(ExitCode::SUCCESS);
     }
     match ctl.accept_approval(&gov, &env, t)? {
-        Ok(out) => {
-            if js {
-                outln!(
-                    "{}",
-                    json!({"jti": out.op, "state": out.state, "approvals": out.approvals, "needed": out.needed})
-                );
-            } else {
-                outln!(
-                    "{} {}: {} ({} of {} approvals)",
-                    match verdict {
-                        Verdict::Approve => "approved",
-                        Verdict::Deny => "denied",
-                    },
-                    out.op,
-                    out.state,
-                    out.approvals,
-                    out.needed
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(out) => print_answered(
+            verdict,
+            out.op.as_str(),
+            out.state,
+            out.approvals,
+            out.needed,
+            js,
+        ),
         Err(rej) => Ok(refused(&rej, js)),
     }
+}
+
+/// Shows what is about to be signed (on stderr when `quiet`: with --json
+/// or --sign-only stdout carries only the answer), then asks unless
+/// `yes`.
+pub(super) fn show_and_ask(text: &str, quiet: bool, yes: bool, verdict: Verdict) -> Result<()> {
+    super::consent::show(text, quiet, yes)?;
+    let question = match verdict {
+        Verdict::Approve => "approve?",
+        Verdict::Deny => "deny?",
+    };
+    super::consent::confirm(question, yes)
+}
+
+/// What `approve`/`deny` print once the answer is taken.
+pub(super) fn print_answered(
+    verdict: Verdict,
+    jti: &str,
+    state: bosun_model::OpState,
+    approvals: usize,
+    needed: u32,
+    js: bool,
+) -> Result<ExitCode> {
+    if js {
+        outln!(
+            "{}",
+            json!({"jti": jti, "state": state, "approvals": approvals, "needed": needed})
+        );
+    } else {
+        outln!(
+            "{} {jti}: {state} ({approvals} of {needed} approvals)",
+            match verdict {
+                Verdict::Approve => "approved",
+                Verdict::Deny => "denied",
+            },
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }

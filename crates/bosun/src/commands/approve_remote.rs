@@ -70,16 +70,12 @@ pub(crate) fn answer(
         )));
     }
     let signer = RemoteSigner::new(ctx, r, asked.as_)?;
-    super::consent::show(
+    super::approve::show_and_ask(
         &render(&view, &plan, &r.url),
         js || asked.sign_only,
         asked.yes,
+        verdict,
     )?;
-    let question = match verdict {
-        Verdict::Approve => "approve?",
-        Verdict::Deny => "deny?",
-    };
-    super::consent::confirm(question, asked.yes)?;
     // Signed when answered: the question may have waited a while.
     let (_, env) = signer.signing().approval(&op, &digest, verdict, why)?;
     if asked.sign_only {
@@ -95,24 +91,14 @@ pub(crate) fn answer(
         .iter()
         .filter(|a| a.verdict == "approve" && a.plan_digest == after.plan_digest)
         .count();
-    let needed = after.policy_decision.approvals_needed;
-    if js {
-        outln!(
-            "{}",
-            json!({"jti": after.brief.jti, "state": after.brief.state, "approvals": approvals, "needed": needed})
-        );
-    } else {
-        outln!(
-            "{} {}: {} ({approvals} of {needed} approvals)",
-            match verdict {
-                Verdict::Approve => "approved",
-                Verdict::Deny => "denied",
-            },
-            after.brief.jti,
-            after.brief.state,
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    super::approve::print_answered(
+        verdict,
+        &after.brief.jti,
+        after.brief.state,
+        approvals,
+        after.policy_decision.approvals_needed,
+        js,
+    )
 }
 
 /// `given` as a path segment: an op id or prefix has only id characters.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use bosun_api::views::{OpView, ReportOutcome};
 use bosun_control::{Result, client, now};
 use bosun_model::{Jti, Name, ReportStatus};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::{Ctx, key_id, other, refused};
@@ -16,63 +16,84 @@ pub(crate) enum StepCmd {
     #[command(
         after_help = "Examples:\n  bosun step report 01a24c look --status pass --as alice\n  bosun step report 01a24c look --status fail --note 'fan noisy' --host web-2 --as alice"
     )]
-    Report {
-        /// The op's jti (one run per op).
-        jti: String,
-        /// The step id.
-        step: String,
-        /// `pass` or `fail`.
-        #[arg(long, value_parser = ["pass", "fail"])]
-        status: String,
-        /// What to record with it (scrubbed of credentials).
-        #[arg(long)]
-        note: Option<String>,
-        /// Only this host's step (default: every host waiting on it).
-        #[arg(long)]
-        host: Option<String>,
-        /// Sign as this identity (a human for `human` steps).
-        #[arg(long = "as")]
-        as_: String,
-        /// Output JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Report(ReportArgs),
 }
 
-/// A report's parts, parsed: the step, the host, pass or fail.
-fn parts(
-    step: &str,
+/// What `step report` takes.
+#[derive(Args, Debug)]
+pub(crate) struct ReportArgs {
+    /// The op's jti (one run per op).
+    jti: String,
+    /// The step id.
+    step: String,
+    /// `pass` or `fail`.
+    #[arg(long, value_parser = ["pass", "fail"])]
+    status: String,
+    /// What to record with it (scrubbed of credentials).
+    #[arg(long)]
+    note: Option<String>,
+    /// Only this host's step (default: every host waiting on it).
+    #[arg(long)]
     host: Option<String>,
-    status: &str,
-) -> Result<(Name, Option<Name>, ReportStatus)> {
-    let step = Name::parse(step).map_err(|e| other(format!("step: {e}")))?;
-    let host = host
-        .map(|h| Name::parse(&h).map_err(|e| other(format!("--host: {e}"))))
-        .transpose()?;
-    let status = if status == "pass" {
-        ReportStatus::Pass
-    } else {
-        ReportStatus::Fail
-    };
-    Ok((step, host, status))
+    /// Sign as this identity (a human for `human` steps).
+    #[arg(long = "as")]
+    as_: String,
+    /// Output JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A report, parsed.
+struct Report {
+    /// The op as given (an id or a prefix).
+    jti: String,
+    step: Name,
+    host: Option<Name>,
+    status: ReportStatus,
+    note: Option<String>,
+    /// Who signs.
+    as_: String,
+    json: bool,
+}
+
+impl StepCmd {
+    /// The report asked for: step and host are names, status pass or fail.
+    fn report(self) -> Result<Report> {
+        let StepCmd::Report(a) = self;
+        Ok(Report {
+            step: Name::parse(&a.step).map_err(|e| other(format!("step: {e}")))?,
+            host: a
+                .host
+                .map(|h| Name::parse(&h).map_err(|e| other(format!("--host: {e}"))))
+                .transpose()?,
+            status: if a.status == "pass" {
+                ReportStatus::Pass
+            } else {
+                ReportStatus::Fail
+            },
+            jti: a.jti,
+            note: a.note,
+            as_: a.as_,
+            json: a.json,
+        })
+    }
 }
 
 /// Runs `bosun step …`.
 pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
-    let StepCmd::Report {
+    let Report {
         jti: j,
         step,
+        host,
         status,
         note,
-        host,
         as_,
         json: js,
-    } = cmd;
+    } = cmd.report()?;
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
     let who = key_id(&as_)?;
     let key = client::load_secret(&ctx.keys, &who)?;
-    let (step, host, status) = parts(&step, host, &status)?;
     let t = now();
     let op = ctl.resolve_op(&j)?;
     let env = ctl.sign_step_report(&key, &who, &op, &step, host, status, note, t)?;
@@ -85,22 +106,14 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
 /// Runs `bosun step …` as a client of the daemon: the op is the daemon's,
 /// the report is signed here.
 pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: StepCmd) -> Result<ExitCode> {
-    let StepCmd::Report {
-        jti: j,
-        step,
-        status,
-        note,
-        host,
-        as_,
-        json: js,
-    } = cmd;
-    let (step, host, status) = parts(&step, host, &status)?;
-    Jti::parse(&j).map_err(|e| other(format!("`{j}`: {e}")))?;
+    let rep = cmd.report()?;
+    let (j, js) = (rep.jti.as_str(), rep.json);
+    Jti::parse(j).map_err(|e| other(format!("`{j}`: {e}")))?;
     let view: OpView = match r.get(&format!("/ops/{j}"))? {
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, js)),
     };
-    if !view.brief.jti.starts_with(&j) {
+    if !view.brief.jti.starts_with(j) {
         return Err(r.failed(format!(
             "asked for op `{j}`, it answered op `{}`; nothing was signed",
             view.brief.jti
@@ -108,16 +121,25 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: StepCmd) -> Resul
     }
     let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
     errln!(
-        "signing as {as_}: step {step}{} of op {op} ({} by {}) {}",
-        host.as_ref()
+        "signing as {}: step {}{} of op {op} ({} by {}) {}",
+        rep.as_,
+        rep.step,
+        rep.host
+            .as_ref()
             .map(|h| format!(" on {h}"))
             .unwrap_or_default(),
         view.brief.runbook,
         view.brief.iss,
-        crate::output::word(&status)
+        crate::output::word(&rep.status)
     );
-    let s = super::remote_sign::RemoteSigner::new(ctx, r, &as_)?;
-    let env = s.signing().step_report(&op, &step, host, status, note)?;
+    let s = super::remote_sign::RemoteSigner::new(ctx, r, &rep.as_)?;
+    let env = s.signing().step_report(
+        &op,
+        &rep.step,
+        rep.host.clone(),
+        rep.status,
+        rep.note.clone(),
+    )?;
     match r.post::<_, ReportOutcome>("/step-reports", &json!({ "envelope": env }))? {
         Ok(out) => print_outcome(&out, js),
         Err(e) => Ok(super::refused_remote(&e, js)),
