@@ -1,15 +1,16 @@
 //! What the controller checks about an op just before it runs anything:
 //! that the stored plan is the plan that was signed and approved, that
 //! every target is still reached where and how the plan says, and that the
-//! approvals it ran on have not lapsed. The store is not trusted blindly:
-//! an edited plan row, a host moved in the inventory after approval, or
-//! approvals given long ago each stop the op with a named check.
+//! approvals it ran on have not lapsed — nor the signers' keys been
+//! removed since. The store is not trusted blindly: an edited plan row, a
+//! host moved in the inventory after approval, approvals given long ago
+//! or a key an adoption removed each stop the op with a named check.
 
 use bosun_api::Check;
 use bosun_model::{Digest, Outcome, Plan};
 use bosun_policy::tally;
 use bosun_store::OpRecord;
-use bosun_workspace::Inventory;
+use bosun_workspace::{Inventory, KeyRegistry};
 
 /// Why the controller will not run an op as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,20 +104,50 @@ pub fn check_expiry(op: &OpRecord, now: i64) -> Result<(), Refusal> {
     })
 }
 
+/// The op's envelope still verifies under the key registry in force: a
+/// key an adoption removed (or replaced) since the op was taken no longer
+/// vouches for it, and nothing of it runs.
+pub fn check_signer(op: &OpRecord, keys: &KeyRegistry) -> Result<(), Refusal> {
+    match crate::approve::verify_signed::<bosun_model::OpClaims>(
+        keys,
+        &op.envelope,
+        bosun_model::claims::OP_TYP,
+    ) {
+        Ok(_) => Ok(()),
+        Err(rej) => Err(Refusal {
+            check: rej.check,
+            message: format!(
+                "{}: the key that signed the op is no longer the adopted `{}`, so nothing of it runs",
+                rej.message, op.claims.iss
+            ),
+        }),
+    }
+}
+
 /// An op approved by humans runs only while enough of its approvals are
-/// younger than `validity_secs` (keeper.toml `approval_validity`): the
-/// approvers consented to running it soon, not whenever. `digest` is the
-/// plan's (from [`check_digest`]).
+/// younger than `validity_secs` (keeper.toml `approval_validity`) — the
+/// approvers consented to running it soon, not whenever — and come from
+/// identities still in the key registry in force (`keys`), counted with
+/// the role they hold there now: an approver whose key an adoption removed
+/// or demoted no longer counts. `digest` is the plan's (from
+/// [`check_digest`]).
 pub fn check_approvals(
     op: &OpRecord,
     digest: &Digest,
     now: i64,
     validity_secs: i64,
+    keys: &KeyRegistry,
 ) -> Result<(), Refusal> {
     let Outcome::Approvals(req) = &op.decision.outcome else {
         return Ok(());
     };
-    let records = crate::approve::approval_records(op);
+    let records: Vec<_> = crate::approve::approval_records(op)
+        .into_iter()
+        .filter_map(|mut r| {
+            r.role = keys.get(&r.claims.iss)?.role;
+            Some(r)
+        })
+        .collect();
     let t = tally(req, &op.claims.iss, digest, &records, now, validity_secs);
     if t.satisfied {
         return Ok(());

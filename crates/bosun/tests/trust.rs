@@ -513,3 +513,51 @@ fn an_auto_op_that_expired_before_it_started_never_runs() {
     assert!(op["detail"].as_str().unwrap().contains("expired"), "{op}");
     assert!(op["steps"].as_array().unwrap().is_empty(), "{op}");
 }
+
+/// `keys/keys.toml` without `name`'s entry, adopted (alice proposes, bob
+/// approves): the operators revoke a key.
+fn revoke(lab: &Lab, name: &str) {
+    let path = lab.path("keys/keys.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let kept: Vec<&str> = text
+        .split("[[key]]")
+        .filter(|k| !k.contains(&format!("name = \"{name}\"")))
+        .collect();
+    std::fs::write(&path, kept.join("[[key]]")).unwrap();
+    lab.adopt();
+    let reg = lab.json(&["key", "list", "--json"]).to_string();
+    assert!(!reg.contains(&format!("\"{name}\"")), "{reg}");
+}
+
+/// A key the operators revoke stops what it already set in motion: an op
+/// it signed that was approved and queued never runs, and an approval it
+/// gave no longer counts (the op waits for a fresh one).
+#[test]
+fn a_revoked_key_stops_what_it_queued_and_its_approvals_stop_counting() {
+    // The agent's key, revoked after its op was approved and queued.
+    let lab = Lab::new();
+    let jti = lab.approved_upgrade("web-1", "2.0");
+    assert_eq!(lab.state(&jti), "approved");
+    revoke(&lab, "claude");
+    lab.work();
+    let op = show(&lab, &jti);
+    assert_eq!(op["state"], "failed", "{op}");
+    assert!(op.to_string().contains("unknown_key"), "{op}");
+    assert!(
+        op["steps"].as_array().is_none_or(|s| s.is_empty()),
+        "nothing of it ran: {op}"
+    );
+
+    // The approver's key, revoked after she approved: back to waiting.
+    let lab = Lab::new();
+    let jti = lab.approved_upgrade("web-1", "2.0");
+    revoke(&lab, "alice");
+    lab.work();
+    let op = show(&lab, &jti);
+    assert_eq!(op["state"], "pending_approval", "{op}");
+    assert!(op.to_string().contains("approvals_lapsed"), "{op}");
+    // A fresh approval by an operator still in force: it runs.
+    lab.ok(&["approve", "--yes", &jti, "--as", "bob"]);
+    lab.work();
+    assert_eq!(lab.state(&jti), "succeeded");
+}

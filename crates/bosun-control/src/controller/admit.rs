@@ -111,6 +111,12 @@ impl Run<'_> {
             .as_ref()
             .filter(|_| op.summary.state == OpState::Approved)
         {
+            // The signer's key is still the adopted one (an adoption that
+            // removed it stops what it queued).
+            let keys = c.ctl.adopted_keys()?;
+            if let Err(r) = crate::dispatch::check_signer(op, &keys) {
+                return c.fail_unrun(lease, jti, r.text()).map(Some);
+            }
             // Only an op that waited for humans has approvals to lapse; one
             // that runs alone must start before it expires.
             let validity = match op.decision.outcome {
@@ -119,7 +125,7 @@ impl Run<'_> {
                 }
                 _ => i64::MAX,
             };
-            if let Err(r) = crate::dispatch::check_approvals(op, digest, now(), validity) {
+            if let Err(r) = crate::dispatch::check_approvals(op, digest, now(), validity, &keys) {
                 let text = r.text();
                 return match c.ctl.store.lapse_approvals(lease, jti, &text, now()) {
                     Ok(()) => Ok(Some(report(jti, OpState::PendingApproval, text))),
