@@ -138,9 +138,16 @@ mod tests {
         }
         chmod(&state, 0o700);
 
-        chmod(&keys, 0o703);
-        let e = check_private(&ws, &keys, me).unwrap_err().to_string();
-        assert!(e.contains("keys is writable by others"), "{e}");
+        // The key directory holds the ledger key and agents' keys: the
+        // daemon's alone, not even for its group to list.
+        for mode in [0o703, 0o750] {
+            chmod(&keys, mode);
+            let e = check_private(&ws, &keys, me).unwrap_err().to_string();
+            assert!(
+                e.contains("keys is open to its group or others") && e.contains("chmod 700"),
+                "{e}"
+            );
+        }
         chmod(&keys, 0o700);
 
         chmod(&ledger_key, 0o622);
