@@ -740,3 +740,66 @@ fn approve_signs_only_the_plan_it_showed() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(o.stdout.is_empty(), "something was signed: {o:?}");
 }
+
+/// `ledger checkpoints`, `prove` and `consistency` over the daemon read its
+/// ledger, and what `prove` prints there verifies offline with the
+/// published verifier key; `verify-proof` needs no workspace and works
+/// with `BOSUN_URL` set; making a checkpoint is the daemon's, and refused.
+#[test]
+fn ledger_reads_and_proofs_talk_to_the_daemon() {
+    let lab = Lab::busy();
+    let d = daemon(&lab);
+    let unix = url(&d.unix);
+    let tcp = url(&d.tcp);
+    for args in [
+        &["ledger", "checkpoints", "--json"][..],
+        &["ledger", "checkpoints"][..],
+    ] {
+        let here = run(&lab, None, None, args);
+        let there = run(&lab, Some(&tcp), Some("alice"), args);
+        assert!(here.status.success() && there.status.success(), "{there:?}");
+        assert_eq!(here.stdout, there.stdout, "{args:?}");
+    }
+    let jti = lab.json(&["ops", "list", "--json"])[0]["jti"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let o = run(&lab, Some(&unix), None, &["ledger", "prove", &jti[..12]]);
+    assert!(o.status.success(), "{o:?}");
+    let proof = lab.tmp.path().join("proof.json");
+    std::fs::write(&proof, &o.stdout).unwrap();
+    let key = lab.path("keys/ledger.vkey");
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &[
+            "ledger",
+            "verify-proof",
+            proof.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok  entry "));
+    let sizes: Vec<u64> = lab
+        .json(&["ledger", "checkpoints", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["size"].as_u64().unwrap())
+        .collect();
+    let from = sizes[0].to_string();
+    let o = run(
+        &lab,
+        Some(&unix),
+        None,
+        &["ledger", "consistency", "--from", &from, "--json"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    assert!(json(&o).is_object(), "{o:?}");
+    let o = run(&lab, Some(&unix), None, &["ledger", "checkpoint"]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unset BOSUN_URL"));
+}

@@ -409,6 +409,82 @@ pub(crate) fn run(ctx: &Ctx, cmd: LedgerCmd) -> Result<ExitCode> {
     }
 }
 
+/// `bosun ledger …` as a client of the daemon: `checkpoints`, `prove`
+/// (against the daemon's latest checkpoint) and `consistency` read its
+/// ledger; `verify-proof` and `witness-key` need no workspace and run
+/// here. The rest write or read the state itself, and refuse.
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: LedgerCmd) -> Result<ExitCode> {
+    let fetched =
+        |path: &str, js: bool| -> Result<std::result::Result<serde_json::Value, ExitCode>> {
+            Ok(match r.get(path)? {
+                Ok(v) => Ok(v),
+                Err(e) => Err(super::refused_remote(&e, js)),
+            })
+        };
+    match cmd {
+        c @ (LedgerCmd::VerifyProof { .. } | LedgerCmd::WitnessKey { .. }) => run(ctx, c),
+        LedgerCmd::Checkpoints { json: js } => {
+            let cps: Vec<bosun_api::views::CheckpointView> = match r.get("/ledger/checkpoints")? {
+                Ok(v) => v,
+                Err(e) => return Ok(super::refused_remote(&e, js)),
+            };
+            if js {
+                outln!("{}", serde_json::to_string(&cps).unwrap_or_default());
+            } else {
+                for c in &cps {
+                    outln!("{}  size {}", local(c.at.as_second()), c.size);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        LedgerCmd::Prove {
+            jti,
+            index,
+            checkpoint: false,
+            at: None,
+            json: js,
+        } => {
+            let path = match (jti, index) {
+                (Some(j), None) => {
+                    bosun_model::Jti::parse(&j).map_err(|e| other(format!("`{j}`: {e}")))?;
+                    format!("/ledger/proofs?op={j}")
+                }
+                (None, Some(i)) => format!("/ledger/proofs?index={i}"),
+                _ => {
+                    return Err(other(
+                        "name an op (`bosun ledger prove <jti>`) or `--index N`",
+                    ));
+                }
+            };
+            match fetched(&path, js)? {
+                Ok(v) => {
+                    let proofs: Vec<ledger::InclusionProof> = serde_json::from_value(v)
+                        .map_err(|e| r.failed(format!("its proofs: {e}")))?;
+                    print_proof(&proofs, js)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+        LedgerCmd::Consistency { from, to, json: js } => {
+            let path = match to {
+                Some(to) => format!("/ledger/consistency?from={from}&to={to}"),
+                None => format!("/ledger/consistency?from={from}"),
+            };
+            match fetched(&path, js)? {
+                Ok(v) => {
+                    let proof: ledger::ConsistencyProof = serde_json::from_value(v)
+                        .map_err(|e| r.failed(format!("its proof: {e}")))?;
+                    print_proof(&proof, js)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+        _ => Err(other(
+            "over BOSUN_URL, `ledger` answers `checkpoints`, `prove` (without --checkpoint or --at), `consistency`, `verify-proof` and `witness-key` so far; the daemon makes its own checkpoints; unset BOSUN_URL to run the rest on the workspace here",
+        )),
+    }
+}
+
 /// Prints a proof as JSON: pretty, or on one line with `--json`.
 fn print_proof<T: serde::Serialize>(proof: &T, compact: bool) -> Result<ExitCode> {
     let text = if compact {

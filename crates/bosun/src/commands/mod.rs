@@ -322,6 +322,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Cmd::Step(c) => return step::remote(&ctx, r, c),
             Cmd::Hosts(c) => return hosts::remote(r, c),
             Cmd::Runbook(c) => return runbook::remote(r, c),
+            Cmd::Ledger(c) => return ledger::remote(&ctx, r, c),
             Cmd::Key(_)
             | Cmd::Init(_)
             | Cmd::Completions(_)
@@ -330,7 +331,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Bench(_) => {}
             _ => {
                 return Err(other(format!(
-                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json`, `submit`, `approve`, `deny`, `halt`, `resume`, `step report`, `hosts status`, `runbook list`/`show` and `mcp` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
+                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json`, `submit`, `approve`, `deny`, `halt`, `resume`, `step report`, `hosts status`, `runbook list`/`show`, `ledger` reads and `mcp` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
                     r.url
                 )));
             }
