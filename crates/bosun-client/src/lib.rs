@@ -203,6 +203,14 @@ impl std::fmt::Debug for Remote {
     }
 }
 
+/// `BOSUN_TOKEN`, trimmed, when it is set to something.
+fn given_token() -> Option<String> {
+    std::env::var("BOSUN_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 /// An answer: the value, or the daemon's refusal (a 4xx naming a check).
 pub type Answer<T> = std::result::Result<T, ErrorDetail>;
 
@@ -222,12 +230,9 @@ impl Remote {
             ),
             _ => None,
         };
-        let token = std::env::var("BOSUN_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty());
         let url = Url::parse(url)?;
-        match (token, who) {
-            (Some(t), _) => Remote::new(url, Auth::Given(t.trim().to_string())),
+        match (given_token(), who) {
+            (Some(t), _) => Remote::new(url, Auth::Given(t)),
             (None, Some(who)) if url.is_tcp() => {
                 let key = bosun_control::client::load_secret(keys, &who)?;
                 Remote::signing(url, Arc::new(Mutex::new(key)), who)
@@ -246,11 +251,8 @@ impl Remote {
         who: bosun_model::KeyId,
     ) -> Result<Remote> {
         let url = Url::parse(url)?;
-        if let Some(t) = std::env::var("BOSUN_TOKEN")
-            .ok()
-            .filter(|t| !t.trim().is_empty())
-        {
-            return Remote::new(url, Auth::Given(t.trim().to_string()));
+        if let Some(t) = given_token() {
+            return Remote::new(url, Auth::Given(t));
         }
         if url.is_tcp() {
             Remote::signing(url, key, who)

@@ -164,7 +164,7 @@ impl Signing<'_> {
             verdict,
             reason,
         };
-        let token = bosun_sign::sign_compact(self.key, self.iss.as_str(), APPROVAL_TYP, &claims)?;
+        let token = self.seal(APPROVAL_TYP, &claims)?;
         Ok((claims, token))
     }
 
@@ -190,12 +190,7 @@ impl Signing<'_> {
             status,
             note,
         };
-        Ok(bosun_sign::sign_compact(
-            self.key,
-            self.iss.as_str(),
-            STEP_REPORT_TYP,
-            &claims,
-        )?)
+        self.seal(STEP_REPORT_TYP, &claims)
     }
 
     /// Signs a statement of `act` (it lives one minute: a statement is
@@ -209,11 +204,16 @@ impl Signing<'_> {
             ws: self.ws.clone(),
             act,
         };
+        self.seal(STATEMENT_TYP, &claims)
+    }
+
+    /// `claims` as a compact JWS of type `typ`, signed by the issuer.
+    fn seal<T: serde::Serialize>(&self, typ: &str, claims: &T) -> Result<String> {
         Ok(bosun_sign::sign_compact(
             self.key,
             self.iss.as_str(),
-            STATEMENT_TYP,
-            &claims,
+            typ,
+            claims,
         )?)
     }
 }

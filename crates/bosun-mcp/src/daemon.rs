@@ -210,16 +210,7 @@ impl Core for Daemon {
     }
 
     fn ops(&self, state: Option<OpState>, limit: usize) -> Result<Vec<OpBrief>, Fault> {
-        let state = match state {
-            Some(s) => format!(
-                "&state={}",
-                serde_json::to_value(s)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .ok_or_else(|| Fault::failed("an op state without a name"))?
-            ),
-            None => String::new(),
-        };
+        let state = state.map_or(String::new(), |s| format!("&state={}", s.as_str()));
         self.get(&format!("/ops?limit={}{state}", limit.clamp(1, 1000)))
     }
 

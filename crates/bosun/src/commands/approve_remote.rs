@@ -18,7 +18,7 @@ use bosun_model::{Digest, Jti, Plan, Verdict};
 use serde_json::json;
 
 use super::remote_sign::RemoteSigner;
-use super::{Ctx, key_id, other};
+use super::{Ctx, key_id};
 
 /// What `approve`/`deny` were asked, for the remote path.
 pub(crate) struct Asked<'a> {
@@ -44,7 +44,7 @@ pub(crate) fn answer(
 ) -> Result<ExitCode> {
     let js = asked.json;
     key_id(asked.as_)?;
-    let view: OpView = match r.get(&format!("/ops/{}", path_id(asked.jti)?))? {
+    let view: OpView = match r.get(&format!("/ops/{}", super::op_path_id(asked.jti)?))? {
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, js)),
     };
@@ -99,12 +99,6 @@ pub(crate) fn answer(
         after.policy_decision.approvals_needed,
         js,
     )
-}
-
-/// `given` as a path segment: an op id or prefix has only id characters.
-fn path_id(given: &str) -> Result<&str> {
-    Jti::parse(given).map_err(|e| other(format!("`{given}`: {e}")))?;
-    Ok(given)
 }
 
 /// What an approver reads before signing: the op as the daemon reports

@@ -446,8 +446,7 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: LedgerCmd) -> Res
         } => {
             let path = match (jti, index) {
                 (Some(j), None) => {
-                    bosun_model::Jti::parse(&j).map_err(|e| other(format!("`{j}`: {e}")))?;
-                    format!("/ledger/proofs?op={j}")
+                    format!("/ledger/proofs?op={}", super::op_path_id(&j)?)
                 }
                 (None, Some(i)) => format!("/ledger/proofs?index={i}"),
                 _ => {

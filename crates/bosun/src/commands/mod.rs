@@ -243,6 +243,13 @@ impl Ctx {
     }
 }
 
+/// `given` (an op id or a prefix of one) as a path segment or query value
+/// of a request to the daemon: only id characters, or an error naming it.
+pub(crate) fn op_path_id(given: &str) -> Result<&str> {
+    bosun_model::Jti::parse(given).map_err(|e| other(format!("`{given}`: {e}")))?;
+    Ok(given)
+}
+
 /// A refusal the daemon answered (a check named), printed as
 /// [`refused`] prints one: the same output and exit status (3).
 pub(crate) fn refused_remote(e: &bosun_client::ErrorDetail, json_out: bool) -> ExitCode {

@@ -108,7 +108,7 @@ pub(crate) fn run(ctx: &Ctx, cmd: StepCmd) -> Result<ExitCode> {
 pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: StepCmd) -> Result<ExitCode> {
     let rep = cmd.report()?;
     let (j, js) = (rep.jti.as_str(), rep.json);
-    Jti::parse(j).map_err(|e| other(format!("`{j}`: {e}")))?;
+    super::op_path_id(j)?;
     let view: OpView = match r.get(&format!("/ops/{j}"))? {
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, js)),
