@@ -25,4 +25,8 @@ pub struct PlanRequest {
     /// The identity that will sign: its next sequence number is answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// Answer the plan whole too (`PlannedOp.whole`), for a client that
+    /// recomputes its digest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole: bool,
 }

@@ -61,7 +61,46 @@ pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Resu
     if !(1..=MAX_PLANNED_TTL).contains(&p.op_ttl_secs) {
         return refuse(format!("op lifetime {} s", p.op_ttl_secs));
     }
+    if req.whole {
+        let plan = whole_plan(p)?;
+        if plan.runbook.as_str() != p.runbook
+            || plan.params != p.params
+            || plan.check != p.check
+            || plan
+                .targets
+                .iter()
+                .map(ToString::to_string)
+                .ne(p.targets.iter().cloned())
+        {
+            return refuse("the plan whole is not the plan it summarises".into());
+        }
+    }
     Ok(())
+}
+
+/// The plan whole that `p` carries (asked with `PlanRequest.whole`), its
+/// digest recomputed here: it must be `p`'s digest, the one a signer
+/// signs, or it is refused.
+pub fn whole_plan(p: &PlannedOp) -> Result<bosun_model::Plan> {
+    let refuse = |what: String| {
+        ControlError::Other(format!(
+            "the daemon's plan is not what was asked ({what}); nothing was signed"
+        ))
+    };
+    let v = p
+        .whole
+        .clone()
+        .ok_or_else(|| refuse("no plan whole, though asked".into()))?;
+    let plan: bosun_model::Plan =
+        serde_json::from_value(v).map_err(|e| refuse(format!("its plan whole: {e}")))?;
+    let digest = plan.digest();
+    if digest.as_str() != p.plan_digest {
+        return Err(refuse(format!(
+            "the plan whole has digest {digest}, not the {} it names",
+            p.plan_digest
+        )));
+    }
+    Ok(plan)
 }
 
 /// The plan's params as a signer reads them before signing: `k=v`, the

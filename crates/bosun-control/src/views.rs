@@ -5,12 +5,13 @@
 use bosun_api::NextAction;
 use bosun_api::time::{at, at_opt};
 use bosun_api::views::fleet::{
-    BarView, BlockerView, HostView, LastOp, RolloutBrief, RolloutRunView, RolloutView, WaveView,
+    BarView, BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, LastOp,
+    RolloutBrief, RolloutRunView, RolloutView, WaveView,
 };
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
     ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedOp, PlannedStep,
-    StepView, SubmittedView,
+    RejectionView, StepView, SubmittedView,
 };
 use bosun_api::views::overview::{
     AdoptedView, BlockerBrief, HaltView, LeaseView, ProposalBrief, StatusView,
@@ -152,6 +153,59 @@ impl Control {
             .store
             .blocker(id)?
             .map(|b| blocker_view(b, kinds.as_ref())))
+    }
+
+    /// The inventory in force, with a warning when the file on disk
+    /// differs.
+    pub fn inventory_view(&self) -> Result<InventoryView> {
+        let (inv, warning) = self.inventory_in_force()?;
+        Ok(InventoryView {
+            hosts: inv.hosts.clone(),
+            warning,
+        })
+    }
+
+    /// The blocker kinds in force and where they come from.
+    pub fn blocker_kinds_view(&self) -> Result<BlockerKindsView> {
+        let kinds = self.blocker_kinds()?;
+        Ok(BlockerKindsView {
+            source: if kinds.default {
+                "default".into()
+            } else {
+                bosun_workspace::governed::BLOCKERS_PATH.into()
+            },
+            kinds: kinds
+                .kinds
+                .into_iter()
+                .map(|k| BlockerKindView {
+                    name: k.name,
+                    halts: k.halts,
+                    scope: k.scope.as_str().into(),
+                    description: k.description,
+                    owner: k.owner,
+                    route: k.route,
+                    next: k.next,
+                    fallback: k.fallback,
+                })
+                .collect(),
+        })
+    }
+
+    /// The latest `limit` inputs intake refused, newest first.
+    pub fn rejection_views(&self, limit: usize) -> Result<Vec<RejectionView>> {
+        Ok(self
+            .store
+            .rejections(limit)?
+            .into_iter()
+            .map(|r| RejectionView {
+                at: at(r.at),
+                check: r.check,
+                message: r.message,
+                jti: r.jti,
+                iss: r.iss,
+                input_digest: r.input_digest.to_string(),
+            })
+            .collect())
     }
 
     /// A rollout wave by wave: its ops with how each went, the latest
@@ -328,6 +382,7 @@ pub fn planned_op(
         plan_digest: plan.digest().to_string(),
         next_seq,
         plan: plan_view(plan),
+        whole: None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Read models: what a face shows. Built by `bosun-control` from the store
 //! and the configuration in force; rendered by the faces.
 
+pub mod adoption;
 pub mod fleet;
 pub mod keys;
 pub mod ledger;
@@ -8,9 +9,14 @@ pub mod ops;
 pub mod overview;
 pub mod runbooks;
 
-pub use fleet::{BlockerView, HostView, RolloutView};
+pub use adoption::{AdoptionOutcome, ChangeView, PendingView, ProposalView};
+pub use fleet::{
+    BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, RolloutView,
+};
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};
-pub use ops::{OpBrief, OpView, PlanView, PlannedOp, ReportOutcome, SubmittedView};
+pub use ops::{
+    EnvelopeView, OpBrief, OpView, PlanView, PlannedOp, RejectionView, ReportOutcome, SubmittedView,
+};
 pub use overview::{ServerInfo, StatusView};
 pub use runbooks::RunbookEntry;

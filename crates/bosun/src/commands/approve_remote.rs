@@ -44,31 +44,12 @@ pub(crate) fn answer(
 ) -> Result<ExitCode> {
     let js = asked.json;
     key_id(asked.as_)?;
-    let view: OpView = match r.get(&format!("/ops/{}", super::op_path_id(asked.jti)?))? {
+    let (view, plan) = match fetch_checked(r, asked.jti, js)? {
         Ok(v) => v,
-        Err(e) => return Ok(super::refused_remote(&e, js)),
+        Err(code) => return Ok(code),
     };
-    if !view.brief.jti.starts_with(asked.jti) {
-        return Err(r.failed(format!(
-            "asked for op `{}`, it answered op `{}`; nothing was signed",
-            asked.jti, view.brief.jti
-        )));
-    }
     let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
-    let digest = Digest::try_from(view.plan_digest.clone())
-        .map_err(|e| r.failed(format!("the op's plan digest: {e}")))?;
-    // The plan itself, its digest recomputed here: what is shown is what
-    // the approval binds to.
-    let plan: Plan = match r.get(&format!("/ops/{op}/plan"))? {
-        Ok(v) => v,
-        Err(e) => return Ok(super::refused_remote(&e, js)),
-    };
-    if plan.digest() != digest {
-        return Err(r.failed(format!(
-            "the plan it sent has digest {}, not the {digest} op {op} signed; nothing was signed",
-            plan.digest()
-        )));
-    }
+    let digest = plan.digest();
     let signer = RemoteSigner::new(ctx, r, asked.as_)?;
     super::approve::show_and_ask(
         &render(&view, &plan, &r.url),
@@ -101,10 +82,47 @@ pub(crate) fn answer(
     )
 }
 
+/// The op `given` names (an id or a unique prefix) as the daemon reports
+/// it, and its whole plan, whose digest is recomputed here: it must be
+/// the digest the op signed, or the answer is refused — what is shown
+/// from it is what an approval binds to. A refusal of the daemon is
+/// printed, and its exit status returned.
+pub(crate) fn fetch_checked(
+    r: &Remote,
+    given: &str,
+    js: bool,
+) -> Result<std::result::Result<(OpView, Plan), ExitCode>> {
+    let view: OpView =
+        match super::answered(r.get(&format!("/ops/{}", super::op_path_id(given)?)), js)? {
+            Ok(v) => v,
+            Err(code) => return Ok(Err(code)),
+        };
+    if !view.brief.jti.starts_with(given) {
+        return Err(r.failed(format!(
+            "asked for op `{given}`, it answered op `{}`; nothing was signed",
+            view.brief.jti
+        )));
+    }
+    let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
+    let digest = Digest::try_from(view.plan_digest.clone())
+        .map_err(|e| r.failed(format!("the op's plan digest: {e}")))?;
+    let plan: Plan = match super::answered(r.get(&format!("/ops/{op}/plan")), js)? {
+        Ok(v) => v,
+        Err(code) => return Ok(Err(code)),
+    };
+    if plan.digest() != digest {
+        return Err(r.failed(format!(
+            "the plan it sent has digest {}, not the {digest} op {op} signed; nothing was signed",
+            plan.digest()
+        )));
+    }
+    Ok(Ok((view, plan)))
+}
+
 /// What an approver reads before signing: the op as the daemon reports
 /// it, and its plan (whose digest was recomputed here) as the embedded
 /// consent view shows it.
-fn render(v: &OpView, plan: &Plan, url: &bosun_client::Url) -> String {
+pub(crate) fn render(v: &OpView, plan: &Plan, url: &bosun_client::Url) -> String {
     let mut s = String::new();
     let b = &v.brief;
     // Writing to a String cannot fail.

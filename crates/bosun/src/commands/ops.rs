@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use bosun_control::{Result, now};
 use bosun_model::OpState;
 use clap::Subcommand;
-use serde_json::json;
 
-use super::{Ctx, other};
-use crate::output::{Listing, duration_ms, local, table, time};
+use super::{Ctx, answered, other};
+use crate::output::{Listing, duration_ms, local, table};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum OpsCmd {
@@ -75,8 +74,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<ExitCode> {
     }
 }
 
-/// `bosun ops …` as a client of the daemon (`BOSUN_URL`): `list`, and
-/// `show --json`.
+/// `bosun ops …` as a client of the daemon (`BOSUN_URL`): the same
+/// output from its views.
 pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> {
     match cmd {
         OpsCmd::List {
@@ -89,9 +88,23 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> 
             if let Some(s) = state {
                 path.push_str(&format!("&state={}", s.as_str()));
             }
-            match r.get::<Vec<bosun_api::views::OpBrief>>(&path)? {
+            match answered(r.get::<Vec<bosun_api::views::OpBrief>>(&path), j)? {
                 Ok(ops) => print_list(&ops, j),
-                Err(e) => Ok(super::refused_remote(&e, j)),
+                Err(code) => Ok(code),
+            }
+        }
+        OpsCmd::Show {
+            jti,
+            envelope: true,
+            json: _,
+        } => {
+            let path = format!("/ops/{}/envelope", super::op_path_id(&jti)?);
+            match answered(r.get::<bosun_api::views::EnvelopeView>(&path), false)? {
+                Ok(v) => {
+                    outln!("{}", v.envelope);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(code) => Ok(code),
             }
         }
         OpsCmd::Show {
@@ -99,24 +112,57 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> 
             envelope: false,
             json: true,
         } => {
-            if jti.is_empty()
-                || !jti
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(other(format!("`{jti}` is not an op id")));
-            }
-            match r.get::<bosun_api::views::OpView>(&format!("/ops/{jti}"))? {
+            let path = format!("/ops/{}", super::op_path_id(&jti)?);
+            match answered(r.get::<bosun_api::views::OpView>(&path), true)? {
                 Ok(v) => {
                     outln!("{}", serde_json::to_string(&v).unwrap_or_default());
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Ok(super::refused_remote(&e, true)),
+                Err(code) => Ok(code),
             }
         }
-        _ => Err(other(
-            "over BOSUN_URL, `ops` answers `list` and `show --json` so far; unset BOSUN_URL to run the rest on the workspace here",
-        )),
+        OpsCmd::Show {
+            jti,
+            envelope: false,
+            json: false,
+        } => {
+            let (view, plan) = match super::approve_remote::fetch_checked(r, &jti, false)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+            let mut text = super::approve_remote::render(&view, &plan, &r.url);
+            if !view.detail.is_empty() {
+                text.push_str(&format!("detail    {}\n", view.detail));
+            }
+            crate::output::emit(&text).map_err(|e| other(format!("stdout: {e}")))?;
+            let steps: Vec<StepRow<'_>> = view
+                .steps
+                .iter()
+                .map(|s| StepRow {
+                    idx: s.idx,
+                    step: &s.step,
+                    host: &s.host,
+                    status: &s.status,
+                    exit_code: s.exit_code,
+                    duration_ms: s.duration_ms,
+                })
+                .collect();
+            print_steps(&steps);
+            for n in &view.next {
+                outln!("next      {}", crate::next::command(n));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OpsCmd::Rejections { limit, json: j } => {
+            let path = format!("/rejections?limit={limit}");
+            match answered(r.get::<Vec<bosun_api::views::RejectionView>>(&path), j)? {
+                Ok(rs) => {
+                    print_rejections(&rs, j);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(code) => Ok(code),
+            }
+        }
     }
 }
 
@@ -182,23 +228,54 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
 
 /// `bosun ops rejections`.
 fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
-    let ctl = ctx.reader()?;
-    let rs = ctl.rejections(limit)?;
+    print_rejections(&ctx.reader()?.rejection_views(limit)?, j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rejected inputs as a table, or their views as JSON.
+fn print_rejections(rs: &[bosun_api::views::RejectionView], j: bool) {
     let mut list = Listing::new(&["at", "check", "jti", "message"]);
-    for r in &rs {
+    for r in rs {
         let cells = vec![
-            local(r.at),
+            local(r.at.as_second()),
             r.check.clone(),
             r.jti.clone().unwrap_or_default(),
             r.message.clone(),
         ];
-        list.push(
-            cells,
-            json!({"at": time(r.at), "check": r.check, "message": r.message, "jti": r.jti, "iss": r.iss, "input_digest": r.input_digest}),
-        );
+        list.push(cells, serde_json::to_value(r).unwrap_or_default());
     }
     list.print(j);
-    Ok(ExitCode::SUCCESS)
+}
+
+/// A step of a run as `ops show` lists it.
+struct StepRow<'a> {
+    idx: u32,
+    step: &'a str,
+    host: &'a str,
+    status: &'a str,
+    exit_code: Option<i32>,
+    duration_ms: u64,
+}
+
+/// The steps table of `ops show` (nothing when the run has none).
+fn print_steps(steps: &[StepRow<'_>]) {
+    if steps.is_empty() {
+        return;
+    }
+    let rows: Vec<Vec<String>> = steps
+        .iter()
+        .map(|s| {
+            vec![
+                s.idx.to_string(),
+                s.step.to_string(),
+                s.host.to_string(),
+                s.status.to_string(),
+                s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                duration_ms(s.duration_ms),
+            ]
+        })
+        .collect();
+    table(&["#", "step", "host", "status", "exit", "took"], &rows);
 }
 
 /// `ops show`: the op as an approver reads it, then how its run went.
@@ -209,22 +286,18 @@ fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
         text.push_str(&format!("detail    {}\n", rec.detail));
     }
     crate::output::emit(&text)?;
-    if !rec.steps.is_empty() {
-        let rows: Vec<Vec<String>> = rec
-            .steps
-            .iter()
-            .map(|s| {
-                vec![
-                    s.idx.to_string(),
-                    s.step.clone(),
-                    s.host.clone(),
-                    s.status.as_str().into(),
-                    s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-                    duration_ms(s.duration_ms),
-                ]
-            })
-            .collect();
-        table(&["#", "step", "host", "status", "exit", "took"], &rows);
-    }
+    let steps: Vec<StepRow<'_>> = rec
+        .steps
+        .iter()
+        .map(|s| StepRow {
+            idx: s.idx,
+            step: &s.step,
+            host: &s.host,
+            status: s.status.as_str(),
+            exit_code: s.exit_code,
+            duration_ms: s.duration_ms,
+        })
+        .collect();
+    print_steps(&steps);
     Ok(())
 }
