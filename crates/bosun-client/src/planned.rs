@@ -25,8 +25,12 @@ pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Resu
             "the daemon's plan is not what was asked ({what}); nothing was signed"
         )))
     };
-    if p.check {
-        return refuse("a check op, where a change was asked".into());
+    if p.check != req.check {
+        return refuse(if p.check {
+            "a check op, where a change was asked".into()
+        } else {
+            "a change, where a check op was asked".into()
+        });
     }
     if p.runbook != req.runbook {
         return refuse(format!("runbook `{}`, not `{}`", p.runbook, req.runbook));

@@ -1,14 +1,15 @@
 //! The reads of `/api/v1` beyond the overview, ops and the ledger: what
 //! the remote CLI shows as the embedded one does — the inventory in
 //! force, blocker kinds and one blocker, every rollout, the rejected
-//! inputs, an op's envelope as submitted.
+//! inputs, an op's envelope as submitted, what an approver reads of it.
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::get_with;
 use axum::Json;
 use axum::extract::State;
 use bosun_api::views::{
-    BlockerKindsView, BlockerView, EnvelopeView, InventoryView, RejectionView, RolloutView,
+    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, RejectionView,
+    RolloutView,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -64,6 +65,14 @@ pub fn routes() -> ApiRouter<App> {
             get_with(rejections, |o| {
                 o.id("listRejections")
                     .summary("Inputs intake refused, newest first: when, which check, why")
+            }),
+        )
+        .api_route(
+            "/ops/{id}/consent",
+            get_with(consent, |o| {
+                o.id("getOpConsent").summary(
+                    "What an approver reads of an op: runbook standing, approvals that count and not, holds, budgets (render it beside /ops/{id}/plan, whose digest a client recomputes)",
+                )
             }),
         )
         .api_route(
@@ -128,6 +137,19 @@ async fn rejections(
     app.core(move |ctl| Ok(ctl.rejection_views(limit)?))
         .await
         .map(Json)
+}
+
+async fn consent(
+    State(app): State<App>,
+    _r: Reader,
+    Id(id): Id,
+) -> Result<Json<ConsentView>, ApiError> {
+    app.core(move |ctl| {
+        let jti = ctl.resolve_op(&id)?;
+        Ok(ctl.consent(&jti, bosun_control::now())?.view())
+    })
+    .await
+    .map(Json)
 }
 
 async fn envelope(

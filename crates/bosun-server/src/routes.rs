@@ -267,8 +267,12 @@ async fn plan(
                 format!("unknown runbook `{}`", b.runbook),
             ));
         }
-        let plan = bosun_control::client::plan(&gov, &b.runbook, &targets, &b.params)
+        let mut plan = bosun_control::client::plan(&gov, &b.runbook, &targets, &b.params)
             .map_err(|e| refused(Check::Plan, e.to_string()))?;
+        if b.check {
+            plan = bosun_control::client::check_plan(plan)
+                .map_err(|e| refused(Check::Plan, e.to_string()))?;
+        }
         let next_seq = issuer.map(|k| ctl.next_seq(&k)).transpose()?;
         let mut planned = bosun_control::views::planned_op(
             &ctl.ws.config.name,

@@ -496,22 +496,6 @@ fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
         assert!(here.status.success() && there.status.success(), "{there:?}");
         assert_eq!(here.stdout, there.stdout, "{args:?}");
     }
-    let o = run(
-        &lab,
-        Some(&unix),
-        None,
-        &[
-            "plan",
-            "pkg-upgrade",
-            "-t",
-            "web-1",
-            "--check",
-            "--as",
-            "alice",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "not over the daemon yet: {o:?}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unset BOSUN_URL"));
 
     // Halt (an agent may), then resume (an operator must), over the daemon.
     let h = run(
@@ -680,7 +664,7 @@ fn approve_signs_only_the_plan_it_showed() {
         a.json()
     };
     let info = get("/api/v1/info");
-    let view = get(&format!("/api/v1/ops/{jti}"));
+    let view = get(&format!("/api/v1/ops/{jti}/consent"));
     let plan = get(&format!("/api/v1/ops/{jti}/plan"));
     let liar = |view: serde_json::Value, plan: serde_json::Value| {
         let (info, view, plan) = (info.to_string(), view.to_string(), plan.to_string());
@@ -731,8 +715,17 @@ fn approve_signs_only_the_plan_it_showed() {
     assert!(seen.lock().unwrap().iter().all(|l| !l.starts_with("POST")));
     // Another op than the one asked for: refused.
     let mut elsewhere = view.clone();
-    elsewhere["jti"] = "0000000000000000000000000000".into();
+    elsewhere["op"]["jti"] = "0000000000000000000000000000".into();
     let (u, _) = liar(elsewhere, plan);
+    let o = approve(&u);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(o.stdout.is_empty(), "something was signed: {o:?}");
+    // A consent view that says the op signed another digest than its
+    // plan's: refused.
+    let mut digest = view.clone();
+    digest["op"]["plan_digest"] =
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
+    let (u, _) = liar(digest, get(&format!("/api/v1/ops/{jti}/plan")));
     let o = approve(&u);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(o.stdout.is_empty(), "something was signed: {o:?}");

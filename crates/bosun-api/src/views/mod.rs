@@ -2,6 +2,7 @@
 //! and the configuration in force; rendered by the faces.
 
 pub mod adoption;
+pub mod consent;
 pub mod fleet;
 pub mod keys;
 pub mod ledger;
@@ -10,6 +11,7 @@ pub mod overview;
 pub mod runbooks;
 
 pub use adoption::{AdoptionOutcome, ChangeView, PendingView, ProposalView};
+pub use consent::ConsentView;
 pub use fleet::{
     BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, RolloutView,
 };

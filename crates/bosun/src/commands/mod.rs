@@ -338,7 +338,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Cmd::Status(a) => return status::remote(r, a),
             Cmd::Ops(c) => return ops::remote(r, c),
             Cmd::Adopt(a) => return adopt::remote(&ctx, r, a),
-            Cmd::Plan(a) => return plan::remote(r, a),
+            Cmd::Plan(a) => return plan::remote(&ctx, r, a),
             Cmd::Submit(a) => return submit::remote(&ctx, r, a),
             Cmd::Approve(a) => return approve::approve_remote(&ctx, r, a),
             Cmd::Deny(a) => return approve::deny_remote(&ctx, r, a),

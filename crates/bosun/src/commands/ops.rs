@@ -126,30 +126,9 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> 
             envelope: false,
             json: false,
         } => {
-            let (view, plan) = match super::approve_remote::fetch_checked(r, &jti, false)? {
-                Ok(v) => v,
+            match super::approve_remote::fetch_checked(r, &jti, false)? {
+                Ok((c, plan)) => print_op(&c, &plan)?,
                 Err(code) => return Ok(code),
-            };
-            let mut text = super::approve_remote::render(&view, &plan, &r.url);
-            if !view.detail.is_empty() {
-                text.push_str(&format!("detail    {}\n", view.detail));
-            }
-            crate::output::emit(&text).map_err(|e| other(format!("stdout: {e}")))?;
-            let steps: Vec<StepRow<'_>> = view
-                .steps
-                .iter()
-                .map(|s| StepRow {
-                    idx: s.idx,
-                    step: &s.step,
-                    host: &s.host,
-                    status: &s.status,
-                    exit_code: s.exit_code,
-                    duration_ms: s.duration_ms,
-                })
-                .collect();
-            print_steps(&steps);
-            for n in &view.next {
-                outln!("next      {}", crate::next::command(n));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -215,13 +194,8 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
             outln!("{}", serde_json::to_string(&v).unwrap_or_default());
         }
     } else {
-        let view = ctl.consent(&op, now())?;
-        print_op(&view).map_err(|e| other(format!("stdout: {e}")))?;
-        if let Some(v) = ctl.op_view(&op)? {
-            for n in &v.next {
-                outln!("next      {}", crate::next::command(n));
-            }
-        }
+        let c = ctl.consent(&op, now())?;
+        print_op(&c.view(), &c.op.plan)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -247,57 +221,34 @@ fn print_rejections(rs: &[bosun_api::views::RejectionView], j: bool) {
     list.print(j);
 }
 
-/// A step of a run as `ops show` lists it.
-struct StepRow<'a> {
-    idx: u32,
-    step: &'a str,
-    host: &'a str,
-    status: &'a str,
-    exit_code: Option<i32>,
-    duration_ms: u64,
-}
-
-/// The steps table of `ops show` (nothing when the run has none).
-fn print_steps(steps: &[StepRow<'_>]) {
-    if steps.is_empty() {
-        return;
+/// `ops show`: the op as an approver reads it, then how its run went and
+/// what comes next.
+fn print_op(c: &bosun_api::views::ConsentView, plan: &bosun_model::Plan) -> Result<()> {
+    let op = &c.op;
+    let mut text = super::consent::render(c, plan);
+    if !op.detail.is_empty() {
+        text.push_str(&format!("detail    {}\n", op.detail));
     }
-    let rows: Vec<Vec<String>> = steps
-        .iter()
-        .map(|s| {
-            vec![
-                s.idx.to_string(),
-                s.step.to_string(),
-                s.host.to_string(),
-                s.status.to_string(),
-                s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-                duration_ms(s.duration_ms),
-            ]
-        })
-        .collect();
-    table(&["#", "step", "host", "status", "exit", "took"], &rows);
-}
-
-/// `ops show`: the op as an approver reads it, then how its run went.
-fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
-    let rec = &view.op;
-    let mut text = super::consent::render(view);
-    if !rec.detail.is_empty() {
-        text.push_str(&format!("detail    {}\n", rec.detail));
+    crate::output::emit(&text).map_err(|e| other(format!("stdout: {e}")))?;
+    if !op.steps.is_empty() {
+        let rows: Vec<Vec<String>> = op
+            .steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.idx.to_string(),
+                    s.step.clone(),
+                    s.host.clone(),
+                    s.status.clone(),
+                    s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+                    duration_ms(s.duration_ms),
+                ]
+            })
+            .collect();
+        table(&["#", "step", "host", "status", "exit", "took"], &rows);
     }
-    crate::output::emit(&text)?;
-    let steps: Vec<StepRow<'_>> = rec
-        .steps
-        .iter()
-        .map(|s| StepRow {
-            idx: s.idx,
-            step: &s.step,
-            host: &s.host,
-            status: s.status.as_str(),
-            exit_code: s.exit_code,
-            duration_ms: s.duration_ms,
-        })
-        .collect();
-    print_steps(&steps);
+    for n in &op.next {
+        outln!("next      {}", crate::next::command(n));
+    }
     Ok(())
 }

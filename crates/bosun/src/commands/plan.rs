@@ -88,15 +88,22 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
 
 /// Runs `bosun plan` as a client of the daemon: it plans (`POST
 /// /api/v1/plan`), the plan comes whole and its digest is recomputed
-/// here, and it is printed as embedded prints it.
-pub(crate) fn remote(r: &bosun_client::Remote, a: PlanCmdArgs) -> Result<ExitCode> {
-    let PlanCmdArgs { args: p, check, .. } = a;
-    if check {
-        return Err(other(format!(
-            "over BOSUN_URL, `plan --check` is not done yet: submit the check op with `bosun submit {} … --as <you>` after `bosun plan`, or unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
-            p.runbook.as_deref().unwrap_or("<runbook>"),
-            r.url
-        )));
+/// here, and it is printed as embedded prints it; `--check` signs the
+/// check op here and waits for the daemon to run it.
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: PlanCmdArgs) -> Result<ExitCode> {
+    let PlanCmdArgs {
+        args: p,
+        check,
+        as_,
+    } = a;
+    match (check, as_) {
+        (false, _) => {}
+        (true, Some(who)) => return super::check::remote(ctx, r, &p, &who),
+        (true, None) => {
+            return Err(other(
+                "`plan --check` runs the checks as an op of yours: say who signs it with --as <key>",
+            ));
+        }
     }
     let runbook = p
         .runbook
@@ -112,6 +119,7 @@ pub(crate) fn remote(r: &bosun_client::Remote, a: PlanCmdArgs) -> Result<ExitCod
         targets: p.targets.clone(),
         params: parse_params(&p.params)?,
         issuer: None,
+        check: false,
         whole: true,
     };
     // A plan the daemon cannot make is an error here, as it is when the

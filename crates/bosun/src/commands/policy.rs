@@ -143,16 +143,7 @@ impl Explained {
     /// From the op's view, as the daemon reports it.
     fn of_view(v: &OpView) -> Explained {
         let d = &v.policy_decision;
-        let outcome = match d.outcome.as_str() {
-            "auto" => Outcome::Auto,
-            "deny" => Outcome::Deny {
-                reason: d.denied_because.clone().unwrap_or_default(),
-            },
-            _ => Outcome::Approvals(bosun_model::Requirement {
-                m: d.approvals_needed,
-                roles: d.approver_roles.clone(),
-            }),
-        };
+        let outcome = super::consent::outcome_of(d);
         Explained {
             jti: v.brief.jti.clone(),
             iss: v.brief.iss.clone(),
