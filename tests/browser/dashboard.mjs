@@ -66,6 +66,17 @@ try {
   check(seen.injected === 0, 'no element a param wrote exists in the DOM');
   await page.screenshot({ path: `${shots}/op.png`, fullPage: true });
 
+  // The blocker board and the hosts table, from the header's links.
+  await Promise.all([page.waitForURL(/\/blockers$/), page.click('header a[href="/blockers"]')]);
+  seen.board = (await page.textContent('#board')).replace(/\s+/g, ' ').trim();
+  check(seen.board.includes('<script>alert(2)</script>'), 'a hostile blocker reason is shown as text');
+  check(await page.evaluate(() => document.querySelectorAll('main script').length) === 0, 'no script element from a reason');
+  await page.screenshot({ path: `${shots}/blockers.png`, fullPage: true });
+  await Promise.all([page.waitForURL(/\/hosts$/), page.click('header a[href="/hosts"]')]);
+  seen.hosts = (await page.textContent('#hosts')).replace(/\s+/g, ' ').trim();
+  check(/web-2 .*host-drifted #1/.test(seen.hosts), 'the drifted host shows its blocker');
+  await page.screenshot({ path: `${shots}/hosts.png`, fullPage: true });
+
   // Readable on a phone.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(base + '/');

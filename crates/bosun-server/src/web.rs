@@ -1,6 +1,7 @@
 //! The web dashboard's pages (rendered by bosun-web from the same views
 //! as the API): `/` the overview, `/ops/{id}` an op as an approver reads
-//! it, `/login`, and `/static/bosun.css`. Over the Unix socket (a local
+//! it, `/hosts`, `/blockers`, `/rollouts` and `/rollouts/{id}`, `/login`,
+//! and `/static/bosun.css`. Over the Unix socket (a local
 //! proxy) its permissions decide who reads; over TCP the browser signs in
 //! once by pasting a read token (`bosun key token`), kept in an HttpOnly,
 //! `SameSite=Strict` cookie (`Secure` over TLS) until the token expires
@@ -32,6 +33,10 @@ pub fn routes() -> Router<App> {
     Router::new()
         .route("/", get(overview))
         .route("/ops/{id}", get(op))
+        .route("/hosts", get(hosts))
+        .route("/blockers", get(blockers))
+        .route("/rollouts", get(rollouts))
+        .route("/rollouts/{id}", get(rollout))
         .route("/login", get(login_page).post(login))
         .route("/static/bosun.css", get(stylesheet))
 }
@@ -121,43 +126,112 @@ fn session(parts: &Parts) -> Option<String> {
 }
 
 async fn overview(State(app): State<App>, _v: Viewer) -> Response {
+    read_page(
+        app,
+        |ctl| Ok(ctl.overview()?),
+        |web, _ws, s| web.overview(&s, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+async fn op(State(app): State<App>, _v: Viewer, Id(id): Id) -> Response {
+    read_page(
+        app,
+        move |ctl| {
+            let jti = ctl.resolve_op(&id)?;
+            Ok(ctl.consent(&jti, bosun_control::now())?.view())
+        },
+        |web, ws, c| web.op(ws, &c, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+/// A page from what `read` answers through the core, rendered by
+/// `render`; a client error (nothing has that id) as a page saying so.
+async fn read_page<T, R, F>(app: App, read: R, render: F) -> Response
+where
+    T: Send + 'static,
+    R: FnOnce(&bosun_control::Control) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&bosun_web::Web, &str, T) -> Result<String, bosun_web::WebError>,
+{
     let Some(web) = app.web.clone() else {
         return ApiError::not_found("this daemon serves no dashboard").into_response();
     };
-    match app.core(|ctl| Ok(ctl.overview()?)).await {
-        Ok(s) => match web.overview(&s, jiff::Timestamp::now()) {
+    let ws = app.info().workspace;
+    match app.core(read).await {
+        Ok(v) => match render(&web, &ws, v) {
             Ok(html) => page(StatusCode::OK, html),
+            Err(e) => failed(e),
+        },
+        Err(e) if e.status.is_client_error() => match web.missing(&ws, &e.body.error.message) {
+            Ok(html) => page(StatusCode::NOT_FOUND, html),
             Err(e) => failed(e),
         },
         Err(e) => failed(&e.body.error.message),
     }
 }
 
-async fn op(State(app): State<App>, _v: Viewer, Id(id): Id) -> Response {
-    let Some(web) = app.web.clone() else {
-        return ApiError::not_found("this daemon serves no dashboard").into_response();
-    };
-    let ws = app.info().workspace;
-    let r = app
-        .core(move |ctl| {
-            let jti = ctl.resolve_op(&id)?;
-            Ok(ctl.consent(&jti, bosun_control::now())?.view())
-        })
-        .await;
-    let html = match r {
-        Ok(c) => web.op(&ws, &c, jiff::Timestamp::now()),
-        Err(e) if e.status.is_client_error() => {
-            return match web.missing(&ws, &e.body.error.message) {
-                Ok(html) => page(StatusCode::NOT_FOUND, html),
-                Err(e) => failed(e),
-            };
-        }
-        Err(e) => return failed(&e.body.error.message),
-    };
-    match html {
-        Ok(html) => page(StatusCode::OK, html),
-        Err(e) => failed(e),
-    }
+async fn hosts(State(app): State<App>, _v: Viewer) -> Response {
+    read_page(
+        app,
+        |ctl| {
+            let (inv, _) = ctl.inventory_in_force()?;
+            Ok(ctl.host_views(&inv.hosts)?)
+        },
+        |web, ws, v| web.hosts(ws, &v),
+    )
+    .await
+}
+
+/// `?all=true` of the blocker board.
+#[derive(Deserialize)]
+struct AllQuery {
+    all: Option<bool>,
+}
+
+async fn blockers(
+    State(app): State<App>,
+    _v: Viewer,
+    axum::extract::Query(q): axum::extract::Query<AllQuery>,
+) -> Response {
+    let all = q.all.unwrap_or(false);
+    read_page(
+        app,
+        move |ctl| Ok(ctl.blocker_views(all)?),
+        move |web, ws, v| web.blockers(ws, &v, all, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+async fn rollouts(State(app): State<App>, _v: Viewer) -> Response {
+    read_page(
+        app,
+        |ctl| {
+            let mut out = Vec::new();
+            for rec in ctl.rollouts()? {
+                out.push(ctl.rollout_view(&rec.id)?);
+            }
+            Ok(out)
+        },
+        |web, ws, v| web.rollouts(ws, &v),
+    )
+    .await
+}
+
+async fn rollout(State(app): State<App>, _v: Viewer, Id(id): Id) -> Response {
+    read_page(
+        app,
+        move |ctl| {
+            if !ctl.rollouts()?.iter().any(|r| r.id == id) {
+                return Err(ApiError::not_found(format!(
+                    "no rollout `{id}` was started"
+                )));
+            }
+            Ok(ctl.rollout_view(&id)?)
+        },
+        |web, ws, v| web.rollout(ws, &v, jiff::Timestamp::now()),
+    )
+    .await
 }
 
 async fn login_page(State(app): State<App>) -> Response {

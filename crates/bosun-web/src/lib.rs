@@ -13,7 +13,7 @@
 mod model;
 
 use bosun_api::NextAction;
-use bosun_api::views::{ConsentView, StatusView};
+use bosun_api::views::{BlockerView, ConsentView, HostView, RolloutView, StatusView};
 use minijinja::Environment;
 
 pub use model::{Ago, ago};
@@ -61,6 +61,10 @@ impl Web {
             ("op.html", include_str!("../templates/op.html")),
             ("login.html", include_str!("../templates/login.html")),
             ("missing.html", include_str!("../templates/missing.html")),
+            ("hosts.html", include_str!("../templates/hosts.html")),
+            ("blockers.html", include_str!("../templates/blockers.html")),
+            ("rollouts.html", include_str!("../templates/rollouts.html")),
+            ("rollout.html", include_str!("../templates/rollout.html")),
         ] {
             env.add_template(name, text)
                 .map_err(|source| WebError { page: name, source })?;
@@ -93,6 +97,41 @@ impl Web {
     ) -> Result<String, WebError> {
         let ctx = model::op(workspace, c, now, &self.commands);
         self.render("op.html", ctx)
+    }
+
+    /// The hosts table: last op, version, drift, pending, blockers.
+    pub fn hosts(&self, workspace: &str, hosts: &[HostView]) -> Result<String, WebError> {
+        self.render("hosts.html", model::hosts(workspace, hosts))
+    }
+
+    /// The blocker board: kind, what it halts, subject, why, owner, since,
+    /// state, what ends it (`all`: the resolved ones too).
+    pub fn blockers(
+        &self,
+        workspace: &str,
+        list: &[BlockerView],
+        all: bool,
+        now: jiff::Timestamp,
+    ) -> Result<String, WebError> {
+        let ctx = model::blockers(workspace, list, all, now, &self.commands);
+        self.render("blockers.html", ctx)
+    }
+
+    /// Every rollout with its phase and where it stands.
+    pub fn rollouts(&self, workspace: &str, list: &[RolloutView]) -> Result<String, WebError> {
+        self.render("rollouts.html", model::rollouts(workspace, list))
+    }
+
+    /// One rollout wave by wave: its ops, the latest bars per host, what
+    /// comes next.
+    pub fn rollout(
+        &self,
+        workspace: &str,
+        r: &RolloutView,
+        now: jiff::Timestamp,
+    ) -> Result<String, WebError> {
+        let ctx = model::rollout(workspace, r, now, &self.commands);
+        self.render("rollout.html", ctx)
     }
 
     /// The sign-in page (over TCP), with why the last try failed.

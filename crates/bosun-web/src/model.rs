@@ -3,7 +3,7 @@
 //! and command lines spelt by the CLI's [`Commands`].
 
 use bosun_api::NextAction;
-use bosun_api::views::{ConsentView, OpBrief, StatusView};
+use bosun_api::views::{BlockerView, ConsentView, HostView, OpBrief, RolloutView, StatusView};
 use jiff::Timestamp;
 use minijinja::{Value, context};
 use serde::Serialize;
@@ -204,4 +204,88 @@ pub(crate) fn op(workspace: &str, c: &ConsentView, now: Timestamp, cmds: &Comman
 /// Any serialisable value as the templates read it.
 fn ser<T: Serialize>(v: &T) -> Value {
     Value::from(minijinja::value::Serde(v))
+}
+
+/// The hosts page's context.
+pub(crate) fn hosts(workspace: &str, hosts: &[HostView]) -> Value {
+    context! { title => "hosts", workspace => workspace, hosts => ser(&hosts) }
+}
+
+/// A blocker as a row of the board.
+#[derive(Serialize)]
+struct BlockerRow<'a> {
+    #[serde(flatten)]
+    b: &'a BlockerView,
+    since: Ago,
+    snoozed: bool,
+    next: Vec<String>,
+}
+
+/// The blocker board's context.
+pub(crate) fn blockers(
+    workspace: &str,
+    list: &[BlockerView],
+    all: bool,
+    now: Timestamp,
+    cmds: &Commands,
+) -> Value {
+    let rows: Vec<BlockerRow<'_>> = list
+        .iter()
+        .map(|b| BlockerRow {
+            b,
+            since: ago(b.since, now),
+            snoozed: b.snoozed_until.is_some_and(|u| u > now),
+            next: b.next.iter().map(|n| (cmds.command)(n)).collect(),
+        })
+        .collect();
+    context! { title => "blockers", workspace => workspace, blockers => ser(&rows), all => all }
+}
+
+/// The rollouts page's context.
+pub(crate) fn rollouts(workspace: &str, list: &[RolloutView]) -> Value {
+    context! { title => "rollouts", workspace => workspace, rollouts => ser(&list) }
+}
+
+/// One op of a rollout as a row.
+#[derive(Serialize)]
+struct RunRow {
+    wave_name: String,
+    action: String,
+    op: String,
+    short: String,
+    hosts: Vec<String>,
+    status: String,
+    why: Option<String>,
+    by: String,
+    at: Ago,
+}
+
+/// A rollout's page context.
+pub(crate) fn rollout(workspace: &str, r: &RolloutView, now: Timestamp, cmds: &Commands) -> Value {
+    let runs: Vec<RunRow> = r
+        .runs
+        .iter()
+        .map(|x| RunRow {
+            wave_name: usize::try_from(x.wave)
+                .ok()
+                .and_then(|i| r.waves.get(i))
+                .map_or_else(|| x.wave.to_string(), |w| w.name.clone()),
+            action: x.action.clone(),
+            op: x.op.clone(),
+            short: x.op.chars().take(12).collect(),
+            hosts: x.hosts.clone(),
+            status: x.status.clone(),
+            why: x.why.clone(),
+            by: x.by.clone(),
+            at: ago(x.at, now),
+        })
+        .collect();
+    let next: Vec<String> = r.next.iter().map(|n| (cmds.command)(n)).collect();
+    context! {
+        title => format!("rollout {}", r.id),
+        workspace => workspace,
+        r => ser(r),
+        runs => ser(&runs),
+        next => next,
+    }
 }

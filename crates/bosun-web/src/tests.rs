@@ -134,6 +134,57 @@ proptest! {
     }
 }
 
+fn blocker(text: &str) -> bosun_api::views::BlockerView {
+    serde_json::from_value(
+        json!({"id": 1, "kind": text, "subject": text, "reason": text,
+        "owner": text, "filed_by": text, "since": "2026-12-07T10:00:00Z", "halts": [text],
+        "route": text, "next": [{"action": "resolve_blocker", "id": 1}]}),
+    )
+    .unwrap()
+}
+
+fn host(text: &str) -> bosun_api::views::HostView {
+    serde_json::from_value(
+        json!({"host": text, "tags": [text], "arch": text, "transport": "ssh",
+        "last_op": {"jti": text, "runbook": text, "state": "failed"}, "version": text,
+        "drifted": true, "drifted_since": "2026-12-07T10:00:00Z", "drift_reason": text,
+        "pending_approvals": 2, "blockers": [{"id": 1, "kind": text, "subject": text}]}),
+    )
+    .unwrap()
+}
+
+fn rollout(text: &str) -> bosun_api::views::RolloutView {
+    serde_json::from_value(json!({"id": text, "phase": "active", "waves": [{"name": text, "hosts": text}],
+        "runs": [{"action": "apply", "wave": 0, "op": text, "hosts": [text], "at": "2026-12-07T10:00:00Z",
+            "by": text, "status": "halted", "why": text}],
+        "bars": [{"host": text, "bar": text, "verdict": "fail", "why": text}],
+        "summary": text, "next": []}))
+    .unwrap()
+}
+
+#[test]
+fn the_board_hosts_and_rollouts_escape_what_they_show() {
+    let w = web();
+    for page in [
+        w.blockers(HOSTILE, &[blocker(HOSTILE)], true, now())
+            .unwrap(),
+        w.hosts(HOSTILE, &[host(HOSTILE)]).unwrap(),
+        w.rollouts(HOSTILE, &[rollout(HOSTILE)]).unwrap(),
+        w.rollout(HOSTILE, &rollout(HOSTILE), now()).unwrap(),
+    ] {
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(!page.contains("<img src=x"), "{page}");
+        assert!(page.contains("&lt;script&gt;"), "{page}");
+    }
+    let board = w.blockers("lab", &[blocker("disk")], false, now()).unwrap();
+    assert!(
+        board.contains("run ResolveBlocker"),
+        "the command the CLI spells: {board}"
+    );
+    let r = w.rollout("lab", &rollout("k71"), now()).unwrap();
+    assert!(r.contains("s-fail") && r.contains("halted"), "{r}");
+}
+
 #[test]
 fn times_read_as_people_read_them() {
     let t = |s| jiff::Timestamp::from_second(s).unwrap();

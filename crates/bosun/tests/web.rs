@@ -118,6 +118,20 @@ fn pages_need_a_session_over_tcp_and_answer_with_strict_headers() {
     let a = request(&d.unix, "GET", "/", &[], None);
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.contains(&jti), "{}", a.body);
+    // The other pages, over the socket.
+    for (path, want) in [
+        ("/hosts", "web-2"),
+        ("/blockers", "host-drifted"),
+        ("/blockers?all=true", "host-drifted"),
+        ("/rollouts", "No rollout was started"),
+    ] {
+        let a = request(&d.unix, "GET", path, &[], None);
+        assert_eq!(a.status, 200, "{path}: {}", a.body);
+        assert!(a.body.contains(want), "{path}: {}", a.body);
+        assert!(!a.body.contains("<script>alert"), "{path}: {}", a.body);
+    }
+    let a = request(&d.unix, "GET", "/rollouts/nosuch", &[], None);
+    assert_eq!(a.status, 404, "{}", a.body);
     // An op that is not there: a page saying so.
     let a = request(&d.unix, "GET", "/ops/zzzzzzzzzzzz", &[], None);
     assert_eq!(a.status, 404, "{}", a.body);
