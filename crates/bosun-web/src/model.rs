@@ -61,6 +61,10 @@ fn rows(ops: &[OpBrief], now: Timestamp, cmds: &Commands) -> Vec<OpRow> {
         .collect()
 }
 
+/// The most ops a list of the overview shows (the rest are counted): the
+/// page stays small whatever the queue.
+pub const MAX_ROWS: usize = 100;
+
 /// The overview page's context.
 pub(crate) fn overview(s: &StatusView, now: Timestamp, cmds: &Commands) -> Value {
     let halt = s.halt.as_ref().map(|h| {
@@ -77,8 +81,10 @@ pub(crate) fn overview(s: &StatusView, now: Timestamp, cmds: &Commands) -> Value
         title => "overview",
         workspace => s.workspace.clone(),
         halt => halt,
-        pending => ser(&rows(&s.pending_approval, now, cmds)),
-        attention => ser(&rows(&s.needs_attention, now, cmds)),
+        pending => ser(&rows(&s.pending_approval[..s.pending_approval.len().min(MAX_ROWS)], now, cmds)),
+        pending_total => s.pending_approval.len(),
+        attention => ser(&rows(&s.needs_attention[..s.needs_attention.len().min(MAX_ROWS)], now, cmds)),
+        attention_total => s.needs_attention.len(),
         rollouts => ser(&s.active_rollouts),
         blockers => ser(&s.active_blockers),
         controller => ser(&s.controller),

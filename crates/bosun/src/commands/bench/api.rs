@@ -161,9 +161,11 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
     }
     let (reader_id, reader_key) = agents.first().ok_or_else(|| other("no client key"))?;
     let token = ctl.sign_token(reader_key, reader_id, 3600, bosun_control::now())?;
-    let (intake, reads) = serving(&ctl, None, |addr| drive(addr, signed, &token, a.reads))?;
+    let (intake, reads, (mut pages, page_bytes)) =
+        serving(&ctl, None, |addr| drive(addr, signed, &token, a.reads))?;
     let (elapsed, mut lat) = intake;
     let mut reads = reads;
+    pages.sort();
     lat.sort();
     reads.sort();
     let stored = ctl.ops(None, total + 1)?.len();
@@ -180,6 +182,8 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
         "intake_latency_us": {"p50": us(pct(&lat, 0.5)), "p90": us(pct(&lat, 0.9)), "p99": us(pct(&lat, 0.99)), "max": us(pct(&lat, 1.0))},
         "overview": {"ops": stored, "hosts": hosts, "reads": reads.len(),
             "round_trip_us": {"p50": us(pct(&reads, 0.5)), "p99": us(pct(&reads, 0.99)), "max": us(pct(&reads, 1.0))}},
+        "overview_page": {"bytes": page_bytes, "reads": pages.len(),
+            "round_trip_us": {"p50": us(pct(&pages, 0.5)), "p99": us(pct(&pages, 0.99)), "max": us(pct(&pages, 1.0))}},
     });
     if a.json {
         outln!("{fig}");
@@ -202,6 +206,12 @@ pub(crate) fn api(a: &ApiArgs) -> Result<()> {
             us(pct(&reads, 0.99)) / 1000.0,
             us(pct(&reads, 1.0)) / 1000.0
         );
+        outln!(
+            "GET / (the dashboard's overview, {page_bytes} bytes of HTML, session checked each): p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            us(pct(&pages, 0.5)) / 1000.0,
+            us(pct(&pages, 0.99)) / 1000.0,
+            us(pct(&pages, 1.0)) / 1000.0
+        );
     }
     Ok(())
 }
@@ -219,6 +229,13 @@ pub(super) fn serving<T>(
             bosun_server::Listen::tcp("127.0.0.1:0", false).map_err(|e| other(e.to_string()))?,
         ],
         keys,
+        web: Some(Arc::new(
+            bosun_web::Web::new(bosun_web::Commands {
+                command: Box::new(crate::next::command),
+                token: String::new(),
+            })
+            .map_err(|e| other(e.to_string()))?,
+        )),
         ..bosun_server::Options::default()
     };
     let metrics = Arc::new(bosun_server::metrics::Metrics::default());
@@ -242,8 +259,13 @@ pub(super) fn serving<T>(
 }
 
 /// The intake phase (its wall time and each op's latency), then the
-/// overview reads (each one's round trip).
-type Driven = ((Duration, Vec<Duration>), Vec<Duration>);
+/// overview reads (each one's round trip), then the dashboard's overview
+/// page (each one's round trip, and the page's size in bytes).
+type Driven = (
+    (Duration, Vec<Duration>),
+    Vec<Duration>,
+    (Vec<Duration>, usize),
+);
 
 fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Result<Driven> {
     let start = Instant::now();
@@ -295,5 +317,22 @@ fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Re
         }
         times.push(t.elapsed());
     }
-    Ok(((elapsed, lats), times))
+    let req = format!("GET / HTTP/1.1\r\nHost: bench\r\nCookie: bosun_session={token}\r\n\r\n")
+        .into_bytes();
+    let mut pages = Vec::with_capacity(reads);
+    let mut bytes = 0;
+    for _ in 0..reads {
+        let t = Instant::now();
+        let r = c.call(&req)?;
+        if r.status != 200 {
+            return Err(other(format!(
+                "bench broken: the page answered {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )));
+        }
+        pages.push(t.elapsed());
+        bytes = r.body.len();
+    }
+    Ok(((elapsed, lats), times, (pages, bytes)))
 }
