@@ -4,6 +4,7 @@
 // JSON object of what it saw; exits non-zero on the first failed check.
 // Usage: node dashboard.mjs <base-url> <token> <screenshot-dir>
 import { chromium } from 'playwright-core';
+import { writeFileSync } from 'node:fs';
 
 const [base, token, shots] = process.argv.slice(2);
 const seen = {};
@@ -65,6 +66,17 @@ try {
   seen.injected = await page.evaluate(() => document.querySelectorAll('#plan img, main script').length);
   check(seen.injected === 0, 'no element a param wrote exists in the DOM');
   await page.screenshot({ path: `${shots}/op.png`, fullPage: true });
+
+  // Live: an operator approves from the CLI (the test, once told we are
+  // ready); the open page follows the op to its end without a reload.
+  await page.evaluate(() => { window.__kept = 'this page was not reloaded'; });
+  writeFileSync(`${shots}/ready`, 'ready');
+  await page.waitForFunction(() => document.querySelector('#state').textContent.trim() === 'succeeded', null, { timeout: 30000 });
+  seen.live_state = (await page.textContent('#state')).trim();
+  seen.live_steps = (await page.textContent('#steps')).replace(/\s+/g, ' ').trim();
+  check(/web-1/.test(seen.live_steps) && /succeeded/.test(seen.live_steps), "the run's step shows up live");
+  check(await page.evaluate(() => window.__kept) === 'this page was not reloaded', 'the page updated in place');
+  await page.screenshot({ path: `${shots}/op-done.png`, fullPage: true });
 
   // The blocker board and the hosts table, from the header's links.
   await Promise.all([page.waitForURL(/\/blockers$/), page.click('header a[href="/blockers"]')]);

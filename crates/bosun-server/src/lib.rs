@@ -98,6 +98,9 @@ pub struct App {
     web: Option<Arc<bosun_web::Web>>,
     /// Whether TCP listeners serve HTTPS (the session cookie is `Secure`).
     tls: bool,
+    /// The ledger's size as last read, for live pages ([`web`]): one
+    /// reader for every watcher, started by the first.
+    changes: Arc<std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>>,
 }
 
 impl App {
@@ -113,6 +116,7 @@ impl App {
             mcp: Arc::new(mcp::Mcp::new(opts.keys.clone())),
             web: opts.web.clone(),
             tls: opts.tls.is_some(),
+            changes: Arc::new(std::sync::OnceLock::new()),
         }
     }
 

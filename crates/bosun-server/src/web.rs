@@ -26,7 +26,10 @@ use crate::params::Id;
 pub const SESSION: &str = "bosun_session";
 
 /// What every page answers with besides its body.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// How often the shared reader looks at the ledger's size.
+const TICK: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The pages (outside `/api/v1`).
 pub fn routes() -> Router<App> {
@@ -39,6 +42,8 @@ pub fn routes() -> Router<App> {
         .route("/rollouts/{id}", get(rollout))
         .route("/login", get(login_page).post(login))
         .route("/static/bosun.css", get(stylesheet))
+        .route("/static/live.js", get(live_js))
+        .route("/events", get(events))
 }
 
 /// A page as the browser gets it: HTML with the security headers.
@@ -300,4 +305,75 @@ async fn stylesheet() -> Response {
         HeaderValue::from_static("max-age=300"),
     );
     r
+}
+
+async fn live_js() -> Response {
+    let mut r = bosun_web::LIVE_JS.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    r
+}
+
+impl App {
+    /// The ledger's size, as one shared reader sees it every [`TICK`]:
+    /// every state change (an op decided, a step started or ended, a
+    /// blocker filed) appends to the ledger, so a new size means a page
+    /// may show something new.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes
+            .get_or_init(|| {
+                let (tx, rx) = tokio::sync::watch::channel(0);
+                let app = self.clone();
+                tokio::spawn(async move {
+                    loop {
+                        if let Ok(n) = app.core(|ctl| Ok(ctl.ledger_size()?)).await {
+                            tx.send_if_modified(|v| {
+                                let moved = *v != n;
+                                *v = n;
+                                moved
+                            });
+                        }
+                        tokio::time::sleep(TICK).await;
+                    }
+                });
+                rx
+            })
+            .clone()
+    }
+}
+
+/// `/events`: Server-Sent Events, one `change` each time the ledger
+/// grows, its `id:` the ledger's size; a browser that reconnects with
+/// `Last-Event-ID` hears only of what came after. The pages' script
+/// (`/static/live.js`) fetches the page again on each.
+async fn events(State(app): State<App>, _v: Viewer, headers: axum::http::HeaderMap) -> Response {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    let last: Option<u64> = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let rx = app.changes();
+    let stream = futures_util::stream::unfold((rx, last), |(mut rx, last)| async move {
+        loop {
+            let now = *rx.borrow_and_update();
+            // 0: not read yet.
+            if now != 0 && Some(now) != last {
+                let ev = Event::default()
+                    .id(now.to_string())
+                    .event("change")
+                    .data(now.to_string());
+                return Some((Ok::<_, std::convert::Infallible>(ev), (rx, Some(now))));
+            }
+            rx.changed().await.ok()?;
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

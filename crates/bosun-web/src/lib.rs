@@ -21,6 +21,11 @@ pub use model::{Ago, ago};
 /// The stylesheet, served at `/static/bosun.css`.
 pub const STYLESHEET: &str = include_str!("../static/bosun.css");
 
+/// The pages' one script, served at `/static/live.js`: on each change the
+/// server announces (`/events`), the page fetches itself again and swaps
+/// its `<main>`. Without it every page is whole as served.
+pub const LIVE_JS: &str = include_str!("../static/live.js");
+
 /// How the faces spell things the web does not write itself: a next
 /// action as a command line, and how to get a read token.
 pub struct Commands {

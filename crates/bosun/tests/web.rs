@@ -2,8 +2,10 @@
 //! cookie, the security headers, the Unix socket trusted by its
 //! permissions) and in a real headless Chromium (Debian's) driven by
 //! playwright-core (`tests/browser/dashboard.mjs`): sign in, the overview,
-//! a pending op's page with its plan and the exact approve command,
-//! nothing a param wrote running as script, a phone's width. Screenshots
+//! a pending op's page with its plan and the exact approve command, the
+//! page following the op live (Server-Sent Events) to its end when an
+//! operator approves it from the CLI, nothing a param wrote running as
+//! script, the board and the hosts, a phone's width. Screenshots
 //! land in `target/browser/` (CI keeps them as artifacts).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -135,10 +137,51 @@ fn pages_need_a_session_over_tcp_and_answer_with_strict_headers() {
     // An op that is not there: a page saying so.
     let a = request(&d.unix, "GET", "/ops/zzzzzzzzzzzz", &[], None);
     assert_eq!(a.status, 404, "{}", a.body);
+    // Live: /events announces the ledger's size as a `change` with its
+    // id; a reconnect with that Last-Event-ID hears nothing until the next.
+    let first = sse(&d.unix, None);
+    let id = first
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap_or_else(|| panic!("no event: {first}"))
+        .to_string();
+    assert!(first.contains("event: change"), "{first}");
+    let again = sse(&d.unix, Some(&id));
+    assert!(!again.contains("event: change"), "{again}");
     // The stylesheet is the binary's own.
     let a = request(&d.tcp, "GET", "/static/bosun.css", &[], None);
     assert_eq!(a.status, 200);
     assert!(a.body.contains("prefers-color-scheme: dark"));
+}
+
+/// What `/events` sends within 1.5 s (as `Last-Event-ID: last`), over
+/// the Unix socket `t`.
+fn sse(t: &Target, last: Option<&str>) -> String {
+    use std::io::{Read as _, Write as _};
+    let Target::Unix(p) = t else {
+        panic!("the socket")
+    };
+    let mut s = std::os::unix::net::UnixStream::connect(p).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(100)))
+        .unwrap();
+    let mut req =
+        "GET /events HTTP/1.1\r\nHost: bosun\r\nAccept: text/event-stream\r\n".to_string();
+    if let Some(l) = last {
+        req.push_str(&format!("Last-Event-ID: {l}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_millis(1500);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while std::time::Instant::now() < end {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Where `npm ci` put playwright-core (`scripts/test-deps.sh`), and
@@ -164,7 +207,7 @@ fn an_operator_reads_the_dashboard_in_a_real_browser() {
         );
         return;
     };
-    let (lab, _jti) = lab_with_work();
+    let (lab, jti) = lab_with_work();
     let d = daemon(&lab);
     let Target::Tcp(addr) = &d.tcp else {
         panic!("no TCP listener")
@@ -172,14 +215,28 @@ fn an_operator_reads_the_dashboard_in_a_real_browser() {
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
     std::fs::create_dir_all(&shots).unwrap();
     let t = token(&lab, "alice", "1h");
-    let o = std::process::Command::new("node")
+    let ready = shots.join("ready");
+    let _ = std::fs::remove_file(&ready);
+    let child = std::process::Command::new("node")
         .arg(&script)
         .arg(format!("http://{addr}"))
         .arg(&t)
         .arg(&shots)
         .env("CHROMIUM", &chromium)
-        .output()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    // Once the op's page is open: approve it from the CLI, as an operator
+    // at a terminal beside the browser would.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if ready.exists() {
+        lab.ok(&["approve", &jti, "--as", "alice", "--yes"]);
+    }
+    let o = child.wait_with_output().unwrap();
     assert!(
         o.status.success(),
         "{}\n{}",
@@ -188,7 +245,15 @@ fn an_operator_reads_the_dashboard_in_a_real_browser() {
     );
     let seen: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(seen["state"], "pending approval", "{seen}");
-    for png in ["overview.png", "op.png", "overview-phone.png"] {
+    assert_eq!(seen["live_state"], "succeeded", "{seen}");
+    for png in [
+        "overview.png",
+        "op.png",
+        "op-done.png",
+        "blockers.png",
+        "hosts.png",
+        "overview-phone.png",
+    ] {
         let len = std::fs::metadata(shots.join(png)).unwrap().len();
         assert!(len > 10_000, "{png}: {len} bytes");
     }
