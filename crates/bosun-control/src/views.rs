@@ -3,9 +3,11 @@
 //! API, MCP, dashboard) shows the same thing.
 
 use bosun_api::NextAction;
+use bosun_api::requests::RolloutVerb;
 use bosun_api::time::{at, at_opt};
 use bosun_api::views::fleet::{
-    BarView, BlockerView, HostView, LastOp, RolloutBrief, RolloutRunView, RolloutView, WaveView,
+    BarView, BlockerView, HostView, LastOp, PreparedRolloutOp, PreparedRun, RolloutBrief,
+    RolloutRunView, RolloutView, WaveView,
 };
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
@@ -17,9 +19,10 @@ use bosun_api::views::overview::{
 };
 use bosun_model::claims::Verdict;
 use bosun_model::plan::Actor;
-use bosun_model::{Jti, OpState, Outcome, Plan};
+use bosun_model::{Jti, KeyId, OpState, Outcome, Plan};
 use bosun_store::{BlockerRow, OpRecord, OpSummary, StepStatus};
 
+use crate::rollout::{Decided, RolloutAsk};
 use crate::{Control, Result, now};
 
 /// The most ops an overview lists per state.
@@ -152,6 +155,49 @@ impl Control {
             .store
             .blocker(id)?
             .map(|b| blocker_view(b, kinds.as_ref())))
+    }
+
+    /// The op verb `verb` of rollout `id` would submit now, for `issuer`
+    /// to sign (with `issuer`'s next sequence number); or that a promote
+    /// would mark the rollout done. Nothing is written: an acceptance of
+    /// an inconclusive bar is recorded only with the signed op.
+    pub fn rollout_prepare(
+        &self,
+        id: &str,
+        verb: RolloutVerb,
+        issuer: &KeyId,
+        accept_inconclusive: bool,
+    ) -> Result<PreparedRun> {
+        let gov = self.governed()?;
+        let ask = RolloutAsk {
+            id,
+            verb,
+            who: issuer,
+            accept_inconclusive,
+            start: None,
+        };
+        let op = match self.rollout_decide(&gov, &ask)? {
+            Decided::Done(_) => None,
+            Decided::Run(n) => Some(PreparedRolloutOp {
+                planned: planned_op(
+                    &self.ws.config.name,
+                    self.ws.config.op_ttl_secs,
+                    &n.plan,
+                    Some(self.next_seq(issuer)?),
+                ),
+                wave: n.rollout.wave,
+                action: n.rollout.action,
+                start: n.rollout.start.clone(),
+                version: n.version(),
+                not_in_inventory: n.gone.clone(),
+            }),
+        };
+        Ok(PreparedRun {
+            rollout: id.to_string(),
+            verb,
+            done: op.is_none(),
+            op,
+        })
     }
 
     /// A rollout wave by wave: its ops with how each went, the latest

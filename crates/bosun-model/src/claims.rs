@@ -58,7 +58,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// What a rollout op does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutAction {
     /// Apply the rollout's runbook to a wave, then check its bars.

@@ -30,6 +30,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
+pub mod rollouts;
 pub mod routes;
 pub mod serve;
 pub mod tls;

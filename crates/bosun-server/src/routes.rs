@@ -73,7 +73,7 @@ pub struct ConsistencyQuery {
 
 /// The answers every change may give besides success: refused by a
 /// check (422, 409 for a replay or a state conflict).
-fn refusals(o: TransformOperation<'_>) -> TransformOperation<'_> {
+pub(crate) fn refusals(o: TransformOperation<'_>) -> TransformOperation<'_> {
     o.response_with::<422, ApiError, _>(|r| {
         r.description("Refused by a check of the pipeline (`check` names it); nothing changed")
     })
@@ -190,6 +190,7 @@ pub fn api() -> ApiRouter<App> {
             "/rollouts/{id}",
             get_with(rollout, |o| o.id("getRollout").summary("One rollout: waves, bars, phase, next actions")),
         )
+        .merge(crate::rollouts::routes())
         .api_route(
             "/ledger",
             get_with(ledger, |o| o.id("ledgerStatus").summary("The ledger's size and latest checkpoint")),

@@ -8,7 +8,9 @@ pub mod ops;
 pub mod overview;
 pub mod runbooks;
 
-pub use fleet::{BlockerView, HostView, RolloutView};
+pub use fleet::{
+    BlockerView, HostView, PreparedRolloutOp, PreparedRun, RolloutSubmitted, RolloutView,
+};
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};
 pub use ops::{OpBrief, OpView, PlanView, PlannedOp, ReportOutcome, SubmittedView};

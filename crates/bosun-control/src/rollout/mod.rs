@@ -27,8 +27,10 @@
 //! `plan` (a rollout op's plan: the runbook plus the wave's bars),
 //! `admission` (whether intake may take, and the controller run, an op of
 //! a rollout; it implements intake's [`crate::intake::RolloutAdmission`]),
-//! `engine` (start, promote, retry, drill, rollback, abort) and `status`
-//! (the status derived from the ops, and what a human can do next).
+//! `engine` (start, promote, retry, drill, rollback, abort: each decides,
+//! the op is signed, then committed), `signed` (the same verbs for a
+//! client of the daemon, which signs on its side) and `status` (the
+//! status derived from the ops, and what a human can do next).
 //! Rollout depends on intake (it submits its ops through it); intake never
 //! imports rollout.
 
@@ -36,10 +38,12 @@ mod admission;
 mod document;
 mod engine;
 mod plan;
+mod signed;
 mod status;
 
 pub use admission::admits;
 pub use document::{Doc, Phase, RunRef, load_def};
+pub use engine::{Decided, Finished, NextRun, RolloutAsk, Submitted};
 pub use plan::plan_for;
 pub use status::{BarResult, RunStatus, Status, status_words};
 
