@@ -2,8 +2,8 @@
 //! the plan asked for. A daemon — or whatever answers at `BOSUN_URL` —
 //! cannot get another op signed.
 
-use bosun_api::requests::PlanRequest;
-use bosun_api::views::PlannedOp;
+use bosun_api::requests::{PlanRequest, RolloutVerb};
+use bosun_api::views::{PlannedOp, PreparedRolloutOp, PreparedRun};
 use bosun_control::{ControlError, Result};
 
 /// The most a daemon may say an issuer's next sequence number is (far
@@ -47,21 +47,72 @@ pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Resu
             return refuse(format!("hosts {got:?}, not {asked:?}"));
         }
     }
+    sane(p, ws).map_or(Ok(()), refuse)
+}
+
+/// What is wrong with the stamp of a plan the daemon made, if anything:
+/// another workspace than `ws` (when the client knows one), a sequence
+/// number or a lifetime out of range.
+fn sane(p: &PlannedOp, ws: Option<&str>) -> Option<String> {
     if let Some(ws) = ws
         && ws != p.workspace
     {
-        return refuse(format!(
+        return Some(format!(
             "workspace `{}`, not this one's `{ws}`",
             p.workspace
         ));
     }
     if p.next_seq.is_some_and(|s| s == 0 || s > MAX_PLANNED_SEQ) {
-        return refuse(format!("sequence number {:?}", p.next_seq));
+        return Some(format!("sequence number {:?}", p.next_seq));
     }
     if !(1..=MAX_PLANNED_TTL).contains(&p.op_ttl_secs) {
-        return refuse(format!("op lifetime {} s", p.op_ttl_secs));
+        return Some(format!("op lifetime {} s", p.op_ttl_secs));
     }
-    Ok(())
+    None
+}
+
+/// The op a rollout verb is to sign, from what the daemon prepared: the
+/// op of rollout `id` that verb `verb` submits (its action), a change
+/// (not a check op) with a start nonce, for the workspace `ws` (when the
+/// client knows one), with a sequence number and a sane lifetime. `None`:
+/// the daemon says a promote would mark the rollout done.
+pub fn check_prepared<'a>(
+    id: &str,
+    verb: RolloutVerb,
+    p: &'a PreparedRun,
+    ws: Option<&str>,
+) -> Result<Option<&'a PreparedRolloutOp>> {
+    let refuse = |what: String| {
+        Err(ControlError::Other(format!(
+            "the daemon's rollout op is not what was asked ({what}); nothing was signed"
+        )))
+    };
+    if p.rollout != id || p.verb != verb {
+        return refuse(format!(
+            "`{}` of rollout `{}`, not `{}` of `{id}`",
+            p.verb.as_str(),
+            p.rollout,
+            verb.as_str()
+        ));
+    }
+    let op = match (&p.op, p.done) {
+        (None, true) if verb == RolloutVerb::Promote => return Ok(None),
+        (Some(op), false) => op,
+        _ => return refuse("neither an op nor the end of a promote".into()),
+    };
+    if op.action != verb.action() {
+        return refuse(format!("a {} op", op.action.as_str()));
+    }
+    if op.planned.check {
+        return refuse("a check op, where a change was asked".into());
+    }
+    if op.start.is_empty() {
+        return refuse("no start nonce".into());
+    }
+    if op.planned.next_seq.is_none() {
+        return refuse("no sequence number for the signer".into());
+    }
+    sane(&op.planned, ws).map_or(Ok(Some(op)), refuse)
 }
 
 /// The plan's params as a signer reads them before signing: `k=v`, the

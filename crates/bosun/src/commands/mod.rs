@@ -25,6 +25,7 @@ mod policy;
 mod remind;
 mod remote_sign;
 mod rollout;
+mod rollout_submit;
 mod runbook;
 mod serve;
 mod status;
@@ -330,6 +331,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Cmd::Hosts(c) => return hosts::remote(r, c),
             Cmd::Runbook(c) => return runbook::remote(r, c),
             Cmd::Ledger(c) => return ledger::remote(&ctx, r, c),
+            Cmd::Rollout(c) if c.submits_op() => return rollout_submit::remote(&ctx, r, &c),
             Cmd::Key(_)
             | Cmd::Init(_)
             | Cmd::Completions(_)

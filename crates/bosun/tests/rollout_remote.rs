@@ -1,0 +1,460 @@
+//! The rollout verbs that submit an op (`start`, `promote`, `retry`,
+//! `drill`, `rollback`) as a client of a real `bosun serve`: the daemon
+//! decides the op, the CLI signs it with a key the daemon never sees, the
+//! daemon takes it only when it is still that op. They print what the
+//! embedded verbs print, with the same exit statuses; an envelope for
+//! another wave, action, start or hosts, or with no valid signature, is
+//! refused with its check named and changes nothing.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Lab;
+use common::api::daemon;
+use common::http::{self, Target};
+
+const INSTALL: &str = r#"
+id = "install-pkg"
+verb = "install"
+[params.version]
+type = "string"
+required = true
+[[steps]]
+id = "install"
+cmd = "echo {{ params.version }} > version"
+"#;
+
+const ROLLBACK: &str = r#"
+id = "rollback-pkg"
+verb = "rollback"
+[params.version]
+type = "string"
+required = true
+[[steps]]
+id = "restore"
+cmd = "echo old > version"
+"#;
+
+const PKG: &str = r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+rollback = "rollback-pkg"
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+bars = [{ kind = "version", cmd = "cat version", expect = "{{ params.version }}" }]
+
+[[waves]]
+name = "rest"
+hosts = "tag:web"
+"#;
+
+fn rollout_lab() -> Lab {
+    let lab = Lab::new();
+    lab.write("runbooks/install-pkg.toml", INSTALL);
+    lab.write("runbooks/rollback-pkg.toml", ROLLBACK);
+    lab.write("rollouts/pkg.toml", PKG);
+    lab.adopt();
+    lab
+}
+
+fn url(t: &Target) -> String {
+    match t {
+        Target::Unix(p) => format!("unix://{}", p.display()),
+        Target::Tcp(a) => format!("http://{a}"),
+    }
+}
+
+/// `bosun args` against `url` (None: embedded).
+fn run(lab: &Lab, url: Option<&str>, args: &[&str]) -> std::process::Output {
+    let mut c = lab.cmd(args);
+    c.env_remove("BOSUN_URL")
+        .env_remove("BOSUN_AS")
+        .env_remove("BOSUN_TOKEN");
+    if let Some(u) = url {
+        c.env("BOSUN_URL", u);
+    }
+    c.output().unwrap()
+}
+
+/// Text with every op id (32 hex digits) blanked.
+fn blank_ids(s: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.len() == 32 && word.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push_str("<jti>");
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The op id a verb's output names (its `-q`, `--json` or text output).
+fn op_of(out: &str) -> String {
+    out.split(|c: char| !c.is_ascii_alphanumeric())
+        .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .unwrap_or_else(|| panic!("no op id in {out}"))
+        .to_string()
+}
+
+/// Approves op `jti` as bob if it waits for a human (through `url`),
+/// then waits until it ran: `work` embedded, the daemon's controller
+/// remotely.
+fn approve_and_run(lab: &Lab, url: Option<&str>, jti: &str) {
+    if lab.state(jti) == "pending_approval" {
+        let o = run(lab, url, &["approve", jti, "--as", "bob", "--yes"]);
+        assert!(o.status.success(), "{o:?}");
+    }
+    if url.is_none() {
+        lab.work();
+    }
+    let end = Instant::now() + Duration::from_secs(30);
+    while lab.state(jti) != "succeeded" {
+        assert!(
+            Instant::now() < end,
+            "op {jti} is {}: {}",
+            lab.state(jti),
+            lab.ok(&["ops", "show", jti])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs `args` embedded on `here` and through the daemon at `url` on
+/// `there`: the same exit status, the same stdout and the same first
+/// line of stderr (op ids blanked). Returns the remote output.
+fn same(here: &Lab, there: &Lab, url: &str, args: &[&str]) -> (String, String) {
+    let e = run(here, None, args);
+    let r = run(there, Some(url), args);
+    let text = |o: &std::process::Output| {
+        (
+            blank_ids(&String::from_utf8_lossy(&o.stdout)),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (e_out, e_err) = text(&e);
+    let (r_out, r_err) = text(&r);
+    assert_eq!(
+        e.status.code(),
+        r.status.code(),
+        "bosun {args:?}: embedded {e_out}{e_err}\nremote {r_out}{r_err}"
+    );
+    assert_eq!(e_out, r_out, "bosun {args:?}: stdout differs");
+    let first_error = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("error:"))
+            .map(blank_ids)
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        first_error(&e_err),
+        first_error(&r_err),
+        "bosun {args:?}: the error differs"
+    );
+    (
+        String::from_utf8_lossy(&e.stdout).into_owned(),
+        String::from_utf8_lossy(&r.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn every_verb_through_the_daemon_says_what_it_says_embedded() {
+    let here = rollout_lab();
+    let there = rollout_lab();
+    let d = daemon(&there);
+    let u = url(&d.unix);
+    let u = u.as_str();
+
+    // Refusals first: nothing started, nothing to promote.
+    let (_, _) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "promote", "pkg", "--as", "alice"],
+    );
+    let (_, _) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "start", "nope", "--as", "alice"],
+    );
+
+    let (e, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "start", "pkg", "--as", "alice"],
+    );
+    assert!(e.contains("canary wave submitted"), "{e}");
+    // Still pending: no promotion, no retry, no drill, both ways alike.
+    for verb in ["promote", "retry", "drill"] {
+        let o = run(&there, Some(u), &["rollout", verb, "pkg", "--as", "alice"]);
+        assert_eq!(o.status.code(), Some(1), "{verb}: {o:?}");
+        same(&here, &there, u, &["rollout", verb, "pkg", "--as", "alice"]);
+    }
+    approve_and_run(&here, None, &op_of(&e));
+    approve_and_run(&there, Some(u), &op_of(&r));
+
+    let (e, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "drill", "pkg", "--as", "alice", "--json"],
+    );
+    approve_and_run(&here, None, &op_of(&e));
+    approve_and_run(&there, Some(u), &op_of(&r));
+    assert_eq!(
+        std::fs::read_to_string(there.path(".bosun/sim/canary-1/version")).unwrap(),
+        "old\n",
+        "the drill ran on the daemon's canary"
+    );
+
+    let (e, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "retry", "pkg", "--as", "alice", "-q"],
+    );
+    approve_and_run(&here, None, &op_of(&e));
+    approve_and_run(&there, Some(u), &op_of(&r));
+
+    let (e, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "promote", "pkg", "--as", "alice", "--json"],
+    );
+    let w1: serde_json::Value = serde_json::from_str(&r).unwrap();
+    assert_eq!(w1["state"], "pending_approval", "{w1}");
+    approve_and_run(&here, None, &op_of(&e));
+    approve_and_run(&there, Some(u), &op_of(&r));
+    for h in ["canary-1", "web-1", "web-2"] {
+        assert_eq!(
+            std::fs::read_to_string(there.path(&format!(".bosun/sim/{h}/version"))).unwrap(),
+            "2.0\n",
+            "{h}"
+        );
+    }
+
+    // Marking the rollout done needs a signed proof of who: not through
+    // a daemon yet, and said so (the embedded command named).
+    let o = run(
+        &there,
+        Some(u),
+        &["rollout", "promote", "pkg", "--as", "alice"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("bosun rollout promote pkg --as alice") && err.contains("without BOSUN_URL"),
+        "{err}"
+    );
+
+    let (e, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "rollback", "pkg", "--as", "alice", "--json"],
+    );
+    approve_and_run(&here, None, &op_of(&e));
+    approve_and_run(&there, Some(u), &op_of(&r));
+    let st = there.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["phase"], "rolled_back", "{st}");
+    let verbs: Vec<&str> = st["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verbs,
+        ["apply", "drill", "apply", "apply", "rollback"],
+        "{st}"
+    );
+    // The ops the daemon took are signed by alice, with alice's key here.
+    assert!(
+        st["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["by"] == "alice"),
+        "{st}"
+    );
+}
+
+/// What a hostile post may not change: the rollout's document (its
+/// version) and the stored ops.
+fn unchanged(lab: &Lab) -> (u64, usize) {
+    let ctl =
+        bosun_control::Control::open_read_only(bosun_workspace::Workspace::open(&lab.ws).unwrap())
+            .unwrap();
+    let version = ctl.rollout_status("pkg").unwrap().version;
+    let ops = lab
+        .json(&["ops", "list", "--json"])
+        .as_array()
+        .unwrap()
+        .len();
+    (version, ops)
+}
+
+/// alice's envelope of the prepared op `p`, with its rollout claim and
+/// targets edited by `edit`.
+fn signed_as_alice(
+    lab: &Lab,
+    p: &bosun_api::views::PreparedRolloutOp,
+    edit: impl FnOnce(&mut Option<bosun_model::RolloutRef>, &mut bosun_control::client::OpDraft),
+) -> String {
+    let key = bosun_sign::KeyDir::new(&lab.keys).signer("alice").unwrap();
+    let who = bosun_model::KeyId::parse("alice").unwrap();
+    let mut draft = bosun_control::client::OpDraft::planned(&p.planned).unwrap();
+    let mut claim = Some(bosun_model::RolloutRef {
+        id: bosun_model::Name::parse("pkg").unwrap(),
+        wave: p.wave,
+        action: p.action,
+        start: p.start.clone(),
+    });
+    edit(&mut claim, &mut draft);
+    bosun_control::client::sign_op_draft(
+        &key,
+        &who,
+        &draft,
+        claim,
+        p.planned.next_seq.unwrap(),
+        bosun_control::now(),
+    )
+    .unwrap()
+    .1
+}
+
+fn prepare(t: &Target, verb: &str) -> http::Answer {
+    http::post(
+        t,
+        "/api/v1/rollouts/pkg/prepare",
+        &serde_json::json!({"action": verb, "issuer": "alice"}).to_string(),
+    )
+}
+
+fn post_run(t: &Target, verb: &str, env: &str) -> http::Answer {
+    http::post(
+        t,
+        "/api/v1/rollouts/pkg/runs",
+        &serde_json::json!({"action": verb, "envelope": env}).to_string(),
+    )
+}
+
+#[test]
+fn envelopes_that_are_not_the_decided_op_are_refused_and_change_nothing() {
+    let lab = rollout_lab();
+    let d = daemon(&lab);
+    let u = url(&d.unix);
+    let t = &d.unix;
+    let w0 = op_of(&String::from_utf8_lossy(
+        &run(
+            &lab,
+            Some(&u),
+            &["rollout", "start", "pkg", "--as", "alice", "-q"],
+        )
+        .stdout,
+    ));
+    // Preparing is a read: nothing to promote while the canary waits.
+    let a = prepare(t, "promote");
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(a.check(), "state", "{}", a.body);
+    approve_and_run(&lab, Some(&u), &w0);
+
+    let a = prepare(t, "promote");
+    assert_eq!(a.status, 200, "{}", a.body);
+    let p: bosun_api::views::PreparedRun = serde_json::from_str(&a.body).unwrap();
+    let p = p.op.unwrap();
+    assert_eq!(
+        (p.wave, p.planned.targets.clone()),
+        (1, vec!["web-1".to_string(), "web-2".to_string()])
+    );
+    let before = unchanged(&lab);
+
+    let hostile: Vec<(&str, &str, String)> = vec![
+        (
+            "another wave",
+            "rollout",
+            signed_as_alice(&lab, &p, |c, _| c.as_mut().unwrap().wave = 0),
+        ),
+        (
+            "another action",
+            "rollout",
+            signed_as_alice(&lab, &p, |c, _| {
+                c.as_mut().unwrap().action = bosun_model::RolloutAction::Drill;
+            }),
+        ),
+        (
+            "another start",
+            "rollout",
+            signed_as_alice(&lab, &p, |c, _| {
+                c.as_mut().unwrap().start = "0".repeat(32);
+            }),
+        ),
+        (
+            "other hosts",
+            "rollout",
+            signed_as_alice(&lab, &p, |_, d| {
+                d.targets.retain(|h| h.as_str() == "web-1");
+            }),
+        ),
+        (
+            "no rollout claim",
+            "rollout",
+            signed_as_alice(&lab, &p, |c, _| *c = None),
+        ),
+        ("a forged signature", "signature", {
+            let env = signed_as_alice(&lab, &p, |_, _| {});
+            let (head, sig) = env.rsplit_once('.').unwrap();
+            let flipped = if sig.starts_with('A') { "B" } else { "A" };
+            format!("{head}.{flipped}{}", &sig[1..])
+        }),
+        ("no envelope at all", "format", "not-a-jws".to_string()),
+    ];
+    for (what, check, env) in &hostile {
+        let a = post_run(t, "promote", env);
+        assert!(
+            (400..500).contains(&a.status),
+            "{what}: {} {}",
+            a.status,
+            a.body
+        );
+        assert_eq!(a.check(), *check, "{what}: {}", a.body);
+        assert_eq!(unchanged(&lab), before, "{what} changed something");
+    }
+    // An envelope for one verb posted as another.
+    let env = signed_as_alice(&lab, &p, |_, _| {});
+    let a = post_run(t, "retry", &env);
+    assert!((400..500).contains(&a.status), "{}", a.body);
+    assert_eq!(unchanged(&lab), before);
+
+    // The op itself is taken, once.
+    let a = post_run(t, "promote", &env);
+    assert_eq!(a.status, 201, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["op"]["state"], "pending_approval", "{v}");
+    let after = unchanged(&lab);
+    assert_eq!(after.1, before.1 + 1, "one op stored");
+    assert!(after.0 > before.0, "recorded in the rollout");
+    let a = post_run(t, "promote", &env);
+    assert_eq!(a.status, 409, "a replay: {}", a.body);
+    assert_eq!(unchanged(&lab), after, "the replay changed something");
+}
