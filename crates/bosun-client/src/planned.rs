@@ -73,9 +73,10 @@ fn sane(p: &PlannedOp, ws: Option<&str>) -> Option<String> {
 
 /// The op a rollout verb is to sign, from what the daemon prepared: the
 /// op of rollout `id` that verb `verb` submits (its action), a change
-/// (not a check op) with a start nonce, for the workspace `ws` (when the
+/// (not a check op), a start nonce, for the workspace `ws` (when the
 /// client knows one), with a sequence number and a sane lifetime. `None`:
-/// the daemon says a promote would mark the rollout done.
+/// the daemon says a promote would mark the rollout done (of the start
+/// `p.start`).
 pub fn check_prepared<'a>(
     id: &str,
     verb: RolloutVerb,
@@ -95,6 +96,9 @@ pub fn check_prepared<'a>(
             verb.as_str()
         ));
     }
+    if p.start.is_empty() {
+        return refuse("no start nonce".into());
+    }
     let op = match (&p.op, p.done) {
         (None, true) if verb == RolloutVerb::Promote => return Ok(None),
         (Some(op), false) => op,
@@ -105,9 +109,6 @@ pub fn check_prepared<'a>(
     }
     if op.planned.check {
         return refuse("a check op, where a change was asked".into());
-    }
-    if op.start.is_empty() {
-        return refuse("no start nonce".into());
     }
     if op.planned.next_seq.is_none() {
         return refuse("no sequence number for the signer".into());

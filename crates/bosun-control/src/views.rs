@@ -159,8 +159,9 @@ impl Control {
 
     /// The op verb `verb` of rollout `id` would submit now, for `issuer`
     /// to sign (with `issuer`'s next sequence number); or that a promote
-    /// would mark the rollout done. Nothing is written: an acceptance of
-    /// an inconclusive bar is recorded only with the signed op.
+    /// would mark the rollout done (a statement to sign). Nothing is
+    /// written: an acceptance of an inconclusive bar is recorded only with
+    /// what is signed.
     pub fn rollout_prepare(
         &self,
         id: &str,
@@ -176,26 +177,29 @@ impl Control {
             accept_inconclusive,
             start: None,
         };
-        let op = match self.rollout_decide(&gov, &ask)? {
-            Decided::Done(_) => None,
-            Decided::Run(n) => Some(PreparedRolloutOp {
-                planned: planned_op(
-                    &self.ws.config.name,
-                    self.ws.config.op_ttl_secs,
-                    &n.plan,
-                    Some(self.next_seq(issuer)?),
-                ),
-                wave: n.rollout.wave,
-                action: n.rollout.action,
-                start: n.rollout.start.clone(),
-                version: n.version(),
-                not_in_inventory: n.gone.clone(),
-            }),
+        let (start, op) = match self.rollout_decide(&gov, &ask)? {
+            Decided::Done(f) => (f.start().to_string(), None),
+            Decided::Run(n) => (
+                n.rollout.start.clone(),
+                Some(PreparedRolloutOp {
+                    planned: planned_op(
+                        &self.ws.config.name,
+                        self.ws.config.op_ttl_secs,
+                        &n.plan,
+                        Some(self.next_seq(issuer)?),
+                    ),
+                    wave: n.rollout.wave,
+                    action: n.rollout.action,
+                    version: n.version(),
+                    not_in_inventory: n.gone.clone(),
+                }),
+            ),
         };
         Ok(PreparedRun {
             rollout: id.to_string(),
             verb,
             done: op.is_none(),
+            start,
             op,
         })
     }

@@ -150,7 +150,7 @@ pub fn api() -> ApiRouter<App> {
             "/statements",
             post_with(statement, |o| {
                 refusals(o.id("statement").summary(
-                    "Take a signed statement: halt, resume, blocker file/resolve/snooze, rollout abort",
+                    "Take a signed statement: halt, resume, blocker file/resolve/snooze, rollout abort/done",
                 ))
             }),
         )

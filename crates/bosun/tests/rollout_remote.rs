@@ -253,20 +253,43 @@ fn every_verb_through_the_daemon_says_what_it_says_embedded() {
         );
     }
 
-    // Marking the rollout done needs a signed proof of who: not through
-    // a daemon yet, and said so (the embedded command named).
+    // Every wave passed: a promote marks the rollout done with a signed
+    // statement, which the policy lets operators make, not agents.
+    let (_, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "promote", "pkg", "--as", "claude"],
+    );
+    assert!(r.is_empty(), "{r}");
     let o = run(
         &there,
         Some(u),
-        &["rollout", "promote", "pkg", "--as", "alice"],
+        &["rollout", "promote", "pkg", "--as", "claude"],
     );
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("bosun rollout promote pkg --as alice") && err.contains("without BOSUN_URL"),
+        err.contains("role") && err.contains("rollout_done"),
         "{err}"
     );
+    let (_, r) = same(
+        &here,
+        &there,
+        u,
+        &["rollout", "promote", "pkg", "--as", "alice"],
+    );
+    assert_eq!(r, "rollout pkg is done: every wave passed\n");
+    let st = there.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["phase"], "done", "{st}");
+    same(
+        &here,
+        &there,
+        u,
+        &["rollout", "promote", "pkg", "--as", "alice", "--json"],
+    );
 
+    // Done, and still rolled back as a whole when asked.
     let (e, r) = same(
         &here,
         &there,
@@ -318,9 +341,10 @@ fn unchanged(lab: &Lab) -> (u64, usize) {
 /// targets edited by `edit`.
 fn signed_as_alice(
     lab: &Lab,
-    p: &bosun_api::views::PreparedRolloutOp,
+    run: &bosun_api::views::PreparedRun,
     edit: impl FnOnce(&mut Option<bosun_model::RolloutRef>, &mut bosun_control::client::OpDraft),
 ) -> String {
+    let p = run.op.as_ref().unwrap();
     let key = bosun_sign::KeyDir::new(&lab.keys).signer("alice").unwrap();
     let who = bosun_model::KeyId::parse("alice").unwrap();
     let mut draft = bosun_control::client::OpDraft::planned(&p.planned).unwrap();
@@ -328,7 +352,7 @@ fn signed_as_alice(
         id: bosun_model::Name::parse("pkg").unwrap(),
         wave: p.wave,
         action: p.action,
-        start: p.start.clone(),
+        start: run.start.clone(),
     });
     edit(&mut claim, &mut draft);
     bosun_control::client::sign_op_draft(
@@ -382,12 +406,39 @@ fn envelopes_that_are_not_the_decided_op_are_refused_and_change_nothing() {
     let a = prepare(t, "promote");
     assert_eq!(a.status, 200, "{}", a.body);
     let p: bosun_api::views::PreparedRun = serde_json::from_str(&a.body).unwrap();
-    let p = p.op.unwrap();
+    let op = p.op.clone().unwrap();
     assert_eq!(
-        (p.wave, p.planned.targets.clone()),
+        (op.wave, op.planned.targets.clone()),
         (1, vec!["web-1".to_string(), "web-2".to_string()])
     );
     let before = unchanged(&lab);
+
+    // A statement marking the rollout done while a wave is left: refused
+    // by the rollout's state, nothing changes.
+    let key = bosun_sign::KeyDir::new(&lab.keys).signer("alice").unwrap();
+    let who = bosun_model::KeyId::parse("alice").unwrap();
+    let ws = bosun_workspace::Workspace::open(&lab.ws)
+        .unwrap()
+        .config
+        .name;
+    let done = bosun_control::client::Signing {
+        key: &key,
+        iss: &who,
+        ws: &ws,
+        ttl_secs: 60,
+        now: bosun_control::now(),
+    }
+    .statement(bosun_model::Act::RolloutDone {
+        id: bosun_model::Name::parse("pkg").unwrap(),
+        start: p.start.clone(),
+        accept_inconclusive: false,
+    })
+    .unwrap();
+    let a = http::post(t, "/api/v1/statements", &http::envelope(&done));
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert_eq!(a.check(), "state", "{}", a.body);
+    assert!(a.body.contains("a wave left"), "{}", a.body);
+    assert_eq!(unchanged(&lab), before);
 
     let hostile: Vec<(&str, &str, String)> = vec![
         (

@@ -78,15 +78,19 @@ pub struct PreparedRun {
     pub rollout: String,
     /// The verb asked.
     pub verb: crate::requests::RolloutVerb,
-    /// Every wave passed: a promote marks the rollout done and submits no
-    /// op.
+    /// Every wave passed: a promote marks the rollout done (a signed
+    /// `rollout_done` statement naming `start`) and submits no op.
     pub done: bool,
+    /// The nonce of the rollout's start the op (its rollout claim) or the
+    /// statement marking it done names (for `start`, a fresh one).
+    pub start: String,
     /// The op to sign, unless `done`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<PreparedRolloutOp>,
 }
 
-/// A rollout op to sign: the plan and the rollout claim it carries.
+/// A rollout op to sign: the plan and the rollout claim it carries (with
+/// the start nonce of its [`PreparedRun`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PreparedRolloutOp {
     /// The plan, the workspace, the lifetime and the signer's next
@@ -97,9 +101,6 @@ pub struct PreparedRolloutOp {
     pub wave: u32,
     /// The rollout claim: what the op does.
     pub action: bosun_model::RolloutAction,
-    /// The rollout claim: the nonce of this start of the rollout (for
-    /// `start`, a fresh one).
-    pub start: String,
     /// The version of the rollout's status document this was decided
     /// against (0: never started).
     pub version: u64,

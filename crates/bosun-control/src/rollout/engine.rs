@@ -87,6 +87,23 @@ pub struct Finished {
     accepted: Option<Acceptance>,
 }
 
+impl Finished {
+    /// The nonce of the start whose every wave passed.
+    pub fn start(&self) -> &str {
+        &self.doc.start
+    }
+}
+
+/// What a refused statement marking a rollout done says: the rollout's
+/// state in its own words, any other check named.
+pub fn done_refused(rej: &Rejected) -> String {
+    if rej.check == bosun_api::Check::State {
+        rej.message.clone()
+    } else {
+        rej.to_string()
+    }
+}
+
 /// What a rollout verb submitted: the op as intake took it, and for a
 /// rollback the hosts left out (no longer in the inventory).
 #[derive(Debug)]
@@ -246,8 +263,37 @@ impl Control {
         }
     }
 
+    /// Marks rollout `id` done as `who` stated it (a verified signed
+    /// statement, `Act::RolloutDone`): refused unless a promote by `who`
+    /// now finds every wave of start `start` passed.
+    pub(crate) fn rollout_mark_done(
+        &self,
+        gov: &Governed,
+        id: &str,
+        start: &str,
+        accept_inconclusive: bool,
+        who: &KeyId,
+    ) -> Result<()> {
+        let ask = RolloutAsk {
+            id,
+            verb: RolloutVerb::Promote,
+            who,
+            accept_inconclusive,
+            start: None,
+        };
+        match self.rollout_decide(gov, &ask)? {
+            Decided::Done(f) if f.start() == start => self.rollout_finish(*f, who),
+            Decided::Done(_) => Err(ControlError::Other(format!(
+                "the statement marks an earlier start of rollout `{id}` done"
+            ))),
+            Decided::Run(_) => Err(ControlError::Other(format!(
+                "rollout `{id}` has a wave left: a promote submits it"
+            ))),
+        }
+    }
+
     /// Marks a rollout whose every wave passed done, as `who` decided.
-    pub fn rollout_finish(&self, f: Finished, who: &KeyId) -> Result<()> {
+    fn rollout_finish(&self, f: Finished, who: &KeyId) -> Result<()> {
         let Finished {
             mut doc,
             mut version,
@@ -306,8 +352,18 @@ impl Control {
         }
         let next = match self.rollout_decide(&gov, &ask)? {
             Decided::Done(f) => {
-                self.rollout_finish(*f, ask.who)?;
-                return Ok(None);
+                // Marked done by a signed statement, as a client of the
+                // daemon marks it: the policy says who may.
+                let act = bosun_model::Act::RolloutDone {
+                    id: rollout_name(ask.id)?,
+                    start: f.start().to_string(),
+                    accept_inconclusive: false,
+                };
+                let env = self.sign_statement(key, ask.who, act, now())?;
+                return match self.apply_statement(&env, now())? {
+                    Ok(_) => Ok(None),
+                    Err(rej) => Err(ControlError::Other(done_refused(&rej))),
+                };
             }
             Decided::Run(next) => next,
         };

@@ -43,7 +43,7 @@ mod status;
 
 pub use admission::admits;
 pub use document::{Doc, Phase, RunRef, load_def};
-pub use engine::{Decided, Finished, NextRun, RolloutAsk, Submitted};
+pub use engine::{Decided, Finished, NextRun, RolloutAsk, Submitted, done_refused};
 pub use plan::plan_for;
 pub use status::{BarResult, RunStatus, Status, status_words};
 

@@ -4,17 +4,20 @@
 //! decides the op (`POST /api/v1/rollouts/{id}/prepare`), this CLI checks
 //! it is the op asked for and signs it with the `--as` key, which never
 //! leaves here, and the daemon takes it (`POST /api/v1/rollouts/{id}/runs`)
-//! only if it is still the op the verb submits. Output, `--json`, `-q`
-//! and exit statuses are the embedded ones.
+//! only if it is still the op the verb submits. A promote after the last
+//! wave signs a `rollout_done` statement here instead (`POST
+//! /api/v1/statements`). Output, `--json`, `-q` and exit statuses are the
+//! embedded ones.
 
 use std::process::ExitCode;
 
 use bosun_api::requests::{RolloutPrepareRequest, RolloutRunRequest, RolloutVerb};
-use bosun_api::views::{PreparedRun, RolloutSubmitted, SubmittedView};
+use bosun_api::views::{PreparedRun, RolloutSubmitted, StatusView, SubmittedView};
 use bosun_client::Remote;
 use bosun_control::intake::{Rejected, decision_word_of};
+use bosun_control::rollout::done_refused;
 use bosun_control::{Result, client, now};
-use bosun_model::{Name, RolloutRef};
+use bosun_model::{Act, Name, RolloutRef};
 use serde_json::json;
 
 use super::remote_sign::RemoteSigner;
@@ -179,9 +182,7 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, c: &RolloutCmd) -> Result<ExitCode> 
     let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
     let ws = here.as_ref().map(|w| w.config.name.as_str());
     let Some(op) = bosun_client::check_prepared(&id, verb, &prepared, ws)? else {
-        return Err(other(format!(
-            "every wave of rollout `{id}` passed: marking it done is not done through a daemon yet; run `bosun rollout promote {id} --as {who}` in the daemon's workspace, without BOSUN_URL"
-        )));
+        return done(r, &signer, name, prepared.start, accept_inconclusive, out);
     };
     let p = &op.planned;
     let seq = p
@@ -191,7 +192,7 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, c: &RolloutCmd) -> Result<ExitCode> 
         id: name.clone(),
         wave: op.wave,
         action: op.action,
-        start: op.start.clone(),
+        start: prepared.start.clone(),
     };
     errln!(
         "signing as {who}: {} of rollout {id} (wave {}): {} on {} (plan {}, seq {seq}) for workspace {}",
@@ -214,13 +215,39 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, c: &RolloutCmd) -> Result<ExitCode> 
         Ok(v) => Ok(report(verb, &id, Some(&v.op), &v.not_in_inventory, out)),
         // The rollout moved on since it was prepared: as embedded.
         Err(e) if e.check == Some(bosun_api::Check::State) => Err(other(e.message)),
-        Err(e) => Err(other(format!(
-            "intake refused the op: {}",
-            Rejected {
-                check: e.check.unwrap_or(bosun_api::Check::Other),
-                message: e.message,
-                jti: None,
-            }
-        ))),
+        Err(e) => Err(other(format!("intake refused the op: {}", rejection(e)))),
+    }
+}
+
+/// A refusal the daemon answered, as the pipeline names it.
+fn rejection(e: bosun_client::ErrorDetail) -> Rejected {
+    Rejected {
+        check: e.check.unwrap_or(bosun_api::Check::Other),
+        message: e.message,
+        jti: None,
+    }
+}
+
+/// Every wave of rollout `id` passed: signs the statement marking start
+/// `start` done here and posts it (the daemon decides the promote again
+/// as its signer, and the policy says who may).
+fn done(
+    r: &Remote,
+    signer: &RemoteSigner,
+    id: Name,
+    start: String,
+    accept_inconclusive: bool,
+    out: OpOut,
+) -> Result<ExitCode> {
+    let rollout = id.to_string();
+    let act = Act::RolloutDone {
+        id,
+        start,
+        accept_inconclusive,
+    };
+    let env = signer.signing().statement(act)?;
+    match r.post::<_, StatusView>("/statements", &json!({ "envelope": env }))? {
+        Ok(_) => Ok(report(RolloutVerb::Promote, &rollout, None, &[], out)),
+        Err(e) => Err(other(done_refused(&rejection(e)))),
     }
 }
