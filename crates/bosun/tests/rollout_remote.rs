@@ -16,28 +16,6 @@ use common::Lab;
 use common::api::daemon;
 use common::http::{self, Target};
 
-const INSTALL: &str = r#"
-id = "install-pkg"
-verb = "install"
-[params.version]
-type = "string"
-required = true
-[[steps]]
-id = "install"
-cmd = "echo {{ params.version }} > version"
-"#;
-
-const ROLLBACK: &str = r#"
-id = "rollback-pkg"
-verb = "rollback"
-[params.version]
-type = "string"
-required = true
-[[steps]]
-id = "restore"
-cmd = "echo old > version"
-"#;
-
 const PKG: &str = r#"
 id = "pkg"
 runbook = "install-pkg"
@@ -55,12 +33,7 @@ hosts = "tag:web"
 "#;
 
 fn rollout_lab() -> Lab {
-    let lab = Lab::new();
-    lab.write("runbooks/install-pkg.toml", INSTALL);
-    lab.write("runbooks/rollback-pkg.toml", ROLLBACK);
-    lab.write("rollouts/pkg.toml", PKG);
-    lab.adopt();
-    lab
+    common::rollout::rollout_lab(PKG)
 }
 
 fn url(t: &Target) -> String {
@@ -480,6 +453,8 @@ fn envelopes_that_are_not_the_decided_op_are_refused_and_change_nothing() {
         }),
         ("no envelope at all", "format", "not-a-jws".to_string()),
     ];
+    let refusals = || lab.json(&["ops", "rejections", "--json"]);
+    let recorded = refusals().as_array().unwrap().len();
     for (what, check, env) in &hostile {
         let a = post_run(t, "promote", env);
         assert!(
@@ -491,6 +466,12 @@ fn envelopes_that_are_not_the_decided_op_are_refused_and_change_nothing() {
         assert_eq!(a.check(), *check, "{what}: {}", a.body);
         assert_eq!(unchanged(&lab), before, "{what} changed something");
     }
+    // Each refusal of signed input is recorded with its check, as
+    // intake's are.
+    let r = refusals();
+    let r = r.as_array().unwrap();
+    assert!(r.len() >= recorded + 5, "{r:?}");
+    assert!(r.iter().any(|x| x["check"] == "rollout"), "{r:?}");
     // An envelope for one verb posted as another.
     let env = signed_as_alice(&lab, &p, |_, _| {});
     let a = post_run(t, "retry", &env);

@@ -16,6 +16,7 @@ use bosun_model::claims::OP_TYP;
 
 use super::engine::{Decided, NextRun, RolloutAsk, Submitted};
 use crate::approve::verify_signed;
+use crate::governed::Governed;
 use crate::intake::{Rejected, reject};
 use crate::{Control, Result};
 
@@ -24,9 +25,10 @@ impl Control {
     /// rollout `id`: verifies its signature against the adopted registry,
     /// decides the verb again as its signer, and commits it when its
     /// claims are the op decided. A refusal (of the signature, of claims
-    /// that are not that op, of intake) is the inner error, with its check;
-    /// nothing is recorded then. A verb the rollout's state does not allow
-    /// now is the outer error, as when the verb runs here.
+    /// that are not that op, of intake) is the inner error, with its
+    /// check, recorded as intake records its own; the rollout is
+    /// unchanged then. A verb the rollout's state does not allow now is
+    /// the outer error, as when the verb runs here.
     pub fn rollout_run_signed(
         &self,
         id: &str,
@@ -35,6 +37,25 @@ impl Control {
         env: &str,
     ) -> Result<std::result::Result<Submitted, Rejected>> {
         let gov = self.governed()?;
+        match self.judge_signed(&gov, id, verb, accept_inconclusive, env)? {
+            Ok((claims, next)) => self.rollout_commit(&gov, *next, &claims.iss, &claims.jti, env),
+            Err(rej) => {
+                self.record_refusal(&rej, env, crate::now())?;
+                Ok(Err(rej))
+            }
+        }
+    }
+
+    /// The verified claims of `env` and the op verb `verb` of rollout
+    /// `id` submits now as its signer, when the claims are that op.
+    fn judge_signed(
+        &self,
+        gov: &Governed,
+        id: &str,
+        verb: RolloutVerb,
+        accept_inconclusive: bool,
+        env: &str,
+    ) -> Result<std::result::Result<(OpClaims, Box<NextRun>), Rejected>> {
         let claims = match verify_signed::<OpClaims>(&gov.keys, env, OP_TYP) {
             Ok((c, _, kid)) if c.iss.as_str() == kid => c,
             Ok((c, _, kid)) => {
@@ -68,7 +89,7 @@ impl Control {
             accept_inconclusive,
             start: (verb == RolloutVerb::Start).then_some(r.start.as_str()),
         };
-        let next = match self.rollout_decide(&gov, &ask)? {
+        let next = match self.rollout_decide(gov, &ask)? {
             Decided::Run(n) => n,
             Decided::Done(_) => {
                 return refuse(format!(
@@ -78,11 +99,11 @@ impl Control {
         };
         if let Some(why) = differs(&claims, &next) {
             return refuse(format!(
-                "the envelope is not the op `{}` of rollout `{id}` submits now: {why}; nothing was recorded",
+                "the envelope is not the op `{}` of rollout `{id}` submits now: {why}",
                 verb.as_str()
             ));
         }
-        self.rollout_commit(&gov, *next, &claims.iss, &claims.jti, env)
+        Ok(Ok((claims, next)))
     }
 }
 
