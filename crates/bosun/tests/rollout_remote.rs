@@ -98,8 +98,13 @@ fn approve_and_run(lab: &Lab, url: Option<&str>, jti: &str) {
     if url.is_none() {
         lab.work();
     }
+    wait_for_state(lab, jti, "succeeded");
+}
+
+/// Waits until op `jti` is in `state`.
+fn wait_for_state(lab: &Lab, jti: &str, state: &str) {
     let end = Instant::now() + Duration::from_secs(30);
-    while lab.state(jti) != "succeeded" {
+    while lab.state(jti) != state {
         assert!(
             Instant::now() < end,
             "op {jti} is {}: {}",
@@ -310,16 +315,27 @@ fn unchanged(lab: &Lab) -> (u64, usize) {
     (version, ops)
 }
 
-/// alice's envelope of the prepared op `p`, with its rollout claim and
-/// targets edited by `edit`.
+/// alice's envelope of the prepared op of `run`, with its rollout claim
+/// and targets edited by `edit`.
 fn signed_as_alice(
     lab: &Lab,
     run: &bosun_api::views::PreparedRun,
     edit: impl FnOnce(&mut Option<bosun_model::RolloutRef>, &mut bosun_control::client::OpDraft),
 ) -> String {
+    signed_as(lab, "alice", run, edit)
+}
+
+/// `who`'s envelope of the prepared op of `run`, with its rollout claim
+/// and targets edited by `edit`.
+fn signed_as(
+    lab: &Lab,
+    who: &str,
+    run: &bosun_api::views::PreparedRun,
+    edit: impl FnOnce(&mut Option<bosun_model::RolloutRef>, &mut bosun_control::client::OpDraft),
+) -> String {
     let p = run.op.as_ref().unwrap();
-    let key = bosun_sign::KeyDir::new(&lab.keys).signer("alice").unwrap();
-    let who = bosun_model::KeyId::parse("alice").unwrap();
+    let key = bosun_sign::KeyDir::new(&lab.keys).signer(who).unwrap();
+    let who = bosun_model::KeyId::parse(who).unwrap();
     let mut draft = bosun_control::client::OpDraft::planned(&p.planned).unwrap();
     let mut claim = Some(bosun_model::RolloutRef {
         id: bosun_model::Name::parse("pkg").unwrap(),
@@ -341,18 +357,33 @@ fn signed_as_alice(
 }
 
 fn prepare(t: &Target, verb: &str) -> http::Answer {
+    prepare_as(t, verb, "alice", false)
+}
+
+fn prepare_as(t: &Target, verb: &str, issuer: &str, accept_inconclusive: bool) -> http::Answer {
     http::post(
         t,
         "/api/v1/rollouts/pkg/prepare",
-        &serde_json::json!({"action": verb, "issuer": "alice"}).to_string(),
+        &serde_json::json!({"action": verb, "issuer": issuer, "accept_inconclusive": accept_inconclusive})
+            .to_string(),
     )
 }
 
 fn post_run(t: &Target, verb: &str, env: &str) -> http::Answer {
+    post_run_accepting(t, verb, env, false)
+}
+
+fn post_run_accepting(
+    t: &Target,
+    verb: &str,
+    env: &str,
+    accept_inconclusive: bool,
+) -> http::Answer {
     http::post(
         t,
         "/api/v1/rollouts/pkg/runs",
-        &serde_json::json!({"action": verb, "envelope": env}).to_string(),
+        &serde_json::json!({"action": verb, "envelope": env, "accept_inconclusive": accept_inconclusive})
+            .to_string(),
     )
 }
 
@@ -489,4 +520,114 @@ fn envelopes_that_are_not_the_decided_op_are_refused_and_change_nothing() {
     let a = post_run(t, "promote", &env);
     assert_eq!(a.status, 409, "a replay: {}", a.body);
     assert_eq!(unchanged(&lab), after, "the replay changed something");
+}
+
+/// A wave paused by an inconclusive bar: accepting it is an operator's
+/// decision, recorded only with the signed op, and checked against the
+/// envelope's verified signer — never the issuer a prepare names.
+#[test]
+fn accepting_an_inconclusive_bar_takes_an_operators_signed_op() {
+    let lab = common::rollout::rollout_lab(
+        r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+bars = [{ kind = "probe", cmd = "exit 3" }]
+[[waves]]
+name = "rest"
+hosts = "tag:web"
+"#,
+    );
+    let d = daemon(&lab);
+    let u = url(&d.unix);
+    let t = &d.unix;
+    let w0 = op_of(&String::from_utf8_lossy(
+        &run(
+            &lab,
+            Some(&u),
+            &["rollout", "start", "pkg", "--as", "alice", "-q"],
+        )
+        .stdout,
+    ));
+    if lab.state(&w0) == "pending_approval" {
+        let o = run(&lab, Some(&u), &["approve", &w0, "--as", "bob", "--yes"]);
+        assert!(o.status.success(), "{o:?}");
+    }
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+        if st["runs"][0]["status"] == "paused" {
+            break;
+        }
+        assert!(Instant::now() < end, "{st}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = unchanged(&lab);
+
+    // Preparing with the acceptance records nothing; an agent named as
+    // the issuer is refused it.
+    let a = prepare_as(t, "promote", "alice", true);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let p: bosun_api::views::PreparedRun = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(unchanged(&lab), before, "a prepare recorded something");
+    let a = prepare_as(t, "promote", "claude", true);
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(a.body.contains("only an operator"), "{}", a.body);
+
+    // An agent signing what was prepared for an operator is judged as
+    // the agent it is.
+    let env = signed_as(&lab, "claude", &p, |_, _| {});
+    let a = post_run_accepting(t, "promote", &env, true);
+    assert_eq!(a.status, 409, "{}", a.body);
+    assert!(a.body.contains("only an operator"), "{}", a.body);
+    assert_eq!(unchanged(&lab), before);
+    let o = run(
+        &lab,
+        Some(&u),
+        &[
+            "rollout",
+            "promote",
+            "pkg",
+            "--accept-inconclusive",
+            "--as",
+            "claude",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("operator"),
+        "{o:?}"
+    );
+    assert_eq!(unchanged(&lab), before);
+
+    // Without the acceptance the operator's op is not the promotion.
+    let o = run(
+        &lab,
+        Some(&u),
+        &["rollout", "promote", "pkg", "--as", "alice"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    // With it, the acceptance and the next wave are recorded together.
+    let o = run(
+        &lab,
+        Some(&u),
+        &[
+            "rollout",
+            "promote",
+            "pkg",
+            "--accept-inconclusive",
+            "--as",
+            "alice",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let w1: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(w1["state"], "pending_approval", "{w1}");
+    let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+    assert_eq!(st["runs"][0]["status"], "passed", "{st}");
+    assert_eq!(st["runs"].as_array().unwrap().len(), 2, "{st}");
 }
