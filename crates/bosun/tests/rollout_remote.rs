@@ -631,3 +631,37 @@ hosts = "tag:web"
     assert_eq!(st["runs"][0]["status"], "passed", "{st}");
     assert_eq!(st["runs"].as_array().unwrap().len(), 2, "{st}");
 }
+
+/// Over TCP a prepare is a read: it needs a token (`BOSUN_TOKEN`, or one
+/// the CLI signs for `BOSUN_AS`), and without one the verb is refused
+/// with the check named before anything is signed.
+#[test]
+fn over_tcp_the_prepare_needs_a_token() {
+    let lab = rollout_lab();
+    let d = daemon(&lab);
+    let u = url(&d.tcp);
+    let o = run(
+        &lab,
+        Some(&u),
+        &["rollout", "start", "pkg", "--as", "alice"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("token"),
+        "{o:?}"
+    );
+    assert!(
+        lab.json(&["ops", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let mut c = lab.cmd(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
+    c.env("BOSUN_URL", &u)
+        .env("BOSUN_AS", "alice")
+        .env_remove("BOSUN_TOKEN");
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(lab.state(v["jti"].as_str().unwrap()), v["state"]);
+}

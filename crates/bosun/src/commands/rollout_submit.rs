@@ -11,6 +11,7 @@
 
 use std::process::ExitCode;
 
+use bosun_api::Check;
 use bosun_api::requests::{RolloutPrepareRequest, RolloutRunRequest, RolloutVerb};
 use bosun_api::views::{PreparedRun, RolloutSubmitted, StatusView, SubmittedView};
 use bosun_client::Remote;
@@ -176,9 +177,15 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, c: &RolloutCmd) -> Result<ExitCode> 
         issuer: who.to_string(),
         accept_inconclusive,
     };
-    let prepared: PreparedRun = r
-        .post(&format!("/rollouts/{name}/prepare"), &asked)?
-        .map_err(|e| other(e.message))?;
+    let prepared: PreparedRun = match r.post(&format!("/rollouts/{name}/prepare"), &asked)? {
+        Ok(p) => p,
+        // What the rollout's state, or its plan, says: as embedded.
+        Err(e) if matches!(e.check, Some(Check::State | Check::Plan)) => {
+            return Err(other(e.message));
+        }
+        // The request itself refused (a token over TCP, its form).
+        Err(e) => return Ok(super::refused_remote(&e, out.json)),
+    };
     let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
     let ws = here.as_ref().map(|w| w.config.name.as_str());
     let Some(op) = bosun_client::check_prepared(&id, verb, &prepared, ws)? else {
@@ -214,7 +221,7 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, c: &RolloutCmd) -> Result<ExitCode> 
     match r.post::<_, RolloutSubmitted>(&format!("/rollouts/{name}/runs"), &sent)? {
         Ok(v) => Ok(report(verb, &id, Some(&v.op), &v.not_in_inventory, out)),
         // The rollout moved on since it was prepared: as embedded.
-        Err(e) if e.check == Some(bosun_api::Check::State) => Err(other(e.message)),
+        Err(e) if e.check == Some(Check::State) => Err(other(e.message)),
         Err(e) => Err(other(format!("intake refused the op: {}", rejection(e)))),
     }
 }
@@ -222,7 +229,7 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, c: &RolloutCmd) -> Result<ExitCode> 
 /// A refusal the daemon answered, as the pipeline names it.
 fn rejection(e: bosun_client::ErrorDetail) -> Rejected {
     Rejected {
-        check: e.check.unwrap_or(bosun_api::Check::Other),
+        check: e.check.unwrap_or(Check::Other),
         message: e.message,
         jti: None,
     }
