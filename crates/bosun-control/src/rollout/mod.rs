@@ -27,14 +27,16 @@
 //! `plan` (a rollout op's plan: the runbook plus the wave's bars),
 //! `admission` (whether intake may take, and the controller run, an op of
 //! a rollout; it implements intake's [`crate::intake::RolloutAdmission`]),
-//! `engine` (start, promote, retry, drill, rollback, abort: each decides,
-//! the op is signed, then committed), `signed` (the same verbs for a
+//! `decide` (what a verb submits next, writing nothing), `engine` (start,
+//! promote, retry, drill, rollback, abort: the op decided is signed, then
+//! committed), `signed` (the same verbs for a
 //! client of the daemon, which signs on its side) and `status` (the
 //! status derived from the ops, and what a human can do next).
 //! Rollout depends on intake (it submits its ops through it); intake never
 //! imports rollout.
 
 mod admission;
+mod decide;
 mod document;
 mod engine;
 mod plan;
@@ -42,8 +44,9 @@ mod signed;
 mod status;
 
 pub use admission::admits;
+pub use decide::{Decided, Finished, NextRun, RolloutAsk};
 pub use document::{Doc, Phase, RunRef, load_def};
-pub use engine::{Decided, Finished, NextRun, RolloutAsk, Submitted, done_refused};
+pub use engine::{Submitted, done_refused};
 pub use plan::plan_for;
 pub use status::{BarResult, RunStatus, Status, status_words};
 

@@ -14,7 +14,8 @@ use bosun_api::requests::RolloutVerb;
 use bosun_model::OpClaims;
 use bosun_model::claims::OP_TYP;
 
-use super::engine::{Decided, NextRun, RolloutAsk, Submitted};
+use super::decide::{Decided, NextRun, RolloutAsk};
+use super::engine::Submitted;
 use crate::approve::verify_signed;
 use crate::governed::Governed;
 use crate::intake::{Rejected, reject};
