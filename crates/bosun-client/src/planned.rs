@@ -72,7 +72,8 @@ fn sane(p: &PlannedOp, ws: Option<&str>) -> Option<String> {
 }
 
 /// The op a rollout verb is to sign, from what the daemon prepared: the
-/// op of rollout `id` that verb `verb` submits (its action), a change
+/// op of rollout `id` that verb `verb` submits (its action; the canary
+/// wave for a start or a drill, a later one for a promote), a change
 /// (not a check op), a start nonce, for the workspace `ws` (when the
 /// client knows one), with a sequence number and a sane lifetime. `None`:
 /// the daemon says a promote would mark the rollout done (of the start
@@ -107,6 +108,15 @@ pub fn check_prepared<'a>(
     if op.action != verb.action() {
         return refuse(format!("a {} op", op.action.as_str()));
     }
+    // A start and a drill are of the canary; a promote is past it.
+    let canary = match verb {
+        RolloutVerb::Start | RolloutVerb::Drill => Some(true),
+        RolloutVerb::Promote => Some(false),
+        RolloutVerb::Retry | RolloutVerb::Rollback => None,
+    };
+    if canary.is_some_and(|c| c != (op.wave == 0)) {
+        return refuse(format!("wave {}", op.wave));
+    }
     if op.planned.check {
         return refuse("a check op, where a change was asked".into());
     }
@@ -133,4 +143,112 @@ pub fn shown_params(req: &PlanRequest, p: &PlannedOp) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use bosun_api::views::PlanView;
+    use bosun_model::RolloutAction;
+
+    use super::*;
+
+    fn prepared(verb: RolloutVerb, action: RolloutAction, wave: u32) -> PreparedRun {
+        let planned = PlannedOp {
+            workspace: "lab".into(),
+            op_ttl_secs: 600,
+            runbook: "install-pkg".into(),
+            targets: vec!["canary-1".into()],
+            params: BTreeMap::new(),
+            check: false,
+            plan_digest: "sha256:00".into(),
+            next_seq: Some(3),
+            plan: PlanView {
+                runbook: "install-pkg".into(),
+                runbook_digest: "sha256:00".into(),
+                digest: "sha256:00".into(),
+                kind: "change".into(),
+                targets: vec!["canary-1".into()],
+                params: BTreeMap::new(),
+                hosts: Vec::new(),
+            },
+        };
+        PreparedRun {
+            rollout: "pkg".into(),
+            verb,
+            done: false,
+            start: "s1".into(),
+            op: Some(PreparedRolloutOp {
+                planned,
+                wave,
+                action,
+                version: 1,
+                not_in_inventory: Vec::new(),
+            }),
+        }
+    }
+
+    fn refused(p: &PreparedRun, verb: RolloutVerb) -> String {
+        check_prepared("pkg", verb, p, Some("lab"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_op_asked_for_is_signed() {
+        let p = prepared(RolloutVerb::Promote, RolloutAction::Apply, 1);
+        let op = check_prepared("pkg", RolloutVerb::Promote, &p, Some("lab")).unwrap();
+        assert_eq!(op.map(|o| o.wave), Some(1));
+        let done = PreparedRun {
+            done: true,
+            op: None,
+            ..p.clone()
+        };
+        assert!(
+            check_prepared("pkg", RolloutVerb::Promote, &done, None)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn another_rollout_verb_action_wave_or_stamp_is_refused() {
+        let start = prepared(RolloutVerb::Start, RolloutAction::Apply, 0);
+        assert!(refused(&start, RolloutVerb::Retry).contains("`start` of rollout"));
+        let other = PreparedRun {
+            rollout: "other".into(),
+            ..start.clone()
+        };
+        assert!(refused(&other, RolloutVerb::Start).contains("rollout `other`"));
+        let drill = prepared(RolloutVerb::Drill, RolloutAction::Rollback, 0);
+        assert!(refused(&drill, RolloutVerb::Drill).contains("a rollback op"));
+        let late = prepared(RolloutVerb::Start, RolloutAction::Apply, 2);
+        assert!(refused(&late, RolloutVerb::Start).contains("wave 2"));
+        let back = prepared(RolloutVerb::Promote, RolloutAction::Apply, 0);
+        assert!(refused(&back, RolloutVerb::Promote).contains("wave 0"));
+        let done = PreparedRun {
+            done: true,
+            op: None,
+            ..prepared(RolloutVerb::Retry, RolloutAction::Apply, 0)
+        };
+        assert!(refused(&done, RolloutVerb::Retry).contains("neither"));
+        let no_start = PreparedRun {
+            start: String::new(),
+            ..start.clone()
+        };
+        assert!(refused(&no_start, RolloutVerb::Start).contains("no start nonce"));
+        let stamp = |edit: fn(&mut PlannedOp)| {
+            let mut p = start.clone();
+            if let Some(op) = p.op.as_mut() {
+                edit(&mut op.planned);
+            }
+            refused(&p, RolloutVerb::Start)
+        };
+        assert!(stamp(|p| p.check = true).contains("check op"));
+        assert!(stamp(|p| p.next_seq = None).contains("no sequence number"));
+        assert!(stamp(|p| p.next_seq = Some(0)).contains("sequence number"));
+        assert!(stamp(|p| p.op_ttl_secs = MAX_PLANNED_TTL + 1).contains("lifetime"));
+        assert!(stamp(|p| p.workspace = "prod".into()).contains("workspace `prod`"));
+    }
 }
