@@ -247,6 +247,10 @@ fn done(
     out: OpOut,
 ) -> Result<ExitCode> {
     let rollout = id.to_string();
+    errln!(
+        "signing as {}: rollout {rollout} done (every wave of its start {start} passed)",
+        signer.who
+    );
     let act = Act::RolloutDone {
         id,
         start,
