@@ -387,20 +387,26 @@ fn post_run_accepting(
     )
 }
 
+/// A daemon on `lab`, its Unix socket's URL, and the canary op alice's
+/// `rollout start` submitted through it.
+fn started(lab: &Lab) -> (common::api::Daemon, String, String) {
+    let d = daemon(lab);
+    let u = url(&d.unix);
+    let o = run(
+        lab,
+        Some(&u),
+        &["rollout", "start", "pkg", "--as", "alice", "-q"],
+    );
+    assert!(o.status.success(), "{o:?}");
+    let w0 = op_of(&String::from_utf8_lossy(&o.stdout));
+    (d, u, w0)
+}
+
 #[test]
 fn envelopes_that_are_not_the_decided_op_are_refused_and_change_nothing() {
     let lab = rollout_lab();
-    let d = daemon(&lab);
-    let u = url(&d.unix);
+    let (d, u, w0) = started(&lab);
     let t = &d.unix;
-    let w0 = op_of(&String::from_utf8_lossy(
-        &run(
-            &lab,
-            Some(&u),
-            &["rollout", "start", "pkg", "--as", "alice", "-q"],
-        )
-        .stdout,
-    ));
     // Preparing is a read: nothing to promote while the canary waits.
     let a = prepare(t, "promote");
     assert_eq!(a.status, 409, "{}", a.body);
@@ -541,17 +547,8 @@ name = "rest"
 hosts = "tag:web"
 "#,
     );
-    let d = daemon(&lab);
-    let u = url(&d.unix);
+    let (d, u, w0) = started(&lab);
     let t = &d.unix;
-    let w0 = op_of(&String::from_utf8_lossy(
-        &run(
-            &lab,
-            Some(&u),
-            &["rollout", "start", "pkg", "--as", "alice", "-q"],
-        )
-        .stdout,
-    ));
     if lab.state(&w0) == "pending_approval" {
         let o = run(&lab, Some(&u), &["approve", &w0, "--as", "bob", "--yes"]);
         assert!(o.status.success(), "{o:?}");

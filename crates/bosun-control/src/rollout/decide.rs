@@ -44,6 +44,19 @@ pub struct RolloutAsk<'a> {
     pub start: Option<&'a str>,
 }
 
+impl<'a> RolloutAsk<'a> {
+    /// A promote of rollout `id` by `who`.
+    pub fn promote(id: &'a str, who: &'a KeyId, accept_inconclusive: bool) -> RolloutAsk<'a> {
+        RolloutAsk {
+            id,
+            verb: RolloutVerb::Promote,
+            who,
+            accept_inconclusive,
+            start: None,
+        }
+    }
+}
+
 /// What a rollout verb decided, before anything is signed or written.
 pub enum Decided {
     /// An op to sign, then commit.

@@ -130,14 +130,7 @@ impl Control {
         accept_inconclusive: bool,
         who: &KeyId,
     ) -> Result<()> {
-        let ask = RolloutAsk {
-            id,
-            verb: RolloutVerb::Promote,
-            who,
-            accept_inconclusive,
-            start: None,
-        };
-        match self.rollout_decide(gov, &ask)? {
+        match self.rollout_decide(gov, &RolloutAsk::promote(id, who, accept_inconclusive))? {
             Decided::Done(f) if f.start() == start => self.rollout_finish(*f, who),
             Decided::Done(_) => Err(ControlError::Other(format!(
                 "the statement marks an earlier start of rollout `{id}` done"
@@ -285,13 +278,7 @@ impl Control {
         key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
-        let ask = RolloutAsk {
-            id,
-            verb: RolloutVerb::Promote,
-            who,
-            accept_inconclusive,
-            start: None,
-        };
+        let ask = RolloutAsk::promote(id, who, accept_inconclusive);
         Ok(self.rollout_here(&ask, key)?.map(|s| s.accepted))
     }
 
