@@ -139,7 +139,7 @@ impl Control {
     /// `ask.who`, under the state held now: the op's plan and rollout
     /// claim, or that the rollout is done. Writes nothing; the op is
     /// signed, then [`Control::rollout_commit`] records and submits it.
-    pub fn rollout_decide(&self, gov: &Governed, ask: &RolloutAsk<'_>) -> Result<Decided> {
+    pub(crate) fn rollout_decide(&self, gov: &Governed, ask: &RolloutAsk<'_>) -> Result<Decided> {
         let c = match ask.verb {
             RolloutVerb::Start => self.decide_start(gov, ask)?,
             RolloutVerb::Promote => match self.decide_promote(gov, ask)? {

@@ -43,7 +43,7 @@ impl Control {
     /// against, then submits it through intake. An op intake refuses is
     /// taken out of the record again (the refusal comes back as the inner
     /// error).
-    pub fn rollout_commit(
+    pub(crate) fn rollout_commit(
         &self,
         gov: &Governed,
         next: NextRun,

@@ -44,7 +44,7 @@ mod signed;
 mod status;
 
 pub use admission::admits;
-pub use decide::{Decided, Finished, NextRun, RolloutAsk};
+pub(crate) use decide::{Decided, RolloutAsk};
 pub use document::{Doc, Phase, RunRef, load_def};
 pub use engine::{Submitted, done_refused};
 pub use plan::plan_for;
