@@ -25,6 +25,14 @@ pub struct PlanRequest {
     /// The identity that will sign: its next sequence number is answered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
+    /// Plan the runbook's read-only `check` commands only, as an op of
+    /// their own (`bosun plan --check`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
+    /// Answer the plan whole too (`PlannedOp.whole`), for a client that
+    /// recomputes its digest.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole: bool,
 }
 
 /// A rollout verb that submits an op (`bosun rollout <verb>`).

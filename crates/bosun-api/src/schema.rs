@@ -5,8 +5,9 @@ use schemars::generate::SchemaGenerator;
 use schemars::{JsonSchema, Schema, schema_for};
 
 use crate::views::{
-    BlockerView, CheckpointView, HostView, LedgerStatusView, OpBrief, OpView, PlanView, PlannedOp,
-    RolloutView, ServerInfo, StatusView, SubmittedView,
+    AdoptionOutcome, BlockerKindsView, BlockerView, CheckpointView, ConsentView, EnvelopeView,
+    HostView, InventoryView, LedgerStatusView, OpBrief, OpView, PendingView, PlanView, PlannedOp,
+    ProposalView, RejectionView, RolloutView, ServerInfo, StatusView, SubmittedView,
 };
 use crate::{NextAction, Rejection};
 
@@ -38,6 +39,14 @@ pub fn all() -> Vec<(&'static str, Schema)> {
         one::<CheckpointView>(),
         one::<Rejection>(),
         one::<NextAction>(),
+        one::<ConsentView>(),
+        one::<InventoryView>(),
+        one::<BlockerKindsView>(),
+        one::<RejectionView>(),
+        one::<EnvelopeView>(),
+        one::<PendingView>(),
+        one::<ProposalView>(),
+        one::<AdoptionOutcome>(),
     ]
 }
 
@@ -59,6 +68,14 @@ pub fn definitions() -> serde_json::Map<String, serde_json::Value> {
     let _ = g.subschema_for::<CheckpointView>();
     let _ = g.subschema_for::<Rejection>();
     let _ = g.subschema_for::<NextAction>();
+    let _ = g.subschema_for::<ConsentView>();
+    let _ = g.subschema_for::<InventoryView>();
+    let _ = g.subschema_for::<BlockerKindsView>();
+    let _ = g.subschema_for::<RejectionView>();
+    let _ = g.subschema_for::<EnvelopeView>();
+    let _ = g.subschema_for::<PendingView>();
+    let _ = g.subschema_for::<ProposalView>();
+    let _ = g.subschema_for::<AdoptionOutcome>();
     g.take_definitions(true)
 }
 

@@ -25,8 +25,12 @@ pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Resu
             "the daemon's plan is not what was asked ({what}); nothing was signed"
         )))
     };
-    if p.check {
-        return refuse("a check op, where a change was asked".into());
+    if p.check != req.check {
+        return refuse(if p.check {
+            "a check op, where a change was asked".into()
+        } else {
+            "a change, where a check op was asked".into()
+        });
     }
     if p.runbook != req.runbook {
         return refuse(format!("runbook `{}`, not `{}`", p.runbook, req.runbook));
@@ -47,7 +51,30 @@ pub fn check_planned(req: &PlanRequest, p: &PlannedOp, ws: Option<&str>) -> Resu
             return refuse(format!("hosts {got:?}, not {asked:?}"));
         }
     }
-    sane(p, ws).map_or(Ok(()), refuse)
+    if let Some(why) = sane(p, ws) {
+        return refuse(why);
+    }
+    if req.whole
+        && let Some(why) = whole_differs(p)?
+    {
+        return refuse(why);
+    }
+    Ok(())
+}
+
+/// Whether the plan whole `p` carries (its digest recomputed here: an
+/// error when it is not `p`'s) differs from the plan `p` summarises.
+fn whole_differs(p: &PlannedOp) -> Result<Option<String>> {
+    let plan = whole_plan(p)?;
+    let differs = plan.runbook.as_str() != p.runbook
+        || plan.params != p.params
+        || plan.check != p.check
+        || plan
+            .targets
+            .iter()
+            .map(ToString::to_string)
+            .ne(p.targets.iter().cloned());
+    Ok(differs.then(|| "the plan whole is not the plan it summarises".to_string()))
 }
 
 /// What is wrong with the stamp of a plan the daemon made, if anything:
@@ -75,7 +102,8 @@ fn sane(p: &PlannedOp, ws: Option<&str>) -> Option<String> {
 /// op of rollout `id` that verb `verb` submits (its action; the canary
 /// wave for a start or a drill, a later one for a promote), a change
 /// (not a check op), a start nonce, for the workspace `ws` (when the
-/// client knows one), with a sequence number and a sane lifetime. `None`:
+/// client knows one), with a sequence number and a sane lifetime, and the
+/// plan whole whose digest, recomputed here, is the one signed. `None`:
 /// the daemon says a promote would mark the rollout done (of the start
 /// `p.start`).
 pub fn check_prepared<'a>(
@@ -123,7 +151,39 @@ pub fn check_prepared<'a>(
     if op.planned.next_seq.is_none() {
         return refuse("no sequence number for the signer".into());
     }
-    sane(&op.planned, ws).map_or(Ok(Some(op)), refuse)
+    if let Some(why) = sane(&op.planned, ws) {
+        return refuse(why);
+    }
+    // The digest signed is recomputed here from the plan whole.
+    if let Some(why) = whole_differs(&op.planned)? {
+        return refuse(why);
+    }
+    Ok(Some(op))
+}
+
+/// The plan whole that `p` carries (asked with `PlanRequest.whole`), its
+/// digest recomputed here: it must be `p`'s digest, the one a signer
+/// signs, or it is refused.
+pub fn whole_plan(p: &PlannedOp) -> Result<bosun_model::Plan> {
+    let refuse = |what: String| {
+        ControlError::Other(format!(
+            "the daemon's plan is not what was asked ({what}); nothing was signed"
+        ))
+    };
+    let v = p
+        .whole
+        .clone()
+        .ok_or_else(|| refuse("no plan whole, though asked".into()))?;
+    let plan: bosun_model::Plan =
+        serde_json::from_value(v).map_err(|e| refuse(format!("its plan whole: {e}")))?;
+    let digest = plan.digest();
+    if digest.as_str() != p.plan_digest {
+        return Err(refuse(format!(
+            "the plan whole has digest {digest}, not the {} it names",
+            p.plan_digest
+        )));
+    }
+    Ok(plan)
 }
 
 /// The plan's params as a signer reads them before signing: `k=v`, the
@@ -155,6 +215,21 @@ mod tests {
     use super::*;
 
     fn prepared(verb: RolloutVerb, action: RolloutAction, wave: u32) -> PreparedRun {
+        let name = |s: &str| bosun_model::Name::parse(s).unwrap();
+        let plan = bosun_model::Plan {
+            runbook: name("install-pkg"),
+            runbook_digest: bosun_model::Digest::of(b"install-pkg"),
+            read_only: false,
+            destructive: false,
+            verb: None,
+            targets: vec![name("canary-1")],
+            hosts: BTreeMap::new(),
+            params: BTreeMap::new(),
+            steps: Vec::new(),
+            parallel: None,
+            max_fail: None,
+            check: false,
+        };
         let planned = PlannedOp {
             workspace: "lab".into(),
             op_ttl_secs: 600,
@@ -162,7 +237,8 @@ mod tests {
             targets: vec!["canary-1".into()],
             params: BTreeMap::new(),
             check: false,
-            plan_digest: "sha256:00".into(),
+            plan_digest: plan.digest().to_string(),
+            whole: Some(serde_json::to_value(&plan).unwrap()),
             next_seq: Some(3),
             plan: PlanView {
                 runbook: "install-pkg".into(),
@@ -250,5 +326,10 @@ mod tests {
         assert!(stamp(|p| p.next_seq = Some(0)).contains("sequence number"));
         assert!(stamp(|p| p.op_ttl_secs = MAX_PLANNED_TTL + 1).contains("lifetime"));
         assert!(stamp(|p| p.workspace = "prod".into()).contains("workspace `prod`"));
+        // The plan whole: its digest must be the one signed, and it must
+        // be the plan summarised.
+        assert!(stamp(|p| p.whole = None).contains("no plan whole"));
+        assert!(stamp(|p| p.plan_digest = "sha256:00".into()).contains("digest"));
+        assert!(stamp(|p| p.targets = vec!["web-1".into()]).contains("not the plan it summarises"));
     }
 }

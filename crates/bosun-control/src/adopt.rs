@@ -100,7 +100,7 @@ fn change_of(
     }
 }
 
-fn proposal_digest(items: &[ProposalItem]) -> Digest {
+pub(crate) fn proposal_digest(items: &[ProposalItem]) -> Digest {
     let pairs: Vec<(&str, &str)> = items
         .iter()
         .map(|i| (i.subject.as_str(), i.digest.as_str()))
@@ -195,7 +195,7 @@ impl Control {
 
     /// The keys and approvals needed that judge adoption approvals: the
     /// ones in force, or, at bootstrap, the proposal's own with one approval.
-    fn adoption_judges(&self, p: &Proposal) -> Result<(KeyRegistry, usize)> {
+    pub(crate) fn adoption_judges(&self, p: &Proposal) -> Result<(KeyRegistry, usize)> {
         match self.store.adopted(POLICY_SUBJECT)? {
             Some(pol) => {
                 let policy = PolicyFiles::from_content(&pol.content)?.load()?;

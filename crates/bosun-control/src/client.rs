@@ -271,6 +271,12 @@ impl OpDraft {
     }
 }
 
+/// The read-only `check` commands of `plan`, as an op of their own
+/// (`plan --check`); an error when the runbook has none.
+pub fn check_plan(plan: Plan) -> Result<Plan> {
+    bosun_runbook::check_plan(plan).map_err(|e| ControlError::Other(e.to_string()))
+}
+
 /// Signs an op envelope for `d` as `iss` (a rollout's wave when `rollout`
 /// is given): what a client signs, with or without the workspace open.
 pub fn sign_op_draft(

@@ -157,3 +157,48 @@ impl Control {
         })
     }
 }
+
+impl Consent {
+    /// As the API answers it (and the CLI renders it, in both modes).
+    pub fn view(&self) -> bosun_api::views::ConsentView {
+        use bosun_api::views::consent::{BudgetView, ConsentView, VoidedView};
+        let (standing, in_force) = match &self.runbook {
+            RunbookStanding::Adopted => ("adopted", None),
+            RunbookStanding::NotInForce { in_force } => {
+                ("not_in_force", in_force.as_ref().map(ToString::to_string))
+            }
+            RunbookStanding::NeverAdopted => ("never_adopted", None),
+        };
+        ConsentView {
+            op: crate::views::op_view(&self.op),
+            runbook_standing: standing.into(),
+            runbook_in_force: in_force,
+            approvals_valid: self
+                .approvals
+                .valid
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            approvals_void: self
+                .approvals
+                .void
+                .iter()
+                .map(|v| VoidedView {
+                    by: v.by.to_string(),
+                    why: v.why.clone(),
+                })
+                .collect(),
+            denied_by: self.approvals.denied_by.as_ref().map(ToString::to_string),
+            holds: self.holds.iter().map(crate::blockers::Hold::text).collect(),
+            budgets: self
+                .budgets
+                .iter()
+                .map(|b| BudgetView {
+                    max_hosts: b.max_hosts,
+                    per_secs: b.per_secs,
+                    used: b.used,
+                })
+                .collect(),
+        }
+    }
+}

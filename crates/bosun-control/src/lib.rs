@@ -24,6 +24,7 @@ pub mod mirror;
 pub mod notify;
 pub mod owned;
 pub mod pipeline;
+pub mod proposal;
 pub mod reads;
 pub mod refusals;
 pub mod report;

@@ -6,13 +6,13 @@ use bosun_api::NextAction;
 use bosun_api::requests::RolloutVerb;
 use bosun_api::time::{at, at_opt};
 use bosun_api::views::fleet::{
-    BarView, BlockerView, HostView, LastOp, PreparedRolloutOp, PreparedRun, RolloutBrief,
-    RolloutRunView, RolloutView, WaveView,
+    BarView, BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, LastOp,
+    PreparedRolloutOp, PreparedRun, RolloutBrief, RolloutRunView, RolloutView, WaveView,
 };
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
     ApprovalView, DecisionView, OpBrief, OpView, PlanView, PlannedHost, PlannedOp, PlannedStep,
-    StepView, SubmittedView,
+    RejectionView, StepView, SubmittedView,
 };
 use bosun_api::views::overview::{
     AdoptedView, BlockerBrief, HaltView, LeaseView, ProposalBrief, StatusView,
@@ -182,12 +182,19 @@ impl Control {
             Decided::Run(n) => (
                 n.rollout.start.clone(),
                 Some(PreparedRolloutOp {
-                    planned: planned_op(
-                        &self.ws.config.name,
-                        self.ws.config.op_ttl_secs,
-                        &n.plan,
-                        Some(self.next_seq(issuer)?),
-                    ),
+                    planned: PlannedOp {
+                        // Whole, so that the client recomputes the digest
+                        // it signs.
+                        whole: Some(serde_json::to_value(&n.plan).map_err(|e| {
+                            crate::ControlError::Other(format!("encode the plan: {e}"))
+                        })?),
+                        ..planned_op(
+                            &self.ws.config.name,
+                            self.ws.config.op_ttl_secs,
+                            &n.plan,
+                            Some(self.next_seq(issuer)?),
+                        )
+                    },
                     wave: n.rollout.wave,
                     action: n.rollout.action,
                     version: n.version(),
@@ -202,6 +209,59 @@ impl Control {
             start,
             op,
         })
+    }
+
+    /// The inventory in force, with a warning when the file on disk
+    /// differs.
+    pub fn inventory_view(&self) -> Result<InventoryView> {
+        let (inv, warning) = self.inventory_in_force()?;
+        Ok(InventoryView {
+            hosts: inv.hosts.clone(),
+            warning,
+        })
+    }
+
+    /// The blocker kinds in force and where they come from.
+    pub fn blocker_kinds_view(&self) -> Result<BlockerKindsView> {
+        let kinds = self.blocker_kinds()?;
+        Ok(BlockerKindsView {
+            source: if kinds.default {
+                "default".into()
+            } else {
+                bosun_workspace::governed::BLOCKERS_PATH.into()
+            },
+            kinds: kinds
+                .kinds
+                .into_iter()
+                .map(|k| BlockerKindView {
+                    name: k.name,
+                    halts: k.halts,
+                    scope: k.scope.as_str().into(),
+                    description: k.description,
+                    owner: k.owner,
+                    route: k.route,
+                    next: k.next,
+                    fallback: k.fallback,
+                })
+                .collect(),
+        })
+    }
+
+    /// The latest `limit` inputs intake refused, newest first.
+    pub fn rejection_views(&self, limit: usize) -> Result<Vec<RejectionView>> {
+        Ok(self
+            .store
+            .rejections(limit)?
+            .into_iter()
+            .map(|r| RejectionView {
+                at: at(r.at),
+                check: r.check,
+                message: r.message,
+                jti: r.jti,
+                iss: r.iss,
+                input_digest: r.input_digest.to_string(),
+            })
+            .collect())
     }
 
     /// A rollout wave by wave: its ops with how each went, the latest
@@ -378,6 +438,7 @@ pub fn planned_op(
         plan_digest: plan.digest().to_string(),
         next_seq,
         plan: plan_view(plan),
+        whole: None,
     }
 }
 

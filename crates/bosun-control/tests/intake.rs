@@ -671,3 +671,71 @@ fn an_op_decided_before_its_key_was_removed_is_not_stored() {
     let rej = r.into_iter().next().unwrap().unwrap_err();
     assert_eq!(rej.check, bosun_api::Check::UnknownKey, "{rej:?}");
 }
+
+/// A proposal made through `propose_signed` (the daemon's API): only with
+/// its proposer's signature over exactly the pending changes, and only by
+/// an operator; every refusal leaves no proposal behind.
+#[test]
+fn a_signed_proposal_is_made_only_as_signed_over_what_is_pending() {
+    let fx = fixture(|_| {});
+    let ctl = &fx.ctl;
+    let root = ctl.ws.root.clone();
+    let hosts = std::fs::read_to_string(root.join("fleet/hosts.toml")).unwrap();
+    std::fs::write(
+        root.join("fleet/hosts.toml"),
+        format!("{hosts}\n[[host]]\nname = \"web-9\"\n"),
+    )
+    .unwrap();
+    let pending = ctl.pending_view().unwrap();
+    assert_eq!(pending.changes.len(), 1, "{pending:?}");
+    let digest = Digest::try_from(pending.digest.clone().unwrap()).unwrap();
+    let (changes, d) =
+        bosun_control::proposal::checked_changes(&pending.changes, digest.as_str()).unwrap();
+    assert_eq!((changes.len(), &d), (1, &digest));
+    let before = ctl.proposals().unwrap().len();
+    let sign = |who: &str, digest: &Digest| {
+        let pid = bosun_control::fresh_jti().unwrap();
+        let env = ctl
+            .sign_approval(
+                &fx.keys[who],
+                &id(who),
+                &pid,
+                digest,
+                Verdict::Approve,
+                None,
+                bosun_control::now(),
+            )
+            .unwrap()
+            .1;
+        (pid, env)
+    };
+    let now = bosun_control::now();
+    // Over other changes than those pending: refused, nothing proposed.
+    let (_, env) = sign("alice", &Digest::of(b"something else"));
+    let rej = ctl.propose_signed(&env, now).unwrap().unwrap_err();
+    assert_eq!(rej.check, bosun_api::Check::PlanDigest, "{rej}");
+    // By an agent: refused.
+    let (_, env) = sign("claude", &digest);
+    let rej = ctl.propose_signed(&env, now).unwrap().unwrap_err();
+    assert_eq!(rej.check, bosun_api::Check::ApproverRole, "{rej}");
+    // Not an envelope at all.
+    let rej = ctl.propose_signed("x.y.z", now).unwrap().unwrap_err();
+    assert_eq!(rej.check, bosun_api::Check::Format, "{rej}");
+    assert_eq!(ctl.proposals().unwrap().len(), before);
+    // alice's: proposed by alice, her approval counted.
+    let (pid, env) = sign("alice", &digest);
+    let out = ctl.propose_signed(&env, now).unwrap().unwrap();
+    assert_eq!((out.proposal.clone(), out.approvals), (pid.clone(), 1));
+    let p = ctl.proposal(&pid).unwrap().unwrap();
+    assert_eq!((p.proposer.as_str(), &p.digest), ("alice", &digest));
+    // The same id again: a replay.
+    let rej = ctl.propose_signed(&env, now).unwrap().unwrap_err();
+    assert_eq!(rej.check, bosun_api::Check::Replay, "{rej}");
+    // A client shown content that is not what its digest says refuses.
+    let mut lie = pending.changes.clone();
+    lie[0].new_content.push_str("\n[[host]]\nname = \"evil\"\n");
+    assert!(bosun_control::proposal::checked_changes(&lie, digest.as_str()).is_err());
+    let mut lie = pending.changes.clone();
+    lie[0].old_content = Some("# nothing\n".into());
+    assert!(bosun_control::proposal::checked_changes(&lie, digest.as_str()).is_err());
+}

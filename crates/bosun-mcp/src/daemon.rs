@@ -128,6 +128,8 @@ impl Daemon {
             targets: req.targets.clone(),
             params: req.params.clone(),
             issuer: Some(self.agent.to_string()),
+            check: false,
+            whole: false,
         }
     }
 

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::Name;
 
 /// How bosun reaches a host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// A child process on the control host (optionally under a per-host root).
@@ -18,10 +20,11 @@ pub enum Transport {
 }
 
 /// One `[[host]]` of the inventory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Host {
     /// The host's name, as ops target it.
+    #[schemars(with = "String")]
     pub name: Name,
     /// DNS name or IP address (or an ssh config alias).
     #[serde(default)]

@@ -21,6 +21,7 @@
 //!   directory.
 #![deny(missing_docs)]
 
+pub mod adoption;
 pub mod auth;
 pub mod body;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
+pub mod reads;
 pub mod rollouts;
 pub mod routes;
 pub mod serve;

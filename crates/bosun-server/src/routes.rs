@@ -85,6 +85,8 @@ pub(crate) fn refusals(o: TransformOperation<'_>) -> TransformOperation<'_> {
 /// The routes under `/api/v1` (without the prefix).
 pub fn api() -> ApiRouter<App> {
     ApiRouter::new()
+        .merge(crate::reads::routes())
+        .merge(crate::adoption::routes())
         .api_route(
             "/status",
             get_with(status, |o| {
@@ -184,7 +186,14 @@ pub fn api() -> ApiRouter<App> {
         )
         .api_route(
             "/blockers",
-            get_with(blockers, |o| o.id("listBlockers").summary("Blockers, newest first")),
+            get_with(blockers, |o| o.id("listBlockers").summary("Blockers, newest first"))
+                .post_with(file_blocker, |o| {
+                    refusals(
+                        o.id("fileBlocker")
+                            .summary("File a blocker: a signed blocker-file statement; answers the blocker (the same one when it was already filed)")
+                            .response_with::<201, Json<BlockerView>, _>(|r| r.description("Filed")),
+                    )
+                }),
         )
         .api_route(
             "/rollouts/{id}",
@@ -259,15 +268,24 @@ async fn plan(
                 format!("unknown runbook `{}`", b.runbook),
             ));
         }
-        let plan = bosun_control::client::plan(&gov, &b.runbook, &targets, &b.params)
+        let mut plan = bosun_control::client::plan(&gov, &b.runbook, &targets, &b.params)
             .map_err(|e| refused(Check::Plan, e.to_string()))?;
+        if b.check {
+            plan = bosun_control::client::check_plan(plan)
+                .map_err(|e| refused(Check::Plan, e.to_string()))?;
+        }
         let next_seq = issuer.map(|k| ctl.next_seq(&k)).transpose()?;
-        Ok(bosun_control::views::planned_op(
+        let mut planned = bosun_control::views::planned_op(
             &ctl.ws.config.name,
             ctl.ws.config.op_ttl_secs,
             &plan,
             next_seq,
-        ))
+        );
+        if b.whole {
+            planned.whole =
+                Some(serde_json::to_value(&plan).map_err(|e| ApiError::internal(e.to_string()))?);
+        }
+        Ok(planned)
     })
     .await
     .map(Json)
@@ -316,7 +334,7 @@ async fn op_plan(
 
 /// A signed change as the pipeline judged it: taken, refused by a check
 /// (its status and check), or a failure of the server.
-fn judged<T>(
+pub(crate) fn judged<T>(
     r: bosun_control::Result<Result<T, bosun_control::intake::Rejected>>,
 ) -> Result<T, ApiError> {
     r?.map_err(|rej| ApiError::refused(&rej))
@@ -440,6 +458,33 @@ async fn blockers(
     app.core(move |ctl| Ok(ctl.blocker_views(all)?))
         .await
         .map(Json)
+}
+
+async fn file_blocker(
+    State(app): State<App>,
+    Body(b): Body<EnvelopeBody>,
+) -> Result<(StatusCode, Json<BlockerView>), ApiError> {
+    let act = bosun_sign::decode(&b.envelope)
+        .ok()
+        .and_then(|u| u.claims::<bosun_model::StatementClaims>().ok())
+        .map(|c| c.act);
+    if !matches!(act, Some(bosun_model::Act::BlockerFile { .. })) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(Check::Format),
+            "this path takes a signed blocker-file statement; other statements go to /api/v1/statements",
+        ));
+    }
+    app.core(move |ctl| {
+        let applied = judged(ctl.apply_statement(&b.envelope, bosun_control::now()))?;
+        let bosun_control::statement::Effect::BlockerFiled { id } = applied.effect else {
+            return Err(ApiError::internal("the statement filed no blocker"));
+        };
+        ctl.blocker_view(id)?
+            .ok_or_else(|| ApiError::internal(format!("blocker {id} was filed but cannot be read")))
+    })
+    .await
+    .map(|v| (StatusCode::CREATED, Json(v)))
 }
 
 async fn rollout(

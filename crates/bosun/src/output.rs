@@ -136,11 +136,6 @@ pub fn json_times(mut value: Value, keys: &[&str]) -> Value {
     value
 }
 
-/// As [`time`], `None` for an absent time (`null` in JSON).
-pub fn time_opt(t: Option<i64>) -> Option<String> {
-    t.map(time)
-}
-
 /// Unix seconds as people read them: the local date and time to the
 /// second with the zone (`2026-12-06 17:04:05 CET`): how tables and
 /// sentences show times.

@@ -17,7 +17,12 @@ fn empty_lab() -> Lab {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("lab");
     let keys = tmp.path().join("keys");
-    let lab = Lab { tmp, ws, keys };
+    let lab = Lab {
+        daemon: None,
+        tmp,
+        ws,
+        keys,
+    };
     lab.ok(&["init", lab.ws.to_str().unwrap()]);
     lab
 }

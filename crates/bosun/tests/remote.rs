@@ -10,29 +10,8 @@ mod common;
 
 use common::Lab;
 use common::api::daemon;
-use common::http::Target;
 
-fn url(t: &Target) -> String {
-    match t {
-        Target::Unix(p) => format!("unix://{}", p.display()),
-        Target::Tcp(a) => format!("http://{a}"),
-    }
-}
-
-/// `bosun args` against `url` (None: embedded), as `as_` for TCP tokens.
-fn run(lab: &Lab, url: Option<&str>, as_: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut c = lab.cmd(args);
-    c.env_remove("BOSUN_URL")
-        .env_remove("BOSUN_AS")
-        .env_remove("BOSUN_TOKEN");
-    if let Some(u) = url {
-        c.env("BOSUN_URL", u);
-    }
-    if let Some(a) = as_ {
-        c.env("BOSUN_AS", a);
-    }
-    c.output().unwrap()
-}
+use common::api::{json_of as json, run_at as run, url};
 
 /// claude's pkg-upgrade 2.0 on `host` submitted through `url` (None:
 /// embedded): its id.
@@ -55,16 +34,6 @@ fn submit_upgrade(lab: &Lab, url: Option<&str>, host: &str) -> String {
     );
     assert!(o.status.success(), "{o:?}");
     json(&o)["jti"].as_str().unwrap().to_string()
-}
-
-fn json(o: &std::process::Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    })
 }
 
 /// The overview without the lease's expiry, which a renewal moves.
@@ -203,7 +172,7 @@ fn the_verbs_say_the_same_in_both_modes() {
 }
 
 #[test]
-fn a_client_cannot_read_over_tcp_without_a_token_nor_do_what_is_not_built() {
+fn a_client_cannot_read_over_tcp_without_a_token_nor_work_the_daemons_queue() {
     let lab = Lab::new();
     let d = daemon(&lab);
     let tcp = url(&d.tcp);
@@ -220,12 +189,11 @@ fn a_client_cannot_read_over_tcp_without_a_token_nor_do_what_is_not_built() {
     );
     assert_eq!(o.status.code(), Some(3), "{o:?}");
     assert_eq!(json(&o)["check"], "unknown_key");
-    // Verbs that do not talk to a daemon yet say so instead of opening
-    // the workspace behind the user's back.
-    let o = run(&lab, Some(&url(&d.unix)), None, &["blockers", "list"]);
+    // The daemon's own work is not done here behind its back.
+    let o = run(&lab, Some(&url(&d.unix)), None, &["work", "--until-idle"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("does not talk to a daemon yet"),
+        String::from_utf8_lossy(&o.stderr).contains("runs the controller"),
         "{o:?}"
     );
     // A bad URL is named.
@@ -325,7 +293,7 @@ fn the_cli_signs_only_the_plan_it_asked_for() {
     let real = common::http::post(
         &d.unix,
         "/api/v1/plan",
-        r#"{"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": "2.0"}, "issuer": "claude"}"#,
+        r#"{"runbook": "pkg-upgrade", "targets": ["web-1"], "params": {"version": "2.0"}, "issuer": "claude", "whole": true}"#,
     );
     assert_eq!(real.status, 200, "{}", real.body);
     let real = real.json();
@@ -363,6 +331,22 @@ fn the_cli_signs_only_the_plan_it_asked_for() {
         (
             "an op that never expires",
             Box::new(|p| p["op_ttl_secs"] = serde_json::json!(i64::MAX)),
+        ),
+        (
+            "a plan whole of another digest",
+            Box::new(|p| p["whole"]["params"]["version"] = "0.9.8-evil".into()),
+        ),
+        (
+            "a digest of another plan",
+            Box::new(|p| {
+                p["plan_digest"] =
+                    "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+                        .into();
+            }),
+        ),
+        (
+            "no plan whole",
+            Box::new(|p| p["whole"] = serde_json::Value::Null),
         ),
     ];
     for (what, edit) in cases {
@@ -512,9 +496,6 @@ fn halt_resume_hosts_and_step_reports_talk_to_the_daemon() {
         assert!(here.status.success() && there.status.success(), "{there:?}");
         assert_eq!(here.stdout, there.stdout, "{args:?}");
     }
-    let o = run(&lab, Some(&unix), None, &["hosts", "list"]);
-    assert_eq!(o.status.code(), Some(1), "not over the daemon yet: {o:?}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unset BOSUN_URL"));
 
     // Halt (an agent may), then resume (an operator must), over the daemon.
     let h = run(
@@ -683,7 +664,7 @@ fn approve_signs_only_the_plan_it_showed() {
         a.json()
     };
     let info = get("/api/v1/info");
-    let view = get(&format!("/api/v1/ops/{jti}"));
+    let view = get(&format!("/api/v1/ops/{jti}/consent"));
     let plan = get(&format!("/api/v1/ops/{jti}/plan"));
     let liar = |view: serde_json::Value, plan: serde_json::Value| {
         let (info, view, plan) = (info.to_string(), view.to_string(), plan.to_string());
@@ -734,8 +715,17 @@ fn approve_signs_only_the_plan_it_showed() {
     assert!(seen.lock().unwrap().iter().all(|l| !l.starts_with("POST")));
     // Another op than the one asked for: refused.
     let mut elsewhere = view.clone();
-    elsewhere["jti"] = "0000000000000000000000000000".into();
+    elsewhere["op"]["jti"] = "0000000000000000000000000000".into();
     let (u, _) = liar(elsewhere, plan);
+    let o = approve(&u);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(o.stdout.is_empty(), "something was signed: {o:?}");
+    // A consent view that says the op signed another digest than its
+    // plan's: refused.
+    let mut digest = view.clone();
+    digest["op"]["plan_digest"] =
+        "sha256:0000000000000000000000000000000000000000000000000000000000000000".into();
+    let (u, _) = liar(digest, get(&format!("/api/v1/ops/{jti}/plan")));
     let o = approve(&u);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     assert!(o.stdout.is_empty(), "something was signed: {o:?}");
@@ -801,5 +791,5 @@ fn ledger_reads_and_proofs_talk_to_the_daemon() {
     assert!(json(&o).is_object(), "{o:?}");
     let o = run(&lab, Some(&unix), None, &["ledger", "checkpoint"]);
     assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("unset BOSUN_URL"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("the ledger key only it reads"));
 }

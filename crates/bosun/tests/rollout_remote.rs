@@ -13,7 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Lab;
-use common::api::daemon;
+use common::api::{daemon, url};
 use common::http::{self, Target};
 
 const PKG: &str = r#"
@@ -34,13 +34,6 @@ hosts = "tag:web"
 
 fn rollout_lab() -> Lab {
     common::rollout::rollout_lab(PKG)
-}
-
-fn url(t: &Target) -> String {
-    match t {
-        Target::Unix(p) => format!("unix://{}", p.display()),
-        Target::Tcp(a) => format!("http://{a}"),
-    }
 }
 
 /// `bosun args` against `url` (None: embedded).

@@ -217,3 +217,45 @@ pub struct HostView {
     /// Active blockers on it.
     pub blockers: Vec<crate::views::overview::BlockerBrief>,
 }
+
+/// The inventory in force (the adopted `fleet/hosts.toml`): `bosun hosts
+/// list`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InventoryView {
+    /// Its hosts, in the file's order.
+    pub hosts: Vec<bosun_model::Host>,
+    /// Set when the file on disk differs from what is in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// A kind of blocker in force: what it halts, on what, who owns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockerKindView {
+    /// Its name (`host-drifted`).
+    pub name: String,
+    /// The verbs it halts; `*` halts every changing verb.
+    pub halts: Vec<String>,
+    /// How its subject is matched: `host`, `build-host`, `patch`, `global`.
+    pub scope: String,
+    /// What it halts, in words.
+    pub description: String,
+    /// Who owns a blocker of this kind unless its filer names someone.
+    pub owner: String,
+    /// Where it is routed (a team, an agent, a channel).
+    pub route: String,
+    /// The command that usually clears it (`{subject}`, `{id}` filled in
+    /// per blocker).
+    pub next: String,
+    /// What to do when the owner cannot.
+    pub fallback: String,
+}
+
+/// The blocker kinds in force: `bosun blockers kinds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BlockerKindsView {
+    /// `default` (the built-in table) or the adopted file's path.
+    pub source: String,
+    /// The kinds.
+    pub kinds: Vec<BlockerKindView>,
+}

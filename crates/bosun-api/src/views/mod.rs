@@ -1,6 +1,8 @@
 //! Read models: what a face shows. Built by `bosun-control` from the store
 //! and the configuration in force; rendered by the faces.
 
+pub mod adoption;
+pub mod consent;
 pub mod fleet;
 pub mod keys;
 pub mod ledger;
@@ -8,11 +10,16 @@ pub mod ops;
 pub mod overview;
 pub mod runbooks;
 
+pub use adoption::{AdoptionOutcome, ChangeView, PendingView, ProposalView};
+pub use consent::ConsentView;
 pub use fleet::{
-    BlockerView, HostView, PreparedRolloutOp, PreparedRun, RolloutSubmitted, RolloutView,
+    BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, PreparedRolloutOp,
+    PreparedRun, RolloutSubmitted, RolloutView,
 };
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};
-pub use ops::{OpBrief, OpView, PlanView, PlannedOp, ReportOutcome, SubmittedView};
+pub use ops::{
+    EnvelopeView, OpBrief, OpView, PlanView, PlannedOp, RejectionView, ReportOutcome, SubmittedView,
+};
 pub use overview::{ServerInfo, StatusView};
 pub use runbooks::RunbookEntry;

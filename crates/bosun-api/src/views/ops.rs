@@ -75,6 +75,11 @@ pub struct PlannedOp {
     pub next_seq: Option<u64>,
     /// The plan, host by host.
     pub plan: PlanView,
+    /// The plan whole, as its digest covers it (every host's binding,
+    /// every step): answered when the request asked `whole`, so a client
+    /// recomputes the digest before it shows or signs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub whole: Option<serde_json::Value>,
 }
 
 /// What intake made of a submitted op: the answer to a submission.
@@ -227,4 +232,30 @@ pub struct ReportOutcome {
     /// Steps of the op whose outcome is still unknown (`step on host`),
     /// each waiting for a report before the run goes on.
     pub still_unknown: Vec<String>,
+}
+
+/// An input intake refused, as recorded: `bosun ops rejections`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RejectionView {
+    /// When.
+    pub at: Timestamp,
+    /// The check that refused it.
+    pub check: String,
+    /// Why, in words.
+    pub message: String,
+    /// The op's id, when the input named one.
+    pub jti: Option<String>,
+    /// Its issuer, when the input named one.
+    pub iss: Option<String>,
+    /// The digest of the input as received.
+    pub input_digest: String,
+}
+
+/// An op's signed envelope as submitted: `bosun ops show --envelope`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EnvelopeView {
+    /// The op's id.
+    pub jti: String,
+    /// The compact JWS, as it was submitted.
+    pub envelope: String,
 }

@@ -3,12 +3,17 @@
 
 use std::process::ExitCode;
 
+use bosun_api::views::{AdoptionOutcome, PendingView, ProposalView};
+use bosun_client::Remote;
+use bosun_control::adopt::Change;
+use bosun_control::proposal::checked_changes;
 use bosun_control::{Result, client, now};
-use bosun_model::Verdict;
+use bosun_model::{Jti, Verdict};
 use clap::Args;
 use serde_json::json;
 
-use super::{Ctx, key_id, other, refused};
+use super::remote_sign::RemoteSigner;
+use super::{Ctx, answered, key_id, other, refused};
 
 /// Propose the policy, key registry, runbooks, inventory and rollouts on
 /// disk for adoption, or approve a proposal. Nothing on disk is in force
@@ -67,20 +72,14 @@ fn adopt(
                 .proposal(&id)?
                 .ok_or_else(|| other(format!("no proposal `{id}`")))?;
             let changes = ctl.proposal_changes(&p)?;
-            let head = format!(
-                "proposal {} by {} ({}), {} subject(s), digest {}\n",
-                p.id,
-                p.proposer,
-                p.state,
-                changes.len(),
-                p.digest
+            let head = proposal_head(
+                p.id.as_str(),
+                p.proposer.as_str(),
+                &p.state,
+                &changes,
+                p.digest.as_str(),
             );
-            super::consent::show(
-                &format!("{head}{}", super::consent::render_changes(&changes)),
-                j || quiet,
-                yes,
-            )?;
-            super::consent::confirm("approve?", yes)?;
+            ask(&head, &changes, "approve?", j || quiet, yes)?;
             (p, Vec::new())
         }
         None => {
@@ -88,25 +87,11 @@ fn adopt(
             // force, or at bootstrap, that adopts): the same consent.
             let shown: Vec<_> = ctl.pending_changes()?.into_iter().map(|(_, c)| c).collect();
             if shown.is_empty() {
-                if quiet {
-                    // Nothing proposed: no id to print.
-                } else if j {
-                    outln!(
-                        "{}",
-                        json!({"proposal": null, "message": "nothing differs from what is in force"})
-                    );
-                } else {
-                    outln!("nothing to adopt: the files on disk are what is in force");
-                }
+                print_nothing(j, quiet);
                 return Ok(ExitCode::SUCCESS);
             }
             let head = format!("proposal of {} change(s), approved by {who}\n", shown.len());
-            super::consent::show(
-                &format!("{head}{}", super::consent::render_changes(&shown)),
-                j || quiet,
-                yes,
-            )?;
-            super::consent::confirm("propose and approve?", yes)?;
+            ask(&head, &shown, "propose and approve?", j || quiet, yes)?;
             let (p, changes) = ctl
                 .propose(&who, now())?
                 .ok_or_else(|| other("the files changed while you read: nothing differs now"))?;
@@ -132,31 +117,153 @@ fn adopt(
     )?;
     match ctl.approve_adoption(&env, t)? {
         Ok(out) => {
-            if quiet {
-                outln!("{}", out.proposal);
-            } else if j {
-                outln!(
-                    "{}",
-                    json!({"proposal": out.proposal, "digest": proposal.digest, "approvals": out.approvals, "needed": out.needed, "adopted": out.adopted})
-                );
-            } else if out.adopted {
-                outln!(
-                    "adopted proposal {} ({} of {} approvals): now in force",
-                    out.proposal,
-                    out.approvals,
-                    out.needed
-                );
-            } else {
-                outln!(
-                    "proposal {}: {} of {} approvals; another operator runs `bosun adopt --approve {} --as <name>`",
-                    out.proposal,
-                    out.approvals,
-                    out.needed,
-                    out.proposal
-                );
-            }
+            print_outcome(
+                &AdoptionOutcome {
+                    proposal: out.proposal.to_string(),
+                    digest: proposal.digest.to_string(),
+                    approvals: out.approvals,
+                    needed: out.needed,
+                    adopted: out.adopted,
+                },
+                j,
+                quiet,
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(rej) => Ok(refused(&rej, j)),
+    }
+}
+
+/// The first line of what an approver of a proposal reads.
+fn proposal_head(
+    id: &str,
+    proposer: &str,
+    state: &str,
+    changes: &[Change],
+    digest: &str,
+) -> String {
+    format!(
+        "proposal {id} by {proposer} ({state}), {} subject(s), digest {digest}\n",
+        changes.len()
+    )
+}
+
+/// Shows `head` and the diff of `changes` (to stderr when `quietly`), and
+/// asks `question` unless `yes`.
+fn ask(head: &str, changes: &[Change], question: &str, quietly: bool, yes: bool) -> Result<()> {
+    super::consent::show(
+        &format!("{head}{}", super::consent::render_changes(changes)),
+        quietly,
+        yes,
+    )?;
+    super::consent::confirm(question, yes)
+}
+
+/// What an accepted adoption approval did, as `adopt` prints it.
+fn print_outcome(out: &AdoptionOutcome, j: bool, quiet: bool) {
+    if quiet {
+        outln!("{}", out.proposal);
+    } else if j {
+        outln!(
+            "{}",
+            json!({"proposal": out.proposal, "digest": out.digest, "approvals": out.approvals, "needed": out.needed, "adopted": out.adopted})
+        );
+    } else if out.adopted {
+        outln!(
+            "adopted proposal {} ({} of {} approvals): now in force",
+            out.proposal,
+            out.approvals,
+            out.needed
+        );
+    } else {
+        outln!(
+            "proposal {}: {} of {} approvals; another operator runs `bosun adopt --approve {} --as <name>`",
+            out.proposal,
+            out.approvals,
+            out.needed,
+            out.proposal
+        );
+    }
+}
+
+/// What `adopt` prints when nothing differs from what is in force.
+fn print_nothing(j: bool, quiet: bool) {
+    if quiet {
+        // Nothing proposed: no id to print.
+    } else if j {
+        outln!(
+            "{}",
+            json!({"proposal": null, "message": "nothing differs from what is in force"})
+        );
+    } else {
+        outln!("nothing to adopt: the files on disk are what is in force");
+    }
+}
+
+/// Runs `bosun adopt` as a client of the daemon: the changes (or the
+/// proposal) come with their contents whole, every digest is recomputed
+/// here before the diff is shown, and the approval is signed here. A
+/// proposal's id is chosen here and signed with it, so the daemon records
+/// the proposal only with its proposer's signature.
+pub(crate) fn remote(ctx: &Ctx, r: &Remote, a: AdoptArgs) -> Result<ExitCode> {
+    let AdoptArgs {
+        as_,
+        approve,
+        yes,
+        json: j,
+        quiet,
+    } = a;
+    let signer = RemoteSigner::new(ctx, r, &as_)?;
+    let (id, digest, path) = match approve {
+        Some(given) => {
+            let url = format!("/adoption/proposals/{}", super::op_path_id(&given)?);
+            let p: ProposalView = match answered(r.get(&url), j)? {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            if !p.id.starts_with(&given) {
+                return Err(r.failed(format!(
+                    "asked for proposal `{given}`, it answered `{}`; nothing was signed",
+                    p.id
+                )));
+            }
+            let (changes, digest) = checked_changes(&p.changes, &p.digest)?;
+            let head = proposal_head(&p.id, &p.proposer, &p.state, &changes, &p.digest);
+            ask(&head, &changes, "approve?", j || quiet, yes)?;
+            let id = Jti::parse(&p.id).map_err(|e| r.failed(format!("its proposal id: {e}")))?;
+            (id, digest, "/adoption/approvals")
+        }
+        None => {
+            let pending: PendingView = match answered(r.get("/adoption"), j)? {
+                Ok(p) => p,
+                Err(code) => return Ok(code),
+            };
+            if pending.changes.is_empty() {
+                print_nothing(j, quiet);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let expected = pending.digest.ok_or_else(|| {
+                r.failed("it sent changes without their digest; nothing was signed".into())
+            })?;
+            let (changes, digest) = checked_changes(&pending.changes, &expected)?;
+            let head = format!(
+                "proposal of {} change(s), approved by {}\n",
+                changes.len(),
+                signer.who
+            );
+            ask(&head, &changes, "propose and approve?", j || quiet, yes)?;
+            (bosun_control::fresh_jti()?, digest, "/adoption/proposals")
+        }
+    };
+    // Signed when answered: the question may have waited a while.
+    let (_, env) = signer
+        .signing()
+        .approval(&id, &digest, Verdict::Approve, None)?;
+    match r.post::<_, AdoptionOutcome>(path, &json!({ "envelope": env }))? {
+        Ok(out) => {
+            print_outcome(&out, j, quiet);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(super::refused_remote(&e, j)),
     }
 }

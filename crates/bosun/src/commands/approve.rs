@@ -113,7 +113,7 @@ fn answer(
     // What is shown is what is signed: the digest of the plan rendered here.
     let view = ctl.consent(&op, t)?;
     show_and_ask(
-        &super::consent::render(&view),
+        &super::consent::render(&view.view(), &view.op.plan),
         asked.json || asked.sign_only,
         asked.yes,
         verdict,

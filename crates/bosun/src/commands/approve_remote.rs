@@ -1,17 +1,16 @@
 //! `bosun approve` and `bosun deny` as a client of the daemon
-//! (`BOSUN_URL`). The op's whole plan is fetched (`GET
-//! /api/v1/ops/{id}/plan`) and its digest recomputed here: it must be the
+//! (`BOSUN_URL`), and what `ops show` reads from it. The op's consent view
+//! (`GET /api/v1/ops/{id}/consent`) and its whole plan (`/ops/{id}/plan`)
+//! are fetched, and the plan's digest recomputed here: it must be the
 //! digest the op signed, or nothing is signed — so what is shown (params,
-//! every host with its binding, every command, as the embedded consent
-//! view shows them) is exactly what the approval binds to, whatever
-//! answers at `BOSUN_URL`. Then the decision and the approvals so far,
-//! the question, and the answer signed here. The operator's key never
-//! leaves this machine.
+//! every host with its binding, every command) is exactly what the
+//! approval binds to, whatever answers at `BOSUN_URL`. It is rendered as
+//! embedded renders it, byte for byte; then the question, and the answer
+//! signed here. The operator's key never leaves this machine.
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use bosun_api::views::OpView;
+use bosun_api::views::{ConsentView, OpView};
 use bosun_client::Remote;
 use bosun_control::Result;
 use bosun_model::{Digest, Jti, Plan, Verdict};
@@ -44,34 +43,15 @@ pub(crate) fn answer(
 ) -> Result<ExitCode> {
     let js = asked.json;
     key_id(asked.as_)?;
-    let view: OpView = match r.get(&format!("/ops/{}", super::op_path_id(asked.jti)?))? {
+    let (c, plan) = match fetch_checked(r, asked.jti, js)? {
         Ok(v) => v,
-        Err(e) => return Ok(super::refused_remote(&e, js)),
+        Err(code) => return Ok(code),
     };
-    if !view.brief.jti.starts_with(asked.jti) {
-        return Err(r.failed(format!(
-            "asked for op `{}`, it answered op `{}`; nothing was signed",
-            asked.jti, view.brief.jti
-        )));
-    }
-    let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
-    let digest = Digest::try_from(view.plan_digest.clone())
-        .map_err(|e| r.failed(format!("the op's plan digest: {e}")))?;
-    // The plan itself, its digest recomputed here: what is shown is what
-    // the approval binds to.
-    let plan: Plan = match r.get(&format!("/ops/{op}/plan"))? {
-        Ok(v) => v,
-        Err(e) => return Ok(super::refused_remote(&e, js)),
-    };
-    if plan.digest() != digest {
-        return Err(r.failed(format!(
-            "the plan it sent has digest {}, not the {digest} op {op} signed; nothing was signed",
-            plan.digest()
-        )));
-    }
+    let op = Jti::parse(&c.op.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
+    let digest = plan.digest();
     let signer = RemoteSigner::new(ctx, r, asked.as_)?;
     super::approve::show_and_ask(
-        &render(&view, &plan, &r.url),
+        &super::consent::render(&c, &plan),
         js || asked.sign_only,
         asked.yes,
         verdict,
@@ -101,49 +81,40 @@ pub(crate) fn answer(
     )
 }
 
-/// What an approver reads before signing: the op as the daemon reports
-/// it, and its plan (whose digest was recomputed here) as the embedded
-/// consent view shows it.
-fn render(v: &OpView, plan: &Plan, url: &bosun_client::Url) -> String {
-    let mut s = String::new();
-    let b = &v.brief;
-    // Writing to a String cannot fail.
-    let _ = writeln!(
-        s,
-        "op        {}  ({}; from the daemon at {url})",
-        b.jti, b.state
-    );
-    let _ = writeln!(s, "issuer    {} ({}), seq {}", b.iss, v.role, v.seq);
-    let _ = writeln!(
-        s,
-        "runbook   {} — {}, verb `{}`",
-        plan.runbook,
-        crate::output::plan_kind(plan),
-        plan.verb()
-    );
-    let _ = writeln!(s, "          definition {}", plan.runbook_digest);
-    let _ = writeln!(
-        s,
-        "plan      {}  (an approval signs exactly this plan; its digest checked here)",
-        plan.digest()
-    );
-    s.push_str(&super::consent::render_plan(plan));
-    let d = &v.policy_decision;
-    let _ = writeln!(
-        s,
-        "decision  {}: {} approval(s) needed, rules {}",
-        d.outcome,
-        d.approvals_needed,
-        d.rules.join(", ")
-    );
-    for why in &d.reasons {
-        let _ = writeln!(s, "          {why}");
+/// The op `given` names (an id or a unique prefix) as the daemon reports
+/// it, and its whole plan, whose digest is recomputed here: it must be
+/// the digest the op signed, or the answer is refused — what is shown
+/// from it is what an approval binds to. A refusal of the daemon is
+/// printed, and its exit status returned.
+pub(crate) fn fetch_checked(
+    r: &Remote,
+    given: &str,
+    js: bool,
+) -> Result<std::result::Result<(ConsentView, Plan), ExitCode>> {
+    let path = format!("/ops/{}/consent", super::op_path_id(given)?);
+    let c: ConsentView = match super::answered(r.get(&path), js)? {
+        Ok(v) => v,
+        Err(code) => return Ok(Err(code)),
+    };
+    let view = &c.op;
+    if !view.brief.jti.starts_with(given) {
+        return Err(r.failed(format!(
+            "asked for op `{given}`, it answered op `{}`; nothing was signed",
+            view.brief.jti
+        )));
     }
-    if v.approvals.is_empty() {
-        let _ = writeln!(s, "approvals none yet");
+    let op = Jti::parse(&view.brief.jti).map_err(|e| r.failed(format!("its op id: {e}")))?;
+    let digest = Digest::try_from(view.plan_digest.clone())
+        .map_err(|e| r.failed(format!("the op's plan digest: {e}")))?;
+    let plan: Plan = match super::answered(r.get(&format!("/ops/{op}/plan")), js)? {
+        Ok(v) => v,
+        Err(code) => return Ok(Err(code)),
+    };
+    if plan.digest() != digest {
+        return Err(r.failed(format!(
+            "the plan it sent has digest {}, not the {digest} op {op} signed; nothing was signed",
+            plan.digest()
+        )));
     }
-    for a in &v.approvals {
-        let _ = writeln!(s, "approval  {} by {} ({})", a.verdict, a.by, a.role);
-    }
-    s
+    Ok(Ok((c, plan)))
 }

@@ -9,8 +9,12 @@ use bosun_sign::KeyDir;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{other, statement};
-use crate::output::{local, table, time, time_opt};
+use bosun_api::views::{BlockerKindView, BlockerKindsView, BlockerView};
+use bosun_client::Remote;
+
+use super::remote_sign::RemoteSigner;
+use super::{Ctx, answered, other, statement};
+use crate::output::{local, table};
 
 /// The long help of `bosun blockers`.
 pub const BLOCKERS_HELP: &str = "Blockers: typed, scoped stops.
@@ -109,18 +113,16 @@ pub enum BlockersCmd {
 
 /// Prints the active blockers.
 pub(crate) fn print_blockers(ctl: &Control) -> Result<()> {
-    let gov = ctl.governed()?;
+    let kinds = ctl.blocker_kinds_view()?;
     let rows: Vec<Vec<String>> = ctl
-        .blockers(false)?
+        .blocker_views(false)?
         .iter()
         .map(|b| {
             vec![
                 b.id.to_string(),
                 b.kind.clone(),
                 b.subject.clone(),
-                gov.blocker_kinds
-                    .get(&b.kind)
-                    .map_or_else(String::new, |k| k.description.clone()),
+                kind_of(&kinds, &b.kind).map_or_else(String::new, |k| k.description.clone()),
                 b.reason.clone(),
             ]
         })
@@ -129,9 +131,40 @@ pub(crate) fn print_blockers(ctl: &Control) -> Result<()> {
     Ok(())
 }
 
+/// The kind in force named `name`, if it is one.
+fn kind_of<'a>(kinds: &'a BlockerKindsView, name: &str) -> Option<&'a BlockerKindView> {
+    kinds.kinds.iter().find(|k| k.name == name)
+}
+
+/// A blocker as `blockers list --json` prints it: the view, with what
+/// its kind in force says in words.
+fn row(b: &BlockerView, k: Option<&BlockerKindView>) -> serde_json::Value {
+    json!({
+        "id": b.id,
+        "kind": b.kind,
+        "subject": b.subject,
+        "halts": k.map_or_else(|| "every change to its subject (kind not in force)".to_string(), |k| k.description.clone()),
+        "halts_verbs": k.map(|k| k.halts.clone()),
+        "scope": k.map(|k| k.scope.clone()),
+        "reason": b.reason,
+        "owner": b.owner,
+        "route": k.map(|k| k.route.clone()).unwrap_or_default(),
+        "ends_when": if k.is_some() { b.route.clone() } else { format!("look at blocker {}", b.id) },
+        "next": b.next,
+        "fallback": k.map(|k| k.fallback.clone()).unwrap_or_default(),
+        "filed_by": b.filed_by,
+        "op": b.op,
+        "since": b.since,
+        "snoozed_until": b.snoozed_until,
+        "resolved_at": b.resolved_at,
+        "resolved_by": b.resolved_by.clone().unwrap_or_default(),
+        "resolution": b.resolution.clone().unwrap_or_default(),
+    })
+}
+
 /// `blockers show`: one blocker in words (what its kind says from `r`,
 /// its JSON row); what is absent is left out.
-fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
+fn print_blocker(b: &BlockerView, r: &serde_json::Value) {
     let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
     let line = |label: &str, text: &str| {
         if !text.is_empty() {
@@ -160,7 +193,7 @@ fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
         "filed",
         &format!(
             "{} by {}{}",
-            local(b.since),
+            local(b.since.as_second()),
             b.filed_by,
             from.unwrap_or_default()
         ),
@@ -168,14 +201,19 @@ fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
     match b.resolved_at {
         Some(t) => line(
             "resolved",
-            &format!("{} by {}: {}", local(t), b.resolved_by, b.resolution),
+            &format!(
+                "{} by {}: {}",
+                local(t.as_second()),
+                b.resolved_by.as_deref().unwrap_or_default(),
+                b.resolution.as_deref().unwrap_or_default()
+            ),
         ),
         None => {
             line("state", "active");
-            if b.snoozed_until > 0 {
+            if let Some(t) = b.snoozed_until {
                 line(
                     "snoozed",
-                    &format!("reminders muted until {}", local(b.snoozed_until)),
+                    &format!("reminders muted until {}", local(t.as_second())),
                 );
             }
         }
@@ -183,6 +221,144 @@ fn print_blocker(b: &bosun_store::BlockerRow, r: &serde_json::Value) {
     line("route", &text("route"));
     line("next", &text("ends_when"));
     line("fallback", &text("fallback"));
+}
+
+/// `blockers kinds`.
+fn print_kinds(kinds: &BlockerKindsView, j: bool) {
+    if j {
+        outln!("{}", serde_json::to_string(kinds).unwrap_or_default());
+        return;
+    }
+    let rows: Vec<Vec<String>> = kinds
+        .kinds
+        .iter()
+        .map(|k| {
+            vec![
+                k.name.clone(),
+                k.halts.join(","),
+                k.scope.clone(),
+                k.description.clone(),
+            ]
+        })
+        .collect();
+    table(&["KIND", "HALTS", "SCOPE", "WHAT IT HALTS"], &rows);
+    if kinds.source == "default" {
+        outln!(
+            "(the default table; write {} and adopt it to change it)",
+            bosun_workspace::governed::BLOCKERS_PATH
+        );
+    }
+}
+
+/// `blockers list`: a table (or the board), or the rows as JSON.
+fn print_list(kinds: &BlockerKindsView, list: &[BlockerView], all: bool, board: bool, j: bool) {
+    if j {
+        let rows = list.iter().map(|b| row(b, kind_of(kinds, &b.kind)));
+        outln!("{}", serde_json::Value::Array(rows.collect()));
+        return;
+    }
+    if list.is_empty() {
+        outln!("no {}blockers", if all { "" } else { "active " });
+        return;
+    }
+    let t = now();
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|b| {
+            let r = row(b, kind_of(kinds, &b.kind));
+            let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+            let mut v = vec![
+                b.id.to_string(),
+                b.kind.clone(),
+                if b.subject.is_empty() {
+                    "(global)".into()
+                } else {
+                    b.subject.clone()
+                },
+            ];
+            if board {
+                v.extend([s("owner"), s("route"), s("ends_when"), s("fallback")]);
+            } else {
+                v.extend([
+                    s("halts"),
+                    local(b.since.as_second()),
+                    match (b.resolved_at, b.snoozed_until) {
+                        (Some(_), _) => format!(
+                            "resolved by {}",
+                            b.resolved_by.as_deref().unwrap_or_default()
+                        ),
+                        (None, Some(u)) if u.as_second() > t => {
+                            format!("snoozed until {}", local(u.as_second()))
+                        }
+                        (None, _) => "active".into(),
+                    },
+                ]);
+            }
+            v
+        })
+        .collect();
+    if board {
+        table(
+            &[
+                "ID", "KIND", "SUBJECT", "OWNER", "ROUTE", "NEXT", "FALLBACK",
+            ],
+            &rows,
+        );
+    } else {
+        table(&["ID", "KIND", "SUBJECT", "HALTS", "SINCE", "STATE"], &rows);
+    }
+}
+
+/// `blockers show`: the view as JSON, or in words with what comes next.
+fn print_show(kinds: &BlockerKindsView, b: &BlockerView, j: bool) {
+    if j {
+        outln!("{}", serde_json::to_string(b).unwrap_or_default());
+        return;
+    }
+    print_blocker(b, &row(b, kind_of(kinds, &b.kind)));
+    for n in &b.next {
+        outln!("then      {}", crate::next::command(n));
+    }
+}
+
+/// The statement `blockers file` signs.
+fn file_act(kind: &str, subject: &str, reason: String, owner: Option<String>) -> Act {
+    Act::BlockerFile {
+        kind: kind.to_string(),
+        subject: subject.to_string(),
+        reason,
+        owner: owner.unwrap_or_default(),
+    }
+}
+
+/// What `blockers file` prints once blocker `id` is filed.
+fn print_filed(kinds: &BlockerKindsView, id: u64, kind: &str, subject: &str, j: bool) {
+    if j {
+        outln!("{}", json!({"id": id, "kind": kind, "subject": subject}));
+    } else {
+        let halts = kind_of(kinds, kind).map_or("", |k| k.description.as_str());
+        outln!("blocker {id} filed: {kind} on `{subject}` halts {halts}");
+    }
+}
+
+/// What `blockers resolve` prints.
+fn print_resolved(id: u64) {
+    outln!("blocker {id} resolved; the ops it held run again unless another blocker holds them");
+}
+
+/// What `blockers snooze` prints.
+fn print_snoozed(id: u64, until: i64) {
+    outln!(
+        "blocker {id}: reminders muted until {} (it still halts what it halts)",
+        local(until)
+    );
+}
+
+/// `--for` as the instant it ends.
+fn until(for_: &str) -> Result<i64> {
+    let secs = bosun_model::source::parse_duration(for_)
+        .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
+    Ok(now().saturating_add(secs))
 }
 
 impl BlockersCmd {
@@ -193,143 +369,34 @@ impl BlockersCmd {
             BlockersCmd::Kinds { .. } | BlockersCmd::List { .. } | BlockersCmd::Show { .. }
         )
     }
+
+    /// Whether `--json` was asked.
+    fn json(&self) -> bool {
+        match self {
+            BlockersCmd::Kinds { json }
+            | BlockersCmd::List { json, .. }
+            | BlockersCmd::Show { json, .. }
+            | BlockersCmd::File { json, .. } => *json,
+            BlockersCmd::Resolve { .. } | BlockersCmd::Snooze { .. } => false,
+        }
+    }
 }
 
 /// Runs `bosun blockers …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<ExitCode> {
-    let gov = ctl.governed()?;
-    let kinds = &gov.blocker_kinds;
-    let row = |b: &bosun_store::BlockerRow| {
-        let k = kinds.get(&b.kind);
-        json!({
-            "id": b.id,
-            "kind": b.kind,
-            "subject": b.subject,
-            "halts": k.map_or_else(|| "every change to its subject (kind not in force)".to_string(), |k| k.description.clone()),
-            "halts_verbs": k.map(|k| k.halts.clone()),
-            "scope": k.map(|k| k.scope.as_str()),
-            "reason": b.reason,
-            "owner": b.owner,
-            "route": k.map(|k| k.route.clone()).unwrap_or_default(),
-            "ends_when": k.map_or_else(|| format!("look at blocker {}", b.id), |k| k.next_for(b.id, &b.subject)),
-            "next": b.resolved_at.is_none().then(|| bosun_control::views::blocker_next(b)).into_iter().collect::<Vec<_>>(),
-            "fallback": k.map(|k| k.fallback.clone()).unwrap_or_default(),
-            "filed_by": b.filed_by,
-            "op": b.op,
-            "since": time(b.since),
-            "snoozed_until": (b.snoozed_until > 0).then(|| time(b.snoozed_until)),
-            "resolved_at": time_opt(b.resolved_at),
-            "resolved_by": b.resolved_by,
-            "resolution": b.resolution,
-        })
-    };
+    let kinds = ctl.blocker_kinds_view()?;
     match cmd {
-        BlockersCmd::Kinds { json: j } => {
-            if j {
-                outln!(
-                    "{}",
-                    json!({"source": if kinds.default { "default" } else { bosun_workspace::governed::BLOCKERS_PATH }, "kinds": kinds.kinds})
-                );
-            } else {
-                let rows: Vec<Vec<String>> = kinds
-                    .kinds
-                    .iter()
-                    .map(|k| {
-                        vec![
-                            k.name.clone(),
-                            k.halts.join(","),
-                            k.scope.as_str().into(),
-                            k.description.clone(),
-                        ]
-                    })
-                    .collect();
-                table(&["KIND", "HALTS", "SCOPE", "WHAT IT HALTS"], &rows);
-                if kinds.default {
-                    outln!(
-                        "(the default table; write {} and adopt it to change it)",
-                        bosun_workspace::governed::BLOCKERS_PATH
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        BlockersCmd::Kinds { json: j } => print_kinds(&kinds, j),
         BlockersCmd::List {
             all,
             board,
             json: j,
-        } => {
-            let list = ctl.blockers(all)?;
-            if j {
-                outln!(
-                    "{}",
-                    serde_json::Value::Array(list.iter().map(row).collect())
-                );
-                return Ok(ExitCode::SUCCESS);
-            }
-            if list.is_empty() {
-                outln!("no {}blockers", if all { "" } else { "active " });
-                return Ok(ExitCode::SUCCESS);
-            }
-            let rows: Vec<Vec<String>> = list
-                .iter()
-                .map(|b| {
-                    let r = row(b);
-                    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
-                    let mut v = vec![
-                        b.id.to_string(),
-                        b.kind.clone(),
-                        if b.subject.is_empty() {
-                            "(global)".into()
-                        } else {
-                            b.subject.clone()
-                        },
-                    ];
-                    if board {
-                        v.extend([s("owner"), s("route"), s("ends_when"), s("fallback")]);
-                    } else {
-                        v.extend([
-                            s("halts"),
-                            local(b.since),
-                            match b.resolved_at {
-                                Some(_) => format!("resolved by {}", b.resolved_by),
-                                None if b.snoozed_until > now() => {
-                                    format!("snoozed until {}", local(b.snoozed_until))
-                                }
-                                None => "active".into(),
-                            },
-                        ]);
-                    }
-                    v
-                })
-                .collect();
-            if board {
-                table(
-                    &[
-                        "ID", "KIND", "SUBJECT", "OWNER", "ROUTE", "NEXT", "FALLBACK",
-                    ],
-                    &rows,
-                );
-            } else {
-                table(&["ID", "KIND", "SUBJECT", "HALTS", "SINCE", "STATE"], &rows);
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        } => print_list(&kinds, &ctl.blocker_views(all)?, all, board, j),
         BlockersCmd::Show { id, json: j } => {
             let Some(b) = ctl.blocker_view(id)? else {
                 return Err(other(format!("no blocker {id}")));
             };
-            if j {
-                outln!("{}", serde_json::to_string(&b).unwrap_or_default());
-            } else {
-                let Some(rec) = ctl.blocker(id)? else {
-                    return Err(other(format!("no blocker {id}")));
-                };
-                print_blocker(&rec, &row(&rec));
-                for n in &b.next {
-                    outln!("then      {}", crate::next::command(n));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            print_show(&kinds, &b, j);
         }
         BlockersCmd::File {
             kind,
@@ -339,12 +406,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             as_,
             json: j,
         } => {
-            let act = Act::BlockerFile {
-                kind: kind.clone(),
-                subject: subject.clone(),
-                reason,
-                owner: owner.unwrap_or_default(),
-            };
+            let act = file_act(&kind, &subject, reason, owner);
             let applied = match statement(keys, ctl, &as_, act, j)? {
                 Ok(a) => a,
                 Err(code) => return Ok(code),
@@ -352,37 +414,84 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: BlockersCmd) -> Result<Exit
             let bosun_control::statement::Effect::BlockerFiled { id } = applied.effect else {
                 return Err(other("the statement filed no blocker"));
             };
-            if j {
-                outln!("{}", json!({"id": id, "kind": kind, "subject": subject}));
-            } else {
-                let halts = kinds.get(&kind).map_or("", |k| k.description.as_str());
-                outln!("blocker {id} filed: {kind} on `{subject}` halts {halts}");
-            }
-            Ok(ExitCode::SUCCESS)
+            print_filed(&kinds, id, &kind, &subject, j);
         }
         BlockersCmd::Resolve { id, how, as_ } => {
             let act = Act::BlockerResolve { id, how };
             if let Err(code) = statement(keys, ctl, &as_, act, false)? {
                 return Ok(code);
             }
-            outln!(
-                "blocker {id} resolved; the ops it held run again unless another blocker holds them"
-            );
-            Ok(ExitCode::SUCCESS)
+            print_resolved(id);
         }
         BlockersCmd::Snooze { id, for_, as_ } => {
-            let secs = bosun_model::source::parse_duration(&for_)
-                .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
-            let until = now().saturating_add(secs);
+            let until = until(&for_)?;
             let act = Act::BlockerSnooze { id, until };
             if let Err(code) = statement(keys, ctl, &as_, act, false)? {
                 return Ok(code);
             }
-            outln!(
-                "blocker {id}: reminders muted until {} (it still halts what it halts)",
-                local(until)
-            );
-            Ok(ExitCode::SUCCESS)
+            print_snoozed(id, until);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun blockers …` as a client of the daemon: the same output
+/// from its views; statements signed here.
+pub(crate) fn remote(ctx: &Ctx, r: &Remote, cmd: BlockersCmd) -> Result<ExitCode> {
+    let j = cmd.json();
+    let kinds: BlockerKindsView = match answered(r.get("/blockers/kinds"), j)? {
+        Ok(k) => k,
+        Err(code) => return Ok(code),
+    };
+    match cmd {
+        BlockersCmd::Kinds { json: j } => print_kinds(&kinds, j),
+        BlockersCmd::List {
+            all,
+            board,
+            json: j,
+        } => match answered(
+            r.get::<Vec<BlockerView>>(&format!("/blockers?all={all}")),
+            j,
+        )? {
+            Ok(list) => print_list(&kinds, &list, all, board, j),
+            Err(code) => return Ok(code),
+        },
+        BlockersCmd::Show { id, json: j } => {
+            match answered(r.get::<BlockerView>(&format!("/blockers/{id}")), j)? {
+                Ok(b) => print_show(&kinds, &b, j),
+                Err(code) => return Ok(code),
+            }
+        }
+        BlockersCmd::File {
+            kind,
+            subject,
+            reason,
+            owner,
+            as_,
+            json: j,
+        } => {
+            let act = file_act(&kind, &subject, reason, owner);
+            let env = RemoteSigner::new(ctx, r, &as_)?.signing().statement(act)?;
+            match r.post::<_, BlockerView>("/blockers", &json!({ "envelope": env }))? {
+                Ok(b) => print_filed(&kinds, b.id, &kind, &subject, j),
+                Err(e) => return Ok(super::refused_remote(&e, j)),
+            }
+        }
+        BlockersCmd::Resolve { id, how, as_ } => {
+            let act = Act::BlockerResolve { id, how };
+            if let Err(code) = super::remote_sign::statement(ctx, r, &as_, act, false)? {
+                return Ok(code);
+            }
+            print_resolved(id);
+        }
+        BlockersCmd::Snooze { id, for_, as_ } => {
+            let until = until(&for_)?;
+            let act = Act::BlockerSnooze { id, until };
+            if let Err(code) = super::remote_sign::statement(ctx, r, &as_, act, false)? {
+                return Ok(code);
+            }
+            print_snoozed(id, until);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,10 @@ use bosun_control::{Control, Result, client, now};
 use bosun_model::{KeyId, OpState};
 use serde_json::json;
 
+use bosun_api::requests::PlanRequest;
+use bosun_api::views::{OpView, PlannedOp, SubmittedView};
+use bosun_client::Remote;
+
 use super::plan::PlanArgs;
 use super::{Ctx, other, refused};
 
@@ -44,45 +48,104 @@ pub(crate) fn check_cmd(ctx: &Ctx, p: &PlanArgs, who: &str) -> Result<ExitCode> 
     let Some(rec) = ctl.op_record(&jti)? else {
         return Err(other(format!("check op {jti} is not in the store")));
     };
-    let checks: Vec<_> = rec
-        .steps
-        .iter()
-        .map(|s| json!({"step": s.step, "host": s.host, "status": s.status, "exit_code": s.exit_code, "output": s.output}))
-        .collect();
-    if p.json {
+    let v = bosun_control::views::op_view(&rec);
+    print_checks(&v, &plan, p.json);
+    Ok(status(rec.summary.state))
+}
+
+/// `plan --check` as a client of the daemon: the daemon plans the checks
+/// (the plan whole, its digest recomputed here), the op is signed here and
+/// submitted, and the daemon's controller runs it while this waits (up to
+/// [`WAIT`]).
+pub(crate) fn remote(ctx: &Ctx, r: &Remote, p: &PlanArgs, who: &str) -> Result<ExitCode> {
+    let runbook = p
+        .runbook
+        .clone()
+        .ok_or_else(|| other("name a runbook: `bosun plan <runbook> --target <host> --check`"))?;
+    let who = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
+    let key = client::load_secret(&ctx.keys, &who)?;
+    let req = PlanRequest {
+        runbook,
+        targets: p.targets.clone(),
+        params: super::params::parse_params(&p.params)?,
+        issuer: Some(who.to_string()),
+        check: true,
+        whole: true,
+    };
+    let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
+    bosun_client::check_planned(&req, &planned, None)?;
+    let plan = bosun_client::whole_plan(&planned)?;
+    let seq = planned
+        .next_seq
+        .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
+    let draft = client::OpDraft::planned(&planned)?;
+    let (_, env) = client::sign_op_draft(&key, &who, &draft, None, seq, now())?;
+    let sub: SubmittedView = match r.post("/ops", &json!({ "envelope": env }))? {
+        Ok(v) => v,
+        Err(e) => return Ok(super::refused_remote(&e, p.json)),
+    };
+    let path = format!("/ops/{}", sub.jti);
+    let end = Instant::now() + WAIT;
+    let halted = |r: &Remote| -> Result<bool> {
+        let st: bosun_api::views::StatusView = r.get("/status")?.map_err(|e| other(e.message))?;
+        Ok(st.halt.is_some())
+    };
+    let v = loop {
+        let v: OpView = r.get(&path)?.map_err(|e| other(e.message))?;
+        let waiting = matches!(v.brief.state, OpState::Approved | OpState::Running);
+        // Nothing starts while the fleet is halted: say it is queued.
+        if !waiting
+            || sub.state != OpState::Approved
+            || Instant::now() >= end
+            || (v.brief.state == OpState::Approved && halted(r)?)
+        {
+            break v;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    print_checks(&v, &plan, p.json);
+    Ok(status(v.brief.state))
+}
+
+/// What `plan --check` prints of its op `v` with the checks `plan`.
+fn print_checks(v: &OpView, plan: &bosun_model::Plan, j: bool) {
+    let jti = &v.brief.jti;
+    let state = v.brief.state;
+    if j {
+        let checks: Vec<_> = v
+            .steps
+            .iter()
+            .map(|s| json!({"step": s.step, "host": s.host, "status": s.status, "exit_code": s.exit_code, "output": s.output}))
+            .collect();
         outln!(
             "{}",
-            json!({"jti": jti, "state": rec.summary.state, "digest": plan.digest(), "plan": plan, "checks": checks})
+            json!({"jti": jti, "state": state, "digest": plan.digest(), "plan": plan, "checks": checks})
         );
-        return Ok(status(rec.summary.state));
+        return;
     }
-    outln!(
-        "check op {jti} ({}): only `check` commands of the adopted runbook run",
-        rec.summary.state
-    );
-    match rec.summary.state {
+    outln!("check op {jti} ({state}): only `check` commands of the adopted runbook run");
+    match state {
         OpState::PendingApproval => outln!(
             "it needs an approval first: bosun approve {jti} --as <operator>, then `bosun work`"
         ),
         OpState::Approved => outln!(
             "queued: the controller runs it (held or waiting: {})",
-            rec.detail
+            v.detail
         ),
         _ => {}
     }
-    for s in &rec.steps {
+    for s in &v.steps {
         outln!(
             "  [{}] {}: {} (exit {})",
             s.host,
             s.step,
-            s.status.as_str(),
+            s.status,
             s.exit_code.map_or("-".to_string(), |c| c.to_string())
         );
         for line in s.output.lines() {
             outln!("      {line}");
         }
     }
-    Ok(status(rec.summary.state))
 }
 
 /// 4 when the check op ended failed or needing attention (a host could

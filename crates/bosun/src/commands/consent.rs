@@ -4,7 +4,8 @@
 //! prints the same rendering of an op, so what an approver read can be
 //! read again later.
 //!
-//! An op is shown from [`bosun_control::consent::Consent`]: the runbook and
+//! An op is shown from its consent view ([`bosun_api::views::ConsentView`],
+//! the same from the store here or from the daemon) and its plan: the runbook and
 //! whether its definition is the adopted one, the plan digest the
 //! signature binds to, the params, where each host runs (transport,
 //! address, user, root, and a `wake` command, which runs on the control
@@ -19,32 +20,34 @@
 use std::fmt::Write as _;
 use std::io::{BufRead as _, IsTerminal as _, Read as _, Write as _};
 
+use bosun_api::views::ConsentView;
+use bosun_api::views::ops::DecisionView;
 use bosun_control::adopt::Change;
-use bosun_control::consent::{Consent, RunbookStanding};
 use bosun_control::{ControlError, Result};
 use bosun_model::{CONTROLLER_HOST, HostBinding, Outcome, Plan, PlanStep, Transport};
 
 use crate::output::{local, word};
 
-/// The op and its plan, as an approver reads it.
-pub fn render(c: &Consent) -> String {
+/// The op and its plan, as an approver reads it: `c` as this CLI read it
+/// (from its store, or from the daemon) and `plan`, the op's plan whole
+/// (the daemon's, with its digest recomputed here).
+pub fn render(c: &ConsentView, plan: &Plan) -> String {
     let mut s = String::new();
     // Writing to a String cannot fail.
-    let _ = write_op(&mut s, c);
+    let _ = write_op(&mut s, c, plan);
     s
 }
 
-fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
+fn write_op(s: &mut String, c: &ConsentView, plan: &Plan) -> std::fmt::Result {
     let op = &c.op;
-    let plan = &op.plan;
-    writeln!(s, "op        {}  ({})", op.summary.jti, op.summary.state)?;
+    writeln!(s, "op        {}  ({})", op.brief.jti, op.brief.state)?;
     writeln!(
         s,
         "issuer    {} ({}), seq {}, submitted {}",
-        op.claims.iss,
+        op.brief.iss,
         op.role,
-        op.claims.seq,
-        local(op.summary.created_at)
+        op.seq,
+        local(op.brief.created_at.as_second())
     )?;
     writeln!(
         s,
@@ -53,18 +56,12 @@ fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
         crate::output::plan_kind(plan),
         plan.verb()
     )?;
-    let standing = match &c.runbook {
-        RunbookStanding::Adopted => "the adopted version".to_string(),
-        RunbookStanding::NotInForce { in_force: Some(d) } => {
-            format!("NOT the version in force now ({d})")
-        }
-        RunbookStanding::NotInForce { in_force: None } => {
-            "NOT the version in force now".to_string()
-        }
-        RunbookStanding::NeverAdopted => {
-            "NEVER ADOPTED: planned from the file on disk; it cannot run without a human"
-                .to_string()
-        }
+    let standing = match (c.runbook_standing.as_str(), &c.runbook_in_force) {
+        ("adopted", _) => "the adopted version".to_string(),
+        ("not_in_force", Some(d)) => format!("NOT the version in force now ({d})"),
+        ("not_in_force", None) => "NOT the version in force now".to_string(),
+        _ => "NEVER ADOPTED: planned from the file on disk; it cannot run without a human"
+            .to_string(),
     };
     writeln!(
         s,
@@ -74,7 +71,7 @@ fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
     writeln!(
         s,
         "plan      {}  (an approval signs exactly this plan)",
-        c.plan_digest
+        plan.digest()
     )?;
     write_params(s, plan)?;
     write_hosts(s, plan)?;
@@ -84,16 +81,18 @@ fn write_op(s: &mut String, c: &Consent) -> std::fmt::Result {
     Ok(())
 }
 
-/// A plan's params, hosts (with their bindings) and every command, as
-/// the consent view shows them: what a client of the daemon shows before
-/// it signs an approval, from the plan whose digest it recomputed.
-pub fn render_plan(plan: &Plan) -> String {
-    let mut s = String::new();
-    // Writing to a String cannot fail.
-    let _ = write_params(&mut s, plan);
-    let _ = write_hosts(&mut s, plan);
-    let _ = write_commands(&mut s, plan);
-    s
+/// The policy's outcome a decision's view states.
+pub fn outcome_of(d: &DecisionView) -> Outcome {
+    match d.outcome.as_str() {
+        "auto" => Outcome::Auto,
+        "deny" => Outcome::Deny {
+            reason: d.denied_because.clone().unwrap_or_default(),
+        },
+        _ => Outcome::Approvals(bosun_model::Requirement {
+            m: d.approvals_needed,
+            roles: d.approver_roles.clone(),
+        }),
+    }
 }
 
 fn write_params(s: &mut String, plan: &Plan) -> std::fmt::Result {
@@ -298,13 +297,13 @@ pub fn verdict_text(o: &Outcome) -> String {
     }
 }
 
-fn write_decision(s: &mut String, c: &Consent) -> std::fmt::Result {
-    let d = &c.op.decision;
-    writeln!(s, "decision  {}", verdict_text(&d.outcome))?;
-    if d.policy_ids.is_empty() {
+fn write_decision(s: &mut String, c: &ConsentView) -> std::fmt::Result {
+    let d = &c.op.policy_decision;
+    writeln!(s, "decision  {}", verdict_text(&outcome_of(d)))?;
+    if d.rules.is_empty() {
         writeln!(s, "          rules: none matched")?;
     } else {
-        writeln!(s, "          rules: {}", d.policy_ids.join(", "))?;
+        writeln!(s, "          rules: {}", d.rules.join(", "))?;
     }
     for r in &d.reasons {
         writeln!(s, "          - {r}")?;
@@ -312,10 +311,10 @@ fn write_decision(s: &mut String, c: &Consent) -> std::fmt::Result {
     Ok(())
 }
 
-fn write_waits(s: &mut String, c: &Consent) -> std::fmt::Result {
+fn write_waits(s: &mut String, c: &ConsentView) -> std::fmt::Result {
     let op = &c.op;
-    if let Outcome::Approvals(req) = &op.decision.outcome {
-        let valid = &c.approvals.valid;
+    if let Outcome::Approvals(req) = outcome_of(&op.policy_decision) {
+        let valid = &c.approvals_valid;
         writeln!(
             s,
             "approvals {} of {} so far{}",
@@ -324,20 +323,13 @@ fn write_waits(s: &mut String, c: &Consent) -> std::fmt::Result {
             if valid.is_empty() {
                 String::new()
             } else {
-                format!(
-                    ": {}",
-                    valid
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!(": {}", valid.join(", "))
             }
         )?;
-        if let Some(by) = &c.approvals.denied_by {
+        if let Some(by) = &c.denied_by {
             writeln!(s, "          denied by {by}")?;
         }
-        for v in &c.approvals.void {
+        for v in &c.approvals_void {
             writeln!(s, "          does not count: {} — {}", v.by, v.why)?;
         }
     }
@@ -345,12 +337,11 @@ fn write_waits(s: &mut String, c: &Consent) -> std::fmt::Result {
         writeln!(
             s,
             "          {} by {} ({}) at {}{}",
-            word(&a.claims.verdict),
-            a.claims.iss,
+            a.verdict,
+            a.by,
             a.role,
-            local(a.received_at),
-            a.claims
-                .reason
+            local(a.at.as_second()),
+            a.reason
                 .as_deref()
                 .map(|r| format!(": {r}"))
                 .unwrap_or_default()
@@ -358,13 +349,13 @@ fn write_waits(s: &mut String, c: &Consent) -> std::fmt::Result {
     }
     for (i, h) in c.holds.iter().enumerate() {
         let head = if i == 0 { "held by" } else { "" };
-        writeln!(s, "{head:<10}{}", h.text())?;
+        writeln!(s, "{head:<10}{h}")?;
     }
     for b in &c.budgets {
         writeln!(
             s,
             "budget    {} ({}) changed {} of at most {} host(s) in the last {} (ops not denied, pending ones too)",
-            op.claims.iss,
+            op.brief.iss,
             op.role,
             b.used,
             b.max_hosts,

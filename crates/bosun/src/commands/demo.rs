@@ -10,7 +10,7 @@ use bosun_control::{Control, ControlError, Result, client, now};
 use bosun_model::{Jti, KeyId, Name, OpState, Role, Verdict};
 use bosun_workspace::{KeyRegistry, Workspace};
 
-use super::policy::explain_text;
+use super::policy::{Explained, explain_text};
 use super::work::progress_lines;
 use crate::output::table;
 
@@ -53,7 +53,7 @@ fn rollout(
     let status = |title: &str| -> Result<bosun_control::rollout::Status> {
         let st = ctl.rollout_status(rid)?;
         outln!("-- bosun rollout status {rid}  ({title})");
-        super::rollout::print_status(&st);
+        super::rollout::print_status(&bosun_control::views::rollout_view(st.clone()));
         Ok(st)
     };
 
@@ -228,7 +228,7 @@ pub(crate) fn run() -> Result<()> {
     let rec = ctl
         .op_record(&acc.jti)?
         .ok_or_else(|| other("op vanished"))?;
-    outln!("{}", explain_text(&rec));
+    outln!("{}", explain_text(&Explained::of_record(&rec)));
 
     say("5. The agent tries to approve its own op: refused (agents never approve)");
     let (_, ap) = ctl.sign_approval(

@@ -6,9 +6,11 @@ use bosun_control::{Control, Result};
 use clap::Subcommand;
 use serde_json::json;
 
-use super::other;
+use bosun_api::views::{BlockerView, HostView, InventoryView};
+use bosun_client::Answer;
 
-use crate::output::{json_times, local, table};
+use super::{answered, other};
+use crate::output::{local, table};
 
 /// `bosun hosts`.
 #[derive(Subcommand, Debug)]
@@ -40,10 +42,55 @@ pub enum HostsCmd {
     },
 }
 
+/// Where `hosts` reads: the store here, or the daemon.
+enum Source<'a> {
+    Here(&'a Control),
+    Daemon(&'a bosun_client::Remote),
+}
+
+impl Source<'_> {
+    fn inventory(&self) -> Result<Answer<InventoryView>> {
+        match self {
+            Source::Here(ctl) => Ok(Ok(ctl.inventory_view()?)),
+            Source::Daemon(r) => r.get("/inventory"),
+        }
+    }
+
+    fn views(&self, hosts: &[bosun_model::Host]) -> Result<Answer<Vec<HostView>>> {
+        match self {
+            Source::Here(ctl) => Ok(Ok(ctl.host_views(hosts)?)),
+            Source::Daemon(r) => r.get("/hosts"),
+        }
+    }
+
+    fn blockers(&self) -> Result<Answer<Vec<BlockerView>>> {
+        match self {
+            Source::Here(ctl) => Ok(Ok(ctl.blocker_views(false)?)),
+            Source::Daemon(r) => r.get("/blockers"),
+        }
+    }
+}
+
 /// Runs `bosun hosts …`.
 pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
-    let (inv, warning) = ctl.inventory_in_force()?;
-    if let Some(w) = warning {
+    hosts(&Source::Here(ctl), cmd)
+}
+
+/// Runs `bosun hosts …` as a client of the daemon: the same output, from
+/// its views.
+pub(crate) fn remote(r: &bosun_client::Remote, cmd: HostsCmd) -> Result<ExitCode> {
+    hosts(&Source::Daemon(r), cmd)
+}
+
+fn hosts(src: &Source<'_>, cmd: HostsCmd) -> Result<ExitCode> {
+    let j = match &cmd {
+        HostsCmd::List { json } | HostsCmd::Show { json, .. } | HostsCmd::Status { json } => *json,
+    };
+    let inv = match answered(src.inventory(), j)? {
+        Ok(v) => v,
+        Err(code) => return Ok(code),
+    };
+    if let Some(w) = &inv.warning {
         errln!("warning: {w}");
     }
     match cmd {
@@ -51,47 +98,35 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
             if j {
                 outln!("{}", serde_json::to_string(&inv.hosts).unwrap_or_default());
             } else {
-                let rows: Vec<Vec<String>> = inv
-                    .hosts
-                    .iter()
-                    .map(|h| {
-                        vec![
-                            h.name.to_string(),
-                            h.address.clone(),
-                            crate::output::word(&h.transport),
-                            h.arch.clone(),
-                            h.tags.iter().cloned().collect::<Vec<_>>().join(","),
-                            if h.infra {
-                                "infra".into()
-                            } else {
-                                String::new()
-                            },
-                        ]
-                    })
-                    .collect();
-                table(&["HOST", "ADDRESS", "TRANSPORT", "ARCH", "TAGS", ""], &rows);
+                print_inventory(&inv.hosts);
             }
-            Ok(ExitCode::SUCCESS)
         }
         HostsCmd::Show { name, json: j } => {
-            let n = bosun_model::Name::parse(&name).map_err(|e| other(e.to_string()))?;
-            let Some(h) = inv.get(&n) else {
+            let Some(h) = inv.hosts.iter().find(|h| h.name.as_str() == name) else {
+                bosun_model::Name::parse(&name).map_err(|e| other(e.to_string()))?;
                 return Err(other(format!("no host `{name}` in fleet/hosts.toml")));
             };
-            let rows = status_rows(ctl, std::slice::from_ref(h))?;
-            let blockers: Vec<_> = ctl
-                .blockers(false)?
+            let (views, blockers) = match (
+                answered(src.views(std::slice::from_ref(h)), j)?,
+                answered(src.blockers(), j)?,
+            ) {
+                (Ok(v), Ok(b)) => (v, b),
+                (Err(code), _) | (_, Err(code)) => return Ok(code),
+            };
+            let row = views
                 .into_iter()
-                .filter(|b| b.subject == name)
-                .collect();
+                .find(|v| v.host == name)
+                .map(|v| serde_json::to_value(v).unwrap_or_default());
+            let blockers: Vec<BlockerView> =
+                blockers.into_iter().filter(|b| b.subject == name).collect();
             if j {
                 outln!(
                     "{}",
-                    json!({"host": h, "status": rows.first(), "blockers": blockers.iter().map(|b| json_times(json!(b), &["since", "snoozed_until", "resolved_at"])).collect::<Vec<_>>()})
+                    json!({"host": h, "status": row, "blockers": blockers})
                 );
             } else {
                 outln!("{}", toml::to_string(h).unwrap_or_default());
-                if let Some(r) = rows.first() {
+                if let Some(r) = &row {
                     let c = status_cells(r);
                     outln!("last op     {}", c[1]);
                     outln!("version     {}", c[2]);
@@ -109,44 +144,46 @@ pub(crate) fn run(ctl: &Control, cmd: HostsCmd) -> Result<ExitCode> {
                     outln!("blocker {}  {}: {}", b.id, b.kind, b.reason);
                 }
             }
-            Ok(ExitCode::SUCCESS)
         }
         HostsCmd::Status { json: j } => {
+            let views = match answered(src.views(&inv.hosts), j)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+            let rows: Vec<serde_json::Value> = views
+                .iter()
+                .map(|v| serde_json::to_value(v).unwrap_or_default())
+                .collect();
             if j {
-                outln!(
-                    "{}",
-                    serde_json::Value::Array(status_rows(ctl, &inv.hosts)?)
-                );
+                outln!("{}", serde_json::Value::Array(rows));
             } else {
-                print_host_status(ctl, &inv.hosts)?;
+                print_rows(&rows);
             }
-            Ok(ExitCode::SUCCESS)
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `bosun hosts …` as a client of the daemon: `status` (the daemon's
-/// `GET /api/v1/hosts`).
-pub(crate) fn remote(r: &bosun_client::Remote, cmd: HostsCmd) -> Result<ExitCode> {
-    let HostsCmd::Status { json: j } = cmd else {
-        return Err(other(
-            "over BOSUN_URL, `hosts` answers `status` so far; unset BOSUN_URL to run the rest on the workspace here",
-        ));
-    };
-    let views: Vec<bosun_api::views::HostView> = match r.get("/hosts")? {
-        Ok(v) => v,
-        Err(e) => return Ok(super::refused_remote(&e, j)),
-    };
-    let rows: Vec<serde_json::Value> = views
+/// `hosts list`: name, address, transport, arch, tags, infra.
+fn print_inventory(hosts: &[bosun_model::Host]) {
+    let rows: Vec<Vec<String>> = hosts
         .iter()
-        .map(|v| serde_json::to_value(v).unwrap_or_default())
+        .map(|h| {
+            vec![
+                h.name.to_string(),
+                h.address.clone(),
+                crate::output::word(&h.transport),
+                h.arch.clone(),
+                h.tags.iter().cloned().collect::<Vec<_>>().join(","),
+                if h.infra {
+                    "infra".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
         .collect();
-    if j {
-        outln!("{}", serde_json::Value::Array(rows));
-    } else {
-        print_rows(&rows);
-    }
-    Ok(ExitCode::SUCCESS)
+    table(&["HOST", "ADDRESS", "TRANSPORT", "ARCH", "TAGS", ""], &rows);
 }
 
 /// Prints one line per host: last op, version, drift, pending, blockers.

@@ -478,8 +478,16 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: LedgerCmd) -> Res
                 Err(code) => Ok(code),
             }
         }
-        _ => Err(other(
-            "over BOSUN_URL, `ledger` answers `checkpoints`, `prove` (without --checkpoint or --at), `consistency`, `verify-proof` and `witness-key` so far; the daemon makes its own checkpoints; unset BOSUN_URL to run the rest on the workspace here",
+        LedgerCmd::Checkpoint { .. } | LedgerCmd::Cosign { .. } => Err(other(format!(
+            "the daemon at {} signs its own checkpoints with the ledger key only it reads; a witness cosigns on the daemon's host as its user (`sudo -u bosun bosun ledger cosign …`), or checks from here with `ledger checkpoints`, `ledger consistency` and `ledger verify-proof`",
+            r.url
+        ))),
+        LedgerCmd::Verify { .. } | LedgerCmd::Mirror { .. } => Err(other(format!(
+            "`ledger verify` and `ledger mirror` read the daemon's database whole: run them on its host as its user (`sudo -u bosun bosun ledger verify`); from here, `ledger checkpoints`, `ledger consistency` and `ledger verify-proof` check that its ledger only grows (see docs/deploy.md); daemon: {}",
+            r.url
+        ))),
+        LedgerCmd::Prove { .. } => Err(other(
+            "over BOSUN_URL, `ledger prove` proves against the daemon's latest checkpoint: `--checkpoint` and `--at` read the database, so run them on its host as its user",
         )),
     }
 }

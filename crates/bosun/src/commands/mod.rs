@@ -92,8 +92,8 @@ pub struct Cli {
     /// Talk to this daemon instead of opening the workspace here:
     /// `unix:///path/to/bosun.sock` or `http://127.0.0.1:PORT`. Keys stay
     /// here and sign here. Reads over TCP carry `BOSUN_TOKEN`, or a token
-    /// signed here for `BOSUN_AS`. Verbs that do not talk to a daemon yet
-    /// say so.
+    /// signed here for `BOSUN_AS`. `key`, `init` and `policy lint` run
+    /// here; `work` and `remind` are the daemon's own.
     #[arg(long, global = true, env = "BOSUN_URL", value_name = "URL")]
     server: Option<String>,
     #[command(subcommand)]
@@ -264,6 +264,20 @@ pub(crate) fn refused_remote(e: &bosun_client::ErrorDetail, json_out: bool) -> E
     )
 }
 
+/// A daemon's answer to a read: the value; or a refusal with a check
+/// named, printed as embedded prints one (exit 3); or, with no check
+/// (nothing has that id), an error as embedded gives one (exit 1).
+pub(crate) fn answered<T>(
+    a: Result<bosun_client::Answer<T>>,
+    json_out: bool,
+) -> Result<std::result::Result<T, ExitCode>> {
+    match a? {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if e.check.is_none() => Err(other(e.message)),
+        Err(e) => Ok(Err(refused_remote(&e, json_out))),
+    }
+}
+
 pub(crate) fn refused(rej: &Rejected, json_out: bool) -> ExitCode {
     if json_out {
         outln!(
@@ -319,31 +333,46 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         _ => ctx,
     };
     if let Some(r) = &ctx.remote {
+        // Every verb says what it does with a daemon: talks to it, runs
+        // here (keys, files, help), or refuses with why.
         match cli.cmd {
             Cmd::Status(a) => return status::remote(r, a),
             Cmd::Ops(c) => return ops::remote(r, c),
+            Cmd::Adopt(a) => return adopt::remote(&ctx, r, a),
+            Cmd::Plan(a) => return plan::remote(&ctx, r, a),
             Cmd::Submit(a) => return submit::remote(&ctx, r, a),
             Cmd::Approve(a) => return approve::approve_remote(&ctx, r, a),
             Cmd::Deny(a) => return approve::deny_remote(&ctx, r, a),
+            Cmd::Policy(c) => return policy::remote(&ctx, r, c),
             Cmd::Halt(a) => return halt::halt_remote(&ctx, r, a),
             Cmd::Resume(a) => return halt::resume_remote(&ctx, r, a),
             Cmd::Step(c) => return step::remote(&ctx, r, c),
             Cmd::Hosts(c) => return hosts::remote(r, c),
-            Cmd::Runbook(c) => return runbook::remote(r, c),
+            Cmd::Runbook(c) => return runbook::remote(&ctx, r, c),
             Cmd::Ledger(c) => return ledger::remote(&ctx, r, c),
-            Cmd::Rollout(c) if c.submits_op() => return rollout_submit::remote(&ctx, r, &c),
+            Cmd::Blockers(c) => return blockers::remote(&ctx, r, c),
+            Cmd::Rollout(c) => return rollout::remote(&ctx, r, c),
+            Cmd::Snooze(a) => return remind::snooze_remote(&ctx, r, a),
+            Cmd::Work(_) => {
+                return Err(other(format!(
+                    "the daemon at {} runs the controller: it works its queue itself (`bosun status` shows the queue); unset BOSUN_URL to work a workspace here",
+                    r.url
+                )));
+            }
+            Cmd::Remind(_) => {
+                return Err(other(format!(
+                    "the daemon at {} sends the reminders that are due every 30 s (`bosun status` shows what waits on a human); unset BOSUN_URL to send a workspace's here",
+                    r.url
+                )));
+            }
             Cmd::Key(_)
             | Cmd::Init(_)
+            | Cmd::Serve(_)
+            | Cmd::Mcp(_)
             | Cmd::Completions(_)
             | Cmd::Man(_)
             | Cmd::Demo
             | Cmd::Bench(_) => {}
-            _ => {
-                return Err(other(format!(
-                    "this verb does not talk to a daemon yet (only `status`, `ops list`, `ops show --json`, `submit`, `approve`, `deny`, `halt`, `resume`, `step report`, `hosts status`, `runbook list`/`show`, `ledger` reads and `mcp` do); unset BOSUN_URL (or drop --server {}) to run it on the workspace here",
-                    r.url
-                )));
-            }
         }
     }
     match cli.cmd {

@@ -6,10 +6,9 @@ use std::process::ExitCode;
 use bosun_control::{Result, now};
 use bosun_model::OpState;
 use clap::Subcommand;
-use serde_json::json;
 
-use super::{Ctx, other};
-use crate::output::{Listing, duration_ms, local, table, time};
+use super::{Ctx, answered, other};
+use crate::output::{Listing, duration_ms, local, table};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum OpsCmd {
@@ -75,8 +74,8 @@ pub(crate) fn run(ctx: &Ctx, cmd: OpsCmd) -> Result<ExitCode> {
     }
 }
 
-/// `bosun ops …` as a client of the daemon (`BOSUN_URL`): `list`, and
-/// `show --json`.
+/// `bosun ops …` as a client of the daemon (`BOSUN_URL`): the same
+/// output from its views.
 pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> {
     match cmd {
         OpsCmd::List {
@@ -89,9 +88,23 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> 
             if let Some(s) = state {
                 path.push_str(&format!("&state={}", s.as_str()));
             }
-            match r.get::<Vec<bosun_api::views::OpBrief>>(&path)? {
+            match answered(r.get::<Vec<bosun_api::views::OpBrief>>(&path), j)? {
                 Ok(ops) => print_list(&ops, j),
-                Err(e) => Ok(super::refused_remote(&e, j)),
+                Err(code) => Ok(code),
+            }
+        }
+        OpsCmd::Show {
+            jti,
+            envelope: true,
+            json: _,
+        } => {
+            let path = format!("/ops/{}/envelope", super::op_path_id(&jti)?);
+            match answered(r.get::<bosun_api::views::EnvelopeView>(&path), false)? {
+                Ok(v) => {
+                    outln!("{}", v.envelope);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(code) => Ok(code),
             }
         }
         OpsCmd::Show {
@@ -99,24 +112,36 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> 
             envelope: false,
             json: true,
         } => {
-            if jti.is_empty()
-                || !jti
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(other(format!("`{jti}` is not an op id")));
-            }
-            match r.get::<bosun_api::views::OpView>(&format!("/ops/{jti}"))? {
+            let path = format!("/ops/{}", super::op_path_id(&jti)?);
+            match answered(r.get::<bosun_api::views::OpView>(&path), true)? {
                 Ok(v) => {
                     outln!("{}", serde_json::to_string(&v).unwrap_or_default());
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(e) => Ok(super::refused_remote(&e, true)),
+                Err(code) => Ok(code),
             }
         }
-        _ => Err(other(
-            "over BOSUN_URL, `ops` answers `list` and `show --json` so far; unset BOSUN_URL to run the rest on the workspace here",
-        )),
+        OpsCmd::Show {
+            jti,
+            envelope: false,
+            json: false,
+        } => {
+            match super::approve_remote::fetch_checked(r, &jti, false)? {
+                Ok((c, plan)) => print_op(&c, &plan)?,
+                Err(code) => return Ok(code),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OpsCmd::Rejections { limit, json: j } => {
+            let path = format!("/rejections?limit={limit}");
+            match answered(r.get::<Vec<bosun_api::views::RejectionView>>(&path), j)? {
+                Ok(rs) => {
+                    print_rejections(&rs, j);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(code) => Ok(code),
+            }
+        }
     }
 }
 
@@ -169,48 +194,44 @@ fn show(ctx: &Ctx, j: &str, envelope: bool, js: bool) -> Result<ExitCode> {
             outln!("{}", serde_json::to_string(&v).unwrap_or_default());
         }
     } else {
-        let view = ctl.consent(&op, now())?;
-        print_op(&view).map_err(|e| other(format!("stdout: {e}")))?;
-        if let Some(v) = ctl.op_view(&op)? {
-            for n in &v.next {
-                outln!("next      {}", crate::next::command(n));
-            }
-        }
+        let c = ctl.consent(&op, now())?;
+        print_op(&c.view(), &c.op.plan)?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// `bosun ops rejections`.
 fn rejections(ctx: &Ctx, limit: usize, j: bool) -> Result<ExitCode> {
-    let ctl = ctx.reader()?;
-    let rs = ctl.rejections(limit)?;
+    print_rejections(&ctx.reader()?.rejection_views(limit)?, j);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Rejected inputs as a table, or their views as JSON.
+fn print_rejections(rs: &[bosun_api::views::RejectionView], j: bool) {
     let mut list = Listing::new(&["at", "check", "jti", "message"]);
-    for r in &rs {
+    for r in rs {
         let cells = vec![
-            local(r.at),
+            local(r.at.as_second()),
             r.check.clone(),
             r.jti.clone().unwrap_or_default(),
             r.message.clone(),
         ];
-        list.push(
-            cells,
-            json!({"at": time(r.at), "check": r.check, "message": r.message, "jti": r.jti, "iss": r.iss, "input_digest": r.input_digest}),
-        );
+        list.push(cells, serde_json::to_value(r).unwrap_or_default());
     }
     list.print(j);
-    Ok(ExitCode::SUCCESS)
 }
 
-/// `ops show`: the op as an approver reads it, then how its run went.
-fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
-    let rec = &view.op;
-    let mut text = super::consent::render(view);
-    if !rec.detail.is_empty() {
-        text.push_str(&format!("detail    {}\n", rec.detail));
+/// `ops show`: the op as an approver reads it, then how its run went and
+/// what comes next.
+fn print_op(c: &bosun_api::views::ConsentView, plan: &bosun_model::Plan) -> Result<()> {
+    let op = &c.op;
+    let mut text = super::consent::render(c, plan);
+    if !op.detail.is_empty() {
+        text.push_str(&format!("detail    {}\n", op.detail));
     }
-    crate::output::emit(&text)?;
-    if !rec.steps.is_empty() {
-        let rows: Vec<Vec<String>> = rec
+    crate::output::emit(&text).map_err(|e| other(format!("stdout: {e}")))?;
+    if !op.steps.is_empty() {
+        let rows: Vec<Vec<String>> = op
             .steps
             .iter()
             .map(|s| {
@@ -218,13 +239,16 @@ fn print_op(view: &bosun_control::consent::Consent) -> std::io::Result<()> {
                     s.idx.to_string(),
                     s.step.clone(),
                     s.host.clone(),
-                    s.status.as_str().into(),
+                    s.status.clone(),
                     s.exit_code.map(|c| c.to_string()).unwrap_or_default(),
                     duration_ms(s.duration_ms),
                 ]
             })
             .collect();
         table(&["#", "step", "host", "status", "exit", "took"], &rows);
+    }
+    for n in &op.next {
+        outln!("next      {}", crate::next::command(n));
     }
     Ok(())
 }

@@ -82,7 +82,57 @@ pub(crate) fn plan_of(
 fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
     let ctl = ctx.reader()?;
     let gov = ctl.governed()?;
-    let plan = plan_of(&gov, p)?;
+    print_plan(&plan_of(&gov, p)?, p);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun plan` as a client of the daemon: it plans (`POST
+/// /api/v1/plan`), the plan comes whole and its digest is recomputed
+/// here, and it is printed as embedded prints it; `--check` signs the
+/// check op here and waits for the daemon to run it.
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: PlanCmdArgs) -> Result<ExitCode> {
+    let PlanCmdArgs {
+        args: p,
+        check,
+        as_,
+    } = a;
+    match (check, as_) {
+        (false, _) => {}
+        (true, Some(who)) => return super::check::remote(ctx, r, &p, &who),
+        (true, None) => {
+            return Err(other(
+                "`plan --check` runs the checks as an op of yours: say who signs it with --as <key>",
+            ));
+        }
+    }
+    let runbook = p
+        .runbook
+        .clone()
+        .ok_or_else(|| other("name a runbook: `bosun plan <runbook> --target <host>`"))?;
+    if p.targets.is_empty() {
+        return Err(other(
+            "no target hosts: give at least one `--target <selector>` (a host, web-*, tag:x, arch:aarch64, !tag:x)",
+        ));
+    }
+    let req = bosun_api::requests::PlanRequest {
+        runbook,
+        targets: p.targets.clone(),
+        params: parse_params(&p.params)?,
+        issuer: None,
+        check: false,
+        whole: true,
+    };
+    // A plan the daemon cannot make is an error here, as it is when the
+    // CLI plans itself.
+    let planned: bosun_api::views::PlannedOp =
+        r.post("/plan", &req)?.map_err(|e| other(e.message))?;
+    bosun_client::check_planned(&req, &planned, None)?;
+    print_plan(&bosun_client::whole_plan(&planned)?, &p);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a plan as `bosun plan` does: its steps, or JSON.
+fn print_plan(plan: &bosun_model::Plan, p: &PlanArgs) {
     if p.json {
         outln!("{}", json!({"digest": plan.digest(), "plan": plan}));
     } else {
@@ -90,7 +140,7 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
             "plan {} — runbook {} ({})",
             plan.digest(),
             plan.runbook,
-            crate::output::plan_kind(&plan)
+            crate::output::plan_kind(plan)
         );
         for (k, v) in &plan.params {
             outln!("  param {k} = {v}");
@@ -119,7 +169,6 @@ fn plan_cmd(ctx: &Ctx, p: &PlanArgs) -> Result<ExitCode> {
             args.join(" ")
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `s` as one shell word: as it is when plain, single-quoted otherwise.

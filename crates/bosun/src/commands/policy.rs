@@ -3,7 +3,9 @@
 
 use std::process::ExitCode;
 
+use bosun_api::views::OpView;
 use bosun_control::Result;
+use bosun_model::Outcome;
 use bosun_workspace::Workspace;
 use clap::Subcommand;
 use serde_json::json;
@@ -86,16 +88,86 @@ fn explain(ctx: &Ctx, j: &str, js: bool) -> Result<ExitCode> {
     let Some(rec) = ctl.op_record(&op)? else {
         return Err(other(format!("no op with jti `{op}`")));
     };
-    let d = &rec.decision;
+    print_explained(&Explained::of_record(&rec), js);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun policy explain` as a client of the daemon (the op's view);
+/// `policy lint` reads the files here, and runs here.
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: PolicyCmd) -> Result<ExitCode> {
+    match cmd {
+        PolicyCmd::Lint { json: js } => lint(ctx, js),
+        PolicyCmd::Explain { jti, json: js } => {
+            let path = format!("/ops/{}", super::op_path_id(&jti)?);
+            match super::answered(r.get::<OpView>(&path), js)? {
+                Ok(v) => {
+                    print_explained(&Explained::of_view(&v), js);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(code) => Ok(code),
+            }
+        }
+    }
+}
+
+/// What `policy explain` says of an op's decision.
+pub(crate) struct Explained {
+    jti: String,
+    iss: String,
+    role: String,
+    runbook: String,
+    targets: usize,
+    outcome: Outcome,
+    policy_digest: String,
+    policy_ids: Vec<String>,
+    reasons: Vec<String>,
+}
+
+impl Explained {
+    /// From the op's record, here.
+    pub(crate) fn of_record(rec: &bosun_store::OpRecord) -> Explained {
+        let d = &rec.decision;
+        Explained {
+            jti: rec.summary.jti.to_string(),
+            iss: rec.claims.iss.to_string(),
+            role: rec.role.to_string(),
+            runbook: rec.claims.runbook.to_string(),
+            targets: rec.claims.targets.len(),
+            outcome: d.outcome.clone(),
+            policy_digest: d.policy_digest.to_string(),
+            policy_ids: d.policy_ids.clone(),
+            reasons: d.reasons.clone(),
+        }
+    }
+
+    /// From the op's view, as the daemon reports it.
+    fn of_view(v: &OpView) -> Explained {
+        let d = &v.policy_decision;
+        let outcome = super::consent::outcome_of(d);
+        Explained {
+            jti: v.brief.jti.clone(),
+            iss: v.brief.iss.clone(),
+            role: v.role.to_string(),
+            runbook: v.brief.runbook.clone(),
+            targets: usize::try_from(v.brief.targets).unwrap_or(usize::MAX),
+            outcome,
+            policy_digest: d.policy_digest.clone(),
+            policy_ids: d.rules.clone(),
+            reasons: d.reasons.clone(),
+        }
+    }
+}
+
+/// `policy explain`'s output: JSON, or [`explain_text`].
+fn print_explained(e: &Explained, js: bool) {
     if js {
         outln!(
             "{}",
-            json!({"jti": rec.summary.jti, "outcome": d.outcome, "policy_digest": d.policy_digest, "policy_ids": d.policy_ids, "reasons": d.reasons})
+            json!({"jti": e.jti, "outcome": e.outcome, "policy_digest": e.policy_digest, "policy_ids": e.policy_ids, "reasons": e.reasons})
         );
     } else {
-        outln!("{}", explain_text(&rec));
+        outln!("{}", explain_text(e));
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Settings that loosen a hard rule, located in their file.
@@ -122,24 +194,18 @@ fn policy_warnings(p: &bosun_policy::Policy, files: &bosun_workspace::PolicyFile
 }
 
 /// The decision on an op in words: verdict, policy, rules, reasons.
-pub(crate) fn explain_text(rec: &bosun_store::OpRecord) -> String {
-    let d = &rec.decision;
-    let verdict = super::consent::verdict_text(&d.outcome);
+pub(crate) fn explain_text(e: &Explained) -> String {
+    let verdict = super::consent::verdict_text(&e.outcome);
     let mut s = format!(
         "op {} by {} ({}) — runbook {} on {} host(s)\ndecision: {verdict}\npolicy in force: {}\n",
-        rec.summary.jti,
-        rec.claims.iss,
-        rec.role,
-        rec.claims.runbook,
-        rec.claims.targets.len(),
-        d.policy_digest
+        e.jti, e.iss, e.role, e.runbook, e.targets, e.policy_digest
     );
-    if d.policy_ids.is_empty() {
+    if e.policy_ids.is_empty() {
         s.push_str("deciding rules: none matched\n");
     } else {
-        s.push_str(&format!("deciding rules: {}\n", d.policy_ids.join(", ")));
+        s.push_str(&format!("deciding rules: {}\n", e.policy_ids.join(", ")));
     }
-    for r in &d.reasons {
+    for r in &e.reasons {
         s.push_str(&format!("  - {r}\n"));
     }
     s.trim_end().to_string()

@@ -102,6 +102,45 @@ pub(crate) fn snooze(ctx: &Ctx, a: SnoozeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs `bosun snooze` as a client of the daemon: the op's full id from
+/// its view, the statement signed here.
+pub(crate) fn snooze_remote(
+    ctx: &Ctx,
+    r: &bosun_client::Remote,
+    a: SnoozeArgs,
+) -> Result<ExitCode> {
+    let SnoozeArgs { target, for_, as_ } = a;
+    let secs = bosun_model::source::parse_duration(&for_)
+        .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
+    let until = now().saturating_add(secs);
+    let act = match target.parse::<u64>() {
+        Ok(id) => Act::BlockerSnooze { id, until },
+        Err(_) => {
+            let path = format!("/ops/{}", super::op_path_id(&target)?);
+            let v: bosun_api::views::OpView = match super::answered(r.get(&path), false)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+            if !v.brief.jti.starts_with(&target) {
+                return Err(r.failed(format!(
+                    "asked for op `{target}`, it answered op `{}`; nothing was signed",
+                    v.brief.jti
+                )));
+            }
+            Act::Snooze {
+                op: bosun_model::Jti::parse(&v.brief.jti)
+                    .map_err(|e| r.failed(format!("its op id: {e}")))?,
+                until,
+            }
+        }
+    };
+    if let Err(code) = super::remote_sign::statement(ctx, r, &as_, act, false)? {
+        return Ok(code);
+    }
+    outln!("{target}: reminders muted until {}", local(until));
+    Ok(ExitCode::SUCCESS)
+}
+
 /// One reminder as the log sink writes it.
 pub(crate) fn print_reminder(
     r: &bosun_control::notify::Reminder,

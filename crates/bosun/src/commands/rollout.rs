@@ -3,14 +3,16 @@
 
 use std::process::ExitCode;
 
-use bosun_control::rollout::status_words;
+use bosun_api::views::RolloutView;
+use bosun_api::views::fleet::RolloutRunView;
+use bosun_client::Remote;
 use bosun_control::{Control, Result, client};
 use bosun_model::{Act, KeyId, Name};
 use bosun_sign::KeyDir;
 use clap::Subcommand;
 
 use super::rollout_submit::report;
-use super::{key_id, other, statement};
+use super::{Ctx, answered, key_id, other, statement};
 use crate::output::{Listing, table};
 
 /// The long help of `bosun rollout`: enough to run one without being told.
@@ -153,18 +155,18 @@ pub(crate) struct OpOut {
 }
 
 /// Prints a rollout's status: its ops, the latest bars, the next command.
-pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
-    outln!("rollout {}  ({})", st.id, st.phase.as_str());
+pub(crate) fn print_status(st: &RolloutView) {
+    outln!("rollout {}  ({})", st.id, st.phase);
     let rows: Vec<Vec<String>> = st
         .runs
         .iter()
-        .map(|(r, s)| {
+        .map(|r| {
             vec![
                 wave_name(st, r.wave).to_string(),
-                r.action.as_str().into(),
+                r.action.clone(),
                 r.op.clone(),
                 r.hosts.len().to_string(),
-                status_words(s),
+                run_words(r),
             ]
         })
         .collect();
@@ -191,12 +193,51 @@ pub(crate) fn print_status(st: &bosun_control::rollout::Status) {
     }
 }
 
+/// How a rollout's op went, in the words of `rollout status`.
+fn run_words(r: &RolloutRunView) -> String {
+    let why = r.why.as_deref().unwrap_or_default();
+    match r.status.as_str() {
+        "awaiting_approval" => "awaiting approval".into(),
+        "in_flight" => r
+            .state
+            .map_or_else(|| "in flight".into(), |s| s.to_string()),
+        "halted" => format!("HALTED: {why}"),
+        "paused" => format!("PAUSED: {why}"),
+        "not_submitted" => "not submitted".into(),
+        "needs_attention" => "needs attention".into(),
+        other => other.to_string(),
+    }
+}
+
 /// The name of wave `i` of a rollout (`?` when it has none).
-fn wave_name(st: &bosun_control::rollout::Status, i: u32) -> &str {
+fn wave_name(st: &RolloutView, i: u32) -> &str {
     usize::try_from(i)
         .ok()
         .and_then(|i| st.waves.get(i))
-        .map_or("?", |w| w.0.as_str())
+        .map_or("?", |w| w.name.as_str())
+}
+
+/// `rollout list`: a line per rollout, or their views as JSON.
+fn print_list(views: Vec<RolloutView>, j: bool) {
+    let mut list = Listing::new(&["ROLLOUT", "PHASE", "WAVE", "STATUS"]);
+    for v in views {
+        let last = v.runs.last();
+        let cells = vec![
+            v.id.clone(),
+            v.phase.clone(),
+            last.map_or("-".into(), |r| wave_name(&v, r.wave).to_string()),
+            last.map_or("-".into(), run_words),
+        ];
+        list.push(cells, serde_json::to_value(&v).unwrap_or_default());
+    }
+    list.print(j);
+}
+
+/// What `rollout abort` prints once it is in force.
+fn print_aborted(id: &str) {
+    outln!(
+        "rollout {id} aborted: nothing more is submitted, and its ops not yet started will not run"
+    );
 }
 
 impl RolloutCmd {
@@ -252,36 +293,60 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             if let Err(code) = statement(keys, ctl, &as_, act, false)? {
                 return Ok(code);
             }
-            outln!(
-                "rollout {id} aborted: nothing more is submitted, and its ops not yet started will not run"
-            );
+            print_aborted(&id);
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::Status { id, json: j } => {
+            let v = ctl.rollout_view(&id)?;
             if j {
-                let v = ctl.rollout_view(&id)?;
                 outln!("{}", serde_json::to_string(&v).unwrap_or_default());
-                return Ok(ExitCode::SUCCESS);
+            } else {
+                print_status(&v);
             }
-            print_status(&ctl.rollout_status(&id)?);
             Ok(ExitCode::SUCCESS)
         }
         RolloutCmd::List { json: j } => {
-            let mut list = Listing::new(&["ROLLOUT", "PHASE", "WAVE", "STATUS"]);
+            let mut views = Vec::new();
             for rec in ctl.rollouts()? {
-                let st = ctl.rollout_status(&rec.id)?;
-                let last = st.runs.last();
-                let cells = vec![
-                    st.id.clone(),
-                    st.phase.as_str().to_string(),
-                    last.map_or("-".into(), |(r, _)| wave_name(&st, r.wave).to_string()),
-                    last.map_or("-".into(), |(_, s)| status_words(s)),
-                ];
-                let view = bosun_control::views::rollout_view(st.clone());
-                list.push(cells, serde_json::to_value(view).unwrap_or_default());
+                views.push(ctl.rollout_view(&rec.id)?);
             }
-            list.print(j);
+            print_list(views, j);
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `bosun rollout status|list|abort` as a client of the daemon: the same
+/// output from its views; the abort signed here.
+pub(crate) fn remote(ctx: &Ctx, r: &Remote, cmd: RolloutCmd) -> Result<ExitCode> {
+    match cmd {
+        RolloutCmd::Status { id, json: j } => {
+            let path = format!(
+                "/rollouts/{}",
+                Name::parse(&id).map_err(|e| other(format!("rollout `{id}`: {e}")))?
+            );
+            match answered(r.get::<RolloutView>(&path), j)? {
+                Ok(v) if j => outln!("{}", serde_json::to_string(&v).unwrap_or_default()),
+                Ok(v) => print_status(&v),
+                Err(code) => return Ok(code),
+            }
+        }
+        RolloutCmd::List { json: j } => {
+            match answered(r.get::<Vec<RolloutView>>("/rollouts"), j)? {
+                Ok(v) => print_list(v, j),
+                Err(code) => return Ok(code),
+            }
+        }
+        RolloutCmd::Abort { id, why, as_ } => {
+            let name = Name::parse(&id).map_err(|e| other(format!("rollout `{id}`: {e}")))?;
+            let act = Act::RolloutAbort { id: name, why };
+            if let Err(code) = super::remote_sign::statement(ctx, r, &as_, act, false)? {
+                return Ok(code);
+            }
+            print_aborted(&id);
+        }
+        // start, promote, retry, drill, rollback: signed here.
+        cmd => return super::rollout_submit::remote(ctx, r, &cmd),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -40,12 +40,6 @@ pub(crate) struct Asked {
 }
 
 impl RolloutCmd {
-    /// Whether the verb submits an op (start, promote, retry, drill,
-    /// rollback).
-    pub(crate) fn submits_op(&self) -> bool {
-        self.asked().is_some()
-    }
-
     /// What the verb asks, when it submits an op.
     pub(crate) fn asked(&self) -> Option<Asked> {
         let asked = |id: &String, verb, as_: &String, accept_inconclusive, out: &OpOut| Asked {

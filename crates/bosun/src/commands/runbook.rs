@@ -249,8 +249,9 @@ fn print_runbook(rb: &bosun_runbook::Runbook, path: &str, j: bool) -> Result<Exi
 }
 
 /// `bosun runbook …` as a client of the daemon: `list` and `show`, from
-/// the daemon's workspace.
-pub(crate) fn remote(r: &bosun_client::Remote, cmd: RunbookCmd) -> Result<ExitCode> {
+/// the daemon's workspace; `validate` and `graph` check the files of the
+/// workspace here, as an author does before proposing them.
+pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, cmd: RunbookCmd) -> Result<ExitCode> {
     let entries =
         |j: bool| -> Result<std::result::Result<Vec<bosun_api::views::RunbookEntry>, ExitCode>> {
             Ok(match r.get("/runbooks")? {
@@ -285,8 +286,6 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: RunbookCmd) -> Result<ExitCo
             })?;
             print_runbook(&rb, &entry.path, j)
         }
-        _ => Err(other(
-            "over BOSUN_URL, `runbook` answers `list` and `show` so far; unset BOSUN_URL to run the rest on the workspace here",
-        )),
+        c @ (RunbookCmd::Validate { .. } | RunbookCmd::Graph { .. }) => run(ctx, c),
     }
 }

@@ -177,6 +177,8 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Resu
                 targets: p.targets.clone(),
                 params: parse_params(&p.params)?,
                 issuer: Some(who.to_string()),
+                check: false,
+                whole: true,
             };
             // A plan the daemon cannot make is an error here, as it is
             // when the CLI plans itself (not a refusal of an op).

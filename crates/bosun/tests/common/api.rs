@@ -88,3 +88,44 @@ pub fn approval(lab: &Lab, jti: &str, who: &str) -> String {
 pub fn stored(lab: &Lab) -> serde_json::Value {
     lab.json(&["ops", "list", "--json"])
 }
+
+/// A target as `BOSUN_URL` names it.
+pub fn url(t: &Target) -> String {
+    match t {
+        Target::Unix(p) => format!("unix://{}", p.display()),
+        Target::Tcp(a) => format!("http://{a}"),
+    }
+}
+
+/// `bosun args` against `url` (None: embedded), as `as_` for TCP tokens;
+/// whatever `BOSUN_URL`, `BOSUN_AS` and `BOSUN_TOKEN` the test runs with
+/// is not passed on.
+pub fn run_at(
+    lab: &Lab,
+    url: Option<&str>,
+    as_: Option<&str>,
+    args: &[&str],
+) -> std::process::Output {
+    let mut c = lab.cmd(args);
+    c.env_remove("BOSUN_URL")
+        .env_remove("BOSUN_AS")
+        .env_remove("BOSUN_TOKEN");
+    if let Some(u) = url {
+        c.env("BOSUN_URL", u);
+    }
+    if let Some(a) = as_ {
+        c.env("BOSUN_AS", a);
+    }
+    c.output().unwrap()
+}
+
+/// A command's stdout as JSON (its output in the panic when it is not).
+pub fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    })
+}

@@ -14,9 +14,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub struct Lab {
+    /// With `BOSUN_TEST_MODE=remote`: the daemon every command but
+    /// `serve` talks to (`BOSUN_URL`), stopped before `tmp` goes.
+    pub daemon: Option<api::Daemon>,
     pub tmp: tempfile::TempDir,
     pub ws: PathBuf,
     pub keys: PathBuf,
+}
+
+/// Whether the CLI tests run through a daemon (`BOSUN_TEST_MODE=remote`:
+/// each [`Lab`] starts `bosun serve` once set up, and its commands carry
+/// `BOSUN_URL`), or open the workspace themselves (the default).
+pub fn remote_mode() -> bool {
+    std::env::var("BOSUN_TEST_MODE").is_ok_and(|m| m == "remote")
 }
 
 pub fn bin() -> Command {
@@ -44,7 +54,12 @@ impl Lab {
     fn setup(tmp: tempfile::TempDir, edit: impl FnOnce(&Lab)) -> Lab {
         let ws = tmp.path().join("lab");
         let keys = tmp.path().join("keys");
-        let lab = Lab { tmp, ws, keys };
+        let mut lab = Lab {
+            daemon: None,
+            tmp,
+            ws,
+            keys,
+        };
         lab.ok(&["init", lab.ws.to_str().unwrap()]);
         lab.ok(&[
             "key",
@@ -65,6 +80,11 @@ impl Lab {
         lab.ok(&["key", "new", "claude", "--role", "agent"]);
         edit(&lab);
         lab.ok(&["adopt", "--yes", "--as", "alice"]);
+        if remote_mode() {
+            lab.daemon = Some(api::daemon(&lab));
+            // As embedded, nothing runs until the test says `work`.
+            lab.ok(&["halt", "--why", "the lab works on cue", "--as", "alice"]);
+        }
         lab
     }
 
@@ -131,11 +151,40 @@ impl Lab {
             .env("BOSUN_WORKSPACE", &self.ws)
             .env("BOSUN_KEY_DIR", &self.keys)
             .env("NO_COLOR", "1");
+        match &self.daemon {
+            Some(d) if args.first() != Some(&"serve") => {
+                c.env("BOSUN_URL", api::url(&d.unix));
+            }
+            _ => {
+                c.env_remove("BOSUN_URL");
+            }
+        }
         c
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        // Embedded, `plan --check` runs the controller itself; through the
+        // lab's daemon it is let work for the call.
+        let checks = args.first() == Some(&"plan") && args.contains(&"--check");
+        if checks && self.daemon.is_some() {
+            self.as_an_operator(&["resume"]);
+            let o = self.cmd(args).output().unwrap();
+            self.as_an_operator(&["halt", "--why", "the lab works on cue"]);
+            return o;
+        }
         self.cmd(args).output().unwrap()
+    }
+
+    /// `args` signed by alice, or by bob when alice's key was taken out.
+    fn as_an_operator(&self, args: &[&str]) {
+        for who in ["alice", "bob"] {
+            let mut a = args.to_vec();
+            a.extend(["--as", who]);
+            if self.cmd(&a).output().unwrap().status.success() {
+                return;
+            }
+        }
+        panic!("no operator could sign {args:?}");
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -152,7 +201,18 @@ impl Lab {
     /// `bosun work --until-idle`, which exits 0 when every op it ran
     /// succeeded and 4 when one ended failed or needing attention: both
     /// are a finished pass here. Returns its stdout.
+    ///
+    /// Through a daemon (halted between calls, so that nothing runs until
+    /// the test says so, as embedded) its controller does the work: this
+    /// resumes it, waits until no op runs and the ops have not changed for
+    /// a second, halts it again, and returns nothing.
     pub fn work(&self) -> String {
+        if self.daemon.is_some() {
+            self.as_an_operator(&["resume"]);
+            self.settle();
+            self.as_an_operator(&["halt", "--why", "the lab works on cue"]);
+            return String::new();
+        }
         let o = self.run(&["work", "--until-idle"]);
         assert!(
             matches!(o.status.code(), Some(0 | 4)),
@@ -161,6 +221,33 @@ impl Lab {
             String::from_utf8_lossy(&o.stderr)
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Waits until the daemon's ops have not changed for a second and none
+    /// runs.
+    fn settle(&self) {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut last = serde_json::Value::Null;
+        let mut since = std::time::Instant::now();
+        loop {
+            let now = self.json(&["ops", "list", "--limit", "1000", "--json"]);
+            let running = now
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["state"] == "running");
+            if now != last || running {
+                last = now;
+                since = std::time::Instant::now();
+            } else if since.elapsed() > std::time::Duration::from_secs(1) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < end,
+                "the daemon never went idle: {last}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
     }
 
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
