@@ -38,14 +38,7 @@ fn rollout_lab() -> Lab {
 
 /// `bosun args` against `url` (None: embedded).
 fn run(lab: &Lab, url: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut c = lab.cmd(args);
-    c.env_remove("BOSUN_URL")
-        .env_remove("BOSUN_AS")
-        .env_remove("BOSUN_TOKEN");
-    if let Some(u) = url {
-        c.env("BOSUN_URL", u);
-    }
-    c.output().unwrap()
+    common::api::run_at(lab, url, None, args)
 }
 
 /// Text with every op id (32 hex digits) blanked.
