@@ -100,15 +100,36 @@ fn change_of(
     }
 }
 
-pub(crate) fn proposal_digest(items: &[ProposalItem]) -> Digest {
-    let pairs: Vec<(&str, &str)> = items
-        .iter()
-        .map(|i| (i.subject.as_str(), i.digest.as_str()))
-        .collect();
-    Digest::of(&canonical_json(&pairs).unwrap_or_default())
+/// The digest of a proposal: of each subject it changes, with the digest
+/// in force it changes from (empty when none) and the proposed one. An
+/// approval signs it, so it binds what the approver was shown on both
+/// sides of the diff: once what is in force moves, it no longer matches
+/// and the proposal cannot be adopted ([`Control::proposal_digest`]).
+pub fn proposal_digest_of(entries: &[(&str, &str, &str)]) -> Digest {
+    Digest::of(&canonical_json(&entries).unwrap_or_default())
 }
 
 impl Control {
+    /// The digest a proposal of `items` has against what is in force now
+    /// (see [`proposal_digest_of`]).
+    pub(crate) fn proposal_digest(&self, items: &[ProposalItem]) -> Result<Digest> {
+        let mut bases = Vec::with_capacity(items.len());
+        for i in items {
+            bases.push(
+                self.store
+                    .adopted(&i.subject)?
+                    .map(|a| a.digest.to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        let entries: Vec<(&str, &str, &str)> = items
+            .iter()
+            .zip(&bases)
+            .map(|(i, b)| (i.subject.as_str(), b.as_str(), i.digest.as_str()))
+            .collect();
+        Ok(proposal_digest_of(&entries))
+    }
+
     /// What on disk differs from what is in force. Refuses (changing
     /// nothing) when a policy or runbook file is invalid.
     pub fn pending_changes(&self) -> Result<Vec<(ProposalItem, Change)>> {
@@ -184,7 +205,7 @@ impl Control {
         let p = Proposal {
             id: crate::fresh_jti()?,
             proposer: proposer.clone(),
-            digest: proposal_digest(&items),
+            digest: self.proposal_digest(&items)?,
             items,
             state: "open".into(),
             created_at: now,
@@ -307,6 +328,16 @@ impl Control {
                     "the approval is for {}, the proposal is {}",
                     c.plan_digest.short(),
                     p.digest.short()
+                ),
+                jti,
+            )));
+        }
+        if self.proposal_digest(&p.items)? != p.digest {
+            return Ok(Err(rej(
+                Check::Adoption,
+                format!(
+                    "what is in force changed since proposal `{}` was made (its digest binds what it changes from): propose again",
+                    p.id
                 ),
                 jti,
             )));

@@ -12,7 +12,7 @@ use bosun_api::views::{ChangeView, PendingView, ProposalView};
 use bosun_model::{ApprovalClaims, Digest};
 use bosun_store::{Proposal, ProposalItem};
 
-use crate::adopt::{AdoptOutcome, Change, display_text, proposal_digest};
+use crate::adopt::{AdoptOutcome, Change, display_text, proposal_digest_of};
 use crate::intake::{Rejected, reject};
 use crate::{Control, ControlError, Result};
 
@@ -25,7 +25,11 @@ impl Control {
             .into_iter()
             .map(|(i, _)| i)
             .collect();
-        let digest = (!items.is_empty()).then(|| proposal_digest(&items).to_string());
+        let digest = if items.is_empty() {
+            None
+        } else {
+            Some(self.proposal_digest(&items)?.to_string())
+        };
         Ok(PendingView {
             changes: self.change_views(&items)?,
             digest,
@@ -68,20 +72,31 @@ impl Control {
     /// Proposes what the governed files on disk change, as the approval
     /// `envelope` says: its `op` is the new proposal's id (chosen by the
     /// signer), its `plan_digest` the digest of the changes its signer was
-    /// shown, its signer the proposer. Refused, recording and changing
-    /// nothing, when the files changed since (the digest differs), the id
-    /// is taken, or the envelope would not count as an adoption approval
-    /// (as [`Control::approve_adoption`] judges it). Then the approval is
-    /// taken: with one operator, or at bootstrap, that adopts.
+    /// shown (and of what they change from), its signer the proposer, an
+    /// operator in force. The signature is verified before any file is
+    /// read or anything recorded, so input no adopted key vouches for
+    /// costs a reader's file reads nothing and is recorded within the
+    /// refusal budget only. Refused, changing nothing, when the files or
+    /// what is in force changed since (the digest differs), the id is
+    /// taken, or nothing is adopted yet: the first adoption is made where
+    /// the state is (`adopt` on the daemon's host). Then the approval is
+    /// taken: with one operator, that adopts.
     pub fn propose_signed(
         &self,
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<AdoptOutcome, Rejected>> {
-        let r = self.check_proposal(envelope, now)?;
-        if let Err(rej) = &r {
-            self.record_refusal(rej, envelope, now)?;
-            return Ok(Err(rej.clone()));
+        let Some(keys) = self.adopted_registry()? else {
+            // Nothing vouches for the sender yet: refused, not recorded.
+            return Ok(Err(reject(
+                Check::Adoption,
+                "nothing is adopted yet: the first adoption is made where the state is, on the daemon's host as its user".to_string(),
+                None,
+            )));
+        };
+        if let Err(rej) = self.check_proposal(&keys, envelope, now)? {
+            self.record_refusal(&rej, envelope, now)?;
+            return Ok(Err(rej));
         }
         self.approve_adoption(envelope, now)
     }
@@ -89,20 +104,35 @@ impl Control {
     /// Records the proposal `envelope` makes, if it may make one.
     fn check_proposal(
         &self,
+        keys: &bosun_workspace::KeyRegistry,
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<(), Rejected>> {
-        let peek: Option<ApprovalClaims> = bosun_sign::decode(envelope)
-            .ok()
-            .and_then(|u| u.claims().ok());
-        let Some(peek) = peek else {
-            return Ok(Err(reject(
-                Check::Format,
-                "not a readable approval envelope".to_string(),
-                None,
-            )));
+        // Who signed, before anything else is read or recorded.
+        let (c, role) = match crate::approve::verify_stamped::<ApprovalClaims>(
+            keys,
+            &self.ws.config.name,
+            envelope,
+            now,
+        ) {
+            Ok(v) => v,
+            Err(r) => return Ok(Err(r)),
         };
-        let jti = Some(peek.op.to_string());
+        let jti = Some(c.op.to_string());
+        if !role.is_human() {
+            return Ok(Err(reject(
+                Check::ApproverRole,
+                format!("`{}` is an {role}: agents never propose adoptions", c.iss),
+                jti,
+            )));
+        }
+        if c.verdict != bosun_model::Verdict::Approve {
+            return Ok(Err(reject(
+                Check::Verdict,
+                "a proposal is made by its proposer's approval, not a denial".to_string(),
+                jti,
+            )));
+        }
         let items: Vec<ProposalItem> = self
             .pending_changes()?
             .into_iter()
@@ -115,64 +145,67 @@ impl Control {
                 jti,
             )));
         }
-        let digest = proposal_digest(&items);
-        if peek.plan_digest != digest {
+        let digest = self.proposal_digest(&items)?;
+        if c.plan_digest != digest {
             return Ok(Err(reject(
                 Check::PlanDigest,
                 format!(
-                    "the governed files changed since they were read: a proposal now is {}, the approval signs {}; nothing was proposed (read them again)",
+                    "the governed files, or what is in force, changed since they were read: a proposal now is {}, the approval signs {}; nothing was proposed (read them again)",
                     digest.short(),
-                    peek.plan_digest.short()
+                    c.plan_digest.short()
                 ),
                 jti,
             )));
         }
-        if self.store.proposal(&peek.op)?.is_some() {
+        if self.store.proposal(&c.op)?.is_some() {
             return Ok(Err(reject(
                 Check::Replay,
-                format!("proposal `{}` exists: approve it instead", peek.op),
+                format!("proposal `{}` exists: approve it instead", c.op),
                 jti,
             )));
         }
-        let p = Proposal {
-            id: peek.op.clone(),
-            proposer: peek.iss.clone(),
+        self.store.propose(&Proposal {
+            id: c.op.clone(),
+            proposer: c.iss.clone(),
             digest,
             items,
             state: "open".into(),
             created_at: now,
-        };
-        // Judged as its approval will be, before anything is stored.
-        let (keys, _) = self.adoption_judges(&p)?;
-        let (c, role) = match crate::approve::verify_stamped::<ApprovalClaims>(
-            &keys,
-            &self.ws.config.name,
-            envelope,
-            now,
-        ) {
-            Ok(v) => v,
-            Err(r) => return Ok(Err(r)),
-        };
-        if !role.is_human() || c.iss != p.proposer {
-            return Ok(Err(reject(
-                Check::ApproverRole,
-                format!("`{}` is an {role}: agents never propose adoptions", c.iss),
-                jti,
-            )));
-        }
-        self.store.propose(&p)?;
+        })?;
         Ok(Ok(()))
+    }
+
+    /// The key registry in force; `None` while nothing is adopted.
+    fn adopted_registry(&self) -> Result<Option<bosun_workspace::KeyRegistry>> {
+        if self
+            .store
+            .adopted(bosun_workspace::governed::POLICY_SUBJECT)?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(
+            match self
+                .store
+                .adopted(bosun_workspace::governed::KEYS_SUBJECT)?
+            {
+                Some(k) => bosun_workspace::KeyRegistry::from_content(&k.content)?,
+                None => bosun_workspace::KeyRegistry::default(),
+            },
+        ))
     }
 }
 
 /// What a client reads before it signs an adoption approval: each change
-/// of `views` with its digests recomputed here (the new content's digest
-/// is what the proposal covers; the old one what is in force), as the
-/// embedded `adopt` shows it, and the digest of the whole proposal. An
-/// error (nothing signed) when a digest does not match its content, or
-/// the proposal's digest is not `expected`.
+/// of `views` with its digests recomputed here, as the embedded `adopt`
+/// shows it, and the digest of the whole proposal — which covers both
+/// sides of every change (the content in force it changes from, and the
+/// new one), so a daemon that shows another "before" than what is in
+/// force gets an approval that does not match. An error (nothing signed)
+/// when a digest does not match its content, or the proposal's digest is
+/// not `expected`.
 pub fn checked_changes(views: &[ChangeView], expected: &str) -> Result<(Vec<Change>, Digest)> {
-    let mut items = Vec::with_capacity(views.len());
+    let mut entries: Vec<(String, String, String)> = Vec::with_capacity(views.len());
     let mut changes = Vec::with_capacity(views.len());
     for v in views {
         let new_digest = Digest::of(v.new_content.as_bytes());
@@ -211,13 +244,17 @@ pub fn checked_changes(views: &[ChangeView], expected: &str) -> Result<(Vec<Chan
             old_digest: old.map(|(_, d)| d.clone()),
             new_digest: new_digest.clone(),
         });
-        items.push(ProposalItem {
-            subject: v.subject.clone(),
-            content: v.new_content.clone(),
-            digest: new_digest,
-        });
+        entries.push((
+            v.subject.clone(),
+            v.old_digest.clone().unwrap_or_default(),
+            new_digest.to_string(),
+        ));
     }
-    let digest = proposal_digest(&items);
+    let entries: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|(s, b, n)| (s.as_str(), b.as_str(), n.as_str()))
+        .collect();
+    let digest = proposal_digest_of(&entries);
     if digest.as_str() != expected {
         return Err(ControlError::Other(format!(
             "the changes it sent make a proposal of digest {digest}, not the {expected} it claims; nothing was signed"

@@ -693,15 +693,16 @@ fn a_signed_proposal_is_made_only_as_signed_over_what_is_pending() {
         bosun_control::proposal::checked_changes(&pending.changes, digest.as_str()).unwrap();
     assert_eq!((changes.len(), &d), (1, &digest));
     let before = ctl.proposals().unwrap().len();
-    let sign = |who: &str, digest: &Digest| {
+    let rejected = ctl.rejections(100).unwrap().len();
+    let sign_with = |who: &str, key: &str, digest: &Digest, verdict: Verdict| {
         let pid = bosun_control::fresh_jti().unwrap();
         let env = ctl
             .sign_approval(
-                &fx.keys[who],
+                &fx.keys[key],
                 &id(who),
                 &pid,
                 digest,
-                Verdict::Approve,
+                verdict,
                 None,
                 bosun_control::now(),
             )
@@ -709,19 +710,37 @@ fn a_signed_proposal_is_made_only_as_signed_over_what_is_pending() {
             .1;
         (pid, env)
     };
+    let sign = |who: &str, digest: &Digest| sign_with(who, who, digest, Verdict::Approve);
     let now = bosun_control::now();
+    let refused = |env: &str| ctl.propose_signed(env, now).unwrap().unwrap_err();
     // Over other changes than those pending: refused, nothing proposed.
     let (_, env) = sign("alice", &Digest::of(b"something else"));
-    let rej = ctl.propose_signed(&env, now).unwrap().unwrap_err();
-    assert_eq!(rej.check, bosun_api::Check::PlanDigest, "{rej}");
+    assert_eq!(refused(&env).check, bosun_api::Check::PlanDigest);
+    // Over the pending changes, but from another "before" than what is in
+    // force (what a lying daemon would show): the digest binds the base.
+    let v = &pending.changes[0];
+    let lie = bosun_control::adopt::proposal_digest_of(&[(
+        v.subject.as_str(),
+        v.new_digest.as_str(),
+        v.new_digest.as_str(),
+    )]);
+    let (_, env) = sign("alice", &lie);
+    assert_eq!(refused(&env).check, bosun_api::Check::PlanDigest);
     // By an agent: refused.
     let (_, env) = sign("claude", &digest);
-    let rej = ctl.propose_signed(&env, now).unwrap().unwrap_err();
-    assert_eq!(rej.check, bosun_api::Check::ApproverRole, "{rej}");
+    assert_eq!(refused(&env).check, bosun_api::Check::ApproverRole);
+    // In alice's name with claude's key: the signature does not verify.
+    let (_, env) = sign_with("alice", "claude", &digest, Verdict::Approve);
+    assert_eq!(refused(&env).check, bosun_api::Check::Signature);
+    // A denial proposes nothing.
+    let (_, env) = sign_with("alice", "alice", &digest, Verdict::Deny);
+    assert_eq!(refused(&env).check, bosun_api::Check::Verdict);
     // Not an envelope at all.
-    let rej = ctl.propose_signed("x.y.z", now).unwrap().unwrap_err();
-    assert_eq!(rej.check, bosun_api::Check::Format, "{rej}");
-    assert_eq!(ctl.proposals().unwrap().len(), before);
+    assert_eq!(refused("x.y.z").check, bosun_api::Check::Format);
+    assert_eq!(ctl.proposals().unwrap().len(), before, "nothing proposed");
+    // The refusals of signed input are recorded; the forgery and the
+    // garbage within the budget for input no key vouches for.
+    assert!(ctl.rejections(100).unwrap().len() > rejected);
     // alice's: proposed by alice, her approval counted.
     let (pid, env) = sign("alice", &digest);
     let out = ctl.propose_signed(&env, now).unwrap().unwrap();
@@ -729,8 +748,7 @@ fn a_signed_proposal_is_made_only_as_signed_over_what_is_pending() {
     let p = ctl.proposal(&pid).unwrap().unwrap();
     assert_eq!((p.proposer.as_str(), &p.digest), ("alice", &digest));
     // The same id again: a replay.
-    let rej = ctl.propose_signed(&env, now).unwrap().unwrap_err();
-    assert_eq!(rej.check, bosun_api::Check::Replay, "{rej}");
+    assert_eq!(refused(&env).check, bosun_api::Check::Replay);
     // A client shown content that is not what its digest says refuses.
     let mut lie = pending.changes.clone();
     lie[0].new_content.push_str("\n[[host]]\nname = \"evil\"\n");

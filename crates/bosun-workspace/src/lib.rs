@@ -165,10 +165,41 @@ impl Workspace {
         read(&self.path("fleet/hosts.toml"))
     }
 
-    /// A file the workspace names (an ssh_config), relative to its root or
-    /// absolute, size-limited.
+    /// A file the workspace names (an ssh_config): a path relative to its
+    /// root that stays inside it (no absolute path, no `..`, no symlink
+    /// out of it) and outside the state directory, size-limited. What a
+    /// governed file names is pinned into it and shown to every reader of
+    /// a proposal: it must not reach the daemon's keys or database.
     pub fn read_named_file(&self, rel: &str) -> Result<String> {
-        read(&self.root.join(rel))
+        let refuse = |why: &str| {
+            Err(WsError::Other(format!(
+                "`{rel}` {why}: name a file inside the workspace, relative to it (fleet/ssh_config)"
+            )))
+        };
+        let p = Path::new(rel);
+        if p.is_absolute()
+            || p.components().any(|c| {
+                !matches!(
+                    c,
+                    std::path::Component::Normal(_) | std::path::Component::CurDir
+                )
+            })
+        {
+            return refuse("is not a plain path inside the workspace");
+        }
+        let full = self.root.join(p);
+        let (Ok(real), Ok(root)) = (full.canonicalize(), self.root.canonicalize()) else {
+            return read(&full);
+        };
+        if !real.starts_with(&root) {
+            return refuse("leads outside the workspace");
+        }
+        if let Ok(state) = self.state_dir().canonicalize()
+            && real.starts_with(&state)
+        {
+            return refuse("is in the state directory");
+        }
+        read(&real)
     }
 
     /// Rollout files on disk (`rollouts/<id>.toml`): (id, relative path,
@@ -274,5 +305,43 @@ mod read_tests {
         let fine = d.path().join("fine.toml");
         std::fs::write(&fine, "a = 1\n").unwrap();
         assert_eq!(read(&fine).unwrap(), "a = 1\n");
+    }
+}
+
+#[cfg(test)]
+mod named_file_tests {
+    use super::*;
+
+    /// A named file (an ssh_config) is read only inside the workspace and
+    /// outside its state directory: a governed file cannot pull the
+    /// daemon's keys or database into a proposal every reader sees.
+    #[test]
+    fn a_named_file_stays_inside_the_workspace() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("ws");
+        scaffold::init(&root, &bosun_model::Name::parse("ws").unwrap()).unwrap();
+        std::fs::write(tmp.path().join("secret.jwk"), "KEY").unwrap();
+        std::fs::write(root.join("fleet/ssh_config"), "Host *\n").unwrap();
+        std::fs::create_dir_all(root.join(".bosun")).unwrap();
+        std::fs::write(root.join(".bosun/bosun.db"), "DB").unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("secret.jwk"), root.join("fleet/link")).unwrap();
+        let ws = Workspace::open(&root).unwrap();
+        assert_eq!(ws.read_named_file("fleet/ssh_config").unwrap(), "Host *\n");
+        assert_eq!(
+            ws.read_named_file("./fleet/ssh_config").unwrap(),
+            "Host *\n"
+        );
+        let abs = tmp.path().join("secret.jwk");
+        for bad in [
+            abs.to_str().unwrap(),
+            "../secret.jwk",
+            "fleet/../../secret.jwk",
+            "fleet/link",
+            ".bosun/bosun.db",
+        ] {
+            let e = ws.read_named_file(bad).unwrap_err().to_string();
+            assert!(!e.contains("KEY") && !e.contains("DB"), "{bad}: {e}");
+            assert!(e.contains("inside the workspace"), "{bad}: {e}");
+        }
     }
 }

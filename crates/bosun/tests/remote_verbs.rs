@@ -2,8 +2,8 @@
 //! exit status whether the CLI opens the workspace or asks the daemon
 //! (`BOSUN_URL`), and the remote changes — blockers, adoption, snoozes, a
 //! rollout's abort — are signed here and land as the embedded ones do.
-//! A daemon that lies about what is adopted is caught before anything is
-//! signed.
+//! (What a lying daemon's adoption views meet is in bosun-control's
+//! `tests/intake.rs`: every digest, both sides of each change, is bound.)
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -231,6 +231,8 @@ fn blockers_adoption_snoozes_and_aborts_are_signed_here() {
     let o = remote(&["adopt", "--as", "claude", "--yes", "--json"]);
     assert_eq!(o.status.code(), Some(3), "{o:?}");
     assert_eq!(json(&o)["check"], "approver_role", "{o:?}");
+    let st = lab.json(&["status", "--json"]);
+    assert_eq!(st["open_proposals"], serde_json::json!([]), "nothing proposed: {st}");
     let o = remote(&["adopt", "--as", "alice", "--yes", "--json"]);
     assert!(o.status.success(), "{o:?}");
     let p = json(&o);

@@ -19,17 +19,18 @@ const MOTD: &str = include_str!("../../../examples/runbooks/motd.toml");
 fn ssh_lab() -> (Lab, Sshd) {
     let lab = Lab::new();
     let sshd = Sshd::start(&lab.tmp.path().join("sshd"));
+    // The ssh_config a host names lives in the workspace (and is adopted
+    // with the inventory).
+    std::fs::copy(&sshd.config, lab.path("fleet/ssh_config")).unwrap();
     let mut hosts = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
     for alias in ["lab-a", "lab-b"] {
         hosts.push_str(&format!(
-            "\n[[host]]\nname = \"{alias}\"\naddress = \"{alias}\"\ntransport = \"ssh\"\narch = \"x86_64\"\nssh_config = \"{}\"\n",
-            sshd.config.display()
+            "\n[[host]]\nname = \"{alias}\"\naddress = \"{alias}\"\ntransport = \"ssh\"\narch = \"x86_64\"\nssh_config = \"fleet/ssh_config\"\n",
         ));
     }
     hosts.push_str(&format!(
-        "\n[[host]]\nname = \"dead\"\naddress = \"127.0.0.1\"\nport = {}\ntransport = \"ssh\"\nssh_config = \"{}\"\nssh_options = [\"ConnectTimeout=3\"]\n",
+        "\n[[host]]\nname = \"dead\"\naddress = \"127.0.0.1\"\nport = {}\ntransport = \"ssh\"\nssh_config = \"fleet/ssh_config\"\nssh_options = [\"ConnectTimeout=3\"]\n",
         closed_port(),
-        sshd.config.display()
     ));
     lab.write("fleet/hosts.toml", &hosts);
     lab.adopt();

@@ -73,11 +73,23 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, p: &PlanArgs, who: &str) -> Result<E
         whole: true,
     };
     let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
-    bosun_client::check_planned(&req, &planned, None)?;
+    let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
+    bosun_client::check_planned(
+        &req,
+        &planned,
+        here.as_ref().map(|w| w.config.name.as_str()),
+    )?;
     let plan = bosun_client::whole_plan(&planned)?;
     let seq = planned
         .next_seq
         .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
+    errln!(
+        "signing as {who}: the checks of {} on {} (plan {}, seq {seq}) for workspace {}",
+        planned.runbook,
+        planned.targets.join(", "),
+        planned.plan_digest,
+        planned.workspace
+    );
     let draft = client::OpDraft::planned(&planned)?;
     let (_, env) = client::sign_op_draft(&key, &who, &draft, None, seq, now())?;
     let sub: SubmittedView = match r.post("/ops", &json!({ "envelope": env }))? {

@@ -101,6 +101,18 @@ pub(crate) fn remote(r: &bosun_client::Remote, cmd: OpsCmd) -> Result<ExitCode> 
             let path = format!("/ops/{}/envelope", super::op_path_id(&jti)?);
             match answered(r.get::<bosun_api::views::EnvelopeView>(&path), false)? {
                 Ok(v) => {
+                    // The envelope's own claims name the op asked for.
+                    let claims: Option<bosun_model::OpClaims> = bosun_sign::decode(&v.envelope)
+                        .ok()
+                        .and_then(|u| u.claims().ok());
+                    match claims {
+                        Some(c) if c.jti.as_str().starts_with(&jti) => {}
+                        _ => {
+                            return Err(r.failed(format!(
+                                "asked for op `{jti}`'s envelope, it answered another op's (or none)"
+                            )));
+                        }
+                    }
                     outln!("{}", v.envelope);
                     Ok(ExitCode::SUCCESS)
                 }
