@@ -3,7 +3,8 @@
 # missing: OpenSSH's server (the SSH transport tests start a real sshd on a
 # loopback port) and client (ssh, ssh-agent, ssh-add, ssh-keygen), script(1)
 # (the README test), git, openssl (the TLS tests' certificates and second
-# client), PyJWT (the JOSE interop test), and schemathesis (the API's
+# client), Chromium and playwright-core (the dashboard's browser tests),
+# PyJWT (the JOSE interop test), and schemathesis (the API's
 # property tests, crates/bosun/tests/api_fuzz.rs) in a venv of its own. Safe to run again: it installs nothing that is already there.
 set -euo pipefail
 
@@ -24,6 +25,10 @@ command -v git >/dev/null || need_apt+=(git)
 # openssl makes the certificates of the TLS tests (tests/tls.rs) and is
 # their second TLS client (s_client).
 command -v openssl >/dev/null || need_apt+=(openssl)
+# Debian's Chromium for the dashboard's browser tests (tests/web.rs), and
+# Node.js to drive it with playwright-core (tests/browser/).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   as_root=()
   [ "$(id -u)" -eq 0 ] || as_root=(sudo)
@@ -32,6 +37,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     "${as_root[@]}" apt-get update -q
     "${as_root[@]}" apt-get install -y -q "${need_apt[@]}"
   fi
+fi
+
+# playwright-core, pinned by tests/browser/package-lock.json (it drives
+# Debian's Chromium; it downloads no browser of its own).
+browser_dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+if [ ! -d "$browser_dir/node_modules/playwright-core" ]; then
+  (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if ! python3 -c 'import jwt, cryptography' 2>/dev/null; then

@@ -104,7 +104,7 @@ fn change_of(
 /// in force it changes from (empty when none) and the proposed one. An
 /// approval signs it, so it binds what the approver was shown on both
 /// sides of the diff: once what is in force moves, it no longer matches
-/// and the proposal cannot be adopted ([`Control::proposal_digest`]).
+/// and the proposal cannot be adopted (`Control::proposal_digest`).
 pub fn proposal_digest_of(entries: &[(&str, &str, &str)]) -> Digest {
     Digest::of(&canonical_json(&entries).unwrap_or_default())
 }

@@ -15,6 +15,8 @@
 //!   its permissions do.
 //! - **One error shape** ([`error`]), body limits ([`body`]), a timeout on
 //!   every request and on reading headers ([`serve`]).
+//! - **The dashboard** ([`web`]): `/`, `/ops/{id}`, `/login`, pages
+//!   rendered by bosun-web from the same views; a session cookie over TCP.
 //! - **`/mcp`** ([`mcp`]): the MCP tools over streamable HTTP for agents,
 //!   outside `/api/v1` and its document; a bearer token on every request,
 //!   an agent's only, signing with that agent's key from the daemon's key
@@ -36,6 +38,7 @@ pub mod rollouts;
 pub mod routes;
 pub mod serve;
 pub mod tls;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -64,6 +67,8 @@ pub struct Options {
     /// The daemon's key directory: the agent keys `/mcp` signs with
     /// (None: `/mcp` refuses every agent).
     pub keys: Option<bosun_sign::KeyDir>,
+    /// The dashboard's pages (None: `/` and the pages answer 404).
+    pub web: Option<Arc<bosun_web::Web>>,
 }
 
 impl Default for Options {
@@ -74,6 +79,7 @@ impl Default for Options {
             metrics_public: true,
             max_core_calls: 16,
             keys: None,
+            web: None,
         }
     }
 }
@@ -90,6 +96,9 @@ pub struct App {
     openapi: Arc<String>,
     metrics_public: bool,
     mcp: Arc<mcp::Mcp>,
+    web: Option<Arc<bosun_web::Web>>,
+    /// Whether TCP listeners serve HTTPS (the session cookie is `Secure`).
+    tls: bool,
 }
 
 impl App {
@@ -103,6 +112,8 @@ impl App {
             openapi: Arc::new(openapi::json()),
             metrics_public: opts.metrics_public,
             mcp: Arc::new(mcp::Mcp::new(opts.keys.clone())),
+            web: opts.web.clone(),
+            tls: opts.tls.is_some(),
         }
     }
 

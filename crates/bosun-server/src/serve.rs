@@ -136,6 +136,7 @@ pub fn router(app: App) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed);
     Router::new()
         .nest("/api/v1", api)
+        .merge(crate::web::routes())
         .route("/metrics", get(metrics))
         .route("/mcp", any(crate::mcp::handle))
         .fallback(routes::not_found)

@@ -68,6 +68,7 @@ const RULES: &[(&str, &[&str])] = &[
         "bosun-client",
         &["bosun-api", "bosun-model", "bosun-sign", "bosun-control"],
     ),
+    ("bosun-web", &["bosun-api", "bosun-model"]),
     (
         "bosun-server",
         &[
@@ -78,6 +79,7 @@ const RULES: &[(&str, &[&str])] = &[
             "bosun-control",
             "bosun-client",
             "bosun-mcp",
+            "bosun-web",
         ],
     ),
     ("bosun", &["*"]),

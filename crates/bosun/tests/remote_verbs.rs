@@ -232,7 +232,11 @@ fn blockers_adoption_snoozes_and_aborts_are_signed_here() {
     assert_eq!(o.status.code(), Some(3), "{o:?}");
     assert_eq!(json(&o)["check"], "approver_role", "{o:?}");
     let st = lab.json(&["status", "--json"]);
-    assert_eq!(st["open_proposals"], serde_json::json!([]), "nothing proposed: {st}");
+    assert_eq!(
+        st["open_proposals"],
+        serde_json::json!([]),
+        "nothing proposed: {st}"
+    );
     let o = remote(&["adopt", "--as", "alice", "--yes", "--json"]);
     assert!(o.status.success(), "{o:?}");
     let p = json(&o);

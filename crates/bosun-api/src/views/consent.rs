@@ -54,3 +54,16 @@ pub struct ConsentView {
     /// The budgets its issuer draws on (while it waits for approval).
     pub budgets: Vec<BudgetView>,
 }
+
+impl ConsentView {
+    /// How the op's runbook stands, in the words every face shows.
+    pub fn standing_words(&self) -> String {
+        match (self.runbook_standing.as_str(), &self.runbook_in_force) {
+            ("adopted", _) => "the adopted version".to_string(),
+            ("not_in_force", Some(d)) => format!("NOT the version in force now ({d})"),
+            ("not_in_force", None) => "NOT the version in force now".to_string(),
+            _ => "NEVER ADOPTED: planned from the file on disk; it cannot run without a human"
+                .to_string(),
+        }
+    }
+}

@@ -56,13 +56,7 @@ fn write_op(s: &mut String, c: &ConsentView, plan: &Plan) -> std::fmt::Result {
         crate::output::plan_kind(plan),
         plan.verb()
     )?;
-    let standing = match (c.runbook_standing.as_str(), &c.runbook_in_force) {
-        ("adopted", _) => "the adopted version".to_string(),
-        ("not_in_force", Some(d)) => format!("NOT the version in force now ({d})"),
-        ("not_in_force", None) => "NOT the version in force now".to_string(),
-        _ => "NEVER ADOPTED: planned from the file on disk; it cannot run without a human"
-            .to_string(),
-    };
+    let standing = c.standing_words();
     writeln!(
         s,
         "          definition {}: {standing}",

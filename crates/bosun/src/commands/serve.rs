@@ -124,6 +124,13 @@ fn listeners(
         tls,
         metrics_public,
         keys: Some(keys.clone()),
+        web: Some(std::sync::Arc::new(
+            bosun_web::Web::new(bosun_web::Commands {
+                command: Box::new(crate::next::command),
+                token: "bosun key token <you> --ttl 12h".into(),
+            })
+            .map_err(|e| other(e.to_string()))?,
+        )),
         ..bosun_server::Options::default()
     })
 }

@@ -1,0 +1,303 @@
+//! The web dashboard's pages (rendered by bosun-web from the same views
+//! as the API): `/` the overview, `/ops/{id}` an op as an approver reads
+//! it, `/hosts`, `/blockers`, `/rollouts` and `/rollouts/{id}`, `/login`,
+//! and `/static/bosun.css`. Over the Unix socket (a local
+//! proxy) its permissions decide who reads; over TCP the browser signs in
+//! once by pasting a read token (`bosun key token`), kept in an HttpOnly,
+//! `SameSite=Strict` cookie (`Secure` over TLS) until the token expires
+//! and verified on every page like a bearer token. Pages carry a strict
+//! Content-Security-Policy: nothing loads from another host, no inline
+//! script runs.
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::App;
+use crate::auth::{MAX_TOKEN_BYTES, Via};
+use crate::error::ApiError;
+use crate::params::Id;
+
+/// The session cookie's name.
+pub const SESSION: &str = "bosun_session";
+
+/// What every page answers with besides its body.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The pages (outside `/api/v1`).
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/", get(overview))
+        .route("/ops/{id}", get(op))
+        .route("/hosts", get(hosts))
+        .route("/blockers", get(blockers))
+        .route("/rollouts", get(rollouts))
+        .route("/rollouts/{id}", get(rollout))
+        .route("/login", get(login_page).post(login))
+        .route("/static/bosun.css", get(stylesheet))
+}
+
+/// A page as the browser gets it: HTML with the security headers.
+fn page(status: StatusCode, html: String) -> Response {
+    let mut r = (status, html).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// A rendering failure (a bug, not input) as a page.
+fn failed(e: impl std::fmt::Display) -> Response {
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!(
+            "<!doctype html><title>bosun</title><p>the page could not be rendered: {}</p>",
+            escape(&e.to_string())
+        ),
+    )
+}
+
+/// `s` with HTML's special characters escaped (for the one page written
+/// without a template).
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A browser allowed to read: through the Unix socket, or with a session
+/// cookie holding a token an adopted identity signed. Without one, the
+/// page sends it to `/login`.
+pub struct Viewer;
+
+impl FromRequestParts<App> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<Via>().copied() == Some(Via::Unix) {
+            return Ok(Viewer);
+        }
+        let Some(token) = session(parts) else {
+            return Err(Redirect::to("/login").into_response());
+        };
+        let verdict = app
+            .core(move |ctl| Ok(ctl.verify_token(&token, bosun_control::now())?))
+            .await;
+        match verdict {
+            Ok(Ok(_)) => Ok(Viewer),
+            _ => Err(Redirect::to("/login").into_response()),
+        }
+    }
+}
+
+/// The session cookie's token, if the request carries one of a sane size.
+fn session(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty() && v.len() <= MAX_TOKEN_BYTES)
+}
+
+async fn overview(State(app): State<App>, _v: Viewer) -> Response {
+    read_page(
+        app,
+        |ctl| Ok(ctl.overview()?),
+        |web, _ws, s| web.overview(&s, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+async fn op(State(app): State<App>, _v: Viewer, Id(id): Id) -> Response {
+    read_page(
+        app,
+        move |ctl| {
+            let jti = ctl.resolve_op(&id)?;
+            Ok(ctl.consent(&jti, bosun_control::now())?.view())
+        },
+        |web, ws, c| web.op(ws, &c, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+/// A page from what `read` answers through the core, rendered by
+/// `render`; a client error (nothing has that id) as a page saying so.
+async fn read_page<T, R, F>(app: App, read: R, render: F) -> Response
+where
+    T: Send + 'static,
+    R: FnOnce(&bosun_control::Control) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&bosun_web::Web, &str, T) -> Result<String, bosun_web::WebError>,
+{
+    let Some(web) = app.web.clone() else {
+        return ApiError::not_found("this daemon serves no dashboard").into_response();
+    };
+    let ws = app.info().workspace;
+    match app.core(read).await {
+        Ok(v) => match render(&web, &ws, v) {
+            Ok(html) => page(StatusCode::OK, html),
+            Err(e) => failed(e),
+        },
+        Err(e) if e.status.is_client_error() => match web.missing(&ws, &e.body.error.message) {
+            Ok(html) => page(StatusCode::NOT_FOUND, html),
+            Err(e) => failed(e),
+        },
+        Err(e) => failed(&e.body.error.message),
+    }
+}
+
+async fn hosts(State(app): State<App>, _v: Viewer) -> Response {
+    read_page(
+        app,
+        |ctl| {
+            let (inv, _) = ctl.inventory_in_force()?;
+            Ok(ctl.host_views(&inv.hosts)?)
+        },
+        |web, ws, v| web.hosts(ws, &v),
+    )
+    .await
+}
+
+/// `?all=true` of the blocker board.
+#[derive(Deserialize)]
+struct AllQuery {
+    all: Option<bool>,
+}
+
+async fn blockers(
+    State(app): State<App>,
+    _v: Viewer,
+    axum::extract::Query(q): axum::extract::Query<AllQuery>,
+) -> Response {
+    let all = q.all.unwrap_or(false);
+    read_page(
+        app,
+        move |ctl| Ok(ctl.blocker_views(all)?),
+        move |web, ws, v| web.blockers(ws, &v, all, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+async fn rollouts(State(app): State<App>, _v: Viewer) -> Response {
+    read_page(
+        app,
+        |ctl| {
+            let mut out = Vec::new();
+            for rec in ctl.rollouts()? {
+                out.push(ctl.rollout_view(&rec.id)?);
+            }
+            Ok(out)
+        },
+        |web, ws, v| web.rollouts(ws, &v),
+    )
+    .await
+}
+
+async fn rollout(State(app): State<App>, _v: Viewer, Id(id): Id) -> Response {
+    read_page(
+        app,
+        move |ctl| {
+            if !ctl.rollouts()?.iter().any(|r| r.id == id) {
+                return Err(ApiError::not_found(format!(
+                    "no rollout `{id}` was started"
+                )));
+            }
+            Ok(ctl.rollout_view(&id)?)
+        },
+        |web, ws, v| web.rollout(ws, &v, jiff::Timestamp::now()),
+    )
+    .await
+}
+
+async fn login_page(State(app): State<App>) -> Response {
+    let Some(web) = app.web.clone() else {
+        return ApiError::not_found("this daemon serves no dashboard").into_response();
+    };
+    match web.login(&app.info().workspace, None) {
+        Ok(html) => page(StatusCode::OK, html),
+        Err(e) => failed(e),
+    }
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(app): State<App>, Form(f): Form<LoginForm>) -> Response {
+    let Some(web) = app.web.clone() else {
+        return ApiError::not_found("this daemon serves no dashboard").into_response();
+    };
+    let ws = app.info().workspace;
+    let token = f.token.trim().to_string();
+    let refused = |why: &str| match web.login(&ws, Some(why)) {
+        Ok(html) => page(StatusCode::UNAUTHORIZED, html),
+        Err(e) => failed(e),
+    };
+    if token.is_empty()
+        || token.len() > MAX_TOKEN_BYTES
+        || !token.chars().all(|c| c.is_ascii_graphic())
+    {
+        return refused("that is not a token");
+    }
+    let t = token.clone();
+    let verdict = app
+        .core(move |ctl| Ok(ctl.verify_token(&t, bosun_control::now())?))
+        .await;
+    let reader = match verdict {
+        Ok(Ok(r)) => r,
+        Ok(Err(rej)) => return refused(&format!("the token was refused: {}", rej.message)),
+        Err(e) => return failed(&e.body.error.message),
+    };
+    let max_age = reader.exp.saturating_sub(bosun_control::now()).max(0);
+    let secure = if app.tls { "; Secure" } else { "" };
+    let cookie =
+        format!("{SESSION}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}");
+    let mut r = Redirect::to("/").into_response();
+    match HeaderValue::from_str(&cookie) {
+        Ok(v) => {
+            r.headers_mut().insert(header::SET_COOKIE, v);
+            r
+        }
+        Err(_) => refused("that is not a token"),
+    }
+}
+
+async fn stylesheet() -> Response {
+    let mut r = bosun_web::STYLESHEET.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=300"),
+    );
+    r
+}

@@ -1,0 +1,160 @@
+//! bosun's web dashboard pages, rendered on the server from the views
+//! every face shows (`bosun-api`): the overview and an op as an approver
+//! reads it, the sign-in page, and the stylesheet. Templates (minijinja,
+//! HTML auto-escaped: nothing a user, an agent or a host wrote reaches the
+//! page unescaped) and the stylesheet are compiled into the binary: no
+//! build step, nothing loaded from another host.
+//!
+//! No I/O and no command text of its own: the daemon reads the views, and
+//! how a next action is spelt as a command line comes from the CLI
+//! ([`Commands`]), as it does for reminders.
+#![deny(missing_docs)]
+
+mod model;
+
+use bosun_api::NextAction;
+use bosun_api::views::{BlockerView, ConsentView, HostView, RolloutView, StatusView};
+use minijinja::Environment;
+
+pub use model::{Ago, ago};
+
+/// The stylesheet, served at `/static/bosun.css`.
+pub const STYLESHEET: &str = include_str!("../static/bosun.css");
+
+/// How the faces spell things the web does not write itself: a next
+/// action as a command line, and how to get a read token.
+pub struct Commands {
+    /// A next action as the command line that takes it.
+    pub command: Box<dyn Fn(&NextAction) -> String + Send + Sync>,
+    /// The command that prints a read token (`… key token <you>`).
+    pub token: String,
+}
+
+/// A page could not be rendered (a template error: a bug, not input).
+#[derive(Debug, thiserror::Error)]
+#[error("the {page} page: {source}")]
+pub struct WebError {
+    page: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+/// The pages, their templates loaded once.
+pub struct Web {
+    env: Environment<'static>,
+    commands: Commands,
+}
+
+impl std::fmt::Debug for Web {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Web")
+    }
+}
+
+impl Web {
+    /// The pages, with `commands` for the command lines they show.
+    pub fn new(commands: Commands) -> Result<Web, WebError> {
+        let mut env = Environment::new();
+        for (name, text) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("overview.html", include_str!("../templates/overview.html")),
+            ("op.html", include_str!("../templates/op.html")),
+            ("login.html", include_str!("../templates/login.html")),
+            ("missing.html", include_str!("../templates/missing.html")),
+            ("hosts.html", include_str!("../templates/hosts.html")),
+            ("blockers.html", include_str!("../templates/blockers.html")),
+            ("rollouts.html", include_str!("../templates/rollouts.html")),
+            ("rollout.html", include_str!("../templates/rollout.html")),
+        ] {
+            env.add_template(name, text)
+                .map_err(|source| WebError { page: name, source })?;
+        }
+        Ok(Web { env, commands })
+    }
+
+    fn render(&self, page: &'static str, ctx: minijinja::Value) -> Result<String, WebError> {
+        self.env
+            .get_template(page)
+            .and_then(|t| t.render(ctx))
+            .map_err(|source| WebError { page, source })
+    }
+
+    /// The overview: what waits for a human first, then what needs
+    /// attention, rollouts, blockers, the controller.
+    pub fn overview(&self, s: &StatusView, now: jiff::Timestamp) -> Result<String, WebError> {
+        let ctx = model::overview(s, now, &self.commands);
+        self.render("overview.html", ctx)
+    }
+
+    /// One op as an approver reads it: claims, decision and its rules,
+    /// approvals so far, holds, the plan host by host with every command,
+    /// and the run's steps with their output.
+    pub fn op(
+        &self,
+        workspace: &str,
+        c: &ConsentView,
+        now: jiff::Timestamp,
+    ) -> Result<String, WebError> {
+        let ctx = model::op(workspace, c, now, &self.commands);
+        self.render("op.html", ctx)
+    }
+
+    /// The hosts table: last op, version, drift, pending, blockers.
+    pub fn hosts(&self, workspace: &str, hosts: &[HostView]) -> Result<String, WebError> {
+        self.render("hosts.html", model::hosts(workspace, hosts))
+    }
+
+    /// The blocker board: kind, what it halts, subject, why, owner, since,
+    /// state, what ends it (`all`: the resolved ones too).
+    pub fn blockers(
+        &self,
+        workspace: &str,
+        list: &[BlockerView],
+        all: bool,
+        now: jiff::Timestamp,
+    ) -> Result<String, WebError> {
+        let ctx = model::blockers(workspace, list, all, now, &self.commands);
+        self.render("blockers.html", ctx)
+    }
+
+    /// Every rollout with its phase and where it stands.
+    pub fn rollouts(&self, workspace: &str, list: &[RolloutView]) -> Result<String, WebError> {
+        self.render("rollouts.html", model::rollouts(workspace, list))
+    }
+
+    /// One rollout wave by wave: its ops, the latest bars per host, what
+    /// comes next.
+    pub fn rollout(
+        &self,
+        workspace: &str,
+        r: &RolloutView,
+        now: jiff::Timestamp,
+    ) -> Result<String, WebError> {
+        let ctx = model::rollout(workspace, r, now, &self.commands);
+        self.render("rollout.html", ctx)
+    }
+
+    /// The sign-in page (over TCP), with why the last try failed.
+    pub fn login(&self, workspace: &str, error: Option<&str>) -> Result<String, WebError> {
+        self.render(
+            "login.html",
+            minijinja::context! {
+                title => "sign in",
+                workspace => workspace,
+                error => error,
+                token_cmd => &self.commands.token,
+            },
+        )
+    }
+
+    /// A page for what is not there.
+    pub fn missing(&self, workspace: &str, message: &str) -> Result<String, WebError> {
+        self.render(
+            "missing.html",
+            minijinja::context! { title => "not found", workspace => workspace, message => message },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
