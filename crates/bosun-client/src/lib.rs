@@ -15,7 +15,9 @@
 mod planned;
 pub mod tls;
 
-pub use planned::{MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned, shown_params, whole_plan};
+pub use planned::{
+    MAX_PLANNED_SEQ, MAX_PLANNED_TTL, check_planned, check_prepared, shown_params, whole_plan,
+};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

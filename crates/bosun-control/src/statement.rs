@@ -1,5 +1,5 @@
 //! Signed statements: halt, resume, blocker file / resolve / snooze,
-//! snooze and rollout abort. Each is an envelope signed by the acting
+//! snooze, rollout abort and rollout done. Each is an envelope signed by the acting
 //! identity and verified here against the *adopted* key registry; who may
 //! make which statement is the policy's (keeper.toml `[statements]`, with
 //! safe defaults: anyone may stop work, only operators let it continue).
@@ -247,6 +247,18 @@ impl Control {
                 self.rollout_abort(id.as_str(), by.as_str(), &why)?;
                 Effect::Done
             }
+            Act::RolloutDone {
+                id,
+                start,
+                accept_inconclusive,
+            } => match self.rollout_mark_done(gov, id.as_str(), &start, accept_inconclusive, &by) {
+                Ok(()) => Effect::Done,
+                // Not done yet, or no longer: the rollout's state refuses.
+                Err(e @ (crate::ControlError::Next { .. } | crate::ControlError::Other(_))) => {
+                    return refuse(Check::State, e.to_string());
+                }
+                Err(e) => return Err(e),
+            },
         };
         Ok(Ok(Applied { by, role, effect }))
     }

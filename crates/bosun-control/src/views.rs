@@ -3,10 +3,11 @@
 //! API, MCP, dashboard) shows the same thing.
 
 use bosun_api::NextAction;
+use bosun_api::requests::RolloutVerb;
 use bosun_api::time::{at, at_opt};
 use bosun_api::views::fleet::{
     BarView, BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, LastOp,
-    RolloutBrief, RolloutRunView, RolloutView, WaveView,
+    PreparedRolloutOp, PreparedRun, RolloutBrief, RolloutRunView, RolloutView, WaveView,
 };
 use bosun_api::views::ledger::{CheckpointView, LedgerStatusView};
 use bosun_api::views::ops::{
@@ -18,9 +19,10 @@ use bosun_api::views::overview::{
 };
 use bosun_model::claims::Verdict;
 use bosun_model::plan::Actor;
-use bosun_model::{Jti, OpState, Outcome, Plan};
+use bosun_model::{Jti, KeyId, OpState, Outcome, Plan};
 use bosun_store::{BlockerRow, OpRecord, OpSummary, StepStatus};
 
+use crate::rollout::{Decided, RolloutAsk};
 use crate::{Control, Result, now};
 
 /// The most ops an overview lists per state.
@@ -153,6 +155,60 @@ impl Control {
             .store
             .blocker(id)?
             .map(|b| blocker_view(b, kinds.as_ref())))
+    }
+
+    /// The op verb `verb` of rollout `id` would submit now, for `issuer`
+    /// to sign (with `issuer`'s next sequence number); or that a promote
+    /// would mark the rollout done (a statement to sign). Nothing is
+    /// written: an acceptance of an inconclusive bar is recorded only with
+    /// what is signed.
+    pub fn rollout_prepare(
+        &self,
+        id: &str,
+        verb: RolloutVerb,
+        issuer: &KeyId,
+        accept_inconclusive: bool,
+    ) -> Result<PreparedRun> {
+        let gov = self.governed()?;
+        let ask = RolloutAsk {
+            id,
+            verb,
+            who: issuer,
+            accept_inconclusive,
+            start: None,
+        };
+        let (start, op) = match self.rollout_decide(&gov, &ask)? {
+            Decided::Done(f) => (f.start().to_string(), None),
+            Decided::Run(n) => (
+                n.rollout.start.clone(),
+                Some(PreparedRolloutOp {
+                    planned: PlannedOp {
+                        // Whole, so that the client recomputes the digest
+                        // it signs.
+                        whole: Some(serde_json::to_value(&n.plan).map_err(|e| {
+                            crate::ControlError::Other(format!("encode the plan: {e}"))
+                        })?),
+                        ..planned_op(
+                            &self.ws.config.name,
+                            self.ws.config.op_ttl_secs,
+                            &n.plan,
+                            Some(self.next_seq(issuer)?),
+                        )
+                    },
+                    wave: n.rollout.wave,
+                    action: n.rollout.action,
+                    version: n.version(),
+                    not_in_inventory: n.gone.clone(),
+                }),
+            ),
+        };
+        Ok(PreparedRun {
+            rollout: id.to_string(),
+            verb,
+            done: op.is_none(),
+            start,
+            op,
+        })
     }
 
     /// The inventory in force, with a warning when the file on disk

@@ -58,7 +58,7 @@ fn is_false(b: &bool) -> bool {
 }
 
 /// What a rollout op does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RolloutAction {
     /// Apply the rollout's runbook to a wave, then check its bars.
@@ -254,6 +254,20 @@ pub enum Act {
         /// Why.
         why: String,
     },
+    /// Mark rollout `id` done: every wave of its start `start` passed
+    /// (what `promote` does after the last wave). No op of it but a
+    /// rollback runs afterwards.
+    RolloutDone {
+        /// The rollout.
+        id: Name,
+        /// The nonce of the start whose waves passed: the statement marks
+        /// no other start done.
+        start: String,
+        /// Let the last wave, paused by an inconclusive bar, count as
+        /// passed (an operator's decision, recorded).
+        #[serde(default)]
+        accept_inconclusive: bool,
+    },
 }
 
 impl Act {
@@ -267,12 +281,13 @@ impl Act {
             Act::BlockerSnooze { .. } => "blocker_snooze",
             Act::Snooze { .. } => "snooze",
             Act::RolloutAbort { .. } => "rollout_abort",
+            Act::RolloutDone { .. } => "rollout_done",
         }
     }
 }
 
 /// The verbs of signed statements.
-pub const STATEMENT_VERBS: [&str; 7] = [
+pub const STATEMENT_VERBS: [&str; 8] = [
     "halt",
     "resume",
     "blocker_file",
@@ -280,6 +295,7 @@ pub const STATEMENT_VERBS: [&str; 7] = [
     "blocker_snooze",
     "snooze",
     "rollout_abort",
+    "rollout_done",
 ];
 
 /// Verbs that only stop or hold work: any identity may be allowed them

@@ -397,7 +397,7 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
             errs.push(
                 roles,
                 format!("statements: `{verb}` is not a verb of a signed statement"),
-                "use halt, resume, blocker_file, blocker_resolve, blocker_snooze, snooze or rollout_abort",
+                "use halt, resume, blocker_file, blocker_resolve, blocker_snooze, snooze, rollout_abort or rollout_done",
             );
             continue;
         }

@@ -213,6 +213,7 @@ fn statements_lifetimes_and_subject_quorums() {
         "blocker_snooze",
         "snooze",
         "rollout_abort",
+        "rollout_done",
     ] {
         assert!(
             p.may(Role::Operator, verb) && !p.may(Role::Agent, verb),

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod params;
 pub mod reads;
+pub mod rollouts;
 pub mod routes;
 pub mod serve;
 pub mod tls;

@@ -152,7 +152,7 @@ pub fn api() -> ApiRouter<App> {
             "/statements",
             post_with(statement, |o| {
                 refusals(o.id("statement").summary(
-                    "Take a signed statement: halt, resume, blocker file/resolve/snooze, rollout abort",
+                    "Take a signed statement: halt, resume, blocker file/resolve/snooze, rollout abort/done",
                 ))
             }),
         )
@@ -199,6 +199,7 @@ pub fn api() -> ApiRouter<App> {
             "/rollouts/{id}",
             get_with(rollout, |o| o.id("getRollout").summary("One rollout: waves, bars, phase, next actions")),
         )
+        .merge(crate::rollouts::routes())
         .api_route(
             "/ledger",
             get_with(ledger, |o| o.id("ledgerStatus").summary("The ledger's size and latest checkpoint")),

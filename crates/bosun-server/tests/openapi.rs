@@ -37,6 +37,8 @@ fn every_operation_is_documented_with_the_error_shape() {
         "/hosts",
         "/blockers",
         "/rollouts/{id}",
+        "/rollouts/{id}/prepare",
+        "/rollouts/{id}/runs",
         "/ledger",
         "/ledger/checkpoints",
         "/ledger/proofs",
@@ -63,12 +65,13 @@ fn every_operation_is_documented_with_the_error_shape() {
                     "{id} {code}: errors must have the one shape"
                 );
             }
-            // Reads carry the bearer requirement (a plan is a read, though
-            // POSTed); changes do not (the envelope is their authority).
+            // Reads carry the bearer requirement (a plan, and a rollout
+            // op prepared for signing, are reads, though POSTed); changes
+            // do not (the envelope is their authority).
             let secured = op
                 .get("security")
                 .is_some_and(|s| !s.as_array().unwrap().is_empty());
-            let read = method == "get" || id == "plan";
+            let read = method == "get" || id == "plan" || id == "prepareRolloutRun";
             assert_eq!(secured, read, "{method} {path}: security {op}");
             assert!(
                 responses.keys().any(|c| c.starts_with('2')),

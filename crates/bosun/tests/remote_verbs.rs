@@ -13,17 +13,7 @@ use common::Lab;
 use common::api::daemon;
 
 use common::api::{json_of as json, run_at as run, url};
-
-const INSTALL: &str = r#"
-id = "install-pkg"
-verb = "install"
-[params.version]
-type = "string"
-required = true
-[[steps]]
-id = "install"
-cmd = "echo {{ params.version }} > version"
-"#;
+use common::rollout::INSTALL;
 
 const PKG: &str = r#"
 id = "pkg"

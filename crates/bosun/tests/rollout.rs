@@ -5,38 +5,8 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+use common::rollout::{INSTALL, ROLLBACK, rollout_lab};
 use common::*;
-
-const INSTALL: &str = r#"
-id = "install-pkg"
-verb = "install"
-[params.version]
-type = "string"
-required = true
-[[steps]]
-id = "install"
-cmd = "echo {{ params.version }} > version"
-"#;
-
-const ROLLBACK: &str = r#"
-id = "rollback-pkg"
-verb = "rollback"
-[params.version]
-type = "string"
-required = true
-[[steps]]
-id = "restore"
-cmd = "echo old > version && echo rolled back on {{ host.name }}"
-"#;
-
-fn rollout_lab(rollout: &str) -> Lab {
-    let lab = Lab::new();
-    lab.write("runbooks/install-pkg.toml", INSTALL);
-    lab.write("runbooks/rollback-pkg.toml", ROLLBACK);
-    lab.write("rollouts/pkg.toml", rollout);
-    lab.adopt();
-    lab
-}
 
 const PKG: &str = r#"
 id = "pkg"

@@ -69,6 +69,58 @@ pub struct BarView {
     pub why: String,
 }
 
+/// The op a rollout verb would submit now, for a client to check, show
+/// and sign; or, for a promote after the last wave, that the rollout
+/// would be done (nothing to sign).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PreparedRun {
+    /// The rollout's id.
+    pub rollout: String,
+    /// The verb asked.
+    pub verb: crate::requests::RolloutVerb,
+    /// Every wave passed: a promote marks the rollout done (a signed
+    /// `rollout_done` statement naming `start`) and submits no op.
+    pub done: bool,
+    /// The nonce of the rollout's start the op (its rollout claim) or the
+    /// statement marking it done names (for `start`, a fresh one).
+    pub start: String,
+    /// The op to sign, unless `done`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<PreparedRolloutOp>,
+}
+
+/// A rollout op to sign: the plan and the rollout claim it carries (with
+/// the start nonce of its [`PreparedRun`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PreparedRolloutOp {
+    /// The plan, the workspace, the lifetime and the signer's next
+    /// sequence number (the op's claims but the rollout claim).
+    pub planned: crate::views::PlannedOp,
+    /// The rollout claim: the wave (0: the canary; for a rollback, the
+    /// last wave applied).
+    pub wave: u32,
+    /// The rollout claim: what the op does.
+    pub action: bosun_model::RolloutAction,
+    /// The version of the rollout's status document this was decided
+    /// against (0: never started).
+    pub version: u64,
+    /// For a rollback: hosts the rollout changed that are no longer in
+    /// the inventory (not rolled back).
+    pub not_in_inventory: Vec<String>,
+}
+
+/// What a rollout verb submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RolloutSubmitted {
+    /// The rollout's id.
+    pub rollout: String,
+    /// The op, as intake took it.
+    pub op: crate::views::SubmittedView,
+    /// For a rollback: hosts the rollout changed that are no longer in
+    /// the inventory (not rolled back).
+    pub not_in_inventory: Vec<String>,
+}
+
 /// A rollout wave by wave.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RolloutView {

@@ -13,7 +13,8 @@ pub mod runbooks;
 pub use adoption::{AdoptionOutcome, ChangeView, PendingView, ProposalView};
 pub use consent::ConsentView;
 pub use fleet::{
-    BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, RolloutView,
+    BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, PreparedRolloutOp,
+    PreparedRun, RolloutSubmitted, RolloutView,
 };
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};

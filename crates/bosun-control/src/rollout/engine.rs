@@ -1,85 +1,91 @@
 //! The rollout engine: start, promote, retry, drill, rollback and abort.
-//! Each checks where the rollout stands (its derived status), records the
-//! op it submits in the document under the version it checked, then
-//! submits the op through intake.
+//! Each verb that submits an op first decides (`decide`:
+//! [`Control::rollout_decide`], which writes nothing); the op is then
+//! signed — here with the key at hand, or by a client of the daemon
+//! (`signed`) — and committed ([`Control::rollout_commit`]): recorded in
+//! the document under the version the decision was made against (so two
+//! racing calls cannot both win), then submitted through intake. A
+//! promote after the last wave signs a `rollout_done` statement instead.
 
-use bosun_model::{Host, Jti, KeyId, Name, OpState, RolloutAction, RolloutRef};
-use bosun_store::StepStatus;
+use bosun_api::requests::RolloutVerb;
+use bosun_model::{Jti, KeyId, RolloutAction};
 
-use super::document::{Doc, Phase, RunRef, doc_of, fresh_nonce, load_def};
-use super::plan::{plan_for, resolve, wave_hosts};
-use super::status::{RunStatus, is_bar, next_move};
+use super::decide::{Acceptance, Decided, Finished, NextRun, RolloutAsk, rollout_name};
+use super::document::{Doc, Phase, RunRef, load_def};
 use crate::governed::Governed;
-use crate::intake::Accepted;
+use crate::intake::{Accepted, Rejected};
 use crate::{Control, ControlError, Result, now};
 
-/// The op a rollout submits next: what it does, for which wave, where.
-struct NewRun {
-    action: RolloutAction,
-    wave: u32,
-    hosts: Vec<Host>,
+/// What a refused statement marking a rollout done says: the rollout's
+/// state in its own words, any other check named.
+pub fn done_refused(rej: &Rejected) -> String {
+    if rej.check == bosun_api::Check::State {
+        rej.message.clone()
+    } else {
+        rej.to_string()
+    }
 }
 
-/// Who submits it: their signing key and key id.
-#[derive(Clone, Copy)]
-struct By<'a> {
-    key: &'a dyn bosun_sign::Sign,
-    who: &'a KeyId,
+/// What a rollout verb submitted: the op as intake took it, and for a
+/// rollback the hosts left out (no longer in the inventory).
+#[derive(Debug)]
+pub struct Submitted {
+    /// The op.
+    pub accepted: Accepted,
+    /// Hosts a rollback could not roll back: no longer in the inventory.
+    pub gone: Vec<String>,
 }
 
 impl Control {
-    /// Records a new op in the rollout (under the `version` its caller
-    /// checked its preconditions against, so two racing calls cannot both
-    /// win), then submits it through intake. The op is planned first, so
-    /// a definition that cannot be planned changes nothing. An op intake
-    /// refuses is taken out of the record again.
-    fn push_run(
+    /// Commits a decided op signed by `who` (its id `jti`, its envelope
+    /// `env`): records an acceptance of an inconclusive bar that came with
+    /// it, records the op in the rollout under the version it was decided
+    /// against, then submits it through intake. An op intake refuses is
+    /// taken out of the record again (the refusal comes back as the inner
+    /// error).
+    pub(crate) fn rollout_commit(
         &self,
         gov: &Governed,
-        mut doc: Doc,
-        version: u64,
-        run: NewRun,
-        by: By<'_>,
-    ) -> Result<Accepted> {
-        let NewRun {
-            action,
-            wave,
-            hosts,
-        } = run;
-        let By { key, who } = by;
+        next: NextRun,
+        who: &KeyId,
+        jti: &Jti,
+        env: &str,
+    ) -> Result<std::result::Result<Submitted, Rejected>> {
+        let NextRun {
+            mut doc,
+            mut version,
+            run,
+            accepted,
+            gone,
+            ..
+        } = next;
         let id = doc.def.id.clone();
+        if let Some(a) = accepted {
+            version = self.record_acceptance(&doc, version, &a, who)?;
+        }
         let before = doc.phase;
-        let r = RolloutRef {
-            id: Name::parse(&id).map_err(|e| ControlError::Other(e.to_string()))?,
-            wave,
-            action,
-            start: doc.start.clone(),
-        };
-        let plan = plan_for(gov, &doc.def, &r, &hosts)?;
         let t = now();
-        let (claims, env) =
-            self.sign_rollout_op(key, who, &plan, Some(r), self.next_seq(who)?, t)?;
         doc.runs.push(RunRef {
-            action,
-            wave,
-            op: claims.jti.to_string(),
-            hosts: hosts.iter().map(|h| h.name.to_string()).collect(),
+            action: run.action,
+            wave: run.wave,
+            op: jti.to_string(),
+            hosts: run.hosts.iter().map(|h| h.name.to_string()).collect(),
             at: t,
             by: who.to_string(),
         });
-        if action == RolloutAction::Rollback {
+        if run.action == RolloutAction::Rollback {
             doc.phase = Phase::RollingBack;
         }
         let v = self.write_doc(
             &id,
             &doc,
             version,
-            &format!("rollout.{}", action.as_str()),
-            serde_json::json!({"wave": wave, "op": claims.jti, "by": who}),
+            &format!("rollout.{}", run.action.as_str()),
+            serde_json::json!({"wave": run.wave, "op": jti, "by": who}),
         )?;
-        let mut refused = |why: String| -> Result<Accepted> {
+        let mut withdraw = |why: String| {
             // Take the op out again; the rollout is as before.
-            if let Some(pos) = doc.runs.iter().position(|x| x.op == claims.jti.as_str()) {
+            if let Some(pos) = doc.runs.iter().position(|x| x.op == jti.as_str()) {
                 doc.runs.remove(pos);
             }
             doc.phase = before;
@@ -88,19 +94,159 @@ impl Control {
                 &doc,
                 v,
                 "rollout.withdrawn",
-                serde_json::json!({"op": claims.jti, "why": why}),
+                serde_json::json!({"op": jti, "why": why}),
             );
-            Err(ControlError::Other(format!("intake refused the op: {why}")))
         };
-        let taken = match self.intake(gov, std::slice::from_ref(&env), t) {
+        let taken = match self.intake(gov, &[env.to_string()], t) {
             Ok(r) => r,
-            Err(e) => return refused(e.to_string()),
+            Err(e) => {
+                withdraw(e.to_string());
+                return Err(ControlError::Other(format!("intake refused the op: {e}")));
+            }
         };
         match taken.into_iter().next() {
-            Some(Ok(a)) => Ok(a),
-            Some(Err(rej)) => refused(rej.to_string()),
-            None => refused("intake returned nothing".into()),
+            Some(Ok(accepted)) => Ok(Ok(Submitted { accepted, gone })),
+            Some(Err(rej)) => {
+                withdraw(rej.to_string());
+                Ok(Err(rej))
+            }
+            None => {
+                withdraw("intake returned nothing".into());
+                Err(ControlError::Other(
+                    "intake refused the op: intake returned nothing".into(),
+                ))
+            }
         }
+    }
+
+    /// Marks rollout `id` done as `who` stated it (a verified signed
+    /// statement, `Act::RolloutDone`): refused unless a promote by `who`
+    /// now finds every wave of start `start` passed.
+    pub(crate) fn rollout_mark_done(
+        &self,
+        gov: &Governed,
+        id: &str,
+        start: &str,
+        accept_inconclusive: bool,
+        who: &KeyId,
+    ) -> Result<()> {
+        match self.rollout_decide(gov, &RolloutAsk::promote(id, who, accept_inconclusive))? {
+            Decided::Done(f) if f.start() == start => self.rollout_finish(*f, who),
+            Decided::Done(_) => Err(ControlError::Other(format!(
+                "the statement marks an earlier start of rollout `{id}` done"
+            ))),
+            Decided::Run(_) => Err(ControlError::Other(format!(
+                "rollout `{id}` has a wave left: a promote submits it"
+            ))),
+        }
+    }
+
+    /// Marks a rollout whose every wave passed done, as `who` decided.
+    fn rollout_finish(&self, f: Finished, who: &KeyId) -> Result<()> {
+        let Finished {
+            mut doc,
+            mut version,
+            accepted,
+        } = f;
+        if let Some(a) = accepted {
+            version = self.record_acceptance(&doc, version, &a, who)?;
+        }
+        doc.phase = Phase::Done;
+        self.write_doc(
+            &doc.def.id.clone(),
+            &doc,
+            version,
+            "rollout.done",
+            serde_json::json!({"by": who}),
+        )?;
+        Ok(())
+    }
+
+    /// Records `who`'s acceptance of an inconclusive pause (already in
+    /// `doc`) under `version`; the new version.
+    fn record_acceptance(
+        &self,
+        doc: &Doc,
+        version: u64,
+        a: &Acceptance,
+        who: &KeyId,
+    ) -> Result<u64> {
+        self.write_doc(
+            &doc.def.id,
+            doc,
+            version,
+            "rollout.accepted_inconclusive",
+            serde_json::json!({"op": a.op, "why": a.why, "by": who}),
+        )
+    }
+
+    /// Runs verb `verb` of rollout `id` with `key`, `who`'s key: proves
+    /// the key is `who`'s in the adopted registry, decides, signs here,
+    /// commits. `None`: the rollout is done.
+    fn rollout_here(
+        &self,
+        ask: &RolloutAsk<'_>,
+        key: &dyn bosun_sign::Sign,
+    ) -> Result<Option<Submitted>> {
+        let gov = self.governed()?;
+        self.prove_signer(&gov, key, ask.who)?;
+        let mut ask = *ask;
+        if ask.accept_inconclusive {
+            // Recorded at once: a promotion refused for another reason
+            // (bake time, the drill) keeps the decision.
+            let (mut doc, version) = self.rollout_doc(ask.id)?;
+            let a = self.accept_pause(&gov, ask.id, &mut doc, version, ask.who)?;
+            self.record_acceptance(&doc, version, &a, ask.who)?;
+            ask.accept_inconclusive = false;
+        }
+        let next = match self.rollout_decide(&gov, &ask)? {
+            Decided::Done(f) => {
+                // Marked done by a signed statement, as a client of the
+                // daemon marks it: the policy says who may.
+                let act = bosun_model::Act::RolloutDone {
+                    id: rollout_name(ask.id)?,
+                    start: f.start().to_string(),
+                    accept_inconclusive: false,
+                };
+                let env = self.sign_statement(key, ask.who, act, now())?;
+                return match self.apply_statement(&env, now())? {
+                    Ok(_) => Ok(None),
+                    Err(rej) => Err(ControlError::Other(done_refused(&rej))),
+                };
+            }
+            Decided::Run(next) => next,
+        };
+        let (claims, env) = self.sign_rollout_op(
+            key,
+            ask.who,
+            &next.plan,
+            Some(next.rollout.clone()),
+            self.next_seq(ask.who)?,
+            now(),
+        )?;
+        match self.rollout_commit(&gov, *next, ask.who, &claims.jti, &env)? {
+            Ok(s) => Ok(Some(s)),
+            Err(rej) => Err(ControlError::Other(format!("intake refused the op: {rej}"))),
+        }
+    }
+
+    /// [`Control::rollout_here`] of a verb that always submits an op.
+    fn rollout_op_here(
+        &self,
+        id: &str,
+        verb: RolloutVerb,
+        key: &dyn bosun_sign::Sign,
+        who: &KeyId,
+    ) -> Result<Submitted> {
+        let ask = RolloutAsk {
+            id,
+            verb,
+            who,
+            accept_inconclusive: false,
+            start: None,
+        };
+        self.rollout_here(&ask, key)?
+            .ok_or_else(|| ControlError::Other(format!("rollout `{id}` submitted no op")))
     }
 
     /// Starts a rollout from `rollouts/<id>.toml`: freezes the definition
@@ -112,66 +258,10 @@ impl Control {
         key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
-        let def = load_def(self, id)?;
-        let gov = self.governed()?;
-        self.prove_signer(&gov, key, who)?;
-        let version = match self.store.rollout(id)? {
-            Some(rec) => {
-                let st = self.status_of(id, &doc_of(&rec)?, rec.version)?;
-                if matches!(st.phase, Phase::Active | Phase::RollingBack) {
-                    return Err(ControlError::Next {
-                        message: format!(
-                            "rollout `{id}` is under way; abort it first to start over"
-                        ),
-                        next: vec![
-                            bosun_api::NextAction::RolloutStatus {
-                                rollout: id.to_string(),
-                            },
-                            bosun_api::NextAction::RolloutAbort {
-                                rollout: id.to_string(),
-                            },
-                        ],
-                    });
-                }
-                rec.version
-            }
-            None => 0,
-        };
-        let hosts = wave_hosts(&gov, &def, 0)?;
-        let doc = Doc {
-            def,
-            phase: Phase::Active,
-            runs: Vec::new(),
-            accepted_inconclusive: Vec::new(),
-            start: fresh_nonce()?,
-            started_by: who.to_string(),
-            started_at: now(),
-            note: String::new(),
-        };
-        // Plan every wave's runbook and the rollback before anything is
-        // written: a definition that cannot be planned changes nothing.
-        let rid = Name::parse(id).map_err(|e| ControlError::Other(e.to_string()))?;
-        let r = |wave, action| RolloutRef {
-            id: rid.clone(),
-            wave,
-            action,
-            start: doc.start.clone(),
-        };
-        plan_for(&gov, &doc.def, &r(0, RolloutAction::Apply), &hosts)?;
-        if doc.def.rollback.is_some() {
-            plan_for(&gov, &doc.def, &r(0, RolloutAction::Rollback), &hosts)?;
-        }
-        self.push_run(
-            &gov,
-            doc,
-            version,
-            NewRun {
-                action: RolloutAction::Apply,
-                wave: 0,
-                hosts,
-            },
-            By { key, who },
-        )
+        load_def(self, id)?;
+        Ok(self
+            .rollout_op_here(id, RolloutVerb::Start, key, who)?
+            .accepted)
     }
 
     /// Promotes a rollout: when the current wave passed (and baked, and
@@ -188,78 +278,8 @@ impl Control {
         key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Option<Accepted>> {
-        let gov = self.governed()?;
-        self.prove_signer(&gov, key, who)?;
-        let (mut doc, mut version) = self.rollout_doc(id)?;
-        if accept_inconclusive {
-            if gov.keys.get(who).map(|k| k.role) != Some(bosun_model::Role::Operator) {
-                return Err(ControlError::Other(format!(
-                    "only an operator may accept an inconclusive bar; `{who}` is not one"
-                )));
-            }
-            let st = self.status_of(id, &doc, version)?;
-            match st.runs.last() {
-                Some((r, RunStatus::Paused { why }))
-                    if r.action == RolloutAction::Apply && doc.phase == Phase::Active =>
-                {
-                    // Recorded at once: a promotion refused for another
-                    // reason (bake time, the drill) keeps the decision.
-                    doc.accepted_inconclusive.push(r.op.clone());
-                    self.write_doc(
-                        id,
-                        &doc,
-                        version,
-                        "rollout.accepted_inconclusive",
-                        serde_json::json!({"op": r.op, "why": why, "by": who}),
-                    )?;
-                    (doc, version) = self.rollout_doc(id)?;
-                }
-                _ => {
-                    return Err(ControlError::Other(
-                        "accepting an inconclusive bar applies only to an active rollout's wave paused by one".into(),
-                    ));
-                }
-            }
-        }
-        let st = self.status_of(id, &doc, version)?;
-        if let Err(why) = next_move(&doc, &st) {
-            return Err(ControlError::Next {
-                message: format!("cannot promote `{id}`: {}", why.summary),
-                next: why.next,
-            });
-        }
-        let Some((last, _)) = st.runs.last() else {
-            return Err(ControlError::Other("nothing to promote".into()));
-        };
-        let next = last.wave + 1;
-        if usize::try_from(next)
-            .ok()
-            .and_then(|i| doc.def.wave(i))
-            .is_none()
-        {
-            doc.phase = Phase::Done;
-            self.write_doc(
-                id,
-                &doc,
-                version,
-                "rollout.done",
-                serde_json::json!({"by": who}),
-            )?;
-            return Ok(None);
-        }
-        let hosts = wave_hosts(&gov, &doc.def, next)?;
-        self.push_run(
-            &gov,
-            doc,
-            version,
-            NewRun {
-                action: RolloutAction::Apply,
-                wave: next,
-                hosts,
-            },
-            By { key, who },
-        )
-        .map(Some)
+        let ask = RolloutAsk::promote(id, who, accept_inconclusive);
+        Ok(self.rollout_here(&ask, key)?.map(|s| s.accepted))
     }
 
     /// Submits the current wave again (after a fix, a denial, a pause or
@@ -270,41 +290,9 @@ impl Control {
         key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
-        let gov = self.governed()?;
-        self.prove_signer(&gov, key, who)?;
-        let (doc, version) = self.rollout_doc(id)?;
-        if doc.phase != Phase::Active {
-            return Err(ControlError::Other(format!(
-                "rollout `{id}` is {}",
-                doc.phase.as_str()
-            )));
-        }
-        let st = self.status_of(id, &doc, version)?;
-        let wave = match st.runs.last() {
-            Some((_, RunStatus::AwaitingApproval | RunStatus::InFlight { .. })) => {
-                return Err(ControlError::Next {
-                    message: format!(
-                        "rollout `{id}`: the latest op is still pending or running: {}",
-                        st.summary
-                    ),
-                    next: st.next,
-                });
-            }
-            Some((r, _)) => r.wave,
-            None => 0,
-        };
-        let hosts = wave_hosts(&gov, &doc.def, wave)?;
-        self.push_run(
-            &gov,
-            doc,
-            version,
-            NewRun {
-                action: RolloutAction::Apply,
-                wave,
-                hosts,
-            },
-            By { key, who },
-        )
+        Ok(self
+            .rollout_op_here(id, RolloutVerb::Retry, key, who)?
+            .accepted)
     }
 
     /// Runs the rollback runbook on the canary's hosts to prove it works
@@ -315,40 +303,9 @@ impl Control {
         key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<Accepted> {
-        let gov = self.governed()?;
-        self.prove_signer(&gov, key, who)?;
-        let (doc, version) = self.rollout_with_rollback(id)?;
-        let st = self.status_of(id, &doc, version)?;
-        let hosts = match st.runs.last() {
-            Some((r, RunStatus::Passed { .. }))
-                if r.action == RolloutAction::Apply
-                    && r.wave == 0
-                    && doc.phase == Phase::Active =>
-            {
-                r.hosts.clone()
-            }
-            _ => {
-                return Err(ControlError::Next {
-                    message: format!(
-                        "the drill runs once the canary wave passed; now: {}",
-                        st.summary
-                    ),
-                    next: st.next,
-                });
-            }
-        };
-        let (hosts, _) = resolve(&gov, &hosts);
-        self.push_run(
-            &gov,
-            doc,
-            version,
-            NewRun {
-                action: RolloutAction::Drill,
-                wave: 0,
-                hosts,
-            },
-            By { key, who },
-        )
+        Ok(self
+            .rollout_op_here(id, RolloutVerb::Drill, key, who)?
+            .accepted)
     }
 
     /// Runs the rollback runbook on every host the rollout changed (where
@@ -361,65 +318,8 @@ impl Control {
         key: &dyn bosun_sign::Sign,
         who: &KeyId,
     ) -> Result<(Accepted, Vec<String>)> {
-        let gov = self.governed()?;
-        self.prove_signer(&gov, key, who)?;
-        let (doc, version) = self.rollout_with_rollback(id)?;
-        let st = self.status_of(id, &doc, version)?;
-        let again = doc.phase == Phase::RollingBack
-            && matches!(
-                st.runs.last(),
-                Some((r, RunStatus::NotSubmitted | RunStatus::Denied | RunStatus::Halted { .. }))
-                    if r.action == RolloutAction::Rollback
-            );
-        if !matches!(doc.phase, Phase::Active | Phase::Done) && !again {
-            return Err(ControlError::Other(format!(
-                "rollout `{id}` is {}",
-                doc.phase.as_str()
-            )));
-        }
-        let mut names: Vec<String> = Vec::new();
-        for r in doc.runs.iter().filter(|r| r.action == RolloutAction::Apply) {
-            let Some(op) = Jti::try_from(r.op.clone())
-                .ok()
-                .map(|j| self.store.op(&j))
-                .transpose()?
-                .flatten()
-            else {
-                continue;
-            };
-            // An apply still queued or running may change any of its
-            // hosts before it notices the rollback: take them all.
-            let in_flight = matches!(op.summary.state, OpState::Approved | OpState::Running);
-            for h in op.plan.targets.iter().map(|t| t.to_string()) {
-                let touched = in_flight
-                    || op
-                        .steps
-                        .iter()
-                        .any(|s| s.host == h && s.status != StepStatus::Skipped && !is_bar(&op, s));
-                if touched && !names.contains(&h) {
-                    names.push(h);
-                }
-            }
-        }
-        let wave = doc.runs.iter().map(|r| r.wave).max().unwrap_or(0);
-        let (hosts, gone) = resolve(&gov, &names);
-        if hosts.is_empty() {
-            return Err(ControlError::Other(format!(
-                "rollout `{id}` changed no host that is still in the inventory"
-            )));
-        }
-        let a = self.push_run(
-            &gov,
-            doc,
-            version,
-            NewRun {
-                action: RolloutAction::Rollback,
-                wave,
-                hosts,
-            },
-            By { key, who },
-        )?;
-        Ok((a, gone))
+        let s = self.rollout_op_here(id, RolloutVerb::Rollback, key, who)?;
+        Ok((s.accepted, s.gone))
     }
 
     /// Aborts a rollout: nothing more is submitted, and an op of it that

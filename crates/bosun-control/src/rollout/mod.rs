@@ -27,19 +27,26 @@
 //! `plan` (a rollout op's plan: the runbook plus the wave's bars),
 //! `admission` (whether intake may take, and the controller run, an op of
 //! a rollout; it implements intake's [`crate::intake::RolloutAdmission`]),
-//! `engine` (start, promote, retry, drill, rollback, abort) and `status`
-//! (the status derived from the ops, and what a human can do next).
+//! `decide` (what a verb submits next, writing nothing), `engine` (start,
+//! promote, retry, drill, rollback, abort: the op decided is signed, then
+//! committed), `signed` (the same verbs for a
+//! client of the daemon, which signs on its side) and `status` (the
+//! status derived from the ops, and what a human can do next).
 //! Rollout depends on intake (it submits its ops through it); intake never
 //! imports rollout.
 
 mod admission;
+mod decide;
 mod document;
 mod engine;
 mod plan;
+mod signed;
 mod status;
 
 pub use admission::admits;
+pub(crate) use decide::{Decided, RolloutAsk};
 pub use document::{Doc, Phase, RunRef, load_def};
+pub use engine::{Submitted, done_refused};
 pub use plan::plan_for;
 pub use status::{BarResult, RunStatus, Status, status_words};
 

@@ -25,6 +25,7 @@ mod policy;
 mod remind;
 mod remote_sign;
 mod rollout;
+mod rollout_submit;
 mod runbook;
 mod serve;
 mod status;

@@ -10,8 +10,8 @@ use bosun_control::{Control, Result, client};
 use bosun_model::{Act, KeyId, Name};
 use bosun_sign::KeyDir;
 use clap::Subcommand;
-use serde_json::json;
 
+use super::rollout_submit::report;
 use super::{Ctx, answered, key_id, other, statement};
 use crate::output::{Listing, table};
 
@@ -148,42 +148,10 @@ pub enum RolloutCmd {
 pub(crate) struct OpOut {
     /// Output JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     /// Print only the op's jti (for scripts: `op=$(bosun rollout … -q)`).
     #[arg(short, long, conflicts_with = "json")]
-    quiet: bool,
-}
-
-fn print_accepted(what: &str, a: &bosun_control::intake::Accepted, out: OpOut) {
-    if out.quiet {
-        outln!("{}", a.jti);
-        return;
-    }
-    if out.json {
-        outln!(
-            "{}",
-            json!({"jti": a.jti, "state": a.state, "decision": bosun_control::intake::decision_word(&a.decision), "reasons": a.decision.reasons, "held": a.held})
-        );
-        return;
-    }
-    outln!("{what}: op {} is {}", a.jti, a.state);
-    match &a.decision.outcome {
-        bosun_model::Outcome::Approvals(r) => {
-            for why in &a.decision.reasons {
-                outln!("  {why}");
-            }
-            outln!(
-                "  it needs {} approval(s): bosun approve {} --as <operator>",
-                r.m,
-                a.jti
-            );
-        }
-        bosun_model::Outcome::Deny { reason } => outln!("  denied: {reason}"),
-        bosun_model::Outcome::Auto => outln!("  the policy lets it run alone"),
-    }
-    for h in &a.held {
-        outln!("  held by {h}");
-    }
+    pub(crate) quiet: bool,
 }
 
 /// Prints a rollout's status: its ops, the latest bars, the next command.
@@ -281,6 +249,8 @@ impl RolloutCmd {
 
 /// Runs `bosun rollout …`.
 pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitCode> {
+    use bosun_api::requests::RolloutVerb::{Drill, Promote, Retry, Rollback, Start};
+    use bosun_control::views::submitted_view;
     let signer = |who: &str| -> Result<(bosun_sign::Signer, KeyId)> {
         let id = key_id(who)?;
         Ok((client::load_secret(keys, &id)?, id))
@@ -289,12 +259,7 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
         RolloutCmd::Start { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let a = ctl.rollout_start(&id, &k, &who)?;
-            print_accepted(
-                &format!("rollout {id} started, canary wave submitted"),
-                &a,
-                out,
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(report(Start, &id, Some(&submitted_view(&a)), &[], out))
         }
         RolloutCmd::Promote {
             id,
@@ -303,41 +268,24 @@ pub(crate) fn run(ctl: &Control, keys: &KeyDir, cmd: RolloutCmd) -> Result<ExitC
             out,
         } => {
             let (k, who) = signer(&as_)?;
-            match ctl.rollout_promote(&id, accept_inconclusive, &k, &who)? {
-                Some(a) => print_accepted(&format!("rollout {id} promoted"), &a, out),
-                None if out.json => outln!("{}", json!({"rollout": id, "done": true})),
-                None if out.quiet => {}
-                None => outln!("rollout {id} is done: every wave passed"),
-            }
-            Ok(ExitCode::SUCCESS)
+            let a = ctl.rollout_promote(&id, accept_inconclusive, &k, &who)?;
+            let v = a.as_ref().map(submitted_view);
+            Ok(report(Promote, &id, v.as_ref(), &[], out))
         }
         RolloutCmd::Retry { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let a = ctl.rollout_retry(&id, &k, &who)?;
-            print_accepted(&format!("rollout {id}: wave submitted again"), &a, out);
-            Ok(ExitCode::SUCCESS)
+            Ok(report(Retry, &id, Some(&submitted_view(&a)), &[], out))
         }
         RolloutCmd::Drill { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let a = ctl.rollout_drill(&id, &k, &who)?;
-            print_accepted(
-                &format!("rollout {id}: rollback drill on the canary"),
-                &a,
-                out,
-            );
-            Ok(ExitCode::SUCCESS)
+            Ok(report(Drill, &id, Some(&submitted_view(&a)), &[], out))
         }
         RolloutCmd::Rollback { id, as_, out } => {
             let (k, who) = signer(&as_)?;
             let (a, gone) = ctl.rollout_rollback(&id, &k, &who)?;
-            print_accepted(&format!("rollout {id}: rollback submitted"), &a, out);
-            if !gone.is_empty() && !out.json && !out.quiet {
-                outln!(
-                    "  not rolled back (no longer in the inventory): {}",
-                    gone.join(", ")
-                );
-            }
-            Ok(ExitCode::SUCCESS)
+            Ok(report(Rollback, &id, Some(&submitted_view(&a)), &gone, out))
         }
         RolloutCmd::Abort { id, why, as_ } => {
             let name = Name::parse(&id).map_err(|e| other(format!("rollout `{id}`: {e}")))?;
@@ -397,12 +345,8 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, cmd: RolloutCmd) -> Result<ExitCode>
             }
             print_aborted(&id);
         }
-        _ => {
-            return Err(other(format!(
-                "over BOSUN_URL, `rollout` answers `status`, `list` and `abort` so far; unset BOSUN_URL (or drop --server {}) to run the rest on the workspace here",
-                r.url
-            )));
-        }
+        // start, promote, retry, drill, rollback: signed here.
+        cmd => return super::rollout_submit::remote(ctx, r, &cmd),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod disk;
 pub mod http;
 pub mod mcp;
+pub mod rollout;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
