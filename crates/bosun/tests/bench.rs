@@ -66,3 +66,30 @@ fn mcp_bench_times_plan_over_stdio_and_the_daemons_mcp() {
         assert!(v[t]["p50"].as_f64().unwrap() > 0.0, "{v}");
     }
 }
+
+#[test]
+fn web_bench_reads_the_page_and_runs_intake_beside_watchers() {
+    let v = bench(&[
+        "web",
+        "--pending",
+        "150",
+        "--hosts",
+        "10",
+        "--blockers",
+        "3",
+        "--reads",
+        "3",
+        "--watchers",
+        "4",
+        "--ops",
+        "32",
+    ]);
+    // The page counts every pending op and lists at most 100.
+    let bytes = v["overview_page"]["bytes"].as_u64().unwrap();
+    assert!(bytes > 5_000, "{v}");
+    assert_eq!(v["intake_ops_per_sec"]["watchers"], 4, "{v}");
+    assert!(
+        v["intake_ops_per_sec"]["alone"].as_f64().unwrap() > 0.0,
+        "{v}"
+    );
+}

@@ -19,6 +19,7 @@ mod api;
 mod mcp;
 mod rollout;
 mod trust;
+mod web;
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
@@ -47,6 +48,13 @@ pub enum BenchCmd {
     /// mcp`) and over the daemon's `/mcp` (streamable HTTP, a real server).
     #[command(after_help = "Examples:\n  bosun bench mcp\n  bosun bench mcp --calls 5000 --json")]
     Mcp(mcp::McpArgs),
+    /// The dashboard: the overview page over many pending ops, hosts and
+    /// blockers (round trip and size), and API intake beside many live
+    /// watchers (`/events`).
+    #[command(
+        after_help = "Examples:\n  bosun bench web\n  bosun bench web --pending 2000 --watchers 20 --json"
+    )]
+    Web(web::WebArgs),
     /// Policy decision time with many rules.
     #[command(after_help = "Examples:\n  bosun bench policy --rules 500")]
     Policy {
@@ -180,6 +188,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Intake(a) => intake(&a),
         BenchCmd::Api(a) => api::api(&a),
         BenchCmd::Mcp(a) => mcp::mcp(&a),
+        BenchCmd::Web(a) => web::web(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
         BenchCmd::Trust { hosts, iters, json } => trust::run(hosts.max(1), iters.max(1), json),

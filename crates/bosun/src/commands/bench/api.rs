@@ -128,7 +128,7 @@ impl Client {
     }
 }
 
-fn post(envelope: &str) -> Vec<u8> {
+pub(super) fn post(envelope: &str) -> Vec<u8> {
     let body = json!({ "envelope": envelope }).to_string();
     format!(
         "POST /api/v1/ops HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -268,37 +268,7 @@ type Driven = (
 );
 
 fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Result<Driven> {
-    let start = Instant::now();
-    let lats = std::thread::scope(|s| {
-        let handles: Vec<_> = signed
-            .into_iter()
-            .map(|reqs| {
-                s.spawn(move || -> Result<Vec<Duration>> {
-                    let mut c = Client::connect(addr)?;
-                    let mut lat = Vec::with_capacity(reqs.len());
-                    for req in reqs {
-                        let t = Instant::now();
-                        let r = c.call(&req)?;
-                        if r.status != 201 {
-                            return Err(other(format!(
-                                "bench broken: {} {}",
-                                r.status,
-                                String::from_utf8_lossy(&r.body)
-                            )));
-                        }
-                        lat.push(t.elapsed());
-                    }
-                    Ok(lat)
-                })
-            })
-            .collect();
-        let mut all = Vec::new();
-        for h in handles {
-            all.extend(h.join().map_err(|_| other("a client panicked"))??);
-        }
-        Ok::<_, bosun_control::ControlError>(all)
-    })?;
-    let elapsed = start.elapsed();
+    let (elapsed, lats) = intake_over(addr, signed)?;
     let mut c = Client::connect(addr)?;
     let req = format!(
         "GET /api/v1/status HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\n\r\n"
@@ -335,4 +305,44 @@ fn drive(addr: &str, signed: Vec<Vec<Vec<u8>>>, token: &str, reads: usize) -> Re
         bytes = r.body.len();
     }
     Ok(((elapsed, lats), times, (pages, bytes)))
+}
+
+/// Posts each client's signed ops (`signed[i]`, each a whole request) on a
+/// keep-alive connection of its own, all clients at once: the wall time
+/// and each op's latency (sent → 201, durable).
+pub(super) fn intake_over(
+    addr: &str,
+    signed: Vec<Vec<Vec<u8>>>,
+) -> Result<(Duration, Vec<Duration>)> {
+    let start = Instant::now();
+    let lats = std::thread::scope(|s| {
+        let handles: Vec<_> = signed
+            .into_iter()
+            .map(|reqs| {
+                s.spawn(move || -> Result<Vec<Duration>> {
+                    let mut c = Client::connect(addr)?;
+                    let mut lat = Vec::with_capacity(reqs.len());
+                    for req in reqs {
+                        let t = Instant::now();
+                        let r = c.call(&req)?;
+                        if r.status != 201 {
+                            return Err(other(format!(
+                                "bench broken: {} {}",
+                                r.status,
+                                String::from_utf8_lossy(&r.body)
+                            )));
+                        }
+                        lat.push(t.elapsed());
+                    }
+                    Ok(lat)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.join().map_err(|_| other("a client panicked"))??);
+        }
+        Ok::<_, bosun_control::ControlError>(all)
+    })?;
+    Ok((start.elapsed(), lats))
 }
