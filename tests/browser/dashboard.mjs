@@ -75,6 +75,8 @@ try {
   seen.live_state = (await page.textContent('#state')).trim();
   seen.live_steps = (await page.textContent('#steps')).replace(/\s+/g, ' ').trim();
   check(/web-1/.test(seen.live_steps) && /succeeded/.test(seen.live_steps), "the run's step shows up live");
+  seen.live_dag = (await page.textContent('#dag')).replace(/\s+/g, ' ').trim();
+  check(/say ?succeeded/.test(seen.live_dag), 'the run graph shows the step live');
   check(await page.evaluate(() => window.__kept) === 'this page was not reloaded', 'the page updated in place');
   await page.screenshot({ path: `${shots}/op-done.png`, fullPage: true });
 

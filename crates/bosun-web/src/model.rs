@@ -116,6 +116,65 @@ fn took(ms: u64) -> String {
     }
 }
 
+/// A step of the run's graph, with how it went.
+#[derive(Serialize)]
+struct Node {
+    step: String,
+    status: String,
+    after: Vec<String>,
+}
+
+/// One host's part of the run as a graph: its steps by depth (a step
+/// comes one column after the last of the steps it waits for).
+#[derive(Serialize)]
+struct HostDag {
+    host: String,
+    columns: Vec<Vec<Node>>,
+}
+
+/// The run as a graph per host, each step with its latest state.
+fn dag(o: &bosun_api::views::OpView) -> Vec<HostDag> {
+    o.plan
+        .hosts
+        .iter()
+        .map(|h| {
+            let mut depth: Vec<usize> = Vec::with_capacity(h.steps.len());
+            for (i, st) in h.steps.iter().enumerate() {
+                // Plan order puts a step after the steps it waits for.
+                let d = st
+                    .depends_on
+                    .iter()
+                    .filter_map(|dep| h.steps[..i].iter().position(|x| &x.step == dep))
+                    .map(|j| depth[j] + 1)
+                    .max()
+                    .unwrap_or(0);
+                depth.push(d);
+            }
+            let mut columns: Vec<Vec<Node>> = Vec::new();
+            for (st, d) in h.steps.iter().zip(&depth) {
+                let status = o
+                    .steps
+                    .iter()
+                    .rev()
+                    .find(|s| s.step == st.step && s.host == h.host)
+                    .map_or_else(|| "not started".to_string(), |s| s.status.clone());
+                while columns.len() <= *d {
+                    columns.push(Vec::new());
+                }
+                columns[*d].push(Node {
+                    step: st.step.clone(),
+                    status,
+                    after: st.depends_on.clone(),
+                });
+            }
+            HostDag {
+                host: h.host.clone(),
+                columns,
+            }
+        })
+        .collect()
+}
+
 /// The op page's context.
 pub(crate) fn op(workspace: &str, c: &ConsentView, now: Timestamp, cmds: &Commands) -> Value {
     let o = &c.op;
@@ -204,6 +263,7 @@ pub(crate) fn op(workspace: &str, c: &ConsentView, now: Timestamp, cmds: &Comman
         approve => approve,
         next => next,
         steps => ser(&steps),
+        dag => ser(&dag(o)),
     }
 }
 

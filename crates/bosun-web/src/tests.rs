@@ -92,6 +92,38 @@ fn the_overview_shows_what_waits_first() {
 }
 
 #[test]
+fn the_run_is_a_graph_of_each_hosts_steps_by_depth() {
+    let mut c = consent("x");
+    let steps = json!([
+        {"step": "fetch", "command": "a", "idempotent": true, "actor": "agent", "depends_on": [], "controller": false},
+        {"step": "build", "command": "b", "idempotent": true, "actor": "agent", "depends_on": ["fetch"], "controller": false},
+        {"step": "lint", "command": "c", "idempotent": true, "actor": "agent", "depends_on": ["fetch"], "controller": false},
+        {"step": "ship", "command": "d", "idempotent": true, "actor": "agent", "depends_on": ["build", "lint"], "controller": false},
+    ]);
+    c.op.plan.hosts[0].steps = serde_json::from_value(steps).unwrap();
+    c.op.plan.hosts[0].host = "web-1".into();
+    c.op.steps[0].step = "fetch".into();
+    c.op.steps[0].host = "web-1".into();
+    c.op.steps[0].status = "succeeded".into();
+    let page = web().op("lab", &c, now()).unwrap();
+    let dag = &page[page.find("id=\"dag\"").unwrap()..page.find("The run (").unwrap()];
+    // Three columns: fetch; build and lint; ship.
+    assert_eq!(dag.matches("class=\"col\"").count(), 3, "{dag}");
+    let (f, b, l, s) = (
+        dag.find(">fetch<").unwrap(),
+        dag.find(">build<").unwrap(),
+        dag.find(">lint<").unwrap(),
+        dag.find(">ship<").unwrap(),
+    );
+    assert!(f < b && b < l && l < s, "{dag}");
+    assert!(dag.contains("after build, lint"), "{dag}");
+    assert!(
+        dag.contains("s-succeeded") && dag.contains("not started"),
+        "{dag}"
+    );
+}
+
+#[test]
 fn the_op_page_shows_the_plan_and_the_run() {
     let page = web().op("lab", &consent("echo hi"), now()).unwrap();
     for want in [
