@@ -184,15 +184,7 @@ impl Control {
         {
             return Ok(None);
         }
-        Ok(Some(
-            match self
-                .store
-                .adopted(bosun_workspace::governed::KEYS_SUBJECT)?
-            {
-                Some(k) => bosun_workspace::KeyRegistry::from_content(&k.content)?,
-                None => bosun_workspace::KeyRegistry::default(),
-            },
-        ))
+        Ok(Some(self.adopted_keys()?))
     }
 }
 

@@ -12,7 +12,7 @@ use bosun_model::{KeyId, OpState};
 use serde_json::json;
 
 use bosun_api::requests::PlanRequest;
-use bosun_api::views::{OpView, PlannedOp, SubmittedView};
+use bosun_api::views::{OpView, SubmittedView};
 use bosun_client::Remote;
 
 use super::plan::PlanArgs;
@@ -63,35 +63,16 @@ pub(crate) fn remote(ctx: &Ctx, r: &Remote, p: &PlanArgs, who: &str) -> Result<E
         .clone()
         .ok_or_else(|| other("name a runbook: `bosun plan <runbook> --target <host> --check`"))?;
     let who = KeyId::parse(who).map_err(|e| other(format!("--as `{who}`: {e}")))?;
-    let key = client::load_secret(&ctx.keys, &who)?;
     let req = PlanRequest {
         runbook,
         targets: p.targets.clone(),
         params: super::params::parse_params(&p.params)?,
-        issuer: Some(who.to_string()),
+        issuer: None,
         check: true,
         whole: true,
     };
-    let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
-    let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
-    bosun_client::check_planned(
-        &req,
-        &planned,
-        here.as_ref().map(|w| w.config.name.as_str()),
-    )?;
+    let (planned, env) = super::submit::sign_planned(ctx, r, &who, req)?;
     let plan = bosun_client::whole_plan(&planned)?;
-    let seq = planned
-        .next_seq
-        .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
-    errln!(
-        "signing as {who}: the checks of {} on {} (plan {}, seq {seq}) for workspace {}",
-        planned.runbook,
-        planned.targets.join(", "),
-        planned.plan_digest,
-        planned.workspace
-    );
-    let draft = client::OpDraft::planned(&planned)?;
-    let (_, env) = client::sign_op_draft(&key, &who, &draft, None, seq, now())?;
     let sub: SubmittedView = match r.post("/ops", &json!({ "envelope": env }))? {
         Ok(v) => v,
         Err(e) => return Ok(super::refused_remote(&e, p.json)),

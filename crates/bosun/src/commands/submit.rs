@@ -153,6 +153,45 @@ fn print_submitted(v: &SubmittedView, quiet: bool, j: bool) -> Result<ExitCode> 
 
 /// `bosun submit` as a client of the daemon (`BOSUN_URL`): the daemon
 /// plans, this CLI signs with its own key, the daemon's intake decides.
+/// Asks the daemon to plan `req` for `who` (the plan whole), checks it is
+/// what was asked (its digest recomputed here, the workspace here when
+/// there is one), says on stderr what is signed, and signs the op with
+/// `who`'s key here: the plan and the envelope.
+pub(crate) fn sign_planned(
+    ctx: &Ctx,
+    r: &bosun_client::Remote,
+    who: &bosun_model::KeyId,
+    mut req: PlanRequest,
+) -> Result<(PlannedOp, String)> {
+    let key = client::load_secret(&ctx.keys, who)?;
+    req.issuer = Some(who.to_string());
+    req.whole = true;
+    // A plan the daemon cannot make is an error here, as it is when the
+    // CLI plans itself (not a refusal of an op).
+    let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
+    let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
+    bosun_client::check_planned(
+        &req,
+        &planned,
+        here.as_ref().map(|w| w.config.name.as_str()),
+    )?;
+    let seq = planned
+        .next_seq
+        .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
+    let draft = client::OpDraft::planned(&planned)?;
+    errln!(
+        "signing as {who}: {}{} on {} with {} (plan {}, seq {seq}) for workspace {}",
+        if planned.check { "the checks of " } else { "" },
+        planned.runbook,
+        planned.targets.join(", "),
+        bosun_client::shown_params(&req, &planned),
+        planned.plan_digest,
+        planned.workspace
+    );
+    let env = client::sign_op_draft(&key, who, &draft, None, seq, now())?.1;
+    Ok((planned, env))
+}
+
 pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Result<ExitCode> {
     let j = a.plan.as_ref().is_some_and(|p| p.json);
     let env = match (a.envelope, a.as_) {
@@ -170,38 +209,15 @@ pub(crate) fn remote(ctx: &Ctx, r: &bosun_client::Remote, a: SubmitArgs) -> Resu
                     "no target hosts: give at least one `--target <selector>` (a host, web-*, tag:x, arch:aarch64, !tag:x)",
                 ));
             }
-            let who = key_id(&who)?;
-            let key = client::load_secret(&ctx.keys, &who)?;
             let req = PlanRequest {
                 runbook,
                 targets: p.targets.clone(),
                 params: parse_params(&p.params)?,
-                issuer: Some(who.to_string()),
+                issuer: None,
                 check: false,
                 whole: true,
             };
-            // A plan the daemon cannot make is an error here, as it is
-            // when the CLI plans itself (not a refusal of an op).
-            let planned: PlannedOp = r.post("/plan", &req)?.map_err(|e| other(e.message))?;
-            let here = bosun_workspace::Workspace::open(&ctx.workspace).ok();
-            bosun_client::check_planned(
-                &req,
-                &planned,
-                here.as_ref().map(|w| w.config.name.as_str()),
-            )?;
-            let seq = planned
-                .next_seq
-                .ok_or_else(|| other("the daemon's plan has no sequence number for the signer"))?;
-            let draft = client::OpDraft::planned(&planned)?;
-            errln!(
-                "signing as {who}: {} on {} with {} (plan {}, seq {seq}) for workspace {}",
-                planned.runbook,
-                planned.targets.join(", "),
-                bosun_client::shown_params(&req, &planned),
-                planned.plan_digest,
-                planned.workspace
-            );
-            client::sign_op_draft(&key, &who, &draft, None, seq, now())?.1
+            sign_planned(ctx, r, &key_id(&who)?, req)?.1
         }
         (None, None) => {
             return Err(other(
