@@ -118,6 +118,22 @@ checks! {
     /// What is adopted changed while the input was decided (an adoption
     /// committed meanwhile): nothing was stored; send it again.
     Adoption => "adoption",
+    /// The passkey assertion names a credential the signer does not hold.
+    PasskeyCredential => "passkey_credential",
+    /// The passkey assertion was made over another challenge: it signs
+    /// other claims than the envelope carries.
+    PasskeyChallenge => "passkey_challenge",
+    /// The passkey assertion was made on another origin or relying party.
+    PasskeyOrigin => "passkey_origin",
+    /// The browser's client data is not a WebAuthn assertion.
+    PasskeyClientData => "passkey_client_data",
+    /// The authenticator did not verify the user.
+    PasskeyUserVerification => "passkey_user_verification",
+    /// The authenticator's counter went backwards.
+    PasskeyCounter => "passkey_counter",
+    /// This daemon takes no passkey approvals (no web origin), or the
+    /// envelope is a passkey one where only Ed25519 signatures are taken.
+    PasskeySetup => "passkey_setup",
 }
 
 impl std::fmt::Display for Check {

@@ -361,6 +361,7 @@ impl Control {
             claims: c,
             role,
             received_at: now,
+            passkey: None,
         };
         match self.store.approve_proposal(&new, adopt) {
             Ok(()) => {}

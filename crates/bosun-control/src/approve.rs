@@ -213,12 +213,20 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<ApprovalOutcome, Rejected>> {
-        let (c, role) = match verify_stamped::<ApprovalClaims>(
-            &gov.keys,
-            &self.ws.config.name,
-            envelope,
-            now,
-        ) {
+        let verified = if bosun_passkey::is_passkey_envelope(envelope) {
+            crate::passkey::verify_passkey_approval(
+                self.relying(),
+                &gov.keys,
+                &self.ws.config.name,
+                envelope,
+                now,
+            )
+            .map(|(c, role, cred)| (c, role, Some(cred)))
+        } else {
+            verify_stamped::<ApprovalClaims>(&gov.keys, &self.ws.config.name, envelope, now)
+                .map(|(c, role)| (c, role, None))
+        };
+        let (c, role, passkey) = match verified {
             Ok(v) => v,
             Err(rej) => return Ok(Err(rej)),
         };
@@ -316,6 +324,7 @@ impl Control {
             claims: c.clone(),
             role,
             received_at: now,
+            passkey,
         };
         match self.store.add_approval(&new, transition) {
             Ok(()) => {}

@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod mirror;
 pub mod notify;
 pub mod owned;
+pub mod passkey;
 pub mod pipeline;
 pub mod proposal;
 pub mod reads;
@@ -236,6 +237,9 @@ pub struct Control {
     snapshot: Arc<std::sync::Mutex<Option<Arc<governed::Snapshot>>>>,
     /// How many refusals of unauthenticated input may still be recorded.
     refusals: Arc<refusals::Budget>,
+    /// The relying party of passkey approvals, once the daemon's web
+    /// origin is set ([`passkey`]).
+    relying: Arc<std::sync::OnceLock<bosun_passkey::Relying>>,
 }
 
 impl Control {
@@ -260,6 +264,7 @@ impl Control {
             created: Arc::default(),
             snapshot: Arc::default(),
             refusals: Arc::default(),
+            relying: Arc::default(),
         })
     }
 
@@ -286,6 +291,7 @@ impl Control {
             created: Arc::default(),
             snapshot: Arc::default(),
             refusals: Arc::default(),
+            relying: Arc::default(),
         })
     }
 

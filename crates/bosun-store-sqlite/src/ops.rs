@@ -561,7 +561,7 @@ impl bosun_store::OpStore for SqliteStore {
                 Some(op.as_str()),
                 kind,
                 None,
-                &serde_json::json!({"by": a.claims.iss, "role": a.role, "approval": a.claims.jti, "plan_digest": a.claims.plan_digest, "reason": a.claims.reason}),
+                &approval_detail(a),
             )?;
             if let Some(to) = transition {
                 let detail = match to {
@@ -569,8 +569,19 @@ impl bosun_store::OpStore for SqliteStore {
                     _ => None,
                 };
                 set_state(tx, op, to, detail.as_deref(), a.received_at)?;
-                let kind = if to == OpState::Approved { "op.approved" } else { "op.denied" };
-                event(tx, a.received_at, Some(op.as_str()), kind, None, &serde_json::json!({"by": a.claims.iss}))?;
+                let kind = if to == OpState::Approved {
+                    "op.approved"
+                } else {
+                    "op.denied"
+                };
+                event(
+                    tx,
+                    a.received_at,
+                    Some(op.as_str()),
+                    kind,
+                    None,
+                    &serde_json::json!({"by": a.claims.iss}),
+                )?;
                 if to == OpState::Approved {
                     enqueue(tx, op.as_str(), a.received_at)?;
                 }
@@ -578,4 +589,19 @@ impl bosun_store::OpStore for SqliteStore {
             Ok(())
         })
     }
+}
+
+/// What the ledger records of an approval: who, as what, which approval of
+/// which plan, why; and, when a passkey signed it, which credential and
+/// the digest of the whole envelope (claims and assertion) the store keeps.
+fn approval_detail(a: &NewApproval) -> serde_json::Value {
+    let mut d = serde_json::json!({"by": a.claims.iss, "role": a.role, "approval": a.claims.jti, "plan_digest": a.claims.plan_digest, "reason": a.claims.reason});
+    if let (Some(cred), Some(m)) = (&a.passkey, d.as_object_mut()) {
+        m.insert("passkey".into(), serde_json::json!(cred));
+        m.insert(
+            "envelope_digest".into(),
+            serde_json::json!(bosun_model::Digest::of(a.envelope.as_bytes())),
+        );
+    }
+    d
 }

@@ -112,6 +112,9 @@ pub struct NewApproval {
     pub role: Role,
     /// Received (Unix seconds).
     pub received_at: i64,
+    /// The passkey credential (base64url id) that signed it, when a
+    /// passkey did; the ledger records it with the approval.
+    pub passkey: Option<String>,
 }
 
 /// A stored approval or denial.

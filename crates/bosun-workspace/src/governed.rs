@@ -43,6 +43,10 @@ pub struct KeyEntry {
     pub scope: Vec<String>,
     /// Its public key as a JWK.
     pub jwk: Jwk,
+    /// Its passkeys by label (`keys/<name>.passkeys.json`): WebAuthn
+    /// credentials it may approve with from the dashboard. Operators only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub passkeys: BTreeMap<String, bosun_passkey::Credential>,
     /// The key, decoded.
     #[serde(skip)]
     pub public: Option<PublicKey>,
@@ -103,6 +107,13 @@ impl KeyRegistry {
                 .and_then(|j| PublicKey::from_jwk(&j).map(|p| (j, p)));
             match parsed {
                 Ok((jwk, public)) => {
+                    let passkeys = match read_passkeys(root, &k.name, k.role) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            errors.push(e);
+                            continue;
+                        }
+                    };
                     if keys.contains_key(&k.name) {
                         errors.push(SourceError::at(
                             "keys/keys.toml",
@@ -117,6 +128,7 @@ impl KeyRegistry {
                             role: k.role,
                             scope: k.scope,
                             jwk,
+                            passkeys,
                             public: Some(public),
                         },
                     );
@@ -168,6 +180,38 @@ impl KeyRegistry {
         std::fs::write(&p, text).map_err(|e| io(&p, e))
     }
 
+    /// Adds (or replaces) passkey `label` of identity `name` in
+    /// `keys/<name>.passkeys.json`. Only an operator may hold passkeys.
+    pub fn add_passkey(
+        root: &Path,
+        name: &KeyId,
+        label: &str,
+        credential: &bosun_passkey::Credential,
+    ) -> Result<()> {
+        let existing = KeyRegistry::read(root)?;
+        let Some(entry) = existing.get(name) else {
+            return Err(WsError::Other(format!(
+                "key `{name}` is not in keys/keys.toml: a passkey belongs to a registered identity"
+            )));
+        };
+        if !entry.role.is_human() {
+            return Err(WsError::Other(format!(
+                "`{name}` is an {}: only operators hold passkeys (agents never approve)",
+                entry.role
+            )));
+        }
+        if !valid_label(label) {
+            return Err(WsError::Other(format!(
+                "passkey label `{label}`: use 1 to 32 of a-z, 0-9, `-` and `_`"
+            )));
+        }
+        let mut all = entry.passkeys.clone();
+        all.insert(label.to_string(), credential.clone());
+        let p = root.join(passkeys_path(name));
+        let text = serde_json::to_string_pretty(&all).map_err(|e| WsError::Other(e.to_string()))?;
+        std::fs::write(&p, text + "\n").map_err(|e| io(&p, e))
+    }
+
     /// The canonical content adoption binds to.
     pub fn content(&self) -> String {
         let v = serde_json::to_value(self).unwrap_or_default();
@@ -184,6 +228,12 @@ impl KeyRegistry {
         let mut reg: KeyRegistry = serde_json::from_str(content)
             .map_err(|e| WsError::Other(format!("adopted key registry is unreadable: {e}")))?;
         for (name, e) in reg.keys.iter_mut() {
+            if !e.role.is_human() && !e.passkeys.is_empty() {
+                return Err(WsError::Other(format!(
+                    "adopted key `{name}` is an {} holding passkeys: only operators may",
+                    e.role
+                )));
+            }
             e.public = Some(
                 PublicKey::from_jwk(&e.jwk)
                     .map_err(|err| WsError::Other(format!("adopted key `{name}`: {err}")))?,
@@ -204,6 +254,64 @@ impl KeyRegistry {
             .filter(|(_, e)| e.role.is_human())
             .map(|(k, _)| k)
     }
+}
+
+/// Where identity `name`'s passkeys live.
+pub fn passkeys_path(name: &KeyId) -> String {
+    format!("keys/{name}.passkeys.json")
+}
+
+fn valid_label(label: &str) -> bool {
+    (1..=32).contains(&label.len())
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// Reads `keys/<name>.passkeys.json` when there is one: labels to
+/// credentials, each checked; only an operator may hold any.
+fn read_passkeys(
+    root: &Path,
+    name: &KeyId,
+    role: Role,
+) -> std::result::Result<BTreeMap<String, bosun_passkey::Credential>, SourceError> {
+    let rel = passkeys_path(name);
+    let p = root.join(&rel);
+    if !p.exists() {
+        return Ok(BTreeMap::new());
+    }
+    let text = read(&p).map_err(|e| SourceError::whole(&rel, e.to_string()))?;
+    if text.len() > crate::MAX_CONFIG_BYTES {
+        return Err(SourceError::whole(
+            &rel,
+            format!(
+                "{} bytes; the limit is {}",
+                text.len(),
+                crate::MAX_CONFIG_BYTES
+            ),
+        ));
+    }
+    let raw: BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| SourceError::whole(&rel, format!("line {}: {e}", e.line())))?;
+    if !role.is_human() && !raw.is_empty() {
+        return Err(SourceError::whole(
+            &rel,
+            format!("`{name}` is an {role}: only operators hold passkeys (agents never approve)"),
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (label, v) in raw {
+        if !valid_label(&label) {
+            return Err(SourceError::whole(
+                &rel,
+                format!("passkey label `{label}`: use 1 to 32 of a-z, 0-9, `-` and `_`"),
+            ));
+        }
+        let c = bosun_passkey::Credential::from_json(&v.to_string())
+            .map_err(|e| SourceError::whole(&rel, format!("passkey `{label}`: {e}")))?;
+        out.insert(label, c);
+    }
+    Ok(out)
 }
 
 /// The policy files: `policy/keeper.toml` and every `policy/*.cedar`.

@@ -15,6 +15,7 @@ use std::process::Command;
 const RULES: &[(&str, &[&str])] = &[
     ("bosun-model", &[]),
     ("bosun-sign", &[]),
+    ("bosun-passkey", &[]),
     ("bosun-api", &["bosun-model"]),
     ("bosun-policy", &["bosun-model"]),
     ("bosun-runbook", &["bosun-model"]),
@@ -31,6 +32,7 @@ const RULES: &[(&str, &[&str])] = &[
         &[
             "bosun-model",
             "bosun-sign",
+            "bosun-passkey",
             "bosun-policy",
             "bosun-runbook",
             "bosun-fleet",
@@ -42,6 +44,7 @@ const RULES: &[(&str, &[&str])] = &[
             "bosun-api",
             "bosun-model",
             "bosun-sign",
+            "bosun-passkey",
             "bosun-policy",
             "bosun-runbook",
             "bosun-fleet",

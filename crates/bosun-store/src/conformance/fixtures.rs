@@ -117,6 +117,7 @@ pub fn approval(id: &str, op: &NewOp, by: &str, verdict: Verdict) -> NewApproval
         },
         role: Role::Operator,
         received_at: 110,
+        passkey: None,
     }
 }
 

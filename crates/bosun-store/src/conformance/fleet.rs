@@ -45,6 +45,7 @@ fn proposal_approval(p: &Proposal, id: &str, by: &str) -> NewApproval {
         },
         role: Role::Operator,
         received_at: 11,
+        passkey: None,
     }
 }
 
