@@ -35,7 +35,8 @@ pub struct PasskeyRequest {
     pub options: serde_json::Value,
 }
 
-fn check_of(e: &PasskeyError) -> Check {
+/// The pipeline's check for a passkey refusal.
+pub fn check_of(e: &PasskeyError) -> Check {
     match e.check {
         PasskeyCheck::Format => Check::Format,
         PasskeyCheck::Credential => Check::PasskeyCredential,

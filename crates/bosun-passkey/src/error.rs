@@ -76,7 +76,7 @@ pub(crate) fn from_webauthn(e: &webauthn_rs::prelude::WebauthnError) -> PasskeyE
         W::InvalidClientDataType => PasskeyCheck::ClientData,
         W::UserNotVerified | W::UserNotPresent => PasskeyCheck::UserVerification,
         W::CredentialPossibleCompromise => PasskeyCheck::Counter,
-        W::AuthenticationFailure => PasskeyCheck::Signature,
+        W::AuthenticationFailure | W::SignatureInvalid => PasskeyCheck::Signature,
         W::CredentialNotFound => PasskeyCheck::Credential,
         W::Configuration => PasskeyCheck::Setup,
         _ => PasskeyCheck::Format,

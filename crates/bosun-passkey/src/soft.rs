@@ -26,6 +26,9 @@ pub struct Soft {
     pub rp_id: String,
     /// Whether it sets the user-verified flag.
     pub verify_user: bool,
+    /// Whether it sends bytes that are no signature (as Chromium's
+    /// virtual authenticator does with `isBogusSignature`).
+    pub bogus_signature: bool,
 }
 
 impl Soft {
@@ -39,6 +42,7 @@ impl Soft {
             origin: origin.to_string(),
             rp_id: rp_id.to_string(),
             verify_user: true,
+            bogus_signature: false,
         }
     }
 
@@ -123,6 +127,11 @@ impl Soft {
         let mut signed = data.clone();
         signed.extend_from_slice(&Sha256::digest(&client));
         let sig: Signature = self.key.sign(&signed);
+        let sig = if self.bogus_signature {
+            vec![0x30, 0x02, 0x01, 0x00]
+        } else {
+            sig.to_der().as_bytes().to_vec()
+        };
         serde_json::json!({
             "id": B64.encode(&self.id),
             "rawId": B64.encode(&self.id),
@@ -130,7 +139,7 @@ impl Soft {
             "response": {
                 "authenticatorData": B64.encode(data),
                 "clientDataJSON": B64.encode(client),
-                "signature": B64.encode(sig.to_der().as_bytes()),
+                "signature": B64.encode(sig),
                 "userHandle": null,
             },
         })

@@ -99,6 +99,15 @@ fn an_assertion_by_another_key_is_refused() {
 }
 
 #[test]
+fn bytes_that_are_no_signature_are_refused_as_signature() {
+    let (rp, mut soft, cred) = registered(7);
+    soft.bogus_signature = true;
+    let c = challenge_of(b"x");
+    let e = rp.verify(&[cred], &c, &soft.get(&c)).expect_err("refused");
+    assert_eq!(e.check, PasskeyCheck::Signature, "{e}");
+}
+
+#[test]
 fn an_assertion_by_an_unregistered_credential_is_refused() {
     let (rp, _, cred) = registered(7);
     let mut other = Soft::new(9, ORIGIN, "localhost");

@@ -39,6 +39,7 @@ pub mod routes;
 pub mod serve;
 pub mod tls;
 pub mod web;
+pub mod web_passkey;
 
 use std::sync::Arc;
 
@@ -102,6 +103,8 @@ pub struct App {
     /// The ledger's size as last read, for live pages ([`web`]): one
     /// reader for every watcher, started by the first.
     changes: Arc<std::sync::OnceLock<tokio::sync::watch::Receiver<u64>>>,
+    /// Passkey registrations between their two halves ([`web_passkey`]).
+    ceremonies: Arc<web_passkey::Ceremonies>,
 }
 
 impl App {
@@ -118,6 +121,7 @@ impl App {
             web: opts.web.clone(),
             tls: opts.tls.is_some(),
             changes: Arc::new(std::sync::OnceLock::new()),
+            ceremonies: Arc::default(),
         }
     }
 

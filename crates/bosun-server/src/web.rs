@@ -44,6 +44,7 @@ pub fn routes() -> Router<App> {
         .route("/static/bosun.css", get(stylesheet))
         .route("/static/live.js", get(live_js))
         .route("/events", get(events))
+        .merge(crate::web_passkey::routes())
 }
 
 /// A page as the browser gets it: HTML with the security headers.
@@ -92,32 +93,35 @@ fn escape(s: &str) -> String {
 }
 
 /// A browser allowed to read: through the Unix socket, or with a session
-/// cookie holding a token an adopted identity signed. Without one, the
-/// page sends it to `/login`.
-pub struct Viewer;
+/// cookie holding a token an adopted identity signed (who it is, when a
+/// cookie says). Without either, the page sends it to `/login`.
+pub struct Viewer(pub Option<bosun_control::token::Reader>);
 
 impl FromRequestParts<App> for Viewer {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        if parts.extensions.get::<Via>().copied() == Some(Via::Unix) {
-            return Ok(Viewer);
-        }
+        let unix = parts.extensions.get::<Via>().copied() == Some(Via::Unix);
         let Some(token) = session(parts) else {
-            return Err(Redirect::to("/login").into_response());
+            return if unix {
+                Ok(Viewer(None))
+            } else {
+                Err(Redirect::to("/login").into_response())
+            };
         };
         let verdict = app
             .core(move |ctl| Ok(ctl.verify_token(&token, bosun_control::now())?))
             .await;
         match verdict {
-            Ok(Ok(_)) => Ok(Viewer),
+            Ok(Ok(r)) => Ok(Viewer(Some(r))),
+            _ if unix => Ok(Viewer(None)),
             _ => Err(Redirect::to("/login").into_response()),
         }
     }
 }
 
 /// The session cookie's token, if the request carries one of a sane size.
-fn session(parts: &Parts) -> Option<String> {
+pub(crate) fn session(parts: &Parts) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
@@ -139,21 +143,30 @@ async fn overview(State(app): State<App>, _v: Viewer) -> Response {
     .await
 }
 
-async fn op(State(app): State<App>, _v: Viewer, Id(id): Id) -> Response {
+async fn op(State(app): State<App>, v: Viewer, Id(id): Id) -> Response {
     read_page(
         app,
         move |ctl| {
             let jti = ctl.resolve_op(&id)?;
-            Ok(ctl.consent(&jti, bosun_control::now())?.view())
+            let view = ctl.consent(&jti, bosun_control::now())?.view();
+            // The approve-with-a-passkey button, for an operator holding
+            // an adopted passkey on a daemon that takes them.
+            let gov = ctl.governed()?;
+            let passkey_as = v.0.filter(|r| {
+                ctl.relying().is_some()
+                    && r.role.is_human()
+                    && gov.keys.get(&r.who).is_some_and(|e| !e.passkeys.is_empty())
+            });
+            Ok((view, passkey_as.map(|r| r.who.to_string())))
         },
-        |web, ws, c| web.op(ws, &c, jiff::Timestamp::now()),
+        |web, ws, (c, who)| web.op_for(ws, &c, jiff::Timestamp::now(), who.as_deref()),
     )
     .await
 }
 
 /// A page from what `read` answers through the core, rendered by
 /// `render`; a client error (nothing has that id) as a page saying so.
-async fn read_page<T, R, F>(app: App, read: R, render: F) -> Response
+pub(crate) async fn read_page<T, R, F>(app: App, read: R, render: F) -> Response
 where
     T: Send + 'static,
     R: FnOnce(&bosun_control::Control) -> Result<T, ApiError> + Send + 'static,
@@ -294,12 +307,11 @@ async fn login(State(app): State<App>, Form(f): Form<LoginForm>) -> Response {
     }
 }
 
-async fn stylesheet() -> Response {
-    let mut r = bosun_web::STYLESHEET.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+/// A file compiled into the binary, served with its type.
+pub(crate) fn static_file(body: &'static str, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("max-age=300"),
@@ -307,17 +319,12 @@ async fn stylesheet() -> Response {
     r
 }
 
+async fn stylesheet() -> Response {
+    static_file(bosun_web::STYLESHEET, "text/css; charset=utf-8")
+}
+
 async fn live_js() -> Response {
-    let mut r = bosun_web::LIVE_JS.into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=300"),
-    );
-    r
+    static_file(bosun_web::LIVE_JS, "text/javascript; charset=utf-8")
 }
 
 impl App {

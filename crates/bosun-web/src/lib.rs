@@ -26,6 +26,39 @@ pub const STYLESHEET: &str = include_str!("../static/bosun.css");
 /// its `<main>`. Without it every page is whole as served.
 pub const LIVE_JS: &str = include_str!("../static/live.js");
 
+/// The passkey script, served at `/static/passkey.js`: registers a passkey
+/// (`/passkeys`) and approves an op with one (its page), through the
+/// browser's WebAuthn API. Without it, each form says what to run instead.
+pub const PASSKEY_JS: &str = include_str!("../static/passkey.js");
+
+/// The passkeys page's facts: who is signed in and what they hold.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PasskeysPage {
+    /// The signed-in identity.
+    pub who: String,
+    /// Its role.
+    pub role: String,
+    /// Whether this daemon takes passkeys (it has a web origin).
+    pub enabled: bool,
+    /// The origin passkeys are bound to.
+    pub origin: Option<String>,
+    /// Its passkeys: adopted, or registered and waiting for adoption.
+    pub passkeys: Vec<PasskeyRow>,
+    /// Where its passkeys are written (`keys/<who>.passkeys.json`).
+    pub file: String,
+}
+
+/// One passkey on the passkeys page.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PasskeyRow {
+    /// Its label.
+    pub label: String,
+    /// Its fingerprint (credential id and public key).
+    pub fingerprint: String,
+    /// Whether it is in the adopted key registry (else waiting).
+    pub adopted: bool,
+}
+
 /// How the faces spell things the web does not write itself: a next
 /// action as a command line, and how to get a read token.
 pub struct Commands {
@@ -70,6 +103,7 @@ impl Web {
             ("blockers.html", include_str!("../templates/blockers.html")),
             ("rollouts.html", include_str!("../templates/rollouts.html")),
             ("rollout.html", include_str!("../templates/rollout.html")),
+            ("passkeys.html", include_str!("../templates/passkeys.html")),
         ] {
             env.add_template(name, text)
                 .map_err(|source| WebError { page: name, source })?;
@@ -100,8 +134,40 @@ impl Web {
         c: &ConsentView,
         now: jiff::Timestamp,
     ) -> Result<String, WebError> {
-        let ctx = model::op(workspace, c, now, &self.commands);
+        self.op_for(workspace, c, now, None)
+    }
+
+    /// [`Self::op`] for a viewer who may approve with a passkey as
+    /// `passkey_as`: a pending op gets an "approve with a passkey" button
+    /// beside the command.
+    pub fn op_for(
+        &self,
+        workspace: &str,
+        c: &ConsentView,
+        now: jiff::Timestamp,
+        passkey_as: Option<&str>,
+    ) -> Result<String, WebError> {
+        let ctx = model::op(workspace, c, now, &self.commands, passkey_as);
         self.render("op.html", ctx)
+    }
+
+    /// The passkeys page: the signed-in operator's passkeys and the form
+    /// that registers one.
+    pub fn passkeys(&self, workspace: &str, p: &PasskeysPage) -> Result<String, WebError> {
+        let adopt = (self.commands.command)(&NextAction::Adopt);
+        let ctx = minijinja::context! {
+            title => "passkeys",
+            workspace => workspace,
+            p => minijinja::Value::from(minijinja::value::Serde(p)),
+            operator => p.role == "operator",
+            adopt => adopt,
+        };
+        self.render("passkeys.html", ctx)
+    }
+
+    /// A next action as the command line that takes it.
+    pub fn command(&self, n: &NextAction) -> String {
+        (self.commands.command)(n)
     }
 
     /// The hosts table: last op, version, drift, pending, blockers.

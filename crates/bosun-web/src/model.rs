@@ -176,7 +176,13 @@ fn dag(o: &bosun_api::views::OpView) -> Vec<HostDag> {
 }
 
 /// The op page's context.
-pub(crate) fn op(workspace: &str, c: &ConsentView, now: Timestamp, cmds: &Commands) -> Value {
+pub(crate) fn op(
+    workspace: &str,
+    c: &ConsentView,
+    now: Timestamp,
+    cmds: &Commands,
+    passkey_as: Option<&str>,
+) -> Value {
     let o = &c.op;
     let d = &o.policy_decision;
     let words = match d.outcome.as_str() {
@@ -260,6 +266,7 @@ pub(crate) fn op(workspace: &str, c: &ConsentView, now: Timestamp, cmds: &Comman
         approvals => approvals,
         holds => ser(&c.holds),
         detail => o.detail.clone(),
+        passkey => if pending { passkey_as } else { None },
         approve => approve,
         next => next,
         steps => ser(&steps),

@@ -200,7 +200,7 @@ impl KeyRegistry {
                 entry.role
             )));
         }
-        if !valid_label(label) {
+        if !valid_passkey_label(label) {
             return Err(WsError::Other(format!(
                 "passkey label `{label}`: use 1 to 32 of a-z, 0-9, `-` and `_`"
             )));
@@ -261,7 +261,8 @@ pub fn passkeys_path(name: &KeyId) -> String {
     format!("keys/{name}.passkeys.json")
 }
 
-fn valid_label(label: &str) -> bool {
+/// Whether `label` may name a passkey: 1 to 32 of a-z, 0-9, `-`, `_`.
+pub fn valid_passkey_label(label: &str) -> bool {
     (1..=32).contains(&label.len())
         && label
             .bytes()
@@ -301,7 +302,7 @@ fn read_passkeys(
     }
     let mut out = BTreeMap::new();
     for (label, v) in raw {
-        if !valid_label(&label) {
+        if !valid_passkey_label(&label) {
             return Err(SourceError::whole(
                 &rel,
                 format!("passkey label `{label}`: use 1 to 32 of a-z, 0-9, `-` and `_`"),

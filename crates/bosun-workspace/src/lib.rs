@@ -13,7 +13,7 @@ pub mod inventory;
 pub mod scaffold;
 
 pub use config::{Config, MetricsAccess, Notify, ServerConfig, Sink, Storage, TlsFiles};
-pub use governed::{KeyEntry, KeyRegistry, PolicyFiles};
+pub use governed::{KeyEntry, KeyRegistry, PolicyFiles, passkeys_path, valid_passkey_label};
 pub use inventory::{Inventory, SelectError, scope_allows};
 
 use std::path::{Path, PathBuf};

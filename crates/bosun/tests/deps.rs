@@ -83,6 +83,7 @@ const RULES: &[(&str, &[&str])] = &[
             "bosun-client",
             "bosun-mcp",
             "bosun-web",
+            "bosun-passkey",
         ],
     ),
     ("bosun", &["*"]),

@@ -258,3 +258,193 @@ fn an_operator_reads_the_dashboard_in_a_real_browser() {
         assert!(len > 10_000, "{png}: {len} bytes");
     }
 }
+
+#[test]
+fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
+    let Some((script, chromium)) = browser() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Chromium and tests/browser/node_modules (scripts/test-deps.sh)"
+        );
+        eprintln!(
+            "skipped: no Chromium or playwright-core here (scripts/test-deps.sh installs them)"
+        );
+        return;
+    };
+    let script = script.with_file_name("passkey.mjs");
+    let (lab, jti) = lab_with_work();
+    let d = daemon(&lab);
+    let Target::Tcp(addr) = &d.tcp else {
+        panic!("no TCP listener")
+    };
+    // A passkey's relying party is a name: the browser goes to localhost.
+    let port = addr.rsplit(':').next().unwrap();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let (proposal, adopted) = (
+        shots.join("passkey-proposal"),
+        shots.join("passkey-adopted"),
+    );
+    let _ = std::fs::remove_file(&proposal);
+    let _ = std::fs::remove_file(&adopted);
+    let t = token(&lab, "alice", "1h");
+    let child = std::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("http://localhost:{port}"))
+        .arg(&t)
+        .arg(&jti)
+        .arg(&shots)
+        .env("CHROMIUM", &chromium)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The page proposed the passkey: the operators adopt it.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !proposal.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if proposal.exists() {
+        let p = std::fs::read_to_string(&proposal).unwrap();
+        let file = std::fs::read_to_string(lab.path("keys/alice.passkeys.json")).unwrap();
+        assert!(file.contains("\"phone\""), "{file}");
+        for who in ["alice", "bob"] {
+            lab.ok(&["adopt", "--approve", p.trim(), "--as", who, "--yes"]);
+        }
+        std::fs::write(&adopted, "adopted").unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(seen["final"], "succeeded", "{seen}");
+    // The ledger proves the approval and names the passkey.
+    let proofs: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["ledger", "prove", &jti, "--checkpoint", "--json"]))
+            .unwrap();
+    let entries = proofs.to_string();
+    assert!(entries.contains("op.approval"), "{entries}");
+    assert!(entries.contains("passkey"), "{entries}");
+    let refused: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["ops", "rejections", "--json"])).unwrap();
+    assert!(refused.to_string().contains("signature"), "{refused}");
+    for png in [
+        "passkey-registered.png",
+        "passkey-refused.png",
+        "passkey-approved.png",
+    ] {
+        let len = std::fs::metadata(shots.join(png)).unwrap().len();
+        assert!(len > 10_000, "{png}: {len} bytes");
+    }
+}
+
+#[test]
+fn passkey_calls_need_an_operators_session_json_and_the_dashboards_origin() {
+    let (lab, jti) = lab_with_work();
+    let d = daemon(&lab);
+    let Target::Tcp(addr) = &d.tcp else {
+        panic!("no TCP listener")
+    };
+    let origin = format!("http://localhost:{}", addr.rsplit(':').next().unwrap());
+    let json = ("Content-Type", "application/json");
+    let post = |path: &str, headers: &[(&str, &str)], body: &str| {
+        request(&d.tcp, "POST", path, headers, Some(body))
+    };
+    let start = "/passkeys/register/start";
+    let label = r#"{"label":"phone"}"#;
+    // No session: refused, whoever asks.
+    let a = post(start, &[json], label);
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(a.body.contains("\"check\":\"token\""), "{}", a.body);
+    let alice = format!("bosun_session={}", token(&lab, "alice", "1h"));
+    let claude = format!("bosun_session={}", token(&lab, "claude", "1h"));
+    // A form post (what a cross-site page can send) is not JSON: refused.
+    let a = post(
+        start,
+        &[
+            ("Cookie", &alice),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "label=phone",
+    );
+    assert_eq!(a.status, 415, "{}", a.body);
+    // Another origin: refused, naming the check.
+    let a = post(
+        start,
+        &[("Cookie", &alice), json, ("Origin", "https://evil.example")],
+        label,
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(a.body.contains("passkey_origin"), "{}", a.body);
+    // An agent cannot register a passkey, and its page says why.
+    let a = post(
+        start,
+        &[("Cookie", &claude), json, ("Origin", &origin)],
+        label,
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    assert!(
+        a.body.contains("only operators hold passkeys"),
+        "{}",
+        a.body
+    );
+    let a = request(&d.tcp, "GET", "/passkeys", &[("Cookie", &claude)], None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        a.body.contains("only operators hold passkeys"),
+        "{}",
+        a.body
+    );
+    // Nor ask to approve with one.
+    let a = post(
+        &format!("/ops/{jti}/passkey/start"),
+        &[("Cookie", &claude), json],
+        "{}",
+    );
+    assert_eq!(a.status, 403, "{}", a.body);
+    // An operator gets creation options bound to this origin's name,
+    // with user verification required.
+    let a = post(
+        start,
+        &[("Cookie", &alice), json, ("Origin", &origin)],
+        label,
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    let o: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(o["options"]["publicKey"]["rp"]["id"], "localhost", "{o}");
+    assert_eq!(
+        o["options"]["publicKey"]["authenticatorSelection"]["userVerification"], "required",
+        "{o}"
+    );
+    // A bad label, a made-up ticket: refused; nothing is written.
+    let a = post(start, &[("Cookie", &alice), json], r#"{"label":"../x"}"#);
+    assert_eq!(a.status, 400, "{}", a.body);
+    let a = post(
+        "/passkeys/register/finish",
+        &[("Cookie", &alice), json],
+        r#"{"ticket":"nope","credential":{}}"#,
+    );
+    assert_eq!(a.status, 409, "{}", a.body);
+    let a = post(
+        "/passkeys/register/finish",
+        &[("Cookie", &alice), json],
+        &format!(
+            r#"{{"ticket":"{}","credential":{{"id":"x"}}}}"#,
+            o["ticket"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(!lab.path("keys/alice.passkeys.json").exists());
+    // alice holds no adopted passkey yet: asking to approve says so.
+    let a = post(
+        &format!("/ops/{jti}/passkey/start"),
+        &[("Cookie", &alice), json],
+        "{}",
+    );
+    assert!(a.status >= 400, "{}", a.body);
+    assert!(a.body.contains("holds no passkey"), "{}", a.body);
+}

@@ -32,7 +32,7 @@ use crate::output::time;
 /// which holds agent keys only.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  bosun serve\n  bosun serve --listen 127.0.0.1:7411\n  bosun serve --listen 0.0.0.0:7411 --tls-cert tls/cert.pem --tls-key tls/key.pem\n  curl --unix-socket .bosun/bosun.sock http://bosun/api/v1/status\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
+    after_help = "Examples:\n  bosun serve\n  bosun serve --listen 127.0.0.1:7411\n  bosun serve --listen 0.0.0.0:7411 --tls-cert tls/cert.pem --tls-key tls/key.pem\n  curl --unix-socket .bosun/bosun.sock http://bosun/api/v1/status\n  bosun serve --listen 0.0.0.0:8443 --tls-cert tls/cert.pem --tls-key tls/key.pem --web-origin https://bosun.lan:8443\n  RUST_LOG=debug bosun serve --log-format json 2>> bosun.log"
 )]
 pub(crate) struct ServeArgs {
     /// Refuse instead of waiting when another controller holds the lease.
@@ -58,6 +58,12 @@ pub(crate) struct ServeArgs {
     /// Answer no Unix socket (only the `--listen` addresses, if any).
     #[arg(long)]
     pub(crate) no_socket: bool,
+    /// The dashboard's address as browsers reach it
+    /// (`https://bosun.lan:8443`): passkey approvals are taken from this
+    /// exact origin only. Default: `http://localhost:<port>` for a plain
+    /// loopback listener; over TLS, none (passkeys off) until given.
+    #[arg(long, value_name = "URL")]
+    pub(crate) web_origin: Option<String>,
 }
 
 /// Runs `bosun serve`.
@@ -143,6 +149,7 @@ fn api(
     metrics: std::sync::Arc<bosun_server::metrics::Metrics>,
     on_lease: std::sync::mpsc::Receiver<()>,
     stop: &std::sync::Arc<AtomicBool>,
+    web_origin: Option<&str>,
 ) -> Result<()> {
     use std::sync::atomic::Ordering;
     loop {
@@ -152,6 +159,7 @@ fn api(
             Err(_) => return Ok(()),
         }
     }
+    let passkeys = ctl.clone();
     let server = match bosun_server::Server::bind(ctl, opts, metrics) {
         Ok(s) => s,
         Err(e) => {
@@ -162,11 +170,27 @@ fn api(
     for url in server.urls() {
         tracing::info!(%url, "API listening");
     }
+    match web_origin
+        .map(str::to_string)
+        .or_else(|| server.loopback_origin())
+    {
+        Some(origin) => match passkeys.set_web_origin(&origin) {
+            Ok(()) => tracing::info!(%origin, "passkey approvals from the dashboard at"),
+            Err(e) => tracing::warn!(error = %e, "passkeys are off"),
+        },
+        None if opts.tls.is_some() => tracing::info!(
+            "passkeys are off: give the dashboard's address with `--web-origin https://<name>:<port>`"
+        ),
+        None => {}
+    }
     server.run(stop.clone()).map_err(|e| other(e.to_string()))
 }
 
 fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     let no_wait = a.no_wait;
+    if let Some(o) = &a.web_origin {
+        bosun_passkey::Relying::new(o).map_err(|e| other(format!("--web-origin: {e}")))?;
+    }
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())
@@ -202,7 +226,8 @@ fn serve(ctx: &Ctx, a: ServeArgs) -> Result<ExitCode> {
     );
     std::thread::scope(|s| {
         let (opts, stop_api, metrics_api) = (&opts, &stop, metrics.clone());
-        let api = s.spawn(move || api(api_ctl, opts, metrics_api, on_lease, stop_api));
+        let origin = a.web_origin.as_deref();
+        let api = s.spawn(move || api(api_ctl, opts, metrics_api, on_lease, stop_api, origin));
         let r = daemon.run(&stop, &|e| {
             if matches!(e, Event::Started(_)) {
                 let _ = leased.send(());
