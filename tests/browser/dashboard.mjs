@@ -80,6 +80,31 @@ try {
   check(await page.evaluate(() => window.__kept) === 'this page was not reloaded', 'the page updated in place');
   await page.screenshot({ path: `${shots}/op-done.png`, fullPage: true });
 
+  // The op's ledger entries, each proof checked here in the browser
+  // against the signed checkpoint (the daemon signs one within a second).
+  await Promise.all([page.waitForURL(/\/ledger\?q=/), page.click('#ledger-link')]);
+  for (let i = 0; i < 20 && await page.$('#proof-error'); i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    await page.reload();
+  }
+  await page.waitForFunction(() => [...document.querySelectorAll('.proof .verdict')].every((v) => v.dataset.ok !== ''), null, { timeout: 10000 });
+  seen.proofs = await page.$$eval('.proof .verdict', (vs) => vs.map((v) => [v.dataset.ok, v.textContent]));
+  check(seen.proofs.length >= 3 && seen.proofs.every(([ok]) => ok === 'true'), 'every entry of the op is proved in the browser');
+  check(/signed by lab/.test(seen.proofs[0][1]), 'the proof names the checkpoint signer');
+  await page.screenshot({ path: `${shots}/ledger.png`, fullPage: true });
+  // An entry edited after the fact fails the check, said on the page.
+  seen.tampered = await page.evaluate(async () => {
+    const el = document.querySelector('.proof');
+    const p = JSON.parse(el.dataset.proof);
+    p.entry = p.entry.replace('"claude"', '"alice"');
+    el.dataset.proof = JSON.stringify(p);
+    document.dispatchEvent(new Event('bosun:swapped'));
+    await new Promise((r) => setTimeout(r, 500));
+    const v = el.querySelector('.verdict');
+    return [v.dataset.ok, v.textContent];
+  });
+  check(seen.tampered[0] === 'false' && /FAILED/.test(seen.tampered[1]), 'a tampered entry fails the check');
+
   // The blocker board and the hosts table, from the header's links.
   await Promise.all([page.waitForURL(/\/blockers$/), page.click('header a[href="/blockers"]')]);
   seen.board = (await page.textContent('#board')).replace(/\s+/g, ' ').trim();

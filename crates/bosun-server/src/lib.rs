@@ -39,6 +39,7 @@ pub mod routes;
 pub mod serve;
 pub mod tls;
 pub mod web;
+pub mod web_ledger;
 pub mod web_passkey;
 
 use std::sync::Arc;

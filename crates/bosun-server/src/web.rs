@@ -45,6 +45,7 @@ pub fn routes() -> Router<App> {
         .route("/static/live.js", get(live_js))
         .route("/events", get(events))
         .merge(crate::web_passkey::routes())
+        .merge(crate::web_ledger::routes())
 }
 
 /// A page as the browser gets it: HTML with the security headers.

@@ -31,6 +31,53 @@ pub const LIVE_JS: &str = include_str!("../static/live.js");
 /// browser's WebAuthn API. Without it, each form says what to run instead.
 pub const PASSKEY_JS: &str = include_str!("../static/passkey.js");
 
+/// The ledger page's script, served at `/static/ledger.js`: checks each
+/// inclusion proof on the page in the browser (SHA-256 leaf and node
+/// hashes up to the root, the checkpoint's Ed25519 signature with
+/// WebCrypto against the ledger's published key) and says what it found.
+pub const LEDGER_JS: &str = include_str!("../static/ledger.js");
+
+/// The ledger page's facts.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct LedgerPage {
+    /// The ledger's published verifier key (`name+id+key`), if any.
+    pub vkey: Option<String>,
+    /// Entries so far.
+    pub size: u64,
+    /// The newest checkpoints, newest first.
+    pub checkpoints: Vec<CheckpointRow>,
+    /// What was asked: an op's jti or an entry's index.
+    pub query: Option<String>,
+    /// The proofs of what was asked.
+    pub proofs: Vec<ProofRow>,
+    /// Why there are none, when asked.
+    pub error: Option<String>,
+}
+
+/// A signed checkpoint.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckpointRow {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash (base64).
+    pub root: String,
+    /// Signed at (Unix seconds).
+    pub at: i64,
+}
+
+/// One entry with its inclusion proof, for the browser to check.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ProofRow {
+    /// Leaf index.
+    pub index: u64,
+    /// The entry's kind (`op.approval`, …).
+    pub kind: String,
+    /// The entry, pretty-printed.
+    pub pretty: String,
+    /// The whole proof as JSON (entry, leaf hash, path, checkpoint).
+    pub proof: String,
+}
+
 /// The passkeys page's facts: who is signed in and what they hold.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PasskeysPage {
@@ -104,6 +151,7 @@ impl Web {
             ("rollouts.html", include_str!("../templates/rollouts.html")),
             ("rollout.html", include_str!("../templates/rollout.html")),
             ("passkeys.html", include_str!("../templates/passkeys.html")),
+            ("ledger.html", include_str!("../templates/ledger.html")),
         ] {
             env.add_template(name, text)
                 .map_err(|source| WebError { page: name, source })?;
@@ -163,6 +211,30 @@ impl Web {
             adopt => adopt,
         };
         self.render("passkeys.html", ctx)
+    }
+
+    /// The ledger browser: checkpoints, and an op's entries (or one entry)
+    /// with inclusion proofs the page checks in the browser.
+    pub fn ledger(
+        &self,
+        workspace: &str,
+        l: &LedgerPage,
+        now: jiff::Timestamp,
+    ) -> Result<String, WebError> {
+        let checkpoints: Vec<minijinja::Value> = l
+            .checkpoints
+            .iter()
+            .map(|c| {
+                minijinja::context! { size => c.size, root => c.root.clone(), at => minijinja::Value::from(minijinja::value::Serde(&ago(jiff::Timestamp::from_second(c.at).unwrap_or_default(), now))) }
+            })
+            .collect();
+        let ctx = minijinja::context! {
+            title => "ledger",
+            workspace => workspace,
+            l => minijinja::Value::from(minijinja::value::Serde(l)),
+            checkpoints => checkpoints,
+        };
+        self.render("ledger.html", ctx)
     }
 
     /// A next action as the command line that takes it.

@@ -18,6 +18,7 @@
         const old = document.querySelector('main');
         if (fresh && old) old.replaceWith(fresh);
         document.body.dataset.change = id;
+        document.dispatchEvent(new Event('bosun:swapped'));
       }
     } catch (_) {
       // The next change tries again.

@@ -35,13 +35,23 @@
     return j;
   }
 
-  function say(form, text, ok) {
-    const out = form.querySelector('.passkey-status');
-    if (out) {
-      out.textContent = text;
-      out.dataset.state = ok === undefined ? 'working' : ok ? 'ok' : 'refused';
-    }
+  // The last thing said, kept across live.js's swaps of <main> (which
+  // replace the form), so a refusal or a success stays on screen.
+  let said = null;
+  function show(s) {
+    const form = document.querySelector(s.sel);
+    const out = form && form.querySelector('.passkey-status');
+    if (!out) return;
+    out.textContent = s.text;
+    out.dataset.state = s.state;
+    for (const [k, v] of Object.entries(s.data)) form.dataset[k] = v;
   }
+  function say(form, text, ok, data = {}) {
+    const sel = form.matches('form.passkey-register') ? 'form.passkey-register' : 'form.passkey-approve';
+    said = { sel, text, state: ok === undefined ? 'working' : ok ? 'ok' : 'refused', data };
+    show(said);
+  }
+  document.addEventListener('bosun:swapped', () => { if (said) show(said); });
 
   async function register(form) {
     const label = form.querySelector('input[name=label]').value;
@@ -66,9 +76,7 @@
         },
       },
     });
-    say(form, done.message, true);
-    form.dataset.fingerprint = done.fingerprint;
-    form.dataset.proposal = done.proposal || '';
+    say(form, done.message, true, { fingerprint: done.fingerprint, proposal: done.proposal || '' });
   }
 
   async function approve(form) {

@@ -4,9 +4,14 @@
 //! playwright-core (`tests/browser/dashboard.mjs`): sign in, the overview,
 //! a pending op's page with its plan and the exact approve command, the
 //! page following the op live (Server-Sent Events) to its end when an
-//! operator approves it from the CLI, nothing a param wrote running as
-//! script, the board and the hosts, a phone's width. Screenshots
-//! land in `target/browser/` (CI keeps them as artifacts).
+//! operator approves it from the CLI, the op's ledger entries proved in
+//! the browser (and a tampered one failing), nothing a param wrote
+//! running as script, the board and the hosts, a phone's width; and
+//! (`tests/browser/passkey.mjs`, Chromium's virtual authenticator) an
+//! operator registering a passkey, the operators adopting it, a forged
+//! signature refused, and the agent's op approved with the passkey and
+//! run, live. Screenshots land in `target/browser/` (CI keeps them as
+//! artifacts).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
@@ -101,7 +106,14 @@ fn pages_need_a_session_over_tcp_and_answer_with_strict_headers() {
     );
     let session = cookie.split(';').next().unwrap().to_string();
     // With the session: the overview and the op, with strict headers.
-    for path in ["/".to_string(), format!("/ops/{jti}")] {
+    for path in [
+        "/".to_string(),
+        format!("/ops/{jti}"),
+        "/ledger".to_string(),
+        format!("/ledger?q={jti}"),
+        "/ledger?q=%23999999".to_string(),
+        "/passkeys".to_string(),
+    ] {
         let a = request(&d.tcp, "GET", &path, &[("Cookie", &session)], None);
         assert_eq!(a.status, 200, "{path}: {}", a.body);
         let csp = header(&a, "content-security-policy").unwrap();
