@@ -67,7 +67,7 @@ async fn page(State(app): State<App>, _v: Viewer, Query(q): Query<LedgerQuery>) 
                             "`{q}`: an entry is #<index>, a number"
                         ))),
                     },
-                    None => ctl.resolve_op(q).map_err(Into::into).and_then(|jti| {
+                    None => ctl.resolve_op(q).and_then(|jti| {
                         bosun_control::ledger::prove(ctl, Some(jti.as_str()), None)
                     }),
                 };
