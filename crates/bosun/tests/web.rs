@@ -460,3 +460,121 @@ fn passkey_calls_need_an_operators_session_json_and_the_dashboards_origin() {
     assert!(a.status >= 400, "{}", a.body);
     assert!(a.body.contains("holds no passkey"), "{}", a.body);
 }
+
+/// Two waves, no drill: the canary, then web-1 and web-2 one at a time.
+const PKG: &str = r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+rollback = "rollback-pkg"
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+bars = [
+  { kind = "heartbeat" },
+  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
+  { kind = "file", path = "version", expect = "2.0" },
+]
+
+[[waves]]
+name = "rest"
+hosts = "tag:web"
+max_parallel = 1
+bars = [
+  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
+  { kind = "probe", cmd = "test ! -f broken" },
+]
+"#;
+
+/// `rollout status pkg --json` once `done` says so (the daemon runs the
+/// waves), within 30 s.
+fn rollout_when(lab: &Lab, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let st = lab.json(&["rollout", "status", "pkg", "--json"]);
+        if done(&st) {
+            return st;
+        }
+        assert!(std::time::Instant::now() < end, "{st}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_operator_watches_a_rollout_mid_way_in_a_real_browser() {
+    let Some((script, chromium)) = browser() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Chromium and tests/browser/node_modules (scripts/test-deps.sh)"
+        );
+        eprintln!(
+            "skipped: no Chromium or playwright-core here (scripts/test-deps.sh installs them)"
+        );
+        return;
+    };
+    let script = script.with_file_name("rollout.mjs");
+    let lab = common::rollout::rollout_lab(PKG);
+    // web-2 will fail its probe bar.
+    std::fs::create_dir_all(lab.path(".bosun/sim/web-2")).unwrap();
+    std::fs::write(lab.path(".bosun/sim/web-2/broken"), "").unwrap();
+    let d = daemon(&lab);
+    let Target::Tcp(addr) = &d.tcp else {
+        panic!("no TCP listener")
+    };
+    let approve = |v: &serde_json::Value| {
+        if v["state"] == "pending_approval" {
+            lab.ok(&[
+                "approve",
+                "--yes",
+                v["jti"].as_str().unwrap(),
+                "--as",
+                "bob",
+            ]);
+        }
+    };
+    let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
+    approve(&w0);
+    rollout_when(&lab, |st| st["runs"][0]["status"] == "passed");
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let ready = shots.join("rollout-ready");
+    let _ = std::fs::remove_file(&ready);
+    let child = std::process::Command::new("node")
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .arg(token(&lab, "alice", "1h"))
+        .arg(&shots)
+        .env("CHROMIUM", &chromium)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready.exists() && std::time::Instant::now() < end {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    if ready.exists() {
+        let w1 = lab.json(&["rollout", "promote", "pkg", "--as", "alice", "--json"]);
+        approve(&w1);
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let st = rollout_when(&lab, |st| {
+        st["runs"].as_array().unwrap().last().unwrap()["status"] == "halted"
+    });
+    assert!(st["summary"].as_str().is_some(), "{st}");
+    for png in [
+        "rollout-canary.png",
+        "rollout-halted.png",
+        "rollout-blocker.png",
+    ] {
+        let len = std::fs::metadata(shots.join(png)).unwrap().len();
+        assert!(len > 10_000, "{png}: {len} bytes");
+    }
+}
