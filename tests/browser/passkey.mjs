@@ -1,7 +1,7 @@
 // Approving with a passkey in headless Chromium, with the DevTools'
 // virtual authenticator (CTAP2, user verification): an operator signs in,
-// registers a passkey (the test adopts it from the CLI, as operators
-// would), then approves an agent's pending op from its page. A forged
+// registers a passkey (written to the key registry's files; the test
+// adopts it from the CLI, as operators would), then approves an agent's pending op from its page. A forged
 // signature is refused first, with the check named, and changes nothing.
 // Prints one JSON object of what it saw; exits non-zero on a failed check.
 // Usage: node passkey.mjs <base-url> <token> <op-jti> <screenshot-dir>
@@ -55,14 +55,14 @@ try {
   await page.click('form.passkey-register button');
   await page.waitForSelector('form.passkey-register .passkey-status[data-state=ok], form.passkey-register .passkey-status[data-state=refused]');
   seen.registered = await text(page, 'form.passkey-register .passkey-status');
-  check(/passkey `phone` \([0-9a-f]{16}\) is written to keys\/alice\.passkeys\.json and proposed/.test(seen.registered), 'the passkey is registered and proposed');
-  const proposal = await page.getAttribute('form.passkey-register', 'data-proposal');
+  check(/passkey `phone` \([0-9a-f]{16}\) is written to keys\/alice\.passkeys\.json; it counts once adopted — bosun adopt --as/.test(seen.registered), 'the passkey is registered, to be adopted');
+  const fingerprint = await page.getAttribute('form.passkey-register', 'data-fingerprint');
   const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
   seen.credentials = credentials.length;
   check(credentials.length === 1, 'the authenticator holds one credential');
   await page.screenshot({ path: `${shots}/passkey-registered.png`, fullPage: true });
   // Operators adopt it from their terminals (the test does).
-  writeFileSync(`${shots}/passkey-proposal`, proposal);
+  writeFileSync(`${shots}/passkey-registered`, fingerprint);
   check(await waitForFile(`${shots}/passkey-adopted`, 60000), 'the test adopted the passkey');
   await page.goto(base + '/passkeys');
   seen.table = await text(page, '#passkeys');

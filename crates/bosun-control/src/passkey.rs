@@ -7,7 +7,7 @@
 //! WebAuthn options whose challenge is the SHA-256 digest of those claim
 //! bytes; the browser's assertion comes back as a passkey envelope and goes
 //! through [`Control::accept_approval`] like any approval. There
-//! [`verify_passkey_approval`] checks, in order: the envelope's form, the
+//! `verify_passkey_approval` checks, in order: the envelope's form, the
 //! signer in the adopted key registry, the type (approvals only), that the
 //! signer holds passkeys, the assertion (challenge recomputed from the
 //! claims, exact origin, user verification, signature; `webauthn-rs`),

@@ -13,6 +13,7 @@
 //! verification and the registered public key. Every WebAuthn, CBOR and
 //! COSE check is `webauthn-rs`'s; this crate only chooses the challenge and
 //! names the check that refused.
+#![deny(missing_docs)]
 
 pub mod envelope;
 mod error;

@@ -4,7 +4,10 @@
 //! lie (another origin or RP id, no user verification). For tests only
 //! (feature `soft`): its key is derived from a one-byte seed.
 
-#![allow(clippy::expect_used, missing_docs)]
+#![expect(
+    clippy::expect_used,
+    reason = "a test fixture: its inputs are fixed, a failure is a broken test"
+)]
 
 use std::collections::BTreeMap;
 
@@ -18,7 +21,9 @@ use sha2::{Digest as _, Sha256};
 /// A software passkey.
 pub struct Soft {
     key: SigningKey,
+    /// The credential id.
     pub id: Vec<u8>,
+    /// The signature counter (counted up before each assertion).
     pub counter: u32,
     /// The origin the "browser" reports.
     pub origin: String,
@@ -90,7 +95,8 @@ impl Soft {
         serde_cbor_2::to_vec(&Value::Map(m)).expect("cbor")
     }
 
-    /// Answers creation options (as `Relying::start_registration` gave).
+    /// Answers creation options (as `Relying::start_registration` gave),
+    /// as the browser's JSON.
     pub fn create(&self, options: &serde_json::Value) -> String {
         let challenge = options["publicKey"]["challenge"]
             .as_str()
@@ -119,7 +125,8 @@ impl Soft {
         .to_string()
     }
 
-    /// Asserts over `challenge` (raw bytes), counting up first.
+    /// Asserts over `challenge` (raw bytes), counting up first, as the
+    /// browser's JSON.
     pub fn get(&mut self, challenge: &[u8]) -> String {
         self.counter += 1;
         let client = self.client_data("webauthn.get", &B64.encode(challenge));

@@ -92,21 +92,6 @@ impl Server {
         self.bound.iter().map(Bound::url).collect()
     }
 
-    /// The dashboard's origin as a browser on this machine reaches it,
-    /// when the first TCP listener is plain HTTP on loopback:
-    /// `http://localhost:<port>` (browsers take passkeys over plain HTTP
-    /// on `localhost` only, and an IP address cannot be a relying party).
-    pub fn loopback_origin(&self) -> Option<String> {
-        self.bound.iter().find_map(|b| match b {
-            Bound::Tcp(l, None) => l
-                .local_addr()
-                .ok()
-                .filter(|a| a.ip().is_loopback())
-                .map(|a| format!("http://localhost:{}", a.port())),
-            _ => None,
-        })
-    }
-
     /// Serves until `stop` is set, then stops taking connections and
     /// gives open ones [`STOP_GRACE`]; removes its Unix sockets.
     pub fn run(self, stop: Arc<AtomicBool>) -> Result<(), ServerError> {

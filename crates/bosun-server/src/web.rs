@@ -190,14 +190,41 @@ where
     }
 }
 
-async fn hosts(State(app): State<App>, _v: Viewer) -> Response {
+/// `?select=` of the hosts table: selectors as the CLI takes them,
+/// separated by spaces.
+#[derive(Deserialize)]
+struct SelectQuery {
+    select: Option<String>,
+}
+
+async fn hosts(
+    State(app): State<App>,
+    _v: Viewer,
+    axum::extract::Query(q): axum::extract::Query<SelectQuery>,
+) -> Response {
+    let select = q
+        .select
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
     read_page(
         app,
-        |ctl| {
+        move |ctl| {
             let (inv, _) = ctl.inventory_in_force()?;
-            Ok(ctl.host_views(&inv.hosts)?)
+            let (chosen, error) = match &select {
+                None => (inv.hosts.clone(), None),
+                Some(s) => {
+                    let sels: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+                    match inv.select(&sels) {
+                        Ok(h) => (h, None),
+                        Err(e) => (Vec::new(), Some(e.to_string())),
+                    }
+                }
+            };
+            Ok((ctl.host_views(&chosen)?, select, error))
         },
-        |web, ws, v| web.hosts(ws, &v),
+        |web, ws, (v, select, error)| {
+            web.hosts_selected(ws, &v, select.as_deref(), error.as_deref())
+        },
     )
     .await
 }
@@ -269,11 +296,51 @@ struct LoginForm {
     token: String,
 }
 
-async fn login(State(app): State<App>, Form(f): Form<LoginForm>) -> Response {
+/// Whether a request comes from this dashboard's own pages, as far as the
+/// browser says: `Sec-Fetch-Site` (sent by current browsers) must be
+/// `same-origin` (or `none`: typed by the user); an `Origin` other than
+/// `null` (a page with `no-referrer`, as ours, sends `null` on a form
+/// post) must be the passkeys' origin when set, else the scheme and
+/// `Host` the request came to. A client that sends neither is no browser
+/// a page could drive.
+pub(crate) fn same_origin(app: &App, headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.as_bytes(), b"same-origin" | b"none")
+    {
+        return false;
+    }
+    let Some(origin) = headers
+        .get(header::ORIGIN)
+        .filter(|o| o.as_bytes() != b"null")
+    else {
+        return true;
+    };
+    if let Some(rp) = app.ctl.relying() {
+        return origin.as_bytes() == rp.origin().as_bytes();
+    }
+    let scheme = if app.tls { "https" } else { "http" };
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|h| origin.as_bytes() == format!("{scheme}://{h}").as_bytes())
+}
+
+async fn login(
+    State(app): State<App>,
+    headers: axum::http::HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let Some(web) = app.web.clone() else {
         return ApiError::not_found("this daemon serves no dashboard").into_response();
     };
     let ws = app.info().workspace;
+    if !same_origin(&app, &headers) {
+        // Login CSRF: another site signing this browser in as someone else.
+        return match web.login(&ws, Some("this sign-in came from another site")) {
+            Ok(html) => page(StatusCode::FORBIDDEN, html),
+            Err(e) => failed(e),
+        };
+    }
     let token = f.token.trim().to_string();
     let refused = |why: &str| match web.login(&ws, Some(why)) {
         Ok(html) => page(StatusCode::UNAUTHORIZED, html),

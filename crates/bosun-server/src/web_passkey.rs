@@ -7,9 +7,10 @@
 //!   a label) answers the browser's creation options and a ticket; the
 //!   state stays here, in memory, for [`CEREMONY_SECS`]. `…/finish` checks
 //!   the authenticator's answer (user verification required; webauthn-rs),
-//!   writes the credential to `keys/<who>.passkeys.json` and proposes the
-//!   change for adoption. It counts only once operators adopt it, like any
-//!   key. Agents are refused: only operators hold passkeys.
+//!   writes the credential to `keys/<who>.passkeys.json`. It counts only
+//!   once operators adopt it (`bosun adopt`, from a terminal, which shows
+//!   the whole diff), like any key. Agents are refused: only operators
+//!   hold passkeys.
 //! - Approving: `POST /ops/{id}/passkey/start` answers the approval's
 //!   exact claims and options whose challenge is their digest;
 //!   `…/finish` wraps the claims and the assertion in a passkey envelope
@@ -101,16 +102,21 @@ impl FromRequestParts<App> for Person {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        if let (Some(origin), Some(rp)) = (parts.headers.get(header::ORIGIN), app.ctl.relying())
-            && origin.as_bytes() != rp.origin().as_bytes()
-        {
+        if !crate::web::same_origin(app, &parts.headers) {
+            let from = parts
+                .headers
+                .get(header::ORIGIN)
+                .map(|o| String::from_utf8_lossy(o.as_bytes()).into_owned())
+                .unwrap_or_else(|| "another site".into());
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 Some(Check::PasskeyOrigin),
                 format!(
-                    "this request came from `{}`, not the dashboard's `{}`",
-                    String::from_utf8_lossy(origin.as_bytes()),
-                    rp.origin()
+                    "this request came from `{from}`, not the dashboard's own pages{}",
+                    app.ctl
+                        .relying()
+                        .map(|rp| format!(" (`{}`)", rp.origin()))
+                        .unwrap_or_default()
                 ),
             ));
         }
@@ -269,7 +275,6 @@ struct Registered {
     label: String,
     fingerprint: String,
     file: String,
-    proposal: Option<String>,
     message: String,
 }
 
@@ -304,28 +309,23 @@ async fn register_finish(
             })?;
         bosun_workspace::KeyRegistry::add_passkey(&ctl.ws.root, &r.who, &c.label, &cred)
             .map_err(|e| ApiError::new(StatusCode::CONFLICT, None, e.to_string()))?;
-        let proposal = ctl
-            .propose(&r.who, bosun_control::now())?
-            .map(|(p, _)| p.id.to_string());
+        // Written, not proposed: a session token only reads, so the
+        // operator proposes from a terminal, where the whole diff is shown
+        // and signed (with this fingerprint in it to compare).
         let file = bosun_workspace::passkeys_path(&r.who);
-        let message = match (&proposal, &web) {
-            (Some(id), Some(web)) => format!(
-                "passkey `{}` ({}) is written to {file} and proposed: it counts once adopted — {}",
-                c.label,
-                cred.fingerprint(),
-                web.command(&NextAction::ApproveProposal { proposal: id.clone() })
-            ),
-            _ => format!(
-                "passkey `{}` ({}) is written to {file}; it counts once adopted",
-                c.label,
-                cred.fingerprint()
-            ),
-        };
+        let adopt = web
+            .as_ref()
+            .map(|w| w.command(&NextAction::Adopt))
+            .unwrap_or_default();
+        let message = format!(
+            "passkey `{}` ({}) is written to {file}; it counts once adopted — {adopt}",
+            c.label,
+            cred.fingerprint()
+        );
         Ok(Registered {
             label: c.label,
             fingerprint: cred.fingerprint(),
             file,
-            proposal,
             message,
         })
     })

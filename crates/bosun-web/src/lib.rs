@@ -244,7 +244,19 @@ impl Web {
 
     /// The hosts table: last op, version, drift, pending, blockers.
     pub fn hosts(&self, workspace: &str, hosts: &[HostView]) -> Result<String, WebError> {
-        self.render("hosts.html", model::hosts(workspace, hosts))
+        self.hosts_selected(workspace, hosts, None, None)
+    }
+
+    /// [`Self::hosts`] for the hosts a selector chose (`tag:web
+    /// !web-2`), shown in the filter's field, or the selector's error.
+    pub fn hosts_selected(
+        &self,
+        workspace: &str,
+        hosts: &[HostView],
+        select: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<String, WebError> {
+        self.render("hosts.html", model::hosts(workspace, hosts, select, error))
     }
 
     /// The blocker board: kind, what it halts, subject, why, owner, since,

@@ -280,8 +280,13 @@ fn ser<T: Serialize>(v: &T) -> Value {
 }
 
 /// The hosts page's context.
-pub(crate) fn hosts(workspace: &str, hosts: &[HostView]) -> Value {
-    context! { title => "hosts", workspace => workspace, hosts => ser(&hosts) }
+pub(crate) fn hosts(
+    workspace: &str,
+    hosts: &[HostView],
+    select: Option<&str>,
+    error: Option<&str>,
+) -> Value {
+    context! { title => "hosts", workspace => workspace, hosts => ser(&hosts), select => select, error => error }
 }
 
 /// A blocker as a row of the board.

@@ -1,8 +1,8 @@
 // bosun's passkeys in the browser (WebAuthn). Two forms use it:
 // - form.passkey-register (/passkeys): the daemon starts a registration,
 //   the authenticator makes a credential (user verification required), the
-//   daemon checks it, writes it to the key registry's files and proposes
-//   it for adoption;
+//   daemon checks it and writes it to the key registry's files (it counts
+//   once operators adopt it);
 // - form.passkey-approve (an op's page): the daemon gives the approval's
 //   exact claims and options whose challenge is their SHA-256 digest; the
 //   authenticator signs; the daemon checks the assertion like any approval.
@@ -76,7 +76,7 @@
         },
       },
     });
-    say(form, done.message, true, { fingerprint: done.fingerprint, proposal: done.proposal || '' });
+    say(form, done.message, true, { fingerprint: done.fingerprint });
   }
 
   async function approve(form) {

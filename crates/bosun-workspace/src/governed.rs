@@ -208,8 +208,20 @@ impl KeyRegistry {
         let mut all = entry.passkeys.clone();
         all.insert(label.to_string(), credential.clone());
         let p = root.join(passkeys_path(name));
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| !m.is_file()) {
+            return Err(WsError::Other(format!(
+                "{} is not a plain file (a symlink?): refusing to write through it",
+                passkeys_path(name)
+            )));
+        }
         let text = serde_json::to_string_pretty(&all).map_err(|e| WsError::Other(e.to_string()))?;
-        std::fs::write(&p, text + "\n").map_err(|e| io(&p, e))
+        // Whole or not at all: a temporary file beside it, renamed over it.
+        let tmp = p.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, text + "\n").map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &p).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io(&p, e)
+        })
     }
 
     /// The canonical content adoption binds to.

@@ -92,6 +92,22 @@ fn pages_need_a_session_over_tcp_and_answer_with_strict_headers() {
         req.extend_from_slice(body.as_bytes());
         common::http::raw(&d.tcp, &req)
     };
+    // Another site cannot sign this browser in (login CSRF).
+    for extra in [
+        "Origin: https://evil.example\r\n",
+        "Sec-Fetch-Site: cross-site\r\n",
+    ] {
+        let body = format!("token={t}");
+        let mut req = format!(
+            "POST /login HTTP/1.1\r\nHost: bosun\r\nConnection: close\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body.as_bytes());
+        let a = common::http::raw(&d.tcp, &req);
+        assert_eq!(a.status, 403, "{extra}: {}", a.body);
+        assert!(header(&a, "set-cookie").is_none());
+    }
     let a = form("token=nope");
     assert_eq!(a.status, 401, "{}", a.body);
     assert!(header(&a, "set-cookie").is_none());
@@ -271,6 +287,25 @@ fn an_operator_reads_the_dashboard_in_a_real_browser() {
     }
 }
 
+/// `bosun serve` taking passkeys at `http://localhost:<port>` (a free
+/// port), and that origin.
+fn passkey_daemon(lab: &Lab) -> (common::api::Daemon, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://localhost:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let (d, _) = common::api::daemon_with(
+        lab,
+        &["--listen", &listen, "--web-origin", &origin],
+        "http",
+        1,
+    );
+    (d, origin)
+}
+
 #[test]
 fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
     let Some((script, chromium)) = browser() else {
@@ -285,24 +320,20 @@ fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
     };
     let script = script.with_file_name("passkey.mjs");
     let (lab, jti) = lab_with_work();
-    let d = daemon(&lab);
-    let Target::Tcp(addr) = &d.tcp else {
-        panic!("no TCP listener")
-    };
     // A passkey's relying party is a name: the browser goes to localhost.
-    let port = addr.rsplit(':').next().unwrap();
+    let (_d, origin) = passkey_daemon(&lab);
     let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
     std::fs::create_dir_all(&shots).unwrap();
-    let (proposal, adopted) = (
-        shots.join("passkey-proposal"),
+    let (registered, adopted) = (
+        shots.join("passkey-registered"),
         shots.join("passkey-adopted"),
     );
-    let _ = std::fs::remove_file(&proposal);
+    let _ = std::fs::remove_file(&registered);
     let _ = std::fs::remove_file(&adopted);
     let t = token(&lab, "alice", "1h");
     let child = std::process::Command::new("node")
         .arg(&script)
-        .arg(format!("http://localhost:{port}"))
+        .arg(&origin)
         .arg(&t)
         .arg(&jti)
         .arg(&shots)
@@ -311,18 +342,21 @@ fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // The page proposed the passkey: the operators adopt it.
+    // The page wrote the passkey into the key registry's files: the
+    // operators adopt it from their terminals (alice proposes, bob too).
     let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !proposal.exists() && std::time::Instant::now() < end {
+    while !registered.exists() && std::time::Instant::now() < end {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    if proposal.exists() {
-        let p = std::fs::read_to_string(&proposal).unwrap();
+    if registered.exists() {
+        let fingerprint = std::fs::read_to_string(&registered).unwrap();
         let file = std::fs::read_to_string(lab.path("keys/alice.passkeys.json")).unwrap();
         assert!(file.contains("\"phone\""), "{file}");
-        for who in ["alice", "bob"] {
-            lab.ok(&["adopt", "--approve", p.trim(), "--as", who, "--yes"]);
-        }
+        let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
+        assert_eq!(fingerprint.len(), 16, "{fingerprint}");
+        let id = p["proposal"].as_str().unwrap();
+        let p = lab.json(&["adopt", "--approve", id, "--as", "bob", "--yes", "--json"]);
+        assert_eq!(p["adopted"], true, "{p}");
         std::fs::write(&adopted, "adopted").unwrap();
     }
     let o = child.wait_with_output().unwrap();
@@ -357,11 +391,7 @@ fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
 #[test]
 fn passkey_calls_need_an_operators_session_json_and_the_dashboards_origin() {
     let (lab, jti) = lab_with_work();
-    let d = daemon(&lab);
-    let Target::Tcp(addr) = &d.tcp else {
-        panic!("no TCP listener")
-    };
-    let origin = format!("http://localhost:{}", addr.rsplit(':').next().unwrap());
+    let (d, origin) = passkey_daemon(&lab);
     let json = ("Content-Type", "application/json");
     let post = |path: &str, headers: &[(&str, &str)], body: &str| {
         request(&d.tcp, "POST", path, headers, Some(body))

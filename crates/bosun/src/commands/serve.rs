@@ -60,8 +60,10 @@ pub(crate) struct ServeArgs {
     pub(crate) no_socket: bool,
     /// The dashboard's address as browsers reach it
     /// (`https://bosun.lan:8443`): passkey approvals are taken from this
-    /// exact origin only. Default: `http://localhost:<port>` for a plain
-    /// loopback listener; over TLS, none (passkeys off) until given.
+    /// exact origin only; without it, passkeys are off. Plain
+    /// `http://localhost:<port>` needs a loopback listener on that port,
+    /// and the daemon then also holds `[::1]:<port>` (where browsers may
+    /// look for `localhost` first), so no other process can serve it.
     #[arg(long, value_name = "URL")]
     pub(crate) web_origin: Option<String>,
 }
@@ -106,6 +108,9 @@ fn listeners(
             e => other(e.to_string()),
         })?);
     }
+    if let Some(origin) = &a.web_origin {
+        localhost_twice(origin, &mut listen)?;
+    }
     if let Some(t) = &tls
         && !listen
             .iter()
@@ -141,6 +146,38 @@ fn listeners(
     })
 }
 
+/// For a plain `http://localhost:<port>` origin: the daemon must listen
+/// on loopback at that port, and it takes `[::1]:<port>` too (when this
+/// machine has IPv6 loopback), since a browser may try either address for
+/// `localhost` and a process holding the other would serve the origin.
+fn localhost_twice(origin: &str, listen: &mut Vec<bosun_server::Listen>) -> Result<()> {
+    let Some(rest) = origin.strip_prefix("http://localhost") else {
+        return Ok(());
+    };
+    let port: u16 = rest
+        .strip_prefix(':')
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or(80);
+    let tcp: Vec<std::net::SocketAddr> = listen
+        .iter()
+        .filter_map(|l| match l {
+            bosun_server::Listen::Tcp(a) => Some(*a),
+            bosun_server::Listen::Unix(_) => None,
+        })
+        .collect();
+    if !tcp.iter().any(|a| a.ip().is_loopback() && a.port() == port) {
+        return Err(other(format!(
+            "--web-origin {origin}: the daemon must listen on loopback at port {port} (`--listen 127.0.0.1:{port}`)"
+        )));
+    }
+    let v6 = std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port));
+    let has_v6 = std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, 0)).is_ok();
+    if has_v6 && !tcp.contains(&v6) {
+        listen.push(bosun_server::Listen::Tcp(v6));
+    }
+    Ok(())
+}
+
 /// The API's thread: waits for the lease (or the stop), binds, serves
 /// until the stop. A listener that cannot be bound stops the daemon too.
 fn api(
@@ -170,18 +207,14 @@ fn api(
     for url in server.urls() {
         tracing::info!(%url, "API listening");
     }
-    match web_origin
-        .map(str::to_string)
-        .or_else(|| server.loopback_origin())
-    {
-        Some(origin) => match passkeys.set_web_origin(&origin) {
+    match web_origin {
+        Some(origin) => match passkeys.set_web_origin(origin) {
             Ok(()) => tracing::info!(%origin, "passkey approvals from the dashboard at"),
             Err(e) => tracing::warn!(error = %e, "passkeys are off"),
         },
-        None if opts.tls.is_some() => tracing::info!(
+        None => tracing::info!(
             "passkeys are off: give the dashboard's address with `--web-origin https://<name>:<port>`"
         ),
-        None => {}
     }
     server.run(stop.clone()).map_err(|e| other(e.to_string()))
 }
