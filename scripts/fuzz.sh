@@ -26,7 +26,7 @@ set -euo pipefail
 
 SECONDS_PER_TARGET=${1:-60}
 shift || true
-ALL=(envelope runbook inventory keeper policy rollout ledger_proof checkpoint)
+ALL=(envelope runbook inventory keeper policy rollout ledger_proof checkpoint kernel)
 if [ $# -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL[@]}"); fi
 RUNS=${RUNS:--1}
 RSS_LIMIT_MB=${RSS_LIMIT_MB:-2048}
@@ -44,6 +44,7 @@ max_len() {
     rollout) echo $((256 * 1024 + 1)) ;;            # bosun_fleet::MAX_FILE_BYTES
     ledger_proof) echo $((16 * 1024 * 1024 + 1)) ;; # `ledger verify-proof`'s file limit
     checkpoint) echo $((64 * 1024 + 1)) ;;          # bosun_ledger::note::MAX_NOTE_BYTES
+    kernel) echo $((1 + 256 * 1024 + 1)) ;;         # bosun_kernel::manifest::MAX_MANIFEST_BYTES (patches: 64 MiB, not crossed)
     *) echo "unknown fuzz target: $1 (one of: ${ALL[*]})" >&2; exit 2 ;;
   esac
 }

@@ -16,6 +16,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("bosun-model", &[]),
     ("bosun-sign", &[]),
     ("bosun-passkey", &[]),
+    ("bosun-kernel", &["bosun-model"]),
     ("bosun-api", &["bosun-model"]),
     ("bosun-policy", &["bosun-model"]),
     ("bosun-runbook", &["bosun-model"]),

@@ -20,6 +20,7 @@ mod mcp;
 mod meta;
 mod ops;
 mod params;
+mod patches;
 mod plan;
 mod policy;
 mod remind;
@@ -190,6 +191,13 @@ enum Cmd {
     )]
     #[command(subcommand, long_about = rollout::ROLLOUT_HELP)]
     Rollout(rollout::RolloutCmd),
+    /// The kernel patch tree: promote a host's manifest to a cumulative
+    /// patch and a lock.
+    #[command(
+        after_help = "Examples:\n  bosun patches promote fresnel\n  bosun patches promote ohm --write"
+    )]
+    #[command(subcommand)]
+    Patches(patches::PatchesCmd),
     Remind(remind::RemindArgs),
     Snooze(remind::SnoozeArgs),
     Completions(meta::CompletionsArgs),
@@ -371,6 +379,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Mcp(_)
             | Cmd::Completions(_)
             | Cmd::Man(_)
+            | Cmd::Patches(_)
             | Cmd::Demo
             | Cmd::Bench(_) => {}
         }
@@ -399,6 +408,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Rollout(c) => rollout::run(&ctx.open(c.reads_only())?, &ctx.keys, c),
         Cmd::Remind(a) => remind::remind(&ctx, a),
         Cmd::Snooze(a) => remind::snooze(&ctx, a),
+        Cmd::Patches(c) => patches::run(&ctx.workspace, c),
         Cmd::Completions(a) => meta::completions(a),
         Cmd::Man(a) => meta::man(a),
         Cmd::Demo => demo::run().map(|()| ExitCode::SUCCESS),

@@ -1,0 +1,34 @@
+//! bosun's kernel lifecycle (issue 17), the part that is pure logic over
+//! files: the scope-tagged patch tree ([`tree`]), host manifests
+//! ([`manifest`]), reading a patch by its hunk counts ([`series`]),
+//! conflicts and duplicates between patchsets ([`overlap`]), and
+//! `promote` ([`promote`]): a host's manifest resolved into one
+//! byte-reproducible cumulative patch and a lock of BLAKE2b-512 digests
+//! that `b2sum` confirms. No store, no control, no command text.
+#![deny(missing_docs)]
+
+pub mod manifest;
+pub mod overlap;
+pub mod promote;
+pub mod series;
+pub mod tree;
+
+pub use manifest::Manifest;
+pub use overlap::{Conflict, Duplicate, conflicts, duplicates};
+pub use promote::{Lock, Promoted, b2, promote, resolve};
+pub use series::{PatchError, Scanned, scan};
+pub use tree::{Patchset, Tree};
+
+/// What the kernel module refuses, with every problem found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KernelError {
+    /// Bad input: each entry names its file (and line where there is one).
+    #[error("{}", .0.join("\n"))]
+    Invalid(Vec<String>),
+    /// A file could not be read or written.
+    #[error("{0}")]
+    Io(String),
+}
+
+#[cfg(test)]
+mod tests;

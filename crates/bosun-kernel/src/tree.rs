@@ -1,0 +1,169 @@
+//! The scope-tagged patch tree: `patches/<kind>/<scope…>/<patchset>/`
+//! holding ordered `*.patch` files (by file name) and an optional
+//! `patchset.toml`. The scope is the path: its first part is one of
+//! [`KINDS`] and at least one name follows it before the patchset's own
+//! directory. A patch anywhere else lacks a scope and is refused, naming
+//! its path (the seed's "refuse promote of patches lacking scope tag").
+//! Symlinks are refused: nothing is read from outside the tree.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::KernelError;
+
+/// Scope kinds, narrowest last — and the order patchsets resolve in.
+pub const KINDS: [&str; 6] = ["arch", "soc", "module", "board", "driver", "subsystem"];
+
+/// Most files read from one tree.
+pub const MAX_FILES: usize = 20_000;
+
+/// `patchset.toml`: what the tree says about a patchset.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchsetMeta {
+    /// The campaign that carries it.
+    #[serde(default)]
+    pub campaign: Option<String>,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Upstream status (`sent`, `merged in v7.1`, `never`…).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// Per-patch probes for bar 4, by file name.
+    #[serde(default)]
+    pub probe: BTreeMap<String, String>,
+}
+
+/// One patch file of a patchset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatchFile {
+    /// Its path from the workspace root (`patches/…/0001-x.patch`).
+    pub path: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A patchset: a directory of ordered patches at one scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Patchset {
+    /// Its path under `patches/` (`board/pinebook-pro/oc-opp`).
+    pub id: String,
+    /// Its scope kind's rank in [`KINDS`].
+    pub kind: usize,
+    /// Its scope (`board/pinebook-pro`).
+    pub scope: String,
+    /// `patchset.toml`, when there is one.
+    pub meta: PatchsetMeta,
+    /// Its patches, by file name.
+    pub patches: Vec<PatchFile>,
+}
+
+/// The tree: every patchset, by id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tree {
+    /// Patchsets by id.
+    pub sets: BTreeMap<String, Patchset>,
+}
+
+fn io(p: &Path, e: std::io::Error) -> KernelError {
+    KernelError::Io(format!("{}: {e}", p.display()))
+}
+
+impl Tree {
+    /// Reads `root/patches/`. A missing directory is an empty tree.
+    pub fn read(root: &Path) -> Result<Tree, KernelError> {
+        let base = root.join("patches");
+        let mut tree = Tree::default();
+        if !base.exists() {
+            return Ok(tree);
+        }
+        let mut files = 0usize;
+        let mut stack = vec![base.clone()];
+        let mut errors = Vec::new();
+        while let Some(dir) = stack.pop() {
+            let mut entries: Vec<_> = std::fs::read_dir(&dir)
+                .map_err(|e| io(&dir, e))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| io(&dir, e))?;
+            entries.sort_by_key(|e| e.file_name());
+            for e in entries {
+                let p = e.path();
+                let rel = p
+                    .strip_prefix(root)
+                    .unwrap_or(&p)
+                    .to_string_lossy()
+                    .into_owned();
+                let ft = e.file_type().map_err(|err| io(&p, err))?;
+                if ft.is_symlink() {
+                    errors.push(format!("{rel}: a symlink; the tree holds plain files only"));
+                } else if ft.is_dir() {
+                    stack.push(p);
+                } else if rel.ends_with(".patch") || rel.ends_with("/patchset.toml") {
+                    files += 1;
+                    if files > MAX_FILES {
+                        return Err(KernelError::Invalid(vec![format!(
+                            "patches/: more than {MAX_FILES} files"
+                        )]));
+                    }
+                    if let Err(m) = tree.add(&base, &p, &rel) {
+                        errors.push(m);
+                    }
+                }
+            }
+        }
+        for set in tree.sets.values_mut() {
+            set.patches.sort_by(|a, b| a.path.cmp(&b.path));
+        }
+        tree.sets.retain(|_, s| !s.patches.is_empty());
+        if errors.is_empty() {
+            Ok(tree)
+        } else {
+            errors.sort();
+            Err(KernelError::Invalid(errors))
+        }
+    }
+
+    fn add(&mut self, base: &Path, p: &Path, rel: &str) -> Result<(), String> {
+        let under = p
+            .strip_prefix(base)
+            .map_err(|_| format!("{rel}: outside patches/"))?
+            .to_string_lossy()
+            .into_owned();
+        let parts: Vec<&str> = under.split('/').collect();
+        let kind = parts
+            .first()
+            .and_then(|k| KINDS.iter().position(|x| x == k));
+        // kind / scope name(s) / patchset / file
+        let (Some(kind), true) = (kind, parts.len() >= 4) else {
+            return Err(format!(
+                "{rel}: lacks a scope; a patch lives at patches/<{}>/<scope>/<patchset>/<file>.patch",
+                KINDS.join("|")
+            ));
+        };
+        let id = parts[..parts.len() - 1].join("/");
+        let scope = parts[..parts.len() - 2].join("/");
+        let set = self.sets.entry(id.clone()).or_insert_with(|| Patchset {
+            id,
+            kind,
+            scope,
+            meta: PatchsetMeta::default(),
+            patches: Vec::new(),
+        });
+        let bytes = std::fs::read(p).map_err(|e| format!("{rel}: {e}"))?;
+        if rel.ends_with("/patchset.toml") {
+            let text = String::from_utf8(bytes).map_err(|_| format!("{rel}: not UTF-8"))?;
+            set.meta =
+                bosun_model::source::from_toml(rel, &text, 1 << 20).map_err(|e| e.to_string())?;
+        } else {
+            crate::series::scan(rel, &bytes).map_err(|e| e.to_string())?;
+            set.patches.push(PatchFile {
+                path: rel.to_string(),
+                bytes,
+            });
+        }
+        Ok(())
+    }
+}

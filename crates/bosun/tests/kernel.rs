@@ -1,0 +1,258 @@
+//! `bosun patches promote` on real patches: a scratch kernel-like repo,
+//! series made by the real `git format-patch` (signature trailers, a
+//! deleted `- ` line, a rename, a binary file), promoted; the cumulative
+//! patch must apply with the real `git apply` on the baseline, the lock's
+//! digests must be what `b2sum` prints, and the same inputs must give the
+//! same bytes.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::Lab;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Kernel Hacker",
+            "-c",
+            "user.email=k@example.org",
+        ])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn b2sum(p: &Path) -> String {
+    let o = Command::new("b2sum").arg(p).output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A repo at tag v7.0 and four patches after it, by `git format-patch`.
+fn series(dir: &Path) -> Vec<std::path::PathBuf> {
+    let src = dir.join("linux");
+    std::fs::create_dir_all(src.join("arch/arm64/boot/dts")).unwrap();
+    std::fs::create_dir_all(src.join("drivers/net")).unwrap();
+    let dts = (1..=40)
+        .map(|i| {
+            if i == 20 {
+                "- \n".to_string()
+            } else {
+                format!("\tnode{i} {{ status = \"okay\"; }};\n")
+            }
+        })
+        .collect::<String>();
+    std::fs::write(src.join("arch/arm64/boot/dts/pbp.dts"), &dts).unwrap();
+    std::fs::write(
+        src.join("drivers/net/old.c"),
+        "int old(void) { return 0; }\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("firmware.bin"), [0u8, 1, 2, 3, 255, 254]).unwrap();
+    git(&src, &["init", "-q"]);
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-qm", "v7.0"]);
+    git(&src, &["tag", "v7.0"]);
+    // 1: OC OPP tables (a context change near the top).
+    let d1 = dts.replace(
+        "\tnode3 { status = \"okay\"; };\n",
+        "\tnode3 { status = \"okay\"; opp = <2184>; };\n",
+    );
+    std::fs::write(src.join("arch/arm64/boot/dts/pbp.dts"), &d1).unwrap();
+    git(
+        &src,
+        &["commit", "-qam", "arm64: dts: pinebook-pro: OC OPP tables"],
+    );
+    // 2: delete the line `- ` (its hunk line reads `-- `).
+    let d2 = d1.replace("- \n", "");
+    std::fs::write(src.join("arch/arm64/boot/dts/pbp.dts"), &d2).unwrap();
+    git(
+        &src,
+        &[
+            "commit",
+            "-qam",
+            "arm64: dts: pinebook-pro: drop a stray line",
+        ],
+    );
+    // 3: a rename.
+    git(&src, &["mv", "drivers/net/old.c", "drivers/net/new.c"]);
+    git(&src, &["commit", "-qm", "net: rename old to new"]);
+    // 4: a binary change.
+    std::fs::write(src.join("firmware.bin"), [9u8, 8, 7, 0, 0, 1, 2]).unwrap();
+    git(&src, &["commit", "-qam", "firmware: update blob"]);
+    let out = dir.join("series");
+    git(
+        &src,
+        &["format-patch", "-q", "-o", out.to_str().unwrap(), "v7.0"],
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4);
+    // format-patch's trailer, which must not reach the cumulative patch.
+    let first = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(first.contains("\n-- \n"), "{first}");
+    let second = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(
+        second.contains("\n-- \n \tnode21"),
+        "the `- ` deletion: {second}"
+    );
+    files
+}
+
+const MANIFEST: &str = "baseline:\n  tree: linux\n  ref: v7.0\nsuffix: fresnel-fourier\narch: aarch64\nscopes:\n  - board/pinebook-pro\ninstall: alongside\npatch_authoring_context: mmind/linux-rockchip v7.0\n";
+
+#[test]
+fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
+    let lab = Lab::new();
+    let files = series(lab.tmp.path());
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        lab.write(
+            &format!("patches/board/pinebook-pro/fresnel-bootstrap/{name}"),
+            &std::fs::read_to_string(f).unwrap(),
+        );
+    }
+    lab.write("fleet/fresnel.yaml", MANIFEST);
+    // Shown, nothing written.
+    let shown = lab.ok(&["patches", "promote", "fresnel"]);
+    assert!(shown.contains("4 patch(es)"), "{shown}");
+    assert!(shown.contains("trailer stripped"), "{shown}");
+    assert!(!lab.path("kernel/fresnel/cumulative.patch").exists());
+    // Written, with the lock.
+    let lock: serde_json::Value =
+        serde_json::from_str(&lab.ok(&["patches", "promote", "fresnel", "--write", "--json"]))
+            .unwrap();
+    let cumulative = lab.path("kernel/fresnel/cumulative.patch");
+    assert_eq!(lock["cumulative"]["b2"], b2sum(&cumulative), "{lock}");
+    assert_eq!(
+        lock["cumulative"]["bytes"],
+        std::fs::metadata(&cumulative).unwrap().len()
+    );
+    assert_eq!(lock["manifest_b2"], b2sum(&lab.path("fleet/fresnel.yaml")));
+    for p in lock["patch"].as_array().unwrap() {
+        let path = p["path"].as_str().unwrap();
+        assert_eq!(p["b2"], b2sum(&lab.path(path)), "{path}");
+        assert_eq!(p["trailer_stripped"], true, "{path}");
+    }
+    let text = std::fs::read_to_string(&cumulative).unwrap();
+    assert!(
+        !text.contains("\n-- \n2."),
+        "a trailer reached the cumulative patch"
+    );
+    assert!(
+        text.contains("\n-- \n \tnode21"),
+        "the `- ` deletion is kept"
+    );
+    // The real git applies it on the baseline.
+    let base = lab.tmp.path().join("base");
+    let src = lab.tmp.path().join("linux");
+    git(
+        lab.tmp.path(),
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            "v7.0",
+            src.to_str().unwrap(),
+            base.to_str().unwrap(),
+        ],
+    );
+    git(&base, &["apply", "--check", cumulative.to_str().unwrap()]);
+    git(&base, &["apply", cumulative.to_str().unwrap()]);
+    assert!(base.join("drivers/net/new.c").exists());
+    assert_eq!(
+        std::fs::read(base.join("firmware.bin")).unwrap(),
+        [9u8, 8, 7, 0, 0, 1, 2]
+    );
+    let head = git(&src, &["rev-parse", "HEAD^{tree}"]);
+    git(&base, &["add", "-A"]);
+    assert_eq!(
+        git(&base, &["write-tree"]),
+        head,
+        "the result is the series' tree"
+    );
+    // The lock file on disk, and the same bytes on a second run.
+    let lock_file = std::fs::read_to_string(lab.path("kernel/fresnel/manifest.lock")).unwrap();
+    assert!(lock_file.contains(lock["cumulative"]["b2"].as_str().unwrap()));
+    let before = std::fs::read(&cumulative).unwrap();
+    lab.ok(&["patches", "promote", "fresnel", "--write"]);
+    assert_eq!(std::fs::read(&cumulative).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(lab.path("kernel/fresnel/manifest.lock")).unwrap(),
+        lock_file
+    );
+}
+
+#[test]
+fn bad_trees_and_manifests_are_refused_by_path_and_line() {
+    let lab = Lab::new();
+    lab.write("fleet/fresnel.yaml", MANIFEST);
+    // A patch without a scope.
+    lab.write(
+        "patches/board/stray.patch",
+        "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n",
+    );
+    let o = lab.run(&["patches", "promote", "fresnel"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("patches/board/stray.patch: lacks a scope"),
+        "{err}"
+    );
+    std::fs::remove_file(lab.path("patches/board/stray.patch")).unwrap();
+    // A hunk cut short: file and line.
+    lab.write(
+        "patches/board/pinebook-pro/x/0001-x.patch",
+        "--- a/x\n+++ b/x\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n",
+    );
+    let o = lab.run(&["patches", "promote", "fresnel"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("patches/board/pinebook-pro/x/0001-x.patch:3: truncated"),
+        "{err}"
+    );
+    lab.write(
+        "patches/board/pinebook-pro/x/0001-x.patch",
+        "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-b\n+c\n",
+    );
+    // An unknown key in the manifest: file:line.
+    lab.write(
+        "fleet/fresnel.yaml",
+        &MANIFEST.replace("arch: aarch64\n", "arch: aarch64\nkernel: 7\n"),
+    );
+    let o = lab.run(&["patches", "promote", "fresnel"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("fleet/fresnel.yaml:6:"), "{err}");
+    // A host without a manifest.
+    let o = lab.run(&["patches", "promote", "nobody"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("fleet/nobody.yaml"));
+    assert!(!lab.path("kernel").exists(), "nothing written on a refusal");
+}

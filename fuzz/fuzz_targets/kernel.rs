@@ -1,0 +1,30 @@
+//! The kernel module's parsers of files an agent can write: a patch file
+//! read by its hunk counts (`bosun_kernel::scan`) and a host manifest
+//! (`Manifest::parse`, YAML). The first byte picks which.
+//!
+//! Properties: nothing panics; a scanned patch's diff ends within it; the
+//! diff without its trailer scans again to the same hunks and no trailer.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    if pick % 2 == 0 {
+        let Ok(s) = bosun_kernel::scan("fuzz.patch", rest) else {
+            return;
+        };
+        assert!(s.body_end <= rest.len());
+        if s.trailer {
+            let again = bosun_kernel::scan("fuzz.patch", s.body(rest))
+                .expect("the diff without its trailer scans");
+            assert!(!again.trailer);
+            assert_eq!(again.hunks, s.hunks);
+        }
+    } else if let Ok(text) = std::str::from_utf8(rest) {
+        let _ = bosun_kernel::Manifest::parse("fleet/fuzz.yaml", text);
+    }
+});
