@@ -3,27 +3,15 @@
 // page, and check that nothing anyone wrote ran as script. Prints one
 // JSON object of what it saw; exits non-zero on the first failed check.
 // Usage: node dashboard.mjs <base-url> <token> <screenshot-dir>
-import { chromium } from 'playwright-core';
+import { check, launch, open, seen } from './lib.mjs';
 import { writeFileSync } from 'node:fs';
 
 const [base, token, shots] = process.argv.slice(2);
-const seen = {};
-function check(ok, what) {
-  if (!ok) {
-    console.error(`FAILED: ${what}\n${JSON.stringify(seen, null, 1)}`);
-    process.exit(1);
-  }
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const page = await open(browser, errors);
   page.on('dialog', async (d) => { errors.push(`dialog: ${d.message()}`); await d.dismiss(); });
   const requests = [];
   page.on('request', (r) => requests.push(r.url()));

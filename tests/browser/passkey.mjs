@@ -1,21 +1,15 @@
 // Approving with a passkey in headless Chromium, with the DevTools'
 // virtual authenticator (CTAP2, user verification): an operator signs in,
 // registers a passkey (written to the key registry's files; the test
-// adopts it from the CLI, as operators would), then approves an agent's pending op from its page. A forged
+// adopts it from the CLI, as operators would), then approves an agent's
+// pending op from its page. A forged
 // signature is refused first, with the check named, and changes nothing.
 // Prints one JSON object of what it saw; exits non-zero on a failed check.
 // Usage: node passkey.mjs <base-url> <token> <op-jti> <screenshot-dir>
-import { chromium } from 'playwright-core';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { check, launch, open, seen, signIn, text } from './lib.mjs';
+import { existsSync, writeFileSync } from 'node:fs';
 
 const [base, token, jti, shots] = process.argv.slice(2);
-const seen = {};
-function check(ok, what) {
-  if (!ok) {
-    console.error(`FAILED: ${what}\n${JSON.stringify(seen, null, 1)}`);
-    process.exit(1);
-  }
-}
 async function waitForFile(path, ms) {
   const end = Date.now() + ms;
   while (!existsSync(path)) {
@@ -24,17 +18,11 @@ async function waitForFile(path, ms) {
   }
   return true;
 }
-const text = async (page, sel) => (await page.textContent(sel)).replace(/\s+/g, ' ').trim();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
+  const page = await open(browser, errors);
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('WebAuthn.enable', { enableUI: false });
   const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
@@ -45,9 +33,7 @@ try {
     },
   });
 
-  await page.goto(base + '/login');
-  await page.fill('textarea[name=token]', token);
-  await Promise.all([page.waitForURL(base + '/'), page.click('button[type=submit]')]);
+  await signIn(page, base, token);
 
   // Register a passkey: written to the key registry's files, proposed.
   await Promise.all([page.waitForURL(/\/passkeys$/), page.click('header a[href="/passkeys"]')]);

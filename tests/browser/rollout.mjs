@@ -4,31 +4,16 @@
 // web-2; then the blocker that failed bar filed, on the board.
 // Prints one JSON object of what it saw; exits non-zero on a failed check.
 // Usage: node rollout.mjs <base-url> <token> <screenshot-dir>
-import { chromium } from 'playwright-core';
+import { check, launch, open, seen, signIn, text } from './lib.mjs';
 import { writeFileSync } from 'node:fs';
 
 const [base, token, shots] = process.argv.slice(2);
-const seen = {};
-function check(ok, what) {
-  if (!ok) {
-    console.error(`FAILED: ${what}\n${JSON.stringify(seen, null, 1)}`);
-    process.exit(1);
-  }
-}
-const text = async (page, sel) => (await page.textContent(sel)).replace(/\s+/g, ' ').trim();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(base + '/login');
-  await page.fill('textarea[name=token]', token);
-  await Promise.all([page.waitForURL(base + '/'), page.click('button[type=submit]')]);
+  const page = await open(browser, errors);
+  await signIn(page, base, token);
 
   // The rollout, between its waves: the canary's bars passed.
   await Promise.all([page.waitForURL(/\/rollouts$/), page.click('header a[href="/rollouts"]')]);

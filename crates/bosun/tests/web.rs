@@ -19,6 +19,7 @@ mod common;
 
 use common::Lab;
 use common::api::{daemon, token};
+use common::browser;
 use common::http::{Target, request};
 
 fn header<'a>(a: &'a common::http::Answer, name: &str) -> Option<&'a str> {
@@ -212,79 +213,34 @@ fn sse(t: &Target, last: Option<&str>) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Where `npm ci` put playwright-core (`scripts/test-deps.sh`), and
-/// Debian's Chromium.
-fn browser() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let script = root.join("tests/browser/dashboard.mjs");
-    let module = root.join("tests/browser/node_modules/playwright-core");
-    let chromium = std::path::PathBuf::from("/usr/bin/chromium");
-    (module.exists() && chromium.exists()).then_some((script, chromium))
-}
-
 #[test]
 fn an_operator_reads_the_dashboard_in_a_real_browser() {
-    let Some((script, chromium)) = browser() else {
-        // CI installs both (scripts/test-deps.sh); say so loudly there.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Chromium and tests/browser/node_modules (scripts/test-deps.sh)"
-        );
-        eprintln!(
-            "skipped: no Chromium or playwright-core here (scripts/test-deps.sh installs them)"
-        );
+    if !browser::available() {
         return;
-    };
+    }
     let (lab, jti) = lab_with_work();
     let d = daemon(&lab);
     let Target::Tcp(addr) = &d.tcp else {
         panic!("no TCP listener")
     };
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
-    std::fs::create_dir_all(&shots).unwrap();
     let t = token(&lab, "alice", "1h");
-    let ready = shots.join("ready");
-    let _ = std::fs::remove_file(&ready);
-    let child = std::process::Command::new("node")
-        .arg(&script)
-        .arg(format!("http://{addr}"))
-        .arg(&t)
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let base = format!("http://{addr}");
     // Once the op's page is open: approve it from the CLI, as an operator
     // at a terminal beside the browser would.
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !ready.exists() && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    if ready.exists() {
+    let seen = browser::run("dashboard.mjs", &[&base, &t], "ready", |_| {
         lab.ok(&["approve", &jti, "--as", "alice", "--yes"]);
-    }
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let seen: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    });
     assert_eq!(seen["state"], "pending approval", "{seen}");
     assert_eq!(seen["live_state"], "succeeded", "{seen}");
-    for png in [
+    browser::saved(&[
         "overview.png",
         "op.png",
         "op-done.png",
+        "ledger.png",
         "blockers.png",
         "hosts.png",
         "overview-phone.png",
-    ] {
-        let len = std::fs::metadata(shots.join(png)).unwrap().len();
-        assert!(len > 10_000, "{png}: {len} bytes");
-    }
+    ]);
 }
 
 /// `bosun serve` taking passkeys at `http://localhost:<port>` (a free
@@ -308,65 +264,33 @@ fn passkey_daemon(lab: &Lab) -> (common::api::Daemon, String) {
 
 #[test]
 fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
-    let Some((script, chromium)) = browser() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Chromium and tests/browser/node_modules (scripts/test-deps.sh)"
-        );
-        eprintln!(
-            "skipped: no Chromium or playwright-core here (scripts/test-deps.sh installs them)"
-        );
+    if !browser::available() {
         return;
-    };
-    let script = script.with_file_name("passkey.mjs");
+    }
     let (lab, jti) = lab_with_work();
     // A passkey's relying party is a name: the browser goes to localhost.
     let (_d, origin) = passkey_daemon(&lab);
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
-    std::fs::create_dir_all(&shots).unwrap();
-    let (registered, adopted) = (
-        shots.join("passkey-registered"),
-        shots.join("passkey-adopted"),
-    );
-    let _ = std::fs::remove_file(&registered);
-    let _ = std::fs::remove_file(&adopted);
     let t = token(&lab, "alice", "1h");
-    let child = std::process::Command::new("node")
-        .arg(&script)
-        .arg(&origin)
-        .arg(&t)
-        .arg(&jti)
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let adopted = browser::shots().join("passkey-adopted");
+    let _ = std::fs::remove_file(&adopted);
     // The page wrote the passkey into the key registry's files: the
-    // operators adopt it from their terminals (alice proposes, bob too).
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !registered.exists() && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    if registered.exists() {
-        let fingerprint = std::fs::read_to_string(&registered).unwrap();
-        let file = std::fs::read_to_string(lab.path("keys/alice.passkeys.json")).unwrap();
-        assert!(file.contains("\"phone\""), "{file}");
-        let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
-        assert_eq!(fingerprint.len(), 16, "{fingerprint}");
-        let id = p["proposal"].as_str().unwrap();
-        let p = lab.json(&["adopt", "--approve", id, "--as", "bob", "--yes", "--json"]);
-        assert_eq!(p["adopted"], true, "{p}");
-        std::fs::write(&adopted, "adopted").unwrap();
-    }
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
+    // operators adopt it from their terminals (alice proposes, bob too),
+    // then tell the page.
+    let seen = browser::run(
+        "passkey.mjs",
+        &[&origin, &t, &jti],
+        "passkey-registered",
+        |fingerprint| {
+            let file = std::fs::read_to_string(lab.path("keys/alice.passkeys.json")).unwrap();
+            assert!(file.contains("\"phone\""), "{file}");
+            assert_eq!(fingerprint.len(), 16, "{fingerprint}");
+            let p = lab.json(&["adopt", "--yes", "--as", "alice", "--json"]);
+            let id = p["proposal"].as_str().unwrap();
+            let p = lab.json(&["adopt", "--approve", id, "--as", "bob", "--yes", "--json"]);
+            assert_eq!(p["adopted"], true, "{p}");
+            std::fs::write(&adopted, "adopted").unwrap();
+        },
     );
-    let seen: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(seen["final"], "succeeded", "{seen}");
     // The ledger proves the approval and names the passkey.
     let proofs: serde_json::Value =
@@ -378,14 +302,11 @@ fn an_operator_approves_an_agents_op_with_a_passkey_in_a_real_browser() {
     let refused: serde_json::Value =
         serde_json::from_str(&lab.ok(&["ops", "rejections", "--json"])).unwrap();
     assert!(refused.to_string().contains("signature"), "{refused}");
-    for png in [
+    browser::saved(&[
         "passkey-registered.png",
         "passkey-refused.png",
         "passkey-approved.png",
-    ] {
-        let len = std::fs::metadata(shots.join(png)).unwrap().len();
-        assert!(len > 10_000, "{png}: {len} bytes");
-    }
+    ]);
 }
 
 #[test]
@@ -491,32 +412,6 @@ fn passkey_calls_need_an_operators_session_json_and_the_dashboards_origin() {
     assert!(a.body.contains("holds no passkey"), "{}", a.body);
 }
 
-/// Two waves, no drill: the canary, then web-1 and web-2 one at a time.
-const PKG: &str = r#"
-id = "pkg"
-runbook = "install-pkg"
-params = { version = "2.0" }
-rollback = "rollback-pkg"
-
-[[waves]]
-name = "canary"
-hosts = "tag:canary"
-bars = [
-  { kind = "heartbeat" },
-  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
-  { kind = "file", path = "version", expect = "2.0" },
-]
-
-[[waves]]
-name = "rest"
-hosts = "tag:web"
-max_parallel = 1
-bars = [
-  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
-  { kind = "probe", cmd = "test ! -f broken" },
-]
-"#;
-
 /// `rollout status pkg --json` once `done` says so (the daemon runs the
 /// waves), within 30 s.
 fn rollout_when(lab: &Lab, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
@@ -533,18 +428,10 @@ fn rollout_when(lab: &Lab, done: impl Fn(&serde_json::Value) -> bool) -> serde_j
 
 #[test]
 fn an_operator_watches_a_rollout_mid_way_in_a_real_browser() {
-    let Some((script, chromium)) = browser() else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have Chromium and tests/browser/node_modules (scripts/test-deps.sh)"
-        );
-        eprintln!(
-            "skipped: no Chromium or playwright-core here (scripts/test-deps.sh installs them)"
-        );
+    if !browser::available() {
         return;
-    };
-    let script = script.with_file_name("rollout.mjs");
-    let lab = common::rollout::rollout_lab(PKG);
+    }
+    let lab = common::rollout::rollout_lab(common::rollout::TWO_WAVES);
     // web-2 will fail its probe bar.
     std::fs::create_dir_all(lab.path(".bosun/sim/web-2")).unwrap();
     std::fs::write(lab.path(".bosun/sim/web-2/broken"), "").unwrap();
@@ -566,45 +453,20 @@ fn an_operator_watches_a_rollout_mid_way_in_a_real_browser() {
     let w0 = lab.json(&["rollout", "start", "pkg", "--as", "alice", "--json"]);
     approve(&w0);
     rollout_when(&lab, |st| st["runs"][0]["status"] == "passed");
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
-    std::fs::create_dir_all(&shots).unwrap();
-    let ready = shots.join("rollout-ready");
-    let _ = std::fs::remove_file(&ready);
-    let child = std::process::Command::new("node")
-        .arg(&script)
-        .arg(format!("http://{addr}"))
-        .arg(token(&lab, "alice", "1h"))
-        .arg(&shots)
-        .env("CHROMIUM", &chromium)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !ready.exists() && std::time::Instant::now() < end {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    if ready.exists() {
+    // Between the waves the page is open; promoted from a terminal.
+    let base = format!("http://{addr}");
+    let t = token(&lab, "alice", "1h");
+    browser::run("rollout.mjs", &[&base, &t], "rollout-ready", |_| {
         let w1 = lab.json(&["rollout", "promote", "pkg", "--as", "alice", "--json"]);
         approve(&w1);
-    }
-    let o = child.wait_with_output().unwrap();
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    });
     let st = rollout_when(&lab, |st| {
         st["runs"].as_array().unwrap().last().unwrap()["status"] == "halted"
     });
     assert!(st["summary"].as_str().is_some(), "{st}");
-    for png in [
+    browser::saved(&[
         "rollout-canary.png",
         "rollout-halted.png",
         "rollout-blocker.png",
-    ] {
-        let len = std::fs::metadata(shots.join(png)).unwrap().len();
-        assert!(len > 10_000, "{png}: {len} bytes");
-    }
+    ]);
 }

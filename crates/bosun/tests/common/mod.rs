@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod browser;
 pub mod disk;
 pub mod http;
 pub mod mcp;

@@ -37,3 +37,30 @@ pub fn rollout_lab(rollout: &str) -> Lab {
     lab.adopt();
     lab
 }
+
+/// `pkg`: two waves, no drill — the canary (heartbeat, version and file
+/// bars), then `tag:web` one host at a time (version and probe bars).
+pub const TWO_WAVES: &str = r#"
+id = "pkg"
+runbook = "install-pkg"
+params = { version = "2.0" }
+rollback = "rollback-pkg"
+
+[[waves]]
+name = "canary"
+hosts = "tag:canary"
+bars = [
+  { kind = "heartbeat" },
+  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
+  { kind = "file", path = "version", expect = "2.0" },
+]
+
+[[waves]]
+name = "rest"
+hosts = "tag:web"
+max_parallel = 1
+bars = [
+  { kind = "version", cmd = "cat version", expect = "{{ params.version }}" },
+  { kind = "probe", cmd = "test ! -f broken" },
+]
+"#;
