@@ -4,20 +4,24 @@
 //! conflicts and duplicates between patchsets ([`overlap`]), and
 //! `promote` ([`promote`]): a host's manifest resolved into one
 //! byte-reproducible cumulative patch and a lock of BLAKE2b-512 digests
-//! that `b2sum` confirms. No store, no control, no command text.
+//! that `b2sum` confirms; and `patches check` ([`apply`]), the series
+//! applied by `git apply` to a worktree of a real baseline checkout. No
+//! store, no control, no command text.
 #![deny(missing_docs)]
 
+pub mod apply;
 pub mod manifest;
 pub mod overlap;
 pub mod promote;
 pub mod series;
 pub mod tree;
 
+pub use apply::{Checked, check};
 pub use manifest::Manifest;
 pub use overlap::{Conflict, Duplicate, conflicts, duplicates};
 pub use promote::{Lock, Promoted, b2, promote, resolve};
 pub use series::{PatchError, Scanned, scan};
-pub use tree::{Patchset, Tree};
+pub use tree::{Imported, Patchset, Tree, import};
 
 /// What the kernel module refuses, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

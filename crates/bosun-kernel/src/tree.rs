@@ -167,3 +167,112 @@ impl Tree {
         Ok(())
     }
 }
+
+/// What [`import`] did with each file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// The patchset it went to (`board/pinebook-pro/fresnel-fourier`).
+    pub patchset: String,
+    /// Paths written (from the workspace root).
+    pub written: Vec<String>,
+    /// Paths already there with the same bytes.
+    pub unchanged: Vec<String>,
+}
+
+/// A scope as `import --to` takes it: a known kind and at least one name,
+/// plain path parts only.
+pub fn check_scope(scope: &str) -> Result<(), KernelError> {
+    let parts: Vec<&str> = scope.split('/').collect();
+    let ok = parts.len() >= 2
+        && KINDS.contains(&parts[0])
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && *p != "."
+                && *p != ".."
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(KernelError::Invalid(vec![format!(
+            "scope `{scope}`: <{}>/<name>[/…], plain names only (a patch without a scope is refused)",
+            KINDS.join("|")
+        )]))
+    }
+}
+
+/// Imports patch files into `patches/<scope>/<campaign>/`, keeping their
+/// names and bytes (authorship headers and all) and recording the
+/// campaign in `patchset.toml`. Every file is read and checked first;
+/// nothing is written unless all are patches and none would replace a
+/// different file of the same name.
+pub fn import(
+    root: &Path,
+    campaign: &str,
+    scope: &str,
+    files: &[(String, Vec<u8>)],
+) -> Result<Imported, KernelError> {
+    check_scope(scope)?;
+    if campaign.is_empty()
+        || campaign.len() > 64
+        || !campaign
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        || campaign.starts_with('.')
+    {
+        return Err(KernelError::Invalid(vec![format!(
+            "campaign `{campaign}`: 1 to 64 of letters, digits, `-`, `_`, `.`"
+        )]));
+    }
+    let id = format!("{scope}/{campaign}");
+    let dir = root.join("patches").join(&id);
+    let mut errors = Vec::new();
+    let mut plan = Vec::new();
+    let mut out = Imported {
+        patchset: id.clone(),
+        written: Vec::new(),
+        unchanged: Vec::new(),
+    };
+    for (name, bytes) in files {
+        let base = Path::new(name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("")
+            .to_string();
+        if !base.ends_with(".patch") || base.starts_with('.') {
+            errors.push(format!("{name}: a patch file's name ends in .patch"));
+            continue;
+        }
+        if let Err(e) = crate::series::scan(name, bytes) {
+            errors.push(e.to_string());
+            continue;
+        }
+        let rel = format!("patches/{id}/{base}");
+        match std::fs::read(dir.join(&base)) {
+            Ok(have) if have == *bytes => out.unchanged.push(rel),
+            Ok(_) => errors.push(format!(
+                "{rel} exists with other bytes: remove it or rename the new patch"
+            )),
+            Err(_) => plan.push((base, rel, bytes)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(KernelError::Invalid(errors));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let meta = dir.join("patchset.toml");
+    if !meta.exists() {
+        let text = format!("campaign = \"{campaign}\"\n");
+        std::fs::write(&meta, text).map_err(|e| io(&meta, e))?;
+    }
+    for (base, rel, bytes) in plan {
+        let p = dir.join(&base);
+        let tmp = dir.join(format!(".{base}.tmp"));
+        std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, &p))
+            .map_err(|e| io(&p, e))?;
+        out.written.push(rel);
+    }
+    Ok(out)
+}

@@ -133,13 +133,27 @@ const MANIFEST: &str = "baseline:\n  tree: linux\n  ref: v7.0\nsuffix: fresnel-f
 fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
     let lab = Lab::new();
     let files = series(lab.tmp.path());
-    for f in &files {
-        let name = f.file_name().unwrap().to_str().unwrap();
-        lab.write(
-            &format!("patches/board/pinebook-pro/fresnel-bootstrap/{name}"),
-            &std::fs::read_to_string(f).unwrap(),
-        );
-    }
+    let names: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    // Imported at their scope: names, bytes and authorship kept.
+    let mut args = vec!["patches", "import", "fresnel-fourier"];
+    args.extend(&names);
+    let no_scope = lab.run(&args);
+    assert!(!no_scope.status.success(), "refused without --to");
+    args.extend(["--to", "board/pinebook-pro"]);
+    let out = lab.ok(&args);
+    assert!(
+        out.contains("board/pinebook-pro/fresnel-fourier: 4 written"),
+        "{out}"
+    );
+    let again = lab.ok(&args);
+    assert!(again.contains("0 written, 4 already there"), "{again}");
+    let first = files[0].file_name().unwrap().to_str().unwrap();
+    let kept = std::fs::read(lab.path(&format!(
+        "patches/board/pinebook-pro/fresnel-fourier/{first}"
+    )))
+    .unwrap();
+    assert_eq!(kept, std::fs::read(&files[0]).unwrap());
+    assert!(String::from_utf8_lossy(&kept).contains("From: Kernel Hacker <k@example.org>"));
     lab.write("fleet/fresnel.yaml", MANIFEST);
     // Shown, nothing written.
     let shown = lab.ok(&["patches", "promote", "fresnel"]);
@@ -199,6 +213,76 @@ fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
         head,
         "the result is the series' tree"
     );
+    // `patches check` applies the series to a worktree of the checkout
+    // at the manifest's ref; the checkout itself is left as it was.
+    let checked = lab.ok(&[
+        "patches",
+        "check",
+        "fresnel",
+        "--baseline",
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(checked.matches("  ok ").count(), 4, "{checked}");
+    let dts = "arch/arm64/boot/dts/pbp.dts";
+    // A patch written against an older file applies at an offset, said;
+    // one whose context is gone fails, naming patch, file, hunk and line.
+    let ctx = |i: u32| format!(" \tnode{i} {{ status = \"okay\"; }};\n");
+    lab.write(
+        "patches/board/pinebook-pro/zz-late/0001-offset.patch",
+        &format!(
+            "--- a/{dts}\n+++ b/{dts}\n@@ -31,3 +31,3 @@\n{}-\tnode30 {{ status = \"okay\"; }};\n+\tnode30 {{ status = \"off\"; }};\n{}",
+            ctx(29),
+            ctx(31)
+        ),
+    );
+    let o = lab.run(&[
+        "patches",
+        "check",
+        "fresnel",
+        "--baseline",
+        src.to_str().unwrap(),
+    ]);
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("{dts}: hunk 1 applied at line 28 (offset -3)")),
+        "{said}"
+    );
+    lab.write(
+        "patches/board/pinebook-pro/zz-late/0002-gone.patch",
+        &format!("--- a/{dts}\n+++ b/{dts}\n@@ -5,2 +5,2 @@\n not here\n-nor this\n+but this\n"),
+    );
+    let o = lab.run(&[
+        "patches",
+        "check",
+        "fresnel",
+        "--baseline",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["failed"]["patch"], "patches/board/pinebook-pro/zz-late/0002-gone.patch",
+        "{v}"
+    );
+    assert_eq!(v["failed"]["file"], dts);
+    assert_eq!(
+        (v["failed"]["hunk"].clone(), v["failed"]["line"].clone()),
+        (1.into(), 5.into())
+    );
+    assert_eq!(v["applied"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(
+        git(&src, &["status", "--porcelain"]),
+        "",
+        "the checkout is untouched"
+    );
+    assert_eq!(
+        git(&src, &["worktree", "list"]).lines().count(),
+        1,
+        "no worktree left"
+    );
+    std::fs::remove_dir_all(lab.path("patches/board/pinebook-pro/zz-late")).unwrap();
     // The lock file on disk, and the same bytes on a second run.
     let lock_file = std::fs::read_to_string(lab.path("kernel/fresnel/manifest.lock")).unwrap();
     assert!(lock_file.contains(lock["cumulative"]["b2"].as_str().unwrap()));
@@ -251,6 +335,19 @@ fn bad_trees_and_manifests_are_refused_by_path_and_line() {
     let o = lab.run(&["patches", "promote", "fresnel"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("fleet/fresnel.yaml:6:"), "{err}");
+    // An import with a bad scope, or a file that is no patch: nothing written.
+    lab.write("notes.patch", "just words\n");
+    let notes = lab.path("notes.patch");
+    let notes = notes.to_str().unwrap();
+    let o = lab.run(&["patches", "import", "c", notes, "--to", "pinebook-pro"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("scope `pinebook-pro`"), "{err}");
+    let o = lab.run(&["patches", "import", "c", notes, "--to", "board/x"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no diff"),
+        "{o:?}"
+    );
+    assert!(!lab.path("patches/board/x").exists());
     // A host without a manifest.
     let o = lab.run(&["patches", "promote", "nobody"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("fleet/nobody.yaml"));

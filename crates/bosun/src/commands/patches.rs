@@ -14,6 +14,41 @@ use super::other;
 /// `bosun patches`.
 #[derive(Subcommand, Debug)]
 pub enum PatchesCmd {
+    /// Put a campaign's patches into the tree at their scope:
+    /// `patches/<scope>/<campaign>/`, names and bytes kept (authorship
+    /// headers too), the campaign recorded in `patchset.toml`. Refused
+    /// without a scope; nothing is written unless every file is a patch.
+    #[command(
+        after_help = "Examples:\n  bosun patches import fresnel-fourier 0001-*.patch --to board/pinebook-pro\n  git format-patch -o /tmp/s v7.0 && bosun patches import besser /tmp/s/*.patch --to driver/bes2600"
+    )]
+    Import {
+        /// The campaign the patches come from.
+        campaign: String,
+        /// The patch files, in order (their names sort them).
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+        /// The narrowest correct scope (`board/pinebook-pro`, `soc/rockchip/rk3399`).
+        #[arg(long, value_name = "SCOPE", required = true)]
+        to: String,
+    },
+    /// Apply a host's series patch by patch (`git apply`, no fuzz) to a
+    /// worktree of a real baseline checkout at the manifest's ref, and
+    /// name the first patch, file and hunk that fails; offsets are
+    /// reported. The checkout itself is not changed. Exit status 1 when a
+    /// patch fails.
+    #[command(
+        after_help = "Examples:\n  bosun patches check fresnel --baseline ~/src/linux\n  bosun patches check ohm --baseline /srv/linux --json"
+    )]
+    Check {
+        /// The host (its manifest is fleet/<host>.yaml).
+        host: String,
+        /// A git checkout holding the manifest's baseline ref.
+        #[arg(long, value_name = "DIR")]
+        baseline: std::path::PathBuf,
+        /// Output JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Resolve a host's manifest (`fleet/<host>.yaml`) against the patch
     /// tree (`patches/<arch|soc|module|board|driver|subsystem>/…`) into one
     /// cumulative patch and a lock of BLAKE2b-512 digests (`b2sum`'s).
@@ -44,6 +79,16 @@ pub enum PatchesCmd {
 /// Runs `bosun patches`.
 pub(crate) fn run(workspace: &std::path::Path, c: PatchesCmd) -> Result<ExitCode> {
     match c {
+        PatchesCmd::Import {
+            campaign,
+            files,
+            to,
+        } => import(workspace, &campaign, &files, &to),
+        PatchesCmd::Check {
+            host,
+            baseline,
+            json,
+        } => check(workspace, &host, &baseline, json),
         PatchesCmd::Promote {
             host,
             write,
@@ -53,13 +98,11 @@ pub(crate) fn run(workspace: &std::path::Path, c: PatchesCmd) -> Result<ExitCode
     }
 }
 
-fn promote(
+/// The host's manifest path, text and parsed form, and the tree.
+fn manifest_of(
     root: &std::path::Path,
     host: &str,
-    write: bool,
-    out: Option<std::path::PathBuf>,
-    json: bool,
-) -> Result<ExitCode> {
+) -> Result<(String, String, bosun_kernel::Manifest, bosun_kernel::Tree)> {
     let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
     let rel = format!("fleet/{name}.yaml");
     let text = std::fs::read_to_string(root.join(&rel)).map_err(|e| {
@@ -67,7 +110,108 @@ fn promote(
             "{rel}: {e} (a host's kernel manifest; see `bosun patches promote --help`)"
         ))
     })?;
+    let m = bosun_kernel::Manifest::parse(&rel, &text).map_err(|e| other(e.to_string()))?;
     let tree = bosun_kernel::Tree::read(root).map_err(|e| other(e.to_string()))?;
+    Ok((rel, text, m, tree))
+}
+
+fn check(
+    root: &std::path::Path,
+    host: &str,
+    baseline: &std::path::Path,
+    json: bool,
+) -> Result<ExitCode> {
+    let (rel, _, m, tree) = manifest_of(root, host)?;
+    let sets = bosun_kernel::resolve(&tree, &m, &rel).map_err(|e| other(e.to_string()))?;
+    let scratch = std::env::temp_dir().join(format!(
+        "bosun-check-{}-{}",
+        std::process::id(),
+        bosun_control::now()
+    ));
+    let c = bosun_kernel::check(baseline, &m.baseline.reference, &sets, &scratch)
+        .map_err(|e| other(e.to_string()))?;
+    if json {
+        let v = serde_json::json!({
+            "host": host,
+            "baseline": m.baseline.reference,
+            "commit": c.commit,
+            "applied": c.applied.iter().map(|a| serde_json::json!({
+                "patch": a.patch,
+                "offsets": a.offsets.iter().map(|(f, n, at, off)| serde_json::json!({"file": f, "hunk": n, "at": at, "offset": off})).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "failed": c.failed.as_ref().map(|f| serde_json::json!({
+                "patch": f.patch, "file": f.file, "line": f.line, "hunk": f.hunk, "said": f.said,
+            })),
+        });
+        outln!("{v:#}");
+    } else {
+        outln!(
+            "{host}: {} on {} ({})",
+            rel,
+            m.baseline.reference,
+            c.commit.get(..12).unwrap_or(&c.commit)
+        );
+        for a in &c.applied {
+            outln!("  ok      {}", a.patch);
+            for (f, n, at, off) in &a.offsets {
+                outln!("          {f}: hunk {n} applied at line {at} (offset {off:+})");
+            }
+        }
+        if let Some(f) = &c.failed {
+            outln!("  FAILED  {}", f.patch);
+            outln!(
+                "          {}: hunk {} at line {} does not apply (git apply takes no fuzz): {}",
+                f.file,
+                f.hunk,
+                f.line,
+                f.said
+            );
+        }
+    }
+    Ok(if c.failed.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn import(
+    root: &std::path::Path,
+    campaign: &str,
+    files: &[std::path::PathBuf],
+    to: &str,
+) -> Result<ExitCode> {
+    let mut read = Vec::new();
+    for f in files {
+        let meta = std::fs::metadata(f).map_err(|e| other(format!("{}: {e}", f.display())))?;
+        if meta.len() > bosun_kernel::series::MAX_PATCH_BYTES as u64 {
+            return Err(other(format!("{}: too large for a patch", f.display())));
+        }
+        let bytes = std::fs::read(f).map_err(|e| other(format!("{}: {e}", f.display())))?;
+        read.push((f.display().to_string(), bytes));
+    }
+    let done = bosun_kernel::import(root, campaign, to, &read).map_err(|e| other(e.to_string()))?;
+    outln!(
+        "{}: {} written, {} already there",
+        done.patchset,
+        done.written.len(),
+        done.unchanged.len()
+    );
+    for w in &done.written {
+        outln!("  {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn promote(
+    root: &std::path::Path,
+    host: &str,
+    write: bool,
+    out: Option<std::path::PathBuf>,
+    json: bool,
+) -> Result<ExitCode> {
+    let (rel, text, _, tree) = manifest_of(root, host)?;
+    let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let p = bosun_kernel::promote(&tree, name.as_str(), &rel, &text)
         .map_err(|e| other(e.to_string()))?;
     let dir = out.unwrap_or_else(|| root.join("kernel").join(name.as_str()));
