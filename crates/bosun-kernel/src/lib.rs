@@ -2,7 +2,7 @@
 //! files: the scope-tagged patch tree ([`tree`]), host manifests
 //! ([`manifest`]), reading a patch by its hunk counts ([`series`]),
 //! conflicts and duplicates between patchsets ([`overlap`]), and
-//! `promote` ([`promote`]): a host's manifest resolved into one
+//! `promote` ([`mod@promote`]): a host's manifest resolved into one
 //! byte-reproducible cumulative patch and a lock of BLAKE2b-512 digests
 //! that `b2sum` confirms; and `patches check` ([`apply`]), the series
 //! applied by `git apply` to a worktree of a real baseline checkout. No
