@@ -10,6 +10,7 @@
 #![deny(missing_docs)]
 
 pub mod apply;
+pub mod campaign;
 pub mod manifest;
 pub mod overlap;
 pub mod promote;
@@ -17,6 +18,7 @@ pub mod series;
 pub mod tree;
 
 pub use apply::{Checked, check};
+pub use campaign::{Abandon, abandon, migrate_tree};
 pub use manifest::Manifest;
 pub use overlap::{Conflict, Duplicate, conflicts, duplicates};
 pub use promote::{Lock, Promoted, b2, promote, resolve};

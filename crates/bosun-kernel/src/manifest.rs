@@ -43,18 +43,18 @@ pub struct Manifest {
     /// The host's architecture (`aarch64`, `x86_64`): picks the build host.
     pub arch: String,
     /// Scopes whose every patchset the host gets (`board/pinebook-pro`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub scopes: Vec<String>,
     /// Patchsets it gets besides (`driver/bes2600/scan-filter-5ghz`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub include: Vec<String>,
     /// Patchsets (or scopes) it does not get, whatever else says.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub exclude: Vec<String>,
     /// `alongside` or `replace`.
     pub install: InstallMode,
     /// Post-install hooks the install runs (`mkinitcpio -p <preset>`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub post_install: Vec<String>,
     /// Informational: the tree the patches were written against.
     #[serde(default)]
@@ -62,6 +62,11 @@ pub struct Manifest {
     /// Informational: anything the owner wants to keep with it.
     #[serde(default)]
     pub notes: Option<String>,
+}
+
+/// A list, or nothing (`include:` with no items left) as an empty one.
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
 }
 
 fn valid_suffix(s: &str) -> bool {

@@ -347,3 +347,81 @@ fn the_same_change_at_another_offset_is_a_duplicate() {
         "patches/board/pinebook-pro/b/0001.patch"
     );
 }
+
+#[test]
+fn migrate_tree_moves_the_tree_and_rewrites_every_manifest_or_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(
+        r,
+        "patches/board/pinebook-pro/oc/0001-a.patch",
+        &patch("a", "1", "2"),
+    );
+    write(
+        r,
+        "patches/subsystem/media/vb2/fence/0001-f.patch",
+        &patch("f", "1", "2"),
+    );
+    let flow = MANIFEST.replace(
+        "include:\n  - subsystem/media/vb2/fence\n",
+        "include: [subsystem/media/vb2/fence]  # the fence\n",
+    );
+    write(r, "fleet/fresnel.yaml", MANIFEST);
+    write(r, "fleet/ohm.yaml", &flow);
+    let changed = migrate_tree(r, "subsystem/media/vb2", "subsystem/media/videobuf2").unwrap();
+    assert_eq!(changed, ["fleet/fresnel.yaml", "fleet/ohm.yaml"]);
+    assert!(
+        r.join("patches/subsystem/media/videobuf2/fence/0001-f.patch")
+            .exists()
+    );
+    assert!(!r.join("patches/subsystem/media/vb2").exists());
+    let f = std::fs::read_to_string(r.join("fleet/fresnel.yaml")).unwrap();
+    assert!(f.contains("  - subsystem/media/videobuf2/fence\n"), "{f}");
+    let o = std::fs::read_to_string(r.join("fleet/ohm.yaml")).unwrap();
+    assert!(
+        o.contains("include: [subsystem/media/videobuf2/fence]  # the fence\n"),
+        "{o}"
+    );
+    let tree = Tree::read(r).unwrap();
+    promote(&tree, "ohm", "fleet/ohm.yaml", &o).unwrap();
+    // Onto a path that exists: refused, nothing changed.
+    let e = migrate_tree(r, "board/pinebook-pro", "subsystem/media").unwrap_err();
+    assert!(e.to_string().contains("already there"), "{e}");
+    assert!(r.join("patches/board/pinebook-pro/oc").exists());
+}
+
+#[test]
+fn abandoning_a_campaign_takes_it_out_of_every_manifest() {
+    for how in [Abandon::KeepAsArchive, Abandon::PurgeFromFleet] {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        write(
+            r,
+            "patches/board/pinebook-pro/oc/0001-a.patch",
+            &patch("a", "1", "2"),
+        );
+        write(
+            r,
+            "patches/subsystem/media/vb2/fence/0001-f.patch",
+            &patch("f", "1", "2"),
+        );
+        write(
+            r,
+            "patches/subsystem/media/vb2/fence/patchset.toml",
+            "campaign = \"vb2\"\n",
+        );
+        write(r, "fleet/fresnel.yaml", MANIFEST);
+        let (ids, files) = abandon(r, "vb2", how).unwrap();
+        assert_eq!(ids, ["subsystem/media/vb2/fence"]);
+        assert_eq!(files, ["fleet/fresnel.yaml"]);
+        let f = std::fs::read_to_string(r.join("fleet/fresnel.yaml")).unwrap();
+        assert!(!f.contains("fence"), "{f}");
+        assert!(!r.join("patches/subsystem/media/vb2/fence").exists());
+        let archived = r
+            .join("archive/patches/subsystem/media/vb2/fence/0001-f.patch")
+            .exists();
+        assert_eq!(archived, how == Abandon::KeepAsArchive);
+        promote(&Tree::read(r).unwrap(), "fresnel", "fleet/fresnel.yaml", &f).unwrap();
+        assert!(abandon(r, "vb2", how).is_err(), "nothing left to abandon");
+    }
+}

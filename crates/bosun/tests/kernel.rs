@@ -353,3 +353,51 @@ fn bad_trees_and_manifests_are_refused_by_path_and_line() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("fleet/nobody.yaml"));
     assert!(!lab.path("kernel").exists(), "nothing written on a refusal");
 }
+
+#[test]
+fn migrate_tree_and_abandon_rewrite_the_manifests_from_the_cli() {
+    let lab = Lab::new();
+    let p = "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n";
+    lab.write("patches/board/pinebook-pro/oc/0001.patch", p);
+    lab.write(
+        "patches/subsystem/media/vb2/fence/0001.patch",
+        &p.replace("x", "y"),
+    );
+    lab.write(
+        "patches/subsystem/media/vb2/fence/patchset.toml",
+        "campaign = \"vb2\"\n",
+    );
+    lab.write(
+        "fleet/fresnel.yaml",
+        &format!("{MANIFEST}include:\n  - subsystem/media/vb2/fence  # dma-resv\n"),
+    );
+    let out = lab.ok(&[
+        "patches",
+        "migrate-tree",
+        "--from",
+        "subsystem/media/vb2",
+        "--to",
+        "subsystem/media/videobuf2",
+    ]);
+    assert!(out.contains("1 manifest(s) rewritten"), "{out}");
+    let m = std::fs::read_to_string(lab.path("fleet/fresnel.yaml")).unwrap();
+    assert!(
+        m.contains("  - subsystem/media/videobuf2/fence  # dma-resv\n"),
+        "{m}"
+    );
+    lab.ok(&["patches", "promote", "fresnel"]);
+    // Abandon refuses without saying how.
+    let o = lab.run(&["campaign", "abandon", "vb2"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--keep-as-archive"));
+    let out = lab.ok(&["campaign", "abandon", "vb2", "--keep-as-archive"]);
+    assert!(out.contains("1 patchset(s) archived"), "{out}");
+    assert!(
+        lab.path("archive/patches/subsystem/media/videobuf2/fence/0001.patch")
+            .exists()
+    );
+    let m = std::fs::read_to_string(lab.path("fleet/fresnel.yaml")).unwrap();
+    assert!(!m.contains("fence"), "{m}");
+    let shown = lab.ok(&["patches", "promote", "fresnel"]);
+    assert!(shown.contains("1 patch(es)"), "{shown}");
+}

@@ -198,6 +198,10 @@ enum Cmd {
     )]
     #[command(subcommand)]
     Patches(patches::PatchesCmd),
+    /// Kernel patch campaigns: abandon one (archived or purged).
+    #[command(after_help = "Examples:\n  bosun campaign abandon rockhard --keep-as-archive")]
+    #[command(subcommand)]
+    Campaign(patches::CampaignCmd),
     Remind(remind::RemindArgs),
     Snooze(remind::SnoozeArgs),
     Completions(meta::CompletionsArgs),
@@ -380,6 +384,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Completions(_)
             | Cmd::Man(_)
             | Cmd::Patches(_)
+            | Cmd::Campaign(_)
             | Cmd::Demo
             | Cmd::Bench(_) => {}
         }
@@ -409,6 +414,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Remind(a) => remind::remind(&ctx, a),
         Cmd::Snooze(a) => remind::snooze(&ctx, a),
         Cmd::Patches(c) => patches::run(&ctx.workspace, c),
+        Cmd::Campaign(c) => patches::campaign(&ctx.workspace, c),
         Cmd::Completions(a) => meta::completions(a),
         Cmd::Man(a) => meta::man(a),
         Cmd::Demo => demo::run().map(|()| ExitCode::SUCCESS),

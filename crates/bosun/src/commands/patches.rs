@@ -31,6 +31,20 @@ pub enum PatchesCmd {
         #[arg(long, value_name = "SCOPE", required = true)]
         to: String,
     },
+    /// Move a scope or patchset in the tree (`patches/P` to `patches/Q`)
+    /// and rewrite every manifest that names it, all at once or not at
+    /// all (comments and the rest of each manifest kept).
+    #[command(
+        after_help = "Examples:\n  bosun patches migrate-tree --from subsystem/media/vb2 --to subsystem/media/videobuf2"
+    )]
+    MigrateTree {
+        /// The path under patches/ that moves.
+        #[arg(long, value_name = "PATH")]
+        from: String,
+        /// Where it goes.
+        #[arg(long, value_name = "PATH")]
+        to: String,
+    },
     /// Apply a host's series patch by patch (`git apply`, no fuzz) to a
     /// worktree of a real baseline checkout at the manifest's ref, and
     /// name the first patch, file and hunk that fails; offsets are
@@ -89,6 +103,18 @@ pub(crate) fn run(workspace: &std::path::Path, c: PatchesCmd) -> Result<ExitCode
             baseline,
             json,
         } => check(workspace, &host, &baseline, json),
+        PatchesCmd::MigrateTree { from, to } => {
+            let changed = bosun_kernel::migrate_tree(workspace, &from, &to)
+                .map_err(|e| other(e.to_string()))?;
+            outln!(
+                "patches/{from} is now patches/{to}; {} manifest(s) rewritten",
+                changed.len()
+            );
+            for c in &changed {
+                outln!("  {c}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         PatchesCmd::Promote {
             host,
             write,
@@ -273,4 +299,63 @@ fn promote(
     }
     out!("{s}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun campaign`.
+#[derive(Subcommand, Debug)]
+pub enum CampaignCmd {
+    /// Give up a campaign: its patchsets (`campaign` in patchset.toml)
+    /// leave every manifest's include and exclude, then are kept in
+    /// `archive/patches/` (`--keep-as-archive`) or deleted
+    /// (`--purge-from-fleet`). One of the two is required.
+    #[command(
+        after_help = "Examples:\n  bosun campaign abandon rockhard --keep-as-archive\n  bosun campaign abandon ohm_gl_fix --purge-from-fleet"
+    )]
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["keep_as_archive", "purge_from_fleet"])))]
+    Abandon {
+        /// The campaign.
+        campaign: String,
+        /// Keep its patches in archive/patches/, out of every promote.
+        #[arg(long)]
+        keep_as_archive: bool,
+        /// Delete its patches.
+        #[arg(long)]
+        purge_from_fleet: bool,
+    },
+}
+
+/// Runs `bosun campaign`.
+pub(crate) fn campaign(workspace: &std::path::Path, c: CampaignCmd) -> Result<ExitCode> {
+    match c {
+        CampaignCmd::Abandon {
+            campaign,
+            keep_as_archive,
+            purge_from_fleet: _,
+        } => {
+            let how = if keep_as_archive {
+                bosun_kernel::Abandon::KeepAsArchive
+            } else {
+                bosun_kernel::Abandon::PurgeFromFleet
+            };
+            let (ids, files) = bosun_kernel::abandon(workspace, &campaign, how)
+                .map_err(|e| other(e.to_string()))?;
+            let what = if keep_as_archive {
+                "archived in archive/patches/"
+            } else {
+                "deleted"
+            };
+            outln!(
+                "campaign `{campaign}`: {} patchset(s) {what}; {} manifest(s) rewritten",
+                ids.len(),
+                files.len()
+            );
+            for i in &ids {
+                outln!("  patches/{i}");
+            }
+            for f in &files {
+                outln!("  {f}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

@@ -1,0 +1,266 @@
+//! Changing the tree and every manifest together: `migrate-tree` (a
+//! scope or patchset moved, every manifest's references rewritten) and
+//! abandoning a campaign (its patchsets out of every manifest, then kept
+//! in `archive/` or deleted). Each is all or nothing: the new manifests
+//! are computed and parsed first; the files are then moved and written,
+//! and a failure part way puts back what was done.
+//!
+//! Manifests are the users' YAML, comments and all, so they are edited as
+//! text: a list item (`- board/x`) or a flow-list entry (`[board/x, …]`)
+//! that names the old path (or a path under it) is rewritten; nothing else
+//! on the line changes. The result must still parse.
+
+use std::path::{Path, PathBuf};
+
+use crate::KernelError;
+use crate::manifest::Manifest;
+use crate::tree::{Tree, check_scope};
+
+/// A manifest as read: its path and text.
+type ManifestFile = (String, String);
+
+fn io(p: &Path, e: std::io::Error) -> KernelError {
+    KernelError::Io(format!("{}: {e}", p.display()))
+}
+
+/// Every `fleet/*.yaml`, by name.
+pub fn manifests(root: &Path) -> Result<Vec<ManifestFile>, KernelError> {
+    let dir = root.join("fleet");
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(&dir) else {
+        return Ok(out);
+    };
+    for e in rd {
+        let p = e.map_err(|e| io(&dir, e))?.path();
+        if p.extension().and_then(|x| x.to_str()) == Some("yaml") {
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_string();
+            let text = std::fs::read_to_string(&p).map_err(|e| io(&p, e))?;
+            out.push((format!("fleet/{name}"), text));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `text` with each list entry `map` answers for rewritten (`Some(None)`
+/// drops a block-list item; flow lists keep their other entries).
+fn rewrite(text: &str, map: &dyn Fn(&str) -> Option<Option<String>>) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let end = &line[body.len()..];
+        let (code, comment) = match body.find(" #") {
+            Some(i) => (&body[..i], &body[i..]),
+            None => (body, ""),
+        };
+        let trimmed = code.trim_start();
+        let indent = &code[..code.len() - trimmed.len()];
+        if let Some(item) = trimmed.strip_prefix("- ") {
+            let v = item.trim();
+            let gap = &item[item.trim_end().len()..];
+            match map(v) {
+                Some(Some(new)) => out.push_str(&format!("{indent}- {new}{gap}{comment}{end}")),
+                Some(None) => {}
+                None => out.push_str(line),
+            }
+            continue;
+        }
+        if let (Some(open), Some(close)) = (code.find('['), code.rfind(']'))
+            && open < close
+            && code[..open].trim_end().ends_with(':')
+        {
+            let items: Vec<String> = code[open + 1..close]
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| match map(s) {
+                    Some(Some(new)) => Some(new),
+                    Some(None) => None,
+                    None => Some(s.to_string()),
+                })
+                .collect();
+            out.push_str(&format!(
+                "{}[{}]{}{comment}{end}",
+                &code[..open],
+                items.join(", "),
+                &code[close + 1..]
+            ));
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+fn under(path: &str, prefix: &str) -> bool {
+    path == prefix
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|r| r.starts_with('/'))
+}
+
+/// Moves done so far, undone on failure.
+#[derive(Default)]
+struct Undo {
+    moved: Vec<(PathBuf, PathBuf)>,
+    written: Vec<(PathBuf, String)>,
+}
+
+impl Undo {
+    fn rollback(self) {
+        for (p, text) in self.written.into_iter().rev() {
+            let _ = std::fs::write(p, text);
+        }
+        for (from, to) in self.moved.into_iter().rev() {
+            let _ = std::fs::rename(to, from);
+        }
+    }
+}
+
+/// Writes `path` whole (a temporary file renamed over it).
+fn write_whole(path: &Path, text: &str) -> Result<(), KernelError> {
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| io(path, e))
+}
+
+/// Applies `moves` (from, to; `to` None deletes) and the new manifest
+/// texts, all or nothing. Returns the manifests that changed.
+fn commit(
+    root: &Path,
+    moves: &[(PathBuf, Option<PathBuf>)],
+    changed: &[(String, String, String)],
+) -> Result<Vec<String>, KernelError> {
+    let mut undo = Undo::default();
+    let trash = root
+        .join(".bosun")
+        .join(format!("trash-{}", std::process::id()));
+    let r = (|| {
+        for (from, to) in moves {
+            let to = match to {
+                Some(t) => t.clone(),
+                None => trash.join(from.strip_prefix(root).unwrap_or(from)),
+            };
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+            }
+            std::fs::rename(from, &to).map_err(|e| io(from, e))?;
+            undo.moved.push((from.clone(), to));
+        }
+        for (rel, old, new) in changed {
+            let p = root.join(rel);
+            write_whole(&p, new)?;
+            undo.written.push((p, old.clone()));
+        }
+        Ok(())
+    })();
+    match r {
+        Ok(()) => {
+            let _ = std::fs::remove_dir_all(&trash);
+            Ok(changed.iter().map(|(rel, _, _)| rel.clone()).collect())
+        }
+        Err(e) => {
+            undo.rollback();
+            Err(e)
+        }
+    }
+}
+
+/// New texts for the manifests `map` changes, each checked to parse.
+fn new_manifests(
+    root: &Path,
+    map: &dyn Fn(&str) -> Option<Option<String>>,
+) -> Result<Vec<(String, String, String)>, KernelError> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (rel, text) in manifests(root)? {
+        let new = rewrite(&text, map);
+        if new != text {
+            match Manifest::parse(&rel, &new) {
+                Ok(_) => out.push((rel, text, new)),
+                Err(e) => errors.push(format!("{rel} would no longer read: {e}")),
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(KernelError::Invalid(errors))
+    }
+}
+
+/// `migrate-tree --from P --to Q`: `patches/P` becomes `patches/Q` and
+/// every manifest's references to P (or under it) name Q instead.
+pub fn migrate_tree(root: &Path, from: &str, to: &str) -> Result<Vec<String>, KernelError> {
+    check_scope(from)?;
+    check_scope(to)?;
+    let (src, dst) = (
+        root.join("patches").join(from),
+        root.join("patches").join(to),
+    );
+    if !src.is_dir() {
+        return Err(KernelError::Invalid(vec![format!(
+            "patches/{from}: no such scope or patchset"
+        )]));
+    }
+    if dst.exists() || under(to, from) {
+        return Err(KernelError::Invalid(vec![format!(
+            "patches/{to}: already there, or inside patches/{from}"
+        )]));
+    }
+    Tree::read(root)?;
+    let map = |v: &str| under(v, from).then(|| Some(format!("{to}{}", &v[from.len()..])));
+    let changed = new_manifests(root, &map)?;
+    commit(root, &[(src, Some(dst))], &changed)
+}
+
+/// How an abandoned campaign's patches are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Abandon {
+    /// Moved to `archive/patches/…`, out of every promote.
+    KeepAsArchive,
+    /// Deleted.
+    PurgeFromFleet,
+}
+
+/// Abandons `campaign`: its patchsets leave every manifest's `include`
+/// and `exclude`, then move to `archive/` or are deleted. Returns the
+/// patchsets and the manifests that changed.
+pub fn abandon(
+    root: &Path,
+    campaign: &str,
+    how: Abandon,
+) -> Result<(Vec<String>, Vec<String>), KernelError> {
+    let tree = Tree::read(root)?;
+    let ids: Vec<String> = tree
+        .sets
+        .values()
+        .filter(|s| s.meta.campaign.as_deref() == Some(campaign))
+        .map(|s| s.id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Err(KernelError::Invalid(vec![format!(
+            "no patchset of campaign `{campaign}` (patchset.toml `campaign`) under patches/"
+        )]));
+    }
+    let map = |v: &str| ids.iter().any(|id| v == id).then_some(None);
+    let changed = new_manifests(root, &map)?;
+    let moves: Vec<(PathBuf, Option<PathBuf>)> = ids
+        .iter()
+        .map(|id| {
+            let from = root.join("patches").join(id);
+            let to = match how {
+                Abandon::KeepAsArchive => Some(root.join("archive/patches").join(id)),
+                Abandon::PurgeFromFleet => None,
+            };
+            (from, to)
+        })
+        .collect();
+    let files = commit(root, &moves, &changed)?;
+    Ok((ids, files))
+}
