@@ -226,6 +226,10 @@ fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
     let dts = "arch/arm64/boot/dts/pbp.dts";
     // A patch written against an older file applies at an offset, said;
     // one whose context is gone fails, naming patch, file, hunk and line.
+    lab.write(
+        "patches/board/pinebook-pro/zz-late/patchset.toml",
+        "campaign = \"fresnel-fourier\"\n",
+    );
     let ctx = |i: u32| format!(" \tnode{i} {{ status = \"okay\"; }};\n");
     lab.write(
         "patches/board/pinebook-pro/zz-late/0001-offset.patch",
@@ -282,7 +286,39 @@ fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
         1,
         "no worktree left"
     );
+    // With --as, the failure files a patch-fail blocker on that patch,
+    // which holds exactly the promotes that carry it.
+    let gone = "patches/board/pinebook-pro/zz-late/0002-gone.patch";
+    let o = lab.run(&[
+        "patches",
+        "check",
+        "fresnel",
+        "--baseline",
+        src.to_str().unwrap(),
+        "--as",
+        "claude",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains(&format!("patch-fail on `{gone}`")), "{said}");
+    let held = lab.run(&["patches", "promote", "fresnel"]);
+    let err = String::from_utf8_lossy(&held.stderr);
+    assert!(
+        !held.status.success() && err.contains("held, promote refused"),
+        "{err}"
+    );
+    let blockers = lab.json(&["blockers", "list", "--json"]);
+    let id = blockers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "patch-fail")
+        .unwrap()["id"]
+        .to_string();
     std::fs::remove_dir_all(lab.path("patches/board/pinebook-pro/zz-late")).unwrap();
+    lab.ok(&[
+        "blockers", "resolve", &id, "--how", "yanked", "--as", "alice",
+    ]);
     // The lock file on disk, and the same bytes on a second run.
     let lock_file = std::fs::read_to_string(lab.path("kernel/fresnel/manifest.lock")).unwrap();
     assert!(lock_file.contains(lock["cumulative"]["b2"].as_str().unwrap()));

@@ -413,7 +413,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Rollout(c) => rollout::run(&ctx.open(c.reads_only())?, &ctx.keys, c),
         Cmd::Remind(a) => remind::remind(&ctx, a),
         Cmd::Snooze(a) => remind::snooze(&ctx, a),
-        Cmd::Patches(c) => patches::run(&ctx.workspace, c),
+        Cmd::Patches(c) => patches::run(&ctx, c),
         Cmd::Campaign(c) => patches::campaign(&ctx.workspace, c),
         Cmd::Completions(a) => meta::completions(a),
         Cmd::Man(a) => meta::man(a),

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use bosun_control::Result;
 use clap::Subcommand;
 
-use super::other;
+use bosun_api::views::{BlockerKindsView, BlockerView};
+
+use super::{Ctx, answered, other};
 
 /// `bosun patches`.
 #[derive(Subcommand, Debug)]
@@ -59,6 +61,10 @@ pub enum PatchesCmd {
         /// A git checkout holding the manifest's baseline ref.
         #[arg(long, value_name = "DIR")]
         baseline: std::path::PathBuf,
+        /// File a `patch-fail` blocker for the patch that fails, signed as
+        /// this identity (it halts that patch's promotes until resolved).
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
         /// Output JSON.
         #[arg(long)]
         json: bool,
@@ -91,7 +97,8 @@ pub enum PatchesCmd {
 }
 
 /// Runs `bosun patches`.
-pub(crate) fn run(workspace: &std::path::Path, c: PatchesCmd) -> Result<ExitCode> {
+pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
+    let workspace = ctx.workspace.as_path();
     match c {
         PatchesCmd::Import {
             campaign,
@@ -101,8 +108,9 @@ pub(crate) fn run(workspace: &std::path::Path, c: PatchesCmd) -> Result<ExitCode
         PatchesCmd::Check {
             host,
             baseline,
+            as_,
             json,
-        } => check(workspace, &host, &baseline, json),
+        } => check(ctx, &host, &baseline, as_, json),
         PatchesCmd::MigrateTree { from, to } => {
             let changed = bosun_kernel::migrate_tree(workspace, &from, &to)
                 .map_err(|e| other(e.to_string()))?;
@@ -120,7 +128,7 @@ pub(crate) fn run(workspace: &std::path::Path, c: PatchesCmd) -> Result<ExitCode
             write,
             out,
             json,
-        } => promote(workspace, &host, write, out, json),
+        } => promote(ctx, &host, write, out, json),
     }
 }
 
@@ -141,12 +149,60 @@ fn manifest_of(
     Ok((rel, text, m, tree))
 }
 
+/// Active blockers whose kind halts `promote` (`patch-fail`,
+/// `campaign-conflict`, …), from the store here or the daemon.
+fn promote_holds(ctx: &Ctx) -> Result<Vec<BlockerView>> {
+    let (kinds, list): (BlockerKindsView, Vec<BlockerView>) = match &ctx.remote {
+        Some(r) => {
+            let kinds = answered(r.get("/blockers/kinds"), false)?;
+            let list = answered(r.get("/blockers"), false)?;
+            match (kinds, list) {
+                (Ok(k), Ok(l)) => (k, l),
+                _ => return Err(other("the daemon would not list its blockers")),
+            }
+        }
+        None => {
+            let ctl = ctx.reader()?;
+            (ctl.blocker_kinds_view()?, ctl.blocker_views(false)?)
+        }
+    };
+    let halts = |kind: &str| {
+        kinds
+            .kinds
+            .iter()
+            .any(|k| k.name == kind && k.halts.iter().any(|h| h == "promote"))
+    };
+    Ok(list
+        .into_iter()
+        .filter(|b| b.resolved_at.is_none() && halts(&b.kind))
+        .collect())
+}
+
+/// Files a `patch-fail` blocker on `patch` as `who`, as `blockers file`
+/// does (here or through the daemon).
+fn file_patch_fail(ctx: &Ctx, who: &str, patch: &str, reason: String) -> Result<ExitCode> {
+    let cmd = super::blockers::BlockersCmd::File {
+        kind: "patch-fail".into(),
+        subject: patch.to_string(),
+        reason,
+        owner: None,
+        as_: who.to_string(),
+        json: false,
+    };
+    match &ctx.remote {
+        Some(r) => super::blockers::remote(ctx, r, cmd),
+        None => super::blockers::run(&ctx.open(false)?, &ctx.keys, cmd),
+    }
+}
+
 fn check(
-    root: &std::path::Path,
+    ctx: &Ctx,
     host: &str,
     baseline: &std::path::Path,
+    as_: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
+    let root = ctx.workspace.as_path();
     let (rel, _, m, tree) = manifest_of(root, host)?;
     let sets = bosun_kernel::resolve(&tree, &m, &rel).map_err(|e| other(e.to_string()))?;
     let scratch = std::env::temp_dir().join(format!(
@@ -194,6 +250,18 @@ fn check(
             );
         }
     }
+    if let (Some(f), Some(who)) = (&c.failed, &as_) {
+        let reason = format!(
+            "{}: hunk {} at line {} does not apply on {} ({}): {}",
+            f.file,
+            f.hunk,
+            f.line,
+            m.baseline.reference,
+            c.commit.get(..12).unwrap_or(&c.commit),
+            f.said
+        );
+        file_patch_fail(ctx, who, &f.patch, reason)?;
+    }
     Ok(if c.failed.is_some() {
         ExitCode::FAILURE
     } else {
@@ -230,16 +298,41 @@ fn import(
 }
 
 fn promote(
-    root: &std::path::Path,
+    ctx: &Ctx,
     host: &str,
     write: bool,
     out: Option<std::path::PathBuf>,
     json: bool,
 ) -> Result<ExitCode> {
+    let root = ctx.workspace.as_path();
     let (rel, text, _, tree) = manifest_of(root, host)?;
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let p = bosun_kernel::promote(&tree, name.as_str(), &rel, &text)
         .map_err(|e| other(e.to_string()))?;
+    // Blockers that halt promotes hold exactly the patches they name.
+    let held: Vec<String> = promote_holds(ctx)?
+        .iter()
+        .filter(|b| {
+            b.subject.split(',').map(str::trim).any(|s| {
+                p.lock
+                    .patch
+                    .iter()
+                    .any(|x| x.path == s || x.patchset == s || x.path.ends_with(&format!("/{s}")))
+            })
+        })
+        .map(|b| {
+            format!(
+                "blocker {} ({}) on {}: {}",
+                b.id, b.kind, b.subject, b.reason
+            )
+        })
+        .collect();
+    if !held.is_empty() {
+        return Err(other(format!(
+            "{host}: held, promote refused:\n  {}",
+            held.join("\n  ")
+        )));
+    }
     let dir = out.unwrap_or_else(|| root.join("kernel").join(name.as_str()));
     if write {
         std::fs::create_dir_all(&dir).map_err(|e| other(format!("{}: {e}", dir.display())))?;
