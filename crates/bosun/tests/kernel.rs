@@ -437,3 +437,47 @@ fn migrate_tree_and_abandon_rewrite_the_manifests_from_the_cli() {
     let shown = lab.ok(&["patches", "promote", "fresnel"]);
     assert!(shown.contains("1 patch(es)"), "{shown}");
 }
+
+#[test]
+fn the_kernel_fleet_example_promotes_ohm_to_a_lock_b2sum_confirms() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kernel-fleet");
+    let out = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .arg("-w")
+            .arg(&root)
+            .args(args)
+            .env("BOSUN_KEY_DIR", out.path().join("keys"))
+            .env_remove("BOSUN_URL")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let dir = out.path().join("ohm");
+    let lock: serde_json::Value = serde_json::from_str(&run(&[
+        "patches",
+        "promote",
+        "ohm",
+        "--write",
+        "--out",
+        dir.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(lock["patch"].as_array().unwrap().len(), 4, "{lock}");
+    assert_eq!(
+        lock["cumulative"]["b2"],
+        b2sum(&dir.join("cumulative.patch"))
+    );
+    for p in lock["patch"].as_array().unwrap() {
+        assert_eq!(p["b2"], b2sum(&root.join(p["path"].as_str().unwrap())));
+        assert_eq!(p["trailer_stripped"], true);
+    }
+    let cumulative = std::fs::read_to_string(dir.join("cumulative.patch")).unwrap();
+    assert!(!cumulative.contains("2.54.0"), "{cumulative}");
+    assert_eq!(cumulative.matches("diff --git").count(), 4);
+    // fresnel by scope: the three board patches.
+    let shown = run(&["patches", "promote", "fresnel"]);
+    assert!(shown.contains("3 patch(es)"), "{shown}");
+}

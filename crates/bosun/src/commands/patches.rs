@@ -162,6 +162,14 @@ fn promote_holds(ctx: &Ctx) -> Result<Vec<BlockerView>> {
             }
         }
         None => {
+            // A workspace that never stored anything has no blockers; one
+            // whose ledger key is published must have its store (the
+            // reader refuses a lost one).
+            let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+            let published = ws.root.join(bosun_control::ledger::PUBLIC_JWK).exists();
+            if !ws.db_path().exists() && !published {
+                return Ok(Vec::new());
+            }
             let ctl = ctx.reader()?;
             (ctl.blocker_kinds_view()?, ctl.blocker_views(false)?)
         }
