@@ -59,7 +59,11 @@ fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, KernelError> {
         .arg(dir)
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_TERMINAL_PROMPT", "0")
+        // git's messages are read: in English, whatever the user's locale.
+        .env("LC_ALL", "C")
+        .env("LANGUAGE", "C")
         .output()
         .map_err(|e| KernelError::Io(format!("git: {e}")))
 }
@@ -106,6 +110,12 @@ pub fn check(
         )]));
     }
     let commit = String::from_utf8_lossy(&rev.stdout).trim().to_string();
+    if std::fs::symlink_metadata(scratch).is_ok() {
+        return Err(KernelError::Io(format!(
+            "{}: already there; the check needs a fresh place",
+            scratch.display()
+        )));
+    }
     let wt = Worktree {
         baseline,
         path: scratch.to_path_buf(),
@@ -130,13 +140,18 @@ pub fn check(
     for f in files {
         let scanned = crate::series::scan(&f.path, &f.bytes)
             .map_err(|e| KernelError::Invalid(vec![e.to_string()]))?;
-        let body = wt.path.join(".bosun-check.patch");
-        std::fs::write(&body, scanned.body(&f.bytes))
+        // Beside the worktree, never in it (a tracked symlink there could
+        // send the write elsewhere); only the diff part, as a mail's
+        // message is prose.
+        let body = wt.path.with_extension("patch");
+        let diff = scanned
+            .body(&f.bytes)
+            .get(scanned.diff_start..)
+            .unwrap_or_default();
+        std::fs::write(&body, diff)
             .map_err(|e| KernelError::Io(format!("{}: {e}", body.display())))?;
-        let o = git(
-            &wt.path,
-            &["apply", "-v", "--whitespace=nowarn", ".bosun-check.patch"],
-        )?;
+        let arg = body.to_string_lossy().into_owned();
+        let o = git(&wt.path, &["apply", "-v", "--whitespace=nowarn", &arg])?;
         let _ = std::fs::remove_file(&body);
         let said = String::from_utf8_lossy(&o.stderr).into_owned();
         let mut applied = Applied {

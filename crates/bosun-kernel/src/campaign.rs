@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::KernelError;
 use crate::manifest::Manifest;
-use crate::tree::{Tree, check_scope};
+use crate::tree::{Tree, check_scope, no_symlinks};
 
 /// A manifest as read: its path and text.
 type ManifestFile = (String, String);
@@ -62,16 +62,30 @@ fn rewrite(text: &str, map: &dyn Fn(&str) -> Option<Option<String>>) -> String {
         if let Some(item) = trimmed.strip_prefix("- ") {
             let v = item.trim();
             let gap = &item[item.trim_end().len()..];
-            match map(v) {
-                Some(Some(new)) => out.push_str(&format!("{indent}- {new}{gap}{comment}{end}")),
+            // A quoted entry keeps its quotes.
+            let q = ['"', '\'']
+                .into_iter()
+                .find(|q| v.len() > 1 && v.starts_with(*q) && v.ends_with(*q));
+            let bare = q.map_or(v, |_| &v[1..v.len() - 1]);
+            match map(bare) {
+                Some(Some(new)) => {
+                    let new = q.map_or(new.clone(), |q| format!("{q}{new}{q}"));
+                    out.push_str(&format!("{indent}- {new}{gap}{comment}{end}"));
+                }
                 Some(None) => {}
                 None => out.push_str(line),
             }
             continue;
         }
+        // A flow list of plain paths (no quotes, no braces): rewritten only
+        // when one of its entries is the path; any other line is left be.
         if let (Some(open), Some(close)) = (code.find('['), code.rfind(']'))
             && open < close
             && code[..open].trim_end().ends_with(':')
+            && !code[open..close].contains(['"', '\'', '{', '}'])
+            && code[open + 1..close]
+                .split(',')
+                .any(|e| map(e.trim()).is_some())
         {
             let items: Vec<String> = code[open + 1..close]
                 .split(',')
@@ -179,6 +193,7 @@ fn new_manifests(
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (rel, text) in manifests(root)? {
+        no_symlinks(root, &rel)?;
         let new = rewrite(&text, map);
         if new != text {
             match Manifest::parse(&rel, &new) {
@@ -213,7 +228,17 @@ pub fn migrate_tree(root: &Path, from: &str, to: &str) -> Result<Vec<String>, Ke
             "patches/{to}: already there, or inside patches/{from}"
         )]));
     }
-    Tree::read(root)?;
+    let tree = Tree::read(root)?;
+    no_symlinks(root, &format!("patches/{to}"))?;
+    // Every patchset moved must still have a scope: kind/scope…/patchset.
+    for id in tree.sets.keys().filter(|id| under(id, from)) {
+        let moved = format!("{to}{}", &id[from.len()..]);
+        if moved.split('/').count() < 3 {
+            return Err(KernelError::Invalid(vec![format!(
+                "patches/{id} would become patches/{moved}, which lacks a scope (<kind>/<scope>/<patchset>)"
+            )]));
+        }
+    }
     let map = |v: &str| under(v, from).then(|| Some(format!("{to}{}", &v[from.len()..])));
     let changed = new_manifests(root, &map)?;
     commit(root, &[(src, Some(dst))], &changed)
@@ -247,6 +272,9 @@ pub fn abandon(
         return Err(KernelError::Invalid(vec![format!(
             "no patchset of campaign `{campaign}` (patchset.toml `campaign`) under patches/"
         )]));
+    }
+    for id in &ids {
+        no_symlinks(root, &format!("archive/patches/{id}"))?;
     }
     let map = |v: &str| ids.iter().any(|id| v == id).then_some(None);
     let changed = new_manifests(root, &map)?;

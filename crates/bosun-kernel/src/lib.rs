@@ -23,7 +23,7 @@ pub use manifest::Manifest;
 pub use overlap::{Conflict, Duplicate, conflicts, duplicates};
 pub use promote::{Lock, Promoted, b2, promote, resolve};
 pub use series::{PatchError, Scanned, scan};
-pub use tree::{Imported, Patchset, Tree, import};
+pub use tree::{Imported, Patchset, Tree, import, no_symlinks};
 
 /// What the kernel module refuses, with every problem found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

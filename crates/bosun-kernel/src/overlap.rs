@@ -3,8 +3,9 @@
 //!
 //! - A **conflict**: two patchsets of different campaigns (`campaign` in
 //!   `patchset.toml`; a patchset without one is a campaign of its own)
-//!   whose hunks touch overlapping old lines of the same file. Two hunks in
-//!   separate places of one file are not a conflict.
+//!   whose hunks change overlapping old lines of the same file (the lines
+//!   changed, not the context around them). Two hunks in separate places
+//!   of one file are not a conflict.
 //! - A **duplicate**: the same change carried twice, equal as `git
 //!   patch-id --stable` would see it: per file, the changed lines with all
 //!   whitespace removed, ignoring line numbers; files in any order.
@@ -85,10 +86,11 @@ pub fn conflicts(sets: &[&Patchset]) -> Vec<Conflict> {
     let mut by_file: BTreeMap<String, Vec<Touch<'_>>> = BTreeMap::new();
     for (set, _, hs) in hunks(sets) {
         for h in hs {
-            by_file
-                .entry(h.file.clone())
-                .or_default()
-                .push((set, campaign(set), h.old));
+            by_file.entry(h.file.clone()).or_default().push((
+                set,
+                campaign(set),
+                (h.span.0, h.span.1 - h.span.0 + 1),
+            ));
         }
     }
     let mut out = Vec::new();

@@ -49,11 +49,17 @@ pub struct Hunk {
     pub new: (u64, u64),
     /// The changed lines (`-`/`+` with their text), in order.
     pub changes: Vec<String>,
+    /// The old lines its changes touch, first and last (an addition
+    /// counts as the line it follows): context lines are not in it.
+    pub span: (u64, u64),
 }
 
 /// What [`scan`] found in a patch file.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Scanned {
+    /// Byte offset where the diff part starts: after a mail's `---` line
+    /// (its message is not read as diff), else 0.
+    pub diff_start: usize,
     /// Byte offset where the diff ends: the trailer (if any) starts here.
     pub body_end: usize,
     /// Whether a signature trailer follows the diff.
@@ -74,8 +80,15 @@ impl Scanned {
 enum State {
     /// Outside any diff, or between a diff's header lines and hunks.
     Header,
-    /// Inside a hunk with this many old and new lines still to come.
-    Hunk { old: u64, new: u64, at: usize },
+    /// Inside a hunk with this many old and new lines still to come, the
+    /// old line the next line is at, and the span changed so far.
+    Hunk {
+        old: u64,
+        new: u64,
+        at: usize,
+        line: u64,
+        span: Option<(u64, u64)>,
+    },
     /// Inside a git binary patch; `block` while in a literal/delta block.
     Binary { block: bool },
 }
@@ -145,6 +158,13 @@ pub fn scan(file: &str, text: &[u8]) -> Result<Scanned, PatchError> {
         body_end: text.len(),
         ..Scanned::default()
     };
+    // A mail (`git format-patch`): its message is prose, whatever it
+    // quotes; the diff part starts after the first `---` line.
+    if text.starts_with("From ")
+        && let Some(i) = text.find("\n---\n")
+    {
+        out.diff_start = i + 5;
+    }
     let mut state = State::Header;
     let mut current: Option<String> = None;
     let mut minus: Option<String> = None;
@@ -156,8 +176,17 @@ pub fn scan(file: &str, text: &[u8]) -> Result<Scanned, PatchError> {
         let line = line.strip_suffix('\r').unwrap_or(line);
         let start = offset;
         offset += raw.len();
+        if start < out.diff_start {
+            continue;
+        }
         match &mut state {
-            State::Hunk { old, new, at } => {
+            State::Hunk {
+                old,
+                new,
+                at,
+                line: cur,
+                span,
+            } => {
                 let (o, nw) = match line.as_bytes().first() {
                     Some(b' ') | None => (1, 1),
                     Some(b'-') => (1, 0),
@@ -182,11 +211,22 @@ pub fn scan(file: &str, text: &[u8]) -> Result<Scanned, PatchError> {
                 }
                 *old -= o;
                 *new -= nw;
-                if matches!(line.as_bytes().first(), Some(b'-' | b'+'))
-                    && let Some(h) = out.hunks.last_mut()
-                {
-                    h.changes.push(line.to_string());
+                if let Some(c @ (b'-' | b'+')) = line.as_bytes().first() {
+                    // A removal touches its line; an addition, the line it
+                    // follows (so a replacement spans the removed lines).
+                    let t = if *c == b'-' {
+                        *cur
+                    } else {
+                        cur.saturating_sub(1).max(1)
+                    };
+                    let (a, b) = span.unwrap_or((t, t));
+                    *span = Some((a.min(t), b.max(t)));
+                    if let Some(h) = out.hunks.last_mut() {
+                        h.changes.push(line.to_string());
+                        h.span = span.unwrap_or(h.span);
+                    }
                 }
+                *cur += o;
                 if *old == 0 && *new == 0 {
                     state = State::Header;
                 }
@@ -235,14 +275,25 @@ pub fn scan(file: &str, text: &[u8]) -> Result<Scanned, PatchError> {
             {
                 out.files.push(c.clone());
             }
-        } else if let Some(rest) = line.strip_prefix("rename to ") {
+        } else if let Some(rest) = line
+            .strip_prefix("rename from ")
+            .or_else(|| line.strip_prefix("copy from "))
+        {
+            let p = tree_path(file, n, rest)?;
+            if !out.files.contains(&p) {
+                out.files.push(p);
+            }
+        } else if let Some(rest) = line
+            .strip_prefix("rename to ")
+            .or_else(|| line.strip_prefix("copy to "))
+        {
             let p = tree_path(file, n, rest)?;
             if !out.files.contains(&p) {
                 out.files.push(p.clone());
             }
             current = Some(p);
         } else if let Some(rest) = line.strip_prefix("--- ") {
-            minus = (rest != "/dev/null")
+            minus = (rest.split('\t').next() != Some("/dev/null"))
                 .then(|| tree_path(file, n, rest))
                 .transpose()?;
         } else if let Some(rest) = line.strip_prefix("+++ ") {
@@ -275,19 +326,22 @@ pub fn scan(file: &str, text: &[u8]) -> Result<Scanned, PatchError> {
                 old,
                 new,
                 changes: Vec::new(),
+                span: (old.0, old.0),
             });
             if old.1 > 0 || new.1 > 0 {
                 state = State::Hunk {
                     old: old.1,
                     new: new.1,
                     at: n,
+                    line: old.0,
+                    span: None,
                 };
             }
         } else if line == "GIT binary patch" {
             state = State::Binary { block: false };
         }
     }
-    if let State::Hunk { old, new, at } = state {
+    if let State::Hunk { old, new, at, .. } = state {
         return Err(err(
             file,
             at,

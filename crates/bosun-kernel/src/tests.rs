@@ -67,7 +67,11 @@ fn binary_and_rename_diffs_are_read() {
     let p = "diff --git a/old.bin b/new.bin\nsimilarity index 90%\nrename from old.bin\nrename to new.bin\nindex 1..2 100644\nGIT binary patch\nliteral 4\nLcmZ?d00001\n\nliteral 3\nKcmZ?d000010\n\n-- \n2.47.3\n";
     let s = scan("p", p.as_bytes()).unwrap();
     assert!(s.trailer);
-    assert_eq!(s.files, vec!["new.bin"]);
+    assert_eq!(
+        s.files,
+        vec!["new.bin", "old.bin"],
+        "both names of a rename"
+    );
 }
 
 #[test]
@@ -424,4 +428,97 @@ fn abandoning_a_campaign_takes_it_out_of_every_manifest() {
         promote(&Tree::read(r).unwrap(), "fresnel", "fleet/fresnel.yaml", &f).unwrap();
         assert!(abandon(r, "vb2", how).is_err(), "nothing left to abandon");
     }
+}
+
+#[test]
+fn a_mail_message_is_not_read_as_diff_and_dev_null_may_carry_a_date() {
+    let mail = "From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A <a@example.org>\nSubject: [PATCH] x\n\nThe old code had\n@@ -1 +1 @@\ndiff --git a/q b/q\n-- \nsee above.\n---\n x | 1 +\n\ndiff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n-- \n2.54.0\n";
+    let s = scan("p", mail.as_bytes()).unwrap();
+    assert!(s.trailer);
+    assert_eq!(s.files, vec!["x"]);
+    assert!(s.diff_start > 0 && mail[s.diff_start..].starts_with(" x | 1 +"));
+    let new = "--- /dev/null\t2026-05-09 10:00:00.000000000 +0200\n+++ b/new.txt\t2026-05-09\n@@ -0,0 +1 @@\n+hello\n";
+    assert_eq!(scan("p", new.as_bytes()).unwrap().files, vec!["new.txt"]);
+}
+
+#[test]
+fn hunks_whose_context_overlaps_but_changes_do_not_are_no_conflict() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    let ctx_patch = |at: u64, line: u64| {
+        let mut p = format!("--- a/dts\n+++ b/dts\n@@ -{at},7 +{at},7 @@\n");
+        for i in at..at + 7 {
+            if i == line {
+                p.push_str(&format!("-l{i}\n+L{i}\n"));
+            } else {
+                p.push_str(&format!(" l{i}\n"));
+            }
+        }
+        p
+    };
+    write(
+        r,
+        "patches/board/pinebook-pro/a/patchset.toml",
+        "campaign = \"one\"\n",
+    );
+    write(
+        r,
+        "patches/board/pinebook-pro/a/0001.patch",
+        &ctx_patch(7, 10),
+    );
+    write(
+        r,
+        "patches/board/pinebook-pro/b/patchset.toml",
+        "campaign = \"two\"\n",
+    );
+    write(
+        r,
+        "patches/board/pinebook-pro/b/0001.patch",
+        &ctx_patch(11, 14),
+    );
+    let m = MANIFEST.replace("include:\n  - subsystem/media/vb2/fence\n", "");
+    promote(&Tree::read(r).unwrap(), "fresnel", "fleet/fresnel.yaml", &m).unwrap();
+    write(
+        r,
+        "patches/board/pinebook-pro/b/0001.patch",
+        &ctx_patch(7, 10),
+    );
+    let e = promote(&Tree::read(r).unwrap(), "fresnel", "fleet/fresnel.yaml", &m).unwrap_err();
+    assert!(e.to_string().contains("dts lines 10-10"), "{e}");
+}
+
+#[test]
+fn rewrites_touch_only_the_paths_and_writes_never_follow_symlinks() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    write(
+        r,
+        "patches/board/pinebook-pro/oc/0001-a.patch",
+        &patch("a", "1", "2"),
+    );
+    let m = MANIFEST.replace("include:\n  - subsystem/media/vb2/fence\n", "")
+        + "post_install: [\"cp /boot/Image{,.bak}\", mkinitcpio -p x]\n";
+    write(r, "fleet/fresnel.yaml", &m);
+    let changed = migrate_tree(r, "board/pinebook-pro", "board/pbp").unwrap();
+    assert_eq!(changed, ["fleet/fresnel.yaml"]);
+    let after = std::fs::read_to_string(r.join("fleet/fresnel.yaml")).unwrap();
+    assert_eq!(
+        after,
+        m.replace("  - board/pinebook-pro\n", "  - board/pbp\n")
+    );
+    // A move that would leave a patchset without a scope is refused.
+    let e = migrate_tree(r, "board/pbp/oc", "board/oc").unwrap_err();
+    assert!(e.to_string().contains("lacks a scope"), "{e}");
+    // A symlinked directory in the way of a write is refused.
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), r.join("patches/driver")).unwrap();
+    let e = import(
+        r,
+        "c",
+        "driver/bes2600",
+        &[("x.patch".into(), patch("x", "1", "2").into_bytes())],
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("a symlink"), "{e}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
 }

@@ -168,6 +168,26 @@ impl Tree {
     }
 }
 
+/// Refuses a symlink anywhere on `root/rel` (the parts that exist): a
+/// write there would land outside the workspace.
+pub fn no_symlinks(root: &Path, rel: &str) -> Result<(), KernelError> {
+    let mut p = root.to_path_buf();
+    for part in rel.split('/').filter(|s| !s.is_empty()) {
+        p.push(part);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(KernelError::Invalid(vec![format!(
+                    "{}: a symlink; bosun writes only plain files and directories in the workspace",
+                    p.strip_prefix(root).unwrap_or(&p).display()
+                )]));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
 /// What [`import`] did with each file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Imported {
@@ -226,6 +246,7 @@ pub fn import(
         )]));
     }
     let id = format!("{scope}/{campaign}");
+    no_symlinks(root, &format!("patches/{id}/patchset.toml"))?;
     let dir = root.join("patches").join(&id);
     let mut errors = Vec::new();
     let mut plan = Vec::new();
@@ -249,6 +270,10 @@ pub fn import(
             continue;
         }
         let rel = format!("patches/{id}/{base}");
+        if let Err(e) = no_symlinks(root, &rel) {
+            errors.push(e.to_string());
+            continue;
+        }
         match std::fs::read(dir.join(&base)) {
             Ok(have) if have == *bytes => out.unchanged.push(rel),
             Ok(_) => errors.push(format!(

@@ -56,7 +56,7 @@ pub enum PatchesCmd {
         after_help = "Examples:\n  bosun patches check fresnel --baseline ~/src/linux\n  bosun patches check ohm --baseline /srv/linux --json"
     )]
     Check {
-        /// The host (its manifest is fleet/<host>.yaml).
+        /// The host (its manifest is `fleet/<host>.yaml`).
         host: String,
         /// A git checkout holding the manifest's baseline ref.
         #[arg(long, value_name = "DIR")]
@@ -82,12 +82,12 @@ pub enum PatchesCmd {
         after_help = "Examples:\n  bosun patches promote fresnel\n  bosun patches promote ohm --write\n  b2sum kernel/ohm/cumulative.patch   # the lock's cumulative b2"
     )]
     Promote {
-        /// The host (its manifest is fleet/<host>.yaml).
+        /// The host (its manifest is `fleet/<host>.yaml`).
         host: String,
         /// Write the files (default: only show them).
         #[arg(long)]
         write: bool,
-        /// Where to write (default: kernel/<host>/ in the workspace).
+        /// Where to write (default: `kernel/<host>/` in the workspace).
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
         /// Output the lock as JSON.
@@ -321,12 +321,10 @@ fn promote(
     let held: Vec<String> = promote_holds(ctx)?
         .iter()
         .filter(|b| {
-            b.subject.split(',').map(str::trim).any(|s| {
-                p.lock
-                    .patch
-                    .iter()
-                    .any(|x| x.path == s || x.patchset == s || x.path.ends_with(&format!("/{s}")))
-            })
+            b.subject
+                .split(',')
+                .map(str::trim)
+                .any(|s| p.lock.patch.iter().any(|x| x.path == s || x.patchset == s))
         })
         .map(|b| {
             format!(
@@ -340,6 +338,10 @@ fn promote(
             "{host}: held, promote refused:\n  {}",
             held.join("\n  ")
         )));
+    }
+    if out.is_none() {
+        bosun_kernel::no_symlinks(root, &format!("kernel/{name}/manifest.lock"))
+            .map_err(|e| other(e.to_string()))?;
     }
     let dir = out.unwrap_or_else(|| root.join("kernel").join(name.as_str()));
     if write {
