@@ -138,8 +138,7 @@ pub fn check(
     };
     let files: Vec<&PatchFile> = sets.iter().flat_map(|s| s.patches.iter()).collect();
     for f in files {
-        let scanned = crate::series::scan(&f.path, &f.bytes)
-            .map_err(|e| KernelError::Invalid(vec![e.to_string()]))?;
+        let scanned = &f.scanned;
         // Beside the worktree, never in it (a tracked symlink there could
         // send the write elsewhere); only the diff part, as a mail's
         // message is prose.

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use blake2::{Blake2b512, Digest as _};
 
-use crate::series::{Hunk, scan};
+use crate::series::Hunk;
 use crate::tree::Patchset;
 
 /// Two patchsets of different campaigns touching the same lines.
@@ -65,17 +65,15 @@ fn overlaps(a: (u64, u64), b: (u64, u64)) -> bool {
     a0 < b1 && b0 < a1
 }
 
-/// Every hunk of every patch of `sets`, with its patchset.
-fn hunks<'a>(sets: &[&'a Patchset]) -> Vec<(&'a Patchset, String, Vec<Hunk>)> {
-    let mut out = Vec::new();
-    for s in sets {
-        for p in &s.patches {
-            if let Ok(sc) = scan(&p.path, &p.bytes) {
-                out.push((*s, p.path.clone(), sc.hunks));
-            }
-        }
-    }
-    out
+/// Every patch of `sets` with its patchset and hunks.
+fn hunks<'a>(sets: &[&'a Patchset]) -> Vec<(&'a Patchset, &'a str, &'a [Hunk])> {
+    sets.iter()
+        .flat_map(|s| {
+            s.patches
+                .iter()
+                .map(move |p| (*s, p.path.as_str(), p.scanned.hunks.as_slice()))
+        })
+        .collect()
 }
 
 /// A hunk's patchset, its campaign and its old line range.
@@ -148,14 +146,14 @@ pub fn duplicates(sets: &[&Patchset]) -> Vec<Duplicate> {
         if hs.is_empty() {
             continue;
         }
-        let id = patch_id(&hs);
+        let id = patch_id(hs);
         match seen.get(&id) {
             Some(first) => out.push(Duplicate {
                 first: first.clone(),
-                again: path,
+                again: path.to_string(),
             }),
             None => {
-                seen.insert(id, path);
+                seen.insert(id, path.to_string());
             }
         }
     }

@@ -163,32 +163,23 @@ pub fn promote(
     let duplicates = crate::overlap::duplicates(&sets);
     let mut cumulative = Vec::new();
     let mut patch = Vec::new();
-    let mut errors = Vec::new();
     let files: Vec<(&Patchset, &PatchFile)> = sets
         .iter()
         .flat_map(|s| s.patches.iter().map(move |p| (*s, p)))
         .collect();
     for (set, p) in &files {
-        match crate::series::scan(&p.path, &p.bytes) {
-            Ok(sc) => {
-                let body = sc.body(&p.bytes);
-                cumulative.extend_from_slice(body);
-                if !body.ends_with(b"\n") {
-                    cumulative.push(b'\n');
-                }
-                patch.push(LockedPatch {
-                    path: p.path.clone(),
-                    patchset: set.id.clone(),
-                    bytes: p.bytes.len() as u64,
-                    b2: b2(&p.bytes),
-                    trailer_stripped: sc.trailer,
-                });
-            }
-            Err(e) => errors.push(e.to_string()),
+        let body = p.scanned.body(&p.bytes);
+        cumulative.extend_from_slice(body);
+        if !body.ends_with(b"\n") {
+            cumulative.push(b'\n');
         }
-    }
-    if !errors.is_empty() {
-        return Err(KernelError::Invalid(errors));
+        patch.push(LockedPatch {
+            path: p.path.clone(),
+            patchset: set.id.clone(),
+            bytes: p.bytes.len() as u64,
+            b2: b2(&p.bytes),
+            trailer_stripped: p.scanned.trailer,
+        });
     }
     if patch.is_empty() {
         return Err(KernelError::Invalid(vec![format!(

@@ -44,6 +44,8 @@ pub struct PatchFile {
     pub path: String,
     /// Its bytes.
     pub bytes: Vec<u8>,
+    /// What reading it found (read once, with the tree).
+    pub scanned: crate::series::Scanned,
 }
 
 /// A patchset: a directory of ordered patches at one scope.
@@ -158,10 +160,11 @@ impl Tree {
             set.meta =
                 bosun_model::source::from_toml(rel, &text, 1 << 20).map_err(|e| e.to_string())?;
         } else {
-            crate::series::scan(rel, &bytes).map_err(|e| e.to_string())?;
+            let scanned = crate::series::scan(rel, &bytes).map_err(|e| e.to_string())?;
             set.patches.push(PatchFile {
                 path: rel.to_string(),
                 bytes,
+                scanned,
             });
         }
         Ok(())
