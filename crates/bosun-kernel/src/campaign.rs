@@ -261,6 +261,13 @@ pub fn abandon(
     campaign: &str,
     how: Abandon,
 ) -> Result<(Vec<String>, Vec<String>), KernelError> {
+    crate::tree::check_campaign(campaign)?;
+    if let Some(c) = closed(root, campaign)? {
+        return Err(KernelError::Invalid(vec![format!(
+            "campaign `{campaign}` was closed ({:?}, campaigns/{campaign}.toml): a closed campaign is not abandoned",
+            c.status
+        )]));
+    }
     let tree = Tree::read(root)?;
     let ids: Vec<String> = tree
         .sets
@@ -291,4 +298,85 @@ pub fn abandon(
         .collect();
     let files = commit(root, &moves, &changed)?;
     Ok((ids, files))
+}
+
+/// How a campaign ended when it was closed (`campaign close --status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Closure {
+    /// Its work is done and stays in the fleet's tree.
+    Success,
+    /// Its patches went upstream; they stay until the baselines carry them.
+    Upstreamed,
+}
+
+/// `campaigns/<campaign>.toml`: the record of a closed campaign.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Closed {
+    /// The campaign.
+    pub campaign: String,
+    /// How it ended.
+    pub status: Closure,
+    /// Unix seconds.
+    pub closed_at: i64,
+    /// Its patchsets when it closed.
+    pub patchsets: Vec<String>,
+}
+
+/// The closure record of `campaign`, if it was closed.
+pub fn closed(root: &Path, campaign: &str) -> Result<Option<Closed>, KernelError> {
+    let rel = format!("campaigns/{campaign}.toml");
+    no_symlinks(root, &rel)?;
+    match std::fs::read_to_string(root.join(&rel)) {
+        Ok(t) => bosun_model::source::from_toml(&rel, &t, 64 * 1024)
+            .map(Some)
+            .map_err(|e| KernelError::Invalid(vec![e.to_string()])),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(KernelError::Io(format!("{rel}: {e}"))),
+    }
+}
+
+/// Closes `campaign` (the seed's `ka-close`): records how it ended and
+/// its patchsets in `campaigns/<campaign>.toml`. Its patchsets stay where
+/// they are, in every manifest that has them; a closed campaign takes no
+/// more imports and cannot be abandoned. Refused for a campaign with no
+/// patchset, or one already closed.
+pub fn close(
+    root: &Path,
+    campaign: &str,
+    status: Closure,
+    now: i64,
+) -> Result<Closed, KernelError> {
+    crate::tree::check_campaign(campaign)?;
+    if let Some(c) = closed(root, campaign)? {
+        return Err(KernelError::Invalid(vec![format!(
+            "campaign `{campaign}` was closed already ({:?}, campaigns/{campaign}.toml)",
+            c.status
+        )]));
+    }
+    let tree = Tree::read(root)?;
+    let patchsets: Vec<String> = tree
+        .sets
+        .values()
+        .filter(|s| s.meta.campaign.as_deref() == Some(campaign))
+        .map(|s| s.id.clone())
+        .collect();
+    if patchsets.is_empty() {
+        return Err(KernelError::Invalid(vec![format!(
+            "no patchset of campaign `{campaign}` (patchset.toml `campaign`) under patches/"
+        )]));
+    }
+    let rec = Closed {
+        campaign: campaign.to_string(),
+        status,
+        closed_at: now,
+        patchsets,
+    };
+    let text = toml::to_string(&rec).map_err(|e| KernelError::Io(e.to_string()))?;
+    let dir = root.join("campaigns");
+    std::fs::create_dir_all(&dir).map_err(|e| KernelError::Io(format!("campaigns/: {e}")))?;
+    crate::publish::write_atomic(&dir.join(format!("{campaign}.toml")), text.as_bytes())
+        .map_err(|e| KernelError::Io(format!("campaigns/{campaign}.toml: {e}")))?;
+    Ok(rec)
 }

@@ -5,20 +5,25 @@
 //! `promote` ([`mod@promote`]): a host's manifest resolved into one
 //! byte-reproducible cumulative patch and a lock of BLAKE2b-512 digests
 //! that `b2sum` confirms; and `patches check` ([`apply`]), the series
-//! applied by `git apply` to a worktree of a real baseline checkout. No
-//! store, no control, no command text.
+//! applied by `git apply` to a worktree of a real baseline checkout; then
+//! `kernel build`'s routing, PKGBUILD and job records ([`build`]) and the
+//! signed package repository ([`publish`]). No store, no control, no
+//! command text.
 #![deny(missing_docs)]
 
 pub mod apply;
+pub mod build;
 pub mod campaign;
 pub mod manifest;
 pub mod overlap;
 pub mod promote;
+pub mod publish;
 pub mod series;
 pub mod tree;
 
 pub use apply::{Checked, check};
-pub use campaign::{Abandon, abandon, migrate_tree};
+pub use build::{Builders, Candidate, Job, JobStatus, Skipped, pkgbuild, route};
+pub use campaign::{Abandon, Closed, Closure, abandon, close, closed, migrate_tree};
 pub use manifest::Manifest;
 pub use overlap::{Conflict, Duplicate, conflicts, duplicates};
 pub use promote::{Lock, Promoted, b2, promote, resolve};
@@ -38,3 +43,5 @@ pub enum KernelError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_build;

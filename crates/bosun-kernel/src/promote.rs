@@ -21,7 +21,7 @@
 //! baseline, the suffix and the manifest's digest.
 
 use blake2::{Blake2b512, Digest as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::KernelError;
 use crate::manifest::Manifest;
@@ -36,7 +36,8 @@ pub fn b2(bytes: &[u8]) -> String {
 }
 
 /// One patch as the lock lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockedPatch {
     /// Its path from the workspace root.
     pub path: String,
@@ -51,7 +52,8 @@ pub struct LockedPatch {
 }
 
 /// The cumulative patch as the lock lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LockedCumulative {
     /// Its bytes.
     pub bytes: u64,
@@ -60,7 +62,8 @@ pub struct LockedCumulative {
 }
 
 /// `manifest.lock`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Lock {
     /// The host.
     pub host: String,
@@ -82,7 +85,16 @@ pub struct Lock {
     pub patch: Vec<LockedPatch>,
 }
 
+/// Largest `manifest.lock` read back.
+pub const MAX_LOCK_BYTES: usize = 4 * 1024 * 1024;
+
 impl Lock {
+    /// Reads a `manifest.lock` back (`path` names it in errors).
+    pub fn parse(path: &str, text: &str) -> Result<Lock, KernelError> {
+        bosun_model::source::from_toml(path, text, MAX_LOCK_BYTES)
+            .map_err(|e| KernelError::Invalid(vec![e.to_string()]))
+    }
+
     /// The lock as the file holds it (TOML, fields in a fixed order).
     pub fn to_toml(&self) -> Result<String, KernelError> {
         let body = toml::to_string(self).map_err(|e| KernelError::Io(e.to_string()))?;

@@ -225,6 +225,23 @@ pub fn check_scope(scope: &str) -> Result<(), KernelError> {
     }
 }
 
+/// Refuses a campaign name that is not 1 to 64 of letters, digits, `-`,
+/// `_`, `.` (it names a patchset directory and a file).
+pub fn check_campaign(campaign: &str) -> Result<(), KernelError> {
+    if campaign.is_empty()
+        || campaign.len() > 64
+        || !campaign
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        || campaign.starts_with('.')
+    {
+        return Err(KernelError::Invalid(vec![format!(
+            "campaign `{campaign}`: 1 to 64 of letters, digits, `-`, `_`, `.`"
+        )]));
+    }
+    Ok(())
+}
+
 /// Imports patch files into `patches/<scope>/<campaign>/`, keeping their
 /// names and bytes (authorship headers and all) and recording the
 /// campaign in `patchset.toml`. Every file is read and checked first;
@@ -237,15 +254,11 @@ pub fn import(
     files: &[(String, Vec<u8>)],
 ) -> Result<Imported, KernelError> {
     check_scope(scope)?;
-    if campaign.is_empty()
-        || campaign.len() > 64
-        || !campaign
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        || campaign.starts_with('.')
-    {
+    check_campaign(campaign)?;
+    if let Some(c) = crate::campaign::closed(root, campaign)? {
         return Err(KernelError::Invalid(vec![format!(
-            "campaign `{campaign}`: 1 to 64 of letters, digits, `-`, `_`, `.`"
+            "campaign `{campaign}` is closed ({:?}, campaigns/{campaign}.toml): it takes no more imports",
+            c.status
         )]));
     }
     let id = format!("{scope}/{campaign}");

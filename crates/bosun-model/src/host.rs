@@ -64,14 +64,142 @@ pub struct Host {
     /// these runbooks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub runbooks: Vec<String>,
-    /// Build capabilities: the architectures (or package kinds) this host
-    /// builds for (`aarch64`, `x86_64`).
+    /// Build capabilities: what this host builds for, as an architecture
+    /// (`"aarch64"`) or a table (`{ arch = "aarch64", role = "fallback",
+    /// on_demand = true, idle_release = "30m", ccache = "…" }`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub builds: Vec<String>,
+    pub builds: Vec<Build>,
     /// A command run on the control host to wake this host before it is
     /// needed (`wake-host data`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake: Option<String>,
+}
+
+/// A build host's place in the routing of its architecture's builds.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    Default,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildRole {
+    /// Tried first.
+    #[default]
+    Primary,
+    /// Tried when no primary can take the build.
+    Secondary,
+    /// Tried last.
+    Fallback,
+}
+
+impl BuildRole {
+    /// As written in the inventory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildRole::Primary => "primary",
+            BuildRole::Secondary => "secondary",
+            BuildRole::Fallback => "fallback",
+        }
+    }
+}
+
+/// One entry of a host's `builds`: an architecture it builds for and how.
+/// `"aarch64"` is `{ arch = "aarch64" }` (a primary that is always on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct Build {
+    /// The architecture built (`aarch64`, `x86_64`).
+    pub arch: String,
+    /// Its place in the routing: `primary`, `secondary` or `fallback`.
+    #[serde(default)]
+    pub role: BuildRole,
+    /// Asleep until needed: woken by the host's `wake` command (bounded
+    /// wait) and released after `idle_release` without a build.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub on_demand: bool,
+    /// How long an on-demand host stays up after its last build (`30m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_release: Option<String>,
+    /// The command run on the control host to release it (power it off,
+    /// stop its container) once idle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    /// The host's ccache directory, passed to the build as `CCACHE_DIR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ccache: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BuildTable {
+    arch: String,
+    #[serde(default)]
+    role: BuildRole,
+    #[serde(default)]
+    on_demand: bool,
+    #[serde(default)]
+    idle_release: Option<String>,
+    #[serde(default)]
+    release: Option<String>,
+    #[serde(default)]
+    ccache: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Build {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Build, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Build;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an architecture (\"aarch64\") or a table { arch, role, on_demand, idle_release, release, ccache }")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Build, E> {
+                Ok(Build::plain(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<Build, A::Error> {
+                let t = BuildTable::deserialize(serde::de::value::MapAccessDeserializer::new(m))?;
+                if let Some(d) = &t.idle_release {
+                    crate::source::parse_duration(d).map_err(|e| {
+                        serde::de::Error::custom(format!("idle_release `{d}`: {e}"))
+                    })?;
+                }
+                Ok(Build {
+                    arch: t.arch,
+                    role: t.role,
+                    on_demand: t.on_demand,
+                    idle_release: t.idle_release,
+                    release: t.release,
+                    ccache: t.ccache,
+                })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl Build {
+    /// An always-on primary for `arch`.
+    pub fn plain(arch: &str) -> Build {
+        Build {
+            arch: arch.to_string(),
+            role: BuildRole::Primary,
+            on_demand: false,
+            idle_release: None,
+            release: None,
+            ccache: None,
+        }
+    }
 }
 
 /// Where and how a host's steps run: every attribute of a [`Host`] that

@@ -23,7 +23,7 @@ pub use claims::{
 };
 pub use decision::{Decision, Outcome, Requirement};
 pub use digest::{Digest, canonical_json};
-pub use host::{Host, HostBinding, Transport};
+pub use host::{Build, BuildRole, Host, HostBinding, Transport};
 pub use ids::{IdError, Jti, KeyId, Name};
 pub use plan::{
     Actor, BarCheck, CONTROLLER_HOST, DepKind, Dependency, OnError, Plan, PlanStep, Strategy, VERBS,

@@ -26,12 +26,14 @@ use std::time::Duration;
 use bosun_model::Host;
 
 mod child;
+mod files;
 mod local;
 mod output;
 mod record;
 mod shim;
 mod ssh;
 
+pub use files::{get_file, put_file, sh_quote};
 pub use local::{Local, controller_host};
 pub use output::{KEEP_HEAD, KEEP_TAIL, scrub};
 pub use record::{Probe, Record, forget_local, record_op};

@@ -287,7 +287,7 @@ rm -f \"$__bosun_k.fifo\" \"$__bosun_k.tail\" \"$__bosun_k.rc\"
 }
 
 /// `ssh … -- <address>` for `host`, multiplexed, ready for a remote command.
-fn ssh_base(ws_root: &Path, host: &Host) -> Command {
+pub(crate) fn ssh_base(ws_root: &Path, host: &Host) -> Command {
     let mut c = Command::new("ssh");
     if let Some(cfg) = &host.ssh_config {
         c.arg("-F").arg(ws_root.join(cfg));

@@ -67,6 +67,9 @@ pub struct Config {
     /// `.bosun`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state_dir: Option<String>,
+    /// `[kernel]`: kernel builds, their retention, the package repository.
+    #[serde(default)]
+    pub kernel: crate::kernel::KernelConfig,
 }
 
 /// `[server]`: where `bosun serve` listens and who may read `/metrics`.
@@ -234,6 +237,14 @@ impl Config {
                 text,
                 bosun_model::source::find_offset(text, "state_dir"),
                 "state_dir must be a directory path (relative to the workspace, or absolute)",
+            ));
+        }
+        if let Err((key, msg)) = c.kernel.times() {
+            return Err(SourceError::at(
+                path,
+                text,
+                bosun_model::source::find_offset(text, key),
+                msg,
             ));
         }
         if c.scrub.len() > MAX_SCRUB_PATTERNS {

@@ -10,6 +10,7 @@
 pub mod config;
 pub mod governed;
 pub mod inventory;
+pub mod kernel;
 pub mod scaffold;
 
 pub use config::{Config, MetricsAccess, Notify, ServerConfig, Sink, Storage, TlsFiles};

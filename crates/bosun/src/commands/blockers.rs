@@ -322,7 +322,7 @@ fn print_show(kinds: &BlockerKindsView, b: &BlockerView, j: bool) {
 }
 
 /// The statement `blockers file` signs.
-fn file_act(kind: &str, subject: &str, reason: String, owner: Option<String>) -> Act {
+pub(crate) fn file_act(kind: &str, subject: &str, reason: String, owner: Option<String>) -> Act {
     Act::BlockerFile {
         kind: kind.to_string(),
         subject: subject.to_string(),

@@ -7,13 +7,16 @@ mod adopt;
 mod approve;
 mod approve_remote;
 pub(crate) mod bench;
-mod blockers;
+pub(crate) mod blockers;
 mod check;
 mod consent;
 mod demo;
 mod halt;
 mod hosts;
 mod init;
+mod kernel;
+mod kernel_build;
+mod kernel_status;
 mod key;
 mod ledger;
 mod mcp;
@@ -198,6 +201,13 @@ enum Cmd {
     )]
     #[command(subcommand)]
     Patches(patches::PatchesCmd),
+    /// Kernel builds: build a host's promoted kernel on its routed build
+    /// host, sign and publish it; keep, prune, status.
+    #[command(
+        after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun kernel status\n  bosun kernel prune --pause"
+    )]
+    #[command(subcommand)]
+    Kernel(kernel::KernelCmd),
     /// Kernel patch campaigns: abandon one (archived or purged).
     #[command(after_help = "Examples:\n  bosun campaign abandon rockhard --keep-as-archive")]
     #[command(subcommand)]
@@ -384,6 +394,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Completions(_)
             | Cmd::Man(_)
             | Cmd::Patches(_)
+            | Cmd::Kernel(_)
             | Cmd::Campaign(_)
             | Cmd::Demo
             | Cmd::Bench(_) => {}
@@ -414,6 +425,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Remind(a) => remind::remind(&ctx, a),
         Cmd::Snooze(a) => remind::snooze(&ctx, a),
         Cmd::Patches(c) => patches::run(&ctx, c),
+        Cmd::Kernel(c) => kernel::run(&ctx, c),
         Cmd::Campaign(c) => patches::campaign(&ctx.workspace, c),
         Cmd::Completions(a) => meta::completions(a),
         Cmd::Man(a) => meta::man(a),

@@ -133,7 +133,7 @@ pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
 }
 
 /// The host's manifest path, text and parsed form, and the tree.
-fn manifest_of(
+pub(crate) fn manifest_of(
     root: &std::path::Path,
     host: &str,
 ) -> Result<(String, String, bosun_kernel::Manifest, bosun_kernel::Tree)> {
@@ -149,10 +149,38 @@ fn manifest_of(
     Ok((rel, text, m, tree))
 }
 
-/// Active blockers whose kind halts `promote` (`patch-fail`,
-/// `campaign-conflict`, …), from the store here or the daemon.
-fn promote_holds(ctx: &Ctx) -> Result<Vec<BlockerView>> {
-    let (kinds, list): (BlockerKindsView, Vec<BlockerView>) = match &ctx.remote {
+/// Active blockers whose kind halts `verb` (`promote`: `patch-fail`,
+/// `campaign-conflict`, …; `build`: `build-fail`, `signing-fail`, …), each
+/// with its kind's scope (`patch`, `build-host`, `global`, `host`), from
+/// the store here or the daemon.
+pub(crate) fn holds(ctx: &Ctx, verb: &str) -> Result<Vec<(BlockerView, String)>> {
+    let (kinds, list) = blockers_in_force(ctx)?;
+    Ok(list
+        .into_iter()
+        .filter(|b| b.resolved_at.is_none())
+        .filter_map(|b| {
+            let k = kinds
+                .kinds
+                .iter()
+                .find(|k| k.name == b.kind && k.halts.iter().any(|h| h == verb || h == "*"))?;
+            let scope = k.scope.clone();
+            Some((b, scope))
+        })
+        .collect())
+}
+
+/// Every active blocker, whatever it halts.
+pub(crate) fn holds_all(ctx: &Ctx) -> Result<Vec<BlockerView>> {
+    let (_, list) = blockers_in_force(ctx)?;
+    Ok(list
+        .into_iter()
+        .filter(|b| b.resolved_at.is_none())
+        .collect())
+}
+
+/// The blocker kinds and blockers, from the store here or the daemon.
+fn blockers_in_force(ctx: &Ctx) -> Result<(BlockerKindsView, Vec<BlockerView>)> {
+    Ok(match &ctx.remote {
         Some(r) => {
             let kinds = answered(r.get("/blockers/kinds"), false)?;
             let list = answered(r.get("/blockers"), false)?;
@@ -168,30 +196,32 @@ fn promote_holds(ctx: &Ctx) -> Result<Vec<BlockerView>> {
             let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
             let published = ws.root.join(bosun_control::ledger::PUBLIC_JWK).exists();
             if !ws.db_path().exists() && !published {
-                return Ok(Vec::new());
+                return Ok((
+                    BlockerKindsView {
+                        source: String::new(),
+                        kinds: Vec::new(),
+                    },
+                    Vec::new(),
+                ));
             }
             let ctl = ctx.reader()?;
             (ctl.blocker_kinds_view()?, ctl.blocker_views(false)?)
         }
-    };
-    let halts = |kind: &str| {
-        kinds
-            .kinds
-            .iter()
-            .any(|k| k.name == kind && k.halts.iter().any(|h| h == "promote"))
-    };
-    Ok(list
-        .into_iter()
-        .filter(|b| b.resolved_at.is_none() && halts(&b.kind))
-        .collect())
+    })
 }
 
-/// Files a `patch-fail` blocker on `patch` as `who`, as `blockers file`
+/// Files a blocker of `kind` on `subject` as `who`, as `blockers file`
 /// does (here or through the daemon).
-fn file_patch_fail(ctx: &Ctx, who: &str, patch: &str, reason: String) -> Result<ExitCode> {
+pub(crate) fn file_blocker(
+    ctx: &Ctx,
+    who: &str,
+    kind: &str,
+    subject: &str,
+    reason: String,
+) -> Result<ExitCode> {
     let cmd = super::blockers::BlockersCmd::File {
-        kind: "patch-fail".into(),
-        subject: patch.to_string(),
+        kind: kind.into(),
+        subject: subject.to_string(),
         reason,
         owner: None,
         as_: who.to_string(),
@@ -268,7 +298,7 @@ fn check(
             c.commit.get(..12).unwrap_or(&c.commit),
             f.said
         );
-        file_patch_fail(ctx, who, &f.patch, reason)?;
+        file_blocker(ctx, who, "patch-fail", &f.patch, reason)?;
     }
     Ok(if c.failed.is_some() {
         ExitCode::FAILURE
@@ -318,8 +348,9 @@ fn promote(
     let p = bosun_kernel::promote(&tree, name.as_str(), &rel, &text)
         .map_err(|e| other(e.to_string()))?;
     // Blockers that halt promotes hold exactly the patches they name.
-    let held: Vec<String> = promote_holds(ctx)?
+    let held: Vec<String> = holds(ctx, "promote")?
         .iter()
+        .map(|(b, _)| b)
         .filter(|b| {
             b.subject
                 .split(',')
@@ -407,6 +438,21 @@ fn promote(
 /// `bosun campaign`.
 #[derive(Subcommand, Debug)]
 pub enum CampaignCmd {
+    /// Close a campaign that ended well: its patchsets stay in the tree
+    /// and in every manifest; the closure is recorded in
+    /// `campaigns/<campaign>.toml`, and the campaign takes no more imports
+    /// and cannot be abandoned.
+    #[command(
+        after_help = "Examples:\n  bosun campaign close fresnel-fourier --status success\n  bosun campaign close bes2600-5ghz --status upstreamed"
+    )]
+    Close {
+        /// The campaign.
+        campaign: String,
+        /// How it ended: `success`, or `upstreamed` (its patches went
+        /// upstream and stay until the baselines carry them).
+        #[arg(long, value_parser = ["success", "upstreamed"])]
+        status: String,
+    },
     /// Give up a campaign: its patchsets (`campaign` in patchset.toml)
     /// leave every manifest's include and exclude, then are kept in
     /// `archive/patches/` (`--keep-as-archive`) or deleted
@@ -430,6 +476,23 @@ pub enum CampaignCmd {
 /// Runs `bosun campaign`.
 pub(crate) fn campaign(workspace: &std::path::Path, c: CampaignCmd) -> Result<ExitCode> {
     match c {
+        CampaignCmd::Close { campaign, status } => {
+            let how = if status == "success" {
+                bosun_kernel::Closure::Success
+            } else {
+                bosun_kernel::Closure::Upstreamed
+            };
+            let rec = bosun_kernel::close(workspace, &campaign, how, super::kernel::now())
+                .map_err(|e| other(e.to_string()))?;
+            outln!(
+                "campaign `{campaign}` closed ({status}): {} patchset(s) stay in the tree; recorded in campaigns/{campaign}.toml",
+                rec.patchsets.len()
+            );
+            for p in &rec.patchsets {
+                outln!("  patches/{p}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         CampaignCmd::Abandon {
             campaign,
             keep_as_archive,

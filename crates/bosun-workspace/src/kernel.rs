@@ -1,0 +1,152 @@
+//! `[kernel]` in `bosun.toml`: where kernel builds run and are kept, how
+//! long they may take, and where published packages go.
+//!
+//! ```toml
+//! [kernel]
+//! build_dir = "/srv/kernel-agent/source"   # on the build host
+//! build_command = "makepkg --noconfirm --nodeps"
+//! build_cap = "4h"        # absolute wall-clock cap of one build
+//! wake_timeout = "5m"     # longest a build host may take to wake and answer
+//! keep_failed = "7d"      # failed builds kept for inspection
+//! keep_succeeded = "1d"
+//! repo = "/srv/packages"  # the published repository (default <state>/kernel/repo)
+//! ```
+
+use bosun_model::source::parse_duration;
+use serde::{Deserialize, Serialize};
+
+/// `[kernel]` as written (every field has a default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KernelConfig {
+    /// The directory on the build host where jobs are staged and built
+    /// (relative paths are under a `local` host's root, or the login
+    /// user's home over ssh).
+    #[serde(default = "default_build_dir")]
+    pub build_dir: String,
+    /// The command run in a job's directory to build it.
+    #[serde(default = "default_build_command")]
+    pub build_command: String,
+    /// Absolute wall-clock cap of one build: past it the build is killed.
+    #[serde(default = "default_build_cap")]
+    pub build_cap: String,
+    /// Longest wait for an on-demand build host to wake and answer.
+    #[serde(default = "default_wake_timeout")]
+    pub wake_timeout: String,
+    /// How long a failed build is kept (its directory, log and sources).
+    #[serde(default = "default_keep_failed")]
+    pub keep_failed: String,
+    /// How long a succeeded build's directory is kept.
+    #[serde(default = "default_keep_succeeded")]
+    pub keep_succeeded: String,
+    /// The published repository's directory (absolute, or relative to the
+    /// workspace); default `<state_dir>/kernel/repo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+}
+
+fn default_build_dir() -> String {
+    "kernel-builds".into()
+}
+fn default_build_command() -> String {
+    "makepkg --noconfirm --nodeps".into()
+}
+fn default_build_cap() -> String {
+    "4h".into()
+}
+fn default_wake_timeout() -> String {
+    "5m".into()
+}
+fn default_keep_failed() -> String {
+    "7d".into()
+}
+fn default_keep_succeeded() -> String {
+    "1d".into()
+}
+
+impl Default for KernelConfig {
+    fn default() -> KernelConfig {
+        KernelConfig {
+            build_dir: default_build_dir(),
+            build_command: default_build_command(),
+            build_cap: default_build_cap(),
+            wake_timeout: default_wake_timeout(),
+            keep_failed: default_keep_failed(),
+            keep_succeeded: default_keep_succeeded(),
+            repo: None,
+        }
+    }
+}
+
+/// The durations of `[kernel]`, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelTimes {
+    /// `build_cap`.
+    pub build_cap: i64,
+    /// `wake_timeout`.
+    pub wake_timeout: i64,
+    /// `keep_failed`.
+    pub keep_failed: i64,
+    /// `keep_succeeded`.
+    pub keep_succeeded: i64,
+}
+
+impl KernelConfig {
+    /// Every duration parsed, or the first bad one as (key, message).
+    pub fn times(&self) -> Result<KernelTimes, (&'static str, String)> {
+        let d = |key: &'static str, v: &str| {
+            parse_duration(v)
+                .and_then(|s| {
+                    if s > 0 {
+                        Ok(s)
+                    } else {
+                        Err("it must be longer than 0s".into())
+                    }
+                })
+                .map_err(|e| (key, format!("kernel.{key} `{v}`: {e}")))
+        };
+        Ok(KernelTimes {
+            build_cap: d("build_cap", &self.build_cap)?,
+            wake_timeout: d("wake_timeout", &self.wake_timeout)?,
+            keep_failed: d("keep_failed", &self.keep_failed)?,
+            keep_succeeded: d("keep_succeeded", &self.keep_succeeded)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn kernel_settings_default_and_a_bad_one_is_named_with_its_line() {
+        let c = Config::parse("bosun.toml", "name = \"w\"\n").unwrap();
+        assert_eq!(c.kernel.times().unwrap().keep_failed, 7 * 86400);
+        let c = Config::parse(
+            "bosun.toml",
+            "name = \"w\"\n[kernel]\nbuild_cap = \"90m\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.kernel.times().unwrap().build_cap, 5400);
+        let e = Config::parse(
+            "bosun.toml",
+            "name = \"w\"\n[kernel]\nbuild_cap = \"forever\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("bosun.toml:3") && e.contains("kernel.build_cap"),
+            "{e}"
+        );
+        let e = Config::parse(
+            "bosun.toml",
+            "name = \"w\"\n[kernel]\nwake_timeout = \"0s\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("kernel.wake_timeout"), "{e}");
+        assert!(
+            Config::parse("bosun.toml", "name = \"w\"\n[kernel]\nbuild_kap = \"1h\"\n").is_err()
+        );
+    }
+}

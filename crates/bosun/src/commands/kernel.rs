@@ -1,0 +1,376 @@
+//! `bosun kernel`: build a host's promoted kernel (`build`, in
+//! kernel_build.rs), keep a failed build (`keep`), prune old builds and
+//! release idle build hosts (`prune`), and each host's kernel at a glance
+//! (`status`, the seed's `ka-status`).
+//!
+//! Jobs live in `<state_dir>/kernel/jobs/<job>/` (job.toml, PKGBUILD,
+//! cumulative.patch, manifest.lock, build.log, the packages); the package
+//! key in `<state_dir>/kernel/keys/packages.jwk`; the published repository
+//! in `kernel.repo` (default `<state_dir>/kernel/repo`), one directory per
+//! arch with `Packages`, the packages and their `.sig`, and the public key
+//! beside them (`bosun-packages.pub`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use bosun_control::Result;
+use bosun_kernel::{Builders, Job};
+use clap::Subcommand;
+
+use super::{Ctx, other};
+
+/// `bosun kernel`.
+#[derive(Subcommand, Debug)]
+pub enum KernelCmd {
+    /// Build `<host>`'s promoted kernel on the build host its arch routes
+    /// to (primary, then secondary, then fallback; an on-demand host is
+    /// woken), under the wall-clock cap; sign and publish the packages.
+    #[command(
+        after_help = "Examples:\n  bosun patches promote ohm --write && bosun kernel build ohm --as kernel-agent\n\nA failed pre-flight files `host-changed` on its build host and the next one is tried;\na failed build files `build-fail` and is kept (`kernel.keep_failed`, default 7d);\na signing failure files the global `signing-fail`. Without --as nothing is filed."
+    )]
+    Build {
+        /// The host whose `kernel/<host>/manifest.lock` to build.
+        host: String,
+        /// Files the blockers a failure calls for, signed as this identity.
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
+        /// The job record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep a build job (its directory, log and packages) for longer than
+    /// its retention.
+    #[command(after_help = "Examples:\n  bosun kernel keep ohm-1796630400-4f1c2a9b --for 30d")]
+    Keep {
+        /// The job id (`bosun kernel status` and `kernel build` name it).
+        job: String,
+        /// How long from now (`7d`, `12h`).
+        #[arg(long = "for", value_name = "DURATION", default_value = "7d")]
+        for_: String,
+    },
+    /// Delete build jobs past their retention (unless pruning is paused)
+    /// and release on-demand build hosts idle past their `idle_release`.
+    #[command(
+        after_help = "Examples:\n  bosun kernel prune\n  bosun kernel prune --pause     # keep everything while you investigate\n  bosun kernel prune --resume"
+    )]
+    #[command(group(clap::ArgGroup::new("mode").args(["pause", "resume"])))]
+    Prune {
+        /// Stop pruning until --resume.
+        #[arg(long)]
+        pause: bool,
+        /// Prune again.
+        #[arg(long)]
+        resume: bool,
+        /// What was pruned and released, as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per host with a manifest: its digest, the lock, the newest build,
+    /// the installed version, drift and blockers.
+    #[command(after_help = "Examples:\n  bosun kernel status\n  bosun kernel status --json")]
+    Status {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
+    match c {
+        KernelCmd::Build { host, as_, json } => super::kernel_build::build(ctx, &host, as_, json),
+        KernelCmd::Keep { job, for_ } => keep(ctx, &job, &for_),
+        KernelCmd::Prune {
+            pause,
+            resume,
+            json,
+        } => prune(ctx, pause, resume, json),
+        KernelCmd::Status { json } => super::kernel_status::status(ctx, json),
+    }
+}
+
+/// Where the kernel module keeps its state.
+pub(crate) struct KernelDirs {
+    /// `<state>/kernel`.
+    pub(crate) base: PathBuf,
+    /// `<state>/kernel/jobs`.
+    pub(crate) jobs: PathBuf,
+    /// The published repository.
+    pub(crate) repo: PathBuf,
+}
+
+impl KernelDirs {
+    pub(crate) fn of(ws: &bosun_workspace::Workspace) -> KernelDirs {
+        let base = ws.state_dir().join("kernel");
+        let repo = match &ws.config.kernel.repo {
+            Some(r) => ws.root.join(r),
+            None => base.join("repo"),
+        };
+        KernelDirs {
+            jobs: base.join("jobs"),
+            repo,
+            base,
+        }
+    }
+
+    fn builders_path(&self) -> PathBuf {
+        self.base.join("builders.toml")
+    }
+
+    fn paused_path(&self) -> PathBuf {
+        self.base.join("prune.paused")
+    }
+
+    /// `builders.toml`, or empty.
+    pub(crate) fn builders(&self) -> Result<Builders> {
+        let p = self.builders_path();
+        match std::fs::read_to_string(&p) {
+            Ok(t) => bosun_model::source::from_toml(&p.display().to_string(), &t, 1024 * 1024)
+                .map_err(|e| other(e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Builders::default()),
+            Err(e) => Err(other(format!("{}: {e}", p.display()))),
+        }
+    }
+
+    /// Every job, newest first; unreadable ones as errors naming the file.
+    pub(crate) fn jobs(&self) -> Result<Vec<std::result::Result<Job, String>>> {
+        let rd = match std::fs::read_dir(&self.jobs) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(other(format!("{}: {e}", self.jobs.display()))),
+        };
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let p = e.path().join("job.toml");
+            let shown = p.display().to_string();
+            out.push(
+                std::fs::read_to_string(&p)
+                    .map_err(|e| format!("{shown}: {e}"))
+                    .and_then(|t| Job::parse(&shown, &t).map_err(|e| e.to_string())),
+            );
+        }
+        out.sort_by_key(|j| std::cmp::Reverse(j.as_ref().map(|j| j.started).unwrap_or(0)));
+        Ok(out)
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) fn save_job(dir: &Path, job: &Job) -> Result<()> {
+    let text = job.to_toml().map_err(|e| other(e.to_string()))?;
+    let p = dir.join("job.toml");
+    bosun_kernel::publish::write_atomic(&p, text.as_bytes())
+        .map_err(|e| other(format!("{}: {e}", p.display())))
+}
+
+pub(crate) fn save_builders(dirs: &KernelDirs, b: &Builders) -> Result<()> {
+    let text = toml::to_string(b).map_err(|e| other(e.to_string()))?;
+    std::fs::create_dir_all(&dirs.base).map_err(|e| other(e.to_string()))?;
+    let p = dirs.builders_path();
+    bosun_kernel::publish::write_atomic(&p, text.as_bytes())
+        .map_err(|e| other(format!("{}: {e}", p.display())))
+}
+
+/// The package key: made on first use (0600 in a 0700 directory) with its
+/// public half written beside the repository; a key that exists and
+/// cannot be read is a signing failure.
+fn package_key(dirs: &KernelDirs) -> std::result::Result<bosun_sign::SecretKey, String> {
+    let keys = dirs.base.join("keys");
+    match bosun_sign::find_private_key(&keys, "packages") {
+        Ok(k) => Ok(k),
+        Err(bosun_sign::SignError::NoPrivateKey { .. }) => {
+            let k = bosun_sign::SecretKey::generate().map_err(|e| e.to_string())?;
+            bosun_sign::write_private_key(&keys, "packages", &k).map_err(|e| e.to_string())?;
+            Ok(k)
+        }
+        Err(e) => Err(format!("the package key: {e}")),
+    }
+}
+
+/// The public key file published with the repository.
+pub(crate) const PUBLIC_KEY: &str = "bosun-packages.pub";
+
+/// Signs `packages` with the package key and publishes them into `repo`.
+pub(crate) fn sign_and_publish(
+    dirs: &KernelDirs,
+    repo: &Path,
+    job: &Job,
+    packages: &[(String, Vec<u8>)],
+) -> std::result::Result<Vec<bosun_kernel::publish::Entry>, bosun_kernel::publish::PublishError> {
+    use bosun_kernel::publish::{Entry, Package, PublishError, publish};
+    let key = package_key(dirs).map_err(PublishError::Signing)?;
+    let list: Vec<Package<'_>> = packages
+        .iter()
+        .map(|(n, b)| Package { name: n, bytes: b })
+        .collect();
+    let meta = |name: &str, size: u64, b2: &str| Entry {
+        filename: name.to_string(),
+        package: job.pkgbase.clone(),
+        version: format!("{}-1", job.pkgver),
+        host: job.host.clone(),
+        job: job.job.clone(),
+        size,
+        b2: b2.to_string(),
+    };
+    let sign = |msg: &[u8]| Ok(key.sign_bytes(msg));
+    let out = publish(repo, &list, &meta, &sign)?;
+    let public: String = key
+        .public()
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if let Some(parent) = repo.parent() {
+        let p = parent.join(PUBLIC_KEY);
+        bosun_kernel::publish::write_atomic(&p, format!("ed25519 {public}\n").as_bytes())
+            .map_err(|e| PublishError::Io(format!("{}: {e}", p.display())))?;
+    }
+    Ok(out)
+}
+
+fn keep(ctx: &Ctx, id: &str, for_: &str) -> Result<ExitCode> {
+    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+    let dirs = KernelDirs::of(&ws);
+    if !bosun_kernel::build::valid_job_id(id) {
+        return Err(other(format!("`{id}` is not a job id")));
+    }
+    let secs = bosun_model::source::parse_duration(for_)
+        .map_err(|e| other(format!("--for `{for_}`: {e}")))?;
+    let dir = dirs.jobs.join(id);
+    let p = dir.join("job.toml");
+    let text = std::fs::read_to_string(&p).map_err(|e| {
+        other(format!(
+            "job `{id}`: {e} (`bosun kernel status` lists jobs)"
+        ))
+    })?;
+    let mut job = Job::parse(&p.display().to_string(), &text).map_err(|e| other(e.to_string()))?;
+    job.keep_until = now().saturating_add(secs);
+    save_job(&dir, &job)?;
+    outln!("job {id} kept for {for_} (until unix {})", job.keep_until);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Serialize)]
+struct Pruned {
+    paused: bool,
+    pruned: Vec<String>,
+    released: Vec<String>,
+    problems: Vec<String>,
+}
+
+fn prune(ctx: &Ctx, pause: bool, resume: bool, json: bool) -> Result<ExitCode> {
+    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+    let dirs = KernelDirs::of(&ws);
+    let marker = dirs.paused_path();
+    if pause || resume {
+        std::fs::create_dir_all(&dirs.base).map_err(|e| other(e.to_string()))?;
+        let r = if pause {
+            std::fs::write(&marker, b"paused by `bosun kernel prune --pause`\n")
+        } else {
+            std::fs::remove_file(&marker).or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+        };
+        r.map_err(|e| other(format!("{}: {e}", marker.display())))?;
+        outln!("pruning {}", if pause { "paused" } else { "resumed" });
+        return Ok(ExitCode::SUCCESS);
+    }
+    let paused = marker.exists();
+    let t = now();
+    let mut out = Pruned {
+        paused,
+        pruned: Vec::new(),
+        released: Vec::new(),
+        problems: Vec::new(),
+    };
+    for j in dirs.jobs()? {
+        match j {
+            Ok(j) if !paused && j.prunable(t) => {
+                let dir = dirs.jobs.join(&j.job);
+                match std::fs::remove_dir_all(&dir) {
+                    Ok(()) => out.pruned.push(j.job),
+                    Err(e) => out.problems.push(format!("{}: {e}", dir.display())),
+                }
+            }
+            Ok(_) => {}
+            Err(e) => out.problems.push(e),
+        }
+    }
+    // Idle on-demand build hosts bosun woke.
+    let ctl = ctx.reader()?;
+    let (inventory, _) = ctl.inventory_in_force()?;
+    let mut builders = dirs.builders()?;
+    let patterns = ws.config.scrub_patterns();
+    let timeout = ws
+        .config
+        .kernel
+        .times()
+        .map_err(|(_, m)| other(m))?
+        .wake_timeout;
+    for (h, release) in builders.due(&inventory.hosts, t) {
+        let ok = match release {
+            Some(cmd) => {
+                let me = bosun_transport::controller_host(&h.name);
+                let o = bosun_control::exec::run_step_scrubbed(
+                    &ws.root,
+                    &me,
+                    cmd,
+                    std::time::Duration::from_secs(u64::try_from(timeout).unwrap_or(300)),
+                    &patterns,
+                );
+                if !o.ok() {
+                    out.problems.push(format!(
+                        "releasing {}: `{cmd}` failed: {}",
+                        h.name,
+                        o.output.trim()
+                    ));
+                }
+                o.ok()
+            }
+            None => true,
+        };
+        if ok {
+            out.released.push(h.name.to_string());
+        }
+    }
+    builders.host.retain(|h, _| !out.released.contains(h));
+    save_builders(&dirs, &builders)?;
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&out).map_err(|e| other(e.to_string()))?
+        );
+    } else {
+        if paused {
+            outln!("pruning is paused (`bosun kernel prune --resume`): no job deleted");
+        }
+        outln!(
+            "{} job(s) pruned, {} build host(s) released",
+            out.pruned.len(),
+            out.released.len()
+        );
+        for p in &out.pruned {
+            outln!("  pruned {p}");
+        }
+        for r in &out.released {
+            outln!("  released {r}");
+        }
+        for p in &out.problems {
+            errln!("  {p}");
+        }
+    }
+    Ok(if out.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

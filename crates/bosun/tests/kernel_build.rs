@@ -1,0 +1,488 @@
+//! `bosun kernel build|keep|prune|status` and `campaign close` on the
+//! kernel fleet example, with build hosts simulated as `local` hosts (a
+//! directory each) and stand-ins for `uname` (each host's arch is a file
+//! in its directory) and `makepkg` (it checks the PKGBUILD's b2sum of the
+//! patch as makepkg does, then writes a package). Routing, waking,
+//! pre-flight, the wall-clock cap, signing, publishing and retention are
+//! bosun's own and real.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::Lab;
+
+const UNAME: &str = r#"#!/bin/sh
+# stand-in uname: a simulated host's arch is the file `arch` in its directory;
+# an on-demand host without `awake` there does not answer.
+if [ "$1" = "-m" ]; then
+  if [ -e asleep ] && [ ! -e awake ]; then exit 255; fi
+  if [ -e arch ]; then cat arch; else echo aarch64; fi
+  exit 0
+fi
+exec /usr/bin/env -i PATH=/usr/bin:/bin uname "$@"
+"#;
+
+const MAKEPKG: &str = r#"#!/bin/bash
+# stand-in makepkg: checks cumulative.patch against the PKGBUILD's b2sums as
+# makepkg does, then writes the package. Markers in the host's directory
+# (two levels up) make it fail or hang.
+set -e
+source ./PKGBUILD
+sum=$(b2sum cumulative.patch | cut -d' ' -f1)
+if [ "$sum" != "${b2sums[1]}" ]; then echo "cumulative.patch ... FAILED"; exit 1; fi
+if [ -e ../../hang ]; then sleep 1000; fi
+if [ -e ../../fail ]; then echo "error: compile failed"; exit 2; fi
+printf 'kernel %s for %s\n' "$pkgver" "$pkgbase" > "$pkgbase-$pkgver-$pkgrel-${arch[0]}.pkg.tar.zst"
+echo "==> Finished making: $pkgbase $pkgver-$pkgrel"
+"#;
+
+fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kernel-fleet")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// A lab with the example's tree and manifests, `hosts` appended to the
+/// inventory and `kernel` as bosun.toml's `[kernel]`, and the stand-ins
+/// in `<tmp>/bin`.
+fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
+    let lab = Lab::new_with(|lab| {
+        copy_dir(&example().join("patches"), &lab.path("patches"));
+        for h in ["ohm", "fresnel"] {
+            std::fs::copy(
+                example().join(format!("fleet/{h}.yaml")),
+                lab.path(&format!("fleet/{h}.yaml")),
+            )
+            .unwrap();
+        }
+        let inv = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
+        lab.write("fleet/hosts.toml", &format!("{inv}\n{hosts}"));
+        let cfg = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+        lab.write("bosun.toml", &format!("{cfg}\n[kernel]\n{kernel}"));
+    });
+    let bin = lab.path("../bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for (n, text) in [("uname", UNAME), ("makepkg", MAKEPKG)] {
+        let p = bin.join(n);
+        std::fs::write(&p, text).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (lab, bin)
+}
+
+fn k(lab: &Lab, bin: &Path, args: &[&str]) -> Output {
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    lab.cmd(args).env("PATH", path).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn sim(lab: &Lab, host: &str, file: &str, content: Option<&str>) {
+    let p = lab.path(&format!(".bosun/sim/{host}/{file}"));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    match content {
+        Some(c) => std::fs::write(p, c).unwrap(),
+        None => {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn b2sum(p: &Path) -> String {
+    let o = std::process::Command::new("b2sum").arg(p).output().unwrap();
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+const THREE: &str = r#"
+[[host]]
+name = "boltzmann"
+transport = "local"
+root = ".bosun/sim/boltzmann"
+builds = [{ arch = "aarch64", role = "primary", ccache = "/var/cache/ccache" }]
+
+[[host]]
+name = "ampere"
+transport = "local"
+root = ".bosun/sim/ampere"
+wake = "mkdir -p .bosun/sim/ampere && touch .bosun/sim/ampere/awake"
+builds = [{ arch = "aarch64", role = "secondary", on_demand = true, idle_release = "1s", release = "rm .bosun/sim/ampere/awake" }]
+
+[[host]]
+name = "fermi"
+transport = "local"
+root = ".bosun/sim/fermi"
+builds = [{ arch = "aarch64", role = "fallback" }]
+
+[[host]]
+name = "kbuild-x86"
+transport = "local"
+root = ".bosun/sim/kbuild-x86"
+builds = ["x86_64"]
+"#;
+
+#[test]
+fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packages() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    // boltzmann was reinstalled as x86_64: its pre-flight fails.
+    sim(&lab, "boltzmann", "arch", Some("x86_64\n"));
+    sim(&lab, "ampere", "asleep", Some(""));
+    let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
+    let t = text(&o);
+    assert!(!o.status.success(), "no lock yet: {t}");
+    assert!(t.contains("bosun patches promote ohm --write"), "{t}");
+    lab.ok(&["patches", "promote", "ohm", "--write"]);
+
+    let o = k(
+        &lab,
+        &bin,
+        &["kernel", "build", "ohm", "--as", "claude", "--json"],
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("boltzmann: pre-flight failed: `uname -m` says x86_64, the build needs aarch64"),
+        "{t}"
+    );
+    assert!(t.contains("ampere: waking"), "{t}");
+    assert!(t.contains("ampere: pre-flight passed (secondary)"), "{t}");
+    let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(job["build_host"], "ampere");
+    assert_eq!(job["status"], "published");
+    let id = job["job"].as_str().unwrap();
+
+    // The lock's digest is makepkg's b2sums entry; the PKGBUILD is bash.
+    let jobdir = lab.path(&format!(".bosun/kernel/jobs/{id}"));
+    let lock = std::fs::read_to_string(lab.path("kernel/ohm/manifest.lock")).unwrap();
+    let pkgbuild = std::fs::read_to_string(jobdir.join("PKGBUILD")).unwrap();
+    let cumulative_b2 = b2sum(&lab.path("kernel/ohm/cumulative.patch"));
+    assert!(lock.contains(&cumulative_b2));
+    assert!(
+        pkgbuild.contains(&format!("'{cumulative_b2}'")),
+        "{pkgbuild}"
+    );
+    assert!(
+        pkgbuild.contains("pkgbase='linux-pinetab2-ohm'"),
+        "{pkgbuild}"
+    );
+    assert!(
+        pkgbuild.contains("/boot/Image-\"'pinetab2-ohm'"),
+        "{pkgbuild}"
+    );
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(jobdir.join("PKGBUILD"))
+        .status()
+        .unwrap();
+    assert!(syntax.success());
+    assert!(
+        std::fs::read_to_string(jobdir.join("build.log"))
+            .unwrap()
+            .contains("Finished making: linux-pinetab2-ohm")
+    );
+
+    // Published and signed: the index names the package with b2sum's
+    // digest; both signatures verify under the published key.
+    let repo = lab.path(".bosun/kernel/repo");
+    let pkg = "linux-pinetab2-ohm-6.19.danctnix1-1-aarch64.pkg.tar.zst";
+    let index = std::fs::read_to_string(repo.join("aarch64/Packages")).unwrap();
+    assert!(index.contains(&format!("Filename: {pkg}")), "{index}");
+    assert!(
+        index.contains(&format!(
+            "B2sum: {}",
+            b2sum(&repo.join("aarch64").join(pkg))
+        )),
+        "{index}"
+    );
+    assert!(index.contains("Host: ohm"), "{index}");
+    let public = std::fs::read_to_string(repo.join("bosun-packages.pub")).unwrap();
+    let hex = public.trim().strip_prefix("ed25519 ").unwrap();
+    let bytes: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let key = bosun_sign::PublicKey::from_bytes(&bytes.try_into().unwrap()).unwrap();
+    let verify = |st: &[u8], sig: &[u8; 64]| key.verify_bytes(st, sig);
+    for f in [pkg, "Packages"] {
+        bosun_kernel::publish::verify_file(&repo.join("aarch64").join(f), &verify).unwrap();
+    }
+    // A package changed after signing fails.
+    std::fs::write(repo.join("aarch64").join(pkg), b"tampered").unwrap();
+    assert!(bosun_kernel::publish::verify_file(&repo.join("aarch64").join(pkg), &verify).is_err());
+
+    // The pre-flight filed host-changed on boltzmann: the next build skips it.
+    let blockers = lab.json(&["blockers", "list", "--json"]);
+    let list = blockers
+        .as_array()
+        .or(blockers["blockers"].as_array())
+        .unwrap()
+        .clone();
+    assert!(
+        list.iter()
+            .any(|b| b["kind"] == "host-changed" && b["subject"] == "boltzmann"),
+        "{blockers}"
+    );
+    let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("skipping build host boltzmann: blocker"), "{t}");
+    assert!(t.contains("host-changed"), "{t}");
+
+    // Status: the lock is current, the build published, the install pending.
+    let st = lab.json(&["kernel", "status", "--json"]);
+    let ohm = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["host"] == "ohm")
+        .unwrap();
+    assert_eq!(ohm["lock"], "current", "{st}");
+    assert_eq!(ohm["build"]["status"], "published", "{st}");
+    assert_eq!(ohm["build"]["of_current_lock"], true, "{st}");
+    assert_eq!(ohm["install_pending"], true, "{st}");
+    let fresnel = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["host"] == "fresnel")
+        .unwrap();
+    assert_eq!(fresnel["lock"], "none", "{st}");
+    let plain = lab.ok(&["kernel", "status"]);
+    assert!(
+        plain.contains("install pending (`bosun kernel install ohm`)"),
+        "{plain}"
+    );
+
+    // Editing the lock by hand is refused before anything runs.
+    std::fs::write(
+        lab.path("kernel/ohm/manifest.lock"),
+        lock.replace("pinetab2-ohm", "pinetab2-evil"),
+    )
+    .unwrap();
+    let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("is not what promote makes now"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(lab.path("kernel/ohm/manifest.lock"), &lock).unwrap();
+
+    // ampere idles past its idle_release: prune releases it.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let p = lab.json(&["kernel", "prune", "--json"]);
+    assert_eq!(p["released"], serde_json::json!(["ampere"]), "{p}");
+    assert_eq!(p["pruned"], serde_json::json!([]), "{p}");
+    assert!(!lab.path(".bosun/sim/ampere/awake").exists());
+}
+
+const BOUNDED: &str = r#"
+[[host]]
+name = "sleepy"
+transport = "local"
+root = ".bosun/sim/sleepy"
+wake = "sleep 1000"
+builds = [{ arch = "aarch64", on_demand = true }]
+
+[[host]]
+name = "fermi"
+transport = "local"
+root = ".bosun/sim/fermi"
+builds = [{ arch = "aarch64", role = "fallback" }]
+"#;
+
+#[test]
+fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_blocked() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(
+        BOUNDED,
+        "build_cap = \"2s\"\nwake_timeout = \"1s\"\nkeep_failed = \"1s\"\n",
+    );
+    lab.ok(&["patches", "promote", "ohm", "--write"]);
+    sim(&lab, "fermi", "hang", Some(""));
+    let started = std::time::Instant::now();
+    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{t}"
+    );
+    assert!(
+        t.contains("sleepy: `sleep 1000` did not return in 1s"),
+        "{t}"
+    );
+    assert!(t.contains("killed at the wall-clock cap (2s)"), "{t}");
+    let hung = t
+        .split_whitespace()
+        .skip_while(|w| *w != "job")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let blockers = lab.ok(&["blockers", "list"]);
+    assert!(
+        blockers.contains("build-fail") && blockers.contains("fermi"),
+        "{blockers}"
+    );
+
+    // Held now: fermi by its blocker, sleepy does not wake.
+    let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(t.contains("skipping build host fermi: blocker"), "{t}");
+    assert!(t.contains("no build host passed pre-flight"), "{t}");
+
+    // Kept for inspection; `keep` extends one, `--pause` holds them all.
+    lab.ok(&["kernel", "keep", &hung, "--for", "1h"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    lab.ok(&["kernel", "prune", "--pause"]);
+    let p = lab.json(&["kernel", "prune", "--json"]);
+    assert_eq!(p["paused"], true);
+    assert_eq!(p["pruned"], serde_json::json!([]), "{p}");
+    lab.ok(&["kernel", "prune", "--resume"]);
+    let p = lab.json(&["kernel", "prune", "--json"]);
+    assert_eq!(p["pruned"].as_array().unwrap().len(), 1, "{p}");
+    assert_ne!(p["pruned"][0].as_str().unwrap(), hung, "{p}");
+    assert!(
+        lab.path(&format!(".bosun/kernel/jobs/{hung}/build.log"))
+            .exists()
+    );
+    let bad = lab.run(&["kernel", "keep", "../x", "--for", "1d"]);
+    assert!(!bad.status.success());
+
+    // A package key that cannot be read: signing fails, the global
+    // signing-fail blocker is filed and every build is held.
+    let id = lab
+        .ok(&["blockers", "list"])
+        .lines()
+        .find(|l| l.contains("build-fail"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find_map(|w| w.trim_start_matches('#').parse::<u64>().ok())
+        })
+        .unwrap();
+    lab.ok(&[
+        "blockers",
+        "resolve",
+        &id.to_string(),
+        "--as",
+        "alice",
+        "--how",
+        "unhung",
+    ]);
+    sim(&lab, "fermi", "hang", None);
+    let keys = lab.path(".bosun/kernel/keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("packages.jwk"), "{not a key").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        keys.join("packages.jwk"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("the package key"), "{t}");
+    assert!(
+        !lab.path(".bosun/kernel/repo/aarch64/Packages").exists(),
+        "nothing published"
+    );
+    let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        t.contains("every build is held by blocker") && t.contains("signing-fail"),
+        "{t}"
+    );
+}
+
+#[test]
+fn campaign_close_records_the_closure_and_refuses_imports_and_abandon() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, _bin) = kernel_lab("", "");
+    let o = lab.run(&["campaign", "close", "fresnel-fourier"]);
+    assert!(!o.status.success(), "--status is required");
+    let out = lab.ok(&[
+        "campaign",
+        "close",
+        "fresnel-fourier",
+        "--status",
+        "success",
+    ]);
+    assert!(out.contains("1 patchset(s) stay in the tree"), "{out}");
+    let rec = std::fs::read_to_string(lab.path("campaigns/fresnel-fourier.toml")).unwrap();
+    assert!(rec.contains("status = \"success\""), "{rec}");
+    assert!(rec.contains("board/pinebook-pro/fresnel-fourier"), "{rec}");
+    // Still promoted: closing keeps the patches in the fleet.
+    let shown = lab.ok(&["patches", "promote", "fresnel"]);
+    assert!(shown.contains("3 patch(es)"), "{shown}");
+    for args in [
+        vec![
+            "campaign",
+            "close",
+            "fresnel-fourier",
+            "--status",
+            "success",
+        ],
+        vec![
+            "campaign",
+            "abandon",
+            "fresnel-fourier",
+            "--keep-as-archive",
+        ],
+        vec!["campaign", "close", "no-such", "--status", "success"],
+    ] {
+        let o = lab.run(&args);
+        assert!(!o.status.success(), "{args:?}");
+    }
+    let patch = lab.path("../extra.patch");
+    std::fs::copy(
+        lab.path("patches/board/pinebook-pro/fresnel-fourier/0002-arm64-dts-rk3399-pinebook-pro-enable-hdmi-sound.patch"),
+        &patch,
+    )
+    .unwrap();
+    let o = lab.run(&[
+        "patches",
+        "import",
+        "fresnel-fourier",
+        patch.to_str().unwrap(),
+        "--to",
+        "board/pinebook-pro",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is closed"), "{}", text(&o));
+}
