@@ -95,6 +95,30 @@ pub struct Step {
     /// At most this many hosts run this step at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_parallel: Option<u32>,
+    /// This step is a verification bar: its result is a verdict (pass,
+    /// fail, inconclusive) and a failure marks the host drifted and files
+    /// a `regression` blocker, as a rollout wave's bars do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bar: Option<StepBar>,
+}
+
+/// The bar kinds a step can be (seed 001's five).
+pub const BAR_KINDS: &[&str] = &["heartbeat", "version", "file", "probe", "burn_in"];
+
+/// `bar = { kind = "version", expect = "{{ params.version }}" }` on a step:
+/// its `cmd` is what the bar runs (`cat <path>` for `file`, `true` for a
+/// `heartbeat`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepBar {
+    /// `heartbeat`, `version`, `file`, `probe` or `burn_in`.
+    pub kind: String,
+    /// The expected output (`version`, `file`): a template, as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    /// How long to hold before checking (`burn_in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<String>,
 }
 
 /// A parsed, validated runbook.
@@ -342,6 +366,64 @@ pub const HOST_VARS: [&str; 4] = ["host.name", "host.address", "host.arch", "hos
 
 /// Step-level checks: dependencies, cycles, actors and commands, durations,
 /// error strategies and template variables.
+fn check_bar(
+    rb: &Runbook,
+    s: &Step,
+    b: &StepBar,
+    here: &str,
+    errors: &mut Vec<SourceError>,
+    at: &dyn Fn(&str, String) -> SourceError,
+) {
+    let id = &s.id;
+    if !BAR_KINDS.contains(&b.kind.as_str()) {
+        errors.push(at(
+            here,
+            format!(
+                "step `{id}`: bar kind `{}` is not one of {}",
+                b.kind,
+                BAR_KINDS.join(", ")
+            ),
+        ));
+    }
+    let needs_expect = matches!(b.kind.as_str(), "version" | "file");
+    if needs_expect != b.expect.is_some() {
+        errors.push(at(
+            here,
+            format!(
+                "step `{id}`: a `{}` bar {} `expect`",
+                b.kind,
+                if needs_expect { "needs" } else { "takes no" }
+            ),
+        ));
+    }
+    match (&b.hold, b.kind.as_str()) {
+        (Some(h), "burn_in") => {
+            if let Err(e) = parse_duration(h) {
+                errors.push(at(here, format!("step `{id}`: bar hold `{h}`: {e}")));
+            }
+        }
+        (None, "burn_in") => {
+            errors.push(at(here, format!("step `{id}`: a burn_in bar needs `hold`")))
+        }
+        (Some(_), _) => errors.push(at(
+            here,
+            format!("step `{id}`: only a burn_in bar takes `hold`"),
+        )),
+        (None, _) => {}
+    }
+    if s.target == StepTarget::Controller || s.actor != Actor::Agent || s.check.is_some() {
+        errors.push(at(
+            here,
+            format!("step `{id}`: a bar runs on each target, by bosun, with no `check`"),
+        ));
+    }
+    if let Some(e) = &b.expect {
+        for msg in template_problems(rb, e) {
+            errors.push(at(here, format!("step `{id}` bar expect: {msg}")));
+        }
+    }
+}
+
 fn check_steps(
     rb: &Runbook,
     errors: &mut Vec<SourceError>,
@@ -381,6 +463,9 @@ fn check_steps(
             && let Err(e) = parse_duration(b)
         {
             errors.push(at(&here, format!("step `{}`: backoff `{b}`: {e}", s.id)));
+        }
+        if let Some(b) = &s.bar {
+            check_bar(rb, s, b, &here, errors, at);
         }
         if s.max_parallel == Some(0) {
             errors.push(at(

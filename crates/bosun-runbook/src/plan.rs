@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use bosun_model::source::parse_duration;
-use bosun_model::{CONTROLLER_HOST, Host, Name, OnError, Plan, PlanStep};
+use bosun_model::{BarCheck, CONTROLLER_HOST, Host, Name, OnError, Plan, PlanStep};
 use minijinja::Value;
 
 use crate::def::{ParamType, Runbook, StepTarget, check_value, topo_order, value_to_string};
@@ -161,6 +161,7 @@ pub fn plan(
         )));
     }
     let env = template_env(Mode::Shell);
+    let text_env = template_env(Mode::Text);
     let typed = typed_params(rb, &full);
     let ctx_of = |name: &str, address: &str, arch: &str, tags: Vec<String>| {
         minijinja::context! {
@@ -214,6 +215,11 @@ pub fn plan(
             Some(t) => Some(compile(&env, t, &step.id)?),
             None => None,
         };
+        // A bar's expected value is text, compared, never run.
+        let expect_tpl = match step.bar.as_ref().and_then(|b| b.expect.as_deref()) {
+            Some(t) => Some(compile(&text_env, t, &step.id)?),
+            None => None,
+        };
         for (host, ctx) in places {
             let render = |t: &minijinja::Template<'_, '_>| {
                 t.render(ctx).map_err(|e| PlanError::Template {
@@ -224,11 +230,20 @@ pub fn plan(
             };
             let cmd = render(&cmd_tpl)?;
             let check = check_tpl.as_ref().map(render).transpose()?;
+            let bar = match (&step.bar, &expect_tpl) {
+                (Some(b), tpl) => Some(BarCheck {
+                    kind: b.kind.clone(),
+                    expect: tpl.as_ref().map(render).transpose()?,
+                    hold_secs: secs(&b.hold),
+                }),
+                (None, _) => None,
+            };
             steps.push(PlanStep {
                 step: step.id.clone(),
                 host: host.clone(),
                 cmd,
-                idempotent: step.idempotent,
+                // A bar only looks: it is always safe to run again.
+                idempotent: step.idempotent || step.bar.is_some(),
                 depends_on: step.depends_on.clone(),
                 on_error: OnError {
                     strategy: step.on_error.strategy,
@@ -240,7 +255,7 @@ pub fn plan(
                 controller: on_controller,
                 max_parallel: step.max_parallel,
                 check,
-                bar: None,
+                bar,
             });
         }
     }

@@ -15,31 +15,6 @@ use std::process::Output;
 
 use common::Lab;
 
-const UNAME: &str = r#"#!/bin/sh
-# stand-in uname: a simulated host's arch is the file `arch` in its directory;
-# an on-demand host without `awake` there does not answer.
-if [ "$1" = "-m" ]; then
-  if [ -e asleep ] && [ ! -e awake ]; then exit 255; fi
-  if [ -e arch ]; then cat arch; else echo aarch64; fi
-  exit 0
-fi
-exec /usr/bin/env -i PATH=/usr/bin:/bin uname "$@"
-"#;
-
-const MAKEPKG: &str = r#"#!/bin/bash
-# stand-in makepkg: checks cumulative.patch against the PKGBUILD's b2sums as
-# makepkg does, then writes the package. Markers in the host's directory
-# (two levels up) make it fail or hang.
-set -e
-source ./PKGBUILD
-sum=$(b2sum cumulative.patch | cut -d' ' -f1)
-if [ "$sum" != "${b2sums[1]}" ]; then echo "cumulative.patch ... FAILED"; exit 1; fi
-if [ -e ../../hang ]; then sleep 1000; fi
-if [ -e ../../fail ]; then echo "error: compile failed"; exit 2; fi
-printf 'kernel %s for %s\n' "$pkgver" "$pkgbase" > "$pkgbase-$pkgver-$pkgrel-${arch[0]}.pkg.tar.zst"
-echo "==> Finished making: $pkgbase $pkgver-$pkgrel"
-"#;
-
 fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kernel-fleet")
 }
@@ -57,33 +32,25 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A lab with the example's tree and manifests, `hosts` appended to the
-/// inventory and `kernel` as bosun.toml's `[kernel]`, and the stand-ins
-/// in `<tmp>/bin`.
+/// A lab with the example's tree, manifests, install runbook and policy;
+/// `hosts` as its inventory, `kernel` as bosun.toml's `[kernel]`. The
+/// stand-ins are the example's `sim/bin`.
 fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
     let lab = Lab::new_with(|lab| {
         copy_dir(&example().join("patches"), &lab.path("patches"));
-        for h in ["ohm", "fresnel"] {
-            std::fs::copy(
-                example().join(format!("fleet/{h}.yaml")),
-                lab.path(&format!("fleet/{h}.yaml")),
-            )
-            .unwrap();
+        for f in [
+            "fleet/ohm.yaml",
+            "fleet/fresnel.yaml",
+            "runbooks/kernel-install.toml",
+            "policy/rules.cedar",
+        ] {
+            std::fs::copy(example().join(f), lab.path(f)).unwrap();
         }
-        let inv = std::fs::read_to_string(lab.path("fleet/hosts.toml")).unwrap();
-        lab.write("fleet/hosts.toml", &format!("{inv}\n{hosts}"));
+        lab.write("fleet/hosts.toml", hosts);
         let cfg = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
         lab.write("bosun.toml", &format!("{cfg}\n[kernel]\n{kernel}"));
     });
-    let bin = lab.path("../bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for (n, text) in [("uname", UNAME), ("makepkg", MAKEPKG)] {
-        let p = bin.join(n);
-        std::fs::write(&p, text).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    (lab, bin)
+    (lab, example().join("sim/bin"))
 }
 
 fn k(lab: &Lab, bin: &Path, args: &[&str]) -> Output {
@@ -121,6 +88,11 @@ fn b2sum(p: &Path) -> String {
 }
 
 const THREE: &str = r#"
+[[host]]
+name = "ohm"
+transport = "local"
+root = ".bosun/sim/ohm"
+
 [[host]]
 name = "boltzmann"
 transport = "local"
@@ -306,6 +278,11 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
 
 const BOUNDED: &str = r#"
 [[host]]
+name = "ohm"
+transport = "local"
+root = ".bosun/sim/ohm"
+
+[[host]]
 name = "sleepy"
 transport = "local"
 root = ".bosun/sim/sleepy"
@@ -433,7 +410,7 @@ fn campaign_close_records_the_closure_and_refuses_imports_and_abandon() {
     if common::remote_mode() {
         return;
     }
-    let (lab, _bin) = kernel_lab("", "");
+    let (lab, _bin) = kernel_lab(THREE, "");
     let o = lab.run(&["campaign", "close", "fresnel-fourier"]);
     assert!(!o.status.success(), "--status is required");
     let out = lab.ok(&[
@@ -485,4 +462,119 @@ fn campaign_close_records_the_closure_and_refuses_imports_and_abandon() {
     ]);
     assert!(!o.status.success());
     assert!(text(&o).contains("is closed"), "{}", text(&o));
+}
+
+#[test]
+fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
+    if common::remote_mode() {
+        return;
+    }
+    let hosts = std::fs::read_to_string(example().join("fleet/hosts.toml")).unwrap();
+    let (lab, bin) = kernel_lab(&hosts, "");
+    lab.ok(&["patches", "promote", "ohm", "--write"]);
+    // Nothing published yet: nothing to install.
+    let o = k(&lab, &bin, &["kernel", "install", "ohm", "--as", "alice"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("no published build of its current lock"),
+        "{}",
+        text(&o)
+    );
+
+    // The agent's build publishes and proposes the install: it waits for a human.
+    let o = k(
+        &lab,
+        &bin,
+        &["kernel", "build", "ohm", "--as", "claude", "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(job["build_host"], "boltzmann");
+    let jti = job["install_op"].as_str().unwrap().to_string();
+    let op = common::show(&lab, &jti);
+    assert_eq!(op["state"], "pending_approval", "{op}");
+    // The plan names the package and its digest, exactly.
+    let plan = serde_json::to_string(&op["plan"]).unwrap();
+    let pkg = "linux-pinetab2-ohm-6.19.danctnix1-1-aarch64.pkg.tar.zst";
+    let published = lab.path(&format!(".bosun/kernel/repo/aarch64/{pkg}"));
+    assert!(plan.contains(&b2sum(&published)), "{plan}");
+    assert!(plan.contains("mkinitcpio -p linux-pinetab2"), "{plan}");
+    // Never auto-install: nothing ran, and the agent cannot approve.
+    k(&lab, &bin, &["work", "--until-idle"]);
+    assert!(!lab.path(".bosun/sim/ohm/boot").exists());
+    let o = lab.run(&["approve", "--yes", &jti, "--as", "claude"]);
+    assert!(!o.status.success());
+
+    // An operator approves: backup, fetch and check, install, initramfs,
+    // reboot, then bars 1, 2 and 5.
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let out = k(&lab, &bin, &["work", "--until-idle"]);
+    assert_eq!(
+        common::show(&lab, &jti)["state"],
+        "succeeded",
+        "{}",
+        text(&out)
+    );
+    let sim = lab.path(".bosun/sim/ohm");
+    assert_eq!(
+        std::fs::read(sim.join("boot/Image-pinetab2-ohm")).unwrap(),
+        std::fs::read(&published).unwrap()
+    );
+    assert!(sim.join("boot/initramfs-linux-pinetab2.img").exists());
+    assert!(
+        std::fs::read_to_string(sim.join("var/log/reboots"))
+            .unwrap()
+            .contains("systemctl reboot")
+    );
+    let st = lab.json(&["kernel", "status", "--json"]);
+    let ohm = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["host"] == "ohm")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        ohm["installed"], "linux-pinetab2-ohm 6.19.danctnix1-1",
+        "{st}"
+    );
+    assert_eq!(ohm["install_pending"], false, "{st}");
+    assert_eq!(ohm["drifted"], false, "{st}");
+
+    // An operator's own install runs alone (consent by action); an agent's waits.
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "claude", "--json"]);
+    assert_eq!(v["decision"], "pending_approval", "{v}");
+    // A kernel that boots into another version: the version bar fails,
+    // the host is drifted and `regression` holds further installs to it.
+    std::fs::write(sim.join("broken-boot"), "").unwrap();
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "alice", "--json"]);
+    assert_eq!(v["decision"], "auto", "{v}");
+    let mine = v["jti"].as_str().unwrap().to_string();
+    k(&lab, &bin, &["work", "--until-idle"]);
+    assert_eq!(common::show(&lab, &mine)["state"], "failed");
+    let backups = std::fs::read_dir(sim.join("var/backups/kernel"))
+        .unwrap()
+        .count();
+    assert_eq!(backups, 2, "each install backs up /boot first");
+    let st = lab.json(&["kernel", "status", "--json"]);
+    let ohm = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["host"] == "ohm")
+        .unwrap()
+        .clone();
+    assert_eq!(ohm["drifted"], true, "{st}");
+    assert!(ohm["blockers"].to_string().contains("regression"), "{st}");
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "alice", "--json"]);
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    let said = text(&o);
+    assert!(
+        said.contains("held") && said.contains("regression"),
+        "{said}"
+    );
+    assert_eq!(
+        common::show(&lab, v["jti"].as_str().unwrap())["state"],
+        "approved"
+    );
 }

@@ -305,3 +305,81 @@ mod arith_tests {
         }
     }
 }
+
+mod bars {
+    use crate::def::*;
+
+    const KERNEL: &str = r#"
+id = "kernel-install"
+verb = "install"
+
+[params.version]
+type = "version"
+required = true
+
+[[steps]]
+id = "install"
+cmd = "echo {{ params.version }} > kernel.version"
+
+[[steps]]
+id = "heartbeat"
+cmd = "true"
+bar = { kind = "heartbeat" }
+
+[[steps]]
+id = "version"
+cmd = "cat kernel.version"
+bar = { kind = "version", expect = "{{ params.version }}" }
+
+[[steps]]
+id = "burn-in"
+cmd = "true"
+bar = { kind = "burn_in", hold = "1s" }
+"#;
+
+    #[test]
+    fn bar_steps_plan_as_bars_with_their_expected_value_as_text() {
+        let rb = parse_runbook("runbooks/kernel-install.toml", KERNEL).unwrap();
+        let host: bosun_model::Host = toml::from_str("name = \"ohm\"\n").unwrap();
+        let params = [("version".to_string(), "7.0-1".to_string())].into();
+        let plan = crate::plan(&rb, &[host], &params).unwrap();
+        let bar = |id: &str| plan.steps.iter().find(|s| s.step.as_str() == id).unwrap();
+        assert!(bar("install").bar.is_none());
+        let v = bar("version").bar.clone().unwrap();
+        assert_eq!(
+            (v.kind.as_str(), v.expect.as_deref()),
+            ("version", Some("7.0-1"))
+        );
+        assert!(bar("version").idempotent, "a bar is safe to run again");
+        assert_eq!(bar("burn-in").bar.clone().unwrap().hold_secs, Some(1));
+    }
+
+    #[test]
+    fn bad_bars_are_refused_with_their_step() {
+        for (bad, says) in [
+            (r#"bar = { kind = "vibes" }"#, "bar kind `vibes`"),
+            (r#"bar = { kind = "version" }"#, "needs `expect`"),
+            (
+                r#"bar = { kind = "probe", expect = "x" }"#,
+                "takes no `expect`",
+            ),
+            (r#"bar = { kind = "burn_in" }"#, "needs `hold`"),
+            (
+                r#"bar = { kind = "probe", hold = "1h" }"#,
+                "only a burn_in bar",
+            ),
+            (r#"bar = { kind = "probe", extra = 1 }"#, "extra"),
+            (
+                r#"bar = { kind = "version", expect = "{{ params.nope }}" }"#,
+                "nope",
+            ),
+        ] {
+            let text = format!("id = \"r\"\n[[steps]]\nid = \"s\"\ncmd = \"true\"\n{bad}\n");
+            let e = parse_runbook("runbooks/r.toml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+            assert!(e.contains("runbooks/r.toml:"), "{e}");
+        }
+    }
+}

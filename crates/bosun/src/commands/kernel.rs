@@ -1,5 +1,5 @@
 //! `bosun kernel`: build a host's promoted kernel (`build`, in
-//! kernel_build.rs), keep a failed build (`keep`), prune old builds and
+//! kernel_build.rs), install it (`install`, kernel_install.rs), keep a failed build (`keep`), prune old builds and
 //! release idle build hosts (`prune`), and each host's kernel at a glance
 //! (`status`, the seed's `ka-status`).
 //!
@@ -35,6 +35,24 @@ pub enum KernelCmd {
         #[arg(long = "as", value_name = "WHO")]
         as_: Option<String>,
         /// The job record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install `<host>`'s newest published build of its current lock: an
+    /// op of the workspace's `kernel-install` runbook (backup, fetch and
+    /// check the digest, install, initramfs hook, reboot, then its bars),
+    /// with the package and its digest in the plan. The only verb that
+    /// installs and reboots.
+    #[command(
+        after_help = "Examples:\n  bosun kernel install ohm --as alice        # an operator: consent by action\n  bosun kernel install ohm --as kernel-agent # waits for an operator's approval\n\nWho may install is the keeper policy's (examples/kernel-fleet: operators run it\nalone, agents wait for an operator). A failed bar marks the host drifted and files\n`regression`, which holds further installs to it."
+    )]
+    Install {
+        /// The host.
+        host: String,
+        /// Who signs the op.
+        #[arg(long = "as", value_name = "WHO")]
+        as_: String,
+        /// What intake made of it, as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -78,6 +96,9 @@ pub enum KernelCmd {
 pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
     match c {
         KernelCmd::Build { host, as_, json } => super::kernel_build::build(ctx, &host, as_, json),
+        KernelCmd::Install { host, as_, json } => {
+            super::kernel_install::submit(ctx, &host, &as_, json)
+        }
         KernelCmd::Keep { job, for_ } => keep(ctx, &job, &for_),
         KernelCmd::Prune {
             pause,

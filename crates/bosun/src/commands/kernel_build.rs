@@ -249,10 +249,18 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
         times.keep_succeeded,
     );
     save_job(&jobdir, &job)?;
+    // Never auto-install: the build proposes the install as its signer,
+    // and the keeper policy sends an agent's to a human.
+    let proposed = match &as_ {
+        Some(who) => propose_install(ctx, host, who),
+        None => None,
+    };
     if json {
+        let mut v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
+        v["install_op"] = serde_json::json!(proposed);
         outln!(
             "{}",
-            serde_json::to_string_pretty(&job).map_err(|e| other(e.to_string()))?
+            serde_json::to_string_pretty(&v).map_err(|e| other(e.to_string()))?
         );
     } else {
         outln!(
@@ -269,15 +277,41 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
                 &e.b2[..16]
             );
         }
-        outln!("install with `bosun kernel install {host}` (a human's verb)");
+        match &proposed {
+            Some(jti) => outln!(
+                "install proposed as op {jti}: `bosun approve {jti} --as <operator>`, or `bosun kernel install {host} --as <operator>`"
+            ),
+            None => outln!(
+                "install with `bosun kernel install {host} --as <operator>` (a human's verb)"
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Proposes `host`'s install as `who` once a build published; says on
+/// stderr what became of it, returns the op's jti when one was taken.
+fn propose_install(ctx: &Ctx, host: &str, who: &str) -> Option<String> {
+    match super::kernel_install::propose(ctx, host, who) {
+        Ok((_, Ok(v))) => {
+            errln!("  install proposed: op {} ({:?})", v.jti, v.state);
+            Some(v.jti)
+        }
+        Ok((_, Err(rej))) => {
+            errln!("  install not proposed: {} ({:?})", rej.message, rej.check);
+            None
+        }
+        Err(e) => {
+            errln!("  install not proposed: {e}");
+            None
+        }
+    }
 }
 
 /// The lock and cumulative patch `patches promote --write` left in
 /// `kernel/<host>/`, checked against each other and against what promote
 /// makes now.
-fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>)> {
+pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>)> {
     let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
     let rel = format!("kernel/{name}");
     for f in ["manifest.lock", "cumulative.patch"] {

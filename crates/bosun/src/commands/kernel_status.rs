@@ -97,8 +97,17 @@ pub(crate) fn status(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             version: format!("{}-1", j.pkgver),
             of_current_lock: locked_b2.as_deref() == Some(j.cumulative_b2.as_str()),
         });
-        let install_pending = build.as_ref().is_some_and(|b| {
-            b.status == "published" && b.of_current_lock && installed.as_deref() != Some(&b.version)
+        // The version bar records what the host reports: `<pkg> <version>`
+        // (`pacman -Q`) or the version alone.
+        let installs = |b: &Build, pkg: &str| {
+            installed
+                .as_deref()
+                .is_some_and(|i| i == b.version || i == format!("{pkg} {}", b.version))
+        };
+        let install_pending = newest.is_some_and(|j| {
+            build.as_ref().is_some_and(|b| {
+                b.status == "published" && b.of_current_lock && !installs(b, &j.pkgbase)
+            })
         });
         let patches: Vec<String> = current
             .as_ref()

@@ -16,6 +16,7 @@ mod hosts;
 mod init;
 mod kernel;
 mod kernel_build;
+mod kernel_install;
 mod kernel_status;
 mod key;
 mod ledger;

@@ -122,7 +122,7 @@ fn read_envelope(path: &std::path::Path) -> Result<String> {
 }
 
 /// Prints what intake made of an op, as `submit` does in both modes.
-fn print_submitted(v: &SubmittedView, quiet: bool, j: bool) -> Result<ExitCode> {
+pub(crate) fn print_submitted(v: &SubmittedView, quiet: bool, j: bool) -> Result<ExitCode> {
     let d = &v.policy_decision;
     if quiet {
         outln!("{}", v.jti);
