@@ -249,7 +249,7 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     assert_eq!(fresnel["lock"], "none", "{st}");
     let plain = lab.ok(&["kernel", "status"]);
     assert!(
-        plain.contains("install pending (`bosun kernel install ohm`)"),
+        plain.contains("install pending (`bosun kernel install ohm --as <operator>`)"),
         "{plain}"
     );
 
@@ -577,4 +577,34 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
         common::show(&lab, v["jti"].as_str().unwrap())["state"],
         "approved"
     );
+}
+
+#[test]
+fn the_kernel_demo_walks_from_import_to_a_verified_install() {
+    if common::remote_mode() {
+        return;
+    }
+    let o = common::bin()
+        .args(["demo", "kernel"])
+        .env("NO_COLOR", "1")
+        .env_remove("BOSUN_URL")
+        .env_remove("BOSUN_WORKSPACE")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for said in [
+        "board/pinebook-pro/fresnel-fourier: 3 written",
+        "a patch without a scope is refused",
+        "b2sum ",
+        "boltzmann: pre-flight failed",
+        "ampere: pre-flight passed (secondary)",
+        "install proposed: op",
+        "agents never approve",
+        "[bar version: pass] `linux-fresnel-fourier 7.0-1` as expected",
+        "installed linux-fresnel-fourier 7.0-1",
+        "Image-fresnel-fourier, initramfs-linux-fresnel-fourier.img",
+    ] {
+        assert!(t.contains(said), "missing {said:?}:\n{t}");
+    }
 }

@@ -294,7 +294,7 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
 fn propose_install(ctx: &Ctx, host: &str, who: &str) -> Option<String> {
     match super::kernel_install::propose(ctx, host, who) {
         Ok((_, Ok(v))) => {
-            errln!("  install proposed: op {} ({:?})", v.jti, v.state);
+            errln!("  install proposed: op {} ({})", v.jti, v.state);
             Some(v.jti)
         }
         Ok((_, Err(rej))) => {

@@ -185,7 +185,7 @@ pub(crate) fn status(ctx: &Ctx, json: bool) -> Result<ExitCode> {
         }
         if r.install_pending {
             line.push_str(&format!(
-                "  install pending (`bosun kernel install {}`)",
+                "  install pending (`bosun kernel install {} --as <operator>`)",
                 r.host
             ));
         }

@@ -11,6 +11,7 @@ pub(crate) mod blockers;
 mod check;
 mod consent;
 mod demo;
+mod demo_kernel;
 mod halt;
 mod hosts;
 mod init;
@@ -217,9 +218,12 @@ enum Cmd {
     Snooze(remind::SnoozeArgs),
     Completions(meta::CompletionsArgs),
     Man(meta::ManArgs),
-    /// Watch bosun do its main job in a throwaway workspace.
-    #[command(after_help = "Examples:\n  bosun demo\n  NO_COLOR=1 bosun demo | less")]
-    Demo,
+    /// Watch bosun do its main job in a throwaway workspace (`demo
+    /// kernel`: the kernel lifecycle, from import to a verified install).
+    #[command(
+        after_help = "Examples:\n  bosun demo\n  bosun demo kernel\n  NO_COLOR=1 bosun demo | less"
+    )]
+    Demo(DemoArgs),
     /// Measure intake, policy decisions and signature verification.
     #[command(
         after_help = "Examples:\n  bosun bench intake --ops 10000\n  bosun bench policy --json"
@@ -234,6 +238,21 @@ pub(crate) fn other(s: impl Into<String>) -> ControlError {
 
 fn key_id(s: &str) -> Result<KeyId> {
     KeyId::parse(s).map_err(|e| other(e.to_string()))
+}
+
+/// `bosun demo [STORY]`.
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Which story: the main one (no argument), or `kernel`.
+    story: Option<DemoStory>,
+}
+
+/// The demo's stories.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum DemoStory {
+    /// The kernel lifecycle: import, promote, routed build, signed
+    /// publish, the install held for a human, bars.
+    Kernel,
 }
 
 pub(crate) struct Ctx {
@@ -397,7 +416,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             | Cmd::Patches(_)
             | Cmd::Kernel(_)
             | Cmd::Campaign(_)
-            | Cmd::Demo
+            | Cmd::Demo(_)
             | Cmd::Bench(_) => {}
         }
     }
@@ -430,7 +449,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Campaign(c) => patches::campaign(&ctx.workspace, c),
         Cmd::Completions(a) => meta::completions(a),
         Cmd::Man(a) => meta::man(a),
-        Cmd::Demo => demo::run().map(|()| ExitCode::SUCCESS),
+        Cmd::Demo(a) => match a.story {
+            None => demo::run(),
+            Some(DemoStory::Kernel) => demo_kernel::run(),
+        }
+        .map(|()| ExitCode::SUCCESS),
         Cmd::Bench(b) => bench::run(b).map(|()| ExitCode::SUCCESS),
     }
 }
