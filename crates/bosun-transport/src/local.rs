@@ -67,6 +67,11 @@ impl Process for Local {
         std::fs::create_dir_all(&dir)?;
         c.current_dir(dir);
         c.env("BOSUN_HOST", step.host.name.as_str());
+        // The bosun binary, for a step that runs a bosun verb (the kernel
+        // promote runbook's `"$BOSUN" patches promote …`).
+        if let Some(shim) = step.record.and_then(|r| r.shim) {
+            c.env("BOSUN", shim);
+        }
         Ok(c)
     }
 

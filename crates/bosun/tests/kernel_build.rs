@@ -42,6 +42,7 @@ fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
             "fleet/ohm.yaml",
             "fleet/fresnel.yaml",
             "runbooks/kernel-install.toml",
+            "runbooks/kernel-promote.toml",
             "policy/rules.cedar",
         ] {
             std::fs::copy(example().join(f), lab.path(f)).unwrap();
@@ -51,6 +52,25 @@ fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
         lab.write("bosun.toml", &format!("{cfg}\n[kernel]\n{kernel}"));
     });
     (lab, example().join("sim/bin"))
+}
+
+/// The promote as an op: the agent submits, an operator approves, the
+/// controller writes the lock.
+fn promote_op(lab: &Lab, bin: &Path, host: &str) -> String {
+    let v = lab.json(&[
+        "patches", "promote", host, "--submit", "--as", "claude", "--json",
+    ]);
+    assert_eq!(v["decision"], "pending_approval", "never auto-promote: {v}");
+    let jti = v["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let o = k(lab, bin, &["work", "--until-idle"]);
+    assert_eq!(
+        common::show(lab, &jti)["state"],
+        "succeeded",
+        "{}",
+        text(&o)
+    );
+    jti
 }
 
 fn k(lab: &Lab, bin: &Path, args: &[&str]) -> Output {
@@ -131,8 +151,17 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
     let t = text(&o);
     assert!(!o.status.success(), "no lock yet: {t}");
-    assert!(t.contains("bosun patches promote ohm --write"), "{t}");
+    assert!(t.contains("bosun patches promote ohm --submit"), "{t}");
+    // A lock written by hand is not one a human approved: no build.
     lab.ok(&["patches", "promote", "ohm", "--write"]);
+    let o = k(&lab, &bin, &["kernel", "build", "ohm"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("no promote op approved this lock"),
+        "{}",
+        text(&o)
+    );
+    promote_op(&lab, &bin, "ohm");
 
     let o = k(
         &lab,
@@ -305,7 +334,7 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
         BOUNDED,
         "build_cap = \"2s\"\nwake_timeout = \"1s\"\nkeep_failed = \"1s\"\n",
     );
-    lab.ok(&["patches", "promote", "ohm", "--write"]);
+    promote_op(&lab, &bin, "ohm");
     sim(&lab, "fermi", "hang", Some(""));
     let started = std::time::Instant::now();
     let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
@@ -471,7 +500,7 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
     }
     let hosts = std::fs::read_to_string(example().join("fleet/hosts.toml")).unwrap();
     let (lab, bin) = kernel_lab(&hosts, "");
-    lab.ok(&["patches", "promote", "ohm", "--write"]);
+    promote_op(&lab, &bin, "ohm");
     // Nothing published yet: nothing to install.
     let o = k(&lab, &bin, &["kernel", "install", "ohm", "--as", "alice"]);
     assert!(!o.status.success());
@@ -607,4 +636,53 @@ fn the_kernel_demo_walks_from_import_to_a_verified_install() {
     ] {
         assert!(t.contains(said), "missing {said:?}:\n{t}");
     }
+}
+
+#[test]
+fn a_promote_op_writes_only_the_lock_it_names_and_a_patch_blocker_holds_it() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    let v = lab.json(&[
+        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
+    ]);
+    let jti = v["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    // The tree moves after the approval: the op writes nothing.
+    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
+    lab.write(
+        "fleet/ohm.yaml",
+        &m.replace("  - driver/bes2600/scan-filter-5ghz-danctnix\n", ""),
+    );
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    assert_eq!(common::show(&lab, &jti)["state"], "failed", "{}", text(&o));
+    assert!(
+        text(&o).contains("the cumulative patch promote makes now has b2sum"),
+        "{}",
+        text(&o)
+    );
+    assert!(!lab.path("kernel/ohm/manifest.lock").exists());
+    lab.write("fleet/ohm.yaml", &m);
+
+    // A patch-fail blocker on one of its patchsets holds the op.
+    lab.ok(&[
+        "blockers",
+        "file",
+        "patch-fail",
+        "driver/bes2600/scan-filter-5ghz-danctnix",
+        "--reason",
+        "no longer applies on v6.19",
+        "--as",
+        "claude",
+    ]);
+    let v = lab.json(&[
+        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
+    ]);
+    let jti = v["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    assert!(text(&o).contains("patch-fail"), "{}", text(&o));
+    assert_eq!(common::show(&lab, &jti)["state"], "approved");
+    assert!(!lab.path("kernel/ohm/manifest.lock").exists());
 }

@@ -119,6 +119,10 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../../examples/kernel-fleet/runbooks/kernel-install.toml"),
     ),
     (
+        "runbooks/kernel-promote.toml",
+        include_bytes!("../../../../examples/kernel-fleet/runbooks/kernel-promote.toml"),
+    ),
+    (
         "sim/bin/makepkg",
         include_bytes!("../../../../examples/kernel-fleet/sim/bin/makepkg"),
     ),
@@ -201,6 +205,15 @@ impl Demo {
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     }
+}
+
+/// The word after `marker` in `out` (an op id), without a trailing `:`.
+fn word_after(out: &str, marker: &str) -> Result<String> {
+    out.split_whitespace()
+        .skip_while(|w| *w != marker)
+        .nth(1)
+        .map(|w| w.trim_end_matches(':').to_string())
+        .ok_or_else(|| other(format!("no `{marker} <op>` in what bosun printed")))
 }
 
 fn say(title: &str) {
@@ -299,7 +312,24 @@ pub(crate) fn run() -> Result<()> {
     say(
         "3. Promote: fresnel's manifest resolved into one cumulative patch and a lock (b2sum digests)",
     );
-    d.run(&["patches", "promote", "fresnel", "--write"], true)?;
+    d.run(&["patches", "promote", "fresnel"], true)?;
+    outln!(
+        "\n  … as an op (never auto-promote): the agent proposes it, an operator approves that very digest"
+    );
+    let out = d.run(
+        &[
+            "patches",
+            "promote",
+            "fresnel",
+            "--submit",
+            "--as",
+            "kernel-agent",
+        ],
+        true,
+    )?;
+    let promote = word_after(&out, "submitted")?;
+    d.run_shown(&["approve", "--yes", &promote, "--as", "alice"], true, 1)?;
+    d.run(&["work", "--until-idle"], true)?;
 
     say(
         "4. Build: routed by arch. boltzmann was reinstalled as x86_64, so its pre-flight fails (host-changed) and on-demand ampere is woken",
@@ -310,12 +340,7 @@ pub(crate) fn run() -> Result<()> {
         &["kernel", "build", "fresnel", "--as", "kernel-agent"],
         true,
     )?;
-    let jti = out
-        .split_whitespace()
-        .skip_while(|w| *w != "op")
-        .nth(1)
-        .map(|w| w.trim_end_matches(':').to_string())
-        .ok_or_else(|| other("the build proposed no install"))?;
+    let jti = word_after(&out, "op")?;
 
     say(
         "5. Never auto-install: the agent's install op waits for a human, and the agent cannot approve it",

@@ -51,6 +51,16 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
     let times = cfg.times().map_err(|(_, m)| other(m))?;
     let patterns = ws.config.scrub_patterns();
     let (lock, cumulative) = read_lock(&root, host)?;
+    // Never build what no one approved: the lock must be one a promote op
+    // wrote (an agent's patches compile on a build host).
+    let Some(promoted) =
+        super::kernel_promote::approved(&ctx.reader()?, host, &lock.cumulative.b2)?
+    else {
+        return Err(other(format!(
+            "{host}: no promote op approved this lock (b2sum {}…): `bosun patches promote {host} --submit --as <you>`, approved, then run",
+            &lock.cumulative.b2[..16]
+        )));
+    };
 
     // Blockers: a global one, or one on the host built for, refuses; one
     // on a build host skips it (a build runs on its build host, so both
@@ -108,7 +118,11 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
         write(&jobdir.join(f), b)?;
     }
     save_job(&jobdir, &job)?;
-    errln!("job {} ({} for {host})", job.job, job.pkgbase);
+    errln!(
+        "job {} ({} for {host}, the lock promote op {promoted} wrote)",
+        job.job,
+        job.pkgbase
+    );
 
     let mut attempts = Vec::new();
     let mut chosen = None;
@@ -319,7 +333,7 @@ pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>)> {
     }
     let text = std::fs::read_to_string(root.join(&rel).join("manifest.lock")).map_err(|e| {
         other(format!(
-            "{rel}/manifest.lock: {e} (write it with `bosun patches promote {host} --write`)"
+            "{rel}/manifest.lock: {e} (promote first: `bosun patches promote {host} --submit --as <you>`)"
         ))
     })?;
     let lock =
@@ -336,7 +350,7 @@ pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>)> {
         .map_err(|e| other(e.to_string()))?;
     if now.lock != lock {
         return Err(other(format!(
-            "{rel}/manifest.lock is not what promote makes now (the tree or {mrel} changed): run `bosun patches promote {host} --write` first"
+            "{rel}/manifest.lock is not what promote makes now (the tree or {mrel} changed): promote again (`bosun patches promote {host} --submit --as <you>`)"
         )));
     }
     Ok((lock, cumulative))

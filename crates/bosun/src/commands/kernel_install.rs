@@ -137,29 +137,44 @@ pub(crate) fn propose(
     host: &str,
     who: &str,
 ) -> Result<(BTreeMap<String, String>, Proposed)> {
+    let all = params_for(ctx, host)?;
+    submit_op(ctx, RUNBOOK, host, all, &["package", "b2"], who)
+}
+
+/// Plans `runbook` on `host` with those of `all` it declares (it must
+/// declare each of `needed`), signs it as `who` and hands it to intake:
+/// the params used and what intake made of it.
+pub(crate) fn submit_op(
+    ctx: &Ctx,
+    runbook: &str,
+    host: &str,
+    all: BTreeMap<String, String>,
+    needed: &[&str],
+    who: &str,
+) -> Result<(BTreeMap<String, String>, Proposed)> {
     let ctl = ctx.control()?;
     let gov = ctl.governed()?;
-    let Some(rb) = gov.runbooks.get(RUNBOOK) else {
+    let Some(rb) = gov.runbooks.get(runbook) else {
         return Err(other(format!(
-            "no adopted runbooks/{RUNBOOK}.toml: the install's steps and bars are the workspace's (examples/kernel-fleet has one)"
+            "no adopted runbooks/{runbook}.toml: its steps are the workspace's (examples/kernel-fleet has one)"
         )));
     };
     let declared: Vec<String> = rb.runbook.params.keys().cloned().collect();
-    for need in ["package", "b2"] {
+    for need in needed {
         if !declared.iter().any(|d| d == need) {
             return Err(other(format!(
-                "runbooks/{RUNBOOK}.toml declares no `{need}` param: the plan must name the package and its digest"
+                "runbooks/{runbook}.toml declares no `{need}` param: the plan must name it"
             )));
         }
     }
-    let params: BTreeMap<String, String> = params_for(ctx, host)?
+    let params: BTreeMap<String, String> = all
         .into_iter()
         .filter(|(k, _)| declared.contains(k))
         .collect();
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let whom = key_id(who)?;
     let key = client::load_secret(&ctx.keys, &whom)?;
-    let plan = client::plan(&gov, RUNBOOK, &[name], &params)?;
+    let plan = client::plan(&gov, runbook, &[name], &params)?;
     let t = now();
     let seq = ctl.next_seq(&whom)?;
     let env = ctl.sign_op(&key, &whom, &plan, seq, t)?.1;

@@ -18,6 +18,7 @@ mod init;
 mod kernel;
 mod kernel_build;
 mod kernel_install;
+mod kernel_promote;
 mod kernel_status;
 mod key;
 mod ledger;

@@ -77,20 +77,36 @@ pub enum PatchesCmd {
     /// different campaigns touching the same lines are refused; a change
     /// carried twice is a warning. Shows what it
     /// would write; `--write` writes `kernel/<host>/cumulative.patch` and
-    /// `kernel/<host>/manifest.lock` (or into `--out`).
+    /// `kernel/<host>/manifest.lock` (or into `--out`). `--submit` sends
+    /// the promote through the op pipeline instead (never auto-promote):
+    /// an op of the workspace's `kernel-promote` runbook naming the lock's
+    /// digest, which writes the files once the policy (by default an
+    /// operator) lets it; `kernel build` builds only such a lock.
     #[command(
-        after_help = "Examples:\n  bosun patches promote fresnel\n  bosun patches promote ohm --write\n  b2sum kernel/ohm/cumulative.patch   # the lock's cumulative b2"
+        after_help = "Examples:\n  bosun patches promote fresnel\n  bosun patches promote ohm --submit --as kernel-agent\n  bosun patches promote ohm --write --out /tmp/ohm\n  b2sum kernel/ohm/cumulative.patch   # the lock's cumulative b2"
     )]
     Promote {
         /// The host (its manifest is `fleet/<host>.yaml`).
         host: String,
         /// Write the files (default: only show them).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "submit")]
         write: bool,
         /// Where to write (default: `kernel/<host>/` in the workspace).
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
-        /// Output the lock as JSON.
+        /// Refuse unless the cumulative patch's b2sum is this (what an
+        /// approved promote op names).
+        #[arg(long, value_name = "B2")]
+        expect: Option<String>,
+        /// Submit the promote as an op signed by `--as` (plan, policy,
+        /// approvals), instead of writing here.
+        #[arg(long, requires = "as_")]
+        submit: bool,
+        /// Who signs the op (with --submit).
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
+        /// Output the lock (or, with --submit, what intake made of the op)
+        /// as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -127,8 +143,14 @@ pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
             host,
             write,
             out,
+            expect,
+            submit,
+            as_,
             json,
-        } => promote(ctx, &host, write, out, json),
+        } => match (submit, as_) {
+            (true, Some(who)) => super::kernel_promote::submit(ctx, &host, &who, json),
+            _ => promote(ctx, &host, write, out, expect, json),
+        },
     }
 }
 
@@ -340,6 +362,7 @@ fn promote(
     host: &str,
     write: bool,
     out: Option<std::path::PathBuf>,
+    expect: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
     let root = ctx.workspace.as_path();
@@ -347,6 +370,14 @@ fn promote(
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let p = bosun_kernel::promote(&tree, name.as_str(), &rel, &text)
         .map_err(|e| other(e.to_string()))?;
+    if let Some(want) = &expect
+        && *want != p.lock.cumulative.b2
+    {
+        return Err(other(format!(
+            "{host}: the cumulative patch promote makes now has b2sum {}, not the {want} expected (the tree or {rel} changed since the promote was approved): nothing written",
+            p.lock.cumulative.b2
+        )));
+    }
     // Blockers that halt promotes hold exactly the patches they name.
     let held: Vec<String> = holds(ctx, "promote")?
         .iter()

@@ -1,0 +1,80 @@
+//! `bosun patches promote <host> --submit`: the promote as an op (the
+//! seed's "never auto-promote"). The op is the workspace's
+//! `kernel-promote` runbook on the host, naming the lock's cumulative
+//! digest and the patches it carries (so a `patch-fail` or
+//! `campaign-conflict` blocker on any of them holds it); its step writes
+//! `kernel/<host>/` with `patches promote --write --expect <digest>`, so
+//! what is written is what was approved, or nothing. `kernel build` builds
+//! only a lock such an op wrote ([`approved`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::ExitCode;
+
+use bosun_control::{Control, Result};
+use bosun_model::OpState;
+
+use super::kernel_install::submit_op;
+use super::patches::manifest_of;
+use super::{Ctx, other, refused};
+
+/// The runbook a promote runs.
+pub(crate) const RUNBOOK: &str = "kernel-promote";
+
+/// Submits the promote of `host` as an op signed by `who`.
+pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
+    if ctx.remote.is_some() {
+        return Err(other(
+            "`patches promote --submit` runs on the control host, not yet through the daemon: unset BOSUN_URL",
+        ));
+    }
+    let root = ctx.workspace.as_path();
+    let (rel, text, _, tree) = manifest_of(root, host)?;
+    let p = bosun_kernel::promote(&tree, host, &rel, &text).map_err(|e| other(e.to_string()))?;
+    let carried: BTreeSet<&str> = p
+        .lock
+        .patch
+        .iter()
+        .flat_map(|x| [x.path.as_str(), x.patchset.as_str()])
+        .collect();
+    let all = BTreeMap::from([
+        ("host".to_string(), host.to_string()),
+        ("lock".to_string(), p.lock.cumulative.b2.clone()),
+        (
+            "patches".to_string(),
+            carried.into_iter().collect::<Vec<_>>().join(","),
+        ),
+    ]);
+    let (_, r) = submit_op(ctx, RUNBOOK, host, all, &["host", "lock", "patches"], who)?;
+    match r {
+        Ok(v) => {
+            if !json {
+                outln!(
+                    "{host}: promote of {} patch(es), cumulative b2sum {}",
+                    p.lock.patch.len(),
+                    p.lock.cumulative.b2
+                );
+            }
+            super::submit::print_submitted(&v, false, json)
+        }
+        Err(rej) => Ok(refused(&rej, json)),
+    }
+}
+
+/// The newest succeeded promote op of `host` whose lock is `b2`, if any.
+pub(crate) fn approved(ctl: &Control, host: &str, b2: &str) -> Result<Option<String>> {
+    for s in ctl.ops(Some(OpState::Succeeded), 100_000)? {
+        if s.runbook != RUNBOOK {
+            continue;
+        }
+        let Some(op) = ctl.op_record(&s.jti)? else {
+            continue;
+        };
+        let p = &op.plan.params;
+        if p.get("host").map(String::as_str) == Some(host)
+            && p.get("lock").map(String::as_str) == Some(b2)
+        {
+            return Ok(Some(s.jti.to_string()));
+        }
+    }
+    Ok(None)
+}
