@@ -686,3 +686,42 @@ fn a_promote_op_writes_only_the_lock_it_names_and_a_patch_blocker_holds_it() {
     assert_eq!(common::show(&lab, &jti)["state"], "approved");
     assert!(!lab.path("kernel/ohm/manifest.lock").exists());
 }
+
+#[test]
+fn campaigns_touching_the_same_lines_file_one_campaign_conflict_blocker() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, _bin) = kernel_lab(THREE, "");
+    // Another campaign carries a change to the very lines danctnix's does.
+    let from = lab.path("patches/driver/bes2600/scan-filter-5ghz-danctnix");
+    let to = lab.path("patches/driver/bes2600/scan-filter-besser");
+    copy_dir(&from, &to);
+    std::fs::write(to.join("patchset.toml"), "campaign = \"besser\"\n").unwrap();
+    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
+    lab.write(
+        "fleet/ohm.yaml",
+        &m.replace(
+            "include:\n",
+            "include:\n  - driver/bes2600/scan-filter-besser\n",
+        ),
+    );
+    for _ in 0..2 {
+        let o = lab.run(&["patches", "promote", "ohm", "--as", "claude"]);
+        assert!(!o.status.success());
+        assert!(text(&o).contains("campaign conflict"), "{}", text(&o));
+    }
+    let list = lab.ok(&["blockers", "list"]);
+    assert_eq!(
+        list.matches("campaign-conflict").count(),
+        1,
+        "filed once: {list}"
+    );
+    assert!(
+        list.contains("driver/bes2600/scan-filter-5ghz-danctnix")
+            || list.contains("driver/bes2600/scan-filter-besser"),
+        "{list}"
+    );
+    // fresnel carries neither: its promote is not held.
+    lab.ok(&["patches", "promote", "fresnel"]);
+}

@@ -29,7 +29,7 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
     }
     let root = ctx.workspace.as_path();
     let (rel, text, _, tree) = manifest_of(root, host)?;
-    let p = bosun_kernel::promote(&tree, host, &rel, &text).map_err(|e| other(e.to_string()))?;
+    let p = super::patches::promote_or_file(ctx, &tree, host, &rel, &text, Some(who))?;
     let carried: BTreeSet<&str> = p
         .lock
         .patch

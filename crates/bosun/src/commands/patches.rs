@@ -102,7 +102,8 @@ pub enum PatchesCmd {
         /// approvals), instead of writing here.
         #[arg(long, requires = "as_")]
         submit: bool,
-        /// Who signs the op (with --submit).
+        /// Who signs the op (with --submit), and the `campaign-conflict`
+        /// blocker a conflict between campaigns files.
         #[arg(long = "as", value_name = "WHO")]
         as_: Option<String>,
         /// Output the lock (or, with --submit, what intake made of the op)
@@ -149,7 +150,7 @@ pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
             json,
         } => match (submit, as_) {
             (true, Some(who)) => super::kernel_promote::submit(ctx, &host, &who, json),
-            _ => promote(ctx, &host, write, out, expect, json),
+            (_, as_) => promote(ctx, &host, write, out, expect, as_, json),
         },
     }
 }
@@ -357,19 +358,55 @@ fn import(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Promotes `host`; when patchsets of different campaigns touch the same
+/// lines, files a `campaign-conflict` blocker on each pair (as `as_`, once
+/// per pair) before refusing, so every promote carrying either is held
+/// until someone settles which campaign owns the lines.
+pub(crate) fn promote_or_file(
+    ctx: &Ctx,
+    tree: &bosun_kernel::Tree,
+    host: &str,
+    rel: &str,
+    text: &str,
+    as_: Option<&str>,
+) -> Result<bosun_kernel::Promoted> {
+    let e = match bosun_kernel::promote(tree, host, rel, text) {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    let clash = bosun_kernel::Manifest::parse(rel, text)
+        .and_then(|m| bosun_kernel::resolve(tree, &m, rel))
+        .map(|sets| bosun_kernel::conflicts(&sets))
+        .unwrap_or_default();
+    if let (Some(who), false) = (as_, clash.is_empty()) {
+        let active = holds(ctx, "promote")?;
+        for c in &clash {
+            let subject = format!("{},{}", c.a.0, c.b.0);
+            if active
+                .iter()
+                .any(|(b, _)| b.kind == "campaign-conflict" && b.subject == subject)
+            {
+                continue;
+            }
+            file_blocker(ctx, who, "campaign-conflict", &subject, c.to_string())?;
+        }
+    }
+    Err(other(e.to_string()))
+}
+
 fn promote(
     ctx: &Ctx,
     host: &str,
     write: bool,
     out: Option<std::path::PathBuf>,
     expect: Option<String>,
+    as_: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
     let root = ctx.workspace.as_path();
     let (rel, text, _, tree) = manifest_of(root, host)?;
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
-    let p = bosun_kernel::promote(&tree, name.as_str(), &rel, &text)
-        .map_err(|e| other(e.to_string()))?;
+    let p = promote_or_file(ctx, &tree, name.as_str(), &rel, &text, as_.as_deref())?;
     if let Some(want) = &expect
         && *want != p.lock.cumulative.b2
     {
