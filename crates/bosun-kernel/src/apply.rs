@@ -2,13 +2,22 @@
 //! baseline checkout, naming the first patch, file and hunk that fails,
 //! with every offset reported.
 //!
-//! The engine is `git apply` run as a subprocess, in a throwaway
-//! worktree of the baseline at the manifest's ref: the same program the
+//! The engine is `git apply` run as a subprocess: the same program the
 //! users' own build applies with (research/patch-tools.md: it reports
 //! offsets with `-v`, and never applies with fuzz — context must match,
-//! so fuzz is reported as a failure, never silently accepted). Each patch
-//! is applied for real in the worktree so the next one sees its result;
-//! the worktree is removed afterwards, whatever happened.
+//! so fuzz is reported as a failure, never silently accepted).
+//!
+//! First, the whole series in one `git apply --cached --check -v`
+//! against a throwaway index read from the ref (`git read-tree`, no
+//! checkout): git applies the patches one after the other in memory, each
+//! seeing the ones before. That one process is the common case, a series
+//! that applies where it says. Only when a patch fails or applies at an
+//! offset is the series applied patch by patch, for real, in a throwaway
+//! worktree of the baseline at the ref, to name the first patch, file and
+//! hunk that fails and every offset as the file then stands (in one run,
+//! git counts a hunk's offset from where the earlier patches moved it,
+//! not from the file's lines); the worktree is removed afterwards,
+//! whatever happened.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,9 +62,9 @@ pub struct Checked {
     pub failed: Option<Failed>,
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, KernelError> {
-    Command::new("git")
-        .arg("-C")
+fn git_command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new("git");
+    c.arg("-C")
         .arg(dir)
         .args(args)
         .env("GIT_CONFIG_NOSYSTEM", "1")
@@ -63,7 +72,12 @@ fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, KernelError> {
         .env("GIT_TERMINAL_PROMPT", "0")
         // git's messages are read: in English, whatever the user's locale.
         .env("LC_ALL", "C")
-        .env("LANGUAGE", "C")
+        .env("LANGUAGE", "C");
+    c
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output, KernelError> {
+    git_command(dir, args)
         .output()
         .map_err(|e| KernelError::Io(format!("git: {e}")))
 }
@@ -91,6 +105,108 @@ fn offset_line(l: &str) -> Option<(u32, u64, i64)> {
     Some((n.parse().ok()?, at.parse().ok()?, off.parse().ok()?))
 }
 
+/// The diff part of a patch (a mail's message is prose, not diff).
+fn diff_of(f: &PatchFile) -> &[u8] {
+    let scanned = &f.scanned;
+    scanned
+        .body(&f.bytes)
+        .get(scanned.diff_start..)
+        .unwrap_or_default()
+}
+
+/// Removes a directory when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The whole series checked by one `git apply --cached --check -v`
+/// against a throwaway index of `commit` (its new objects in a throwaway
+/// object directory): `Some` when every patch applies exactly where it
+/// says; `None` when one does not, or applies at an offset (the caller
+/// then goes patch by patch, to name it).
+fn at_once(
+    baseline: &Path,
+    commit: &str,
+    files: &[&PatchFile],
+    scratch: &Path,
+) -> Result<Option<Checked>, KernelError> {
+    if std::fs::symlink_metadata(scratch).is_ok() {
+        return Err(KernelError::Io(format!(
+            "{}: already there; the check needs a fresh place",
+            scratch.display()
+        )));
+    }
+    let dir = Scratch(scratch.to_path_buf());
+    let io = |e: std::io::Error| KernelError::Io(format!("{}: {e}", dir.0.display()));
+    std::fs::create_dir_all(dir.0.join("objects")).map_err(io)?;
+    let mut args: Vec<String> = vec![
+        "apply".into(),
+        "--cached".into(),
+        "--check".into(),
+        "-v".into(),
+        "--whitespace=nowarn".into(),
+    ];
+    for (i, f) in files.iter().enumerate() {
+        let p = dir.0.join(format!("{i:06}.patch"));
+        std::fs::write(&p, diff_of(f)).map_err(io)?;
+        args.push(p.to_string_lossy().into_owned());
+    }
+    // The checkout's object store, wherever it is (a worktree, a bare
+    // repository): read through, never written.
+    let common = git(
+        baseline,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    )?;
+    if !common.status.success() {
+        return Ok(None);
+    }
+    let objects = PathBuf::from(String::from_utf8_lossy(&common.stdout).trim()).join("objects");
+    let env = [
+        ("GIT_INDEX_FILE", dir.0.join("index")),
+        ("GIT_OBJECT_DIRECTORY", dir.0.join("objects")),
+        ("GIT_ALTERNATE_OBJECT_DIRECTORIES", objects),
+    ];
+    let run = |args: &[&str]| {
+        let mut c = git_command(baseline, args);
+        for (k, v) in &env {
+            c.env(k, v);
+        }
+        c.output().map_err(|e| KernelError::Io(format!("git: {e}")))
+    };
+    let read = run(&["read-tree", commit])?;
+    if !read.status.success() {
+        return Ok(None);
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&refs)?;
+    if !o.status.success() {
+        return Ok(None);
+    }
+    // Offsets: git numbers a hunk of a file an earlier patch of the same
+    // run changed from that patch's expectations, not by the file as it
+    // then is; the patch-by-patch path reports them as the file is.
+    let said = String::from_utf8_lossy(&o.stderr);
+    if said.lines().any(|l| offset_line(l).is_some()) {
+        return Ok(None);
+    }
+    let applied = files
+        .iter()
+        .map(|f| Applied {
+            patch: f.path.clone(),
+            offsets: Vec::new(),
+        })
+        .collect();
+    Ok(Some(Checked {
+        commit: commit.to_string(),
+        applied,
+        failed: None,
+    }))
+}
+
 /// Applies `sets`' patches in order to a worktree of `baseline` at
 /// `reference`, in `scratch` (a directory that does not exist yet).
 pub fn check(
@@ -110,6 +226,10 @@ pub fn check(
         )]));
     }
     let commit = String::from_utf8_lossy(&rev.stdout).trim().to_string();
+    let files: Vec<&PatchFile> = sets.iter().flat_map(|s| s.patches.iter()).collect();
+    if let Some(all) = at_once(baseline, &commit, &files, scratch)? {
+        return Ok(all);
+    }
     if std::fs::symlink_metadata(scratch).is_ok() {
         return Err(KernelError::Io(format!(
             "{}: already there; the check needs a fresh place",
@@ -136,18 +256,13 @@ pub fn check(
         applied: Vec::new(),
         failed: None,
     };
-    let files: Vec<&PatchFile> = sets.iter().flat_map(|s| s.patches.iter()).collect();
     for f in files {
         let scanned = &f.scanned;
         // Beside the worktree, never in it (a tracked symlink there could
         // send the write elsewhere); only the diff part, as a mail's
         // message is prose.
         let body = wt.path.with_extension("patch");
-        let diff = scanned
-            .body(&f.bytes)
-            .get(scanned.diff_start..)
-            .unwrap_or_default();
-        std::fs::write(&body, diff)
+        std::fs::write(&body, diff_of(f))
             .map_err(|e| KernelError::Io(format!("{}: {e}", body.display())))?;
         let arg = body.to_string_lossy().into_owned();
         let o = git(&wt.path, &["apply", "-v", "--whitespace=nowarn", &arg])?;

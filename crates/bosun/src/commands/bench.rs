@@ -11,12 +11,14 @@
 //! - `trust`: quoting and the controller's dispatch checks, per op
 //!   (`bench::trust`).
 //! - `verify`: Ed25519 verification alone, single and batch: the ceiling.
+//! - `patches`: the kernel verbs' promote, scan and check (`bench::patches`).
 //! - `ledger`: ledger appends (group-committed batches), `ledger verify` of
 //!   the whole log, inclusion-proof generation, storage per entry; and,
 //!   beside it, one git commit per event (what teams keeping change logs in git do today).
 
 mod api;
 mod mcp;
+mod patches;
 mod rollout;
 mod trust;
 mod web;
@@ -55,6 +57,13 @@ pub enum BenchCmd {
         after_help = "Examples:\n  bosun bench web\n  bosun bench web --pending 2000 --watchers 20 --json"
     )]
     Web(web::WebArgs),
+    /// The kernel patch verbs: promote (500 patches, ~50 MB), the
+    /// conflict and duplicate scan (2,000 patches), and `patches check`
+    /// beside a `git apply --check` loop.
+    #[command(
+        after_help = "Examples:\n  bosun bench patches\n  bosun bench patches --promote 100 --json"
+    )]
+    Patches(patches::PatchesArgs),
     /// Policy decision time with many rules.
     #[command(after_help = "Examples:\n  bosun bench policy --rules 500")]
     Policy {
@@ -189,6 +198,7 @@ pub fn run(cmd: BenchCmd) -> Result<()> {
         BenchCmd::Api(a) => api::api(&a),
         BenchCmd::Mcp(a) => mcp::mcp(&a),
         BenchCmd::Web(a) => web::web(&a),
+        BenchCmd::Patches(a) => patches::patches(&a),
         BenchCmd::Policy { rules, iters, json } => policy(rules, iters.max(1), json),
         BenchCmd::Verify { n, json } => verify(n.max(1), json),
         BenchCmd::Trust { hosts, iters, json } => trust::run(hosts.max(1), iters.max(1), json),
