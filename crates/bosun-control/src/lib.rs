@@ -19,6 +19,7 @@ pub mod exec;
 pub mod genesis;
 pub mod governed;
 pub mod intake;
+pub mod kernel;
 pub mod ledger;
 pub mod mirror;
 pub mod notify;

@@ -103,6 +103,12 @@ impl Tree {
                     errors.push(format!("{rel}: a symlink; the tree holds plain files only"));
                 } else if ft.is_dir() {
                     stack.push(p);
+                } else if !ft.is_file()
+                    && (rel.ends_with(".patch") || rel.ends_with("/patchset.toml"))
+                {
+                    errors.push(format!(
+                        "{rel}: not a regular file (a FIFO or a device); the tree holds plain files only"
+                    ));
                 } else if rel.ends_with(".patch") || rel.ends_with("/patchset.toml") {
                     files += 1;
                     if files > MAX_FILES {
@@ -154,7 +160,8 @@ impl Tree {
             meta: PatchsetMeta::default(),
             patches: Vec::new(),
         });
-        let bytes = std::fs::read(p).map_err(|e| format!("{rel}: {e}"))?;
+        let bytes =
+            read_bounded(p, crate::series::MAX_PATCH_BYTES).map_err(|e| format!("{rel}: {e}"))?;
         if rel.ends_with("/patchset.toml") {
             let text = String::from_utf8(bytes).map_err(|_| format!("{rel}: not UTF-8"))?;
             set.meta =
@@ -169,6 +176,31 @@ impl Tree {
         }
         Ok(())
     }
+}
+
+/// Reads a regular file of at most `max` bytes: opened non-blocking and
+/// checked on the open descriptor, so a FIFO or device swapped in cannot
+/// block the reader, and read no further than one byte past `max`.
+pub fn read_bounded(p: &Path, max: usize) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(p)
+        .map_err(|e| e.to_string())?;
+    let meta = f.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let mut out = Vec::new();
+    f.take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() > max {
+        return Err(format!("larger than {max} bytes"));
+    }
+    Ok(out)
 }
 
 /// Refuses a symlink anywhere on `root/rel` (the parts that exist): a

@@ -49,6 +49,7 @@ const RULES: &[(&str, &[&str])] = &[
             "bosun-policy",
             "bosun-runbook",
             "bosun-fleet",
+            "bosun-kernel",
             "bosun-transport",
             "bosun-ledger",
             "bosun-store",

@@ -4,6 +4,7 @@
 pub mod adoption;
 pub mod consent;
 pub mod fleet;
+pub mod kernel;
 pub mod keys;
 pub mod ledger;
 pub mod ops;
@@ -15,6 +16,9 @@ pub use consent::ConsentView;
 pub use fleet::{
     BlockerKindView, BlockerKindsView, BlockerView, HostView, InventoryView, PreparedRolloutOp,
     PreparedRun, RolloutSubmitted, RolloutView,
+};
+pub use kernel::{
+    KernelBuildView, KernelHostView, KernelStatusView, PromotePreviewView, PromotedPatchView,
 };
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};

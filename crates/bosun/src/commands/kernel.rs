@@ -10,10 +10,11 @@
 //! arch with `Packages`, the packages and their `.sig`, and the public key
 //! beside them (`bosun-packages.pub`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use bosun_control::Result;
+use bosun_control::kernel::KernelDirs;
 use bosun_kernel::{Builders, Job};
 use clap::Subcommand;
 
@@ -106,71 +107,6 @@ pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
             json,
         } => prune(ctx, pause, resume, json),
         KernelCmd::Status { json } => super::kernel_status::status(ctx, json),
-    }
-}
-
-/// Where the kernel module keeps its state.
-pub(crate) struct KernelDirs {
-    /// `<state>/kernel`.
-    pub(crate) base: PathBuf,
-    /// `<state>/kernel/jobs`.
-    pub(crate) jobs: PathBuf,
-    /// The published repository.
-    pub(crate) repo: PathBuf,
-}
-
-impl KernelDirs {
-    pub(crate) fn of(ws: &bosun_workspace::Workspace) -> KernelDirs {
-        let base = ws.state_dir().join("kernel");
-        let repo = match &ws.config.kernel.repo {
-            Some(r) => ws.root.join(r),
-            None => base.join("repo"),
-        };
-        KernelDirs {
-            jobs: base.join("jobs"),
-            repo,
-            base,
-        }
-    }
-
-    fn builders_path(&self) -> PathBuf {
-        self.base.join("builders.toml")
-    }
-
-    fn paused_path(&self) -> PathBuf {
-        self.base.join("prune.paused")
-    }
-
-    /// `builders.toml`, or empty.
-    pub(crate) fn builders(&self) -> Result<Builders> {
-        let p = self.builders_path();
-        match std::fs::read_to_string(&p) {
-            Ok(t) => bosun_model::source::from_toml(&p.display().to_string(), &t, 1024 * 1024)
-                .map_err(|e| other(e.to_string())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Builders::default()),
-            Err(e) => Err(other(format!("{}: {e}", p.display()))),
-        }
-    }
-
-    /// Every job, newest first; unreadable ones as errors naming the file.
-    pub(crate) fn jobs(&self) -> Result<Vec<std::result::Result<Job, String>>> {
-        let rd = match std::fs::read_dir(&self.jobs) {
-            Ok(r) => r,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(other(format!("{}: {e}", self.jobs.display()))),
-        };
-        let mut out = Vec::new();
-        for e in rd.flatten() {
-            let p = e.path().join("job.toml");
-            let shown = p.display().to_string();
-            out.push(
-                std::fs::read_to_string(&p)
-                    .map_err(|e| format!("{shown}: {e}"))
-                    .and_then(|t| Job::parse(&shown, &t).map_err(|e| e.to_string())),
-            );
-        }
-        out.sort_by_key(|j| std::cmp::Reverse(j.as_ref().map(|j| j.started).unwrap_or(0)));
-        Ok(out)
     }
 }
 

@@ -24,9 +24,10 @@ use bosun_control::Result;
 use bosun_kernel::{Job, JobStatus, Lock};
 use bosun_model::Host;
 
-use super::kernel::{KernelDirs, now, save_builders, save_job};
+use super::kernel::{now, save_builders, save_job};
 use super::patches::{holds, manifest_of};
 use super::{Ctx, other};
+use bosun_control::kernel::KernelDirs;
 
 /// Largest package fetched from a build host.
 const MAX_PACKAGE_BYTES: u64 = 2 * 1024 * 1024 * 1024;

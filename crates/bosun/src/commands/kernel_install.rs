@@ -18,9 +18,10 @@ use std::process::ExitCode;
 
 use bosun_control::{Result, client, now};
 
-use super::kernel::{KernelDirs, PUBLIC_KEY};
+use super::kernel::PUBLIC_KEY;
 use super::kernel_build::read_lock;
 use super::{Ctx, key_id, other, refused};
+use bosun_control::kernel::KernelDirs;
 
 /// The runbook an install runs.
 pub(crate) const RUNBOOK: &str = "kernel-install";

@@ -160,16 +160,7 @@ pub(crate) fn manifest_of(
     root: &std::path::Path,
     host: &str,
 ) -> Result<(String, String, bosun_kernel::Manifest, bosun_kernel::Tree)> {
-    let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
-    let rel = format!("fleet/{name}.yaml");
-    let text = std::fs::read_to_string(root.join(&rel)).map_err(|e| {
-        other(format!(
-            "{rel}: {e} (a host's kernel manifest; see `bosun patches promote --help`)"
-        ))
-    })?;
-    let m = bosun_kernel::Manifest::parse(&rel, &text).map_err(|e| other(e.to_string()))?;
-    let tree = bosun_kernel::Tree::read(root).map_err(|e| other(e.to_string()))?;
-    Ok((rel, text, m, tree))
+    bosun_control::kernel::manifest_of(root, host)
 }
 
 /// Active blockers whose kind halts `verb` (`promote`: `patch-fail`,
@@ -189,15 +180,6 @@ pub(crate) fn holds(ctx: &Ctx, verb: &str) -> Result<Vec<(BlockerView, String)>>
             let scope = k.scope.clone();
             Some((b, scope))
         })
-        .collect())
-}
-
-/// Every active blocker, whatever it halts.
-pub(crate) fn holds_all(ctx: &Ctx) -> Result<Vec<BlockerView>> {
-    let (_, list) = blockers_in_force(ctx)?;
-    Ok(list
-        .into_iter()
-        .filter(|b| b.resolved_at.is_none())
         .collect())
 }
 

@@ -1,0 +1,103 @@
+//! The kernel lifecycle as a client sees it (issue 17): each host's
+//! kernel at a glance (`GET /api/v1/kernel/status`, `bosun kernel
+//! status`, the MCP `kernel_status` tool) and what promoting a host would
+//! produce, with the op that would send it through the pipeline (`GET
+//! /api/v1/kernel/promote/{host}`, the MCP `kernel_promote` tool).
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One host with a manifest (`fleet/<host>.yaml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelHostView {
+    /// The host.
+    pub host: String,
+    /// Its manifest's path.
+    pub manifest: String,
+    /// BLAKE2b-512 of the manifest (`b2sum`'s hex); empty when it does
+    /// not parse (`problem` says why).
+    pub manifest_b2: String,
+    /// `current` (promoting now gives this lock), `stale` (the tree or
+    /// manifest moved since), `none`, or `invalid: …`.
+    pub lock: String,
+    /// The lock's cumulative digest, when there is a lock.
+    pub locked_b2: Option<String>,
+    /// The newest build job for the host.
+    pub build: Option<KernelBuildView>,
+    /// What the last `version` bar saw on the host.
+    pub installed: Option<String>,
+    /// Whether the host is drifted (a failed bar).
+    pub drifted: bool,
+    /// Why.
+    pub drift_reason: Option<String>,
+    /// A published build of the current lock that is not installed.
+    pub install_pending: bool,
+    /// Active blockers on the host or on a patch it carries (`kind #id on
+    /// subject`).
+    pub blockers: Vec<String>,
+    /// What is wrong with its manifest or tree, if anything.
+    pub problem: Option<String>,
+}
+
+/// A build job as status shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelBuildView {
+    /// The job id.
+    pub job: String,
+    /// `running`, `failed` or `published`.
+    pub status: String,
+    /// The build host it ran on.
+    pub build_host: String,
+    /// `<pkgver>-<pkgrel>`.
+    pub version: String,
+    /// Whether it built the host's current lock.
+    pub of_current_lock: bool,
+}
+
+/// Every host with a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelStatusView {
+    /// By host name.
+    pub hosts: Vec<KernelHostView>,
+}
+
+/// One patch of a promote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotedPatchView {
+    /// Its path from the workspace root.
+    pub path: String,
+    /// Its patchset.
+    pub patchset: String,
+    /// Its bytes.
+    pub bytes: u64,
+    /// BLAKE2b-512 of the file.
+    pub b2: String,
+    /// Whether its signature trailer is left out of the cumulative patch.
+    pub trailer_stripped: bool,
+}
+
+/// What promoting a host would produce, and the op that would do it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PromotePreviewView {
+    /// The host.
+    pub host: String,
+    /// The baseline tree and ref.
+    pub baseline: String,
+    /// The kernel suffix.
+    pub suffix: String,
+    /// The patches, in order.
+    pub patches: Vec<PromotedPatchView>,
+    /// The cumulative patch's bytes.
+    pub cumulative_bytes: u64,
+    /// Its BLAKE2b-512 (what the promote op names).
+    pub cumulative_b2: String,
+    /// Changes carried twice (`again` repeats `first`), a warning.
+    pub duplicates: Vec<String>,
+    /// The op that promotes it: runbook `kernel-promote` on the host with
+    /// these params (submit it; an operator approves).
+    pub runbook: String,
+    /// Its params.
+    pub params: BTreeMap<String, String>,
+}

@@ -1,0 +1,293 @@
+//! The kernel lifecycle's reads, for every face (issue 17): where the
+//! kernel module keeps its state ([`KernelDirs`]), each host's kernel at a
+//! glance ([`Control::kernel_status_view`]) and what promoting a host
+//! would produce with the op that sends it through the pipeline
+//! ([`Control::promote_preview`]). The CLI, the HTTP API and the MCP tools
+//! show the same views.
+//!
+//! Everything here reads workspace files another user may have written
+//! (manifests, the patch tree, job records) as the governed files are
+//! read: regular files only, bounded, a FIFO refused without blocking.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use bosun_api::views::{
+    KernelBuildView, KernelHostView, KernelStatusView, PromotePreviewView, PromotedPatchView,
+};
+use bosun_kernel::{Builders, Job, JobStatus};
+use bosun_model::Name;
+
+use crate::{Control, ControlError, Result};
+
+/// The runbook a promote op runs.
+pub const PROMOTE_RUNBOOK: &str = "kernel-promote";
+
+fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+/// Where the kernel module keeps its state.
+#[derive(Debug, Clone)]
+pub struct KernelDirs {
+    /// `<state>/kernel`.
+    pub base: PathBuf,
+    /// `<state>/kernel/jobs`: one directory per build job.
+    pub jobs: PathBuf,
+    /// The published repository (`[kernel] repo`, default
+    /// `<state>/kernel/repo`), one directory per arch.
+    pub repo: PathBuf,
+}
+
+impl KernelDirs {
+    /// The directories of `ws`.
+    pub fn of(ws: &bosun_workspace::Workspace) -> KernelDirs {
+        let base = ws.state_dir().join("kernel");
+        let repo = match &ws.config.kernel.repo {
+            Some(r) => ws.root.join(r),
+            None => base.join("repo"),
+        };
+        KernelDirs {
+            jobs: base.join("jobs"),
+            repo,
+            base,
+        }
+    }
+
+    /// `builders.toml`: the on-demand build hosts bosun woke.
+    pub fn builders_path(&self) -> PathBuf {
+        self.base.join("builders.toml")
+    }
+
+    /// The marker that pauses pruning.
+    pub fn paused_path(&self) -> PathBuf {
+        self.base.join("prune.paused")
+    }
+
+    /// `builders.toml`, or empty.
+    pub fn builders(&self) -> Result<Builders> {
+        let p = self.builders_path();
+        match bosun_kernel::tree::read_bounded(&p, 1 << 20) {
+            Ok(b) => {
+                let t = String::from_utf8(b)
+                    .map_err(|_| other(format!("{}: not UTF-8", p.display())))?;
+                bosun_model::source::from_toml(&p.display().to_string(), &t, 1 << 20)
+                    .map_err(|e| other(e.to_string()))
+            }
+            Err(_) if !p.exists() => Ok(Builders::default()),
+            Err(e) => Err(other(format!("{}: {e}", p.display()))),
+        }
+    }
+
+    /// Every job, newest first; an unreadable record as an error naming
+    /// its file.
+    pub fn jobs(&self) -> Result<Vec<std::result::Result<Job, String>>> {
+        let rd = match std::fs::read_dir(&self.jobs) {
+            Ok(r) => r,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(other(format!("{}: {e}", self.jobs.display()))),
+        };
+        let mut out = Vec::new();
+        for e in rd.flatten() {
+            let p = e.path().join("job.toml");
+            let shown = p.display().to_string();
+            out.push(
+                bosun_kernel::tree::read_bounded(&p, bosun_kernel::build::MAX_JOB_BYTES)
+                    .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8".to_string()))
+                    .map_err(|e| format!("{shown}: {e}"))
+                    .and_then(|t| Job::parse(&shown, &t).map_err(|e| e.to_string())),
+            );
+        }
+        out.sort_by_key(|j| std::cmp::Reverse(j.as_ref().map(|j| j.started).unwrap_or(0)));
+        Ok(out)
+    }
+}
+
+/// A host's manifest: its path, text and the patch tree, read safely.
+pub fn manifest_of(
+    root: &std::path::Path,
+    host: &str,
+) -> Result<(String, String, bosun_kernel::Manifest, bosun_kernel::Tree)> {
+    let name = Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
+    let rel = format!("fleet/{name}.yaml");
+    let text = bosun_workspace::read_file(&root.join(&rel)).map_err(|e| {
+        other(format!(
+            "{rel}: {e} (a host's kernel manifest; see `bosun patches promote --help`)"
+        ))
+    })?;
+    let m = bosun_kernel::Manifest::parse(&rel, &text).map_err(|e| other(e.to_string()))?;
+    let tree = bosun_kernel::Tree::read(root).map_err(|e| other(e.to_string()))?;
+    Ok((rel, text, m, tree))
+}
+
+impl Control {
+    /// Each host with a manifest: its digest, the lock (current, stale,
+    /// none), the newest build, what is installed, drift, a pending
+    /// install and the blockers on it or its patches.
+    pub fn kernel_status_view(&self) -> Result<KernelStatusView> {
+        let root = self.ws.root.clone();
+        let dirs = KernelDirs::of(&self.ws);
+        let mut hosts: Vec<String> = match std::fs::read_dir(root.join("fleet")) {
+            Ok(rd) => rd
+                .flatten()
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".yaml"))
+                        .filter(|n| Name::parse(n).is_ok())
+                        .map(str::to_string)
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        hosts.sort();
+        let jobs: Vec<Job> = dirs.jobs()?.into_iter().flatten().collect();
+        let (inv, _) = self.inventory_in_force()?;
+        let views = self.host_views(&inv.hosts)?;
+        let blockers = self.blocker_views(false)?;
+        let mut out = Vec::new();
+        for h in &hosts {
+            out.push(self.kernel_host(&root, h, &jobs, &views, &blockers));
+        }
+        Ok(KernelStatusView { hosts: out })
+    }
+
+    fn kernel_host(
+        &self,
+        root: &std::path::Path,
+        h: &str,
+        jobs: &[Job],
+        views: &[bosun_api::views::HostView],
+        blockers: &[bosun_api::views::BlockerView],
+    ) -> KernelHostView {
+        let view = views.iter().find(|v| v.host == h);
+        let mut row = KernelHostView {
+            host: h.to_string(),
+            manifest: format!("fleet/{h}.yaml"),
+            manifest_b2: String::new(),
+            lock: "none".into(),
+            locked_b2: None,
+            build: None,
+            installed: view.and_then(|v| v.version.clone()),
+            drifted: view.is_some_and(|v| v.drifted),
+            drift_reason: view.and_then(|v| v.drift_reason.clone()),
+            install_pending: false,
+            blockers: Vec::new(),
+            problem: None,
+        };
+        let (rel, text, _, tree) = match manifest_of(root, h) {
+            Ok(m) => m,
+            Err(e) => {
+                row.problem = Some(e.to_string());
+                return row;
+            }
+        };
+        row.manifest_b2 = bosun_kernel::b2(text.as_bytes());
+        let current = bosun_kernel::promote(&tree, h, &rel, &text).ok();
+        let lock_path = root.join("kernel").join(h).join("manifest.lock");
+        if let Ok(b) =
+            bosun_kernel::tree::read_bounded(&lock_path, bosun_kernel::promote::MAX_LOCK_BYTES)
+        {
+            let t = String::from_utf8_lossy(&b);
+            match bosun_kernel::Lock::parse(&format!("kernel/{h}/manifest.lock"), &t) {
+                Err(e) => row.lock = format!("invalid: {e}"),
+                Ok(l) => {
+                    let same = current.as_ref().is_some_and(|c| c.lock == l);
+                    row.lock = if same { "current" } else { "stale" }.into();
+                    row.locked_b2 = Some(l.cumulative.b2);
+                }
+            }
+        }
+        if let Some(j) = jobs.iter().find(|j| j.host == h) {
+            let b = KernelBuildView {
+                job: j.job.clone(),
+                status: match j.status {
+                    JobStatus::Running => "running",
+                    JobStatus::Failed => "failed",
+                    JobStatus::Published => "published",
+                }
+                .into(),
+                build_host: j.build_host.clone(),
+                version: format!("{}-1", j.pkgver),
+                of_current_lock: row.locked_b2.as_deref() == Some(j.cumulative_b2.as_str()),
+            };
+            // The version bar records what the host reports: `<pkg>
+            // <version>` (`pacman -Q`) or the version alone.
+            let installs = row
+                .installed
+                .as_deref()
+                .is_some_and(|i| i == b.version || i == format!("{} {}", j.pkgbase, b.version));
+            row.install_pending = b.status == "published" && b.of_current_lock && !installs;
+            row.build = Some(b);
+        }
+        let carried: BTreeSet<&str> = current
+            .as_ref()
+            .map(|c| {
+                c.lock
+                    .patch
+                    .iter()
+                    .flat_map(|p| [p.path.as_str(), p.patchset.as_str()])
+                    .collect()
+            })
+            .unwrap_or_default();
+        row.blockers = blockers
+            .iter()
+            .filter(|b| b.resolved_at.is_none())
+            .filter(|b| {
+                b.subject
+                    .split(|c: char| c == ',' || c.is_whitespace())
+                    .any(|s| s == h || carried.contains(s))
+            })
+            .map(|b| format!("{} #{} on {}", b.kind, b.id, b.subject))
+            .collect();
+        row
+    }
+
+    /// What promoting `host` would produce, and the params of the
+    /// `kernel-promote` op that sends it through the pipeline.
+    pub fn promote_preview(&self, host: &str) -> Result<PromotePreviewView> {
+        let (rel, text, _, tree) = manifest_of(&self.ws.root, host)?;
+        let p =
+            bosun_kernel::promote(&tree, host, &rel, &text).map_err(|e| other(e.to_string()))?;
+        let carried: BTreeSet<&str> = p
+            .lock
+            .patch
+            .iter()
+            .flat_map(|x| [x.path.as_str(), x.patchset.as_str()])
+            .collect();
+        let params = BTreeMap::from([
+            ("host".to_string(), host.to_string()),
+            ("lock".to_string(), p.lock.cumulative.b2.clone()),
+            (
+                "patches".to_string(),
+                carried.into_iter().collect::<Vec<_>>().join(","),
+            ),
+        ]);
+        Ok(PromotePreviewView {
+            host: host.to_string(),
+            baseline: format!("{} {}", p.lock.baseline_tree, p.lock.baseline_ref),
+            suffix: p.lock.suffix.clone(),
+            patches: p
+                .lock
+                .patch
+                .iter()
+                .map(|x| PromotedPatchView {
+                    path: x.path.clone(),
+                    patchset: x.patchset.clone(),
+                    bytes: x.bytes,
+                    b2: x.b2.clone(),
+                    trailer_stripped: x.trailer_stripped,
+                })
+                .collect(),
+            cumulative_bytes: p.lock.cumulative.bytes,
+            cumulative_b2: p.lock.cumulative.b2.clone(),
+            duplicates: p
+                .duplicates
+                .iter()
+                .map(|d| format!("{} repeats {}", d.again, d.first))
+                .collect(),
+            runbook: PROMOTE_RUNBOOK.into(),
+            params,
+        })
+    }
+}
