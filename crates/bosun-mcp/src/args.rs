@@ -151,6 +151,14 @@ pub struct RolloutArgs {
     pub rollout: String,
 }
 
+/// A host with a kernel manifest.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KernelHostArgs {
+    /// The host (its manifest is `fleet/<host>.yaml`).
+    pub host: String,
+}
+
 /// Why to halt.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -329,6 +337,7 @@ mod tests {
             schema::<StepReportArgs>(),
             schema::<BlockersArgs>(),
             schema::<RolloutArgs>(),
+            schema::<KernelHostArgs>(),
             schema::<HaltArgs>(),
         ] {
             assert_eq!(s["type"], "object", "{s:?}");

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use bosun_api::views::ReportOutcome;
 use bosun_api::views::fleet::{BlockerView, HostView, RolloutView};
 use bosun_api::views::ops::{OpBrief, OpView};
-use bosun_api::views::{PlannedOp, RunbookEntry};
+use bosun_api::views::{KernelStatusView, PlannedOp, PromotePreviewView, RunbookEntry};
 use bosun_api::{Check, NextAction, Rejection};
 use bosun_control::ControlError;
 use bosun_model::{KeyId, Name, OpState, ReportStatus};
@@ -154,6 +154,10 @@ pub trait Core: Send + Sync + 'static {
     fn blockers(&self, all: bool) -> Result<Vec<BlockerView>, Fault>;
     /// A rollout, wave by wave.
     fn rollout(&self, id: &Name) -> Result<RolloutView, Fault>;
+    /// Each host with a kernel manifest, at a glance.
+    fn kernel_status(&self) -> Result<KernelStatusView, Fault>;
+    /// What promoting `host` would produce, and the op that would do it.
+    fn kernel_promote(&self, host: &Name) -> Result<PromotePreviewView, Fault>;
     /// The inclusion proofs of an op's ledger entries against the newest
     /// checkpoint.
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault>;

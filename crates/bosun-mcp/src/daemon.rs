@@ -241,6 +241,14 @@ impl Core for Daemon {
         self.get(&format!("/rollouts/{id}"))
     }
 
+    fn kernel_status(&self) -> Result<bosun_api::views::KernelStatusView, Fault> {
+        self.get("/kernel/status")
+    }
+
+    fn kernel_promote(&self, host: &Name) -> Result<bosun_api::views::PromotePreviewView, Fault> {
+        self.get(&format!("/kernel/promote/{host}"))
+    }
+
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault> {
         self.get(&format!("/ledger/proofs?op={}", path_id(op)?))
     }

@@ -230,6 +230,16 @@ impl Core for Embedded {
         })
     }
 
+    fn kernel_status(&self) -> Result<bosun_api::views::KernelStatusView, Fault> {
+        Ok(self.ctl.kernel_status_view()?)
+    }
+
+    fn kernel_promote(&self, host: &Name) -> Result<bosun_api::views::PromotePreviewView, Fault> {
+        self.ctl
+            .promote_preview(host.as_str())
+            .map_err(|e| Fault::refused(Check::Format, e.to_string()))
+    }
+
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault> {
         let jti = self.resolve(op)?;
         let proofs = bosun_control::ledger::prove_at(&self.ctl, Some(jti.as_str()), None, None)

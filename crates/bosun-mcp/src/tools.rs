@@ -27,8 +27,8 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::args::{
-    self, BlockersArgs, HaltArgs, NoArgs, OpArgs, OpsArgs, PlanArgs, ProveArgs, RolloutArgs,
-    RunbookArgs, StepReportArgs, SubmitArgs,
+    self, BlockersArgs, HaltArgs, KernelHostArgs, NoArgs, OpArgs, OpsArgs, PlanArgs, ProveArgs,
+    RolloutArgs, RunbookArgs, StepReportArgs, SubmitArgs,
 };
 use crate::core::{Core, Fault};
 use crate::reply::{self, By, Next};
@@ -409,6 +409,57 @@ impl Tools {
                 let v = self.call(move |c| c.rollout(&id)).await?;
                 let next = reply::nexts(&v.next, None);
                 Ok(reply::ok(v, next, None))
+            }
+            .await,
+        )
+    }
+
+    /// Each host with a kernel manifest: the manifest's digest, the lock
+    /// (current or stale), the newest build, what is installed, drift, a
+    /// pending install and the blockers on it or its patches.
+    #[tool(
+        input_schema = args::schema::<NoArgs>(),
+        annotations(
+            title = "Kernel status",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn kernel_status(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let _: NoArgs = args::parse(raw)?;
+                let v = self.call(|c| c.kernel_status()).await?;
+                Ok(reply::ok(v, Vec::new(), None))
+            }
+            .await,
+        )
+    }
+
+    /// What promoting a host's manifest would produce (its patches in
+    /// order, the cumulative patch's BLAKE2b-512) and the params of the
+    /// `kernel-promote` op that writes it: pass them to `submit` with
+    /// runbook `kernel-promote` and the host as target. An operator
+    /// approves a promote; nothing is written before.
+    #[tool(
+        input_schema = args::schema::<KernelHostArgs>(),
+        annotations(
+            title = "Preview a kernel promote",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn kernel_promote(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let a: KernelHostArgs = args::parse(raw)?;
+                let host = args::name("host", &a.host)?;
+                let v = self.call(move |c| c.kernel_promote(&host)).await?;
+                Ok(reply::ok(v, Vec::new(), None))
             }
             .await,
         )

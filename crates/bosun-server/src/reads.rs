@@ -1,15 +1,17 @@
 //! The reads of `/api/v1` beyond the overview, ops and the ledger: what
 //! the remote CLI shows as the embedded one does — the inventory in
 //! force, blocker kinds and one blocker, every rollout, the rejected
-//! inputs, an op's envelope as submitted, what an approver reads of it.
+//! inputs, an op's envelope as submitted, what an approver reads of it,
+//! and the kernel lifecycle's reads (each host's kernel; what promoting a
+//! host would produce and the op that would do it).
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::get_with;
 use axum::Json;
 use axum::extract::State;
 use bosun_api::views::{
-    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, RejectionView,
-    RolloutView,
+    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, KernelStatusView,
+    PromotePreviewView, RejectionView, RolloutView,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -72,6 +74,22 @@ pub fn routes() -> ApiRouter<App> {
             get_with(consent, |o| {
                 o.id("getOpConsent").summary(
                     "What an approver reads of an op: runbook standing, approvals that count and not, holds, budgets (render it beside /ops/{id}/plan, whose digest a client recomputes)",
+                )
+            }),
+        )
+        .api_route(
+            "/kernel/status",
+            get_with(kernel_status, |o| {
+                o.id("getKernelStatus").summary(
+                    "Each host with a kernel manifest: its digest, the lock (current, stale), the newest build, what is installed, drift, a pending install, blockers",
+                )
+            }),
+        )
+        .api_route(
+            "/kernel/promote/{id}",
+            get_with(kernel_promote, |o| {
+                o.id("getKernelPromote").summary(
+                    "What promoting a host (the id) would produce — patches, the cumulative patch's BLAKE2b-512 — and the kernel-promote op's params to submit",
                 )
             }),
         )
@@ -166,6 +184,30 @@ async fn envelope(
             jti: jti.to_string(),
             envelope: rec.envelope,
         })
+    })
+    .await
+    .map(Json)
+}
+
+async fn kernel_status(
+    State(app): State<App>,
+    _r: Reader,
+) -> Result<Json<KernelStatusView>, ApiError> {
+    app.core(|ctl| Ok(ctl.kernel_status_view()?))
+        .await
+        .map(Json)
+}
+
+async fn kernel_promote(
+    State(app): State<App>,
+    _r: Reader,
+    Id(host): Id,
+) -> Result<Json<PromotePreviewView>, ApiError> {
+    // A host without a manifest, or a tree or manifest that does not
+    // parse, is the request's problem, said with its file and line.
+    app.core(move |ctl| {
+        ctl.promote_preview(&host)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
     })
     .await
     .map(Json)

@@ -725,3 +725,62 @@ fn campaigns_touching_the_same_lines_file_one_campaign_conflict_blocker() {
     // fresnel carries neither: its promote is not held.
     lab.ok(&["patches", "promote", "fresnel"]);
 }
+
+#[test]
+fn the_kernel_reads_answer_alike_over_the_api_and_mcp_and_an_agent_proposes_a_promote() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    promote_op(&lab, &bin, "ohm");
+    let here = lab.json(&["kernel", "status", "--json"]);
+    assert_eq!(here[0]["host"], "fresnel");
+    assert_eq!(here[1]["lock"], "current", "{here}");
+
+    // The daemon answers the same view, and the remote CLI prints it.
+    let d = common::api::daemon(&lab);
+    let a = common::http::get(&d.unix, "/api/v1/kernel/status", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["hosts"], here);
+    let o = lab
+        .cmd(&["kernel", "status", "--json"])
+        .env("BOSUN_URL", common::api::url(&d.unix))
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        here
+    );
+    let a = common::http::get(&d.unix, "/api/v1/kernel/promote/ohm", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let preview: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        preview["cumulative_b2"],
+        b2sum(&lab.path("kernel/ohm/cumulative.patch"))
+    );
+    let bad = common::http::get(&d.unix, "/api/v1/kernel/promote/no-such", None);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("fleet/no-such.yaml"), "{}", bad.body);
+    drop(d);
+
+    // An agent over MCP reads the same, then proposes the promote with the
+    // preview's params: it waits for an operator.
+    let mcp = common::mcp::Mcp::stdio(&lab, "claude");
+    let st = mcp.ok("kernel_status", serde_json::json!({}));
+    assert_eq!(st["result"]["hosts"], here);
+    let p = mcp.ok("kernel_promote", serde_json::json!({"host": "ohm"}));
+    assert_eq!(p["result"], preview);
+    let s = mcp.ok(
+        "submit",
+        serde_json::json!({
+            "runbook": p["result"]["runbook"],
+            "targets": ["ohm"],
+            "params": p["result"]["params"],
+        }),
+    );
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    let r = mcp.refused("kernel_promote", serde_json::json!({"host": "../etc"}));
+    assert!(r.to_string().contains("host"), "{r}");
+    mcp.stop();
+}
