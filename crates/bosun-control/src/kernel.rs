@@ -89,13 +89,22 @@ impl KernelDirs {
         };
         let mut out = Vec::new();
         for e in rd.flatten() {
+            let dir = e.file_name().to_string_lossy().into_owned();
             let p = e.path().join("job.toml");
             let shown = p.display().to_string();
             out.push(
                 bosun_kernel::tree::read_bounded(&p, bosun_kernel::build::MAX_JOB_BYTES)
                     .and_then(|b| String::from_utf8(b).map_err(|_| "not UTF-8".to_string()))
                     .map_err(|e| format!("{shown}: {e}"))
-                    .and_then(|t| Job::parse(&shown, &t).map_err(|e| e.to_string())),
+                    .and_then(|t| Job::parse(&shown, &t).map_err(|e| e.to_string()))
+                    // A record names its own directory, or it is not one.
+                    .and_then(|j| {
+                        if j.job == dir {
+                            Ok(j)
+                        } else {
+                            Err(format!("{shown}: names job `{}`, not `{dir}`", j.job))
+                        }
+                    }),
             );
         }
         out.sort_by_key(|j| std::cmp::Reverse(j.as_ref().map(|j| j.started).unwrap_or(0)));
@@ -255,9 +264,15 @@ impl Control {
             .iter()
             .flat_map(|x| [x.path.as_str(), x.patchset.as_str()])
             .collect();
+        let lock_b2 = bosun_kernel::b2(
+            p.lock
+                .to_toml()
+                .map_err(|e| other(e.to_string()))?
+                .as_bytes(),
+        );
         let params = BTreeMap::from([
             ("host".to_string(), host.to_string()),
-            ("lock".to_string(), p.lock.cumulative.b2.clone()),
+            ("lock".to_string(), lock_b2.clone()),
             (
                 "patches".to_string(),
                 carried.into_iter().collect::<Vec<_>>().join(","),
@@ -281,6 +296,7 @@ impl Control {
                 .collect(),
             cumulative_bytes: p.lock.cumulative.bytes,
             cumulative_b2: p.lock.cumulative.b2.clone(),
+            lock_b2,
             duplicates: p
                 .duplicates
                 .iter()

@@ -100,6 +100,19 @@ pub fn pkgver(reference: &str) -> String {
     if v.is_empty() { "0".into() } else { v }
 }
 
+/// The package version of a lock's build: the baseline's version, then
+/// `+` and the first 8 hex of the lock's BLAKE2b-512 (`7.0+48609aea`), so
+/// every lock builds a version of its own and a host's installed version
+/// says which lock it runs.
+pub fn version(lock: &Lock) -> String {
+    let digest = lock
+        .to_toml()
+        .map(|t| crate::promote::b2(t.as_bytes()))
+        .unwrap_or_else(|_| lock.cumulative.b2.clone());
+    let short: String = digest.chars().take(8).collect();
+    format!("{}+{short}", pkgver(&lock.baseline_ref))
+}
+
 /// The package a build makes: `linux-<suffix>`.
 pub fn pkgbase(lock: &Lock) -> String {
     format!("linux-{}", lock.suffix)
@@ -170,7 +183,7 @@ package() {{
         manifest = lock.manifest,
         mb2 = lock.manifest_b2,
         base_q = quote(&base),
-        ver_q = quote(&pkgver(&lock.baseline_ref)),
+        ver_q = quote(&version(lock)),
         arch_q = quote(&lock.arch),
         tree_q = quote(&lock.baseline_tree),
         src_q = quote(&format!(
@@ -211,7 +224,7 @@ pub struct Job {
     pub cumulative_b2: String,
     /// `linux-<suffix>`.
     pub pkgbase: String,
-    /// The package version.
+    /// The package version ([`version`]).
     pub pkgver: String,
     /// Where it stands.
     pub status: JobStatus,
@@ -244,7 +257,7 @@ impl Job {
             build_host: String::new(),
             cumulative_b2: lock.cumulative.b2.clone(),
             pkgbase: pkgbase(lock),
-            pkgver: pkgver(&lock.baseline_ref),
+            pkgver: version(lock),
             status: JobStatus::Running,
             started: now,
             ended: None,

@@ -221,7 +221,9 @@ pub fn verify_file(path: &Path, verify: &dyn Fn(&[u8], &[u8; 64]) -> bool) -> Re
     }
 }
 
-fn valid_file_name(n: &str) -> bool {
+/// Whether `n` is a plain file name a repository may hold: no path, no
+/// leading dot, not the index or a signature.
+pub fn valid_file_name(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 255
         && !n.starts_with('.')

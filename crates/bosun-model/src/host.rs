@@ -134,6 +134,16 @@ pub struct Build {
     /// The host's ccache directory, passed to the build as `CCACHE_DIR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ccache: Option<String>,
+    /// The command run in a job's directory to build it (default
+    /// `makepkg --noconfirm --nodeps`). Part of the adopted inventory, so
+    /// what runs on a build host is what the operators adopted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Where jobs are staged and built on the host (default
+    /// `kernel-builds`: under a `local` host's root, or the ssh login's
+    /// home).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -154,6 +164,10 @@ struct BuildTable {
     release: Option<String>,
     #[serde(default)]
     ccache: Option<String>,
+    #[serde(default)]
+    command: Option<String>,
+    #[serde(default)]
+    dir: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for Build {
@@ -162,7 +176,7 @@ impl<'de> Deserialize<'de> for Build {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = Build;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an architecture (\"aarch64\") or a table { arch, role, on_demand, idle_release, release, ccache }")
+                f.write_str("an architecture (\"aarch64\") or a table { arch, role, on_demand, idle_release, release, ccache, command, dir }")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Build, E> {
                 Ok(Build::plain(v))
@@ -181,6 +195,8 @@ impl<'de> Deserialize<'de> for Build {
                     idle_release: t.idle_release,
                     release: t.release,
                     ccache: t.ccache,
+                    command: t.command,
+                    dir: t.dir,
                 })
             }
         }
@@ -198,7 +214,21 @@ impl Build {
             idle_release: None,
             release: None,
             ccache: None,
+            command: None,
+            dir: None,
         }
+    }
+
+    /// The build command (`command`, or makepkg's).
+    pub fn command(&self) -> &str {
+        self.command
+            .as_deref()
+            .unwrap_or("makepkg --noconfirm --nodeps")
+    }
+
+    /// The build directory (`dir`, or `kernel-builds`).
+    pub fn dir(&self) -> &str {
+        self.dir.as_deref().unwrap_or("kernel-builds")
     }
 }
 

@@ -85,8 +85,20 @@ pub fn get_file(
     checked(path)?;
     match host.transport {
         Transport::Local => {
+            // What a build made is not trusted: no link followed (it could
+            // name any file this user can read), no FIFO waited on.
+            use std::os::unix::fs::OpenOptionsExt as _;
             let p = local_path(ws_root, host, path);
-            let f = std::fs::File::open(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW;
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(flags.bits() as i32)
+                .open(&p)
+                .map_err(|e| format!("{}: {e}", p.display()))?;
+            let meta = f.metadata().map_err(|e| format!("{}: {e}", p.display()))?;
+            if !meta.is_file() {
+                return Err(format!("{}: not a regular file", p.display()));
+            }
             let mut out = Vec::new();
             f.take(max.saturating_add(1))
                 .read_to_end(&mut out)
@@ -98,7 +110,10 @@ pub fn get_file(
         }
         Transport::Ssh => {
             let mut c = ssh_base(ws_root, host);
-            c.arg(format!("cat -- {}", sh_quote(path)));
+            let q = sh_quote(path);
+            c.arg(format!(
+                "if [ -f {q} ] && [ ! -h {q} ]; then cat -- {q}; else echo 'not a regular file' >&2; exit 3; fi"
+            ));
             exchange(c, None, max, timeout, host)
                 .map_err(|e| format!("reading {path} on `{}`: {e}", host.name))
         }
@@ -199,6 +214,19 @@ mod tests {
         let e = get_file(d.path(), &h, "jobs/j1/cumulative.patch", 4, t).unwrap_err();
         assert!(e.contains("larger than 4 bytes"), "{e}");
         assert!(get_file(d.path(), &h, "nope", 4, t).is_err());
+        // A link out, or a FIFO that would block, is refused at once.
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("sim/b/link")).unwrap();
+        assert!(get_file(d.path(), &h, "link", 1 << 20, t).is_err());
+        let fifo = d.path().join("sim/b/fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let e = get_file(d.path(), &h, "fifo", 1 << 20, t).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
         assert!(put_file(d.path(), &h, "", b"", t).is_err());
     }
 

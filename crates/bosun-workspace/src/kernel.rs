@@ -1,10 +1,10 @@
-//! `[kernel]` in `bosun.toml`: where kernel builds run and are kept, how
-//! long they may take, and where published packages go.
+//! `[kernel]` in `bosun.toml`: how long kernel builds may take, how long
+//! they are kept, and where published packages go. What runs on a build
+//! host (its command and directory) is the adopted inventory's `builds`
+//! entry, not this file's.
 //!
 //! ```toml
 //! [kernel]
-//! build_dir = "/srv/kernel-agent/source"   # on the build host
-//! build_command = "makepkg --noconfirm --nodeps"
 //! build_cap = "4h"        # absolute wall-clock cap of one build
 //! wake_timeout = "5m"     # longest a build host may take to wake and answer
 //! keep_failed = "7d"      # failed builds kept for inspection
@@ -19,14 +19,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KernelConfig {
-    /// The directory on the build host where jobs are staged and built
-    /// (relative paths are under a `local` host's root, or the login
-    /// user's home over ssh).
-    #[serde(default = "default_build_dir")]
-    pub build_dir: String,
-    /// The command run in a job's directory to build it.
-    #[serde(default = "default_build_command")]
-    pub build_command: String,
     /// Absolute wall-clock cap of one build: past it the build is killed.
     #[serde(default = "default_build_cap")]
     pub build_cap: String,
@@ -45,12 +37,6 @@ pub struct KernelConfig {
     pub repo: Option<String>,
 }
 
-fn default_build_dir() -> String {
-    "kernel-builds".into()
-}
-fn default_build_command() -> String {
-    "makepkg --noconfirm --nodeps".into()
-}
 fn default_build_cap() -> String {
     "4h".into()
 }
@@ -67,8 +53,6 @@ fn default_keep_succeeded() -> String {
 impl Default for KernelConfig {
     fn default() -> KernelConfig {
         KernelConfig {
-            build_dir: default_build_dir(),
-            build_command: default_build_command(),
             build_cap: default_build_cap(),
             wake_timeout: default_wake_timeout(),
             keep_failed: default_keep_failed(),

@@ -91,8 +91,11 @@ pub struct PromotePreviewView {
     pub patches: Vec<PromotedPatchView>,
     /// The cumulative patch's bytes.
     pub cumulative_bytes: u64,
-    /// Its BLAKE2b-512 (what the promote op names).
+    /// Its BLAKE2b-512.
     pub cumulative_b2: String,
+    /// BLAKE2b-512 of the whole `manifest.lock` (baseline, suffix, arch,
+    /// the manifest's digest, every patch's): what the promote op names.
+    pub lock_b2: String,
     /// Changes carried twice (`again` repeats `first`), a warning.
     pub duplicates: Vec<String>,
     /// The op that promotes it: runbook `kernel-promote` on the host with

@@ -27,14 +27,16 @@ pub enum KernelCmd {
     /// to (primary, then secondary, then fallback; an on-demand host is
     /// woken), under the wall-clock cap; sign and publish the packages.
     #[command(
-        after_help = "Examples:\n  bosun patches promote ohm --write && bosun kernel build ohm --as kernel-agent\n\nA failed pre-flight files `host-changed` on its build host and the next one is tried;\na failed build files `build-fail` and is kept (`kernel.keep_failed`, default 7d);\na signing failure files the global `signing-fail`. Without --as nothing is filed."
+        after_help = "Examples:\n  bosun patches promote ohm --write && bosun kernel build ohm --as kernel-agent\n\nA failed pre-flight files `host-changed` on its build host and the next one is tried;\na failed build files `build-fail` and is kept (`kernel.keep_failed`, default 7d);\na signing failure files the global `signing-fail`. A halt stops builds too."
     )]
     Build {
         /// The host whose `kernel/<host>/manifest.lock` to build.
         host: String,
-        /// Files the blockers a failure calls for, signed as this identity.
+        /// Who builds: the blockers a failure calls for are filed as this
+        /// identity, and an agent's build proposes the install (which waits
+        /// for an operator).
         #[arg(long = "as", value_name = "WHO")]
-        as_: Option<String>,
+        as_: String,
         /// The job record as JSON.
         #[arg(long)]
         json: bool,
@@ -96,7 +98,7 @@ pub enum KernelCmd {
 
 pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
     match c {
-        KernelCmd::Build { host, as_, json } => super::kernel_build::build(ctx, &host, as_, json),
+        KernelCmd::Build { host, as_, json } => super::kernel_build::build(ctx, &host, &as_, json),
         KernelCmd::Install { host, as_, json } => {
             super::kernel_install::submit(ctx, &host, &as_, json)
         }
@@ -249,21 +251,32 @@ fn prune(ctx: &Ctx, pause: bool, resume: bool, json: bool) -> Result<ExitCode> {
         released: Vec::new(),
         problems: Vec::new(),
     };
-    for j in dirs.jobs()? {
+    let jobs = dirs.jobs()?;
+    let mut building = std::collections::BTreeSet::new();
+    for j in &jobs {
         match j {
-            Ok(j) if !paused && j.prunable(t) => {
-                let dir = dirs.jobs.join(&j.job);
-                match std::fs::remove_dir_all(&dir) {
-                    Ok(()) => out.pruned.push(j.job),
-                    Err(e) => out.problems.push(format!("{}: {e}", dir.display())),
-                }
+            Ok(j) if j.status == bosun_kernel::JobStatus::Running => {
+                building.insert(j.build_host.clone());
             }
+            Ok(j) if !paused && j.prunable(t) => match prune_job(&dirs.jobs.join(&j.job), j) {
+                Ok(true) => out.pruned.push(j.job.clone()),
+                Ok(false) => {}
+                Err(e) => out.problems.push(e),
+            },
             Ok(_) => {}
-            Err(e) => out.problems.push(e),
+            Err(e) => out.problems.push(e.clone()),
         }
     }
-    // Idle on-demand build hosts bosun woke.
+    // Idle on-demand build hosts bosun woke: never one a build is running
+    // on, and nothing while halted.
     let ctl = ctx.reader()?;
+    if let Some(h) = ctl.halt_state()? {
+        out.problems.push(format!(
+            "halted by {}: {}; no build host released",
+            h.by, h.why
+        ));
+        return finish(&out, json);
+    }
     let (inventory, _) = ctl.inventory_in_force()?;
     let mut builders = dirs.builders()?;
     let patterns = ws.config.scrub_patterns();
@@ -274,6 +287,9 @@ fn prune(ctx: &Ctx, pause: bool, resume: bool, json: bool) -> Result<ExitCode> {
         .map_err(|(_, m)| other(m))?
         .wake_timeout;
     for (h, release) in builders.due(&inventory.hosts, t) {
+        if building.contains(h.name.as_str()) {
+            continue;
+        }
         let ok = match release {
             Some(cmd) => {
                 let me = bosun_transport::controller_host(&h.name);
@@ -301,10 +317,41 @@ fn prune(ctx: &Ctx, pause: bool, resume: bool, json: bool) -> Result<ExitCode> {
     }
     builders.host.retain(|h, _| !out.released.contains(h));
     save_builders(&dirs, &builders)?;
+    finish(&out, json)
+}
+
+/// Prunes one job past its keep: a failed job's directory goes; a
+/// published one keeps its `job.toml` (the install finds its package by
+/// it) and loses the rest. Whether anything was deleted.
+fn prune_job(dir: &Path, j: &Job) -> std::result::Result<bool, String> {
+    let gone = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    if j.status != bosun_kernel::JobStatus::Published {
+        return std::fs::remove_dir_all(dir)
+            .map(|()| true)
+            .map_err(|e| gone(dir, e));
+    }
+    let mut any = false;
+    for e in std::fs::read_dir(dir).map_err(|e| gone(dir, e))?.flatten() {
+        if e.file_name() == "job.toml" {
+            continue;
+        }
+        let p = e.path();
+        let r = match e.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&p),
+            _ => std::fs::remove_file(&p),
+        };
+        r.map_err(|err| gone(&p, err))?;
+        any = true;
+    }
+    Ok(any)
+}
+
+fn finish(out: &Pruned, json: bool) -> Result<ExitCode> {
+    let paused = out.paused;
     if json {
         outln!(
             "{}",
-            serde_json::to_string_pretty(&out).map_err(|e| other(e.to_string()))?
+            serde_json::to_string_pretty(out).map_err(|e| other(e.to_string()))?
         );
     } else {
         if paused {

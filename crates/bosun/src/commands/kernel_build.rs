@@ -34,34 +34,38 @@ const MAX_PACKAGE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// How long one file transfer may take.
 const TRANSFER: Duration = Duration::from_secs(600);
 
-/// What one build host did with the job.
-struct Attempt {
-    host: String,
-    outcome: String,
-}
-
-pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> Result<ExitCode> {
+pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
     if ctx.remote.is_some() {
         return Err(other(
             "`kernel build` runs on the control host, not yet through the daemon: unset BOSUN_URL",
         ));
     }
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
-    let root = ws.root.clone();
     let cfg = ws.config.kernel.clone();
     let times = cfg.times().map_err(|(_, m)| other(m))?;
-    let patterns = ws.config.scrub_patterns();
-    let (lock, cumulative) = read_lock(&root, host)?;
-    // Never build what no one approved: the lock must be one a promote op
-    // wrote (an agent's patches compile on a build host).
-    let Some(promoted) =
-        super::kernel_promote::approved(&ctx.reader()?, host, &lock.cumulative.b2)?
-    else {
+    let (lock, cumulative, lock_text) = read_lock(&ws.root, host)?;
+    let reader = ctx.reader()?;
+    // A halt stops builds as it stops ops: nothing is woken or built.
+    if let Some(h) = reader.halt_state()? {
+        return Err(other(format!(
+            "halted by {}: {} (`bosun resume --as <operator>` lifts it)",
+            h.by, h.why
+        )));
+    }
+    // Never build what no one approved: the lock must be the one a promote
+    // op named and wrote (an agent's patches compile on a build host).
+    let lock_b2 = bosun_kernel::b2(lock_text.as_bytes());
+    let Some(promoted) = super::kernel_promote::approved(&reader, host, &lock_b2)? else {
         return Err(other(format!(
             "{host}: no promote op approved this lock (b2sum {}…): `bosun patches promote {host} --submit --as <you>`, approved, then run",
-            &lock.cumulative.b2[..16]
+            &lock_b2[..16]
         )));
     };
+    let role = reader
+        .governed()?
+        .keys
+        .get(&super::key_id(who)?)
+        .map(|k| k.role);
 
     // Blockers: a global one, or one on the host built for, refuses; one
     // on a build host skips it (a build runs on its build host, so both
@@ -86,8 +90,7 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
             .find(|(b, scope)| (scope == "build-host" || scope == "host") && names(b, h))
             .map(|(b, _)| format!("blocker {} ({}): {}", b.id, b.kind, b.reason))
     };
-    let ctl = ctx.control()?;
-    let (inventory, _) = ctl.inventory_in_force()?;
+    let (inventory, _) = reader.inventory_in_force()?;
     let (candidates, skipped) = bosun_kernel::route(&inventory.hosts, &lock.arch, &held_on);
     for s in &skipped {
         errln!("skipping build host {}: {}", s.host, s.why);
@@ -108,9 +111,10 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
     let dirs = KernelDirs::of(&ws);
     let mut job = Job::new(&lock, now());
     let jobdir = dirs.jobs.join(&job.job);
+    bosun_kernel::no_symlinks(&ws.state_dir(), &format!("kernel/jobs/{}", job.job))
+        .map_err(|e| other(e.to_string()))?;
     std::fs::create_dir_all(&jobdir).map_err(|e| other(format!("{}: {e}", jobdir.display())))?;
     let pkgbuild = bosun_kernel::pkgbuild(&lock).map_err(|e| other(e.to_string()))?;
-    let lock_text = lock.to_toml().map_err(|e| other(e.to_string()))?;
     for (f, b) in [
         ("PKGBUILD", pkgbuild.as_bytes()),
         ("cumulative.patch", cumulative.as_slice()),
@@ -120,155 +124,36 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
     }
     save_job(&jobdir, &job)?;
     errln!(
-        "job {} ({} for {host}, the lock promote op {promoted} wrote)",
+        "job {} ({} {} for {host}, the lock promote op {promoted} wrote)",
         job.job,
-        job.pkgbase
+        job.pkgbase,
+        job.pkgver
     );
-
-    let mut attempts = Vec::new();
-    let mut chosen = None;
-    for c in &candidates {
-        let h = c.host;
-        let name = h.name.to_string();
-        let deadline = if c.build.on_demand {
-            if let Err(e) = wake(&root, h, &dirs, &patterns, times.wake_timeout) {
-                errln!("  {name}: {e}");
-                attempts.push(Attempt {
-                    host: name,
-                    outcome: e,
-                });
-                continue;
-            }
-            Instant::now() + secs(times.wake_timeout)
-        } else {
-            Instant::now()
-        };
-        match preflight(&root, h, &lock.arch, &cfg, &patterns, deadline) {
-            Ok(()) => {
-                errln!("  {name}: pre-flight passed ({})", c.build.role.as_str());
-                chosen = Some(*c);
-                break;
-            }
-            Err(why) => {
-                errln!("  {name}: pre-flight failed: {why}");
-                file(
-                    ctx,
-                    &as_,
-                    "host-changed",
-                    &name,
-                    format!("pre-flight: {why}"),
-                )?;
-                attempts.push(Attempt {
-                    host: name,
-                    outcome: format!("pre-flight failed: {why}"),
-                });
-            }
-        }
-    }
-    let Some(c) = chosen else {
-        let why = format!(
-            "no build host passed pre-flight: {}",
-            attempts
-                .iter()
-                .map(|a| format!("{}: {}", a.host, a.outcome))
-                .collect::<Vec<_>>()
-                .join("; ")
-        );
-        job.end(JobStatus::Failed, why.clone(), now(), times.keep_failed);
-        save_job(&jobdir, &job)?;
-        return Err(other(format!("{host}: {why}")));
+    let run = Run {
+        ctx,
+        root: &ws.root,
+        dirs: &dirs,
+        jobdir: &jobdir,
+        patterns: ws.config.scrub_patterns(),
+        times,
+        cap: cfg.build_cap.clone(),
+        who,
     };
-    let bh = c.host;
-    job.build_host = bh.name.to_string();
-    save_job(&jobdir, &job)?;
-    let remote_dir = format!("{}/{}", cfg.build_dir.trim_end_matches('/'), job.job);
-    for f in ["PKGBUILD", "cumulative.patch"] {
-        let bytes = std::fs::read(jobdir.join(f)).map_err(|e| other(e.to_string()))?;
-        bosun_transport::put_file(&root, bh, &format!("{remote_dir}/{f}"), &bytes, TRANSFER)
-            .map_err(other)?;
-    }
-    let ccache = c
-        .build
-        .ccache
-        .as_deref()
-        .map(|d| format!("CCACHE_DIR={} ", bosun_transport::sh_quote(d)))
-        .unwrap_or_default();
-    let cmd = format!(
-        "cd {} && {ccache}{}",
-        bosun_transport::sh_quote(&remote_dir),
-        cfg.build_command
-    );
-    errln!("  {}: building (cap {})", bh.name, cfg.build_cap);
-    let made = run_build(
-        &root,
-        bh,
-        &cmd,
-        &remote_dir,
-        &cfg.build_cap,
-        &jobdir,
-        &patterns,
-        times.build_cap,
-    )?;
-    touch_builder(&dirs, bh, c.build.on_demand)?;
-    let names = match made {
-        Ok(n) => n,
-        Err(why) => {
-            let name = bh.name.to_string();
-            return fail(
-                ctx,
-                &as_,
-                &mut job,
-                &jobdir,
-                "build-fail",
-                &name,
-                why,
-                times.keep_failed,
-            );
+    // Whatever ends the build, the job ends too (never `running` forever).
+    let published = match run.job(&mut job, &lock.arch, &candidates) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(ExitCode::FAILURE),
+        Err(e) => {
+            job.end(JobStatus::Failed, e.to_string(), now(), times.keep_failed);
+            save_job(&jobdir, &job)?;
+            return Err(e);
         }
     };
-    let mut packages = Vec::new();
-    for n in &names {
-        let bytes = bosun_transport::get_file(
-            &root,
-            bh,
-            &format!("{remote_dir}/{n}"),
-            MAX_PACKAGE_BYTES,
-            TRANSFER,
-        )
-        .map_err(other)?;
-        write(&jobdir.join(n), &bytes)?;
-        packages.push((n.clone(), bytes));
-    }
-    let repo = dirs.repo.join(&lock.arch);
-    let published = match super::kernel::sign_and_publish(&dirs, &repo, &job, &packages) {
-        Ok(p) => p,
-        Err(bosun_kernel::publish::PublishError::Signing(why)) => {
-            return fail(
-                ctx,
-                &as_,
-                &mut job,
-                &jobdir,
-                "signing-fail",
-                "package-key",
-                why,
-                times.keep_failed,
-            );
-        }
-        Err(e) => return Err(other(e.to_string())),
-    };
-    job.packages = published.iter().map(|e| e.filename.clone()).collect();
-    job.end(
-        JobStatus::Published,
-        String::new(),
-        now(),
-        times.keep_succeeded,
-    );
-    save_job(&jobdir, &job)?;
-    // Never auto-install: the build proposes the install as its signer,
-    // and the keeper policy sends an agent's to a human.
-    let proposed = match &as_ {
-        Some(who) => propose_install(ctx, host, who),
-        None => None,
+    // Never auto-install: an agent's build proposes the install, which
+    // waits for an operator; an operator installs with the install verb.
+    let proposed = match role {
+        Some(bosun_model::Role::Agent) => propose_install(ctx, host, who),
+        _ => None,
     };
     if json {
         let mut v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
@@ -280,9 +165,9 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
     } else {
         outln!(
             "{host}: built on {} as job {}; published to {}:",
-            bh.name,
+            job.build_host,
             job.job,
-            repo.display()
+            dirs.repo.join(&lock.arch).display()
         );
         for e in &published {
             outln!(
@@ -294,7 +179,7 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
         }
         match &proposed {
             Some(jti) => outln!(
-                "install proposed as op {jti}: `bosun approve {jti} --as <operator>`, or `bosun kernel install {host} --as <operator>`"
+                "install proposed as op {jti}: it waits for an operator (`bosun approve {jti} --as <operator>`)"
             ),
             None => outln!(
                 "install with `bosun kernel install {host} --as <operator>` (a human's verb)"
@@ -302,6 +187,238 @@ pub(crate) fn build(ctx: &Ctx, host: &str, as_: Option<String>, json: bool) -> R
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// One build job in progress: what every step of it needs.
+struct Run<'a> {
+    ctx: &'a Ctx,
+    root: &'a Path,
+    dirs: &'a KernelDirs,
+    jobdir: &'a Path,
+    patterns: Vec<regex::Regex>,
+    times: bosun_workspace::kernel::KernelTimes,
+    cap: String,
+    who: &'a str,
+}
+
+impl Run<'_> {
+    /// Routes, builds, signs and publishes `job`: the published entries,
+    /// or `None` when it failed in a way already recorded (the job ended,
+    /// its blocker filed).
+    fn job(
+        &self,
+        job: &mut Job,
+        arch: &str,
+        candidates: &[bosun_kernel::Candidate<'_>],
+    ) -> Result<Option<Vec<bosun_kernel::publish::Entry>>> {
+        let keep = self.times.keep_failed;
+        let Some(c) = self.route(arch, candidates)? else {
+            job.end(
+                JobStatus::Failed,
+                "no build host passed pre-flight".into(),
+                now(),
+                keep,
+            );
+            save_job(self.jobdir, job)?;
+            return Err(other(format!(
+                "{}: no build host passed pre-flight (see above)",
+                job.host
+            )));
+        };
+        let bh = c.host;
+        job.build_host = bh.name.to_string();
+        save_job(self.jobdir, job)?;
+        // The idle clock of an on-demand host restarts with the build.
+        touch_builder(self.dirs, bh, c.build.on_demand)?;
+        let remote_dir = format!("{}/{}", c.build.dir().trim_end_matches('/'), job.job);
+        for f in ["PKGBUILD", "cumulative.patch"] {
+            let bytes = std::fs::read(self.jobdir.join(f)).map_err(|e| other(e.to_string()))?;
+            bosun_transport::put_file(
+                self.root,
+                bh,
+                &format!("{remote_dir}/{f}"),
+                &bytes,
+                TRANSFER,
+            )
+            .map_err(other)?;
+        }
+        let ccache = c
+            .build
+            .ccache
+            .as_deref()
+            .map(|d| format!("CCACHE_DIR={} ", bosun_transport::sh_quote(d)))
+            .unwrap_or_default();
+        let cmd = format!(
+            "cd {} && {ccache}{}",
+            bosun_transport::sh_quote(&remote_dir),
+            c.build.command()
+        );
+        errln!("  {}: building (cap {})", bh.name, self.cap);
+        let made = self.build(bh, &cmd, &remote_dir, &job.pkgbase)?;
+        touch_builder(self.dirs, bh, c.build.on_demand)?;
+        let names = match made {
+            Ok(n) => n,
+            Err(why) => {
+                self.fail(job, "build-fail", bh.name.as_str(), why)?;
+                return Ok(None);
+            }
+        };
+        let mut packages = Vec::new();
+        let mut total = 0u64;
+        for n in &names {
+            let bytes = bosun_transport::get_file(
+                self.root,
+                bh,
+                &format!("{remote_dir}/{n}"),
+                MAX_PACKAGE_BYTES.saturating_sub(total),
+                TRANSFER,
+            )
+            .map_err(other)?;
+            total += bytes.len() as u64;
+            write(&self.jobdir.join(n), &bytes)?;
+            packages.push((n.clone(), bytes));
+        }
+        let repo = self.dirs.repo.join(arch);
+        let published = match super::kernel::sign_and_publish(self.dirs, &repo, job, &packages) {
+            Ok(p) => p,
+            Err(bosun_kernel::publish::PublishError::Signing(why)) => {
+                self.fail(job, "signing-fail", "package-key", why)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(other(e.to_string())),
+        };
+        job.packages = published.iter().map(|e| e.filename.clone()).collect();
+        job.end(
+            JobStatus::Published,
+            String::new(),
+            now(),
+            self.times.keep_succeeded,
+        );
+        save_job(self.jobdir, job)?;
+        Ok(Some(published))
+    }
+
+    /// The first candidate that wakes and passes its pre-flight; a failed
+    /// pre-flight files `host-changed` on it.
+    fn route<'c>(
+        &self,
+        arch: &str,
+        candidates: &[bosun_kernel::Candidate<'c>],
+    ) -> Result<Option<bosun_kernel::Candidate<'c>>> {
+        for c in candidates {
+            let h = c.host;
+            let name = h.name.to_string();
+            let deadline = if c.build.on_demand {
+                if let Err(e) = wake(
+                    self.root,
+                    h,
+                    self.dirs,
+                    &self.patterns,
+                    self.times.wake_timeout,
+                ) {
+                    errln!("  {name}: {e}");
+                    continue;
+                }
+                Instant::now() + secs(self.times.wake_timeout)
+            } else {
+                Instant::now()
+            };
+            match preflight(self.root, h, arch, c.build, &self.patterns, deadline) {
+                Ok(()) => {
+                    errln!("  {name}: pre-flight passed ({})", c.build.role.as_str());
+                    return Ok(Some(*c));
+                }
+                Err(why) => {
+                    errln!("  {name}: pre-flight failed: {why}");
+                    file(
+                        self.ctx,
+                        self.who,
+                        "host-changed",
+                        &name,
+                        format!("pre-flight: {why}"),
+                    )?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Runs the build command under the cap, keeps its log, and lists the
+    /// packages it made (plain names of `pkgbase`'s packages only: the
+    /// build host compiles agent-written patches, so its listing is not
+    /// trusted with paths); or says why it failed.
+    fn build(
+        &self,
+        bh: &Host,
+        cmd: &str,
+        remote_dir: &str,
+        pkgbase: &str,
+    ) -> Result<std::result::Result<Vec<String>, String>> {
+        let out = bosun_control::exec::run_step_scrubbed(
+            self.root,
+            bh,
+            cmd,
+            secs(self.times.build_cap),
+            &self.patterns,
+        );
+        write(&self.jobdir.join("build.log"), out.output.as_bytes())?;
+        if !out.ok() {
+            return Ok(Err(match out.exit_code {
+                _ if out.timed_out => format!("killed at the wall-clock cap ({})", self.cap),
+                Some(rc) => format!("the build command exited {rc}"),
+                None => "the build command did not run to an end".to_string(),
+            }));
+        }
+        let listing = bosun_control::exec::run_step_scrubbed(
+            self.root,
+            bh,
+            &format!("cd {} && ls -1", bosun_transport::sh_quote(remote_dir)),
+            Duration::from_secs(60),
+            &self.patterns,
+        );
+        let names: Vec<String> = listing
+            .output
+            .lines()
+            .map(str::trim)
+            .filter(|n| is_package(n, pkgbase))
+            .take(MAX_PACKAGES + 1)
+            .map(str::to_string)
+            .collect();
+        if names.len() > MAX_PACKAGES {
+            return Ok(Err(format!(
+                "the build made more than {MAX_PACKAGES} packages"
+            )));
+        }
+        if !listing.ok() || names.is_empty() {
+            return Ok(Err(format!(
+                "the build made no package ({pkgbase}-*.pkg.tar.* or {pkgbase}_*.deb)"
+            )));
+        }
+        Ok(Ok(names))
+    }
+
+    /// Ends `job` failed (kept for inspection) and files `kind` on `subject`.
+    fn fail(&self, job: &mut Job, kind: &str, subject: &str, why: String) -> Result<()> {
+        job.end(
+            JobStatus::Failed,
+            why.clone(),
+            now(),
+            self.times.keep_failed,
+        );
+        save_job(self.jobdir, job)?;
+        errln!(
+            "job {} failed: {why}; kept in {} for inspection",
+            job.job,
+            self.jobdir.display()
+        );
+        file(
+            self.ctx,
+            self.who,
+            kind,
+            subject,
+            format!("job {}: {why}", job.job),
+        )
+    }
 }
 
 /// Proposes `host`'s install as `who` once a build published; says on
@@ -326,21 +443,30 @@ fn propose_install(ctx: &Ctx, host: &str, who: &str) -> Option<String> {
 /// The lock and cumulative patch `patches promote --write` left in
 /// `kernel/<host>/`, checked against each other and against what promote
 /// makes now.
-pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>)> {
+pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>, String)> {
     let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
     let rel = format!("kernel/{name}");
     for f in ["manifest.lock", "cumulative.patch"] {
         bosun_kernel::no_symlinks(root, &format!("{rel}/{f}")).map_err(|e| other(e.to_string()))?;
     }
-    let text = std::fs::read_to_string(root.join(&rel).join("manifest.lock")).map_err(|e| {
+    let text = bosun_kernel::tree::read_bounded(
+        &root.join(&rel).join("manifest.lock"),
+        bosun_kernel::promote::MAX_LOCK_BYTES,
+    )
+    .map_err(|e| {
         other(format!(
             "{rel}/manifest.lock: {e} (promote first: `bosun patches promote {host} --submit --as <you>`)"
         ))
     })?;
+    let text =
+        String::from_utf8(text).map_err(|_| other(format!("{rel}/manifest.lock: not UTF-8")))?;
     let lock =
         Lock::parse(&format!("{rel}/manifest.lock"), &text).map_err(|e| other(e.to_string()))?;
-    let cumulative = std::fs::read(root.join(&rel).join("cumulative.patch"))
-        .map_err(|e| other(format!("{rel}/cumulative.patch: {e}")))?;
+    let cumulative = bosun_kernel::tree::read_bounded(
+        &root.join(&rel).join("cumulative.patch"),
+        bosun_kernel::series::MAX_PATCH_BYTES * 64,
+    )
+    .map_err(|e| other(format!("{rel}/cumulative.patch: {e}")))?;
     if bosun_kernel::b2(&cumulative) != lock.cumulative.b2 {
         return Err(other(format!(
             "{rel}/cumulative.patch is not the one its lock names (b2sum differs): promote again"
@@ -354,51 +480,7 @@ pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>)> {
             "{rel}/manifest.lock is not what promote makes now (the tree or {mrel} changed): promote again (`bosun patches promote {host} --submit --as <you>`)"
         )));
     }
-    Ok((lock, cumulative))
-}
-
-/// Runs the build command under the cap, keeps its log, and lists the
-/// packages it made; or says why it failed.
-#[allow(clippy::too_many_arguments)]
-fn run_build(
-    root: &Path,
-    bh: &Host,
-    cmd: &str,
-    remote_dir: &str,
-    cap_text: &str,
-    jobdir: &Path,
-    patterns: &[regex::Regex],
-    cap: i64,
-) -> Result<std::result::Result<Vec<String>, String>> {
-    let out = bosun_control::exec::run_step_scrubbed(root, bh, cmd, secs(cap), patterns);
-    write(&jobdir.join("build.log"), out.output.as_bytes())?;
-    if !out.ok() {
-        return Ok(Err(match out.exit_code {
-            _ if out.timed_out => format!("killed at the wall-clock cap ({cap_text})"),
-            Some(rc) => format!("the build command exited {rc}"),
-            None => "the build command did not run to an end".to_string(),
-        }));
-    }
-    let listing = bosun_control::exec::run_step_scrubbed(
-        root,
-        bh,
-        &format!("cd {} && ls -1", bosun_transport::sh_quote(remote_dir)),
-        Duration::from_secs(60),
-        patterns,
-    );
-    let names: Vec<String> = listing
-        .output
-        .lines()
-        .map(str::trim)
-        .filter(|n| is_package(n))
-        .map(str::to_string)
-        .collect();
-    if !listing.ok() || names.is_empty() {
-        return Ok(Err(
-            "the build made no package (*.pkg.tar.* or *.deb)".to_string()
-        ));
-    }
-    Ok(Ok(names))
+    Ok((lock, cumulative, text))
 }
 
 /// Runs `host`'s wake command on the control host, bounded.
@@ -431,16 +513,16 @@ fn preflight(
     root: &Path,
     host: &Host,
     arch: &str,
-    cfg: &bosun_workspace::kernel::KernelConfig,
+    build: &bosun_model::Build,
     patterns: &[regex::Regex],
     deadline: Instant,
 ) -> std::result::Result<(), String> {
-    let prog = cfg
-        .build_command
+    let prog = build
+        .command()
         .split_whitespace()
         .next()
         .unwrap_or("makepkg");
-    let dir = bosun_transport::sh_quote(&cfg.build_dir);
+    let dir = bosun_transport::sh_quote(build.dir());
     let cmd = format!(
         "uname -m; command -v {} >/dev/null || {{ echo 'no build command'; exit 3; }}; mkdir -p {dir} && test -w {dir} || {{ echo 'build directory not writable'; exit 4; }}",
         bosun_transport::sh_quote(prog)
@@ -492,35 +574,9 @@ fn touch_builder(dirs: &KernelDirs, host: &Host, on_demand: bool) -> Result<()> 
     save_builders(dirs, &b)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn fail(
-    ctx: &Ctx,
-    as_: &Option<String>,
-    job: &mut Job,
-    jobdir: &Path,
-    kind: &str,
-    subject: &str,
-    why: String,
-    keep: i64,
-) -> Result<ExitCode> {
-    job.end(JobStatus::Failed, why.clone(), now(), keep);
-    save_job(jobdir, job)?;
-    errln!(
-        "job {} failed: {why}; kept in {} for inspection",
-        job.job,
-        jobdir.display()
-    );
-    file(ctx, as_, kind, subject, format!("job {}: {why}", job.job))?;
-    Ok(ExitCode::FAILURE)
-}
-
-/// Files a blocker as `as_`, or says it would.
-fn file(ctx: &Ctx, as_: &Option<String>, kind: &str, subject: &str, reason: String) -> Result<()> {
-    let Some(who) = as_ else {
-        errln!("  not filed (no --as): a `{kind}` blocker on {subject}: {reason}");
-        return Ok(());
-    };
-    // Said on stderr: stdout is the build's own answer (`--json`).
+/// Files a blocker as `who` (said on stderr: stdout is the build's own
+/// answer, `--json`).
+fn file(ctx: &Ctx, who: &str, kind: &str, subject: &str, reason: String) -> Result<()> {
     let ctl = ctx.control()?;
     let act = super::blockers::file_act(kind, subject, reason, None);
     match super::statement(&ctx.keys, &ctl, who, act, false)? {
@@ -534,8 +590,18 @@ fn file(ctx: &Ctx, as_: &Option<String>, kind: &str, subject: &str, reason: Stri
     Ok(())
 }
 
-fn is_package(n: &str) -> bool {
-    !n.ends_with(".sig") && (n.contains(".pkg.tar") || n.ends_with(".deb"))
+/// Most packages one build may publish.
+const MAX_PACKAGES: usize = 16;
+
+/// A package of `pkgbase` as a plain file name: `<pkgbase>-….pkg.tar.{zst,xz,gz}`
+/// or `<pkgbase>_….deb`, nothing that could be a path.
+fn is_package(n: &str, pkgbase: &str) -> bool {
+    bosun_kernel::publish::valid_file_name(n)
+        && ((n.starts_with(&format!("{pkgbase}-"))
+            && [".pkg.tar.zst", ".pkg.tar.xz", ".pkg.tar.gz"]
+                .iter()
+                .any(|e| n.ends_with(e)))
+            || (n.starts_with(&format!("{pkgbase}_")) && n.ends_with(".deb")))
 }
 
 fn secs(s: i64) -> Duration {
@@ -545,4 +611,31 @@ fn secs(s: i64) -> Duration {
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     bosun_kernel::publish::write_atomic(path, bytes)
         .map_err(|e| other(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_package;
+
+    #[test]
+    fn only_plain_package_names_of_the_build_are_taken_from_a_listing() {
+        let base = "linux-pinetab2-ohm";
+        assert!(is_package(
+            "linux-pinetab2-ohm-7.0+1a2b3c4d-1-aarch64.pkg.tar.zst",
+            base
+        ));
+        assert!(is_package("linux-pinetab2-ohm_7.0-1_arm64.deb", base));
+        for bad in [
+            "../../../../runbooks/pwn.pkg.tar.toml",
+            "../linux-pinetab2-ohm-7.0-1-aarch64.pkg.tar.zst",
+            "linux-pinetab2-ohm-7.0-1-aarch64.pkg.tar.zst.sig",
+            "linux-other-7.0-1-aarch64.pkg.tar.zst",
+            ".linux-pinetab2-ohm-7.0-1-aarch64.pkg.tar.zst",
+            "linux-pinetab2-ohm-7.0-1-aarch64.pkg.tar.toml",
+            "linux-pinetab2-ohm 7.0.pkg.tar.zst",
+            "",
+        ] {
+            assert!(!is_package(bad, base), "{bad}");
+        }
+    }
 }

@@ -18,7 +18,6 @@ use std::process::ExitCode;
 
 use bosun_control::{Result, client, now};
 
-use super::kernel::PUBLIC_KEY;
 use super::kernel_build::read_lock;
 use super::{Ctx, key_id, other, refused};
 use bosun_control::kernel::KernelDirs;
@@ -30,7 +29,7 @@ pub(crate) const RUNBOOK: &str = "kernel-install";
 fn params_for(ctx: &Ctx, host: &str) -> Result<BTreeMap<String, String>> {
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     let dirs = KernelDirs::of(&ws);
-    let (lock, _) = read_lock(&ws.root, host)?;
+    let (lock, _, lock_text) = read_lock(&ws.root, host)?;
     let job = dirs
         .jobs()?
         .into_iter()
@@ -53,15 +52,39 @@ fn params_for(ctx: &Ctx, host: &str) -> Result<BTreeMap<String, String>> {
         .ok_or_else(|| other(format!("job {} published no package", job.job)))?;
     let repo = dirs.repo.join(&lock.arch);
     let path = repo.join(pkg);
-    // The package must carry the package key's signature: what a host
-    // installs is what bosun signed.
-    let key_text = std::fs::read_to_string(dirs.repo.join(PUBLIC_KEY))
-        .map_err(|e| other(format!("{}: {e}", dirs.repo.join(PUBLIC_KEY).display())))?;
-    let key = parse_public(&key_text)
-        .ok_or_else(|| other(format!("{}: not `ed25519 <hex>`", PUBLIC_KEY)))?;
+    // The package and the index must carry the package key's signatures,
+    // checked with the key the control plane holds (not the public file
+    // published beside them), and the index must list this very digest:
+    // what a host installs is what bosun signed and published.
+    let key = bosun_sign::find_private_key(&dirs.base.join("keys"), "packages")
+        .map_err(|e| other(format!("the package key: {e}")))?
+        .public();
     let verify = |st: &[u8], sig: &[u8; 64]| key.verify_bytes(st, sig);
     bosun_kernel::publish::verify_file(&path, &verify).map_err(other)?;
-    let bytes = std::fs::read(&path).map_err(|e| other(format!("{}: {e}", path.display())))?;
+    let index = repo.join(bosun_kernel::publish::INDEX);
+    bosun_kernel::publish::verify_file(&index, &verify).map_err(other)?;
+    let bytes = bosun_kernel::tree::read_bounded(&path, 4 << 30)
+        .map_err(|e| other(format!("{}: {e}", path.display())))?;
+    let digest = bosun_kernel::b2(&bytes);
+    let listed = bosun_kernel::tree::read_bounded(&index, bosun_kernel::publish::MAX_INDEX_BYTES)
+        .map_err(|e| other(format!("{}: {e}", index.display())))
+        .and_then(|t| {
+            bosun_kernel::publish::parse_index(
+                &index.display().to_string(),
+                &String::from_utf8_lossy(&t),
+            )
+            .map_err(|e| other(e.to_string()))
+        })?;
+    if !listed
+        .iter()
+        .any(|e| e.filename == *pkg && e.b2 == digest && e.job == job.job)
+    {
+        return Err(other(format!(
+            "{}: not the package the signed index lists for job {}",
+            path.display(),
+            job.job
+        )));
+    }
     let (rel, _, manifest, _) = super::patches::manifest_of(&ws.root, host)?;
     let mut preset = String::new();
     for hook in &manifest.post_install {
@@ -76,7 +99,9 @@ fn params_for(ctx: &Ctx, host: &str) -> Result<BTreeMap<String, String>> {
     }
     Ok(BTreeMap::from([
         ("package".to_string(), pkg.clone()),
-        ("b2".to_string(), bosun_kernel::b2(&bytes)),
+        ("b2".to_string(), digest),
+        ("lock".to_string(), bosun_kernel::b2(lock_text.as_bytes())),
+        ("job".to_string(), job.job.clone()),
         ("pkgname".to_string(), job.pkgbase.clone()),
         ("version".to_string(), format!("{}-1", job.pkgver)),
         ("suffix".to_string(), lock.suffix.clone()),
@@ -87,18 +112,6 @@ fn params_for(ctx: &Ctx, host: &str) -> Result<BTreeMap<String, String>> {
             format!("{:?}", manifest.install).to_lowercase(),
         ),
     ]))
-}
-
-fn parse_public(text: &str) -> Option<bosun_sign::PublicKey> {
-    let hex = text.trim().strip_prefix("ed25519 ")?;
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut b = [0u8; 32];
-    for (i, o) in b.iter_mut().enumerate() {
-        *o = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    bosun_sign::PublicKey::from_bytes(&b)
 }
 
 /// Plans and submits the install op of `host` signed by `who`; prints what

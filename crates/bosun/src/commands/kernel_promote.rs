@@ -1,7 +1,8 @@
 //! `bosun patches promote <host> --submit`: the promote as an op (the
 //! seed's "never auto-promote"). The op is the workspace's
-//! `kernel-promote` runbook on the host, naming the lock's cumulative
-//! digest and the patches it carries (so a `patch-fail` or
+//! `kernel-promote` runbook on the host, naming the lock's digest (the
+//! whole `manifest.lock`: baseline, suffix, arch, the manifest's digest and
+//! every patch's) and the patches it carries (so a `patch-fail` or
 //! `campaign-conflict` blocker on any of them holds it); its step writes
 //! `kernel/<host>/` with `patches promote --write --expect <digest>`, so
 //! what is written is what was approved, or nothing. `kernel build` builds
@@ -30,6 +31,14 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
     let root = ctx.workspace.as_path();
     let (rel, text, _, tree) = manifest_of(root, host)?;
     let p = super::patches::promote_or_file(ctx, &tree, host, &rel, &text, Some(who))?;
+    // The op names the whole lock (baseline, suffix, arch, the manifest's
+    // digest, every patch's, the cumulative patch's), not just the patch.
+    let lock_b2 = bosun_kernel::b2(
+        p.lock
+            .to_toml()
+            .map_err(|e| other(e.to_string()))?
+            .as_bytes(),
+    );
     let carried: BTreeSet<&str> = p
         .lock
         .patch
@@ -38,7 +47,7 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
         .collect();
     let all = BTreeMap::from([
         ("host".to_string(), host.to_string()),
-        ("lock".to_string(), p.lock.cumulative.b2.clone()),
+        ("lock".to_string(), lock_b2.clone()),
         (
             "patches".to_string(),
             carried.into_iter().collect::<Vec<_>>().join(","),
@@ -49,8 +58,10 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
         Ok(v) => {
             if !json {
                 outln!(
-                    "{host}: promote of {} patch(es), cumulative b2sum {}",
+                    "{host}: promote of {} patch(es) on {} {}, cumulative b2sum {}\n  manifest.lock b2sum {lock_b2}",
                     p.lock.patch.len(),
+                    p.lock.baseline_tree,
+                    p.lock.baseline_ref,
                     p.lock.cumulative.b2
                 );
             }
@@ -60,7 +71,8 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
     }
 }
 
-/// The newest succeeded promote op of `host` whose lock is `b2`, if any.
+/// The newest succeeded promote op of `host` whose lock digest (the
+/// `manifest.lock` file's BLAKE2b-512) is `b2`, if any.
 pub(crate) fn approved(ctl: &Control, host: &str, b2: &str) -> Result<Option<String>> {
     for s in ctl.ops(Some(OpState::Succeeded), 100_000)? {
         if s.runbook != RUNBOOK {

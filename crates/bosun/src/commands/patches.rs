@@ -94,8 +94,8 @@ pub enum PatchesCmd {
         /// Where to write (default: `kernel/<host>/` in the workspace).
         #[arg(long, value_name = "DIR")]
         out: Option<std::path::PathBuf>,
-        /// Refuse unless the cumulative patch's b2sum is this (what an
-        /// approved promote op names).
+        /// Refuse unless the lock's b2sum (of `manifest.lock`) is this
+        /// (what an approved promote op names).
         #[arg(long, value_name = "B2")]
         expect: Option<String>,
         /// Submit the promote as an op signed by `--as` (plan, policy,
@@ -389,13 +389,18 @@ fn promote(
     let (rel, text, _, tree) = manifest_of(root, host)?;
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let p = promote_or_file(ctx, &tree, name.as_str(), &rel, &text, as_.as_deref())?;
-    if let Some(want) = &expect
-        && *want != p.lock.cumulative.b2
-    {
-        return Err(other(format!(
-            "{host}: the cumulative patch promote makes now has b2sum {}, not the {want} expected (the tree or {rel} changed since the promote was approved): nothing written",
-            p.lock.cumulative.b2
-        )));
+    if let Some(want) = &expect {
+        let now = bosun_kernel::b2(
+            p.lock
+                .to_toml()
+                .map_err(|e| other(e.to_string()))?
+                .as_bytes(),
+        );
+        if *want != now {
+            return Err(other(format!(
+                "{host}: the lock promote makes now has b2sum {now}, not the {want} expected (the tree or {rel} changed since the promote was approved): nothing written"
+            )));
+        }
     }
     // Blockers that halt promotes hold exactly the patches they name.
     let held: Vec<String> = holds(ctx, "promote")?
