@@ -1,6 +1,7 @@
 //! The kernel module's parsers of files an agent can write: a patch file
-//! read by its hunk counts (`bosun_kernel::scan`) and a host manifest
-//! (`Manifest::parse`, YAML). The first byte picks which.
+//! read by its hunk counts (`bosun_kernel::scan`), a host manifest
+//! (`Manifest::parse`, YAML), a package index (`publish::parse_index`), a
+//! lock and a job record (TOML). The first byte picks which.
 //!
 //! Properties: nothing panics; a scanned patch's diff ends within it; the
 //! diff without its trailer scans again to the same hunks and no trailer.
@@ -13,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    if pick % 2 == 0 {
+    if pick % 5 == 0 {
         let Ok(s) = bosun_kernel::scan("fuzz.patch", rest) else {
             return;
         };
@@ -25,6 +26,25 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.hunks, s.hunks);
         }
     } else if let Ok(text) = std::str::from_utf8(rest) {
-        let _ = bosun_kernel::Manifest::parse("fleet/fuzz.yaml", text);
+        match pick % 5 {
+            1 => {
+                let _ = bosun_kernel::Manifest::parse("fleet/fuzz.yaml", text);
+            }
+            2 => {
+                if let Ok(entries) = bosun_kernel::publish::parse_index("Packages", text) {
+                    // What parses renders to an index that parses the same.
+                    let again = bosun_kernel::publish::render_index(&entries);
+                    let back = bosun_kernel::publish::parse_index("Packages", &again)
+                        .expect("a rendered index parses");
+                    assert_eq!(back.len(), entries.len());
+                }
+            }
+            3 => {
+                let _ = bosun_kernel::Lock::parse("kernel/fuzz/manifest.lock", text);
+            }
+            _ => {
+                let _ = bosun_kernel::Job::parse("job.toml", text);
+            }
+        }
     }
 });

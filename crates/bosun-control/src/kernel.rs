@@ -129,6 +129,38 @@ pub fn manifest_of(
     Ok((rel, text, m, tree))
 }
 
+/// The params of the `kernel-promote` op of `p`: the host, the lock's
+/// digest (BLAKE2b-512 of the whole `manifest.lock`: baseline, suffix,
+/// arch, the manifest's digest, every patch's) and the patches and
+/// patchsets it carries (so a blocker on any of them holds the op); and
+/// that digest.
+pub fn promote_params(
+    host: &str,
+    p: &bosun_kernel::Promoted,
+) -> Result<(String, BTreeMap<String, String>)> {
+    let carried: BTreeSet<&str> = p
+        .lock
+        .patch
+        .iter()
+        .flat_map(|x| [x.path.as_str(), x.patchset.as_str()])
+        .collect();
+    let lock_b2 = bosun_kernel::b2(
+        p.lock
+            .to_toml()
+            .map_err(|e| other(e.to_string()))?
+            .as_bytes(),
+    );
+    let params = BTreeMap::from([
+        ("host".to_string(), host.to_string()),
+        ("lock".to_string(), lock_b2.clone()),
+        (
+            "patches".to_string(),
+            carried.into_iter().collect::<Vec<_>>().join(","),
+        ),
+    ]);
+    Ok((lock_b2, params))
+}
+
 impl Control {
     /// Each host with a manifest: its digest, the lock (current, stale,
     /// none), the newest build, what is installed, drift, a pending
@@ -258,26 +290,7 @@ impl Control {
         let (rel, text, _, tree) = manifest_of(&self.ws.root, host)?;
         let p =
             bosun_kernel::promote(&tree, host, &rel, &text).map_err(|e| other(e.to_string()))?;
-        let carried: BTreeSet<&str> = p
-            .lock
-            .patch
-            .iter()
-            .flat_map(|x| [x.path.as_str(), x.patchset.as_str()])
-            .collect();
-        let lock_b2 = bosun_kernel::b2(
-            p.lock
-                .to_toml()
-                .map_err(|e| other(e.to_string()))?
-                .as_bytes(),
-        );
-        let params = BTreeMap::from([
-            ("host".to_string(), host.to_string()),
-            ("lock".to_string(), lock_b2.clone()),
-            (
-                "patches".to_string(),
-                carried.into_iter().collect::<Vec<_>>().join(","),
-            ),
-        ]);
+        let (lock_b2, params) = promote_params(host, &p)?;
         Ok(PromotePreviewView {
             host: host.to_string(),
             baseline: format!("{} {}", p.lock.baseline_tree, p.lock.baseline_ref),

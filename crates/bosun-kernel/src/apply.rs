@@ -123,9 +123,9 @@ impl Drop for Scratch {
     }
 }
 
-/// The whole series checked by one `git apply --cached --check -v`
-/// against a throwaway index of `commit` (its new objects in a throwaway
-/// object directory): `Some` when every patch applies exactly where it
+/// The whole series checked by one `git apply --cached --check -v`,
+/// the diffs on its stdin, against a throwaway index of `commit` (its new
+/// objects in a throwaway object directory): `Some` when every patch applies exactly where it
 /// says; `None` when one does not, or applies at an offset (the caller
 /// then goes patch by patch, to name it).
 fn at_once(
@@ -143,17 +143,14 @@ fn at_once(
     let dir = Scratch(scratch.to_path_buf());
     let io = |e: std::io::Error| KernelError::Io(format!("{}: {e}", dir.0.display()));
     std::fs::create_dir_all(dir.0.join("objects")).map_err(io)?;
-    let mut args: Vec<String> = vec![
-        "apply".into(),
-        "--cached".into(),
-        "--check".into(),
-        "-v".into(),
-        "--whitespace=nowarn".into(),
-    ];
-    for (i, f) in files.iter().enumerate() {
-        let p = dir.0.join(format!("{i:06}.patch"));
-        std::fs::write(&p, diff_of(f)).map_err(io)?;
-        args.push(p.to_string_lossy().into_owned());
+    // The diffs one after the other, on git's stdin (no file per patch).
+    let mut series = Vec::new();
+    for f in files {
+        let d = diff_of(f);
+        series.extend_from_slice(d);
+        if !d.ends_with(b"\n") {
+            series.push(b'\n');
+        }
     }
     // The checkout's object store, wherever it is (a worktree, a bare
     // repository): read through, never written.
@@ -170,19 +167,28 @@ fn at_once(
         ("GIT_OBJECT_DIRECTORY", dir.0.join("objects")),
         ("GIT_ALTERNATE_OBJECT_DIRECTORIES", objects),
     ];
-    let run = |args: &[&str]| {
+    let run = |args: &[&str], input: Option<&[u8]>| {
         let mut c = git_command(baseline, args);
         for (k, v) in &env {
             c.env(k, v);
         }
-        c.output().map_err(|e| KernelError::Io(format!("git: {e}")))
+        feed(c, input)
     };
-    let read = run(&["read-tree", commit])?;
+    let read = run(&["read-tree", commit], None)?;
     if !read.status.success() {
         return Ok(None);
     }
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = run(&refs)?;
+    let o = run(
+        &[
+            "apply",
+            "--cached",
+            "--check",
+            "-v",
+            "--whitespace=nowarn",
+            "-",
+        ],
+        Some(&series),
+    )?;
     if !o.status.success() {
         return Ok(None);
     }
@@ -205,6 +211,36 @@ fn at_once(
         applied,
         failed: None,
     }))
+}
+
+/// Runs `c`, writing `input` to its stdin from a thread of its own (so a
+/// large series cannot deadlock against git's output).
+fn feed(mut c: Command, input: Option<&[u8]>) -> Result<std::process::Output, KernelError> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let err = |e: std::io::Error| KernelError::Io(format!("git: {e}"));
+    c.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let mut child = c.spawn().map_err(err)?;
+    let writer = match (input, child.stdin.take()) {
+        (Some(bytes), Some(mut stdin)) => {
+            let bytes = bytes.to_vec();
+            Some(std::thread::spawn(move || stdin.write_all(&bytes)))
+        }
+        _ => None,
+    };
+    let out = child.wait_with_output().map_err(err)?;
+    if let Some(w) = writer {
+        // git stops reading at a patch it cannot use: a broken pipe then
+        // says nothing more than its exit status does.
+        let _ = w.join();
+    }
+    Ok(out)
 }
 
 /// Applies `sets`' patches in order to a worktree of `baseline` at

@@ -1,5 +1,5 @@
-//! `bosun kernel build|keep|prune|status` and `campaign close` on the
-//! kernel fleet example, with build hosts simulated as `local` hosts (a
+//! `bosun kernel build|keep|prune|status|install` on the kernel fleet
+//! example (common/kernel.rs), with build hosts simulated as `local` hosts (a
 //! directory each) and stand-ins for `uname` (each host's arch is a file
 //! in its directory) and `makepkg` (it checks the PKGBUILD's b2sum of the
 //! patch as makepkg does, then writes a package). Routing, waking,
@@ -10,134 +10,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
-use common::Lab;
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kernel-fleet")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
-/// A lab with the example's tree, manifests, install runbook and policy;
-/// `hosts` as its inventory, `kernel` as bosun.toml's `[kernel]`. The
-/// stand-ins are the example's `sim/bin`.
-fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
-    let lab = Lab::new_with(|lab| {
-        copy_dir(&example().join("patches"), &lab.path("patches"));
-        for f in [
-            "fleet/ohm.yaml",
-            "fleet/fresnel.yaml",
-            "runbooks/kernel-install.toml",
-            "runbooks/kernel-promote.toml",
-            "policy/rules.cedar",
-        ] {
-            std::fs::copy(example().join(f), lab.path(f)).unwrap();
-        }
-        lab.write("fleet/hosts.toml", hosts);
-        let cfg = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
-        lab.write("bosun.toml", &format!("{cfg}\n[kernel]\n{kernel}"));
-    });
-    (lab, example().join("sim/bin"))
-}
-
-/// The promote as an op: the agent submits, an operator approves, the
-/// controller writes the lock.
-fn promote_op(lab: &Lab, bin: &Path, host: &str) -> String {
-    let v = lab.json(&[
-        "patches", "promote", host, "--submit", "--as", "claude", "--json",
-    ]);
-    assert_eq!(v["decision"], "pending_approval", "never auto-promote: {v}");
-    let jti = v["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-    let o = k(lab, bin, &["work", "--until-idle"]);
-    assert_eq!(
-        common::show(lab, &jti)["state"],
-        "succeeded",
-        "{}",
-        text(&o)
-    );
-    jti
-}
-
-fn k(lab: &Lab, bin: &Path, args: &[&str]) -> Output {
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    lab.cmd(args).env("PATH", path).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn sim(lab: &Lab, host: &str, file: &str, content: Option<&str>) {
-    let p = lab.path(&format!(".bosun/sim/{host}/{file}"));
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    match content {
-        Some(c) => std::fs::write(p, c).unwrap(),
-        None => {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
-fn b2sum(p: &Path) -> String {
-    let o = std::process::Command::new("b2sum").arg(p).output().unwrap();
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-const THREE: &str = r#"
-[[host]]
-name = "ohm"
-transport = "local"
-root = ".bosun/sim/ohm"
-
-[[host]]
-name = "boltzmann"
-transport = "local"
-root = ".bosun/sim/boltzmann"
-builds = [{ arch = "aarch64", role = "primary", ccache = "/var/cache/ccache" }]
-
-[[host]]
-name = "ampere"
-transport = "local"
-root = ".bosun/sim/ampere"
-wake = "mkdir -p .bosun/sim/ampere && touch .bosun/sim/ampere/awake"
-builds = [{ arch = "aarch64", role = "secondary", on_demand = true, idle_release = "1s", release = "rm .bosun/sim/ampere/awake" }]
-
-[[host]]
-name = "fermi"
-transport = "local"
-root = ".bosun/sim/fermi"
-builds = [{ arch = "aarch64", role = "fallback" }]
-
-[[host]]
-name = "kbuild-x86"
-transport = "local"
-root = ".bosun/sim/kbuild-x86"
-builds = ["x86_64"]
-"#;
+use common::kernel::*;
 
 #[test]
 fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packages() {
@@ -260,23 +133,12 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     assert!(t.contains("host-changed"), "{t}");
 
     // Status: the lock is current, the build published, the install pending.
-    let st = lab.json(&["kernel", "status", "--json"]);
-    let ohm = st
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["host"] == "ohm")
-        .unwrap();
+    let (st, ohm) = status_of(&lab, "ohm");
     assert_eq!(ohm["lock"], "current", "{st}");
     assert_eq!(ohm["build"]["status"], "published", "{st}");
     assert_eq!(ohm["build"]["of_current_lock"], true, "{st}");
     assert_eq!(ohm["install_pending"], true, "{st}");
-    let fresnel = st
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["host"] == "fresnel")
-        .unwrap();
+    let (_, fresnel) = status_of(&lab, "fresnel");
     assert_eq!(fresnel["lock"], "none", "{st}");
     let plain = lab.ok(&["kernel", "status"]);
     assert!(
@@ -449,65 +311,6 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
 }
 
 #[test]
-fn campaign_close_records_the_closure_and_refuses_imports_and_abandon() {
-    if common::remote_mode() {
-        return;
-    }
-    let (lab, _bin) = kernel_lab(THREE, "");
-    let o = lab.run(&["campaign", "close", "fresnel-fourier"]);
-    assert!(!o.status.success(), "--status is required");
-    let out = lab.ok(&[
-        "campaign",
-        "close",
-        "fresnel-fourier",
-        "--status",
-        "success",
-    ]);
-    assert!(out.contains("1 patchset(s) stay in the tree"), "{out}");
-    let rec = std::fs::read_to_string(lab.path("campaigns/fresnel-fourier.toml")).unwrap();
-    assert!(rec.contains("status = \"success\""), "{rec}");
-    assert!(rec.contains("board/pinebook-pro/fresnel-fourier"), "{rec}");
-    // Still promoted: closing keeps the patches in the fleet.
-    let shown = lab.ok(&["patches", "promote", "fresnel"]);
-    assert!(shown.contains("3 patch(es)"), "{shown}");
-    for args in [
-        vec![
-            "campaign",
-            "close",
-            "fresnel-fourier",
-            "--status",
-            "success",
-        ],
-        vec![
-            "campaign",
-            "abandon",
-            "fresnel-fourier",
-            "--keep-as-archive",
-        ],
-        vec!["campaign", "close", "no-such", "--status", "success"],
-    ] {
-        let o = lab.run(&args);
-        assert!(!o.status.success(), "{args:?}");
-    }
-    let patch = lab.path("../extra.patch");
-    std::fs::copy(
-        lab.path("patches/board/pinebook-pro/fresnel-fourier/0002-arm64-dts-rk3399-pinebook-pro-enable-hdmi-sound.patch"),
-        &patch,
-    )
-    .unwrap();
-    let o = lab.run(&[
-        "patches",
-        "import",
-        "fresnel-fourier",
-        patch.to_str().unwrap(),
-        "--to",
-        "board/pinebook-pro",
-    ]);
-    assert!(!o.status.success());
-    assert!(text(&o).contains("is closed"), "{}", text(&o));
-}
-
-#[test]
 fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
     if common::remote_mode() {
         return;
@@ -571,14 +374,7 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
             .unwrap()
             .contains("systemctl reboot")
     );
-    let st = lab.json(&["kernel", "status", "--json"]);
-    let ohm = st
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["host"] == "ohm")
-        .unwrap()
-        .clone();
+    let (st, ohm) = status_of(&lab, "ohm");
     assert_eq!(
         ohm["installed"],
         format!("linux-pinetab2-ohm {version}-1"),
@@ -622,14 +418,7 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
         .unwrap()
         .count();
     assert_eq!(backups, 2, "each install backs up /boot first");
-    let st = lab.json(&["kernel", "status", "--json"]);
-    let ohm = st
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["host"] == "ohm")
-        .unwrap()
-        .clone();
+    let (st, ohm) = status_of(&lab, "ohm");
     assert_eq!(ohm["drifted"], true, "{st}");
     assert!(ohm["blockers"].to_string().contains("regression"), "{st}");
     let v = lab.json(&["kernel", "install", "ohm", "--as", "alice", "--json"]);
@@ -643,181 +432,4 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
         common::show(&lab, v["jti"].as_str().unwrap())["state"],
         "approved"
     );
-}
-
-#[test]
-fn the_kernel_demo_walks_from_import_to_a_verified_install() {
-    if common::remote_mode() {
-        return;
-    }
-    let o = common::bin()
-        .args(["demo", "kernel"])
-        .env("NO_COLOR", "1")
-        .env_remove("BOSUN_URL")
-        .env_remove("BOSUN_WORKSPACE")
-        .output()
-        .unwrap();
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
-    for said in [
-        "board/pinebook-pro/fresnel-fourier: 3 written",
-        "a patch without a scope is refused",
-        "b2sum ",
-        "boltzmann: pre-flight failed",
-        "ampere: pre-flight passed (secondary)",
-        "install proposed: op",
-        "agents never approve",
-        "[bar version: pass] `linux-fresnel-fourier 7.0+",
-        "installed linux-fresnel-fourier 7.0+",
-        "Image-fresnel-fourier, initramfs-linux-fresnel-fourier.img",
-    ] {
-        assert!(t.contains(said), "missing {said:?}:\n{t}");
-    }
-}
-
-#[test]
-fn a_promote_op_writes_only_the_lock_it_names_and_a_patch_blocker_holds_it() {
-    if common::remote_mode() {
-        return;
-    }
-    let (lab, bin) = kernel_lab(THREE, "");
-    let v = lab.json(&[
-        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
-    ]);
-    let jti = v["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-    // The tree moves after the approval: the op writes nothing.
-    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
-    lab.write(
-        "fleet/ohm.yaml",
-        &m.replace("  - driver/bes2600/scan-filter-5ghz-danctnix\n", ""),
-    );
-    let o = k(&lab, &bin, &["work", "--until-idle"]);
-    assert_eq!(common::show(&lab, &jti)["state"], "failed", "{}", text(&o));
-    assert!(
-        text(&o).contains("the lock promote makes now has b2sum"),
-        "{}",
-        text(&o)
-    );
-    assert!(!lab.path("kernel/ohm/manifest.lock").exists());
-    lab.write("fleet/ohm.yaml", &m);
-
-    // A patch-fail blocker on one of its patchsets holds the op.
-    lab.ok(&[
-        "blockers",
-        "file",
-        "patch-fail",
-        "driver/bes2600/scan-filter-5ghz-danctnix",
-        "--reason",
-        "no longer applies on v6.19",
-        "--as",
-        "claude",
-    ]);
-    let v = lab.json(&[
-        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
-    ]);
-    let jti = v["jti"].as_str().unwrap().to_string();
-    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-    let o = k(&lab, &bin, &["work", "--until-idle"]);
-    assert!(text(&o).contains("patch-fail"), "{}", text(&o));
-    assert_eq!(common::show(&lab, &jti)["state"], "approved");
-    assert!(!lab.path("kernel/ohm/manifest.lock").exists());
-}
-
-#[test]
-fn campaigns_touching_the_same_lines_file_one_campaign_conflict_blocker() {
-    if common::remote_mode() {
-        return;
-    }
-    let (lab, _bin) = kernel_lab(THREE, "");
-    // Another campaign carries a change to the very lines danctnix's does.
-    let from = lab.path("patches/driver/bes2600/scan-filter-5ghz-danctnix");
-    let to = lab.path("patches/driver/bes2600/scan-filter-besser");
-    copy_dir(&from, &to);
-    std::fs::write(to.join("patchset.toml"), "campaign = \"besser\"\n").unwrap();
-    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
-    lab.write(
-        "fleet/ohm.yaml",
-        &m.replace(
-            "include:\n",
-            "include:\n  - driver/bes2600/scan-filter-besser\n",
-        ),
-    );
-    for _ in 0..2 {
-        let o = lab.run(&["patches", "promote", "ohm", "--as", "claude"]);
-        assert!(!o.status.success());
-        assert!(text(&o).contains("campaign conflict"), "{}", text(&o));
-    }
-    let list = lab.ok(&["blockers", "list"]);
-    assert_eq!(
-        list.matches("campaign-conflict").count(),
-        1,
-        "filed once: {list}"
-    );
-    assert!(
-        list.contains("driver/bes2600/scan-filter-5ghz-danctnix")
-            || list.contains("driver/bes2600/scan-filter-besser"),
-        "{list}"
-    );
-    // fresnel carries neither: its promote is not held.
-    lab.ok(&["patches", "promote", "fresnel"]);
-}
-
-#[test]
-fn the_kernel_reads_answer_alike_over_the_api_and_mcp_and_an_agent_proposes_a_promote() {
-    if common::remote_mode() {
-        return;
-    }
-    let (lab, bin) = kernel_lab(THREE, "");
-    promote_op(&lab, &bin, "ohm");
-    let here = lab.json(&["kernel", "status", "--json"]);
-    assert_eq!(here[0]["host"], "fresnel");
-    assert_eq!(here[1]["lock"], "current", "{here}");
-
-    // The daemon answers the same view, and the remote CLI prints it.
-    let d = common::api::daemon(&lab);
-    let a = common::http::get(&d.unix, "/api/v1/kernel/status", None);
-    assert_eq!(a.status, 200, "{}", a.body);
-    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
-    assert_eq!(v["hosts"], here);
-    let o = lab
-        .cmd(&["kernel", "status", "--json"])
-        .env("BOSUN_URL", common::api::url(&d.unix))
-        .output()
-        .unwrap();
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
-        here
-    );
-    let a = common::http::get(&d.unix, "/api/v1/kernel/promote/ohm", None);
-    assert_eq!(a.status, 200, "{}", a.body);
-    let preview: serde_json::Value = serde_json::from_str(&a.body).unwrap();
-    assert_eq!(
-        preview["cumulative_b2"],
-        b2sum(&lab.path("kernel/ohm/cumulative.patch"))
-    );
-    let bad = common::http::get(&d.unix, "/api/v1/kernel/promote/no-such", None);
-    assert_eq!(bad.status, 400, "{}", bad.body);
-    assert!(bad.body.contains("fleet/no-such.yaml"), "{}", bad.body);
-    drop(d);
-
-    // An agent over MCP reads the same, then proposes the promote with the
-    // preview's params: it waits for an operator.
-    let mcp = common::mcp::Mcp::stdio(&lab, "claude");
-    let st = mcp.ok("kernel_status", serde_json::json!({}));
-    assert_eq!(st["result"]["hosts"], here);
-    let p = mcp.ok("kernel_promote", serde_json::json!({"host": "ohm"}));
-    assert_eq!(p["result"], preview);
-    let s = mcp.ok(
-        "submit",
-        serde_json::json!({
-            "runbook": p["result"]["runbook"],
-            "targets": ["ohm"],
-            "params": p["result"]["params"],
-        }),
-    );
-    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
-    let r = mcp.refused("kernel_promote", serde_json::json!({"host": "../etc"}));
-    assert!(r.to_string().contains("host"), "{r}");
-    mcp.stop();
 }

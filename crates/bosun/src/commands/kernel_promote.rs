@@ -8,7 +8,6 @@
 //! what is written is what was approved, or nothing. `kernel build` builds
 //! only a lock such an op wrote ([`approved`]).
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
 use bosun_control::{Control, Result};
@@ -31,28 +30,7 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
     let root = ctx.workspace.as_path();
     let (rel, text, _, tree) = manifest_of(root, host)?;
     let p = super::patches::promote_or_file(ctx, &tree, host, &rel, &text, Some(who))?;
-    // The op names the whole lock (baseline, suffix, arch, the manifest's
-    // digest, every patch's, the cumulative patch's), not just the patch.
-    let lock_b2 = bosun_kernel::b2(
-        p.lock
-            .to_toml()
-            .map_err(|e| other(e.to_string()))?
-            .as_bytes(),
-    );
-    let carried: BTreeSet<&str> = p
-        .lock
-        .patch
-        .iter()
-        .flat_map(|x| [x.path.as_str(), x.patchset.as_str()])
-        .collect();
-    let all = BTreeMap::from([
-        ("host".to_string(), host.to_string()),
-        ("lock".to_string(), lock_b2.clone()),
-        (
-            "patches".to_string(),
-            carried.into_iter().collect::<Vec<_>>().join(","),
-        ),
-    ]);
+    let (lock_b2, all) = bosun_control::kernel::promote_params(host, &p)?;
     let (_, r) = submit_op(ctx, RUNBOOK, host, all, &["host", "lock", "patches"], who)?;
     match r {
         Ok(v) => {

@@ -7,6 +7,7 @@ pub mod api;
 pub mod browser;
 pub mod disk;
 pub mod http;
+pub mod kernel;
 pub mod mcp;
 pub mod rollout;
 pub mod sshd;

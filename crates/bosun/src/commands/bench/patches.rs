@@ -32,7 +32,7 @@ pub struct PatchesArgs {
     #[arg(long, default_value_t = 2000)]
     pub scan: usize,
     /// Patches in the checked series.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 500)]
     pub check: usize,
     /// Runs of each side (the median is reported).
     #[arg(long, default_value_t = 3)]
@@ -157,7 +157,7 @@ pub fn patches(a: &PatchesArgs) -> Result<()> {
 
     // 1. promote: ~100 KB per patch.
     let p = tmp.path().join("promote");
-    let paths = tree(&p, a.promote, 6000, 10, false)?;
+    let paths = tree(&p, a.promote, 7200, 10, false)?;
     let bytes: u64 = paths
         .iter()
         .filter_map(|q| std::fs::metadata(p.join(q)).ok())

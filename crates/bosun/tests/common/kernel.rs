@@ -1,0 +1,140 @@
+//! The kernel tests' fixture: a lab with the kernel fleet example's
+//! tree, manifests, runbooks and policy, the example's stand-ins on PATH,
+//! the promote as an op, and small helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use super::Lab;
+
+pub fn example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kernel-fleet")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// A lab with the example's tree, manifests, install runbook and policy;
+/// `hosts` as its inventory, `kernel` as bosun.toml's `[kernel]`. The
+/// stand-ins are the example's `sim/bin`.
+pub fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
+    let lab = Lab::new_with(|lab| {
+        copy_dir(&example().join("patches"), &lab.path("patches"));
+        for f in [
+            "fleet/ohm.yaml",
+            "fleet/fresnel.yaml",
+            "runbooks/kernel-install.toml",
+            "runbooks/kernel-promote.toml",
+            "policy/rules.cedar",
+        ] {
+            std::fs::copy(example().join(f), lab.path(f)).unwrap();
+        }
+        lab.write("fleet/hosts.toml", hosts);
+        let cfg = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
+        lab.write("bosun.toml", &format!("{cfg}\n[kernel]\n{kernel}"));
+    });
+    (lab, example().join("sim/bin"))
+}
+
+/// The promote as an op: the agent submits, an operator approves, the
+/// controller writes the lock.
+pub fn promote_op(lab: &Lab, bin: &Path, host: &str) -> String {
+    let v = lab.json(&[
+        "patches", "promote", host, "--submit", "--as", "claude", "--json",
+    ]);
+    assert_eq!(v["decision"], "pending_approval", "never auto-promote: {v}");
+    let jti = v["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let o = k(lab, bin, &["work", "--until-idle"]);
+    assert_eq!(super::show(lab, &jti)["state"], "succeeded", "{}", text(&o));
+    jti
+}
+
+pub fn k(lab: &Lab, bin: &Path, args: &[&str]) -> Output {
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    lab.cmd(args).env("PATH", path).output().unwrap()
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn sim(lab: &Lab, host: &str, file: &str, content: Option<&str>) {
+    let p = lab.path(&format!(".bosun/sim/{host}/{file}"));
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    match content {
+        Some(c) => std::fs::write(p, c).unwrap(),
+        None => {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+pub fn b2sum(p: &Path) -> String {
+    let o = std::process::Command::new("b2sum").arg(p).output().unwrap();
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+pub const THREE: &str = r#"
+[[host]]
+name = "ohm"
+transport = "local"
+root = ".bosun/sim/ohm"
+
+[[host]]
+name = "boltzmann"
+transport = "local"
+root = ".bosun/sim/boltzmann"
+builds = [{ arch = "aarch64", role = "primary", ccache = "/var/cache/ccache" }]
+
+[[host]]
+name = "ampere"
+transport = "local"
+root = ".bosun/sim/ampere"
+wake = "mkdir -p .bosun/sim/ampere && touch .bosun/sim/ampere/awake"
+builds = [{ arch = "aarch64", role = "secondary", on_demand = true, idle_release = "1s", release = "rm .bosun/sim/ampere/awake" }]
+
+[[host]]
+name = "fermi"
+transport = "local"
+root = ".bosun/sim/fermi"
+builds = [{ arch = "aarch64", role = "fallback" }]
+
+[[host]]
+name = "kbuild-x86"
+transport = "local"
+root = ".bosun/sim/kbuild-x86"
+builds = ["x86_64"]
+"#;
+
+/// `kernel status --json` whole, and `host`'s row of it.
+pub fn status_of(lab: &Lab, host: &str) -> (serde_json::Value, serde_json::Value) {
+    let st = lab.json(&["kernel", "status", "--json"]);
+    let row = st
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["host"] == host)
+        .unwrap()
+        .clone();
+    (st, row)
+}

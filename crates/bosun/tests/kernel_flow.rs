@@ -1,0 +1,246 @@
+//! The kernel lifecycle around the build: the promote as an op (it writes
+//! only the lock it names; patch blockers hold it), campaigns (a conflict
+//! files one blocker; close), the reads through the daemon and MCP, and
+//! `bosun demo kernel` from import to a verified install.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::kernel::*;
+
+#[test]
+fn campaign_close_records_the_closure_and_refuses_imports_and_abandon() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, _bin) = kernel_lab(THREE, "");
+    let o = lab.run(&["campaign", "close", "fresnel-fourier"]);
+    assert!(!o.status.success(), "--status is required");
+    let out = lab.ok(&[
+        "campaign",
+        "close",
+        "fresnel-fourier",
+        "--status",
+        "success",
+    ]);
+    assert!(out.contains("1 patchset(s) stay in the tree"), "{out}");
+    let rec = std::fs::read_to_string(lab.path("campaigns/fresnel-fourier.toml")).unwrap();
+    assert!(rec.contains("status = \"success\""), "{rec}");
+    assert!(rec.contains("board/pinebook-pro/fresnel-fourier"), "{rec}");
+    // Still promoted: closing keeps the patches in the fleet.
+    let shown = lab.ok(&["patches", "promote", "fresnel"]);
+    assert!(shown.contains("3 patch(es)"), "{shown}");
+    for args in [
+        vec![
+            "campaign",
+            "close",
+            "fresnel-fourier",
+            "--status",
+            "success",
+        ],
+        vec![
+            "campaign",
+            "abandon",
+            "fresnel-fourier",
+            "--keep-as-archive",
+        ],
+        vec!["campaign", "close", "no-such", "--status", "success"],
+    ] {
+        let o = lab.run(&args);
+        assert!(!o.status.success(), "{args:?}");
+    }
+    let patch = lab.path("../extra.patch");
+    std::fs::copy(
+        lab.path("patches/board/pinebook-pro/fresnel-fourier/0002-arm64-dts-rk3399-pinebook-pro-enable-hdmi-sound.patch"),
+        &patch,
+    )
+    .unwrap();
+    let o = lab.run(&[
+        "patches",
+        "import",
+        "fresnel-fourier",
+        patch.to_str().unwrap(),
+        "--to",
+        "board/pinebook-pro",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("is closed"), "{}", text(&o));
+}
+
+#[test]
+fn the_kernel_demo_walks_from_import_to_a_verified_install() {
+    if common::remote_mode() {
+        return;
+    }
+    let o = common::bin()
+        .args(["demo", "kernel"])
+        .env("NO_COLOR", "1")
+        .env_remove("BOSUN_URL")
+        .env_remove("BOSUN_WORKSPACE")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for said in [
+        "board/pinebook-pro/fresnel-fourier: 3 written",
+        "a patch without a scope is refused",
+        "b2sum ",
+        "boltzmann: pre-flight failed",
+        "ampere: pre-flight passed (secondary)",
+        "install proposed: op",
+        "agents never approve",
+        "[bar version: pass] `linux-fresnel-fourier 7.0+",
+        "installed linux-fresnel-fourier 7.0+",
+        "Image-fresnel-fourier, initramfs-linux-fresnel-fourier.img",
+    ] {
+        assert!(t.contains(said), "missing {said:?}:\n{t}");
+    }
+}
+
+#[test]
+fn a_promote_op_writes_only_the_lock_it_names_and_a_patch_blocker_holds_it() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    let v = lab.json(&[
+        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
+    ]);
+    let jti = v["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    // The tree moves after the approval: the op writes nothing.
+    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
+    lab.write(
+        "fleet/ohm.yaml",
+        &m.replace("  - driver/bes2600/scan-filter-5ghz-danctnix\n", ""),
+    );
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    assert_eq!(common::show(&lab, &jti)["state"], "failed", "{}", text(&o));
+    assert!(
+        text(&o).contains("the lock promote makes now has b2sum"),
+        "{}",
+        text(&o)
+    );
+    assert!(!lab.path("kernel/ohm/manifest.lock").exists());
+    lab.write("fleet/ohm.yaml", &m);
+
+    // A patch-fail blocker on one of its patchsets holds the op.
+    lab.ok(&[
+        "blockers",
+        "file",
+        "patch-fail",
+        "driver/bes2600/scan-filter-5ghz-danctnix",
+        "--reason",
+        "no longer applies on v6.19",
+        "--as",
+        "claude",
+    ]);
+    let v = lab.json(&[
+        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
+    ]);
+    let jti = v["jti"].as_str().unwrap().to_string();
+    lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    assert!(text(&o).contains("patch-fail"), "{}", text(&o));
+    assert_eq!(common::show(&lab, &jti)["state"], "approved");
+    assert!(!lab.path("kernel/ohm/manifest.lock").exists());
+}
+
+#[test]
+fn campaigns_touching_the_same_lines_file_one_campaign_conflict_blocker() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, _bin) = kernel_lab(THREE, "");
+    // Another campaign carries a change to the very lines danctnix's does.
+    let from = lab.path("patches/driver/bes2600/scan-filter-5ghz-danctnix");
+    let to = lab.path("patches/driver/bes2600/scan-filter-besser");
+    copy_dir(&from, &to);
+    std::fs::write(to.join("patchset.toml"), "campaign = \"besser\"\n").unwrap();
+    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
+    lab.write(
+        "fleet/ohm.yaml",
+        &m.replace(
+            "include:\n",
+            "include:\n  - driver/bes2600/scan-filter-besser\n",
+        ),
+    );
+    for _ in 0..2 {
+        let o = lab.run(&["patches", "promote", "ohm", "--as", "claude"]);
+        assert!(!o.status.success());
+        assert!(text(&o).contains("campaign conflict"), "{}", text(&o));
+    }
+    let list = lab.ok(&["blockers", "list"]);
+    assert_eq!(
+        list.matches("campaign-conflict").count(),
+        1,
+        "filed once: {list}"
+    );
+    assert!(
+        list.contains("driver/bes2600/scan-filter-5ghz-danctnix")
+            || list.contains("driver/bes2600/scan-filter-besser"),
+        "{list}"
+    );
+    // fresnel carries neither: its promote is not held.
+    lab.ok(&["patches", "promote", "fresnel"]);
+}
+
+#[test]
+fn the_kernel_reads_answer_alike_over_the_api_and_mcp_and_an_agent_proposes_a_promote() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    promote_op(&lab, &bin, "ohm");
+    let here = lab.json(&["kernel", "status", "--json"]);
+    assert_eq!(here[0]["host"], "fresnel");
+    assert_eq!(here[1]["lock"], "current", "{here}");
+
+    // The daemon answers the same view, and the remote CLI prints it.
+    let d = common::api::daemon(&lab);
+    let a = common::http::get(&d.unix, "/api/v1/kernel/status", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(v["hosts"], here);
+    let o = lab
+        .cmd(&["kernel", "status", "--json"])
+        .env("BOSUN_URL", common::api::url(&d.unix))
+        .output()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap(),
+        here
+    );
+    let a = common::http::get(&d.unix, "/api/v1/kernel/promote/ohm", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let preview: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+    assert_eq!(
+        preview["cumulative_b2"],
+        b2sum(&lab.path("kernel/ohm/cumulative.patch"))
+    );
+    let bad = common::http::get(&d.unix, "/api/v1/kernel/promote/no-such", None);
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("fleet/no-such.yaml"), "{}", bad.body);
+    drop(d);
+
+    // An agent over MCP reads the same, then proposes the promote with the
+    // preview's params: it waits for an operator.
+    let mcp = common::mcp::Mcp::stdio(&lab, "claude");
+    let st = mcp.ok("kernel_status", serde_json::json!({}));
+    assert_eq!(st["result"]["hosts"], here);
+    let p = mcp.ok("kernel_promote", serde_json::json!({"host": "ohm"}));
+    assert_eq!(p["result"], preview);
+    let s = mcp.ok(
+        "submit",
+        serde_json::json!({
+            "runbook": p["result"]["runbook"],
+            "targets": ["ohm"],
+            "params": p["result"]["params"],
+        }),
+    );
+    assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    let r = mcp.refused("kernel_promote", serde_json::json!({"host": "../etc"}));
+    assert!(r.to_string().contains("host"), "{r}");
+    mcp.stop();
+}
