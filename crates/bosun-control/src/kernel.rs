@@ -18,6 +18,7 @@ use bosun_api::views::{
 use bosun_kernel::{Builders, Job, JobStatus};
 use bosun_model::Name;
 
+pub use crate::kernel_plan::{INSTALL_RUNBOOK, read_lock};
 use crate::{Control, ControlError, Result};
 
 /// The runbook a promote op runs.
@@ -121,7 +122,7 @@ pub fn manifest_of(
     let rel = format!("fleet/{name}.yaml");
     let text = bosun_workspace::read_file(&root.join(&rel)).map_err(|e| {
         other(format!(
-            "{rel}: {e} (a host's kernel manifest; see `bosun patches promote --help`)"
+            "{rel}: {e} (a host's kernel manifest, fleet/<host>.yaml)"
         ))
     })?;
     let m = bosun_kernel::Manifest::parse(&rel, &text).map_err(|e| other(e.to_string()))?;

@@ -20,6 +20,7 @@ pub mod genesis;
 pub mod governed;
 pub mod intake;
 pub mod kernel;
+mod kernel_plan;
 pub mod ledger;
 pub mod mirror;
 pub mod notify;

@@ -249,6 +249,10 @@ impl Core for Daemon {
         self.get(&format!("/kernel/promote/{host}"))
     }
 
+    fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {
+        self.get(&format!("/kernel/install/{host}"))
+    }
+
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault> {
         self.get(&format!("/ledger/proofs?op={}", path_id(op)?))
     }

@@ -240,6 +240,12 @@ impl Core for Embedded {
             .map_err(|e| Fault::refused(Check::Format, e.to_string()))
     }
 
+    fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {
+        self.ctl
+            .install_op(host.as_str())
+            .map_err(|e| Fault::refused(Check::Format, e.to_string()))
+    }
+
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault> {
         let jti = self.resolve(op)?;
         let proofs = bosun_control::ledger::prove_at(&self.ctl, Some(jti.as_str()), None, None)

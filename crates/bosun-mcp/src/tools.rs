@@ -465,6 +465,32 @@ impl Tools {
         )
     }
 
+    /// The install op of a host: its newest published, signed build of
+    /// the current lock, as `kernel-install` params. Pass them to `submit`
+    /// with the host as target: an agent's install waits for an operator
+    /// (never auto-install); nothing is installed before.
+    #[tool(
+        input_schema = args::schema::<KernelHostArgs>(),
+        annotations(
+            title = "Preview a kernel install",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn kernel_install(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let a: KernelHostArgs = args::parse(raw)?;
+                let host = args::name("host", &a.host)?;
+                let v = self.call(move |c| c.kernel_install(&host)).await?;
+                Ok(reply::ok(v, Vec::new(), None))
+            }
+            .await,
+        )
+    }
+
     /// Inclusion proofs of an op's ledger entries against the newest
     /// signed checkpoint: checkable offline with the ledger's verifier
     /// key.

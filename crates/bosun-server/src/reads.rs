@@ -10,8 +10,8 @@ use aide::axum::routing::get_with;
 use axum::Json;
 use axum::extract::State;
 use bosun_api::views::{
-    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, KernelStatusView,
-    PromotePreviewView, RejectionView, RolloutView,
+    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, KernelOpView,
+    KernelStatusView, PromotePreviewView, RejectionView, RolloutView,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -90,6 +90,14 @@ pub fn routes() -> ApiRouter<App> {
             get_with(kernel_promote, |o| {
                 o.id("getKernelPromote").summary(
                     "What promoting a host (the id) would produce — patches, the cumulative patch's BLAKE2b-512 — and the kernel-promote op's params to submit",
+                )
+            }),
+        )
+        .api_route(
+            "/kernel/install/{id}",
+            get_with(kernel_install, |o| {
+                o.id("getKernelInstall").summary(
+                    "The install op of a host (the id): the newest published, signed build of its current lock, as kernel-install params to submit",
                 )
             }),
         )
@@ -207,6 +215,19 @@ async fn kernel_promote(
     // parse, is the request's problem, said with its file and line.
     app.core(move |ctl| {
         ctl.promote_preview(&host)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    })
+    .await
+    .map(Json)
+}
+
+async fn kernel_install(
+    State(app): State<App>,
+    _r: Reader,
+    Id(host): Id,
+) -> Result<Json<KernelOpView>, ApiError> {
+    app.core(move |ctl| {
+        ctl.install_op(&host)
             .map_err(|e| ApiError::bad_request(e.to_string()))
     })
     .await

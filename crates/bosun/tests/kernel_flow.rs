@@ -244,3 +244,68 @@ fn the_kernel_reads_answer_alike_over_the_api_and_mcp_and_an_agent_proposes_a_pr
     assert!(r.to_string().contains("host"), "{r}");
     mcp.stop();
 }
+
+#[test]
+fn the_op_verbs_go_through_the_daemon() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    let d = common::api::daemon(&lab);
+    let url = common::api::url(&d.unix);
+    let remote = |args: &[&str]| lab.cmd(args).env("BOSUN_URL", &url).output().unwrap();
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(o)))
+    };
+    // Nothing promoted yet: the daemon says so.
+    let o = remote(&["kernel", "install", "ohm", "--as", "alice"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not promoted yet"), "{}", text(&o));
+
+    // The agent proposes the promote through the daemon; an operator
+    // approves through it; the daemon's controller writes the lock.
+    let v = json(&remote(&[
+        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
+    ]));
+    assert_eq!(v["decision"], "pending_approval", "{v}");
+    let jti = v["jti"].as_str().unwrap().to_string();
+    let o = remote(&["approve", "--yes", &jti, "--as", "alice"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while common::show(&lab, &jti)["state"] != "succeeded" {
+        assert!(
+            std::time::Instant::now() < end,
+            "{}",
+            common::show(&lab, &jti)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(lab.path("kernel/ohm/manifest.lock").exists());
+
+    // Built here (the build runs on the control host), then installed
+    // through the daemon: the plan it signs names the published package.
+    let o = k(
+        &lab,
+        &bin,
+        &["kernel", "build", "ohm", "--as", "alice", "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let job = json(&o);
+    let pkg = lab.path(&format!(
+        ".bosun/kernel/repo/aarch64/{}",
+        job["packages"][0].as_str().unwrap()
+    ));
+    assert!(
+        remote(&["halt", "--why", "look before it runs", "--as", "alice"])
+            .status
+            .success()
+    );
+    let v = json(&remote(&[
+        "kernel", "install", "ohm", "--as", "alice", "--json",
+    ]));
+    assert_eq!(v["decision"], "auto", "{v}");
+    let op = common::show(&lab, v["jti"].as_str().unwrap());
+    assert_eq!(op["plan"]["params"]["b2"], b2sum(&pkg), "{op}");
+    assert_eq!(op["plan"]["params"]["job"], job["job"], "{op}");
+    drop(d);
+}

@@ -15,7 +15,7 @@ const MAX_LINES: usize = 800;
 const VERBS: &[&str] = &[
     "init", "key", "adopt", "status", "plan", "submit", "approve", "deny", "ops", "policy", "halt",
     "resume", "serve", "work", "step", "runbook", "hosts", "blockers", "rollout", "remind",
-    "snooze", "ledger", "demo", "bench",
+    "snooze", "ledger", "demo", "bench", "patches", "kernel", "campaign",
 ];
 
 /// Files whose strings are the contents of files scaffolded for users,

@@ -2,7 +2,9 @@
 //! kernel at a glance (`GET /api/v1/kernel/status`, `bosun kernel
 //! status`, the MCP `kernel_status` tool) and what promoting a host would
 //! produce, with the op that would send it through the pipeline (`GET
-//! /api/v1/kernel/promote/{host}`, the MCP `kernel_promote` tool).
+//! /api/v1/kernel/promote/{host}`, the MCP `kernel_promote` tool), and the
+//! install op of a host's newest published build (`GET
+//! /api/v1/kernel/install/{host}`, the MCP `kernel_install` tool).
 
 use std::collections::BTreeMap;
 
@@ -100,6 +102,20 @@ pub struct PromotePreviewView {
     pub duplicates: Vec<String>,
     /// The op that promotes it: runbook `kernel-promote` on the host with
     /// these params (submit it; an operator approves).
+    pub runbook: String,
+    /// Its params.
+    pub params: BTreeMap<String, String>,
+}
+
+/// A kernel op as it would be planned for a host: its runbook and the
+/// params it declares (`GET /api/v1/kernel/install/{host}`): submit it
+/// on the host, and the keeper policy decides (an agent's waits for an
+/// operator).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelOpView {
+    /// The host.
+    pub host: String,
+    /// The runbook (`kernel-install`).
     pub runbook: String,
     /// Its params.
     pub params: BTreeMap<String, String>,

@@ -18,7 +18,8 @@ pub use fleet::{
     PreparedRun, RolloutSubmitted, RolloutView,
 };
 pub use kernel::{
-    KernelBuildView, KernelHostView, KernelStatusView, PromotePreviewView, PromotedPatchView,
+    KernelBuildView, KernelHostView, KernelOpView, KernelStatusView, PromotePreviewView,
+    PromotedPatchView,
 };
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};

@@ -21,13 +21,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bosun_control::Result;
-use bosun_kernel::{Job, JobStatus, Lock};
+use bosun_kernel::{Job, JobStatus};
 use bosun_model::Host;
 
 use super::kernel::{now, save_builders, save_job};
-use super::patches::{holds, manifest_of};
+use super::patches::holds;
 use super::{Ctx, other};
 use bosun_control::kernel::KernelDirs;
+use bosun_control::kernel::read_lock;
 
 /// Largest package fetched from a build host.
 const MAX_PACKAGE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -43,7 +44,11 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     let cfg = ws.config.kernel.clone();
     let times = cfg.times().map_err(|(_, m)| other(m))?;
-    let (lock, cumulative, lock_text) = read_lock(&ws.root, host)?;
+    let (lock, cumulative, lock_text) = read_lock(&ws.root, host).map_err(|e| {
+        other(format!(
+            "{e}\n  promote it: `bosun patches promote {host} --submit --as <you>`, approved, writes kernel/{host}/"
+        ))
+    })?;
     let reader = ctx.reader()?;
     // A halt stops builds as it stops ops: nothing is woken or built.
     if let Some(h) = reader.halt_state()? {
@@ -438,49 +443,6 @@ fn propose_install(ctx: &Ctx, host: &str, who: &str) -> Option<String> {
             None
         }
     }
-}
-
-/// The lock and cumulative patch `patches promote --write` left in
-/// `kernel/<host>/`, checked against each other and against what promote
-/// makes now.
-pub(crate) fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>, String)> {
-    let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
-    let rel = format!("kernel/{name}");
-    for f in ["manifest.lock", "cumulative.patch"] {
-        bosun_kernel::no_symlinks(root, &format!("{rel}/{f}")).map_err(|e| other(e.to_string()))?;
-    }
-    let text = bosun_kernel::tree::read_bounded(
-        &root.join(&rel).join("manifest.lock"),
-        bosun_kernel::promote::MAX_LOCK_BYTES,
-    )
-    .map_err(|e| {
-        other(format!(
-            "{rel}/manifest.lock: {e} (promote first: `bosun patches promote {host} --submit --as <you>`)"
-        ))
-    })?;
-    let text =
-        String::from_utf8(text).map_err(|_| other(format!("{rel}/manifest.lock: not UTF-8")))?;
-    let lock =
-        Lock::parse(&format!("{rel}/manifest.lock"), &text).map_err(|e| other(e.to_string()))?;
-    let cumulative = bosun_kernel::tree::read_bounded(
-        &root.join(&rel).join("cumulative.patch"),
-        bosun_kernel::series::MAX_PATCH_BYTES * 64,
-    )
-    .map_err(|e| other(format!("{rel}/cumulative.patch: {e}")))?;
-    if bosun_kernel::b2(&cumulative) != lock.cumulative.b2 {
-        return Err(other(format!(
-            "{rel}/cumulative.patch is not the one its lock names (b2sum differs): promote again"
-        )));
-    }
-    let (mrel, mtext, _, tree) = manifest_of(root, host)?;
-    let now = bosun_kernel::promote(&tree, name.as_str(), &mrel, &mtext)
-        .map_err(|e| other(e.to_string()))?;
-    if now.lock != lock {
-        return Err(other(format!(
-            "{rel}/manifest.lock is not what promote makes now (the tree or {mrel} changed): promote again (`bosun patches promote {host} --submit --as <you>`)"
-        )));
-    }
-    Ok((lock, cumulative, text))
 }
 
 /// Runs `host`'s wake command on the control host, bounded.

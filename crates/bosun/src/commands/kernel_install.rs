@@ -18,124 +18,68 @@ use std::process::ExitCode;
 
 use bosun_control::{Result, client, now};
 
-use super::kernel_build::read_lock;
+use bosun_api::views::KernelOpView;
+
 use super::{Ctx, key_id, other, refused};
-use bosun_control::kernel::KernelDirs;
-
-/// The runbook an install runs.
-pub(crate) const RUNBOOK: &str = "kernel-install";
-
-/// The params an install gives the runbook (those it declares).
-fn params_for(ctx: &Ctx, host: &str) -> Result<BTreeMap<String, String>> {
-    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
-    let dirs = KernelDirs::of(&ws);
-    let (lock, _, lock_text) = read_lock(&ws.root, host)?;
-    let job = dirs
-        .jobs()?
-        .into_iter()
-        .flatten()
-        .find(|j| {
-            j.host == host
-                && j.status == bosun_kernel::JobStatus::Published
-                && j.cumulative_b2 == lock.cumulative.b2
-        })
-        .ok_or_else(|| {
-            other(format!(
-                "{host}: no published build of its current lock: `bosun kernel build {host}` first"
-            ))
-        })?;
-    let pkg = job
-        .packages
-        .iter()
-        .find(|p| p.starts_with(&format!("{}-", job.pkgbase)))
-        .or(job.packages.first())
-        .ok_or_else(|| other(format!("job {} published no package", job.job)))?;
-    let repo = dirs.repo.join(&lock.arch);
-    let path = repo.join(pkg);
-    // The package and the index must carry the package key's signatures,
-    // checked with the key the control plane holds (not the public file
-    // published beside them), and the index must list this very digest:
-    // what a host installs is what bosun signed and published.
-    let key = bosun_sign::find_private_key(&dirs.base.join("keys"), "packages")
-        .map_err(|e| other(format!("the package key: {e}")))?
-        .public();
-    let verify = |st: &[u8], sig: &[u8; 64]| key.verify_bytes(st, sig);
-    bosun_kernel::publish::verify_file(&path, &verify).map_err(other)?;
-    let index = repo.join(bosun_kernel::publish::INDEX);
-    bosun_kernel::publish::verify_file(&index, &verify).map_err(other)?;
-    let bytes = bosun_kernel::tree::read_bounded(&path, 4 << 30)
-        .map_err(|e| other(format!("{}: {e}", path.display())))?;
-    let digest = bosun_kernel::b2(&bytes);
-    let listed = bosun_kernel::tree::read_bounded(&index, bosun_kernel::publish::MAX_INDEX_BYTES)
-        .map_err(|e| other(format!("{}: {e}", index.display())))
-        .and_then(|t| {
-            bosun_kernel::publish::parse_index(
-                &index.display().to_string(),
-                &String::from_utf8_lossy(&t),
-            )
-            .map_err(|e| other(e.to_string()))
-        })?;
-    if !listed
-        .iter()
-        .any(|e| e.filename == *pkg && e.b2 == digest && e.job == job.job)
-    {
-        return Err(other(format!(
-            "{}: not the package the signed index lists for job {}",
-            path.display(),
-            job.job
-        )));
-    }
-    let (rel, _, manifest, _) = super::patches::manifest_of(&ws.root, host)?;
-    let mut preset = String::new();
-    for hook in &manifest.post_install {
-        match hook.split_whitespace().collect::<Vec<_>>().as_slice() {
-            ["mkinitcpio", "-p", p] => preset = p.to_string(),
-            _ => {
-                return Err(other(format!(
-                    "{rel}: post_install `{hook}` is not a hook bosun runs (only `mkinitcpio -p <preset>`, the initramfs an ARM `Image` install misses)"
-                )));
-            }
-        }
-    }
-    Ok(BTreeMap::from([
-        ("package".to_string(), pkg.clone()),
-        ("b2".to_string(), digest),
-        ("lock".to_string(), bosun_kernel::b2(lock_text.as_bytes())),
-        ("job".to_string(), job.job.clone()),
-        ("pkgname".to_string(), job.pkgbase.clone()),
-        ("version".to_string(), format!("{}-1", job.pkgver)),
-        ("suffix".to_string(), lock.suffix.clone()),
-        ("repo".to_string(), repo.display().to_string()),
-        ("initramfs_preset".to_string(), preset),
-        (
-            "install_mode".to_string(),
-            format!("{:?}", manifest.install).to_lowercase(),
-        ),
-    ]))
-}
 
 /// Plans and submits the install op of `host` signed by `who`; prints what
 /// intake made of it.
 pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
-    if ctx.remote.is_some() {
-        return Err(other(
-            "`kernel install` runs on the control host, not yet through the daemon: unset BOSUN_URL",
-        ));
+    let op: KernelOpView = match &ctx.remote {
+        Some(r) => match super::answered(r.get(&format!("/kernel/install/{host}")), json)? {
+            Ok(v) => v,
+            Err(code) => return Ok(code),
+        },
+        None => ctx.control()?.install_op(host).map_err(|e| {
+            other(format!(
+                "{e}\n  build it: `bosun kernel build {host} --as <you>` (after an approved promote)"
+            ))
+        })?,
+    };
+    if !json {
+        let p = |k: &str| op.params.get(k).map_or("", String::as_str);
+        outln!(
+            "{host}: install of {} ({} {}), b2 {}…",
+            p("package"),
+            p("pkgname"),
+            p("version"),
+            &p("b2")[..16.min(p("b2").len())],
+        );
     }
-    let (params, r) = propose(ctx, host, who)?;
+    send(ctx, &op.runbook, host, op.params, who, json)
+}
+
+/// Submits `runbook` on `host` with `params`, signed as `who`: here
+/// through intake, or to the daemon (which plans it; this CLI checks the
+/// plan's digest and signs it, as `bosun submit` does). Prints what intake
+/// made of it.
+pub(crate) fn send(
+    ctx: &Ctx,
+    runbook: &str,
+    host: &str,
+    params: BTreeMap<String, String>,
+    who: &str,
+    json: bool,
+) -> Result<ExitCode> {
+    if let Some(r) = &ctx.remote {
+        let a = super::submit::SubmitArgs {
+            plan: Some(super::plan::PlanArgs {
+                runbook: Some(runbook.to_string()),
+                targets: vec![host.to_string()],
+                params: params.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                json,
+            }),
+            as_: Some(who.to_string()),
+            envelope: None,
+            quiet: false,
+            sign_only: false,
+        };
+        return super::submit::remote(ctx, r, a);
+    }
+    let names: Vec<&str> = params.keys().map(String::as_str).collect();
+    let (_, r) = submit_op(ctx, runbook, host, params.clone(), &names, who)?;
     match r {
-        Ok(v) => {
-            if !json {
-                outln!(
-                    "{host}: install of {} ({} {}), b2 {}…",
-                    params.get("package").map_or("", String::as_str),
-                    params.get("pkgname").map_or("", String::as_str),
-                    params.get("version").map_or("", String::as_str),
-                    params.get("b2").map_or("", |b| &b[..16.min(b.len())]),
-                );
-            }
-            super::submit::print_submitted(&v, false, json)
-        }
+        Ok(v) => super::submit::print_submitted(&v, false, json),
         Err(rej) => Ok(refused(&rej, json)),
     }
 }
@@ -151,8 +95,8 @@ pub(crate) fn propose(
     host: &str,
     who: &str,
 ) -> Result<(BTreeMap<String, String>, Proposed)> {
-    let all = params_for(ctx, host)?;
-    submit_op(ctx, RUNBOOK, host, all, &["package", "b2"], who)
+    let op = ctx.control()?.install_op(host)?;
+    submit_op(ctx, &op.runbook, host, op.params, &["package", "b2"], who)
 }
 
 /// Plans `runbook` on `host` with those of `all` it declares (it must

@@ -15,17 +15,30 @@ use bosun_model::OpState;
 
 use super::kernel_install::submit_op;
 use super::patches::manifest_of;
-use super::{Ctx, other, refused};
+use super::{Ctx, refused};
 
 /// The runbook a promote runs.
 pub(crate) const RUNBOOK: &str = "kernel-promote";
 
 /// Submits the promote of `host` as an op signed by `who`.
 pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
-    if ctx.remote.is_some() {
-        return Err(other(
-            "`patches promote --submit` runs on the control host, not yet through the daemon: unset BOSUN_URL",
-        ));
+    if let Some(r) = &ctx.remote {
+        // The daemon resolves the tree it holds; this CLI signs the op.
+        let v: bosun_api::views::PromotePreviewView =
+            match super::answered(r.get(&format!("/kernel/promote/{host}")), json)? {
+                Ok(v) => v,
+                Err(code) => return Ok(code),
+            };
+        if !json {
+            outln!(
+                "{host}: promote of {} patch(es) on {}, cumulative b2sum {}\n  manifest.lock b2sum {}",
+                v.patches.len(),
+                v.baseline,
+                v.cumulative_b2,
+                v.lock_b2
+            );
+        }
+        return super::kernel_install::send(ctx, &v.runbook, host, v.params, who, json);
     }
     let root = ctx.workspace.as_path();
     let (rel, text, _, tree) = manifest_of(root, host)?;

@@ -1,0 +1,188 @@
+//! The params of the kernel ops, for every face: the lock as an approved
+//! promote wrote it ([`read_lock`]) and an install's
+//! ([`Control::install_params`]), so the CLI here and the daemon's
+//! `GET /kernel/install/{host}` plan the same op.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use bosun_kernel::Lock;
+
+use crate::kernel::{KernelDirs, manifest_of};
+use crate::{Control, ControlError, Result};
+
+/// The runbook an install op runs.
+pub const INSTALL_RUNBOOK: &str = "kernel-install";
+
+fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+/// The lock and cumulative patch `patches promote --write` left in
+/// `kernel/<host>/`, checked against each other and against what promote
+/// makes now.
+pub fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>, String)> {
+    let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
+    let rel = format!("kernel/{name}");
+    for f in ["manifest.lock", "cumulative.patch"] {
+        bosun_kernel::no_symlinks(root, &format!("{rel}/{f}")).map_err(|e| other(e.to_string()))?;
+    }
+    let text = bosun_kernel::tree::read_bounded(
+        &root.join(&rel).join("manifest.lock"),
+        bosun_kernel::promote::MAX_LOCK_BYTES,
+    )
+    .map_err(|e| {
+        other(format!(
+            "{rel}/manifest.lock: {e} (not promoted yet: an approved kernel-promote op writes it)"
+        ))
+    })?;
+    let text =
+        String::from_utf8(text).map_err(|_| other(format!("{rel}/manifest.lock: not UTF-8")))?;
+    let lock =
+        Lock::parse(&format!("{rel}/manifest.lock"), &text).map_err(|e| other(e.to_string()))?;
+    let cumulative = bosun_kernel::tree::read_bounded(
+        &root.join(&rel).join("cumulative.patch"),
+        bosun_kernel::series::MAX_PATCH_BYTES * 64,
+    )
+    .map_err(|e| other(format!("{rel}/cumulative.patch: {e}")))?;
+    if bosun_kernel::b2(&cumulative) != lock.cumulative.b2 {
+        return Err(other(format!(
+            "{rel}/cumulative.patch is not the one its lock names (b2sum differs): promote again"
+        )));
+    }
+    let (mrel, mtext, _, tree) = manifest_of(root, host)?;
+    let now = bosun_kernel::promote(&tree, name.as_str(), &mrel, &mtext)
+        .map_err(|e| other(e.to_string()))?;
+    if now.lock != lock {
+        return Err(other(format!(
+            "{rel}/manifest.lock is not what promote makes now (the tree or {mrel} changed): promote again (a new kernel-promote op)"
+        )));
+    }
+    Ok((lock, cumulative, text))
+}
+
+impl Control {
+    /// The params of `host`'s install op: the newest published build of
+    /// its current lock (its package, that package's BLAKE2b-512, the
+    /// lock's digest, the job), after the package's and the index's
+    /// signatures are checked with the key the control plane holds and the
+    /// index lists that very digest for that job; the manifest's initramfs
+    /// preset. All of them; the caller keeps those the runbook declares.
+    pub fn install_params(&self, host: &str) -> Result<BTreeMap<String, String>> {
+        let ws = &self.ws;
+        let dirs = KernelDirs::of(ws);
+        let (lock, _, lock_text) = read_lock(&ws.root, host)?;
+        let job = dirs
+            .jobs()?
+            .into_iter()
+            .flatten()
+            .find(|j| {
+                j.host == host
+                    && j.status == bosun_kernel::JobStatus::Published
+                    && j.cumulative_b2 == lock.cumulative.b2
+            })
+            .ok_or_else(|| {
+                other(format!(
+                    "{host}: no published build of its current lock (build it first)"
+                ))
+            })?;
+        let pkg = job
+            .packages
+            .iter()
+            .find(|p| p.starts_with(&format!("{}-", job.pkgbase)))
+            .or(job.packages.first())
+            .ok_or_else(|| other(format!("job {} published no package", job.job)))?;
+        let repo = dirs.repo.join(&lock.arch);
+        let path = repo.join(pkg);
+        // The package and the index must carry the package key's signatures,
+        // checked with the key the control plane holds (not the public file
+        // published beside them), and the index must list this very digest:
+        // what a host installs is what bosun signed and published.
+        let key = bosun_sign::find_private_key(&dirs.base.join("keys"), "packages")
+            .map_err(|e| other(format!("the package key: {e}")))?
+            .public();
+        let verify = |st: &[u8], sig: &[u8; 64]| key.verify_bytes(st, sig);
+        bosun_kernel::publish::verify_file(&path, &verify).map_err(other)?;
+        let index = repo.join(bosun_kernel::publish::INDEX);
+        bosun_kernel::publish::verify_file(&index, &verify).map_err(other)?;
+        let bytes = bosun_kernel::tree::read_bounded(&path, 4 << 30)
+            .map_err(|e| other(format!("{}: {e}", path.display())))?;
+        let digest = bosun_kernel::b2(&bytes);
+        let listed =
+            bosun_kernel::tree::read_bounded(&index, bosun_kernel::publish::MAX_INDEX_BYTES)
+                .map_err(|e| other(format!("{}: {e}", index.display())))
+                .and_then(|t| {
+                    bosun_kernel::publish::parse_index(
+                        &index.display().to_string(),
+                        &String::from_utf8_lossy(&t),
+                    )
+                    .map_err(|e| other(e.to_string()))
+                })?;
+        if !listed
+            .iter()
+            .any(|e| e.filename == *pkg && e.b2 == digest && e.job == job.job)
+        {
+            return Err(other(format!(
+                "{}: not the package the signed index lists for job {}",
+                path.display(),
+                job.job
+            )));
+        }
+        let (rel, _, manifest, _) = manifest_of(&ws.root, host)?;
+        let mut preset = String::new();
+        for hook in &manifest.post_install {
+            match hook.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["mkinitcpio", "-p", p] => preset = p.to_string(),
+                _ => {
+                    return Err(other(format!(
+                        "{rel}: post_install `{hook}` is not a hook bosun runs (only `mkinitcpio -p <preset>`, the initramfs an ARM `Image` install misses)"
+                    )));
+                }
+            }
+        }
+        Ok(BTreeMap::from([
+            ("package".to_string(), pkg.clone()),
+            ("b2".to_string(), digest),
+            ("lock".to_string(), bosun_kernel::b2(lock_text.as_bytes())),
+            ("job".to_string(), job.job.clone()),
+            ("pkgname".to_string(), job.pkgbase.clone()),
+            ("version".to_string(), format!("{}-1", job.pkgver)),
+            ("suffix".to_string(), lock.suffix.clone()),
+            ("repo".to_string(), repo.display().to_string()),
+            ("initramfs_preset".to_string(), preset),
+            (
+                "install_mode".to_string(),
+                format!("{:?}", manifest.install).to_lowercase(),
+            ),
+        ]))
+    }
+
+    /// `host`'s install op: runbook `kernel-install` and those of
+    /// [`Control::install_params`] it declares (it must declare `package`
+    /// and `b2`, so the plan names the package and its digest).
+    pub fn install_op(&self, host: &str) -> Result<bosun_api::views::KernelOpView> {
+        let gov = self.governed()?;
+        let rb = gov.runbooks.get(INSTALL_RUNBOOK).ok_or_else(|| {
+            other(format!(
+                "no adopted runbooks/{INSTALL_RUNBOOK}.toml: the install's steps and bars are the workspace's"
+            ))
+        })?;
+        for need in ["package", "b2"] {
+            if !rb.runbook.params.contains_key(need) {
+                return Err(other(format!(
+                    "runbooks/{INSTALL_RUNBOOK}.toml declares no `{need}` param: the plan must name it"
+                )));
+            }
+        }
+        let params = self
+            .install_params(host)?
+            .into_iter()
+            .filter(|(k, _)| rb.runbook.params.contains_key(k))
+            .collect();
+        Ok(bosun_api::views::KernelOpView {
+            host: host.to_string(),
+            runbook: INSTALL_RUNBOOK.into(),
+            params,
+        })
+    }
+}
