@@ -187,9 +187,37 @@ impl Control {
         let (inv, _) = self.inventory_in_force()?;
         let views = self.host_views(&inv.hosts)?;
         let blockers = self.blocker_views(false)?;
+        // Install ops waiting (for an approval, or for the controller),
+        // newest first: the job each names.
+        let mut waiting: Vec<(String, String, String)> = Vec::new();
+        for state in [
+            bosun_model::OpState::PendingApproval,
+            bosun_model::OpState::Approved,
+        ] {
+            for o in self.ops(Some(state), 1000)? {
+                if o.runbook != crate::kernel_plan::INSTALL_RUNBOOK {
+                    continue;
+                }
+                if let Some(rec) = self.op_record(&o.jti)? {
+                    let job = rec.plan.params.get("job").cloned().unwrap_or_default();
+                    for t in &rec.plan.targets {
+                        waiting.push((t.to_string(), job.clone(), o.jti.to_string()));
+                    }
+                }
+            }
+        }
         let mut out = Vec::new();
         for h in &hosts {
-            out.push(self.kernel_host(&root, h, &jobs, &views, &blockers));
+            let mut row = self.kernel_host(&root, h, &jobs, &views, &blockers);
+            if row.install_pending
+                && let Some(b) = &row.build
+            {
+                row.install_op = waiting
+                    .iter()
+                    .find(|(t, job, _)| t == h && *job == b.job)
+                    .map(|(_, _, jti)| jti.clone());
+            }
+            out.push(row);
         }
         Ok(KernelStatusView { hosts: out })
     }
@@ -214,6 +242,7 @@ impl Control {
             drifted: view.is_some_and(|v| v.drifted),
             drift_reason: view.and_then(|v| v.drift_reason.clone()),
             install_pending: false,
+            install_op: None,
             blockers: Vec::new(),
             problem: None,
         };

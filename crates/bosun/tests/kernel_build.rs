@@ -140,9 +140,17 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     assert_eq!(ohm["install_pending"], true, "{st}");
     let (_, fresnel) = status_of(&lab, "fresnel");
     assert_eq!(fresnel["lock"], "none", "{st}");
+    // The agent's build proposed its install: status names the waiting op.
+    let waiting = ohm["install_op"].as_str().unwrap().to_string();
+    assert!(
+        t.contains(&format!("install proposed: op {waiting}")),
+        "{t}"
+    );
     let plain = lab.ok(&["kernel", "status"]);
     assert!(
-        plain.contains("install pending (`bosun kernel install ohm --as <operator>`)"),
+        plain.contains(&format!(
+            "install waiting: op {waiting} (`bosun approve {waiting} --as <operator>`)"
+        )),
         "{plain}"
     );
 

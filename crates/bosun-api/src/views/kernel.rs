@@ -36,6 +36,9 @@ pub struct KernelHostView {
     pub drift_reason: Option<String>,
     /// A published build of the current lock that is not installed.
     pub install_pending: bool,
+    /// The install op of that build already waiting (for an operator's
+    /// approval, or to run), if any.
+    pub install_op: Option<String>,
     /// Active blockers on the host or on a patch it carries (`kind #id on
     /// subject`).
     pub blockers: Vec<String>,

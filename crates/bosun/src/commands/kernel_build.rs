@@ -1,20 +1,25 @@
-//! `bosun kernel build <host>`: the promoted lock built on the build host
-//! its arch routes to, then signed and published.
+//! `bosun kernel build <host> --as <who>`: the promoted lock built on the
+//! build host its arch routes to, then signed and published.
 //!
 //! In order: the lock and cumulative patch promote wrote are read and
 //! checked (digest, and that promoting again now gives the same lock);
-//! blockers that halt builds are read (a global one, `signing-fail`,
-//! refuses; one on a build host skips it); the build hosts are tried in
-//! routing order (bosun-kernel::build::route). For each: an on-demand
-//! host is woken (its `wake` command, bounded by `kernel.wake_timeout`),
-//! then a pre-flight (`uname -m` is the arch, the build command is there,
-//! the build directory is writable) retried until the wake deadline; a
-//! failed pre-flight files `host-changed` on it and moves on. The first to
-//! pass gets the job staged (PKGBUILD, cumulative.patch), the build run
-//! under the absolute `kernel.build_cap`, the packages fetched, signed by
-//! the package key and published. A failed build files `build-fail` on
-//! its build host and is kept `kernel.keep_failed` for inspection; a
-//! signing failure files the global `signing-fail`.
+//! a halt refuses; the lock must be the one a succeeded `kernel-promote`
+//! op names (never build what no one approved); blockers that halt builds
+//! are read (a global one, `signing-fail`, refuses; one on a build host
+//! skips it); the build hosts are tried in routing order
+//! (bosun-kernel::build::route). For each: an on-demand host is woken (its
+//! `wake` command, bounded by `kernel.wake_timeout`), then a pre-flight
+//! (`uname -m` is the arch, the build command is there, the build
+//! directory is writable) retried until the wake deadline; a failed
+//! pre-flight files `host-changed` on it and moves on. The first to pass
+//! gets the job staged (PKGBUILD, cumulative.patch), its inventory entry's
+//! `command` run in its `dir` under the absolute `kernel.build_cap`, the
+//! packages (plain names of this build's package only) fetched, signed by
+//! the package key and published. A failed build files `build-fail` on its
+//! build host and is kept `kernel.keep_failed` for inspection; a signing
+//! failure files the global `signing-fail`; whatever ends the build ends
+//! its job. An agent's build then proposes the install op, which waits for
+//! an operator.
 
 use std::path::Path;
 use std::process::ExitCode;

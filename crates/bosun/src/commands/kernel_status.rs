@@ -67,11 +67,15 @@ pub(crate) fn status(ctx: &Ctx, json: bool) -> Result<ExitCode> {
         if r.drifted {
             line.push_str("  DRIFTED");
         }
-        if r.install_pending {
-            line.push_str(&format!(
+        match (&r.install_op, r.install_pending) {
+            (Some(jti), _) => line.push_str(&format!(
+                "  install waiting: op {jti} (`bosun approve {jti} --as <operator>`)"
+            )),
+            (None, true) => line.push_str(&format!(
                 "  install pending (`bosun kernel install {} --as <operator>`)",
                 r.host
-            ));
+            )),
+            (None, false) => {}
         }
         if !r.blockers.is_empty() {
             line.push_str(&format!("  blocked: {}", r.blockers.join(", ")));
