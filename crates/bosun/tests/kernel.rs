@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::Lab;
+use common::kernel::b2sum;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
@@ -40,17 +41,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8(o.stdout).unwrap()
-}
-
-fn b2sum(p: &Path) -> String {
-    let o = Command::new("b2sum").arg(p).output().unwrap();
-    assert!(o.status.success());
-    String::from_utf8(o.stdout)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 /// A repo at tag v7.0 and four patches after it, by `git format-patch`.

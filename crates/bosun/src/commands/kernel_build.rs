@@ -221,15 +221,8 @@ impl Run<'_> {
         arch: &str,
         candidates: &[bosun_kernel::Candidate<'_>],
     ) -> Result<Option<Vec<bosun_kernel::publish::Entry>>> {
-        let keep = self.times.keep_failed;
+        // The caller ends the job with this error.
         let Some(c) = self.route(arch, candidates)? else {
-            job.end(
-                JobStatus::Failed,
-                "no build host passed pre-flight".into(),
-                now(),
-                keep,
-            );
-            save_job(self.jobdir, job)?;
             return Err(other(format!(
                 "{}: no build host passed pre-flight (see above)",
                 job.host

@@ -14,8 +14,8 @@ use bosun_control::{Control, Result};
 use bosun_model::OpState;
 
 use super::kernel_install::submit_op;
-use super::patches::manifest_of;
 use super::{Ctx, refused};
+use bosun_control::kernel::manifest_of;
 
 /// The runbook a promote runs.
 pub(crate) const RUNBOOK: &str = "kernel-promote";

@@ -155,14 +155,6 @@ pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
     }
 }
 
-/// The host's manifest path, text and parsed form, and the tree.
-pub(crate) fn manifest_of(
-    root: &std::path::Path,
-    host: &str,
-) -> Result<(String, String, bosun_kernel::Manifest, bosun_kernel::Tree)> {
-    bosun_control::kernel::manifest_of(root, host)
-}
-
 /// Active blockers whose kind halts `verb` (`promote`: `patch-fail`,
 /// `campaign-conflict`, …; `build`: `build-fail`, `signing-fail`, …), each
 /// with its kind's scope (`patch`, `build-host`, `global`, `host`), from
@@ -246,7 +238,7 @@ fn check(
     json: bool,
 ) -> Result<ExitCode> {
     let root = ctx.workspace.as_path();
-    let (rel, _, m, tree) = manifest_of(root, host)?;
+    let (rel, _, m, tree) = bosun_control::kernel::manifest_of(root, host)?;
     let sets = bosun_kernel::resolve(&tree, &m, &rel).map_err(|e| other(e.to_string()))?;
     let scratch = std::env::temp_dir().join(format!(
         "bosun-check-{}-{}",
@@ -386,7 +378,7 @@ fn promote(
     json: bool,
 ) -> Result<ExitCode> {
     let root = ctx.workspace.as_path();
-    let (rel, text, _, tree) = manifest_of(root, host)?;
+    let (rel, text, _, tree) = bosun_control::kernel::manifest_of(root, host)?;
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let p = promote_or_file(ctx, &tree, name.as_str(), &rel, &text, as_.as_deref())?;
     if let Some(want) = &expect {
