@@ -160,6 +160,17 @@ pub fn publish(
     }
     let io = |what: &Path, e: std::io::Error| PublishError::Io(format!("{}: {e}", what.display()));
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    // One publisher at a time per repository directory: the index is read,
+    // extended and rewritten, and two builds publishing at once must not
+    // lose each other's entries. The lock goes with the file handle.
+    let lock_path = dir.join(LOCK);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io(&lock_path, e))?;
+    lock.lock().map_err(|e| io(&lock_path, e))?;
     let index_path = dir.join(INDEX);
     let mut entries = match std::fs::read_to_string(&index_path) {
         Ok(t) => parse_index(&index_path.display().to_string(), &t)
@@ -185,6 +196,9 @@ pub fn publish(
     write_atomic(&sig_path, format!("{}\n", hex(&sig)).as_bytes()).map_err(|e| io(&sig_path, e))?;
     Ok(new)
 }
+
+/// The lock file beside the index that serialises publishers.
+pub const LOCK: &str = ".Packages.lock";
 
 /// Why publishing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

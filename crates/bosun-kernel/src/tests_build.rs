@@ -223,6 +223,37 @@ fn publish_signs_everything_first_so_a_signing_failure_publishes_nothing() {
     assert_eq!(sig.trim(), "07".repeat(64));
 }
 
+#[test]
+fn builds_publishing_at_once_into_one_repository_lose_no_entry() {
+    let d = tempfile::tempdir().unwrap();
+    let meta = |n: &str, size: u64, b2: &str| Entry {
+        size,
+        b2: b2.into(),
+        ..entry(n)
+    };
+    // A slow key widens the window between reading the index and writing
+    // it back: without the lock, publishers overwrite each other.
+    let sign = |_: &[u8]| {
+        std::thread::sleep(std::time::Duration::from_millis(15));
+        Ok([7u8; 64])
+    };
+    std::thread::scope(|s| {
+        for i in 0..6 {
+            let (dir, meta, sign) = (d.path(), &meta, &sign);
+            s.spawn(move || {
+                let name = format!("linux-x{i}-7.0-1-aarch64.pkg.tar.zst");
+                let pkgs = [Package {
+                    name: &name,
+                    bytes: b"pkg",
+                }];
+                publish(dir, &pkgs, meta, sign).unwrap();
+            });
+        }
+    });
+    let text = std::fs::read_to_string(d.path().join(INDEX)).unwrap();
+    assert_eq!(parse_index("Packages", &text).unwrap().len(), 6, "{text}");
+}
+
 proptest! {
     #[test]
     fn the_index_parser_never_panics(text in "(?s).{0,400}") {
