@@ -129,6 +129,12 @@ pub enum NextAction {
         /// The rollout's id.
         rollout: String,
     },
+    /// Install the newest published kernel build of a host (a human's
+    /// verb: it reboots the host).
+    KernelInstall {
+        /// The host.
+        host: String,
+    },
     /// Create the workspace (`reinit`: start a new, empty ledger).
     Init {
         /// Start a new ledger over a lost database.
@@ -141,7 +147,9 @@ impl NextAction {
     /// approvals and accepting an inconclusive bar are operators' calls.
     pub fn needs(&self) -> Option<Role> {
         match self {
-            NextAction::Approve { .. } | NextAction::ApproveProposal { .. } => Some(Role::Operator),
+            NextAction::Approve { .. }
+            | NextAction::ApproveProposal { .. }
+            | NextAction::KernelInstall { .. } => Some(Role::Operator),
             NextAction::RolloutPromote {
                 accept_inconclusive: true,
                 ..

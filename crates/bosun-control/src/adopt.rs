@@ -1,6 +1,7 @@
 //! Adoption: the rules are governed like the fleet. `propose` snapshots the
-//! policy, key registry, runbooks, inventory (`fleet/hosts.toml`) and
-//! rollouts (`rollouts/<id>.toml`) on disk that differ from what is in
+//! policy, key registry, runbooks, inventory (`fleet/hosts.toml`),
+//! rollouts (`rollouts/<id>.toml`) and kernel manifests
+//! (`fleet/<host>.yaml`) on disk that differ from what is in
 //! force; the proposal comes into force only when enough distinct operators
 //! have signed approvals over its digest (the policy in force says how
 //! many, `[adoption]` or, per kind of subject, `[adoption.subjects]`, capped at the number of operators in force so a
@@ -12,7 +13,8 @@ use bosun_api::Check;
 use bosun_model::{Digest, Jti, KeyId, Verdict, canonical_json};
 use bosun_store::{NewApproval, Proposal, ProposalItem};
 use bosun_workspace::governed::{
-    INVENTORY_SUBJECT, KEYS_SUBJECT, POLICY_SUBJECT, rollout_subject, subject_kind,
+    INVENTORY_SUBJECT, KEYS_SUBJECT, POLICY_SUBJECT, manifest_subject, rollout_subject,
+    subject_kind,
 };
 use bosun_workspace::{KeyRegistry, PolicyFiles};
 
@@ -159,6 +161,16 @@ impl Control {
             bosun_fleet::rollout::Rollout::parse(&path, &id, &text)
                 .map_err(|e| crate::located(&e))?;
             candidates.push((rollout_subject(&id), text));
+        }
+        // Kernel manifests say what each host's kernel carries: an agent's
+        // edit waits for the operators like any governed file.
+        for (host, path, text) in self.ws.disk_manifests()? {
+            bosun_model::Name::parse(&host).map_err(|e| {
+                ControlError::Other(format!("{path}: `{host}` is not a host name: {e}"))
+            })?;
+            bosun_kernel::Manifest::parse(&path, &text)
+                .map_err(|e| ControlError::Other(e.to_string()))?;
+            candidates.push((manifest_subject(&host), text));
         }
         let mut out = Vec::new();
         for (subject, content) in candidates {

@@ -1,5 +1,5 @@
-//! What is in force: the adopted policy, key registry, runbooks, inventory
-//! and rollouts, and how the files on disk differ from them (drift). The controller and intake
+//! What is in force: the adopted policy, key registry, runbooks, inventory,
+//! rollouts and kernel manifests, and how the files on disk differ from them (drift). The controller and intake
 //! only ever use what is adopted; a runbook that was never adopted may be
 //! planned and run, but never without a human (see [`crate::intake`]).
 
@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bosun_model::Digest;
 use bosun_policy::Policy;
 use bosun_runbook::{Runbook, parse_runbook};
-use bosun_workspace::governed::{INVENTORY_SUBJECT, KEYS_SUBJECT, POLICY_SUBJECT, rollout_subject};
+use bosun_workspace::governed::{
+    INVENTORY_SUBJECT, KEYS_SUBJECT, POLICY_SUBJECT, manifest_subject, rollout_subject,
+};
 use bosun_workspace::{Inventory, KeyRegistry, PolicyFiles};
 
 use crate::{Control, ControlError, Result};
@@ -476,6 +478,23 @@ impl Control {
                 )),
                 None => drift.push(format!(
                     "{path} is not adopted: it cannot be started until an adoption brings it into force"
+                )),
+            }
+        }
+        let disk_manifests = self.ws.disk_manifests().unwrap_or_else(|e| {
+            drift.push(format!(
+                "fleet/: {e}; the adopted kernel manifests are in force"
+            ));
+            Vec::new()
+        });
+        for (host, path, text) in disk_manifests {
+            match adopted_digest(&manifest_subject(&host)) {
+                Some(d) if d == Digest::of(text.as_bytes()) => {}
+                Some(_) => drift.push(format!(
+                    "{path} differs from its adopted version: the adopted one is in force; an adoption proposes the change"
+                )),
+                None => drift.push(format!(
+                    "{path} is not adopted: nothing is promoted from it until an adoption brings it into force"
                 )),
             }
         }

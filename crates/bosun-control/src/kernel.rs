@@ -5,9 +5,12 @@
 //! ([`Control::promote_preview`]). The CLI, the HTTP API and the MCP tools
 //! show the same views.
 //!
-//! Everything here reads workspace files another user may have written
-//! (manifests, the patch tree, job records) as the governed files are
-//! read: regular files only, bounded, a FIFO refused without blocking.
+//! A host's manifest is a governed file: what runs or writes a lock reads
+//! the adopted one ([`Control::manifest_of`]); only a preview may show the
+//! file on disk ([`manifest_on_disk`]). Everything else here reads
+//! workspace files another user may have written (the patch tree, job
+//! records) as the governed files are read: regular files only, bounded,
+//! a FIFO refused without blocking.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use bosun_api::views::{
 };
 use bosun_kernel::{Builders, Job, JobStatus};
 use bosun_model::Name;
+use bosun_workspace::governed::manifest_subject;
 
 pub use crate::kernel_plan::{INSTALL_RUNBOOK, read_lock};
 use crate::{Control, ControlError, Result};
@@ -113,11 +117,15 @@ impl KernelDirs {
     }
 }
 
-/// A host's manifest: its path, text and the patch tree, read safely.
-pub fn manifest_of(
-    root: &std::path::Path,
-    host: &str,
-) -> Result<(String, String, bosun_kernel::Manifest, bosun_kernel::Tree)> {
+/// A host's manifest, its path, text and the patch tree as
+/// [`Control::manifest_of`] gives them.
+pub type ManifestRead = (String, String, bosun_kernel::Manifest, bosun_kernel::Tree);
+
+/// A host's manifest read from the file on disk (not the adopted one) and
+/// the patch tree, read safely: what a preview shows where nothing is
+/// adopted (an example directory with no database, say). Nothing that
+/// runs or writes a host's lock uses it.
+pub fn manifest_on_disk(root: &std::path::Path, host: &str) -> Result<ManifestRead> {
     let name = Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
     let rel = format!("fleet/{name}.yaml");
     let text = bosun_workspace::read_file(&root.join(&rel)).map_err(|e| {
@@ -128,6 +136,61 @@ pub fn manifest_of(
     let m = bosun_kernel::Manifest::parse(&rel, &text).map_err(|e| other(e.to_string()))?;
     let tree = bosun_kernel::Tree::read(root).map_err(|e| other(e.to_string()))?;
     Ok((rel, text, m, tree))
+}
+
+impl Control {
+    /// A host's manifest in force (the adopted `fleet/<host>.yaml`: a
+    /// governed file, so an edit on disk changes nothing until the
+    /// operators adopt it) and the patch tree, read safely: its path,
+    /// text, the parsed manifest and the tree. A manifest never adopted is
+    /// refused, naming the adoption.
+    pub fn manifest_of(&self, host: &str) -> Result<ManifestRead> {
+        if let Some(m) = self.adopted_manifest(host)? {
+            return Ok(m);
+        }
+        let rel = format!("fleet/{host}.yaml");
+        let why = if self.ws.root.join(&rel).exists() {
+            "is not adopted: a kernel manifest is a governed file, in force once the operators adopt it"
+        } else {
+            "does not exist and none is adopted (a host's kernel manifest, fleet/<host>.yaml, in force once adopted)"
+        };
+        Err(crate::hinted(
+            format!("{rel} {why}"),
+            bosun_api::NextAction::Adopt,
+        ))
+    }
+
+    /// [`Control::manifest_of`], or `None` when no manifest of `host` was
+    /// ever adopted.
+    pub fn adopted_manifest(&self, host: &str) -> Result<Option<ManifestRead>> {
+        let name = Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
+        let rel = format!("fleet/{name}.yaml");
+        let Some(a) = self.store.adopted(&manifest_subject(name.as_str()))? else {
+            return Ok(None);
+        };
+        let text = a.content;
+        let m = bosun_kernel::Manifest::parse(&rel, &text).map_err(|e| other(e.to_string()))?;
+        let tree = bosun_kernel::Tree::read(&self.ws.root).map_err(|e| other(e.to_string()))?;
+        Ok(Some((rel, text, m, tree)))
+    }
+
+    /// How `fleet/<host>.yaml` on disk stands against the adopted one,
+    /// when it differs (edited, removed, unreadable): a note for whoever
+    /// previews a promote, since the adopted one is what runs.
+    pub fn manifest_drift(&self, host: &str) -> Result<Option<String>> {
+        let name = Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
+        let rel = format!("fleet/{name}.yaml");
+        let adopted = self.store.adopted(&manifest_subject(name.as_str()))?;
+        let disk = bosun_workspace::read_file(&self.ws.root.join(&rel));
+        Ok(match (adopted, disk) {
+            (Some(a), Ok(t)) if a.content == t => None,
+            (Some(_), Ok(_)) => Some(format!(
+                "{rel} on disk differs from its adopted version: the adopted one is in force (an adoption proposes the change)"
+            )),
+            (Some(_), Err(e)) => Some(format!("{rel}: {e}; the adopted one is in force")),
+            (None, _) => None,
+        })
+    }
 }
 
 /// The params of the `kernel-promote` op of `p`: the host, the lock's
@@ -169,20 +232,23 @@ impl Control {
     pub fn kernel_status_view(&self) -> Result<KernelStatusView> {
         let root = self.ws.root.clone();
         let dirs = KernelDirs::of(&self.ws);
-        let mut hosts: Vec<String> = match std::fs::read_dir(root.join("fleet")) {
-            Ok(rd) => rd
-                .flatten()
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_suffix(".yaml"))
-                        .filter(|n| Name::parse(n).is_ok())
-                        .map(str::to_string)
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        hosts.sort();
+        // Hosts with an adopted manifest, and those with one on disk only
+        // (shown with the problem: not adopted).
+        let mut hosts: BTreeSet<String> = self
+            .store
+            .adopted_all()?
+            .into_iter()
+            .filter_map(|a| a.subject.strip_prefix("manifest:").map(str::to_string))
+            .collect();
+        if let Ok(rd) = std::fs::read_dir(root.join("fleet")) {
+            hosts.extend(rd.flatten().filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".yaml"))
+                    .filter(|n| Name::parse(n).is_ok())
+                    .map(str::to_string)
+            }));
+        }
         let jobs: Vec<Job> = dirs.jobs()?.into_iter().flatten().collect();
         let (inv, _) = self.inventory_in_force()?;
         let views = self.host_views(&inv.hosts)?;
@@ -246,7 +312,7 @@ impl Control {
             blockers: Vec::new(),
             problem: None,
         };
-        let (rel, text, _, tree) = match manifest_of(root, h) {
+        let (rel, text, _, tree) = match self.manifest_of(h) {
             Ok(m) => m,
             Err(e) => {
                 row.problem = Some(e.to_string());
@@ -282,12 +348,7 @@ impl Control {
                 version: format!("{}-1", j.pkgver),
                 of_current_lock: row.locked_b2.as_deref() == Some(j.cumulative_b2.as_str()),
             };
-            // The version bar records what the host reports: `<pkg>
-            // <version>` (`pacman -Q`) or the version alone.
-            let installs = row
-                .installed
-                .as_deref()
-                .is_some_and(|i| i == b.version || i == format!("{} {}", j.pkgbase, b.version));
+            let installs = crate::kernel_wait::runs(row.installed.as_deref(), j);
             row.install_pending = b.status == "published" && b.of_current_lock && !installs;
             row.build = Some(b);
         }
@@ -317,7 +378,7 @@ impl Control {
     /// What promoting `host` would produce, and the params of the
     /// `kernel-promote` op that sends it through the pipeline.
     pub fn promote_preview(&self, host: &str) -> Result<PromotePreviewView> {
-        let (rel, text, _, tree) = manifest_of(&self.ws.root, host)?;
+        let (rel, text, _, tree) = self.manifest_of(host)?;
         let p =
             bosun_kernel::promote(&tree, host, &rel, &text).map_err(|e| other(e.to_string()))?;
         let (lock_b2, params) = promote_params(host, &p)?;

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use bosun_kernel::Lock;
 
-use crate::kernel::{KernelDirs, manifest_of};
+use crate::kernel::KernelDirs;
 use crate::{Control, ControlError, Result};
 
 /// The runbook an install op runs.
@@ -21,7 +21,8 @@ fn other(s: impl Into<String>) -> ControlError {
 /// The lock and cumulative patch `patches promote --write` left in
 /// `kernel/<host>/`, checked against each other and against what promote
 /// makes now.
-pub fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>, String)> {
+pub fn read_lock(ctl: &Control, host: &str) -> Result<(Lock, Vec<u8>, String)> {
+    let root: &Path = &ctl.ws.root;
     let name = bosun_model::Name::parse(host).map_err(|e| other(format!("host `{host}`: {e}")))?;
     let rel = format!("kernel/{name}");
     for f in ["manifest.lock", "cumulative.patch"] {
@@ -50,12 +51,12 @@ pub fn read_lock(root: &Path, host: &str) -> Result<(Lock, Vec<u8>, String)> {
             "{rel}/cumulative.patch is not the one its lock names (b2sum differs): promote again"
         )));
     }
-    let (mrel, mtext, _, tree) = manifest_of(root, host)?;
+    let (mrel, mtext, _, tree) = ctl.manifest_of(host)?;
     let now = bosun_kernel::promote(&tree, name.as_str(), &mrel, &mtext)
         .map_err(|e| other(e.to_string()))?;
     if now.lock != lock {
         return Err(other(format!(
-            "{rel}/manifest.lock is not what promote makes now (the tree or {mrel} changed): promote again (a new kernel-promote op)"
+            "{rel}/manifest.lock is not what promote makes now (the tree or the adopted {mrel} changed): promote again (a new kernel-promote op)"
         )));
     }
     Ok((lock, cumulative, text))
@@ -71,7 +72,7 @@ impl Control {
     pub fn install_params(&self, host: &str) -> Result<BTreeMap<String, String>> {
         let ws = &self.ws;
         let dirs = KernelDirs::of(ws);
-        let (lock, _, lock_text) = read_lock(&ws.root, host)?;
+        let (lock, _, lock_text) = read_lock(self, host)?;
         let job = dirs
             .jobs()?
             .into_iter()
@@ -128,7 +129,7 @@ impl Control {
                 job.job
             )));
         }
-        let (rel, _, manifest, _) = manifest_of(&ws.root, host)?;
+        let (rel, _, manifest, _) = self.manifest_of(host)?;
         let mut preset = String::new();
         for hook in &manifest.post_install {
             match hook.split_whitespace().collect::<Vec<_>>().as_slice() {

@@ -21,6 +21,7 @@ pub mod governed;
 pub mod intake;
 pub mod kernel;
 mod kernel_plan;
+pub mod kernel_wait;
 pub mod ledger;
 pub mod mirror;
 pub mod notify;

@@ -149,7 +149,14 @@ pub fn default_statement_roles(verb: &str) -> Vec<Role> {
 }
 
 /// The kinds of adoption subject `[adoption.subjects]` may name.
-pub const ADOPTION_SUBJECT_KINDS: [&str; 5] = ["policy", "keys", "inventory", "runbook", "rollout"];
+pub const ADOPTION_SUBJECT_KINDS: [&str; 6] = [
+    "policy",
+    "keys",
+    "inventory",
+    "runbook",
+    "rollout",
+    "manifest",
+];
 
 /// An op's longest lifetime when keeper.toml does not set one for its
 /// issuer's role: 1 h for agents, 24 h for everyone else.

@@ -1,5 +1,6 @@
 //! Governed files: the key registry and the policy (and the names of the
-//! other adoption subjects: inventory, runbooks, rollouts). Each has a *content*
+//! other adoption subjects: inventory, runbooks, rollouts, kernel
+//! manifests). Each has a *content*
 //! form (canonical JSON of everything that matters) whose digest adoption
 //! binds to, so the controller can run from the adopted content alone and
 //! ignore whatever is on disk.
@@ -27,9 +28,14 @@ pub fn rollout_subject(id: &str) -> String {
     format!("rollout:{id}")
 }
 
+/// Subject name of a host's kernel manifest (`fleet/<host>.yaml`).
+pub fn manifest_subject(host: &str) -> String {
+    format!("manifest:{host}")
+}
+
 /// The kind of an adoption subject, as `[adoption.subjects]` in
-/// keeper.toml names it: `policy`, `keys`, `inventory`, `runbook` or
-/// `rollout`.
+/// keeper.toml names it: `policy`, `keys`, `inventory`, `runbook`,
+/// `rollout` or `manifest`.
 pub fn subject_kind(subject: &str) -> &str {
     subject.split_once(':').map_or(subject, |(kind, _)| kind)
 }

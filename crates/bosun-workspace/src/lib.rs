@@ -203,6 +203,12 @@ impl Workspace {
         read(&real)
     }
 
+    /// Kernel manifests on disk (`fleet/<host>.yaml`): (host, relative
+    /// path, text), sorted by host.
+    pub fn disk_manifests(&self) -> Result<Vec<(String, String, String)>> {
+        self.files_in("fleet", &["yaml"])
+    }
+
     /// Rollout files on disk (`rollouts/<id>.toml`): (id, relative path,
     /// text), sorted by id.
     pub fn disk_rollouts(&self) -> Result<Vec<(String, String, String)>> {

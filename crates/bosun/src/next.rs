@@ -62,6 +62,7 @@ pub fn command(a: &NextAction) -> String {
         }
         NextAction::RolloutAbort { rollout } => format!("bosun rollout abort {rollout} --as {who}"),
         NextAction::RolloutDrill { rollout } => format!("bosun rollout drill {rollout} --as {who}"),
+        NextAction::KernelInstall { host } => format!("bosun kernel install {host} --as {who}"),
         NextAction::Init { reinit: true } => "bosun init --reinit".into(),
         NextAction::Init { reinit: false } => "bosun init <dir>".into(),
     }

@@ -145,6 +145,18 @@ fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
     assert_eq!(kept, std::fs::read(&files[0]).unwrap());
     assert!(String::from_utf8_lossy(&kept).contains("From: Kernel Hacker <k@example.org>"));
     lab.write("fleet/fresnel.yaml", MANIFEST);
+    // A manifest is a governed file: a preview shows the file and says it
+    // is not adopted; an op needs it adopted.
+    let o = lab.run(&["patches", "promote", "fresnel"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("fleet/fresnel.yaml is not adopted"), "{err}");
+    let o = lab.run(&["patches", "promote", "fresnel", "--submit", "--as", "alice"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("fleet/fresnel.yaml is not adopted"), "{err}");
+    assert!(err.contains("bosun adopt"), "{err}");
+    lab.adopt();
     // Shown, nothing written.
     let shown = lab.ok(&["patches", "promote", "fresnel"]);
     assert!(shown.contains("4 patch(es)"), "{shown}");
@@ -323,8 +335,7 @@ fn promote_makes_a_cumulative_patch_git_applies_and_a_lock_b2sum_confirms() {
 
 #[test]
 fn bad_trees_and_manifests_are_refused_by_path_and_line() {
-    let lab = Lab::new();
-    lab.write("fleet/fresnel.yaml", MANIFEST);
+    let lab = Lab::new_with(|lab| lab.write("fleet/fresnel.yaml", MANIFEST));
     // A patch without a scope.
     lab.write(
         "patches/board/stray.patch",
@@ -358,9 +369,17 @@ fn bad_trees_and_manifests_are_refused_by_path_and_line() {
         "fleet/fresnel.yaml",
         &MANIFEST.replace("arch: aarch64\n", "arch: aarch64\nkernel: 7\n"),
     );
-    let o = lab.run(&["patches", "promote", "fresnel"]);
+    // Adopting it is refused (the adopted one stays in force).
+    let o = lab.run(&["adopt", "--yes", "--as", "alice"]);
+    assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("fleet/fresnel.yaml:6:"), "{err}");
+    let o = lab.run(&["patches", "promote", "fresnel"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("fleet/fresnel.yaml on disk differs from its adopted version"),
+        "{err}"
+    );
     // An import with a bad scope, or a file that is no patch: nothing written.
     lab.write("notes.patch", "just words\n");
     let notes = lab.path("notes.patch");
@@ -397,6 +416,7 @@ fn migrate_tree_and_abandon_rewrite_the_manifests_from_the_cli() {
         "fleet/fresnel.yaml",
         &format!("{MANIFEST}include:\n  - subsystem/media/vb2/fence  # dma-resv\n"),
     );
+    lab.adopt();
     let out = lab.ok(&[
         "patches",
         "migrate-tree",
@@ -411,6 +431,10 @@ fn migrate_tree_and_abandon_rewrite_the_manifests_from_the_cli() {
         m.contains("  - subsystem/media/videobuf2/fence  # dma-resv\n"),
         "{m}"
     );
+    assert!(out.contains("in force once adopted"), "{out}");
+    // Until adopted, the manifest in force names the old path.
+    assert!(!lab.run(&["patches", "promote", "fresnel"]).status.success());
+    lab.adopt();
     lab.ok(&["patches", "promote", "fresnel"]);
     // Abandon refuses without saying how.
     let o = lab.run(&["campaign", "abandon", "vb2"]);
@@ -424,6 +448,7 @@ fn migrate_tree_and_abandon_rewrite_the_manifests_from_the_cli() {
     );
     let m = std::fs::read_to_string(lab.path("fleet/fresnel.yaml")).unwrap();
     assert!(!m.contains("fence"), "{m}");
+    lab.adopt();
     let shown = lab.ok(&["patches", "promote", "fresnel"]);
     assert!(shown.contains("1 patch(es)"), "{shown}");
 }

@@ -146,6 +146,22 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
         t.contains(&format!("install proposed: op {waiting}")),
         "{t}"
     );
+    // That op's approval is what is reminded, not a second `installable`.
+    let due = lab.json(&["remind", "--dry-run", "--json"]);
+    let subjects: Vec<&str> = due
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reminder"]["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        subjects.contains(&format!("op:{waiting}:approval").as_str()),
+        "{due}"
+    );
+    assert!(
+        !subjects.iter().any(|s| s.starts_with("installable:")),
+        "{due}"
+    );
     let plain = lab.ok(&["kernel", "status"]);
     assert!(
         plain.contains(&format!(

@@ -109,12 +109,14 @@ fn a_promote_op_writes_only_the_lock_it_names_and_a_patch_blocker_holds_it() {
     ]);
     let jti = v["jti"].as_str().unwrap().to_string();
     lab.ok(&["approve", "--yes", &jti, "--as", "alice"]);
-    // The tree moves after the approval: the op writes nothing.
+    // The manifest moves after the approval (an adopted change): the op
+    // writes nothing.
     let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
     lab.write(
         "fleet/ohm.yaml",
         &m.replace("  - driver/bes2600/scan-filter-5ghz-danctnix\n", ""),
     );
+    lab.adopt();
     let o = k(&lab, &bin, &["work", "--until-idle"]);
     assert_eq!(common::show(&lab, &jti)["state"], "failed", "{}", text(&o));
     assert!(
@@ -124,6 +126,7 @@ fn a_promote_op_writes_only_the_lock_it_names_and_a_patch_blocker_holds_it() {
     );
     assert!(!lab.path("kernel/ohm/manifest.lock").exists());
     lab.write("fleet/ohm.yaml", &m);
+    lab.adopt();
 
     // A patch-fail blocker on one of its patchsets holds the op.
     lab.ok(&[
@@ -166,6 +169,7 @@ fn campaigns_touching_the_same_lines_file_one_campaign_conflict_blocker() {
             "include:\n  - driver/bes2600/scan-filter-besser\n",
         ),
     );
+    lab.adopt();
     for _ in 0..2 {
         let o = lab.run(&["patches", "promote", "ohm", "--as", "claude"]);
         assert!(!o.status.success());
@@ -295,6 +299,32 @@ fn the_op_verbs_go_through_the_daemon() {
         ".bosun/kernel/repo/aarch64/{}",
         job["packages"][0].as_str().unwrap()
     ));
+    // The seed's `installable`: the built kernel waits for a human, on the
+    // reminder ladder, naming the install verb.
+    let waits = |lab: &common::Lab| -> Vec<serde_json::Value> {
+        lab.json(&["remind", "--dry-run", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reminder"].clone())
+            .filter(|r| r["subject"].as_str().unwrap().starts_with("installable:"))
+            .collect()
+    };
+    let w = waits(&lab);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        w[0]["subject"],
+        format!("installable:ohm:{}", job["job"].as_str().unwrap())
+    );
+    assert_eq!(w[0]["to"], "operator", "{w:?}");
+    assert_eq!(w[0]["next"][0]["action"], "kernel_install", "{w:?}");
+    assert!(
+        w[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("waits for a human to install it"),
+        "{w:?}"
+    );
     assert!(
         remote(&["halt", "--why", "look before it runs", "--as", "alice"])
             .status
@@ -307,5 +337,67 @@ fn the_op_verbs_go_through_the_daemon() {
     let op = common::show(&lab, v["jti"].as_str().unwrap());
     assert_eq!(op["plan"]["params"]["b2"], b2sum(&pkg), "{op}");
     assert_eq!(op["plan"]["params"]["job"], job["job"], "{op}");
+    // An install op names the build now: the wait has ended.
+    assert!(waits(&lab).is_empty());
     drop(d);
+}
+
+#[test]
+fn an_edit_to_an_adopted_manifest_changes_nothing_until_the_operators_adopt_it() {
+    let (lab, _bin) = kernel_lab(THREE, "");
+    let before = lab.json(&["patches", "promote", "ohm", "--json"]);
+    let carried = |lock: &serde_json::Value| -> Vec<String> {
+        lock["patch"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["patchset"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let dropped = "driver/bes2600/scan-filter-5ghz-danctnix";
+    assert!(carried(&before).iter().any(|p| p == dropped), "{before}");
+    // Whoever can write the workspace (an agent with an editor) drops a
+    // patchset from the manifest.
+    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
+    lab.write(
+        "fleet/ohm.yaml",
+        &m.replace(&format!("  - {dropped}\n"), ""),
+    );
+    let o = lab.run(&["patches", "promote", "ohm", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let now: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(now, before, "the adopted manifest is the one in force");
+    assert!(
+        text(&o).contains("fleet/ohm.yaml on disk differs from its adopted version"),
+        "{}",
+        text(&o)
+    );
+    // Its promote op carries what is adopted, dropped patchset included.
+    let v = lab.json(&[
+        "patches", "promote", "ohm", "--submit", "--as", "claude", "--json",
+    ]);
+    let op = common::show(&lab, v["jti"].as_str().unwrap());
+    assert!(
+        op["plan"]["params"]["patches"]
+            .as_str()
+            .unwrap()
+            .contains(dropped),
+        "{op}"
+    );
+    // The agent cannot bring its edit into force.
+    let o = lab.run(&["adopt", "--yes", "--as", "claude"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert_eq!(lab.json(&["patches", "promote", "ohm", "--json"]), before);
+    // An operator adopts it (the diff names the file): now it is in force.
+    let o = lab.run(&["adopt", "--yes", "--as", "alice", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("manifest:ohm"), "{}", text(&o));
+    let p: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    if p["adopted"] == false {
+        let id = p["proposal"].as_str().unwrap();
+        lab.ok(&["adopt", "--approve", id, "--as", "bob", "--yes"]);
+    }
+    let after = lab.json(&["patches", "promote", "ohm", "--json"]);
+    assert!(!carried(&after).iter().any(|p| p == dropped), "{after}");
+    assert_ne!(after["manifest_b2"], before["manifest_b2"]);
 }

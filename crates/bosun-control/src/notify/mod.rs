@@ -3,8 +3,9 @@
 //! (default: at once, +1h, +6h, +1d, then daily) through the sinks of
 //! `bosun.toml`'s `[notify]`: the log, a webhook (JSON POST) and ntfy.
 //!
-//! Each wait (`op:<jti>:approval`, `op:<jti>:step:<idx>`, `blocker:<id>`)
-//! keeps how many reminders went
+//! Each wait (`op:<jti>:approval`, `op:<jti>:step:<idx>`, `blocker:<id>`,
+//! `installable:<host>:<job>`: a kernel built for a host and not installed,
+//! [`crate::kernel_wait`]) keeps how many reminders went
 //! out and when; rung `n` is due at the start of the wait plus the ladder's
 //! `n`-th offset, and after the ladder every `repeat`. A snooze (`bosun
 //! snooze`) mutes a subject until it ends; a blocker's snooze never lifts
@@ -35,7 +36,8 @@ pub type Spell = dyn Fn(&NextAction) -> String + Sync;
 /// One reminder.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reminder {
-    /// `op:<jti>:approval`, `op:<jti>:step:<idx>` or `blocker:<id>`.
+    /// `op:<jti>:approval`, `op:<jti>:step:<idx>`, `blocker:<id>` or
+    /// `installable:<host>:<job>`.
     pub subject: String,
     /// Which reminder this is (1: the first).
     pub n: u32,
@@ -149,6 +151,21 @@ impl Control {
                 jti: b.op.clone(),
             });
         }
+        // A kernel built and signed for a host waits for a human to
+        // install it (a job record that does not parse is skipped there).
+        out.extend(self.installable()?.into_iter().map(|w| Reminder {
+            subject: format!("installable:{}:{}", w.host, w.job),
+            n: 0,
+            title: format!(
+                "host {}: kernel {} {} (job {}) is built and signed; it waits for a human to install it",
+                w.host, w.pkgbase, w.version, w.job
+            ),
+            next: vec![NextAction::KernelInstall { host: w.host }],
+            route: None,
+            to: "operator".into(),
+            since: w.since,
+            jti: None,
+        }));
         Ok(out)
     }
 

@@ -251,7 +251,7 @@ pub(crate) fn run() -> Result<()> {
         ),
     };
     say(
-        "1. The seed's fleet as a workspace: kernel hosts, build hosts (simulated), operators and an agent",
+        "1. The seed's fleet as a workspace: kernel hosts, build hosts (simulated), operators and an agent; alice adopts it, manifests included",
     );
     d.run(&["init", &ws.display().to_string()], true)?;
     for (name, role) in [

@@ -49,12 +49,12 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     let cfg = ws.config.kernel.clone();
     let times = cfg.times().map_err(|(_, m)| other(m))?;
-    let (lock, cumulative, lock_text) = read_lock(&ws.root, host).map_err(|e| {
+    let reader = ctx.reader()?;
+    let (lock, cumulative, lock_text) = read_lock(&reader, host).map_err(|e| {
         other(format!(
             "{e}\n  promote it: `bosun patches promote {host} --submit --as <you>`, approved, writes kernel/{host}/"
         ))
     })?;
-    let reader = ctx.reader()?;
     // A halt stops builds as it stops ops: nothing is woken or built.
     if let Some(h) = reader.halt_state()? {
         return Err(other(format!(

@@ -15,7 +15,6 @@ use bosun_model::OpState;
 
 use super::kernel_install::submit_op;
 use super::{Ctx, refused};
-use bosun_control::kernel::manifest_of;
 
 /// The runbook a promote runs.
 pub(crate) const RUNBOOK: &str = "kernel-promote";
@@ -40,8 +39,7 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
         }
         return super::kernel_install::send(ctx, &v.runbook, host, v.params, who, json);
     }
-    let root = ctx.workspace.as_path();
-    let (rel, text, _, tree) = manifest_of(root, host)?;
+    let (rel, text, _, tree) = ctx.reader()?.manifest_of(host)?;
     let p = super::patches::promote_or_file(ctx, &tree, host, &rel, &text, Some(who))?;
     let (lock_b2, all) = bosun_control::kernel::promote_params(host, &p)?;
     let (_, r) = submit_op(ctx, RUNBOOK, host, all, &["host", "lock", "patches"], who)?;

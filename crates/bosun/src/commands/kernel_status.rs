@@ -72,7 +72,7 @@ pub(crate) fn status(ctx: &Ctx, json: bool) -> Result<ExitCode> {
                 "  install waiting: op {jti} (`bosun approve {jti} --as <operator>`)"
             )),
             (None, true) => line.push_str(&format!(
-                "  install pending (`bosun kernel install {} --as <operator>`)",
+                "  installable: waits for a human (`bosun kernel install {} --as <operator>`)",
                 r.host
             )),
             (None, false) => {}

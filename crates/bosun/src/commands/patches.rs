@@ -138,6 +138,7 @@ pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
             for c in &changed {
                 outln!("  {c}");
             }
+            adopt_hint(changed.len());
             Ok(ExitCode::SUCCESS)
         }
         PatchesCmd::Promote {
@@ -237,8 +238,7 @@ fn check(
     as_: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
-    let root = ctx.workspace.as_path();
-    let (rel, _, m, tree) = bosun_control::kernel::manifest_of(root, host)?;
+    let (rel, _, m, tree) = preview_manifest(ctx, host)?;
     let sets = bosun_kernel::resolve(&tree, &m, &rel).map_err(|e| other(e.to_string()))?;
     let scratch = std::env::temp_dir().join(format!(
         "bosun-check-{}-{}",
@@ -378,7 +378,14 @@ fn promote(
     json: bool,
 ) -> Result<ExitCode> {
     let root = ctx.workspace.as_path();
-    let (rel, text, _, tree) = bosun_control::kernel::manifest_of(root, host)?;
+    // What writes the host's lock (the promote op's step) or must match
+    // an approved digest reads the adopted manifest only; a preview or an
+    // export (`--out`) may show the file where none is adopted.
+    let (rel, text, _, tree) = if (write && out.is_none()) || expect.is_some() {
+        ctx.reader()?.manifest_of(host)?
+    } else {
+        preview_manifest(ctx, host)?
+    };
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let p = promote_or_file(ctx, &tree, name.as_str(), &rel, &text, as_.as_deref())?;
     if let Some(want) = &expect {
@@ -390,7 +397,7 @@ fn promote(
         );
         if *want != now {
             return Err(other(format!(
-                "{host}: the lock promote makes now has b2sum {now}, not the {want} expected (the tree or {rel} changed since the promote was approved): nothing written"
+                "{host}: the lock promote makes now has b2sum {now}, not the {want} expected (the tree or the adopted {rel} changed since the promote was approved): nothing written"
             )));
         }
     }
@@ -568,7 +575,37 @@ pub(crate) fn campaign(workspace: &std::path::Path, c: CampaignCmd) -> Result<Ex
             for f in &files {
                 outln!("  {f}");
             }
+            adopt_hint(files.len());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// The manifest a preview (`promote` without `--write`, `check`) reads:
+/// the adopted one, with a note when the file on disk differs; where none
+/// is adopted (or there is no database: an example directory), the file
+/// on disk, with a note that an op needs it adopted.
+fn preview_manifest(ctx: &Ctx, host: &str) -> Result<bosun_control::kernel::ManifestRead> {
+    if let Ok(reader) = ctx.reader()
+        && let Some(m) = reader.adopted_manifest(host)?
+    {
+        if let Some(note) = reader.manifest_drift(host)? {
+            errln!("note: {note}");
+        }
+        return Ok(m);
+    }
+    let m = bosun_control::kernel::manifest_on_disk(ctx.workspace.as_path(), host)?;
+    errln!(
+        "note: {} is not adopted: shown from the file on disk; a promote op needs it adopted (`bosun adopt --as <operator>`)",
+        m.0
+    );
+    Ok(m)
+}
+
+/// Rewritten manifests are governed files: they come into force (and a
+/// promote uses them) once the operators adopt them.
+fn adopt_hint(rewritten: usize) {
+    if rewritten > 0 {
+        outln!("the rewritten manifests are in force once adopted: `bosun adopt --as <operator>`");
     }
 }

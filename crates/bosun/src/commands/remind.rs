@@ -14,7 +14,8 @@ use crate::output::{json_times, local};
 /// Send the reminders that are due to the `[notify]` sinks.
 ///
 /// What waits on a human (ops waiting for approval or a step report,
-/// active blockers) goes to the sinks of bosun.toml's `[notify]`: the
+/// active blockers, a kernel built for a host and not yet installed)
+/// goes to the sinks of bosun.toml's `[notify]`: the
 /// log, webhooks, ntfy. `serve` does this every 30 s;
 /// run it from cron without a controller. The ladder (default: at
 /// once, +1h, +6h, +1d, then daily) counts from when the wait began.
