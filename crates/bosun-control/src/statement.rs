@@ -243,6 +243,26 @@ impl Control {
                 }
                 Effect::Snoozed { subjects }
             }
+            Act::WaitSnooze { subject, until } => {
+                // Only a wait that is neither an op's nor a blocker's (those
+                // have their own acts), and only one that waits now.
+                let waits = subject.starts_with("installable:")
+                    && self
+                        .waiting_on_humans()?
+                        .iter()
+                        .any(|r| r.subject == subject);
+                if !waits {
+                    return refuse(
+                        Check::State,
+                        format!("nothing waits as `{subject}` (see the reminders)"),
+                    );
+                }
+                self.store
+                    .snooze_reminder(&subject, until, by.as_str(), now)?;
+                Effect::Snoozed {
+                    subjects: vec![subject],
+                }
+            }
             Act::RolloutAbort { id, why } => {
                 self.rollout_abort(id.as_str(), by.as_str(), &why)?;
                 Effect::Done

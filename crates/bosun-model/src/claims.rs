@@ -247,6 +247,15 @@ pub enum Act {
         /// Until (Unix seconds).
         until: i64,
     },
+    /// Mute the reminders of a wait that is neither an op nor a blocker
+    /// (`installable:<host>:<job>`, a kernel built and not installed)
+    /// until `until`.
+    WaitSnooze {
+        /// The wait's subject, as `bosun remind` names it.
+        subject: String,
+        /// Until (Unix seconds).
+        until: i64,
+    },
     /// Abort rollout `id`: nothing more is submitted.
     RolloutAbort {
         /// The rollout.
@@ -279,7 +288,7 @@ impl Act {
             Act::BlockerFile { .. } => "blocker_file",
             Act::BlockerResolve { .. } => "blocker_resolve",
             Act::BlockerSnooze { .. } => "blocker_snooze",
-            Act::Snooze { .. } => "snooze",
+            Act::Snooze { .. } | Act::WaitSnooze { .. } => "snooze",
             Act::RolloutAbort { .. } => "rollout_abort",
             Act::RolloutDone { .. } => "rollout_done",
         }

@@ -325,6 +325,22 @@ fn the_op_verbs_go_through_the_daemon() {
             .contains("waits for a human to install it"),
         "{w:?}"
     );
+    // Snoozed through the daemon, it is not reminded; a wait that does not
+    // exist cannot be snoozed.
+    let subject = w[0]["subject"].as_str().unwrap().to_string();
+    let o = remote(&[
+        "snooze",
+        "installable:ohm:nope",
+        "--for",
+        "1d",
+        "--as",
+        "alice",
+    ]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("nothing waits as"), "{}", text(&o));
+    let o = remote(&["snooze", &subject, "--for", "1d", "--as", "alice"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(waits(&lab).is_empty());
     assert!(
         remote(&["halt", "--why", "look before it runs", "--as", "alice"])
             .status
@@ -337,8 +353,10 @@ fn the_op_verbs_go_through_the_daemon() {
     let op = common::show(&lab, v["jti"].as_str().unwrap());
     assert_eq!(op["plan"]["params"]["b2"], b2sum(&pkg), "{op}");
     assert_eq!(op["plan"]["params"]["job"], job["job"], "{op}");
-    // An install op names the build now: the wait has ended.
-    assert!(waits(&lab).is_empty());
+    // An install op names the build now: the wait has ended (not only
+    // snoozed: there is nothing left to snooze).
+    let o = remote(&["snooze", &subject, "--for", "1d", "--as", "alice"]);
+    assert!(text(&o).contains("nothing waits as"), "{}", text(&o));
     drop(d);
 }
 

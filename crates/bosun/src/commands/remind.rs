@@ -32,14 +32,16 @@ pub(crate) struct RemindArgs {
     pub(crate) json: bool,
 }
 
-/// Mute the reminders of an op (its jti) or a blocker (its number) for
-/// a while. A snoozed blocker still halts what it halts.
+/// Mute the reminders of an op (its jti), a blocker (its number) or a
+/// kernel waiting to be installed (`installable:<host>:<job>`, as
+/// `bosun remind` names it) for a while. A snoozed blocker still halts
+/// what it halts.
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  bosun snooze 01a24c --for 6h --as alice\n  bosun snooze 3 --for 1d --as alice    # blocker 3"
+    after_help = "Examples:\n  bosun snooze 01a24c --for 6h --as alice\n  bosun snooze 3 --for 1d --as alice    # blocker 3\n  bosun snooze installable:ohm:ohm-1765000000-48609aea --for 7d --as alice"
 )]
 pub(crate) struct SnoozeArgs {
-    /// An op's jti or a blocker's number.
+    /// An op's jti, a blocker's number or `installable:<host>:<job>`.
     pub(crate) target: String,
     /// For how long (`6h`, `1d`).
     #[arg(long = "for")]
@@ -91,6 +93,10 @@ pub(crate) fn snooze(ctx: &Ctx, a: SnoozeArgs) -> Result<ExitCode> {
     let until = now().saturating_add(secs);
     let act = match target.parse::<u64>() {
         Ok(id) => Act::BlockerSnooze { id, until },
+        Err(_) if target.starts_with("installable:") => Act::WaitSnooze {
+            subject: target.clone(),
+            until,
+        },
         Err(_) => Act::Snooze {
             op: ctl.resolve_op(&target)?,
             until,
@@ -116,6 +122,10 @@ pub(crate) fn snooze_remote(
     let until = now().saturating_add(secs);
     let act = match target.parse::<u64>() {
         Ok(id) => Act::BlockerSnooze { id, until },
+        Err(_) if target.starts_with("installable:") => Act::WaitSnooze {
+            subject: target.clone(),
+            until,
+        },
         Err(_) => {
             let path = format!("/ops/{}", super::op_path_id(&target)?);
             let v: bosun_api::views::OpView = match super::answered(r.get(&path), false)? {
