@@ -468,7 +468,10 @@ fn a_failure_that_stops_the_run_still_waits_for_an_interrupted_step() {
     // it still runs: it waits for it and takes its outcome.
     let rb = RB.replace(
         "touch second.started;",
-        "touch second.started; if [ {{ host.name }} = web-1 ]; then exit 1; fi;",
+        // web-1 fails only once web-2's step runs (as the scenario says):
+        // on a slow disk web-2 could otherwise start after the failure
+        // stopped the run, and never start at all.
+        "touch second.started; if [ {{ host.name }} = web-1 ]; then while ! test -f ../web-2/second.started; do sleep 0.05; done; exit 1; fi;",
     );
     let lab = Lab::new();
     lab.write("runbooks/slow.toml", &rb);
