@@ -276,13 +276,29 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
     assert_eq!(p["paused"], true);
     assert_eq!(p["pruned"], serde_json::json!([]), "{p}");
     lab.ok(&["kernel", "prune", "--resume"]);
+    // The build directories the builds left on their build hosts.
+    let remote = |job: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(lab.path(".bosun/sim"))
+            .unwrap()
+            .map(|h| h.unwrap().path().join("kernel-builds").join(job))
+            .filter(|d| d.exists())
+            .collect()
+    };
     let p = lab.json(&["kernel", "prune", "--json"]);
     assert_eq!(p["pruned"].as_array().unwrap().len(), 1, "{p}");
     assert_ne!(p["pruned"][0].as_str().unwrap(), hung, "{p}");
+    // The kept one stays here and on its build host; once its keep ends,
+    // prune removes both.
+    assert_eq!(remote(&hung).len(), 1, "kept for inspection");
     assert!(
         lab.path(&format!(".bosun/kernel/jobs/{hung}/build.log"))
             .exists()
     );
+    lab.ok(&["kernel", "keep", &hung, "--for", "1s"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let p = lab.json(&["kernel", "prune", "--json"]);
+    assert_eq!(p["pruned"], serde_json::json!([hung]), "{p}");
+    assert!(remote(&hung).is_empty(), "{:?}", remote(&hung));
     let bad = lab.run(&["kernel", "keep", "../x", "--for", "1d"]);
     assert!(!bad.status.success());
 

@@ -252,34 +252,44 @@ fn prune(ctx: &Ctx, pause: bool, resume: bool, json: bool) -> Result<ExitCode> {
         problems: Vec::new(),
     };
     let jobs = dirs.jobs()?;
+    // Removing a build directory on a build host changes that host: never
+    // while halted. Idle on-demand build hosts bosun woke are released
+    // after: never one a build is running on, and nothing while halted.
+    let ctl = ctx.reader()?;
+    let halt = ctl.halt_state()?;
+    let (inventory, _) = ctl.inventory_in_force()?;
+    let patterns = ws.config.scrub_patterns();
     let mut building = std::collections::BTreeSet::new();
     for j in &jobs {
         match j {
             Ok(j) if j.status == bosun_kernel::JobStatus::Running => {
                 building.insert(j.build_host.clone());
             }
-            Ok(j) if !paused && j.prunable(t) => match prune_job(&dirs.jobs.join(&j.job), j) {
-                Ok(true) => out.pruned.push(j.job.clone()),
-                Ok(false) => {}
-                Err(e) => out.problems.push(e),
-            },
+            Ok(j) if !paused && halt.is_none() && j.prunable(t) => {
+                let dir = dirs.jobs.join(&j.job);
+                if has_artifacts(&dir, j)
+                    && let Some(problem) = clean_remote(&ws.root, &inventory.hosts, j, &patterns)
+                {
+                    out.problems.push(problem);
+                }
+                match prune_job(&dir, j) {
+                    Ok(true) => out.pruned.push(j.job.clone()),
+                    Ok(false) => {}
+                    Err(e) => out.problems.push(e),
+                }
+            }
             Ok(_) => {}
             Err(e) => out.problems.push(e.clone()),
         }
     }
-    // Idle on-demand build hosts bosun woke: never one a build is running
-    // on, and nothing while halted.
-    let ctl = ctx.reader()?;
-    if let Some(h) = ctl.halt_state()? {
+    if let Some(h) = halt {
         out.problems.push(format!(
-            "halted by {}: {}; no build host released",
+            "halted by {}: {}; no job pruned, no build host released",
             h.by, h.why
         ));
         return finish(&out, json);
     }
-    let (inventory, _) = ctl.inventory_in_force()?;
     let mut builders = dirs.builders()?;
-    let patterns = ws.config.scrub_patterns();
     let timeout = ws
         .config
         .kernel
@@ -318,6 +328,45 @@ fn prune(ctx: &Ctx, pause: bool, resume: bool, json: bool) -> Result<ExitCode> {
     builders.host.retain(|h, _| !out.released.contains(h));
     save_builders(&dirs, &builders)?;
     finish(&out, json)
+}
+
+/// Whether pruning `j` would delete anything (a published job keeps its
+/// `job.toml` once pruned).
+fn has_artifacts(dir: &Path, j: &Job) -> bool {
+    j.status != bosun_kernel::JobStatus::Published
+        || std::fs::read_dir(dir)
+            .map(|rd| rd.flatten().any(|e| e.file_name() != "job.toml"))
+            .unwrap_or(false)
+}
+
+/// Removes `j`'s build directory on its build host (`<dir>/<job>`, the
+/// inventory entry's `dir` for the job's arch), as the build made it;
+/// what went wrong, if anything (an asleep or unreachable host leaves
+/// it: the local job is pruned all the same, and the message names what
+/// is left).
+fn clean_remote(
+    root: &Path,
+    hosts: &[bosun_model::Host],
+    j: &Job,
+    patterns: &[regex::Regex],
+) -> Option<String> {
+    let host = hosts.iter().find(|h| h.name.as_str() == j.build_host)?;
+    let build = host.builds.iter().find(|b| b.arch == j.arch)?;
+    let remote = format!("{}/{}", build.dir().trim_end_matches('/'), j.job);
+    let o = bosun_control::exec::run_step_scrubbed(
+        root,
+        host,
+        &format!("rm -rf -- {}", bosun_transport::sh_quote(&remote)),
+        std::time::Duration::from_secs(60),
+        patterns,
+    );
+    (!o.ok()).then(|| {
+        format!(
+            "{}: {remote} left on the build host ({})",
+            host.name,
+            o.output.trim()
+        )
+    })
 }
 
 /// Prunes one job past its keep: a failed job's directory goes; a
