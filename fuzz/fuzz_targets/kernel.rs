@@ -1,10 +1,13 @@
 //! The kernel module's parsers of files an agent can write: a patch file
 //! read by its hunk counts (`bosun_kernel::scan`), a host manifest
 //! (`Manifest::parse`, YAML), a package index (`publish::parse_index`), a
-//! lock and a job record (TOML). The first byte picks which.
+//! lock and a job record (TOML), a check of bars 3 and 4
+//! (`probe::parse`). The first byte picks which.
 //!
 //! Properties: nothing panics; a scanned patch's diff ends within it; the
-//! diff without its trailer scans again to the same hunks and no trailer.
+//! diff without its trailer scans again to the same hunks and no trailer;
+//! a check that parses prints to a line that parses to the same check and
+//! carries none of the characters a shell would act on inside a word.
 
 #![no_main]
 
@@ -14,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
-    if pick % 5 == 0 {
+    if pick % 6 == 0 {
         let Ok(s) = bosun_kernel::scan("fuzz.patch", rest) else {
             return;
         };
@@ -26,7 +29,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(again.hunks, s.hunks);
         }
     } else if let Ok(text) = std::str::from_utf8(rest) {
-        match pick % 5 {
+        match pick % 6 {
             1 => {
                 let _ = bosun_kernel::Manifest::parse("fleet/fuzz.yaml", text);
             }
@@ -41,6 +44,13 @@ fuzz_target!(|data: &[u8]| {
             }
             3 => {
                 let _ = bosun_kernel::Lock::parse("kernel/fuzz/manifest.lock", text);
+            }
+            4 => {
+                if let Ok(c) = bosun_kernel::probe::parse(text) {
+                    let line = c.to_string();
+                    assert_eq!(bosun_kernel::probe::parse(&line).as_ref(), Ok(&c));
+                    assert!(!line.contains(['\'', '"', '`', '$', '\\', '\n']));
+                }
             }
             _ => {
                 let _ = bosun_kernel::Job::parse("job.toml", text);

@@ -130,6 +130,7 @@ impl Control {
             )));
         }
         let (rel, _, manifest, _) = self.manifest_of(host)?;
+        let (dtb_checks, probes) = checks(&rel, &manifest, &lock)?;
         let mut preset = String::new();
         for hook in &manifest.post_install {
             match hook.split_whitespace().collect::<Vec<_>>().as_slice() {
@@ -151,6 +152,8 @@ impl Control {
             ("suffix".to_string(), lock.suffix.clone()),
             ("repo".to_string(), repo.display().to_string()),
             ("initramfs_preset".to_string(), preset),
+            ("dtb_checks".to_string(), dtb_checks),
+            ("probes".to_string(), probes),
             (
                 "install_mode".to_string(),
                 format!("{:?}", manifest.install).to_lowercase(),
@@ -186,4 +189,27 @@ impl Control {
             params,
         })
     }
+}
+
+/// Bars 3 and 4 of `lock`'s install, one check a line (canonical, see
+/// [`bosun_kernel::probe`]): the adopted manifest's `verify:` lines, and
+/// the probe each locked patch carries.
+fn checks(rel: &str, manifest: &bosun_kernel::Manifest, lock: &Lock) -> Result<(String, String)> {
+    let dtb = bosun_kernel::probe::parse_all(manifest.verify.iter().map(String::as_str))
+        .map_err(|e| other(format!("{rel}: verify: {e}")))?;
+    // Bar 4: the probes the lock carries (the approved promote bound them).
+    let probes: Vec<&str> = lock
+        .patch
+        .iter()
+        .filter_map(|p| p.probe.as_deref())
+        .collect();
+    let probes = bosun_kernel::probe::parse_all(probes)
+        .map_err(|e| other(format!("the locked patches' probes: {e}")))?;
+    let lines = |c: Vec<bosun_kernel::probe::Check>| {
+        c.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    Ok((lines(dtb), lines(probes)))
 }

@@ -50,18 +50,31 @@ fn locked_b2(root: &std::path::Path, host: &str) -> Option<String> {
 }
 
 impl Control {
-    /// Every host's newest build when it is published, of the lock the
-    /// host has now (`kernel/<host>/manifest.lock`), not what the host
-    /// runs, and named by no install op (in any state: waiting, running,
-    /// done, failed or denied). Reads only the job records, the locks and
-    /// the op log: cheap enough for every reminder pass.
+    /// Every host's newest published build of the lock it has now
+    /// (`kernel/<host>/manifest.lock`) that it does not run and no install
+    /// op names (in any state: waiting, running, done, failed (a failed
+    /// bar's `regression` blocker reminds instead) or denied). Reads only
+    /// the job records, the locks and the op log: cheap enough for every
+    /// reminder pass.
     pub fn installable(&self) -> Result<Vec<Installable>> {
         let dirs = KernelDirs::of(&self.ws);
-        // Newest first: the first job of a host is its newest.
+        // Newest first: per host, the newest published build of the lock
+        // it has now (a newer failed or running build hides nothing).
         let jobs: Vec<Job> = dirs.jobs()?.into_iter().flatten().collect();
-        let mut seen = std::collections::BTreeSet::new();
-        let newest: Vec<&Job> = jobs.iter().filter(|j| seen.insert(&j.host)).collect();
-        if !newest.iter().any(|j| j.status == JobStatus::Published) {
+        let mut locks: std::collections::BTreeMap<&str, Option<String>> = Default::default();
+        let mut newest: Vec<&Job> = Vec::new();
+        for j in &jobs {
+            if j.status != JobStatus::Published || newest.iter().any(|n| n.host == j.host) {
+                continue;
+            }
+            let lock = locks
+                .entry(j.host.as_str())
+                .or_insert_with(|| locked_b2(&self.ws.root, &j.host));
+            if lock.as_deref() == Some(j.cumulative_b2.as_str()) {
+                newest.push(j);
+            }
+        }
+        if newest.is_empty() {
             return Ok(Vec::new());
         }
         let (inv, _) = self.inventory_in_force()?;
@@ -69,14 +82,10 @@ impl Control {
         let named = self.install_ops_named()?;
         let mut out = Vec::new();
         for j in newest {
-            if j.status != JobStatus::Published {
-                continue;
-            }
             let Some(view) = views.iter().find(|v| v.host == j.host) else {
                 continue;
             };
-            let current = locked_b2(&self.ws.root, &j.host).is_some_and(|b| b == j.cumulative_b2);
-            if !current || runs(view.version.as_deref(), j) {
+            if runs(view.version.as_deref(), j) {
                 continue;
             }
             if named.iter().any(|(h, job)| *h == j.host && *job == j.job) {

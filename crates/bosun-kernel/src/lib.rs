@@ -7,8 +7,8 @@
 //! that `b2sum` confirms; and `patches check` ([`apply`]), the series
 //! applied by `git apply` to a worktree of a real baseline checkout; then
 //! `kernel build`'s routing, PKGBUILD and job records ([`build`]) and the
-//! signed package repository ([`publish`]). No store, no control, no
-//! command text.
+//! signed package repository ([`publish`]); the checks of bars 3 and 4
+//! ([`probe`]). No store, no control, no command text.
 #![deny(missing_docs)]
 
 pub mod apply;
@@ -16,6 +16,7 @@ pub mod build;
 pub mod campaign;
 pub mod manifest;
 pub mod overlap;
+pub mod probe;
 pub mod promote;
 pub mod publish;
 pub mod series;

@@ -56,6 +56,11 @@ pub struct Manifest {
     /// Post-install hooks the install runs (`mkinitcpio -p <preset>`).
     #[serde(default, deserialize_with = "list")]
     pub post_install: Vec<String>,
+    /// Bar 3: what the installed host's DTB and sysfs must say, one check
+    /// a line in the simple language of [`crate::probe`]
+    /// (`/proc/device-tree/model == Pine64 Pinebook Pro`).
+    #[serde(default, deserialize_with = "list")]
+    pub verify: Vec<String>,
     /// Informational: the tree the patches were written against.
     #[serde(default)]
     pub patch_authoring_context: Option<String>,
@@ -122,6 +127,23 @@ impl Manifest {
                     "{path}: `{s}` is not a scope or patchset path (<{}>/…)",
                     crate::tree::KINDS.join("|")
                 ));
+            }
+        }
+        if m.verify.len() > crate::probe::MAX_CHECKS {
+            errors.push(format!(
+                "{path}: verify: more than {} checks",
+                crate::probe::MAX_CHECKS
+            ));
+        }
+        for v in &m.verify {
+            if let Err(e) = crate::probe::parse(v) {
+                // The line the check is on, where it can be found.
+                let line = text
+                    .lines()
+                    .position(|l| !v.trim().is_empty() && l.contains(v.trim()))
+                    .map(|n| format!(":{}", n + 1))
+                    .unwrap_or_default();
+                errors.push(format!("{path}{line}: verify: {e}"));
             }
         }
         if errors.is_empty() {

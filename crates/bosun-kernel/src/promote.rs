@@ -49,6 +49,11 @@ pub struct LockedPatch {
     pub b2: String,
     /// Whether its signature trailer was left out of the cumulative patch.
     pub trailer_stripped: bool,
+    /// Its bar-4 probe (`patchset.toml`'s `[probe]` line for this file,
+    /// canonical): in the lock, so the approved promote binds the checks
+    /// its install will run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<String>,
 }
 
 /// The cumulative patch as the lock lists it.
@@ -185,13 +190,32 @@ pub fn promote(
         if !body.ends_with(b"\n") {
             cumulative.push(b'\n');
         }
+        let file = p.path.rsplit('/').next().unwrap_or_default();
+        let probe = match set.meta.probe.get(file) {
+            Some(line) => Some(
+                crate::probe::parse(line)
+                    .map_err(|e| {
+                        KernelError::Invalid(vec![format!("{}: probe for `{file}`: {e}", set.id)])
+                    })?
+                    .to_string(),
+            ),
+            None => None,
+        };
         patch.push(LockedPatch {
             path: p.path.clone(),
             patchset: set.id.clone(),
             bytes: p.bytes.len() as u64,
             b2: b2(&p.bytes),
             trailer_stripped: p.scanned.trailer,
+            probe,
         });
+    }
+    let probes = patch.iter().filter(|p| p.probe.is_some()).count();
+    if probes > crate::probe::MAX_CHECKS {
+        return Err(KernelError::Invalid(vec![format!(
+            "{manifest_path}: the selected patches carry {probes} probes; one install checks at most {}",
+            crate::probe::MAX_CHECKS
+        )]));
     }
     if patch.is_empty() {
         return Err(KernelError::Invalid(vec![format!(

@@ -164,13 +164,7 @@ pub fn publish(
     // extended and rewritten, and two builds publishing at once must not
     // lose each other's entries. The lock goes with the file handle.
     let lock_path = dir.join(LOCK);
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| io(&lock_path, e))?;
-    lock.lock().map_err(|e| io(&lock_path, e))?;
+    let _lock = take_lock(&lock_path)?;
     let index_path = dir.join(INDEX);
     let mut entries = match std::fs::read_to_string(&index_path) {
         Ok(t) => parse_index(&index_path.display().to_string(), &t)
@@ -199,6 +193,49 @@ pub fn publish(
 
 /// The lock file beside the index that serialises publishers.
 pub const LOCK: &str = ".Packages.lock";
+
+/// Longest a publisher waits for another to finish.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Takes the publishers' lock `path`: a regular file of this user's
+/// (never followed through a symlink, never a FIFO that would block the
+/// open), locked exclusively, waiting at most [`LOCK_WAIT`] for another
+/// holder. The lock ends with the returned handle.
+fn take_lock(path: &Path) -> Result<std::fs::File, PublishError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let io = |e: std::io::Error| PublishError::Io(format!("{}: {e}", path.display()));
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)
+        .map_err(io)?;
+    if !f.metadata().map_err(io)?.is_file() {
+        return Err(PublishError::Io(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    let until = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(PublishError::Io(format!(
+                    "{}: another publisher held it for {}s",
+                    path.display(),
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+    }
+}
 
 /// Why publishing failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

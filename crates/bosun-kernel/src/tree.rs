@@ -124,6 +124,20 @@ impl Tree {
         }
         for set in tree.sets.values_mut() {
             set.patches.sort_by(|a, b| a.path.cmp(&b.path));
+            // A probe for a file the patchset does not hold is a typo that
+            // would quietly drop a check.
+            for file in set.meta.probe.keys() {
+                if !set
+                    .patches
+                    .iter()
+                    .any(|p| p.path.ends_with(&format!("/{file}")))
+                {
+                    errors.push(format!(
+                        "patches/{}/patchset.toml: probe for `{file}`, which is no patch of this patchset",
+                        set.id
+                    ));
+                }
+            }
         }
         tree.sets.retain(|_, s| !s.patches.is_empty());
         if errors.is_empty() {
@@ -166,6 +180,29 @@ impl Tree {
             let text = String::from_utf8(bytes).map_err(|_| format!("{rel}: not UTF-8"))?;
             set.meta =
                 bosun_model::source::from_toml(rel, &text, 1 << 20).map_err(|e| e.to_string())?;
+            // Bar 4's probes: one check of the simple language per patch
+            // file, refused here (file:line) rather than at install.
+            if set.meta.probe.len() > crate::probe::MAX_CHECKS {
+                return Err(format!(
+                    "{rel}: more than {} probes",
+                    crate::probe::MAX_CHECKS
+                ));
+            }
+            for (file, check) in &set.meta.probe {
+                // The key's line: where the quoted file name is a key.
+                let line = text
+                    .lines()
+                    .position(|l| l.trim_start().starts_with(&format!("\"{file}\"")))
+                    .map(|n| format!(":{}", n + 1))
+                    .unwrap_or_default();
+                if !file.ends_with(".patch") || file.contains('/') {
+                    return Err(format!(
+                        "{rel}{line}: probe key `{file}` is not a patch file name of this patchset"
+                    ));
+                }
+                crate::probe::parse(check)
+                    .map_err(|e| format!("{rel}{line}: probe for `{file}`: {e}"))?;
+            }
         } else {
             let scanned = crate::series::scan(rel, &bytes).map_err(|e| e.to_string())?;
             set.patches.push(PatchFile {

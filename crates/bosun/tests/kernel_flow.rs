@@ -91,6 +91,8 @@ fn the_kernel_demo_walks_from_import_to_a_verified_install() {
         "install proposed: op",
         "agents never approve",
         "[bar version: pass] `linux-fresnel-fourier 7.0+",
+        "dtb_checks = /proc/device-tree/model == Pine64 Pinebook Pro",
+        "probes = /sys/devices/system/cpu/cpufreq/policy4/scaling_max_freq == 2184000",
         "installed linux-fresnel-fourier 7.0+",
         "Image-fresnel-fourier, initramfs-linux-fresnel-fourier.img",
     ] {
@@ -418,4 +420,112 @@ fn an_edit_to_an_adopted_manifest_changes_nothing_until_the_operators_adopt_it()
     let after = lab.json(&["patches", "promote", "ohm", "--json"]);
     assert!(!carried(&after).iter().any(|p| p == dropped), "{after}");
     assert_ne!(after["manifest_b2"], before["manifest_b2"]);
+}
+
+#[test]
+fn bars_3_and_4_read_the_manifests_checks_and_the_locked_patches_probes() {
+    if common::remote_mode() {
+        return;
+    }
+    let (lab, bin) = kernel_lab(THREE, "");
+    // A probe for one of ohm's locked patches (bar 4): whoever edits the
+    // tree writes it, the install op's plan names it.
+    let set = lab.path("patches/driver/bes2600/scan-filter-5ghz-danctnix");
+    let patch = std::fs::read_dir(&set)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.ends_with(".patch"))
+        .unwrap();
+    let probe = "/sys/module/bes2600/parameters/scan_5ghz == N";
+    let toml =
+        |check: &str| format!("campaign = \"danctnix\"\n[probe]\n\"{patch}\" = \"{check}\"\n");
+    // A probe that is shell, not a check, is refused where it is written.
+    std::fs::write(set.join("patchset.toml"), toml("/sys/x == $(reboot)")).unwrap();
+    let o = lab.run(&["patches", "promote", "ohm"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("scan-filter-5ghz-danctnix/patchset.toml:3: probe for"),
+        "{}",
+        text(&o)
+    );
+    // One for a file the patchset does not hold is a typo, refused too.
+    let typo = toml(probe).replace(&patch, "0009-nope.patch");
+    std::fs::write(set.join("patchset.toml"), typo).unwrap();
+    let o = lab.run(&["patches", "promote", "ohm"]);
+    assert!(
+        text(&o).contains("probe for `0009-nope.patch`, which is no patch of this patchset"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(set.join("patchset.toml"), toml(probe)).unwrap();
+    promote_op(&lab, &bin, "ohm");
+    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "alice"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The lock carries the probe: one changed after the approved promote
+    // makes the lock stale, and nothing installs.
+    std::fs::write(
+        set.join("patchset.toml"),
+        toml("/sys/module/bes2600 exists"),
+    )
+    .unwrap();
+    let o = lab.run(&["kernel", "install", "ohm", "--as", "alice"]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("is not what promote makes now"),
+        "{}",
+        text(&o)
+    );
+    std::fs::write(set.join("patchset.toml"), toml(probe)).unwrap();
+    // Nor can a preview's export write the host's lock directory.
+    let into = lab.path("kernel/ohm");
+    let o = lab.run(&[
+        "patches",
+        "promote",
+        "ohm",
+        "--write",
+        "--out",
+        into.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("kernel/ is written only by a promote op"),
+        "{}",
+        text(&o)
+    );
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "alice", "--json"]);
+    let jti = v["jti"].as_str().unwrap().to_string();
+    let op = common::show(&lab, &jti);
+    let params = &op["plan"]["params"];
+    assert_eq!(
+        params["dtb_checks"],
+        "/proc/device-tree/model contains PineTab2"
+    );
+    assert_eq!(params["probes"], probe);
+    // The booted board shows the device tree (bar 3 passes) but not the
+    // probed value: bar 4 fails, the host is drifted, regression files.
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    assert_eq!(lab.state(&jti), "failed", "{}", text(&o));
+    let show = lab.json(&["ops", "show", &jti, "--json"]);
+    let step = |id: &str| {
+        show["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no step {id}: {show}"))
+    };
+    assert_eq!(step("dtb-sysfs")["status"], "succeeded", "{show}");
+    let failed = step("patch-probes");
+    assert_eq!(failed["status"], "failed", "{show}");
+    assert!(
+        failed["output"]
+            .as_str()
+            .unwrap()
+            .contains("FAIL /sys/module/bes2600/parameters/scan_5ghz: unreadable"),
+        "{failed}"
+    );
+    let (st, ohm) = status_of(&lab, "ohm");
+    assert_eq!(ohm["drifted"], true, "{st}");
+    assert!(ohm["blockers"].to_string().contains("regression"), "{st}");
 }

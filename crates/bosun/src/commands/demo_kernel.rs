@@ -123,6 +123,28 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../../examples/kernel-fleet/runbooks/kernel-promote.toml"),
     ),
     (
+        "sim/boards/fresnel/proc/device-tree/compatible",
+        include_bytes!(
+            "../../../../examples/kernel-fleet/sim/boards/fresnel/proc/device-tree/compatible"
+        ),
+    ),
+    (
+        "sim/boards/fresnel/proc/device-tree/model",
+        include_bytes!(
+            "../../../../examples/kernel-fleet/sim/boards/fresnel/proc/device-tree/model"
+        ),
+    ),
+    (
+        "sim/boards/fresnel/sys/devices/system/cpu/cpufreq/policy4/scaling_max_freq",
+        include_bytes!(
+            "../../../../examples/kernel-fleet/sim/boards/fresnel/sys/devices/system/cpu/cpufreq/policy4/scaling_max_freq"
+        ),
+    ),
+    (
+        "sim/boards/ohm/proc/device-tree/model",
+        include_bytes!("../../../../examples/kernel-fleet/sim/boards/ohm/proc/device-tree/model"),
+    ),
+    (
         "sim/bin/makepkg",
         include_bytes!("../../../../examples/kernel-fleet/sim/bin/makepkg"),
     ),
@@ -266,6 +288,7 @@ pub(crate) fn run() -> Result<()> {
         d.run(&a, true)?;
     }
     let mut imported = Vec::new();
+    let mut meta = Vec::new();
     for (rel, bytes) in FILES {
         if let Some(name) = rel.strip_prefix(CAMPAIGN) {
             if name.ends_with(".patch") {
@@ -273,9 +296,16 @@ pub(crate) fn run() -> Result<()> {
                 write(&p, bytes, false)?;
                 // The demo's commands run in the temporary directory.
                 imported.push(format!("incoming/{name}"));
+            } else {
+                // The campaign's own patchset.toml (its description, and
+                // the OPP patch's probe for bar 4), written once imported.
+                meta.push((rel, bytes));
             }
         } else if let Some(tool) = rel.strip_prefix("sim/bin/") {
             write(&sim.join(tool), bytes, true)?;
+        } else if let Some(board) = rel.strip_prefix("sim/boards/") {
+            // What the simulated board reports once booted (bars 3, 4).
+            write(&ws.join(".bosun/sim").join(board), bytes, false)?;
         } else {
             write(&ws.join(rel), bytes, false)?;
         }
@@ -296,6 +326,9 @@ pub(crate) fn run() -> Result<()> {
     a.extend(imported.iter().map(String::as_str));
     a.extend(["--to", "board/pinebook-pro"]);
     d.run(&a, true)?;
+    for (rel, bytes) in meta {
+        write(&ws.join(rel), bytes, false)?;
+    }
     // A patch without its narrowest scope (`<kind>/<name>`) is refused.
     d.run(
         &[
@@ -354,7 +387,7 @@ pub(crate) fn run() -> Result<()> {
     )?;
 
     say(
-        "6. alice approves: backup, fetch and b2sum check, install, initramfs hook, reboot, then bars 1, 2 and 5",
+        "6. alice approves: backup, fetch and b2sum check, install, initramfs hook, reboot, then the five bars (heartbeat, version, device tree, patch probes, burn-in)",
     );
     d.run(&["approve", "--yes", &jti, "--as", "alice"], true)?;
     d.run(&["work", "--until-idle"], true)?;

@@ -381,6 +381,21 @@ fn promote(
     // What writes the host's lock (the promote op's step) or must match
     // an approved digest reads the adopted manifest only; a preview or an
     // export (`--out`) may show the file where none is adopted.
+    if let Some(o) = &out {
+        // kernel/<host>/ is written only from the adopted manifest, by a
+        // promote op's step (`--write` without `--out`).
+        let real = |p: &std::path::Path| {
+            std::fs::canonicalize(p)
+                .or_else(|_| std::path::absolute(p))
+                .unwrap_or_else(|_| p.to_path_buf())
+        };
+        if real(o).starts_with(real(&root.join("kernel"))) {
+            return Err(other(format!(
+                "--out {}: kernel/ is written only by a promote op's step (`--write` without `--out`)",
+                o.display()
+            )));
+        }
+    }
     let (rel, text, _, tree) = if (write && out.is_none()) || expect.is_some() {
         ctx.reader()?.manifest_of(host)?
     } else {
@@ -586,17 +601,22 @@ pub(crate) fn campaign(workspace: &std::path::Path, c: CampaignCmd) -> Result<Ex
 /// is adopted (or there is no database: an example directory), the file
 /// on disk, with a note that an op needs it adopted.
 fn preview_manifest(ctx: &Ctx, host: &str) -> Result<bosun_control::kernel::ManifestRead> {
-    if let Ok(reader) = ctx.reader()
-        && let Some(m) = reader.adopted_manifest(host)?
-    {
-        if let Some(note) = reader.manifest_drift(host)? {
-            errln!("note: {note}");
+    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+    let why = if ws.db_path().exists() {
+        let reader = ctx.reader()?;
+        if let Some(m) = reader.adopted_manifest(host)? {
+            if let Some(note) = reader.manifest_drift(host)? {
+                errln!("note: {note}");
+            }
+            return Ok(m);
         }
-        return Ok(m);
-    }
-    let m = bosun_control::kernel::manifest_on_disk(ctx.workspace.as_path(), host)?;
+        "is not adopted"
+    } else {
+        "has no database here to be adopted in"
+    };
+    let m = bosun_control::kernel::manifest_on_disk(&ws.root, host)?;
     errln!(
-        "note: {} is not adopted: shown from the file on disk; a promote op needs it adopted (`bosun adopt --as <operator>`)",
+        "note: {} {why}: shown from the file on disk; a promote op needs it adopted (`bosun adopt --as <operator>`)",
         m.0
     );
     Ok(m)

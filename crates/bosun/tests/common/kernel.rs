@@ -40,6 +40,8 @@ pub fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
             std::fs::copy(example().join(f), lab.path(f)).unwrap();
         }
         lab.write("fleet/hosts.toml", hosts);
+        // What the simulated boards report once booted (bars 3 and 4).
+        copy_dir(&example().join("sim/boards"), &lab.path(".bosun/sim"));
         let cfg = std::fs::read_to_string(lab.path("bosun.toml")).unwrap();
         lab.write("bosun.toml", &format!("{cfg}\n[kernel]\n{kernel}"));
     });
