@@ -466,36 +466,38 @@ impl Control {
                 },
             }
         }
-        let disk_rollouts = self.ws.disk_rollouts().unwrap_or_else(|e| {
-            drift.push(format!("rollouts/: {e}; the adopted rollouts are in force"));
-            Vec::new()
-        });
-        for (id, path, text) in disk_rollouts {
-            match adopted_digest(&rollout_subject(&id)) {
-                Some(d) if d == Digest::of(text.as_bytes()) => {}
-                Some(_) => drift.push(format!(
-                    "{path} differs from its adopted version: the adopted one is in force; an adoption proposes the change"
-                )),
-                None => drift.push(format!(
-                    "{path} is not adopted: it cannot be started until an adoption brings it into force"
-                )),
-            }
-        }
-        let disk_manifests = self.ws.disk_manifests().unwrap_or_else(|e| {
-            drift.push(format!(
-                "fleet/: {e}; the adopted kernel manifests are in force"
-            ));
-            Vec::new()
-        });
-        for (host, path, text) in disk_manifests {
-            match adopted_digest(&manifest_subject(&host)) {
-                Some(d) if d == Digest::of(text.as_bytes()) => {}
-                Some(_) => drift.push(format!(
-                    "{path} differs from its adopted version: the adopted one is in force; an adoption proposes the change"
-                )),
-                None => drift.push(format!(
-                    "{path} is not adopted: nothing is promoted from it until an adoption brings it into force"
-                )),
+        // Per-file subjects whose unadopted files simply do not count yet.
+        let files = [
+            (
+                "rollouts/",
+                "rollouts",
+                self.ws.disk_rollouts(),
+                rollout_subject as fn(&str) -> String,
+                "it cannot be started",
+            ),
+            (
+                "fleet/",
+                "kernel manifests",
+                self.ws.disk_manifests(),
+                manifest_subject,
+                "nothing is promoted from it",
+            ),
+        ];
+        for (dir, what, on_disk, subject, until) in files {
+            let on_disk = on_disk.unwrap_or_else(|e| {
+                drift.push(format!("{dir}: {e}; the adopted {what} are in force"));
+                Vec::new()
+            });
+            for (id, path, text) in on_disk {
+                match adopted_digest(&subject(&id)) {
+                    Some(d) if d == Digest::of(text.as_bytes()) => {}
+                    Some(_) => drift.push(format!(
+                        "{path} differs from its adopted version: the adopted one is in force; an adoption proposes the change"
+                    )),
+                    None => drift.push(format!(
+                        "{path} is not adopted: {until} until an adoption brings it into force"
+                    )),
+                }
             }
         }
         (drift, unadopted)

@@ -253,24 +253,13 @@ impl Control {
         let (inv, _) = self.inventory_in_force()?;
         let views = self.host_views(&inv.hosts)?;
         let blockers = self.blocker_views(false)?;
-        // Install ops waiting (for an approval, or for the controller),
-        // newest first: the job each names.
-        let mut waiting: Vec<(String, String, String)> = Vec::new();
+        // Install ops waiting (for an approval, or for the controller).
+        let mut waiting = Vec::new();
         for state in [
             bosun_model::OpState::PendingApproval,
             bosun_model::OpState::Approved,
         ] {
-            for o in self.ops(Some(state), 1000)? {
-                if o.runbook != crate::kernel_plan::INSTALL_RUNBOOK {
-                    continue;
-                }
-                if let Some(rec) = self.op_record(&o.jti)? {
-                    let job = rec.plan.params.get("job").cloned().unwrap_or_default();
-                    for t in &rec.plan.targets {
-                        waiting.push((t.to_string(), job.clone(), o.jti.to_string()));
-                    }
-                }
-            }
+            waiting.extend(self.install_ops(Some(state), 1000)?);
         }
         let mut out = Vec::new();
         for h in &hosts {
@@ -280,8 +269,8 @@ impl Control {
             {
                 row.install_op = waiting
                     .iter()
-                    .find(|(t, job, _)| t == h && *job == b.job)
-                    .map(|(_, _, jti)| jti.clone());
+                    .find(|o| o.host == *h && o.job == b.job)
+                    .map(|o| o.jti.clone());
             }
             out.push(row);
         }
@@ -321,18 +310,13 @@ impl Control {
         };
         row.manifest_b2 = bosun_kernel::b2(text.as_bytes());
         let current = bosun_kernel::promote(&tree, h, &rel, &text).ok();
-        let lock_path = root.join("kernel").join(h).join("manifest.lock");
-        if let Ok(b) =
-            bosun_kernel::tree::read_bounded(&lock_path, bosun_kernel::promote::MAX_LOCK_BYTES)
-        {
-            let t = String::from_utf8_lossy(&b);
-            match bosun_kernel::Lock::parse(&format!("kernel/{h}/manifest.lock"), &t) {
-                Err(e) => row.lock = format!("invalid: {e}"),
-                Ok(l) => {
-                    let same = current.as_ref().is_some_and(|c| c.lock == l);
-                    row.lock = if same { "current" } else { "stale" }.into();
-                    row.locked_b2 = Some(l.cumulative.b2);
-                }
+        match crate::kernel_wait::lock_on_disk(root, h) {
+            None => {}
+            Some(Err(e)) => row.lock = format!("invalid: {e}"),
+            Some(Ok(l)) => {
+                let same = current.as_ref().is_some_and(|c| c.lock == l);
+                row.lock = if same { "current" } else { "stale" }.into();
+                row.locked_b2 = Some(l.cumulative.b2);
             }
         }
         if let Some(j) = jobs.iter().find(|j| j.host == h) {

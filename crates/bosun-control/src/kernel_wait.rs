@@ -27,6 +27,17 @@ pub struct Installable {
     pub since: i64,
 }
 
+/// An install op's target and the build job it installs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct InstallOp {
+    /// The host it installs on.
+    pub host: String,
+    /// The job whose package it installs.
+    pub job: String,
+    /// The op.
+    pub jti: String,
+}
+
 /// Whether the host's recorded version (`pacman -Q`'s `<pkg> <version>`
 /// or the version alone, as the version bar records it) is `j`'s.
 pub(crate) fn runs(installed: Option<&str>, j: &Job) -> bool {
@@ -34,19 +45,26 @@ pub(crate) fn runs(installed: Option<&str>, j: &Job) -> bool {
     installed.is_some_and(|i| i == v || i == format!("{} {v}", j.pkgbase))
 }
 
-/// The cumulative digest `kernel/<host>/manifest.lock` names, if it reads
-/// and parses (a regular file, bounded: no re-promote, no patch read).
-fn locked_b2(root: &std::path::Path, host: &str) -> Option<String> {
-    let rel = format!("kernel/{}", bosun_model::Name::parse(host).ok()?);
-    bosun_kernel::no_symlinks(root, &format!("{rel}/manifest.lock")).ok()?;
-    let b = bosun_kernel::tree::read_bounded(
-        &root.join(&rel).join("manifest.lock"),
-        bosun_kernel::promote::MAX_LOCK_BYTES,
+/// `kernel/<host>/manifest.lock` as it is on disk, without re-promoting
+/// or reading a patch: `None` when there is none to read, an error when it
+/// is a link, not UTF-8 or does not parse (a regular file, bounded).
+pub(crate) fn lock_on_disk(
+    root: &std::path::Path,
+    host: &str,
+) -> Option<std::result::Result<bosun_kernel::Lock, String>> {
+    let rel = format!(
+        "kernel/{}/manifest.lock",
+        bosun_model::Name::parse(host).ok()?
+    );
+    let b =
+        bosun_kernel::tree::read_bounded(&root.join(&rel), bosun_kernel::promote::MAX_LOCK_BYTES)
+            .ok()?;
+    Some(
+        bosun_kernel::no_symlinks(root, &rel)
+            .map_err(|e| e.to_string())
+            .and_then(|()| String::from_utf8(b).map_err(|_| format!("{rel}: not UTF-8")))
+            .and_then(|t| bosun_kernel::Lock::parse(&rel, &t).map_err(|e| e.to_string())),
     )
-    .ok()?;
-    let text = String::from_utf8(b).ok()?;
-    let lock = bosun_kernel::Lock::parse(&format!("{rel}/manifest.lock"), &text).ok()?;
-    Some(lock.cumulative.b2)
 }
 
 impl Control {
@@ -67,9 +85,11 @@ impl Control {
             if j.status != JobStatus::Published || newest.iter().any(|n| n.host == j.host) {
                 continue;
             }
-            let lock = locks
-                .entry(j.host.as_str())
-                .or_insert_with(|| locked_b2(&self.ws.root, &j.host));
+            let lock = locks.entry(j.host.as_str()).or_insert_with(|| {
+                lock_on_disk(&self.ws.root, &j.host)
+                    .and_then(|r| r.ok())
+                    .map(|l| l.cumulative.b2)
+            });
             if lock.as_deref() == Some(j.cumulative_b2.as_str()) {
                 newest.push(j);
             }
@@ -79,7 +99,7 @@ impl Control {
         }
         let (inv, _) = self.inventory_in_force()?;
         let views = self.host_views(&inv.hosts)?;
-        let named = self.install_ops_named()?;
+        let named = self.install_ops(None, 10_000)?;
         let mut out = Vec::new();
         for j in newest {
             let Some(view) = views.iter().find(|v| v.host == j.host) else {
@@ -88,7 +108,7 @@ impl Control {
             if runs(view.version.as_deref(), j) {
                 continue;
             }
-            if named.iter().any(|(h, job)| *h == j.host && *job == j.job) {
+            if named.iter().any(|o| o.host == j.host && o.job == j.job) {
                 continue;
             }
             out.push(Installable {
@@ -102,17 +122,26 @@ impl Control {
         Ok(out)
     }
 
-    /// (host, job) of every install op in the log.
-    fn install_ops_named(&self) -> Result<Vec<(String, String)>> {
+    /// The install ops in `state` (any when `None`), newest first, at most
+    /// `limit`: one entry per target, naming the job it installs.
+    pub(crate) fn install_ops(
+        &self,
+        state: Option<bosun_model::OpState>,
+        limit: usize,
+    ) -> Result<Vec<InstallOp>> {
         let mut out = Vec::new();
-        for o in self.ops(None, 10_000)? {
+        for o in self.ops(state, limit)? {
             if o.runbook != INSTALL_RUNBOOK {
                 continue;
             }
             if let Some(rec) = self.op_record(&o.jti)? {
                 let job = rec.plan.params.get("job").cloned().unwrap_or_default();
                 for t in &rec.plan.targets {
-                    out.push((t.to_string(), job.clone()));
+                    out.push(InstallOp {
+                        host: t.to_string(),
+                        job: job.clone(),
+                        jti: o.jti.to_string(),
+                    });
                 }
             }
         }
