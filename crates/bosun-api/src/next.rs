@@ -135,6 +135,12 @@ pub enum NextAction {
         /// The host.
         host: String,
     },
+    /// Submit the promote of a host's manifest as an op (an operator
+    /// approves it; its step writes the lock).
+    KernelPromote {
+        /// The host.
+        host: String,
+    },
     /// Create the workspace (`reinit`: start a new, empty ledger).
     Init {
         /// Start a new ledger over a lost database.

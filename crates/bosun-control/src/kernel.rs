@@ -18,10 +18,11 @@ use std::path::PathBuf;
 use bosun_api::views::{
     KernelBuildView, KernelHostView, KernelStatusView, PromotePreviewView, PromotedPatchView,
 };
-use bosun_kernel::{Builders, Job, JobStatus};
+use bosun_kernel::{Builders, Job};
 use bosun_model::Name;
 use bosun_workspace::governed::manifest_subject;
 
+pub use crate::kernel_build::BUILD_RUNBOOK;
 pub use crate::kernel_plan::{INSTALL_RUNBOOK, read_lock};
 use crate::{Control, ControlError, Result};
 
@@ -322,12 +323,7 @@ impl Control {
         if let Some(j) = jobs.iter().find(|j| j.host == h) {
             let b = KernelBuildView {
                 job: j.job.clone(),
-                status: match j.status {
-                    JobStatus::Running => "running",
-                    JobStatus::Failed => "failed",
-                    JobStatus::Published => "published",
-                }
-                .into(),
+                status: j.status.as_str().into(),
                 build_host: j.build_host.clone(),
                 version: format!("{}-1", j.pkgver),
                 of_current_lock: row.locked_b2.as_deref() == Some(j.cumulative_b2.as_str()),

@@ -208,6 +208,17 @@ pub enum JobStatus {
     Published,
 }
 
+impl JobStatus {
+    /// `running`, `failed` or `published`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Failed => "failed",
+            JobStatus::Published => "published",
+        }
+    }
+}
+
 /// `job.toml`: one build, as `kernel build` leaves it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,6 +252,9 @@ pub struct Job {
     /// The packages published (file names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
+    /// The `kernel-build` op whose step ran it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub op: String,
 }
 
 /// Largest `job.toml` read.
@@ -264,6 +278,7 @@ impl Job {
             keep_until: i64::MAX,
             reason: String::new(),
             packages: Vec::new(),
+            op: String::new(),
         }
     }
 

@@ -158,6 +158,10 @@ pub trait Core: Send + Sync + 'static {
     fn kernel_status(&self) -> Result<KernelStatusView, Fault>;
     /// What promoting `host` would produce, and the op that would do it.
     fn kernel_promote(&self, host: &Name) -> Result<PromotePreviewView, Fault>;
+    /// The build op of `host`'s promoted lock.
+    fn kernel_build(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault>;
+    /// The kernel build jobs, newest first.
+    fn kernel_jobs(&self) -> Result<bosun_api::views::KernelJobsView, Fault>;
     /// The install op of `host`'s newest published build.
     fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault>;
     /// The inclusion proofs of an op's ledger entries against the newest

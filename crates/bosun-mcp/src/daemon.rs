@@ -249,6 +249,14 @@ impl Core for Daemon {
         self.get(&format!("/kernel/promote/{host}"))
     }
 
+    fn kernel_build(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {
+        self.get(&format!("/kernel/build/{host}"))
+    }
+
+    fn kernel_jobs(&self) -> Result<bosun_api::views::KernelJobsView, Fault> {
+        self.get("/kernel/jobs")
+    }
+
     fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {
         self.get(&format!("/kernel/install/{host}"))
     }

@@ -240,6 +240,16 @@ impl Core for Embedded {
             .map_err(|e| Fault::refused(Check::Format, e.to_string()))
     }
 
+    fn kernel_build(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {
+        self.ctl
+            .build_op(host.as_str())
+            .map_err(|e| Fault::refused(Check::Format, e.to_string()))
+    }
+
+    fn kernel_jobs(&self) -> Result<bosun_api::views::KernelJobsView, Fault> {
+        Ok(self.ctl.kernel_jobs_view(None)?)
+    }
+
     fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {
         self.ctl
             .install_op(host.as_str())

@@ -465,6 +465,58 @@ impl Tools {
         )
     }
 
+    /// The build op of a host: the digest of the lock an approved promote
+    /// wrote, as `kernel-build` params. Pass them to `submit` with runbook
+    /// `kernel-build` and the host as target: the keeper policy decides
+    /// (the example workspace lets a build run alone, its lock having been
+    /// approved); its step builds, signs and publishes only that lock.
+    #[tool(
+        input_schema = args::schema::<KernelHostArgs>(),
+        annotations(
+            title = "Preview a kernel build",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn kernel_build(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let a: KernelHostArgs = args::parse(raw)?;
+                let host = args::name("host", &a.host)?;
+                let v = self.call(move |c| c.kernel_build(&host)).await?;
+                Ok(reply::ok(v, Vec::new(), None))
+            }
+            .await,
+        )
+    }
+
+    /// The kernel build jobs kept by the control plane, newest first:
+    /// host, build host, status, version, the op that ran each and why a
+    /// failed one failed (its log is in its directory, kept for
+    /// inspection).
+    #[tool(
+        input_schema = args::schema::<NoArgs>(),
+        annotations(
+            title = "Kernel build jobs",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn kernel_jobs(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let _: NoArgs = args::parse(raw)?;
+                let v = self.call(|c| c.kernel_jobs()).await?;
+                Ok(reply::ok(v, Vec::new(), None))
+            }
+            .await,
+        )
+    }
+
     /// The install op of a host: its newest published, signed build of
     /// the current lock, as `kernel-install` params. Pass them to `submit`
     /// with the host as target: an agent's install waits for an operator

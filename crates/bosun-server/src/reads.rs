@@ -2,16 +2,17 @@
 //! the remote CLI shows as the embedded one does — the inventory in
 //! force, blocker kinds and one blocker, every rollout, the rejected
 //! inputs, an op's envelope as submitted, what an approver reads of it,
-//! and the kernel lifecycle's reads (each host's kernel; what promoting a
-//! host would produce and the op that would do it).
+//! and the kernel lifecycle's reads (each host's kernel; the build jobs;
+//! what promoting, building or installing a host would be: the op's
+//! params, to sign and submit).
 
 use aide::axum::ApiRouter;
 use aide::axum::routing::get_with;
 use axum::Json;
 use axum::extract::State;
 use bosun_api::views::{
-    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, KernelOpView,
-    KernelStatusView, PromotePreviewView, RejectionView, RolloutView,
+    BlockerKindsView, BlockerView, ConsentView, EnvelopeView, InventoryView, KernelJobsView,
+    KernelOpView, KernelStatusView, PromotePreviewView, RejectionView, RolloutView,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -90,6 +91,22 @@ pub fn routes() -> ApiRouter<App> {
             get_with(kernel_promote, |o| {
                 o.id("getKernelPromote").summary(
                     "What promoting a host (the id) would produce — patches, the cumulative patch's BLAKE2b-512 — and the kernel-promote op's params to submit",
+                )
+            }),
+        )
+        .api_route(
+            "/kernel/build/{id}",
+            get_with(kernel_build, |o| {
+                o.id("getKernelBuild").summary(
+                    "The build op of a host (the id): the digest of the lock an approved promote wrote, as kernel-build params to submit",
+                )
+            }),
+        )
+        .api_route(
+            "/kernel/jobs",
+            get_with(kernel_jobs, |o| {
+                o.id("getKernelJobs").summary(
+                    "The kernel build jobs kept in the control plane's state, newest first: host, build host, status, version, the op that ran each, why a failed one failed",
                 )
             }),
         )
@@ -219,6 +236,25 @@ async fn kernel_promote(
     })
     .await
     .map(Json)
+}
+
+async fn kernel_build(
+    State(app): State<App>,
+    _r: Reader,
+    Id(host): Id,
+) -> Result<Json<KernelOpView>, ApiError> {
+    app.core(move |ctl| {
+        ctl.build_op(&host)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
+    })
+    .await
+    .map(Json)
+}
+
+async fn kernel_jobs(State(app): State<App>, _r: Reader) -> Result<Json<KernelJobsView>, ApiError> {
+    app.core(|ctl| Ok(ctl.kernel_jobs_view(None)?))
+        .await
+        .map(Json)
 }
 
 async fn kernel_install(

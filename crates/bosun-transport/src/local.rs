@@ -68,9 +68,13 @@ impl Process for Local {
         c.current_dir(dir);
         c.env("BOSUN_HOST", step.host.name.as_str());
         // The bosun binary, for a step that runs a bosun verb (the kernel
-        // promote runbook's `"$BOSUN" patches promote …`).
-        if let Some(shim) = step.record.and_then(|r| r.shim) {
-            c.env("BOSUN", shim);
+        // promote runbook's `"$BOSUN" patches promote …`), and the op it is
+        // a step of (`kernel build --step` checks it is that op's step).
+        if let Some(r) = step.record {
+            if let Some(shim) = r.shim {
+                c.env("BOSUN", shim);
+            }
+            c.env("BOSUN_OP", r.op);
         }
         Ok(c)
     }

@@ -63,6 +63,9 @@ pub fn command(a: &NextAction) -> String {
         NextAction::RolloutAbort { rollout } => format!("bosun rollout abort {rollout} --as {who}"),
         NextAction::RolloutDrill { rollout } => format!("bosun rollout drill {rollout} --as {who}"),
         NextAction::KernelInstall { host } => format!("bosun kernel install {host} --as {who}"),
+        NextAction::KernelPromote { host } => {
+            format!("bosun patches promote {host} --submit --as {who}")
+        }
         NextAction::Init { reinit: true } => "bosun init --reinit".into(),
         NextAction::Init { reinit: false } => "bosun init <dir>".into(),
     }

@@ -34,24 +34,78 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
         "{}",
         text(&o)
     );
-    promote_op(&lab, &bin, "ohm");
-
+    // An agent cannot get around that: the build step refuses to run but
+    // as the step of a running kernel-build op, and an op naming a lock no
+    // promote op approved fails in its step, building nothing.
+    let lock_b2 = b2sum(&lab.path("kernel/ohm/manifest.lock"));
     let o = k(
         &lab,
         &bin,
-        &["kernel", "build", "ohm", "--as", "claude", "--json"],
+        &["kernel", "build", "ohm", "--step", "--expect", &lock_b2],
     );
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("runs only as the step of a running kernel-build op"),
+        "{}",
+        text(&o)
+    );
+    let lock_param = format!("lock={lock_b2}");
+    let v = lab.json(&[
+        "submit",
+        "kernel-build",
+        "--target",
+        "ohm",
+        "-p",
+        "host=ohm",
+        "-p",
+        &lock_param,
+        "--as",
+        "claude",
+        "--json",
+    ]);
+    let forged = v["jti"].as_str().unwrap().to_string();
+    assert_eq!(v["decision"], "auto", "{v}");
+    // Naming that op while it is queued is no way in either.
+    let o = lab
+        .cmd(&["kernel", "build", "ohm", "--step", "--expect", &lock_b2])
+        .env("BOSUN_OP", &forged)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not running"), "{}", text(&o));
+    k(&lab, &bin, &["work", "--until-idle"]);
+    let op = common::show(&lab, &forged);
+    assert_eq!(op["state"], "failed", "{op}");
+    assert!(
+        op["steps"][0]["output"]
+            .as_str()
+            .unwrap()
+            .contains("no promote op approved this lock"),
+        "{op}"
+    );
+    assert_eq!(
+        lab.json(&["kernel", "jobs", "--json"])["jobs"],
+        serde_json::json!([])
+    );
+    promote_op(&lab, &bin, "ohm");
+
+    // The build is an op: an agent's runs alone (its lock was approved
+    // when promoted); the controller runs its step.
+    let b = build(&lab, &bin, "ohm", "claude");
+    assert_eq!(b.submitted["decision"], "auto", "{}", b.submitted);
+    let t = &b.out;
+    assert!(b.ok(), "{t}");
     assert!(
         t.contains("boltzmann: pre-flight failed: `uname -m` says x86_64, the build needs aarch64"),
         "{t}"
     );
     assert!(t.contains("ampere: waking"), "{t}");
     assert!(t.contains("ampere: pre-flight passed (secondary)"), "{t}");
-    let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let job = b.job.clone();
     assert_eq!(job["build_host"], "ampere");
     assert_eq!(job["status"], "published");
+    // The op's plan names exactly which lock it built.
+    assert_eq!(b.op["plan"]["params"]["lock"], lock_b2.as_str(), "{}", b.op);
     let id = job["job"].as_str().unwrap();
 
     // The lock's digest is makepkg's b2sums entry; the PKGBUILD is bash.
@@ -87,9 +141,9 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     // Published and signed: the index names the package with b2sum's
     // digest; both signatures verify under the published key.
     let repo = lab.path(".bosun/kernel/repo");
-    let version = job["pkgver"].as_str().unwrap().to_string();
+    let version = job["version"].as_str().unwrap().to_string();
     assert!(version.starts_with("6.19.danctnix1+"), "{job}");
-    let pkg = format!("linux-pinetab2-ohm-{version}-1-aarch64.pkg.tar.zst");
+    let pkg = format!("linux-pinetab2-ohm-{version}-aarch64.pkg.tar.zst");
     let index = std::fs::read_to_string(repo.join("aarch64/Packages")).unwrap();
     assert!(index.contains(&format!("Filename: {pkg}")), "{index}");
     assert!(
@@ -122,13 +176,14 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
         .unwrap()
         .clone();
     assert!(
-        list.iter()
-            .any(|b| b["kind"] == "host-changed" && b["subject"] == "boltzmann"),
+        list.iter().any(|b| b["kind"] == "host-changed"
+            && b["subject"] == "boltzmann"
+            && b["filed_by"] == "controller"),
         "{blockers}"
     );
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
+    let b = build(&lab, &bin, "ohm", "claude");
+    let t = &b.out;
+    assert!(b.ok(), "{t}");
     assert!(t.contains("skipping build host boltzmann: blocker"), "{t}");
     assert!(t.contains("host-changed"), "{t}");
 
@@ -140,12 +195,16 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     assert_eq!(ohm["install_pending"], true, "{st}");
     let (_, fresnel) = status_of(&lab, "fresnel");
     assert_eq!(fresnel["lock"], "none", "{st}");
-    // The agent's build proposed its install: status names the waiting op.
+    // A published build waits for a human: `installable` is reminded to
+    // the operators. The agent proposes the install: status names the
+    // waiting op.
+    let due = lab.json(&["remind", "--dry-run", "--json"]);
+    assert!(due.to_string().contains("\"installable:ohm:"), "{due}");
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "claude", "--json"]);
+    assert_eq!(v["decision"], "pending_approval", "{v}");
+    let (st, ohm) = status_of(&lab, "ohm");
     let waiting = ohm["install_op"].as_str().unwrap().to_string();
-    assert!(
-        t.contains(&format!("install proposed: op {waiting}")),
-        "{t}"
-    );
+    assert_eq!(v["jti"], waiting.as_str(), "{st}");
     // That op's approval is what is reminded, not a second `installable`.
     let due = lab.json(&["remind", "--dry-run", "--json"]);
     let subjects: Vec<&str> = due
@@ -237,9 +296,9 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
     promote_op(&lab, &bin, "ohm");
     sim(&lab, "fermi", "hang", Some(""));
     let started = std::time::Instant::now();
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
-    let t = text(&o);
-    assert!(!o.status.success(), "{t}");
+    let b = build(&lab, &bin, "ohm", "claude");
+    let t = &b.out;
+    assert_eq!(b.op["state"], "failed", "{t}");
     assert!(
         started.elapsed() < std::time::Duration::from_secs(30),
         "{t}"
@@ -249,22 +308,28 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
         "{t}"
     );
     assert!(t.contains("killed at the wall-clock cap (2s)"), "{t}");
-    let hung = t
-        .split_whitespace()
-        .skip_while(|w| *w != "job")
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let hung = b.job["job"].as_str().unwrap().to_string();
+    assert_eq!(b.job["status"], "failed", "{}", b.job);
+    assert!(
+        b.job["reason"]
+            .as_str()
+            .unwrap()
+            .contains("killed at the wall-clock cap"),
+        "{}",
+        b.job
+    );
     let blockers = lab.ok(&["blockers", "list"]);
     assert!(
         blockers.contains("build-fail") && blockers.contains("fermi"),
         "{blockers}"
     );
+    let jobs = lab.ok(&["kernel", "jobs", "ohm"]);
+    assert!(jobs.contains(&hung) && jobs.contains("build.log"), "{jobs}");
 
     // Held now: fermi by its blocker, sleepy does not wake.
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
-    let t = text(&o);
-    assert!(!o.status.success());
+    let b = build(&lab, &bin, "ohm", "claude");
+    let t = &b.out;
+    assert_eq!(b.op["state"], "failed", "{t}");
     assert!(t.contains("skipping build host fermi: blocker"), "{t}");
     assert!(t.contains("no build host passed pre-flight"), "{t}");
 
@@ -333,21 +398,24 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
     )
     .unwrap();
     std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
-    let t = text(&o);
-    assert!(!o.status.success(), "{t}");
+    let b = build(&lab, &bin, "ohm", "claude");
+    let t = &b.out;
+    assert_eq!(b.op["state"], "failed", "{t}");
     assert!(t.contains("the package key"), "{t}");
     assert!(
         !lab.path(".bosun/kernel/repo/aarch64/Packages").exists(),
         "nothing published"
     );
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
-    let t = text(&o);
-    assert!(!o.status.success());
+    // The global signing-fail blocker holds the next build op at intake:
+    // queued, not run, the blocker named.
+    let b = build(&lab, &bin, "ohm", "claude");
+    assert_eq!(b.op["state"], "approved", "{}", b.out);
     assert!(
-        t.contains("every build is held by blocker") && t.contains("signing-fail"),
-        "{t}"
+        b.out.contains("held") && b.out.contains("signing-fail"),
+        "{}",
+        b.out
     );
+    assert!(b.job.is_null(), "{}", b.job);
 }
 
 #[test]
@@ -367,23 +435,21 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
         text(&o)
     );
 
-    // The agent's build publishes and proposes the install: it waits for a human.
-    let o = k(
-        &lab,
-        &bin,
-        &["kernel", "build", "ohm", "--as", "claude", "--json"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let job: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // The agent's build publishes; the agent proposes the install: it
+    // waits for a human.
+    let b = build(&lab, &bin, "ohm", "claude");
+    assert!(b.ok(), "{}", b.out);
+    let job = b.job.clone();
     assert_eq!(job["build_host"], "boltzmann");
-    let jti = job["install_op"].as_str().unwrap().to_string();
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "claude", "--json"]);
+    let jti = v["jti"].as_str().unwrap().to_string();
     let op = common::show(&lab, &jti);
     assert_eq!(op["state"], "pending_approval", "{op}");
     // The plan names the package and its digest, exactly.
     let plan = serde_json::to_string(&op["plan"]).unwrap();
-    let version = job["pkgver"].as_str().unwrap().to_string();
+    let version = job["version"].as_str().unwrap().to_string();
     assert!(version.starts_with("6.19.danctnix1+"), "{job}");
-    let pkg = format!("linux-pinetab2-ohm-{version}-1-aarch64.pkg.tar.zst");
+    let pkg = format!("linux-pinetab2-ohm-{version}-aarch64.pkg.tar.zst");
     let published = lab.path(&format!(".bosun/kernel/repo/aarch64/{pkg}"));
     assert!(plan.contains(&b2sum(&published)), "{plan}");
     assert!(plan.contains("mkinitcpio -p linux-pinetab2"), "{plan}");
@@ -417,31 +483,36 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
     let (st, ohm) = status_of(&lab, "ohm");
     assert_eq!(
         ohm["installed"],
-        format!("linux-pinetab2-ohm {version}-1"),
+        format!("linux-pinetab2-ohm {version}"),
         "{st}"
     );
     assert_eq!(ohm["install_pending"], false, "{st}");
     assert_eq!(ohm["drifted"], false, "{st}");
 
-    // An operator's build proposes no install (never auto-install: the
-    // operator installs with the install verb); a halt stops builds.
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "alice"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(!text(&o).contains("install proposed"), "{}", text(&o));
+    // An operator's build runs alone too and installs nothing (never
+    // auto-install: a human runs the install verb).
+    let b = build(&lab, &bin, "ohm", "alice");
+    assert!(b.ok(), "{}", b.out);
     assert!(
-        text(&o).contains("install with `bosun kernel install ohm"),
+        b.out.contains("install with `bosun kernel install ohm"),
         "{}",
-        text(&o)
+        b.out
     );
+    // A build submitted during a halt waits in the queue; it runs once the
+    // halt is lifted.
     lab.ok(&["halt", "--why", "kernel freeze", "--as", "claude"]);
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o).contains("halted by claude: kernel freeze"),
+    let b = build(&lab, &bin, "ohm", "claude");
+    assert_eq!(b.op["state"], "approved", "{}", b.out);
+    assert!(b.out.contains("halted by claude"), "{}", b.out);
+    assert!(b.job.is_null(), "{}", b.job);
+    lab.ok(&["resume", "--as", "alice"]);
+    let o = k(&lab, &bin, &["work", "--until-idle"]);
+    assert_eq!(
+        common::show(&lab, &b.jti)["state"],
+        "succeeded",
         "{}",
         text(&o)
     );
-    lab.ok(&["resume", "--as", "alice"]);
 
     // An operator's own install runs alone (consent by action); an agent's waits.
     let v = lab.json(&["kernel", "install", "ohm", "--as", "claude", "--json"]);

@@ -88,7 +88,10 @@ fn the_kernel_demo_walks_from_import_to_a_verified_install() {
         "b2sum ",
         "boltzmann: pre-flight failed",
         "ampere: pre-flight passed (secondary)",
-        "install proposed: op",
+        "kernel-build: 1 steps",
+        "published  on ampere",
+        "waits for a human to install it",
+        "submitted",
         "agents never approve",
         "[bar version: pass] `linux-fresnel-fourier 7.0+",
         "dtb_checks = /proc/device-tree/model == Pine64 Pinebook Pro",
@@ -246,6 +249,26 @@ fn the_kernel_reads_answer_alike_over_the_api_and_mcp_and_an_agent_proposes_a_pr
         }),
     );
     assert_eq!(s["result"]["state"], "pending_approval", "{s}");
+    // The build of the approved lock, as an agent asks for it: its op runs
+    // alone (queued here until a controller works); no job before.
+    let b = mcp.ok("kernel_build", serde_json::json!({"host": "ohm"}));
+    assert_eq!(b["result"]["runbook"], "kernel-build", "{b}");
+    assert_eq!(
+        b["result"]["params"]["lock"],
+        b2sum(&lab.path("kernel/ohm/manifest.lock")),
+        "{b}"
+    );
+    let s = mcp.ok(
+        "submit",
+        serde_json::json!({
+            "runbook": "kernel-build",
+            "targets": ["ohm"],
+            "params": b["result"]["params"],
+        }),
+    );
+    assert_eq!(s["result"]["state"], "approved", "{s}");
+    let j = mcp.ok("kernel_jobs", serde_json::json!({}));
+    assert_eq!(j["result"]["jobs"], serde_json::json!([]), "{j}");
     let r = mcp.refused("kernel_promote", serde_json::json!({"host": "../etc"}));
     assert!(r.to_string().contains("host"), "{r}");
     mcp.stop();
@@ -257,7 +280,15 @@ fn the_op_verbs_go_through_the_daemon() {
         return;
     }
     let (lab, bin) = kernel_lab(THREE, "");
-    let d = common::api::daemon(&lab);
+    // The daemon's controller runs the build step: the stand-ins on its PATH.
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let (d, _) = common::api::daemon_env(
+        &lab,
+        &["--listen", "127.0.0.1:0"],
+        "http",
+        1,
+        &[("PATH", path)],
+    );
     let url = common::api::url(&d.unix);
     let remote = |args: &[&str]| lab.cmd(args).env("BOSUN_URL", &url).output().unwrap();
     let json = |o: &std::process::Output| -> serde_json::Value {
@@ -288,15 +319,26 @@ fn the_op_verbs_go_through_the_daemon() {
     }
     assert!(lab.path("kernel/ohm/manifest.lock").exists());
 
-    // Built here (the build runs on the control host), then installed
-    // through the daemon: the plan it signs names the published package.
-    let o = k(
-        &lab,
-        &bin,
-        &["kernel", "build", "ohm", "--as", "alice", "--json"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let job = json(&o);
+    // Built through the daemon (an op its controller runs), then installed
+    // through it: the plan it signs names the published package.
+    let v = json(&remote(&[
+        "kernel", "build", "ohm", "--as", "alice", "--json",
+    ]));
+    assert_eq!(v["decision"], "auto", "{v}");
+    let built = v["jti"].as_str().unwrap().to_string();
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while common::show(&lab, &built)["state"] != "succeeded" {
+        assert!(
+            std::time::Instant::now() < end,
+            "{}",
+            common::show(&lab, &built)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let jobs = json(&remote(&["kernel", "jobs", "--json"]));
+    let job = jobs["jobs"][0].clone();
+    assert_eq!(job["op"], built.as_str(), "{jobs}");
+    assert_eq!(job["status"], "published", "{jobs}");
     let pkg = lab.path(&format!(
         ".bosun/kernel/repo/aarch64/{}",
         job["packages"][0].as_str().unwrap()
@@ -459,8 +501,8 @@ fn bars_3_and_4_read_the_manifests_checks_and_the_locked_patches_probes() {
     );
     std::fs::write(set.join("patchset.toml"), toml(probe)).unwrap();
     promote_op(&lab, &bin, "ohm");
-    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "alice"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let b = build(&lab, &bin, "ohm", "alice");
+    assert!(b.ok(), "{}", b.out);
     // The lock carries the probe: one changed after the approved promote
     // makes the lock stale, and nothing installs.
     std::fs::write(

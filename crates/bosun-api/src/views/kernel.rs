@@ -3,7 +3,10 @@
 //! status`, the MCP `kernel_status` tool) and what promoting a host would
 //! produce, with the op that would send it through the pipeline (`GET
 //! /api/v1/kernel/promote/{host}`, the MCP `kernel_promote` tool), and the
-//! install op of a host's newest published build (`GET
+//! build op of a host's promoted lock (`GET /api/v1/kernel/build/{host}`,
+//! the MCP `kernel_build` tool), the build jobs (`GET
+//! /api/v1/kernel/jobs`, `bosun kernel jobs`, the MCP `kernel_jobs`
+//! tool), and the install op of a host's newest published build (`GET
 //! /api/v1/kernel/install/{host}`, the MCP `kernel_install` tool).
 
 use std::collections::BTreeMap;
@@ -122,4 +125,47 @@ pub struct KernelOpView {
     pub runbook: String,
     /// Its params.
     pub params: BTreeMap<String, String>,
+}
+
+/// One build job, kept in the control plane's state until pruned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelJobView {
+    /// The job id (`<host>-<unix seconds>-<first 8 of the cumulative digest>`).
+    pub job: String,
+    /// The host whose kernel it built.
+    pub host: String,
+    /// The arch.
+    pub arch: String,
+    /// The build host it ran on (empty until routed).
+    pub build_host: String,
+    /// `running`, `failed` or `published`.
+    pub status: String,
+    /// The package version.
+    pub version: String,
+    /// The `kernel-build` op whose step ran it (empty for a job of an
+    /// older bosun, which built outside an op).
+    pub op: String,
+    /// Unix seconds.
+    pub started: i64,
+    /// Unix seconds, once ended.
+    pub ended: Option<i64>,
+    /// Kept until then (unix seconds); `None` while running.
+    pub keep_until: Option<i64>,
+    /// Why it failed.
+    pub reason: String,
+    /// The packages it published.
+    pub packages: Vec<String>,
+    /// Where its files are (PKGBUILD, cumulative.patch, manifest.lock,
+    /// build.log, the packages) on the control host.
+    pub dir: String,
+}
+
+/// The build jobs, newest first, and the job records that could not be
+/// read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelJobsView {
+    /// Newest first.
+    pub jobs: Vec<KernelJobView>,
+    /// A record that does not parse, with its path and why.
+    pub problems: Vec<String>,
 }

@@ -18,8 +18,8 @@ pub use fleet::{
     PreparedRun, RolloutSubmitted, RolloutView,
 };
 pub use kernel::{
-    KernelBuildView, KernelHostView, KernelOpView, KernelStatusView, PromotePreviewView,
-    PromotedPatchView,
+    KernelBuildView, KernelHostView, KernelJobView, KernelJobsView, KernelOpView, KernelStatusView,
+    PromotePreviewView, PromotedPatchView,
 };
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};

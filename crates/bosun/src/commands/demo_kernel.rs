@@ -123,6 +123,10 @@ const FILES: &[(&str, &[u8])] = &[
         include_bytes!("../../../../examples/kernel-fleet/runbooks/kernel-promote.toml"),
     ),
     (
+        "runbooks/kernel-build.toml",
+        include_bytes!("../../../../examples/kernel-fleet/runbooks/kernel-build.toml"),
+    ),
+    (
         "sim/boards/fresnel/proc/device-tree/compatible",
         include_bytes!(
             "../../../../examples/kernel-fleet/sim/boards/fresnel/proc/device-tree/compatible"
@@ -369,15 +373,34 @@ pub(crate) fn run() -> Result<()> {
     );
     write(&ws.join(".bosun/sim/boltzmann/arch"), b"x86_64\n", false)?;
     write(&ws.join(".bosun/sim/ampere/asleep"), b"", false)?;
+    outln!(
+        "\n  … as an op of the kernel-build runbook: it runs alone (its lock was approved when promoted), the controller runs its step"
+    );
     let out = d.run(
         &["kernel", "build", "fresnel", "--as", "kernel-agent"],
         true,
     )?;
-    let jti = word_after(&out, "op")?;
+    let build = word_after(&out, "submitted")?;
+    d.run(&["work", "--until-idle"], true)?;
+    // What the build step said (`bosun ops show <op> --json`, its steps' output).
+    let shown = d.run_shown(&["ops", "show", &build, "--json"], true, 0)?;
+    let v: serde_json::Value =
+        serde_json::from_str(&shown).map_err(|e| other(format!("ops show --json: {e}")))?;
+    outln!("\n  the build step's output (`bosun ops show {build} --json`):");
+    for line in v["steps"][0]["output"].as_str().unwrap_or("").lines() {
+        outln!("    {line}");
+    }
+    d.run(&["kernel", "jobs", "fresnel"], true)?;
 
     say(
-        "5. Never auto-install: the agent's install op waits for a human, and the agent cannot approve it",
+        "5. Never auto-install: the build is `installable`, reminded to the operators; the agent's install op waits for a human, and the agent cannot approve it",
     );
+    d.run(&["remind", "--dry-run"], true)?;
+    let out = d.run(
+        &["kernel", "install", "fresnel", "--as", "kernel-agent"],
+        true,
+    )?;
+    let jti = word_after(&out, "submitted")?;
     d.run(&["kernel", "status"], true)?;
     d.run(&["work", "--until-idle"], true)?;
     d.run_shown(

@@ -1,4 +1,4 @@
-//! `bosun kernel`: build a host's promoted kernel (`build`, in
+//! `bosun kernel`: build a host's promoted kernel (`build`, an op, in
 //! kernel_build.rs), install it (`install`, kernel_install.rs), keep a failed build (`keep`), prune old builds and
 //! release idle build hosts (`prune`), and each host's kernel at a glance
 //! (`status`, the seed's `ka-status`).
@@ -23,23 +23,30 @@ use super::{Ctx, other};
 /// `bosun kernel`.
 #[derive(Subcommand, Debug)]
 pub enum KernelCmd {
-    /// Build `<host>`'s promoted kernel on the build host its arch routes
-    /// to (primary, then secondary, then fallback; an on-demand host is
-    /// woken), under the wall-clock cap; sign and publish the packages.
+    /// Build `<host>`'s promoted kernel, as an op of the workspace's
+    /// `kernel-build` runbook: its step routes by arch to a build host
+    /// (primary, then secondary, then fallback; an on-demand host is
+    /// woken), builds under the wall-clock cap, signs and publishes the
+    /// packages. Only a lock an approved promote op wrote is built.
     #[command(
-        after_help = "Examples:\n  bosun patches promote ohm --write && bosun kernel build ohm --as kernel-agent\n\nA failed pre-flight files `host-changed` on its build host and the next one is tried;\na failed build files `build-fail` and is kept (`kernel.keep_failed`, default 7d);\na signing failure files the global `signing-fail`. A halt stops builds too."
+        after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun work --until-idle          # no daemon: run it here\n  bosun kernel status              # the newest build, and whether it waits to be installed\n\nThe keeper policy decides (examples/kernel-fleet: a build runs alone, its lock was\napproved when promoted). A failed pre-flight files `host-changed` on its build host\nand the next one is tried; a failed build files `build-fail` and is kept\n(`kernel.keep_failed`, default 7d); a signing failure files the global\n`signing-fail`. A halt stops builds too."
     )]
     Build {
         /// The host whose `kernel/<host>/manifest.lock` to build.
         host: String,
-        /// Who builds: the blockers a failure calls for are filed as this
-        /// identity, and an agent's build proposes the install (which waits
-        /// for an operator).
-        #[arg(long = "as", value_name = "WHO")]
-        as_: String,
-        /// The job record as JSON.
+        /// Who signs the op.
+        #[arg(long = "as", value_name = "WHO", required_unless_present = "step")]
+        as_: Option<String>,
+        /// What intake made of it (with `--step`: the job record), as JSON.
         #[arg(long)]
         json: bool,
+        /// Run the build itself: only as the step of a running
+        /// `kernel-build` op (the runbook's command; `BOSUN_OP` names the op).
+        #[arg(long, hide = true, requires = "expect", conflicts_with = "as_")]
+        step: bool,
+        /// With `--step`: the lock digest the op names.
+        #[arg(long, hide = true, value_name = "B2")]
+        expect: Option<String>,
     },
     /// Install `<host>`'s newest published build of its current lock: an
     /// op of the workspace's `kernel-install` runbook (backup, fetch and
@@ -86,6 +93,17 @@ pub enum KernelCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The build jobs kept in the control plane's state, newest first:
+    /// host, build host, status, version, the op that ran each, why a
+    /// failed one failed and where its files (build.log) are.
+    #[command(after_help = "Examples:\n  bosun kernel jobs\n  bosun kernel jobs ohm --json")]
+    Jobs {
+        /// Only this host's jobs.
+        host: Option<String>,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Per host with a manifest: its digest, the lock, the newest build,
     /// the installed version, drift and blockers.
     #[command(after_help = "Examples:\n  bosun kernel status\n  bosun kernel status --json")]
@@ -98,7 +116,17 @@ pub enum KernelCmd {
 
 pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
     match c {
-        KernelCmd::Build { host, as_, json } => super::kernel_build::build(ctx, &host, &as_, json),
+        KernelCmd::Build {
+            host,
+            as_,
+            json,
+            step,
+            expect,
+        } => match (step, expect, as_) {
+            (true, Some(expect), _) => super::kernel_build::step(ctx, &host, &expect, json),
+            (_, _, Some(who)) => super::kernel_build::submit(ctx, &host, &who, json),
+            _ => Err(other("`kernel build` needs `--as <who>`")),
+        },
         KernelCmd::Install { host, as_, json } => {
             super::kernel_install::submit(ctx, &host, &as_, json)
         }
@@ -109,6 +137,7 @@ pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
             json,
         } => prune(ctx, pause, resume, json),
         KernelCmd::Status { json } => super::kernel_status::status(ctx, json),
+        KernelCmd::Jobs { host, json } => super::kernel_status::jobs(ctx, host.as_deref(), json),
     }
 }
 

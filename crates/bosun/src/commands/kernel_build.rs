@@ -1,10 +1,21 @@
 //! `bosun kernel build <host> --as <who>`: the promoted lock built on the
-//! build host its arch routes to, then signed and published.
+//! build host its arch routes to, then signed and published, as an op.
 //!
-//! In order: the lock and cumulative patch promote wrote are read and
-//! checked (digest, and that promoting again now gives the same lock);
-//! a halt refuses; the lock must be the one a succeeded `kernel-promote`
-//! op names (never build what no one approved); blockers that halt builds
+//! The verb submits an op of the workspace's `kernel-build` runbook with
+//! the host and the digest of the lock an approved promote wrote
+//! (`Control::build_op`; under `BOSUN_URL` the daemon plans it and this
+//! CLI signs it). The keeper policy decides (examples/kernel-fleet: it
+//! runs alone, for the lock was approved when it was promoted); blockers
+//! on the `build` verb hold it; the controller runs its one step, on the
+//! control host under its exactly-once record: `"$BOSUN" kernel build
+//! <host> --step --expect <lock>`, which is [`step`] below.
+//!
+//! The step, in order: it must be the step of a running `kernel-build`
+//! op of that host and lock (`BOSUN_OP`, set by the controller); the lock
+//! and cumulative patch promote wrote are read and checked (digest, that
+//! promoting again now gives the same lock, that it is the op's); a halt
+//! refuses; the lock must be the one a succeeded `kernel-promote` op
+//! names (never build what no one approved); blockers that halt builds
 //! are read (a global one, `signing-fail`, refuses; one on a build host
 //! skips it); the build hosts are tried in routing order
 //! (bosun-kernel::build::route). For each: an on-demand host is woken (its
@@ -18,8 +29,9 @@
 //! the package key and published. A failed build files `build-fail` on its
 //! build host and is kept `kernel.keep_failed` for inspection; a signing
 //! failure files the global `signing-fail`; whatever ends the build ends
-//! its job. An agent's build then proposes the install op, which waits for
-//! an operator.
+//! its job. Blockers are filed by the controller, naming the op. A
+//! published build is `installable` (the reminder ladder asks the
+//! operators to run `kernel install`).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use bosun_control::Result;
 use bosun_kernel::{Job, JobStatus};
-use bosun_model::Host;
+use bosun_model::{Host, Jti};
 
 use super::kernel::{now, save_builders, save_job};
 use super::patches::holds;
@@ -40,23 +52,46 @@ const MAX_PACKAGE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 /// How long one file transfer may take.
 const TRANSFER: Duration = Duration::from_secs(600);
 
-pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
-    if ctx.remote.is_some() {
-        return Err(other(
-            "`kernel build` runs on the control host, not yet through the daemon: unset BOSUN_URL",
-        ));
+/// Plans and submits `host`'s build op signed by `who`; prints what
+/// intake made of it.
+pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
+    let op: bosun_api::views::KernelOpView = match &ctx.remote {
+        Some(r) => match super::answered(r.get(&format!("/kernel/build/{host}")), json)? {
+            Ok(v) => v,
+            Err(code) => return Ok(code),
+        },
+        None => ctx.control()?.build_op(host)?,
+    };
+    if !json {
+        let lock = op.params.get("lock").map_or("", String::as_str);
+        outln!(
+            "{host}: build of the promoted lock (manifest.lock b2sum {}…)",
+            &lock[..16.min(lock.len())]
+        );
     }
+    super::kernel_install::send(ctx, &op.runbook, host, op.params, who, json)
+}
+
+/// The build op's step: builds `host`'s lock, which must be `expect`, as
+/// the step of the running op `BOSUN_OP` names (see the module docs).
+pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<ExitCode> {
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     let cfg = ws.config.kernel.clone();
     let times = cfg.times().map_err(|(_, m)| other(m))?;
-    let reader = ctx.reader()?;
-    let (lock, cumulative, lock_text) = read_lock(&reader, host).map_err(|e| {
-        other(format!(
-            "{e}\n  promote it: `bosun patches promote {host} --submit --as <you>`, approved, writes kernel/{host}/"
-        ))
-    })?;
+    let ctl = ctx.control()?;
+    let op = std::env::var("BOSUN_OP").unwrap_or_default();
+    let jti = ctl.build_step_op(&op, host, expect)?;
+    let (lock, cumulative, lock_text) = read_lock(&ctl, host)?;
+    let lock_b2 = bosun_kernel::b2(lock_text.as_bytes());
+    if lock_b2 != expect {
+        return Err(other(format!(
+            "kernel/{host}/manifest.lock (b2sum {}…) is not the lock this op builds ({}…): promote moved on; build again",
+            &lock_b2[..16],
+            &expect[..16.min(expect.len())]
+        )));
+    }
     // A halt stops builds as it stops ops: nothing is woken or built.
-    if let Some(h) = reader.halt_state()? {
+    if let Some(h) = ctl.halt_state()? {
         return Err(other(format!(
             "halted by {}: {} (`bosun resume --as <operator>` lifts it)",
             h.by, h.why
@@ -64,18 +99,12 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
     }
     // Never build what no one approved: the lock must be the one a promote
     // op named and wrote (an agent's patches compile on a build host).
-    let lock_b2 = bosun_kernel::b2(lock_text.as_bytes());
-    let Some(promoted) = super::kernel_promote::approved(&reader, host, &lock_b2)? else {
+    let Some(promoted) = ctl.approved_promote(host, &lock_b2)? else {
         return Err(other(format!(
-            "{host}: no promote op approved this lock (b2sum {}…): `bosun patches promote {host} --submit --as <you>`, approved, then run",
+            "{host}: no promote op approved this lock (b2sum {}…)",
             &lock_b2[..16]
         )));
     };
-    let role = reader
-        .governed()?
-        .keys
-        .get(&super::key_id(who)?)
-        .map(|k| k.role);
 
     // Blockers: a global one, or one on the host built for, refuses; one
     // on a build host skips it (a build runs on its build host, so both
@@ -100,7 +129,7 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
             .find(|(b, scope)| (scope == "build-host" || scope == "host") && names(b, h))
             .map(|(b, _)| format!("blocker {} ({}): {}", b.id, b.kind, b.reason))
     };
-    let (inventory, _) = reader.inventory_in_force()?;
+    let (inventory, _) = ctl.inventory_in_force()?;
     let (candidates, skipped) = bosun_kernel::route(&inventory.hosts, &lock.arch, &held_on);
     for s in &skipped {
         errln!("skipping build host {}: {}", s.host, s.why);
@@ -120,6 +149,7 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
 
     let dirs = KernelDirs::of(&ws);
     let mut job = Job::new(&lock, now());
+    job.op = jti.to_string();
     let jobdir = dirs.jobs.join(&job.job);
     bosun_kernel::no_symlinks(&ws.state_dir(), &format!("kernel/jobs/{}", job.job))
         .map_err(|e| other(e.to_string()))?;
@@ -140,14 +170,14 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
         job.pkgver
     );
     let run = Run {
-        ctx,
+        ctl: &ctl,
+        op: &jti,
         root: &ws.root,
         dirs: &dirs,
         jobdir: &jobdir,
         patterns: ws.config.scrub_patterns(),
         times,
         cap: cfg.build_cap.clone(),
-        who,
     };
     // Whatever ends the build, the job ends too (never `running` forever).
     let published = match run.job(&mut job, &lock.arch, &candidates) {
@@ -159,15 +189,8 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
             return Err(e);
         }
     };
-    // Never auto-install: an agent's build proposes the install, which
-    // waits for an operator; an operator installs with the install verb.
-    let proposed = match role {
-        Some(bosun_model::Role::Agent) => propose_install(ctx, host, who),
-        _ => None,
-    };
     if json {
-        let mut v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
-        v["install_op"] = serde_json::json!(proposed);
+        let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
         outln!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| other(e.to_string()))?
@@ -187,28 +210,23 @@ pub(crate) fn build(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exit
                 &e.b2[..16]
             );
         }
-        match &proposed {
-            Some(jti) => outln!(
-                "install proposed as op {jti}: it waits for an operator (`bosun approve {jti} --as <operator>`)"
-            ),
-            None => outln!(
-                "install with `bosun kernel install {host} --as <operator>` (a human's verb)"
-            ),
-        }
+        outln!(
+            "install with `bosun kernel install {host} --as <operator>` (a human's verb; the reminder ladder asks for it)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// One build job in progress: what every step of it needs.
 struct Run<'a> {
-    ctx: &'a Ctx,
+    ctl: &'a bosun_control::Control,
+    op: &'a Jti,
     root: &'a Path,
     dirs: &'a KernelDirs,
     jobdir: &'a Path,
     patterns: Vec<regex::Regex>,
     times: bosun_workspace::kernel::KernelTimes,
     cap: String,
-    who: &'a str,
 }
 
 impl Run<'_> {
@@ -334,8 +352,8 @@ impl Run<'_> {
                 Err(why) => {
                     errln!("  {name}: pre-flight failed: {why}");
                     file(
-                        self.ctx,
-                        self.who,
+                        self.ctl,
+                        self.op,
                         "host-changed",
                         &name,
                         format!("pre-flight: {why}"),
@@ -415,31 +433,12 @@ impl Run<'_> {
             self.jobdir.display()
         );
         file(
-            self.ctx,
-            self.who,
+            self.ctl,
+            self.op,
             kind,
             subject,
             format!("job {}: {why}", job.job),
         )
-    }
-}
-
-/// Proposes `host`'s install as `who` once a build published; says on
-/// stderr what became of it, returns the op's jti when one was taken.
-fn propose_install(ctx: &Ctx, host: &str, who: &str) -> Option<String> {
-    match super::kernel_install::propose(ctx, host, who) {
-        Ok((_, Ok(v))) => {
-            errln!("  install proposed: op {} ({})", v.jti, v.state);
-            Some(v.jti)
-        }
-        Ok((_, Err(rej))) => {
-            errln!("  install not proposed: {} ({:?})", rej.message, rej.check);
-            None
-        }
-        Err(e) => {
-            errln!("  install not proposed: {e}");
-            None
-        }
     }
 }
 
@@ -534,18 +533,18 @@ fn touch_builder(dirs: &KernelDirs, host: &Host, on_demand: bool) -> Result<()> 
     save_builders(dirs, &b)
 }
 
-/// Files a blocker as `who` (said on stderr: stdout is the build's own
-/// answer, `--json`).
-fn file(ctx: &Ctx, who: &str, kind: &str, subject: &str, reason: String) -> Result<()> {
-    let ctl = ctx.control()?;
-    let act = super::blockers::file_act(kind, subject, reason, None);
-    match super::statement(&ctx.keys, &ctl, who, act, false)? {
-        Ok(a) => {
-            if let bosun_control::statement::Effect::BlockerFiled { id } = a.effect {
-                errln!("  filed blocker #{id} ({kind}) on {subject}");
-            }
-        }
-        Err(_) => errln!("  the `{kind}` blocker on {subject} was refused (above)"),
+/// Files a blocker as the controller for the op (said on stderr: stdout
+/// is the build's own answer, `--json`).
+fn file(
+    ctl: &bosun_control::Control,
+    op: &Jti,
+    kind: &str,
+    subject: &str,
+    reason: String,
+) -> Result<()> {
+    match ctl.file_step_blocker(op, kind, subject, reason) {
+        Ok(id) => errln!("  filed blocker #{id} ({kind}) on {subject}"),
+        Err(e) => errln!("  the `{kind}` blocker on {subject} was not filed: {e}"),
     }
     Ok(())
 }

@@ -10,8 +10,8 @@
 //! Who may install is the keeper policy's: the example workspace lets an
 //! operator's install run alone (consent by action) and sends an agent's
 //! to an operator for approval, where the reminder ladder keeps it in
-//! view until a human acts. `kernel build --as` proposes it this way once
-//! it has published.
+//! view until a human acts (a published build is `installable`, reminded
+//! to the operators until one runs this verb).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -87,17 +87,6 @@ pub(crate) fn send(
 /// What intake made of an install op.
 pub(crate) type Proposed =
     std::result::Result<bosun_api::views::SubmittedView, Box<bosun_control::intake::Rejected>>;
-
-/// Plans, signs as `who` and submits the install op of `host`: its params
-/// and what intake made of it.
-pub(crate) fn propose(
-    ctx: &Ctx,
-    host: &str,
-    who: &str,
-) -> Result<(BTreeMap<String, String>, Proposed)> {
-    let op = ctx.control()?.install_op(host)?;
-    submit_op(ctx, &op.runbook, host, op.params, &["package", "b2"], who)
-}
 
 /// Plans `runbook` on `host` with those of `all` it declares (it must
 /// declare each of `needed`), signs it as `who` and hands it to intake:

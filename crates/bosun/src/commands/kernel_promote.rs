@@ -6,18 +6,15 @@
 //! `campaign-conflict` blocker on any of them holds it); its step writes
 //! `kernel/<host>/` with `patches promote --write --expect <digest>`, so
 //! what is written is what was approved, or nothing. `kernel build` builds
-//! only a lock such an op wrote ([`approved`]).
+//! only a lock such an op wrote (`Control::approved_promote`).
 
 use std::process::ExitCode;
 
-use bosun_control::{Control, Result};
-use bosun_model::OpState;
+use bosun_control::Result;
+use bosun_control::kernel::PROMOTE_RUNBOOK as RUNBOOK;
 
 use super::kernel_install::submit_op;
 use super::{Ctx, refused};
-
-/// The runbook a promote runs.
-pub(crate) const RUNBOOK: &str = "kernel-promote";
 
 /// Submits the promote of `host` as an op signed by `who`.
 pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<ExitCode> {
@@ -58,24 +55,4 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
         }
         Err(rej) => Ok(refused(&rej, json)),
     }
-}
-
-/// The newest succeeded promote op of `host` whose lock digest (the
-/// `manifest.lock` file's BLAKE2b-512) is `b2`, if any.
-pub(crate) fn approved(ctl: &Control, host: &str, b2: &str) -> Result<Option<String>> {
-    for s in ctl.ops(Some(OpState::Succeeded), 100_000)? {
-        if s.runbook != RUNBOOK {
-            continue;
-        }
-        let Some(op) = ctl.op_record(&s.jti)? else {
-            continue;
-        };
-        let p = &op.plan.params;
-        if p.get("host").map(String::as_str) == Some(host)
-            && p.get("lock").map(String::as_str) == Some(b2)
-        {
-            return Ok(Some(s.jti.to_string()));
-        }
-    }
-    Ok(None)
 }

@@ -1,10 +1,12 @@
 //! `bosun kernel status`: the seed's `ka-status`, one line per host with a
 //! manifest (`fleet/<host>.yaml`), from bosun-control's
-//! `kernel_status_view` here or the daemon's `GET /kernel/status`.
+//! `kernel_status_view` here or the daemon's `GET /kernel/status`; and
+//! `bosun kernel jobs`, the build jobs (`kernel_jobs_view`, `GET
+//! /kernel/jobs`).
 
 use std::process::ExitCode;
 
-use bosun_api::views::KernelStatusView;
+use bosun_api::views::{KernelJobsView, KernelStatusView};
 use bosun_control::Result;
 
 use super::{Ctx, answered, other};
@@ -81,6 +83,59 @@ pub(crate) fn status(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             line.push_str(&format!("  blocked: {}", r.blockers.join(", ")));
         }
         outln!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bosun kernel jobs [host]`.
+pub(crate) fn jobs(ctx: &Ctx, host: Option<&str>, json: bool) -> Result<ExitCode> {
+    let mut view: KernelJobsView = match &ctx.remote {
+        Some(r) => match answered(r.get("/kernel/jobs"), json)? {
+            Ok(v) => v,
+            Err(code) => return Ok(code),
+        },
+        None => {
+            let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+            let ctl = ctx.open(ws.db_path().exists())?;
+            ctl.kernel_jobs_view(None)?
+        }
+    };
+    if let Some(h) = host {
+        view.jobs.retain(|j| j.host == h);
+    }
+    if json {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&view).map_err(|e| other(e.to_string()))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if view.jobs.is_empty() {
+        outln!("no build jobs (`bosun kernel build <host> --as <you>` starts one)");
+    }
+    for j in &view.jobs {
+        let on = if j.build_host.is_empty() {
+            "-"
+        } else {
+            &j.build_host
+        };
+        outln!(
+            "{:<34} {:<10} {:<10} on {on:<12} {}  op {}",
+            j.job,
+            j.host,
+            j.status,
+            j.version,
+            if j.op.is_empty() { "-" } else { &j.op }
+        );
+        if !j.reason.is_empty() {
+            outln!("    {}", j.reason);
+        }
+        if j.status != "published" {
+            outln!("    {}/build.log", j.dir);
+        }
+    }
+    for p in &view.problems {
+        errln!("unreadable job: {p}");
     }
     Ok(ExitCode::SUCCESS)
 }

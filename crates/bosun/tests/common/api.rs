@@ -31,9 +31,21 @@ pub fn daemon(lab: &Lab) -> Daemon {
 /// logged listening with `scheme` (`http` or `https`); the first is the
 /// daemon's `tcp`.
 pub fn daemon_with(lab: &Lab, args: &[&str], scheme: &str, n: usize) -> (Daemon, Vec<String>) {
+    daemon_env(lab, args, scheme, n, &[])
+}
+
+/// [`daemon_with`] with `envs` set for the daemon (and the steps its
+/// controller runs: a `PATH` with stand-ins, say).
+pub fn daemon_env(
+    lab: &Lab,
+    args: &[&str],
+    scheme: &str,
+    n: usize,
+    envs: &[(&str, String)],
+) -> (Daemon, Vec<String>) {
     let log = lab.tmp.path().join("serve.log");
     let err = std::fs::File::create(&log).unwrap();
-    let child = lab.serve(args, std::process::Stdio::null(), err.into());
+    let child = lab.serve_env(args, std::process::Stdio::null(), err.into(), envs);
     let end = Instant::now() + Duration::from_secs(20);
     let mark = format!("url={scheme}://");
     let tcp = loop {

@@ -35,6 +35,7 @@ pub fn kernel_lab(hosts: &str, kernel: &str) -> (Lab, PathBuf) {
             "fleet/fresnel.yaml",
             "runbooks/kernel-install.toml",
             "runbooks/kernel-promote.toml",
+            "runbooks/kernel-build.toml",
             "policy/rules.cedar",
         ] {
             std::fs::copy(example().join(f), lab.path(f)).unwrap();
@@ -60,6 +61,61 @@ pub fn promote_op(lab: &Lab, bin: &Path, host: &str) -> String {
     let o = k(lab, bin, &["work", "--until-idle"]);
     assert_eq!(super::show(lab, &jti)["state"], "succeeded", "{}", text(&o));
     jti
+}
+
+/// A build op and what became of it.
+pub struct Built {
+    /// What `kernel build --json` answered (intake's view of the op).
+    pub submitted: serde_json::Value,
+    /// The op's id.
+    pub jti: String,
+    /// `ops show --json` once `work --until-idle` ended.
+    pub op: serde_json::Value,
+    /// The build step's output (the routing, pre-flight and build lines)
+    /// and what `work` printed.
+    pub out: String,
+    /// The job the op's step made (`kernel jobs --json`), or null.
+    pub job: serde_json::Value,
+}
+
+impl Built {
+    /// Whether the op succeeded.
+    pub fn ok(&self) -> bool {
+        self.op["state"] == "succeeded"
+    }
+}
+
+/// `kernel build <host> --as <who>` (the op), then `work --until-idle`
+/// (the controller runs its step here).
+pub fn build(lab: &Lab, bin: &Path, host: &str, who: &str) -> Built {
+    let o = k(lab, bin, &["kernel", "build", host, "--as", who, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let submitted: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let jti = submitted["jti"].as_str().unwrap().to_string();
+    let work = k(lab, bin, &["work", "--until-idle"]);
+    let op = super::show(lab, &jti);
+    let steps: Vec<String> = op["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["output"].as_str().unwrap_or("").to_string())
+        .collect();
+    let out = format!("{}\n{}", steps.join("\n"), text(&work));
+    let jobs = lab.json(&["kernel", "jobs", "--json"]);
+    let job = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["op"] == jti.as_str())
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    Built {
+        submitted,
+        jti,
+        op,
+        out,
+        job,
+    }
 }
 
 pub fn k(lab: &Lab, bin: &Path, args: &[&str]) -> Output {

@@ -280,9 +280,25 @@ impl Lab {
         out: std::process::Stdio,
         err: std::process::Stdio,
     ) -> std::process::Child {
+        self.serve_env(extra, out, err, &[])
+    }
+
+    /// [`Lab::serve`] with `envs` set for the daemon (and the steps its
+    /// controller runs).
+    pub fn serve_env(
+        &self,
+        extra: &[&str],
+        out: std::process::Stdio,
+        err: std::process::Stdio,
+        envs: &[(&str, String)],
+    ) -> std::process::Child {
         let mut args = vec!["serve"];
         args.extend_from_slice(extra);
-        let serve = self.cmd(&args).stdout(out).stderr(err).spawn().unwrap();
+        let mut c = self.cmd(&args);
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let serve = c.stdout(out).stderr(err).spawn().unwrap();
         let end = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while self.json(&["status", "--json"])["controller"].is_null() {
             assert!(

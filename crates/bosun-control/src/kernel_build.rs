@@ -1,0 +1,178 @@
+//! The kernel build as an op (issue 17): what `kernel build <host>`
+//! submits ([`Control::build_op`]: runbook `kernel-build` with the host and
+//! the digest of the lock an approved promote wrote), and what the op's
+//! one controller step may do once it runs: prove it is that op's step
+//! ([`Control::build_step_op`]) and file the blockers a failure calls for
+//! as the controller, naming the op ([`Control::file_step_blocker`]), as
+//! a failed bar does. The build itself (routing, wake, pre-flight, the
+//! cap, signing, publishing) is `bosun kernel build --step`, run by that
+//! step on the control host under the controller's exactly-once record.
+
+use bosun_api::views::{KernelJobView, KernelJobsView};
+use bosun_model::{Jti, OpState};
+use bosun_store::NewBlocker;
+
+use crate::kernel::PROMOTE_RUNBOOK;
+use crate::{Control, ControlError, Result, now};
+
+/// The runbook a build op runs.
+pub const BUILD_RUNBOOK: &str = "kernel-build";
+
+fn other(s: impl Into<String>) -> ControlError {
+    ControlError::Other(s.into())
+}
+
+impl Control {
+    /// The newest succeeded `kernel-promote` op of `host` whose lock
+    /// digest (the whole `manifest.lock`'s BLAKE2b-512) is `b2`, if any:
+    /// never build what no one approved.
+    pub fn approved_promote(&self, host: &str, b2: &str) -> Result<Option<Jti>> {
+        for s in self.ops(Some(OpState::Succeeded), 100_000)? {
+            if s.runbook != PROMOTE_RUNBOOK {
+                continue;
+            }
+            let Some(op) = self.op_record(&s.jti)? else {
+                continue;
+            };
+            let p = &op.plan.params;
+            if p.get("host").map(String::as_str) == Some(host)
+                && p.get("lock").map(String::as_str) == Some(b2)
+            {
+                return Ok(Some(s.jti));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `host`'s build op: runbook `kernel-build` with `host` and `lock`,
+    /// the digest of the lock in `kernel/<host>/` (checked against what
+    /// promoting gives now), which a succeeded promote op must name.
+    pub fn build_op(&self, host: &str) -> Result<bosun_api::views::KernelOpView> {
+        let promote = || bosun_api::NextAction::KernelPromote {
+            host: host.to_string(),
+        };
+        let (_, _, text) = crate::kernel::read_lock(self, host).map_err(|e| {
+            crate::hinted(
+                format!("{e}\n  an approved promote op writes kernel/{host}/; then build"),
+                promote(),
+            )
+        })?;
+        let lock = bosun_kernel::b2(text.as_bytes());
+        if self.approved_promote(host, &lock)?.is_none() {
+            return Err(crate::hinted(
+                format!(
+                    "{host}: no promote op approved this lock (b2sum {}…): promote it as an op, approved, then build",
+                    &lock[..16]
+                ),
+                promote(),
+            ));
+        }
+        let gov = self.governed()?;
+        let rb = gov.runbooks.get(BUILD_RUNBOOK).ok_or_else(|| {
+            other(format!(
+                "no adopted runbooks/{BUILD_RUNBOOK}.toml: the build's step is the workspace's (examples/kernel-fleet has one)"
+            ))
+        })?;
+        for need in ["host", "lock"] {
+            if !rb.runbook.params.contains_key(need) {
+                return Err(other(format!(
+                    "runbooks/{BUILD_RUNBOOK}.toml declares no `{need}` param: the plan must name it"
+                )));
+            }
+        }
+        Ok(bosun_api::views::KernelOpView {
+            host: host.to_string(),
+            runbook: BUILD_RUNBOOK.into(),
+            params: [("host", host), ("lock", lock.as_str())]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    /// The running `kernel-build` op `op` names (a step's `BOSUN_OP`), if
+    /// it builds `host`'s lock `lock`: what lets a process act as that
+    /// op's step. Anything else is refused, saying why.
+    pub fn build_step_op(&self, op: &str, host: &str, lock: &str) -> Result<Jti> {
+        let refuse = |why: &str| {
+            other(format!(
+                "`kernel build --step` runs only as the step of a running kernel-build op ({why}): submit the build op (`kernel build {host} --as <you>`)"
+            ))
+        };
+        let jti = Jti::parse(op).map_err(|_| refuse("BOSUN_OP is not an op id"))?;
+        let rec = self
+            .op_record(&jti)?
+            .ok_or_else(|| refuse("BOSUN_OP names no op"))?;
+        if rec.summary.runbook != BUILD_RUNBOOK {
+            return Err(refuse("BOSUN_OP names an op of another runbook"));
+        }
+        if rec.summary.state != OpState::Running {
+            return Err(refuse("BOSUN_OP names an op that is not running"));
+        }
+        let p = &rec.plan.params;
+        if p.get("host").map(String::as_str) != Some(host)
+            || p.get("lock").map(String::as_str) != Some(lock)
+        {
+            return Err(refuse("the op names another host or lock"));
+        }
+        Ok(jti)
+    }
+
+    /// The build jobs kept in the state directory, newest first (of
+    /// `host` only, when given), and the records that could not be read.
+    pub fn kernel_jobs_view(&self, host: Option<&str>) -> Result<KernelJobsView> {
+        let dirs = crate::kernel::KernelDirs::of(&self.ws);
+        let mut out = KernelJobsView {
+            jobs: Vec::new(),
+            problems: Vec::new(),
+        };
+        for j in dirs.jobs()? {
+            match j {
+                Ok(j) if host.is_none_or(|h| h == j.host) => out.jobs.push(KernelJobView {
+                    dir: dirs.jobs.join(&j.job).display().to_string(),
+                    job: j.job,
+                    host: j.host,
+                    arch: j.arch,
+                    build_host: j.build_host,
+                    status: j.status.as_str().into(),
+                    version: format!("{}-1", j.pkgver),
+                    op: j.op,
+                    started: j.started,
+                    ended: j.ended,
+                    keep_until: (j.keep_until != i64::MAX).then_some(j.keep_until),
+                    reason: j.reason,
+                    packages: j.packages,
+                }),
+                Ok(_) => {}
+                Err(e) => out.problems.push(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Files a `kind` blocker on `subject` as the controller, for the
+    /// running op `op` (a build step's failure: `build-fail`,
+    /// `host-changed`, `signing-fail`), as a failed bar files
+    /// `regression`. Filed once per kind, subject and op.
+    pub fn file_step_blocker(
+        &self,
+        op: &Jti,
+        kind: &str,
+        subject: &str,
+        reason: String,
+    ) -> Result<u64> {
+        let kinds = self.blocker_kinds()?;
+        self.file_blocker(
+            &kinds,
+            NewBlocker {
+                kind: kind.into(),
+                subject: subject.into(),
+                reason,
+                owner: String::new(),
+                filed_by: "controller".into(),
+                op: Some(op.to_string()),
+                at: now(),
+            },
+        )
+    }
+}
