@@ -115,6 +115,11 @@ impl Control {
         {
             return Err(refuse("the op names another host or lock"));
         }
+        // Its target is the host it builds for: what the policy, a key's
+        // scope and host blockers judged is the host built for.
+        if rec.plan.targets.len() != 1 || rec.plan.targets[0].as_str() != host {
+            return Err(refuse("the op's target is not the host it builds for"));
+        }
         Ok(jti)
     }
 

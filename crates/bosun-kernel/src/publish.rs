@@ -136,7 +136,8 @@ pub struct Package<'a> {
 }
 
 /// Signs each package, writes it and its `.sig` into `dir`, then the
-/// index (these entries replacing any of the same file name) and its
+/// index (these entries replacing any of the same file name and digest:
+/// one with other bytes is refused, and nothing is written) and its
 /// `.sig`. `sign` signs a statement; its error is the signing failure.
 pub fn publish(
     dir: &Path,
@@ -172,6 +173,22 @@ pub fn publish(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(io(&index_path, e)),
     };
+    // A published package never changes: an approved install names its
+    // digest. The same file name with other bytes (a rebuild of one lock)
+    // is refused before anything is written.
+    for (p, entry, _) in &signed {
+        if let Some(old) = entries
+            .iter()
+            .find(|e| e.filename == p.name && e.b2 != entry.b2)
+        {
+            return Err(PublishError::Io(format!(
+                "{} is already published with other bytes (job {}, b2 {}…): a published package never changes, for installs name its digest; promote a new lock to build again",
+                p.name,
+                old.job,
+                old.b2.get(..16).unwrap_or(&old.b2)
+            )));
+        }
+    }
     let mut new = Vec::new();
     for (p, entry, sig) in &signed {
         write_atomic(&dir.join(p.name), p.bytes).map_err(|e| io(&dir.join(p.name), e))?;

@@ -221,6 +221,19 @@ fn publish_signs_everything_first_so_a_signing_failure_publishes_nothing() {
     assert_eq!(out[0].b2, crate::b2(b"pkg"));
     let sig = std::fs::read_to_string(d.path().join(format!("{}.sig", pkgs[0].name))).unwrap();
     assert_eq!(sig.trim(), "07".repeat(64));
+    // The same bytes again are the same package; other bytes under its
+    // name are refused and change nothing.
+    assert!(publish(d.path(), &pkgs, &meta, &sign).is_ok());
+    let other = [Package {
+        name: pkgs[0].name,
+        bytes: b"rebuilt",
+    }];
+    let e = publish(d.path(), &other, &meta, &sign).unwrap_err();
+    assert!(
+        e.to_string().contains("already published with other bytes"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(d.path().join(pkgs[0].name)).unwrap(), b"pkg");
 }
 
 #[test]

@@ -70,11 +70,19 @@ impl Process for Local {
         // The bosun binary, for a step that runs a bosun verb (the kernel
         // promote runbook's `"$BOSUN" patches promote …`), and the op it is
         // a step of (`kernel build --step` checks it is that op's step).
-        if let Some(r) = step.record {
-            if let Some(shim) = r.shim {
-                c.env("BOSUN", shim);
+        // Anything else (a bar, a wake or build command a step runs) gets
+        // neither, even when its parent was such a step.
+        match step.record {
+            Some(r) => {
+                match r.shim {
+                    Some(shim) => c.env("BOSUN", shim),
+                    None => c.env_remove("BOSUN"),
+                };
+                c.env("BOSUN_OP", r.op);
             }
-            c.env("BOSUN_OP", r.op);
+            None => {
+                c.env_remove("BOSUN").env_remove("BOSUN_OP");
+            }
         }
         Ok(c)
     }

@@ -326,8 +326,32 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
     let jobs = lab.ok(&["kernel", "jobs", "ohm"]);
     assert!(jobs.contains(&hung) && jobs.contains("build.log"), "{jobs}");
 
+    // A step killed past its runbook's timeout leaves its job `running`:
+    // the next build's step ends it, failed, so prune can take it.
+    let rec = lab.path(&format!(".bosun/kernel/jobs/{hung}/job.toml"));
+    let text = std::fs::read_to_string(&rec).unwrap();
+    std::fs::write(
+        &rec,
+        text.replace("status = \"failed\"", "status = \"running\""),
+    )
+    .unwrap();
+
     // Held now: fermi by its blocker, sleepy does not wake.
     let b = build(&lab, &bin, "ohm", "claude");
+    assert!(
+        b.out.contains(&format!("job {hung}: abandoned: its op ")),
+        "{}",
+        b.out
+    );
+    let jobs = lab.json(&["kernel", "jobs", "--json"]);
+    let was = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["job"] == hung.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(was["status"], "failed", "{jobs}");
     let t = &b.out;
     assert_eq!(b.op["state"], "failed", "{t}");
     assert!(t.contains("skipping build host fermi: blocker"), "{t}");
@@ -488,6 +512,20 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
     );
     assert_eq!(ohm["install_pending"], false, "{st}");
     assert_eq!(ohm["drifted"], false, "{st}");
+
+    // A rebuild of the lock whose bytes differ is refused at publishing:
+    // the package an approved install names never changes.
+    common::kernel::sim(&lab, "boltzmann", "vary", Some(""));
+    let b = build(&lab, &bin, "ohm", "claude");
+    assert_eq!(b.op["state"], "failed", "{}", b.out);
+    assert!(
+        b.out.contains("is already published with other bytes"),
+        "{}",
+        b.out
+    );
+    assert_eq!(b.job["status"], "failed", "{}", b.job);
+    assert!(plan.contains(&b2sum(&published)), "unchanged");
+    common::kernel::sim(&lab, "boltzmann", "vary", None);
 
     // An operator's build runs alone too and installs nothing (never
     // auto-install: a human runs the install verb).

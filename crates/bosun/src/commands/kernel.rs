@@ -29,7 +29,7 @@ pub enum KernelCmd {
     /// woken), builds under the wall-clock cap, signs and publishes the
     /// packages. Only a lock an approved promote op wrote is built.
     #[command(
-        after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun work --until-idle          # no daemon: run it here\n  bosun kernel status              # the newest build, and whether it waits to be installed\n\nThe keeper policy decides (examples/kernel-fleet: a build runs alone, its lock was\napproved when promoted). A failed pre-flight files `host-changed` on its build host\nand the next one is tried; a failed build files `build-fail` and is kept\n(`kernel.keep_failed`, default 7d); a signing failure files the global\n`signing-fail`. A halt stops builds too."
+        after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun work --until-idle          # no daemon: run it here\n  bosun kernel status              # the newest build, and whether it waits to be installed\n\nThe keeper policy decides (examples/kernel-fleet: a build runs alone, its lock was\napproved when promoted). A failed pre-flight files `host-changed` on its build host\nand the next one is tried; a failed build files `build-fail` and is kept\n(`kernel.keep_failed`, default 7d); a signing failure files the global\n`signing-fail`, which holds every build op. A halt holds build ops not yet started;\na running build ends at its end or its cap. A rebuild of a published lock whose\npackage bytes differ is refused: installs name the published digest."
     )]
     Build {
         /// The host whose `kernel/<host>/manifest.lock` to build.

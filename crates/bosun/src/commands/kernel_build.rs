@@ -66,7 +66,7 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
         let lock = op.params.get("lock").map_or("", String::as_str);
         outln!(
             "{host}: build of the promoted lock (manifest.lock b2sum {}…)",
-            &lock[..16.min(lock.len())]
+            short(lock)
         );
     }
     super::kernel_install::send(ctx, &op.runbook, host, op.params, who, json)
@@ -86,8 +86,8 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     if lock_b2 != expect {
         return Err(other(format!(
             "kernel/{host}/manifest.lock (b2sum {}…) is not the lock this op builds ({}…): promote moved on; build again",
-            &lock_b2[..16],
-            &expect[..16.min(expect.len())]
+            short(&lock_b2),
+            short(expect)
         )));
     }
     // A halt stops builds as it stops ops: nothing is woken or built.
@@ -102,7 +102,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     let Some(promoted) = ctl.approved_promote(host, &lock_b2)? else {
         return Err(other(format!(
             "{host}: no promote op approved this lock (b2sum {}…)",
-            &lock_b2[..16]
+            short(&lock_b2)
         )));
     };
 
@@ -148,6 +148,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     }
 
     let dirs = KernelDirs::of(&ws);
+    end_abandoned(&ctl, &dirs, times.keep_failed)?;
     let mut job = Job::new(&lock, now());
     job.op = jti.to_string();
     let jobdir = dirs.jobs.join(&job.job);
@@ -207,7 +208,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
                 "  {} ({} B, b2 {}…), signed",
                 e.filename,
                 e.size,
-                &e.b2[..16]
+                short(&e.b2)
             );
         }
         outln!(
@@ -442,6 +443,34 @@ impl Run<'_> {
     }
 }
 
+/// Ends, failed, each job still `running` whose op is no longer running
+/// (its step was killed at the runbook's timeout, or the controller died
+/// and a human said how the step ended): kept `keep_failed` like any
+/// failed build, so prune can take it.
+fn end_abandoned(ctl: &bosun_control::Control, dirs: &KernelDirs, keep_failed: i64) -> Result<()> {
+    for j in dirs.jobs()?.into_iter().flatten() {
+        if j.status != JobStatus::Running || j.op.is_empty() {
+            continue;
+        }
+        let state = Jti::parse(&j.op)
+            .ok()
+            .and_then(|jti| ctl.op_record(&jti).ok().flatten())
+            .map(|r| r.summary.state);
+        if state == Some(bosun_model::OpState::Running) {
+            continue;
+        }
+        let mut j = j;
+        let why = match state {
+            Some(s) => format!("abandoned: its op {} ended ({s}) while it ran", j.op),
+            None => format!("abandoned: its op {} is not on record", j.op),
+        };
+        errln!("job {}: {why}", j.job);
+        j.end(JobStatus::Failed, why, now(), keep_failed);
+        save_job(&dirs.jobs.join(&j.job), &j)?;
+    }
+    Ok(())
+}
+
 /// Runs `host`'s wake command on the control host, bounded.
 fn wake(
     root: &Path,
@@ -561,6 +590,11 @@ fn is_package(n: &str, pkgbase: &str) -> bool {
                 .iter()
                 .any(|e| n.ends_with(e)))
             || (n.starts_with(&format!("{pkgbase}_")) && n.ends_with(".deb")))
+}
+
+/// The first 16 characters of a digest, for a message (whatever it holds).
+fn short(s: &str) -> &str {
+    s.char_indices().nth(16).map_or(s, |(i, _)| &s[..i])
 }
 
 fn secs(s: i64) -> Duration {
