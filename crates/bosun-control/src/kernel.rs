@@ -311,13 +311,15 @@ impl Control {
         };
         row.manifest_b2 = bosun_kernel::b2(text.as_bytes());
         let current = bosun_kernel::promote(&tree, h, &rel, &text).ok();
+        let mut on_disk = None;
         match crate::kernel_wait::lock_on_disk(root, h) {
             None => {}
             Some(Err(e)) => row.lock = format!("invalid: {e}"),
             Some(Ok(l)) => {
                 let same = current.as_ref().is_some_and(|c| c.lock == l);
                 row.lock = if same { "current" } else { "stale" }.into();
-                row.locked_b2 = Some(l.cumulative.b2);
+                row.locked_b2 = Some(l.cumulative.b2.clone());
+                on_disk = Some(l);
             }
         }
         if let Some(j) = jobs.iter().find(|j| j.host == h) {
@@ -326,7 +328,7 @@ impl Control {
                 status: j.status.as_str().into(),
                 build_host: j.build_host.clone(),
                 version: format!("{}-1", j.pkgver),
-                of_current_lock: row.locked_b2.as_deref() == Some(j.cumulative_b2.as_str()),
+                of_current_lock: on_disk.as_ref().is_some_and(|l| j.builds(l)),
             };
             let installs = crate::kernel_wait::runs(row.installed.as_deref(), j);
             row.install_pending = b.status == "published" && b.of_current_lock && !installs;

@@ -78,9 +78,7 @@ impl Control {
             .into_iter()
             .flatten()
             .find(|j| {
-                j.host == host
-                    && j.status == bosun_kernel::JobStatus::Published
-                    && j.cumulative_b2 == lock.cumulative.b2
+                j.host == host && j.status == bosun_kernel::JobStatus::Published && j.builds(&lock)
             })
             .ok_or_else(|| {
                 other(format!(
@@ -192,15 +190,18 @@ impl Control {
 }
 
 /// Bars 3 and 4 of `lock`'s install, one check a line (canonical, see
-/// [`bosun_kernel::probe`]): the adopted manifest's `verify:` lines, and
-/// the probe each locked patch carries.
+/// [`bosun_kernel::probe`]): the adopted manifest's `verify:` lines, and,
+/// when it sets `probes: true`, the probe each locked patch carries.
 fn checks(rel: &str, manifest: &bosun_kernel::Manifest, lock: &Lock) -> Result<(String, String)> {
     let dtb = bosun_kernel::probe::parse_all(manifest.verify.iter().map(String::as_str))
         .map_err(|e| other(format!("{rel}: verify: {e}")))?;
-    // Bar 4: the probes the lock carries (the approved promote bound them).
+    // Bar 4, when the manifest opts in: the probes the lock carries (the
+    // approved promote bound them, and the manifest's digest is in the
+    // lock too).
     let probes: Vec<&str> = lock
         .patch
         .iter()
+        .filter(|_| manifest.probes)
         .filter_map(|p| p.probe.as_deref())
         .collect();
     let probes = bosun_kernel::probe::parse_all(probes)

@@ -79,18 +79,17 @@ impl Control {
         // Newest first: per host, the newest published build of the lock
         // it has now (a newer failed or running build hides nothing).
         let jobs: Vec<Job> = dirs.jobs()?.into_iter().flatten().collect();
-        let mut locks: std::collections::BTreeMap<&str, Option<String>> = Default::default();
+        let mut locks: std::collections::BTreeMap<&str, Option<bosun_kernel::Lock>> =
+            Default::default();
         let mut newest: Vec<&Job> = Vec::new();
         for j in &jobs {
             if j.status != JobStatus::Published || newest.iter().any(|n| n.host == j.host) {
                 continue;
             }
-            let lock = locks.entry(j.host.as_str()).or_insert_with(|| {
-                lock_on_disk(&self.ws.root, &j.host)
-                    .and_then(|r| r.ok())
-                    .map(|l| l.cumulative.b2)
-            });
-            if lock.as_deref() == Some(j.cumulative_b2.as_str()) {
+            let lock = locks
+                .entry(j.host.as_str())
+                .or_insert_with(|| lock_on_disk(&self.ws.root, &j.host).and_then(|r| r.ok()));
+            if lock.as_ref().is_some_and(|l| j.builds(l)) {
                 newest.push(j);
             }
         }

@@ -282,6 +282,14 @@ impl Job {
         }
     }
 
+    /// Whether this job builds `lock`: its cumulative patch and its
+    /// version (which carries the whole lock's digest: two locks with one
+    /// cumulative patch, say a manifest's `probes:` changed, are two
+    /// versions).
+    pub fn builds(&self, lock: &Lock) -> bool {
+        self.cumulative_b2 == lock.cumulative.b2 && self.pkgver == version(lock)
+    }
+
     /// Reads `job.toml` (`path` names it in errors).
     pub fn parse(path: &str, text: &str) -> Result<Job, KernelError> {
         let j: Job = bosun_model::source::from_toml(path, text, MAX_JOB_BYTES)

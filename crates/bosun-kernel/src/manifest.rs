@@ -61,6 +61,10 @@ pub struct Manifest {
     /// (`/proc/device-tree/model == Pine64 Pinebook Pro`).
     #[serde(default, deserialize_with = "list")]
     pub verify: Vec<String>,
+    /// Bar 4, opt-in (the seed: "per-patch probe (manifest opt-in)"):
+    /// run each locked patch's `[probe]` after an install.
+    #[serde(default)]
+    pub probes: bool,
     /// Informational: the tree the patches were written against.
     #[serde(default)]
     pub patch_authoring_context: Option<String>,

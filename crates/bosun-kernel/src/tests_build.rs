@@ -146,6 +146,14 @@ fn jobs_round_trip_and_are_prunable_only_once_ended_and_past_their_keep() {
     evil.job = "../../etc".into();
     assert!(Job::parse("job.toml", &evil.to_toml().unwrap()).is_err());
     assert!(!valid_job_id(".hidden") && !valid_job_id("") && valid_job_id("ohm-1-ab"));
+    // A job builds its lock, not another with the same cumulative patch
+    // (a manifest that changed, its `probes:` say).
+    let l = lock("t", "v7.0");
+    assert!(j.builds(&l));
+    let mut other = l.clone();
+    other.manifest_b2 = "11".into();
+    assert_eq!(other.cumulative, l.cumulative);
+    assert!(!j.builds(&other));
 }
 
 #[test]

@@ -500,6 +500,24 @@ fn bars_3_and_4_read_the_manifests_checks_and_the_locked_patches_probes() {
         text(&o)
     );
     std::fs::write(set.join("patchset.toml"), toml(probe)).unwrap();
+    // Bar 4 is the manifest's opt-in (`probes: true`, seed 001): without
+    // it, the install's plan names no probe; bar 3 stays.
+    let m = std::fs::read_to_string(lab.path("fleet/ohm.yaml")).unwrap();
+    assert!(m.contains("probes: true\n"));
+    lab.write("fleet/ohm.yaml", &m.replace("probes: true\n", ""));
+    lab.adopt();
+    promote_op(&lab, &bin, "ohm");
+    let b = build(&lab, &bin, "ohm", "alice");
+    assert!(b.ok(), "{}", b.out);
+    let v = lab.json(&["kernel", "install", "ohm", "--as", "claude", "--json"]);
+    let op = common::show(&lab, v["jti"].as_str().unwrap());
+    assert_eq!(op["plan"]["params"]["probes"], "", "{op}");
+    assert_eq!(
+        op["plan"]["params"]["dtb_checks"],
+        "/proc/device-tree/model contains PineTab2"
+    );
+    lab.write("fleet/ohm.yaml", &m);
+    lab.adopt();
     promote_op(&lab, &bin, "ohm");
     let b = build(&lab, &bin, "ohm", "alice");
     assert!(b.ok(), "{}", b.out);

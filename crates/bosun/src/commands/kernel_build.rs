@@ -150,6 +150,13 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     let dirs = KernelDirs::of(&ws);
     end_abandoned(&ctl, &dirs, times.keep_failed)?;
     let mut job = Job::new(&lock, now());
+    // Two builds of one cumulative patch in one second: the next free id.
+    let base = job.job.clone();
+    let mut n = 1;
+    while dirs.jobs.join(&job.job).exists() {
+        n += 1;
+        job.job = format!("{base}-{n}");
+    }
     job.op = jti.to_string();
     let jobdir = dirs.jobs.join(&job.job);
     bosun_kernel::no_symlinks(&ws.state_dir(), &format!("kernel/jobs/{}", job.job))
