@@ -113,7 +113,14 @@ impl KernelDirs {
                     }),
             );
         }
-        out.sort_by_key(|j| std::cmp::Reverse(j.as_ref().map(|j| j.started).unwrap_or(0)));
+        // Newest first; within one second, the later id (`…-2` after `…`).
+        out.sort_by_key(|j| {
+            std::cmp::Reverse(
+                j.as_ref()
+                    .map(|j| (j.started, j.job.len(), j.job.clone()))
+                    .unwrap_or_default(),
+            )
+        });
         Ok(out)
     }
 }

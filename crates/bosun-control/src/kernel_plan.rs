@@ -73,26 +73,20 @@ impl Control {
         let ws = &self.ws;
         let dirs = KernelDirs::of(ws);
         let (lock, _, lock_text) = read_lock(self, host)?;
-        let job = dirs
+        let published: Vec<bosun_kernel::Job> = dirs
             .jobs()?
             .into_iter()
             .flatten()
-            .find(|j| {
+            .filter(|j| {
                 j.host == host && j.status == bosun_kernel::JobStatus::Published && j.builds(&lock)
             })
-            .ok_or_else(|| {
-                other(format!(
-                    "{host}: no published build of its current lock (build it first)"
-                ))
-            })?;
-        let pkg = job
-            .packages
-            .iter()
-            .find(|p| p.starts_with(&format!("{}-", job.pkgbase)))
-            .or(job.packages.first())
-            .ok_or_else(|| other(format!("job {} published no package", job.job)))?;
+            .collect();
+        if published.is_empty() {
+            return Err(other(format!(
+                "{host}: no published build of its current lock (build it first)"
+            )));
+        }
         let repo = dirs.repo.join(&lock.arch);
-        let path = repo.join(pkg);
         // The package and the index must carry the package key's signatures,
         // checked with the key the control plane holds (not the public file
         // published beside them), and the index must list this very digest:
@@ -101,12 +95,8 @@ impl Control {
             .map_err(|e| other(format!("the package key: {e}")))?
             .public();
         let verify = |st: &[u8], sig: &[u8; 64]| key.verify_bytes(st, sig);
-        bosun_kernel::publish::verify_file(&path, &verify).map_err(other)?;
         let index = repo.join(bosun_kernel::publish::INDEX);
         bosun_kernel::publish::verify_file(&index, &verify).map_err(other)?;
-        let bytes = bosun_kernel::tree::read_bounded(&path, 4 << 30)
-            .map_err(|e| other(format!("{}: {e}", path.display())))?;
-        let digest = bosun_kernel::b2(&bytes);
         let listed =
             bosun_kernel::tree::read_bounded(&index, bosun_kernel::publish::MAX_INDEX_BYTES)
                 .map_err(|e| other(format!("{}: {e}", index.display())))
@@ -117,6 +107,31 @@ impl Control {
                     )
                     .map_err(|e| other(e.to_string()))
                 })?;
+        // The newest of them whose package the index lists for it (a
+        // rebuild of the lock with the same bytes takes the entry over).
+        let (job, pkg) = published
+            .iter()
+            .find_map(|j| {
+                let pkg = j
+                    .packages
+                    .iter()
+                    .find(|p| p.starts_with(&format!("{}-", j.pkgbase)))
+                    .or(j.packages.first())?;
+                listed
+                    .iter()
+                    .any(|e| e.filename == *pkg && e.job == j.job)
+                    .then_some((j, pkg))
+            })
+            .ok_or_else(|| {
+                other(format!(
+                    "{host}: the signed index lists no package of a published build of its current lock"
+                ))
+            })?;
+        let path = repo.join(pkg);
+        bosun_kernel::publish::verify_file(&path, &verify).map_err(other)?;
+        let bytes = bosun_kernel::tree::read_bounded(&path, 4 << 30)
+            .map_err(|e| other(format!("{}: {e}", path.display())))?;
+        let digest = bosun_kernel::b2(&bytes);
         if !listed
             .iter()
             .any(|e| e.filename == *pkg && e.b2 == digest && e.job == job.job)
