@@ -67,27 +67,11 @@ impl Control {
                 promote(),
             ));
         }
-        let gov = self.governed()?;
-        let rb = gov.runbooks.get(BUILD_RUNBOOK).ok_or_else(|| {
-            other(format!(
-                "no adopted runbooks/{BUILD_RUNBOOK}.toml: the build's step is the workspace's (examples/kernel-fleet has one)"
-            ))
-        })?;
-        for need in ["host", "lock"] {
-            if !rb.runbook.params.contains_key(need) {
-                return Err(other(format!(
-                    "runbooks/{BUILD_RUNBOOK}.toml declares no `{need}` param: the plan must name it"
-                )));
-            }
-        }
-        Ok(bosun_api::views::KernelOpView {
-            host: host.to_string(),
-            runbook: BUILD_RUNBOOK.into(),
-            params: [("host", host), ("lock", lock.as_str())]
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        })
+        let all = [("host", host), ("lock", lock.as_str())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.kernel_op(BUILD_RUNBOOK, host, all, &["host", "lock"])
     }
 
     /// The running `kernel-build` op `op` names (a step's `BOSUN_OP`), if
@@ -123,9 +107,9 @@ impl Control {
         Ok(jti)
     }
 
-    /// The build jobs kept in the state directory, newest first (of
-    /// `host` only, when given), and the records that could not be read.
-    pub fn kernel_jobs_view(&self, host: Option<&str>) -> Result<KernelJobsView> {
+    /// The build jobs kept in the state directory, newest first, and the
+    /// records that could not be read.
+    pub fn kernel_jobs_view(&self) -> Result<KernelJobsView> {
         let dirs = crate::kernel::KernelDirs::of(&self.ws);
         let mut out = KernelJobsView {
             jobs: Vec::new(),
@@ -133,7 +117,7 @@ impl Control {
         };
         for j in dirs.jobs()? {
             match j {
-                Ok(j) if host.is_none_or(|h| h == j.host) => out.jobs.push(KernelJobView {
+                Ok(j) => out.jobs.push(KernelJobView {
                     dir: dirs.jobs.join(&j.job).display().to_string(),
                     job: j.job,
                     host: j.host,
@@ -148,7 +132,6 @@ impl Control {
                     reason: j.reason,
                     packages: j.packages,
                 }),
-                Ok(_) => {}
                 Err(e) => out.problems.push(e),
             }
         }

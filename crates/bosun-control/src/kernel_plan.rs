@@ -178,28 +178,39 @@ impl Control {
     /// [`Control::install_params`] it declares (it must declare `package`
     /// and `b2`, so the plan names the package and its digest).
     pub fn install_op(&self, host: &str) -> Result<bosun_api::views::KernelOpView> {
+        let all = self.install_params(host)?;
+        self.kernel_op(INSTALL_RUNBOOK, host, all, &["package", "b2"])
+    }
+
+    /// An op of the adopted `runbook` on `host`: those of `all` it
+    /// declares, once it declares each of `needs` (so the plan names them).
+    pub fn kernel_op(
+        &self,
+        runbook: &str,
+        host: &str,
+        all: BTreeMap<String, String>,
+        needs: &[&str],
+    ) -> Result<bosun_api::views::KernelOpView> {
         let gov = self.governed()?;
-        let rb = gov.runbooks.get(INSTALL_RUNBOOK).ok_or_else(|| {
+        let rb = gov.runbooks.get(runbook).ok_or_else(|| {
             other(format!(
-                "no adopted runbooks/{INSTALL_RUNBOOK}.toml: the install's steps and bars are the workspace's"
+                "no adopted runbooks/{runbook}.toml: its steps are the workspace's (examples/kernel-fleet has one)"
             ))
         })?;
-        for need in ["package", "b2"] {
-            if !rb.runbook.params.contains_key(need) {
+        for need in needs {
+            if !rb.runbook.params.contains_key(*need) {
                 return Err(other(format!(
-                    "runbooks/{INSTALL_RUNBOOK}.toml declares no `{need}` param: the plan must name it"
+                    "runbooks/{runbook}.toml declares no `{need}` param: the plan must name it"
                 )));
             }
         }
-        let params = self
-            .install_params(host)?
-            .into_iter()
-            .filter(|(k, _)| rb.runbook.params.contains_key(k))
-            .collect();
         Ok(bosun_api::views::KernelOpView {
             host: host.to_string(),
-            runbook: INSTALL_RUNBOOK.into(),
-            params,
+            runbook: runbook.into(),
+            params: all
+                .into_iter()
+                .filter(|(k, _)| rb.runbook.params.contains_key(k))
+                .collect(),
         })
     }
 }

@@ -247,7 +247,7 @@ impl Core for Embedded {
     }
 
     fn kernel_jobs(&self) -> Result<bosun_api::views::KernelJobsView, Fault> {
-        Ok(self.ctl.kernel_jobs_view(None)?)
+        Ok(self.ctl.kernel_jobs_view()?)
     }
 
     fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault> {

@@ -252,9 +252,7 @@ async fn kernel_build(
 }
 
 async fn kernel_jobs(State(app): State<App>, _r: Reader) -> Result<Json<KernelJobsView>, ApiError> {
-    app.core(|ctl| Ok(ctl.kernel_jobs_view(None)?))
-        .await
-        .map(Json)
+    app.core(|ctl| Ok(ctl.kernel_jobs_view()?)).await.map(Json)
 }
 
 async fn kernel_install(

@@ -100,24 +100,8 @@ pub(crate) fn submit_op(
     who: &str,
 ) -> Result<(BTreeMap<String, String>, Proposed)> {
     let ctl = ctx.control()?;
+    let params = ctl.kernel_op(runbook, host, all, needed)?.params;
     let gov = ctl.governed()?;
-    let Some(rb) = gov.runbooks.get(runbook) else {
-        return Err(other(format!(
-            "no adopted runbooks/{runbook}.toml: its steps are the workspace's (examples/kernel-fleet has one)"
-        )));
-    };
-    let declared: Vec<String> = rb.runbook.params.keys().cloned().collect();
-    for need in needed {
-        if !declared.iter().any(|d| d == need) {
-            return Err(other(format!(
-                "runbooks/{runbook}.toml declares no `{need}` param: the plan must name it"
-            )));
-        }
-    }
-    let params: BTreeMap<String, String> = all
-        .into_iter()
-        .filter(|(k, _)| declared.contains(k))
-        .collect();
     let name = bosun_model::Name::parse(host).map_err(|e| other(e.to_string()))?;
     let whom = key_id(who)?;
     let key = client::load_secret(&ctx.keys, &whom)?;

@@ -97,7 +97,7 @@ pub(crate) fn jobs(ctx: &Ctx, host: Option<&str>, json: bool) -> Result<ExitCode
         None => {
             let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
             let ctl = ctx.open(ws.db_path().exists())?;
-            ctl.kernel_jobs_view(None)?
+            ctl.kernel_jobs_view()?
         }
     };
     if let Some(h) = host {
