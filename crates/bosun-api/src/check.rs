@@ -113,6 +113,10 @@ checks! {
     ApprovalsLapsed => "approvals_lapsed",
     /// The store could not answer for this input.
     Store => "store",
+    /// The kernel patch tree or a manifest refused the change (a bad
+    /// scope or campaign, a file that is not a patch, a closed campaign,
+    /// a migration that would lose a path); nothing was written.
+    Kernel => "kernel",
     /// A read over the HTTP API came without a valid bearer token.
     Token => "token",
     /// What is adopted changed while the input was decided (an adoption

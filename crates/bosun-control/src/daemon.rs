@@ -1,6 +1,8 @@
 //! The daemon: one controller holding the lease and running the queue, a
 //! checkpointer signing the ledger every second while entries arrive, and
-//! a reminder pass every 30 s — the threads of `serve`, owned here so that
+//! a reminder pass every 30 s (with the kernel's housekeeping every 60 s:
+//! build jobs past retention pruned, idle on-demand build hosts released)
+//! — the threads of `serve`, owned here so that
 //! every face (the CLI's `serve`, the HTTP server) runs the same thing.
 //!
 //! The helper threads are scoped: none outlives [`Daemon::run`]. What the
@@ -28,6 +30,9 @@ use crate::{Control, ControlError, Result, now};
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// How often reminders are sent (in checkpointer-sized sleeps).
 const REMIND_EVERY_SECS: u32 = 30;
+/// How often the kernel's build jobs are pruned and idle on-demand build
+/// hosts released (in checkpointer-sized sleeps).
+const HOUSEKEEP_EVERY_SECS: u32 = 60;
 /// How long an idle or halted controller waits before looking again.
 const IDLE: Duration = Duration::from_millis(200);
 /// How long a daemon waiting for the lease waits between tries.
@@ -46,6 +51,9 @@ pub enum Event<'a> {
     Halted(&'a Halt),
     /// A reminder was sent, with what each sink did.
     Reminded(&'a Reminder, &'a [Delivery]),
+    /// The kernel's housekeeping pruned build jobs or released build
+    /// hosts (or could not, said in its problems).
+    Housekept(&'a bosun_api::views::KernelChangeView),
     /// A helper thread failed: at one pass (it tries again at the next),
     /// or, for a `what` that says so, for good.
     Failed {
@@ -165,6 +173,7 @@ impl Daemon {
         std::thread::scope(|s| {
             s.spawn(|| self.checkpointer(stop, on));
             s.spawn(|| self.reminders(stop, on));
+            s.spawn(|| self.housekeeper(stop, on));
             let ran = self.dispatch(&mut c, stop, on);
             if ran.is_err() {
                 // The helpers stop with the controller.
@@ -368,6 +377,37 @@ impl Daemon {
             }
             std::thread::sleep(CHECKPOINT_EVERY);
             waited += 1;
+        }
+    }
+
+    /// The kernel's housekeeping every minute (the first a second after
+    /// start), on its own thread: a slow release or remote clean-up never
+    /// delays a reminder.
+    fn housekeeper(&self, stop: &AtomicBool, on: &(dyn Fn(Event<'_>) + Sync)) {
+        let ctl = match open_store(&self.ctl.ws, "kernel housekeeping", stop, on) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(error) => {
+                return on(Event::Failed {
+                    what: "kernel housekeeping",
+                    error: &error,
+                });
+            }
+        };
+        let mut ticks: u32 = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if ticks % HOUSEKEEP_EVERY_SECS == 1 {
+                match ctl.kernel_housekeeping(now()) {
+                    Ok(Some(v)) => on(Event::Housekept(&v)),
+                    Ok(None) => {}
+                    Err(error) => on(Event::Failed {
+                        what: "kernel housekeeping",
+                        error: &error,
+                    }),
+                }
+            }
+            std::thread::sleep(CHECKPOINT_EVERY);
+            ticks = ticks.wrapping_add(1);
         }
     }
 }

@@ -308,6 +308,7 @@ impl Control {
             install_op: None,
             blockers: Vec::new(),
             problem: None,
+            manifest_drift: None,
         };
         let (rel, text, _, tree) = match self.manifest_of(h) {
             Ok(m) => m,
@@ -317,6 +318,7 @@ impl Control {
             }
         };
         row.manifest_b2 = bosun_kernel::b2(text.as_bytes());
+        row.manifest_drift = self.manifest_drift(h).unwrap_or_default();
         let current = bosun_kernel::promote(&tree, h, &rel, &text).ok();
         let mut on_disk = None;
         match crate::kernel_wait::lock_on_disk(root, h) {
@@ -399,4 +401,101 @@ impl Control {
             params,
         })
     }
+}
+
+impl Control {
+    /// Applies `host`'s series patch by patch (`git apply`, no fuzz) to a
+    /// worktree of a baseline checkout at the manifest's ref, naming the
+    /// first patch, file and hunk that fails ([`check_series`]). The
+    /// checkout is `baseline` when given (the CLI's `--baseline`), else
+    /// `[kernel.baselines]`'s entry for the manifest's baseline tree (what
+    /// the daemon uses: a client never names a directory of the daemon's).
+    /// The adopted manifest is checked (an edit on disk nobody adopted
+    /// makes the daemon apply nothing new; the view's `note` says when the
+    /// file differs); the CLI here previews one not adopted yet
+    /// ([`check_series`]). Nothing is filed: the caller files a
+    /// `patch-fail` blocker for what failed, signed as itself.
+    pub fn patches_check(
+        &self,
+        host: &str,
+        baseline: Option<&std::path::Path>,
+    ) -> Result<bosun_api::views::PatchCheckView> {
+        let read = self.manifest_of(host)?;
+        let note = self.manifest_drift(host)?;
+        let dir = baseline_dir(&self.ws, &read, baseline)?;
+        check_series(host, read, note, &dir)
+    }
+}
+
+/// The checkout `patches check` applies to: `given`, else the workspace's
+/// `[kernel.baselines]` entry for the manifest's baseline tree.
+pub fn baseline_dir(
+    ws: &bosun_workspace::Workspace,
+    read: &ManifestRead,
+    given: Option<&std::path::Path>,
+) -> Result<PathBuf> {
+    let (rel, _, m, _) = read;
+    if let Some(b) = given {
+        return Ok(b.to_path_buf());
+    }
+    match ws.config.kernel.baselines.get(&m.baseline.tree) {
+        Some(d) => Ok(ws.root.join(d)),
+        None => Err(other(format!(
+            "{rel}: no checkout of baseline tree `{t}` is configured (bosun.toml [kernel.baselines] {t} = \"/path/to/checkout\"), and none was given (--baseline DIR)",
+            t = m.baseline.tree
+        ))),
+    }
+}
+
+/// Applies the series `read` resolves, patch by patch, to a worktree of
+/// the checkout `dir` at the manifest's baseline ref (in a fresh scratch
+/// directory, removed after; the checkout itself is not changed).
+pub fn check_series(
+    host: &str,
+    read: ManifestRead,
+    note: Option<String>,
+    dir: &std::path::Path,
+) -> Result<bosun_api::views::PatchCheckView> {
+    use bosun_api::views::{AppliedPatchView, FailedPatchView, HunkOffsetView, PatchCheckView};
+    let (rel, _, m, tree) = read;
+    let sets = bosun_kernel::resolve(&tree, &m, &rel).map_err(|e| other(e.to_string()))?;
+    let scratch = std::env::temp_dir().join(format!(
+        "bosun-check-{}-{}",
+        std::process::id(),
+        crate::fresh_jti()?
+    ));
+    let c = bosun_kernel::check(dir, &m.baseline.reference, &sets, &scratch)
+        .map_err(|e| other(e.to_string()))?;
+    Ok(PatchCheckView {
+        host: host.to_string(),
+        manifest: rel,
+        note,
+        checkout: dir.display().to_string(),
+        baseline: m.baseline.reference.clone(),
+        commit: c.commit,
+        applied: c
+            .applied
+            .into_iter()
+            .map(|a| AppliedPatchView {
+                patch: a.patch,
+                offsets: a
+                    .offsets
+                    .into_iter()
+                    .map(|(file, hunk, at, offset)| HunkOffsetView {
+                        file,
+                        hunk,
+                        at,
+                        offset,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        failed: c.failed.map(|f| FailedPatchView {
+            patch: f.patch,
+            file: f.file,
+            line: f.line,
+            hunk: f.hunk,
+            said: f.said,
+        }),
+    })
 }

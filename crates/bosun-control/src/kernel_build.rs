@@ -71,7 +71,36 @@ impl Control {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.kernel_op(BUILD_RUNBOOK, host, all, &["host", "lock"])
+        let view = self.kernel_op(BUILD_RUNBOOK, host, all, &["host", "lock"])?;
+        self.step_outlasts_cap()?;
+        Ok(view)
+    }
+
+    /// Refuses a `kernel-build` runbook whose steps the controller would
+    /// kill before `[kernel] build_cap` ends the build (their timeout, or
+    /// the controller's default of an hour, under the cap plus the wake
+    /// timeout): the cap, not the step's timeout, is what ends a build.
+    fn step_outlasts_cap(&self) -> Result<()> {
+        let t = self.ws.config.kernel.times().map_err(|(_, m)| other(m))?;
+        let need = t.build_cap.saturating_add(t.wake_timeout);
+        let gov = self.governed()?;
+        let Some(rb) = gov.runbooks.get(BUILD_RUNBOOK) else {
+            return Ok(());
+        };
+        let default = i64::try_from(crate::controller::STEP_TIMEOUT.as_secs()).unwrap_or(i64::MAX);
+        for step in &rb.runbook.steps {
+            let secs = match &step.timeout {
+                Some(t) => bosun_model::source::parse_duration(t).unwrap_or(default),
+                None => default,
+            };
+            if secs < need {
+                return Err(other(format!(
+                    "runbooks/{BUILD_RUNBOOK}.toml: step `{}` times out after {}s, before a build may end ([kernel] build_cap {}s plus wake_timeout {}s): raise its `timeout` (the cap ends a build; the step's timeout only ends one that hangs past it)",
+                    step.id, secs, t.build_cap, t.wake_timeout
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// The running `kernel-build` op `op` names (a step's `BOSUN_OP`), if
@@ -114,6 +143,7 @@ impl Control {
         let mut out = KernelJobsView {
             jobs: Vec::new(),
             problems: Vec::new(),
+            prune_paused_since: dirs.paused_since(),
         };
         for j in dirs.jobs()? {
             match j {

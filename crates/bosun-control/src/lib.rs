@@ -20,6 +20,7 @@ pub mod genesis;
 pub mod governed;
 pub mod intake;
 pub mod kernel;
+pub mod kernel_acts;
 mod kernel_build;
 mod kernel_plan;
 pub mod kernel_wait;

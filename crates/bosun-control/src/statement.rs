@@ -1,5 +1,6 @@
 //! Signed statements: halt, resume, blocker file / resolve / snooze,
-//! snooze, rollout abort and rollout done. Each is an envelope signed by the acting
+//! snooze, rollout abort and rollout done, and the kernel lifecycle's
+//! changes to the patch tree and build jobs (`kernel_acts.rs`). Each is an envelope signed by the acting
 //! identity and verified here against the *adopted* key registry; who may
 //! make which statement is the policy's (keeper.toml `[statements]`, with
 //! safe defaults: anyone may stop work, only operators let it continue).
@@ -55,6 +56,9 @@ pub enum Effect {
     },
     /// Done (resume, resolve, blocker snooze, rollout abort).
     Done,
+    /// A kernel statement's change (the patch tree, a campaign, build
+    /// jobs): what it wrote, moved, pruned.
+    Kernel(Box<bosun_api::views::KernelChangeView>),
 }
 
 /// The JWS `typ` of the throwaway envelope [`Control::prove_signer`]
@@ -98,9 +102,21 @@ impl Control {
         act: Act,
         now: i64,
     ) -> Result<std::result::Result<Applied, Rejected>> {
+        self.state_as_with(keys, who, act, &[], now)
+    }
+
+    /// [`Control::state_as`] with the files an import carries.
+    pub fn state_as_with(
+        &self,
+        keys: &bosun_sign::KeyDir,
+        who: &KeyId,
+        act: Act,
+        files: &[(String, Vec<u8>)],
+        now: i64,
+    ) -> Result<std::result::Result<Applied, Rejected>> {
         let key = crate::client::load_secret(keys, who)?;
         let envelope = self.sign_statement(&key, who, act, now)?;
-        self.apply_statement(&envelope, now)
+        self.apply_statement_with(&envelope, files, now)
     }
 
     /// Verifies a signed statement against the adopted key registry and
@@ -111,9 +127,28 @@ impl Control {
         envelope: &str,
         now: i64,
     ) -> Result<std::result::Result<Applied, Rejected>> {
+        self.apply_statement_with(envelope, &[], now)
+    }
+
+    /// [`Control::apply_statement`] with the files a `patches_import`
+    /// statement names (each by name and digest, in order); other
+    /// statements take none.
+    pub fn apply_statement_with(
+        &self,
+        envelope: &str,
+        files: &[(String, Vec<u8>)],
+        now: i64,
+    ) -> Result<std::result::Result<Applied, Rejected>> {
         let gov = self.governed()?;
         let r = match self.check_statement(&gov, envelope, now) {
-            Ok((c, role)) => self.apply(&gov, c, role, now)?,
+            Ok((c, _)) if !files.is_empty() && !matches!(c.act, Act::PatchesImport { .. }) => {
+                Err(reject(
+                    Check::Claims,
+                    format!("a `{}` statement carries no files", c.act.verb()),
+                    Some(c.jti.to_string()),
+                ))
+            }
+            Ok((c, role)) => self.apply(&gov, c, role, files, now)?,
             Err(rej) => Err(rej),
         };
         if let Err(rej) = &r {
@@ -160,6 +195,7 @@ impl Control {
         gov: &Governed,
         c: StatementClaims,
         role: Role,
+        files: &[(String, Vec<u8>)],
         now: i64,
     ) -> Result<std::result::Result<Applied, Rejected>> {
         let by = c.iss.clone();
@@ -278,6 +314,17 @@ impl Control {
                     return refuse(Check::State, e.to_string());
                 }
                 Err(e) => return Err(e),
+            },
+            act @ (Act::PatchesImport { .. }
+            | Act::PatchesMigrate { .. }
+            | Act::CampaignClose { .. }
+            | Act::CampaignAbandon { .. }
+            | Act::KernelKeep { .. }
+            | Act::PrunePause
+            | Act::PruneResume { .. }
+            | Act::Prune) => match self.kernel_act(&act, Some((&by, role)), files, now)? {
+                Ok(v) => Effect::Kernel(Box::new(v)),
+                Err((check, m)) => return refuse(check, m),
             },
         };
         Ok(Ok(Applied { by, role, effect }))

@@ -349,6 +349,11 @@ pub struct Awake {
 }
 
 impl Builders {
+    /// As `builders.toml` holds it.
+    pub fn to_toml(&self) -> Result<String, KernelError> {
+        toml::to_string(self).map_err(|e| KernelError::Io(e.to_string()))
+    }
+
     /// The woken hosts whose idle time is over at `now`, with their
     /// `release` command (`None`: none is configured, it is only forgotten).
     pub fn due<'a>(&self, hosts: &'a [Host], now: i64) -> Vec<(&'a Host, Option<&'a str>)> {

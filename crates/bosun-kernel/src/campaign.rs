@@ -135,12 +135,27 @@ impl Undo {
     }
 }
 
+/// A directory made new under `parent` (`<prefix>-<pid>-<n>`): never
+/// one that was there, a symlink planted under a guessed name included.
+fn fresh_dir(parent: &Path, prefix: &str) -> Result<PathBuf, KernelError> {
+    std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+    for n in 0..1000 {
+        let d = parent.join(format!("{prefix}-{}-{n}", std::process::id()));
+        match std::fs::create_dir(&d) {
+            Ok(()) => return Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io(&d, e)),
+        }
+    }
+    Err(KernelError::Io(format!(
+        "{}: no fresh name for a {prefix} directory",
+        parent.display()
+    )))
+}
+
 /// Writes `path` whole (a temporary file renamed over it).
 fn write_whole(path: &Path, text: &str) -> Result<(), KernelError> {
-    let tmp = path.with_extension("yaml.tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| io(path, e))
+    crate::publish::write_atomic(path, text.as_bytes()).map_err(|e| io(path, e))
 }
 
 /// Applies `moves` (from, to; `to` None deletes) and the new manifest
@@ -151,9 +166,7 @@ fn commit(
     changed: &[(String, String, String)],
 ) -> Result<Vec<String>, KernelError> {
     let mut undo = Undo::default();
-    let trash = root
-        .join(".bosun")
-        .join(format!("trash-{}", std::process::id()));
+    let trash = fresh_dir(&root.join(".bosun"), "trash")?;
     let r = (|| {
         for (from, to) in moves {
             let to = match to {
@@ -180,6 +193,8 @@ fn commit(
         }
         Err(e) => {
             undo.rollback();
+            // Only when empty: what a failed rollback left stays.
+            let _ = std::fs::remove_dir(&trash);
             Err(e)
         }
     }

@@ -302,10 +302,25 @@ pub fn valid_file_name(n: &str) -> bool {
 }
 
 /// Writes `path` through a temporary file in its directory and a rename.
+/// The temporary file is made new (`O_CREAT|O_EXCL`), after removing
+/// whatever held its name: a symlink planted there (by whoever can write
+/// the directory) is removed, never followed; the rename replaces a
+/// symlink at `path` itself rather than writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes)?;
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
     std::fs::rename(&tmp, path)
 }
 

@@ -374,14 +374,11 @@ pub fn import(
     let meta = dir.join("patchset.toml");
     if !meta.exists() {
         let text = format!("campaign = \"{campaign}\"\n");
-        std::fs::write(&meta, text).map_err(|e| io(&meta, e))?;
+        crate::publish::write_atomic(&meta, text.as_bytes()).map_err(|e| io(&meta, e))?;
     }
     for (base, rel, bytes) in plan {
         let p = dir.join(&base);
-        let tmp = dir.join(format!(".{base}.tmp"));
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::rename(&tmp, &p))
-            .map_err(|e| io(&p, e))?;
+        crate::publish::write_atomic(&p, bytes).map_err(|e| io(&p, e))?;
         out.written.push(rel);
     }
     Ok(out)

@@ -159,6 +159,28 @@ pub struct KernelHostArgs {
     pub host: String,
 }
 
+/// Patches to import into the kernel patch tree.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchesImportArgs {
+    /// The campaign the patches come from (`fresnel-fourier`).
+    pub campaign: String,
+    /// The narrowest correct scope (`board/pinebook-pro`, `soc/rockchip/rk3399`).
+    pub scope: String,
+    /// The patches, in order: `git format-patch` output or unified diffs.
+    pub files: Vec<PatchFileArg>,
+}
+
+/// One patch file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchFileArg {
+    /// Its file name, ending in `.patch` (`0001-arm64-dts-….patch`).
+    pub name: String,
+    /// Its text, whole (authorship headers kept).
+    pub text: String,
+}
+
 /// Why to halt.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -164,6 +164,17 @@ pub trait Core: Send + Sync + 'static {
     fn kernel_jobs(&self) -> Result<bosun_api::views::KernelJobsView, Fault>;
     /// The install op of `host`'s newest published build.
     fn kernel_install(&self, host: &Name) -> Result<bosun_api::views::KernelOpView, Fault>;
+    /// `host`'s series applied patch by patch to the configured baseline
+    /// checkout (`[kernel.baselines]`).
+    fn kernel_check(&self, host: &Name) -> Result<bosun_api::views::PatchCheckView, Fault>;
+    /// Signs, as [`Core::agent`], an import of `files` (name, bytes) into
+    /// `patches/<scope>/<campaign>/` and hands it over with them.
+    fn patches_import(
+        &self,
+        campaign: &str,
+        scope: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<bosun_api::views::KernelChangeView, Fault>;
     /// The inclusion proofs of an op's ledger entries against the newest
     /// checkpoint.
     fn prove(&self, op: &str) -> Result<serde_json::Value, Fault>;

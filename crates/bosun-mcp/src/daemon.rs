@@ -265,6 +265,22 @@ impl Core for Daemon {
         self.get(&format!("/ledger/proofs?op={}", path_id(op)?))
     }
 
+    fn kernel_check(&self, host: &Name) -> Result<bosun_api::views::PatchCheckView, Fault> {
+        self.get(&format!("/kernel/check/{host}"))
+    }
+
+    fn patches_import(
+        &self,
+        campaign: &str,
+        scope: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<bosun_api::views::KernelChangeView, Fault> {
+        let act = bosun_control::kernel_acts::import_act(campaign, scope, files);
+        let env = self.signed(|s| s.statement(act))?;
+        let body = bosun_control::kernel_acts::change_body(&env, files);
+        self.post("/kernel/changes", &body)
+    }
+
     fn halt(&self, why: &str) -> Result<Halted, Fault> {
         let env = self.signed(|s| {
             s.statement(Act::Halt {

@@ -269,6 +269,27 @@ impl Core for Embedded {
         serde_json::to_value(&proofs).map_err(|e| Fault::failed(e.to_string()))
     }
 
+    fn kernel_check(&self, host: &Name) -> Result<bosun_api::views::PatchCheckView, Fault> {
+        Ok(self.ctl.patches_check(host.as_str(), None)?)
+    }
+
+    fn patches_import(
+        &self,
+        campaign: &str,
+        scope: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<bosun_api::views::KernelChangeView, Fault> {
+        let key = self.key()?;
+        let t = now();
+        let act = bosun_control::kernel_acts::import_act(campaign, scope, files);
+        let env = self.ctl.sign_statement(&*key, &self.agent, act, t)?;
+        let applied = self.ctl.apply_statement_with(&env, files, t)??;
+        match applied.effect {
+            bosun_control::statement::Effect::Kernel(v) => Ok(*v),
+            _ => Err(Fault::failed("the import statement imported nothing")),
+        }
+    }
+
     fn halt(&self, why: &str) -> Result<Halted, Fault> {
         let key = self.key()?;
         let t = now();

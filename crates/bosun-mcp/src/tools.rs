@@ -27,8 +27,8 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::args::{
-    self, BlockersArgs, HaltArgs, KernelHostArgs, NoArgs, OpArgs, OpsArgs, PlanArgs, ProveArgs,
-    RolloutArgs, RunbookArgs, StepReportArgs, SubmitArgs,
+    self, BlockersArgs, HaltArgs, KernelHostArgs, NoArgs, OpArgs, OpsArgs, PatchesImportArgs,
+    PlanArgs, ProveArgs, RolloutArgs, RunbookArgs, StepReportArgs, SubmitArgs,
 };
 use crate::core::{Core, Fault};
 use crate::reply::{self, By, Next};
@@ -537,6 +537,74 @@ impl Tools {
                 let a: KernelHostArgs = args::parse(raw)?;
                 let host = args::name("host", &a.host)?;
                 let v = self.call(move |c| c.kernel_install(&host)).await?;
+                Ok(reply::ok(v, Vec::new(), None))
+            }
+            .await,
+        )
+    }
+
+    /// Apply a host's patch series, patch by patch, to the control plane's
+    /// checkout of its baseline (bosun.toml `[kernel.baselines]`) and name
+    /// the first patch, file and hunk that fails, with offsets. Nothing
+    /// is filed: a failure is yours to report (`blocker_file` is not a
+    /// tool; tell an operator, or halt).
+    #[tool(
+        input_schema = args::schema::<KernelHostArgs>(),
+        annotations(
+            title = "Check a host's patch series",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn kernel_check(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let a: KernelHostArgs = args::parse(raw)?;
+                let host = args::name("host", &a.host)?;
+                let v = self.call(move |c| c.kernel_check(&host)).await?;
+                Ok(reply::ok(v, Vec::new(), None))
+            }
+            .await,
+        )
+    }
+
+    /// Import patches into the kernel patch tree at their narrowest
+    /// correct scope (`patches/<scope>/<campaign>/`), names and bytes
+    /// kept, signed as you and recorded in the ledger. Nothing runs: a
+    /// patch reaches a host only in a lock an operator-approved promote
+    /// names. All or nothing: a file that is not a patch, or one that
+    /// would replace different bytes of the same name, writes nothing.
+    #[tool(
+        input_schema = args::schema::<PatchesImportArgs>(),
+        annotations(
+            title = "Import kernel patches",
+            read_only_hint = false,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = false
+        )
+    )]
+    async fn patches_import(&self, raw: JsonObject) -> Answer {
+        answer(
+            async {
+                let a: PatchesImportArgs = args::parse(raw)?;
+                let campaign = args::text("campaign", &a.campaign)?;
+                let scope = args::text("scope", &a.scope)?;
+                let mut files = Vec::with_capacity(a.files.len());
+                for f in a.files {
+                    files.push((args::text("name", &f.name)?, f.text.into_bytes()));
+                }
+                if files.is_empty() {
+                    return Err(Fault::refused(
+                        bosun_api::Check::Format,
+                        "name at least one patch file",
+                    ));
+                }
+                let v = self
+                    .call(move |c| c.patches_import(&campaign, &scope, &files))
+                    .await?;
                 Ok(reply::ok(v, Vec::new(), None))
             }
             .await,

@@ -277,6 +277,68 @@ pub enum Act {
         #[serde(default)]
         accept_inconclusive: bool,
     },
+    /// Put a campaign's patches into the kernel patch tree at `scope`
+    /// (`patches import`). The files travel beside the statement; each is
+    /// bound here by its name and BLAKE2b-512 digest, so the ledger
+    /// records exactly what was imported.
+    PatchesImport {
+        /// The campaign the patches come from.
+        campaign: String,
+        /// The narrowest correct scope (`board/pinebook-pro`).
+        scope: String,
+        /// Each file, in order.
+        files: Vec<ImportedFile>,
+    },
+    /// Move `patches/<from>` to `patches/<to>` and rewrite every manifest
+    /// that names it (`patches migrate-tree`).
+    PatchesMigrate {
+        /// The path under `patches/` that moves.
+        from: String,
+        /// Where it goes.
+        to: String,
+    },
+    /// Close a campaign that ended well (`campaign close`).
+    CampaignClose {
+        /// The campaign.
+        campaign: String,
+        /// `success` or `upstreamed`.
+        status: String,
+    },
+    /// Give up a campaign (`campaign abandon`): its patchsets leave every
+    /// manifest, then are archived or deleted.
+    CampaignAbandon {
+        /// The campaign.
+        campaign: String,
+        /// Keep its patches in `archive/patches/` (else they are deleted).
+        keep_as_archive: bool,
+    },
+    /// Keep kernel build job `job` until `until` (`kernel keep`).
+    KernelKeep {
+        /// The job id.
+        job: String,
+        /// Until (Unix seconds).
+        until: i64,
+    },
+    /// Pause the pruning of kernel build jobs (`kernel prune --pause`).
+    PrunePause,
+    /// Lift the prune pause made at `since` (and no later one).
+    PruneResume {
+        /// The `since` of the pause it lifts (Unix seconds).
+        since: i64,
+    },
+    /// Prune kernel build jobs past their retention and release idle
+    /// on-demand build hosts (`kernel prune`).
+    Prune,
+}
+
+/// A file a [`Act::PatchesImport`] carries: its name and digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportedFile {
+    /// The file name it is written under (`0001-….patch`).
+    pub name: String,
+    /// BLAKE2b-512 of its bytes, in `b2sum`'s hex.
+    pub b2: String,
 }
 
 impl Act {
@@ -291,12 +353,19 @@ impl Act {
             Act::Snooze { .. } | Act::WaitSnooze { .. } => "snooze",
             Act::RolloutAbort { .. } => "rollout_abort",
             Act::RolloutDone { .. } => "rollout_done",
+            Act::PatchesImport { .. } => "patches_import",
+            Act::PatchesMigrate { .. } => "patches_migrate",
+            Act::CampaignClose { .. } => "campaign_close",
+            Act::CampaignAbandon { .. } => "campaign_abandon",
+            Act::KernelKeep { .. } => "kernel_keep",
+            Act::PrunePause => "prune_pause",
+            Act::PruneResume { .. } | Act::Prune => "prune",
         }
     }
 }
 
 /// The verbs of signed statements.
-pub const STATEMENT_VERBS: [&str; 8] = [
+pub const STATEMENT_VERBS: [&str; 15] = [
     "halt",
     "resume",
     "blocker_file",
@@ -305,12 +374,25 @@ pub const STATEMENT_VERBS: [&str; 8] = [
     "snooze",
     "rollout_abort",
     "rollout_done",
+    "patches_import",
+    "patches_migrate",
+    "campaign_close",
+    "campaign_abandon",
+    "kernel_keep",
+    "prune_pause",
+    "prune",
 ];
 
 /// Verbs that only stop or hold work: any identity may be allowed them
 /// (stopping is always safe). Every other verb lets work continue or
 /// widens what may run, and only human roles may be allowed it.
-pub const STOPPING_VERBS: [&str; 2] = ["halt", "blocker_file"];
+pub const STOPPING_VERBS: [&str; 4] = ["halt", "blocker_file", "kernel_keep", "prune_pause"];
+
+/// Verbs that only write inputs a human must still approve before
+/// anything runs (a patch imported into the tree runs only in a lock an
+/// approved promote op names): any identity may be allowed them, and
+/// agents are by default.
+pub const AUTHORING_VERBS: [&str; 1] = ["patches_import"];
 
 /// Claims of a signed statement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

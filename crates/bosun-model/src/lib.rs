@@ -18,8 +18,8 @@ pub mod source;
 pub mod state;
 
 pub use claims::{
-    Act, ApprovalClaims, OpClaims, ReportStatus, RolloutAction, RolloutRef, StatementClaims,
-    StepReportClaims, TokenClaims, Verdict,
+    Act, ApprovalClaims, ImportedFile, OpClaims, ReportStatus, RolloutAction, RolloutRef,
+    StatementClaims, StepReportClaims, TokenClaims, Verdict,
 };
 pub use decision::{Decision, Outcome, Requirement};
 pub use digest::{Digest, canonical_json};

@@ -138,11 +138,15 @@ pub struct Keeper {
 }
 
 /// Who may make a signed statement of `verb` when keeper.toml does not
-/// say: any identity may stop work (`halt`, `blocker_file`), only
-/// operators may let it continue (`resume`, `blocker_resolve`, …).
+/// say: any identity may stop or hold work (`halt`, `blocker_file`,
+/// `kernel_keep`, `prune_pause`), operators and agents may author
+/// (`patches_import`), only operators may let work continue (`resume`,
+/// `blocker_resolve`, …) or reshape the tree (`campaign_abandon`, …).
 pub fn default_statement_roles(verb: &str) -> Vec<Role> {
     if bosun_model::claims::STOPPING_VERBS.contains(&verb) {
         vec![Role::Operator, Role::Agent, Role::Controller, Role::Keeper]
+    } else if bosun_model::claims::AUTHORING_VERBS.contains(&verb) {
+        vec![Role::Operator, Role::Agent]
     } else {
         vec![Role::Operator]
     }
@@ -404,11 +408,12 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
             errs.push(
                 roles,
                 format!("statements: `{verb}` is not a verb of a signed statement"),
-                "use halt, resume, blocker_file, blocker_resolve, blocker_snooze, snooze, rollout_abort or rollout_done",
+                "use halt, resume, blocker_file, blocker_resolve, blocker_snooze, snooze, rollout_abort, rollout_done, patches_import, patches_migrate, campaign_close, campaign_abandon, kernel_keep, prune_pause or prune",
             );
             continue;
         }
-        let stopping = bosun_model::claims::STOPPING_VERBS.contains(&verb.as_str());
+        let stopping = bosun_model::claims::STOPPING_VERBS.contains(&verb.as_str())
+            || bosun_model::claims::AUTHORING_VERBS.contains(&verb.as_str());
         let mut list = Vec::new();
         for r in roles.get_ref() {
             match Role::parse(r.get_ref()) {
@@ -420,7 +425,7 @@ pub fn parse_keeper(path: &str, text: &str) -> Result<Keeper, Vec<PolicyError>> 
                 Some(role) if !stopping && !role.is_human() => errs.push(
                     r,
                     format!("statements.{verb}: a `{role}` may never {verb}: it lets work continue or widens what may run"),
-                    "only human roles (operator) may; stopping verbs (halt, blocker_file) may name any role",
+                    "only human roles (operator) may; stopping verbs (halt, blocker_file, kernel_keep, prune_pause) and patches_import may name any role",
                 ),
                 Some(role) => list.push(role),
             }

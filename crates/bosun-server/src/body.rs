@@ -30,11 +30,13 @@ pub struct EnvelopeBody {
     pub envelope: String,
 }
 
-/// A JSON request body of type `T`.
+/// A JSON request body of type `T`, of at most `MAX` bytes (the
+/// envelope routes' [`MAX_BODY_BYTES`] unless a route takes more: an
+/// import of patches).
 #[derive(Debug)]
-pub struct Body<T>(pub T);
+pub struct Body<T, const MAX: usize = MAX_BODY_BYTES>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: DeserializeOwned, const MAX: usize> FromRequest<S> for Body<T, MAX> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
@@ -56,16 +58,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
-            return Err(too_large());
+        if declared.is_some_and(|n| n > MAX as u64) {
+            return Err(too_large(MAX));
         }
-        let limited = Limited::new(req.into_body(), MAX_BODY_BYTES);
+        let limited = Limited::new(req.into_body(), MAX);
         let bytes = limited
             .collect()
             .await
             .map_err(|e| {
                 if e.is::<LengthLimitError>() {
-                    too_large()
+                    too_large(MAX)
                 } else {
                     ApiError::bad_request(format!("the body could not be read: {e}"))
                 }
@@ -77,17 +79,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     }
 }
 
-fn too_large() -> ApiError {
+fn too_large(max: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         Some(Check::Size),
-        format!(
-            "the body is over the limit of {MAX_BODY_BYTES} bytes; nothing was read or changed"
-        ),
+        format!("the body is over the limit of {max} bytes; nothing was read or changed"),
     )
 }
 
-impl<T: JsonSchema> OperationInput for Body<T> {
+impl<T: JsonSchema, const MAX: usize> OperationInput for Body<T, MAX> {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
         <axum::Json<T> as OperationInput>::operation_input(ctx, operation);
     }

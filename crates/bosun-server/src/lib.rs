@@ -28,6 +28,7 @@ pub mod auth;
 pub mod body;
 pub mod error;
 pub mod intake;
+pub mod kernel;
 pub mod listen;
 pub mod mcp;
 pub mod metrics;
@@ -92,6 +93,9 @@ impl Default for Options {
 pub struct App {
     ctl: Control,
     core_calls: Arc<Semaphore>,
+    /// One kernel change or check at a time (an import's body may be
+    /// large; a check applies a whole series): [`kernel`].
+    kernel_heavy: Arc<Semaphore>,
     /// What the server counts itself.
     pub metrics: Arc<Metrics>,
     intake: Arc<intake::Intake>,
@@ -114,6 +118,7 @@ impl App {
         App {
             ctl: ctl.clone(),
             core_calls: Arc::new(Semaphore::new(opts.max_core_calls.max(1))),
+            kernel_heavy: Arc::new(Semaphore::new(1)),
             metrics,
             intake: Arc::new(intake::Intake::new(ctl.clone())),
             openapi: Arc::new(openapi::json()),

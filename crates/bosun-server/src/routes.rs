@@ -87,6 +87,7 @@ pub fn api() -> ApiRouter<App> {
     ApiRouter::new()
         .merge(crate::reads::routes())
         .merge(crate::adoption::routes())
+        .merge(crate::kernel::routes())
         .api_route(
             "/status",
             get_with(status, |o| {

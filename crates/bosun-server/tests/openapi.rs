@@ -71,7 +71,12 @@ fn every_operation_is_documented_with_the_error_shape() {
             let secured = op
                 .get("security")
                 .is_some_and(|s| !s.as_array().unwrap().is_empty());
-            let read = method == "get" || id == "plan" || id == "prepareRolloutRun";
+            // The kernel's changes carry it too: their body may be large,
+            // so the route wants a reader before it reads one.
+            let read = method == "get"
+                || id == "plan"
+                || id == "prepareRolloutRun"
+                || id == "kernelChange";
             assert_eq!(secured, read, "{method} {path}: security {op}");
             assert!(
                 responses.keys().any(|c| c.starts_with('2')),

@@ -10,6 +10,9 @@
 //! keep_failed = "7d"      # failed builds kept for inspection
 //! keep_succeeded = "1d"
 //! repo = "/srv/packages"  # the published repository (default <state>/kernel/repo)
+//!
+//! [kernel.baselines]      # a manifest's baseline tree -> a git checkout of it,
+//! linux = "/srv/linux"    # where `patches check` applies (the daemon's, the API's)
 //! ```
 
 use bosun_model::source::parse_duration;
@@ -35,6 +38,12 @@ pub struct KernelConfig {
     /// workspace); default `<state_dir>/kernel/repo`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    /// Git checkouts of the manifests' baseline trees, by the manifest's
+    /// `baseline.tree` (absolute, or relative to the workspace): where
+    /// `patches check` applies a series when no `--baseline` is given
+    /// (through the daemon, always).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub baselines: std::collections::BTreeMap<String, String>,
 }
 
 fn default_build_cap() -> String {
@@ -58,6 +67,7 @@ impl Default for KernelConfig {
             keep_failed: default_keep_failed(),
             keep_succeeded: default_keep_succeeded(),
             repo: None,
+            baselines: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -383,6 +383,11 @@ fn a_wake_that_never_returns_and_a_build_that_never_ends_are_bounded_kept_and_bl
         lab.path(&format!(".bosun/kernel/jobs/{hung}/build.log"))
             .exists()
     );
+    // Shortening a keep lets prune delete: not an agent's to do.
+    let o = lab.run(&["kernel", "keep", &hung, "--for", "1s", "--as", "claude"]);
+    let said = common::kernel::text(&o);
+    assert_eq!(o.status.code(), Some(3), "{said}");
+    assert!(said.contains("only an operator shortens a keep"), "{said}");
     lab.ok(&["kernel", "keep", &hung, "--for", "1s"]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let p = lab.json(&["kernel", "prune", "--json"]);
@@ -581,4 +586,23 @@ fn an_install_is_an_op_a_human_consents_to_and_its_bars_verify_it() {
         common::show(&lab, v["jti"].as_str().unwrap())["state"],
         "approved"
     );
+}
+
+#[test]
+fn a_build_step_that_would_time_out_before_the_cap_is_refused_at_submit() {
+    if common::remote_mode() {
+        return;
+    }
+    // The example's step times out after 6h; a 7h cap would let the
+    // controller kill a build the cap still allows.
+    let (lab, bin) = kernel_lab(THREE, "build_cap = \"7h\"\n");
+    promote_op(&lab, &bin, "ohm");
+    let o = k(&lab, &bin, &["kernel", "build", "ohm", "--as", "claude"]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("step `build` times out after 21600s") && t.contains("build_cap 25200s"),
+        "{t}"
+    );
+    assert!(lab.json(&["kernel", "jobs", "--json"])["jobs"] == serde_json::json!([]));
 }

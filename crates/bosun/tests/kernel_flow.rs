@@ -429,6 +429,13 @@ fn an_edit_to_an_adopted_manifest_changes_nothing_until_the_operators_adopt_it()
     assert!(o.status.success(), "{}", text(&o));
     let now: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(now, before, "the adopted manifest is the one in force");
+    let (st, row) = status_of(&lab, "ohm");
+    assert!(
+        row["manifest_drift"]
+            .as_str()
+            .is_some_and(|d| d.contains("differs from its adopted version")),
+        "{st}"
+    );
     assert!(
         text(&o).contains("fleet/ohm.yaml on disk differs from its adopted version"),
         "{}",
@@ -462,6 +469,18 @@ fn an_edit_to_an_adopted_manifest_changes_nothing_until_the_operators_adopt_it()
     let after = lab.json(&["patches", "promote", "ohm", "--json"]);
     assert!(!carried(&after).iter().any(|p| p == dropped), "{after}");
     assert_ne!(after["manifest_b2"], before["manifest_b2"]);
+    assert_eq!(
+        status_of(&lab, "ohm").1["manifest_drift"],
+        serde_json::Value::Null
+    );
+    // A deleted manifest stays in force until adopted away, and says so.
+    std::fs::remove_file(lab.path("fleet/fresnel.yaml")).unwrap();
+    let (st, row) = status_of(&lab, "fresnel");
+    let d = row["manifest_drift"].as_str().unwrap_or_default();
+    assert!(
+        d.contains("fleet/fresnel.yaml") && d.contains("the adopted one is in force"),
+        "{st}"
+    );
 }
 
 #[test]
@@ -588,4 +607,65 @@ fn bars_3_and_4_read_the_manifests_checks_and_the_locked_patches_probes() {
     let (st, ohm) = status_of(&lab, "ohm");
     assert_eq!(ohm["drifted"], true, "{st}");
     assert!(ohm["blockers"].to_string().contains("regression"), "{st}");
+}
+
+#[test]
+fn a_device_trees_nul_separated_strings_are_checked_one_by_one() {
+    // The install runbook's bar 3 command, as the example writes it, over
+    // a board whose device tree holds NUL-separated strings.
+    let rb: toml::Value = toml::from_str(
+        &std::fs::read_to_string(example().join("runbooks/kernel-install.toml")).unwrap(),
+    )
+    .unwrap();
+    let cmd = rb["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"].as_str() == Some("dtb-sysfs"))
+        .unwrap()["cmd"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let root = tempfile::tempdir().unwrap();
+    let dt = root.path().join("proc/device-tree");
+    std::fs::create_dir_all(&dt).unwrap();
+    std::fs::write(
+        dt.join("compatible"),
+        b"pine64,pinebook-pro\0rockchip,rk3399\0",
+    )
+    .unwrap();
+    std::fs::write(dt.join("model"), b"Pine64 Pinebook Pro\0").unwrap();
+    let run = |checks: &str| {
+        let c = cmd
+            .replace(
+                "{{ params.sysroot }}",
+                &format!("'{}'", root.path().display()),
+            )
+            .replace("{{ params.dtb_checks }}", &format!("'{checks}'"));
+        std::process::Command::new("sh")
+            .args(["-c", &c])
+            .output()
+            .unwrap()
+    };
+    let ok = run(
+        "/proc/device-tree/model == Pine64 Pinebook Pro\n/proc/device-tree/compatible contains rockchip,rk3399\n/proc/device-tree/compatible contains pinebook-pro",
+    );
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("3 check(s), 0 failed"), "{}", text(&ok));
+    // Across the NUL between two strings is no match.
+    let across = run("/proc/device-tree/compatible contains prorockchip");
+    assert!(!across.status.success(), "{}", text(&across));
+    assert!(
+        text(&across).contains("lacks [prorockchip]"),
+        "{}",
+        text(&across)
+    );
+    for unreadable in [
+        "/proc/device-tree/serial-number contains x",
+        "/proc/device-tree == x",
+    ] {
+        let o = run(unreadable);
+        assert!(!o.status.success(), "{unreadable}: {}", text(&o));
+        assert!(text(&o).contains("unreadable"), "{}", text(&o));
+    }
 }

@@ -75,6 +75,9 @@ fn an_agent_takes_an_op_from_plan_to_finished_while_a_human_approves_through_the
             "submit" => (Some(false), Some(true), Some(false), Some(true)),
             "halt" => (Some(false), Some(true), Some(true), Some(false)),
             "step_report" => (Some(false), Some(false), Some(false), Some(false)),
+            // It writes the patch tree (all or nothing; the same files
+            // again change nothing), and runs nothing.
+            "patches_import" => (Some(false), Some(false), Some(true), Some(false)),
             _ => (Some(true), Some(false), Some(true), Some(false)),
         };
         assert_eq!(hints, want, "{}", t.name);

@@ -47,6 +47,10 @@ pub struct KernelHostView {
     pub blockers: Vec<String>,
     /// What is wrong with its manifest or tree, if anything.
     pub problem: Option<String>,
+    /// How `fleet/<host>.yaml` on disk stands against the adopted one,
+    /// when it differs (edited, deleted): the adopted one is in force
+    /// until the operators adopt the change.
+    pub manifest_drift: Option<String>,
 }
 
 /// A build job as status shows it.
@@ -168,4 +172,100 @@ pub struct KernelJobsView {
     pub jobs: Vec<KernelJobView>,
     /// A record that does not parse, with its path and why.
     pub problems: Vec<String>,
+    /// When pruning was paused (`kernel prune --pause`), if it is: what
+    /// a `prune_resume` statement names.
+    pub prune_paused_since: Option<i64>,
+}
+
+/// What an accepted kernel statement changed (`patches import`, `patches
+/// migrate-tree`, `campaign close|abandon`, `kernel keep`, `kernel
+/// prune`): what `POST /api/v1/kernel/changes` answers and the verbs'
+/// `--json` print.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KernelChangeView {
+    /// The statement's verb (`patches_import`, `campaign_abandon`, …).
+    pub verb: String,
+    /// The verified signer.
+    pub by: String,
+    /// What changed, in words.
+    pub summary: String,
+    /// Paths in the workspace written, moved or deleted (`patches/…`,
+    /// `archive/…`, `campaigns/…`).
+    pub paths: Vec<String>,
+    /// Paths named, already as they should be (an import's unchanged
+    /// files).
+    pub unchanged: Vec<String>,
+    /// Manifests rewritten: in force once the operators adopt them.
+    pub manifests: Vec<String>,
+    /// Build jobs pruned.
+    pub pruned: Vec<String>,
+    /// On-demand build hosts released.
+    pub released: Vec<String>,
+    /// Whether pruning is paused now.
+    pub paused: bool,
+    /// What could not be done (a build host that did not answer, a job
+    /// record that does not parse); the rest was.
+    pub problems: Vec<String>,
+}
+
+/// A hunk that applied away from where its patch said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HunkOffsetView {
+    /// The file.
+    pub file: String,
+    /// The hunk's number in its file (from 1).
+    pub hunk: u32,
+    /// The line it applied at.
+    pub at: u64,
+    /// Lines away from where the patch said.
+    pub offset: i64,
+}
+
+/// A patch of the series that applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AppliedPatchView {
+    /// The patch's path in the tree.
+    pub patch: String,
+    /// Its hunks that applied at an offset.
+    pub offsets: Vec<HunkOffsetView>,
+}
+
+/// The first patch of the series that does not apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FailedPatchView {
+    /// The patch's path in the tree.
+    pub patch: String,
+    /// The file it fails on.
+    pub file: String,
+    /// The line the hunk names.
+    pub line: u64,
+    /// The hunk's number in its file (from 1).
+    pub hunk: u32,
+    /// What `git apply` said.
+    pub said: String,
+}
+
+/// A host's series applied patch by patch to its baseline (`bosun
+/// patches check`, `GET /api/v1/kernel/check/{host}`, the MCP
+/// `kernel_check` tool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PatchCheckView {
+    /// The host.
+    pub host: String,
+    /// The manifest read (`fleet/<host>.yaml`).
+    pub manifest: String,
+    /// Where the manifest read is not the one in force: one not adopted
+    /// is checked from the file on disk; an edited one from its adopted
+    /// version.
+    pub note: Option<String>,
+    /// The checkout applied to.
+    pub checkout: String,
+    /// The baseline ref.
+    pub baseline: String,
+    /// The commit the ref names in the checkout.
+    pub commit: String,
+    /// The patches that applied, in order.
+    pub applied: Vec<AppliedPatchView>,
+    /// The first that did not, if any (nothing after it is tried).
+    pub failed: Option<FailedPatchView>,
 }

@@ -18,7 +18,8 @@ pub use fleet::{
     PreparedRun, RolloutSubmitted, RolloutView,
 };
 pub use kernel::{
-    KernelBuildView, KernelHostView, KernelJobView, KernelJobsView, KernelOpView, KernelStatusView,
+    AppliedPatchView, FailedPatchView, HunkOffsetView, KernelBuildView, KernelChangeView,
+    KernelHostView, KernelJobView, KernelJobsView, KernelOpView, KernelStatusView, PatchCheckView,
     PromotePreviewView, PromotedPatchView,
 };
 pub use keys::KeyView;

@@ -325,10 +325,12 @@ pub(crate) fn run() -> Result<()> {
     d.run_shown(&["adopt", "--yes", "--as", "alice"], true, 1)?;
     d.run(&["hosts", "list"], true)?;
 
-    say("2. A campaign's patches land in the tree at their narrowest scope");
+    say(
+        "2. A campaign's patches land in the tree at their narrowest scope (the agent imports: signed, in the ledger)",
+    );
     let mut a = vec!["patches", "import", "fresnel-fourier"];
     a.extend(imported.iter().map(String::as_str));
-    a.extend(["--to", "board/pinebook-pro"]);
+    a.extend(["--to", "board/pinebook-pro", "--as", "kernel-agent"]);
     d.run(&a, true)?;
     for (rel, bytes) in meta {
         write(&ws.join(rel), bytes, false)?;

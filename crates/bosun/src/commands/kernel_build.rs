@@ -41,11 +41,12 @@ use bosun_control::Result;
 use bosun_kernel::{Job, JobStatus};
 use bosun_model::{Host, Jti};
 
-use super::kernel::{now, save_builders, save_job};
+use super::kernel::now;
 use super::patches::holds;
 use super::{Ctx, other};
 use bosun_control::kernel::KernelDirs;
 use bosun_control::kernel::read_lock;
+use bosun_control::kernel_acts::save_job;
 
 /// Largest package fetched from a build host.
 const MAX_PACKAGE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -566,7 +567,7 @@ fn touch_builder(dirs: &KernelDirs, host: &Host, on_demand: bool) -> Result<()> 
         host.name.to_string(),
         bosun_kernel::build::Awake { last_used: now() },
     );
-    save_builders(dirs, &b)
+    dirs.save_builders(&b)
 }
 
 /// Files a blocker as the controller for the op (said on stderr: stdout

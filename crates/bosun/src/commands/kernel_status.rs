@@ -83,6 +83,9 @@ pub(crate) fn status(ctx: &Ctx, json: bool) -> Result<ExitCode> {
             line.push_str(&format!("  blocked: {}", r.blockers.join(", ")));
         }
         outln!("{line}");
+        if let Some(d) = &r.manifest_drift {
+            outln!("{:<12} note: {d}", "");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

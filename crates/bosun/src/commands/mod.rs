@@ -17,6 +17,7 @@ mod hosts;
 mod init;
 mod kernel;
 mod kernel_build;
+mod kernel_change;
 mod kernel_install;
 mod kernel_promote;
 mod kernel_status;
@@ -447,7 +448,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Snooze(a) => remind::snooze(&ctx, a),
         Cmd::Patches(c) => patches::run(&ctx, c),
         Cmd::Kernel(c) => kernel::run(&ctx, c),
-        Cmd::Campaign(c) => patches::campaign(&ctx.workspace, c),
+        Cmd::Campaign(c) => patches::campaign(&ctx, c),
         Cmd::Completions(a) => meta::completions(a),
         Cmd::Man(a) => meta::man(a),
         Cmd::Demo(a) => match a.story {

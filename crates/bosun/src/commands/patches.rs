@@ -10,6 +10,7 @@ use bosun_control::Result;
 use clap::Subcommand;
 
 use bosun_api::views::{BlockerKindsView, BlockerView};
+use bosun_model::Act;
 
 use super::{Ctx, answered, other};
 
@@ -21,7 +22,7 @@ pub enum PatchesCmd {
     /// headers too), the campaign recorded in `patchset.toml`. Refused
     /// without a scope; nothing is written unless every file is a patch.
     #[command(
-        after_help = "Examples:\n  bosun patches import fresnel-fourier 0001-*.patch --to board/pinebook-pro\n  git format-patch -o /tmp/s v7.0 && bosun patches import besser /tmp/s/*.patch --to driver/bes2600"
+        after_help = "Examples:\n  bosun patches import fresnel-fourier 0001-*.patch --to board/pinebook-pro\n  git format-patch -o /tmp/s v7.0 && bosun patches import besser /tmp/s/*.patch --to driver/bes2600 --as kernel-agent"
     )]
     Import {
         /// The campaign the patches come from.
@@ -32,12 +33,19 @@ pub enum PatchesCmd {
         /// The narrowest correct scope (`board/pinebook-pro`, `soc/rockchip/rk3399`).
         #[arg(long, value_name = "SCOPE", required = true)]
         to: String,
+        /// Sign the import as this identity (recorded in the ledger; an
+        /// agent may); required under BOSUN_URL.
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
+        /// What was written, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Move a scope or patchset in the tree (`patches/P` to `patches/Q`)
     /// and rewrite every manifest that names it, all at once or not at
     /// all (comments and the rest of each manifest kept).
     #[command(
-        after_help = "Examples:\n  bosun patches migrate-tree --from subsystem/media/vb2 --to subsystem/media/videobuf2"
+        after_help = "Examples:\n  bosun patches migrate-tree --from subsystem/media/vb2 --to subsystem/media/videobuf2\n  bosun patches migrate-tree --from board/pbp --to board/pinebook-pro --as alice"
     )]
     MigrateTree {
         /// The path under patches/ that moves.
@@ -46,21 +54,31 @@ pub enum PatchesCmd {
         /// Where it goes.
         #[arg(long, value_name = "PATH")]
         to: String,
+        /// Sign it as this identity (an operator, by default policy;
+        /// recorded in the ledger); required under BOSUN_URL.
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
+        /// What changed, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Apply a host's series patch by patch (`git apply`, no fuzz) to a
     /// worktree of a real baseline checkout at the manifest's ref, and
     /// name the first patch, file and hunk that fails; offsets are
-    /// reported. The checkout itself is not changed. Exit status 1 when a
-    /// patch fails.
+    /// reported. The checkout itself is not changed. The checkout is
+    /// `--baseline`, else bosun.toml's `[kernel.baselines]` entry for the
+    /// manifest's baseline tree (under BOSUN_URL, always the daemon's).
+    /// Exit status 1 when a patch fails.
     #[command(
-        after_help = "Examples:\n  bosun patches check fresnel --baseline ~/src/linux\n  bosun patches check ohm --baseline /srv/linux --json"
+        after_help = "Examples:\n  bosun patches check fresnel --baseline ~/src/linux\n  bosun patches check ohm --json        # [kernel.baselines] linux = \"/srv/linux\""
     )]
     Check {
         /// The host (its manifest is `fleet/<host>.yaml`).
         host: String,
-        /// A git checkout holding the manifest's baseline ref.
+        /// A git checkout holding the manifest's baseline ref (default:
+        /// `[kernel.baselines]`).
         #[arg(long, value_name = "DIR")]
-        baseline: std::path::PathBuf,
+        baseline: Option<std::path::PathBuf>,
         /// File a `patch-fail` blocker for the patch that fails, signed as
         /// this identity (it halts that patch's promotes until resolved).
         #[arg(long = "as", value_name = "WHO")]
@@ -115,32 +133,32 @@ pub enum PatchesCmd {
 
 /// Runs `bosun patches`.
 pub(crate) fn run(ctx: &Ctx, c: PatchesCmd) -> Result<ExitCode> {
-    let workspace = ctx.workspace.as_path();
     match c {
         PatchesCmd::Import {
             campaign,
             files,
             to,
-        } => import(workspace, &campaign, &files, &to),
+            as_,
+            json,
+        } => super::kernel_change::import(ctx, &campaign, &to, &files, as_.as_deref(), json),
         PatchesCmd::Check {
             host,
             baseline,
             as_,
             json,
-        } => check(ctx, &host, &baseline, as_, json),
-        PatchesCmd::MigrateTree { from, to } => {
-            let changed = bosun_kernel::migrate_tree(workspace, &from, &to)
-                .map_err(|e| other(e.to_string()))?;
-            outln!(
-                "patches/{from} is now patches/{to}; {} manifest(s) rewritten",
-                changed.len()
-            );
-            for c in &changed {
-                outln!("  {c}");
-            }
-            adopt_hint(changed.len());
-            Ok(ExitCode::SUCCESS)
-        }
+        } => check(ctx, &host, baseline.as_deref(), as_, json),
+        PatchesCmd::MigrateTree {
+            from,
+            to,
+            as_,
+            json,
+        } => super::kernel_change::change(
+            ctx,
+            Act::PatchesMigrate { from, to },
+            as_.as_deref(),
+            &[],
+            json,
+        ),
         PatchesCmd::Promote {
             host,
             write,
@@ -234,44 +252,33 @@ pub(crate) fn file_blocker(
 fn check(
     ctx: &Ctx,
     host: &str,
-    baseline: &std::path::Path,
+    baseline: Option<&std::path::Path>,
     as_: Option<String>,
     json: bool,
 ) -> Result<ExitCode> {
-    let (rel, _, m, tree) = preview_manifest(ctx, host)?;
-    let sets = bosun_kernel::resolve(&tree, &m, &rel).map_err(|e| other(e.to_string()))?;
-    let scratch = std::env::temp_dir().join(format!(
-        "bosun-check-{}-{}",
-        std::process::id(),
-        bosun_control::now()
-    ));
-    let c = bosun_kernel::check(baseline, &m.baseline.reference, &sets, &scratch)
-        .map_err(|e| other(e.to_string()))?;
+    let c = match super::kernel_change::check(ctx, host, baseline)? {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let short = c.commit.get(..12).unwrap_or(&c.commit);
+    if let Some(n) = &c.note {
+        errln!("note: {n}");
+    }
     if json {
-        let v = serde_json::json!({
-            "host": host,
-            "baseline": m.baseline.reference,
-            "commit": c.commit,
-            "applied": c.applied.iter().map(|a| serde_json::json!({
-                "patch": a.patch,
-                "offsets": a.offsets.iter().map(|(f, n, at, off)| serde_json::json!({"file": f, "hunk": n, "at": at, "offset": off})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-            "failed": c.failed.as_ref().map(|f| serde_json::json!({
-                "patch": f.patch, "file": f.file, "line": f.line, "hunk": f.hunk, "said": f.said,
-            })),
-        });
-        outln!("{v:#}");
+        let v = serde_json::to_string_pretty(&c).map_err(|e| other(e.to_string()))?;
+        outln!("{v}");
     } else {
-        outln!(
-            "{host}: {} on {} ({})",
-            rel,
-            m.baseline.reference,
-            c.commit.get(..12).unwrap_or(&c.commit)
-        );
+        outln!("{host}: {} on {} ({short})", c.manifest, c.baseline);
         for a in &c.applied {
             outln!("  ok      {}", a.patch);
-            for (f, n, at, off) in &a.offsets {
-                outln!("          {f}: hunk {n} applied at line {at} (offset {off:+})");
+            for o in &a.offsets {
+                outln!(
+                    "          {}: hunk {} applied at line {} (offset {:+})",
+                    o.file,
+                    o.hunk,
+                    o.at,
+                    o.offset
+                );
             }
         }
         if let Some(f) = &c.failed {
@@ -287,13 +294,8 @@ fn check(
     }
     if let (Some(f), Some(who)) = (&c.failed, &as_) {
         let reason = format!(
-            "{}: hunk {} at line {} does not apply on {} ({}): {}",
-            f.file,
-            f.hunk,
-            f.line,
-            m.baseline.reference,
-            c.commit.get(..12).unwrap_or(&c.commit),
-            f.said
+            "{}: hunk {} at line {} does not apply on {} ({short}): {}",
+            f.file, f.hunk, f.line, c.baseline, f.said
         );
         file_blocker(ctx, who, "patch-fail", &f.patch, reason)?;
     }
@@ -302,34 +304,6 @@ fn check(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn import(
-    root: &std::path::Path,
-    campaign: &str,
-    files: &[std::path::PathBuf],
-    to: &str,
-) -> Result<ExitCode> {
-    let mut read = Vec::new();
-    for f in files {
-        let meta = std::fs::metadata(f).map_err(|e| other(format!("{}: {e}", f.display())))?;
-        if meta.len() > bosun_kernel::series::MAX_PATCH_BYTES as u64 {
-            return Err(other(format!("{}: too large for a patch", f.display())));
-        }
-        let bytes = std::fs::read(f).map_err(|e| other(format!("{}: {e}", f.display())))?;
-        read.push((f.display().to_string(), bytes));
-    }
-    let done = bosun_kernel::import(root, campaign, to, &read).map_err(|e| other(e.to_string()))?;
-    outln!(
-        "{}: {} written, {} already there",
-        done.patchset,
-        done.written.len(),
-        done.unchanged.len()
-    );
-    for w in &done.written {
-        outln!("  {w}");
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Promotes `host`; when patchsets of different campaigns touch the same
@@ -512,7 +486,7 @@ pub enum CampaignCmd {
     /// `campaigns/<campaign>.toml`, and the campaign takes no more imports
     /// and cannot be abandoned.
     #[command(
-        after_help = "Examples:\n  bosun campaign close fresnel-fourier --status success\n  bosun campaign close bes2600-5ghz --status upstreamed"
+        after_help = "Examples:\n  bosun campaign close fresnel-fourier --status success\n  bosun campaign close bes2600-5ghz --status upstreamed --as alice"
     )]
     Close {
         /// The campaign.
@@ -521,13 +495,20 @@ pub enum CampaignCmd {
         /// upstream and stay until the baselines carry them).
         #[arg(long, value_parser = ["success", "upstreamed"])]
         status: String,
+        /// Sign it as this identity (an operator, by default policy;
+        /// recorded in the ledger); required under BOSUN_URL.
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
+        /// What changed, as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Give up a campaign: its patchsets (`campaign` in patchset.toml)
     /// leave every manifest's include and exclude, then are kept in
     /// `archive/patches/` (`--keep-as-archive`) or deleted
     /// (`--purge-from-fleet`). One of the two is required.
     #[command(
-        after_help = "Examples:\n  bosun campaign abandon rockhard --keep-as-archive\n  bosun campaign abandon ohm_gl_fix --purge-from-fleet"
+        after_help = "Examples:\n  bosun campaign abandon rockhard --keep-as-archive\n  bosun campaign abandon ohm_gl_fix --purge-from-fleet --as alice"
     )]
     #[command(group(clap::ArgGroup::new("how").required(true).args(["keep_as_archive", "purge_from_fleet"])))]
     Abandon {
@@ -539,68 +520,51 @@ pub enum CampaignCmd {
         /// Delete its patches.
         #[arg(long)]
         purge_from_fleet: bool,
+        /// Sign it as this identity (an operator, by default policy;
+        /// recorded in the ledger); required under BOSUN_URL.
+        #[arg(long = "as", value_name = "WHO")]
+        as_: Option<String>,
+        /// What changed, as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
 /// Runs `bosun campaign`.
-pub(crate) fn campaign(workspace: &std::path::Path, c: CampaignCmd) -> Result<ExitCode> {
-    match c {
-        CampaignCmd::Close { campaign, status } => {
-            let how = if status == "success" {
-                bosun_kernel::Closure::Success
-            } else {
-                bosun_kernel::Closure::Upstreamed
-            };
-            let rec = bosun_kernel::close(workspace, &campaign, how, super::kernel::now())
-                .map_err(|e| other(e.to_string()))?;
-            outln!(
-                "campaign `{campaign}` closed ({status}): {} patchset(s) stay in the tree; recorded in campaigns/{campaign}.toml",
-                rec.patchsets.len()
-            );
-            for p in &rec.patchsets {
-                outln!("  patches/{p}");
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+pub(crate) fn campaign(ctx: &Ctx, c: CampaignCmd) -> Result<ExitCode> {
+    let (act, as_, json) = match c {
+        CampaignCmd::Close {
+            campaign,
+            status,
+            as_,
+            json,
+        } => (Act::CampaignClose { campaign, status }, as_, json),
         CampaignCmd::Abandon {
             campaign,
             keep_as_archive,
             purge_from_fleet: _,
-        } => {
-            let how = if keep_as_archive {
-                bosun_kernel::Abandon::KeepAsArchive
-            } else {
-                bosun_kernel::Abandon::PurgeFromFleet
-            };
-            let (ids, files) = bosun_kernel::abandon(workspace, &campaign, how)
-                .map_err(|e| other(e.to_string()))?;
-            let what = if keep_as_archive {
-                "archived in archive/patches/"
-            } else {
-                "deleted"
-            };
-            outln!(
-                "campaign `{campaign}`: {} patchset(s) {what}; {} manifest(s) rewritten",
-                ids.len(),
-                files.len()
-            );
-            for i in &ids {
-                outln!("  patches/{i}");
-            }
-            for f in &files {
-                outln!("  {f}");
-            }
-            adopt_hint(files.len());
-            Ok(ExitCode::SUCCESS)
-        }
-    }
+            as_,
+            json,
+        } => (
+            Act::CampaignAbandon {
+                campaign,
+                keep_as_archive,
+            },
+            as_,
+            json,
+        ),
+    };
+    super::kernel_change::change(ctx, act, as_.as_deref(), &[], json)
 }
 
 /// The manifest a preview (`promote` without `--write`, `check`) reads:
 /// the adopted one, with a note when the file on disk differs; where none
 /// is adopted (or there is no database: an example directory), the file
 /// on disk, with a note that an op needs it adopted.
-fn preview_manifest(ctx: &Ctx, host: &str) -> Result<bosun_control::kernel::ManifestRead> {
+pub(crate) fn preview_manifest(
+    ctx: &Ctx,
+    host: &str,
+) -> Result<bosun_control::kernel::ManifestRead> {
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     let why = if ws.db_path().exists() {
         let reader = ctx.reader()?;
@@ -620,12 +584,4 @@ fn preview_manifest(ctx: &Ctx, host: &str) -> Result<bosun_control::kernel::Mani
         m.0
     );
     Ok(m)
-}
-
-/// Rewritten manifests are governed files: they come into force (and a
-/// promote uses them) once the operators adopt them.
-fn adopt_hint(rewritten: usize) {
-    if rewritten > 0 {
-        outln!("the rewritten manifests are in force once adopted: `bosun adopt --as <operator>`");
-    }
 }

@@ -314,6 +314,17 @@ fn log_event(e: Event<'_>, log_reminders: bool, metrics: Option<&bosun_server::m
                 );
             }
         }
+        Event::Housekept(v) => {
+            tracing::info!(
+                pruned = ?v.pruned,
+                released = ?v.released,
+                "kernel housekeeping: {}",
+                v.summary
+            );
+            for p in &v.problems {
+                tracing::warn!("kernel housekeeping: {p}");
+            }
+        }
         Event::Failed { what, error } => tracing::warn!(error = %error, "{what} failed"),
         Event::DiskFull {
             what,
