@@ -71,42 +71,24 @@ impl Control {
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let view = self.kernel_op(BUILD_RUNBOOK, host, all, &["host", "lock"])?;
-        self.step_outlasts_cap()?;
-        Ok(view)
-    }
-
-    /// Refuses a `kernel-build` runbook whose steps the controller would
-    /// kill before `[kernel] build_cap` ends the build (their timeout, or
-    /// the controller's default of an hour, under the cap plus the wake
-    /// timeout): the cap, not the step's timeout, is what ends a build.
-    fn step_outlasts_cap(&self) -> Result<()> {
-        let t = self.ws.config.kernel.times().map_err(|(_, m)| other(m))?;
-        let need = t.build_cap.saturating_add(t.wake_timeout);
-        let gov = self.governed()?;
-        let Some(rb) = gov.runbooks.get(BUILD_RUNBOOK) else {
-            return Ok(());
-        };
-        let default = i64::try_from(crate::controller::STEP_TIMEOUT.as_secs()).unwrap_or(i64::MAX);
-        for step in &rb.runbook.steps {
-            let secs = match &step.timeout {
-                Some(t) => bosun_model::source::parse_duration(t).unwrap_or(default),
-                None => default,
-            };
-            if secs < need {
-                return Err(other(format!(
-                    "runbooks/{BUILD_RUNBOOK}.toml: step `{}` times out after {}s, before a build may end ([kernel] build_cap {}s plus wake_timeout {}s): raise its `timeout` (the cap ends a build; the step's timeout only ends one that hangs past it)",
-                    step.id, secs, t.build_cap, t.wake_timeout
-                )));
-            }
-        }
-        Ok(())
+        self.kernel_op(BUILD_RUNBOOK, host, all, &["host", "lock"])
     }
 
     /// The running `kernel-build` op `op` names (a step's `BOSUN_OP`), if
     /// it builds `host`'s lock `lock`: what lets a process act as that
     /// op's step. Anything else is refused, saying why.
     pub fn build_step_op(&self, op: &str, host: &str, lock: &str) -> Result<Jti> {
+        self.build_op_in(op, host, lock, &[OpState::Running])
+    }
+
+    /// The `kernel-build` op a job records, if it builds `host`'s lock
+    /// `lock` and is running (its step starts the builder) or succeeded
+    /// (its step did): what lets the builder run that job.
+    pub fn build_job_op(&self, op: &str, host: &str, lock: &str) -> Result<Jti> {
+        self.build_op_in(op, host, lock, &[OpState::Running, OpState::Succeeded])
+    }
+
+    fn build_op_in(&self, op: &str, host: &str, lock: &str, states: &[OpState]) -> Result<Jti> {
         let refuse = |why: &str| {
             other(format!(
                 "`kernel build --step` runs only as the step of a running kernel-build op ({why}): submit the build op (`kernel build {host} --as <you>`)"
@@ -119,8 +101,13 @@ impl Control {
         if rec.summary.runbook != BUILD_RUNBOOK {
             return Err(refuse("BOSUN_OP names an op of another runbook"));
         }
-        if rec.summary.state != OpState::Running {
-            return Err(refuse("BOSUN_OP names an op that is not running"));
+        if !states.contains(&rec.summary.state) {
+            let want: Vec<String> = states.iter().map(ToString::to_string).collect();
+            return Err(refuse(&format!(
+                "BOSUN_OP names an op that is {}, not {}",
+                rec.summary.state,
+                want.join(" or ")
+            )));
         }
         let p = &rec.plan.params;
         if p.get("host").map(String::as_str) != Some(host)

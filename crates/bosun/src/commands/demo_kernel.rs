@@ -233,6 +233,40 @@ impl Demo {
     }
 }
 
+impl Demo {
+    /// Waits (at most two minutes) until the job op `op` started has
+    /// ended; its id. `Err` when it did not publish.
+    fn wait_for_build(&self, op: &str) -> Result<String> {
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        loop {
+            let o = Command::new(&self.exe)
+                .args(["kernel", "jobs", "--json"])
+                .env("BOSUN_WORKSPACE", &self.ws)
+                .env_remove("BOSUN_URL")
+                .output()
+                .map_err(|e| other(format!("{}: {e}", self.exe.display())))?;
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+                .map_err(|e| other(format!("kernel jobs --json: {e}")))?;
+            let job = v["jobs"]
+                .as_array()
+                .and_then(|a| a.iter().find(|j| j["op"] == op))
+                .cloned()
+                .unwrap_or_default();
+            match job["status"].as_str() {
+                Some("published") => return Ok(job["job"].as_str().unwrap_or("").to_string()),
+                Some("running") | None if std::time::Instant::now() < end => {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                }
+                _ => {
+                    return Err(other(format!(
+                        "the build of op {op} did not publish: {job}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
 /// The word after `marker` in `out` (an op id), without a trailing `:`.
 fn word_after(out: &str, marker: &str) -> Result<String> {
     out.split_whitespace()
@@ -390,6 +424,14 @@ pub(crate) fn run() -> Result<()> {
         serde_json::from_str(&shown).map_err(|e| other(format!("ops show --json: {e}")))?;
     outln!("\n  the build step's output (`bosun ops show {build} --json`):");
     for line in v["steps"][0]["output"].as_str().unwrap_or("").lines() {
+        outln!("    {line}");
+    }
+    // The step handed the job to the builder, which builds beside the
+    // controller: wait for it (what `bosun kernel jobs` shows).
+    let job = d.wait_for_build(&build)?;
+    let log = ws.join(format!(".bosun/kernel/jobs/{job}/runner.log"));
+    outln!("\n  the builder's log ({}):", log.display());
+    for line in std::fs::read_to_string(&log).unwrap_or_default().lines() {
         outln!("    {line}");
     }
     d.run(&["kernel", "jobs", "fresnel"], true)?;

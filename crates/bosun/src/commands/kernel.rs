@@ -30,24 +30,28 @@ pub enum KernelCmd {
     /// woken), builds under the wall-clock cap, signs and publishes the
     /// packages. Only a lock an approved promote op wrote is built.
     #[command(
-        after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun work --until-idle          # no daemon: run it here\n  bosun kernel status              # the newest build, and whether it waits to be installed\n\nThe keeper policy decides (examples/kernel-fleet: a build runs alone, its lock was\napproved when promoted). A failed pre-flight files `host-changed` on its build host\nand the next one is tried; a failed build files `build-fail` and is kept\n(`kernel.keep_failed`, default 7d); a signing failure files the global\n`signing-fail`, which holds every build op. A halt holds build ops not yet started;\na running build ends at its end or its cap. A rebuild of a published lock whose\npackage bytes differ is refused: installs name the published digest."
+        after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun work --until-idle          # no daemon: run it here (starts the builder)\n  bosun kernel jobs ohm            # follow the build\n  bosun kernel status              # the newest build, and whether it waits to be installed\n\nThe keeper policy decides (examples/kernel-fleet: a build runs alone, its lock was\napproved when promoted). A failed pre-flight files `host-changed` on its build host\nand the next one is tried; a failed build files `build-fail` and is kept\n(`kernel.keep_failed`, default 7d); a signing failure files the global\n`signing-fail`, which holds every build op. A halt holds build ops not yet started;\na running build ends at its end or its cap. The op's step hands the job to a builder\nbeside the controller and ends (the op succeeds once the build started); other ops\nrun meanwhile, and `bosun kernel jobs` follows the build. A rebuild of a published lock whose\npackage bytes differ is refused: installs name the published digest."
     )]
     Build {
         /// The host whose `kernel/<host>/manifest.lock` to build.
         host: String,
         /// Who signs the op.
-        #[arg(long = "as", value_name = "WHO", required_unless_present = "step")]
+        #[arg(long = "as", value_name = "WHO", required_unless_present_any = ["step", "run_job"])]
         as_: Option<String>,
         /// What intake made of it (with `--step`: the job record), as JSON.
         #[arg(long)]
         json: bool,
-        /// Run the build itself: only as the step of a running
-        /// `kernel-build` op (the runbook's command; `BOSUN_OP` names the op).
+        /// Start the build: only as the step of a running `kernel-build`
+        /// op (the runbook's command; `BOSUN_OP` names the op).
         #[arg(long, hide = true, requires = "expect", conflicts_with = "as_")]
         step: bool,
         /// With `--step`: the lock digest the op names.
         #[arg(long, hide = true, value_name = "B2")]
         expect: Option<String>,
+        /// Be the builder of job `<JOB>` (what the build op's step
+        /// starts; a job is run once).
+        #[arg(long, hide = true, value_name = "JOB", conflicts_with_all = ["as_", "step"])]
+        run_job: Option<String>,
     },
     /// Install `<host>`'s newest published build of its current lock: an
     /// op of the workspace's `kernel-install` runbook (backup, fetch and
@@ -137,9 +141,11 @@ pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
             json,
             step,
             expect,
-        } => match (step, expect, as_) {
-            (true, Some(expect), _) => super::kernel_build::step(ctx, &host, &expect, json),
-            (_, _, Some(who)) => super::kernel_build::submit(ctx, &host, &who, json),
+            run_job,
+        } => match (step, expect, as_, run_job) {
+            (_, _, _, Some(id)) => super::kernel_build::run_job(ctx, &host, &id, json),
+            (true, Some(expect), _, _) => super::kernel_build::step(ctx, &host, &expect, json),
+            (_, _, Some(who), _) => super::kernel_build::submit(ctx, &host, &who, json),
             _ => Err(other("`kernel build` needs `--as <who>`")),
         },
         KernelCmd::Install { host, as_, json } => {

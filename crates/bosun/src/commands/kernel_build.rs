@@ -32,6 +32,15 @@
 //! its job. Blockers are filed by the controller, naming the op. A
 //! published build is `installable` (the reminder ladder asks the
 //! operators to run `kernel install`).
+//!
+//! The step itself only checks and starts: once the job is made it hands
+//! it to the builder ([`run_job`]: this binary with `--run-job`, in its
+//! own process group, its output in the job's `runner.log`) and ends, so
+//! the controller runs other ops while a build takes its hours. The op
+//! succeeds when its build has started; the job says how the build ends
+//! (`kernel jobs`, `kernel status`, the blockers it files). A builder that
+//! died leaves its job `running` until the next build's step ends it as
+//! abandoned (its `runner.lock` is no longer held).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -111,11 +120,6 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     // on a build host skips it (a build runs on its build host, so both
     // `build-host` and `host` scopes name it there).
     let held = holds(ctx, "build")?;
-    let names = |b: &bosun_api::views::BlockerView, h: &str| {
-        b.subject
-            .split(|c: char| c == ',' || c.is_whitespace())
-            .any(|s| s == h)
-    };
     if let Some((b, _)) = held
         .iter()
         .find(|(b, scope)| scope == "global" || (scope == "host" && names(b, host)))
@@ -125,11 +129,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
             b.id, b.kind, b.reason
         )));
     }
-    let held_on = |h: &str| {
-        held.iter()
-            .find(|(b, scope)| (scope == "build-host" || scope == "host") && names(b, h))
-            .map(|(b, _)| format!("blocker {} ({}): {}", b.id, b.kind, b.reason))
-    };
+    let held_on = held_on(ctx)?;
     let (inventory, _) = ctl.inventory_in_force()?;
     let (candidates, skipped) = bosun_kernel::route(&inventory.hosts, &lock.arch, &held_on);
     for s in &skipped {
@@ -149,7 +149,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     }
 
     let dirs = KernelDirs::of(&ws);
-    end_abandoned(&ctl, &dirs, times.keep_failed)?;
+    end_abandoned(&dirs, times.keep_failed)?;
     let mut job = Job::new(&lock, now());
     // Two builds of one cumulative patch in one second: the next free id.
     let base = job.job.clone();
@@ -178,6 +178,118 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
         job.pkgbase,
         job.pkgver
     );
+    // The build runs beside the controller: the builder (this binary,
+    // `--run-job`, in its own process group, its output in runner.log)
+    // takes the job; the step ends now, and the controller goes on with
+    // other ops.
+    match start_builder(&ws.root, host, &job.job, &jobdir) {
+        Ok(pid) => {
+            if json {
+                let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| other(e.to_string()))?
+                );
+            } else {
+                outln!(
+                    "{host}: job {} handed to the builder (pid {pid}); it routes, builds, signs and publishes beside the controller: `bosun kernel jobs {host}` follows it, {} says how it goes",
+                    job.job,
+                    jobdir.join("runner.log").display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let why = format!("the builder did not start: {e}");
+            job.end(JobStatus::Failed, why.clone(), now(), times.keep_failed);
+            save_job(&jobdir, &job)?;
+            Err(other(why))
+        }
+    }
+}
+
+/// Starts the builder for job `id`: `bosun -w <root> kernel build <host>
+/// --run-job <id>`, in a process group of its own (the step's timeout
+/// kills the step's group, not the build: the build has its own cap),
+/// its output appended to the job's `runner.log`. Its pid.
+fn start_builder(root: &Path, host: &str, id: &str, jobdir: &Path) -> std::io::Result<u32> {
+    use std::os::unix::process::CommandExt as _;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(jobdir.join("runner.log"))?;
+    let exe = std::env::current_exe()?;
+    let child = std::process::Command::new(exe)
+        .arg("--workspace")
+        .arg(root)
+        .args(["kernel", "build", host, "--run-job", id])
+        .env_remove("BOSUN_OP")
+        .env_remove("BOSUN_URL")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()?;
+    Ok(child.id())
+}
+
+/// The builder: runs job `id` of `host` once (`--run-job`, started by the
+/// build op's step). It must be a `running` job of `host` whose op is a
+/// `kernel-build` op, running or succeeded, naming the lock the job holds;
+/// it holds `runner.lock` while it runs (what tells a live builder from a
+/// dead one) and claims the job (`runner.claimed`, made new) so that it
+/// is never run twice. Then it routes, wakes, pre-flights, builds under
+/// the cap, signs and publishes, as the step did before.
+pub(crate) fn run_job(ctx: &Ctx, host: &str, id: &str, json: bool) -> Result<ExitCode> {
+    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
+    let cfg = ws.config.kernel.clone();
+    let times = cfg.times().map_err(|(_, m)| other(m))?;
+    let ctl = ctx.control()?;
+    let dirs = KernelDirs::of(&ws);
+    if !bosun_kernel::build::valid_job_id(id) {
+        return Err(other(format!("`{id}` is not a job id")));
+    }
+    let jobdir = dirs.jobs.join(id);
+    let Some(mut job) = dirs.jobs()?.into_iter().flatten().find(|j| j.job == id) else {
+        return Err(other(format!("no build job `{id}`")));
+    };
+    if job.status != JobStatus::Running || job.host != host {
+        return Err(other(format!(
+            "job `{id}` is {} for {}: the builder runs only a running job of {host}",
+            job.status.as_str(),
+            job.host
+        )));
+    }
+    let lock_text = String::from_utf8(
+        bosun_kernel::tree::read_bounded(&jobdir.join("manifest.lock"), 1 << 20)
+            .map_err(|e| other(format!("job `{id}`: manifest.lock: {e}")))?,
+    )
+    .map_err(|_| other(format!("job `{id}`: manifest.lock is not UTF-8")))?;
+    let lock_b2 = bosun_kernel::b2(lock_text.as_bytes());
+    let jti = ctl.build_job_op(&job.op, host, &lock_b2)?;
+    let lock =
+        bosun_kernel::Lock::parse("manifest.lock", &lock_text).map_err(|e| other(e.to_string()))?;
+    // A live builder holds the lock; a job is claimed once, ever.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(jobdir.join("runner.lock"))
+        .map_err(|e| other(format!("job `{id}`: runner.lock: {e}")))?;
+    if held.try_lock().is_err() {
+        return Err(other(format!("job `{id}`: another builder runs it")));
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(jobdir.join("runner.claimed"))
+        .map_err(|e| other(format!("job `{id}` was already taken by a builder ({e})")))?;
+    let (inventory, _) = ctl.inventory_in_force()?;
+    let held_on = held_on(ctx)?;
+    let (candidates, skipped) = bosun_kernel::route(&inventory.hosts, &lock.arch, &held_on);
+    for s in &skipped {
+        errln!("skipping build host {}: {}", s.host, s.why);
+    }
     let run = Run {
         ctl: &ctl,
         op: &jti,
@@ -193,11 +305,13 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
         Ok(Some(p)) => p,
         Ok(None) => return Ok(ExitCode::FAILURE),
         Err(e) => {
+            errln!("{e}");
             job.end(JobStatus::Failed, e.to_string(), now(), times.keep_failed);
             save_job(&jobdir, &job)?;
             return Err(e);
         }
     };
+    drop(held);
     if json {
         let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
         outln!(
@@ -224,6 +338,24 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a build host is held, if one is: a blocker that halts builds on it
+/// (`build-host` or `host` scope names it).
+fn held_on(ctx: &Ctx) -> Result<impl Fn(&str) -> Option<String>> {
+    let held = holds(ctx, "build")?;
+    Ok(move |h: &str| {
+        held.iter()
+            .find(|(b, scope)| (scope == "build-host" || scope == "host") && names(b, h))
+            .map(|(b, _)| format!("blocker {} ({}): {}", b.id, b.kind, b.reason))
+    })
+}
+
+/// Whether blocker `b`'s subject names `h`.
+fn names(b: &bosun_api::views::BlockerView, h: &str) -> bool {
+    b.subject
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .any(|s| s == h)
 }
 
 /// One build job in progress: what every step of it needs.
@@ -451,30 +583,31 @@ impl Run<'_> {
     }
 }
 
-/// Ends, failed, each job still `running` whose op is no longer running
-/// (its step was killed at the runbook's timeout, or the controller died
-/// and a human said how the step ended): kept `keep_failed` like any
-/// failed build, so prune can take it.
-fn end_abandoned(ctl: &bosun_control::Control, dirs: &KernelDirs, keep_failed: i64) -> Result<()> {
+/// Ends as failed each job left `running` whose builder is gone: one that
+/// took it and no longer holds its `runner.lock` (killed, or the machine
+/// went down), or one no builder took within five minutes of its start.
+/// Kept `keep_failed` like any failed build, so prune can take it.
+fn end_abandoned(dirs: &KernelDirs, keep_failed: i64) -> Result<()> {
     for j in dirs.jobs()?.into_iter().flatten() {
-        if j.status != JobStatus::Running || j.op.is_empty() {
+        if j.status != JobStatus::Running {
             continue;
         }
-        let state = Jti::parse(&j.op)
-            .ok()
-            .and_then(|jti| ctl.op_record(&jti).ok().flatten())
-            .map(|r| r.summary.state);
-        if state == Some(bosun_model::OpState::Running) {
+        let dir = dirs.jobs.join(&j.job);
+        let claimed = dir.join("runner.claimed").exists();
+        let alive = std::fs::File::open(dir.join("runner.lock"))
+            .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
+        if alive || (!claimed && now().saturating_sub(j.started) < 300) {
             continue;
         }
         let mut j = j;
-        let why = match state {
-            Some(s) => format!("abandoned: its op {} ended ({s}) while it ran", j.op),
-            None => format!("abandoned: its op {} is not on record", j.op),
+        let why = if claimed {
+            "abandoned: its builder is gone (killed, or the control host went down)"
+        } else {
+            "abandoned: no builder took it"
         };
         errln!("job {}: {why}", j.job);
-        j.end(JobStatus::Failed, why, now(), keep_failed);
-        save_job(&dirs.jobs.join(&j.job), &j)?;
+        j.end(JobStatus::Failed, why.into(), now(), keep_failed);
+        save_job(&dir, &j)?;
     }
     Ok(())
 }

@@ -79,9 +79,25 @@ pub struct Built {
 }
 
 impl Built {
-    /// Whether the op succeeded.
+    /// Whether the build was published: its op succeeded (the step
+    /// started the builder) and the job it made is published.
     pub fn ok(&self) -> bool {
-        self.op["state"] == "succeeded"
+        self.state() == "succeeded"
+    }
+
+    /// How the build ended: the op's state when its step never started a
+    /// builder (`approved` while held, `failed` when it refused), else the
+    /// job's (`succeeded` once published, `failed`).
+    pub fn state(&self) -> String {
+        let op = self.op["state"].as_str().unwrap_or("").to_string();
+        if op != "succeeded" {
+            return op;
+        }
+        match self.job["status"].as_str() {
+            Some("published") => "succeeded".into(),
+            Some(s) => s.to_string(),
+            None => "no job".into(),
+        }
     }
 }
 
@@ -100,15 +116,34 @@ pub fn build(lab: &Lab, bin: &Path, host: &str, who: &str) -> Built {
         .iter()
         .map(|s| s["output"].as_str().unwrap_or("").to_string())
         .collect();
-    let out = format!("{}\n{}", steps.join("\n"), text(&work));
-    let jobs = lab.json(&["kernel", "jobs", "--json"]);
-    let job = jobs["jobs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|j| j["op"] == jti.as_str())
-        .cloned()
-        .unwrap_or(serde_json::Value::Null);
+    // The build runs beside the controller: wait for its job to end.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let job = loop {
+        let jobs = lab.json(&["kernel", "jobs", "--json"]);
+        let job = jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["op"] == jti.as_str())
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        if job["status"] != "running" {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the build never ended: {job}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let runner = job["job"]
+        .as_str()
+        .map(|id| {
+            std::fs::read_to_string(lab.path(&format!(".bosun/kernel/jobs/{id}/runner.log")))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    let out = format!("{}\n{}\n{runner}", steps.join("\n"), text(&work));
     Built {
         submitted,
         jti,
