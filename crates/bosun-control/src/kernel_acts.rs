@@ -194,20 +194,36 @@ impl Control {
     pub fn kernel_housekeeping(&self, now: i64) -> Result<Option<KernelChangeView>> {
         let dirs = KernelDirs::of(&self.ws);
         let idle = !dirs.jobs.exists() && dirs.builders()?.host.is_empty();
-        if idle || self.halt_state()?.is_some() || dirs.paused_since().is_some() {
+        if idle {
+            return Ok(None);
+        }
+        // A builder that died (a restart of the daemon kills what it
+        // started, a reboot too) leaves its job `running`: end it, so the
+        // host it held can be released.
+        let keep_failed = self
+            .ws
+            .config
+            .kernel
+            .times()
+            .map_err(|(_, m)| other(m))?
+            .keep_failed;
+        let abandoned = dirs.end_abandoned(keep_failed, now)?;
+        if self.halt_state()?.is_some() || dirs.paused_since().is_some() {
             return Ok(None);
         }
         let mut v = match self.kernel_act(&Act::Prune, None, &[], now)? {
             Ok(v) => v,
             Err((_, m)) => return Err(other(m)),
         };
+        v.problems
+            .extend(abandoned.iter().map(|(j, why)| format!("job {j}: {why}")));
         if v.pruned.is_empty() && v.released.is_empty() && v.problems.is_empty() {
             return Ok(None);
         }
         v.by = "daemon".into();
         // The ledger names what was deleted or released; the problems (a
         // command's output among them) go to the daemon's log only.
-        if !v.pruned.is_empty() || !v.released.is_empty() {
+        if !v.pruned.is_empty() || !v.released.is_empty() || !abandoned.is_empty() {
             self.store.record_event(&bosun_store::NewEvent {
                 at: now,
                 jti: None,
@@ -216,6 +232,7 @@ impl Control {
                     "by": v.by,
                     "pruned": v.pruned,
                     "released": v.released,
+                    "abandoned": abandoned.iter().map(|(j, _)| j).collect::<Vec<_>>(),
                 }),
             })?;
         }
@@ -375,11 +392,10 @@ impl Control {
                 v.released.push(h.name.to_string());
             }
         }
-        // A build step may have woken a host meanwhile: drop only what was
-        // released from the record as it is now.
-        let mut now_there = dirs.builders()?;
-        now_there.host.retain(|h, _| !v.released.contains(h));
-        dirs.save_builders(&now_there)
+        // A builder may have woken a host meanwhile: drop only what was
+        // released from the record as it is now, under its lock.
+        let released = v.released.clone();
+        dirs.with_builders(|b| b.host.retain(|h, _| !released.contains(h)))
     }
 
     /// Removes `j`'s build directory on its build host (`<dir>/<job>`, the

@@ -4,9 +4,11 @@
 //! one controller step may do once it runs: prove it is that op's step
 //! ([`Control::build_step_op`]) and file the blockers a failure calls for
 //! as the controller, naming the op ([`Control::file_step_blocker`]), as
-//! a failed bar does. The build itself (routing, wake, pre-flight, the
-//! cap, signing, publishing) is `bosun kernel build --step`, run by that
-//! step on the control host under the controller's exactly-once record.
+//! a failed bar does. The step (`bosun kernel build --step`, on the
+//! control host under the controller's exactly-once record) starts a
+//! builder beside the controller (`--run-job`), which the job's op admits
+//! ([`Control::build_job_op`]) and which routes, wakes, pre-flights,
+//! builds under the cap, signs and publishes.
 
 use bosun_api::views::{KernelJobView, KernelJobsView};
 use bosun_model::{Jti, OpState};
@@ -91,20 +93,18 @@ impl Control {
     fn build_op_in(&self, op: &str, host: &str, lock: &str, states: &[OpState]) -> Result<Jti> {
         let refuse = |why: &str| {
             other(format!(
-                "`kernel build --step` runs only as the step of a running kernel-build op ({why}): submit the build op (`kernel build {host} --as <you>`)"
+                "a build starts only from a kernel-build op ({why}): submit the build op (`kernel build {host} --as <you>`)"
             ))
         };
-        let jti = Jti::parse(op).map_err(|_| refuse("BOSUN_OP is not an op id"))?;
-        let rec = self
-            .op_record(&jti)?
-            .ok_or_else(|| refuse("BOSUN_OP names no op"))?;
+        let jti = Jti::parse(op).map_err(|_| refuse("BOSUN_OP or the job names no op id"))?;
+        let rec = self.op_record(&jti)?.ok_or_else(|| refuse("no such op"))?;
         if rec.summary.runbook != BUILD_RUNBOOK {
-            return Err(refuse("BOSUN_OP names an op of another runbook"));
+            return Err(refuse("the op is of another runbook"));
         }
         if !states.contains(&rec.summary.state) {
             let want: Vec<String> = states.iter().map(ToString::to_string).collect();
             return Err(refuse(&format!(
-                "BOSUN_OP names an op that is {}, not {}",
+                "its op is {}, not {}",
                 rec.summary.state,
                 want.join(" or ")
             )));

@@ -23,6 +23,7 @@ pub mod kernel;
 pub mod kernel_acts;
 mod kernel_build;
 mod kernel_plan;
+pub mod kernel_runner;
 pub mod kernel_wait;
 pub mod ledger;
 pub mod mirror;

@@ -214,44 +214,64 @@ pub const LOCK: &str = ".Packages.lock";
 /// Longest a publisher waits for another to finish.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Takes the publishers' lock `path`: a regular file of this user's
-/// (never followed through a symlink, never a FIFO that would block the
-/// open), locked exclusively, waiting at most [`LOCK_WAIT`] for another
-/// holder. The lock ends with the returned handle.
-fn take_lock(path: &Path) -> Result<std::fs::File, PublishError> {
+/// Opens `path` to append (made if missing, mode 0600), never through a
+/// symlink and never blocking on a FIFO: a log a process writes into a
+/// directory someone else may have planted a link in.
+pub fn open_log(path: &Path) -> std::io::Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt as _;
-    let io = |e: std::io::Error| PublishError::Io(format!("{}: {e}", path.display()));
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
+/// Takes the lock file `path`: a regular file (made if missing, mode
+/// 0600; never followed through a symlink, never a FIFO that would block
+/// the open), locked exclusively, waiting at most `wait` for another
+/// holder: `None` when it was still held then. The lock ends with the
+/// returned handle.
+pub fn lock_file(path: &Path, wait: std::time::Duration) -> std::io::Result<Option<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .mode(0o600)
         .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
-        .open(path)
-        .map_err(io)?;
-    if !f.metadata().map_err(io)?.is_file() {
-        return Err(PublishError::Io(format!(
-            "{}: not a regular file",
-            path.display()
-        )));
+        .open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
     }
-    let until = std::time::Instant::now() + LOCK_WAIT;
+    let until = std::time::Instant::now() + wait;
     loop {
         match f.try_lock() {
-            Ok(()) => return Ok(f),
+            Ok(()) => return Ok(Some(f)),
             Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(PublishError::Io(format!(
-                    "{}: another publisher held it for {}s",
-                    path.display(),
-                    LOCK_WAIT.as_secs()
-                )));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
         }
     }
+}
+
+/// Takes the publishers' lock `path` ([`lock_file`], waiting at most
+/// [`LOCK_WAIT`]).
+fn take_lock(path: &Path) -> Result<std::fs::File, PublishError> {
+    let io = |e: std::io::Error| PublishError::Io(format!("{}: {e}", path.display()));
+    lock_file(path, LOCK_WAIT).map_err(io)?.ok_or_else(|| {
+        PublishError::Io(format!(
+            "{}: another publisher held it for {}s",
+            path.display(),
+            LOCK_WAIT.as_secs()
+        ))
+    })
 }
 
 /// Why publishing failed.
@@ -302,14 +322,22 @@ pub fn valid_file_name(n: &str) -> bool {
 }
 
 /// Writes `path` through a temporary file in its directory and a rename.
-/// The temporary file is made new (`O_CREAT|O_EXCL`), after removing
+/// The temporary file (named for this process and call) is made new (`O_CREAT|O_EXCL`), after removing
 /// whatever held its name: a symlink planted there (by whoever can write
 /// the directory) is removed, never followed; the rename replaces a
 /// symlink at `path` itself rather than writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // Its own name per writer (process and call): two writers of one file
+    // never share a temporary one.
+    static N: AtomicU64 = AtomicU64::new(0);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     match std::fs::remove_file(&tmp) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
         _ => {}

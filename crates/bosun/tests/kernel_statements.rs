@@ -74,8 +74,9 @@ fn an_agent_imports_and_pauses_with_its_own_key_but_cannot_abandon_migrate_or_re
     );
     let e = ledger_entries(&lab, "kernel.patches_import");
     assert_eq!(e.len(), 1, "{e:?}");
-    // A symlink planted where the import writes its temporary file is
-    // removed, not written through.
+    // A symlink planted where an import used to write its temporary file
+    // is never written through (a temporary file is made new, under a
+    // name of its own; the tree reader refuses the link until it goes).
     let victim = lab.tmp.path().join("victim");
     std::fs::write(&victim, "mine\n").unwrap();
     let second = lab.tmp.path().join("0002-x.patch");
@@ -96,6 +97,9 @@ fn an_agent_imports_and_pauses_with_its_own_key_but_cannot_abandon_migrate_or_re
         "claude",
     ]);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "mine\n");
+    let o = lab.run(&["patches", "promote", "fresnel"]);
+    assert!(text(&o).contains("a symlink"), "{}", text(&o));
+    std::fs::remove_file(lab.path("patches/driver/bes2600/wifi/.0002-x.patch.tmp")).unwrap();
     assert_eq!(
         std::fs::read_to_string(lab.path("patches/driver/bes2600/wifi/0002-x.patch")).unwrap(),
         PATCH.replace("+b", "+c")

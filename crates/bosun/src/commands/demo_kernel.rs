@@ -253,7 +253,14 @@ impl Demo {
                 .cloned()
                 .unwrap_or_default();
             match job["status"].as_str() {
-                Some("published") => return Ok(job["job"].as_str().unwrap_or("").to_string()),
+                Some("published") => {
+                    let id = job["job"].as_str().unwrap_or("").to_string();
+                    // Until the builder has exited: its log is whole then.
+                    let lock = self.ws.join(format!(".bosun/kernel/jobs/{id}/runner.lock"));
+                    let _ =
+                        bosun_kernel::publish::lock_file(&lock, std::time::Duration::from_secs(30));
+                    return Ok(id);
+                }
                 Some("running") | None if std::time::Instant::now() < end => {
                     std::thread::sleep(std::time::Duration::from_millis(200));
                 }

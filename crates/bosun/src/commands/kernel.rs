@@ -25,10 +25,12 @@ use super::{Ctx, other};
 #[derive(Subcommand, Debug)]
 pub enum KernelCmd {
     /// Build `<host>`'s promoted kernel, as an op of the workspace's
-    /// `kernel-build` runbook: its step routes by arch to a build host
-    /// (primary, then secondary, then fallback; an on-demand host is
-    /// woken), builds under the wall-clock cap, signs and publishes the
-    /// packages. Only a lock an approved promote op wrote is built.
+    /// `kernel-build` runbook: its step hands the job to a builder beside
+    /// the controller, which routes by arch to a build host (primary, then
+    /// secondary, then fallback; an on-demand host is woken), builds under
+    /// the wall-clock cap, signs and publishes the packages. The op
+    /// succeeds once the build has started; `kernel jobs` follows it. Only
+    /// a lock an approved promote op wrote is built.
     #[command(
         after_help = "Examples:\n  bosun kernel build ohm --as kernel-agent\n  bosun work --until-idle          # no daemon: run it here (starts the builder)\n  bosun kernel jobs ohm            # follow the build\n  bosun kernel status              # the newest build, and whether it waits to be installed\n\nThe keeper policy decides (examples/kernel-fleet: a build runs alone, its lock was\napproved when promoted). A failed pre-flight files `host-changed` on its build host\nand the next one is tried; a failed build files `build-fail` and is kept\n(`kernel.keep_failed`, default 7d); a signing failure files the global\n`signing-fail`, which holds every build op. A halt holds build ops not yet started;\na running build ends at its end or its cap. The op's step hands the job to a builder\nbeside the controller and ends (the op succeeds once the build started); other ops\nrun meanwhile, and `bosun kernel jobs` follows the build. A rebuild of a published lock whose\npackage bytes differ is refused: installs name the published digest."
     )]
@@ -143,7 +145,7 @@ pub(crate) fn run(ctx: &Ctx, c: KernelCmd) -> Result<ExitCode> {
             expect,
             run_job,
         } => match (step, expect, as_, run_job) {
-            (_, _, _, Some(id)) => super::kernel_build::run_job(ctx, &host, &id, json),
+            (_, _, _, Some(id)) => super::kernel_builder::run_job(ctx, &host, &id, json),
             (true, Some(expect), _, _) => super::kernel_build::step(ctx, &host, &expect, json),
             (_, _, Some(who), _) => super::kernel_build::submit(ctx, &host, &who, json),
             _ => Err(other("`kernel build` needs `--as <who>`")),

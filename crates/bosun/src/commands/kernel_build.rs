@@ -17,11 +17,20 @@
 //! refuses; the lock must be the one a succeeded `kernel-promote` op
 //! names (never build what no one approved); blockers that halt builds
 //! are read (a global one, `signing-fail`, refuses; one on a build host
-//! skips it); the build hosts are tried in routing order
-//! (bosun-kernel::build::route). For each: an on-demand host is woken (its
-//! `wake` command, bounded by `kernel.wake_timeout`), then a pre-flight
-//! (`uname -m` is the arch, the build command is there, the build
-//! directory is writable) retried until the wake deadline; a failed
+//! skips it) and some build host must be routable; jobs whose builder is
+//! gone are ended as abandoned; the job is made (PKGBUILD,
+//! cumulative.patch, manifest.lock) and handed to a builder
+//! (kernel_builder.rs: this binary with `--run-job`, in its own process
+//! group, its output in the job's `runner.log`), and the step ends: the
+//! controller runs other ops while a build takes its hours, and the op
+//! succeeds once its build has started (the job, `kernel jobs` and the
+//! blockers it files say how the build ends).
+//!
+//! The builder runs [`Run::job`]: the build hosts are tried in routing
+//! order (bosun-kernel::build::route). For each: an on-demand host is
+//! woken (its `wake` command, bounded by `kernel.wake_timeout`), then a
+//! pre-flight (`uname -m` is the arch, the build command is there, the
+//! build directory is writable) retried until the wake deadline; a failed
 //! pre-flight files `host-changed` on it and moves on. The first to pass
 //! gets the job staged (PKGBUILD, cumulative.patch), its inventory entry's
 //! `command` run in its `dir` under the absolute `kernel.build_cap`, the
@@ -32,15 +41,6 @@
 //! its job. Blockers are filed by the controller, naming the op. A
 //! published build is `installable` (the reminder ladder asks the
 //! operators to run `kernel install`).
-//!
-//! The step itself only checks and starts: once the job is made it hands
-//! it to the builder ([`run_job`]: this binary with `--run-job`, in its
-//! own process group, its output in the job's `runner.log`) and ends, so
-//! the controller runs other ops while a build takes its hours. The op
-//! succeeds when its build has started; the job says how the build ends
-//! (`kernel jobs`, `kernel status`, the blockers it files). A builder that
-//! died leaves its job `running` until the next build's step ends it as
-//! abandoned (its `runner.lock` is no longer held).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -82,8 +82,9 @@ pub(crate) fn submit(ctx: &Ctx, host: &str, who: &str, json: bool) -> Result<Exi
     super::kernel_install::send(ctx, &op.runbook, host, op.params, who, json)
 }
 
-/// The build op's step: builds `host`'s lock, which must be `expect`, as
-/// the step of the running op `BOSUN_OP` names (see the module docs).
+/// The build op's step: starts the build of `host`'s lock, which must be
+/// `expect`, as the step of the running op `BOSUN_OP` names (see the
+/// module docs).
 pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<ExitCode> {
     let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
     let cfg = ws.config.kernel.clone();
@@ -149,7 +150,9 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     }
 
     let dirs = KernelDirs::of(&ws);
-    end_abandoned(&dirs, times.keep_failed)?;
+    for (j, why) in dirs.end_abandoned(times.keep_failed, now())? {
+        errln!("job {j}: {why}");
+    }
     let mut job = Job::new(&lock, now());
     // Two builds of one cumulative patch in one second: the next free id.
     let base = job.job.clone();
@@ -182,7 +185,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     // `--run-job`, in its own process group, its output in runner.log)
     // takes the job; the step ends now, and the controller goes on with
     // other ops.
-    match start_builder(&ws.root, host, &job.job, &jobdir) {
+    match super::kernel_builder::start(&ws.root, host, &job.job, &jobdir) {
         Ok(pid) => {
             if json {
                 let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
@@ -208,141 +211,9 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     }
 }
 
-/// Starts the builder for job `id`: `bosun -w <root> kernel build <host>
-/// --run-job <id>`, in a process group of its own (the step's timeout
-/// kills the step's group, not the build: the build has its own cap),
-/// its output appended to the job's `runner.log`. Its pid.
-fn start_builder(root: &Path, host: &str, id: &str, jobdir: &Path) -> std::io::Result<u32> {
-    use std::os::unix::process::CommandExt as _;
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(jobdir.join("runner.log"))?;
-    let exe = std::env::current_exe()?;
-    let child = std::process::Command::new(exe)
-        .arg("--workspace")
-        .arg(root)
-        .args(["kernel", "build", host, "--run-job", id])
-        .env_remove("BOSUN_OP")
-        .env_remove("BOSUN_URL")
-        .stdin(std::process::Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .process_group(0)
-        .spawn()?;
-    Ok(child.id())
-}
-
-/// The builder: runs job `id` of `host` once (`--run-job`, started by the
-/// build op's step). It must be a `running` job of `host` whose op is a
-/// `kernel-build` op, running or succeeded, naming the lock the job holds;
-/// it holds `runner.lock` while it runs (what tells a live builder from a
-/// dead one) and claims the job (`runner.claimed`, made new) so that it
-/// is never run twice. Then it routes, wakes, pre-flights, builds under
-/// the cap, signs and publishes, as the step did before.
-pub(crate) fn run_job(ctx: &Ctx, host: &str, id: &str, json: bool) -> Result<ExitCode> {
-    let ws = bosun_workspace::Workspace::open(&ctx.workspace)?;
-    let cfg = ws.config.kernel.clone();
-    let times = cfg.times().map_err(|(_, m)| other(m))?;
-    let ctl = ctx.control()?;
-    let dirs = KernelDirs::of(&ws);
-    if !bosun_kernel::build::valid_job_id(id) {
-        return Err(other(format!("`{id}` is not a job id")));
-    }
-    let jobdir = dirs.jobs.join(id);
-    let Some(mut job) = dirs.jobs()?.into_iter().flatten().find(|j| j.job == id) else {
-        return Err(other(format!("no build job `{id}`")));
-    };
-    if job.status != JobStatus::Running || job.host != host {
-        return Err(other(format!(
-            "job `{id}` is {} for {}: the builder runs only a running job of {host}",
-            job.status.as_str(),
-            job.host
-        )));
-    }
-    let lock_text = String::from_utf8(
-        bosun_kernel::tree::read_bounded(&jobdir.join("manifest.lock"), 1 << 20)
-            .map_err(|e| other(format!("job `{id}`: manifest.lock: {e}")))?,
-    )
-    .map_err(|_| other(format!("job `{id}`: manifest.lock is not UTF-8")))?;
-    let lock_b2 = bosun_kernel::b2(lock_text.as_bytes());
-    let jti = ctl.build_job_op(&job.op, host, &lock_b2)?;
-    let lock =
-        bosun_kernel::Lock::parse("manifest.lock", &lock_text).map_err(|e| other(e.to_string()))?;
-    // A live builder holds the lock; a job is claimed once, ever.
-    let held = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(jobdir.join("runner.lock"))
-        .map_err(|e| other(format!("job `{id}`: runner.lock: {e}")))?;
-    if held.try_lock().is_err() {
-        return Err(other(format!("job `{id}`: another builder runs it")));
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(jobdir.join("runner.claimed"))
-        .map_err(|e| other(format!("job `{id}` was already taken by a builder ({e})")))?;
-    let (inventory, _) = ctl.inventory_in_force()?;
-    let held_on = held_on(ctx)?;
-    let (candidates, skipped) = bosun_kernel::route(&inventory.hosts, &lock.arch, &held_on);
-    for s in &skipped {
-        errln!("skipping build host {}: {}", s.host, s.why);
-    }
-    let run = Run {
-        ctl: &ctl,
-        op: &jti,
-        root: &ws.root,
-        dirs: &dirs,
-        jobdir: &jobdir,
-        patterns: ws.config.scrub_patterns(),
-        times,
-        cap: cfg.build_cap.clone(),
-    };
-    // Whatever ends the build, the job ends too (never `running` forever).
-    let published = match run.job(&mut job, &lock.arch, &candidates) {
-        Ok(Some(p)) => p,
-        Ok(None) => return Ok(ExitCode::FAILURE),
-        Err(e) => {
-            errln!("{e}");
-            job.end(JobStatus::Failed, e.to_string(), now(), times.keep_failed);
-            save_job(&jobdir, &job)?;
-            return Err(e);
-        }
-    };
-    drop(held);
-    if json {
-        let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| other(e.to_string()))?
-        );
-    } else {
-        outln!(
-            "{host}: built on {} as job {}; published to {}:",
-            job.build_host,
-            job.job,
-            dirs.repo.join(&lock.arch).display()
-        );
-        for e in &published {
-            outln!(
-                "  {} ({} B, b2 {}…), signed",
-                e.filename,
-                e.size,
-                short(&e.b2)
-            );
-        }
-        outln!(
-            "install with `bosun kernel install {host} --as <operator>` (a human's verb; the reminder ladder asks for it)"
-        );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 /// Why a build host is held, if one is: a blocker that halts builds on it
 /// (`build-host` or `host` scope names it).
-fn held_on(ctx: &Ctx) -> Result<impl Fn(&str) -> Option<String>> {
+pub(super) fn held_on(ctx: &Ctx) -> Result<impl Fn(&str) -> Option<String>> {
     let held = holds(ctx, "build")?;
     Ok(move |h: &str| {
         held.iter()
@@ -359,22 +230,22 @@ fn names(b: &bosun_api::views::BlockerView, h: &str) -> bool {
 }
 
 /// One build job in progress: what every step of it needs.
-struct Run<'a> {
-    ctl: &'a bosun_control::Control,
-    op: &'a Jti,
-    root: &'a Path,
-    dirs: &'a KernelDirs,
-    jobdir: &'a Path,
-    patterns: Vec<regex::Regex>,
-    times: bosun_workspace::kernel::KernelTimes,
-    cap: String,
+pub(super) struct Run<'a> {
+    pub(super) ctl: &'a bosun_control::Control,
+    pub(super) op: &'a Jti,
+    pub(super) root: &'a Path,
+    pub(super) dirs: &'a KernelDirs,
+    pub(super) jobdir: &'a Path,
+    pub(super) patterns: Vec<regex::Regex>,
+    pub(super) times: bosun_workspace::kernel::KernelTimes,
+    pub(super) cap: String,
 }
 
 impl Run<'_> {
     /// Routes, builds, signs and publishes `job`: the published entries,
     /// or `None` when it failed in a way already recorded (the job ended,
     /// its blocker filed).
-    fn job(
+    pub(super) fn job(
         &self,
         job: &mut Job,
         arch: &str,
@@ -561,55 +432,23 @@ impl Run<'_> {
 
     /// Ends `job` failed (kept for inspection) and files `kind` on `subject`.
     fn fail(&self, job: &mut Job, kind: &str, subject: &str, why: String) -> Result<()> {
-        job.end(
-            JobStatus::Failed,
-            why.clone(),
-            now(),
-            self.times.keep_failed,
-        );
-        save_job(self.jobdir, job)?;
         errln!(
             "job {} failed: {why}; kept in {} for inspection",
             job.job,
             self.jobdir.display()
         );
-        file(
+        // The blocker first: whoever sees the job ended sees it filed.
+        let filed = file(
             self.ctl,
             self.op,
             kind,
             subject,
             format!("job {}: {why}", job.job),
-        )
+        );
+        job.end(JobStatus::Failed, why, now(), self.times.keep_failed);
+        save_job(self.jobdir, job)?;
+        filed
     }
-}
-
-/// Ends as failed each job left `running` whose builder is gone: one that
-/// took it and no longer holds its `runner.lock` (killed, or the machine
-/// went down), or one no builder took within five minutes of its start.
-/// Kept `keep_failed` like any failed build, so prune can take it.
-fn end_abandoned(dirs: &KernelDirs, keep_failed: i64) -> Result<()> {
-    for j in dirs.jobs()?.into_iter().flatten() {
-        if j.status != JobStatus::Running {
-            continue;
-        }
-        let dir = dirs.jobs.join(&j.job);
-        let claimed = dir.join("runner.claimed").exists();
-        let alive = std::fs::File::open(dir.join("runner.lock"))
-            .is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)));
-        if alive || (!claimed && now().saturating_sub(j.started) < 300) {
-            continue;
-        }
-        let mut j = j;
-        let why = if claimed {
-            "abandoned: its builder is gone (killed, or the control host went down)"
-        } else {
-            "abandoned: no builder took it"
-        };
-        errln!("job {}: {why}", j.job);
-        j.end(JobStatus::Failed, why.into(), now(), keep_failed);
-        save_job(&dir, &j)?;
-    }
-    Ok(())
 }
 
 /// Runs `host`'s wake command on the control host, bounded.
@@ -695,12 +534,13 @@ fn touch_builder(dirs: &KernelDirs, host: &Host, on_demand: bool) -> Result<()> 
     if !on_demand {
         return Ok(());
     }
-    let mut b = dirs.builders()?;
-    b.host.insert(
-        host.name.to_string(),
-        bosun_kernel::build::Awake { last_used: now() },
-    );
-    dirs.save_builders(&b)
+    let t = now();
+    dirs.with_builders(|b| {
+        b.host.insert(
+            host.name.to_string(),
+            bosun_kernel::build::Awake { last_used: t },
+        );
+    })
 }
 
 /// Files a blocker as the controller for the op (said on stderr: stdout
@@ -734,7 +574,7 @@ fn is_package(n: &str, pkgbase: &str) -> bool {
 }
 
 /// The first 16 characters of a digest, for a message (whatever it holds).
-fn short(s: &str) -> &str {
+pub(super) fn short(s: &str) -> &str {
     s.char_indices().nth(16).map_or(s, |(i, _)| &s[..i])
 }
 
@@ -742,7 +582,7 @@ fn secs(s: i64) -> Duration {
     Duration::from_secs(u64::try_from(s).unwrap_or(0))
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     bosun_kernel::publish::write_atomic(path, bytes)
         .map_err(|e| other(format!("{}: {e}", path.display())))
 }

@@ -17,6 +17,7 @@ mod hosts;
 mod init;
 mod kernel;
 mod kernel_build;
+mod kernel_builder;
 mod kernel_change;
 mod kernel_install;
 mod kernel_promote;

@@ -139,6 +139,7 @@ pub fn build(lab: &Lab, bin: &Path, host: &str, who: &str) -> Built {
     let runner = job["job"]
         .as_str()
         .map(|id| {
+            builder_gone(lab, id);
             std::fs::read_to_string(lab.path(&format!(".bosun/kernel/jobs/{id}/runner.log")))
                 .unwrap_or_default()
         })
@@ -150,6 +151,17 @@ pub fn build(lab: &Lab, bin: &Path, host: &str, who: &str) -> Built {
         op,
         out,
         job,
+    }
+}
+
+/// Waits until job `id`'s builder has exited (its `runner.lock` is free):
+/// what it prints and files after it ends the job is all there then.
+pub fn builder_gone(lab: &Lab, id: &str) {
+    let lock = lab.path(&format!(".bosun/kernel/jobs/{id}/runner.lock"));
+    if lock.exists() {
+        let held =
+            bosun_kernel::publish::lock_file(&lock, std::time::Duration::from_secs(60)).unwrap();
+        assert!(held.is_some(), "the builder of {id} did not exit");
     }
 }
 
