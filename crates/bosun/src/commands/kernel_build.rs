@@ -188,11 +188,7 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
     match super::kernel_builder::start(&ws.root, host, &job.job, &jobdir) {
         Ok(pid) => {
             if json {
-                let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&v).map_err(|e| other(e.to_string()))?
-                );
+                print_job(&job)?;
             } else {
                 outln!(
                     "{host}: job {} handed to the builder (pid {pid}); it routes, builds, signs and publishes beside the controller: `bosun kernel jobs {host}` follows it, {} says how it goes",
@@ -209,6 +205,13 @@ pub(crate) fn step(ctx: &Ctx, host: &str, expect: &str, json: bool) -> Result<Ex
             Err(other(why))
         }
     }
+}
+
+/// Prints `job`'s record as JSON (`--json`).
+pub(super) fn print_job(job: &Job) -> Result<()> {
+    let v = serde_json::to_string_pretty(job).map_err(|e| other(e.to_string()))?;
+    outln!("{v}");
+    Ok(())
 }
 
 /// Why a build host is held, if one is: a blocker that halts builds on it

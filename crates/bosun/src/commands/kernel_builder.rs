@@ -16,7 +16,7 @@ use bosun_control::kernel_acts::save_job;
 use bosun_kernel::{Job, JobStatus};
 
 use super::kernel::now;
-use super::kernel_build::{Run, held_on, short, write};
+use super::kernel_build::{Run, held_on, print_job, short, write};
 use super::{Ctx, other};
 
 /// Starts the builder for job `id`: `bosun -w <root> kernel build <host>
@@ -79,7 +79,7 @@ pub(crate) fn run_job(ctx: &Ctx, host: &str, id: &str, json: bool) -> Result<Exi
         bosun_kernel::Lock::parse("manifest.lock", &lock_text).map_err(|e| other(e.to_string()))?;
     // A live builder holds the lock; a job is claimed once, ever, and an
     // op has one job a builder took.
-    let Some(held) = KernelDirs::runner_lock(&jobdir, bosun_control::kernel_runner::RUNNER_WAIT)?
+    let Some(_held) = KernelDirs::runner_lock(&jobdir, bosun_control::kernel_runner::RUNNER_WAIT)?
     else {
         return Err(other(format!("job `{id}`: another builder runs it")));
     };
@@ -175,13 +175,10 @@ pub(crate) fn run_job(ctx: &Ctx, host: &str, id: &str, json: bool) -> Result<Exi
             return Err(e);
         }
     };
-    drop(held);
+    // `held` is dropped at the end: whoever waits for the lock to go
+    // finds all this said in runner.log.
     if json {
-        let v = serde_json::to_value(&job).map_err(|e| other(e.to_string()))?;
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&v).map_err(|e| other(e.to_string()))?
-        );
+        print_job(&job)?;
     } else {
         outln!(
             "{host}: built on {} as job {}; published to {}:",
