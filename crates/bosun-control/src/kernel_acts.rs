@@ -78,6 +78,25 @@ pub fn change_body(envelope: &str, files: &[(String, Vec<u8>)]) -> serde_json::V
     })
 }
 
+/// `campaign` as the tree at `root` holds it: its patchsets and whether
+/// it was closed.
+pub fn campaign_view(
+    root: &std::path::Path,
+    campaign: &str,
+) -> Result<bosun_api::views::CampaignView> {
+    let k = |e: bosun_kernel::KernelError| other(e.to_string());
+    Ok(bosun_api::views::CampaignView {
+        campaign: campaign.to_string(),
+        patchsets: bosun_kernel::patchsets_of(root, campaign).map_err(k)?,
+        closed: bosun_kernel::closed(root, campaign)
+            .map_err(k)?
+            .map(|c| match c.status {
+                bosun_kernel::Closure::Success => "success".to_string(),
+                bosun_kernel::Closure::Upstreamed => "upstreamed".to_string(),
+            }),
+    })
+}
+
 /// Writes `job`'s record into its directory `dir` (`job.toml`).
 pub fn save_job(dir: &std::path::Path, job: &Job) -> Result<()> {
     let text = job.to_toml().map_err(|e| other(e.to_string()))?;
@@ -482,13 +501,14 @@ pub fn tree_act(
         Act::CampaignAbandon {
             campaign,
             keep_as_archive,
+            patchsets,
         } => {
             let how = if *keep_as_archive {
                 bosun_kernel::Abandon::KeepAsArchive
             } else {
                 bosun_kernel::Abandon::PurgeFromFleet
             };
-            bosun_kernel::abandon(root, campaign, how)
+            bosun_kernel::abandon(root, campaign, how, Some(patchsets))
                 .map(|(ids, files)| {
                     let what = if *keep_as_archive {
                         "archived in archive/patches/"

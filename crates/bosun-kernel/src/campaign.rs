@@ -268,13 +268,30 @@ pub enum Abandon {
     PurgeFromFleet,
 }
 
+/// The patchsets of `campaign` (`campaign` in their patchset.toml), by
+/// id: what an abandon would take.
+pub fn patchsets_of(root: &Path, campaign: &str) -> Result<Vec<String>, KernelError> {
+    crate::tree::check_campaign(campaign)?;
+    let tree = Tree::read(root)?;
+    Ok(tree
+        .sets
+        .values()
+        .filter(|s| s.meta.campaign.as_deref() == Some(campaign))
+        .map(|s| s.id.clone())
+        .collect())
+}
+
 /// Abandons `campaign`: its patchsets leave every manifest's `include`
-/// and `exclude`, then move to `archive/` or are deleted. Returns the
-/// patchsets and the manifests that changed.
+/// and `exclude`, then move to `archive/` or are deleted. `expect`, when
+/// given, is the patchsets the one who decided saw: refused unless they
+/// are exactly the campaign's now (a patchset retagged meanwhile is not
+/// taken with the rest). Returns the patchsets and the manifests that
+/// changed.
 pub fn abandon(
     root: &Path,
     campaign: &str,
     how: Abandon,
+    expect: Option<&[String]>,
 ) -> Result<(Vec<String>, Vec<String>), KernelError> {
     crate::tree::check_campaign(campaign)?;
     if let Some(c) = closed(root, campaign)? {
@@ -283,17 +300,28 @@ pub fn abandon(
             c.status
         )]));
     }
-    let tree = Tree::read(root)?;
-    let ids: Vec<String> = tree
-        .sets
-        .values()
-        .filter(|s| s.meta.campaign.as_deref() == Some(campaign))
-        .map(|s| s.id.clone())
-        .collect();
+    let ids = patchsets_of(root, campaign)?;
     if ids.is_empty() {
         return Err(KernelError::Invalid(vec![format!(
             "no patchset of campaign `{campaign}` (patchset.toml `campaign`) under patches/"
         )]));
+    }
+    if let Some(want) = expect {
+        let mut a = ids.clone();
+        let mut b = want.to_vec();
+        a.sort();
+        b.sort();
+        if a != b {
+            return Err(KernelError::Invalid(vec![format!(
+                "campaign `{campaign}` holds {} now, not the {} named: its patchsets changed since they were looked at; look again",
+                a.join(", "),
+                if b.is_empty() {
+                    "none".to_string()
+                } else {
+                    b.join(", ")
+                }
+            )]));
+        }
     }
     for id in &ids {
         no_symlinks(root, &format!("archive/patches/{id}"))?;

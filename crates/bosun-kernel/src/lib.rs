@@ -24,7 +24,7 @@ pub mod tree;
 
 pub use apply::{Checked, check};
 pub use build::{Builders, Candidate, Job, JobStatus, Skipped, pkgbuild, route};
-pub use campaign::{Abandon, Closed, Closure, abandon, close, closed, migrate_tree};
+pub use campaign::{Abandon, Closed, Closure, abandon, close, closed, migrate_tree, patchsets_of};
 pub use manifest::Manifest;
 pub use overlap::{Conflict, Duplicate, conflicts, duplicates};
 pub use promote::{Lock, Promoted, b2, promote, resolve};

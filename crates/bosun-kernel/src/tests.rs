@@ -415,7 +415,18 @@ fn abandoning_a_campaign_takes_it_out_of_every_manifest() {
             "campaign = \"vb2\"\n",
         );
         write(r, "fleet/fresnel.yaml", MANIFEST);
-        let (ids, files) = abandon(r, "vb2", how).unwrap();
+        // What the one who decided did not see is not taken: refused, and
+        // nothing moves.
+        let seen = ["subsystem/media/vb2/other".to_string()];
+        let e = abandon(r, "vb2", how, Some(&seen)).unwrap_err().to_string();
+        assert!(e.contains("changed since they were looked at"), "{e}");
+        assert!(
+            r.join("patches/subsystem/media/vb2/fence/0001-f.patch")
+                .exists()
+        );
+        let seen = patchsets_of(r, "vb2").unwrap();
+        assert_eq!(seen, ["subsystem/media/vb2/fence"]);
+        let (ids, files) = abandon(r, "vb2", how, Some(&seen)).unwrap();
         assert_eq!(ids, ["subsystem/media/vb2/fence"]);
         assert_eq!(files, ["fleet/fresnel.yaml"]);
         let f = std::fs::read_to_string(r.join("fleet/fresnel.yaml")).unwrap();
@@ -426,7 +437,10 @@ fn abandoning_a_campaign_takes_it_out_of_every_manifest() {
             .exists();
         assert_eq!(archived, how == Abandon::KeepAsArchive);
         promote(&Tree::read(r).unwrap(), "fresnel", "fleet/fresnel.yaml", &f).unwrap();
-        assert!(abandon(r, "vb2", how).is_err(), "nothing left to abandon");
+        assert!(
+            abandon(r, "vb2", how, None).is_err(),
+            "nothing left to abandon"
+        );
     }
 }
 

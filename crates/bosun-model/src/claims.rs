@@ -311,6 +311,10 @@ pub enum Act {
         campaign: String,
         /// Keep its patches in `archive/patches/` (else they are deleted).
         keep_as_archive: bool,
+        /// The patchsets the signer saw it hold: refused unless they are
+        /// exactly the campaign's when it is applied (a patchset retagged
+        /// into the campaign meanwhile is not taken with the rest).
+        patchsets: Vec<String>,
     },
     /// Keep kernel build job `job` until `until` (`kernel keep`).
     KernelKeep {

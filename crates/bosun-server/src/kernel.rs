@@ -16,7 +16,7 @@ use aide::axum::routing::{get_with, post_with};
 use axum::Json;
 use axum::extract::State;
 use base64::Engine as _;
-use bosun_api::views::{KernelChangeView, PatchCheckView};
+use bosun_api::views::{CampaignView, KernelChangeView, PatchCheckView};
 use bosun_control::statement::Effect;
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -67,6 +67,14 @@ pub fn routes() -> ApiRouter<App> {
             }),
         )
         .api_route(
+            "/kernel/campaigns/{id}",
+            get_with(campaign, |o| {
+                o.id("kernelCampaign").summary(
+                    "A campaign (the id) as the patch tree holds it: its patchsets, what a campaign_abandon statement names, and whether it was closed",
+                )
+            }),
+        )
+        .api_route(
             "/kernel/check/{id}",
             get_with(check, |o| {
                 o.id("kernelCheck").summary(
@@ -111,6 +119,19 @@ async fn change(
                 ..KernelChangeView::default()
             },
         })
+    })
+    .await
+    .map(Json)
+}
+
+async fn campaign(
+    State(app): State<App>,
+    _r: Reader,
+    Id(campaign): Id,
+) -> Result<Json<CampaignView>, ApiError> {
+    app.core(move |ctl| {
+        bosun_control::kernel_acts::campaign_view(&ctl.ws.root, &campaign)
+            .map_err(|e| ApiError::bad_request(e.to_string()))
     })
     .await
     .map(Json)

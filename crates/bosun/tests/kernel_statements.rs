@@ -363,6 +363,58 @@ fn the_tree_verbs_and_the_check_go_through_the_daemon_and_mcp() {
             .exists()
     );
     mcp.stop();
+
+    // An operator's abandon names the patchsets it saw: one an agent
+    // retags into the campaign after that is not taken with the rest.
+    let a = common::http::get(&d.unix, "/api/v1/kernel/campaigns/fresnel-fourier", None);
+    assert_eq!(a.status, 200, "{}", a.body);
+    let seen: Vec<String> = serde_json::from_value(a.json()["patchsets"].clone()).unwrap();
+    assert_eq!(seen, ["board/pinebook-pro/fresnel-fourier"]);
+    let alice = bosun_model::KeyId::parse("alice").unwrap();
+    let key = bosun_control::client::load_secret(&keys, &alice).unwrap();
+    let env = bosun_control::client::Signing {
+        key: &key,
+        iss: &alice,
+        ws: &ws.config.name,
+        ttl_secs: 60,
+        now: bosun_control::now(),
+    }
+    .statement(bosun_model::Act::CampaignAbandon {
+        campaign: "fresnel-fourier".into(),
+        keep_as_archive: false,
+        patchsets: seen,
+    })
+    .unwrap();
+    let mine = "patches/driver/bes2600/wifi-2/patchset.toml";
+    lab.write(mine, "campaign = \"fresnel-fourier\"\n");
+    let body = bosun_control::kernel_acts::change_body(&env, &[]).to_string();
+    let a = common::http::post(&d.unix, "/api/v1/kernel/changes", &body);
+    assert_eq!(a.status, 422, "{}", a.body);
+    assert!(
+        a.body.contains("changed since they were looked at"),
+        "{}",
+        a.body
+    );
+    assert!(
+        lab.path("patches/board/pinebook-pro/fresnel-fourier")
+            .exists()
+    );
+    assert!(
+        lab.path("patches/driver/bes2600/wifi-2/0001-w.patch")
+            .exists()
+    );
+    // As it was seen, it goes: the campaign purged, the other kept.
+    lab.write(mine, "campaign = \"wifi-2\"\n");
+    let a = common::http::post(&d.unix, "/api/v1/kernel/changes", &body);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(
+        !lab.path("patches/board/pinebook-pro/fresnel-fourier")
+            .exists()
+    );
+    assert!(
+        lab.path("patches/driver/bes2600/wifi-2/0001-w.patch")
+            .exists()
+    );
     drop(d);
     assert_eq!(ledger_entries(&lab, "kernel.patches_import").len(), 3);
 }

@@ -269,3 +269,17 @@ pub struct PatchCheckView {
     /// The first that did not, if any (nothing after it is tried).
     pub failed: Option<FailedPatchView>,
 }
+
+/// A campaign as the patch tree holds it (`GET
+/// /api/v1/kernel/campaigns/{campaign}`): what an abandon would take, and
+/// whether it was closed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CampaignView {
+    /// The campaign.
+    pub campaign: String,
+    /// Its patchsets (`campaign` in their patchset.toml), by id: what a
+    /// `campaign_abandon` statement names.
+    pub patchsets: Vec<String>,
+    /// How it ended, when it was closed (`success`, `upstreamed`).
+    pub closed: Option<String>,
+}

@@ -18,9 +18,9 @@ pub use fleet::{
     PreparedRun, RolloutSubmitted, RolloutView,
 };
 pub use kernel::{
-    AppliedPatchView, FailedPatchView, HunkOffsetView, KernelBuildView, KernelChangeView,
-    KernelHostView, KernelJobView, KernelJobsView, KernelOpView, KernelStatusView, PatchCheckView,
-    PromotePreviewView, PromotedPatchView,
+    AppliedPatchView, CampaignView, FailedPatchView, HunkOffsetView, KernelBuildView,
+    KernelChangeView, KernelHostView, KernelJobView, KernelJobsView, KernelOpView,
+    KernelStatusView, PatchCheckView, PromotePreviewView, PromotedPatchView,
 };
 pub use keys::KeyView;
 pub use ledger::{CheckpointView, LedgerStatusView};

@@ -506,7 +506,9 @@ pub enum CampaignCmd {
     /// Give up a campaign: its patchsets (`campaign` in patchset.toml)
     /// leave every manifest's include and exclude, then are kept in
     /// `archive/patches/` (`--keep-as-archive`) or deleted
-    /// (`--purge-from-fleet`). One of the two is required.
+    /// (`--purge-from-fleet`). One of the two is required. The statement
+    /// names the patchsets seen now (said on stderr): a patchset retagged
+    /// into the campaign before it is applied is not taken.
     #[command(
         after_help = "Examples:\n  bosun campaign abandon rockhard --keep-as-archive\n  bosun campaign abandon ohm_gl_fix --purge-from-fleet --as alice"
     )]
@@ -545,14 +547,35 @@ pub(crate) fn campaign(ctx: &Ctx, c: CampaignCmd) -> Result<ExitCode> {
             purge_from_fleet: _,
             as_,
             json,
-        } => (
-            Act::CampaignAbandon {
-                campaign,
-                keep_as_archive,
-            },
-            as_,
-            json,
-        ),
+        } => {
+            // What it takes is what is looked at now, and signed: a
+            // patchset retagged into the campaign after this is not taken.
+            bosun_kernel::tree::check_campaign(&campaign).map_err(|e| other(e.to_string()))?;
+            let seen: bosun_api::views::CampaignView = match &ctx.remote {
+                Some(r) => match answered(r.get(&format!("/kernel/campaigns/{campaign}")), json)? {
+                    Ok(v) => v,
+                    Err(code) => return Ok(code),
+                },
+                None => bosun_control::kernel_acts::campaign_view(&ctx.workspace, &campaign)?,
+            };
+            errln!(
+                "abandoning campaign `{campaign}`: {}",
+                if seen.patchsets.is_empty() {
+                    "no patchset".to_string()
+                } else {
+                    seen.patchsets.join(", ")
+                }
+            );
+            (
+                Act::CampaignAbandon {
+                    campaign,
+                    keep_as_archive,
+                    patchsets: seen.patchsets,
+                },
+                as_,
+                json,
+            )
+        }
     };
     super::kernel_change::change(ctx, act, as_.as_deref(), &[], json)
 }
