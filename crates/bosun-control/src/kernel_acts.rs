@@ -269,7 +269,7 @@ impl Control {
         if !bosun_kernel::build::valid_job_id(id) {
             return Ok(Err((Check::Claims, format!("`{id}` is not a job id"))));
         }
-        let Some(mut job) = dirs.jobs()?.into_iter().flatten().find(|j| j.job == id) else {
+        let Some(mut job) = dirs.job(id)? else {
             return Ok(Err((
                 Check::Kernel,
                 format!("no build job `{id}` (the kernel jobs listing names them)"),

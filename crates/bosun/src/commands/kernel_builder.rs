@@ -58,7 +58,7 @@ pub(crate) fn run_job(ctx: &Ctx, host: &str, id: &str, json: bool) -> Result<Exi
         return Err(other(format!("`{id}` is not a job id")));
     }
     let jobdir = dirs.jobs.join(id);
-    let Some(mut job) = dirs.jobs()?.into_iter().flatten().find(|j| j.job == id) else {
+    let Some(mut job) = dirs.job(id)? else {
         return Err(other(format!("no build job `{id}`")));
     };
     if job.status != JobStatus::Running || job.host != host {
@@ -168,12 +168,7 @@ pub(crate) fn run_job(ctx: &Ctx, host: &str, id: &str, json: bool) -> Result<Exi
     let published = match run.job(&mut job, &lock.arch, &candidates) {
         Ok(Some(p)) => p,
         Ok(None) => return Ok(ExitCode::FAILURE),
-        Err(e) => {
-            errln!("{e}");
-            job.end(JobStatus::Failed, e.to_string(), now(), times.keep_failed);
-            save_job(&jobdir, &job)?;
-            return Err(e);
-        }
+        Err(e) => return Err(end_job(&jobdir, &mut job, times.keep_failed, e.to_string())),
     };
     // `held` is dropped at the end: whoever waits for the lock to go
     // finds all this said in runner.log.
